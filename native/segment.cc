@@ -1,0 +1,503 @@
+#include "segment.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cassert>
+#include <cerrno>
+#include <cmath>
+#include <memory>
+#include <vector>
+
+#include "errors.h"
+#include "frame.h"
+#include "task.h"
+
+namespace loghouse {
+namespace {
+
+constexpr size_t kScanChunkBytes = 1u << 20;
+constexpr int kVerifyBackwardTriesMax = 64;
+constexpr double kSafeIntegerMax = 9007199254740991.0;
+
+int ReadAll(int fd, uint8_t* bytes, size_t length, uint64_t position) {
+  while (length > 0) {
+    const ssize_t got = pread(fd, bytes, length, static_cast<off_t>(position));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return errno;
+    if (got == 0) return EIO;  // The file is shorter than the index says.
+    bytes += got;
+    length -= static_cast<size_t>(got);
+    position += static_cast<uint64_t>(got);
+  }
+  return 0;
+}
+
+// Writes every iovec at `position`, resuming after partial writes.
+int WriteAll(int fd, std::vector<iovec> pieces, uint64_t position) {
+  size_t first = 0;
+  while (first < pieces.size()) {
+    const int countMax = std::min<size_t>(pieces.size() - first, IOV_MAX);
+    const ssize_t wrote = pwritev(fd, &pieces[first], countMax, static_cast<off_t>(position));
+    if (wrote < 0 && errno == EINTR) continue;
+    if (wrote < 0) return errno;
+    position += static_cast<uint64_t>(wrote);
+    size_t left = static_cast<size_t>(wrote);
+    while (left > 0 && left >= pieces[first].iov_len) {
+      left -= pieces[first].iov_len;
+      first++;
+    }
+    if (left > 0) {
+      pieces[first].iov_base = static_cast<uint8_t*>(pieces[first].iov_base) + left;
+      pieces[first].iov_len -= left;
+    }
+  }
+  return 0;
+}
+
+int EnsureFileBytes(int fd, uint64_t bytes) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return errno;
+  if (static_cast<uint64_t>(st.st_size) >= bytes) return 0;
+  return ftruncate(fd, static_cast<off_t>(bytes)) == 0 ? 0 : errno;
+}
+
+void* MapFile(int fd, uint64_t bytes) {
+  void* address = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  return address == MAP_FAILED ? nullptr : address;
+}
+
+// The first index in [0, length) whose `isZero` holds, assuming zeros form a suffix.
+template <typename IsZero>
+uint64_t FirstZero(uint64_t length, IsZero isZero) {
+  uint64_t low = 0;
+  uint64_t high = length;
+  while (low < high) {
+    const uint64_t middle = low + (high - low) / 2;
+    if (isZero(middle)) {
+      high = middle;
+    } else {
+      low = middle + 1;
+    }
+  }
+  return low;
+}
+
+bool ToSafeInteger(const Napi::Value& value, uint64_t* out) {
+  if (!value.IsNumber()) return false;
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!(number >= 0) || number > kSafeIntegerMax || std::floor(number) != number) return false;
+  *out = static_cast<uint64_t>(number);
+  return true;
+}
+
+}  // namespace
+
+Napi::Function Segment::Define(Napi::Env env) {
+  return DefineClass(env, "Segment",
+                     {
+                         InstanceAccessor<&Segment::Count>("count"),
+                         InstanceAccessor<&Segment::StoreBytes>("storeBytes"),
+                         InstanceAccessor<&Segment::Capacity>("capacity"),
+                         InstanceAccessor<&Segment::Recovery>("recovery"),
+                         InstanceMethod<&Segment::Append>("append"),
+                         InstanceMethod<&Segment::Sync>("sync"),
+                         InstanceMethod<&Segment::Truncate>("truncate"),
+                         InstanceMethod<&Segment::Read>("read"),
+                         InstanceMethod<&Segment::FindTime>("findTime"),
+                         InstanceMethod<&Segment::Close>("close"),
+                     });
+}
+
+Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(info) {
+  Napi::Env env = info.Env();
+  uint64_t indexEntriesMax = 0;
+  if (info.Length() != 5 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString() ||
+      !ToSafeInteger(info[3], &baseOffset_) || !ToSafeInteger(info[4], &indexEntriesMax)) {
+    ThrowTypeError(env, "Segment(storePath, indexPath, timeIndexPath, baseOffset, indexEntriesMax)");
+    return;
+  }
+  storePath_ = info[0].As<Napi::String>().Utf8Value();
+  if (!Open(env, storePath_, info[1].As<Napi::String>().Utf8Value(),
+            info[2].As<Napi::String>().Utf8Value(), indexEntriesMax)) {
+    Release();
+    return;
+  }
+  if (!Recover(env) || !RecoverTimeIndex(env)) Release();
+}
+
+Segment::~Segment() { Release(); }
+
+void Segment::Release() {
+  if (index_ != nullptr) munmap(index_, capacity_ * sizeof(uint64_t));
+  if (times_ != nullptr) munmap(times_, capacity_ * sizeof(TimeEntry));
+  index_ = nullptr;
+  times_ = nullptr;
+  for (int* fd : {&storeFd_, &indexFd_, &timeFd_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+}
+
+bool Segment::Open(Napi::Env env, const std::string& storePath, const std::string& indexPath,
+                   const std::string& timeIndexPath, uint64_t indexEntriesMax) {
+  storeFd_ = open(storePath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  indexFd_ = open(indexPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  timeFd_ = open(timeIndexPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (storeFd_ < 0 || indexFd_ < 0 || timeFd_ < 0) {
+    ThrowError(env, "IO", "open segment files of " + storePath, errno);
+    return false;
+  }
+  struct stat st;
+  if (fstat(indexFd_, &st) != 0) {
+    ThrowError(env, "IO", "stat index of " + storePath, errno);
+    return false;
+  }
+  // Capacity never shrinks below what the file holds: a smaller limit applies to new segments.
+  capacity_ = std::max<uint64_t>({indexEntriesMax, static_cast<uint64_t>(st.st_size) / sizeof(uint64_t), 1});
+  int errnum = EnsureFileBytes(indexFd_, capacity_ * sizeof(uint64_t));
+  if (errnum == 0) errnum = EnsureFileBytes(timeFd_, capacity_ * sizeof(TimeEntry));
+  if (errnum != 0) {
+    ThrowError(env, "IO", "size index files of " + storePath, errnum);
+    return false;
+  }
+  index_ = static_cast<uint64_t*>(MapFile(indexFd_, capacity_ * sizeof(uint64_t)));
+  times_ = static_cast<TimeEntry*>(MapFile(timeFd_, capacity_ * sizeof(TimeEntry)));
+  if (index_ == nullptr || times_ == nullptr) {
+    ThrowError(env, "IO", "map index files of " + storePath, errno);
+    return false;
+  }
+  return true;
+}
+
+bool Segment::VerifyRecordAt(uint64_t relative) const {
+  const uint64_t start = RecordStart(relative);
+  const uint64_t end = index_[relative];
+  if (end <= start || end > storeBytes_.load()) return false;
+  if (end - start > kFrameHeaderBytes + kValueBytesHardMax) return false;
+  std::vector<uint8_t> frame(end - start);
+  if (ReadAll(storeFd_, frame.data(), frame.size(), start) != 0) return false;
+  size_t frameBytes = 0;
+  return CheckFrame(frame.data(), frame.size(), baseOffset_ + relative, &frameBytes) == FrameCheck::kOk &&
+         frameBytes == frame.size();
+}
+
+// Finds the last index entry that agrees with the store, then reads the store forward from there,
+// indexing every intact frame. Whatever follows the last intact frame is a torn or corrupt tail and
+// is cut off, so the next append continues right after the last good record.
+bool Segment::Recover(Napi::Env env) {
+  struct stat st;
+  if (fstat(storeFd_, &st) != 0) {
+    ThrowError(env, "IO", "stat " + storePath_, errno);
+    return false;
+  }
+  const uint64_t storeSize = static_cast<uint64_t>(st.st_size);
+  storeBytes_ = storeSize;
+  uint64_t count = FirstZero(capacity_, [this](uint64_t i) { return index_[i] == 0; });
+  for (int tries = 0; count > 0 && !VerifyRecordAt(count - 1); tries++) {
+    count = tries < kVerifyBackwardTriesMax ? count - 1 : 0;
+  }
+  uint64_t position = RecordStart(count);
+  std::vector<uint8_t> chunk;
+  size_t neededBytes = kFrameHeaderBytes;
+  while (count < capacity_ && position + neededBytes <= storeSize) {
+    chunk.resize(std::min<uint64_t>(storeSize - position, std::max(kScanChunkBytes, neededBytes)));
+    const int errnum = ReadAll(storeFd_, chunk.data(), chunk.size(), position);
+    if (errnum != 0) {
+      ThrowError(env, "IO", "read " + storePath_ + " during recovery", errnum);
+      return false;
+    }
+    size_t used = 0;
+    FrameCheck check = FrameCheck::kOk;
+    while (count < capacity_) {
+      size_t frameBytes = 0;
+      check = CheckFrame(chunk.data() + used, chunk.size() - used, baseOffset_ + count, &frameBytes);
+      if (check != FrameCheck::kOk) break;
+      used += frameBytes;
+      index_[count] = position + used;
+      count++;
+      scannedRecords_++;
+    }
+    position += used;
+    if (check != FrameCheck::kShort) break;
+    // The next frame runs past this chunk: read again from its start, large enough to hold it.
+    neededBytes = chunk.size() - used >= kFrameHeaderBytes
+                      ? kFrameHeaderBytes + ReadFrameHeader(chunk.data() + used).valueLength
+                      : kFrameHeaderBytes;
+    if (used == 0 && chunk.size() >= neededBytes) break;
+  }
+  truncatedBytes_ = storeSize - position;
+  if (truncatedBytes_ > 0 && ftruncate(storeFd_, static_cast<off_t>(position)) != 0) {
+    ThrowError(env, "IO", "cut the torn tail of " + storePath_, errno);
+    return false;
+  }
+  storeBytes_ = position;
+  count_ = count;
+  TrimIndexes(count);
+  assert(RecordStart(count) == position);
+  return true;
+}
+
+// The time index may have lost entries (it is never fsynced) or kept entries for records that are
+// gone: trim it to the records that exist, then re-derive entries for records after its last one.
+bool Segment::RecoverTimeIndex(Napi::Env env) {
+  const uint64_t count = count_.load();
+  uint64_t timeCount = FirstZero(capacity_, [this](uint64_t i) { return times_[i].timestampMs == 0; });
+  while (timeCount > 0 && times_[timeCount - 1].relative >= count) timeCount--;
+  for (uint64_t i = timeCount; i < capacity_ && times_[i].timestampMs != 0; i++) times_[i] = TimeEntry{0, 0};
+  timeCount_ = timeCount;
+  const uint64_t first = timeCount == 0 ? 0 : times_[timeCount - 1].relative + 1;
+  for (uint64_t relative = first; relative < count; relative++) {
+    uint8_t header[kFrameHeaderBytes];
+    const int errnum = ReadAll(storeFd_, header, kFrameHeaderBytes, RecordStart(relative));
+    if (errnum != 0) {
+      ThrowError(env, "IO", "read " + storePath_ + " to rebuild its time index", errnum);
+      return false;
+    }
+    AddTimeEntry(relative, ReadFrameHeader(header).timestampMs);
+  }
+  return true;
+}
+
+void Segment::AddTimeEntry(uint64_t relative, uint64_t timestampMs) {
+  const uint64_t timeCount = timeCount_.load();
+  if (timeCount > 0 && timestampMs <= times_[timeCount - 1].timestampMs) return;
+  assert(timeCount < capacity_);
+  assert(timestampMs > 0);
+  times_[timeCount] = TimeEntry{timestampMs, relative};
+  timeCount_ = timeCount + 1;
+}
+
+// Zeroes index entries from `count` on, so that a later open does not read stale positions.
+void Segment::TrimIndexes(uint64_t count) {
+  for (uint64_t i = count; i < capacity_ && index_[i] != 0; i++) index_[i] = 0;
+  uint64_t timeCount = timeCount_.load();
+  while (timeCount > 0 && times_[timeCount - 1].relative >= count) {
+    timeCount--;
+    times_[timeCount] = TimeEntry{0, 0};
+  }
+  timeCount_ = timeCount;
+}
+
+bool Segment::CheckOpen(Napi::Env env) const {
+  if (storeFd_ >= 0) return true;
+  ThrowError(env, "CLOSED", "segment " + storePath_ + " is closed", 0);
+  return false;
+}
+
+Napi::Value Segment::Count(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(count_.load()));
+}
+
+Napi::Value Segment::StoreBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(storeBytes_.load()));
+}
+
+Napi::Value Segment::Capacity(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(capacity_));
+}
+
+Napi::Value Segment::Recovery(const Napi::CallbackInfo& info) {
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("truncatedBytes", Napi::Number::New(info.Env(), static_cast<double>(truncatedBytes_)));
+  result.Set("scannedRecords", Napi::Number::New(info.Env(), static_cast<double>(scannedRecords_)));
+  return result;
+}
+
+// append(frames: Buffer[], sync: boolean): Promise<void>. The frames must continue this segment's
+// offsets and fit its capacity; JavaScript guarantees both, and a violation is a programming error.
+Napi::Value Segment::Append(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (info.Length() != 2 || !info[0].IsArray() || !info[1].IsBoolean()) {
+    ThrowTypeError(env, "append(frames: Buffer[], sync: boolean)");
+    return env.Undefined();
+  }
+  Napi::Array frames = info[0].As<Napi::Array>();
+  const bool sync = info[1].As<Napi::Boolean>().Value();
+  auto pieces = std::make_shared<std::vector<iovec>>();
+  auto ends = std::make_shared<std::vector<uint64_t>>();
+  auto timestamps = std::make_shared<std::vector<uint64_t>>();
+  const uint64_t count = count_.load();
+  uint64_t bytes = 0;
+  for (uint32_t i = 0; i < frames.Length(); i++) {
+    Napi::Value element = frames.Get(i);
+    if (!element.IsBuffer()) {
+      ThrowTypeError(env, "append: every frame list element must be a Buffer");
+      return env.Undefined();
+    }
+    Napi::Buffer<uint8_t> buffer = element.As<Napi::Buffer<uint8_t>>();
+    pieces->push_back(iovec{buffer.Data(), buffer.Length()});
+    for (size_t used = 0; used < buffer.Length();) {
+      size_t frameBytes = 0;
+      const uint64_t relative = count + ends->size();
+      const FrameCheck check =
+          CheckFrame(buffer.Data() + used, buffer.Length() - used, baseOffset_ + relative, &frameBytes);
+      if (check != FrameCheck::kOk || relative >= capacity_) {
+        ThrowError(env, "INVALID", std::string("append: frame does not continue the segment: ") +
+                                       (check == FrameCheck::kOk ? "segment is full" : DescribeFrameCheck(check)),
+                   0);
+        return env.Undefined();
+      }
+      timestamps->push_back(ReadFrameHeader(buffer.Data() + used).timestampMs);
+      used += frameBytes;
+      bytes += frameBytes;
+      ends->push_back(bytes);
+    }
+  }
+  if (busy_.exchange(true)) {
+    ThrowError(env, "INVALID", "append: another write to " + storePath_ + " is in flight", 0);
+    return env.Undefined();
+  }
+  return RunTask(
+      env,
+      [this, pieces, ends, timestamps, sync]() -> TaskResult {
+        const uint64_t position = storeBytes_.load();
+        const uint64_t first = count_.load();
+        int errnum = WriteAll(storeFd_, *pieces, position);
+        if (errnum == 0 && sync && fdatasync(storeFd_) != 0) errnum = errno;
+        if (errnum != 0) {
+          // Leave the segment as it was; a failed fdatasync may have dropped pages, so the caller
+          // must treat the log as failed rather than retry.
+          if (ftruncate(storeFd_, static_cast<off_t>(position)) != 0) return {errno, "undo a failed write to " + storePath_};
+          return {errnum, sync ? "write and fdatasync " + storePath_ : "write " + storePath_};
+        }
+        for (size_t i = 0; i < ends->size(); i++) {
+          index_[first + i] = position + (*ends)[i];
+          AddTimeEntry(first + i, (*timestamps)[i]);
+        }
+        storeBytes_ = position + ends->back();
+        count_ = first + ends->size();
+        return {};
+      },
+      [this]() { busy_ = false; }, frames);
+}
+
+Napi::Value Segment::Sync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  const int fd = storeFd_;
+  const std::string path = storePath_;
+  return RunTask(
+      env, [fd, path]() -> TaskResult { return fdatasync(fd) == 0 ? TaskResult{} : TaskResult{errno, "fdatasync " + path}; },
+      nullptr, env.Undefined());
+}
+
+// truncate(count): keeps the first `count` records, durably. JavaScript stops reading past `count`
+// before calling it.
+Napi::Value Segment::Truncate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint64_t keep = 0;
+  if (info.Length() != 1 || !ToSafeInteger(info[0], &keep) || keep > count_.load()) {
+    ThrowTypeError(env, "truncate(count) needs 0 <= count <= the segment's record count");
+    return env.Undefined();
+  }
+  if (busy_.exchange(true)) {
+    ThrowError(env, "INVALID", "truncate: another write to " + storePath_ + " is in flight", 0);
+    return env.Undefined();
+  }
+  return RunTask(
+      env,
+      [this, keep]() -> TaskResult {
+        const uint64_t end = RecordStart(keep);
+        if (ftruncate(storeFd_, static_cast<off_t>(end)) != 0) return {errno, "truncate " + storePath_};
+        count_ = keep;
+        storeBytes_ = end;
+        TrimIndexes(keep);
+        if (fdatasync(storeFd_) != 0) return {errno, "fdatasync " + storePath_};
+        return {};
+      },
+      [this]() { busy_ = false; }, env.Undefined());
+}
+
+// read(relative, countMax, bytesMax): Buffer holding whole frames from `relative` on: at least one,
+// at most countMax, and no more than bytesMax bytes unless the first frame alone is larger. Every
+// frame is verified; a mismatch throws CORRUPT rather than returning data.
+Napi::Value Segment::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint64_t relative = 0;
+  uint64_t countMax = 0;
+  uint64_t bytesMax = 0;
+  const uint64_t count = count_.load();
+  if (info.Length() != 3 || !ToSafeInteger(info[0], &relative) || !ToSafeInteger(info[1], &countMax) ||
+      !ToSafeInteger(info[2], &bytesMax) || relative >= count || countMax == 0) {
+    ThrowTypeError(env, "read(relative, countMax, bytesMax) needs relative < count and countMax > 0");
+    return env.Undefined();
+  }
+  const uint64_t start = RecordStart(relative);
+  const uint64_t last = std::min(count, relative + countMax);
+  // The last record to include: the furthest within the byte budget, and never less than one.
+  uint64_t low = relative;
+  uint64_t high = last - 1;
+  while (low < high) {
+    const uint64_t middle = low + (high - low + 1) / 2;
+    if (index_[middle] > start && index_[middle] - start <= bytesMax) {
+      low = middle;
+    } else {
+      high = middle - 1;
+    }
+  }
+  const uint64_t take = low - relative + 1;
+  const uint64_t end = index_[relative + take - 1];
+  const std::string where = storePath_ + " at offset " + std::to_string(baseOffset_ + relative);
+  if (end <= start || end > storeBytes_.load() || end - start > (uint64_t{1} << 32)) {
+    ThrowError(env, "CORRUPT", "index entry out of order in " + where, 0);
+    return env.Undefined();
+  }
+  Napi::Buffer<uint8_t> frames = Napi::Buffer<uint8_t>::New(env, end - start);
+  const int errnum = ReadAll(storeFd_, frames.Data(), frames.Length(), start);
+  if (errnum != 0) {
+    ThrowError(env, "IO", "read " + where, errnum);
+    return env.Undefined();
+  }
+  size_t used = 0;
+  for (uint64_t i = 0; i < take; i++) {
+    size_t frameBytes = 0;
+    const FrameCheck check =
+        CheckFrame(frames.Data() + used, frames.Length() - used, baseOffset_ + relative + i, &frameBytes);
+    used += frameBytes;
+    if (check != FrameCheck::kOk || start + used != index_[relative + i]) {
+      ThrowError(env, "CORRUPT",
+                 std::string(check == FrameCheck::kOk ? "index disagrees with store" : DescribeFrameCheck(check)) +
+                     " in " + storePath_ + " at offset " + std::to_string(baseOffset_ + relative + i),
+                 0);
+      return env.Undefined();
+    }
+  }
+  assert(used == frames.Length());
+  return frames;
+}
+
+// findTime(ms): the relative index of the first record created at or after `ms`, or -1.
+Napi::Value Segment::FindTime(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint64_t ms = 0;
+  if (info.Length() != 1 || !ToSafeInteger(info[0], &ms)) {
+    ThrowTypeError(env, "findTime(ms) needs a non-negative integer");
+    return env.Undefined();
+  }
+  const uint64_t timeCount = timeCount_.load();
+  const uint64_t first = FirstZero(timeCount, [this, ms](uint64_t i) { return times_[i].timestampMs >= ms; });
+  if (first == timeCount) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, static_cast<double>(times_[first].relative));
+}
+
+Napi::Value Segment::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (busy_.load()) {
+    ThrowError(env, "INVALID", "close: a write to " + storePath_ + " is in flight", 0);
+    return env.Undefined();
+  }
+  Release();
+  return env.Undefined();
+}
+
+}  // namespace loghouse

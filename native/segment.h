@@ -1,0 +1,75 @@
+// One segment of the log: a store file of frames (see frame.h), a dense offset index and a sparse
+// time index, both memory-mapped. The store is the source of truth; the indexes are derived from it
+// and are verified and repaired against it when the segment opens.
+//
+// Index file: entry i (u64) is the store position just past record i, so record i spans
+// [entry[i-1] (or 0), entry[i]). Entries are non-zero and strictly increasing; a zero ends them.
+// Time index file: (u64 timestampMs, u64 relative index) pairs, one for the first record of every
+// new timestamp, so the first entry with timestampMs >= t names the first record at or after t.
+//
+// Threading: mutating work (append, truncate, sync) runs on a worker thread, one task at a time
+// (JavaScript serialises them). Reads run on the main thread and only touch records below the
+// count JavaScript has seen published, which the worker never rewrites.
+#pragma once
+#include <napi.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+namespace loghouse {
+
+struct TimeEntry {
+  uint64_t timestampMs;
+  uint64_t relative;
+};
+
+class Segment final : public Napi::ObjectWrap<Segment> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  // new Segment(storePath, indexPath, timeIndexPath, baseOffset, indexEntriesMax)
+  // indexEntriesMax 0 keeps the capacity the index file already has (a sealed segment).
+  explicit Segment(const Napi::CallbackInfo& info);
+  ~Segment() override;
+
+ private:
+  Napi::Value Count(const Napi::CallbackInfo& info);
+  Napi::Value StoreBytes(const Napi::CallbackInfo& info);
+  Napi::Value Capacity(const Napi::CallbackInfo& info);
+  Napi::Value Recovery(const Napi::CallbackInfo& info);
+  Napi::Value Append(const Napi::CallbackInfo& info);
+  Napi::Value Sync(const Napi::CallbackInfo& info);
+  Napi::Value Truncate(const Napi::CallbackInfo& info);
+  Napi::Value Read(const Napi::CallbackInfo& info);
+  Napi::Value FindTime(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+
+  bool Open(Napi::Env env, const std::string& storePath, const std::string& indexPath,
+            const std::string& timeIndexPath, uint64_t indexEntriesMax);
+  bool Recover(Napi::Env env);
+  bool RecoverTimeIndex(Napi::Env env);
+  uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
+  bool VerifyRecordAt(uint64_t relative) const;
+  void AddTimeEntry(uint64_t relative, uint64_t timestampMs);
+  void TrimIndexes(uint64_t count);
+  bool CheckOpen(Napi::Env env) const;
+  void Release();
+
+  std::string storePath_;
+  int storeFd_ = -1;
+  int indexFd_ = -1;
+  int timeFd_ = -1;
+  uint64_t* index_ = nullptr;
+  TimeEntry* times_ = nullptr;
+  uint64_t capacity_ = 0;
+  uint64_t baseOffset_ = 0;
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> storeBytes_{0};
+  std::atomic<uint64_t> timeCount_{0};
+  std::atomic<bool> busy_{false};
+  uint64_t truncatedBytes_ = 0;
+  uint64_t scannedRecords_ = 0;
+};
+
+}  // namespace loghouse
