@@ -117,18 +117,19 @@ Napi::Function Segment::Define(Napi::Env env) {
 Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(info) {
   Napi::Env env = info.Env();
   uint64_t indexEntriesMax = 0;
-  if (info.Length() != 5 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString() ||
-      !ToSafeInteger(info[3], &baseOffset_) || !ToSafeInteger(info[4], &indexEntriesMax)) {
-    ThrowTypeError(env, "Segment(storePath, indexPath, timeIndexPath, baseOffset, indexEntriesMax)");
+  if (info.Length() != 6 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString() ||
+      !ToSafeInteger(info[3], &baseOffset_) || !ToSafeInteger(info[4], &indexEntriesMax) || !info[5].IsBoolean()) {
+    ThrowTypeError(env, "Segment(storePath, indexPath, timeIndexPath, baseOffset, indexEntriesMax, repair)");
     return;
   }
+  const bool repair = info[5].As<Napi::Boolean>().Value();
   storePath_ = info[0].As<Napi::String>().Utf8Value();
   if (!Open(env, storePath_, info[1].As<Napi::String>().Utf8Value(),
             info[2].As<Napi::String>().Utf8Value(), indexEntriesMax)) {
     Release();
     return;
   }
-  if (!Recover(env) || !RecoverTimeIndex(env)) Release();
+  if (!Recover(env, repair) || !RecoverTimeIndex(env)) Release();
 }
 
 Segment::~Segment() { Release(); }
@@ -187,10 +188,13 @@ bool Segment::VerifyRecordAt(uint64_t relative) const {
          frameBytes == frame.size();
 }
 
-// Finds the last index entry that agrees with the store, then reads the store forward from there,
-// indexing every intact frame. Whatever follows the last intact frame is a torn or corrupt tail and
-// is cut off, so the next append continues right after the last good record.
-bool Segment::Recover(Napi::Env env) {
+// Finds where the index stops agreeing with the store, then reads the store forward from there,
+// indexing every intact frame. With `repair` (the active segment), the last indexed record must pass
+// its checksum, and whatever follows the last intact frame is a torn or corrupt tail that is cut
+// off, so the next append continues right after the last good record. Without it (a sealed
+// segment, synced when it was sealed), the index is trusted as far as the store reaches and the
+// store is never cut: a damaged record there is reported when read, not silently removed.
+bool Segment::Recover(Napi::Env env, bool repair) {
   struct stat st;
   if (fstat(storeFd_, &st) != 0) {
     ThrowError(env, "IO", "stat " + storePath_, errno);
@@ -199,9 +203,10 @@ bool Segment::Recover(Napi::Env env) {
   const uint64_t storeSize = static_cast<uint64_t>(st.st_size);
   storeBytes_ = storeSize;
   uint64_t count = FirstZero(capacity_, [this](uint64_t i) { return index_[i] == 0; });
-  for (int tries = 0; count > 0 && !VerifyRecordAt(count - 1); tries++) {
+  for (int tries = 0; repair && count > 0 && !VerifyRecordAt(count - 1); tries++) {
     count = tries < kVerifyBackwardTriesMax ? count - 1 : 0;
   }
+  while (!repair && count > 0 && index_[count - 1] > storeSize) count--;
   uint64_t position = RecordStart(count);
   std::vector<uint8_t> chunk;
   size_t neededBytes = kFrameHeaderBytes;
@@ -231,7 +236,7 @@ bool Segment::Recover(Napi::Env env) {
                       : kFrameHeaderBytes;
     if (used == 0 && chunk.size() >= neededBytes) break;
   }
-  truncatedBytes_ = storeSize - position;
+  truncatedBytes_ = repair ? storeSize - position : 0;
   if (truncatedBytes_ > 0 && ftruncate(storeFd_, static_cast<off_t>(position)) != 0) {
     ThrowError(env, "IO", "cut the torn tail of " + storePath_, errno);
     return false;

@@ -28,8 +28,9 @@ class Segment final : public Napi::ObjectWrap<Segment> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new Segment(storePath, indexPath, timeIndexPath, baseOffset, indexEntriesMax)
-  // indexEntriesMax 0 keeps the capacity the index file already has (a sealed segment).
+  // new Segment(storePath, indexPath, timeIndexPath, baseOffset, indexEntriesMax, repair)
+  // indexEntriesMax 0 keeps the capacity the index file already has (a sealed segment); repair
+  // cuts a torn or corrupt tail (only ever the active segment).
   explicit Segment(const Napi::CallbackInfo& info);
   ~Segment() override;
 
@@ -47,7 +48,7 @@ class Segment final : public Napi::ObjectWrap<Segment> {
 
   bool Open(Napi::Env env, const std::string& storePath, const std::string& indexPath,
             const std::string& timeIndexPath, uint64_t indexEntriesMax);
-  bool Recover(Napi::Env env);
+  bool Recover(Napi::Env env, bool repair);
   bool RecoverTimeIndex(Napi::Env env);
   uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
   bool VerifyRecordAt(uint64_t relative) const;

@@ -1,0 +1,104 @@
+// The one catalogue of Loghouse's expected, handled failures. Each class has a stable `code` for
+// programs and exactly one gRPC status code (`rpcCode`), which every RPC layer uses unchanged.
+// Broken invariants are not here: they are assertion failures and crash the process.
+
+/** gRPC status codes (the only codes Loghouse ever sends; never HTTP codes such as 404). */
+export const RpcCode = {
+  cancelled: 1,
+  unknown: 2,
+  invalidArgument: 3,
+  deadlineExceeded: 4,
+  notFound: 5,
+  alreadyExists: 6,
+  permissionDenied: 7,
+  resourceExhausted: 8,
+  failedPrecondition: 9,
+  aborted: 10,
+  outOfRange: 11,
+  unimplemented: 12,
+  internal: 13,
+  unavailable: 14,
+  dataLoss: 15,
+  unauthenticated: 16,
+} as const;
+export type RpcCode = (typeof RpcCode)[keyof typeof RpcCode];
+
+export abstract class LoghouseError extends Error {
+  abstract readonly code: string;
+  abstract readonly rpcCode: RpcCode;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An offset below the lowest retained record or at or beyond the next offset to be written. */
+export class OffsetOutOfRangeError extends LoghouseError {
+  readonly code = "OFFSET_OUT_OF_RANGE";
+  readonly rpcCode = RpcCode.outOfRange;
+
+  constructor(readonly offset: bigint) {
+    super(`offset out of range: ${offset}`);
+  }
+}
+
+/** Stored bytes failed their checksum or disagree with the index: the data is not returned. */
+export class DataLossError extends LoghouseError {
+  readonly code = "DATA_LOSS";
+  readonly rpcCode = RpcCode.dataLoss;
+}
+
+/** The log (or the server around it) is closed or closing. */
+export class LogClosedError extends LoghouseError {
+  readonly code = "LOG_CLOSED";
+  readonly rpcCode = RpcCode.unavailable;
+
+  constructor(message = "log is closed") {
+    super(message);
+  }
+}
+
+/** Another process holds the data directory. */
+export class LogLockedError extends LoghouseError {
+  readonly code = "LOG_LOCKED";
+  readonly rpcCode = RpcCode.failedPrecondition;
+}
+
+/** A configuration value is missing, of the wrong type, or outside its allowed range. */
+export class InvalidConfigError extends LoghouseError {
+  readonly code = "INVALID_CONFIG";
+  readonly rpcCode = RpcCode.invalidArgument;
+}
+
+/** A request argument is malformed (wrong type, negative, not an integer, empty batch). */
+export class InvalidArgumentError extends LoghouseError {
+  readonly code = "INVALID_ARGUMENT";
+  readonly rpcCode = RpcCode.invalidArgument;
+}
+
+/** One record's value exceeds the configured maximum record size. */
+export class RecordTooLargeError extends LoghouseError {
+  readonly code = "RECORD_TOO_LARGE";
+  readonly rpcCode = RpcCode.resourceExhausted;
+}
+
+/** A batch exceeds the configured maximum batch size (records or bytes). */
+export class BatchTooLargeError extends LoghouseError {
+  readonly code = "BATCH_TOO_LARGE";
+  readonly rpcCode = RpcCode.resourceExhausted;
+}
+
+/** The disk refused an operation (full, I/O error). After a failed write or fsync the log must be reopened. */
+export class StorageIoError extends LoghouseError {
+  readonly code = "STORAGE_IO";
+  readonly rpcCode = RpcCode.unavailable;
+
+  constructor(
+    message: string,
+    readonly errno: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,73 @@
+// Configuration of one log, with every limit validated in one place when the log opens.
+import { InvalidConfigError } from "../errors.ts";
+import { FRAME_HEADER_BYTES } from "./frame.ts";
+
+/**
+ * When an append resolves:
+ * - "fsync": after the records are written and fdatasynced (survives power loss). The default.
+ * - "interval": after the write reaches the OS (survives a process crash); fdatasync every syncIntervalMs.
+ * - "none": after the write reaches the OS; fdatasync only when a segment is sealed or the log closes.
+ */
+export type DurabilityPolicy = "fsync" | "interval" | "none";
+
+export interface LogConfig {
+  /** A segment's store file rotates before it would exceed this many bytes. */
+  readonly storeBytesMax: number;
+  /** A segment holds at most this many records (its index size). */
+  readonly indexEntriesMax: number;
+  /** Largest record value accepted. */
+  readonly recordBytesMax: number;
+  /** Largest batch accepted by one append, in frame bytes (values plus 40-byte headers). */
+  readonly batchBytesMax: number;
+  /** Appends wait (backpressure) while this many frame bytes are queued or being written. */
+  readonly pendingBytesMax: number;
+  /** Offset of the first record of a new, empty log. */
+  readonly initialOffset: number;
+  readonly durability: DurabilityPolicy;
+  readonly syncIntervalMs: number;
+  /** Source of creation timestamps (ms since the epoch); injectable for tests. */
+  readonly clock: () => number;
+}
+
+const MIB = 1024 * 1024;
+/** No record may exceed this whatever the configuration (mirrors kValueBytesHardMax in native/frame.h). */
+export const RECORD_BYTES_HARD_MAX = 64 * MIB;
+
+export const defaultLogConfig: LogConfig = {
+  storeBytesMax: 256 * MIB,
+  indexEntriesMax: 4 * MIB,
+  recordBytesMax: 1 * MIB,
+  batchBytesMax: 16 * MIB,
+  pendingBytesMax: 64 * MIB,
+  initialOffset: 0,
+  durability: "fsync",
+  syncIntervalMs: 1000,
+  clock: Date.now,
+};
+
+function requireInteger(name: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidConfigError(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`);
+  }
+}
+
+/** Fills defaults and validates every field; throws InvalidConfigError naming the first bad one. */
+export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
+  for (const key of Object.keys(overrides)) {
+    if (!(key in defaultLogConfig)) throw new InvalidConfigError(`unknown log config field: ${key}`);
+  }
+  const config: LogConfig = { ...defaultLogConfig, ...overrides };
+  requireInteger("recordBytesMax", config.recordBytesMax, 0, RECORD_BYTES_HARD_MAX);
+  const frameBytesMax = FRAME_HEADER_BYTES + config.recordBytesMax;
+  requireInteger("storeBytesMax", config.storeBytesMax, frameBytesMax, 2 ** 40);
+  requireInteger("indexEntriesMax", config.indexEntriesMax, 1, 2 ** 28);
+  requireInteger("batchBytesMax", config.batchBytesMax, frameBytesMax, 2 ** 31);
+  requireInteger("pendingBytesMax", config.pendingBytesMax, config.batchBytesMax, 2 ** 40);
+  requireInteger("initialOffset", config.initialOffset, 0, Number.MAX_SAFE_INTEGER - 2 ** 32);
+  requireInteger("syncIntervalMs", config.syncIntervalMs, 1, 3_600_000);
+  if (!["fsync", "interval", "none"].includes(config.durability)) {
+    throw new InvalidConfigError(`durability must be "fsync", "interval" or "none", got ${String(config.durability)}`);
+  }
+  if (typeof config.clock !== "function") throw new InvalidConfigError("clock must be a function");
+  return config;
+}

@@ -1,0 +1,161 @@
+// Group commit: appends queue their encoded frames here; one writer at a time takes everything
+// queued, writes it with one native call per segment and one fdatasync, and resolves every append
+// the sync covered. Appends that arrive while a sync is in flight share the next one. The bytes
+// queued or in flight are bounded: past the bound, appends wait in arrival order.
+import assert from "node:assert/strict";
+import { open } from "node:fs/promises";
+import type { Segment } from "./segment.ts";
+
+/** Work for one segment, in log order. */
+export interface WriteStep {
+  readonly segment: Segment;
+  readonly frames: Buffer[];
+  /** fdatasync after writing, whatever the policy (the segment is being sealed). */
+  readonly seal: boolean;
+  /** fsync the directory first (the segment's files are new). */
+  readonly syncDirectory: boolean;
+}
+
+interface PendingAppend {
+  readonly endOffset: number;
+  readonly bytes: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export interface GroupCommitOptions {
+  /** fdatasync every commit (durability "fsync"). */
+  readonly syncEachCommit: boolean;
+  readonly pendingBytesMax: number;
+  /** Called after each commit with the offset after the last record it made visible. */
+  readonly onCommitted: (endOffset: number) => void;
+  /** Called once when a write or sync fails; no further commit is attempted. */
+  readonly onFailed: (error: unknown) => void;
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export class GroupCommit {
+  private steps: WriteStep[] = [];
+  private pending: PendingAppend[] = [];
+  private running = false;
+  private failure: unknown = null;
+  private bytesOutstanding = 0;
+  private readonly spaceWaiters: Array<{ bytes: number; grant: () => void }> = [];
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: GroupCommitOptions) {}
+
+  /**
+   * Takes `bytes` of the outstanding budget. Returns undefined when granted at once, else a promise
+   * that resolves when granted (first come, first served). The caller must then submit or release.
+   */
+  acquire(bytes: number): Promise<void> | undefined {
+    assert.ok(bytes <= this.options.pendingBytesMax, "a batch larger than the whole budget can never be granted");
+    if (this.spaceWaiters.length === 0 && this.bytesOutstanding + bytes <= this.options.pendingBytesMax) {
+      this.bytesOutstanding += bytes;
+      return undefined;
+    }
+    return new Promise((grant) => this.spaceWaiters.push({ bytes, grant }));
+  }
+
+  release(bytes: number): void {
+    this.bytesOutstanding -= bytes;
+    assert.ok(this.bytesOutstanding >= 0, "released more bytes than acquired");
+    while (this.spaceWaiters.length > 0) {
+      const next = this.spaceWaiters[0]!;
+      if (this.bytesOutstanding + next.bytes > this.options.pendingBytesMax) break;
+      this.spaceWaiters.shift();
+      this.bytesOutstanding += next.bytes;
+      next.grant();
+    }
+  }
+
+  /** Queues steps whose records end at `endOffset`; resolves once they are committed. */
+  submit(steps: readonly WriteStep[], endOffset: number, bytes: number): Promise<void> {
+    if (this.failure !== null) {
+      this.release(bytes);
+      return Promise.reject(this.failure);
+    }
+    const committed = new Promise<void>((resolve, reject) => this.pending.push({ endOffset, bytes, resolve, reject }));
+    this.steps.push(...steps);
+    if (!this.running) void this.run();
+    return committed;
+  }
+
+  /** Resolves when nothing is queued or being written. */
+  drain(): Promise<void> {
+    if (!this.running && this.steps.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.steps.length > 0 && this.failure === null) {
+        const steps = mergeSteps(this.steps.splice(0));
+        const covered = this.pending.length;
+        for (const step of steps) await this.write(step);
+        this.settle(covered);
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.running = false;
+      for (const resolve of this.drainWaiters.splice(0)) resolve();
+    }
+  }
+
+  private async write(step: WriteStep): Promise<void> {
+    if (step.syncDirectory) await syncDirectory(step.segment.directory);
+    const sync = this.options.syncEachCommit || step.seal;
+    if (step.frames.length > 0) {
+      await step.segment.files.append(step.frames, sync);
+    } else if (sync) {
+      await step.segment.files.sync();
+    }
+  }
+
+  /** Resolves the first `covered` pending appends, whose steps have all been written. */
+  private settle(covered: number): void {
+    const done = this.pending.splice(0, covered);
+    if (done.length === 0) return;
+    this.options.onCommitted(done[done.length - 1]!.endOffset);
+    for (const append of done) {
+      this.release(append.bytes);
+      append.resolve();
+    }
+  }
+
+  private fail(error: unknown): void {
+    this.failure = error;
+    this.steps = [];
+    for (const append of this.pending.splice(0)) {
+      this.release(append.bytes);
+      append.reject(error);
+    }
+    this.options.onFailed(error);
+  }
+}
+
+/** Joins consecutive steps for the same segment so each segment gets one write and one sync. */
+function mergeSteps(steps: readonly WriteStep[]): WriteStep[] {
+  const merged: Array<{ segment: Segment; frames: Buffer[]; seal: boolean; syncDirectory: boolean }> = [];
+  for (const step of steps) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && last.segment === step.segment && !step.syncDirectory) {
+      for (const frames of step.frames) last.frames.push(frames);
+      last.seal ||= step.seal;
+    } else {
+      merged.push({ ...step, frames: [...step.frames] });
+    }
+  }
+  return merged;
+}

@@ -1,0 +1,530 @@
+// The log: an ordered list of segments in one directory, the last of which takes appends.
+//
+// Offsets are JavaScript numbers (safe integers). A record becomes visible to readers only once it
+// is as durable as the policy promises, so a reader never sees a record that a crash could take
+// back. Operations that rewrite the tail (truncateAfter) and close wait for queued appends and
+// hold new ones back while they run.
+import assert from "node:assert/strict";
+import { mkdir, readdir } from "node:fs/promises";
+import {
+  BatchTooLargeError,
+  DataLossError,
+  InvalidArgumentError,
+  LogClosedError,
+  OffsetOutOfRangeError,
+  RecordTooLargeError,
+  StorageIoError,
+} from "../errors.ts";
+import { resolveLogConfig, type LogConfig } from "./config.ts";
+import { decodeFrames, FRAME_HEADER_BYTES, latestTimestamp, type LogRecord } from "./frame.ts";
+import { GroupCommit, type WriteStep } from "./group-commit.ts";
+import { native } from "./native.ts";
+import { OffsetWaiters } from "./offset-waiters.ts";
+import { Segment, segmentBaseOffsets } from "./segment.ts";
+
+export interface AppendOptions {
+  /** Raft term stored with each record (default 0). */
+  readonly term?: number;
+  /** Record type stored with each record, a u32 (default 0: user data). */
+  readonly type?: number;
+}
+
+export interface ReadLimits {
+  /** Most records to return (default: no limit beyond bytesMax). */
+  readonly countMax?: number;
+  /** Byte budget in frame bytes; at least one record is returned even if it alone is larger. Default 1 MiB. */
+  readonly bytesMax?: number;
+}
+
+/** Stored frames exactly as on disk (see native/frame.h), for replication without re-encoding. */
+export interface RawFrames {
+  readonly firstOffset: number;
+  readonly count: number;
+  readonly frames: Buffer;
+}
+
+export interface RecoveryReport {
+  /** Bytes of torn or corrupt tail cut from the active segment. */
+  readonly truncatedBytes: number;
+  /** Records found in stores beyond their index and indexed again. */
+  readonly scannedRecords: number;
+  readonly segments: number;
+}
+
+const READ_BYTES_DEFAULT = 1024 * 1024;
+
+export class Log {
+  private visibleEnd: number;
+  private lastTimestampMs = 0;
+  private state: "open" | "closing" | "closed" = "open";
+  private closing: Promise<void> | null = null;
+  private failure: unknown = null;
+  private exclusive: Promise<unknown> | null = null;
+  private readonly commits: GroupCommit;
+  private readonly waiters = new OffsetWaiters();
+  private syncTimer: NodeJS.Timeout | undefined;
+  private timerSync: Promise<void> = Promise.resolve();
+  private unsynced = false;
+
+  private constructor(
+    readonly directory: string,
+    readonly config: LogConfig,
+    private readonly segments: Segment[],
+    private readonly lockFd: number,
+    readonly recovery: RecoveryReport,
+  ) {
+    this.visibleEnd = this.active.writtenEnd;
+    this.commits = new GroupCommit({
+      syncEachCommit: config.durability === "fsync",
+      pendingBytesMax: config.pendingBytesMax,
+      onCommitted: (end) => this.committed(end),
+      onFailed: (error) => {
+        this.failure = error;
+      },
+    });
+    if (config.durability === "interval") {
+      this.syncTimer = setInterval(() => this.syncOnTimer(), config.syncIntervalMs).unref();
+    }
+  }
+
+  /**
+   * Opens the log in `directory` (created if absent), locking it against other processes. The
+   * active segment's tail is verified and repaired; sealed segments are trusted as synced.
+   */
+  static async open(directory: string, overrides: Partial<LogConfig> = {}): Promise<Log> {
+    const config = resolveLogConfig(overrides);
+    await mkdir(directory, { recursive: true });
+    const lockFd = native.lockDirectory(directory);
+    const segments: Segment[] = [];
+    try {
+      const bases = segmentBaseOffsets(await readdir(directory));
+      bases.forEach((base, i) => {
+        const last = i === bases.length - 1;
+        segments.push(last ? Segment.openActive(directory, base, config.indexEntriesMax) : Segment.openSealed(directory, base));
+      });
+      if (segments.length === 0) segments.push(Segment.openActive(directory, config.initialOffset, config.indexEntriesMax));
+      checkContiguous(segments);
+    } catch (error) {
+      for (const segment of segments) segment.files.close();
+      native.unlockDirectory(lockFd);
+      throw error;
+    }
+    const recovery: RecoveryReport = {
+      truncatedBytes: segments.reduce((sum, s) => sum + s.files.recovery.truncatedBytes, 0),
+      scannedRecords: segments.reduce((sum, s) => sum + s.files.recovery.scannedRecords, 0),
+      segments: segments.length,
+    };
+    const log = new Log(directory, config, segments, lockFd, recovery);
+    log.lastTimestampMs = log.lastStoredTimestamp();
+    return log;
+  }
+
+  /** Offset of the first retained record (equal to nextOffset when the log is empty). */
+  get lowestOffset(): number {
+    return this.segments[0]!.baseOffset;
+  }
+
+  /** Offset the next appended record will get once everything queued is committed; the end of what readers see. */
+  get nextOffset(): number {
+    return this.visibleEnd;
+  }
+
+  /** Offset of the last visible record, or undefined when the log is empty. */
+  get highestOffset(): number | undefined {
+    return this.visibleEnd > this.lowestOffset ? this.visibleEnd - 1 : undefined;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /**
+   * Appends records with consecutive offsets; resolves with the first offset once the batch is as
+   * durable as the policy promises. Waits (backpressure) while pendingBytesMax bytes are in flight.
+   */
+  append(values: readonly Uint8Array[], options: AppendOptions = {}): Promise<number> {
+    let bytes: number;
+    try {
+      bytes = this.validateBatch(values, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.whenAdmitted(bytes, () => this.enqueueValues(values, options, bytes));
+  }
+
+  private enqueueValues(values: readonly Uint8Array[], options: AppendOptions, bytes: number): Promise<number> {
+    const firstOffset = this.reservedEnd;
+    const timestampMs = this.nextTimestamp();
+    const steps: WriteStep[] = [];
+    for (let start = 0; start < values.length; ) {
+      const segment = this.segmentWithRoom(FRAME_HEADER_BYTES + values[start]!.length, steps);
+      const end = this.fittingValues(segment, values, start);
+      const frames = native.encode(values.slice(start, end), segment.baseOffset + segment.reservedCount, options.term ?? 0, timestampMs, options.type ?? 0);
+      this.reserve(segment, end - start, frames, steps);
+      start = end;
+    }
+    return this.commits.submit(steps, this.reservedEnd, bytes).then(() => firstOffset);
+  }
+
+  /**
+   * Appends frames received from elsewhere (a Raft leader) unchanged. They must be intact and start
+   * at the next offset; resolves with the first offset once as durable as the policy promises.
+   */
+  appendFrames(frames: Buffer): Promise<number> {
+    try {
+      if (!Buffer.isBuffer(frames) || frames.length === 0) throw new InvalidArgumentError("appendFrames needs a non-empty Buffer");
+      if (frames.length > this.config.batchBytesMax) {
+        throw new BatchTooLargeError(`batch of ${frames.length} bytes exceeds batchBytesMax ${this.config.batchBytesMax}`);
+      }
+      this.checkFrameSizes(frames);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.whenAdmitted(frames.length, () => this.enqueueFrames(frames));
+  }
+
+  private enqueueFrames(frames: Buffer): Promise<number> {
+    const firstOffset = this.reservedEnd;
+    native.verifyFrames(frames, firstOffset);
+    const steps: WriteStep[] = [];
+    for (let at = 0; at < frames.length; ) {
+      const segment = this.segmentWithRoom(FRAME_HEADER_BYTES + frames.readUInt32LE(at + 4), steps);
+      const [end, count] = this.fittingFrames(segment, frames, at);
+      this.reserve(segment, count, frames.subarray(at, end), steps);
+      at = end;
+    }
+    this.lastTimestampMs = Math.max(this.lastTimestampMs, latestTimestamp(frames));
+    return this.commits.submit(steps, this.reservedEnd, frames.length).then(() => firstOffset);
+  }
+
+  /** The record at `offset`; OffsetOutOfRangeError outside [lowestOffset, nextOffset), DataLossError if damaged. */
+  read(offset: number | bigint): LogRecord {
+    const at = this.checkReadable(offset);
+    const segment = this.segmentFor(at);
+    return decodeFrames(segment.files.read(at - segment.baseOffset, 1, 0))[0]!;
+  }
+
+  /** Records from `offset` on, across segments, within the limits. */
+  readRange(offset: number | bigint, limits: ReadLimits = {}): LogRecord[] {
+    let at = this.checkReadable(offset);
+    let { countMax, bytesMax } = checkLimits(limits);
+    const records: LogRecord[] = [];
+    while (at < this.visibleEnd && countMax > 0 && (records.length === 0 || bytesMax > 0)) {
+      const raw = this.readFrames(at, { countMax, bytesMax });
+      if (records.length > 0 && raw.frames.length > bytesMax) break;
+      for (const record of decodeFrames(raw.frames)) records.push(record);
+      at += raw.count;
+      countMax -= raw.count;
+      bytesMax -= raw.frames.length;
+    }
+    return records;
+  }
+
+  /** Stored frames from `offset` on, within the limits and within one segment. */
+  readFrames(offset: number | bigint, limits: ReadLimits = {}): RawFrames {
+    const at = this.checkReadable(offset);
+    const { countMax, bytesMax } = checkLimits(limits);
+    const segment = this.segmentFor(at);
+    const available = Math.min(segment.baseOffset + segment.files.count, this.visibleEnd) - at;
+    const frames = segment.files.read(at - segment.baseOffset, Math.min(countMax, available), bytesMax);
+    return { firstOffset: at, count: countFrames(frames), frames };
+  }
+
+  /** Offset of the first visible record created at or after `ms`, or undefined if there is none. */
+  offsetForTime(ms: number): number | undefined {
+    this.checkOpen();
+    if (!Number.isSafeInteger(ms) || ms < 0) throw new InvalidArgumentError(`time must be a non-negative integer of ms, got ${ms}`);
+    for (const segment of this.segments) {
+      const relative = segment.files.findTime(ms);
+      if (relative < 0) continue;
+      const offset = segment.baseOffset + relative;
+      return offset < this.visibleEnd ? offset : undefined;
+    }
+    return undefined;
+  }
+
+  /**
+   * Resolves once `offset` is readable. Rejects with OffsetOutOfRangeError below lowestOffset,
+   * LogClosedError when the log closes, or the signal's reason when aborted.
+   */
+  waitFor(offset: number, signal?: AbortSignal): Promise<void> {
+    this.checkOpen();
+    if (offset < this.lowestOffset) return Promise.reject(new OffsetOutOfRangeError(BigInt(offset)));
+    if (offset < this.visibleEnd) return Promise.resolve();
+    return this.waiters.wait(offset, signal);
+  }
+
+  /** Removes every record after `offset` durably (Raft's conflict truncation). offset may be lowestOffset - 1. */
+  async truncateAfter(offset: number): Promise<void> {
+    if (!Number.isSafeInteger(offset) || offset < this.lowestOffset - 1) throw new OffsetOutOfRangeError(BigInt(offset));
+    await this.runExclusive(async () => {
+      const end = offset + 1;
+      if (end >= this.visibleEnd) return;
+      this.visibleEnd = end;
+      while (this.segments.length > 1 && this.active.baseOffset > end) await this.segments.pop()!.remove();
+      const target = this.active;
+      await target.files.truncate(end - target.baseOffset);
+      target.resetReservations();
+      assert.equal(this.reservedEnd, end);
+    });
+  }
+
+  /** Deletes whole segments whose records all precede `offset` (never the active one); returns the new lowest offset. */
+  async dropBefore(offset: number): Promise<number> {
+    this.checkOpen();
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`offset must be a non-negative integer, got ${offset}`);
+    let count = 0;
+    while (count < this.segments.length - 1 && this.segments[count + 1]!.baseOffset <= offset) count++;
+    for (const segment of this.segments.splice(0, count)) await segment.remove();
+    return this.lowestOffset;
+  }
+
+  /** fdatasyncs the active segment now, whatever the policy. */
+  async sync(): Promise<void> {
+    this.checkOpen();
+    await this.commits.drain();
+    await this.active.files.sync();
+  }
+
+  /** Waits for queued appends, syncs if the policy had not, and releases the directory. */
+  close(): Promise<void> {
+    if (this.closing === null) this.closing = this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    this.state = "closing";
+    this.waiters.rejectAll(new LogClosedError());
+    while (this.exclusive !== null) await this.exclusive.catch(() => undefined);
+    await this.commits.drain();
+    clearInterval(this.syncTimer);
+    await this.timerSync;
+    try {
+      if (this.config.durability !== "fsync" && this.failure === null) await this.active.files.sync();
+    } finally {
+      for (const segment of this.segments) segment.files.close();
+      native.unlockDirectory(this.lockFd);
+      this.state = "closed";
+    }
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  /** Offset after the last record written or queued. */
+  private get reservedEnd(): number {
+    return this.active.baseOffset + this.active.reservedCount;
+  }
+
+  private committed(end: number): void {
+    assert.ok(end >= this.visibleEnd, "commits are in offset order");
+    this.visibleEnd = end;
+    if (this.config.durability === "interval") this.unsynced = true;
+    this.waiters.release(end);
+  }
+
+  private syncOnTimer(): void {
+    if (!this.unsynced || this.state !== "open") return;
+    this.unsynced = false;
+    this.timerSync = this.active.files.sync().catch((error: unknown) => {
+      this.failure = error;
+    });
+  }
+
+  private checkOpen(): void {
+    if (this.state !== "open") throw new LogClosedError();
+  }
+
+  private checkWritable(): void {
+    this.checkOpen();
+    if (this.failure !== null) {
+      throw new StorageIoError("the log failed to write or sync and must be reopened", 0, { cause: this.failure });
+    }
+  }
+
+  /**
+   * Runs `enqueue` once no exclusive operation runs and `bytes` of the outstanding budget are held:
+   * at once when possible, so an append called before close() is queued before close() drains.
+   * `enqueue` runs synchronously after the checks; if it throws, the bytes are given back.
+   */
+  private whenAdmitted<T>(bytes: number, enqueue: () => Promise<T>): Promise<T> {
+    const run = (): Promise<T> => {
+      try {
+        this.checkWritable();
+        return enqueue();
+      } catch (error) {
+        this.commits.release(bytes);
+        return Promise.reject(error);
+      }
+    };
+    if (this.exclusive === null && this.state === "open") {
+      const granted = this.commits.acquire(bytes);
+      if (granted === undefined) return run();
+      return granted.then(() => (this.exclusive === null ? run() : this.retryAdmission(bytes, enqueue)));
+    }
+    return this.retryAdmission(bytes, enqueue, false);
+  }
+
+  private async retryAdmission<T>(bytes: number, enqueue: () => Promise<T>, holding = true): Promise<T> {
+    if (holding) this.commits.release(bytes);
+    while (this.exclusive !== null) await this.exclusive.catch(() => undefined);
+    this.checkWritable();
+    return this.whenAdmitted(bytes, enqueue);
+  }
+
+  private async runExclusive(operation: () => Promise<void>): Promise<void> {
+    while (this.exclusive !== null) await this.exclusive.catch(() => undefined);
+    this.checkWritable();
+    const run = this.commits.drain().then(operation);
+    this.exclusive = run;
+    try {
+      await run;
+    } finally {
+      this.exclusive = null;
+    }
+  }
+
+  private validateBatch(values: readonly Uint8Array[], options: AppendOptions): number {
+    if (!Array.isArray(values) || values.length === 0) throw new InvalidArgumentError("append needs a non-empty array of Uint8Array values");
+    let bytes = 0;
+    for (const value of values) {
+      if (!(value instanceof Uint8Array)) throw new InvalidArgumentError("every record value must be a Uint8Array");
+      if (value.length > this.config.recordBytesMax) {
+        throw new RecordTooLargeError(`record of ${value.length} bytes exceeds recordBytesMax ${this.config.recordBytesMax}`);
+      }
+      bytes += FRAME_HEADER_BYTES + value.length;
+    }
+    if (bytes > this.config.batchBytesMax) {
+      throw new BatchTooLargeError(`batch of ${bytes} bytes exceeds batchBytesMax ${this.config.batchBytesMax}`);
+    }
+    const { term = 0, type = 0 } = options;
+    if (!Number.isSafeInteger(term) || term < 0) throw new InvalidArgumentError(`term must be a non-negative integer, got ${term}`);
+    if (!Number.isInteger(type) || type < 0 || type > 0xffff_ffff) throw new InvalidArgumentError(`type must be a u32, got ${type}`);
+    return bytes;
+  }
+
+  private checkFrameSizes(frames: Buffer): void {
+    for (let at = 0; at < frames.length; at += FRAME_HEADER_BYTES + frames.readUInt32LE(at + 4)) {
+      const valueBytes = frames.readUInt32LE(at + 4);
+      if (valueBytes > this.config.recordBytesMax) {
+        throw new RecordTooLargeError(`record of ${valueBytes} bytes exceeds recordBytesMax ${this.config.recordBytesMax}`);
+      }
+    }
+  }
+
+  /** Creation time for a new batch: the clock, but never earlier than the last record's. */
+  private nextTimestamp(): number {
+    const now = Math.floor(this.config.clock());
+    this.lastTimestampMs = Math.max(this.lastTimestampMs, Number.isSafeInteger(now) && now > 0 ? now : 1);
+    return this.lastTimestampMs;
+  }
+
+  private lastStoredTimestamp(): number {
+    const last = this.highestOffset;
+    if (last === undefined) return 0;
+    try {
+      return this.read(last).timestampMs;
+    } catch (error) {
+      if (error instanceof DataLossError) return 0;
+      throw error;
+    }
+  }
+
+  private hasRoom(segment: Segment, count: number, bytes: number): boolean {
+    const capacity = Math.min(segment.files.capacity, this.config.indexEntriesMax);
+    return count < capacity && bytes <= this.config.storeBytesMax;
+  }
+
+  /** The active segment if a frame of `frameBytes` fits in it, else a new one (sealing the old). */
+  private segmentWithRoom(frameBytes: number, steps: WriteStep[]): Segment {
+    const active = this.active;
+    if (this.hasRoom(active, active.reservedCount, active.reservedBytes + frameBytes)) return active;
+    const next = Segment.openActive(this.directory, this.reservedEnd, this.config.indexEntriesMax);
+    this.segments.push(next);
+    steps.push({ segment: active, frames: [], seal: true, syncDirectory: false });
+    steps.push({ segment: next, frames: [], seal: false, syncDirectory: true });
+    return next;
+  }
+
+  /** End (exclusive) of the values from `start` that fit in `segment`; at least one. */
+  private fittingValues(segment: Segment, values: readonly Uint8Array[], start: number): number {
+    let end = start;
+    let bytes = segment.reservedBytes;
+    while (end < values.length && this.hasRoom(segment, segment.reservedCount + (end - start), bytes + FRAME_HEADER_BYTES + values[end]!.length)) {
+      bytes += FRAME_HEADER_BYTES + values[end]!.length;
+      end++;
+    }
+    assert.ok(end > start, "a segment with room takes at least one record");
+    return end;
+  }
+
+  /** [end byte, count] of the frames from byte `at` that fit in `segment`; at least one. */
+  private fittingFrames(segment: Segment, frames: Buffer, at: number): [number, number] {
+    let end = at;
+    let count = 0;
+    while (end < frames.length) {
+      const frameBytes = FRAME_HEADER_BYTES + frames.readUInt32LE(end + 4);
+      if (!this.hasRoom(segment, segment.reservedCount + count, segment.reservedBytes + (end - at) + frameBytes)) break;
+      end += frameBytes;
+      count++;
+    }
+    assert.ok(count > 0, "a segment with room takes at least one record");
+    return [end, count];
+  }
+
+  private reserve(segment: Segment, count: number, frames: Buffer, steps: WriteStep[]): void {
+    segment.reservedCount += count;
+    segment.reservedBytes += frames.length;
+    steps.push({ segment, frames: [frames], seal: false, syncDirectory: false });
+  }
+
+  private checkReadable(offset: number | bigint): number {
+    this.checkOpen();
+    if (typeof offset === "number" && !Number.isInteger(offset)) throw new InvalidArgumentError(`offset must be an integer, got ${offset}`);
+    const asBig = BigInt(offset);
+    if (asBig < BigInt(this.lowestOffset) || asBig >= BigInt(this.visibleEnd)) throw new OffsetOutOfRangeError(asBig);
+    return Number(asBig);
+  }
+
+  /** The segment holding `offset`, which must be readable. */
+  private segmentFor(offset: number): Segment {
+    let low = 0;
+    let high = this.segments.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (this.segments[middle]!.baseOffset <= offset) {
+        low = middle;
+      } else {
+        high = middle - 1;
+      }
+    }
+    const segment = this.segments[low]!;
+    assert.ok(segment.baseOffset <= offset && offset < segment.baseOffset + segment.files.count);
+    return segment;
+  }
+}
+
+function checkLimits(limits: ReadLimits): { countMax: number; bytesMax: number } {
+  const { countMax = Number.MAX_SAFE_INTEGER, bytesMax = READ_BYTES_DEFAULT } = limits;
+  if (!Number.isSafeInteger(countMax) || countMax < 1) throw new InvalidArgumentError(`countMax must be a positive integer, got ${countMax}`);
+  if (!Number.isSafeInteger(bytesMax) || bytesMax < 0) throw new InvalidArgumentError(`bytesMax must be a non-negative integer, got ${bytesMax}`);
+  return { countMax, bytesMax };
+}
+
+function countFrames(frames: Buffer): number {
+  let count = 0;
+  for (let at = 0; at < frames.length; at += FRAME_HEADER_BYTES + frames.readUInt32LE(at + 4)) count++;
+  return count;
+}
+
+/** Each sealed segment must end exactly where the next begins; anything else is damage, not to be papered over. */
+function checkContiguous(segments: readonly Segment[]): void {
+  for (let i = 0; i + 1 < segments.length; i++) {
+    const end = segments[i]!.writtenEnd;
+    const next = segments[i + 1]!.baseOffset;
+    if (end !== next) {
+      throw new DataLossError(`segment at ${segments[i]!.baseOffset} ends at offset ${end} but the next begins at ${next}`);
+    }
+  }
+}

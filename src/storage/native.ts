@@ -1,0 +1,67 @@
+// Loader and TypeScript declaration of the native addon (native/addon.cc). Everything that crosses
+// into C++ is declared here; callers validate arguments before crossing and C++ checks again.
+import { createRequire } from "node:module";
+import { DataLossError, LogClosedError, LogLockedError, StorageIoError } from "../errors.ts";
+
+export interface SegmentRecovery {
+  /** Bytes cut from the end of the store because they did not hold intact frames. */
+  readonly truncatedBytes: number;
+  /** Frames found in the store beyond the last verified index entry and indexed again. */
+  readonly scannedRecords: number;
+}
+
+/** One segment's files. Records are addressed by their index relative to the segment's base offset. */
+export interface NativeSegment {
+  /** Records written (not necessarily synced). */
+  readonly count: number;
+  readonly storeBytes: number;
+  /** Records the index can hold. */
+  readonly capacity: number;
+  readonly recovery: SegmentRecovery;
+  /** Writes frames that continue the segment, then fdatasyncs when `sync`; one in flight at a time. */
+  append(frames: Buffer[], sync: boolean): Promise<void>;
+  sync(): Promise<void>;
+  /** Keeps the first `count` records and syncs; nothing may read past `count` meanwhile. */
+  truncate(count: number): Promise<void>;
+  /** Verified frames from `relative` on: at least one, at most countMax, within bytesMax unless the first is larger. */
+  read(relative: number, countMax: number, bytesMax: number): Buffer;
+  /** Relative index of the first record created at or after `ms`, or -1. */
+  findTime(ms: number): number;
+  close(): void;
+}
+
+interface NativeAddon {
+  Segment: new (
+    storePath: string,
+    indexPath: string,
+    timeIndexPath: string,
+    baseOffset: number,
+    indexEntriesMax: number,
+    repair: boolean,
+  ) => NativeSegment;
+  initialize(errorFactory: (code: string, message: string, errno: number) => Error): void;
+  encode(values: readonly Uint8Array[], firstOffset: number, term: number, timestampMs: number, type: number): Buffer;
+  verifyFrames(frames: Uint8Array, firstOffset: number): number;
+  lockDirectory(path: string): number;
+  unlockDirectory(fd: number): void;
+}
+
+function makeError(code: string, message: string, errno: number): Error {
+  switch (code) {
+    case "CORRUPT":
+      return new DataLossError(message);
+    case "IO":
+      return new StorageIoError(message, errno);
+    case "CLOSED":
+      return new LogClosedError(message);
+    case "LOCKED":
+      return new LogLockedError(message);
+    default:
+      // "INVALID": the caller broke the native contract, a programming error.
+      return new Error(`native contract violated: ${message}`);
+  }
+}
+
+const require = createRequire(import.meta.url);
+export const native: NativeAddon = require("../../build/Release/loghouse_native.node");
+native.initialize(makeError);

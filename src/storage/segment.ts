@@ -1,0 +1,74 @@
+// A segment as the log sees it: the native files plus what has been reserved in them by appends
+// that are queued but not yet written.
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { native, type NativeSegment } from "./native.ts";
+
+const SUFFIXES = [".store", ".index", ".timeindex"] as const;
+const NAME_DIGITS = 20;
+const STORE_NAME = /^(\d{20})\.store$/;
+
+function fileName(baseOffset: number, suffix: string): string {
+  return String(baseOffset).padStart(NAME_DIGITS, "0") + suffix;
+}
+
+/** Base offsets of the segments in `names` (a directory listing), ascending. */
+export function segmentBaseOffsets(names: readonly string[]): number[] {
+  const bases: number[] = [];
+  for (const name of names) {
+    const match = STORE_NAME.exec(name);
+    if (match !== null && Number.isSafeInteger(Number(match[1]))) bases.push(Number(match[1]));
+  }
+  return bases.sort((a, b) => a - b);
+}
+
+export class Segment {
+  /** Records written or queued; the next record queued here gets offset baseOffset + reservedCount. */
+  reservedCount: number;
+  reservedBytes: number;
+
+  private constructor(
+    readonly directory: string,
+    readonly baseOffset: number,
+    readonly files: NativeSegment,
+  ) {
+    this.reservedCount = files.count;
+    this.reservedBytes = files.storeBytes;
+  }
+
+  /**
+   * Opens (creating if absent) and recovers the active segment: a torn or corrupt tail is cut off.
+   * New segments get room for indexEntriesMax records; existing ones keep at least their capacity.
+   */
+  static openActive(directory: string, baseOffset: number, indexEntriesMax: number): Segment {
+    return Segment.open(directory, baseOffset, indexEntriesMax, true);
+  }
+
+  /** Opens a sealed segment: its index is rebuilt where it falls short, but its store is never cut. */
+  static openSealed(directory: string, baseOffset: number): Segment {
+    return Segment.open(directory, baseOffset, 0, false);
+  }
+
+  private static open(directory: string, baseOffset: number, indexEntriesMax: number, repair: boolean): Segment {
+    const [store, index, timeIndex] = SUFFIXES.map((suffix) => join(directory, fileName(baseOffset, suffix)));
+    const files = new native.Segment(store!, index!, timeIndex!, baseOffset, indexEntriesMax, repair);
+    return new Segment(directory, baseOffset, files);
+  }
+
+  /** Offset after the last written record. */
+  get writtenEnd(): number {
+    return this.baseOffset + this.files.count;
+  }
+
+  /** Forgets reservations that were never written (after a failed write). */
+  resetReservations(): void {
+    this.reservedCount = this.files.count;
+    this.reservedBytes = this.files.storeBytes;
+  }
+
+  /** Closes and deletes the segment's files. */
+  async remove(): Promise<void> {
+    this.files.close();
+    for (const suffix of SUFFIXES) await rm(join(this.directory, fileName(this.baseOffset, suffix)), { force: true });
+  }
+}

@@ -1,0 +1,339 @@
+// The storage log through its public API: appends, reads, rotation, reopen, time lookup,
+// truncation, retention, limits and typed errors.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  BatchTooLargeError,
+  InvalidArgumentError,
+  InvalidConfigError,
+  LogClosedError,
+  LogLockedError,
+  OffsetOutOfRangeError,
+  RecordTooLargeError,
+  RpcCode,
+} from "../src/errors.ts";
+import { FRAME_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
+import { tempDir } from "./support/temp-dir.ts";
+
+const small: Partial<LogConfig> = { recordBytesMax: 64, batchBytesMax: 1 << 20, pendingBytesMax: 1 << 20 };
+
+function values(from: number, count: number): Buffer[] {
+  return Array.from({ length: count }, (_, i) => Buffer.from(`record-${from + i}`));
+}
+
+async function appendOneByOne(log: Log, from: number, count: number): Promise<void> {
+  for (const value of values(from, count)) await log.append([value]);
+}
+
+function assertHolds(log: Log, from: number, count: number): void {
+  for (let i = from; i < from + count; i++) assert.equal(log.read(i).value.toString(), `record-${i}`);
+}
+
+describe("append and read", () => {
+  test("a batch gets consecutive offsets and reads back byte for byte with its metadata", async (t) => {
+    const log = await Log.open(await tempDir(t), { clock: () => 1_700_000_000_000 });
+    t.after(() => log.close());
+    assert.equal(log.highestOffset, undefined, "an empty log has no highest offset");
+    assert.equal(await log.append([Buffer.from("a"), Buffer.alloc(0), Buffer.from([0, 255, 7])], { term: 3, type: 2 }), 0);
+    assert.equal(await log.append([Buffer.from("d")]), 3);
+    assert.equal(log.highestOffset, 3);
+    const first = log.read(0);
+    assert.deepEqual(
+      { offset: first.offset, term: first.term, type: first.type, timestampMs: first.timestampMs, value: first.value.toString() },
+      { offset: 0, term: 3, type: 2, timestampMs: 1_700_000_000_000, value: "a" },
+    );
+    assert.equal(log.read(1).value.length, 0);
+    assert.deepEqual([...log.read(2n).value], [0, 255, 7]);
+    assert.equal(log.read(3).term, 0);
+  });
+
+  test("one-record and empty logs are distinguishable", async (t) => {
+    const log = await Log.open(await tempDir(t));
+    t.after(() => log.close());
+    assert.deepEqual([log.lowestOffset, log.nextOffset, log.highestOffset], [0, 0, undefined]);
+    await log.append([Buffer.from("x")]);
+    assert.deepEqual([log.lowestOffset, log.nextOffset, log.highestOffset], [0, 1, 0]);
+  });
+
+  test("concurrent appends share commits and every promise gets its own offset", async (t) => {
+    const log = await Log.open(await tempDir(t));
+    t.after(() => log.close());
+    const offsets = await Promise.all(values(0, 200).map((value) => log.append([value])));
+    assert.deepEqual([...offsets].sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i));
+    for (const [i, offset] of offsets.entries()) assert.equal(log.read(offset).value.toString(), `record-${i}`);
+  });
+
+  test("initialOffset starts an empty log there and is ignored once the log has segments", async (t) => {
+    const dir = await tempDir(t);
+    const log = await Log.open(dir, { initialOffset: 1000 });
+    assert.equal(await log.append(values(0, 2)), 1000);
+    assert.equal(log.read(1001).value.toString(), "record-1");
+    assert.throws(() => log.read(999), OffsetOutOfRangeError);
+    await log.close();
+    const reopened = await Log.open(dir, { initialOffset: 5 });
+    t.after(() => reopened.close());
+    assert.deepEqual([reopened.lowestOffset, reopened.nextOffset], [1000, 1002]);
+  });
+});
+
+describe("rotation", () => {
+  test("a segment rotates exactly when the index is full", async (t) => {
+    const log = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 7 });
+    t.after(() => log.close());
+    await appendOneByOne(log, 0, 7);
+    assert.equal(log.segmentCount, 1, "rotation is lazy: the 7th record fills the segment without opening another");
+    await log.append(values(7, 1));
+    assert.equal(log.segmentCount, 2);
+    await log.append(values(8, 13));
+    assert.equal(log.segmentCount, 3, "21 records in segments of 7");
+    assertHolds(log, 0, 21);
+  });
+
+  test("a segment rotates before its store would pass storeBytesMax, also when that is not a multiple of a record", async (t) => {
+    const frame = FRAME_HEADER_BYTES + "record-0".length;
+    const log = await Log.open(await tempDir(t), { ...small, storeBytesMax: 3 * frame + frame - 1 });
+    t.after(() => log.close());
+    await log.append(values(0, 3));
+    assert.equal(log.segmentCount, 1);
+    await log.append(values(3, 1));
+    assert.equal(log.segmentCount, 2, "a fourth frame would exceed the limit by one byte");
+    await log.append(values(4, 9));
+    assert.equal(log.segmentCount, 5);
+    assertHolds(log, 0, 13);
+  });
+
+  test("a batch larger than a segment is spread over several, and reopening continues the offsets", async (t) => {
+    const dir = await tempDir(t);
+    const log = await Log.open(dir, { ...small, indexEntriesMax: 10 });
+    assert.equal(await log.append(values(0, 45)), 0);
+    assert.equal(log.segmentCount, 5);
+    await log.close();
+    const reopened = await Log.open(dir, { ...small, indexEntriesMax: 10 });
+    t.after(() => reopened.close());
+    assert.deepEqual([reopened.recovery.segments, reopened.nextOffset], [5, 45]);
+    assert.equal(await reopened.append(values(45, 10)), 45);
+    assertHolds(reopened, 0, 55);
+  });
+});
+
+describe("range reads", () => {
+  test("readRange crosses segment boundaries and honours count and byte budgets", async (t) => {
+    const log = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 4 });
+    t.after(() => log.close());
+    await log.append(values(0, 10));
+    assert.deepEqual(log.readRange(2, { countMax: 7 }).map((r) => r.offset), [2, 3, 4, 5, 6, 7, 8]);
+    const frame = FRAME_HEADER_BYTES + "record-0".length;
+    assert.equal(log.readRange(0, { bytesMax: 5 * frame }).length, 5);
+    assert.equal(log.readRange(0, { bytesMax: 5 * frame - 1 }).length, 4);
+    assert.equal(log.readRange(9, { bytesMax: 0 }).length, 1, "at least one record, even past the budget");
+    assert.deepEqual(log.readRange(6).map((r) => r.value.toString()), values(6, 4).map(String));
+  });
+
+  test("readFrames returns stored frames that another log accepts unchanged", async (t) => {
+    const source = await Log.open(await tempDir(t), { term: undefined } as never).catch((error: unknown) => error);
+    assert.ok(source instanceof InvalidConfigError, "unknown config fields are rejected");
+    const leader = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 6 });
+    const follower = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 4 });
+    t.after(() => Promise.all([leader.close(), follower.close()]));
+    await leader.append(values(0, 5), { term: 2 });
+    await leader.append(values(5, 5), { term: 3 });
+    for (let at = 0; at < leader.nextOffset; ) {
+      const raw = leader.readFrames(at, { bytesMax: 200 });
+      assert.equal(await follower.appendFrames(raw.frames), at);
+      at += raw.count;
+    }
+    assert.deepEqual(follower.readRange(0), leader.readRange(0));
+    assert.equal(follower.read(7).term, 3);
+    const stale = leader.readFrames(0, { countMax: 1 }).frames;
+    await assert.rejects(follower.appendFrames(stale), { code: "DATA_LOSS" }, "frames must continue the log");
+  });
+});
+
+describe("time index", () => {
+  test("offsetForTime finds the first record at or after a time, across segments", async (t) => {
+    let now = 1000;
+    const log = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 3, clock: () => now });
+    t.after(() => log.close());
+    for (let i = 0; i < 10; i++) {
+      now = 1000 + 10 * i;
+      await log.append(values(2 * i, 2));
+    }
+    assert.equal(log.offsetForTime(0), 0);
+    assert.equal(log.offsetForTime(1000), 0);
+    assert.equal(log.offsetForTime(1001), 2);
+    assert.equal(log.offsetForTime(1050), 10);
+    assert.equal(log.offsetForTime(1090), 18);
+    assert.equal(log.offsetForTime(1091), undefined);
+  });
+
+  test("timestamps never go backwards when the clock does, and survive reopening", async (t) => {
+    const dir = await tempDir(t);
+    let now = 5000;
+    const log = await Log.open(dir, { clock: () => now });
+    await log.append(values(0, 1));
+    now = 4000;
+    await log.append(values(1, 1));
+    assert.equal(log.read(1).timestampMs, 5000);
+    await log.close();
+    const reopened = await Log.open(dir, { clock: () => now });
+    t.after(() => reopened.close());
+    await reopened.append(values(2, 1));
+    assert.equal(reopened.read(2).timestampMs, 5000);
+    assert.equal(reopened.offsetForTime(4500), 0);
+  });
+});
+
+describe("truncateAfter and dropBefore", () => {
+  test("truncateAfter inside a segment keeps the prefix and continues right after it", async (t) => {
+    const dir = await tempDir(t);
+    const log = await Log.open(dir, { ...small, indexEntriesMax: 5 });
+    await log.append(values(0, 12));
+    await log.truncateAfter(7);
+    assert.deepEqual([log.nextOffset, log.segmentCount], [8, 2]);
+    assert.throws(() => log.read(8), OffsetOutOfRangeError);
+    assert.equal(await log.append([Buffer.from("new-8")]), 8);
+    await log.close();
+    const reopened = await Log.open(dir, { ...small, indexEntriesMax: 5 });
+    t.after(() => reopened.close());
+    assertHolds(reopened, 0, 8);
+    assert.equal(reopened.read(8).value.toString(), "new-8");
+    assert.equal(reopened.nextOffset, 9);
+  });
+
+  test("truncateAfter at a segment boundary, to before the first record, and past the end", async (t) => {
+    const log = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 5 });
+    t.after(() => log.close());
+    await log.append(values(0, 15));
+    await log.truncateAfter(20);
+    assert.equal(log.nextOffset, 15, "past the end is a no-op");
+    await log.truncateAfter(9);
+    assert.deepEqual([log.nextOffset, log.segmentCount], [10, 3], "the segment at 10 stays, empty, as the active one");
+    await log.truncateAfter(4);
+    assert.deepEqual([log.nextOffset, log.segmentCount], [5, 2]);
+    await log.truncateAfter(-1);
+    assert.deepEqual([log.nextOffset, log.highestOffset, log.segmentCount], [0, undefined, 1]);
+    await assert.rejects(log.truncateAfter(-2), OffsetOutOfRangeError);
+    await log.append(values(0, 7));
+    assertHolds(log, 0, 7);
+  });
+
+  test("dropBefore deletes only whole segments below the offset and never the active one", async (t) => {
+    const dir = await tempDir(t);
+    const log = await Log.open(dir, { ...small, indexEntriesMax: 5 });
+    await log.append(values(0, 17));
+    assert.equal(await log.dropBefore(4), 0, "segment [0,5) still holds offset 4");
+    assert.equal(await log.dropBefore(5), 5);
+    assert.equal(await log.dropBefore(12), 10);
+    assert.throws(() => log.read(9), OffsetOutOfRangeError);
+    assert.equal(await log.dropBefore(1000), 15, "the active segment stays");
+    await assert.rejects(log.waitFor(3), OffsetOutOfRangeError, "waiting below the lowest offset is an error");
+    await log.close();
+    const reopened = await Log.open(dir, { ...small, indexEntriesMax: 5 });
+    t.after(() => reopened.close());
+    assert.deepEqual([reopened.lowestOffset, reopened.nextOffset], [15, 17]);
+    assertHolds(reopened, 15, 2);
+  });
+});
+
+describe("errors and limits", () => {
+  test("reads outside the log give OUT_OF_RANGE with the offset, up to 2^64-1", async (t) => {
+    const log = await Log.open(await tempDir(t));
+    t.after(() => log.close());
+    await log.append(values(0, 3));
+    for (const offset of [3, 4n, 2n ** 53n, 2n ** 64n - 1n]) {
+      assert.throws(
+        () => log.read(offset),
+        (error: unknown) =>
+          error instanceof OffsetOutOfRangeError &&
+          error.rpcCode === RpcCode.outOfRange &&
+          error.message === `offset out of range: ${offset}`,
+      );
+    }
+    assert.throws(() => log.readRange(2n ** 64n - 1n), OffsetOutOfRangeError);
+    assert.throws(() => log.read(-1), OffsetOutOfRangeError);
+    assert.throws(() => log.read(1.5), InvalidArgumentError);
+  });
+
+  test("oversized records and batches are refused with typed errors and nothing is written", async (t) => {
+    const log = await Log.open(await tempDir(t), { recordBytesMax: 100, batchBytesMax: 1000, pendingBytesMax: 1000 });
+    t.after(() => log.close());
+    await assert.rejects(log.append([Buffer.alloc(101)]), RecordTooLargeError);
+    await assert.rejects(log.append(Array.from({ length: 11 }, () => Buffer.alloc(60))), BatchTooLargeError);
+    await assert.rejects(log.append([]), InvalidArgumentError);
+    await assert.rejects(log.append(["text" as unknown as Uint8Array]), InvalidArgumentError);
+    await assert.rejects(log.append([Buffer.alloc(1)], { term: -1 }), InvalidArgumentError);
+    assert.equal(log.nextOffset, 0);
+    assert.equal(await log.append([Buffer.alloc(100)]), 0);
+  });
+
+  test("invalid configuration is refused at open with the field named", async (t) => {
+    const dir = await tempDir(t);
+    const cases: Array<[Partial<LogConfig>, RegExp]> = [
+      [{ storeBytesMax: 10 }, /storeBytesMax/],
+      [{ indexEntriesMax: 0 }, /indexEntriesMax/],
+      [{ recordBytesMax: 2 ** 30 }, /recordBytesMax/],
+      [{ initialOffset: -1 }, /initialOffset/],
+      [{ durability: "sometimes" as never }, /durability/],
+      [{ pendingBytesMax: 1 }, /pendingBytesMax/],
+    ];
+    for (const [config, message] of cases) {
+      await assert.rejects(Log.open(dir, config), (error: unknown) => error instanceof InvalidConfigError && message.test(error.message));
+    }
+  });
+
+  test("a second open of the same directory is refused while the first holds it", async (t) => {
+    const dir = await tempDir(t);
+    const log = await Log.open(dir);
+    await assert.rejects(Log.open(dir), LogLockedError);
+    await log.close();
+    const again = await Log.open(dir);
+    await again.close();
+  });
+
+  test("a closed log refuses work and wakes its waiters", async (t) => {
+    const log = await Log.open(await tempDir(t));
+    const waiting = assert.rejects(log.waitFor(5), LogClosedError);
+    const pending = log.append(values(0, 1));
+    await log.close();
+    assert.equal(await pending, 0, "appends queued before close complete");
+    await waiting;
+    await assert.rejects(log.append(values(1, 1)), LogClosedError);
+    assert.throws(() => log.read(0), LogClosedError);
+  });
+});
+
+describe("waiting and backpressure", () => {
+  test("waitFor resolves when the offset is committed and honours abort", async (t) => {
+    const log = await Log.open(await tempDir(t));
+    t.after(() => log.close());
+    const controller = new AbortController();
+    const aborted = log.waitFor(0, controller.signal);
+    const waiting = log.waitFor(1);
+    controller.abort(new Error("stop"));
+    await assert.rejects(aborted, /stop/);
+    await log.append(values(0, 2));
+    await waiting;
+    assert.equal(log.read(1).value.toString(), "record-1");
+  });
+
+  test("appends beyond pendingBytesMax wait their turn and all complete in order", async (t) => {
+    const frame = FRAME_HEADER_BYTES + 100;
+    const log = await Log.open(await tempDir(t), { recordBytesMax: 100, batchBytesMax: 2 * frame, pendingBytesMax: 2 * frame });
+    t.after(() => log.close());
+    const offsets = await Promise.all(Array.from({ length: 50 }, () => log.append([Buffer.alloc(100, 1), Buffer.alloc(100, 2)])));
+    assert.deepEqual(offsets, Array.from({ length: 50 }, (_, i) => 2 * i));
+  });
+
+  for (const durability of ["interval", "none"] as const) {
+    test(`durability "${durability}" appends, reopens and keeps every record after close`, async (t) => {
+      const dir = await tempDir(t);
+      const log = await Log.open(dir, { ...small, durability, syncIntervalMs: 5, indexEntriesMax: 8 });
+      await Promise.all(values(0, 30).map((value) => log.append([value])));
+      await log.close();
+      const reopened = await Log.open(dir, { ...small, indexEntriesMax: 8 });
+      t.after(() => reopened.close());
+      assert.equal(reopened.nextOffset, 30);
+      assert.deepEqual(new Set(reopened.readRange(0).map((r) => r.value.toString())), new Set(values(0, 30).map(String)));
+    });
+  }
+});
