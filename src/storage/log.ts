@@ -97,12 +97,14 @@ export class Log {
     const lockFd = native.lockDirectory(directory);
     const segments: Segment[] = [];
     try {
-      const bases = segmentBaseOffsets(await readdir(directory));
-      bases.forEach((base, i) => {
-        const last = i === bases.length - 1;
-        segments.push(last ? Segment.openActive(directory, base, config.indexEntriesMax) : Segment.openSealed(directory, base));
-      });
-      if (segments.length === 0) segments.push(Segment.openActive(directory, config.initialOffset, config.indexEntriesMax));
+      for (const base of segmentBaseOffsets(await readdir(directory))) segments.push(Segment.openSealed(directory, base));
+      // Rotation creates a segment's files before the previous segment's last writes land, so a
+      // crash can leave empty segments at the end: they hold nothing and are removed.
+      while (segments.length > 1 && segments[segments.length - 1]!.files.count === 0) await segments.pop()!.remove();
+      const last = segments.pop();
+      const base = last?.baseOffset ?? config.initialOffset;
+      last?.files.close();
+      segments.push(Segment.openActive(directory, base, config.indexEntriesMax));
       checkContiguous(segments);
     } catch (error) {
       for (const segment of segments) segment.files.close();

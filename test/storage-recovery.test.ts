@@ -1,0 +1,152 @@
+// Damage on disk, repaired or reported on open: a torn or corrupt tail of the active segment is cut
+// and the log continues after the last good record; damage in a sealed segment is reported on read
+// as data loss and never returned as data.
+import assert from "node:assert/strict";
+import { open, stat, truncate } from "node:fs/promises";
+import { describe, test } from "node:test";
+import { DataLossError, RpcCode } from "../src/errors.ts";
+import { FRAME_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
+import { segmentFile } from "./support/segment-files.ts";
+import { tempDir } from "./support/temp-dir.ts";
+
+const config: Partial<LogConfig> = { indexEntriesMax: 5, recordBytesMax: 64, batchBytesMax: 1 << 16, pendingBytesMax: 1 << 16 };
+const FRAME_BYTES = FRAME_HEADER_BYTES + "record-00".length;
+
+function value(i: number): Buffer {
+  return Buffer.from(`record-${String(i).padStart(2, "0")}`);
+}
+
+/** A closed log of `count` records in segments of 5, for damaging. */
+async function writeLog(dir: string, count: number): Promise<void> {
+  const log = await Log.open(dir, config);
+  await log.append(Array.from({ length: count }, (_, i) => value(i)));
+  await log.close();
+}
+
+async function overwrite(path: string, position: number, bytes: Buffer): Promise<void> {
+  const file = await open(path, "r+");
+  await file.write(bytes, 0, bytes.length, position);
+  await file.close();
+}
+
+async function flipByte(path: string, position: number): Promise<void> {
+  const file = await open(path, "r+");
+  const byte = Buffer.alloc(1);
+  await file.read(byte, 0, 1, position);
+  byte[0] = byte[0]! ^ 0x40;
+  await file.write(byte, 0, 1, position);
+  await file.close();
+}
+
+/** Reopens, checks the log holds exactly records [0, count), and that appending continues at count. */
+async function assertRepairedTo(dir: string, count: number): Promise<Log["recovery"]> {
+  const log = await Log.open(dir, config);
+  try {
+    assert.equal(log.nextOffset, count);
+    for (let i = 0; i < count; i++) assert.deepEqual(log.read(i).value, value(i));
+    assert.equal(await log.append([value(count)]), count);
+    assert.deepEqual(log.read(count).value, value(count));
+    return log.recovery;
+  } finally {
+    await log.close();
+  }
+}
+
+describe("active segment repair", () => {
+  test("a store cut in the middle of its last record loses only that record", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 13);
+    const store = segmentFile(dir, 10, ".store");
+    await truncate(store, (await stat(store)).size - 7);
+    const recovery = await assertRepairedTo(dir, 12);
+    assert.equal(recovery.truncatedBytes, FRAME_BYTES - 7);
+  });
+
+  test("a store cut inside a frame header is repaired too", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 13);
+    await truncate(segmentFile(dir, 10, ".store"), 2 * FRAME_BYTES + 11);
+    await assertRepairedTo(dir, 12);
+  });
+
+  test("a flipped byte in the last record cuts it off", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 13);
+    await flipByte(segmentFile(dir, 10, ".store"), 2 * FRAME_BYTES + FRAME_HEADER_BYTES + 3);
+    const recovery = await assertRepairedTo(dir, 12);
+    assert.equal(recovery.truncatedBytes, FRAME_BYTES);
+  });
+
+  test("garbage after the last record is cut off", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 13);
+    const store = segmentFile(dir, 10, ".store");
+    await overwrite(store, (await stat(store)).size, Buffer.from("a torn write of random bytes"));
+    await assertRepairedTo(dir, 13);
+  });
+
+  test("a zero-filled index tail is rebuilt from the store", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 14);
+    await overwrite(segmentFile(dir, 10, ".index"), 8, Buffer.alloc(3 * 8));
+    const recovery = await assertRepairedTo(dir, 14);
+    assert.equal(recovery.scannedRecords, 3);
+  });
+
+  test("an index that is all zeros (the Go original's crash state) is rebuilt from the store", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 14);
+    await overwrite(segmentFile(dir, 10, ".index"), 0, Buffer.alloc(5 * 8));
+    await overwrite(segmentFile(dir, 10, ".timeindex"), 0, Buffer.alloc(5 * 16));
+    const recovery = await assertRepairedTo(dir, 14);
+    assert.equal(recovery.scannedRecords, 4);
+    const log = await Log.open(dir, config);
+    t.after(() => log.close());
+    assert.equal(log.offsetForTime(0), 0, "the time index is rebuilt too");
+  });
+
+  test("index entries pointing past the store are discarded", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 14);
+    const stale = Buffer.alloc(8);
+    stale.writeBigUInt64LE(10_000n);
+    await overwrite(segmentFile(dir, 10, ".index"), 4 * 8, stale);
+    await assertRepairedTo(dir, 14);
+  });
+});
+
+describe("sealed segment damage", () => {
+  test("a flipped byte inside a sealed segment is a data-loss error on read, not data", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 12);
+    await flipByte(segmentFile(dir, 0, ".store"), 2 * FRAME_BYTES + FRAME_HEADER_BYTES + 1);
+    const log = await Log.open(dir, config);
+    t.after(() => log.close());
+    assert.equal(log.nextOffset, 12, "nothing is cut from a sealed segment");
+    assert.throws(
+      () => log.read(2),
+      (error: unknown) => error instanceof DataLossError && error.rpcCode === RpcCode.dataLoss && /checksum/.test(error.message),
+    );
+    assert.throws(() => log.readRange(0), DataLossError);
+    assert.deepEqual(log.read(1).value, value(1));
+    assert.deepEqual(log.read(3).value, value(3));
+  });
+
+  test("a flipped byte in the last record of a sealed segment keeps every later segment", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 12);
+    await flipByte(segmentFile(dir, 5, ".store"), 4 * FRAME_BYTES + 20);
+    const log = await Log.open(dir, config);
+    t.after(() => log.close());
+    assert.equal(log.nextOffset, 12);
+    assert.throws(() => log.read(9), DataLossError);
+    assert.deepEqual(log.read(10).value, value(10));
+  });
+
+  test("a sealed store shorter than its successor's start refuses to open rather than hide the gap", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 12);
+    await truncate(segmentFile(dir, 5, ".store"), 3 * FRAME_BYTES);
+    await assert.rejects(Log.open(dir, config), (error: unknown) => error instanceof DataLossError && /ends at offset 8/.test(error.message));
+  });
+});
