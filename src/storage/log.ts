@@ -97,14 +97,15 @@ export class Log {
     const lockFd = native.lockDirectory(directory);
     const segments: Segment[] = [];
     try {
-      for (const base of segmentBaseOffsets(await readdir(directory))) segments.push(Segment.openSealed(directory, base));
+      const bases = segmentBaseOffsets(await readdir(directory));
       // Rotation creates a segment's files before the previous segment's last writes land, so a
       // crash can leave empty segments at the end: they hold nothing and are removed.
-      while (segments.length > 1 && segments[segments.length - 1]!.files.count === 0) await segments.pop()!.remove();
-      const last = segments.pop();
-      const base = last?.baseOffset ?? config.initialOffset;
-      last?.files.close();
-      segments.push(Segment.openActive(directory, base, config.indexEntriesMax));
+      while (bases.length > 1 && (await Segment.storeBytes(directory, bases[bases.length - 1]!)) === 0) {
+        await Segment.removeFiles(directory, bases.pop()!);
+      }
+      const activeBase = bases.pop() ?? config.initialOffset;
+      for (const base of bases) segments.push(Segment.openSealed(directory, base));
+      segments.push(Segment.openActive(directory, activeBase, config.indexEntriesMax));
       checkContiguous(segments);
     } catch (error) {
       for (const segment of segments) segment.files.close();

@@ -1,6 +1,6 @@
 // A segment as the log sees it: the native files plus what has been reserved in them by appends
 // that are queued but not yet written.
-import { rm } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { native, type NativeSegment } from "./native.ts";
 
@@ -69,6 +69,15 @@ export class Segment {
   /** Closes and deletes the segment's files. */
   async remove(): Promise<void> {
     this.files.close();
-    for (const suffix of SUFFIXES) await rm(join(this.directory, fileName(this.baseOffset, suffix)), { force: true });
+    await Segment.removeFiles(this.directory, this.baseOffset);
+  }
+
+  static async removeFiles(directory: string, baseOffset: number): Promise<void> {
+    for (const suffix of SUFFIXES) await rm(join(directory, fileName(baseOffset, suffix)), { force: true });
+  }
+
+  /** Size of a segment's store file on disk, without opening the segment. */
+  static async storeBytes(directory: string, baseOffset: number): Promise<number> {
+    return (await stat(join(directory, fileName(baseOffset, ".store")))).size;
   }
 }
