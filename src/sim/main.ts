@@ -1,0 +1,70 @@
+/**
+ * Command line for the deterministic cluster simulator:
+ *
+ *   npm run sim -- --seeds N [--nodes 3|5] [--seed S] [--keep-going] [--trace-dir DIR]
+ *
+ * Runs seeds S, S+1, ..., S+N-1 (S defaults to 1). Without --nodes, odd seeds run 3 nodes and even
+ * seeds 5. On a violation it prints the seed and the command that replays it, and writes the event
+ * trace of the replay to a file. Exit status 1 when any seed failed.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { runSeed, runSeeds, type SeedFailure } from "./run-seeds.ts";
+
+function main(): number {
+  const { values } = parseArgs({
+    options: {
+      seeds: { type: "string", default: "100" },
+      seed: { type: "string", default: "1" },
+      nodes: { type: "string" },
+      "keep-going": { type: "boolean", default: false },
+      "trace-dir": { type: "string", default: join(tmpdir(), "loghouse-sim") },
+    },
+  });
+  const count = parsePositive("--seeds", values.seeds);
+  const first = parsePositive("--seed", values.seed);
+  const nodes = values.nodes === undefined ? undefined : parsePositive("--nodes", values.nodes);
+  if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new Error(`--nodes must be 3 or 5, got ${nodes}`);
+  const step = Math.max(1, Math.floor(count / 20));
+  console.log(`simulating seeds ${first}..${first + count - 1} (${nodes === undefined ? "3 or 5" : nodes} nodes)`);
+  const summary = runSeeds({
+    first,
+    count,
+    nodes,
+    stopOnFailure: !values["keep-going"],
+    progress: (done, s) => {
+      if (done % step === 0 || s.failures.length > 0 && s.failures[s.failures.length - 1]?.seed === first + done - 1) {
+        const rate = (done / (s.elapsedMs / 1000)).toFixed(1);
+        console.log(`  ${done}/${count} seeds, ${s.failures.length} violations, ${rate} seeds/s`);
+      }
+    },
+  });
+  for (const failure of summary.failures) report(failure, values["trace-dir"]);
+  const seconds = summary.elapsedMs / 1000;
+  console.log(
+    `summary: ${summary.seeds} seeds, ${summary.failures.length} violations, ${seconds.toFixed(1)} s, ` +
+      `${(summary.seeds / seconds).toFixed(1)} seeds/s, ${summary.events} events`,
+  );
+  return summary.failures.length === 0 ? 0 : 1;
+}
+
+function report(failure: SeedFailure, traceDir: string): void {
+  const replay = runSeed(failure.seed, failure.nodes, true);
+  mkdirSync(traceDir, { recursive: true });
+  const path = join(traceDir, `seed-${failure.seed}-nodes-${failure.nodes}.trace`);
+  writeFileSync(path, replay.trace.join("\n") + "\n");
+  console.log(`VIOLATION seed=${failure.seed} nodes=${failure.nodes}: ${failure.error}`);
+  if (replay.ok || replay.error !== failure.error) console.log("  warning: the traced replay did not reproduce the failure");
+  console.log(`  replay: npm run sim -- --seeds 1 --seed ${failure.seed} --nodes ${failure.nodes}`);
+  console.log(`  trace:  ${path}`);
+}
+
+function parsePositive(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer, got ${text}`);
+  return value;
+}
+
+process.exitCode = main();
