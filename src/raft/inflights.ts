@@ -60,6 +60,12 @@ export class Inflights {
     assert(this.bytes >= 0, "inflights: negative bytes");
   }
 
+  /** Frees the oldest message in flight (used when it was probably lost). */
+  freeFirst(): void {
+    assert(this.count() > 0, "inflights: freeFirst while empty");
+    this.freeLE(this.lastIndexes[this.head] as number);
+  }
+
   reset(): void {
     this.lastIndexes.length = 0;
     this.sizes.length = 0;

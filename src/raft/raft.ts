@@ -388,6 +388,9 @@ export class Raft {
       progress.probeSent = false;
       // A snapshot point may have been lost on the way: probe again, which resends it if still needed.
       if (progress.state === ProgressState.Snapshot) progress.becomeProbe();
+      // Appends may have been lost with the window full; the follower is alive, so let one more go
+      // (a gap makes it reject, which sends the leader back to probing).
+      if (progress.state === ProgressState.Replicate && progress.inflights.full()) progress.inflights.freeFirst();
       if (progress.match < this.log.lastIndex()) this.sendAppend(m.from, true);
     }
   }

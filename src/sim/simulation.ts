@@ -399,7 +399,8 @@ export class Simulation {
     this.faultsOn = false;
     this.healedAt = this.queue.now;
     this.network.heal();
-    this.network.faults = { ...this.profile.network, dropRate: 0, duplicateRate: 0 };
+    // Healed means no loss and round trips well below the election timeout (slow links are a fault too).
+    this.network.faults = { dropRate: 0, duplicateRate: 0, latencyMinMs: 1, latencyJitterMs: 10 };
     this.log("heal everything; restart every stopped node");
     for (const node of this.nodes.values()) {
       if (!node.removed && !node.isUp()) this.restart(node);
