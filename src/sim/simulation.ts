@@ -101,8 +101,8 @@ export class Simulation {
         latencyJitterMs: r.pick([1, 5, 20, 60]),
       },
       diskDelayMaxMs: r.pick([0, 2, 10, 30]),
-      faultPhaseMs: 1000 + r.intBelow(2000),
-      actionGapMaxMs: r.pick([10, 30, 80]),
+      faultPhaseMs: 3000 + r.intBelow(5000),
+      actionGapMaxMs: r.pick([10, 20, 40]),
     };
   }
 
@@ -238,7 +238,7 @@ export class Simulation {
     this.log(`crash ${node.id}${node.pending !== null ? " (write in flight lost)" : ""}`);
     this.stats.crashes++;
     node.crash();
-    this.queue.schedule(10 + this.random.intBelow(400), () => this.restart(node));
+    this.queue.schedule(this.random.pick([1, 10, 50, 200]) + this.random.intBelow(100), () => this.restart(node));
   }
 
   private restart(node: SimNode): void {
@@ -330,9 +330,15 @@ export class Simulation {
     }
   }
 
+  /** Crashes favour the dangerous moments: a node with a write in flight, or the leader. */
   private crashAction(up: SimNode[]): void {
     if (up.length === 0) return;
-    this.crash(this.random.pick(up));
+    const writing = up.filter((node) => node.pending !== null);
+    const leader = this.leader();
+    const roll = this.random.intBelow(3);
+    if (roll === 0 && writing.length > 0) this.crash(this.random.pick(writing));
+    else if (roll === 1 && leader !== undefined) this.crash(leader);
+    else this.crash(this.random.pick(up));
   }
 
   private membershipAction(): void {
