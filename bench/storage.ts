@@ -1,0 +1,201 @@
+// Storage benchmark: the native log against raw fs writes of the same bytes, measured in the same
+// run so the ratio can be read on a noisy shared machine. Each trial runs --runs times (default 3);
+// the table shows medians. Setup (opening logs, building values) is never timed.
+//
+//   npm run bench [-- --seconds 2 --runs 3 --reopen-records 10000000]
+//
+// Back-of-the-envelope: one fdatasync costs ~0.4-2 ms here, so a durable trial is bounded by
+// batchRecords / fsync time; the log adds one worker-thread round trip and a CRC per batch, so at
+// 1,000 records per batch it should sit near the raw figure. Without fsync the raw loop is bound by
+// write syscalls, while each log append also waits for a thread-pool round trip (~20-50 us).
+import { mkdtempSync, rmSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { Log } from "../src/storage/index.ts";
+import { measureRawWrites, type RawResult } from "./support/raw-baseline.ts";
+import { flag, formatRate, median, percentile, printTable } from "./support/stats.ts";
+
+interface LogResult extends RawResult {
+  readonly latencyMsP50: number;
+  readonly latencyMsP99: number;
+  readonly loopDelayMsP99: number;
+}
+
+const seconds = flag("seconds", 2);
+const runs = flag("runs", 3);
+const reopenRecords = flag("reopen-records", 10_000_000);
+const root = mkdtempSync(join(tmpdir(), "loghouse-bench-"));
+
+/** Appends `batchRecords` records at a time from `appenders` concurrent loops for `seconds`. */
+async function measureLog(recordBytes: number, batchRecords: number, durable: boolean, appenders = 1): Promise<LogResult> {
+  const dir = mkdtempSync(join(root, "log-"));
+  const log = await Log.open(dir, { durability: durable ? "fsync" : "none" });
+  const values = Array.from({ length: batchRecords }, () => Buffer.alloc(recordBytes, 0x61));
+  const latenciesMs: number[] = [];
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  let records = 0;
+  loopDelay.enable();
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  const appendUntilDeadline = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      const sent = performance.now();
+      await log.append(values);
+      latenciesMs.push(performance.now() - sent);
+      records += batchRecords;
+    }
+  };
+  await Promise.all(Array.from({ length: appenders }, appendUntilDeadline));
+  const elapsedSeconds = (performance.now() - start) / 1000;
+  loopDelay.disable();
+  await log.close();
+  rmSync(dir, { recursive: true, force: true });
+  latenciesMs.sort((a, b) => a - b);
+  return {
+    recordsPerSecond: records / elapsedSeconds,
+    bytesPerSecond: (records * recordBytes) / elapsedSeconds,
+    latencyMsP50: percentile(latenciesMs, 0.5),
+    latencyMsP99: percentile(latenciesMs, 0.99),
+    loopDelayMsP99: loopDelay.percentile(99) / 1e6,
+  };
+}
+
+interface TrialSummary {
+  readonly name: string;
+  readonly log: LogResult;
+  readonly raw: RawResult;
+  readonly ratio: number;
+}
+
+/** Runs one trial `runs` times, alternating raw and log, and keeps the medians. */
+async function trial(name: string, recordBytes: number, batchRecords: number, durable: boolean, appenders = 1): Promise<TrialSummary> {
+  const logs: LogResult[] = [];
+  const raws: RawResult[] = [];
+  for (let run = 0; run < runs; run++) {
+    raws.push(measureRawWrites(root, recordBytes, batchRecords, durable, seconds));
+    logs.push(await measureLog(recordBytes, batchRecords, durable, appenders));
+  }
+  const pick = <T extends object>(results: T[], key: keyof T): number => median(results.map((r) => r[key] as number));
+  const log: LogResult = {
+    recordsPerSecond: pick(logs, "recordsPerSecond"),
+    bytesPerSecond: pick(logs, "bytesPerSecond"),
+    latencyMsP50: pick(logs, "latencyMsP50"),
+    latencyMsP99: pick(logs, "latencyMsP99"),
+    loopDelayMsP99: pick(logs, "loopDelayMsP99"),
+  };
+  const raw: RawResult = { recordsPerSecond: pick(raws, "recordsPerSecond"), bytesPerSecond: pick(raws, "bytesPerSecond") };
+  const summary = { name, log, raw, ratio: log.recordsPerSecond / raw.recordsPerSecond };
+  console.log(
+    `  ${name}: log ${formatRate(log.recordsPerSecond)} rec/s, raw ${formatRate(raw.recordsPerSecond)} rec/s, ratio ${summary.ratio.toFixed(2)}`,
+  );
+  return summary;
+}
+
+async function matrix(): Promise<TrialSummary[]> {
+  const results: TrialSummary[] = [];
+  for (const durable of [true, false]) {
+    for (const recordBytes of [100, 1024]) {
+      for (const batchRecords of [1, 100, 1000]) {
+        const name = `${durable ? "fsync" : "no-sync"} ${recordBytes}B x${batchRecords}`;
+        results.push(await trial(name, recordBytes, batchRecords, durable));
+      }
+    }
+  }
+  return results;
+}
+
+/** 64 single-record durable appenders sharing fsyncs, against one raw fsync per record. */
+async function groupCommit(): Promise<TrialSummary> {
+  return trial("group commit: 64 appenders x 1 record, fsync (raw: fsync per record)", 100, 1, true, 64);
+}
+
+interface ScaleResult {
+  readonly records: number;
+  readonly appendRecordsPerSecond: number;
+  readonly reopenMs: number;
+  readonly readRecordsPerSecond: number;
+  readonly memoryMbMax: number;
+}
+
+/** Appends `records` durably in batches of 1,000, reopens, reads everything back; tracks heap + external memory. */
+async function scale(records: number): Promise<ScaleResult> {
+  const dir = mkdtempSync(join(root, "scale-"));
+  let memoryMax = 0;
+  const sample = (): void => {
+    const usage = process.memoryUsage();
+    memoryMax = Math.max(memoryMax, usage.heapUsed + usage.external + usage.arrayBuffers);
+  };
+  const sampler = setInterval(sample, 20);
+  const values = Array.from({ length: 1000 }, () => Buffer.alloc(100, 0x62));
+  let log = await Log.open(dir);
+  let start = performance.now();
+  for (let written = 0; written < records; written += values.length) {
+    await log.append(values);
+    if (written % 1_000_000 === 0) process.stdout.write(`\r  scale: appended ${written.toLocaleString()} records`);
+  }
+  const appendSeconds = (performance.now() - start) / 1000;
+  await log.close();
+  start = performance.now();
+  log = await Log.open(dir);
+  const reopenMs = performance.now() - start;
+  start = performance.now();
+  let read = 0;
+  for (let at = log.lowestOffset; at < log.nextOffset; ) {
+    const batch = log.readRange(at, { bytesMax: 1 << 20 });
+    read += batch.length;
+    at += batch.length;
+  }
+  const readSeconds = (performance.now() - start) / 1000;
+  clearInterval(sampler);
+  sample();
+  await log.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write("\n");
+  if (read !== records) throw new Error(`read back ${read} of ${records} records`);
+  return {
+    records,
+    appendRecordsPerSecond: records / appendSeconds,
+    reopenMs,
+    readRecordsPerSecond: read / readSeconds,
+    memoryMbMax: memoryMax / (1024 * 1024),
+  };
+}
+
+async function main(): Promise<void> {
+  console.log(`storage benchmark: ${seconds}s per measurement, ${runs} runs, medians; data under ${root}`);
+  const results = await matrix();
+  const grouped = await groupCommit();
+  console.log();
+  printTable(
+    ["trial", "log rec/s", "log MB/s", "p50 ms", "p99 ms", "loop p99 ms", "raw rec/s", "raw MB/s", "log/raw"],
+    [...results, grouped].map(({ name, log, raw, ratio }) => [
+      name,
+      formatRate(log.recordsPerSecond),
+      (log.bytesPerSecond / 1e6).toFixed(1),
+      log.latencyMsP50.toFixed(3),
+      log.latencyMsP99.toFixed(3),
+      log.loopDelayMsP99.toFixed(1),
+      formatRate(raw.recordsPerSecond),
+      (raw.bytesPerSecond / 1e6).toFixed(1),
+      ratio.toFixed(2),
+    ]),
+  );
+  const scaleResult = reopenRecords > 0 ? await scale(reopenRecords) : undefined;
+  if (scaleResult !== undefined) {
+    console.log(
+      `\nscale: ${scaleResult.records.toLocaleString()} records appended at ${formatRate(scaleResult.appendRecordsPerSecond)} rec/s; ` +
+        `reopen ${scaleResult.reopenMs.toFixed(0)} ms (goal < 1000); read back at ${formatRate(scaleResult.readRecordsPerSecond)} rec/s; ` +
+        `heap + external max ${scaleResult.memoryMbMax.toFixed(1)} MB (goal < 100)`,
+    );
+  }
+  const resultsDir = join(import.meta.dirname, "results");
+  await mkdir(resultsDir, { recursive: true });
+  const file = join(resultsDir, `storage-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, JSON.stringify({ seconds, runs, trials: [...results, grouped], scale: scaleResult }, null, 2));
+  console.log(`results written to ${file}`);
+  rmSync(root, { recursive: true, force: true });
+}
+
+await main();

@@ -1,0 +1,27 @@
+// The physical limit measured in the same run: plain fs.writeSync of the same bytes to a file,
+// with fdatasync after every batch when durable. Nothing a log does can beat this by much.
+import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from "node:fs";
+import { join } from "node:path";
+
+export interface RawResult {
+  readonly recordsPerSecond: number;
+  readonly bytesPerSecond: number;
+}
+
+export function measureRawWrites(dir: string, recordBytes: number, batchRecords: number, durable: boolean, seconds: number): RawResult {
+  const path = join(dir, `raw-${recordBytes}-${batchRecords}-${durable}`);
+  const fd = openSync(path, "w");
+  const batch = Buffer.alloc(recordBytes * batchRecords, 0x61);
+  let records = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  while (performance.now() < deadline) {
+    writeSync(fd, batch);
+    if (durable) fdatasyncSync(fd);
+    records += batchRecords;
+  }
+  const elapsedSeconds = (performance.now() - start) / 1000;
+  closeSync(fd);
+  rmSync(path, { force: true });
+  return { recordsPerSecond: records / elapsedSeconds, bytesPerSecond: (records * recordBytes) / elapsedSeconds };
+}
