@@ -522,6 +522,11 @@ export class Raft {
   /** Restarts the log at `snapshot` unless this node already holds or has committed it. */
   private restore(snapshot: SnapshotPoint): boolean {
     if (snapshot.index <= this.log.committed) return false;
+    if (this.log.applying > this.log.applied) {
+      // Entries handed to the application are being applied against the current membership; a
+      // restore now would change it under them. Ignore the point, as if lost: the leader resends it.
+      return false;
+    }
     if (this.log.matchTerm(snapshot.index, snapshot.term)) {
       // The log already contains the point: everything up to it is committed; keep the rest.
       this.log.commitTo(snapshot.index);

@@ -27,6 +27,8 @@ interface FaultProfile {
   readonly diskDelayMaxMs: number;
   readonly faultPhaseMs: number;
   readonly actionGapMaxMs: number;
+  /** Small messages make a leader replicate a long tail in several steps, acknowledged one by one. */
+  readonly raftLimits: { messageBytesMax: number; inflightMessagesMax: number; inflightBytesMax: number };
 }
 
 export interface SimulationStats {
@@ -103,6 +105,11 @@ export class Simulation {
       diskDelayMaxMs: r.pick([0, 2, 10, 30]),
       faultPhaseMs: 3000 + r.intBelow(5000),
       actionGapMaxMs: r.pick([10, 20, 40]),
+      raftLimits: {
+        messageBytesMax: r.pick([64, 256, 4096]),
+        inflightMessagesMax: r.pick([1, 4, 64]),
+        inflightBytesMax: 1 << 16,
+      },
     };
   }
 
@@ -139,7 +146,7 @@ export class Simulation {
     assert(!this.nodes.has(id), `node ${id} exists`);
     const node = new SimNode(id, start);
     this.nodes.set(id, node);
-    node.start(this.random);
+    node.start(this.random, this.profile.raftLimits);
     this.queue.schedule(1 + this.random.intBelow(tickMs), () => this.tickLoop(node));
     return node;
   }
@@ -244,7 +251,7 @@ export class Simulation {
   private restart(node: SimNode): void {
     if (node.removed || node.isUp()) return;
     this.log(`restart ${node.id}`);
-    node.start(this.random);
+    node.start(this.random, this.profile.raftLimits);
     this.afterEvent(node);
   }
 
