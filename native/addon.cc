@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cassert>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -36,14 +37,25 @@ Napi::Value Initialize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+bool ReadMetadata(const Napi::CallbackInfo& info, size_t first, RecordMetadata* metadata) {
+  if (!IsSafeInteger(info[first], kSafeIntegerMax) || !IsSafeInteger(info[first + 1], kSafeIntegerMax) ||
+      !IsSafeInteger(info[first + 2], 4294967295.0) || info[first + 1].As<Napi::Number>().DoubleValue() < 1) {
+    return false;
+  }
+  metadata->term = static_cast<uint64_t>(info[first].As<Napi::Number>().DoubleValue());
+  metadata->timestampMs = static_cast<uint64_t>(info[first + 1].As<Napi::Number>().DoubleValue());
+  metadata->type = static_cast<uint32_t>(info[first + 2].As<Napi::Number>().DoubleValue());
+  return true;
+}
+
 // encode(values: Uint8Array[], firstOffset, term, timestampMs, type): Buffer of sealed frames, the
-// records taking consecutive offsets from firstOffset.
+// records taking consecutive offsets from firstOffset: one full frame, then compact ones.
 Napi::Value Encode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  RecordMetadata metadata;
   if (info.Length() != 5 || !info[0].IsArray() || !IsSafeInteger(info[1], kSafeIntegerMax) ||
-      !IsSafeInteger(info[2], kSafeIntegerMax) || !IsSafeInteger(info[3], kSafeIntegerMax) ||
-      !IsSafeInteger(info[4], 4294967295.0)) {
-    ThrowTypeError(env, "encode(values: Uint8Array[], firstOffset, term, timestampMs, type)");
+      !ReadMetadata(info, 2, &metadata)) {
+    ThrowTypeError(env, "encode(values: Uint8Array[], firstOffset, term, timestampMs >= 1, type)");
     return env.Undefined();
   }
   // The raw C API here: one napi_get_element and one napi_get_typedarray_info per value keeps the
@@ -51,8 +63,12 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
   napi_value values = info[0];
   uint32_t count = 0;
   NAPI_THROW_IF_FAILED(env, napi_get_array_length(env, values, &count), env.Undefined());
-  std::vector<std::pair<const uint8_t*, size_t>> arrays(count);
-  size_t total = 0;
+  if (count == 0) {
+    ThrowTypeError(env, "encode: no values");
+    return env.Undefined();
+  }
+  std::vector<std::pair<const uint8_t*, uint32_t>> arrays(count);
+  size_t total = kFullHeaderBytes - kCompactHeaderBytes;
   for (uint32_t i = 0; i < count; i++) {
     napi_value value;
     NAPI_THROW_IF_FAILED(env, napi_get_element(env, values, i, &value), env.Undefined());
@@ -68,29 +84,25 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
       ThrowTypeError(env, "encode: a value is larger than any record may be");
       return env.Undefined();
     }
-    arrays[i] = {static_cast<const uint8_t*>(data), length};
-    total += kFrameHeaderBytes + length;
+    arrays[i] = {static_cast<const uint8_t*>(data), static_cast<uint32_t>(length)};
+    total += kCompactHeaderBytes + length;
   }
-  FrameHeader header{};
-  header.offset = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
-  header.term = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
-  header.timestampMs = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
-  header.type = static_cast<uint32_t>(info[4].As<Napi::Number>().DoubleValue());
+  uint64_t offset = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
   Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, total);
   uint8_t* cursor = out.Data();
-  for (const auto& [data, length] : arrays) {
-    header.valueLength = static_cast<uint32_t>(length);
-    WriteFrameHeader(cursor, header);
-    if (length > 0) std::memcpy(cursor + kFrameHeaderBytes, data, length);
-    SealFrame(cursor);
-    cursor += kFrameHeaderBytes + length;
-    header.offset++;
+  WriteFullFrame(cursor, offset, metadata, arrays[0].first, arrays[0].second);
+  cursor += kFullHeaderBytes + arrays[0].second;
+  for (uint32_t i = 1; i < count; i++) {
+    WriteCompactFrame(cursor, ++offset, arrays[i].first, arrays[i].second);
+    cursor += kCompactHeaderBytes + arrays[i].second;
   }
+  assert(cursor == out.Data() + out.Length());
   return out;
 }
 
-// verifyFrames(frames: Uint8Array, firstOffset): number of frames, all intact and at consecutive
-// offsets from firstOffset; throws CORRUPT otherwise. Used on frames that arrive from elsewhere.
+// verifyFrames(frames: Uint8Array, firstOffset): number of frames, all intact, at consecutive
+// offsets from firstOffset, the first one full; throws CORRUPT otherwise. For frames received from
+// elsewhere.
 Napi::Value VerifyFrames(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 2 || !info[0].IsTypedArray() || !IsSafeInteger(info[1], kSafeIntegerMax)) {
@@ -102,18 +114,45 @@ Napi::Value VerifyFrames(const Napi::CallbackInfo& info) {
   size_t used = 0;
   uint32_t count = 0;
   while (used < frames.ByteLength()) {
-    size_t frameBytes = 0;
-    const FrameCheck check = CheckFrame(frames.Data() + used, frames.ByteLength() - used, offset, &frameBytes);
-    if (check != FrameCheck::kOk) {
+    FrameView view;
+    const FrameCheck check = CheckFrame(frames.Data() + used, frames.ByteLength() - used, offset, &view);
+    if (check != FrameCheck::kOk || (count == 0 && !view.full)) {
       ThrowError(env, "CORRUPT",
-                 std::string(DescribeFrameCheck(check)) + " in received frame for offset " + std::to_string(offset), 0);
+                 std::string(check == FrameCheck::kOk ? "first frame carries no metadata" : DescribeFrameCheck(check)) +
+                     " in received frame for offset " + std::to_string(offset),
+                 0);
       return env.Undefined();
     }
-    used += frameBytes;
+    used += view.Bytes();
     offset++;
     count++;
   }
   return Napi::Number::New(env, count);
+}
+
+// rehead(frames: Uint8Array, firstOffset, term, timestampMs, type): a copy of verified frames whose
+// first, compact frame is rewritten as a full frame with the given metadata (its run's), so the
+// frames can start a segment of their own.
+Napi::Value Rehead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  RecordMetadata metadata;
+  if (info.Length() != 5 || !info[0].IsTypedArray() || !IsSafeInteger(info[1], kSafeIntegerMax) ||
+      !ReadMetadata(info, 2, &metadata)) {
+    ThrowTypeError(env, "rehead(frames: Uint8Array, firstOffset, term, timestampMs >= 1, type)");
+    return env.Undefined();
+  }
+  Napi::TypedArrayOf<uint8_t> frames = info[0].As<Napi::TypedArrayOf<uint8_t>>();
+  const uint64_t offset = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  FrameView view;
+  if (CheckFrame(frames.Data(), frames.ByteLength(), offset, &view) != FrameCheck::kOk || view.full) {
+    ThrowError(env, "INVALID", "rehead: the first frame must be an intact compact frame", 0);
+    return env.Undefined();
+  }
+  const size_t growth = kFullHeaderBytes - kCompactHeaderBytes;
+  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, frames.ByteLength() + growth);
+  std::memcpy(out.Data() + growth, frames.Data(), frames.ByteLength());
+  WriteFullFrame(out.Data(), offset, metadata, out.Data() + kFullHeaderBytes, view.valueLength);
+  return out;
 }
 
 // lockDirectory(path): an open descriptor holding an exclusive advisory lock on the directory, so
@@ -157,6 +196,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("initialize", Napi::Function::New<Initialize>(env, "initialize"));
   exports.Set("encode", Napi::Function::New<Encode>(env, "encode"));
   exports.Set("verifyFrames", Napi::Function::New<VerifyFrames>(env, "verifyFrames"));
+  exports.Set("rehead", Napi::Function::New<Rehead>(env, "rehead"));
   exports.Set("lockDirectory", Napi::Function::New<LockDirectory>(env, "lockDirectory"));
   exports.Set("unlockDirectory", Napi::Function::New<UnlockDirectory>(env, "unlockDirectory"));
   return exports;

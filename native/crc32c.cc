@@ -20,15 +20,14 @@ constexpr std::array<uint32_t, 256> MakeTable() {
 
 constexpr std::array<uint32_t, 256> kTable = MakeTable();
 
-uint32_t Crc32cPortable(const uint8_t* bytes, size_t length) {
-  uint32_t crc = 0xFFFFFFFFu;
+uint32_t Crc32cPortable(uint32_t crc, const uint8_t* bytes, size_t length) {
   for (size_t i = 0; i < length; i++) crc = kTable[(crc ^ bytes[i]) & 0xFFu] ^ (crc >> 8);
-  return crc ^ 0xFFFFFFFFu;
+  return crc;
 }
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const uint8_t* bytes, size_t length) {
-  uint64_t crc = 0xFFFFFFFFu;
+__attribute__((target("sse4.2"))) uint32_t Crc32cHardware(uint32_t initial, const uint8_t* bytes, size_t length) {
+  uint64_t crc = initial;
   while (length >= 8) {
     uint64_t word;
     std::memcpy(&word, bytes, 8);
@@ -42,7 +41,7 @@ __attribute__((target("sse4.2"))) uint32_t Crc32cHardware(const uint8_t* bytes, 
     bytes++;
     length--;
   }
-  return crc32 ^ 0xFFFFFFFFu;
+  return crc32;
 }
 
 bool HasHardwareCrc() {
@@ -53,12 +52,12 @@ bool HasHardwareCrc() {
 
 }  // namespace
 
-uint32_t Crc32c(const uint8_t* bytes, size_t length) {
+uint32_t Crc32cExtend(uint32_t crc, const uint8_t* bytes, size_t length) {
 #if defined(__x86_64__)
   static const bool hardware = HasHardwareCrc();
-  if (hardware) return Crc32cHardware(bytes, length);
+  if (hardware) return Crc32cHardware(crc, bytes, length);
 #endif
-  return Crc32cPortable(bytes, length);
+  return Crc32cPortable(crc, bytes, length);
 }
 
 }  // namespace loghouse

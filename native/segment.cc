@@ -119,7 +119,7 @@ Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(inf
   uint64_t indexEntriesMax = 0;
   if (info.Length() != 6 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString() ||
       !ToSafeInteger(info[3], &baseOffset_) || !ToSafeInteger(info[4], &indexEntriesMax) || !info[5].IsBoolean()) {
-    ThrowTypeError(env, "Segment(storePath, indexPath, timeIndexPath, baseOffset, indexEntriesMax, repair)");
+    ThrowTypeError(env, "Segment(storePath, indexPath, runIndexPath, baseOffset, indexEntriesMax, repair)");
     return;
   }
   const bool repair = info[5].As<Napi::Boolean>().Value();
@@ -129,28 +129,28 @@ Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(inf
     Release();
     return;
   }
-  if (!Recover(env, repair) || !RecoverTimeIndex(env)) Release();
+  if (!Recover(env, repair) || !RecoverRunIndex(env)) Release();
 }
 
 Segment::~Segment() { Release(); }
 
 void Segment::Release() {
   if (index_ != nullptr) munmap(index_, capacity_ * sizeof(uint64_t));
-  if (times_ != nullptr) munmap(times_, capacity_ * sizeof(TimeEntry));
+  if (runs_ != nullptr) munmap(runs_, capacity_ * sizeof(RunEntry));
   index_ = nullptr;
-  times_ = nullptr;
-  for (int* fd : {&storeFd_, &indexFd_, &timeFd_}) {
+  runs_ = nullptr;
+  for (int* fd : {&storeFd_, &indexFd_, &runFd_}) {
     if (*fd >= 0) close(*fd);
     *fd = -1;
   }
 }
 
 bool Segment::Open(Napi::Env env, const std::string& storePath, const std::string& indexPath,
-                   const std::string& timeIndexPath, uint64_t indexEntriesMax) {
+                   const std::string& runIndexPath, uint64_t indexEntriesMax) {
   storeFd_ = open(storePath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   indexFd_ = open(indexPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  timeFd_ = open(timeIndexPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (storeFd_ < 0 || indexFd_ < 0 || timeFd_ < 0) {
+  runFd_ = open(runIndexPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (storeFd_ < 0 || indexFd_ < 0 || runFd_ < 0) {
     ThrowError(env, "IO", "open segment files of " + storePath, errno);
     return false;
   }
@@ -162,14 +162,14 @@ bool Segment::Open(Napi::Env env, const std::string& storePath, const std::strin
   // Capacity never shrinks below what the file holds: a smaller limit applies to new segments.
   capacity_ = std::max<uint64_t>({indexEntriesMax, static_cast<uint64_t>(st.st_size) / sizeof(uint64_t), 1});
   int errnum = EnsureFileBytes(indexFd_, capacity_ * sizeof(uint64_t));
-  if (errnum == 0) errnum = EnsureFileBytes(timeFd_, capacity_ * sizeof(TimeEntry));
+  if (errnum == 0) errnum = EnsureFileBytes(runFd_, capacity_ * sizeof(RunEntry));
   if (errnum != 0) {
     ThrowError(env, "IO", "size index files of " + storePath, errnum);
     return false;
   }
   index_ = static_cast<uint64_t*>(MapFile(indexFd_, capacity_ * sizeof(uint64_t)));
-  times_ = static_cast<TimeEntry*>(MapFile(timeFd_, capacity_ * sizeof(TimeEntry)));
-  if (index_ == nullptr || times_ == nullptr) {
+  runs_ = static_cast<RunEntry*>(MapFile(runFd_, capacity_ * sizeof(RunEntry)));
+  if (index_ == nullptr || runs_ == nullptr) {
     ThrowError(env, "IO", "map index files of " + storePath, errno);
     return false;
   }
@@ -180,12 +180,12 @@ bool Segment::VerifyRecordAt(uint64_t relative) const {
   const uint64_t start = RecordStart(relative);
   const uint64_t end = index_[relative];
   if (end <= start || end > storeBytes_.load()) return false;
-  if (end - start > kFrameHeaderBytes + kValueBytesHardMax) return false;
+  if (end - start > kHeaderBytesMax + kValueBytesHardMax) return false;
   std::vector<uint8_t> frame(end - start);
   if (ReadAll(storeFd_, frame.data(), frame.size(), start) != 0) return false;
-  size_t frameBytes = 0;
-  return CheckFrame(frame.data(), frame.size(), baseOffset_ + relative, &frameBytes) == FrameCheck::kOk &&
-         frameBytes == frame.size();
+  FrameView view;
+  return CheckFrame(frame.data(), frame.size(), baseOffset_ + relative, &view) == FrameCheck::kOk &&
+         view.Bytes() == frame.size() && (relative > 0 || view.full);
 }
 
 // Finds where the index stops agreeing with the store, then reads the store forward from there,
@@ -209,7 +209,7 @@ bool Segment::Recover(Napi::Env env, bool repair) {
   while (!repair && count > 0 && index_[count - 1] > storeSize) count--;
   uint64_t position = RecordStart(count);
   std::vector<uint8_t> chunk;
-  size_t neededBytes = kFrameHeaderBytes;
+  size_t neededBytes = kFullHeaderBytes;
   while (count < capacity_ && position + neededBytes <= storeSize) {
     chunk.resize(std::min<uint64_t>(storeSize - position, std::max(kScanChunkBytes, neededBytes)));
     const int errnum = ReadAll(storeFd_, chunk.data(), chunk.size(), position);
@@ -219,11 +219,11 @@ bool Segment::Recover(Napi::Env env, bool repair) {
     }
     size_t used = 0;
     FrameCheck check = FrameCheck::kOk;
+    FrameView view;
     while (count < capacity_) {
-      size_t frameBytes = 0;
-      check = CheckFrame(chunk.data() + used, chunk.size() - used, baseOffset_ + count, &frameBytes);
-      if (check != FrameCheck::kOk) break;
-      used += frameBytes;
+      check = CheckFrame(chunk.data() + used, chunk.size() - used, baseOffset_ + count, &view);
+      if (check != FrameCheck::kOk || (count == 0 && !view.full)) break;
+      used += view.Bytes();
       index_[count] = position + used;
       count++;
       scannedRecords_++;
@@ -231,9 +231,7 @@ bool Segment::Recover(Napi::Env env, bool repair) {
     position += used;
     if (check != FrameCheck::kShort) break;
     // The next frame runs past this chunk: read again from its start, large enough to hold it.
-    neededBytes = chunk.size() - used >= kFrameHeaderBytes
-                      ? kFrameHeaderBytes + ReadFrameHeader(chunk.data() + used).valueLength
-                      : kFrameHeaderBytes;
+    neededBytes = PeekFrame(chunk.data() + used, chunk.size() - used, &view) ? view.Bytes() : kFullHeaderBytes;
     if (used == 0 && chunk.size() >= neededBytes) break;
   }
   truncatedBytes_ = repair ? storeSize - position : 0;
@@ -248,45 +246,54 @@ bool Segment::Recover(Napi::Env env, bool repair) {
   return true;
 }
 
-// The time index may have lost entries (it is never fsynced) or kept entries for records that are
+// The run index may have lost entries (it is never synced) or kept entries for records that are
 // gone: trim it to the records that exist, then re-derive entries for records after its last one.
-bool Segment::RecoverTimeIndex(Napi::Env env) {
+bool Segment::RecoverRunIndex(Napi::Env env) {
   const uint64_t count = count_.load();
-  uint64_t timeCount = FirstZero(capacity_, [this](uint64_t i) { return times_[i].timestampMs == 0; });
-  while (timeCount > 0 && times_[timeCount - 1].relative >= count) timeCount--;
-  for (uint64_t i = timeCount; i < capacity_ && times_[i].timestampMs != 0; i++) times_[i] = TimeEntry{0, 0};
-  timeCount_ = timeCount;
-  const uint64_t first = timeCount == 0 ? 0 : times_[timeCount - 1].relative + 1;
+  uint64_t runCount = FirstZero(capacity_, [this](uint64_t i) { return runs_[i].timestampMs == 0; });
+  while (runCount > 0 && runs_[runCount - 1].relative >= count) runCount--;
+  for (uint64_t i = runCount; i < capacity_ && runs_[i].timestampMs != 0; i++) runs_[i] = RunEntry{};
+  runCount_ = runCount;
+  const uint64_t first = runCount == 0 ? 0 : runs_[runCount - 1].relative + 1;
   for (uint64_t relative = first; relative < count; relative++) {
-    uint8_t header[kFrameHeaderBytes];
-    const int errnum = ReadAll(storeFd_, header, kFrameHeaderBytes, RecordStart(relative));
+    uint8_t header[kFullHeaderBytes];
+    const uint64_t start = RecordStart(relative);
+    const size_t length = std::min<uint64_t>(kFullHeaderBytes, index_[relative] - start);
+    const int errnum = ReadAll(storeFd_, header, length, start);
     if (errnum != 0) {
-      ThrowError(env, "IO", "read " + storePath_ + " to rebuild its time index", errnum);
+      ThrowError(env, "IO", "read " + storePath_ + " to rebuild its run index", errnum);
       return false;
     }
-    AddTimeEntry(relative, ReadFrameHeader(header).timestampMs);
+    FrameView view;
+    if (PeekFrame(header, length, &view) && view.full) AddRun(relative, view.metadata);
   }
   return true;
 }
 
-void Segment::AddTimeEntry(uint64_t relative, uint64_t timestampMs) {
-  const uint64_t timeCount = timeCount_.load();
-  if (timeCount > 0 && timestampMs <= times_[timeCount - 1].timestampMs) return;
-  assert(timeCount < capacity_);
-  assert(timestampMs > 0);
-  times_[timeCount] = TimeEntry{timestampMs, relative};
-  timeCount_ = timeCount + 1;
+void Segment::AddRun(uint64_t relative, const RecordMetadata& metadata) {
+  const uint64_t runCount = runCount_.load();
+  assert(runCount < capacity_);
+  assert(metadata.timestampMs > 0);
+  if (runCount > 0) assert(relative > runs_[runCount - 1].relative);
+  runs_[runCount] = RunEntry::Of(relative, metadata);
+  runCount_ = runCount + 1;
+}
+
+uint64_t Segment::RunFor(uint64_t relative) const {
+  const uint64_t runCount = runCount_.load();
+  const uint64_t after = FirstZero(runCount, [this, relative](uint64_t i) { return runs_[i].relative > relative; });
+  return after == 0 ? runCount : after - 1;
 }
 
 // Zeroes index entries from `count` on, so that a later open does not read stale positions.
 void Segment::TrimIndexes(uint64_t count) {
   for (uint64_t i = count; i < capacity_ && index_[i] != 0; i++) index_[i] = 0;
-  uint64_t timeCount = timeCount_.load();
-  while (timeCount > 0 && times_[timeCount - 1].relative >= count) {
-    timeCount--;
-    times_[timeCount] = TimeEntry{0, 0};
+  uint64_t runCount = runCount_.load();
+  while (runCount > 0 && runs_[runCount - 1].relative >= count) {
+    runCount--;
+    runs_[runCount] = RunEntry{};
   }
-  timeCount_ = timeCount;
+  runCount_ = runCount;
 }
 
 bool Segment::CheckOpen(Napi::Env env) const {
@@ -327,7 +334,7 @@ Napi::Value Segment::Append(const Napi::CallbackInfo& info) {
   const bool sync = info[1].As<Napi::Boolean>().Value();
   auto pieces = std::make_shared<std::vector<iovec>>();
   auto ends = std::make_shared<std::vector<uint64_t>>();
-  auto timestamps = std::make_shared<std::vector<uint64_t>>();
+  auto runs = std::make_shared<std::vector<RunEntry>>();
   const uint64_t count = count_.load();
   uint64_t bytes = 0;
   for (uint32_t i = 0; i < frames.Length(); i++) {
@@ -338,22 +345,25 @@ Napi::Value Segment::Append(const Napi::CallbackInfo& info) {
     }
     Napi::Buffer<uint8_t> buffer = element.As<Napi::Buffer<uint8_t>>();
     pieces->push_back(iovec{buffer.Data(), buffer.Length()});
-    // Frames come from encode() or verifyFrames(), so their checksums are not computed again here;
-    // their placement is checked, because a misplaced frame would corrupt the index.
+    // Frames come from encode(), read() or verifyFrames(), so their checksums are not computed
+    // again here; their shape and placement are checked, because a bad one would corrupt the index.
     for (size_t used = 0; used < buffer.Length();) {
       const uint64_t relative = count + ends->size();
-      const size_t left = buffer.Length() - used;
-      const FrameHeader header = left >= kFrameHeaderBytes ? ReadFrameHeader(buffer.Data() + used) : FrameHeader{};
-      if (left < kFrameHeaderBytes || left < kFrameHeaderBytes + header.valueLength ||
-          header.offset != baseOffset_ + relative || relative >= capacity_ || header.timestampMs == 0) {
-        ThrowError(env, "INVALID", "append: frame does not continue segment " + storePath_, 0);
+      FrameView view;
+      if (!PeekFrame(buffer.Data() + used, buffer.Length() - used, &view) || view.Bytes() > buffer.Length() - used ||
+          (used == 0 && !view.full) || relative >= capacity_ || (view.full && view.metadata.timestampMs == 0)) {
+        ThrowError(env, "INVALID", "append: frames do not continue segment " + storePath_, 0);
         return env.Undefined();
       }
-      timestamps->push_back(header.timestampMs);
-      used += kFrameHeaderBytes + header.valueLength;
-      bytes += kFrameHeaderBytes + header.valueLength;
+      if (view.full) runs->push_back(RunEntry::Of(relative, view.metadata));
+      used += view.Bytes();
+      bytes += view.Bytes();
       ends->push_back(bytes);
     }
+  }
+  if (ends->empty()) {
+    ThrowError(env, "INVALID", "append: no frames", 0);
+    return env.Undefined();
   }
   if (busy_.exchange(true)) {
     ThrowError(env, "INVALID", "append: another write to " + storePath_ + " is in flight", 0);
@@ -361,7 +371,7 @@ Napi::Value Segment::Append(const Napi::CallbackInfo& info) {
   }
   return RunTask(
       env,
-      [this, pieces, ends, timestamps, sync]() -> TaskResult {
+      [this, pieces, ends, runs, sync]() -> TaskResult {
         const uint64_t position = storeBytes_.load();
         const uint64_t first = count_.load();
         int errnum = WriteAll(storeFd_, *pieces, position);
@@ -372,10 +382,8 @@ Napi::Value Segment::Append(const Napi::CallbackInfo& info) {
           if (ftruncate(storeFd_, static_cast<off_t>(position)) != 0) return {errno, "undo a failed write to " + storePath_};
           return {errnum, sync ? "write and fdatasync " + storePath_ : "write " + storePath_};
         }
-        for (size_t i = 0; i < ends->size(); i++) {
-          index_[first + i] = position + (*ends)[i];
-          AddTimeEntry(first + i, (*timestamps)[i]);
-        }
+        for (size_t i = 0; i < ends->size(); i++) index_[first + i] = position + (*ends)[i];
+        for (const RunEntry& run : *runs) AddRun(run.relative, run.Metadata());
         storeBytes_ = position + ends->back();
         count_ = first + ends->size();
         return {};
@@ -422,8 +430,9 @@ Napi::Value Segment::Truncate(const Napi::CallbackInfo& info) {
 }
 
 // read(relative, countMax, bytesMax): Buffer holding whole frames from `relative` on: at least one,
-// at most countMax, and no more than bytesMax bytes unless the first frame alone is larger. Every
-// frame is verified; a mismatch throws CORRUPT rather than returning data.
+// at most countMax, and no more than bytesMax bytes of stored frames unless the first alone is
+// larger. The first frame is always returned full (its run's metadata written into it) so that the
+// buffer stands on its own. Every frame is verified; a mismatch throws CORRUPT rather than data.
 Napi::Value Segment::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
@@ -451,32 +460,37 @@ Napi::Value Segment::Read(const Napi::CallbackInfo& info) {
   }
   const uint64_t take = low - relative + 1;
   const uint64_t end = index_[relative + take - 1];
-  const std::string where = storePath_ + " at offset " + std::to_string(baseOffset_ + relative);
-  if (end <= start || end > storeBytes_.load() || end - start > (uint64_t{1} << 32)) {
-    ThrowError(env, "CORRUPT", "index entry out of order in " + where, 0);
+  const uint64_t run = RunFor(relative);
+  const auto corrupt = [&](const std::string& what, uint64_t at) {
+    ThrowError(env, "CORRUPT", what + " in " + storePath_ + " at offset " + std::to_string(baseOffset_ + at), 0);
     return env.Undefined();
-  }
-  Napi::Buffer<uint8_t> frames = Napi::Buffer<uint8_t>::New(env, end - start);
-  const int errnum = ReadAll(storeFd_, frames.Data(), frames.Length(), start);
+  };
+  if (end <= start || end > storeBytes_.load() || end - start > (uint64_t{1} << 32)) return corrupt("index entry out of order", relative);
+  if (run == runCount_.load()) return corrupt("record has no run metadata", relative);
+  // A compact first frame grows by the difference between the header sizes when written full.
+  const bool startsRun = runs_[run].relative == relative;
+  const size_t slack = startsRun ? 0 : kFullHeaderBytes - kCompactHeaderBytes;
+  Napi::Buffer<uint8_t> frames = Napi::Buffer<uint8_t>::New(env, slack + (end - start));
+  const int errnum = ReadAll(storeFd_, frames.Data() + slack, end - start, start);
   if (errnum != 0) {
-    ThrowError(env, "IO", "read " + where, errnum);
+    ThrowError(env, "IO", "read " + storePath_ + " at offset " + std::to_string(baseOffset_ + relative), errnum);
     return env.Undefined();
   }
-  size_t used = 0;
+  size_t used = slack;
+  FrameView first;
   for (uint64_t i = 0; i < take; i++) {
-    size_t frameBytes = 0;
-    const FrameCheck check =
-        CheckFrame(frames.Data() + used, frames.Length() - used, baseOffset_ + relative + i, &frameBytes);
-    used += frameBytes;
-    if (check != FrameCheck::kOk || start + used != index_[relative + i]) {
-      ThrowError(env, "CORRUPT",
-                 std::string(check == FrameCheck::kOk ? "index disagrees with store" : DescribeFrameCheck(check)) +
-                     " in " + storePath_ + " at offset " + std::to_string(baseOffset_ + relative + i),
-                 0);
-      return env.Undefined();
-    }
+    FrameView view;
+    const FrameCheck check = CheckFrame(frames.Data() + used, frames.Length() - used, baseOffset_ + relative + i, &view);
+    if (check != FrameCheck::kOk) return corrupt(DescribeFrameCheck(check), relative + i);
+    used += view.Bytes();
+    if (start + used - slack != index_[relative + i]) return corrupt("index disagrees with store", relative + i);
+    if (i == 0) first = view;
   }
+  if (first.full != startsRun) return corrupt("run index disagrees with store", relative);
   assert(used == frames.Length());
+  if (!startsRun) {
+    WriteFullFrame(frames.Data(), baseOffset_ + relative, runs_[run].Metadata(), frames.Data() + kFullHeaderBytes, first.valueLength);
+  }
   return frames;
 }
 
@@ -489,10 +503,10 @@ Napi::Value Segment::FindTime(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "findTime(ms) needs a non-negative integer");
     return env.Undefined();
   }
-  const uint64_t timeCount = timeCount_.load();
-  const uint64_t first = FirstZero(timeCount, [this, ms](uint64_t i) { return times_[i].timestampMs >= ms; });
-  if (first == timeCount) return Napi::Number::New(env, -1);
-  return Napi::Number::New(env, static_cast<double>(times_[first].relative));
+  const uint64_t runCount = runCount_.load();
+  const uint64_t first = FirstZero(runCount, [this, ms](uint64_t i) { return runs_[i].timestampMs >= ms; });
+  if (first == runCount) return Napi::Number::New(env, -1);
+  return Napi::Number::New(env, static_cast<double>(runs_[first].relative));
 }
 
 Napi::Value Segment::Close(const Napi::CallbackInfo& info) {

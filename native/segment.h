@@ -1,11 +1,12 @@
-// One segment of the log: a store file of frames (see frame.h), a dense offset index and a sparse
-// time index, both memory-mapped. The store is the source of truth; the indexes are derived from it
-// and are verified and repaired against it when the segment opens.
+// One segment of the log: a store file of frames (see frame.h), a dense offset index and a run
+// index, both memory-mapped. The store is the source of truth; the indexes are derived from it and
+// are verified and repaired against it when the segment opens.
 //
 // Index file: entry i (u64) is the store position just past record i, so record i spans
 // [entry[i-1] (or 0), entry[i]). Entries are non-zero and strictly increasing; a zero ends them.
-// Time index file: (u64 timestampMs, u64 relative index) pairs, one for the first record of every
-// new timestamp, so the first entry with timestampMs >= t names the first record at or after t.
+// Run index file: one RunEntry per full frame, in record order. It gives every record its
+// metadata without reading the store, and, since creation times never decrease, it is also the
+// time index: the first run created at or after t starts at the first record created at or after t.
 //
 // Threading: mutating work (append, truncate, sync) runs on a worker thread, one task at a time
 // (JavaScript serialises them). Reads run on the main thread and only touch records below the
@@ -17,18 +18,29 @@
 #include <cstdint>
 #include <string>
 
+#include "frame.h"
+
 namespace loghouse {
 
-struct TimeEntry {
-  uint64_t timestampMs;
-  uint64_t relative;
+struct RunEntry {
+  uint64_t relative;  // the run's first record, relative to the segment's base offset
+  uint64_t term;
+  uint64_t timestampMs;  // never 0 in a used entry: a zero ends the entries
+  uint32_t type;
+  uint32_t reserved;
+
+  static RunEntry Of(uint64_t relative, const RecordMetadata& metadata) {
+    return RunEntry{relative, metadata.term, metadata.timestampMs, metadata.type, 0};
+  }
+  RecordMetadata Metadata() const { return RecordMetadata{term, timestampMs, type}; }
 };
+static_assert(sizeof(RunEntry) == 32, "run entries are 32 bytes on disk");
 
 class Segment final : public Napi::ObjectWrap<Segment> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new Segment(storePath, indexPath, timeIndexPath, baseOffset, indexEntriesMax, repair)
+  // new Segment(storePath, indexPath, runIndexPath, baseOffset, indexEntriesMax, repair)
   // indexEntriesMax 0 keeps the capacity the index file already has (a sealed segment); repair
   // cuts a torn or corrupt tail (only ever the active segment).
   explicit Segment(const Napi::CallbackInfo& info);
@@ -47,12 +59,14 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   bool Open(Napi::Env env, const std::string& storePath, const std::string& indexPath,
-            const std::string& timeIndexPath, uint64_t indexEntriesMax);
+            const std::string& runIndexPath, uint64_t indexEntriesMax);
   bool Recover(Napi::Env env, bool repair);
-  bool RecoverTimeIndex(Napi::Env env);
+  bool RecoverRunIndex(Napi::Env env);
   uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
   bool VerifyRecordAt(uint64_t relative) const;
-  void AddTimeEntry(uint64_t relative, uint64_t timestampMs);
+  void AddRun(uint64_t relative, const RecordMetadata& metadata);
+  // The run holding `relative`: the last entry starting at or before it, or runCount_ if none.
+  uint64_t RunFor(uint64_t relative) const;
   void TrimIndexes(uint64_t count);
   bool CheckOpen(Napi::Env env) const;
   void Release();
@@ -60,14 +74,14 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   std::string storePath_;
   int storeFd_ = -1;
   int indexFd_ = -1;
-  int timeFd_ = -1;
+  int runFd_ = -1;
   uint64_t* index_ = nullptr;
-  TimeEntry* times_ = nullptr;
+  RunEntry* runs_ = nullptr;
   uint64_t capacity_ = 0;
   uint64_t baseOffset_ = 0;
   std::atomic<uint64_t> count_{0};
   std::atomic<uint64_t> storeBytes_{0};
-  std::atomic<uint64_t> timeCount_{0};
+  std::atomic<uint64_t> runCount_{0};
   std::atomic<bool> busy_{false};
   uint64_t truncatedBytes_ = 0;
   uint64_t scannedRecords_ = 0;

@@ -12,7 +12,7 @@ import {
   RecordTooLargeError,
   RpcCode,
 } from "../src/errors.ts";
-import { FRAME_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
+import { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
 import { tempDir } from "./support/temp-dir.ts";
 
 const small: Partial<LogConfig> = { recordBytesMax: 64, batchBytesMax: 1 << 20, pendingBytesMax: 1 << 20 };
@@ -90,16 +90,28 @@ describe("rotation", () => {
   });
 
   test("a segment rotates before its store would pass storeBytesMax, also when that is not a multiple of a record", async (t) => {
-    const frame = FRAME_HEADER_BYTES + "record-0".length;
+    // Each single-record append is a run of its own, so every record takes a full frame.
+    const frame = FULL_HEADER_BYTES + "record-0".length;
     const log = await Log.open(await tempDir(t), { ...small, storeBytesMax: 3 * frame + frame - 1 });
     t.after(() => log.close());
-    await log.append(values(0, 3));
+    await appendOneByOne(log, 0, 3);
     assert.equal(log.segmentCount, 1);
-    await log.append(values(3, 1));
+    await appendOneByOne(log, 3, 1);
     assert.equal(log.segmentCount, 2, "a fourth frame would exceed the limit by one byte");
-    await log.append(values(4, 9));
-    assert.equal(log.segmentCount, 5);
-    assertHolds(log, 0, 13);
+    await appendOneByOne(log, 4, 6);
+    assert.equal(log.segmentCount, 4);
+    assertHolds(log, 0, 10);
+  });
+
+  test("a batch fills a segment to the byte with compact frames after the first", async (t) => {
+    const full = FULL_HEADER_BYTES + "record-0".length;
+    const compact = COMPACT_HEADER_BYTES + "record-0".length;
+    const log = await Log.open(await tempDir(t), { ...small, storeBytesMax: full + 4 * compact });
+    t.after(() => log.close());
+    await log.append(values(0, 9));
+    assert.equal(log.segmentCount, 2, "5 records fit in the first segment, 4 in the second");
+    assert.deepEqual(log.readRange(0, { countMax: 5 }).map((r) => r.offset), [0, 1, 2, 3, 4]);
+    assertHolds(log, 0, 9);
   });
 
   test("a batch larger than a segment is spread over several, and reopening continues the offsets", async (t) => {
@@ -122,9 +134,12 @@ describe("range reads", () => {
     t.after(() => log.close());
     await log.append(values(0, 10));
     assert.deepEqual(log.readRange(2, { countMax: 7 }).map((r) => r.offset), [2, 3, 4, 5, 6, 7, 8]);
-    const frame = FRAME_HEADER_BYTES + "record-0".length;
-    assert.equal(log.readRange(0, { bytesMax: 5 * frame }).length, 5);
-    assert.equal(log.readRange(0, { bytesMax: 5 * frame - 1 }).length, 4);
+    // Segment [0, 4) holds one full frame and three compact ones; the next segment starts full.
+    const full = FULL_HEADER_BYTES + "record-0".length;
+    const compact = COMPACT_HEADER_BYTES + "record-0".length;
+    assert.equal(log.readRange(0, { bytesMax: 2 * full + 3 * compact }).length, 5);
+    assert.equal(log.readRange(0, { bytesMax: 2 * full + 3 * compact - 1 }).length, 4);
+    assert.equal(log.readRange(1, { countMax: 2 })[0]!.timestampMs, log.read(0).timestampMs, "a read from inside a run gets the run's metadata");
     assert.equal(log.readRange(9, { bytesMax: 0 }).length, 1, "at least one record, even past the budget");
     assert.deepEqual(log.readRange(6).map((r) => r.value.toString()), values(6, 4).map(String));
   });
@@ -258,7 +273,7 @@ describe("errors and limits", () => {
     const log = await Log.open(await tempDir(t), { recordBytesMax: 100, batchBytesMax: 1000, pendingBytesMax: 1000 });
     t.after(() => log.close());
     await assert.rejects(log.append([Buffer.alloc(101)]), RecordTooLargeError);
-    await assert.rejects(log.append(Array.from({ length: 11 }, () => Buffer.alloc(60))), BatchTooLargeError);
+    await assert.rejects(log.append(Array.from({ length: 15 }, () => Buffer.alloc(60))), BatchTooLargeError);
     await assert.rejects(log.append([]), InvalidArgumentError);
     await assert.rejects(log.append(["text" as unknown as Uint8Array]), InvalidArgumentError);
     await assert.rejects(log.append([Buffer.alloc(1)], { term: -1 }), InvalidArgumentError);
@@ -317,8 +332,8 @@ describe("waiting and backpressure", () => {
   });
 
   test("appends beyond pendingBytesMax wait their turn and all complete in order", async (t) => {
-    const frame = FRAME_HEADER_BYTES + 100;
-    const log = await Log.open(await tempDir(t), { recordBytesMax: 100, batchBytesMax: 2 * frame, pendingBytesMax: 2 * frame });
+    const batchBytes = FULL_HEADER_BYTES + COMPACT_HEADER_BYTES + 200;
+    const log = await Log.open(await tempDir(t), { recordBytesMax: 100, batchBytesMax: batchBytes, pendingBytesMax: batchBytes });
     t.after(() => log.close());
     const offsets = await Promise.all(Array.from({ length: 50 }, () => log.append([Buffer.alloc(100, 1), Buffer.alloc(100, 2)])));
     assert.deepEqual(offsets, Array.from({ length: 50 }, (_, i) => 2 * i));

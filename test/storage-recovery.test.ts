@@ -5,12 +5,19 @@ import assert from "node:assert/strict";
 import { open, stat, truncate } from "node:fs/promises";
 import { describe, test } from "node:test";
 import { DataLossError, RpcCode } from "../src/errors.ts";
-import { FRAME_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
+import { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
 import { segmentFile } from "./support/segment-files.ts";
 import { tempDir } from "./support/temp-dir.ts";
 
 const config: Partial<LogConfig> = { indexEntriesMax: 5, recordBytesMax: 64, batchBytesMax: 1 << 16, pendingBytesMax: 1 << 16 };
-const FRAME_BYTES = FRAME_HEADER_BYTES + "record-00".length;
+const VALUE_BYTES = "record-00".length;
+const FULL_FRAME_BYTES = FULL_HEADER_BYTES + VALUE_BYTES;
+const COMPACT_FRAME_BYTES = COMPACT_HEADER_BYTES + VALUE_BYTES;
+
+/** Where the value of the k-th record of a segment starts: one batch makes one full frame, then compact ones. */
+function valuePosition(k: number): number {
+  return k === 0 ? FULL_HEADER_BYTES : FULL_FRAME_BYTES + (k - 1) * COMPACT_FRAME_BYTES + COMPACT_HEADER_BYTES;
+}
 
 function value(i: number): Buffer {
   return Buffer.from(`record-${String(i).padStart(2, "0")}`);
@@ -59,22 +66,22 @@ describe("active segment repair", () => {
     const store = segmentFile(dir, 10, ".store");
     await truncate(store, (await stat(store)).size - 7);
     const recovery = await assertRepairedTo(dir, 12);
-    assert.equal(recovery.truncatedBytes, FRAME_BYTES - 7);
+    assert.equal(recovery.truncatedBytes, COMPACT_FRAME_BYTES - 7);
   });
 
   test("a store cut inside a frame header is repaired too", async (t) => {
     const dir = await tempDir(t);
     await writeLog(dir, 13);
-    await truncate(segmentFile(dir, 10, ".store"), 2 * FRAME_BYTES + 11);
+    await truncate(segmentFile(dir, 10, ".store"), valuePosition(2) - 3);
     await assertRepairedTo(dir, 12);
   });
 
   test("a flipped byte in the last record cuts it off", async (t) => {
     const dir = await tempDir(t);
     await writeLog(dir, 13);
-    await flipByte(segmentFile(dir, 10, ".store"), 2 * FRAME_BYTES + FRAME_HEADER_BYTES + 3);
+    await flipByte(segmentFile(dir, 10, ".store"), valuePosition(2) + 3);
     const recovery = await assertRepairedTo(dir, 12);
-    assert.equal(recovery.truncatedBytes, FRAME_BYTES);
+    assert.equal(recovery.truncatedBytes, COMPACT_FRAME_BYTES);
   });
 
   test("garbage after the last record is cut off", async (t) => {
@@ -97,12 +104,13 @@ describe("active segment repair", () => {
     const dir = await tempDir(t);
     await writeLog(dir, 14);
     await overwrite(segmentFile(dir, 10, ".index"), 0, Buffer.alloc(5 * 8));
-    await overwrite(segmentFile(dir, 10, ".timeindex"), 0, Buffer.alloc(5 * 16));
+    await overwrite(segmentFile(dir, 10, ".runindex"), 0, Buffer.alloc(5 * 32));
     const recovery = await assertRepairedTo(dir, 14);
     assert.equal(recovery.scannedRecords, 4);
     const log = await Log.open(dir, config);
     t.after(() => log.close());
-    assert.equal(log.offsetForTime(0), 0, "the time index is rebuilt too");
+    assert.equal(log.offsetForTime(0), 0, "the run index, which is the time index, is rebuilt too");
+    assert.equal(log.read(12).timestampMs, log.read(0).timestampMs, "records get their run's metadata back");
   });
 
   test("index entries pointing past the store are discarded", async (t) => {
@@ -119,7 +127,7 @@ describe("sealed segment damage", () => {
   test("a flipped byte inside a sealed segment is a data-loss error on read, not data", async (t) => {
     const dir = await tempDir(t);
     await writeLog(dir, 12);
-    await flipByte(segmentFile(dir, 0, ".store"), 2 * FRAME_BYTES + FRAME_HEADER_BYTES + 1);
+    await flipByte(segmentFile(dir, 0, ".store"), valuePosition(2) + 1);
     const log = await Log.open(dir, config);
     t.after(() => log.close());
     assert.equal(log.nextOffset, 12, "nothing is cut from a sealed segment");
@@ -135,7 +143,7 @@ describe("sealed segment damage", () => {
   test("a flipped byte in the last record of a sealed segment keeps every later segment", async (t) => {
     const dir = await tempDir(t);
     await writeLog(dir, 12);
-    await flipByte(segmentFile(dir, 5, ".store"), 4 * FRAME_BYTES + 20);
+    await flipByte(segmentFile(dir, 5, ".store"), valuePosition(4) + 2);
     const log = await Log.open(dir, config);
     t.after(() => log.close());
     assert.equal(log.nextOffset, 12);
@@ -146,7 +154,7 @@ describe("sealed segment damage", () => {
   test("a sealed store shorter than its successor's start refuses to open rather than hide the gap", async (t) => {
     const dir = await tempDir(t);
     await writeLog(dir, 12);
-    await truncate(segmentFile(dir, 5, ".store"), 3 * FRAME_BYTES);
+    await truncate(segmentFile(dir, 5, ".store"), valuePosition(3) - COMPACT_HEADER_BYTES);
     await assert.rejects(Log.open(dir, config), (error: unknown) => error instanceof DataLossError && /ends at offset 8/.test(error.message));
   });
 });

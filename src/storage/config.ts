@@ -1,6 +1,6 @@
 // Configuration of one log, with every limit validated in one place when the log opens.
 import { InvalidConfigError } from "../errors.ts";
-import { FRAME_HEADER_BYTES } from "./frame.ts";
+import { FULL_HEADER_BYTES } from "./frame.ts";
 
 /**
  * When an append resolves:
@@ -17,7 +17,7 @@ export interface LogConfig {
   readonly indexEntriesMax: number;
   /** Largest record value accepted. */
   readonly recordBytesMax: number;
-  /** Largest batch accepted by one append, in frame bytes (values plus 40-byte headers). */
+  /** Largest batch accepted by one append, in stored bytes (values plus frame headers). */
   readonly batchBytesMax: number;
   /** Appends wait (backpressure) while this many frame bytes are queued or being written. */
   readonly pendingBytesMax: number;
@@ -58,7 +58,7 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   }
   const config: LogConfig = { ...defaultLogConfig, ...overrides };
   requireInteger("recordBytesMax", config.recordBytesMax, 0, RECORD_BYTES_HARD_MAX);
-  const frameBytesMax = FRAME_HEADER_BYTES + config.recordBytesMax;
+  const frameBytesMax = FULL_HEADER_BYTES + config.recordBytesMax;
   requireInteger("storeBytesMax", config.storeBytesMax, frameBytesMax, 2 ** 40);
   requireInteger("indexEntriesMax", config.indexEntriesMax, 1, 2 ** 28);
   requireInteger("batchBytesMax", config.batchBytesMax, frameBytesMax, 2 ** 31);

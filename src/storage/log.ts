@@ -16,7 +16,17 @@ import {
   StorageIoError,
 } from "../errors.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
-import { decodeFrames, FRAME_HEADER_BYTES, latestTimestamp, type LogRecord } from "./frame.ts";
+import {
+  COMPACT_HEADER_BYTES,
+  decodeFrames,
+  encodedBytes,
+  FULL_HEADER_BYTES,
+  readFrameHeader,
+  REHEAD_GROWTH_BYTES,
+  scanFrames,
+  type LogRecord,
+  type RunMetadata,
+} from "./frame.ts";
 import { GroupCommit, type WriteStep } from "./group-commit.ts";
 import { native } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
@@ -160,7 +170,7 @@ export class Log {
     const timestampMs = this.nextTimestamp();
     const steps: WriteStep[] = [];
     for (let start = 0; start < values.length; ) {
-      const segment = this.segmentWithRoom(FRAME_HEADER_BYTES + values[start]!.length, steps);
+      const segment = this.segmentWithRoom(FULL_HEADER_BYTES + values[start]!.length, steps);
       const end = this.fittingValues(segment, values, start);
       const frames = native.encode(values.slice(start, end), segment.baseOffset + segment.reservedCount, options.term ?? 0, timestampMs, options.type ?? 0);
       this.reserve(segment, end - start, frames, steps);
@@ -190,13 +200,20 @@ export class Log {
     const firstOffset = this.reservedEnd;
     native.verifyFrames(frames, firstOffset);
     const steps: WriteStep[] = [];
+    let run: RunMetadata | undefined;
     for (let at = 0; at < frames.length; ) {
-      const segment = this.segmentWithRoom(FRAME_HEADER_BYTES + frames.readUInt32LE(at + 4), steps);
-      const [end, count] = this.fittingFrames(segment, frames, at);
-      this.reserve(segment, count, frames.subarray(at, end), steps);
+      const first = readFrameHeader(frames, at);
+      const segment = this.segmentWithRoom(first.bytes + (first.full ? 0 : REHEAD_GROWTH_BYTES), steps);
+      const end = this.fittingFrames(segment, frames, at);
+      let piece = frames.subarray(at, end);
+      // A piece that begins inside a run starts a new segment: its first frame must carry the run's metadata.
+      if (!first.full) piece = native.rehead(piece, this.reservedEnd, run!.term, run!.timestampMs, run!.type);
+      const scanned = scanFrames(piece);
+      run = scanned.lastRun;
+      this.reserve(segment, scanned.count, piece, steps);
+      this.lastTimestampMs = Math.max(this.lastTimestampMs, run!.timestampMs);
       at = end;
     }
-    this.lastTimestampMs = Math.max(this.lastTimestampMs, latestTimestamp(frames));
     return this.commits.submit(steps, this.reservedEnd, frames.length).then(() => firstOffset);
   }
 
@@ -204,7 +221,7 @@ export class Log {
   read(offset: number | bigint): LogRecord {
     const at = this.checkReadable(offset);
     const segment = this.segmentFor(at);
-    return decodeFrames(segment.files.read(at - segment.baseOffset, 1, 0))[0]!;
+    return decodeFrames(segment.files.read(at - segment.baseOffset, 1, 0), at)[0]!;
   }
 
   /** Records from `offset` on, across segments, within the limits. */
@@ -215,7 +232,7 @@ export class Log {
     while (at < this.visibleEnd && countMax > 0 && (records.length === 0 || bytesMax > 0)) {
       const raw = this.readFrames(at, { countMax, bytesMax });
       if (records.length > 0 && raw.frames.length > bytesMax) break;
-      for (const record of decodeFrames(raw.frames)) records.push(record);
+      for (const record of decodeFrames(raw.frames, at)) records.push(record);
       at += raw.count;
       countMax -= raw.count;
       bytesMax -= raw.frames.length;
@@ -230,7 +247,7 @@ export class Log {
     const segment = this.segmentFor(at);
     const available = Math.min(segment.baseOffset + segment.files.count, this.visibleEnd) - at;
     const frames = segment.files.read(at - segment.baseOffset, Math.min(countMax, available), bytesMax);
-    return { firstOffset: at, count: countFrames(frames), frames };
+    return { firstOffset: at, count: scanFrames(frames).count, frames };
   }
 
   /** Offset of the first visible record created at or after `ms`, or undefined if there is none. */
@@ -390,14 +407,13 @@ export class Log {
 
   private validateBatch(values: readonly Uint8Array[], options: AppendOptions): number {
     if (!Array.isArray(values) || values.length === 0) throw new InvalidArgumentError("append needs a non-empty array of Uint8Array values");
-    let bytes = 0;
     for (const value of values) {
       if (!(value instanceof Uint8Array)) throw new InvalidArgumentError("every record value must be a Uint8Array");
       if (value.length > this.config.recordBytesMax) {
         throw new RecordTooLargeError(`record of ${value.length} bytes exceeds recordBytesMax ${this.config.recordBytesMax}`);
       }
-      bytes += FRAME_HEADER_BYTES + value.length;
     }
+    const bytes = encodedBytes(values);
     if (bytes > this.config.batchBytesMax) {
       throw new BatchTooLargeError(`batch of ${bytes} bytes exceeds batchBytesMax ${this.config.batchBytesMax}`);
     }
@@ -408,11 +424,12 @@ export class Log {
   }
 
   private checkFrameSizes(frames: Buffer): void {
-    for (let at = 0; at < frames.length; at += FRAME_HEADER_BYTES + frames.readUInt32LE(at + 4)) {
-      const valueBytes = frames.readUInt32LE(at + 4);
-      if (valueBytes > this.config.recordBytesMax) {
-        throw new RecordTooLargeError(`record of ${valueBytes} bytes exceeds recordBytesMax ${this.config.recordBytesMax}`);
+    for (let at = 0; at < frames.length; ) {
+      const header = readFrameHeader(frames, at);
+      if (header.valueBytes > this.config.recordBytesMax) {
+        throw new RecordTooLargeError(`record of ${header.valueBytes} bytes exceeds recordBytesMax ${this.config.recordBytesMax}`);
       }
+      at += header.bytes;
     }
   }
 
@@ -450,30 +467,34 @@ export class Log {
     return next;
   }
 
-  /** End (exclusive) of the values from `start` that fit in `segment`; at least one. */
+  /** End (exclusive) of the values from `start` that fit in `segment` as one run; at least one. */
   private fittingValues(segment: Segment, values: readonly Uint8Array[], start: number): number {
     let end = start;
-    let bytes = segment.reservedBytes;
-    while (end < values.length && this.hasRoom(segment, segment.reservedCount + (end - start), bytes + FRAME_HEADER_BYTES + values[end]!.length)) {
-      bytes += FRAME_HEADER_BYTES + values[end]!.length;
+    let bytes = segment.reservedBytes + REHEAD_GROWTH_BYTES;
+    while (end < values.length) {
+      const frameBytes = COMPACT_HEADER_BYTES + values[end]!.length;
+      if (!this.hasRoom(segment, segment.reservedCount + (end - start), bytes + frameBytes)) break;
+      bytes += frameBytes;
       end++;
     }
     assert.ok(end > start, "a segment with room takes at least one record");
     return end;
   }
 
-  /** [end byte, count] of the frames from byte `at` that fit in `segment`; at least one. */
-  private fittingFrames(segment: Segment, frames: Buffer, at: number): [number, number] {
+  /** End byte of the frames from byte `at` that fit in `segment` (the first grown to full if compact); at least one. */
+  private fittingFrames(segment: Segment, frames: Buffer, at: number): number {
     let end = at;
     let count = 0;
+    let bytes = segment.reservedBytes + (readFrameHeader(frames, at).full ? 0 : REHEAD_GROWTH_BYTES);
     while (end < frames.length) {
-      const frameBytes = FRAME_HEADER_BYTES + frames.readUInt32LE(end + 4);
-      if (!this.hasRoom(segment, segment.reservedCount + count, segment.reservedBytes + (end - at) + frameBytes)) break;
+      const frameBytes = readFrameHeader(frames, end).bytes;
+      if (!this.hasRoom(segment, segment.reservedCount + count, bytes + frameBytes)) break;
+      bytes += frameBytes;
       end += frameBytes;
       count++;
     }
     assert.ok(count > 0, "a segment with room takes at least one record");
-    return [end, count];
+    return end;
   }
 
   private reserve(segment: Segment, count: number, frames: Buffer, steps: WriteStep[]): void {
@@ -513,12 +534,6 @@ function checkLimits(limits: ReadLimits): { countMax: number; bytesMax: number }
   if (!Number.isSafeInteger(countMax) || countMax < 1) throw new InvalidArgumentError(`countMax must be a positive integer, got ${countMax}`);
   if (!Number.isSafeInteger(bytesMax) || bytesMax < 0) throw new InvalidArgumentError(`bytesMax must be a non-negative integer, got ${bytesMax}`);
   return { countMax, bytesMax };
-}
-
-function countFrames(frames: Buffer): number {
-  let count = 0;
-  for (let at = 0; at < frames.length; at += FRAME_HEADER_BYTES + frames.readUInt32LE(at + 4)) count++;
-  return count;
 }
 
 /** Each sealed segment must end exactly where the next begins; anything else is damage, not to be papered over. */

@@ -23,7 +23,10 @@ export interface NativeSegment {
   sync(): Promise<void>;
   /** Keeps the first `count` records and syncs; nothing may read past `count` meanwhile. */
   truncate(count: number): Promise<void>;
-  /** Verified frames from `relative` on: at least one, at most countMax, within bytesMax unless the first is larger. */
+  /**
+   * Verified frames from `relative` on: at least one, at most countMax, within bytesMax stored bytes
+   * unless the first is larger. The first frame is returned full.
+   */
   read(relative: number, countMax: number, bytesMax: number): Buffer;
   /** Relative index of the first record created at or after `ms`, or -1. */
   findTime(ms: number): number;
@@ -34,14 +37,17 @@ interface NativeAddon {
   Segment: new (
     storePath: string,
     indexPath: string,
-    timeIndexPath: string,
+    runIndexPath: string,
     baseOffset: number,
     indexEntriesMax: number,
     repair: boolean,
   ) => NativeSegment;
   initialize(errorFactory: (code: string, message: string, errno: number) => Error): void;
   encode(values: readonly Uint8Array[], firstOffset: number, term: number, timestampMs: number, type: number): Buffer;
+  /** Number of frames; throws DataLossError unless all are intact, consecutive from firstOffset, the first full. */
   verifyFrames(frames: Uint8Array, firstOffset: number): number;
+  /** A copy of frames whose first, compact frame is rewritten full with its run's metadata. */
+  rehead(frames: Uint8Array, firstOffset: number, term: number, timestampMs: number, type: number): Buffer;
   lockDirectory(path: string): number;
   unlockDirectory(fd: number): void;
 }

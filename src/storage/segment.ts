@@ -4,7 +4,7 @@ import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { native, type NativeSegment } from "./native.ts";
 
-const SUFFIXES = [".store", ".index", ".timeindex"] as const;
+const SUFFIXES = [".store", ".index", ".runindex"] as const;
 const NAME_DIGITS = 20;
 const STORE_NAME = /^(\d{20})\.store$/;
 
@@ -50,8 +50,8 @@ export class Segment {
   }
 
   private static open(directory: string, baseOffset: number, indexEntriesMax: number, repair: boolean): Segment {
-    const [store, index, timeIndex] = SUFFIXES.map((suffix) => join(directory, fileName(baseOffset, suffix)));
-    const files = new native.Segment(store!, index!, timeIndex!, baseOffset, indexEntriesMax, repair);
+    const [store, index, runIndex] = SUFFIXES.map((suffix) => join(directory, fileName(baseOffset, suffix)));
+    const files = new native.Segment(store!, index!, runIndex!, baseOffset, indexEntriesMax, repair);
     return new Segment(directory, baseOffset, files);
   }
 
