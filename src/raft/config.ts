@@ -27,6 +27,8 @@ export interface RaftConfig {
   readonly applyBytesMax: number;
   /** Upper bound on entries one proposal may carry. */
   readonly proposalEntriesMax: number;
+  /** A leader refuses proposals that would leave more than this many entries uncommitted (backpressure). */
+  readonly uncommittedEntriesMax: number;
 }
 
 /** Sensible defaults for everything but id, storage and random. */
@@ -40,6 +42,7 @@ export const defaultRaftLimits = {
   inflightBytesMax: 32 << 20,
   applyBytesMax: 64 << 20,
   proposalEntriesMax: 10_000,
+  uncommittedEntriesMax: 100_000,
 } as const;
 
 /**
@@ -60,6 +63,12 @@ export function validateConfig(config: RaftConfig): void {
   requirePositive("inflightBytesMax", config.inflightBytesMax);
   requirePositive("applyBytesMax", config.applyBytesMax);
   requirePositive("proposalEntriesMax", config.proposalEntriesMax);
+  requirePositive("uncommittedEntriesMax", config.uncommittedEntriesMax);
+  if (config.uncommittedEntriesMax < config.proposalEntriesMax) {
+    throw new Error(
+      `uncommittedEntriesMax (${config.uncommittedEntriesMax}) must be at least proposalEntriesMax (${config.proposalEntriesMax})`,
+    );
+  }
   if (config.inflightBytesMax < config.messageBytesMax) {
     throw new Error(
       `inflightBytesMax (${config.inflightBytesMax}) must be at least messageBytesMax (${config.messageBytesMax})`,

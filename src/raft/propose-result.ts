@@ -12,6 +12,8 @@ export const ProposeRejection = {
   LearnerNotCaughtUp: "learner-not-caught-up",
   /** The proposal was empty or had more entries than `proposalEntriesMax`. */
   InvalidProposal: "invalid-proposal",
+  /** Too many entries are not yet committed; retry once the cluster catches up (backpressure). */
+  TooManyUncommitted: "too-many-uncommitted",
   /** Leadership cannot move to this node (itself, or not a voter). */
   InvalidTransferTarget: "invalid-transfer-target",
 } as const;

@@ -208,6 +208,10 @@ export class Raft {
     if (items.length === 0 || items.length > this.config.proposalEntriesMax) {
       return rejected(ProposeRejection.InvalidProposal, this.lead, `${items.length} entries`);
     }
+    const uncommitted = this.log.lastIndex() - this.log.committed;
+    if (uncommitted + items.length > this.config.uncommittedEntriesMax) {
+      return rejected(ProposeRejection.TooManyUncommitted, this.lead, `${uncommitted} entries uncommitted`);
+    }
     const first = this.log.lastIndex() + 1;
     const entries: { type: EntryType; data: Uint8Array }[] = new Array(items.length);
     for (let i = 0; i < items.length; i++) entries[i] = { type: EntryType.Normal, data: items[i] as Uint8Array };

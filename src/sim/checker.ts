@@ -17,7 +17,8 @@ interface Fingerprint {
  * Global safety checkers, fed by the simulator after every event:
  *  - election safety: at most one leader per term (§5.2);
  *  - log matching: entries with the same index and term have the same content and predecessor (§5.3);
- *  - leader completeness: a leader holds every entry any node has applied (§5.4);
+ *  - committed entries never change: every node that knows an index committed holds the same entry;
+ *  - leader completeness: a new leader holds every entry any node knew committed (§5.4);
  *  - state machine safety: every node applies the same entry at each index (§5.4.3).
  */
 export class Checker {
@@ -26,7 +27,9 @@ export class Checker {
   private readonly persisted: Map<number, Fingerprint>[] = [];
   /** The entry applied at each index (by any node); index 0 unused. */
   private readonly applied: (Entry | undefined)[] = [];
-  highestApplied = 0;
+  /** The entry known committed at each index (by any node's commit index). */
+  private readonly committed: (Entry | undefined)[] = [];
+  highestCommitted = 0;
 
   /** Election safety. */
   onLeader(term: number, id: number): void {
@@ -62,15 +65,36 @@ export class Checker {
     const known = this.applied[entry.index];
     if (known === undefined) {
       this.applied[entry.index] = entry;
-      if (entry.index > this.highestApplied) this.highestApplied = entry.index;
     } else if (!sameEntry(known, entry)) {
       throw new Violation(`node ${node} applied ${describeEntry(entry)} where another applied ${describeEntry(known)}`);
     }
+    this.recordCommitted(node, entry);
   }
 
-  /** Leader completeness: the log of a new leader holds every applied (hence committed) entry. */
+  /**
+   * Records the entries a node's log holds up to its commit index: once any node knows an index is
+   * committed, that entry is final. Entries compacted away are skipped (they were recorded before).
+   */
+  onCommitIndex(node: number, log: RaftLog, fromIndex: number): void {
+    const low = Math.max(fromIndex, log.firstIndex());
+    const high = Math.min(log.committed, log.lastIndex());
+    if (low > high) return;
+    for (const entry of log.slice(low, high + 1, Number.MAX_SAFE_INTEGER)) this.recordCommitted(node, entry);
+  }
+
+  private recordCommitted(node: number, entry: Entry): void {
+    const known = this.committed[entry.index];
+    if (known === undefined) {
+      this.committed[entry.index] = entry;
+      if (entry.index > this.highestCommitted) this.highestCommitted = entry.index;
+    } else if (!sameEntry(known, entry)) {
+      throw new Violation(`node ${node} committed ${describeEntry(entry)} where ${describeEntry(known)} was committed`);
+    }
+  }
+
+  /** Leader completeness: the log of a new leader holds every committed entry (§5.4). */
   onNewLeader(node: number, term: number, log: RaftLog): void {
-    const high = this.highestApplied;
+    const high = this.highestCommitted;
     if (high === 0) return;
     if (log.lastIndex() < high) {
       throw new Violation(`leader ${node} of term ${term} ends at ${log.lastIndex()}, but ${high} was committed`);
@@ -80,7 +104,7 @@ export class Checker {
     const entries = log.slice(low, high + 1, Number.MAX_SAFE_INTEGER);
     assert(entries.length === high - low + 1, "slice came back short");
     for (const entry of entries) {
-      const known = this.applied[entry.index];
+      const known = this.committed[entry.index];
       if (known !== undefined && !sameEntry(known, entry)) {
         throw new Violation(`leader ${node} of term ${term} holds ${describeEntry(entry)}, but ${describeEntry(known)} was committed`);
       }

@@ -15,6 +15,8 @@ export const simRaftLimits = {
   inflightMessagesMax: 8,
   inflightBytesMax: 16384,
   applyBytesMax: 8192,
+  proposalEntriesMax: 16,
+  uncommittedEntriesMax: 64,
 };
 
 /**
@@ -32,6 +34,8 @@ export class SimNode {
   private unsyncedHardState: HardState | null = null;
   /** The application's state: the last applied index (volatile, rebuilt by re-applying on restart). */
   appliedIndex = 0;
+  /** The commit index up to which the checkers have seen this node's committed entries. */
+  checkedCommit = 0;
   /** The node was removed from the cluster and is stopped for good. */
   removed = false;
 
@@ -50,6 +54,7 @@ export class SimNode {
     assert(!this.removed, `node ${this.id} was removed`);
     this.raw = new RawNode({ ...simRaftLimits, ...limits, id: this.id, storage: this.storage, random });
     this.appliedIndex = this.storage.snapshot().index;
+    this.checkedCommit = this.storage.snapshot().index;
   }
 
   /** Stops the node; whatever was not synced (the write in flight, an unsynced commit index) is lost. */

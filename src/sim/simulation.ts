@@ -24,9 +24,16 @@ export interface SimulationOptions {
 /** The per-seed fault profile, drawn from the seed so that every seed explores a different mix. */
 interface FaultProfile {
   readonly network: NetworkFaults;
-  readonly diskDelayMaxMs: number;
+  /** Per-node upper bound on a write's latency: some servers have slow disks, some fast. */
+  readonly diskDelayMaxMs: readonly number[];
   readonly faultPhaseMs: number;
   readonly actionGapMaxMs: number;
+  /** Relative weights of: propose, partition, crash, membership, transfer, compact, campaign. */
+  readonly actionWeights: readonly number[];
+  /** Chance that a newly elected leader is crashed within moments. */
+  readonly crashNewLeaderChance: number;
+  /** Chance per action slot that a calm spell starts. */
+  readonly calmChance: number;
   /** Small messages make a leader replicate a long tail in several steps, acknowledged one by one. */
   readonly raftLimits: { messageBytesMax: number; inflightMessagesMax: number; inflightBytesMax: number };
 }
@@ -47,7 +54,7 @@ export type SimulationResult =
 /** After healing, a leader must exist within this many ticks... */
 const leaderBoundTicks = 100;
 /** ...and each proposal made after healing must commit within this many ticks of its first attempt. */
-const proposalBoundTicks = 100;
+const proposalBoundTicks = 300;
 const livenessProposals = 3;
 const encoder = new TextEncoder();
 
@@ -75,6 +82,7 @@ export class Simulation {
   private nextNodeId: number;
   private valueCounter = 0;
   private faultsOn = true;
+  private calmUntil = 0;
   private done = false;
   private healedAt = -1;
   private readonly appliedValues = new Map<string, number>();
@@ -100,11 +108,14 @@ export class Simulation {
         dropRate: r.pick([0, 0.01, 0.05, 0.15, 0.3]),
         duplicateRate: r.pick([0, 0.02, 0.1]),
         latencyMinMs: r.pick([1, 2, 5]),
-        latencyJitterMs: r.pick([1, 5, 20, 60]),
+        latencyJitterMs: r.pick([1, 5, 10, 30]),
       },
-      diskDelayMaxMs: r.pick([0, 2, 10, 30]),
-      faultPhaseMs: 3000 + r.intBelow(5000),
+      diskDelayMaxMs: Array.from({ length: 16 }, () => r.pick([0, 2, 10, 30, 80])),
+      faultPhaseMs: 5000 + r.intBelow(10000),
       actionGapMaxMs: r.pick([10, 20, 40]),
+      calmChance: r.pick([0.02, 0.05, 0.1]),
+      crashNewLeaderChance: r.pick([0.3, 0.6, 0.9]),
+      actionWeights: [40, r.pick([5, 10, 20]), r.pick([4, 8, 16]), 10, r.pick([5, 10, 20]), 7, r.pick([1, 3, 6])],
       raftLimits: {
         messageBytesMax: r.pick([64, 256, 4096]),
         inflightMessagesMax: r.pick([1, 4, 64]),
@@ -132,7 +143,7 @@ export class Simulation {
       return { ok: false, error: `${error.name}: ${error.message}`, stats: this.stats, trace: this.trace };
     }
     this.stats.simulatedMs = this.queue.now;
-    this.stats.committedIndex = this.checker.highestApplied;
+    this.stats.committedIndex = this.checker.highestCommitted;
     return { ok: true, stats: this.stats, trace: this.trace };
   }
 
@@ -173,6 +184,10 @@ export class Simulation {
     const raw = node.raw;
     if (raw === null) return;
     const raft = raw.raft;
+    if (raft.log.committed > node.checkedCommit) {
+      this.checker.onCommitIndex(node.id, raft.log, node.checkedCommit + 1);
+      node.checkedCommit = raft.log.committed;
+    }
     if (raft.role === Role.Leader) {
       this.checker.onLeader(raft.term, node.id);
       if (this.leaderTermsSeen.get(node.id) !== raft.term) {
@@ -180,14 +195,26 @@ export class Simulation {
         this.stats.leaderTerms++;
         this.log(`node ${node.id} is leader of term ${raft.term}`);
         this.checker.onNewLeader(node.id, raft.term, raft.log);
+        // A new leader's first entry is not yet durable anywhere: the sharpest moment to crash it.
+        if (this.faultsOn && this.random.chance(this.profile.crashNewLeaderChance)) {
+          this.queue.schedule(this.random.intBelow(this.diskDelayMaxMs(node) + 20), () => {
+            if (node.isUp() && this.faultsOn) this.crash(node);
+          });
+        }
       }
     }
     if (node.pending !== null || !raw.hasReady()) return;
     const ready = raw.ready();
     node.pending = ready;
     for (const m of ready.messages) this.send(m);
-    const delay = this.profile.diskDelayMaxMs > 0 ? this.random.intBelow(this.profile.diskDelayMaxMs + 1) : 0;
+    const delayMax = this.diskDelayMaxMs(node);
+    const delay = delayMax > 0 ? this.random.intBelow(delayMax + 1) : 0;
     this.queue.schedule(delay, () => this.completeWrite(node, ready));
+  }
+
+  private diskDelayMaxMs(node: SimNode): number {
+    const delays = this.profile.diskDelayMaxMs;
+    return delays[node.id % delays.length] as number;
   }
 
   private send(m: Message): void {
@@ -274,28 +301,54 @@ export class Simulation {
 
   // ---------------------------------------------------------------- faults
 
+  /**
+   * Storms of faults alternate with calm spells in which only clients act: a leader needs a quiet
+   * moment to be elected, and leadership changes are where most rules are tested.
+   */
   private faultLoop(): void {
     if (!this.faultsOn) return;
-    this.faultAction();
+    if (this.queue.now < this.calmUntil) {
+      if (this.random.chance(0.2)) this.proposeValues(this.upNodes());
+    } else if (this.random.chance(this.profile.calmChance)) {
+      this.calmUntil = this.queue.now + 100 + this.random.intBelow(300);
+      this.log(`calm until ${this.calmUntil}`);
+    } else {
+      this.faultAction();
+    }
     this.queue.schedule(1 + this.random.intBelow(this.profile.actionGapMaxMs), () => this.faultLoop());
   }
 
   private faultAction(): void {
     const r = this.random;
-    const roll = r.intBelow(100);
     const up = this.upNodes();
-    if (roll < 40) this.proposeValues(up);
-    else if (roll < 50) this.partitionAction();
-    else if (roll < 58) this.crashAction(up);
-    else if (roll < 68) this.membershipAction();
-    else if (roll < 73) this.transferAction();
-    else if (roll < 80) this.compactAction(up);
-    else if (roll < 83 && up.length > 0) {
-      const node = r.pick(up);
-      this.log(`campaign ${node.id}`);
-      node.raw?.campaign();
-      this.afterEvent(node);
+    const weights = this.profile.actionWeights;
+    let roll = r.intBelow(weights.reduce((a, b) => a + b, 0));
+    let action = 0;
+    while (roll >= (weights[action] as number)) roll -= weights[action++] as number;
+    switch (action) {
+      case 0:
+        return this.proposeValues(up);
+      case 1:
+        return this.partitionAction();
+      case 2:
+        return this.crashAction(up);
+      case 3:
+        return this.membershipAction();
+      case 4:
+        return this.transferAction();
+      case 5:
+        return this.compactAction(up);
+      default:
+        return this.campaignAction(up);
     }
+  }
+
+  private campaignAction(up: SimNode[]): void {
+    if (up.length === 0) return;
+    const node = this.random.pick(up);
+    this.log(`campaign ${node.id}`);
+    node.raw?.campaign();
+    this.afterEvent(node);
   }
 
   private proposeValues(up: SimNode[]): void {
@@ -303,7 +356,7 @@ export class Simulation {
     // Clients mostly find the leader, but sometimes ask a follower (which must refuse).
     const leader = this.leader();
     const node = leader !== undefined && this.random.chance(0.7) ? leader : this.random.pick(up);
-    const count = 1 + this.random.intBelow(3);
+    const count = 1 + this.random.intBelow(this.random.pick([1, 3, 10]));
     const items: Uint8Array[] = [];
     for (let i = 0; i < count; i++) items.push(encoder.encode(`v${++this.valueCounter}`));
     const result = node.raw?.propose(items);
@@ -314,7 +367,8 @@ export class Simulation {
   private partitionAction(): void {
     const r = this.random;
     const ids = [...this.nodes.values()].filter((n) => !n.removed).map((n) => n.id);
-    const kind = r.intBelow(4);
+    const kind = r.intBelow(5);
+    const leader = this.leader();
     if (kind === 0 || ids.length < 2) {
       this.network.heal();
       this.log("heal partitions");
@@ -324,8 +378,9 @@ export class Simulation {
       if (a.length === 0 || b.length === 0) return;
       this.network.partition([a, b]);
       this.log(`partition (${a.join(",")}) (${b.join(",")})`);
-    } else if (kind === 2) {
-      const alone = r.pick(ids);
+    } else if (kind === 2 || kind === 3) {
+      // Cutting off the leader forces a change of leadership, the moment most rules are about.
+      const alone = kind === 3 && leader !== undefined ? leader.id : r.pick(ids);
       this.network.partition([[alone], ids.filter((id) => id !== alone)]);
       this.log(`isolate ${alone}`);
     } else {
@@ -339,7 +394,10 @@ export class Simulation {
 
   /** Crashes favour the dangerous moments: a node with a write in flight, or the leader. */
   private crashAction(up: SimNode[]): void {
+    // Keep a majority of servers up most of the time, so that elections (and their mistakes) happen.
+    const members = [...this.nodes.values()].filter((node) => !node.removed).length;
     if (up.length === 0) return;
+    if (up.length <= Math.floor(members / 2) + 1 && this.random.chance(0.8)) return;
     const writing = up.filter((node) => node.pending !== null);
     const leader = this.leader();
     const roll = this.random.intBelow(3);
