@@ -168,13 +168,19 @@ export class Log {
   private enqueueValues(values: readonly Uint8Array[], options: AppendOptions, bytes: number): Promise<number> {
     const firstOffset = this.reservedEnd;
     const timestampMs = this.nextTimestamp();
+    const packed = values.length === 1 ? values[0]! : Buffer.concat(values);
+    const lengths = Uint32Array.from(values, (value) => value.length);
     const steps: WriteStep[] = [];
-    for (let start = 0; start < values.length; ) {
+    for (let start = 0, packedAt = 0; start < values.length; ) {
       const segment = this.segmentWithRoom(FULL_HEADER_BYTES + values[start]!.length, steps);
       const end = this.fittingValues(segment, values, start);
-      const frames = native.encode(values.slice(start, end), segment.baseOffset + segment.reservedCount, options.term ?? 0, timestampMs, options.type ?? 0);
+      const chunkLengths = lengths.subarray(start, end);
+      const chunkBytes = chunkLengths.reduce((sum, length) => sum + length, 0);
+      const chunk = packed.subarray(packedAt, packedAt + chunkBytes);
+      const frames = native.encode(chunk, chunkLengths, segment.baseOffset + segment.reservedCount, options.term ?? 0, timestampMs, options.type ?? 0);
       this.reserve(segment, end - start, frames, steps);
       start = end;
+      packedAt += chunkBytes;
     }
     return this.commits.submit(steps, this.reservedEnd, bytes).then(() => firstOffset);
   }
@@ -451,9 +457,13 @@ export class Log {
     }
   }
 
+  /** Records `segment` may hold under the configured limit (a reopened segment may have room for more). */
+  private countLimit(segment: Segment): number {
+    return Math.min(segment.capacity, this.config.indexEntriesMax);
+  }
+
   private hasRoom(segment: Segment, count: number, bytes: number): boolean {
-    const capacity = Math.min(segment.files.capacity, this.config.indexEntriesMax);
-    return count < capacity && bytes <= this.config.storeBytesMax;
+    return count < this.countLimit(segment) && bytes <= this.config.storeBytesMax;
   }
 
   /** The active segment if a frame of `frameBytes` fits in it, else a new one (sealing the old). */
@@ -469,12 +479,12 @@ export class Log {
 
   /** End (exclusive) of the values from `start` that fit in `segment` as one run; at least one. */
   private fittingValues(segment: Segment, values: readonly Uint8Array[], start: number): number {
+    const endMax = Math.min(values.length, start + this.countLimit(segment) - segment.reservedCount);
     let end = start;
     let bytes = segment.reservedBytes + REHEAD_GROWTH_BYTES;
-    while (end < values.length) {
-      const frameBytes = COMPACT_HEADER_BYTES + values[end]!.length;
-      if (!this.hasRoom(segment, segment.reservedCount + (end - start), bytes + frameBytes)) break;
-      bytes += frameBytes;
+    while (end < endMax) {
+      bytes += COMPACT_HEADER_BYTES + values[end]!.length;
+      if (bytes > this.config.storeBytesMax) break;
       end++;
     }
     assert.ok(end > start, "a segment with room takes at least one record");

@@ -43,7 +43,8 @@ interface NativeAddon {
     repair: boolean,
   ) => NativeSegment;
   initialize(errorFactory: (code: string, message: string, errno: number) => Error): void;
-  encode(values: readonly Uint8Array[], firstOffset: number, term: number, timestampMs: number, type: number): Buffer;
+  /** Frames for the values laid end to end in `packed`, lengths[i] bytes each: one full frame, then compact ones. */
+  encode(packed: Uint8Array, lengths: Uint32Array, firstOffset: number, term: number, timestampMs: number, type: number): Buffer;
   /** Number of frames; throws DataLossError unless all are intact, consecutive from firstOffset, the first full. */
   verifyFrames(frames: Uint8Array, firstOffset: number): number;
   /** A copy of frames whose first, compact frame is rewritten full with its run's metadata. */

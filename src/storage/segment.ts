@@ -26,6 +26,8 @@ export class Segment {
   /** Records written or queued; the next record queued here gets offset baseOffset + reservedCount. */
   reservedCount: number;
   reservedBytes: number;
+  /** Records the index can hold (fixed once open). */
+  readonly capacity: number;
 
   private constructor(
     readonly directory: string,
@@ -34,6 +36,7 @@ export class Segment {
   ) {
     this.reservedCount = files.count;
     this.reservedBytes = files.storeBytes;
+    this.capacity = files.capacity;
   }
 
   /**
