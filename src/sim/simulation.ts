@@ -32,6 +32,8 @@ interface FaultProfile {
   readonly actionWeights: readonly number[];
   /** Chance that a newly elected leader is crashed within moments. */
   readonly crashNewLeaderChance: number;
+  /** Chance that a leader is crashed right after it commits while its own write is in flight. */
+  readonly crashAtCommitChance: number;
   /** Chance per action slot that a calm spell starts. */
   readonly calmChance: number;
   /** Small messages make a leader replicate a long tail in several steps, acknowledged one by one. */
@@ -115,6 +117,7 @@ export class Simulation {
       actionGapMaxMs: r.pick([10, 20, 40]),
       calmChance: r.pick([0.02, 0.05, 0.1]),
       crashNewLeaderChance: r.pick([0.3, 0.6, 0.9]),
+      crashAtCommitChance: r.pick([0.05, 0.2, 0.5]),
       actionWeights: [40, r.pick([5, 10, 20]), r.pick([4, 8, 16]), 10, r.pick([5, 10, 20]), 7, r.pick([1, 3, 6])],
       raftLimits: {
         messageBytesMax: r.pick([64, 256, 4096]),
@@ -187,6 +190,12 @@ export class Simulation {
     if (raft.log.committed > node.checkedCommit) {
       this.checker.onCommitIndex(node.id, raft.log, node.checkedCommit + 1);
       node.checkedCommit = raft.log.committed;
+      // A leader that has just committed while its own write is still in flight is at the moment
+      // where durability mistakes show: crash it there now and then.
+      if (this.faultsOn && raft.role === Role.Leader && node.pending !== null && this.random.chance(this.profile.crashAtCommitChance)) {
+        this.crash(node, this.random.intBelow(30));
+        return;
+      }
     }
     if (raft.role === Role.Leader) {
       this.checker.onLeader(raft.term, node.id);
@@ -197,8 +206,17 @@ export class Simulation {
         this.checker.onNewLeader(node.id, raft.term, raft.log);
         // A new leader's first entry is not yet durable anywhere: the sharpest moment to crash it.
         if (this.faultsOn && this.random.chance(this.profile.crashNewLeaderChance)) {
+          const isolate = this.random.chance(0.5);
           this.queue.schedule(this.random.intBelow(this.diskDelayMaxMs(node) + 20), () => {
-            if (node.isUp() && this.faultsOn) this.crash(node);
+            if (!node.isUp() || !this.faultsOn) return;
+            if (isolate) {
+              // Cut off, it keeps its new entries but cannot share them: a log that diverges later.
+              this.network.partition([[node.id], [...this.nodes.keys()].filter((id) => id !== node.id)]);
+              this.log(`isolate new leader ${node.id}`);
+            } else {
+              // A quick reboot: the crashed leader's vote decides who leads next.
+              this.crash(node, this.random.intBelow(30));
+            }
           });
         }
       }
@@ -268,11 +286,13 @@ export class Simulation {
     node.removed = true;
   }
 
-  private crash(node: SimNode): void {
+  /** Crashes `node` and restarts it after `downMs` (a random pause when not given). */
+  private crash(node: SimNode, downMs?: number): void {
     this.log(`crash ${node.id}${node.pending !== null ? " (write in flight lost)" : ""}`);
     this.stats.crashes++;
     node.crash();
-    this.queue.schedule(this.random.pick([1, 10, 50, 200]) + this.random.intBelow(100), () => this.restart(node));
+    const delay = downMs ?? this.random.pick([1, 10, 50, 200]) + this.random.intBelow(100);
+    this.queue.schedule(delay, () => this.restart(node));
   }
 
   private restart(node: SimNode): void {
