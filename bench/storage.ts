@@ -132,7 +132,7 @@ async function scale(records: number): Promise<ScaleResult> {
   let memoryMax = 0;
   const sample = (): void => {
     const usage = process.memoryUsage();
-    memoryMax = Math.max(memoryMax, usage.heapUsed + usage.external + usage.arrayBuffers);
+    memoryMax = Math.max(memoryMax, usage.heapUsed + usage.external);
   };
   const sampler = setInterval(sample, 20);
   const values = Array.from({ length: 1000 }, () => Buffer.alloc(100, 0x62));

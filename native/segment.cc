@@ -110,6 +110,7 @@ Napi::Function Segment::Define(Napi::Env env) {
                          InstanceMethod<&Segment::Truncate>("truncate"),
                          InstanceMethod<&Segment::Read>("read"),
                          InstanceMethod<&Segment::FindTime>("findTime"),
+                         InstanceMethod<&Segment::TermAt>("termAt"),
                          InstanceMethod<&Segment::Close>("close"),
                      });
 }
@@ -507,6 +508,23 @@ Napi::Value Segment::FindTime(const Napi::CallbackInfo& info) {
   const uint64_t first = FirstZero(runCount, [this, ms](uint64_t i) { return runs_[i].timestampMs >= ms; });
   if (first == runCount) return Napi::Number::New(env, -1);
   return Napi::Number::New(env, static_cast<double>(runs_[first].relative));
+}
+
+// termAt(relative): the term stored with a record, from the run index (no store read).
+Napi::Value Segment::TermAt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint64_t relative = 0;
+  if (info.Length() != 1 || !ToSafeInteger(info[0], &relative) || relative >= count_.load()) {
+    ThrowTypeError(env, "termAt(relative) needs relative < count");
+    return env.Undefined();
+  }
+  const uint64_t run = RunFor(relative);
+  if (run == runCount_.load()) {
+    ThrowError(env, "CORRUPT", "record has no run metadata in " + storePath_ + " at offset " + std::to_string(baseOffset_ + relative), 0);
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(runs_[run].term));
 }
 
 Napi::Value Segment::Close(const Napi::CallbackInfo& info) {

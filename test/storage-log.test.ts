@@ -232,6 +232,24 @@ describe("truncateAfter and dropBefore", () => {
     assertHolds(log, 0, 7);
   });
 
+  test("resetTo empties the log and restarts it at any offset, durably", async (t) => {
+    const dir = await tempDir(t);
+    const log = await Log.open(dir, { ...small, indexEntriesMax: 5 });
+    await log.append(values(0, 12), { term: 4 });
+    assert.equal(log.termAt(11), 4);
+    await log.resetTo(5);
+    assert.deepEqual([log.lowestOffset, log.nextOffset, log.highestOffset, log.segmentCount], [5, 5, undefined, 1]);
+    assert.throws(() => log.read(5), OffsetOutOfRangeError);
+    assert.equal(await log.append(values(5, 3), { term: 6 }), 5);
+    await log.resetTo(1000);
+    assert.equal(await log.append(values(1000, 2), { term: 7 }), 1000);
+    await log.close();
+    const reopened = await Log.open(dir, { ...small, indexEntriesMax: 5 });
+    t.after(() => reopened.close());
+    assert.deepEqual([reopened.lowestOffset, reopened.nextOffset, reopened.termAt(1001)], [1000, 1002, 7]);
+    assertHolds(reopened, 1000, 2);
+  });
+
   test("dropBefore deletes only whole segments below the offset and never the active one", async (t) => {
     const dir = await tempDir(t);
     const log = await Log.open(dir, { ...small, indexEntriesMax: 5 });

@@ -33,7 +33,8 @@ export interface GroupCommitOptions {
   readonly onFailed: (error: unknown) => void;
 }
 
-async function syncDirectory(path: string): Promise<void> {
+/** fsyncs a directory so that files created or removed in it stay so after a crash. */
+export async function syncDirectory(path: string): Promise<void> {
   const handle = await open(path, "r");
   try {
     await handle.sync();

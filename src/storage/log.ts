@@ -27,7 +27,7 @@ import {
   type LogRecord,
   type RunMetadata,
 } from "./frame.ts";
-import { GroupCommit, type WriteStep } from "./group-commit.ts";
+import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
 import { native } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
 import { Segment, segmentBaseOffsets } from "./segment.ts";
@@ -256,6 +256,13 @@ export class Log {
     return { firstOffset: at, count: scanFrames(frames).count, frames };
   }
 
+  /** The term stored with the record at `offset` (Raft reads it often; no store read). */
+  termAt(offset: number): number {
+    const at = this.checkReadable(offset);
+    const segment = this.segmentFor(at);
+    return segment.files.termAt(at - segment.baseOffset);
+  }
+
   /** Offset of the first visible record created at or after `ms`, or undefined if there is none. */
   offsetForTime(ms: number): number | undefined {
     this.checkOpen();
@@ -292,6 +299,25 @@ export class Log {
       await target.files.truncate(end - target.baseOffset);
       target.resetReservations();
       assert.equal(this.reservedEnd, end);
+    });
+  }
+
+  /**
+   * Deletes every record and restarts the log empty at `offset` (a Raft follower installing a start
+   * point it is too far behind to reach by appends). Durable when it resolves.
+   */
+  async resetTo(offset: number): Promise<void> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`offset must be a non-negative integer, got ${offset}`);
+    await this.runExclusive(async () => {
+      // Newest first, so that a crash part way leaves a shorter but whole log, never one with a gap.
+      this.visibleEnd = this.lowestOffset;
+      while (this.segments.length > 1) await this.segments.pop()!.remove();
+      const first = this.segments[0]!;
+      first.files.close();
+      await Segment.removeFiles(this.directory, first.baseOffset);
+      this.segments[0] = Segment.openActive(this.directory, offset, this.config.indexEntriesMax);
+      this.visibleEnd = offset;
+      await syncDirectory(this.directory);
     });
   }
 

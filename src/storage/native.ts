@@ -30,6 +30,8 @@ export interface NativeSegment {
   read(relative: number, countMax: number, bytesMax: number): Buffer;
   /** Relative index of the first record created at or after `ms`, or -1. */
   findTime(ms: number): number;
+  /** The term stored with the record at `relative` (< count), from the run index. */
+  termAt(relative: number): number;
   close(): void;
 }
 
