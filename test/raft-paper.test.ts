@@ -78,6 +78,21 @@ describe("§5.2 leader election", () => {
     assert.deepEqual(second.map((m) => [m.type, m.reject]), [[MessageType.VoteResponse, true]]);
   });
 
+  it("a candidate does not lead before its own term and vote are durable, whatever the others say", () => {
+    // Found by the simulator (seed 9972): a candidate elected by others while its own vote was still
+    // in flight crashed, forgot its term, and led the same term a second time with other entries.
+    const storage = new MemoryStorage({ index: 1, term: 1, membership: { voters: [1, 2, 3, 4, 5], learners: [] } });
+    const raw = new RawNode({ ...defaultRaftLimits, id: 1, storage, random: new SeededRandom(1), preVote: false });
+    raw.campaign();
+    const ready = raw.ready();
+    const term = raw.status().term;
+    for (const from of [2, 3, 4]) raw.step(message({ type: MessageType.VoteResponse, from, to: 1, term }));
+    assert.equal(raw.status().role, Role.Candidate, "three votes of five, but its own is not yet durable");
+    storage.setHardState(ready.hardState as HardState);
+    raw.advance(ready);
+    assert.equal(raw.status().role, Role.Leader);
+  });
+
   it("a vote is only sent once the vote is durable (it waits in messagesAfterPersist)", () => {
     const { raw } = nodeWith(3, [], { term: 1, vote: 0, commit: 1 });
     raw.step(message({ type: MessageType.Vote, from: 1, to: 3, term: 2, index: 1, logTerm: 1 }));

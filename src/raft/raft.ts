@@ -454,7 +454,9 @@ export class Raft {
     const { result } = this.tracker.tallyVotes();
     if (result === VoteResult.Won) {
       if (this.role === Role.PreCandidate) this.startElection(MessageType.Vote, false);
-      else this.becomeLeader();
+      // A candidate leads only once its own vote (so its term) is durable, even if others already
+      // make a majority: a leader that forgot its term after a crash could lead the same term twice.
+      else if (this.tracker.votedFor(this.id)) this.becomeLeader();
     } else if (result === VoteResult.Lost) {
       this.becomeFollower(this.term, 0);
     }

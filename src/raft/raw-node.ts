@@ -65,6 +65,17 @@ export class RawNode {
     return this.raft.transferLeadership(to);
   }
 
+  /**
+   * Takes the messages that need not wait for any write (appends, heartbeats, vote requests, ...),
+   * even while a Ready is outstanding. A driver with a slow disk calls this after each input so that
+   * a leader keeps heartbeating while its writes are in flight; `ready()` hands out the rest.
+   */
+  takeMessages(): Message[] {
+    const messages = this.raft.messages;
+    this.raft.messages = [];
+    return messages;
+  }
+
   /** Whether `ready()` has anything to hand out. False while a Ready is outstanding. */
   hasReady(): boolean {
     if (this.outstanding !== null) return false;

@@ -15,7 +15,8 @@ export interface SoftState {
  *  3. only then send `messagesAfterPersist`: they acknowledge what step 2 wrote (votes, appends);
  *  4. apply `committedEntries` in order (they are durable once step 2 is done);
  *  5. call `advance(ready)`.
- * Only one Ready is outstanding at a time; `ready()` may not be called again before `advance`.
+ * Only one Ready is outstanding at a time; `ready()` may not be called again before `advance`, but
+ * `takeMessages()` may drain the messages of step 1 at any time.
  */
 export interface Ready {
   readonly softState: SoftState | null;

@@ -93,6 +93,11 @@ export class ProgressTracker {
     if (!this.votes.has(id)) this.votes.set(id, granted);
   }
 
+  /** Whether `id` has granted its vote in the current election. */
+  votedFor(id: number): boolean {
+    return this.votes.get(id) === true;
+  }
+
   tallyVotes(): { granted: number; rejected: number; result: VoteResult } {
     let granted = 0;
     let rejected = 0;

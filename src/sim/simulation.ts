@@ -221,7 +221,12 @@ export class Simulation {
         }
       }
     }
-    if (node.pending !== null || !raw.hasReady()) return;
+    if (node.pending !== null) {
+      // The disk is busy, but messages that need no write go out now (heartbeats above all).
+      for (const m of raw.takeMessages()) this.send(m);
+      return;
+    }
+    if (!raw.hasReady()) return;
     const ready = raw.ready();
     node.pending = ready;
     for (const m of ready.messages) this.send(m);
