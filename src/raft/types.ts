@@ -25,6 +25,11 @@ export interface Entry {
   readonly term: number;
   readonly type: EntryType;
   readonly data: Uint8Array;
+  /**
+   * Creation time (ms since the epoch) stamped by the driver that first stored the entry, so every
+   * replica stores the same time; opaque to the core, which passes it through untouched.
+   */
+  readonly timestampMs?: number;
 }
 
 /** The state that must survive a crash before any message that depends on it is sent. */

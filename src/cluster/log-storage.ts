@@ -1,0 +1,64 @@
+// The Raft core's Storage over Loghouse's native log: the Raft log is the data log. Entry index i is
+// record offset i - 1 (Raft counts from 1, the log from 0), and each record stores the entry's term
+// and type. The start point (snapshot) and hard state come from the RaftStateFile beside the log.
+import assert from "node:assert/strict";
+import type { Entry, EntryType, HardState, SnapshotPoint, Storage } from "../raft/index.ts";
+import type { Log } from "../storage/index.ts";
+import type { RaftStateFile } from "./raft-state-file.ts";
+
+/** Raft index of the record at `offset`. */
+export function indexOfOffset(offset: number): number {
+  return offset + 1;
+}
+
+/** Record offset of the Raft entry at `index` (index >= 1). */
+export function offsetOfIndex(index: number): number {
+  assert.ok(index >= 1, `raft index ${index} has no record`);
+  return index - 1;
+}
+
+export class LogStorage implements Storage {
+  constructor(
+    private readonly log: Log,
+    private readonly stateFile: RaftStateFile,
+  ) {
+    assert.equal(stateFile.state.snapshot.index, log.lowestOffset, "the log starts right after the snapshot point");
+  }
+
+  hardState(): HardState {
+    return this.stateFile.state.hardState;
+  }
+
+  snapshot(): SnapshotPoint {
+    return this.stateFile.state.snapshot;
+  }
+
+  firstIndex(): number {
+    return indexOfOffset(this.log.lowestOffset);
+  }
+
+  lastIndex(): number {
+    return this.log.nextOffset;
+  }
+
+  term(index: number): number | undefined {
+    const point = this.snapshot();
+    if (index === point.index) return point.term;
+    if (index < this.firstIndex() || index > this.lastIndex()) return undefined;
+    return this.log.termAt(offsetOfIndex(index));
+  }
+
+  entries(low: number, high: number, bytesMax: number): Entry[] {
+    assert.ok(low >= this.firstIndex() && low <= high && high <= this.lastIndex() + 1, `entries [${low}, ${high}) outside the log`);
+    // The byte budget is in stored bytes; a record always comes back even when it alone is larger.
+    const records = this.log.readRange(offsetOfIndex(low), { countMax: high - low, bytesMax: Math.max(0, bytesMax) });
+    const entries: Entry[] = records.map((record) => ({
+      index: indexOfOffset(record.offset),
+      term: record.term,
+      type: record.type as EntryType,
+      data: record.value,
+      timestampMs: record.timestampMs,
+    }));
+    return entries;
+  }
+}
