@@ -22,6 +22,9 @@ import { entryBytes, EntryType, Role, type Entry, type HardState, type SnapshotP
  * Role transitions happen only in the `becomeX` methods; message handling is split by role into
  * `stepLeader`, `stepCandidate` and `stepFollower` (the shape of etcd-io/raft).
  */
+/** What a new entry is made from; the core adds index and term. */
+type EntryItem = { readonly type: EntryType; readonly data: Uint8Array; readonly timestampMs?: number | undefined };
+
 export class Raft {
   readonly id: number;
   readonly config: RaftConfig;
@@ -201,8 +204,8 @@ export class Raft {
     return entries.some((entry) => entry.type === EntryType.Membership);
   }
 
-  /** Appends normal entries carrying `items` (leader only). */
-  propose(items: readonly Uint8Array[]): ProposeResult {
+  /** Appends normal entries carrying `items` (leader only), stamped with the driver's `timestampMs` if given. */
+  propose(items: readonly Uint8Array[], timestampMs?: number): ProposeResult {
     const refusal = this.refuseProposal();
     if (refusal !== null) return refusal;
     if (items.length === 0 || items.length > this.config.proposalEntriesMax) {
@@ -213,8 +216,8 @@ export class Raft {
       return rejected(ProposeRejection.TooManyUncommitted, this.lead, `${uncommitted} entries uncommitted`);
     }
     const first = this.log.lastIndex() + 1;
-    const entries: { type: EntryType; data: Uint8Array }[] = new Array(items.length);
-    for (let i = 0; i < items.length; i++) entries[i] = { type: EntryType.Normal, data: items[i] as Uint8Array };
+    const entries: EntryItem[] = new Array(items.length);
+    for (let i = 0; i < items.length; i++) entries[i] = { type: EntryType.Normal, data: items[i] as Uint8Array, timestampMs };
     this.appendEntries(entries);
     this.broadcastAppend();
     return { ok: true, term: this.term, firstIndex: first, lastIndex: this.log.lastIndex() };
@@ -267,12 +270,13 @@ export class Raft {
     return { ok: true, term: this.term, firstIndex: 0, lastIndex: 0 };
   }
 
-  private appendEntries(items: readonly { type: EntryType; data: Uint8Array }[]): void {
+  private appendEntries(items: readonly EntryItem[]): void {
     const first = this.log.lastIndex() + 1;
     const entries: Entry[] = new Array(items.length);
     for (let i = 0; i < items.length; i++) {
-      const item = items[i] as { type: EntryType; data: Uint8Array };
-      entries[i] = { index: first + i, term: this.term, type: item.type, data: item.data };
+      const item = items[i] as EntryItem;
+      const entry: Entry = { index: first + i, term: this.term, type: item.type, data: item.data };
+      entries[i] = item.timestampMs === undefined ? entry : { ...entry, timestampMs: item.timestampMs };
     }
     const last = this.log.append(entries);
     assert(last === first + items.length - 1, "append did not land at the end of the log");

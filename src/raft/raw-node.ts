@@ -53,8 +53,8 @@ export class RawNode {
     this.raft.step(m);
   }
 
-  propose(items: readonly Uint8Array[]): ProposeResult {
-    return this.raft.propose(items);
+  propose(items: readonly Uint8Array[], timestampMs?: number): ProposeResult {
+    return this.raft.propose(items, timestampMs);
   }
 
   proposeMembershipChange(change: MembershipChange): ProposeResult {
