@@ -102,3 +102,22 @@ export class StorageIoError extends LoghouseError {
     super(message, options);
   }
 }
+
+/** This node cannot take the write because it is not the leader; the leader's id (0 if unknown) says where to go. */
+export class NotLeaderError extends LoghouseError {
+  readonly code = "NOT_LEADER";
+  readonly rpcCode = RpcCode.unavailable;
+
+  constructor(
+    message: string,
+    readonly leaderId: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The cluster cannot take the request now (no quorum, too much uncommitted, leadership changed); retrying may succeed. */
+export class ClusterUnavailableError extends LoghouseError {
+  readonly code = "CLUSTER_UNAVAILABLE";
+  readonly rpcCode = RpcCode.unavailable;
+}

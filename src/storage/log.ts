@@ -37,6 +37,11 @@ export interface AppendOptions {
   readonly term?: number;
   /** Record type stored with each record, a u32 (default 0: user data). */
   readonly type?: number;
+  /**
+   * Creation time to store instead of the clock's (a Raft follower keeps the leader's). Timestamps
+   * never go back: an earlier one is raised to the log's latest.
+   */
+  readonly timestampMs?: number;
 }
 
 export interface ReadLimits {
@@ -167,7 +172,7 @@ export class Log {
 
   private enqueueValues(values: readonly Uint8Array[], options: AppendOptions, bytes: number): Promise<number> {
     const firstOffset = this.reservedEnd;
-    const timestampMs = this.nextTimestamp();
+    const timestampMs = this.nextTimestamp(options.timestampMs);
     const packed = values.length === 1 ? values[0]! : Buffer.concat(values);
     const lengths = Uint32Array.from(values, (value) => value.length);
     const steps: WriteStep[] = [];
@@ -449,8 +454,9 @@ export class Log {
     if (bytes > this.config.batchBytesMax) {
       throw new BatchTooLargeError(`batch of ${bytes} bytes exceeds batchBytesMax ${this.config.batchBytesMax}`);
     }
-    const { term = 0, type = 0 } = options;
+    const { term = 0, type = 0, timestampMs = 1 } = options;
     if (!Number.isSafeInteger(term) || term < 0) throw new InvalidArgumentError(`term must be a non-negative integer, got ${term}`);
+    if (!Number.isSafeInteger(timestampMs) || timestampMs < 1) throw new InvalidArgumentError(`timestampMs must be a positive integer, got ${timestampMs}`);
     if (!Number.isInteger(type) || type < 0 || type > 0xffff_ffff) throw new InvalidArgumentError(`type must be a u32, got ${type}`);
     return bytes;
   }
@@ -465,9 +471,9 @@ export class Log {
     }
   }
 
-  /** Creation time for a new batch: the clock, but never earlier than the last record's. */
-  private nextTimestamp(): number {
-    const now = Math.floor(this.config.clock());
+  /** Creation time for a new batch: the given time or the clock, but never earlier than the last record's. */
+  private nextTimestamp(given?: number): number {
+    const now = Math.floor(given ?? this.config.clock());
     this.lastTimestampMs = Math.max(this.lastTimestampMs, Number.isSafeInteger(now) && now > 0 ? now : 1);
     return this.lastTimestampMs;
   }

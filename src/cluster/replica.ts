@@ -1,0 +1,229 @@
+// One node's Raft replica: drives the pure core (src/raft) with real time, the native log as the Raft
+// log, the state file, and a message sender. It carries out each Ready in the order the core
+// demands: entries and hard state are durable (fsynced) before the messages that acknowledge them
+// leave, and before committed entries become visible to consumers.
+import assert from "node:assert/strict";
+import { ClusterUnavailableError, LogClosedError, NotLeaderError } from "../errors.ts";
+import {
+  defaultRaftLimits,
+  ProposeRejection,
+  RawNode,
+  Role,
+  SeededRandom,
+  type Entry,
+  type Message,
+  type ProposeResult,
+  type RaftConfig,
+  type Ready,
+  type Status,
+} from "../raft/index.ts";
+import type { Log } from "../storage/index.ts";
+import { OffsetWaiters } from "../storage/offset-waiters.ts";
+import { CommittedLog } from "./committed-log.ts";
+import { LogStorage, offsetOfIndex } from "./log-storage.ts";
+import type { RaftStateFile } from "./raft-state-file.ts";
+
+export type RaftLimits = Omit<RaftConfig, "id" | "storage" | "random">;
+
+export interface ReplicaOptions {
+  readonly nodeId: number;
+  /** The data log, opened with durability "fsync"; its lowest offset is the snapshot index. */
+  readonly log: Log;
+  readonly stateFile: RaftStateFile;
+  /** Sends a message to its `to` node; never blocks, may drop (Raft retries). */
+  readonly send: (message: Message) => void;
+  /** Real time per Raft tick. */
+  readonly tickMs: number;
+  /** Seed of the core's random source (election timeouts). */
+  readonly seed: number;
+  readonly limits?: Partial<RaftLimits>;
+  readonly clock?: () => number;
+}
+
+interface PendingProposal {
+  readonly term: number;
+  readonly lastIndex: number;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Entries appended to the log in one call share their term, type and creation time. */
+function sameRun(a: Entry, b: Entry): boolean {
+  return a.term === b.term && a.type === b.type && a.timestampMs === b.timestampMs;
+}
+
+const APPEND_CHUNK_ENTRIES = 10_000;
+
+export class Replica {
+  /** Reads bounded by the commit index: what consumers on this node may see. */
+  readonly committed: CommittedLog;
+  private readonly node: RawNode;
+  private readonly log: Log;
+  private readonly commitWaiters = new OffsetWaiters();
+  private pending: PendingProposal[] = [];
+  private commitEnd: number;
+  private handling = false;
+  private stopped = false;
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly clock: () => number;
+
+  constructor(private readonly options: ReplicaOptions) {
+    this.log = options.log;
+    this.clock = options.clock ?? Date.now;
+    const storage = new LogStorage(options.log, options.stateFile);
+    this.node = new RawNode({
+      ...defaultRaftLimits,
+      applyBytesMax: 4 << 20,
+      ...options.limits,
+      id: options.nodeId,
+      storage,
+      random: new SeededRandom(options.seed),
+    });
+    // Entries up to the persisted commit index were committed before a restart: visible at once.
+    this.commitEnd = Math.min(options.stateFile.state.hardState.commit, this.log.nextOffset);
+    this.committed = new CommittedLog(this.log, () => this.commitEnd, this.commitWaiters);
+  }
+
+  start(): void {
+    assert.ok(this.ticker === undefined, "started twice");
+    this.ticker = setInterval(() => this.tick(), this.options.tickMs);
+    this.ticker.unref();
+  }
+
+  /** Stops ticking and fails waiting proposals; the log and state file stay open (the owner closes them). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.ticker);
+    this.failPending(new LogClosedError("replica stopped"));
+    this.commitWaiters.rejectAll(new LogClosedError("replica stopped"));
+    while (this.handling) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  status(): Status {
+    return this.node.status();
+  }
+
+  get isLeader(): boolean {
+    return this.node.status().role === Role.Leader;
+  }
+
+  /** Delivers a message from a peer. */
+  receive(message: Message): void {
+    if (this.stopped) return;
+    this.node.step(message);
+    this.pump();
+  }
+
+  /** Starts an election now (used to bootstrap a single-node cluster without waiting a timeout). */
+  campaign(): void {
+    this.node.campaign();
+    this.pump();
+  }
+
+  /**
+   * Replicates `values` as consecutive records; resolves with the first offset once they are
+   * committed (fsynced on a majority) and applied here. Rejects with NotLeaderError on a follower.
+   */
+  propose(values: readonly Uint8Array[]): Promise<number> {
+    if (this.stopped) return Promise.reject(new LogClosedError("replica stopped"));
+    const result = this.node.propose(values, this.clock());
+    if (!result.ok) return Promise.reject(proposeError(result));
+    const committed = new Promise<void>((resolve, reject) => {
+      this.pending.push({ term: result.term, lastIndex: result.lastIndex, resolve, reject });
+    });
+    this.pump();
+    return committed.then(() => offsetOfIndex(result.firstIndex));
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    this.node.tick();
+    this.pump();
+  }
+
+  /** Sends what can go now and starts on the next Ready unless one is being carried out. */
+  private pump(): void {
+    for (const message of this.node.takeMessages()) this.options.send(message);
+    if (this.handling || this.stopped || !this.node.hasReady()) return;
+    this.handling = true;
+    const ready = this.node.ready();
+    this.carryOut(ready).then(
+      () => {
+        this.handling = false;
+        this.pump();
+      },
+      (error: unknown) => {
+        // A write or sync failed: this replica can no longer keep its promises. Stop, loudly.
+        this.handling = false;
+        void this.stop();
+        throw error;
+      },
+    );
+  }
+
+  private async carryOut(ready: Ready): Promise<void> {
+    for (const message of ready.messages) this.options.send(message);
+    await this.persist(ready);
+    for (const message of ready.messagesAfterPersist) this.options.send(message);
+    this.apply(ready.committedEntries);
+    this.node.advance(ready);
+  }
+
+  private async persist(ready: Ready): Promise<void> {
+    const state = this.options.stateFile.state;
+    if (ready.snapshot !== null) await this.log.resetTo(ready.snapshot.index);
+    if (ready.entries.length > 0) await this.appendEntries(ready.entries);
+    if (ready.snapshot !== null || (ready.hardState !== null && ready.mustSync)) {
+      await this.options.stateFile.save({ hardState: ready.hardState ?? state.hardState, snapshot: ready.snapshot ?? state.snapshot });
+    }
+  }
+
+  /** Writes entries at their offsets, first dropping any stored entries they replace (conflict truncation). */
+  private async appendEntries(entries: readonly Entry[]): Promise<void> {
+    const firstOffset = offsetOfIndex(entries[0]!.index);
+    if (firstOffset < this.log.nextOffset) await this.log.truncateAfter(firstOffset - 1);
+    assert.equal(this.log.nextOffset, firstOffset, "entries continue the log");
+    const appends: Promise<number>[] = [];
+    for (let start = 0; start < entries.length; ) {
+      const first = entries[start]!;
+      let end = start + 1;
+      while (end < entries.length && end - start < APPEND_CHUNK_ENTRIES && sameRun(first, entries[end]!)) end++;
+      const values = entries.slice(start, end).map((entry) => entry.data);
+      appends.push(this.log.append(values, { term: first.term, type: first.type, timestampMs: first.timestampMs ?? this.clock() }));
+      start = end;
+    }
+    const offsets = await Promise.all(appends);
+    assert.equal(offsets[0], firstOffset, "entries landed at their offsets");
+  }
+
+  /** Makes committed entries visible and settles the proposals they decide. */
+  private apply(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const last = entries[entries.length - 1]!.index;
+    const firstIndex = entries[0]!.index;
+    this.commitEnd = Math.max(this.commitEnd, offsetOfIndex(last) + 1);
+    const decided = this.pending.filter((proposal) => proposal.lastIndex <= last);
+    this.pending = this.pending.filter((proposal) => proposal.lastIndex > last);
+    for (const proposal of decided) {
+      const entry = proposal.lastIndex >= firstIndex ? entries[proposal.lastIndex - firstIndex] : undefined;
+      const term = entry?.term ?? this.log.termAt(offsetOfIndex(proposal.lastIndex));
+      if (term === proposal.term) {
+        proposal.resolve();
+      } else {
+        proposal.reject(new ClusterUnavailableError("leadership changed before the records were committed; they were not written"));
+      }
+    }
+    this.commitWaiters.release(this.commitEnd);
+  }
+
+  private failPending(error: unknown): void {
+    for (const proposal of this.pending.splice(0)) proposal.reject(error);
+  }
+}
+
+function proposeError(result: Extract<ProposeResult, { ok: false }>): Error {
+  if (result.reason === ProposeRejection.NotLeader) {
+    return new NotLeaderError(`not the leader${result.leaderId === 0 ? " (no leader known)" : `; leader is node ${result.leaderId}`}`, result.leaderId);
+  }
+  return new ClusterUnavailableError(`proposal refused: ${result.reason} ${result.detail}`);
+}

@@ -1,0 +1,12 @@
+// Waits for a condition with a bound, checking it after every short pause; never a bare sleep.
+import { setTimeout as delay } from "node:timers/promises";
+
+export async function waitUntil<T>(describe: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${describe}`);
+    await delay(5);
+  }
+}
