@@ -14,6 +14,8 @@ import { syncDirectory } from "../storage/group-commit.ts";
 export interface RaftState {
   readonly hardState: HardState;
   readonly snapshot: SnapshotPoint;
+  /** Where each member listens (node id → host:port), learned from membership changes and joins. */
+  readonly addresses: Readonly<Record<string, string>>;
 }
 
 const FORMAT_VERSION = 1;
@@ -27,8 +29,13 @@ function isIdList(value: unknown): value is number[] {
 }
 
 function parseState(text: string, path: string): RaftState {
-  const parsed = JSON.parse(text) as { version?: unknown; hardState?: Partial<HardState>; snapshot?: Partial<SnapshotPoint> };
-  const { hardState, snapshot } = parsed;
+  const parsed = JSON.parse(text) as {
+    version?: unknown;
+    hardState?: Partial<HardState>;
+    snapshot?: Partial<SnapshotPoint>;
+    addresses?: Record<string, unknown>;
+  };
+  const { hardState, snapshot, addresses } = parsed;
   const valid =
     parsed.version === FORMAT_VERSION &&
     hardState !== undefined &&
@@ -39,43 +46,51 @@ function parseState(text: string, path: string): RaftState {
     isNatural(snapshot.index) &&
     isNatural(snapshot.term) &&
     isIdList(snapshot.membership?.voters) &&
-    isIdList(snapshot.membership?.learners);
+    isIdList(snapshot.membership?.learners) &&
+    typeof addresses === "object" &&
+    addresses !== null &&
+    Object.values(addresses).every((address) => typeof address === "string");
   if (!valid) throw new DataLossError(`raft state file ${path} is malformed`);
-  return { hardState: hardState as HardState, snapshot: snapshot as SnapshotPoint };
+  return { hardState: hardState as HardState, snapshot: snapshot as SnapshotPoint, addresses: addresses as Record<string, string> };
 }
 
 export class RaftStateFile {
+  private writing: Promise<void> = Promise.resolve();
+
   private constructor(
     readonly path: string,
     private current: RaftState,
+    /** Whether a state was read from disk (a node that has never written one is new). */
+    readonly existed: boolean,
   ) {}
 
   /** Reads the state at `path`, or starts from `initial` (not yet written) when there is none. */
-  static async open(path: string, initial: SnapshotPoint): Promise<RaftStateFile> {
+  static async open(path: string, initial: Omit<RaftState, "hardState">): Promise<RaftStateFile> {
     let text: string;
     try {
       text = await readFile(path, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      return new RaftStateFile(path, { hardState: emptyHardState, snapshot: initial });
+      return new RaftStateFile(path, { hardState: emptyHardState, ...initial }, false);
     }
-    return new RaftStateFile(path, parseState(text, path));
+    return new RaftStateFile(path, parseState(text, path), true);
   }
 
   get state(): RaftState {
     return this.current;
   }
 
-  /** Whether a state was ever written (a node that has never written one has no existing state). */
-  async exists(): Promise<boolean> {
-    return readFile(this.path).then(
-      () => true,
-      () => false,
-    );
+  /**
+   * Replaces the given parts of the state durably; resolves once it would survive a crash. Updates
+   * are written one at a time, in call order, each with everything updated before it.
+   */
+  update(patch: Partial<RaftState>): Promise<void> {
+    const write = this.writing.then(() => this.write({ ...this.current, ...patch }));
+    this.writing = write.catch(() => undefined);
+    return write;
   }
 
-  /** Replaces the state durably; resolves once it would survive a crash. */
-  async save(state: RaftState): Promise<void> {
+  private async write(state: RaftState): Promise<void> {
     assert.ok(state.hardState.term >= this.current.hardState.term, "the term never goes back");
     const temporary = `${this.path}.tmp`;
     const file = await open(temporary, "w");

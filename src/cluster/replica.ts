@@ -12,6 +12,7 @@ import {
   SeededRandom,
   type Entry,
   type Message,
+  type MembershipChange,
   type ProposeResult,
   type RaftConfig,
   type Ready,
@@ -38,6 +39,8 @@ export interface ReplicaOptions {
   readonly seed: number;
   readonly limits?: Partial<RaftLimits>;
   readonly clock?: () => number;
+  /** Sees every committed entry once it is applied here, in order (membership changes among them). */
+  readonly onApply?: (entries: readonly Entry[]) => void;
 }
 
 interface PendingProposal {
@@ -128,11 +131,23 @@ export class Replica {
     if (this.stopped) return Promise.reject(new LogClosedError("replica stopped"));
     const result = this.node.propose(values, this.clock());
     if (!result.ok) return Promise.reject(proposeError(result));
+    return this.awaitCommit(result).then(() => offsetOfIndex(result.firstIndex));
+  }
+
+  /** Proposes a single-server membership change (leader only); resolves once it is committed here. */
+  changeMembership(change: MembershipChange): Promise<void> {
+    if (this.stopped) return Promise.reject(new LogClosedError("replica stopped"));
+    const result = this.node.proposeMembershipChange(change);
+    if (!result.ok) return Promise.reject(proposeError(result));
+    return this.awaitCommit(result);
+  }
+
+  private awaitCommit(result: Extract<ProposeResult, { ok: true }>): Promise<void> {
     const committed = new Promise<void>((resolve, reject) => {
       this.pending.push({ term: result.term, lastIndex: result.lastIndex, resolve, reject });
     });
     this.pump();
-    return committed.then(() => offsetOfIndex(result.firstIndex));
+    return committed;
   }
 
   private tick(): void {
@@ -174,7 +189,7 @@ export class Replica {
     if (ready.snapshot !== null) await this.log.resetTo(ready.snapshot.index);
     if (ready.entries.length > 0) await this.appendEntries(ready.entries);
     if (ready.snapshot !== null || (ready.hardState !== null && ready.mustSync)) {
-      await this.options.stateFile.save({ hardState: ready.hardState ?? state.hardState, snapshot: ready.snapshot ?? state.snapshot });
+      await this.options.stateFile.update({ hardState: ready.hardState ?? state.hardState, snapshot: ready.snapshot ?? state.snapshot });
     }
   }
 
@@ -214,6 +229,7 @@ export class Replica {
       }
     }
     this.commitWaiters.release(this.commitEnd);
+    this.options.onApply?.(entries);
   }
 
   private failPending(error: unknown): void {

@@ -12,29 +12,42 @@ export type MembershipChangeKind = (typeof MembershipChangeKind)[keyof typeof Me
 export interface MembershipChange {
   readonly kind: MembershipChangeKind;
   readonly nodeId: number;
+  /**
+   * Where the node listens (host:port), carried with the change so every member learns it from the
+   * log; opaque to the core. Empty when not given.
+   */
+  readonly address?: string;
 }
 
-const encodedBytes = 9;
+const fixedBytes = 9;
+const addressBytesMax = 1024;
 
-/** Encodes a change as the data of a Membership entry: kind (u8), then node id (u64, big endian). */
+/**
+ * Encodes a change as the data of a Membership entry: kind (u8), node id (u64, big endian), then the
+ * address in UTF-8 (possibly empty).
+ */
 export function encodeMembershipChange(change: MembershipChange): Uint8Array {
   assert(Number.isSafeInteger(change.nodeId) && change.nodeId > 0, `bad node id ${change.nodeId}`);
-  const bytes = new Uint8Array(encodedBytes);
+  const address = new TextEncoder().encode(change.address ?? "");
+  assert(address.length <= addressBytesMax, `address longer than ${addressBytesMax} bytes`);
+  const bytes = new Uint8Array(fixedBytes + address.length);
   const view = new DataView(bytes.buffer);
   view.setUint8(0, change.kind);
   view.setBigUint64(1, BigInt(change.nodeId));
+  bytes.set(address, fixedBytes);
   return bytes;
 }
 
 /** Decodes what `encodeMembershipChange` wrote; malformed data is a broken invariant (it was committed). */
 export function decodeMembershipChange(data: Uint8Array): MembershipChange {
-  assert(data.length === encodedBytes, `membership change must be ${encodedBytes} bytes, got ${data.length}`);
+  assert(data.length >= fixedBytes && data.length <= fixedBytes + addressBytesMax, `membership change of ${data.length} bytes`);
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const kind = view.getUint8(0);
   assert(kind >= 1 && kind <= 3, `unknown membership change kind ${kind}`);
   const nodeId = Number(view.getBigUint64(1));
   assert(Number.isSafeInteger(nodeId) && nodeId > 0, `bad node id ${nodeId}`);
-  return { kind: kind as MembershipChangeKind, nodeId };
+  const change = { kind: kind as MembershipChangeKind, nodeId };
+  return data.length === fixedBytes ? change : { ...change, address: new TextDecoder().decode(data.subarray(fixedBytes)) };
 }
 
 /**

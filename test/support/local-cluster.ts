@@ -33,9 +33,8 @@ export class LocalCluster {
     const dir = join(this.root, `node-${id}`);
     const log = await Log.open(join(dir, "log"), { initialOffset: 1 });
     const stateFile = await RaftStateFile.open(join(dir, "raft-state.json"), {
-      index: 1,
-      term: 1,
-      membership: { voters: [...this.ids], learners: [] },
+      snapshot: { index: 1, term: 1, membership: { voters: [...this.ids], learners: [] } },
+      addresses: {},
     });
     let replica: Replica | undefined;
     const transport = new RaftTransport({ nodeId: id, onMessage: (message) => replica?.receive(message), reconnectDelayMs: { min: 10, max: 100 } });

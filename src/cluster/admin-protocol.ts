@@ -1,0 +1,110 @@
+// Node-to-node administration on the node's one port: a connection that starts with 0x02 carries
+// one request and one response, each a u32 length (little-endian) and a JSON document. It is how a
+// new node asks the cluster to let it in, and how an operator asks a node to leave.
+import { connect, type Socket } from "node:net";
+import { InvalidArgumentError } from "../errors.ts";
+import { parsePeerAddress } from "./outbound-peer.ts";
+
+export const ADMIN_MARKER = 0x02;
+const DOCUMENT_BYTES_MAX = 64 * 1024;
+
+export type AdminRequest =
+  /** `fresh`: the node has no state (new, or it lost its disk) and must be admitted from scratch. */
+  | { readonly op: "join"; readonly nodeId: number; readonly address: string; readonly fresh: boolean }
+  | { readonly op: "leave"; readonly nodeId: number };
+
+export type AdminResponse =
+  | { readonly ok: true; readonly addresses: Readonly<Record<string, string>> }
+  | { readonly ok: false; readonly error: string; readonly leaderAddress?: string };
+
+function frame(document: unknown): Buffer {
+  const body = Buffer.from(JSON.stringify(document));
+  const header = Buffer.alloc(4);
+  header.writeUInt32LE(body.length);
+  return Buffer.concat([header, body]);
+}
+
+/** Reads one length-prefixed JSON document from `socket`, after `already` bytes read before. */
+function readDocument(socket: Socket, already: Buffer, timeoutMs: number): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let buffered = already;
+    const finish = (error: Error | null, value?: unknown): void => {
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("error", onError);
+      socket.off("close", onClose);
+      if (error === null) resolve(value);
+      else reject(error);
+    };
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk]);
+      tryParse();
+    };
+    const onError = (error: Error): void => finish(error);
+    const onClose = (): void => finish(new InvalidArgumentError("admin connection closed before a whole document arrived"));
+    const tryParse = (): void => {
+      if (buffered.length < 4) return;
+      const length = buffered.readUInt32LE(0);
+      if (length > DOCUMENT_BYTES_MAX) return finish(new InvalidArgumentError(`admin document of ${length} bytes is too large`));
+      if (buffered.length < 4 + length) return;
+      try {
+        finish(null, JSON.parse(buffered.subarray(4, 4 + length).toString("utf8")));
+      } catch (error) {
+        finish(new InvalidArgumentError("admin document is not JSON", { cause: error }));
+      }
+    };
+    const timer = setTimeout(() => finish(new InvalidArgumentError(`no admin document within ${timeoutMs} ms`)), timeoutMs);
+    socket.on("data", onData);
+    socket.on("error", onError);
+    socket.on("close", onClose);
+    tryParse();
+  });
+}
+
+function parseRequest(document: unknown): AdminRequest {
+  const request = document as Partial<Record<string, unknown>>;
+  const nodeId = request?.nodeId;
+  if (typeof nodeId !== "number" || !Number.isSafeInteger(nodeId) || nodeId <= 0) throw new InvalidArgumentError("nodeId must be a positive integer");
+  if (request.op === "leave") return { op: "leave", nodeId };
+  if (request.op === "join" && typeof request.address === "string" && typeof request.fresh === "boolean") {
+    parsePeerAddress(request.address);
+    return { op: "join", nodeId, address: request.address, fresh: request.fresh };
+  }
+  throw new InvalidArgumentError("op must be join (with an address) or leave");
+}
+
+/** Sends one request to the node at `address` (host:port) and returns its response. */
+export async function sendAdminRequest(address: string, request: AdminRequest, timeoutMs = 10_000): Promise<AdminResponse> {
+  const { host, port } = parsePeerAddress(address);
+  const socket = connect({ host, port });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    socket.write(Buffer.concat([Buffer.from([ADMIN_MARKER]), frame(request)]));
+    return (await readDocument(socket, Buffer.alloc(0), timeoutMs)) as AdminResponse;
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * Serves one admin request on a connection whose first bytes (starting with the 0x02 marker) were
+ * already read by the port's sniffer. A malformed request gets an error response; nothing throws.
+ */
+export async function serveAdminConnection(
+  socket: Socket,
+  firstBytes: Buffer,
+  handle: (request: AdminRequest) => Promise<AdminResponse>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  let response: AdminResponse;
+  try {
+    const request = parseRequest(await readDocument(socket, firstBytes.subarray(1), timeoutMs));
+    response = await handle(request);
+  } catch (error) {
+    response = { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+  if (!socket.destroyed) socket.end(frame(response));
+}

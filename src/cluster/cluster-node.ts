@@ -1,0 +1,226 @@
+// One member of a Loghouse cluster: its data log, Raft state, transport and replica, plus the
+// cluster's life cycle: bootstrapping a new cluster, joining a running one (as a learner, promoted
+// to voter once caught up), leaving, and learning where the other members listen.
+import { once } from "node:events";
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { join } from "node:path";
+import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
+import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry } from "../raft/index.ts";
+import { Log, type LogConfig } from "../storage/index.ts";
+import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
+import { RaftStateFile } from "./raft-state-file.ts";
+import { RaftTransport } from "./raft-transport.ts";
+import { Replica, type RaftLimits } from "./replica.ts";
+
+export const RAFT_MARKER = 0x01;
+
+export interface ClusterNodeOptions {
+  readonly dataDir: string;
+  readonly nodeId: number;
+  /** host:port where this node's port is reachable by the other members. */
+  readonly address: string;
+  /** Start a new cluster with this node as its only voter (ignored once the node has state). */
+  readonly bootstrap?: boolean;
+  readonly tickMs?: number;
+  readonly log?: Partial<LogConfig>;
+  readonly limits?: Partial<RaftLimits>;
+  /** How often the leader tries to promote caught-up learners. */
+  readonly promoteEveryMs?: number;
+}
+
+const JOIN_ATTEMPTS_MAX = 50;
+
+export class ClusterNode {
+  private server: Server | null = null;
+  private promoter: NodeJS.Timeout | undefined;
+  private promoting = false;
+  /**
+   * A node without state ignores Raft traffic until the leader has admitted it afresh: the leader
+   * may still hold progress from before the node lost its disk, and acting on it would be unsafe.
+   */
+  private admitted: boolean;
+
+  private constructor(
+    readonly options: ClusterNodeOptions,
+    readonly log: Log,
+    readonly stateFile: RaftStateFile,
+    readonly transport: RaftTransport,
+    readonly replica: Replica,
+  ) {
+    this.admitted = stateFile.existed || options.bootstrap === true;
+  }
+
+  static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const { nodeId, address } = options;
+    const bootstrap = options.bootstrap === true;
+    const stateFile = await RaftStateFile.open(join(options.dataDir, "raft-state.json"), {
+      // A new cluster starts from a start point at index 1 holding its first membership; a joining
+      // node starts empty and receives that start point from the leader.
+      snapshot: bootstrap ? { index: 1, term: 1, membership: { voters: [nodeId], learners: [] } } : { index: 0, term: 0, membership: { voters: [], learners: [] } },
+      addresses: { [nodeId]: address },
+    });
+    const log = await Log.open(join(options.dataDir, "log"), { ...options.log, initialOffset: stateFile.state.snapshot.index, durability: "fsync" });
+    let node: ClusterNode | undefined;
+    const transport = new RaftTransport({
+      nodeId,
+      onMessage: (message) => {
+        if (node?.admitted === true) node.replica.receive(message);
+      },
+      reconnectDelayMs: { min: 20, max: 500 },
+    });
+    const replica = new Replica({
+      nodeId,
+      log,
+      stateFile,
+      send: (message) => transport.send(message),
+      tickMs: options.tickMs ?? 50,
+      seed: nodeId * 2_654_435_761 + Date.now(),
+      limits: options.limits,
+      onApply: (entries) => node?.applied(entries),
+    });
+    node = new ClusterNode(options, log, stateFile, transport, replica);
+    for (const [id, peer] of Object.entries(stateFile.state.addresses)) if (Number(id) !== nodeId) transport.setPeer(Number(id), peer);
+    if (!stateFile.existed) await stateFile.update({});
+    replica.start();
+    if (bootstrap && stateFile.state.hardState.term <= 1) replica.campaign();
+    node.promoter = setInterval(() => node?.promoteLearners(), options.promoteEveryMs ?? 200).unref();
+    return node;
+  }
+
+  get nodeId(): number {
+    return this.options.nodeId;
+  }
+
+  get addresses(): Readonly<Record<string, string>> {
+    return this.stateFile.state.addresses;
+  }
+
+  /** Address of the current leader, if known. */
+  get leaderAddress(): string | undefined {
+    const lead = this.replica.status().lead;
+    return lead === 0 ? undefined : this.addresses[lead];
+  }
+
+  /** Takes a connection whose first byte is 0x01 (Raft) or 0x02 (admin), with the bytes read so far. */
+  acceptConnection(socket: Socket, firstBytes: Buffer): void {
+    if (firstBytes[0] === RAFT_MARKER) {
+      this.transport.acceptConnection(socket, firstBytes);
+    } else if (firstBytes[0] === ADMIN_MARKER) {
+      void serveAdminConnection(socket, firstBytes, (request) => this.handleAdmin(request));
+    } else {
+      socket.destroy();
+    }
+  }
+
+  /** Listens for Raft and admin connections only (a node without the RPC server, as in tests). */
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    const server = createServer((socket) => {
+      socket.once("data", (chunk: Buffer) => {
+        socket.pause();
+        this.acceptConnection(socket, chunk);
+        socket.resume();
+      });
+    });
+    server.listen(port, host);
+    await once(server, "listening");
+    this.server = server;
+    return server.address() as AddressInfo;
+  }
+
+  /** Asks the cluster reachable at `contact` to admit this node, following redirects to the leader. */
+  async joinCluster(contact: string): Promise<void> {
+    let target = contact;
+    let lastError = "no attempt made";
+    for (let attempt = 0; attempt < JOIN_ATTEMPTS_MAX; attempt++) {
+      const request = { op: "join", nodeId: this.nodeId, address: this.options.address, fresh: !this.admitted } as const;
+      const response = await sendAdminRequest(target, request).catch((error: unknown): AdminResponse => ({ ok: false, error: String(error) }));
+      if (response.ok) {
+        await this.learnAddresses(response.addresses);
+        this.admitted = true;
+        return;
+      }
+      lastError = response.error;
+      target = response.leaderAddress ?? contact;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(attempt, 5))));
+    }
+    throw new ClusterUnavailableError(`could not join through ${contact}: ${lastError}`);
+  }
+
+  /** Asks the cluster to remove node `nodeId` (this node if omitted), through whichever node is reachable. */
+  static async leave(contact: string, nodeId: number): Promise<void> {
+    let target = contact;
+    for (let attempt = 0; attempt < JOIN_ATTEMPTS_MAX; attempt++) {
+      const response = await sendAdminRequest(target, { op: "leave", nodeId });
+      if (response.ok) return;
+      if (response.leaderAddress === undefined) throw new ClusterUnavailableError(`leave refused: ${response.error}`);
+      target = response.leaderAddress;
+    }
+    throw new ClusterUnavailableError(`leave did not reach the leader through ${contact}`);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.promoter);
+    await this.replica.stop();
+    this.server?.close();
+    await this.transport.close();
+    await this.log.close();
+  }
+
+  private async handleAdmin(request: AdminRequest): Promise<AdminResponse> {
+    if (!this.replica.isLeader) {
+      const leaderAddress = this.leaderAddress;
+      return { ok: false, error: "not the leader", ...(leaderAddress === undefined ? {} : { leaderAddress }) };
+    }
+    const { membership } = this.replica.status();
+    const member = membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId);
+    if (request.op === "join") {
+      // A member that lost its state is removed and added back, so that it starts from nothing in
+      // everyone's eyes and votes again only once it has caught up.
+      if (member && request.fresh) await this.replica.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId: request.nodeId });
+      if (!member || request.fresh) {
+        await this.replica.changeMembership({ kind: MembershipChangeKind.AddLearner, nodeId: request.nodeId, address: request.address });
+      }
+    } else if (request.op === "leave") {
+      if (!member) throw new InvalidArgumentError(`node ${request.nodeId} is not a member`);
+      await this.replica.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId: request.nodeId });
+    }
+    return { ok: true, addresses: this.addresses };
+  }
+
+  /** Leader only: promotes learners, one at a time, once the core agrees they have caught up. */
+  private promoteLearners(): void {
+    if (this.promoting || !this.replica.isLeader) return;
+    const learner = this.replica.status().membership.learners[0];
+    if (learner === undefined) return;
+    this.promoting = true;
+    this.replica
+      .changeMembership({ kind: MembershipChangeKind.PromoteLearner, nodeId: learner })
+      .catch((error: unknown) => {
+        const reason = (error as { message?: string }).message ?? "";
+        if (!reason.includes(ProposeRejection.LearnerNotCaughtUp) && !reason.includes(ProposeRejection.MembershipChangePending)) {
+          process.emitWarning(`promoting node ${learner} failed: ${reason}`);
+        }
+      })
+      .finally(() => {
+        this.promoting = false;
+      });
+  }
+
+  /** Learns member addresses from applied membership changes. */
+  private applied(entries: readonly Entry[]): void {
+    const learned: Record<string, string> = {};
+    for (const entry of entries) {
+      if (entry.type !== EntryType.Membership) continue;
+      const change = decodeMembershipChange(entry.data);
+      if (change.kind === MembershipChangeKind.RemoveNode && change.nodeId !== this.nodeId) this.transport.removePeer(change.nodeId);
+      if (change.address !== undefined && change.address !== "") learned[change.nodeId] = change.address;
+    }
+    if (Object.keys(learned).length > 0) void this.learnAddresses(learned);
+  }
+
+  private async learnAddresses(addresses: Readonly<Record<string, string>>): Promise<void> {
+    const merged: Record<string, string> = { ...this.addresses, ...addresses, [this.nodeId]: this.options.address };
+    for (const [id, address] of Object.entries(merged)) if (Number(id) !== this.nodeId) this.transport.setPeer(Number(id), address);
+    await this.stateFile.update({ addresses: merged });
+  }
+}

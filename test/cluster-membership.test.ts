@@ -1,0 +1,80 @@
+// Cluster life cycle over real sockets: a node bootstraps a cluster, others join through any member
+// (redirected to the leader), catch up as learners and become voters; a member leaves; a member
+// whose data directory was lost catches up again from the leader.
+import assert from "node:assert/strict";
+import { rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ClusterNode } from "../src/cluster/cluster-node.ts";
+import { Role } from "../src/raft/index.ts";
+import { tempDir } from "./support/temp-dir.ts";
+import { waitUntil } from "./support/wait-until.ts";
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function startNode(root: string, nodeId: number, port: number, bootstrap = false): Promise<ClusterNode> {
+  const node = await ClusterNode.open({ dataDir: join(root, `node-${nodeId}`), nodeId, address: `127.0.0.1:${port}`, bootstrap, tickMs: 10, promoteEveryMs: 20 });
+  await node.listen("127.0.0.1", port);
+  return node;
+}
+
+function values(tag: string, count: number): Buffer[] {
+  return Array.from({ length: count }, (_, i) => Buffer.from(`${tag}-${i}`));
+}
+
+function dataRecords(node: ClusterNode): string[] {
+  const view = node.replica.committed;
+  if (view.highestOffset === undefined) return [];
+  return view.readRange(view.lowestOffset, { bytesMax: 1 << 24 }).filter((r) => r.type === 0).map((r) => `${r.offset}:${r.value}`);
+}
+
+test("bootstrap, join through a follower, promotion, leave, and catching up from an empty directory", async (t) => {
+  const root = await tempDir(t);
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const nodes = new Map<number, ClusterNode>();
+  t.after(async () => {
+    for (const node of nodes.values()) await node.close();
+  });
+  nodes.set(1, await startNode(root, 1, ports[0]!, true));
+  const first = nodes.get(1)!;
+  await waitUntil("the bootstrap node to lead", () => first.replica.isLeader);
+  await first.replica.propose(values("solo", 10));
+
+  nodes.set(2, await startNode(root, 2, ports[1]!));
+  await nodes.get(2)!.joinCluster(`127.0.0.1:${ports[0]}`);
+  await waitUntil("node 2 to become a voter", () => first.replica.status().membership.voters.includes(2));
+
+  nodes.set(3, await startNode(root, 3, ports[2]!));
+  await nodes.get(3)!.joinCluster(`127.0.0.1:${ports[1]}`);
+  await waitUntil("node 3 to become a voter", () => first.replica.status().membership.voters.length === 3);
+  assert.deepEqual(first.replica.status().membership, { voters: [1, 2, 3], learners: [] });
+
+  const leader = [...nodes.values()].find((node) => node.replica.isLeader)!;
+  const offset = await leader.replica.propose(values("trio", 10));
+  await waitUntil("every node to commit the trio", () => [...nodes.values()].every((node) => node.replica.committed.nextOffset > offset + 9));
+  const expected = dataRecords(leader);
+  assert.equal(expected.length, 20);
+  for (const node of nodes.values()) assert.deepEqual(dataRecords(node), expected, `node ${node.nodeId} holds the same records`);
+  assert.deepEqual(nodes.get(3)!.addresses, first.addresses, "every member knows every address");
+
+  // Node 2 loses its disk: it comes back empty under the same id and catches up from the leader.
+  await nodes.get(2)!.close();
+  nodes.delete(2);
+  await rm(join(root, "node-2"), { recursive: true, force: true });
+  nodes.set(2, await startNode(root, 2, ports[1]!));
+  await nodes.get(2)!.joinCluster(`127.0.0.1:${ports[0]}`);
+  await waitUntil("node 2 to catch up", () => dataRecords(nodes.get(2)!).length === 20, 20_000);
+  assert.deepEqual(dataRecords(nodes.get(2)!), expected);
+
+  await ClusterNode.leave(`127.0.0.1:${ports[1]}`, 3);
+  await waitUntil("node 3 to be removed", () => !first.replica.status().membership.voters.includes(3));
+  const after = [...nodes.values()].find((node) => node.replica.isLeader && node.nodeId !== 3);
+  assert.ok(after === undefined || after.replica.status().role === Role.Leader);
+});
