@@ -101,6 +101,16 @@ export class ClusterNode {
     return lead === 0 ? undefined : this.addresses[lead];
   }
 
+  /** Every member with its address and whether it leads, for GetServers. */
+  servers(): Array<{ id: string; rpcAddr: string; isLeader: boolean }> {
+    const { membership, lead } = this.replica.status();
+    return [...membership.voters, ...membership.learners].map((id) => ({
+      id: String(id),
+      rpcAddr: this.addresses[id] ?? "",
+      isLeader: id === lead,
+    }));
+  }
+
   /** Takes a connection whose first byte is 0x01 (Raft) or 0x02 (admin), with the bytes read so far. */
   acceptConnection(socket: Socket, firstBytes: Buffer): void {
     if (firstBytes[0] === RAFT_MARKER) {

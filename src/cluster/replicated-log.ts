@@ -1,0 +1,70 @@
+// A cluster member's log as the RPC layer serves it: reads are the committed view of this replica;
+// appends are proposed through Raft on the leader, and forwarded to the leader from a follower, so
+// a client can write through any node.
+import { ClusterUnavailableError, InvalidArgumentError, NotLeaderError } from "../errors.ts";
+import type { LogRecord, ReadLimits, ServedLog } from "../storage/index.ts";
+import type { ClusterNode } from "./cluster-node.ts";
+
+/** Sends records to the leader at `address` (host:port) and resolves with the first offset. */
+export type ForwardAppend = (address: string, values: readonly Uint8Array[], signal?: AbortSignal) => Promise<number>;
+
+const FORWARD_ATTEMPTS_MAX = 5;
+
+export class ReplicatedLog implements ServedLog {
+  constructor(
+    private readonly node: ClusterNode,
+    private readonly forward: ForwardAppend,
+  ) {}
+
+  get lowestOffset(): number {
+    return this.node.replica.committed.lowestOffset;
+  }
+
+  get nextOffset(): number {
+    return this.node.replica.committed.nextOffset;
+  }
+
+  get highestOffset(): number | undefined {
+    return this.node.replica.committed.highestOffset;
+  }
+
+  /**
+   * Appends through Raft: resolves with the first offset once the records are fsynced on a majority.
+   * Term and type are Raft's to set; a caller cannot choose them.
+   */
+  async append(values: readonly Uint8Array[]): Promise<number> {
+    if (values.length === 0) throw new InvalidArgumentError("append needs at least one record");
+    for (let attempt = 0; ; attempt++) {
+      if (this.node.replica.isLeader) return this.node.replica.propose(values);
+      const leader = this.node.leaderAddress;
+      if (leader === undefined || leader === this.node.options.address) {
+        if (attempt + 1 >= FORWARD_ATTEMPTS_MAX) throw new ClusterUnavailableError("no leader is known; retry shortly");
+        // An election is under way; it takes a few election timeouts at most.
+        await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
+        continue;
+      }
+      try {
+        return await this.forward(leader, values);
+      } catch (error) {
+        // The leader moved between our view and its answer: look again.
+        if (!(error instanceof NotLeaderError) || attempt + 1 >= FORWARD_ATTEMPTS_MAX) throw error;
+      }
+    }
+  }
+
+  read(offset: number | bigint): LogRecord {
+    return this.node.replica.committed.read(offset);
+  }
+
+  readRange(offset: number | bigint, limits?: ReadLimits): LogRecord[] {
+    return this.node.replica.committed.readRange(offset, limits);
+  }
+
+  offsetForTime(ms: number): number | undefined {
+    return this.node.replica.committed.offsetForTime(ms);
+  }
+
+  waitFor(offset: number, signal?: AbortSignal): Promise<void> {
+    return this.node.replica.committed.waitFor(offset, signal);
+  }
+}
