@@ -3,7 +3,7 @@
 // every node, and survive the loss and return of the leader.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { NotLeaderError, OffsetOutOfRangeError } from "../src/errors.ts";
+import { ClusterUnavailableError, NotLeaderError, OffsetOutOfRangeError } from "../src/errors.ts";
 import { LocalCluster } from "./support/local-cluster.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntil } from "./support/wait-until.ts";
@@ -80,5 +80,18 @@ describe("replicated log", () => {
       const held = reference.filter((entry) => entry.endsWith(`:0:${value}`));
       assert.deepEqual(held, [`${offset}:0:${value}`], `acknowledged ${value} is at ${offset}, once`);
     }
+  });
+
+  test("without a quorum a proposal fails in bounded time instead of hanging, and nothing uncommitted is served", async (t) => {
+    const cluster = new LocalCluster(await tempDir(t), [1, 2, 3], 300);
+    t.after(() => cluster.stopAll());
+    await cluster.startAll();
+    const leader = await cluster.leader();
+    await leader.replica.propose(batch("ok", 1));
+    const before = leader.replica.committed.nextOffset;
+    for (const id of [1, 2, 3]) if (id !== leader.id) await cluster.stop(id);
+    await assert.rejects(leader.replica.propose(batch("stranded", 1)), ClusterUnavailableError);
+    assert.equal(leader.replica.committed.nextOffset, before, "the stranded record is never visible");
+    assert.throws(() => leader.replica.committed.read(before), OffsetOutOfRangeError);
   });
 });

@@ -41,11 +41,14 @@ export interface ReplicaOptions {
   readonly clock?: () => number;
   /** Sees every committed entry once it is applied here, in order (membership changes among them). */
   readonly onApply?: (entries: readonly Entry[]) => void;
+  /** A proposal not decided within this time is failed (its outcome is then unknown). Default 30 s. */
+  readonly proposalTimeoutMs?: number;
 }
 
 interface PendingProposal {
   readonly term: number;
   readonly lastIndex: number;
+  readonly deadline: number;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
@@ -144,7 +147,8 @@ export class Replica {
 
   private awaitCommit(result: Extract<ProposeResult, { ok: true }>): Promise<void> {
     const committed = new Promise<void>((resolve, reject) => {
-      this.pending.push({ term: result.term, lastIndex: result.lastIndex, resolve, reject });
+      const deadline = performance.now() + (this.options.proposalTimeoutMs ?? 30_000);
+      this.pending.push({ term: result.term, lastIndex: result.lastIndex, deadline, resolve, reject });
     });
     this.pump();
     return committed;
@@ -154,6 +158,18 @@ export class Replica {
     if (this.stopped) return;
     this.node.tick();
     this.pump();
+    this.expireProposals();
+  }
+
+  /** Fails proposals past their deadline: without a quorum they could wait forever. */
+  private expireProposals(): void {
+    const now = performance.now();
+    if (this.pending.length === 0 || this.pending[0]!.deadline > now) return;
+    const expired = this.pending.filter((proposal) => proposal.deadline <= now);
+    this.pending = this.pending.filter((proposal) => proposal.deadline > now);
+    for (const proposal of expired) {
+      proposal.reject(new ClusterUnavailableError("records not committed in time (no quorum?); they may still be committed later"));
+    }
   }
 
   /** Sends what can go now and starts on the next Ready unless one is being carried out. */

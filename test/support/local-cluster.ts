@@ -22,6 +22,7 @@ export class LocalCluster {
   constructor(
     private readonly root: string,
     readonly ids: readonly number[],
+    private readonly proposalTimeoutMs = 30_000,
   ) {}
 
   async startAll(): Promise<void> {
@@ -40,7 +41,7 @@ export class LocalCluster {
     const transport = new RaftTransport({ nodeId: id, onMessage: (message) => replica?.receive(message), reconnectDelayMs: { min: 10, max: 100 } });
     const address = await transport.listen("127.0.0.1", this.ports.get(id) ?? 0);
     this.ports.set(id, address.port);
-    replica = new Replica({ nodeId: id, log, stateFile, send: (m) => transport.send(m), tickMs: 10, seed: id * 7919 });
+    replica = new Replica({ nodeId: id, log, stateFile, send: (m) => transport.send(m), tickMs: 10, seed: id * 7919, proposalTimeoutMs: this.proposalTimeoutMs });
     const node = { id, replica, transport, log };
     this.nodes.set(id, node);
     for (const other of this.nodes.values()) {
