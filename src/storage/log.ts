@@ -330,9 +330,12 @@ export class Log {
   async dropBefore(offset: number): Promise<number> {
     this.checkOpen();
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`offset must be a non-negative integer, got ${offset}`);
-    let count = 0;
-    while (count < this.segments.length - 1 && this.segments[count + 1]!.baseOffset <= offset) count++;
-    for (const segment of this.segments.splice(0, count)) await segment.remove();
+    // Exclusive, like truncateAfter, so that the two never pick segments from under each other.
+    await this.runExclusive(async () => {
+      let count = 0;
+      while (count < this.segments.length - 1 && this.segments[count + 1]!.baseOffset <= offset) count++;
+      for (const segment of this.segments.splice(0, count)) await segment.remove();
+    });
     return this.lowestOffset;
   }
 
@@ -382,7 +385,7 @@ export class Log {
   }
 
   private syncOnTimer(): void {
-    if (!this.unsynced || this.state !== "open") return;
+    if (!this.unsynced || this.state !== "open" || this.exclusive !== null) return;
     this.unsynced = false;
     this.timerSync = this.active.files.sync().catch((error: unknown) => {
       this.failure = error;
@@ -433,7 +436,10 @@ export class Log {
   private async runExclusive(operation: () => Promise<void>): Promise<void> {
     while (this.exclusive !== null) await this.exclusive.catch(() => undefined);
     this.checkWritable();
-    const run = this.commits.drain().then(operation);
+    const run = this.commits
+      .drain()
+      .then(() => this.timerSync)
+      .then(operation);
     this.exclusive = run;
     try {
       await run;
