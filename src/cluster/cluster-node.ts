@@ -111,8 +111,19 @@ export class ClusterNode {
     }));
   }
 
-  /** Takes a connection whose first byte is 0x01 (Raft) or 0x02 (admin), with the bytes read so far. */
-  acceptConnection(socket: Socket, firstBytes: Buffer): void {
+  /**
+   * Takes a connection whose first byte is 0x01 (Raft) or 0x02 (admin). `firstBytes` are the bytes a
+   * sniffer already read from it; when none were (or they were put back), the first chunk is read here.
+   */
+  acceptConnection(socket: Socket, firstBytes: Buffer = Buffer.alloc(0)): void {
+    if (firstBytes.length === 0) {
+      socket.once("data", (chunk: Buffer) => {
+        socket.pause();
+        this.acceptConnection(socket, chunk);
+        socket.resume();
+      });
+      return;
+    }
     if (firstBytes[0] === RAFT_MARKER) {
       this.transport.acceptConnection(socket, firstBytes);
     } else if (firstBytes[0] === ADMIN_MARKER) {
@@ -124,13 +135,7 @@ export class ClusterNode {
 
   /** Listens for Raft and admin connections only (a node without the RPC server, as in tests). */
   async listen(host: string, port: number): Promise<AddressInfo> {
-    const server = createServer((socket) => {
-      socket.once("data", (chunk: Buffer) => {
-        socket.pause();
-        this.acceptConnection(socket, chunk);
-        socket.resume();
-      });
-    });
+    const server = createServer((socket) => this.acceptConnection(socket));
     server.listen(port, host);
     await once(server, "listening");
     this.server = server;
