@@ -1,0 +1,18 @@
+// What a handler sees of its call, and the shape of a service's handlers. Handlers take only the
+// call's signal, so the gRPC fast path can call them without building connect's full
+// HandlerContext, while connect's router (which passes a HandlerContext) accepts them unchanged.
+import type { DescService } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+
+export interface CallContext {
+  /** Aborts when the client cancels, the deadline passes, or the server shuts down. */
+  readonly signal: AbortSignal;
+}
+
+/** A service implementation whose handlers need only a CallContext; assignable to ServiceImpl<S>. */
+export type ServiceHandlers<S extends DescService> = {
+  [K in keyof ServiceImpl<S>]: (
+    input: Parameters<ServiceImpl<S>[K]>[0],
+    context: CallContext,
+  ) => ReturnType<ServiceImpl<S>[K]>;
+};

@@ -1,0 +1,139 @@
+// Configuration of one node: where it keeps its data, where it listens, and every limit it
+// enforces. All of it is validated here, once, at start-up, with a message naming the field; the
+// storage part is validated by the storage layer's own resolver, called from here.
+import { InvalidConfigError } from "../errors.ts";
+import { FULL_HEADER_BYTES, resolveLogConfig, type LogConfig } from "../storage/index.ts";
+
+export interface ServerLimits {
+  /** Largest record value accepted (also the storage's recordBytesMax). */
+  readonly recordBytesMax: number;
+  /** Largest RPC message accepted or sent, before any decoding. */
+  readonly messageBytesMax: number;
+  /** Most records in one ProduceBatch. */
+  readonly batchRecordsMax: number;
+  /** Most records in one read answer (ConsumeBatch, one ConsumeBatchStream message). */
+  readonly readRecordsMax: number;
+  /** Byte budget of record values in one read answer. */
+  readonly readBytesMax: number;
+  /** Longest a ConsumeBatch may wait for a new record (max_wait_ms is capped to this). */
+  readonly readWaitMsMax: number;
+  /** Concurrent RPC streams (calls) over all connections. */
+  readonly streamsMax: number;
+  /** Concurrent RPC streams on one HTTP/2 connection (advertised as SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly streamsPerConnectionMax: number;
+  /** Open connections. */
+  readonly connectionsMax: number;
+  /**
+   * Bytes one stream may hold in flight: records read from a ProduceStream but not yet
+   * acknowledged, or answers written to a consumer but not yet taken by the network.
+   */
+  readonly streamBytesInFlightMax: number;
+  /** On shutdown, how long calls in progress get to finish before they are cut off. */
+  readonly shutdownGraceMs: number;
+}
+
+export interface ServerConfig {
+  /** Directory of the log (created if absent). */
+  readonly dataDir: string;
+  readonly host: string;
+  /** TCP port; 0 picks a free one. */
+  readonly port: number;
+  /** This node's id, reported by GetServers. */
+  readonly nodeId: string;
+  /** Address clients should use for this node (GetServers); defaults to host:port as bound. */
+  readonly advertiseAddress: string | undefined;
+  readonly limits: ServerLimits;
+  /** Storage options (see src/storage/config.ts); recordBytesMax comes from limits. */
+  readonly log: LogConfig;
+}
+
+export interface ServerConfigInput extends Partial<Omit<ServerConfig, "limits" | "log">> {
+  readonly limits?: Partial<ServerLimits>;
+  readonly log?: Partial<Omit<LogConfig, "recordBytesMax">>;
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+/** Room for a message's own fields around its records (offsets, lengths, tags). */
+const MESSAGE_OVERHEAD_BYTES = 1 * KIB;
+/** Protobuf bytes around one record value in a message: tags, lengths, offset, term, type, time. */
+export const RECORD_WIRE_OVERHEAD_BYTES = 48;
+
+export const defaultServerLimits: ServerLimits = {
+  recordBytesMax: 1 * MIB,
+  messageBytesMax: 8 * MIB,
+  batchRecordsMax: 65_536,
+  readRecordsMax: 10_000,
+  readBytesMax: 1 * MIB,
+  readWaitMsMax: 60_000,
+  streamsMax: 16_384,
+  streamsPerConnectionMax: 4_096,
+  connectionsMax: 4_096,
+  streamBytesInFlightMax: 1 * MIB,
+  shutdownGraceMs: 2_000,
+};
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 8400;
+export const DEFAULT_DATA_DIR = "data";
+
+function requireInteger(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidConfigError(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`);
+  }
+  return value;
+}
+
+function requireString(name: string, value: unknown): string {
+  if (typeof value !== "string" || value.length === 0) throw new InvalidConfigError(`${name} must be a non-empty string, got ${String(value)}`);
+  return value;
+}
+
+function resolveLimits(input: Partial<ServerLimits>): ServerLimits {
+  for (const key of Object.keys(input)) {
+    if (!(key in defaultServerLimits)) throw new InvalidConfigError(`unknown limit: ${key}`);
+  }
+  const limits: ServerLimits = { ...defaultServerLimits, ...input };
+  requireInteger("limits.recordBytesMax", limits.recordBytesMax, 1, 64 * MIB);
+  // Any accepted record must fit in an answer, so a message holds at least one record with room to spare.
+  requireInteger("limits.messageBytesMax", limits.messageBytesMax, limits.recordBytesMax + MESSAGE_OVERHEAD_BYTES, 1024 * MIB);
+  requireInteger("limits.batchRecordsMax", limits.batchRecordsMax, 1, 1_000_000);
+  requireInteger("limits.readRecordsMax", limits.readRecordsMax, 1, 1_000_000);
+  requireInteger("limits.readBytesMax", limits.readBytesMax, 1, limits.messageBytesMax - MESSAGE_OVERHEAD_BYTES - limits.recordBytesMax);
+  requireInteger("limits.readWaitMsMax", limits.readWaitMsMax, 0, 3_600_000);
+  requireInteger("limits.streamsMax", limits.streamsMax, 1, 1_000_000);
+  requireInteger("limits.streamsPerConnectionMax", limits.streamsPerConnectionMax, 1, limits.streamsMax);
+  requireInteger("limits.connectionsMax", limits.connectionsMax, 1, 1_000_000);
+  requireInteger("limits.streamBytesInFlightMax", limits.streamBytesInFlightMax, 64 * KIB, 1024 * MIB);
+  requireInteger("limits.shutdownGraceMs", limits.shutdownGraceMs, 0, 600_000);
+  return limits;
+}
+
+/** Fills defaults and validates every field; throws InvalidConfigError naming the first bad one. */
+export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig {
+  const known = new Set(["dataDir", "host", "port", "nodeId", "advertiseAddress", "limits", "log"]);
+  for (const key of Object.keys(input)) {
+    if (!known.has(key)) throw new InvalidConfigError(`unknown server config field: ${key}`);
+  }
+  const limits = resolveLimits(input.limits ?? {});
+  // The storage takes a whole ProduceBatch as one append: the largest message of the largest batch,
+  // as stored frames, must fit its batch budget.
+  const batchFrameBytesMax = limits.messageBytesMax + limits.batchRecordsMax * FULL_HEADER_BYTES;
+  const log = resolveLogConfig({ batchBytesMax: Math.max(batchFrameBytesMax, 16 * MIB), ...input.log, recordBytesMax: limits.recordBytesMax });
+  if (log.batchBytesMax < batchFrameBytesMax) {
+    throw new InvalidConfigError(
+      `log.batchBytesMax ${log.batchBytesMax} is below the largest batch the limits admit ` +
+        `(messageBytesMax + batchRecordsMax x ${FULL_HEADER_BYTES} = ${batchFrameBytesMax})`,
+    );
+  }
+  const advertiseAddress = input.advertiseAddress === undefined ? undefined : requireString("advertiseAddress", input.advertiseAddress);
+  return {
+    dataDir: requireString("dataDir", input.dataDir ?? DEFAULT_DATA_DIR),
+    host: requireString("host", input.host ?? DEFAULT_HOST),
+    port: requireInteger("port", input.port ?? DEFAULT_PORT, 0, 65_535),
+    nodeId: requireString("nodeId", input.nodeId ?? "loghouse-0"),
+    advertiseAddress,
+    limits,
+    log,
+  };
+}

@@ -1,0 +1,246 @@
+// The log.v1.Log service: a plain object of handlers over one storage log, shared by every
+// protocol the server speaks (the gRPC fast path and the Connect router call the same functions).
+// Handlers take only what they use from the call context (its signal), speak in catalogue errors
+// (src/errors.ts), and never poll: a reader at the end of the log waits on log.waitFor.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { BatchTooLargeError, InvalidArgumentError, OffsetOutOfRangeError, RecordTooLargeError } from "../errors.ts";
+import type {
+  ConsumeBatchRequest,
+  ConsumeBatchStreamRequest,
+  ConsumeRequest,
+  GetServersResponseSchema,
+  Log as LogServiceDesc,
+  OffsetForTimestampRequest,
+  ProduceBatchRequest,
+  ProduceRequest,
+  RecordSchema,
+  ServerSchema,
+} from "../gen/log/v1/log_pb.ts";
+import type { Log, LogRecord } from "../storage/index.ts";
+import type { CallContext, ServiceHandlers } from "./call-context.ts";
+import type { ServerLimits } from "./config.ts";
+
+
+type Unary<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
+
+export interface LogServiceOptions {
+  readonly log: Log;
+  readonly limits: ServerLimits;
+  /** The nodes to report from GetServers (this node alone on a single node). */
+  readonly servers: () => ReadonlyArray<MessageInitShape<typeof ServerSchema>>;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Bookkeeping cost of one pipelined record, so that empty records still count against the budget. */
+const RECORD_IN_FLIGHT_OVERHEAD_BYTES = 64;
+const MAX_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
+
+export function toRecordMessage(record: LogRecord): MessageInitShape<typeof RecordSchema> {
+  return {
+    value: record.value,
+    offset: BigInt(record.offset),
+    term: BigInt(record.term),
+    type: record.type,
+    timestampMs: BigInt(record.timestampMs),
+  };
+}
+
+export function createLogService(options: LogServiceOptions): ServiceHandlers<typeof LogServiceDesc> {
+  const { log, limits } = options;
+
+  /** A record value from a produce request, within the limits. */
+  const recordValue = (request: ProduceRequest): Uint8Array => {
+    const value = request.record?.value ?? EMPTY;
+    if (value.length > limits.recordBytesMax) {
+      throw new RecordTooLargeError(`record of ${value.length} bytes exceeds recordBytesMax ${limits.recordBytesMax}`);
+    }
+    return value;
+  };
+
+  /** Where a stream starts: below the log is an error, beyond its end a wait. */
+  const streamStart = (offset: bigint): number => {
+    if (offset < BigInt(log.lowestOffset) || offset > MAX_OFFSET) throw new OffsetOutOfRangeError(offset);
+    return Number(offset);
+  };
+
+  const readLimits = (request: { maxRecords: number; maxBytes: number }): { countMax: number; bytesMax: number } => ({
+    countMax: Math.min(request.maxRecords || limits.readRecordsMax, limits.readRecordsMax),
+    bytesMax: Math.min(request.maxBytes || limits.readBytesMax, limits.readBytesMax),
+  });
+
+  /** Records from `at` on (at most the limits), waiting for the first one if `at` is the end. */
+  const readOrWait = async (at: number, bounds: { countMax: number; bytesMax: number }, signal: AbortSignal): Promise<LogRecord[]> => {
+    if (at >= log.nextOffset) await log.waitFor(at, signal);
+    return log.readRange(at, bounds);
+  };
+
+  const produce: Unary<ProduceRequest, { offset: bigint }> = async (request) => {
+    return { offset: BigInt(await log.append([recordValue(request)])) };
+  };
+
+  const consume: Unary<ConsumeRequest, { record: MessageInitShape<typeof RecordSchema> }> = async (request) => {
+    return { record: toRecordMessage(log.read(request.offset)) };
+  };
+
+  async function* consumeStream(request: ConsumeRequest, context: CallContext) {
+    const bounds = { countMax: limits.readRecordsMax, bytesMax: limits.readBytesMax };
+    for (let at = streamStart(request.offset); ; ) {
+      for (const record of await readOrWait(at, bounds, context.signal)) {
+        yield { record: toRecordMessage(record) };
+        at = record.offset + 1;
+      }
+    }
+  }
+
+  async function* produceStream(requests: AsyncIterable<ProduceRequest>, context: CallContext) {
+    yield* pipelineAppends(requests, context, (request) => {
+      const value = recordValue(request);
+      return { bytes: value.length + RECORD_IN_FLIGHT_OVERHEAD_BYTES, offset: log.append([value]) };
+    }, limits.streamBytesInFlightMax);
+  }
+
+  const getServers: Unary<unknown, MessageInitShape<typeof GetServersResponseSchema>> = async () => {
+    return { servers: [...options.servers()] };
+  };
+
+  const produceBatch: Unary<ProduceBatchRequest, { firstOffset: bigint; count: number }> = async (request) => {
+    const { values } = request;
+    if (values.length === 0) throw new InvalidArgumentError("a batch needs at least one record");
+    if (values.length > limits.batchRecordsMax) {
+      throw new BatchTooLargeError(`batch of ${values.length} records exceeds batchRecordsMax ${limits.batchRecordsMax}`);
+    }
+    return { firstOffset: BigInt(await log.append(values)), count: values.length };
+  };
+
+  const consumeBatch: Unary<ConsumeBatchRequest, { records: MessageInitShape<typeof RecordSchema>[]; nextOffset: bigint; endOffset: bigint }> = async (
+    request,
+    context,
+  ) => {
+    const end = log.nextOffset;
+    if (request.offset < BigInt(log.lowestOffset) || request.offset > BigInt(end)) throw new OffsetOutOfRangeError(request.offset);
+    const at = Number(request.offset);
+    let records: LogRecord[] = [];
+    if (at < end) {
+      records = log.readRange(at, readLimits(request));
+    } else if (request.maxWaitMs > 0) {
+      records = await readAfterWait(at, readLimits(request), Math.min(request.maxWaitMs, limits.readWaitMsMax), context.signal);
+    }
+    return { records: records.map(toRecordMessage), nextOffset: BigInt(at + records.length), endOffset: BigInt(log.nextOffset) };
+  };
+
+  /** Waits up to `waitMs` for `at` to be written; no record in time is an empty answer, not an error. */
+  const readAfterWait = async (at: number, bounds: { countMax: number; bytesMax: number }, waitMs: number, signal: AbortSignal): Promise<LogRecord[]> => {
+    const timeout = AbortSignal.timeout(waitMs);
+    try {
+      return await readOrWait(at, bounds, AbortSignal.any([signal, timeout]));
+    } catch (error) {
+      if (timeout.aborted && !signal.aborted) return [];
+      throw error;
+    }
+  };
+
+  async function* consumeBatchStream(request: ConsumeBatchStreamRequest, context: CallContext) {
+    const bounds = readLimits(request);
+    for (let at = streamStart(request.offset); ; ) {
+      const records = await readOrWait(at, bounds, context.signal);
+      at += records.length;
+      yield { records: records.map(toRecordMessage), nextOffset: BigInt(at), endOffset: BigInt(log.nextOffset) };
+    }
+  }
+
+  const offsetForTimestamp: Unary<OffsetForTimestampRequest, { offset: bigint; found: boolean }> = async (request) => {
+    const offset = request.timestampMs > MAX_OFFSET ? undefined : log.offsetForTime(Number(request.timestampMs));
+    return offset === undefined ? { offset: BigInt(log.nextOffset), found: false } : { offset: BigInt(offset), found: true };
+  };
+
+  const getOffsets: Unary<unknown, { lowestOffset: bigint; endOffset: bigint }> = async () => {
+    return { lowestOffset: BigInt(log.lowestOffset), endOffset: BigInt(log.nextOffset) };
+  };
+
+  return {
+    produce,
+    consume,
+    consumeStream,
+    produceStream,
+    getServers,
+    produceBatch,
+    consumeBatch,
+    consumeBatchStream,
+    offsetForTimestamp,
+    getOffsets,
+  };
+}
+
+interface PendingAppend {
+  readonly bytes: number;
+  readonly offset: Promise<number>;
+}
+
+/**
+ * Runs `append` for each request as it arrives and yields each acknowledgement in request order
+ * once its append resolves, without waiting for one append before reading the next request (the
+ * appends share group commits). Reading pauses while `bytesMax` of appends are unacknowledged, so a
+ * client that sends faster than the disk syncs is held back by flow control. The first failure
+ * ends the stream after the acknowledgements before it.
+ */
+async function* pipelineAppends<Req>(
+  requests: AsyncIterable<Req>,
+  context: CallContext,
+  append: (request: Req) => PendingAppend,
+  bytesMax: number,
+): AsyncGenerator<{ offset: bigint }> {
+  const pending: PendingAppend[] = [];
+  let bytesInFlight = 0;
+  let readerDone = false;
+  let readerFailure: { error: unknown } | undefined;
+  let stopped = false;
+  let wakeWriter: (() => void) | undefined;
+  let wakeReader: (() => void) | undefined;
+  const iterator = requests[Symbol.asyncIterator]();
+
+  const read = async (): Promise<void> => {
+    try {
+      for (;;) {
+        while (bytesInFlight >= bytesMax && !stopped) await new Promise<void>((resolve) => (wakeReader = resolve));
+        if (stopped) return;
+        const next = await iterator.next();
+        if (next.done === true || stopped) return;
+        const appended = append(next.value);
+        appended.offset.catch(() => undefined); // observed in order by the writer below
+        pending.push(appended);
+        bytesInFlight += appended.bytes;
+        wakeWriter?.();
+      }
+    } catch (error) {
+      readerFailure = { error };
+    } finally {
+      readerDone = true;
+      wakeWriter?.();
+    }
+  };
+  void read();
+
+  try {
+    for (;;) {
+      const next = pending.shift();
+      if (next === undefined) {
+        if (readerDone) {
+          if (readerFailure !== undefined) throw readerFailure.error;
+          return;
+        }
+        await new Promise<void>((resolve) => (wakeWriter = resolve));
+        wakeWriter = undefined;
+        continue;
+      }
+      const offset = await next.offset;
+      bytesInFlight -= next.bytes;
+      wakeReader?.();
+      wakeReader = undefined;
+      yield { offset: BigInt(offset) };
+    }
+  } finally {
+    stopped = true;
+    wakeReader?.();
+    if (!readerDone && !context.signal.aborted) void iterator.return?.();
+  }
+}

@@ -1,0 +1,292 @@
+// A single Loghouse node: one storage log served on one TCP port to gRPC (HTTP/2), gRPC-Web and
+// Connect (HTTP/1.1 and HTTP/2) clients, with the standard health service.
+//
+//   TCP port ─ routeConnection ─┬─ HTTP/2 ─ "stream" ─┬─ application/grpc[+proto] → GrpcHandler (fast path)
+//                               │                      └─ anything else → connect-node router
+//                               ├─ HTTP/1.1 → connect-node router (Connect, gRPC-Web)
+//                               └─ 0x01 → Raft (not on a single node: closed)
+//
+// Shutdown (close): health turns NOT_SERVING, the port stops accepting, every waiting call (tail
+// streams, health watches, fetches waiting for data) ends with UNAVAILABLE, HTTP/2 connections get
+// GOAWAY, calls in progress get shutdownGraceMs to finish, and then the log closes, which waits for
+// and syncs every append that was queued, so nothing acknowledged is lost.
+import { Code, ConnectError, cors, type Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { Health } from "../gen/grpc/health/v1/health_pb.ts";
+import { Log as LogServiceDesc } from "../gen/log/v1/log_pb.ts";
+import { Log } from "../storage/index.ts";
+import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
+import { GrpcHandler, isBinaryGrpc, percentEncode } from "./grpc-handler.ts";
+import { createHealthService, HealthState, ServingStatus } from "./health-service.ts";
+import { routeConnection } from "./listener.ts";
+import { createLogService } from "./log-service.ts";
+import { silentLogger, type Logger } from "./logger.ts";
+import { ERROR_CODE_KEY, isUnexpected, shuttingDown, toConnectError } from "./status.ts";
+
+export interface ServerOptions {
+  readonly logger?: Logger;
+  /**
+   * Takes connections whose first byte is 0x01 (Raft peers). The seam for a cluster; a single node
+   * has no peers and closes them.
+   */
+  readonly onRaftConnection?: (socket: net.Socket) => void;
+}
+
+/** A connection that sends nothing for this long is closed before it is routed. */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
+/** HTTP/2 connection-level receive window: lets several streams each fill their own window. */
+const SESSION_WINDOW_BYTES = 16 * 1024 * 1024;
+
+export class LoghouseServer {
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private streams = 0;
+  private closing: Promise<void> | undefined;
+  /** Called when the last connection closes during shutdown. */
+  private onLastSocketClosed: (() => void) | undefined;
+
+  private constructor(
+    readonly config: ServerConfig,
+    readonly log: Log,
+    private readonly logger: Logger,
+    private readonly health: HealthState,
+    private readonly grpc: GrpcHandler,
+    private readonly shutdown: AbortController,
+    private readonly tcp: net.Server,
+    private readonly http1: http.Server,
+  ) {}
+
+  /** Validates the configuration, opens the log and listens; rejects with InvalidConfigError or a storage error. */
+  static async start(input: ServerConfigInput = {}, options: ServerOptions = {}): Promise<LoghouseServer> {
+    const config = resolveServerConfig(input);
+    const logger = options.logger ?? silentLogger;
+    const log = await Log.open(config.dataDir, config.log);
+    if (log.recovery.truncatedBytes > 0 || log.recovery.scannedRecords > 0) logger.warn("log recovered", { ...log.recovery });
+    try {
+      return await LoghouseServer.listen(config, log, logger, options);
+    } catch (error) {
+      await log.close();
+      throw error;
+    }
+  }
+
+  private static async listen(config: ServerConfig, log: Log, logger: Logger, options: ServerOptions): Promise<LoghouseServer> {
+    const { limits } = config;
+    const health = new HealthState(new Set([LogServiceDesc.typeName, Health.typeName]));
+    let server: LoghouseServer | undefined;
+    const logService = createLogService({
+      log,
+      limits,
+      servers: () => [{ id: config.nodeId, rpcAddr: server?.advertisedAddress ?? "", isLeader: true }],
+    });
+    const healthService = createHealthService(health);
+    const grpc = new GrpcHandler({ messageBytesMax: limits.messageBytesMax, streamBytesInFlightMax: limits.streamBytesInFlightMax, logger });
+    grpc.addService(LogServiceDesc, logService);
+    grpc.addService(Health, healthService);
+
+    const shutdown = new AbortController();
+    const connect = withCors(
+      connectNodeAdapter({
+        routes: (router) => {
+          router.service(LogServiceDesc, logService);
+          router.service(Health, healthService);
+        },
+        readMaxBytes: limits.messageBytesMax,
+        writeMaxBytes: limits.messageBytesMax,
+        shutdownSignal: shutdown.signal,
+        interceptors: [mapErrors(logger)],
+      }),
+    );
+    const http1 = http.createServer(connect);
+    const tcp = net.createServer();
+    tcp.maxConnections = limits.connectionsMax;
+    server = new LoghouseServer(config, log, logger, health, grpc, shutdown, tcp, http1);
+    const http2Server = server.createHttp2Server(connect);
+    const routes = {
+      http2: (socket: net.Socket) => http2Server.emit("connection", socket),
+      http1: (socket: net.Socket) => {
+        http1.emit("connection", socket);
+        socket.resume();
+      },
+      raft:
+        options.onRaftConnection ??
+        ((socket: net.Socket) => {
+          logger.warn("closing a Raft connection: this node runs alone", { remote: socket.remoteAddress });
+          socket.destroy();
+        }),
+    };
+    tcp.on("connection", (socket) => {
+      server!.track(socket);
+      routeConnection(socket, routes, FIRST_BYTES_TIMEOUT_MS);
+    });
+    await new Promise<void>((resolve, reject) => {
+      tcp.once("error", reject);
+      tcp.listen(config.port, config.host, () => {
+        tcp.off("error", reject);
+        resolve();
+      });
+    });
+    tcp.on("error", (error) => logger.error("listener failed", { error }));
+    logger.info("listening", { address: server.address, dataDir: config.dataDir, lowestOffset: log.lowestOffset, nextOffset: log.nextOffset });
+    return server;
+  }
+
+  private createHttp2Server(connect: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void): http2.Http2Server {
+    const { limits } = this.config;
+    const server = http2.createServer({
+      settings: { maxConcurrentStreams: limits.streamsPerConnectionMax, initialWindowSize: limits.streamBytesInFlightMax },
+      maxSessionMemory: 64,
+    });
+    server.on("session", (session) => {
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+      session.on("error", (error) => this.logger.debug("HTTP/2 session error", { error }));
+      session.once("connect", () => session.setLocalWindowSize(SESSION_WINDOW_BYTES));
+    });
+    server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+      const binaryGrpc = isBinaryGrpc(headers["content-type"]);
+      if (this.streams >= limits.streamsMax || this.closing !== undefined) {
+        refuseStream(stream, binaryGrpc, this.closing !== undefined);
+        return;
+      }
+      this.streams++;
+      stream.once("close", () => this.streams--);
+      if (binaryGrpc) {
+        this.grpc.handle(stream, headers);
+      } else {
+        const request = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
+        connect(request, new http2.Http2ServerResponse(stream));
+      }
+    });
+    return server;
+  }
+
+  /** The address bound (with the real port when 0 was asked for). */
+  get address(): { host: string; port: number } {
+    const bound = this.tcp.address() as net.AddressInfo | null;
+    return { host: this.config.host, port: bound?.port ?? this.config.port };
+  }
+
+  /** HTTP/2 streams (RPCs) open now, over every protocol. */
+  get streamsOpen(): number {
+    return this.streams;
+  }
+
+  /** What GetServers reports as this node's address. */
+  get advertisedAddress(): string {
+    return this.config.advertiseAddress ?? `${this.address.host}:${this.address.port}`;
+  }
+
+  private track(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => {
+      this.sockets.delete(socket);
+      if (this.sockets.size === 0) this.onLastSocketClosed?.();
+    });
+  }
+
+  /** Drains and stops the server and closes the log; idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
+    const started = performance.now();
+    this.logger.info("shutting down", { calls: this.grpc.size, connections: this.sockets.size });
+    this.health.set(ServingStatus.NOT_SERVING);
+    const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    const reason = shuttingDown();
+    this.shutdown.abort(reason);
+    this.grpc.abortAll(reason);
+    for (const session of this.sessions) session.close();
+    this.http1.closeIdleConnections();
+    await this.socketsClosed(this.config.limits.shutdownGraceMs);
+    for (const socket of this.sockets) socket.destroy();
+    this.http1.closeAllConnections();
+    await stopped;
+    await this.log.close();
+    this.logger.info("stopped", { ms: Math.round(performance.now() - started), nextOffset: this.log.nextOffset });
+  }
+
+  /** Resolves when every connection has closed, or after `timeoutMs`. */
+  private socketsClosed(timeoutMs: number): Promise<void> {
+    if (this.sockets.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.onLastSocketClosed = undefined;
+        resolve();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      this.onLastSocketClosed = finish;
+    });
+  }
+}
+
+function refuseStream(stream: http2.ServerHttp2Stream, binaryGrpc: boolean, closing: boolean): void {
+  stream.on("error", () => undefined);
+  const error = closing ? shuttingDown() : new ConnectError("too many concurrent streams", Code.ResourceExhausted);
+  if (binaryGrpc) {
+    stream.respond({ ":status": 200, "content-type": "application/grpc+proto", "grpc-status": String(error.code), "grpc-message": percentEncode(error.rawMessage) }, { endStream: true });
+  } else {
+    stream.respond({ ":status": closing ? 503 : 429 }, { endStream: true });
+  }
+}
+
+/** Maps every failure leaving a handler through the one catalogue mapping (src/server/status.ts). */
+function mapErrors(logger: Logger): Interceptor {
+  const map = (error: unknown): ConnectError => {
+    const mapped = toConnectError(error);
+    if (isUnexpected(mapped)) logger.error("call failed", { error: mapped.cause ?? mapped });
+    return mapped;
+  };
+  return (next) => async (request) => {
+    try {
+      const response = await next(request);
+      if (!response.stream) return response;
+      const messages = response.message;
+      return {
+        ...response,
+        message: (async function* () {
+          try {
+            yield* messages;
+          } catch (error) {
+            throw map(error);
+          }
+        })(),
+      };
+    } catch (error) {
+      throw map(error);
+    }
+  };
+}
+
+type NodeHandler<Req extends http.IncomingMessage | http2.Http2ServerRequest, Res> = (request: Req, response: Res) => void;
+
+/** Lets browsers on other origins call the server (Connect and gRPC-Web need these headers). */
+function withCors<Req extends http.IncomingMessage | http2.Http2ServerRequest, Res extends http.ServerResponse | http2.Http2ServerResponse>(
+  handler: NodeHandler<Req, Res>,
+): NodeHandler<Req, Res> {
+  const allowMethods = cors.allowedMethods.join(", ");
+  const allowHeaders = cors.allowedHeaders.join(", ");
+  const exposeHeaders = [...cors.exposedHeaders, ERROR_CODE_KEY].join(", ");
+  return (request, response) => {
+    if (request.headers.origin !== undefined) {
+      response.setHeader("access-control-allow-origin", "*");
+      response.setHeader("access-control-expose-headers", exposeHeaders);
+    }
+    if (request.method === "OPTIONS") {
+      response.setHeader("access-control-allow-methods", allowMethods);
+      response.setHeader("access-control-allow-headers", allowHeaders);
+      response.setHeader("access-control-max-age", "7200");
+      response.statusCode = 204;
+      response.end();
+      return;
+    }
+    handler(request, response);
+  };
+}

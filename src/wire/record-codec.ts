@@ -1,0 +1,351 @@
+// Hand-written protobuf codecs for the messages that carry records in bulk. They are the hot path
+// of reads: protobuf-es encodes a Record in ≈ 1.3 µs and decodes it in ≈ 0.9 µs by reflection,
+// which caps a batch read near 400k records/s; these write and parse the same bytes in a fraction
+// of that. Each codec is a drop-in twin of toBinary/fromBinary for its schema: the bytes equal
+// protobuf-es's, and decoding yields the same object shape (test/server-wire-codec.test.ts checks
+// both), so either side may use either.
+//
+// Wire layout (proto/log/v1/log.proto): Record {1 value bytes, 2 offset u64, 3 term u64, 4 type u32,
+// 5 timestamp_ms u64}; ConsumeResponse {1 record}; ConsumeBatchResponse and
+// ConsumeBatchStreamResponse {1 repeated record, 2 next_offset u64, 3 end_offset u64}.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  ConsumeBatchResponse,
+  ConsumeBatchResponseSchema,
+  ConsumeBatchStreamResponse,
+  ConsumeResponse,
+  ConsumeResponseSchema,
+  Record as RecordMessage,
+  RecordSchema,
+} from "../gen/log/v1/log_pb.ts";
+
+type RecordInit = MessageInitShape<typeof RecordSchema>;
+type BatchInit = MessageInitShape<typeof ConsumeBatchResponseSchema>;
+
+const WIRE_VARINT = 0;
+const WIRE_LENGTH_DELIMITED = 2;
+const TAG_VALUE = (1 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_OFFSET = (2 << 3) | WIRE_VARINT;
+const TAG_TERM = (3 << 3) | WIRE_VARINT;
+const TAG_TYPE = (4 << 3) | WIRE_VARINT;
+const TAG_TIMESTAMP = (5 << 3) | WIRE_VARINT;
+const TAG_RECORDS = (1 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_NEXT_OFFSET = (2 << 3) | WIRE_VARINT;
+const TAG_END_OFFSET = (3 << 3) | WIRE_VARINT;
+const U64_MAX = (1n << 64n) - 1n;
+
+// ---------------------------------------------------------------- encoding
+
+/** A u64 field value as a number when exact, else as a bigint (only beyond 2^53). */
+function u64(value: bigint | number | undefined): number | bigint {
+  if (value === undefined) return 0;
+  if (typeof value === "number") return value;
+  if (value < 0n || value > U64_MAX) throw new RangeError(`u64 out of range: ${value}`);
+  return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+}
+
+function varintBytes(value: number | bigint): number {
+  if (typeof value === "bigint") {
+    let bytes = 1;
+    for (let rest = value >> 7n; rest > 0n; rest >>= 7n) bytes++;
+    return bytes;
+  }
+  let bytes = 1;
+  for (let rest = value; rest >= 128; rest = Math.floor(rest / 128)) bytes++;
+  return bytes;
+}
+
+function writeVarint(buffer: Buffer, at: number, value: number | bigint): number {
+  if (typeof value === "bigint") {
+    let rest = value;
+    while (rest >= 128n) {
+      buffer[at++] = Number(rest & 127n) | 128;
+      rest >>= 7n;
+    }
+    buffer[at++] = Number(rest);
+    return at;
+  }
+  let rest = value;
+  while (rest >= 128) {
+    buffer[at++] = (rest & 127) | 128;
+    rest = Math.floor(rest / 128);
+  }
+  buffer[at++] = rest;
+  return at;
+}
+
+/** The fields of one record, normalised once so that sizing and writing agree. */
+interface RecordFields {
+  value: Uint8Array;
+  offset: number | bigint;
+  term: number | bigint;
+  type: number;
+  timestampMs: number | bigint;
+  bodyBytes: number;
+}
+
+function recordFields(record: RecordInit): RecordFields {
+  const value = record.value ?? EMPTY;
+  const offset = u64(record.offset);
+  const term = u64(record.term);
+  const type = record.type ?? 0;
+  const timestampMs = u64(record.timestampMs);
+  let bodyBytes = 0;
+  if (value.length > 0) bodyBytes += 1 + varintBytes(value.length) + value.length;
+  if (offset !== 0) bodyBytes += 1 + varintBytes(offset);
+  if (term !== 0) bodyBytes += 1 + varintBytes(term);
+  if (type !== 0) bodyBytes += 1 + varintBytes(type);
+  if (timestampMs !== 0) bodyBytes += 1 + varintBytes(timestampMs);
+  return { value, offset, term, type, timestampMs, bodyBytes };
+}
+
+const EMPTY = new Uint8Array(0);
+
+function writeRecordBody(buffer: Buffer, at: number, fields: RecordFields): number {
+  if (fields.value.length > 0) {
+    buffer[at++] = TAG_VALUE;
+    at = writeVarint(buffer, at, fields.value.length);
+    buffer.set(fields.value, at);
+    at += fields.value.length;
+  }
+  if (fields.offset !== 0) {
+    buffer[at++] = TAG_OFFSET;
+    at = writeVarint(buffer, at, fields.offset);
+  }
+  if (fields.term !== 0) {
+    buffer[at++] = TAG_TERM;
+    at = writeVarint(buffer, at, fields.term);
+  }
+  if (fields.type !== 0) {
+    buffer[at++] = TAG_TYPE;
+    at = writeVarint(buffer, at, fields.type);
+  }
+  if (fields.timestampMs !== 0) {
+    buffer[at++] = TAG_TIMESTAMP;
+    at = writeVarint(buffer, at, fields.timestampMs);
+  }
+  return at;
+}
+
+/**
+ * Encodes a ConsumeResponse. `prefixBytes` bytes are left free at the start of the buffer (for the
+ * gRPC message header), so the message is written once, in place.
+ */
+export function encodeConsumeResponse(message: MessageInitShape<typeof ConsumeResponseSchema>, prefixBytes = 0): Buffer {
+  if (message.record === undefined) return Buffer.alloc(prefixBytes);
+  const fields = recordFields(message.record);
+  const buffer = Buffer.allocUnsafe(prefixBytes + 1 + varintBytes(fields.bodyBytes) + fields.bodyBytes);
+  let at = prefixBytes;
+  buffer[at++] = TAG_RECORDS;
+  at = writeVarint(buffer, at, fields.bodyBytes);
+  at = writeRecordBody(buffer, at, fields);
+  if (at !== buffer.length) throw new Error("ConsumeResponse size mismatch");
+  return buffer;
+}
+
+/** Encodes a ConsumeBatchResponse or ConsumeBatchStreamResponse (the same wire layout). */
+export function encodeRecordBatch(message: BatchInit, prefixBytes = 0): Buffer {
+  const records = message.records ?? [];
+  const fields = records.map(recordFields);
+  const nextOffset = u64(message.nextOffset);
+  const endOffset = u64(message.endOffset);
+  let bytes = prefixBytes;
+  for (const field of fields) bytes += 1 + varintBytes(field.bodyBytes) + field.bodyBytes;
+  if (nextOffset !== 0) bytes += 1 + varintBytes(nextOffset);
+  if (endOffset !== 0) bytes += 1 + varintBytes(endOffset);
+  const buffer = Buffer.allocUnsafe(bytes);
+  let at = prefixBytes;
+  for (const field of fields) {
+    buffer[at++] = TAG_RECORDS;
+    at = writeVarint(buffer, at, field.bodyBytes);
+    at = writeRecordBody(buffer, at, field);
+  }
+  if (nextOffset !== 0) {
+    buffer[at++] = TAG_NEXT_OFFSET;
+    at = writeVarint(buffer, at, nextOffset);
+  }
+  if (endOffset !== 0) {
+    buffer[at++] = TAG_END_OFFSET;
+    at = writeVarint(buffer, at, endOffset);
+  }
+  if (at !== buffer.length) throw new Error("record batch size mismatch");
+  return buffer;
+}
+
+// ---------------------------------------------------------------- decoding
+
+/** A cursor over protobuf bytes; every read checks bounds and throws WireFormatError past them. */
+class Reader {
+  at = 0;
+
+  constructor(readonly bytes: Uint8Array) {}
+
+  get done(): boolean {
+    return this.at >= this.bytes.length;
+  }
+
+  /** A varint of up to 64 bits as a bigint. */
+  u64(): bigint {
+    const low = this.varint32Low();
+    if (low.done) return BigInt(low.value);
+    let result = BigInt(low.value);
+    let shift = 28n;
+    for (;;) {
+      const byte = this.byte();
+      result |= BigInt(byte & 127) << shift;
+      if (byte < 128) break;
+      shift += 7n;
+      if (shift > 63n) throw new WireFormatError("varint longer than 10 bytes");
+    }
+    return result & U64_MAX;
+  }
+
+  /** A varint truncated to 32 bits (protobuf semantics for uint32 and lengths). */
+  u32(): number {
+    const low = this.varint32Low();
+    if (!low.done) {
+      // Bits above 28: take 4 more from the fifth byte, skip the rest of the varint.
+      let byte = this.byte();
+      const value = (low.value | ((byte & 15) << 28)) >>> 0;
+      for (let i = 0; byte >= 128; i++) {
+        if (i === 5) throw new WireFormatError("varint longer than 10 bytes");
+        byte = this.byte();
+      }
+      return value;
+    }
+    return low.value;
+  }
+
+  /** Up to the first four bytes of a varint (28 bits); done is false when more bytes follow. */
+  private varint32Low(): { value: number; done: boolean } {
+    let value = 0;
+    for (let shift = 0; shift < 28; shift += 7) {
+      const byte = this.byte();
+      value |= (byte & 127) << shift;
+      if (byte < 128) return { value: value >>> 0, done: true };
+    }
+    return { value: value >>> 0, done: false };
+  }
+
+  byte(): number {
+    if (this.at >= this.bytes.length) throw new WireFormatError("message ends inside a field");
+    return this.bytes[this.at++]!;
+  }
+
+  /** A length-delimited field's bytes (a view, not a copy). */
+  lengthDelimited(): Uint8Array {
+    const length = this.u32();
+    const end = this.at + length;
+    if (end > this.bytes.length) throw new WireFormatError("length-delimited field runs past the message");
+    const slice = this.bytes.subarray(this.at, end);
+    this.at = end;
+    return slice;
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case 0:
+        this.u64();
+        return;
+      case 1:
+        this.advance(8);
+        return;
+      case 2:
+        this.lengthDelimited();
+        return;
+      case 5:
+        this.advance(4);
+        return;
+      default:
+        throw new WireFormatError(`unsupported wire type ${wireType}`);
+    }
+  }
+
+  private advance(bytes: number): void {
+    if (this.at + bytes > this.bytes.length) throw new WireFormatError("message ends inside a field");
+    this.at += bytes;
+  }
+}
+
+/** Bytes that are not a valid encoding of the expected message. */
+export class WireFormatError extends Error {
+  override readonly name = "WireFormatError";
+}
+
+function decodeRecord(bytes: Uint8Array): RecordMessage {
+  const reader = new Reader(bytes);
+  let value: Uint8Array = EMPTY;
+  let offset = 0n;
+  let term = 0n;
+  let type = 0;
+  let timestampMs = 0n;
+  while (!reader.done) {
+    const tag = reader.u32();
+    switch (tag) {
+      case TAG_VALUE:
+        value = reader.lengthDelimited();
+        break;
+      case TAG_OFFSET:
+        offset = reader.u64();
+        break;
+      case TAG_TERM:
+        term = reader.u64();
+        break;
+      case TAG_TYPE:
+        type = reader.u32();
+        break;
+      case TAG_TIMESTAMP:
+        timestampMs = reader.u64();
+        break;
+      default:
+        reader.skip(tag & 7);
+    }
+  }
+  return { $typeName: "log.v1.Record", value: value.length === 0 ? new Uint8Array(0) : value, offset, term, type, timestampMs };
+}
+
+export function decodeConsumeResponse(bytes: Uint8Array): ConsumeResponse {
+  const reader = new Reader(bytes);
+  let record: RecordMessage | undefined;
+  while (!reader.done) {
+    const tag = reader.u32();
+    if (tag === TAG_RECORDS) {
+      record = decodeRecord(reader.lengthDelimited());
+    } else {
+      reader.skip(tag & 7);
+    }
+  }
+  return record === undefined ? { $typeName: "log.v1.ConsumeResponse" } : { $typeName: "log.v1.ConsumeResponse", record };
+}
+
+function decodeBatchFields(bytes: Uint8Array): { records: RecordMessage[]; nextOffset: bigint; endOffset: bigint } {
+  const reader = new Reader(bytes);
+  const records: RecordMessage[] = [];
+  let nextOffset = 0n;
+  let endOffset = 0n;
+  while (!reader.done) {
+    const tag = reader.u32();
+    switch (tag) {
+      case TAG_RECORDS:
+        records.push(decodeRecord(reader.lengthDelimited()));
+        break;
+      case TAG_NEXT_OFFSET:
+        nextOffset = reader.u64();
+        break;
+      case TAG_END_OFFSET:
+        endOffset = reader.u64();
+        break;
+      default:
+        reader.skip(tag & 7);
+    }
+  }
+  return { records, nextOffset, endOffset };
+}
+
+export function decodeConsumeBatchResponse(bytes: Uint8Array): ConsumeBatchResponse {
+  return { $typeName: "log.v1.ConsumeBatchResponse", ...decodeBatchFields(bytes) };
+}
+
+export function decodeConsumeBatchStreamResponse(bytes: Uint8Array): ConsumeBatchStreamResponse {
+  return { $typeName: "log.v1.ConsumeBatchStreamResponse", ...decodeBatchFields(bytes) };
+}
