@@ -253,6 +253,9 @@ bool Segment::RecoverRunIndex(Napi::Env env) {
   const uint64_t count = count_.load();
   uint64_t runCount = FirstZero(capacity_, [this](uint64_t i) { return runs_[i].timestampMs == 0; });
   while (runCount > 0 && runs_[runCount - 1].relative >= count) runCount--;
+  runCount_ = runCount;
+  // Damaged entries that still look like entries: start the run index over from the store.
+  if (runCount > 0 && (!RunsWellFormed(runCount) || !RunMatchesStore(runCount - 1))) runCount = 0;
   for (uint64_t i = runCount; i < capacity_ && runs_[i].timestampMs != 0; i++) runs_[i] = RunEntry{};
   runCount_ = runCount;
   const uint64_t first = runCount == 0 ? 0 : runs_[runCount - 1].relative + 1;
@@ -269,6 +272,25 @@ bool Segment::RecoverRunIndex(Napi::Env env) {
     if (PeekFrame(header, length, &view) && view.full) AddRun(relative, view.metadata);
   }
   return true;
+}
+
+bool Segment::RunsWellFormed(uint64_t runCount) const {
+  if (runs_[0].relative != 0) return false;
+  for (uint64_t i = 0; i < runCount; i++) {
+    if (runs_[i].reserved != 0 || runs_[i].timestampMs == 0) return false;
+    if (i > 0 && (runs_[i].relative <= runs_[i - 1].relative || runs_[i].timestampMs < runs_[i - 1].timestampMs)) return false;
+  }
+  return true;
+}
+
+bool Segment::RunMatchesStore(uint64_t run) const {
+  const uint64_t relative = runs_[run].relative;
+  const uint64_t start = RecordStart(relative);
+  const size_t length = std::min<uint64_t>(kFullHeaderBytes, index_[relative] - start);
+  uint8_t header[kFullHeaderBytes];
+  FrameView view;
+  return ReadAll(storeFd_, header, length, start) == 0 && PeekFrame(header, length, &view) && view.full &&
+         view.metadata == runs_[run].Metadata();
 }
 
 void Segment::AddRun(uint64_t relative, const RecordMetadata& metadata) {
@@ -468,6 +490,8 @@ Napi::Value Segment::Read(const Napi::CallbackInfo& info) {
   };
   if (end <= start || end > storeBytes_.load() || end - start > (uint64_t{1} << 32)) return corrupt("index entry out of order", relative);
   if (run == runCount_.load()) return corrupt("record has no run metadata", relative);
+  // The run index is not synced: check the entry against the store before lending its metadata.
+  if (runs_[run].relative != relative && !RunMatchesStore(run)) return corrupt("run index disagrees with store", relative);
   // A compact first frame grows by the difference between the header sizes when written full.
   const bool startsRun = runs_[run].relative == relative;
   const size_t slack = startsRun ? 0 : kFullHeaderBytes - kCompactHeaderBytes;
@@ -520,8 +544,8 @@ Napi::Value Segment::TermAt(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const uint64_t run = RunFor(relative);
-  if (run == runCount_.load()) {
-    ThrowError(env, "CORRUPT", "record has no run metadata in " + storePath_ + " at offset " + std::to_string(baseOffset_ + relative), 0);
+  if (run == runCount_.load() || !RunMatchesStore(run)) {
+    ThrowError(env, "CORRUPT", "no verified run metadata in " + storePath_ + " at offset " + std::to_string(baseOffset_ + relative), 0);
     return env.Undefined();
   }
   return Napi::Number::New(env, static_cast<double>(runs_[run].term));

@@ -66,6 +66,10 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
   bool VerifyRecordAt(uint64_t relative) const;
   void AddRun(uint64_t relative, const RecordMetadata& metadata);
+  // Entries [0, runCount) start at record 0, increase, and keep time order.
+  bool RunsWellFormed(uint64_t runCount) const;
+  // Whether run entry `run` describes the full frame the store holds at its first record.
+  bool RunMatchesStore(uint64_t run) const;
   // The run holding `relative`: the last entry starting at or before it, or runCount_ if none.
   uint64_t RunFor(uint64_t relative) const;
   void TrimIndexes(uint64_t count);
