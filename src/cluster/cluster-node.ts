@@ -60,6 +60,10 @@ export class ClusterNode {
       addresses: { [nodeId]: address },
     });
     const log = await Log.open(join(options.dataDir, "log"), { ...options.log, initialOffset: stateFile.state.snapshot.index, durability: "fsync" });
+    // A crash between installing a start point in the log and recording it in the state file leaves
+    // the log starting elsewhere; nothing written since was acknowledged, so start over from the
+    // recorded point and let the leader send the rest again.
+    if (log.lowestOffset !== stateFile.state.snapshot.index) await log.resetTo(stateFile.state.snapshot.index);
     let node: ClusterNode | undefined;
     const transport = new RaftTransport({
       nodeId,
