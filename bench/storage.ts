@@ -140,7 +140,7 @@ async function scale(records: number): Promise<ScaleResult> {
   let start = performance.now();
   for (let written = 0; written < records; written += values.length) {
     await log.append(values);
-    if (written % 1_000_000 === 0) process.stdout.write(`\r  scale: appended ${written.toLocaleString()} records`);
+    if (written % 1_000_000 === 0) process.stdout.write(`${process.stdout.isTTY ? "\r" : ""}  scale: appended ${written.toLocaleString()} records${process.stdout.isTTY ? "" : "\n"}`);
   }
   const appendSeconds = (performance.now() - start) / 1000;
   await log.close();
