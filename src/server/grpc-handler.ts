@@ -12,7 +12,7 @@
 // accepted (no client of ours compresses; gzip costs more CPU than loopback bandwidth).
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { encodeConsumeResponse, encodeRecordBatch } from "../wire/record-codec.ts";
 import type { CallContext } from "./call-context.ts";
 import { MessageReader, RequestQueue } from "./grpc-messages.ts";
@@ -107,6 +107,13 @@ export class GrpcHandler {
     return this.calls.size;
   }
 
+  /** Answer bytes written by calls in progress and not yet taken by HTTP/2 (bounded per call by flow control). */
+  get bytesQueued(): number {
+    let bytes = 0;
+    for (const call of this.calls) bytes += call.bytesQueued;
+    return bytes;
+  }
+
   handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const route = this.routes.get(headers[":path"] ?? "");
     const encoding = headers["grpc-encoding"];
@@ -160,9 +167,14 @@ function responseHeaders(): OutgoingHttpHeaders {
   return { ":status": 200, "content-type": "application/grpc+proto", "grpc-accept-encoding": "identity" };
 }
 
+/**
+ * Answers with the status alone. If the client is still sending, the stream is then reset with
+ * NO_ERROR, which HTTP/2 defines as "the answer is complete, stop sending" (RFC 9113 §8.1).
+ */
 function sendTrailersOnly(stream: ServerHttp2Stream, error: ConnectError): void {
   if (stream.closed || stream.headersSent) return;
   stream.respond({ ...responseHeaders(), ...statusTrailers(error) }, { endStream: true });
+  if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);
 }
 
 /** One RPC on one HTTP/2 stream, from its headers to its trailers. */
@@ -191,6 +203,10 @@ class GrpcCall implements CallContext {
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  get bytesQueued(): number {
+    return this.stream.writableLength;
   }
 
   abort(reason: ConnectError): void {
@@ -324,11 +340,11 @@ class GrpcCall implements CallContext {
     this.finished = true;
     const stream = this.stream;
     if (stream.closed || stream.destroyed) return;
-    this.discardInput();
     if (!stream.headersSent && failure !== undefined) {
       sendTrailersOnly(stream, failure);
       return;
     }
+    this.discardInput();
     this.respondOnce();
     stream.once("wantTrailers", () => stream.sendTrailers(statusTrailers(failure)));
     this.corked = false;

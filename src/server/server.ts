@@ -175,6 +175,11 @@ export class LoghouseServer {
     return this.streams;
   }
 
+  /** Answer bytes the gRPC fast path holds for the network (slow readers are held to their in-flight budget). */
+  get bytesQueued(): number {
+    return this.grpc.bytesQueued;
+  }
+
   /** What GetServers reports as this node's address. */
   get advertisedAddress(): string {
     return this.config.advertiseAddress ?? `${this.address.host}:${this.address.port}`;
