@@ -74,6 +74,6 @@ test("malformed bytes are refused with WireFormatError", () => {
   ];
   for (const bytes of cases) {
     assert.throws(() => decodeConsumeBatchResponse(bytes), WireFormatError, `bytes ${bytes.toString("hex")}`);
-    assert.throws(() => fromBinary(ConsumeBatchResponseSchema, bytes), undefined, `protobuf-es also refuses ${bytes.toString("hex")}`);
+    assert.throws(() => fromBinary(ConsumeBatchResponseSchema, bytes), Error, `protobuf-es also refuses ${bytes.toString("hex")}`);
   }
 });
