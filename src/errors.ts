@@ -121,3 +121,19 @@ export class ClusterUnavailableError extends LoghouseError {
   readonly code = "CLUSTER_UNAVAILABLE";
   readonly rpcCode = RpcCode.unavailable;
 }
+
+/**
+ * A failure an RPC peer reported (or the transport met) that no class above describes, with the
+ * gRPC code it came with. Clients raise the specific class when the server names one.
+ */
+export class RpcError extends LoghouseError {
+  readonly code = "RPC_ERROR";
+
+  constructor(
+    message: string,
+    readonly rpcCode: RpcCode,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

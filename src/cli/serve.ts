@@ -1,0 +1,113 @@
+// `loghouse serve`: runs a node. Settings come from flags, then LOGHOUSE_* environment variables,
+// then a JSON config file (--config / LOGHOUSE_CONFIG), then the defaults (./data, 127.0.0.1:8400);
+// the first that sets a value wins. Logs are JSON lines on stdout. SIGTERM or SIGINT drains the
+// server and exits 0; a second signal exits at once.
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { InvalidConfigError } from "../errors.ts";
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type ServerConfigInput } from "../server/config.ts";
+import { isLogLevel, jsonLogger, type LogLevel } from "../server/logger.ts";
+import { LoghouseServer } from "../server/server.ts";
+import { parseHostPort } from "./address.ts";
+
+export interface ServeFlags {
+  readonly "data-dir"?: string;
+  readonly listen?: string;
+  readonly "node-id"?: string;
+  readonly advertise?: string;
+  readonly config?: string;
+  readonly "log-level"?: string;
+  readonly durability?: string;
+  readonly bootstrap?: boolean;
+  readonly join?: string;
+}
+
+/** The keys a config file may hold (limits and log are passed to the server's own validation). */
+interface ConfigFile {
+  dataDir?: string;
+  listen?: string;
+  nodeId?: string;
+  advertise?: string;
+  logLevel?: string;
+  limits?: Record<string, unknown>;
+  log?: Record<string, unknown>;
+}
+
+const CONFIG_FILE_KEYS = new Set(["dataDir", "listen", "nodeId", "advertise", "logLevel", "limits", "log"]);
+
+async function readConfigFile(path: string): Promise<ConfigFile> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(path, "utf8"));
+  } catch (error) {
+    throw new InvalidConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new InvalidConfigError(`config file ${path} must hold a JSON object`);
+  for (const key of Object.keys(parsed)) {
+    if (!CONFIG_FILE_KEYS.has(key)) throw new InvalidConfigError(`unknown key in config file ${path}: ${key}`);
+  }
+  return parsed as ConfigFile;
+}
+
+export interface ServeSettings {
+  readonly input: ServerConfigInput;
+  readonly logLevel: LogLevel;
+}
+
+/** Merges flags, environment and config file into the server's input (validated by the server). */
+export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<ServeSettings> {
+  if (flags.bootstrap === true || flags.join !== undefined) {
+    throw new InvalidConfigError("--bootstrap and --join need clustering, which this version does not have yet: run one node without them");
+  }
+  const configPath = flags.config ?? env.LOGHOUSE_CONFIG;
+  const file = configPath === undefined ? {} : await readConfigFile(configPath);
+  const pick = (flag: string | undefined, envName: string, fromFile: string | undefined): string | undefined => flag ?? env[envName] ?? fromFile;
+  const listen = pick(flags.listen, "LOGHOUSE_LISTEN", file.listen) ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
+  const { host, port } = parseHostPort(listen, "listen");
+  const logLevel = pick(flags["log-level"], "LOGHOUSE_LOG_LEVEL", file.logLevel) ?? "info";
+  if (!isLogLevel(logLevel)) throw new InvalidConfigError(`log level must be debug, info, warn or error, got ${logLevel}`);
+  const durability = pick(flags.durability, "LOGHOUSE_DURABILITY", undefined);
+  const log = { ...file.log, ...(durability === undefined ? {} : { durability }) };
+  const nodeId = pick(flags["node-id"], "LOGHOUSE_NODE_ID", file.nodeId);
+  const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise);
+  return {
+    logLevel,
+    input: {
+      dataDir: resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR),
+      host,
+      port,
+      ...(nodeId === undefined ? {} : { nodeId }),
+      ...(advertise === undefined ? {} : { advertiseAddress: advertise }),
+      ...(file.limits === undefined ? {} : { limits: file.limits }),
+      log,
+    } as ServerConfigInput,
+  };
+}
+
+/** Runs a node until SIGTERM or SIGINT; resolves with the exit code. */
+export async function serve(flags: ServeFlags): Promise<number> {
+  const settings = await resolveServeSettings(flags, process.env);
+  const logger = jsonLogger(process.stdout, settings.logLevel);
+  const server = await LoghouseServer.start(settings.input, { logger });
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn("second signal: exiting without draining", { signal });
+        resolveExit(1);
+        return;
+      }
+      stopping = true;
+      logger.info("signal received", { signal });
+      server.close().then(
+        () => resolveExit(0),
+        (error: unknown) => {
+          logger.error("shutdown failed", { error });
+          resolveExit(1);
+        },
+      );
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+}

@@ -1,0 +1,173 @@
+// The TypeScript client for Node: one HTTP/2 connection (grpc-js) to a node, the record-carrying
+// answers decoded by the hand-written codecs, and every failure raised as a catalogue error
+// (src/errors.ts). For ingestion use producer() (batches), for reading consume() (an async
+// iterator that can follow the tail). Browsers use the generated service with connect-web.
+import * as grpc from "@grpc/grpc-js";
+import { InvalidArgumentError, OffsetOutOfRangeError } from "../errors.ts";
+import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
+import {
+  Log,
+  type ConsumeBatchResponse,
+  type ConsumeBatchStreamResponse,
+  type GetOffsetsResponse,
+  type GetServersResponse,
+  type OffsetForTimestampResponse,
+  type Record as RecordMessage,
+  type Server,
+} from "../gen/log/v1/log_pb.ts";
+import { errorFromGrpc } from "./errors.ts";
+import { grpcServiceDefinition } from "./grpc-definition.ts";
+import { Producer, type ProducerOptions } from "./producer.ts";
+
+/** A record as read: value, offset, creation time (ms since the epoch), term and type. */
+export type ConsumedRecord = RecordMessage;
+
+export interface ClientOptions {
+  /** Extra grpc-js channel options (TLS is not offered yet: the channel is plaintext). */
+  readonly channelOptions?: grpc.ChannelOptions;
+}
+
+export interface ReadOptions {
+  /** Most records per answer (the server caps it). */
+  readonly maxRecords?: number;
+  /** Byte budget per answer (the server caps it). */
+  readonly maxBytes?: number;
+}
+
+export interface ConsumeOptions extends ReadOptions {
+  /** First offset, or "start" (the lowest retained) or "end" (only records appended from now). Default "start". */
+  readonly from?: bigint | number | "start" | "end";
+  /** Keep waiting for new records at the end of the log instead of stopping there. */
+  readonly follow?: boolean;
+  /** Stops the iteration (it then ends without an error). */
+  readonly signal?: AbortSignal;
+}
+
+type UnaryMethod = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, value: unknown) => void) => grpc.ClientUnaryCall;
+
+const WINDOW_BYTES = 8 * 1024 * 1024;
+const MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
+
+export class LoghouseClient {
+  private readonly log: grpc.Client;
+  private readonly health: grpc.Client;
+
+  /** `address` is host:port of any node (e.g. "127.0.0.1:8400"). */
+  constructor(
+    readonly address: string,
+    options: ClientOptions = {},
+  ) {
+    const channelOptions: grpc.ChannelOptions = {
+      "grpc-node.flow_control_window": WINDOW_BYTES,
+      "grpc.max_receive_message_length": MESSAGE_BYTES_MAX,
+      ...options.channelOptions,
+    };
+    const LogClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Log), "Log");
+    const HealthClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Health), "Health");
+    this.log = new LogClient(address, grpc.credentials.createInsecure(), channelOptions);
+    this.health = new HealthClient(address, grpc.credentials.createInsecure(), channelOptions);
+  }
+
+  /** Appends one record; resolves with its offset once it is durable. */
+  async produce(value: Uint8Array): Promise<bigint> {
+    const response = await this.unary<{ offset: bigint }>(this.log, "produce", { record: { value } });
+    return response.offset;
+  }
+
+  /** Appends records with consecutive offsets in one message; resolves with the first once all are durable. */
+  async produceBatch(values: readonly Uint8Array[]): Promise<bigint> {
+    const response = await this.unary<{ firstOffset: bigint }>(this.log, "produceBatch", { values });
+    return response.firstOffset;
+  }
+
+  /** A producer that batches records (see ProducerOptions). */
+  producer(options: ProducerOptions = {}): Producer {
+    return new Producer((values) => this.produceBatch(values), options);
+  }
+
+  /** The record at `offset`; OffsetOutOfRangeError outside the log. */
+  async read(offset: bigint | number): Promise<ConsumedRecord> {
+    const response = await this.unary<{ record: ConsumedRecord }>(this.log, "consume", { offset: BigInt(offset) });
+    return response.record;
+  }
+
+  /** Records from `offset` on (a fetch); with maxWaitMs, waits that long for a record at the end of the log. */
+  readBatch(offset: bigint | number, options: ReadOptions & { maxWaitMs?: number } = {}): Promise<ConsumeBatchResponse> {
+    return this.unary(this.log, "consumeBatch", { offset: BigInt(offset), maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0, maxWaitMs: options.maxWaitMs ?? 0 });
+  }
+
+  /**
+   * Records in offset order from `from`; with `follow`, never ends by itself (it waits at the end
+   * of the log, costing nothing while idle) until `signal` aborts or the loop breaks.
+   */
+  async *consume(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord> {
+    const signal = options.signal;
+    let at = await this.startOffset(options.from ?? "start");
+    if (options.follow !== true) {
+      const end = (await this.offsets()).endOffset;
+      if (at > end) throw new OffsetOutOfRangeError(at);
+      while (at < end && signal?.aborted !== true) {
+        const batch = await this.readBatch(at, options);
+        yield* batch.records;
+        at = batch.nextOffset;
+      }
+      return;
+    }
+    for await (const batch of this.batchStream(at, options, signal)) yield* batch.records;
+  }
+
+  private async *batchStream(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncGenerator<ConsumeBatchStreamResponse> {
+    const request = { offset, maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0 };
+    const call = (this.log as unknown as Record<string, (r: object) => grpc.ClientReadableStream<ConsumeBatchStreamResponse>>).consumeBatchStream!.call(this.log, request);
+    const cancel = (): void => call.cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      for await (const batch of call) yield batch;
+    } catch (error) {
+      if (signal?.aborted === true && (error as grpc.ServiceError).code === grpc.status.CANCELLED) return;
+      throw errorFromGrpc(error);
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+      call.cancel();
+    }
+  }
+
+  private async startOffset(from: bigint | number | "start" | "end"): Promise<bigint> {
+    if (from === "start") return (await this.offsets()).lowestOffset;
+    if (from === "end") return (await this.offsets()).endOffset;
+    if ((typeof from === "number" && !Number.isSafeInteger(from)) || from < 0) throw new InvalidArgumentError(`from must be a non-negative integer, got ${from}`);
+    return BigInt(from);
+  }
+
+  /** The range of offsets the log holds: [lowestOffset, endOffset). */
+  offsets(): Promise<GetOffsetsResponse> {
+    return this.unary(this.log, "getOffsets", {});
+  }
+
+  /** The first offset whose record was created at or after `timestampMs` (found: false with the end offset if none). */
+  offsetForTimestamp(timestampMs: bigint | number): Promise<OffsetForTimestampResponse> {
+    return this.unary(this.log, "offsetForTimestamp", { timestampMs: BigInt(timestampMs) });
+  }
+
+  async servers(): Promise<Server[]> {
+    return (await this.unary<GetServersResponse>(this.log, "getServers", {})).servers;
+  }
+
+  /** The node's health status name ("SERVING", "NOT_SERVING", ...). */
+  async healthStatus(service = ""): Promise<string> {
+    const response = await this.unary<{ status: HealthCheckResponse_ServingStatus }>(this.health, "check", { service });
+    return HealthCheckResponse_ServingStatus[response.status] ?? String(response.status);
+  }
+
+  close(): void {
+    this.log.close();
+    this.health.close();
+  }
+
+  private unary<T>(client: grpc.Client, method: string, request: object, options: grpc.CallOptions = {}): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const call = (client as unknown as Record<string, UnaryMethod>)[method]!;
+      call.call(client, request, new grpc.Metadata(), options, (error, value) => (error === null ? resolve(value as T) : reject(errorFromGrpc(error))));
+    });
+  }
+}

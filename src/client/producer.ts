@@ -1,0 +1,156 @@
+// A batching producer: records sent within lingerMs of each other (or until a batch is full) travel
+// in one ProduceBatch, and each record's promise resolves with its own offset once the batch is
+// durable. With one batch in flight (the default) records are appended in the order they were
+// sent; while a batch is in flight the next one fills, so batches grow with load on their own.
+import { InvalidArgumentError, LogClosedError } from "../errors.ts";
+
+export interface ProducerOptions {
+  /** How long a record may wait for others to share its batch. Default 2 ms; 0 sends on the next turn. */
+  readonly lingerMs?: number;
+  /** A batch is sent once its values reach this many bytes. Default 1 MiB. */
+  readonly batchBytesMax?: number;
+  /** A batch is sent once it has this many records. Default 10,000. */
+  readonly batchRecordsMax?: number;
+  /**
+   * Batches sent before the first is answered. Default 1, which keeps send order; more can raise
+   * throughput on slow links, but HTTP/2 may then deliver a later batch first.
+   */
+  readonly inFlightBatchesMax?: number;
+  /** `full` turns true once this many bytes wait to be sent (see drained()). Default 32 MiB. */
+  readonly bufferBytesMax?: number;
+}
+
+interface Pending {
+  readonly value: Uint8Array;
+  readonly resolve: (offset: bigint) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type SendBatch = (values: readonly Uint8Array[]) => Promise<bigint>;
+
+function positiveInteger(name: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${value}`);
+  return value;
+}
+
+export class Producer {
+  private readonly lingerMs: number;
+  private readonly batchBytesMax: number;
+  private readonly batchRecordsMax: number;
+  private readonly inFlightBatchesMax: number;
+  private readonly bufferBytesMax: number;
+  /** Records waiting to be sent are queue[head...]; the consumed prefix is dropped now and then. */
+  private queue: Pending[] = [];
+  private head = 0;
+  private queueBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  private closed = false;
+  private readonly idleWaiters: Array<() => void> = [];
+  private readonly spaceWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly sendBatch: SendBatch,
+    options: ProducerOptions = {},
+  ) {
+    this.lingerMs = positiveInteger("lingerMs", options.lingerMs ?? 2, 0);
+    this.batchBytesMax = positiveInteger("batchBytesMax", options.batchBytesMax ?? 1024 * 1024, 1);
+    this.batchRecordsMax = positiveInteger("batchRecordsMax", options.batchRecordsMax ?? 10_000, 1);
+    this.inFlightBatchesMax = positiveInteger("inFlightBatchesMax", options.inFlightBatchesMax ?? 1, 1);
+    this.bufferBytesMax = positiveInteger("bufferBytesMax", options.bufferBytesMax ?? 32 * 1024 * 1024, 1);
+  }
+
+  /** Queues one record; resolves with its offset once it is durable, or rejects with the batch's typed error. */
+  send(value: Uint8Array): Promise<bigint> {
+    if (this.closed) return Promise.reject(new LogClosedError("the producer is closed"));
+    if (!(value instanceof Uint8Array)) return Promise.reject(new InvalidArgumentError("a record value must be a Uint8Array"));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ value, resolve, reject });
+      this.queueBytes += value.length;
+      this.schedule();
+    });
+  }
+
+  /** Bytes queued and not yet sent. */
+  get bufferedBytes(): number {
+    return this.queueBytes;
+  }
+
+  /** True once bufferBytesMax bytes wait to be sent: a caller that does not await each send should await drained(). */
+  get full(): boolean {
+    return this.queueBytes >= this.bufferBytesMax;
+  }
+
+  /** Resolves once fewer than half of bufferBytesMax bytes wait to be sent. */
+  drained(): Promise<void> {
+    if (this.queueBytes < this.bufferBytesMax / 2) return Promise.resolve();
+    return new Promise((resolve) => this.spaceWaiters.push(resolve));
+  }
+
+  /** Sends what is queued now and resolves once every record sent so far is answered (acknowledged or failed). */
+  flush(): Promise<void> {
+    this.sendNow();
+    if (this.queued === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Flushes, then refuses further sends. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  private schedule(): void {
+    if (this.queueBytes >= this.batchBytesMax || this.queued >= this.batchRecordsMax) {
+      this.sendNow();
+    } else if (this.timer === undefined) {
+      this.timer = setTimeout(() => this.sendNow(), this.lingerMs);
+    }
+  }
+
+  /** Sends as many batches as the in-flight budget allows. */
+  private sendNow(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.queued > 0 && this.inFlight < this.inFlightBatchesMax) this.sendOne(this.takeBatch());
+  }
+
+  private get queued(): number {
+    return this.queue.length - this.head;
+  }
+
+  private takeBatch(): Pending[] {
+    let end = this.head;
+    let bytes = 0;
+    const limit = Math.min(this.queue.length, this.head + this.batchRecordsMax);
+    while (end < limit && (end === this.head || bytes + this.queue[end]!.value.length <= this.batchBytesMax)) {
+      bytes += this.queue[end]!.value.length;
+      end++;
+    }
+    const batch = this.queue.slice(this.head, end);
+    this.head = end;
+    if (this.head === this.queue.length || this.head > 65_536) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    this.queueBytes -= bytes;
+    if (this.queueBytes < this.bufferBytesMax / 2) for (const wake of this.spaceWaiters.splice(0)) wake();
+    return batch;
+  }
+
+  private sendOne(batch: Pending[]): void {
+    this.inFlight++;
+    this.sendBatch(batch.map((pending) => pending.value)).then(
+      (first) => batch.forEach((pending, i) => pending.resolve(first + BigInt(i))),
+      (error: unknown) => batch.forEach((pending) => pending.reject(error)),
+    ).finally(() => {
+      this.inFlight--;
+      if (this.queued > 0) {
+        // Records that queued while this batch was in flight go at once: they have waited long enough.
+        this.sendNow();
+      } else if (this.inFlight === 0) {
+        for (const wake of this.idleWaiters.splice(0)) wake();
+      }
+    });
+  }
+}

@@ -1,0 +1,138 @@
+// The `loghouse` command as a user runs it: serve (flags, environment, config file, defaults),
+// produce from stdin and files, consume (once and following the tail), status, and its errors.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { BIN, startNode, stopNode, type NodeProcess } from "./support/node-process.ts";
+import { tempDir } from "./support/temp-dir.ts";
+
+interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function runCli(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+async function node(t: import("node:test").TestContext, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<NodeProcess> {
+  const dir = await tempDir(t);
+  const started = await startNode(args.includes("--data-dir") ? args : ["--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0", ...args], env, cwd);
+  t.after(() => stopNode(started));
+  return started;
+}
+
+test("produce, consume and status round trip through the command line", async (t) => {
+  const server = await node(t);
+  const dir = await tempDir(t);
+  const file = join(dir, "more.txt");
+  await writeFile(file, "four\nfive\n");
+  const fromStdin = await runCli(["produce", "--server", server.address], { input: "one\ntwo\nthree\n" });
+  assert.equal(fromStdin.code, 0, fromStdin.stderr);
+  assert.deepEqual(JSON.parse(fromStdin.stdout), { records: 3, firstOffset: "0", lastOffset: "2" });
+  const fromFile = await runCli(["produce", file], { env: { LOGHOUSE_SERVER: server.address } });
+  assert.deepEqual(JSON.parse(fromFile.stdout), { records: 2, firstOffset: "3", lastOffset: "4" });
+
+  const text = await runCli(["consume", "--server", server.address, "--from", "1"]);
+  assert.equal(text.stdout, "two\nthree\nfour\nfive\n");
+  const json = await runCli(["consume", "--server", server.address, "--format", "json", "--count", "1"]);
+  const record = JSON.parse(json.stdout);
+  assert.equal(record.offset, "0");
+  assert.equal(record.value, "one");
+  assert.ok(record.timestampMs > 0);
+
+  const status = await runCli(["status", "--server", server.address]);
+  assert.equal(status.code, 0);
+  assert.deepEqual(JSON.parse(status.stdout), {
+    server: server.address,
+    health: "SERVING",
+    servers: [{ id: "loghouse-0", rpcAddr: server.address, isLeader: true }],
+    lowestOffset: "0",
+    endOffset: "5",
+  });
+});
+
+test("consume --follow prints new records as they arrive and stops on SIGINT", async (t) => {
+  const server = await node(t);
+  await runCli(["produce", "--server", server.address], { input: "before\n" });
+  const child = spawn(process.execPath, [BIN, "consume", "--server", server.address, "--follow"]);
+  let stdout = "";
+  const seen = (text: string): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (!stdout.includes(text)) return;
+        child.stdout.off("data", check);
+        resolve();
+      };
+      child.stdout.on("data", check);
+      check();
+    });
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+  await seen("before\n");
+  await runCli(["produce", "--server", server.address], { input: "after\n" });
+  await seen("after\n");
+  child.kill("SIGINT");
+  assert.equal(await exited, 0);
+  assert.equal(stdout, "before\nafter\n");
+});
+
+test("serve takes flags over environment over config file, and defaults to ./data", async (t) => {
+  const dir = await tempDir(t);
+  const config = join(dir, "loghouse.json");
+  await writeFile(config, JSON.stringify({ dataDir: join(dir, "from-file"), nodeId: "file-node", listen: "127.0.0.1:1", limits: { recordBytesMax: 2048 } }));
+  const fromAll = await node(t, ["--config", config, "--data-dir", join(dir, "from-flag"), "--listen", "127.0.0.1:0"], { LOGHOUSE_DATA_DIR: join(dir, "from-env"), LOGHOUSE_NODE_ID: "env-node" });
+  const listening = fromAll.lines.find((line) => line.msg === "listening")!;
+  assert.equal(listening.dataDir, join(dir, "from-flag"));
+  const status = JSON.parse((await runCli(["status", "--server", fromAll.address])).stdout);
+  assert.equal(status.servers[0].id, "env-node");
+  const tooLarge = await runCli(["produce", "--server", fromAll.address], { input: `${"x".repeat(3000)}\n` });
+  assert.equal(tooLarge.code, 1);
+  assert.match(tooLarge.stderr, /RECORD_TOO_LARGE/);
+
+  const cwd = await tempDir(t);
+  const defaults = await node(t, ["--listen", "127.0.0.1:0", "--data-dir", "data"], {}, cwd);
+  assert.equal(defaults.lines.find((line) => line.msg === "listening")!.dataDir, join(cwd, "data"));
+  const implicit = await startNode([], { LOGHOUSE_LISTEN: "127.0.0.1:0" }, await tempDir(t));
+  t.after(() => stopNode(implicit));
+  assert.match(String(implicit.lines.find((line) => line.msg === "listening")!.dataDir), /\/data$/);
+  assert.ok(existsSync(String(implicit.lines.find((line) => line.msg === "listening")!.dataDir)));
+});
+
+test("bad settings and bad commands fail with a precise message and a non-zero exit", async (t) => {
+  const dir = await tempDir(t);
+  const badLimit = await runCli(["serve", "--data-dir", join(dir, "a"), "--listen", "127.0.0.1:0"], {
+    env: { LOGHOUSE_CONFIG: join(dir, "missing.json") },
+  });
+  assert.equal(badLimit.code, 1);
+  assert.match(badLimit.stderr, /INVALID_CONFIG.*cannot read config file/);
+  const badListen = await runCli(["serve", "--data-dir", join(dir, "b"), "--listen", "nowhere"]);
+  assert.match(badListen.stderr, /listen must be HOST:PORT/);
+  const cluster = await runCli(["serve", "--data-dir", join(dir, "c"), "--bootstrap"]);
+  assert.match(cluster.stderr, /clustering/);
+  assert.equal((await runCli(["frobnicate"])).code, 2);
+  assert.equal((await runCli(["consume", "--listen", "x:1"])).code, 2);
+  const unreachable = await runCli(["consume", "--server", "127.0.0.1:1", "--from", "0"]);
+  assert.equal(unreachable.code, 1);
+  assert.match(unreachable.stderr, /RPC_ERROR/);
+});
+
+test("a second node on the same data directory is refused while the first runs", async (t) => {
+  const dir = await tempDir(t);
+  await node(t, ["--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0"]);
+  const second = await runCli(["serve", "--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0"]);
+  assert.equal(second.code, 1);
+  assert.match(second.stderr, /LOG_LOCKED/);
+});
