@@ -137,7 +137,7 @@ async function serve(framework: Framework): Promise<void> {
   let port: number;
   if (framework === "loghouse") {
     const server = await LoghouseServer.start({ dataDir: dir, port: 0 });
-    log = server.log;
+    log = server.storage!;
     port = server.address.port;
   } else {
     log = await Log.open(dir);

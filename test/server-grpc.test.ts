@@ -125,7 +125,7 @@ describe("seed RPCs over grpc-js", () => {
   test("ConsumeStream below the lowest retained offset, or beyond 2^53, is OUT_OF_RANGE at once", async (t) => {
     const { client, server } = await connect(t, { limits: { recordBytesMax: 1024 }, log: { storeBytesMax: 4096 } });
     for (let i = 0; i < 20; i++) await client.unary("produceBatch", { values: Array.from({ length: 10 }, () => Buffer.alloc(100)) });
-    const lowest = await server.log.dropBefore(100);
+    const lowest = await server.storage!.dropBefore(100);
     assert.ok(lowest > 0);
     for (const offset of [0n, BigInt(lowest - 1), 2n ** 53n, U64_MAX]) {
       const status = await statusOf(client.serverStream("consumeStream", { offset }));

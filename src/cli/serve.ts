@@ -2,11 +2,13 @@
 // then a JSON config file (--config / LOGHOUSE_CONFIG), then the defaults (./data, 127.0.0.1:8400);
 // the first that sets a value wins. Logs are JSON lines on stdout. SIGTERM or SIGINT drains the
 // server and exits 0; a second signal exits at once.
-import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { InvalidConfigError } from "../errors.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type ServerConfigInput } from "../server/config.ts";
-import { isLogLevel, jsonLogger, type LogLevel } from "../server/logger.ts";
+import { ClusterMember } from "../server/cluster-member.ts";
+import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/logger.ts";
+import type { LogConfig } from "../storage/index.ts";
 import { LoghouseServer } from "../server/server.ts";
 import { parseHostPort } from "./address.ts";
 
@@ -52,13 +54,29 @@ async function readConfigFile(path: string): Promise<ConfigFile> {
 export interface ServeSettings {
   readonly input: ServerConfigInput;
   readonly logLevel: LogLevel;
+  /** Present when the node is (or becomes) a cluster member. */
+  readonly cluster?: { readonly nodeId: number; readonly bootstrap: boolean; readonly join: string | undefined };
+}
+
+/** Whether `dataDir` already holds a cluster member's state (a restart without --bootstrap or --join). */
+async function hasClusterState(dataDir: string): Promise<boolean> {
+  return stat(join(dataDir, "raft-state.json")).then(
+    () => true,
+    () => false,
+  );
+}
+
+function clusterNodeId(nodeId: string | undefined): number {
+  const id = Number(nodeId);
+  if (nodeId === undefined || !Number.isSafeInteger(id) || id <= 0) {
+    throw new InvalidConfigError(`a cluster member needs --node-id, a positive integer; got ${String(nodeId)}`);
+  }
+  return id;
 }
 
 /** Merges flags, environment and config file into the server's input (validated by the server). */
 export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<ServeSettings> {
-  if (flags.bootstrap === true || flags.join !== undefined) {
-    throw new InvalidConfigError("--bootstrap and --join need clustering, which this version does not have yet: run one node without them");
-  }
+  if (flags.bootstrap === true && flags.join !== undefined) throw new InvalidConfigError("--bootstrap starts a new cluster and --join enters one: give one of them");
   const configPath = flags.config ?? env.LOGHOUSE_CONFIG;
   const file = configPath === undefined ? {} : await readConfigFile(configPath);
   const pick = (flag: string | undefined, envName: string, fromFile: string | undefined): string | undefined => flag ?? env[envName] ?? fromFile;
@@ -70,10 +88,14 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   const log = { ...file.log, ...(durability === undefined ? {} : { durability }) };
   const nodeId = pick(flags["node-id"], "LOGHOUSE_NODE_ID", file.nodeId);
   const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise);
+  const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
+  const join = pick(flags.join, "LOGHOUSE_JOIN", undefined);
+  const clustered = flags.bootstrap === true || join !== undefined || (await hasClusterState(dataDir));
   return {
     logLevel,
+    ...(clustered ? { cluster: { nodeId: clusterNodeId(nodeId), bootstrap: flags.bootstrap === true, join } } : {}),
     input: {
-      dataDir: resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR),
+      dataDir,
       host,
       port,
       ...(nodeId === undefined ? {} : { nodeId }),
@@ -88,7 +110,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
 export async function serve(flags: ServeFlags): Promise<number> {
   const settings = await resolveServeSettings(flags, process.env);
   const logger = jsonLogger(process.stdout, settings.logLevel);
-  const server = await LoghouseServer.start(settings.input, { logger });
+  const server = settings.cluster === undefined ? await LoghouseServer.start(settings.input, { logger }) : await serveClusterMember(settings, logger);
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -110,4 +132,23 @@ export async function serve(flags: ServeFlags): Promise<number> {
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
   });
+}
+
+/** Starts a cluster member: the Raft node first, then the server on its port, then the join. */
+async function serveClusterMember(settings: ServeSettings, logger: Logger): Promise<LoghouseServer> {
+  const { nodeId, bootstrap, join: contact } = settings.cluster!;
+  const input = settings.input;
+  const address = input.advertiseAddress ?? `${input.host ?? DEFAULT_HOST}:${input.port ?? DEFAULT_PORT}`;
+  if (address.endsWith(":0")) throw new InvalidConfigError("a cluster member needs a fixed port (or --advertise): its peers dial it");
+  const member = await ClusterMember.open({
+    dataDir: input.dataDir ?? DEFAULT_DATA_DIR,
+    nodeId,
+    address,
+    bootstrap,
+    log: input.log as Partial<LogConfig> | undefined ?? {},
+  });
+  const server = await LoghouseServer.start({ ...input, nodeId: String(nodeId) }, { logger, cluster: member });
+  logger.info("cluster member", { nodeId, address, bootstrap, join: contact });
+  if (contact !== undefined) await member.join(contact, (error) => logger.warn("join failed", { error }));
+  return server;
 }

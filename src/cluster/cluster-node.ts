@@ -126,6 +126,8 @@ export class ClusterNode {
         this.acceptConnection(socket, chunk);
         socket.resume();
       });
+      // A sniffer may have paused the socket after putting its bytes back.
+      socket.resume();
       return;
     }
     if (firstBytes[0] === RAFT_MARKER) {

@@ -86,7 +86,8 @@ export class Replica {
       random: new SeededRandom(options.seed),
     });
     // Entries up to the persisted commit index were committed before a restart: visible at once.
-    this.commitEnd = Math.min(options.stateFile.state.hardState.commit, this.log.nextOffset);
+    // The start point itself counts as committed (a new cluster's log begins at offset 1).
+    this.commitEnd = Math.max(this.log.lowestOffset, Math.min(options.stateFile.state.hardState.commit, this.log.nextOffset));
     this.committed = new CommittedLog(this.log, () => this.commitEnd, this.commitWaiters);
   }
 

@@ -6,6 +6,8 @@ import type { Socket } from "node:net";
 
 /** First byte of a Raft peer connection. */
 export const RAFT_FIRST_BYTE = 0x01;
+/** First byte of a cluster admin connection (join, leave); routed with Raft's. */
+export const CLUSTER_ADMIN_FIRST_BYTE = 0x02;
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 export type ConnectionKind = "http2" | "http1" | "raft";
@@ -19,7 +21,7 @@ export interface ConnectionRoutes {
 /** What the bytes seen so far say, or undefined while they could still be the HTTP/2 preface. */
 export function classifyConnection(bytes: Buffer): ConnectionKind | undefined {
   if (bytes.length === 0) return undefined;
-  if (bytes[0] === RAFT_FIRST_BYTE) return "raft";
+  if (bytes[0] === RAFT_FIRST_BYTE || bytes[0] === CLUSTER_ADMIN_FIRST_BYTE) return "raft";
   const compared = Math.min(bytes.length, HTTP2_PREFACE.length);
   if (!bytes.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared))) return "http1";
   return compared === HTTP2_PREFACE.length ? "http2" : undefined;

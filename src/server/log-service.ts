@@ -16,7 +16,7 @@ import type {
   RecordSchema,
   ServerSchema,
 } from "../gen/log/v1/log_pb.ts";
-import type { Log, LogRecord } from "../storage/index.ts";
+import type { LogRecord, ServedLog } from "../storage/index.ts";
 import type { CallContext, ServiceHandlers } from "./call-context.ts";
 import type { ServerLimits } from "./config.ts";
 
@@ -24,7 +24,7 @@ import type { ServerLimits } from "./config.ts";
 type Unary<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 
 export interface LogServiceOptions {
-  readonly log: Log;
+  readonly log: ServedLog;
   readonly limits: ServerLimits;
   /** The nodes to report from GetServers (this node alone on a single node). */
   readonly servers: () => ReadonlyArray<MessageInitShape<typeof ServerSchema>>;

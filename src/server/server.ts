@@ -17,11 +17,12 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Log as LogServiceDesc } from "../gen/log/v1/log_pb.ts";
-import { Log } from "../storage/index.ts";
+import { Log, type ServedLog } from "../storage/index.ts";
 import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import { GrpcHandler, isBinaryGrpc, percentEncode } from "./grpc-handler.ts";
 import { createHealthService, HealthState, ServingStatus } from "./health-service.ts";
 import { routeConnection } from "./listener.ts";
+import type { ServedCluster } from "./served-cluster.ts";
 import { createLogService } from "./log-service.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { ERROR_CODE_KEY, isUnexpected, shuttingDown, toConnectError } from "./status.ts";
@@ -33,6 +34,11 @@ export interface ServerOptions {
    * has no peers and closes them.
    */
   readonly onRaftConnection?: (socket: net.Socket) => void;
+  /**
+   * Serve this cluster member instead of opening a log of its own: its replicated log answers the
+   * RPCs, its members answer GetServers, and it takes the cluster connections (0x01, 0x02).
+   */
+  readonly cluster?: ServedCluster;
 }
 
 /** A connection that sends nothing for this long is closed before it is routed. */
@@ -50,7 +56,8 @@ export class LoghouseServer {
 
   private constructor(
     readonly config: ServerConfig,
-    readonly log: Log,
+    readonly log: ServedLog,
+    private readonly closeLog: () => Promise<void>,
     private readonly logger: Logger,
     private readonly health: HealthState,
     private readonly grpc: GrpcHandler,
@@ -63,24 +70,34 @@ export class LoghouseServer {
   static async start(input: ServerConfigInput = {}, options: ServerOptions = {}): Promise<LoghouseServer> {
     const config = resolveServerConfig(input);
     const logger = options.logger ?? silentLogger;
+    if (options.cluster !== undefined) {
+      const cluster = options.cluster;
+      return LoghouseServer.listen(config, cluster.log, () => cluster.close(), logger, options);
+    }
     const log = await Log.open(config.dataDir, config.log);
     if (log.recovery.truncatedBytes > 0 || log.recovery.scannedRecords > 0) logger.warn("log recovered", { ...log.recovery });
     try {
-      return await LoghouseServer.listen(config, log, logger, options);
+      return await LoghouseServer.listen(config, log, () => log.close(), logger, options);
     } catch (error) {
       await log.close();
       throw error;
     }
   }
 
-  private static async listen(config: ServerConfig, log: Log, logger: Logger, options: ServerOptions): Promise<LoghouseServer> {
+  private static async listen(
+    config: ServerConfig,
+    log: ServedLog,
+    closeLog: () => Promise<void>,
+    logger: Logger,
+    options: ServerOptions,
+  ): Promise<LoghouseServer> {
     const { limits } = config;
     const health = new HealthState(new Set([LogServiceDesc.typeName, Health.typeName]));
     let server: LoghouseServer | undefined;
     const logService = createLogService({
       log,
       limits,
-      servers: () => [{ id: config.nodeId, rpcAddr: server?.advertisedAddress ?? "", isLeader: true }],
+      servers: () => options.cluster?.servers() ?? [{ id: config.nodeId, rpcAddr: server?.advertisedAddress ?? "", isLeader: true }],
     });
     const healthService = createHealthService(health);
     const grpc = new GrpcHandler({ messageBytesMax: limits.messageBytesMax, streamBytesInFlightMax: limits.streamBytesInFlightMax, logger });
@@ -101,9 +118,9 @@ export class LoghouseServer {
       }),
     );
     const http1 = http.createServer(connect);
-    const tcp = net.createServer();
+    const tcp = net.createServer({ noDelay: true });
     tcp.maxConnections = limits.connectionsMax;
-    server = new LoghouseServer(config, log, logger, health, grpc, shutdown, tcp, http1);
+    server = new LoghouseServer(config, log, closeLog, logger, health, grpc, shutdown, tcp, http1);
     const http2Server = server.createHttp2Server(connect);
     const routes = {
       http2: (socket: net.Socket) => http2Server.emit("connection", socket),
@@ -112,6 +129,7 @@ export class LoghouseServer {
         socket.resume();
       },
       raft:
+        (options.cluster === undefined ? undefined : (socket: net.Socket) => options.cluster!.acceptConnection(socket)) ??
         options.onRaftConnection ??
         ((socket: net.Socket) => {
           logger.warn("closing a Raft connection: this node runs alone", { remote: socket.remoteAddress });
@@ -164,6 +182,11 @@ export class LoghouseServer {
     return server;
   }
 
+  /** The node's own storage log when it runs alone; undefined when it serves a cluster member. */
+  get storage(): Log | undefined {
+    return this.log instanceof Log ? this.log : undefined;
+  }
+
   /** The address bound (with the real port when 0 was asked for). */
   get address(): { host: string; port: number } {
     const bound = this.tcp.address() as net.AddressInfo | null;
@@ -213,7 +236,7 @@ export class LoghouseServer {
     for (const socket of this.sockets) socket.destroy();
     this.http1.closeAllConnections();
     await stopped;
-    await this.log.close();
+    await this.closeLog();
     this.logger.info("stopped", { ms: Math.round(performance.now() - started), nextOffset: this.log.nextOffset });
   }
 

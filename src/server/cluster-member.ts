@@ -1,0 +1,54 @@
+// Composes a cluster member for the server: the Raft node over this node's data directory, its
+// replicated log, and forwarding of appends from a follower to the leader over the public API.
+import type { Socket } from "node:net";
+import { ClusterNode, type ClusterNodeOptions } from "../cluster/cluster-node.ts";
+import { ReplicatedLog } from "../cluster/replicated-log.ts";
+import { LoghouseClient } from "../client/client.ts";
+import type { ServedCluster, ServedMember } from "./served-cluster.ts";
+
+export class ClusterMember implements ServedCluster {
+  private readonly clients = new Map<string, LoghouseClient>();
+  readonly log: ReplicatedLog;
+
+  private constructor(readonly node: ClusterNode) {
+    this.log = new ReplicatedLog(node, (address, values) => this.forward(address, values));
+  }
+
+  /** Opens the node (bootstrapping a new cluster when asked and there is no state yet). */
+  static async open(options: ClusterNodeOptions): Promise<ClusterMember> {
+    return new ClusterMember(await ClusterNode.open(options));
+  }
+
+  /**
+   * Asks the cluster at `contact` to admit this node (call once the port is served). A new node
+   * waits for it; a restarted one asks in the background (it normally is a member already, and its
+   * contact may be down), reporting a failure to `onError`.
+   */
+  async join(contact: string, onError: (error: unknown) => void): Promise<void> {
+    if (!this.node.stateFile.existed) return this.node.joinCluster(contact);
+    this.node.joinCluster(contact).catch(onError);
+  }
+
+  servers(): ServedMember[] {
+    return this.node.servers();
+  }
+
+  acceptConnection(socket: Socket): void {
+    this.node.acceptConnection(socket);
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+    await this.node.close();
+  }
+
+  private async forward(address: string, values: readonly Uint8Array[]): Promise<number> {
+    let client = this.clients.get(address);
+    if (client === undefined) {
+      client = new LoghouseClient(address);
+      this.clients.set(address, client);
+    }
+    return Number(await client.produceBatch(values));
+  }
+}

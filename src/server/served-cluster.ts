@@ -1,0 +1,18 @@
+// What the server needs from a cluster member it serves: the replicated log, the members for
+// GetServers, the connections of the cluster's own protocols (first byte 0x01 Raft, 0x02 admin),
+// and a way to stop it once the RPCs have drained.
+import type { Socket } from "node:net";
+import type { ServedLog } from "../storage/index.ts";
+
+export interface ServedMember {
+  readonly id: string;
+  readonly rpcAddr: string;
+  readonly isLeader: boolean;
+}
+
+export interface ServedCluster {
+  readonly log: ServedLog;
+  servers(): ServedMember[];
+  acceptConnection(socket: Socket): void;
+  close(): Promise<void>;
+}
