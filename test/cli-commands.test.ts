@@ -121,7 +121,7 @@ test("bad settings and bad commands fail with a precise message and a non-zero e
   const badListen = await runCli(["serve", "--data-dir", join(dir, "b"), "--listen", "nowhere"]);
   assert.match(badListen.stderr, /listen must be HOST:PORT/);
   const cluster = await runCli(["serve", "--data-dir", join(dir, "c"), "--bootstrap"]);
-  assert.match(cluster.stderr, /clustering/);
+  assert.match(cluster.stderr, /needs --node-id/);
   assert.equal((await runCli(["frobnicate"])).code, 2);
   assert.equal((await runCli(["consume", "--listen", "x:1"])).code, 2);
   const unreachable = await runCli(["consume", "--server", "127.0.0.1:1", "--from", "0"]);

@@ -5,12 +5,14 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
 import { test } from "node:test";
-import { ConsumeBatchResponseSchema, ConsumeBatchStreamResponseSchema, ConsumeResponseSchema } from "../src/gen/log/v1/log_pb.ts";
+import { ConsumeBatchResponseSchema, ConsumeBatchStreamResponseSchema, ConsumeResponseSchema, ProduceBatchRequestSchema } from "../src/gen/log/v1/log_pb.ts";
 import {
   decodeConsumeBatchResponse,
   decodeConsumeBatchStreamResponse,
   decodeConsumeResponse,
+  decodeProduceBatchRequest,
   encodeConsumeResponse,
+  encodeProduceBatchRequest,
   encodeRecordBatch,
   WireFormatError,
 } from "../src/wire/record-codec.ts";
@@ -44,6 +46,15 @@ test("encodeRecordBatch writes exactly protobuf-es's bytes for both batch answer
     const message = { records: Array.from({ length: randomInt(0, 20) }, randomRecord), nextOffset: edgeU64[i % edgeU64.length], endOffset: edgeU64[(i * 7) % edgeU64.length] };
     assert.deepEqual(new Uint8Array(encodeRecordBatch(message)), toBinary(ConsumeBatchResponseSchema, create(ConsumeBatchResponseSchema, message)));
     assert.deepEqual(new Uint8Array(encodeRecordBatch(message)), toBinary(ConsumeBatchStreamResponseSchema, create(ConsumeBatchStreamResponseSchema, message)));
+  }
+});
+
+test("the ProduceBatchRequest codec matches protobuf-es both ways", () => {
+  for (let i = 0; i < 200; i++) {
+    const message = { values: Array.from({ length: randomInt(0, 30) }, () => (randomInt(5) === 0 ? new Uint8Array(0) : randomBytes(randomInt(1, 400)))) };
+    const expected = toBinary(ProduceBatchRequestSchema, create(ProduceBatchRequestSchema, message));
+    assert.deepEqual(new Uint8Array(encodeProduceBatchRequest(message)), expected);
+    assert.deepEqual(decodeProduceBatchRequest(expected), fromBinary(ProduceBatchRequestSchema, expected));
   }
 });
 

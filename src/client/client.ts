@@ -101,6 +101,14 @@ export class LoghouseClient {
    * of the log, costing nothing while idle) until `signal` aborts or the loop breaks.
    */
   async *consume(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord> {
+    for await (const records of this.consumeBatches(options)) yield* records;
+  }
+
+  /**
+   * Like consume(), one array of consecutive records at a time, as they travel: the fast way to
+   * read, since a loop over an array costs nothing per record, unlike an async iterator.
+   */
+  async *consumeBatches(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord[]> {
     const signal = options.signal;
     let at = await this.startOffset(options.from ?? "start");
     if (options.follow !== true) {
@@ -108,12 +116,12 @@ export class LoghouseClient {
       if (at > end) throw new OffsetOutOfRangeError(at);
       while (at < end && signal?.aborted !== true) {
         const batch = await this.readBatch(at, options);
-        yield* batch.records;
+        yield batch.records;
         at = batch.nextOffset;
       }
       return;
     }
-    for await (const batch of this.batchStream(at, options, signal)) yield* batch.records;
+    for await (const batch of this.batchStream(at, options, signal)) yield batch.records;
   }
 
   private async *batchStream(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncGenerator<ConsumeBatchStreamResponse> {

@@ -3,7 +3,12 @@
 // codecs of src/wire, which decode the same bytes into the same shapes several times faster).
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
-import { decodeConsumeBatchResponse, decodeConsumeBatchStreamResponse, decodeConsumeResponse } from "../wire/record-codec.ts";
+import {
+  decodeConsumeBatchResponse,
+  decodeConsumeBatchStreamResponse,
+  decodeConsumeResponse,
+  encodeProduceBatchRequest,
+} from "../wire/record-codec.ts";
 
 const fastDecoders = new Map<string, (bytes: Uint8Array) => unknown>([
   ["log.v1.ConsumeResponse", decodeConsumeResponse],
@@ -11,7 +16,11 @@ const fastDecoders = new Map<string, (bytes: Uint8Array) => unknown>([
   ["log.v1.ConsumeBatchStreamResponse", decodeConsumeBatchStreamResponse],
 ]);
 
-function serializer(schema: DescMessage): (message: unknown) => Buffer {
+const fastEncoders = new Map<string, (message: never) => Buffer>([["log.v1.ProduceBatchRequest", encodeProduceBatchRequest]]);
+
+function serializer(schema: DescMessage, fast: boolean): (message: unknown) => Buffer {
+  const encode = fast ? fastEncoders.get(schema.typeName) : undefined;
+  if (encode !== undefined) return (message) => encode(message as never);
   return (message) => {
     const bytes = toBinary(schema, isMessage(message, schema) ? message : create(schema, message as never));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -25,9 +34,9 @@ function deserializer(schema: DescMessage, fast: boolean): (bytes: Buffer) => un
 
 /**
  * A grpc-js ServiceDefinition for `service`, keyed by each method's localName (produce,
- * consumeStream, ...). `fastDecoding` (default true) uses the hand-written record codecs.
+ * consumeStream, ...). `fastCodecs` (default true) uses the hand-written record codecs.
  */
-export function grpcServiceDefinition(service: DescService, fastDecoding = true): ServiceDefinition {
+export function grpcServiceDefinition(service: DescService, fastCodecs = true): ServiceDefinition {
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const method of service.methods) {
     definition[method.localName] = {
@@ -35,10 +44,10 @@ export function grpcServiceDefinition(service: DescService, fastDecoding = true)
       originalName: method.name,
       requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
       responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-      requestSerialize: serializer(method.input),
+      requestSerialize: serializer(method.input, fastCodecs),
       requestDeserialize: deserializer(method.input, false),
-      responseSerialize: serializer(method.output),
-      responseDeserialize: deserializer(method.output, fastDecoding),
+      responseSerialize: serializer(method.output, false),
+      responseDeserialize: deserializer(method.output, fastCodecs),
     };
   }
   return definition;

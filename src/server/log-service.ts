@@ -63,10 +63,14 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     return Number(offset);
   };
 
-  const readLimits = (request: { maxRecords: number; maxBytes: number }): { countMax: number; bytesMax: number } => ({
+  /** A read's bounds: what the request asks for (or `bytesDefault`), capped by the limits. */
+  const readLimits = (request: { maxRecords: number; maxBytes: number }, bytesDefault = limits.readBytesMax): { countMax: number; bytesMax: number } => ({
     countMax: Math.min(request.maxRecords || limits.readRecordsMax, limits.readRecordsMax),
-    bytesMax: Math.min(request.maxBytes || limits.readBytesMax, limits.readBytesMax),
+    bytesMax: Math.min(request.maxBytes || bytesDefault, limits.readBytesMax),
   });
+  // A stream's answers default to a quarter of its in-flight budget, so that a few are on their way
+  // while the next is read and encoded (one answer the size of the budget would stop and start).
+  const streamBytesDefault = Math.min(limits.readBytesMax, Math.floor(limits.streamBytesInFlightMax / 4));
 
   /** Records from `at` on (at most the limits), waiting for the first one if `at` is the end. */
   const readOrWait = async (at: number, bounds: { countMax: number; bytesMax: number }, signal: AbortSignal): Promise<LogRecord[]> => {
@@ -83,7 +87,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   };
 
   async function* consumeStream(request: ConsumeRequest, context: CallContext) {
-    const bounds = { countMax: limits.readRecordsMax, bytesMax: limits.readBytesMax };
+    const bounds = { countMax: limits.readRecordsMax, bytesMax: streamBytesDefault };
     for (let at = streamStart(request.offset); ; ) {
       for (const record of await readOrWait(at, bounds, context.signal)) {
         yield { record: toRecordMessage(record) };
@@ -140,7 +144,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   };
 
   async function* consumeBatchStream(request: ConsumeBatchStreamRequest, context: CallContext) {
-    const bounds = readLimits(request);
+    const bounds = readLimits(request, streamBytesDefault);
     for (let at = streamStart(request.offset); ; ) {
       const records = await readOrWait(at, bounds, context.signal);
       at += records.length;

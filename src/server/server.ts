@@ -155,7 +155,8 @@ export class LoghouseServer {
   private createHttp2Server(connect: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void): http2.Http2Server {
     const { limits } = this.config;
     const server = http2.createServer({
-      settings: { maxConcurrentStreams: limits.streamsPerConnectionMax, initialWindowSize: limits.streamBytesInFlightMax },
+      // Large frames let a client send a 1 MB batch in a few frames rather than sixty-four.
+      settings: { maxConcurrentStreams: limits.streamsPerConnectionMax, initialWindowSize: limits.streamBytesInFlightMax, maxFrameSize: 1 << 20 },
       maxSessionMemory: 64,
     });
     server.on("session", (session) => {

@@ -7,9 +7,12 @@
 //
 // Wire layout (proto/log/v1/log.proto): Record {1 value bytes, 2 offset u64, 3 term u64, 4 type u32,
 // 5 timestamp_ms u64}; ConsumeResponse {1 record}; ConsumeBatchResponse and
-// ConsumeBatchStreamResponse {1 repeated record, 2 next_offset u64, 3 end_offset u64}.
+// ConsumeBatchStreamResponse {1 repeated record, 2 next_offset u64, 3 end_offset u64};
+// ProduceBatchRequest {1 repeated bytes values}.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
+  ProduceBatchRequest,
+  ProduceBatchRequestSchema,
   ConsumeBatchResponse,
   ConsumeBatchResponseSchema,
   ConsumeBatchStreamResponse,
@@ -172,71 +175,102 @@ export function encodeRecordBatch(message: BatchInit, prefixBytes = 0): Buffer {
   return buffer;
 }
 
+/** Encodes a ProduceBatchRequest: each value once, straight into the message. */
+export function encodeProduceBatchRequest(message: MessageInitShape<typeof ProduceBatchRequestSchema>, prefixBytes = 0): Buffer {
+  const values = message.values ?? [];
+  let bytes = prefixBytes;
+  for (const value of values) bytes += 1 + varintBytes(value.length) + value.length;
+  const buffer = Buffer.allocUnsafe(bytes);
+  let at = prefixBytes;
+  for (const value of values) {
+    buffer[at++] = TAG_VALUE;
+    at = writeVarint(buffer, at, value.length);
+    buffer.set(value, at);
+    at += value.length;
+  }
+  if (at !== buffer.length) throw new Error("ProduceBatchRequest size mismatch");
+  return buffer;
+}
+
 // ---------------------------------------------------------------- decoding
 
-/** A cursor over protobuf bytes; every read checks bounds and throws WireFormatError past them. */
+const TWO_POW_28 = 2 ** 28;
+
+/**
+ * A cursor over protobuf bytes up to `end`; every read checks bounds and throws WireFormatError
+ * past them. Reads allocate nothing but what they return.
+ */
 class Reader {
+  /** A plain Uint8Array view: its subarrays are cheaper to make than a Buffer's, and hold the same bytes. */
+  readonly bytes: Uint8Array;
   at = 0;
+  end: number;
 
-  constructor(readonly bytes: Uint8Array) {}
-
-  get done(): boolean {
-    return this.at >= this.bytes.length;
+  constructor(bytes: Uint8Array) {
+    this.bytes = Buffer.isBuffer(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes;
+    this.end = bytes.length;
   }
 
-  /** A varint of up to 64 bits as a bigint. */
+  get done(): boolean {
+    return this.at >= this.end;
+  }
+
+  byte(): number {
+    if (this.at >= this.end) throw new WireFormatError("message ends inside a field");
+    return this.bytes[this.at++]!;
+  }
+
+  /** A varint of up to 64 bits (longer encodings are truncated to 64 bits, as protobuf does). */
   u64(): bigint {
-    const low = this.varint32Low();
-    if (low.done) return BigInt(low.value);
-    let result = BigInt(low.value);
-    let shift = 28n;
-    for (;;) {
+    let low = 0;
+    for (let shift = 0; shift < 28; shift += 7) {
       const byte = this.byte();
-      result |= BigInt(byte & 127) << shift;
-      if (byte < 128) break;
-      shift += 7n;
-      if (shift > 63n) throw new WireFormatError("varint longer than 10 bytes");
+      low |= (byte & 127) << shift;
+      if (byte < 128) return BigInt(low >>> 0);
     }
-    return result & U64_MAX;
+    // Bytes 5 to 10 carry bits 28 and up; a number holds them exactly up to 2^53.
+    let high = 0;
+    let scale = 1;
+    for (let i = 0; i < 6; i++) {
+      const byte = this.byte();
+      high += (byte & 127) * scale;
+      scale *= 128;
+      if (byte < 128) {
+        if (high < 2 ** 25) return BigInt(high * TWO_POW_28 + (low >>> 0));
+        return ((BigInt(high) << 28n) | BigInt(low >>> 0)) & U64_MAX;
+      }
+    }
+    throw new WireFormatError("varint longer than 10 bytes");
   }
 
   /** A varint truncated to 32 bits (protobuf semantics for uint32 and lengths). */
   u32(): number {
-    const low = this.varint32Low();
-    if (!low.done) {
-      // Bits above 28: take 4 more from the fifth byte, skip the rest of the varint.
-      let byte = this.byte();
-      const value = (low.value | ((byte & 15) << 28)) >>> 0;
-      for (let i = 0; byte >= 128; i++) {
-        if (i === 5) throw new WireFormatError("varint longer than 10 bytes");
-        byte = this.byte();
-      }
-      return value;
-    }
-    return low.value;
-  }
-
-  /** Up to the first four bytes of a varint (28 bits); done is false when more bytes follow. */
-  private varint32Low(): { value: number; done: boolean } {
     let value = 0;
     for (let shift = 0; shift < 28; shift += 7) {
       const byte = this.byte();
       value |= (byte & 127) << shift;
-      if (byte < 128) return { value: value >>> 0, done: true };
+      if (byte < 128) return value >>> 0;
     }
-    return { value: value >>> 0, done: false };
+    let byte = this.byte();
+    value = (value | ((byte & 15) << 28)) >>> 0;
+    for (let i = 0; byte >= 128; i++) {
+      if (i === 5) throw new WireFormatError("varint longer than 10 bytes");
+      byte = this.byte();
+    }
+    return value;
   }
 
-  byte(): number {
-    if (this.at >= this.bytes.length) throw new WireFormatError("message ends inside a field");
-    return this.bytes[this.at++]!;
+  /** The end of a length-delimited field that starts here (its bytes are [at, end)). */
+  lengthDelimitedEnd(): number {
+    const length = this.u32();
+    const end = this.at + length;
+    if (end > this.end) throw new WireFormatError("length-delimited field runs past the message");
+    return end;
   }
 
   /** A length-delimited field's bytes (a view, not a copy). */
   lengthDelimited(): Uint8Array {
-    const length = this.u32();
-    const end = this.at + length;
-    if (end > this.bytes.length) throw new WireFormatError("length-delimited field runs past the message");
+    const end = this.lengthDelimitedEnd();
     const slice = this.bytes.subarray(this.at, end);
     this.at = end;
     return slice;
@@ -251,7 +285,7 @@ class Reader {
         this.advance(8);
         return;
       case 2:
-        this.lengthDelimited();
+        this.at = this.lengthDelimitedEnd();
         return;
       case 5:
         this.advance(4);
@@ -262,7 +296,7 @@ class Reader {
   }
 
   private advance(bytes: number): void {
-    if (this.at + bytes > this.bytes.length) throw new WireFormatError("message ends inside a field");
+    if (this.at + bytes > this.end) throw new WireFormatError("message ends inside a field");
     this.at += bytes;
   }
 }
@@ -272,14 +306,16 @@ export class WireFormatError extends Error {
   override readonly name = "WireFormatError";
 }
 
-function decodeRecord(bytes: Uint8Array): RecordMessage {
-  const reader = new Reader(bytes);
-  let value: Uint8Array = EMPTY;
+/** Reads the Record whose bytes are [reader.at, end) and leaves the reader at `end`. */
+function readRecord(reader: Reader, end: number): RecordMessage {
+  const outer = reader.end;
+  reader.end = end;
+  let value: Uint8Array | undefined;
   let offset = 0n;
   let term = 0n;
   let type = 0;
   let timestampMs = 0n;
-  while (!reader.done) {
+  while (reader.at < end) {
     const tag = reader.u32();
     switch (tag) {
       case TAG_VALUE:
@@ -301,7 +337,8 @@ function decodeRecord(bytes: Uint8Array): RecordMessage {
         reader.skip(tag & 7);
     }
   }
-  return { $typeName: "log.v1.Record", value: value.length === 0 ? new Uint8Array(0) : value, offset, term, type, timestampMs };
+  reader.end = outer;
+  return { $typeName: "log.v1.Record", value: value ?? new Uint8Array(0), offset, term, type, timestampMs };
 }
 
 export function decodeConsumeResponse(bytes: Uint8Array): ConsumeResponse {
@@ -310,7 +347,7 @@ export function decodeConsumeResponse(bytes: Uint8Array): ConsumeResponse {
   while (!reader.done) {
     const tag = reader.u32();
     if (tag === TAG_RECORDS) {
-      record = decodeRecord(reader.lengthDelimited());
+      record = readRecord(reader, reader.lengthDelimitedEnd());
     } else {
       reader.skip(tag & 7);
     }
@@ -327,7 +364,7 @@ function decodeBatchFields(bytes: Uint8Array): { records: RecordMessage[]; nextO
     const tag = reader.u32();
     switch (tag) {
       case TAG_RECORDS:
-        records.push(decodeRecord(reader.lengthDelimited()));
+        records.push(readRecord(reader, reader.lengthDelimitedEnd()));
         break;
       case TAG_NEXT_OFFSET:
         nextOffset = reader.u64();
@@ -340,6 +377,21 @@ function decodeBatchFields(bytes: Uint8Array): { records: RecordMessage[]; nextO
     }
   }
   return { records, nextOffset, endOffset };
+}
+
+/** Decodes a ProduceBatchRequest; the values are views of `bytes`, not copies. */
+export function decodeProduceBatchRequest(bytes: Uint8Array): ProduceBatchRequest {
+  const reader = new Reader(bytes);
+  const values: Uint8Array[] = [];
+  while (!reader.done) {
+    const tag = reader.u32();
+    if (tag === TAG_VALUE) {
+      values.push(reader.lengthDelimited());
+    } else {
+      reader.skip(tag & 7);
+    }
+  }
+  return { $typeName: "log.v1.ProduceBatchRequest", values };
 }
 
 export function decodeConsumeBatchResponse(bytes: Uint8Array): ConsumeBatchResponse {

@@ -1,0 +1,339 @@
+// Server benchmark: a node driven over loopback on its batch path and its per-record paths, beside
+// the storage engine alone (appending the same records in this process, on the same disk) measured
+// in the same run, so the ratio can be read on a noisy shared machine. Each trial runs --runs times
+// (default 3) for --seconds each (default 3); the table shows medians. Setup (starting the node,
+// connecting, building values) is never timed.
+//
+//   npm run bench:server [-- --server HOST:PORT] [--seconds 3] [--runs 3] [--record-bytes 100]
+//
+// Without --server it starts a node (bin/loghouse.js) on a temporary directory and also reports the
+// node's peak resident memory. Results go to bench/results/server-<time>.json.
+//
+// Back-of-the-envelope (DESIGN.md §3, bench/server-frameworks.ts): storage alone takes 2-4 million
+// durable 100-byte records/s in 10,000-record (1 MB) batches, the producer's default batch size,
+// at ≈ 0.3 µs of CPU per record; the batch path adds ≈ 0.35 µs per record in the client (encode,
+// HTTP/2) and ≈ 0.3 µs in the node (HTTP/2, decode, garbage), so on two shared cores it should keep
+// about half of storage alone. A per-record stream message costs ≈ 20 µs of server CPU (ProduceStream: 40-60k/s), a
+// ConsumeStream message ≈ 7 µs (100k+/s, client-bound); a unary Produce is one fsync (0.4-0.6 ms)
+// plus ≈ 0.2 ms of RPC.
+import * as grpc from "@grpc/grpc-js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LoghouseClient } from "../src/client/client.ts";
+import { grpcServiceDefinition } from "../src/client/grpc-definition.ts";
+import { Log as LogService } from "../src/gen/log/v1/log_pb.ts";
+import { Log } from "../src/storage/index.ts";
+import { startNode, stopNode, type NodeProcess } from "../test/support/node-process.ts";
+import { progress } from "./support/progress.ts";
+import { flag, formatRate, median, percentile, printTable } from "./support/stats.ts";
+
+const seconds = flag("seconds", 3);
+const runs = flag("runs", 3);
+const recordBytes = flag("record-bytes", 100);
+const BATCH_RECORDS = 10_000;
+const BATCHES_IN_FLIGHT = 4;
+const serverFlag = process.argv.includes("--server") ? process.argv[process.argv.indexOf("--server") + 1] : undefined;
+
+interface Measurement {
+  readonly records: number;
+  readonly seconds: number;
+  /** Per call or per record, in ms (empty when a trial has no meaningful latency). */
+  readonly latenciesMs: number[];
+}
+
+interface Trial {
+  readonly name: string;
+  readonly expectation: string;
+  readonly run: () => Promise<Measurement>;
+}
+
+interface TrialResult {
+  readonly name: string;
+  readonly expectation: string;
+  readonly recordsPerSecond: number;
+  readonly megabytesPerSecond: number;
+  readonly latencyMsP50: number | null;
+  readonly latencyMsP99: number | null;
+  readonly runs: number[];
+}
+
+type GenericClient = grpc.Client & Record<string, (...args: never[]) => unknown>;
+
+function value(): Buffer {
+  return Buffer.alloc(recordBytes, 0x61);
+}
+
+/** Runs `loop` from `workers` concurrent loops until the deadline; each loop iteration reports its records. */
+async function timed(label: string, workers: number, loop: (record: (count: number, latencyMs?: number) => void, deadline: number) => Promise<void>): Promise<Measurement> {
+  const shown = progress(label);
+  const latenciesMs: number[] = [];
+  let records = 0;
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: workers }, () =>
+      loop((count, latencyMs) => {
+        records += count;
+        shown.add(count);
+        if (latencyMs !== undefined) latenciesMs.push(latencyMs);
+      }, deadline),
+    ),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  shown.done(`${formatRate(records / elapsed)} records/s`);
+  return { records, seconds: elapsed, latenciesMs };
+}
+
+function storageOnly(root: string): Trial {
+  return {
+    name: `storage only: append ${BATCH_RECORDS} x ${recordBytes} B, ${BATCHES_IN_FLIGHT} appenders, fsync`,
+    expectation: "the baseline",
+    run: async () => {
+      const dir = mkdtempSync(join(root, "storage-"));
+      const log = await Log.open(dir);
+      const values = Array.from({ length: BATCH_RECORDS }, value);
+      try {
+        return await timed("storage only", BATCHES_IN_FLIGHT, async (record, deadline) => {
+          while (performance.now() < deadline) {
+            const sent = performance.now();
+            await log.append(values);
+            record(values.length, performance.now() - sent);
+          }
+        });
+      } finally {
+        await log.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+function produceBatch(client: LoghouseClient): Trial {
+  return {
+    name: `ProduceBatch ${BATCH_RECORDS} x ${recordBytes} B, ${BATCHES_IN_FLIGHT} in flight`,
+    expectation: ">= 300k/s and >= 50% of storage only",
+    run: () => {
+      const values = Array.from({ length: BATCH_RECORDS }, value);
+      return timed("ProduceBatch", BATCHES_IN_FLIGHT, async (record, deadline) => {
+        while (performance.now() < deadline) {
+          const sent = performance.now();
+          await client.produceBatch(values);
+          record(values.length, performance.now() - sent);
+        }
+      });
+    },
+  };
+}
+
+function producer(client: LoghouseClient): Trial {
+  return {
+    name: `Producer.send per record (linger 2 ms, 1 MiB batches, 1 in flight)`,
+    expectation: "most of ProduceBatch: one promise per record on top",
+    run: async () => {
+      const batching = client.producer({ lingerMs: 2, batchBytesMax: 1 << 20, bufferBytesMax: 8 << 20 });
+      const payload = value();
+      const measurement = await timed("Producer.send", 1, async (record, deadline) => {
+        while (performance.now() < deadline) {
+          const sent = performance.now();
+          void batching.send(payload).then(() => record(1, performance.now() - sent));
+          if (batching.full) await batching.drained();
+        }
+      });
+      await batching.close();
+      return measurement;
+    },
+  };
+}
+
+function consumeBatchStream(client: LoghouseClient): Trial {
+  return {
+    name: "ConsumeBatchStream via the client's consumeBatches()",
+    expectation: ">= 1M/s",
+    run: () =>
+      timed("ConsumeBatchStream", 1, async (record, deadline) => {
+        const { endOffset } = await client.offsets();
+        // Reads from the start to the end as it was, again and again until the deadline.
+        while (performance.now() < deadline) {
+          for await (const records of client.consumeBatches({ from: 0n, follow: true })) {
+            record(records.length);
+            const last = records[records.length - 1]!.offset;
+            if (performance.now() >= deadline || last + 1n >= endOffset) break;
+          }
+        }
+      }),
+  };
+}
+
+function consumeBatch(client: LoghouseClient): Trial {
+  return {
+    name: "ConsumeBatch fetches of 4,000 records, one at a time",
+    expectation: "~1M/s: one round trip per 4,000 records",
+    run: () =>
+      timed("ConsumeBatch", 1, async (record, deadline) => {
+        for (let at = 0n; performance.now() < deadline; ) {
+          const sent = performance.now();
+          const answer = await client.readBatch(at, { maxRecords: 4000 });
+          record(answer.records.length, performance.now() - sent);
+          at = answer.nextOffset < answer.endOffset ? answer.nextOffset : 0n;
+        }
+      }),
+  };
+}
+
+function produceStream(log: GenericClient): Trial {
+  return {
+    name: `ProduceStream, one record per message, 1 stream`,
+    expectation: ">= 20k/s (acks pipelined)",
+    run: () =>
+      timed("ProduceStream", 1, async (record, deadline) => {
+        const call = (log.produceStream as unknown as () => grpc.ClientDuplexStream<object, unknown>)();
+        const sentAt: number[] = [];
+        const unackedMax = 5000;
+        let acked = 0;
+        let wake: (() => void) | undefined;
+        call.on("data", () => {
+          record(1, performance.now() - sentAt[acked++]!);
+          if (sentAt.length - acked <= unackedMax / 2 || acked === sentAt.length) wake?.();
+        });
+        const failed = new Promise<never>((_, reject) => call.on("error", reject));
+        const message = { record: { value: value() } };
+        // Keeps up to unackedMax records in flight: the stream never waits for one record's fsync.
+        while (performance.now() < deadline) {
+          sentAt.push(performance.now());
+          const more = call.write(message);
+          if (!more) await new Promise((resolve) => call.once("drain", resolve));
+          if (sentAt.length - acked > unackedMax) await Promise.race([new Promise<void>((resolve) => (wake = resolve)), failed]);
+        }
+        while (acked < sentAt.length) await Promise.race([new Promise<void>((resolve) => (wake = resolve)), failed]);
+        call.end();
+      }),
+  };
+}
+
+function consumeStream(log: GenericClient): Trial {
+  return {
+    name: "ConsumeStream, one record per message",
+    expectation: ">= 50k/s",
+    run: () =>
+      timed("ConsumeStream", 1, async (record, deadline) => {
+        const call = (log.consumeStream as unknown as (r: object) => grpc.ClientReadableStream<unknown>)({ offset: 0n });
+        const stop = setTimeout(() => call.cancel(), deadline - performance.now());
+        await new Promise<void>((resolve) => {
+          let pending = 0;
+          call.on("data", () => {
+            if (++pending < 1000) return;
+            record(pending);
+            pending = 0;
+            if (performance.now() >= deadline) call.cancel();
+          });
+          call.on("error", () => resolve());
+        });
+        clearTimeout(stop);
+      }),
+  };
+}
+
+function unaryProduce(client: LoghouseClient, concurrency: number): Trial {
+  return {
+    name: `Produce (unary), concurrency ${concurrency}`,
+    expectation: concurrency === 1 ? "p50 <= 1 ms including the fsync" : "group commit: many calls per fsync",
+    run: () => {
+      const payload = value();
+      return timed(`Produce c=${concurrency}`, concurrency, async (record, deadline) => {
+        while (performance.now() < deadline) {
+          const sent = performance.now();
+          await client.produce(payload);
+          record(1, performance.now() - sent);
+        }
+      });
+    },
+  };
+}
+
+function summarise(trial: Trial, measurements: Measurement[]): TrialResult {
+  const rates = measurements.map((m) => m.records / m.seconds);
+  const latencies = measurements.map((m) => [...m.latenciesMs].sort((a, b) => a - b));
+  const hasLatency = latencies.every((l) => l.length > 0);
+  const recordsPerSecond = median(rates);
+  return {
+    name: trial.name,
+    expectation: trial.expectation,
+    recordsPerSecond,
+    megabytesPerSecond: (recordsPerSecond * recordBytes) / 1e6,
+    latencyMsP50: hasLatency ? median(latencies.map((l) => percentile(l, 0.5))) : null,
+    latencyMsP99: hasLatency ? median(latencies.map((l) => percentile(l, 0.99))) : null,
+    runs: rates,
+  };
+}
+
+/** Samples a node's resident memory until stopped; resolves with the peak in bytes. */
+function sampleRss(node: NodeProcess | undefined): { stop(): number } {
+  let peak = 0;
+  const sample = (): void => {
+    if (node === undefined) return;
+    try {
+      peak = Math.max(peak, node.rssBytes());
+    } catch {
+      // the node has exited
+    }
+  };
+  const timer = setInterval(sample, 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return peak;
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), "loghouse-bench-server-"));
+  const node = serverFlag === undefined ? await startNode(["--data-dir", join(root, "node"), "--listen", "127.0.0.1:0"]) : undefined;
+  const address = serverFlag ?? node!.address;
+  const rss = sampleRss(node);
+  const client = new LoghouseClient(address);
+  const Generic = grpc.makeGenericClientConstructor(grpcServiceDefinition(LogService), "Log");
+  const generic = new Generic(address, grpc.credentials.createInsecure(), { "grpc-node.flow_control_window": 8 << 20 }) as unknown as GenericClient;
+  console.log(`server benchmark against ${address}${node === undefined ? "" : " (a node started for this run)"}: ${recordBytes}-byte records, ${seconds} s per run, ${runs} runs, medians`);
+
+  const baseline = storageOnly(root);
+  const ingest = produceBatch(client);
+  // The baseline and the batch path alternate, so both see the same machine.
+  const paired: Array<[Trial, Measurement[]]> = [
+    [baseline, []],
+    [ingest, []],
+  ];
+  for (let run = 0; run < runs; run++) for (const [trial, measurements] of paired) measurements.push(await trial.run());
+  const others = [producer(client), consumeBatchStream(client), consumeBatch(client), produceStream(generic), consumeStream(generic), unaryProduce(client, 1), unaryProduce(client, 64)];
+  const results = paired.map(([trial, measurements]) => summarise(trial, measurements));
+  for (const trial of others) {
+    const measurements: Measurement[] = [];
+    for (let run = 0; run < runs; run++) measurements.push(await trial.run());
+    results.push(summarise(trial, measurements));
+  }
+  const peakRssBytes = rss.stop();
+  generic.close();
+  client.close();
+  if (node !== undefined) await stopNode(node);
+
+  const storageRate = results[0]!.recordsPerSecond;
+  console.log();
+  printTable(
+    ["trial", "records/s", "MB/s", "p50 ms", "p99 ms", "expected"],
+    results.map((r) => [r.name, formatRate(r.recordsPerSecond), r.megabytesPerSecond.toFixed(1), r.latencyMsP50?.toFixed(3) ?? "-", r.latencyMsP99?.toFixed(3) ?? "-", r.expectation]),
+  );
+  const ratio = results[1]!.recordsPerSecond / storageRate;
+  console.log(`\nbatch path: ${formatRate(results[1]!.recordsPerSecond)} records/s = ${(ratio * 100).toFixed(0)}% of storage alone (${formatRate(storageRate)} records/s) in this run`);
+  if (node !== undefined) console.log(`node peak RSS: ${(peakRssBytes / 2 ** 20).toFixed(0)} MB`);
+  const resultsDir = join(import.meta.dirname, "results");
+  await mkdir(resultsDir, { recursive: true });
+  const file = join(resultsDir, `server-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, JSON.stringify({ address, recordBytes, seconds, runs, batchRecords: BATCH_RECORDS, batchesInFlight: BATCHES_IN_FLIGHT, storageOnlyRecordsPerSecond: storageRate, batchToStorageRatio: ratio, peakRssBytes: node === undefined ? null : peakRssBytes, trials: results }, null, 2));
+  console.log(`results written to ${file}`);
+  rmSync(root, { recursive: true, force: true });
+}
+
+await main();
