@@ -1,0 +1,121 @@
+// A 3-node cluster of real `loghouse serve` processes on loopback, driven through the public gRPC
+// client: formation by bootstrap and joins, writes through every node, the leader SIGKILLed during
+// ingestion, and a follower that comes back with an empty data directory.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, test } from "node:test";
+import { ProcessCluster } from "./support/process-cluster.ts";
+import { checkReplicas } from "./support/replica-check.ts";
+import { tempDir } from "./support/temp-dir.ts";
+import { waitUntilAsync } from "./support/wait-until.ts";
+
+async function formCluster(cluster: ProcessCluster): Promise<void> {
+  await cluster.start(1, { bootstrap: true });
+  await cluster.start(2, { joinVia: 1 });
+  await cluster.start(3, { joinVia: 2 });
+}
+
+/** Produces unique values through `via` until stopped; records what was acknowledged. */
+function ingest(cluster: ProcessCluster, via: () => number, acknowledged: Map<number, string>): { stop: () => Promise<void> } {
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const values = Array.from({ length: 10 }, () => randomBytes(16));
+      try {
+        const first = Number(await cluster.client(via()).produceBatch(values));
+        values.forEach((value, i) => acknowledged.set(first + i, value.toString("hex")));
+      } catch {
+        // Not acknowledged (no leader, node down): its outcome does not count.
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** Waits until every running node holds the same records, reaching at least every acknowledged offset. */
+async function converged(cluster: ProcessCluster, ids: number[], acknowledged: Map<number, string>): Promise<void> {
+  const end = Math.max(0, ...acknowledged.keys()) + 1;
+  await waitUntilAsync(
+    "every node to hold every acknowledged record",
+    async () => {
+      const lists = await Promise.all(ids.map((id) => cluster.records(id).catch(() => [])));
+      const last = lists.map((list) => list.at(-1)?.offset ?? -1);
+      return last.every((offset) => offset >= end - 1 && offset === last[0]);
+    },
+    30_000,
+  );
+  const replicas = new Map(await Promise.all(ids.map(async (id) => [id, await cluster.records(id)] as const)));
+  const report = checkReplicas(acknowledged, replicas);
+  assert.deepEqual(
+    { lost: report.lost, duplicated: report.duplicated, moved: report.moved, divergentNodes: report.divergentNodes },
+    { lost: 0, duplicated: 0, moved: 0, divergentNodes: 0 },
+    report.examples.join("; ") || "no examples",
+  );
+}
+
+describe("cluster of processes", { timeout: 180_000 }, () => {
+  test("forms by bootstrap and joins, takes writes through every node, and every node holds them in one order", async (t) => {
+    const cluster = new ProcessCluster(await tempDir(t));
+    t.after(() => cluster.stopAll());
+    await formCluster(cluster);
+    const acknowledged = new Map<number, string>();
+    for (const id of [1, 2, 3, 3, 2, 1]) {
+      const values = Array.from({ length: 50 }, () => randomBytes(20));
+      const first = Number(await cluster.client(id).produceBatch(values));
+      values.forEach((value, i) => acknowledged.set(first + i, value.toString("hex")));
+    }
+    await converged(cluster, [1, 2, 3], acknowledged);
+    const servers = await cluster.client(2).servers();
+    assert.deepEqual(servers.map((s) => s.id).sort(), ["1", "2", "3"]);
+    assert.equal(servers.filter((s) => s.isLeader).length, 1);
+    // The joined nodes vote: without the bootstrap node, they still elect a leader and commit.
+    await cluster.signal(1, "SIGKILL");
+    const leader = await cluster.leader();
+    assert.ok(leader === 2 || leader === 3);
+    const after = [randomBytes(8)];
+    const offset = Number(await cluster.client(leader === 2 ? 3 : 2).produceBatch(after));
+    acknowledged.set(offset, after[0]!.toString("hex"));
+    await converged(cluster, [2, 3], acknowledged);
+  });
+
+  test("the leader SIGKILLed during ingestion: a new leader takes over, and after its return no acknowledged record is lost, moved or doubled", async (t) => {
+    const cluster = new ProcessCluster(await tempDir(t));
+    t.after(() => cluster.stopAll());
+    await formCluster(cluster);
+    const acknowledged = new Map<number, string>();
+    let next = 0;
+    const writer = ingest(cluster, () => [1, 2, 3].filter((id) => cluster.isRunning(id))[next++ % 3] ?? 1, acknowledged);
+    await waitUntilAsync("some acknowledged writes", async () => acknowledged.size >= 200, 30_000);
+    const oldLeader = await cluster.leader();
+    await cluster.signal(oldLeader, "SIGKILL");
+    const before = acknowledged.size;
+    const newLeader = await cluster.leader();
+    assert.notEqual(newLeader, oldLeader);
+    await waitUntilAsync("writes under the new leader", async () => acknowledged.size >= before + 200, 30_000);
+    await cluster.start(oldLeader);
+    await waitUntilAsync("writes with all three back", async () => acknowledged.size >= before + 400, 30_000);
+    await writer.stop();
+    await converged(cluster, [1, 2, 3], acknowledged);
+  });
+
+  test("a follower that lost its data directory catches up from the leader", async (t) => {
+    const cluster = new ProcessCluster(await tempDir(t));
+    t.after(() => cluster.stopAll());
+    await formCluster(cluster);
+    const acknowledged = new Map<number, string>();
+    const values = Array.from({ length: 500 }, () => randomBytes(32));
+    const first = Number(await cluster.client(1).produceBatch(values));
+    values.forEach((value, i) => acknowledged.set(first + i, value.toString("hex")));
+    const leader = await cluster.leader();
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    await cluster.signal(follower, "SIGKILL");
+    await cluster.wipe(follower);
+    await cluster.start(follower, { joinVia: leader });
+    await converged(cluster, [1, 2, 3], acknowledged);
+  });
+});

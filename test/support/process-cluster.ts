@@ -1,0 +1,109 @@
+// A cluster of real `loghouse serve` processes on loopback, for tests and the chaos run: start,
+// SIGKILL, SIGSTOP/SIGCONT, restart (with or without its data), and read every node back.
+import { spawn, type ChildProcess } from "node:child_process";
+import { rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { LoghouseClient } from "../../src/client/client.ts";
+import type { StoredRecord } from "./replica-check.ts";
+import { waitUntilAsync } from "./wait-until.ts";
+
+const CLI = fileURLToPath(new URL("../../bin/loghouse.js", import.meta.url));
+const READY_TIMEOUT_MS = 30_000;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export class ProcessCluster {
+  private readonly processes = new Map<number, ChildProcess>();
+  private readonly ports = new Map<number, number>();
+  private readonly clients = new Map<number, LoghouseClient>();
+
+  constructor(private readonly root: string) {}
+
+  address(id: number): string {
+    return `127.0.0.1:${this.ports.get(id)}`;
+  }
+
+  isRunning(id: number): boolean {
+    return this.processes.has(id);
+  }
+
+  /** Starts node `id`: the first bootstraps, later ones join through `joinVia`; a restart resumes its data. */
+  async start(id: number, options: { bootstrap?: boolean; joinVia?: number } = {}): Promise<void> {
+    if (!this.ports.has(id)) this.ports.set(id, await freePort());
+    const args = [CLI, "serve", "--data-dir", join(this.root, `node-${id}`), "--listen", this.address(id), "--node-id", String(id), "--log-level", "warn"];
+    if (options.bootstrap === true) args.push("--bootstrap");
+    if (options.joinVia !== undefined) args.push("--join", this.address(options.joinVia));
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    this.processes.set(id, child);
+    child.once("exit", () => {
+      if (this.processes.get(id) === child) this.processes.delete(id);
+    });
+    createInterface({ input: child.stdout! }).on("line", () => undefined);
+    await waitUntilAsync(`node ${id} to serve`, async () => (await this.client(id).healthStatus().catch(() => "")) === "SERVING", READY_TIMEOUT_MS);
+  }
+
+  /** Sends `signal` to node `id` (SIGKILL ends it; SIGSTOP/SIGCONT pause and resume it). */
+  async signal(id: number, signal: NodeJS.Signals): Promise<void> {
+    const child = this.processes.get(id);
+    if (child === undefined) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill(signal);
+    if (signal === "SIGKILL" || signal === "SIGTERM") await exited;
+  }
+
+  /** Deletes node `id`'s data directory (the node must be stopped). */
+  async wipe(id: number): Promise<void> {
+    await rm(join(this.root, `node-${id}`), { recursive: true, force: true });
+  }
+
+  client(id: number): LoghouseClient {
+    let client = this.clients.get(id);
+    if (client === undefined) {
+      client = new LoghouseClient(this.address(id));
+      this.clients.set(id, client);
+    }
+    return client;
+  }
+
+  /** The leader's id once the running nodes agree on one that is running. */
+  async leader(timeoutMs = 20_000): Promise<number> {
+    return waitUntilAsync(
+      "the nodes to agree on a leader",
+      async () => {
+        const views = await Promise.all(
+          [...this.processes.keys()].map(async (id) => (await this.client(id).servers().catch(() => [])).find((server) => server.isLeader)?.id),
+        );
+        const agreed = views.length > 0 && views.every((view) => view !== undefined && view === views[0]);
+        return agreed && this.processes.has(Number(views[0])) ? Number(views[0]) : undefined;
+      },
+      timeoutMs,
+    );
+  }
+
+  /** Every committed record node `id` holds, in offset order. */
+  async records(id: number): Promise<StoredRecord[]> {
+    const records: StoredRecord[] = [];
+    for await (const record of this.client(id).consume({ from: "start" })) {
+      records.push({ offset: Number(record.offset), type: record.type, value: Buffer.from(record.value).toString("hex") });
+    }
+    return records;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+    for (const id of [...this.processes.keys()]) {
+      await this.signal(id, "SIGCONT");
+      await this.signal(id, "SIGKILL");
+    }
+  }
+}
