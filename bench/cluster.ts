@@ -1,0 +1,71 @@
+// Cluster benchmark: the server benchmark (bench/server.ts) run twice in one go, first against a
+// single node, then against the leader of a 3-node cluster of processes on this machine, and the
+// two printed side by side. The single-node figures are the baseline; every cluster write is
+// fsynced on a majority (the leader and at least one follower) before it is acknowledged.
+//
+//   npm run bench:cluster [-- --seconds 3 --runs 3]
+//
+// Back-of-the-envelope: three processes share two cores, and each record is written and fsynced
+// on every node and crosses loopback twice (client → leader, leader → followers), so the batched
+// path should keep roughly a third to a half of the single node's rate; a single record's commit
+// is two fsyncs in sequence (leader, then a follower's acknowledgement) plus two loopback hops.
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { ProcessCluster } from "../test/support/process-cluster.ts";
+import { formatRate, printTable } from "./support/stats.ts";
+
+interface TrialResult {
+  readonly name: string;
+  readonly recordsPerSecond: number;
+  readonly latencyMsP50: number | null;
+}
+
+const passThrough = process.argv.slice(2);
+const serverBench = join(import.meta.dirname, "server.ts");
+
+/** Runs bench/server.ts with `args`, echoing its output, and returns its JSON results. */
+async function runServerBench(args: string[]): Promise<{ trials: TrialResult[] }> {
+  const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", serverBench, ...passThrough, ...args], { maxBuffer: 64 << 20 });
+  process.stdout.write(stdout.replace(/^/gm, "    "));
+  const file = /results written to (.+\.json)/.exec(stdout)?.[1];
+  if (file === undefined) throw new Error("bench/server.ts printed no results file");
+  return JSON.parse(readFileSync(file, "utf8")) as { trials: TrialResult[] };
+}
+
+async function main(): Promise<void> {
+  console.log("single node:");
+  const single = await runServerBench([]);
+  const root = mkdtempSync(join(tmpdir(), "loghouse-bench-cluster-"));
+  const cluster = new ProcessCluster(root);
+  try {
+    await cluster.start(1, { bootstrap: true });
+    await cluster.start(2, { joinVia: 1 });
+    await cluster.start(3, { joinVia: 1 });
+    const leader = await cluster.leader();
+    console.log(`\n3-node cluster, driving the leader (node ${leader}):`);
+    const replicated = await runServerBench(["--server", cluster.address(leader)]);
+    console.log("\nreplicated (3 nodes) beside single node, same run:");
+    printTable(
+      ["trial", "single rec/s", "cluster rec/s", "cluster/single", "single p50 ms", "cluster p50 ms"],
+      single.trials.map((trial, i) => {
+        const other = replicated.trials[i]!;
+        return [
+          trial.name,
+          formatRate(trial.recordsPerSecond),
+          formatRate(other.recordsPerSecond),
+          (other.recordsPerSecond / trial.recordsPerSecond).toFixed(2),
+          trial.latencyMsP50?.toFixed(3) ?? "-",
+          other.latencyMsP50?.toFixed(3) ?? "-",
+        ];
+      }),
+    );
+  } finally {
+    await cluster.stopAll();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+await main();
