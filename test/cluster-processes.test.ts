@@ -70,6 +70,11 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
       values.forEach((value, i) => acknowledged.set(first + i, value.toString("hex")));
     }
     await converged(cluster, [1, 2, 3], acknowledged);
+    // Raft's own entries are records as well: offsets stay dense from 1, and `type` tells them apart.
+    const held = await cluster.records(3);
+    assert.equal(held[0]!.offset, 1, "a cluster's log starts at offset 1");
+    assert.deepEqual(held.map((r) => r.offset), held.map((_, i) => i + 1), "every offset is present");
+    assert.deepEqual([...new Set(held.map((r) => r.type))].sort(), [0, 1, 2], "data (0), leader no-ops (1), membership changes (2)");
     const servers = await cluster.client(2).servers();
     assert.deepEqual(servers.map((s) => s.id).sort(), ["1", "2", "3"]);
     assert.equal(servers.filter((s) => s.isLeader).length, 1);

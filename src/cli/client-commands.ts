@@ -97,7 +97,10 @@ export async function consume(flags: ConsumeFlags): Promise<number> {
     if (countMax === 0) return 0;
     for await (const record of client.consume({ from: parseFrom(flags.from), follow: flags.follow === true, signal: abort.signal })) {
       const value = Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength);
-      await writeLine(format === "text" ? value : JSON.stringify(recordJson(record.offset, record.timestampMs, value)));
+      // A cluster's own entries (type 1: a leader's no-op, 2: a membership change) are records too;
+      // text output shows data only, JSON shows everything with its type.
+      if (format === "text" && record.type !== 0) continue;
+      await writeLine(format === "text" ? value : JSON.stringify(recordJson(record.offset, record.timestampMs, record.type, value)));
       if (++printed >= countMax) break;
     }
   } finally {
@@ -108,10 +111,15 @@ export async function consume(flags: ConsumeFlags): Promise<number> {
   return 0;
 }
 
-function recordJson(offset: bigint, timestampMs: bigint, value: Buffer): Record<string, unknown> {
+function recordJson(offset: bigint, timestampMs: bigint, type: number, value: Buffer): Record<string, unknown> {
   const text = value.toString("utf8");
   const exact = Buffer.from(text, "utf8").equals(value);
-  return { offset: offset.toString(), timestampMs: Number(timestampMs), ...(exact ? { value: text } : { valueBase64: value.toString("base64") }) };
+  return {
+    offset: offset.toString(),
+    timestampMs: Number(timestampMs),
+    ...(type === 0 ? {} : { type }),
+    ...(exact ? { value: text } : { valueBase64: value.toString("base64") }),
+  };
 }
 
 /** Prints the node's health, its servers and the log's offsets. */
