@@ -1,0 +1,88 @@
+// Python's grpcio (gRPC's C core, the strictest common client) against the node: stubs generated
+// from proto/ by grpc_tools, then every kind of RPC, the out-of-range status and health. Needs
+// Debian's python3-grpcio and python3-grpc-tools (installed by .ci/run); skipped elsewhere when
+// they are missing, but never in CI.
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { addressOf, startLogServer } from "./support/log-server.ts";
+import { tempDir } from "./support/temp-dir.ts";
+
+const PYTHON = "/usr/bin/python3";
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+function pythonHasGrpc(): boolean {
+  try {
+    execFileSync(PYTHON, ["-c", "import grpc, grpc_tools"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const available = pythonHasGrpc();
+const skip = !available && process.env.CI !== "true" ? "python3-grpcio and python3-grpc-tools are not installed (apt-get install -y python3-grpcio python3-grpc-tools)" : false;
+
+const SCRIPT = `
+import json, sys
+import grpc
+sys.path.insert(0, sys.argv[2])
+from log.v1 import log_pb2, log_pb2_grpc
+
+channel = grpc.insecure_channel(sys.argv[1])
+log = log_pb2_grpc.LogStub(channel)
+# Generated stubs for grpc.health.v1 would shadow the grpc package itself: call it with raw bytes.
+check = channel.unary_unary("/grpc.health.v1.Health/Check", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+out = {}
+out["produce"] = log.Produce(log_pb2.ProduceRequest(record=log_pb2.Record(value=b"from python"))).offset
+out["batch"] = log.ProduceBatch(log_pb2.ProduceBatchRequest(values=[b"a", b"b", b"c"])).first_offset
+out["consume"] = log.Consume(log_pb2.ConsumeRequest(offset=out["produce"])).record.value.decode()
+try:
+    log.Consume(log_pb2.ConsumeRequest(offset=2**64 - 1))
+except grpc.RpcError as error:
+    out["outOfRange"] = [error.code().name, error.details()]
+read = log.ConsumeBatch(log_pb2.ConsumeBatchRequest(offset=0, max_records=10))
+out["read"] = [r.value.decode() for r in read.records]
+out["nextOffset"] = read.next_offset
+acks = log.ProduceStream(iter([log_pb2.ProduceRequest(record=log_pb2.Record(value=str(i).encode())) for i in range(5)]))
+out["streamAcks"] = [ack.offset for ack in acks]
+stream = log.ConsumeStream(log_pb2.ConsumeRequest(offset=0))
+seen = []
+for response in stream:
+    seen.append(response.record.offset)
+    if len(seen) == 9:
+        stream.cancel()
+        break
+out["tail"] = seen
+out["servers"] = [[s.id, s.rpc_addr, s.is_leader] for s in log.GetServers(log_pb2.GetServersRequest()).servers]
+out["health"] = list(check(b""))  # HealthCheckResponse{status: SERVING} is 08 01
+print(json.dumps(out))
+`;
+
+test("Python grpcio: unary, client, server and bidi streaming, out of range, health", { skip, timeout: 60_000 }, async (t) => {
+  const server = await startLogServer(t);
+  const dir = await tempDir(t);
+  const stubs = join(dir, "stubs");
+  await mkdir(stubs);
+  execFileSync(PYTHON, ["-m", "grpc_tools.protoc", "-I", join(ROOT, "proto"), `--python_out=${stubs}`, `--grpc_python_out=${stubs}`, "log/v1/log.proto"]);
+  for (const pkg of ["log", "log/v1"]) await writeFile(join(stubs, pkg, "__init__.py"), "");
+  const script = join(dir, "client.py");
+  await writeFile(script, SCRIPT);
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(PYTHON, [script, addressOf(server), stubs], { timeout: 30_000 }, (error, out, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(out))),
+  );
+  const result = JSON.parse(stdout);
+  assert.equal(result.produce, 0);
+  assert.equal(result.batch, 1);
+  assert.equal(result.consume, "from python");
+  assert.deepEqual(result.outOfRange, ["OUT_OF_RANGE", "offset out of range: 18446744073709551615"]);
+  assert.deepEqual(result.read, ["from python", "a", "b", "c"]);
+  assert.equal(result.nextOffset, 4);
+  assert.deepEqual(result.streamAcks, [4, 5, 6, 7, 8]);
+  assert.deepEqual(result.tail, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.deepEqual(result.servers, [["loghouse-0", addressOf(server), true]]);
+  assert.deepEqual(result.health, [0x08, 0x01]);
+});
