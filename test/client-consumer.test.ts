@@ -1,0 +1,79 @@
+// The client's reading side and its errors: consume() as an async iterator (once through, or
+// following the tail until aborted), consumeBatches(), fetches, lookups, and failures raised as
+// the catalogue's classes rather than as transport errors.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { LoghouseClient } from "../src/client/client.ts";
+import { OffsetOutOfRangeError, RecordTooLargeError, RpcCode, RpcError } from "../src/errors.ts";
+import { addressOf, startLogServer } from "./support/log-server.ts";
+
+async function connect(t: import("node:test").TestContext, input = {}) {
+  const server = await startLogServer(t, input);
+  const client = new LoghouseClient(addressOf(server));
+  t.after(() => client.close());
+  return { server, client };
+}
+
+const text = (value: Uint8Array): string => Buffer.from(value).toString();
+
+test("consume() reads from an offset to the end and stops; from 'end' it reads nothing", async (t) => {
+  const { client } = await connect(t);
+  await client.produceBatch(Array.from({ length: 25 }, (_, i) => Buffer.from(`r${i}`)));
+  const seen: string[] = [];
+  for await (const record of client.consume({ from: 20n, maxRecords: 2 })) seen.push(`${record.offset}:${text(record.value)}`);
+  assert.deepEqual(seen, ["20:r20", "21:r21", "22:r22", "23:r23", "24:r24"]);
+  let all = 0;
+  for await (const _ of client.consume()) all++;
+  assert.equal(all, 25);
+  for await (const _ of client.consume({ from: "end" })) assert.fail("nothing after the end");
+  const batches: number[] = [];
+  for await (const records of client.consumeBatches({ from: 0, maxRecords: 10 })) batches.push(records.length);
+  assert.deepEqual(batches, [10, 10, 5]);
+});
+
+test("consume({ follow }) waits at the tail for new records and ends quietly on abort", async (t) => {
+  const { client } = await connect(t);
+  await client.produce(Buffer.from("old"));
+  const abort = new AbortController();
+  const seen: string[] = [];
+  const reading = (async () => {
+    for await (const record of client.consume({ from: "start", follow: true, signal: abort.signal })) {
+      seen.push(text(record.value));
+      if (seen.length === 1) void client.producer({ lingerMs: 0 }).send(Buffer.from("new"));
+      if (seen.length === 2) abort.abort();
+    }
+  })();
+  await reading;
+  assert.deepEqual(seen, ["old", "new"]);
+});
+
+test("failures are the catalogue's typed errors", async (t) => {
+  const { client } = await connect(t, { limits: { recordBytesMax: 100 } });
+  await client.produce(Buffer.from("x"));
+  await assert.rejects(client.read(5n), (error: unknown) => error instanceof OffsetOutOfRangeError && error.offset === 5n && error.rpcCode === RpcCode.outOfRange);
+  await assert.rejects(client.read(2n ** 64n - 1n), (error: unknown) => error instanceof OffsetOutOfRangeError && error.offset === 2n ** 64n - 1n);
+  await assert.rejects(client.produce(Buffer.alloc(101)), RecordTooLargeError);
+  await assert.rejects(async () => {
+    for await (const _ of client.consume({ from: 7n })) assert.fail("no records");
+  }, OffsetOutOfRangeError);
+  await assert.rejects(async () => {
+    for await (const _ of client.consume({ from: 7n, follow: false })) assert.fail("no records");
+  }, OffsetOutOfRangeError);
+  const nowhere = new LoghouseClient("127.0.0.1:1");
+  t.after(() => nowhere.close());
+  await assert.rejects(nowhere.offsets(), (error: unknown) => error instanceof RpcError && error.rpcCode === RpcCode.unavailable);
+});
+
+test("offsetForTimestamp, offsets, servers and health through the client", async (t) => {
+  let now = 5_000;
+  const { client, server } = await connect(t, { log: { clock: () => now } });
+  await client.produce(Buffer.from("a"));
+  now = 6_000;
+  await client.produce(Buffer.from("b"));
+  assert.deepEqual([(await client.offsetForTimestamp(5_500)).offset, (await client.offsetForTimestamp(5_500)).found], [1n, true]);
+  assert.equal((await client.offsetForTimestamp(7_000)).found, false);
+  assert.equal((await client.offsets()).endOffset, 2n);
+  assert.deepEqual((await client.servers()).map((s) => s.rpcAddr), [addressOf(server)]);
+  assert.equal(await client.healthStatus(), "SERVING");
+  assert.equal((await client.readBatch(0, { maxRecords: 1 })).records.length, 1);
+});

@@ -1,0 +1,103 @@
+// The batching producer: records sent close together share a batch, each promise resolves with
+// its own offset, batches respect their byte and record bounds and the send order, a failed batch
+// rejects its records with the typed error, and the buffer bound is visible to callers.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { LoghouseClient } from "../src/client/client.ts";
+import { Producer } from "../src/client/producer.ts";
+import { LogClosedError, RecordTooLargeError } from "../src/errors.ts";
+import { addressOf, startLogServer } from "./support/log-server.ts";
+
+/** A stand-in for ProduceBatch: records every batch, answers with consecutive offsets when released. */
+function fakeLog() {
+  const batches: Uint8Array[][] = [];
+  const pending: Array<() => void> = [];
+  let next = 0n;
+  const send = (values: readonly Uint8Array[]): Promise<bigint> => {
+    batches.push([...values]);
+    const first = next;
+    next += BigInt(values.length);
+    return new Promise((resolve) => pending.push(() => resolve(first)));
+  };
+  const releaseAll = (): void => {
+    for (const release of pending.splice(0)) release();
+  };
+  return { batches, send, releaseAll, inFlight: () => pending.length };
+}
+
+const bytes = (text: string): Uint8Array => Buffer.from(text);
+
+test("records sent in one turn travel in one batch; each promise gets its own offset", async () => {
+  const log = fakeLog();
+  const producer = new Producer(log.send, { lingerMs: 0 });
+  const offsets = ["a", "b", "c", "d"].map((text) => producer.send(bytes(text)));
+  assert.equal(log.batches.length, 0, "the batch waits for the linger timer");
+  const flushed = producer.flush();
+  assert.equal(log.batches.length, 1);
+  log.releaseAll();
+  await flushed;
+  assert.deepEqual(await Promise.all(offsets), [0n, 1n, 2n, 3n]);
+});
+
+test("batches are cut at batchRecordsMax and batchBytesMax, and only one is in flight by default", async () => {
+  const log = fakeLog();
+  const producer = new Producer(log.send, { lingerMs: 1000, batchRecordsMax: 3, batchBytesMax: 10 });
+  const offsets = Array.from({ length: 7 }, (_, i) => producer.send(bytes(`r${i}`))); // 2 bytes each
+  assert.equal(log.batches.length, 1, "the first full batch leaves at once, without lingering");
+  assert.equal(log.batches[0]!.length, 3);
+  const flushed = producer.flush();
+  for (let round = 0; round < 3; round++) {
+    assert.equal(log.inFlight(), 1);
+    log.releaseAll();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await flushed;
+  assert.deepEqual(log.batches.map((batch) => batch.length), [3, 3, 1]);
+  assert.deepEqual(await Promise.all(offsets), [0n, 1n, 2n, 3n, 4n, 5n, 6n]);
+  assert.deepEqual(log.batches.flat().map((value) => Buffer.from(value).toString()), ["r0", "r1", "r2", "r3", "r4", "r5", "r6"]);
+
+  const bySize = fakeLog();
+  const small = new Producer(bySize.send, { lingerMs: 1000, batchBytesMax: 10 });
+  void small.send(bytes("123456"));
+  void small.send(bytes("123456")); // 12 bytes queued: over the bound, the batch goes
+  assert.equal(bySize.batches.length, 1);
+  assert.equal(bySize.batches[0]!.length, 1, "a batch stops before the value that would take it over batchBytesMax");
+});
+
+test("more batches go in parallel with inFlightBatchesMax; full and drained() bound the buffer", async () => {
+  const log = fakeLog();
+  const producer = new Producer(log.send, { lingerMs: 1000, batchRecordsMax: 2, inFlightBatchesMax: 3, bufferBytesMax: 8 });
+  for (let i = 0; i < 10; i++) void producer.send(bytes("xx"));
+  assert.equal(log.inFlight(), 3);
+  assert.equal(producer.bufferedBytes, 8);
+  assert.equal(producer.full, true);
+  let drained = false;
+  const waiting = producer.drained().then(() => (drained = true));
+  assert.equal(drained, false);
+  log.releaseAll();
+  await waiting;
+  assert.equal(producer.full, false);
+  log.releaseAll();
+  await new Promise((resolve) => setImmediate(resolve));
+  log.releaseAll();
+  await producer.close();
+  await assert.rejects(producer.send(bytes("late")), LogClosedError);
+});
+
+test("against a node: offsets are durable and in send order; a failing batch rejects its records with the typed error", async (t) => {
+  const server = await startLogServer(t, { limits: { recordBytesMax: 1000 } });
+  const client = new LoghouseClient(addressOf(server));
+  t.after(() => client.close());
+  const producer = client.producer({ lingerMs: 1 });
+  const sent = Array.from({ length: 500 }, (_, i) => producer.send(Buffer.from(`message ${i}`)));
+  const offsets = await Promise.all(sent);
+  assert.deepEqual(offsets, Array.from({ length: 500 }, (_, i) => BigInt(i)));
+  assert.equal(Buffer.from((await client.read(123n)).value).toString(), "message 123");
+
+  const good = producer.send(Buffer.alloc(10));
+  const bad = producer.send(Buffer.alloc(5000));
+  await assert.rejects(bad, RecordTooLargeError);
+  await assert.rejects(good, RecordTooLargeError, "a batch is appended whole or not at all");
+  assert.equal((await client.offsets()).endOffset, 500n);
+  await producer.close();
+});
