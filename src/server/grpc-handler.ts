@@ -144,7 +144,7 @@ export class GrpcHandler {
  * grpc-message encoding: UTF-8, with every byte outside printable ASCII (0x20-0x7E) and "%" itself
  * written as %XX. (encodeURIComponent escapes more, which clients that use decodeURI keep as is.)
  */
-export function percentEncode(message: string): string {
+function percentEncode(message: string): string {
   let plain = true;
   for (let i = 0; i < message.length && plain; i++) {
     const code = message.charCodeAt(i);
@@ -175,7 +175,7 @@ function responseHeaders(): OutgoingHttpHeaders {
  * Answers with the status alone. If the client is still sending, the stream is then reset with
  * NO_ERROR, which HTTP/2 defines as "the answer is complete, stop sending" (RFC 9113 §8.1).
  */
-function sendTrailersOnly(stream: ServerHttp2Stream, error: ConnectError): void {
+export function sendTrailersOnly(stream: ServerHttp2Stream, error: ConnectError): void {
   if (stream.closed || stream.headersSent) return;
   stream.respond({ ...responseHeaders(), ...statusTrailers(error) }, { endStream: true });
   if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);

@@ -19,7 +19,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Log as LogServiceDesc } from "../gen/log/v1/log_pb.ts";
 import { Log, type ServedLog } from "../storage/index.ts";
 import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
-import { GrpcHandler, isBinaryGrpc, percentEncode } from "./grpc-handler.ts";
+import { GrpcHandler, isBinaryGrpc, sendTrailersOnly } from "./grpc-handler.ts";
 import { createHealthService, HealthState, ServingStatus } from "./health-service.ts";
 import { routeConnection } from "./listener.ts";
 import type { ServedCluster } from "./served-cluster.ts";
@@ -258,9 +258,8 @@ export class LoghouseServer {
 
 function refuseStream(stream: http2.ServerHttp2Stream, binaryGrpc: boolean, closing: boolean): void {
   stream.on("error", () => undefined);
-  const error = closing ? shuttingDown() : new ConnectError("too many concurrent streams", Code.ResourceExhausted);
   if (binaryGrpc) {
-    stream.respond({ ":status": 200, "content-type": "application/grpc+proto", "grpc-status": String(error.code), "grpc-message": percentEncode(error.rawMessage) }, { endStream: true });
+    sendTrailersOnly(stream, closing ? shuttingDown() : new ConnectError("too many concurrent streams", Code.ResourceExhausted));
   } else {
     stream.respond({ ":status": closing ? 503 : 429 }, { endStream: true });
   }
