@@ -30,6 +30,11 @@ export interface NodeProcess {
   cpuMs(): number;
   /** Resident memory in bytes (from /proc). */
   rssBytes(): number;
+  /**
+   * Resident anonymous memory in bytes: the heap, buffers and everything else the process owns,
+   * without file-backed pages (the storage's memory-mapped indexes), which the kernel can drop.
+   */
+  rssAnonBytes(): number;
 }
 
 /** Runs `loghouse serve` with `args`; resolves once it logged "listening". */
@@ -94,11 +99,14 @@ export async function startNode(args: readonly string[], env: NodeJS.ProcessEnv 
       const ticks = Number(fields[11]) + Number(fields[12]);
       return (ticks * 1000) / 100;
     },
-    rssBytes: () => {
-      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-      return Number(match![1]) * 1024;
-    },
+    rssBytes: () => statusKilobytes(pid, "VmRSS") * 1024,
+    rssAnonBytes: () => statusKilobytes(pid, "RssAnon") * 1024,
   };
+}
+
+function statusKilobytes(pid: number, field: string): number {
+  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return Number(match![1]);
 }
 
 /** Stops a node still running at the end of a test. */
