@@ -223,14 +223,16 @@ class GrpcCall implements CallContext {
       const kind = this.route.method.methodKind;
       const input = kind === "unary" || kind === "server_streaming" ? await this.readOne() : this.readMany();
       const output = this.route.handler(input, this);
+      // An answer the handler produced is sent even if the call was aborted meanwhile (by shutdown,
+      // say): a Produce that reached the disk must not be reported as failed, or a retry would
+      // append it twice. Handlers that wait end with the abort's reason by themselves.
       if (kind === "unary" || kind === "client_streaming") {
         this.write(this.route.encode(await output));
       } else {
         for await (const message of output as AsyncIterable<unknown>) await this.writeWithBackpressure(this.route.encode(message));
       }
-      if (this.signal.aborted) throw this.signal.reason;
     } catch (error) {
-      failure = toConnectError(this.signal.aborted ? this.signal.reason : error);
+      failure = toConnectError(error);
       if (isUnexpected(failure)) this.options.logger.error("call failed", { method: this.route.method.name, error: failure.cause ?? failure });
     } finally {
       clearTimeout(this.timer);
