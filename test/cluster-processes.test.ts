@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { checkReplicas } from "./support/replica-check.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -26,6 +27,7 @@ function ingest(cluster: ProcessCluster, via: () => number, acknowledged: Map<nu
         values.forEach((value, i) => acknowledged.set(first + i, value.toString("hex")));
       } catch {
         // Not acknowledged (no leader, node down): its outcome does not count.
+        await delay(10);
       }
     }
   })();
@@ -95,6 +97,7 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
     const acknowledged = new Map<number, string>();
     let next = 0;
     const writer = ingest(cluster, () => [1, 2, 3].filter((id) => cluster.isRunning(id))[next++ % 3] ?? 1, acknowledged);
+    t.after(() => writer.stop());
     await waitUntilAsync("some acknowledged writes", async () => acknowledged.size >= 200, 30_000);
     const oldLeader = await cluster.leader();
     await cluster.signal(oldLeader, "SIGKILL");

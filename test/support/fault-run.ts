@@ -25,13 +25,14 @@ const IDS = [1, 2, 3];
 export async function runFaults(options: FaultRunOptions): Promise<FaultRunResult> {
   const say = options.onEvent ?? (() => undefined);
   const cluster = new ProcessCluster(options.root);
+  let writing = true;
+  let writers: Promise<void>[] = [];
   try {
     await cluster.start(1, { bootstrap: true });
     await cluster.start(2, { joinVia: 1 });
     await cluster.start(3, { joinVia: 1 });
     const acknowledged = new Map<number, string>();
     let attempts = 0;
-    let writing = true;
     const writer = async (): Promise<void> => {
       while (writing) {
         const running = IDS.filter((id) => cluster.isRunning(id));
@@ -46,7 +47,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
         }
       }
     };
-    const writers = Array.from({ length: options.writers ?? 3 }, writer);
+    writers = Array.from({ length: options.writers ?? 3 }, writer);
     const deadline = Date.now() + options.durationMs;
     let faults = 0;
     const paused = new Set<number>();
@@ -100,6 +101,8 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
     const replicas = new Map(await Promise.all(IDS.map(async (id) => [id, await cluster.records(id)] as const)));
     return { ...checkReplicas(acknowledged, replicas), faults, attempts };
   } finally {
+    writing = false;
     await cluster.stopAll();
+    await Promise.all(writers);
   }
 }
