@@ -79,7 +79,7 @@ export class ClusterNode {
       send: (message) => transport.send(message),
       tickMs: options.tickMs ?? 50,
       seed: nodeId * 2_654_435_761 + Date.now(),
-      limits: options.limits,
+      limits: { learnerPromotionLagMax: 1024, ...options.limits },
       onApply: (entries) => node?.applied(entries),
     });
     node = new ClusterNode(options, log, stateFile, transport, replica);

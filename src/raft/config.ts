@@ -29,6 +29,13 @@ export interface RaftConfig {
   readonly proposalEntriesMax: number;
   /** A leader refuses proposals that would leave more than this many entries uncommitted (backpressure). */
   readonly uncommittedEntriesMax: number;
+  /**
+   * A learner counts as caught up, and may be promoted, once it is at most this many entries behind
+   * the commit index. 0 asks for every committed entry, which a learner under continuous writes may
+   * never show at the moment of asking; a small lag is enough (thesis §4.2.1: "caught up" means
+   * close enough to join without stalling commitment).
+   */
+  readonly learnerPromotionLagMax: number;
 }
 
 /** Sensible defaults for everything but id, storage and random. */
@@ -43,6 +50,7 @@ export const defaultRaftLimits = {
   applyBytesMax: 64 << 20,
   proposalEntriesMax: 10_000,
   uncommittedEntriesMax: 100_000,
+  learnerPromotionLagMax: 0,
 } as const;
 
 /**
@@ -64,6 +72,9 @@ export function validateConfig(config: RaftConfig): void {
   requirePositive("applyBytesMax", config.applyBytesMax);
   requirePositive("proposalEntriesMax", config.proposalEntriesMax);
   requirePositive("uncommittedEntriesMax", config.uncommittedEntriesMax);
+  if (!Number.isSafeInteger(config.learnerPromotionLagMax) || config.learnerPromotionLagMax < 0) {
+    throw new Error(`learnerPromotionLagMax must be a non-negative integer, got ${config.learnerPromotionLagMax}`);
+  }
   if (config.uncommittedEntriesMax < config.proposalEntriesMax) {
     throw new Error(
       `uncommittedEntriesMax (${config.uncommittedEntriesMax}) must be at least proposalEntriesMax (${config.proposalEntriesMax})`,

@@ -237,7 +237,7 @@ export class Raft {
     }
     if (change.kind === MembershipChangeKind.PromoteLearner) {
       const progress = this.tracker.progress.get(change.nodeId) as Progress;
-      if (progress.match < this.log.committed) {
+      if (progress.match + this.config.learnerPromotionLagMax < this.log.committed) {
         return rejected(ProposeRejection.LearnerNotCaughtUp, this.lead, `match ${progress.match} < commit ${this.log.committed}`);
       }
     }
