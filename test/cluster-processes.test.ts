@@ -14,6 +14,7 @@ async function formCluster(cluster: ProcessCluster): Promise<void> {
   await cluster.start(1, { bootstrap: true });
   await cluster.start(2, { joinVia: 1 });
   await cluster.start(3, { joinVia: 2 });
+  await cluster.voters(1, 3);
 }
 
 /** Produces unique values through `via` until stopped; records what was acknowledged. */

@@ -106,12 +106,13 @@ export class ClusterNode {
   }
 
   /** Every member with its address and whether it leads, for GetServers. */
-  servers(): Array<{ id: string; rpcAddr: string; isLeader: boolean }> {
+  servers(): Array<{ id: string; rpcAddr: string; isLeader: boolean; isVoter: boolean }> {
     const { membership, lead } = this.replica.status();
     return [...membership.voters, ...membership.learners].map((id) => ({
       id: String(id),
       rpcAddr: this.addresses[id] ?? "",
       isLeader: id === lead,
+      isVoter: membership.voters.includes(id),
     }));
   }
 

@@ -8,6 +8,7 @@ export interface ServedMember {
   readonly id: string;
   readonly rpcAddr: string;
   readonly isLeader: boolean;
+  readonly isVoter: boolean;
 }
 
 export interface ServedCluster {

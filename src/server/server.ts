@@ -97,7 +97,7 @@ export class LoghouseServer {
     const logService = createLogService({
       log,
       limits,
-      servers: () => options.cluster?.servers() ?? [{ id: config.nodeId, rpcAddr: server?.advertisedAddress ?? "", isLeader: true }],
+      servers: () => options.cluster?.servers() ?? [{ id: config.nodeId, rpcAddr: server?.advertisedAddress ?? "", isLeader: true, isVoter: true }],
     });
     const healthService = createHealthService(health);
     const grpc = new GrpcHandler({ messageBytesMax: limits.messageBytesMax, streamBytesInFlightMax: limits.streamBytesInFlightMax, logger });

@@ -31,6 +31,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
     await cluster.start(1, { bootstrap: true });
     await cluster.start(2, { joinVia: 1 });
     await cluster.start(3, { joinVia: 1 });
+    await cluster.voters(1, 3);
     const acknowledged = new Map<number, string>();
     let attempts = 0;
     const writer = async (): Promise<void> => {

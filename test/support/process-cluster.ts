@@ -89,6 +89,11 @@ export class ProcessCluster {
     );
   }
 
+  /** Waits until node `id` reports `count` voters. */
+  async voters(id: number, count: number, timeoutMs = 30_000): Promise<void> {
+    await waitUntilAsync(`${count} voters`, async () => (await this.client(id).servers().catch(() => [])).filter((s) => s.isVoter).length === count, timeoutMs);
+  }
+
   /** Every committed record node `id` holds, in offset order. */
   async records(id: number): Promise<StoredRecord[]> {
     const records: StoredRecord[] = [];
