@@ -42,7 +42,8 @@ function ingest(cluster: ProcessCluster, via: () => number, acknowledged: Map<nu
 
 /** Waits until every running node holds the same records, reaching at least every acknowledged offset. */
 async function converged(cluster: ProcessCluster, ids: number[], acknowledged: Map<number, string>): Promise<void> {
-  const end = Math.max(0, ...acknowledged.keys()) + 1;
+  let end = 1;
+  for (const offset of acknowledged.keys()) end = Math.max(end, offset + 1);
   await waitUntilAsync(
     "every node to hold every acknowledged record",
     async () => {

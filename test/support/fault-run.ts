@@ -89,7 +89,8 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
     await waitUntilAsync("a leader after healing", () => cluster.leader().then(() => true), 60_000);
     writing = false;
     await Promise.all(writers);
-    const end = Math.max(0, ...acknowledged.keys()) + 1;
+    let end = 1;
+    for (const offset of acknowledged.keys()) end = Math.max(end, offset + 1);
     await waitUntilAsync(
       "every node to hold every acknowledged record",
       async () => {

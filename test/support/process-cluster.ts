@@ -55,9 +55,13 @@ export class ProcessCluster {
   async signal(id: number, signal: NodeJS.Signals): Promise<void> {
     const child = this.processes.get(id);
     if (child === undefined) return;
+    if (signal !== "SIGKILL" && signal !== "SIGTERM") {
+      child.kill(signal);
+      return;
+    }
     const exited = new Promise((resolve) => child.once("exit", resolve));
     child.kill(signal);
-    if (signal === "SIGKILL" || signal === "SIGTERM") await exited;
+    await exited;
   }
 
   /** Deletes node `id`'s data directory (the node must be stopped). */
