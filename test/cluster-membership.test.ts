@@ -3,21 +3,13 @@
 // whose data directory was lost catches up again from the leader.
 import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { ClusterNode } from "../src/cluster/cluster-node.ts";
 import { Role } from "../src/raft/index.ts";
+import { freePort } from "./support/free-port.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntil } from "./support/wait-until.ts";
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function startNode(root: string, nodeId: number, port: number, bootstrap = false): Promise<ClusterNode> {
   const node = await ClusterNode.open({ dataDir: join(root, `node-${nodeId}`), nodeId, address: `127.0.0.1:${port}`, bootstrap, tickMs: 10, promoteEveryMs: 20 });

@@ -42,19 +42,7 @@ function ingest(cluster: ProcessCluster, via: () => number, acknowledged: Map<nu
 
 /** Waits until every running node holds the same records, reaching at least every acknowledged offset. */
 async function converged(cluster: ProcessCluster, ids: number[], acknowledged: Map<number, string>): Promise<void> {
-  let end = 1;
-  for (const offset of acknowledged.keys()) end = Math.max(end, offset + 1);
-  await waitUntilAsync(
-    "every node to hold every acknowledged record",
-    async () => {
-      const lists = await Promise.all(ids.map((id) => cluster.records(id).catch(() => [])));
-      const last = lists.map((list) => list.at(-1)?.offset ?? -1);
-      return last.every((offset) => offset >= end - 1 && offset === last[0]);
-    },
-    30_000,
-  );
-  const replicas = new Map(await Promise.all(ids.map(async (id) => [id, await cluster.records(id)] as const)));
-  const report = checkReplicas(acknowledged, replicas);
+  const report = checkReplicas(acknowledged, await cluster.converged(ids, acknowledged, 30_000));
   assert.deepEqual(
     { lost: report.lost, duplicated: report.duplicated, moved: report.moved, divergentNodes: report.divergentNodes },
     { lost: 0, duplicated: 0, moved: 0, divergentNodes: 0 },

@@ -89,18 +89,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
     await waitUntilAsync("a leader after healing", () => cluster.leader().then(() => true), 60_000);
     writing = false;
     await Promise.all(writers);
-    let end = 1;
-    for (const offset of acknowledged.keys()) end = Math.max(end, offset + 1);
-    await waitUntilAsync(
-      "every node to hold every acknowledged record",
-      async () => {
-        const lists = await Promise.all(IDS.map((id) => cluster.records(id).catch(() => [])));
-        const last = lists.map((list) => list.at(-1)?.offset ?? -1);
-        return last.every((offset) => offset >= end - 1 && offset === last[0]);
-      },
-      60_000,
-    );
-    const replicas = new Map(await Promise.all(IDS.map(async (id) => [id, await cluster.records(id)] as const)));
+    const replicas = await cluster.converged(IDS, acknowledged, 60_000);
     return { ...checkReplicas(acknowledged, replicas), faults, attempts };
   } finally {
     writing = false;

@@ -2,24 +2,16 @@
 // SIGKILL, SIGSTOP/SIGCONT, restart (with or without its data), and read every node back.
 import { spawn, type ChildProcess } from "node:child_process";
 import { rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { LoghouseClient } from "../../src/client/client.ts";
 import type { StoredRecord } from "./replica-check.ts";
+import { freePort } from "./free-port.ts";
 import { waitUntilAsync } from "./wait-until.ts";
 
 const CLI = fileURLToPath(new URL("../../bin/loghouse.js", import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export class ProcessCluster {
   private readonly processes = new Map<number, ChildProcess>();
@@ -105,6 +97,25 @@ export class ProcessCluster {
       records.push({ offset: Number(record.offset), type: record.type, value: Buffer.from(record.value).toString("hex") });
     }
     return records;
+  }
+
+  /**
+   * Waits until nodes `ids` all end at the same offset, covering every acknowledged one, and returns
+   * what each holds.
+   */
+  async converged(ids: readonly number[], acknowledged: ReadonlyMap<number, string>, timeoutMs: number): Promise<Map<number, StoredRecord[]>> {
+    let end = 1;
+    for (const offset of acknowledged.keys()) end = Math.max(end, offset + 1);
+    await waitUntilAsync(
+      "every node to hold every acknowledged record",
+      async () => {
+        const lists = await Promise.all(ids.map((id) => this.records(id).catch(() => [])));
+        const last = lists.map((list) => list.at(-1)?.offset ?? -1);
+        return last.every((offset) => offset >= end - 1 && offset === last[0]);
+      },
+      timeoutMs,
+    );
+    return new Map(await Promise.all(ids.map(async (id) => [id, await this.records(id)] as const)));
   }
 
   async stopAll(): Promise<void> {
