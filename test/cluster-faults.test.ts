@@ -10,7 +10,7 @@ const DURATION_MS = Number(process.env.FAULT_RUN_MS ?? 60_000);
 
 test(`fault run of ${DURATION_MS / 1000} s: no acknowledged record lost, doubled or moved; no divergence`, { timeout: DURATION_MS + 300_000 }, async (t) => {
   const result = await runFaults({ root: await tempDir(t), durationMs: DURATION_MS });
-  t.diagnostic(`faults ${result.faults}, acknowledged ${result.acknowledged} of ${result.attempts} batches tried`);
+  t.diagnostic(`faults ${result.faults}; ${result.acknowledged} records acknowledged from ${result.attempts} batches tried`);
   assert.ok(result.faults > 0 && result.acknowledged > 0, "the run did something");
   assert.deepEqual(
     { lost: result.lost, duplicated: result.duplicated, moved: result.moved, divergentNodes: result.divergentNodes },
