@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { leaveCluster } from "../src/cluster/admin-protocol.ts";
 import { ClusterNode } from "../src/cluster/cluster-node.ts";
 import { Role } from "../src/raft/index.ts";
 import { freePort } from "./support/free-port.ts";
@@ -65,7 +66,7 @@ test("bootstrap, join through a follower, promotion, leave, and catching up from
   await waitUntil("node 2 to catch up", () => dataRecords(nodes.get(2)!).length === 20, 20_000);
   assert.deepEqual(dataRecords(nodes.get(2)!), expected);
 
-  await ClusterNode.leave(`127.0.0.1:${ports[1]}`, 3);
+  await leaveCluster(`127.0.0.1:${ports[1]}`, 3);
   await waitUntil("node 3 to be removed", () => !first.replica.status().membership.voters.includes(3));
   const after = [...nodes.values()].find((node) => node.replica.isLeader && node.nodeId !== 3);
   assert.ok(after === undefined || after.replica.status().role === Role.Leader);

@@ -2,9 +2,12 @@
 // client: formation by bootstrap and joins, writes through every node, the leader SIGKILLed during
 // ingestion, and a follower that comes back with an empty data directory.
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { checkReplicas } from "./support/replica-check.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -115,5 +118,10 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
     await cluster.wipe(follower);
     await cluster.start(follower, { joinVia: leader });
     await converged(cluster, [1, 2, 3], acknowledged);
+    // And leaves, asked through the command line.
+    const cli = fileURLToPath(new URL("../bin/loghouse.js", import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, "leave", "--server", cluster.address(leader), "--node-id", String(follower)]);
+    assert.deepEqual(JSON.parse(stdout), { left: follower });
+    await waitUntilAsync("the member to be gone", async () => (await cluster.client(leader).servers()).length === 2, 20_000);
   });
 });

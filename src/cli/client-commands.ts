@@ -4,6 +4,7 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { LoghouseClient } from "../client/client.ts";
+import { leaveCluster } from "../cluster/admin-protocol.ts";
 import { InvalidConfigError } from "../errors.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../server/config.ts";
 import { parseHostPort } from "./address.ts";
@@ -141,4 +142,13 @@ export async function status(flags: { readonly server?: string }): Promise<numbe
   } finally {
     client.close();
   }
+}
+
+/** Asks the cluster (through --server) to remove member --node-id. */
+export async function leave(flags: { readonly server?: string; readonly "node-id"?: string }): Promise<number> {
+  const nodeId = Number(flags["node-id"]);
+  if (!Number.isSafeInteger(nodeId) || nodeId <= 0) throw new InvalidConfigError(`leave needs --node-id, a positive integer; got ${String(flags["node-id"])}`);
+  await leaveCluster(serverAddress(flags.server, process.env), nodeId);
+  await writeLine(JSON.stringify({ left: nodeId }));
+  return 0;
 }

@@ -1,7 +1,7 @@
 // The `loghouse` command: serve a node, or produce to, consume from and inspect one.
 import { parseArgs } from "node:util";
 import { LoghouseError } from "../errors.ts";
-import { consume, produce, status } from "./client-commands.ts";
+import { consume, leave, produce, status } from "./client-commands.ts";
 import { serve } from "./serve.ts";
 
 const USAGE = `usage: loghouse <command> [options]
@@ -15,12 +15,16 @@ const USAGE = `usage: loghouse <command> [options]
               --log-level LEVEL    debug, info (default), warn, error (env LOGHOUSE_LOG_LEVEL)
               --config FILE        JSON with any of dataDir, listen, nodeId, advertise, logLevel,
                                    limits {...}, log {...} (env LOGHOUSE_CONFIG); flags and env win
+              --bootstrap          start a new cluster with this node (needs a numeric --node-id)
+              --join HOST:PORT     join the cluster that node belongs to (needs a numeric --node-id)
   produce   append each line of FILEs (or stdin) as a record, in batches
               [--server HOST:PORT] [--linger-ms N] [--batch-bytes N] [FILE...]
   consume   print records: one value per line, or JSON with --format json
               [--server HOST:PORT] [--from N|start|end] [--follow] [--count N] [--format text|json]
   status    print the node's health, servers and offsets as JSON
               [--server HOST:PORT]
+  leave     remove a member from its cluster (asked through any member)
+              --node-id ID [--server HOST:PORT]
 
 Client commands use --server, else LOGHOUSE_SERVER, else 127.0.0.1:8400.
 `;
@@ -50,6 +54,7 @@ const commandOptions: Record<string, readonly string[]> = {
   produce: ["server", "linger-ms", "batch-bytes"],
   consume: ["server", "from", "follow", "count", "format"],
   status: ["server"],
+  leave: ["server", "node-id"],
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -81,6 +86,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return produce(values, positionals);
     case "consume":
       return consume(values);
+    case "leave":
+      return leave(values);
     default:
       return status(values);
   }

@@ -2,7 +2,7 @@
 // one request and one response, each a u32 length (little-endian) and a JSON document. It is how a
 // new node asks the cluster to let it in, and how an operator asks a node to leave.
 import { connect, type Socket } from "node:net";
-import { InvalidArgumentError } from "../errors.ts";
+import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
 import { parsePeerAddress } from "./outbound-peer.ts";
 
 export const ADMIN_MARKER = 0x02;
@@ -107,4 +107,16 @@ export async function serveAdminConnection(
     response = { ok: false, error: error instanceof Error ? error.message : String(error) };
   }
   if (!socket.destroyed) socket.end(frame(response));
+}
+
+/** Asks the cluster to remove member `nodeId`, through any member reachable at `contact` (redirected to the leader). */
+export async function leaveCluster(contact: string, nodeId: number, attemptsMax = 10): Promise<void> {
+  let target = contact;
+  for (let attempt = 0; attempt < attemptsMax; attempt++) {
+    const response = await sendAdminRequest(target, { op: "leave", nodeId });
+    if (response.ok) return;
+    if (response.leaderAddress === undefined) throw new ClusterUnavailableError(`leave refused: ${response.error}`);
+    target = response.leaderAddress;
+  }
+  throw new ClusterUnavailableError(`leave did not reach the leader through ${contact}`);
 }

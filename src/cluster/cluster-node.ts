@@ -168,18 +168,6 @@ export class ClusterNode {
     throw new ClusterUnavailableError(`could not join through ${contact}: ${lastError}`);
   }
 
-  /** Asks the cluster to remove node `nodeId` (this node if omitted), through whichever node is reachable. */
-  static async leave(contact: string, nodeId: number): Promise<void> {
-    let target = contact;
-    for (let attempt = 0; attempt < JOIN_ATTEMPTS_MAX; attempt++) {
-      const response = await sendAdminRequest(target, { op: "leave", nodeId });
-      if (response.ok) return;
-      if (response.leaderAddress === undefined) throw new ClusterUnavailableError(`leave refused: ${response.error}`);
-      target = response.leaderAddress;
-    }
-    throw new ClusterUnavailableError(`leave did not reach the leader through ${contact}`);
-  }
-
   async close(): Promise<void> {
     clearInterval(this.promoter);
     await this.replica.stop();
