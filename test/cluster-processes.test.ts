@@ -59,8 +59,9 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
     t.after(() => cluster.stopAll());
     await formCluster(cluster);
     const acknowledged = new Map<number, string>();
-    for (const id of [1, 2, 3, 3, 2, 1]) {
-      const values = Array.from({ length: 50 }, () => randomBytes(20));
+    // One batch is one proposal, however large the server lets it be: its records stay consecutive.
+    for (const [id, count] of [[1, 50], [2, 20_000], [3, 50], [3, 50], [2, 50], [1, 50]] as const) {
+      const values = Array.from({ length: count }, () => randomBytes(20));
       const first = Number(await cluster.client(id).produceBatch(values));
       values.forEach((value, i) => acknowledged.set(first + i, value.toString("hex")));
     }

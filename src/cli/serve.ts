@@ -5,10 +5,9 @@
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { InvalidConfigError } from "../errors.ts";
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, type ServerConfigInput } from "../server/config.ts";
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, resolveServerConfig, type ServerConfigInput } from "../server/config.ts";
 import { ClusterMember } from "../server/cluster-member.ts";
 import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/logger.ts";
-import type { LogConfig } from "../storage/index.ts";
 import { LoghouseServer } from "../server/server.ts";
 import { parseHostPort } from "./address.ts";
 
@@ -137,17 +136,23 @@ export async function serve(flags: ServeFlags): Promise<number> {
 /** Starts a cluster member: the Raft node first, then the server on its port, then the join. */
 async function serveClusterMember(settings: ServeSettings, logger: Logger): Promise<LoghouseServer> {
   const { nodeId, bootstrap, join: contact } = settings.cluster!;
-  const input = settings.input;
-  const address = input.advertiseAddress ?? `${input.host ?? DEFAULT_HOST}:${input.port ?? DEFAULT_PORT}`;
-  if (address.endsWith(":0")) throw new InvalidConfigError("a cluster member needs a fixed port (or --advertise): its peers dial it");
+  const config = resolveServerConfig({ ...settings.input, nodeId: String(nodeId) });
+  const address = config.advertiseAddress ?? `${config.host}:${config.port}`;
+  if (config.port === 0 && config.advertiseAddress === undefined) {
+    throw new InvalidConfigError("a cluster member needs a fixed port (or --advertise): its peers dial it");
+  }
+  // One ProduceBatch is one Raft proposal (its records must get consecutive offsets), so the
+  // cluster takes proposals as large as the largest batch the server admits.
+  const { batchRecordsMax } = config.limits;
   const member = await ClusterMember.open({
-    dataDir: input.dataDir ?? DEFAULT_DATA_DIR,
+    dataDir: config.dataDir,
     nodeId,
     address,
     bootstrap,
-    log: input.log as Partial<LogConfig> | undefined ?? {},
+    log: config.log,
+    limits: { proposalEntriesMax: batchRecordsMax, uncommittedEntriesMax: Math.max(100_000, 4 * batchRecordsMax) },
   });
-  const server = await LoghouseServer.start({ ...input, nodeId: String(nodeId) }, { logger, cluster: member });
+  const server = await LoghouseServer.start({ ...settings.input, nodeId: String(nodeId) }, { logger, cluster: member });
   logger.info("cluster member", { nodeId, address, bootstrap, join: contact });
   if (contact !== undefined) await member.join(contact, (error) => logger.warn("join failed", { error }));
   return server;
