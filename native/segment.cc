@@ -130,7 +130,7 @@ Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(inf
     Release();
     return;
   }
-  if (!Recover(env, repair) || !RecoverRunIndex(env)) Release();
+  if (!Recover(env, repair) || !RecoverRunIndex(firstScanned_)) Release();
 }
 
 Segment::~Segment() { Release(); }
@@ -204,10 +204,16 @@ bool Segment::Recover(Napi::Env env, bool repair) {
   const uint64_t storeSize = static_cast<uint64_t>(st.st_size);
   storeBytes_ = storeSize;
   uint64_t count = FirstZero(capacity_, [this](uint64_t i) { return index_[i] == 0; });
+  // In the active segment, every entry must increase and stay within the store: damage in the middle
+  // ends the trusted prefix there, and the scan below indexes the rest from the store again.
+  for (uint64_t i = 0; repair && i < count; i++) {
+    if (index_[i] <= RecordStart(i) || index_[i] > storeSize) count = i;
+  }
   for (int tries = 0; repair && count > 0 && !VerifyRecordAt(count - 1); tries++) {
     count = tries < kVerifyBackwardTriesMax ? count - 1 : 0;
   }
   while (!repair && count > 0 && index_[count - 1] > storeSize) count--;
+  firstScanned_ = count;
   uint64_t position = RecordStart(count);
   std::vector<uint8_t> chunk;
   size_t neededBytes = kFullHeaderBytes;
@@ -249,7 +255,11 @@ bool Segment::Recover(Napi::Env env, bool repair) {
 
 // The run index may have lost entries (it is never synced) or kept entries for records that are
 // gone: trim it to the records that exist, then re-derive entries for records after its last one.
-bool Segment::RecoverRunIndex(Napi::Env env) {
+// The run index may have lost entries (it is never synced) or kept entries for records that are
+// gone: trim it to the records that exist and check what is left, then derive entries for the
+// records it may not cover: those found by the store scan, or all of them if it had to start over.
+// Records it already covered keep their entries; a read checks them against the store anyway.
+bool Segment::RecoverRunIndex(uint64_t firstScanned) {
   const uint64_t count = count_.load();
   uint64_t runCount = FirstZero(capacity_, [this](uint64_t i) { return runs_[i].timestampMs == 0; });
   while (runCount > 0 && runs_[runCount - 1].relative >= count) runCount--;
@@ -258,18 +268,15 @@ bool Segment::RecoverRunIndex(Napi::Env env) {
   if (runCount > 0 && (!RunsWellFormed(runCount) || !RunMatchesStore(runCount - 1))) runCount = 0;
   for (uint64_t i = runCount; i < capacity_ && runs_[i].timestampMs != 0; i++) runs_[i] = RunEntry{};
   runCount_ = runCount;
-  const uint64_t first = runCount == 0 ? 0 : runs_[runCount - 1].relative + 1;
+  const uint64_t first = runCount == 0 ? 0 : std::max(runs_[runCount - 1].relative + 1, firstScanned);
   for (uint64_t relative = first; relative < count; relative++) {
     uint8_t header[kFullHeaderBytes];
     const uint64_t start = RecordStart(relative);
+    if (index_[relative] <= start) return true;  // A damaged sealed index: its reads will say so.
     const size_t length = std::min<uint64_t>(kFullHeaderBytes, index_[relative] - start);
-    const int errnum = ReadAll(storeFd_, header, length, start);
-    if (errnum != 0) {
-      ThrowError(env, "IO", "read " + storePath_ + " to rebuild its run index", errnum);
-      return false;
-    }
     FrameView view;
-    if (PeekFrame(header, length, &view) && view.full) AddRun(relative, view.metadata);
+    if (ReadAll(storeFd_, header, length, start) != 0 || !PeekFrame(header, length, &view)) return true;
+    if (view.full) AddRun(relative, view.metadata);
   }
   return true;
 }

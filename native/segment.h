@@ -62,7 +62,7 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   bool Open(Napi::Env env, const std::string& storePath, const std::string& indexPath,
             const std::string& runIndexPath, uint64_t indexEntriesMax);
   bool Recover(Napi::Env env, bool repair);
-  bool RecoverRunIndex(Napi::Env env);
+  bool RecoverRunIndex(uint64_t firstScanned);
   uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
   bool VerifyRecordAt(uint64_t relative) const;
   void AddRun(uint64_t relative, const RecordMetadata& metadata);
@@ -90,6 +90,7 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   std::atomic<bool> busy_{false};
   uint64_t truncatedBytes_ = 0;
   uint64_t scannedRecords_ = 0;
+  uint64_t firstScanned_ = 0;
 };
 
 }  // namespace loghouse
