@@ -8,11 +8,10 @@ import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
 import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry } from "../raft/index.ts";
 import { Log, type LogConfig } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
+import { CONNECTION_MARKER } from "./frame-reader.ts";
 import { RaftStateFile } from "./raft-state-file.ts";
 import { RaftTransport } from "./raft-transport.ts";
 import { Replica, type RaftLimits } from "./replica.ts";
-
-export const RAFT_MARKER = 0x01;
 
 export interface ClusterNodeOptions {
   readonly dataDir: string;
@@ -131,7 +130,7 @@ export class ClusterNode {
       socket.resume();
       return;
     }
-    if (firstBytes[0] === RAFT_MARKER) {
+    if (firstBytes[0] === CONNECTION_MARKER) {
       this.transport.acceptConnection(socket, firstBytes);
     } else if (firstBytes[0] === ADMIN_MARKER) {
       void serveAdminConnection(socket, firstBytes, (request) => this.handleAdmin(request));

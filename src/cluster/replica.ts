@@ -69,6 +69,8 @@ export class Replica {
   private pending: PendingProposal[] = [];
   private commitEnd: number;
   private handling = false;
+  /** The Ready being carried out, if any. */
+  private carrying: Promise<void> = Promise.resolve();
   private stopped = false;
   private ticker: NodeJS.Timeout | undefined;
   private readonly clock: () => number;
@@ -103,7 +105,7 @@ export class Replica {
     clearInterval(this.ticker);
     this.failPending(new LogClosedError("replica stopped"));
     this.commitWaiters.rejectAll(new LogClosedError("replica stopped"));
-    while (this.handling) await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.carrying.catch(() => undefined);
   }
 
   status(): Status {
@@ -179,7 +181,8 @@ export class Replica {
     if (this.handling || this.stopped || !this.node.hasReady()) return;
     this.handling = true;
     const ready = this.node.ready();
-    this.carryOut(ready).then(
+    this.carrying = this.carryOut(ready);
+    this.carrying.then(
       () => {
         this.handling = false;
         this.pump();

@@ -3,11 +3,9 @@
 // anything else, which is HTTP/1.1. The bytes read to decide are put back, and the socket is handed
 // to the server for that protocol.
 import type { Socket } from "node:net";
+import { ADMIN_MARKER } from "../cluster/admin-protocol.ts";
+import { CONNECTION_MARKER } from "../cluster/frame-reader.ts";
 
-/** First byte of a Raft peer connection. */
-export const RAFT_FIRST_BYTE = 0x01;
-/** First byte of a cluster admin connection (join, leave); routed with Raft's. */
-export const CLUSTER_ADMIN_FIRST_BYTE = 0x02;
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
 export type ConnectionKind = "http2" | "http1" | "raft";
@@ -21,7 +19,8 @@ export interface ConnectionRoutes {
 /** What the bytes seen so far say, or undefined while they could still be the HTTP/2 preface. */
 export function classifyConnection(bytes: Buffer): ConnectionKind | undefined {
   if (bytes.length === 0) return undefined;
-  if (bytes[0] === RAFT_FIRST_BYTE || bytes[0] === CLUSTER_ADMIN_FIRST_BYTE) return "raft";
+  // A Raft peer (0x01) or a cluster admin request (0x02, join and leave): both go to the cluster.
+  if (bytes[0] === CONNECTION_MARKER || bytes[0] === ADMIN_MARKER) return "raft";
   const compared = Math.min(bytes.length, HTTP2_PREFACE.length);
   if (!bytes.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared))) return "http1";
   return compared === HTTP2_PREFACE.length ? "http2" : undefined;
