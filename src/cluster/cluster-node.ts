@@ -170,6 +170,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     clearInterval(this.promoter);
     await this.replica.stop();
+    await this.stateFile.settled();
     this.server?.close();
     await this.transport.close();
     await this.log.close();
@@ -224,7 +225,10 @@ export class ClusterNode {
       if (change.kind === MembershipChangeKind.RemoveNode && change.nodeId !== this.nodeId) this.transport.removePeer(change.nodeId);
       if (change.address !== undefined && change.address !== "") learned[change.nodeId] = change.address;
     }
-    if (Object.keys(learned).length > 0) void this.learnAddresses(learned);
+    if (Object.keys(learned).length === 0) return;
+    this.learnAddresses(learned).catch((error: unknown) => {
+      process.emitWarning(`recording member addresses failed: ${(error as Error).message}`);
+    });
   }
 
   private async learnAddresses(addresses: Readonly<Record<string, string>>): Promise<void> {

@@ -90,6 +90,11 @@ export class RaftStateFile {
     return write;
   }
 
+  /** Resolves once every update called so far has been written (or has failed). */
+  settled(): Promise<void> {
+    return this.writing;
+  }
+
   private async write(state: RaftState): Promise<void> {
     assert.ok(state.hardState.term >= this.current.hardState.term, "the term never goes back");
     const temporary = `${this.path}.tmp`;
