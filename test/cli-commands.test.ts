@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { BIN, startNode, stopNode, type NodeProcess } from "./support/node-process.ts";
 import { tempDir } from "./support/temp-dir.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 interface CliResult {
   readonly code: number | null;
@@ -30,7 +31,7 @@ function runCli(args: readonly string[], options: { input?: string; env?: NodeJS
 async function node(t: import("node:test").TestContext, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<NodeProcess> {
   const dir = await tempDir(t);
   const started = await startNode(args.includes("--data-dir") ? args : ["--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0", ...args], env, cwd);
-  t.after(() => stopNode(started));
+  cleanup(t, () => stopNode(started));
   return started;
 }
 
@@ -106,7 +107,7 @@ test("serve takes flags over environment over config file, and defaults to ./dat
   const defaults = await node(t, ["--listen", "127.0.0.1:0", "--data-dir", "data"], {}, cwd);
   assert.equal(defaults.lines.find((line) => line.msg === "listening")!.dataDir, join(cwd, "data"));
   const implicit = await startNode([], { LOGHOUSE_LISTEN: "127.0.0.1:0" }, await tempDir(t));
-  t.after(() => stopNode(implicit));
+  cleanup(t, () => stopNode(implicit));
   assert.match(String(implicit.lines.find((line) => line.msg === "listening")!.dataDir), /\/data$/);
   assert.ok(existsSync(String(implicit.lines.find((line) => line.msg === "listening")!.dataDir)));
 });

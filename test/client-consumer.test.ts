@@ -6,11 +6,12 @@ import { test } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
 import { OffsetOutOfRangeError, RecordTooLargeError, RpcCode, RpcError } from "../src/errors.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 async function connect(t: import("node:test").TestContext, input = {}) {
   const server = await startLogServer(t, input);
   const client = new LoghouseClient(addressOf(server));
-  t.after(() => client.close());
+  cleanup(t, () => client.close());
   return { server, client };
 }
 
@@ -60,7 +61,7 @@ test("failures are the catalogue's typed errors", async (t) => {
     for await (const _ of client.consume({ from: 7n, follow: false })) assert.fail("no records");
   }, OffsetOutOfRangeError);
   const nowhere = new LoghouseClient("127.0.0.1:1");
-  t.after(() => nowhere.close());
+  cleanup(t, () => nowhere.close());
   await assert.rejects(nowhere.offsets(), (error: unknown) => error instanceof RpcError && error.rpcCode === RpcCode.unavailable);
 });
 

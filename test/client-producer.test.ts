@@ -7,6 +7,7 @@ import { LoghouseClient } from "../src/client/client.ts";
 import { Producer } from "../src/client/producer.ts";
 import { LogClosedError, RecordTooLargeError } from "../src/errors.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 /** A stand-in for ProduceBatch: records every batch, answers with consecutive offsets when released. */
 function fakeLog() {
@@ -87,7 +88,7 @@ test("more batches go in parallel with inFlightBatchesMax; full and drained() bo
 test("against a node: offsets are durable and in send order; a failing batch rejects its records with the typed error", async (t) => {
   const server = await startLogServer(t, { limits: { recordBytesMax: 1000 } });
   const client = new LoghouseClient(addressOf(server));
-  t.after(() => client.close());
+  cleanup(t, () => client.close());
   const producer = client.producer({ lingerMs: 1 });
   const sent = Array.from({ length: 500 }, (_, i) => producer.send(Buffer.from(`message ${i}`)));
   const offsets = await Promise.all(sent);

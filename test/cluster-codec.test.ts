@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { CodecError } from "../src/cluster/transport-errors.ts";
-import { decodeHello, encodeHello, FrameReader, HELLO_BYTES } from "../src/cluster/frame-reader.ts";
+import { CONNECTION_MARKER, decodeHello, encodeHello, FrameReader, HELLO_BYTES, TRANSPORT_VERSION } from "../src/cluster/frame-reader.ts";
 import { decodeMessage, encodedMessageBytes, encodeMessage, MESSAGE_HEADER_BYTES } from "../src/cluster/message-codec.ts";
 import { EntryType, message, MessageType, SeededRandom, type Entry, type Message } from "../src/raft/index.ts";
 
@@ -20,15 +20,24 @@ function randomIds(random: SeededRandom): number[] {
   return Array.from({ length: random.intBelow(5) }, () => 1 + random.intBelow(1000));
 }
 
-function randomEntry(random: SeededRandom): Entry & { timestampMs?: number } {
+/** Entry `index`, often in the same run (term, type, timestamp) as `previous`, so that runs form. */
+function randomEntry(random: SeededRandom, index: number, previous: Entry | undefined): Entry {
   const data = new Uint8Array(random.intBelow(40));
   for (let i = 0; i < data.length; i++) data[i] = random.intBelow(256);
-  const entry = { index: randomNatural(random), term: randomNatural(random), type: random.pick(Object.values(EntryType)), data };
-  return random.chance(0.5) ? { ...entry, timestampMs: 1 + random.intBelow(2 ** 32) * 1000 } : entry;
+  if (previous !== undefined && random.chance(0.6)) return { index, term: previous.term, type: previous.type, data, timestampMs: previous.timestampMs };
+  const timestampMs = random.chance(0.5) ? 1 + random.intBelow(2 ** 32) * 1000 : undefined;
+  return { index, term: randomNatural(random), type: random.pick(Object.values(EntryType)), data, timestampMs };
+}
+
+function randomEntries(random: SeededRandom, previousIndex: number, count: number): Entry[] {
+  const entries: Entry[] = [];
+  for (let i = 1; i <= count; i++) entries.push(randomEntry(random, previousIndex + i, entries[entries.length - 1]));
+  return entries;
 }
 
 function randomMessage(random: SeededRandom): Message {
-  const entryCount = random.chance(0.3) ? 0 : random.intBelow(6);
+  const entryCount = random.chance(0.3) ? 0 : random.intBelow(12);
+  const index = Math.min(randomNatural(random), Number.MAX_SAFE_INTEGER - entryCount);
   const snapshot = random.chance(0.3)
     ? { index: randomNatural(random), term: randomNatural(random), membership: { voters: randomIds(random), learners: randomIds(random) } }
     : null;
@@ -38,13 +47,13 @@ function randomMessage(random: SeededRandom): Message {
     to: 1 + random.intBelow(7),
     term: randomNatural(random),
     logTerm: randomNatural(random),
-    index: randomNatural(random),
+    index,
     commit: randomNatural(random),
     rejectHint: randomNatural(random),
     reject: random.chance(0.5),
     transfer: random.chance(0.5),
     snapshot,
-    entries: Array.from({ length: entryCount }, () => randomEntry(random)),
+    entries: randomEntries(random, index, entryCount),
   });
 }
 
@@ -97,8 +106,8 @@ describe("message codec", () => {
     flagged[57] = 0x08;
     assertCodecError(flagged, "unknown-flags");
     const entry: Entry = { index: 5, term: 1, type: EntryType.Normal, data: Uint8Array.of(1, 2) };
-    const withEntry = encodeMessage(message({ type: MessageType.Append, from: 1, to: 2, term: 1, entries: [entry] }));
-    withEntry.writeUInt32LE(9, MESSAGE_HEADER_BYTES + 16);
+    const withEntry = encodeMessage(message({ type: MessageType.Append, from: 1, to: 2, term: 1, index: 4, entries: [entry] }));
+    withEntry.writeUInt32LE(9, MESSAGE_HEADER_BYTES + 4 + 8); // the run's type
     assertCodecError(withEntry, "unknown-entry-type");
   });
 
@@ -138,7 +147,7 @@ describe("message codec", () => {
   });
 
   test("entry data decode as views of the input, also from an offset within a larger buffer", () => {
-    const entries: Entry[] = [1, 2, 3].map((index) => ({ index, term: 1, type: EntryType.Normal, data: Buffer.from(`value-${index}`) }));
+    const entries: Entry[] = [1, 2, 3].map((index) => ({ index, term: 1, type: EntryType.Normal, data: Buffer.from(`value-${index}`), timestampMs: undefined }));
     const encoded = encodeMessage(message({ type: MessageType.Append, from: 1, to: 2, term: 1, entries }));
     const outer = new Uint8Array(encoded.length + 10);
     outer.set(encoded, 7);
@@ -154,8 +163,32 @@ describe("message codec", () => {
     const timed = { index: 1, term: 1, type: EntryType.Normal, data, timestampMs: 1_700_000_000_123 };
     const untimed = { index: 2, term: 1, type: EntryType.NoOp, data };
     const decoded = decodeMessage(encodeMessage(message({ type: MessageType.Append, from: 1, to: 2, term: 1, entries: [timed, untimed] })));
-    assert.deepStrictEqual(decoded.entries, [timed, untimed]);
-    assert.ok(!("timestampMs" in decoded.entries[1]!));
+    assert.deepStrictEqual(decoded.entries, [timed, { ...untimed, timestampMs: undefined }]);
+  });
+
+  test("entries sharing term, type and timestamp travel as one run: 4 bytes per entry beyond its data", () => {
+    const run = (count: number, term: number): Entry[] =>
+      Array.from({ length: count }, (_, i) => ({ index: 0, term, type: EntryType.Normal, data: new Uint8Array(100), timestampMs: 7 }));
+    const entries = [...run(1000, 3), ...run(1000, 4)].map((entry, i) => ({ ...entry, index: 11 + i }));
+    const append = message({ type: MessageType.Append, from: 1, to: 2, term: 4, index: 10, entries });
+    assert.equal(encodedMessageBytes(append), MESSAGE_HEADER_BYTES + 2 * 24 + 2000 * 104);
+    assert.deepStrictEqual(decodeMessage(encodeMessage(append)).entries, entries);
+  });
+
+  test("a run of length zero, a run longer than the entries left, or two runs that should be one throw", () => {
+    const entries: Entry[] = [1, 2].map((index) => ({ index, term: index, type: EntryType.Normal, data: Uint8Array.of(index), timestampMs: undefined }));
+    const bytes = encodeMessage(message({ type: MessageType.Append, from: 1, to: 2, term: 2, index: 0, entries }));
+    const secondRun = MESSAGE_HEADER_BYTES + 24 + 4 + 1;
+    for (const [at, value] of [[MESSAGE_HEADER_BYTES, 0], [MESSAGE_HEADER_BYTES, 3], [secondRun + 4, 1]] as const) {
+      const patched = Buffer.from(bytes);
+      patched.writeUInt32LE(value, at);
+      assertCodecError(patched, "bad-run");
+    }
+  });
+
+  test("entries that do not follow the message's index one by one are a programmer error", () => {
+    const entry: Entry = { index: 5, term: 1, type: EntryType.Normal, data: Uint8Array.of(1) };
+    assert.throws(() => encodeMessage(message({ type: MessageType.Append, from: 1, to: 2, term: 1, index: 3, entries: [entry] })), assert.AssertionError);
   });
 
   test("encoding a field that is not a non-negative safe integer is a programmer error", () => {
@@ -170,14 +203,17 @@ describe("connection framing", () => {
     for (const id of [1, 2 ** 32, Number.MAX_SAFE_INTEGER]) assert.equal(decodeHello(encodeHello(id)), id);
     const cases: [number, number, string][] = [
       [0, 0x47, "bad-connection-marker"],
-      [1, 2, "unsupported-version"],
+      [1, 1, "unsupported-version"],
     ];
     for (const [at, value, reason] of cases) {
       const hello = encodeHello(7);
       hello[at] = value;
       assert.throws(() => decodeHello(hello), (e: unknown) => e instanceof CodecError && e.reason === reason);
     }
-    assert.throws(() => decodeHello(Buffer.alloc(HELLO_BYTES, 0).fill(1, 0, 2)), (e: unknown) => e instanceof CodecError && e.reason === "bad-sender");
+    const anonymous = Buffer.alloc(HELLO_BYTES, 0);
+    anonymous[0] = CONNECTION_MARKER;
+    anonymous[1] = TRANSPORT_VERSION;
+    assert.throws(() => decodeHello(anonymous), (e: unknown) => e instanceof CodecError && e.reason === "bad-sender");
   });
 
   test("frames are reassembled exactly from any chunking of the stream", () => {

@@ -11,6 +11,7 @@ import { Role } from "../src/raft/index.ts";
 import { freePort } from "./support/free-port.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntil } from "./support/wait-until.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 async function startNode(root: string, nodeId: number, port: number, bootstrap = false): Promise<ClusterNode> {
   const node = await ClusterNode.open({ dataDir: join(root, `node-${nodeId}`), nodeId, address: `127.0.0.1:${port}`, bootstrap, tickMs: 10, promoteEveryMs: 20 });
@@ -32,7 +33,7 @@ test("bootstrap, join through a follower, promotion, leave, and catching up from
   const root = await tempDir(t);
   const ports = [await freePort(), await freePort(), await freePort()];
   const nodes = new Map<number, ClusterNode>();
-  t.after(async () => {
+  cleanup(t, async () => {
     for (const node of nodes.values()) await node.close();
   });
   nodes.set(1, await startNode(root, 1, ports[0]!, true));

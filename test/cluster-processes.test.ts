@@ -12,6 +12,7 @@ import { ProcessCluster } from "./support/process-cluster.ts";
 import { checkReplicas } from "./support/replica-check.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 async function formCluster(cluster: ProcessCluster): Promise<void> {
   await cluster.start(1, { bootstrap: true });
@@ -56,7 +57,7 @@ async function converged(cluster: ProcessCluster, ids: number[], acknowledged: M
 describe("cluster of processes", { timeout: 180_000 }, () => {
   test("forms by bootstrap and joins, takes writes through every node, and every node holds them in one order", async (t) => {
     const cluster = new ProcessCluster(await tempDir(t));
-    t.after(() => cluster.stopAll());
+    cleanup(t, () => cluster.stopAll());
     await formCluster(cluster);
     const acknowledged = new Map<number, string>();
     // One batch is one proposal, however large the server lets it be: its records stay consecutive.
@@ -86,12 +87,12 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
 
   test("the leader SIGKILLed during ingestion: a new leader takes over, and after its return no acknowledged record is lost, moved or doubled", async (t) => {
     const cluster = new ProcessCluster(await tempDir(t));
-    t.after(() => cluster.stopAll());
+    cleanup(t, () => cluster.stopAll());
     await formCluster(cluster);
     const acknowledged = new Map<number, string>();
     let next = 0;
     const writer = ingest(cluster, () => [1, 2, 3].filter((id) => cluster.isRunning(id))[next++ % 3] ?? 1, acknowledged);
-    t.after(() => writer.stop());
+    cleanup(t, () => writer.stop());
     await waitUntilAsync("some acknowledged writes", async () => acknowledged.size >= 200, 30_000);
     const oldLeader = await cluster.leader();
     await cluster.signal(oldLeader, "SIGKILL");
@@ -107,7 +108,7 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
 
   test("a follower that lost its data directory catches up from the leader", async (t) => {
     const cluster = new ProcessCluster(await tempDir(t));
-    t.after(() => cluster.stopAll());
+    cleanup(t, () => cluster.stopAll());
     await formCluster(cluster);
     const acknowledged = new Map<number, string>();
     const values = Array.from({ length: 500 }, () => randomBytes(32));

@@ -7,6 +7,7 @@ import { ClusterUnavailableError, NotLeaderError, OffsetOutOfRangeError } from "
 import { LocalCluster } from "./support/local-cluster.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntil } from "./support/wait-until.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 function batch(tag: string, count: number): Buffer[] {
   return Array.from({ length: count }, (_, i) => Buffer.from(`${tag}-${i}`));
@@ -25,7 +26,7 @@ function contents(cluster: LocalCluster, end: number): Map<number, string[]> {
 describe("replicated log", () => {
   test("a 3-node cluster elects one leader and commits identical records on every node", async (t) => {
     const cluster = new LocalCluster(await tempDir(t), [1, 2, 3]);
-    t.after(() => cluster.stopAll());
+    cleanup(t, () => cluster.stopAll());
     await cluster.startAll();
     const leader = await cluster.leader();
     const acknowledged = new Map<number, string>();
@@ -49,7 +50,7 @@ describe("replicated log", () => {
 
   test("losing the leader elects another; the old leader rejoins and every acknowledged record is kept exactly once", async (t) => {
     const cluster = new LocalCluster(await tempDir(t), [1, 2, 3]);
-    t.after(() => cluster.stopAll());
+    cleanup(t, () => cluster.stopAll());
     await cluster.startAll();
     const acknowledged = new Map<number, string>();
     const produce = async (tag: string): Promise<void> => {
@@ -84,7 +85,7 @@ describe("replicated log", () => {
 
   test("without a quorum a proposal fails in bounded time instead of hanging, and nothing uncommitted is served", async (t) => {
     const cluster = new LocalCluster(await tempDir(t), [1, 2, 3], 300);
-    t.after(() => cluster.stopAll());
+    cleanup(t, () => cluster.stopAll());
     await cluster.startAll();
     const leader = await cluster.leader();
     await leader.replica.propose(batch("ok", 1));

@@ -6,12 +6,13 @@ import assert from "node:assert/strict";
 import { randomFillSync } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { describe, test, type TestContext } from "node:test";
-import { encodeHello } from "../src/cluster/frame-reader.ts";
+import { encodeHello, TRANSPORT_VERSION } from "../src/cluster/frame-reader.ts";
 import { encodeMessage } from "../src/cluster/message-codec.ts";
 import { RaftTransport, type RaftTransportOptions } from "../src/cluster/raft-transport.ts";
 import { CodecError, PeerUnavailableError } from "../src/cluster/transport-errors.ts";
 import { InvalidArgumentError, InvalidConfigError } from "../src/errors.ts";
 import { EntryType, message, MessageType, type Entry, type Message } from "../src/raft/index.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 const WAIT_MS = 10_000;
 
@@ -75,7 +76,7 @@ async function startNode(t: TestContext, nodeId: number, options: Partial<RaftTr
     reconnectDelayMs: { min: 5, max: 50 },
     ...options,
   });
-  t.after(() => transport.close());
+  cleanup(t, () => transport.close());
   const bound = await transport.listen("127.0.0.1", port);
   return { transport, inbox, errors, address: `127.0.0.1:${bound.port}` };
 }
@@ -96,7 +97,7 @@ function append(from: number, to: number, entryCount: number, entryBytes: number
     term: 3,
     type: EntryType.Normal,
     data: randomFillSync(new Uint8Array(entryBytes)),
-    ...(i % 2 === 0 ? { timestampMs: 1_700_000_000_000 + i } : {}),
+    timestampMs: i % 2 === 0 ? 1_700_000_000_000 + i : undefined,
   }));
   return message({ type: MessageType.Append, from, to, term: 3, logTerm: 3, index: 999, commit: 990, entries });
 }
@@ -143,7 +144,7 @@ async function listenRaw(t: TestContext, onConnection: (socket: Socket) => void,
     socket.on("error", () => {});
     onConnection(socket);
   });
-  t.after(async () => {
+  cleanup(t, async () => {
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => server.close(resolve));
   });
@@ -255,7 +256,7 @@ describe("failures", () => {
     a.transport.send(heartbeat(1, 2, 1));
     await b.inbox.waitFor(1);
     const badVersion = encodeHello(5);
-    badVersion[1] = 2;
+    badVersion[1] = TRANSPORT_VERSION + 1;
     const attacks: [string, Buffer][] = [
       ["http request", Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n")],
       ["unsupported version", badVersion],
@@ -298,7 +299,7 @@ describe("handover and lifecycle", () => {
   test("a sniffing server hands over sockets whether it consumed, peeked or read only the marker", async (t) => {
     const b = new Inbox();
     const receiver = new RaftTransport({ nodeId: 2, onMessage: b.onMessage });
-    t.after(() => receiver.close());
+    cleanup(t, () => receiver.close());
     const handovers: ((socket: Socket) => void)[] = [
       (socket) =>
         socket.once("data", (chunk: Buffer) => {

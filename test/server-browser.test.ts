@@ -11,6 +11,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { startLogServer } from "./support/log-server.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const skip = !existsSync(CHROMIUM) && process.env.CI !== "true" ? "chromium is not installed (apt-get install -y chromium)" : false;
@@ -36,9 +37,9 @@ test("Chromium calls the node over Connect and gRPC-Web from another origin", { 
     }
   });
   await new Promise<void>((resolve) => page.listen(0, "127.0.0.1", resolve));
-  t.after(() => new Promise<void>((resolve) => page.close(() => resolve())));
+  cleanup(t, () => new Promise<void>((resolve) => page.close(() => resolve())));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
-  t.after(() => browser.close());
+  cleanup(t, () => browser.close());
   const tab = await browser.newPage();
   const pagePort = (page.address() as AddressInfo).port;
   await tab.goto(`http://127.0.0.1:${pagePort}/?server=${encodeURIComponent(`http://127.0.0.1:${server.address.port}`)}`);

@@ -8,13 +8,14 @@ import { RpcCode } from "../src/errors.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { grpcTestClient, statusOf, take, type GrpcTestClient } from "./support/grpc-log-client.ts";
 import { waitUntil } from "./support/wait-until.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 const U64_MAX = 2n ** 64n - 1n;
 
 async function connect(t: import("node:test").TestContext, input = {}): Promise<{ client: GrpcTestClient; server: Awaited<ReturnType<typeof startLogServer>> }> {
   const server = await startLogServer(t, input);
   const client = grpcTestClient(addressOf(server));
-  t.after(() => client.close());
+  cleanup(t, () => client.close());
   return { client, server };
 }
 
@@ -236,7 +237,7 @@ describe("batch extensions over grpc-js", () => {
   test("an unknown method is UNIMPLEMENTED", async (t) => {
     const { server } = await connect(t);
     const channel = new grpc.Client(addressOf(server), grpc.credentials.createInsecure());
-    t.after(() => channel.close());
+    cleanup(t, () => channel.close());
     const error = await new Promise<grpc.ServiceError>((resolve) =>
       channel.makeUnaryRequest("/log.v1.Log/Nope", (x: Buffer) => x, (x: Buffer) => x, Buffer.alloc(0), (e) => resolve(e!)),
     );

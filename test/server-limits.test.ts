@@ -14,13 +14,14 @@ import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { frame, rawGrpcCall } from "./support/raw-grpc.ts";
 import { waitUntil } from "./support/wait-until.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 const produceBytes = (value: string): Buffer => Buffer.from(toBinary(ProduceRequestSchema, create(ProduceRequestSchema, { record: { value: Buffer.from(value) } })));
 
 async function serverAndClient(t: import("node:test").TestContext, input = {}) {
   const server = await startLogServer(t, input);
   const client = grpcTestClient(addressOf(server));
-  t.after(() => client.close());
+  cleanup(t, () => client.close());
   return { server, client, port: server.address.port };
 }
 
@@ -132,7 +133,7 @@ test("streams beyond streamsMax are RESOURCE_EXHAUSTED; a closed stream frees it
   await waitUntil("four streams open", () => server.streamsOpen === 4);
   // A fifth from another connection (grpc-js would otherwise share the first): the total is what is limited.
   const other = grpcTestClient(addressOf(server), false, { "grpc.use_local_subchannel_pool": 1 });
-  t.after(() => other.close());
+  cleanup(t, () => other.close());
   const refused = await statusOf(other.serverStream("consumeStream", { offset: 0n }));
   assert.equal(refused.code, grpc.status.RESOURCE_EXHAUSTED);
   fourth.cancel();
@@ -153,7 +154,7 @@ test("a reader that stops reading is held back by flow control; it gets everythi
   const streamBytesInFlightMax = 256 * 1024;
   const { server, client, port } = await serverAndClient(t, { limits: { streamBytesInFlightMax, readBytesMax: 64 * 1024 } });
   const session = http2.connect(`http://127.0.0.1:${port}`);
-  t.after(() => session.close());
+  cleanup(t, () => session.close());
   const request = session.request({ ":method": "POST", ":path": "/log.v1.Log/ConsumeBatchStream", "content-type": "application/grpc", te: "trailers" });
   request.end(frame(Buffer.alloc(0)));
   request.pause();

@@ -16,6 +16,7 @@ import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
 import { startNode, stopNode } from "./support/node-process.ts";
 import { frame } from "./support/raw-grpc.ts";
 import { tempDir } from "./support/temp-dir.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 const MIB = 1024 * 1024;
 
@@ -24,7 +25,7 @@ test("SIGKILL during ingestion loses no acknowledged record (3 kills)", { timeou
   const acked = new Map<bigint, string>();
   for (let kill = 0; kill < 3; kill++) {
     const node = await startNode(["--data-dir", dataDir, "--listen", "127.0.0.1:0"]);
-    t.after(() => stopNode(node));
+    cleanup(t, () => stopNode(node));
     const client = new LoghouseClient(node.address);
     const acksBeforeKill = randomInt(30, 120);
     let acks = 0;
@@ -50,9 +51,9 @@ test("SIGKILL during ingestion loses no acknowledged record (3 kills)", { timeou
     client.close();
   }
   const node = await startNode(["--data-dir", dataDir, "--listen", "127.0.0.1:0"]);
-  t.after(() => stopNode(node));
+  cleanup(t, () => stopNode(node));
   const client = new LoghouseClient(node.address);
-  t.after(() => client.close());
+  cleanup(t, () => client.close());
   const stored = new Map<bigint, string>();
   for await (const record of client.consume({ from: 0n })) stored.set(record.offset, Buffer.from(record.value).toString("hex"));
   assert.ok(acked.size > 0);
@@ -62,9 +63,9 @@ test("SIGKILL during ingestion loses no acknowledged record (3 kills)", { timeou
 test("SIGTERM drains and exits within seconds with tail streams open; streams end UNAVAILABLE", { timeout: 60_000 }, async (t) => {
   const dataDir = join(await tempDir(t), "data");
   const node = await startNode(["--data-dir", dataDir, "--listen", "127.0.0.1:0"]);
-  t.after(() => stopNode(node));
+  cleanup(t, () => stopNode(node));
   const client = grpcTestClient(node.address);
-  t.after(() => client.close());
+  cleanup(t, () => client.close());
   await client.unary("produce", { record: { value: Buffer.from("before") } });
   const tails = Array.from({ length: 100 }, () => client.serverStream("consumeStream", { offset: 0n }));
   const statuses = tails.map(statusOf);
@@ -89,17 +90,17 @@ test("SIGTERM drains and exits within seconds with tail streams open; streams en
   assert.ok(node.lines.some((line) => line.msg === "stopped"));
 
   const again = await startNode(["--data-dir", dataDir, "--listen", "127.0.0.1:0"]);
-  t.after(() => stopNode(again));
+  cleanup(t, () => stopNode(again));
   const reopened = grpcTestClient(again.address);
-  t.after(() => reopened.close());
+  cleanup(t, () => reopened.close());
   assert.equal(Buffer.from((await reopened.unary("consume", { offset: 0n })).record.value).toString(), "before");
 });
 
 test("1,000 idle tail streams cost almost no CPU, all get the next record, and memory stays under 400 MB", { timeout: 120_000 }, async (t) => {
   const node = await startNode(["--data-dir", join(await tempDir(t), "data"), "--listen", "127.0.0.1:0"]);
-  t.after(() => stopNode(node));
+  cleanup(t, () => stopNode(node));
   const client = grpcTestClient(node.address, true);
-  t.after(() => client.close());
+  cleanup(t, () => client.close());
   const streams = Array.from({ length: 1000 }, () => client.serverStream("consumeStream", { offset: 0n }));
   const statuses = streams.map(statusOf);
   const first = Promise.all(streams.map((call) => take(call, 1)));
@@ -125,9 +126,9 @@ test("1,000 idle tail streams cost almost no CPU, all get the next record, and m
 
 test("a reader that stops reading does not raise the node's memory", { timeout: 120_000 }, async (t) => {
   const node = await startNode(["--data-dir", join(await tempDir(t), "data"), "--listen", "127.0.0.1:0"]);
-  t.after(() => stopNode(node));
+  cleanup(t, () => stopNode(node));
   const client = new LoghouseClient(node.address);
-  t.after(() => client.close());
+  cleanup(t, () => client.close());
   const batch = Array.from({ length: 1000 }, () => Buffer.alloc(1000, 1));
   const ingest = async (megabytes: number): Promise<void> => {
     for (let i = 0; i < megabytes; i++) await client.produceBatch(batch);
@@ -136,7 +137,7 @@ test("a reader that stops reading does not raise the node's memory", { timeout: 
   const rssWithoutReader = node.rssBytes();
 
   const session = http2.connect(`http://${node.address}`);
-  t.after(() => session.close());
+  cleanup(t, () => session.close());
   for (const path of ["/log.v1.Log/ConsumeStream", "/log.v1.Log/ConsumeBatchStream"]) {
     const stalled = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" });
     stalled.end(frame(Buffer.alloc(0)));

@@ -14,6 +14,7 @@ import {
 } from "../src/errors.ts";
 import { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
 import { tempDir } from "./support/temp-dir.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 const small: Partial<LogConfig> = { recordBytesMax: 64, batchBytesMax: 1 << 20, pendingBytesMax: 1 << 20 };
 
@@ -32,7 +33,7 @@ function assertHolds(log: Log, from: number, count: number): void {
 describe("append and read", () => {
   test("a batch gets consecutive offsets and reads back byte for byte with its metadata", async (t) => {
     const log = await Log.open(await tempDir(t), { clock: () => 1_700_000_000_000 });
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     assert.equal(log.highestOffset, undefined, "an empty log has no highest offset");
     assert.equal(await log.append([Buffer.from("a"), Buffer.alloc(0), Buffer.from([0, 255, 7])], { term: 3, type: 2 }), 0);
     assert.equal(await log.append([Buffer.from("d")]), 3);
@@ -49,7 +50,7 @@ describe("append and read", () => {
 
   test("one-record and empty logs are distinguishable", async (t) => {
     const log = await Log.open(await tempDir(t));
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     assert.deepEqual([log.lowestOffset, log.nextOffset, log.highestOffset], [0, 0, undefined]);
     await log.append([Buffer.from("x")]);
     assert.deepEqual([log.lowestOffset, log.nextOffset, log.highestOffset], [0, 1, 0]);
@@ -57,7 +58,7 @@ describe("append and read", () => {
 
   test("concurrent appends share commits and every promise gets its own offset", async (t) => {
     const log = await Log.open(await tempDir(t));
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     const offsets = await Promise.all(values(0, 200).map((value) => log.append([value])));
     assert.deepEqual([...offsets].sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i));
     for (const [i, offset] of offsets.entries()) assert.equal(log.read(offset).value.toString(), `record-${i}`);
@@ -71,7 +72,7 @@ describe("append and read", () => {
     assert.throws(() => log.read(999), OffsetOutOfRangeError);
     await log.close();
     const reopened = await Log.open(dir, { initialOffset: 5 });
-    t.after(() => reopened.close());
+    cleanup(t, () => reopened.close());
     assert.deepEqual([reopened.lowestOffset, reopened.nextOffset], [1000, 1002]);
   });
 });
@@ -79,7 +80,7 @@ describe("append and read", () => {
 describe("rotation", () => {
   test("a segment rotates exactly when the index is full", async (t) => {
     const log = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 7 });
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     await appendOneByOne(log, 0, 7);
     assert.equal(log.segmentCount, 1, "rotation is lazy: the 7th record fills the segment without opening another");
     await log.append(values(7, 1));
@@ -93,7 +94,7 @@ describe("rotation", () => {
     // Each single-record append is a run of its own, so every record takes a full frame.
     const frame = FULL_HEADER_BYTES + "record-0".length;
     const log = await Log.open(await tempDir(t), { ...small, storeBytesMax: 3 * frame + frame - 1 });
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     await appendOneByOne(log, 0, 3);
     assert.equal(log.segmentCount, 1);
     await appendOneByOne(log, 3, 1);
@@ -107,7 +108,7 @@ describe("rotation", () => {
     const full = FULL_HEADER_BYTES + "record-0".length;
     const compact = COMPACT_HEADER_BYTES + "record-0".length;
     const log = await Log.open(await tempDir(t), { ...small, storeBytesMax: full + 4 * compact });
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     await log.append(values(0, 9));
     assert.equal(log.segmentCount, 2, "5 records fit in the first segment, 4 in the second");
     assert.deepEqual(log.readRange(0, { countMax: 5 }).map((r) => r.offset), [0, 1, 2, 3, 4]);
@@ -121,7 +122,7 @@ describe("rotation", () => {
     assert.equal(log.segmentCount, 5);
     await log.close();
     const reopened = await Log.open(dir, { ...small, indexEntriesMax: 10 });
-    t.after(() => reopened.close());
+    cleanup(t, () => reopened.close());
     assert.deepEqual([reopened.recovery.segments, reopened.nextOffset], [5, 45]);
     assert.equal(await reopened.append(values(45, 10)), 45);
     assertHolds(reopened, 0, 55);
@@ -131,7 +132,7 @@ describe("rotation", () => {
 describe("range reads", () => {
   test("readRange crosses segment boundaries and honours count and byte budgets", async (t) => {
     const log = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 4 });
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     await log.append(values(0, 10));
     assert.deepEqual(log.readRange(2, { countMax: 7 }).map((r) => r.offset), [2, 3, 4, 5, 6, 7, 8]);
     // Segment [0, 4) holds one full frame and three compact ones; the next segment starts full.
@@ -149,7 +150,7 @@ describe("range reads", () => {
     assert.ok(source instanceof InvalidConfigError, "unknown config fields are rejected");
     const leader = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 6 });
     const follower = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 4 });
-    t.after(() => Promise.all([leader.close(), follower.close()]));
+    cleanup(t, () => Promise.all([leader.close(), follower.close()]));
     await leader.append(values(0, 5), { term: 2 });
     await leader.append(values(5, 5), { term: 3 });
     for (let at = 0; at < leader.nextOffset; ) {
@@ -168,7 +169,7 @@ describe("time index", () => {
   test("offsetForTime finds the first record at or after a time, across segments", async (t) => {
     let now = 1000;
     const log = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 3, clock: () => now });
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     for (let i = 0; i < 10; i++) {
       now = 1000 + 10 * i;
       await log.append(values(2 * i, 2));
@@ -191,7 +192,7 @@ describe("time index", () => {
     assert.equal(log.read(1).timestampMs, 5000);
     await log.close();
     const reopened = await Log.open(dir, { clock: () => now });
-    t.after(() => reopened.close());
+    cleanup(t, () => reopened.close());
     await reopened.append(values(2, 1));
     assert.equal(reopened.read(2).timestampMs, 5000);
     assert.equal(reopened.offsetForTime(4500), 0);
@@ -209,7 +210,7 @@ describe("truncateAfter and dropBefore", () => {
     assert.equal(await log.append([Buffer.from("new-8")]), 8);
     await log.close();
     const reopened = await Log.open(dir, { ...small, indexEntriesMax: 5 });
-    t.after(() => reopened.close());
+    cleanup(t, () => reopened.close());
     assertHolds(reopened, 0, 8);
     assert.equal(reopened.read(8).value.toString(), "new-8");
     assert.equal(reopened.nextOffset, 9);
@@ -217,7 +218,7 @@ describe("truncateAfter and dropBefore", () => {
 
   test("truncateAfter at a segment boundary, to before the first record, and past the end", async (t) => {
     const log = await Log.open(await tempDir(t), { ...small, indexEntriesMax: 5 });
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     await log.append(values(0, 15));
     await log.truncateAfter(20);
     assert.equal(log.nextOffset, 15, "past the end is a no-op");
@@ -245,7 +246,7 @@ describe("truncateAfter and dropBefore", () => {
     assert.equal(await log.append(values(1000, 2), { term: 7 }), 1000);
     await log.close();
     const reopened = await Log.open(dir, { ...small, indexEntriesMax: 5 });
-    t.after(() => reopened.close());
+    cleanup(t, () => reopened.close());
     assert.deepEqual([reopened.lowestOffset, reopened.nextOffset, reopened.termAt(1001)], [1000, 1002, 7]);
     assertHolds(reopened, 1000, 2);
   });
@@ -262,7 +263,7 @@ describe("truncateAfter and dropBefore", () => {
     await assert.rejects(log.waitFor(3), OffsetOutOfRangeError, "waiting below the lowest offset is an error");
     await log.close();
     const reopened = await Log.open(dir, { ...small, indexEntriesMax: 5 });
-    t.after(() => reopened.close());
+    cleanup(t, () => reopened.close());
     assert.deepEqual([reopened.lowestOffset, reopened.nextOffset], [15, 17]);
     assertHolds(reopened, 15, 2);
   });
@@ -271,7 +272,7 @@ describe("truncateAfter and dropBefore", () => {
 describe("errors and limits", () => {
   test("reads outside the log give OUT_OF_RANGE with the offset, up to 2^64-1", async (t) => {
     const log = await Log.open(await tempDir(t));
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     await log.append(values(0, 3));
     for (const offset of [3, 4n, 2n ** 53n, 2n ** 64n - 1n]) {
       assert.throws(
@@ -289,7 +290,7 @@ describe("errors and limits", () => {
 
   test("oversized records and batches are refused with typed errors and nothing is written", async (t) => {
     const log = await Log.open(await tempDir(t), { recordBytesMax: 100, batchBytesMax: 1000, pendingBytesMax: 1000 });
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     await assert.rejects(log.append([Buffer.alloc(101)]), RecordTooLargeError);
     await assert.rejects(log.append(Array.from({ length: 15 }, () => Buffer.alloc(60))), BatchTooLargeError);
     await assert.rejects(log.append([]), InvalidArgumentError);
@@ -338,7 +339,7 @@ describe("errors and limits", () => {
 describe("waiting and backpressure", () => {
   test("waitFor resolves when the offset is committed and honours abort", async (t) => {
     const log = await Log.open(await tempDir(t));
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     const controller = new AbortController();
     const aborted = log.waitFor(0, controller.signal);
     const waiting = log.waitFor(1);
@@ -352,7 +353,7 @@ describe("waiting and backpressure", () => {
   test("appends beyond pendingBytesMax wait their turn and all complete in order", async (t) => {
     const batchBytes = FULL_HEADER_BYTES + COMPACT_HEADER_BYTES + 200;
     const log = await Log.open(await tempDir(t), { recordBytesMax: 100, batchBytesMax: batchBytes, pendingBytesMax: batchBytes });
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     const offsets = await Promise.all(Array.from({ length: 50 }, () => log.append([Buffer.alloc(100, 1), Buffer.alloc(100, 2)])));
     assert.deepEqual(offsets, Array.from({ length: 50 }, (_, i) => 2 * i));
   });
@@ -364,7 +365,7 @@ describe("waiting and backpressure", () => {
       await Promise.all(values(0, 30).map((value) => log.append([value])));
       await log.close();
       const reopened = await Log.open(dir, { ...small, indexEntriesMax: 8 });
-      t.after(() => reopened.close());
+      cleanup(t, () => reopened.close());
       assert.equal(reopened.nextOffset, 30);
       assert.deepEqual(new Set(reopened.readRange(0).map((r) => r.value.toString())), new Set(values(0, 30).map(String)));
     });

@@ -8,6 +8,7 @@ import { DataLossError, RpcCode } from "../src/errors.ts";
 import { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
 import { segmentFile } from "./support/segment-files.ts";
 import { tempDir } from "./support/temp-dir.ts";
+import { cleanup } from "./support/cleanup.ts";
 
 const config: Partial<LogConfig> = { indexEntriesMax: 5, recordBytesMax: 64, batchBytesMax: 1 << 16, pendingBytesMax: 1 << 16 };
 const VALUE_BYTES = "record-00".length;
@@ -108,7 +109,7 @@ describe("active segment repair", () => {
     const recovery = await assertRepairedTo(dir, 14);
     assert.equal(recovery.scannedRecords, 4);
     const log = await Log.open(dir, config);
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     assert.equal(log.offsetForTime(0), 0, "the run index, which is the time index, is rebuilt too");
     assert.equal(log.read(12).timestampMs, log.read(0).timestampMs, "records get their run's metadata back");
   });
@@ -129,7 +130,7 @@ describe("sealed segment damage", () => {
     await writeLog(dir, 12);
     await flipByte(segmentFile(dir, 0, ".store"), valuePosition(2) + 1);
     const log = await Log.open(dir, config);
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     assert.equal(log.nextOffset, 12, "nothing is cut from a sealed segment");
     assert.throws(
       () => log.read(2),
@@ -145,7 +146,7 @@ describe("sealed segment damage", () => {
     await writeLog(dir, 12);
     await flipByte(segmentFile(dir, 5, ".store"), valuePosition(4) + 2);
     const log = await Log.open(dir, config);
-    t.after(() => log.close());
+    cleanup(t, () => log.close());
     assert.equal(log.nextOffset, 12);
     assert.throws(() => log.read(9), DataLossError);
     assert.deepEqual(log.read(10).value, value(10));

@@ -1,6 +1,6 @@
-// The byte stream of one Raft transport connection, version 1:
+// The byte stream of one Raft transport connection, version 2:
 //
-//   hello:  u8 0x01 (connection marker)  u8 version (1)  u64 sender node id
+//   hello:  u8 0x01 (connection marker)  u8 version (2)  u64 sender node id
 //   frames: u32 length  then `length` bytes of one encoded message (message-codec.ts)
 //
 // Little-endian. The marker is the first byte of the connection because Raft shares the node's port
@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { CodecError } from "./transport-errors.ts";
 
 export const CONNECTION_MARKER = 0x01;
-export const TRANSPORT_VERSION = 1;
+export const TRANSPORT_VERSION = 2;
 export const HELLO_BYTES = 1 + 1 + 8;
 export const FRAME_HEADER_BYTES = 4;
 const UINT32_LIMIT = 0x1_0000_0000;

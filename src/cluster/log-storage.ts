@@ -1,10 +1,12 @@
 // The Raft core's Storage over Loghouse's native log: the Raft log is the data log. Entry index i is
 // record offset i - 1 (Raft counts from 1, the log from 0), and each record stores the entry's term
 // and type. The start point (snapshot) and hard state come from the RaftStateFile beside the log.
+// Entries just written are read from memory (RecentEntries) rather than decoded back from the store.
 import assert from "node:assert/strict";
 import type { Entry, EntryType, HardState, SnapshotPoint, Storage } from "../raft/index.ts";
 import type { Log } from "../storage/index.ts";
 import type { RaftStateFile } from "./raft-state-file.ts";
+import type { RecentEntries } from "./recent-entries.ts";
 
 /** Raft index of the record at `offset`. */
 export function indexOfOffset(offset: number): number {
@@ -21,6 +23,7 @@ export class LogStorage implements Storage {
   constructor(
     private readonly log: Log,
     private readonly stateFile: RaftStateFile,
+    private readonly recent: RecentEntries,
   ) {
     assert.equal(stateFile.state.snapshot.index, log.lowestOffset, "the log starts right after the snapshot point");
   }
@@ -50,15 +53,16 @@ export class LogStorage implements Storage {
 
   entries(low: number, high: number, bytesMax: number): Entry[] {
     assert.ok(low >= this.firstIndex() && low <= high && high <= this.lastIndex() + 1, `entries [${low}, ${high}) outside the log`);
+    const recent = this.recent.slice(low, high, bytesMax);
+    if (recent !== undefined) return recent;
     // The byte budget is in stored bytes; a record always comes back even when it alone is larger.
     const records = this.log.readRange(offsetOfIndex(low), { countMax: high - low, bytesMax: Math.max(0, bytesMax) });
-    const entries: Entry[] = records.map((record) => ({
+    return records.map((record) => ({
       index: indexOfOffset(record.offset),
       term: record.term,
       type: record.type as EntryType,
       data: record.value,
       timestampMs: record.timestampMs,
     }));
-    return entries;
   }
 }

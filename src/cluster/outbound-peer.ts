@@ -45,8 +45,10 @@ export class OutboundPeer {
   private state: PeerState = "idle";
   private socket: Socket | null = null;
   private socketClosed: Promise<void> = Promise.resolve();
+  /** Queued frames, each as one or more pieces. */
   private queue: Buffer[] = [];
   private queueBytes = 0;
+  private queueFrames = 0;
   /** Consecutive failed or lost connections; sets the backoff delay. */
   private failures = 0;
   private backoffTimer: NodeJS.Timeout | null = null;
@@ -83,11 +85,14 @@ export class OutboundPeer {
     return true;
   }
 
-  /** Queues an admitted frame; dials if there is no connection yet. */
-  enqueue(frame: Buffer): void {
+  /** Queues an admitted frame, given as the pieces it is written in; dials if there is no connection yet. */
+  enqueue(pieces: readonly Buffer[]): void {
     assert.ok(this.state !== "closed" && this.state !== "backoff", "enqueue only what admit() accepted");
-    this.queue.push(frame);
-    this.queueBytes += frame.length;
+    for (const piece of pieces) {
+      this.queue.push(piece);
+      this.queueBytes += piece.length;
+    }
+    this.queueFrames += 1;
     assert.ok(this.pendingBytes <= this.context.config.queueBytesMax, "queue over its bound");
     if (this.state === "idle") this.dial();
     else if (this.state === "connected") this.context.requestFlush(this);
@@ -101,10 +106,11 @@ export class OutboundPeer {
     socket.cork();
     for (const frame of this.queue) socket.write(frame);
     socket.uncork();
-    this.context.counters.messagesSent += this.queue.length;
+    this.context.counters.messagesSent += this.queueFrames;
     this.context.counters.bytesSent += this.queueBytes;
     this.queue = [];
     this.queueBytes = 0;
+    this.queueFrames = 0;
   }
 
   /** Drops queued frames, cancels any redial and destroys the connection; resolves once it is closed. */
@@ -175,8 +181,9 @@ export class OutboundPeer {
   }
 
   private dropQueue(): void {
-    if (this.queue.length > 0) this.context.counters.drop("unreachable", this.queue.length);
+    if (this.queueFrames > 0) this.context.counters.drop("unreachable", this.queueFrames);
     this.queue = [];
     this.queueBytes = 0;
+    this.queueFrames = 0;
   }
 }

@@ -8,10 +8,10 @@
 // appends without waiting for answers.
 import assert from "node:assert/strict";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
-import type { Message } from "../raft/index.ts";
+import type { Entry, Message } from "../raft/index.ts";
 import { FRAME_HEADER_BYTES } from "./frame-reader.ts";
 import { InboundConnection, type InboundContext } from "./inbound-connection.ts";
-import { encodedMessageBytes, writeMessage } from "./message-codec.ts";
+import { encodedHeadBytes, encodeEntries, writeHead } from "./message-codec.ts";
 import { OutboundPeer, parsePeerAddress, type OutboundContext } from "./outbound-peer.ts";
 import { resolveTransportConfig, type RaftTransportConfig, type RaftTransportOptions } from "./transport-config.ts";
 import { TransportCounters, type RaftTransportStats } from "./transport-stats.ts";
@@ -31,6 +31,8 @@ export class RaftTransport {
   private flushScheduled: NodeJS.Immediate | null = null;
   /** Peers replaced or removed whose sockets are still closing. */
   private readonly retiring = new Set<Promise<void>>();
+  /** The last entries block encoded: a leader sends the same entries to every follower. */
+  private lastEntries: { readonly entries: readonly Entry[]; readonly block: Buffer } | null = null;
   private server: Server | null = null;
   private closing: Promise<void> | null = null;
   private readonly outboundContext: OutboundContext;
@@ -74,21 +76,35 @@ export class RaftTransport {
   /**
    * Queues `message` for the peer `message.to` and returns at once. Never throws for operating
    * reasons: a message that cannot be queued is dropped and counted in `stats()`. `message.from` must
-   * be this node. The message's entry data are copied into the frame here, so the caller may reuse them.
+   * be this node. The message's entry data are copied into the frame here, so the caller may reuse them
+   * (entries are immutable, so a block encoded for one follower is reused for the next).
    */
   send(message: Message): void {
     assert.equal(message.from, this.config.nodeId, "a transport sends only its own node's messages");
     if (this.closing !== null) return this.counters.drop("unreachable");
     const peer = this.peers.get(message.to);
     if (peer === undefined) return this.counters.drop("unknownPeer");
-    const messageBytes = encodedMessageBytes(message);
+    const headBytes = encodedHeadBytes(message);
+    const entries = message.entries.length === 0 ? noBytes : this.encodeEntries(message.entries);
+    const messageBytes = headBytes + entries.length;
     if (messageBytes > this.config.frameBytesMax) return this.counters.drop("tooLarge");
     if (!peer.admit(FRAME_HEADER_BYTES + messageBytes)) return;
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + messageBytes);
-    frame.writeUInt32LE(messageBytes, 0);
-    const end = writeMessage(message, frame, FRAME_HEADER_BYTES);
-    assert.equal(end, frame.length, "message encoded to a different size than computed");
-    peer.enqueue(frame);
+    const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES + headBytes);
+    head.writeUInt32LE(messageBytes, 0);
+    const end = writeHead(message, head, FRAME_HEADER_BYTES);
+    assert.equal(end, head.length, "message head encoded to a different size than computed");
+    peer.enqueue(entries.length === 0 ? [head] : [head, entries]);
+  }
+
+  /** The entries block for `entries`, reused when they are the entries last encoded (same objects). */
+  private encodeEntries(entries: readonly Entry[]): Buffer {
+    const last = this.lastEntries;
+    if (last !== null && last.entries.length === entries.length && last.entries[0] === entries[0] && last.entries[entries.length - 1] === entries[entries.length - 1]) {
+      return last.block;
+    }
+    const block = encodeEntries(entries);
+    this.lastEntries = { entries, block };
+    return block;
   }
 
   /**

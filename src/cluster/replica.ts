@@ -21,8 +21,9 @@ import {
 import type { Log } from "../storage/index.ts";
 import { OffsetWaiters } from "../storage/offset-waiters.ts";
 import { CommittedLog } from "./committed-log.ts";
-import { LogStorage, offsetOfIndex } from "./log-storage.ts";
+import { indexOfOffset, LogStorage, offsetOfIndex } from "./log-storage.ts";
 import type { RaftStateFile } from "./raft-state-file.ts";
+import { RecentEntries } from "./recent-entries.ts";
 
 export type RaftLimits = Omit<RaftConfig, "id" | "storage" | "random">;
 
@@ -59,12 +60,15 @@ function sameRun(a: Entry, b: Entry): boolean {
 }
 
 const APPEND_CHUNK_ENTRIES = 10_000;
+/** Data bytes of the latest entries kept in memory for the core's reads (applying, catching up). */
+const RECENT_ENTRIES_BYTES = 32 << 20;
 
 export class Replica {
   /** Reads bounded by the commit index: what consumers on this node may see. */
   readonly committed: CommittedLog;
   private readonly node: RawNode;
   private readonly log: Log;
+  private readonly recent = new RecentEntries(RECENT_ENTRIES_BYTES);
   private readonly commitWaiters = new OffsetWaiters();
   private pending: PendingProposal[] = [];
   private commitEnd: number;
@@ -78,7 +82,7 @@ export class Replica {
   constructor(private readonly options: ReplicaOptions) {
     this.log = options.log;
     this.clock = options.clock ?? Date.now;
-    const storage = new LogStorage(options.log, options.stateFile);
+    const storage = new LogStorage(options.log, options.stateFile, this.recent);
     this.node = new RawNode({
       ...defaultRaftLimits,
       applyBytesMax: 4 << 20,
@@ -206,7 +210,10 @@ export class Replica {
 
   private async persist(ready: Ready): Promise<void> {
     const state = this.options.stateFile.state;
-    if (ready.snapshot !== null) await this.log.resetTo(ready.snapshot.index);
+    if (ready.snapshot !== null) {
+      this.recent.clear();
+      await this.log.resetTo(ready.snapshot.index);
+    }
     if (ready.entries.length > 0) await this.appendEntries(ready.entries);
     if (ready.snapshot !== null || (ready.hardState !== null && ready.mustSync)) {
       await this.options.stateFile.update({ hardState: ready.hardState ?? state.hardState, snapshot: ready.snapshot ?? state.snapshot });
@@ -216,7 +223,10 @@ export class Replica {
   /** Writes entries at their offsets, first dropping any stored entries they replace (conflict truncation). */
   private async appendEntries(entries: readonly Entry[]): Promise<void> {
     const firstOffset = offsetOfIndex(entries[0]!.index);
-    if (firstOffset < this.log.nextOffset) await this.log.truncateAfter(firstOffset - 1);
+    if (firstOffset < this.log.nextOffset) {
+      this.recent.truncateFrom(indexOfOffset(firstOffset));
+      await this.log.truncateAfter(firstOffset - 1);
+    }
     assert.equal(this.log.nextOffset, firstOffset, "entries continue the log");
     const appends: Promise<number>[] = [];
     for (let start = 0; start < entries.length; ) {
@@ -229,6 +239,7 @@ export class Replica {
     }
     const offsets = await Promise.all(appends);
     assert.equal(offsets[0], firstOffset, "entries landed at their offsets");
+    this.recent.add(entries);
   }
 
   /** Makes committed entries visible and settles the proposals they decide. */

@@ -10,6 +10,7 @@ export type CodecErrorReason =
   | "unknown-message-type"
   | "unknown-entry-type"
   | "unknown-flags"
+  | "bad-run"
   | "unsafe-integer"
   | "frame-too-large"
   | "bad-connection-marker"

@@ -21,6 +21,7 @@ export {
   Role,
   emptyHardState,
   emptyMembership,
+  entryBytes,
   type Entry,
   type HardState,
   type Membership,

@@ -23,7 +23,6 @@ import { entryBytes, EntryType, Role, type Entry, type HardState, type SnapshotP
  * `stepLeader`, `stepCandidate` and `stepFollower` (the shape of etcd-io/raft).
  */
 /** What a new entry is made from; the core adds index and term. */
-type EntryItem = { readonly type: EntryType; readonly data: Uint8Array; readonly timestampMs?: number | undefined };
 
 export class Raft {
   readonly id: number;
@@ -123,7 +122,7 @@ export class Raft {
     // Entries of earlier terms may not be committed by counting (§5.4.2), so a new leader appends an
     // entry of its own term at once; committing it commits everything before it.
     this.pendingMembershipIndex = this.log.lastIndex();
-    this.appendEntries([{ type: EntryType.NoOp, data: new Uint8Array(0) }]);
+    this.appendEntries(EntryType.NoOp, [new Uint8Array(0)]);
     this.acknowledgePersisted();
     this.broadcastAppend();
   }
@@ -216,9 +215,7 @@ export class Raft {
       return rejected(ProposeRejection.TooManyUncommitted, this.lead, `${uncommitted} entries uncommitted`);
     }
     const first = this.log.lastIndex() + 1;
-    const entries: EntryItem[] = new Array(items.length);
-    for (let i = 0; i < items.length; i++) entries[i] = { type: EntryType.Normal, data: items[i] as Uint8Array, timestampMs };
-    this.appendEntries(entries);
+    this.appendEntries(EntryType.Normal, items, timestampMs);
     this.broadcastAppend();
     return { ok: true, term: this.term, firstIndex: first, lastIndex: this.log.lastIndex() };
   }
@@ -242,7 +239,7 @@ export class Raft {
       }
     }
     const index = this.log.lastIndex() + 1;
-    this.appendEntries([{ type: EntryType.Membership, data: encodeMembershipChange(change) }]);
+    this.appendEntries(EntryType.Membership, [encodeMembershipChange(change)]);
     this.pendingMembershipIndex = index;
     this.broadcastAppend();
     return { ok: true, term: this.term, firstIndex: index, lastIndex: index };
@@ -270,17 +267,17 @@ export class Raft {
     return { ok: true, term: this.term, firstIndex: 0, lastIndex: 0 };
   }
 
-  private appendEntries(items: readonly EntryItem[]): void {
+  /** Appends one entry of `type` per item at the end of the log, in this term. */
+  private appendEntries(type: EntryType, items: readonly Uint8Array[], timestampMs?: number): void {
     const first = this.log.lastIndex() + 1;
     const entries: Entry[] = new Array(items.length);
-    for (let i = 0; i < items.length; i++) {
-      const item = items[i] as EntryItem;
-      const entry: Entry = { index: first + i, term: this.term, type: item.type, data: item.data };
-      entries[i] = item.timestampMs === undefined ? entry : { ...entry, timestampMs: item.timestampMs };
-    }
+    // One object shape for every entry (timestampMs present even when undefined) keeps property
+    // access monomorphic on the hot paths that walk entries.
+    for (let i = 0; i < items.length; i++) entries[i] = { index: first + i, term: this.term, type, data: items[i] as Uint8Array, timestampMs };
     const last = this.log.append(entries);
     assert(last === first + items.length - 1, "append did not land at the end of the log");
   }
+
 
   // ---------------------------------------------------------------- persistence feedback
 

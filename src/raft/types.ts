@@ -29,7 +29,7 @@ export interface Entry {
    * Creation time (ms since the epoch) stamped by the driver that first stored the entry, so every
    * replica stores the same time; opaque to the core, which passes it through untouched.
    */
-  readonly timestampMs?: number;
+  readonly timestampMs?: number | undefined;
 }
 
 /** The state that must survive a crash before any message that depends on it is sent. */

@@ -4,11 +4,12 @@ import type { TestContext } from "node:test";
 import type { ServerConfigInput } from "../../src/server/config.ts";
 import { LoghouseServer } from "../../src/server/server.ts";
 import { tempDir } from "./temp-dir.ts";
+import { cleanup } from "./cleanup.ts";
 
 export async function startLogServer(t: TestContext, input: ServerConfigInput = {}): Promise<LoghouseServer> {
   const dataDir = input.dataDir ?? (await tempDir(t));
   const server = await LoghouseServer.start({ port: 0, ...input, dataDir });
-  t.after(() => server.close());
+  cleanup(t, () => server.close());
   return server;
 }
 

@@ -1,0 +1,101 @@
+// The most recently written Raft entries, kept in memory in front of the data log. Nearly every read
+// the Raft core makes is of entries just written: the committed entries a node applies, and the
+// entries a leader sends a follower that is a little behind. Serving those from here saves decoding
+// the records back from the store (and the garbage of doing so) on every node for every record.
+//
+// It mirrors a suffix of the log exactly: the replica adds entries once they are written, cuts it
+// where the log is truncated and clears it when the log is reset. Bounded by the entries' data bytes;
+// the oldest chunks go first, and a read that reaches below what is kept goes to the log.
+import assert from "node:assert/strict";
+import { entryBytes, type Entry } from "../raft/index.ts";
+
+interface Chunk {
+  readonly entries: readonly Entry[];
+  readonly bytes: number;
+}
+
+export class RecentEntries {
+  private chunks: Chunk[] = [];
+  private bytes = 0;
+
+  constructor(private readonly bytesMax: number) {
+    assert.ok(Number.isSafeInteger(bytesMax) && bytesMax >= 0, "bytesMax must be a natural number");
+  }
+
+  /** Index of the first entry kept, or undefined when nothing is. */
+  get firstIndex(): number | undefined {
+    return this.chunks[0]?.entries[0]?.index;
+  }
+
+  /** Index after the last entry kept, or undefined when nothing is. */
+  private get endIndex(): number | undefined {
+    const last = this.chunks[this.chunks.length - 1];
+    return last === undefined ? undefined : last.entries[0]!.index + last.entries.length;
+  }
+
+  /** Keeps `entries`, just written after everything kept (else what is kept is dropped first). */
+  add(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    if (this.endIndex !== entries[0]!.index) this.clear();
+    let bytes = 0;
+    for (const entry of entries) bytes += entry.data.length;
+    this.chunks.push({ entries, bytes });
+    this.bytes += bytes;
+    while (this.bytes > this.bytesMax && this.chunks.length > 0) this.bytes -= this.chunks.shift()!.bytes;
+  }
+
+  /** Forgets entries at `index` and after (the log was truncated there). */
+  truncateFrom(index: number): void {
+    while (this.chunks.length > 0) {
+      const last = this.chunks[this.chunks.length - 1]!;
+      const first = last.entries[0]!.index;
+      if (first + last.entries.length <= index) return;
+      this.chunks.pop();
+      this.bytes -= last.bytes;
+      if (first < index) this.add(last.entries.slice(0, index - first));
+    }
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.bytes = 0;
+  }
+
+  /**
+   * Entries in [low, high) under the Storage contract's byte budget (at least one entry), or undefined
+   * unless every one of them is kept here.
+   */
+  slice(low: number, high: number, bytesMax: number): Entry[] | undefined {
+    const first = this.firstIndex;
+    const end = this.endIndex;
+    if (first === undefined || end === undefined || low < first || high > end || low >= high) return undefined;
+    const result: Entry[] = [];
+    let bytes = 0;
+    let chunk = this.chunkHolding(low);
+    for (let index = low; index < high; ) {
+      const { entries } = this.chunks[chunk]!;
+      const base = entries[0]!.index;
+      const stop = Math.min(high, base + entries.length);
+      for (; index < stop; index++) {
+        const entry = entries[index - base]!;
+        bytes += entryBytes(entry);
+        if (bytes > bytesMax && result.length > 0) return result;
+        result.push(entry);
+      }
+      chunk++;
+    }
+    return result;
+  }
+
+  /** The position of the chunk holding `index` (which is kept). */
+  private chunkHolding(index: number): number {
+    let low = 0;
+    let high = this.chunks.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (this.chunks[middle]!.entries[0]!.index <= index) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+}
