@@ -220,11 +220,15 @@ function readEntries(reader: Reader, previousIndex: number): Entry[] {
     if (!entryTypes.has(type)) throw new CodecError("unknown-entry-type", `entry type ${type}`);
     const stamp = reader.u64();
     const timestampMs = stamp === 0 ? undefined : stamp;
-    reader.requireRemaining(length * ENTRY_LENGTH_BYTES);
     const lengths = reader.u32s(length);
-    for (let i = 0; i < length; i++) {
-      const entry: Entry = { index: previousIndex + filled + 1, term, type: type as EntryType, data: reader.view(lengths[i]!), timestampMs };
+    let dataBytes = 0;
+    for (let i = 0; i < length; i++) dataBytes += lengths[i]!;
+    const data = reader.view(dataBytes);
+    for (let i = 0, at = 0; i < length; i++) {
+      const end = at + lengths[i]!;
+      const entry: Entry = { index: previousIndex + filled + 1, term, type: type as EntryType, data: data.subarray(at, end), timestampMs };
       entries[filled++] = entry;
+      at = end;
     }
     if (previous !== undefined && sameRun(previous, entries[filled - length]!)) throw new CodecError("bad-run", "adjacent runs share term, type and timestamp");
     previous = entries[filled - 1];

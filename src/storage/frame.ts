@@ -52,11 +52,9 @@ export function readFrameHeader(frames: Buffer, at: number): FrameHeader {
   return { full, valueBytes, bytes: (full ? FULL_HEADER_BYTES : COMPACT_HEADER_BYTES) + valueBytes, metadata };
 }
 
-/** Bytes that encoding these values as one run takes. */
-export function encodedBytes(values: readonly Uint8Array[]): number {
-  let bytes = REHEAD_GROWTH_BYTES;
-  for (const value of values) bytes += COMPACT_HEADER_BYTES + value.length;
-  return bytes;
+/** Bytes that encoding `count` values of `valueBytes` in all as one run takes. */
+export function encodedBytes(count: number, valueBytes: number): number {
+  return REHEAD_GROWTH_BYTES + count * COMPACT_HEADER_BYTES + valueBytes;
 }
 
 /** Splits verified frames starting at `firstOffset` into records whose values share the frames' memory. */

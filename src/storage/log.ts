@@ -32,6 +32,13 @@ import { native } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
 import { Segment, segmentBaseOffsets } from "./segment.ts";
 
+/** A validated batch of values: its encoded bytes, each value's length, and the values as one buffer if they already are. */
+interface ValueBatch {
+  readonly bytes: number;
+  readonly lengths: Uint32Array;
+  readonly packed: Buffer | undefined;
+}
+
 export interface AppendOptions {
   /** Raft term stored with each record (default 0). */
   readonly term?: number;
@@ -161,33 +168,31 @@ export class Log {
    * durable as the policy promises. Waits (backpressure) while pendingBytesMax bytes are in flight.
    */
   append(values: readonly Uint8Array[], options: AppendOptions = {}): Promise<number> {
-    let bytes: number;
+    let batch: ValueBatch;
     try {
-      bytes = this.validateBatch(values, options);
+      batch = this.validateBatch(values, options);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.whenAdmitted(bytes, () => this.enqueueValues(values, options, bytes));
+    return this.whenAdmitted(batch.bytes, () => this.enqueueValues(values, batch, options));
   }
 
-  private enqueueValues(values: readonly Uint8Array[], options: AppendOptions, bytes: number): Promise<number> {
+  private enqueueValues(values: readonly Uint8Array[], batch: ValueBatch, options: AppendOptions): Promise<number> {
     const firstOffset = this.reservedEnd;
     const timestampMs = this.nextTimestamp(options.timestampMs);
-    const packed = values.length === 1 ? values[0]! : Buffer.concat(values);
-    const lengths = Uint32Array.from(values, (value) => value.length);
+    const { lengths } = batch;
+    const packed = batch.packed ?? Buffer.concat(values);
     const steps: WriteStep[] = [];
-    for (let start = 0, packedAt = 0; start < values.length; ) {
-      const segment = this.segmentWithRoom(FULL_HEADER_BYTES + values[start]!.length, steps);
-      const end = this.fittingValues(segment, values, start);
-      const chunkLengths = lengths.subarray(start, end);
-      const chunkBytes = chunkLengths.reduce((sum, length) => sum + length, 0);
-      const chunk = packed.subarray(packedAt, packedAt + chunkBytes);
-      const frames = native.encode(chunk, chunkLengths, segment.baseOffset + segment.reservedCount, options.term ?? 0, timestampMs, options.type ?? 0);
+    for (let start = 0, packedAt = 0; start < lengths.length; ) {
+      const segment = this.segmentWithRoom(FULL_HEADER_BYTES + lengths[start]!, steps);
+      const { end, valueBytes } = this.fittingValues(segment, lengths, start);
+      const chunk = packed.subarray(packedAt, packedAt + valueBytes);
+      const frames = native.encode(chunk, lengths.subarray(start, end), segment.baseOffset + segment.reservedCount, options.term ?? 0, timestampMs, options.type ?? 0);
       this.reserve(segment, end - start, frames, steps);
       start = end;
-      packedAt += chunkBytes;
+      packedAt += valueBytes;
     }
-    return this.commits.submit(steps, this.reservedEnd, bytes).then(() => firstOffset);
+    return this.commits.submit(steps, this.reservedEnd, batch.bytes).then(() => firstOffset);
   }
 
   /**
@@ -448,15 +453,25 @@ export class Log {
     }
   }
 
-  private validateBatch(values: readonly Uint8Array[], options: AppendOptions): number {
+  /** Checks a batch and measures it in one pass. */
+  private validateBatch(values: readonly Uint8Array[], options: AppendOptions): ValueBatch {
     if (!Array.isArray(values) || values.length === 0) throw new InvalidArgumentError("append needs a non-empty array of Uint8Array values");
-    for (const value of values) {
+    const lengths = new Uint32Array(values.length);
+    const first = values[0];
+    let valueBytes = 0;
+    // Values that lie back to back in one buffer (as a Raft follower receives them) need no copy.
+    let contiguous = first instanceof Uint8Array;
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i];
       if (!(value instanceof Uint8Array)) throw new InvalidArgumentError("every record value must be a Uint8Array");
       if (value.length > this.config.recordBytesMax) {
         throw new RecordTooLargeError(`record of ${value.length} bytes exceeds recordBytesMax ${this.config.recordBytesMax}`);
       }
+      if (contiguous && (value.buffer !== first!.buffer || value.byteOffset !== first!.byteOffset + valueBytes)) contiguous = false;
+      lengths[i] = value.length;
+      valueBytes += value.length;
     }
-    const bytes = encodedBytes(values);
+    const bytes = encodedBytes(values.length, valueBytes);
     if (bytes > this.config.batchBytesMax) {
       throw new BatchTooLargeError(`batch of ${bytes} bytes exceeds batchBytesMax ${this.config.batchBytesMax}`);
     }
@@ -464,7 +479,8 @@ export class Log {
     if (!Number.isSafeInteger(term) || term < 0) throw new InvalidArgumentError(`term must be a non-negative integer, got ${term}`);
     if (!Number.isSafeInteger(timestampMs) || timestampMs < 1) throw new InvalidArgumentError(`timestampMs must be a positive integer, got ${timestampMs}`);
     if (!Number.isInteger(type) || type < 0 || type > 0xffff_ffff) throw new InvalidArgumentError(`type must be a u32, got ${type}`);
-    return bytes;
+    const packed = contiguous ? Buffer.from(first!.buffer, first!.byteOffset, valueBytes) : undefined;
+    return { bytes, lengths, packed };
   }
 
   private checkFrameSizes(frames: Buffer): void {
@@ -516,17 +532,20 @@ export class Log {
   }
 
   /** End (exclusive) of the values from `start` that fit in `segment` as one run; at least one. */
-  private fittingValues(segment: Segment, values: readonly Uint8Array[], start: number): number {
-    const endMax = Math.min(values.length, start + this.countLimit(segment) - segment.reservedCount);
+  /** How many values from `start` fit in `segment` (at least one), and their bytes. */
+  private fittingValues(segment: Segment, lengths: Uint32Array, start: number): { end: number; valueBytes: number } {
+    const endMax = Math.min(lengths.length, start + this.countLimit(segment) - segment.reservedCount);
     let end = start;
     let bytes = segment.reservedBytes + REHEAD_GROWTH_BYTES;
+    let valueBytes = 0;
     while (end < endMax) {
-      bytes += COMPACT_HEADER_BYTES + values[end]!.length;
+      bytes += COMPACT_HEADER_BYTES + lengths[end]!;
       if (bytes > this.config.storeBytesMax) break;
+      valueBytes += lengths[end]!;
       end++;
     }
     assert.ok(end > start, "a segment with room takes at least one record");
-    return end;
+    return { end, valueBytes };
   }
 
   /** End byte of the frames from byte `at` that fit in `segment` (the first grown to full if compact); at least one. */
