@@ -170,7 +170,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     clearInterval(this.promoter);
     await this.replica.stop();
-    await this.stateFile.settled();
+    await this.stateFile.close();
     this.server?.close();
     await this.transport.close();
     await this.log.close();

@@ -61,7 +61,7 @@ function sameRun(a: Entry, b: Entry): boolean {
 
 const APPEND_CHUNK_ENTRIES = 10_000;
 /** Data bytes of the latest entries kept in memory for the core's reads (applying, catching up). */
-const RECENT_ENTRIES_BYTES = 32 << 20;
+const RECENT_ENTRIES_BYTES = 8 << 20;
 
 export class Replica {
   /** Reads bounded by the commit index: what consumers on this node may see. */
@@ -215,8 +215,12 @@ export class Replica {
       await this.log.resetTo(ready.snapshot.index);
     }
     if (ready.entries.length > 0) await this.appendEntries(ready.entries);
-    if (ready.snapshot !== null || (ready.hardState !== null && ready.mustSync)) {
-      await this.options.stateFile.update({ hardState: ready.hardState ?? state.hardState, snapshot: ready.snapshot ?? state.snapshot });
+    const hardState = ready.hardState ?? state.hardState;
+    if (ready.snapshot !== null || hardState.term !== state.hardState.term || hardState.vote !== state.hardState.vote) {
+      await this.options.stateFile.update({ hardState, snapshot: ready.snapshot ?? state.snapshot });
+    } else if (ready.hardState !== null) {
+      // Only the commit index moved: entries (if any) are already fsynced by the log itself.
+      this.options.stateFile.noteCommit(hardState.commit);
     }
   }
 

@@ -13,6 +13,7 @@ export interface LocalNode {
   readonly replica: Replica;
   readonly transport: RaftTransport;
   readonly log: Log;
+  readonly stateFile: RaftStateFile;
 }
 
 export class LocalCluster {
@@ -42,7 +43,7 @@ export class LocalCluster {
     const address = await transport.listen("127.0.0.1", this.ports.get(id) ?? 0);
     this.ports.set(id, address.port);
     replica = new Replica({ nodeId: id, log, stateFile, send: (m) => transport.send(m), tickMs: 10, seed: id * 7919, proposalTimeoutMs: this.proposalTimeoutMs });
-    const node = { id, replica, transport, log };
+    const node = { id, replica, transport, log, stateFile };
     this.nodes.set(id, node);
     for (const other of this.nodes.values()) {
       if (other.id !== id) {
@@ -60,6 +61,7 @@ export class LocalCluster {
     if (node === undefined) return;
     this.nodes.delete(id);
     await node.replica.stop();
+    await node.stateFile.close();
     await node.transport.close();
     await node.log.close();
   }

@@ -1,0 +1,63 @@
+// The Raft state file: durable updates, the commit index written in the background without holding
+// up the log, and nothing written once closed.
+import assert from "node:assert/strict";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { RaftStateFile } from "../src/cluster/raft-state-file.ts";
+import { DataLossError } from "../src/errors.ts";
+import { tempDir } from "./support/temp-dir.ts";
+import { waitUntilAsync } from "./support/wait-until.ts";
+
+const start = { snapshot: { index: 1, term: 1, membership: { voters: [1], learners: [] } }, addresses: {} };
+
+async function committedOnDisk(path: string): Promise<number> {
+  return (JSON.parse(await readFile(path, "utf8")) as { hardState: { commit: number } }).hardState.commit;
+}
+
+test("a durable update is on disk when it resolves, and a reopened file reads it back", async (t) => {
+  const path = join(await tempDir(t), "raft-state.json");
+  const file = await RaftStateFile.open(path, start);
+  assert.equal(file.existed, false);
+  await file.update({ hardState: { term: 3, vote: 2, commit: 4 } });
+  await file.close();
+  const reopened = await RaftStateFile.open(path, start);
+  assert.equal(reopened.existed, true);
+  assert.deepEqual(reopened.state.hardState, { term: 3, vote: 2, commit: 4 });
+});
+
+test("a noted commit index reaches the disk in the background and rides along with the next update", async (t) => {
+  const path = join(await tempDir(t), "raft-state.json");
+  const file = await RaftStateFile.open(path, start);
+  await file.update({ hardState: { term: 1, vote: 1, commit: 1 } });
+  file.noteCommit(7);
+  assert.equal(await committedOnDisk(path), 1, "noting does not wait for the disk");
+  await waitUntilAsync("the noted commit to be written", async () => (await committedOnDisk(path)) === 7, 5_000);
+  file.noteCommit(9);
+  await file.update({ hardState: { term: 2, vote: 0, commit: 8 } });
+  assert.deepEqual(JSON.parse(await readFile(path, "utf8")).hardState, { term: 2, vote: 0, commit: 9 }, "the higher noted commit is kept");
+  file.noteCommit(5);
+  assert.equal(file.state.hardState.commit, 9, "a lower commit is ignored");
+  await file.close();
+});
+
+test("after close nothing more is written, so the directory can go", async (t) => {
+  const path = join(await tempDir(t), "raft-state.json");
+  const file = await RaftStateFile.open(path, start);
+  await file.update({});
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  file.noteCommit(3);
+  await file.close();
+  file.noteCommit(4);
+  await writeFile(path, "sentinel");
+  // Every background write would be due by now; none may start.
+  t.mock.timers.tick(60_000);
+  await file.close();
+  assert.equal(await readFile(path, "utf8"), "sentinel");
+});
+
+test("a malformed state file refuses to open with a data-loss error", async (t) => {
+  const path = join(await tempDir(t), "raft-state.json");
+  await writeFile(path, JSON.stringify({ version: 1, hardState: { term: -1 } }));
+  await assert.rejects(RaftStateFile.open(path, start), DataLossError);
+});
