@@ -18,7 +18,7 @@ interface CliResult {
 
 function runCli(args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...options.env }, cwd: options.cwd });
+    const child = spawn(BIN, args, { env: { ...process.env, ...options.env }, cwd: options.cwd });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -68,7 +68,7 @@ test("produce, consume and status round trip through the command line", async (t
 test("consume --follow prints new records as they arrive and stops on SIGINT", async (t) => {
   const server = await node(t);
   await runCli(["produce", "--server", server.address], { input: "before\n" });
-  const child = spawn(process.execPath, [BIN, "consume", "--server", server.address, "--follow"]);
+  const child = spawn(BIN, ["consume", "--server", server.address, "--follow"]);
   let stdout = "";
   const seen = (text: string): Promise<void> =>
     new Promise((resolve) => {

@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import { BIN } from "./support/node-process.ts";
 import { promisify } from "node:util";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { checkReplicas } from "./support/replica-check.ts";
@@ -121,8 +121,7 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
     await cluster.start(follower, { joinVia: leader });
     await converged(cluster, [1, 2, 3], acknowledged);
     // And leaves, asked through the command line.
-    const cli = fileURLToPath(new URL("../bin/loghouse.js", import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, [cli, "leave", "--server", cluster.address(leader), "--node-id", String(follower)]);
+    const { stdout } = await promisify(execFile)(BIN, ["leave", "--server", cluster.address(leader), "--node-id", String(follower)]);
     assert.deepEqual(JSON.parse(stdout), { left: follower });
     await waitUntilAsync("the member to be gone", async () => (await cluster.client(leader).servers()).length === 2, 20_000);
   });

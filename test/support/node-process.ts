@@ -39,7 +39,7 @@ export interface NodeProcess {
 
 /** Runs `loghouse serve` with `args`; resolves once it logged "listening". */
 export async function startNode(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [BIN, "serve", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env }, cwd });
+  const child = spawn(BIN, ["serve", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env }, cwd });
   const lines: LogLine[] = [];
   const watchers = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   let stderr = "";

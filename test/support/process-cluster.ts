@@ -4,13 +4,12 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { BIN } from "./node-process.ts";
 import { LoghouseClient } from "../../src/client/client.ts";
 import type { StoredRecord } from "./replica-check.ts";
 import { freePort } from "./free-port.ts";
 import { waitUntilAsync } from "./wait-until.ts";
 
-const CLI = fileURLToPath(new URL("../../bin/loghouse.js", import.meta.url));
 const READY_TIMEOUT_MS = 30_000;
 
 export class ProcessCluster {
@@ -31,10 +30,10 @@ export class ProcessCluster {
   /** Starts node `id`: the first bootstraps, later ones join through `joinVia`; a restart resumes its data. */
   async start(id: number, options: { bootstrap?: boolean; joinVia?: number } = {}): Promise<void> {
     if (!this.ports.has(id)) this.ports.set(id, await freePort());
-    const args = [CLI, "serve", "--data-dir", join(this.root, `node-${id}`), "--listen", this.address(id), "--node-id", String(id), "--log-level", "warn"];
+    const args = ["serve", "--data-dir", join(this.root, `node-${id}`), "--listen", this.address(id), "--node-id", String(id), "--log-level", "warn"];
     if (options.bootstrap === true) args.push("--bootstrap");
     if (options.joinVia !== undefined) args.push("--join", this.address(options.joinVia));
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(BIN, args, { stdio: ["ignore", "pipe", "inherit"] });
     this.processes.set(id, child);
     child.once("exit", () => {
       if (this.processes.get(id) === child) this.processes.delete(id);
