@@ -13,12 +13,12 @@ function batch(tag: string, count: number): Buffer[] {
   return Array.from({ length: count }, (_, i) => Buffer.from(`${tag}-${i}`));
 }
 
-/** Every record in [from, end) on every running node, as "offset:type:value" strings. */
+/** Every record in [from, end) on every running node, as "offset:type:value@time" strings. */
 function contents(cluster: LocalCluster, end: number): Map<number, string[]> {
   const result = new Map<number, string[]>();
   for (const node of cluster.nodes.values()) {
     const records = node.replica.committed.readRange(node.replica.committed.lowestOffset, { countMax: end, bytesMax: 1 << 24 });
-    result.set(node.id, records.map((r) => `${r.offset}:${r.type}:${r.value.toString()}`));
+    result.set(node.id, records.map((r) => `${r.offset}:${r.type}:${r.value.toString()}@${r.timestampMs}`));
   }
   return result;
 }
@@ -40,7 +40,7 @@ describe("replicated log", () => {
     const views = contents(cluster, end);
     const reference = views.get(leader.id)!;
     for (const [id, view] of views) assert.deepEqual(view, reference, `node ${id} holds the leader's records in the leader's order`);
-    for (const [offset, value] of acknowledged) assert.ok(reference.includes(`${offset}:0:${value}`), `offset ${offset} holds ${value}`);
+    for (const [offset, value] of acknowledged) assert.ok(reference.some((record) => record.startsWith(`${offset}:0:${value}@`)), `offset ${offset} holds ${value}`);
     const follower = [...cluster.nodes.values()].find((n) => n.id !== leader.id)!;
     await assert.rejects(follower.replica.propose(batch("x", 1)), (error: unknown) => error instanceof NotLeaderError && error.leaderId === leader.id);
     assert.equal(follower.replica.committed.read(end - 1).value.toString(), acknowledged.get(end - 1));
@@ -78,7 +78,7 @@ describe("replicated log", () => {
     const reference = views.get(newLeader.id)!;
     for (const [id, view] of views) assert.deepEqual(view, reference, `node ${id} agrees with the leader`);
     for (const [offset, value] of acknowledged) {
-      const held = reference.filter((entry) => entry.endsWith(`:0:${value}`));
+      const held = reference.filter((entry) => entry.includes(`:0:${value}@`)).map((entry) => entry.slice(0, entry.indexOf("@")));
       assert.deepEqual(held, [`${offset}:0:${value}`], `acknowledged ${value} is at ${offset}, once`);
     }
   });

@@ -5,7 +5,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { RaftStateFile } from "../src/cluster/raft-state-file.ts";
-import { DataLossError } from "../src/errors.ts";
+import { DataLossError, LogClosedError } from "../src/errors.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
 
@@ -41,14 +41,16 @@ test("a noted commit index reaches the disk in the background and rides along wi
   await file.close();
 });
 
-test("after close nothing more is written, so the directory can go", async (t) => {
+test("close writes a pending commit index once; after it nothing more is written, so the directory can go", async (t) => {
   const path = join(await tempDir(t), "raft-state.json");
   const file = await RaftStateFile.open(path, start);
   await file.update({});
   t.mock.timers.enable({ apis: ["setTimeout"] });
   file.noteCommit(3);
   await file.close();
+  assert.equal(await committedOnDisk(path), 3, "a clean close keeps the commit index");
   file.noteCommit(4);
+  await assert.rejects(file.update({ addresses: { 2: "127.0.0.1:1" } }), LogClosedError);
   await writeFile(path, "sentinel");
   // Every background write would be due by now; none may start.
   t.mock.timers.tick(60_000);

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { open, readFile, rename } from "node:fs/promises";
 import { dirname } from "node:path";
-import { DataLossError } from "../errors.ts";
+import { DataLossError, LogClosedError } from "../errors.ts";
 import { emptyHardState, type HardState, type SnapshotPoint } from "../raft/index.ts";
 import { syncDirectory } from "../storage/group-commit.ts";
 
@@ -94,6 +94,7 @@ export class RaftStateFile {
    * latest noted commit index, if higher).
    */
   update(patch: Partial<RaftState>): Promise<void> {
+    if (this.closed) return Promise.reject(new LogClosedError(`raft state file ${this.path} is closed`));
     const write = this.writing.then(() => this.write(patch));
     this.writing = write.catch(() => undefined);
     return write;
@@ -110,11 +111,17 @@ export class RaftStateFile {
     this.commitTimer.unref();
   }
 
-  /** Stops background writes and resolves once every write started so far has ended. */
+  /**
+   * Writes a noted commit index still pending, then refuses further updates; resolves once every
+   * write has ended, after which nothing touches the file's directory. Idempotent.
+   */
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.commitTimer);
-    this.commitTimer = undefined;
+    if (!this.closed) {
+      clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+      if (this.notedCommit !== undefined) this.update({}).catch(() => undefined);
+      this.closed = true;
+    }
     await this.writing;
   }
 

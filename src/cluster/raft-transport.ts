@@ -76,8 +76,8 @@ export class RaftTransport {
   /**
    * Queues `message` for the peer `message.to` and returns at once. Never throws for operating
    * reasons: a message that cannot be queued is dropped and counted in `stats()`. `message.from` must
-   * be this node. The message's entry data are copied into the frame here, so the caller may reuse them
-   * (entries are immutable, so a block encoded for one follower is reused for the next).
+   * be this node. Entries are immutable (the Raft core's contract), so their encoding is reused when
+   * the next message carries the same entry objects (a leader sending one batch to every follower).
    */
   send(message: Message): void {
     assert.equal(message.from, this.config.nodeId, "a transport sends only its own node's messages");

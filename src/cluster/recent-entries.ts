@@ -3,9 +3,10 @@
 // entries a leader sends a follower that is a little behind. Serving those from here saves decoding
 // the records back from the store (and the garbage of doing so) on every node for every record.
 //
-// It mirrors a suffix of the log exactly: the replica adds entries once they are written, cuts it
-// where the log is truncated and clears it when the log is reset. Bounded by the entries' data bytes;
-// the oldest chunks go first, and a read that reaches below what is kept goes to the log.
+// It mirrors a suffix of the log exactly (term, type, creation time and data, as stored): the replica
+// adds entries once they are written, cuts it where the log is truncated and clears it when the log
+// is reset. Bounded by the entries' size as the core counts it (data plus a fixed overhead, so empty
+// records count too); the oldest chunks go first, and a read below what is kept goes to the log.
 import assert from "node:assert/strict";
 import { entryBytes, type Entry } from "../raft/index.ts";
 
@@ -38,7 +39,7 @@ export class RecentEntries {
     if (entries.length === 0) return;
     if (this.endIndex !== entries[0]!.index) this.clear();
     let bytes = 0;
-    for (const entry of entries) bytes += entry.data.length;
+    for (const entry of entries) bytes += entryBytes(entry);
     this.chunks.push({ entries, bytes });
     this.bytes += bytes;
     while (this.bytes > this.bytesMax && this.chunks.length > 0) this.bytes -= this.chunks.shift()!.bytes;

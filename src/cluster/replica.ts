@@ -1,7 +1,8 @@
 // One node's Raft replica: drives the pure core (src/raft) with real time, the native log as the Raft
 // log, the state file, and a message sender. It carries out each Ready in the order the core
-// demands: entries and hard state are durable (fsynced) before the messages that acknowledge them
-// leave, and before committed entries become visible to consumers.
+// demands: entries, term and vote are durable (fsynced) before the messages that acknowledge them
+// leave, and entries before they become visible to consumers. The commit index alone is written
+// lazily (RaftStateFile.noteCommit): losing it in a crash is safe.
 import assert from "node:assert/strict";
 import { ClusterUnavailableError, LogClosedError, NotLeaderError } from "../errors.ts";
 import {
@@ -224,7 +225,13 @@ export class Replica {
     }
   }
 
-  /** Writes entries at their offsets, first dropping any stored entries they replace (conflict truncation). */
+  /**
+   * Writes entries at their offsets, first dropping any stored entries they replace (conflict
+   * truncation). Each run is stored with its creation time raised to at least the last stored one,
+   * and an entry the leader sent without a time (a no-op, a membership change) takes the last stored
+   * time: a rule of the log's contents alone, so every replica stores the same times. (One gap: a
+   * node that installed a start point has no stored time to start from until its first timed entry.)
+   */
   private async appendEntries(entries: readonly Entry[]): Promise<void> {
     const firstOffset = offsetOfIndex(entries[0]!.index);
     if (firstOffset < this.log.nextOffset) {
@@ -233,17 +240,21 @@ export class Replica {
     }
     assert.equal(this.log.nextOffset, firstOffset, "entries continue the log");
     const appends: Promise<number>[] = [];
+    const stored: Entry[][] = [];
+    let timestampMs = Math.max(1, this.log.latestTimestampMs);
     for (let start = 0; start < entries.length; ) {
       const first = entries[start]!;
       let end = start + 1;
       while (end < entries.length && end - start < APPEND_CHUNK_ENTRIES && sameRun(first, entries[end]!)) end++;
-      const values = entries.slice(start, end).map((entry) => entry.data);
-      appends.push(this.log.append(values, { term: first.term, type: first.type, timestampMs: first.timestampMs ?? this.clock() }));
+      const run = entries.slice(start, end);
+      timestampMs = Math.max(timestampMs, first.timestampMs ?? 0);
+      appends.push(this.log.append(run.map((entry) => entry.data), { term: first.term, type: first.type, timestampMs }));
+      stored.push(first.timestampMs === timestampMs ? run : run.map((entry) => ({ ...entry, timestampMs })));
       start = end;
     }
     const offsets = await Promise.all(appends);
     assert.equal(offsets[0], firstOffset, "entries landed at their offsets");
-    this.recent.add(entries);
+    for (const run of stored) this.recent.add(run);
   }
 
   /** Makes committed entries visible and settles the proposals they decide. */

@@ -22,8 +22,6 @@ import { entryBytes, EntryType, Role, type Entry, type HardState, type SnapshotP
  * Role transitions happen only in the `becomeX` methods; message handling is split by role into
  * `stepLeader`, `stepCandidate` and `stepFollower` (the shape of etcd-io/raft).
  */
-/** What a new entry is made from; the core adds index and term. */
-
 export class Raft {
   readonly id: number;
   readonly config: RaftConfig;

@@ -159,6 +159,11 @@ export class Log {
     return this.visibleEnd > this.lowestOffset ? this.visibleEnd - 1 : undefined;
   }
 
+  /** The creation time the next batch gets at least: the latest given to a stored record (0 if none). */
+  get latestTimestampMs(): number {
+    return this.lastTimestampMs;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }
@@ -309,6 +314,7 @@ export class Log {
       await target.files.truncate(end - target.baseOffset);
       target.resetReservations();
       assert.equal(this.reservedEnd, end);
+      this.lastTimestampMs = this.lastStoredTimestamp();
     });
   }
 
@@ -327,6 +333,7 @@ export class Log {
       await Segment.removeFiles(this.directory, first.baseOffset);
       this.segments[0] = Segment.openActive(this.directory, offset, this.config.indexEntriesMax);
       this.visibleEnd = offset;
+      this.lastTimestampMs = 0;
       await syncDirectory(this.directory);
     });
   }
@@ -531,8 +538,7 @@ export class Log {
     return next;
   }
 
-  /** End (exclusive) of the values from `start` that fit in `segment` as one run; at least one. */
-  /** How many values from `start` fit in `segment` (at least one), and their bytes. */
+  /** End (exclusive) of the values from `start` that fit in `segment` as one run (at least one), and their bytes. */
   private fittingValues(segment: Segment, lengths: Uint32Array, start: number): { end: number; valueBytes: number } {
     const endMax = Math.min(lengths.length, start + this.countLimit(segment) - segment.reservedCount);
     let end = start;
