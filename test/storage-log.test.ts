@@ -48,6 +48,24 @@ describe("append and read", () => {
     assert.equal(log.read(3).term, 0);
   });
 
+  test("values lying in one buffer are stored exactly, whether back to back, with gaps, reordered or mixed", async (t) => {
+    const log = await Log.open(await tempDir(t));
+    cleanup(t, () => log.close());
+    const shared = Buffer.from("abcdefghijklmnop");
+    const other = Buffer.from("XYZ");
+    const batches: Uint8Array[][] = [
+      [shared.subarray(0, 3), shared.subarray(3, 7), shared.subarray(7, 8)], // back to back: stored without a copy
+      [shared.subarray(0, 3), shared.subarray(4, 7)], // a gap
+      [shared.subarray(3, 7), shared.subarray(0, 3)], // reordered
+      [shared.subarray(0, 2), other.subarray(2, 3), shared.subarray(2, 4)], // another buffer in between
+      [new Uint8Array(shared.buffer, shared.byteOffset, 2), new Uint8Array(other.buffer, other.byteOffset + 0, 0), shared.subarray(2, 3)],
+    ];
+    for (const batch of batches) {
+      const first = await log.append(batch);
+      batch.forEach((value, i) => assert.equal(log.read(first + i).value.toString(), Buffer.from(value).toString()));
+    }
+  });
+
   test("one-record and empty logs are distinguishable", async (t) => {
     const log = await Log.open(await tempDir(t));
     cleanup(t, () => log.close());
