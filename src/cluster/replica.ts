@@ -61,7 +61,7 @@ function sameRun(a: Entry, b: Entry): boolean {
 }
 
 const APPEND_CHUNK_ENTRIES = 10_000;
-/** Data bytes of the latest entries kept in memory for the core's reads (applying, catching up). */
+/** Size (as the core counts entries) of the latest entries kept in memory for its reads (applying, catching up). */
 const RECENT_ENTRIES_BYTES = 8 << 20;
 
 export class Replica {
