@@ -111,6 +111,7 @@ Napi::Function Segment::Define(Napi::Env env) {
                          InstanceMethod<&Segment::Read>("read"),
                          InstanceMethod<&Segment::FindTime>("findTime"),
                          InstanceMethod<&Segment::TermAt>("termAt"),
+                         InstanceMethod<&Segment::ReleaseMemory>("releaseMemory"),
                          InstanceMethod<&Segment::Close>("close"),
                      });
 }
@@ -556,6 +557,18 @@ Napi::Value Segment::TermAt(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return Napi::Number::New(env, static_cast<double>(runs_[run].term));
+}
+
+// releaseMemory(): drops the index maps' pages from this process's resident set. They are shared
+// file mappings, so nothing is lost: what was written stays in the page cache and on disk, and a
+// later lookup faults its page back in. For sealed segments, whose indexes are no longer written.
+// Advice only: on a closed segment, with a write in flight, or if the kernel refuses, nothing changes.
+Napi::Value Segment::ReleaseMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (index_ == nullptr || runs_ == nullptr || busy_.load()) return env.Undefined();
+  madvise(index_, capacity_ * sizeof(uint64_t), MADV_DONTNEED);
+  madvise(runs_, capacity_ * sizeof(RunEntry), MADV_DONTNEED);
+  return env.Undefined();
 }
 
 Napi::Value Segment::Close(const Napi::CallbackInfo& info) {

@@ -57,6 +57,7 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value FindTime(const Napi::CallbackInfo& info);
   Napi::Value TermAt(const Napi::CallbackInfo& info);
+  Napi::Value ReleaseMemory(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
 
   bool Open(Napi::Env env, const std::string& storePath, const std::string& indexPath,

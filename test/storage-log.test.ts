@@ -1,6 +1,7 @@
 // The storage log through its public API: appends, reads, rotation, reopen, time lookup,
 // truncation, retention, limits and typed errors.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { describe, test } from "node:test";
 import {
   BatchTooLargeError,
@@ -16,6 +17,7 @@ import { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, Log, type LogConfig } from "..
 import { tempDir } from "./support/temp-dir.ts";
 import { cleanup } from "./support/cleanup.ts";
 
+const MIB = 1024 * 1024;
 const small: Partial<LogConfig> = { recordBytesMax: 64, batchBytesMax: 1 << 20, pendingBytesMax: 1 << 20 };
 
 function values(from: number, count: number): Buffer[] {
@@ -144,6 +146,23 @@ describe("rotation", () => {
     assert.deepEqual([reopened.recovery.segments, reopened.nextOffset], [5, 45]);
     assert.equal(await reopened.append(values(45, 10)), 45);
     assertHolds(reopened, 0, 55);
+  });
+});
+
+describe("memory", () => {
+  test("sealed segments' indexes leave the resident set and still serve reads", async (t) => {
+    const rssFileBytes = async (): Promise<number> => Number(/RssFile:\s+(\d+) kB/.exec(await readFile("/proc/self/status", "utf8"))![1]) * 1024;
+    const entries = 64 * 1024; // a 512 KiB index per segment
+    const log = await Log.open(await tempDir(t), { indexEntriesMax: entries });
+    cleanup(t, () => log.close());
+    const batch = Array.from({ length: 8 * 1024 }, () => Buffer.of(1));
+    await log.append(batch);
+    const before = await rssFileBytes();
+    for (let i = 1; i < 40 * 8; i++) await log.append(batch); // 40 segments: 20 MiB of index written
+    assert.equal(log.segmentCount, 40);
+    const grown = (await rssFileBytes()) - before;
+    assert.ok(grown < 4 * MIB, `resident file pages grew by ${(grown / MIB).toFixed(1)} MiB for 20 MiB of index`);
+    assert.deepEqual([...log.read(entries * 3 + 5).value], [1], "a sealed segment still reads");
   });
 });
 

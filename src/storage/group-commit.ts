@@ -122,6 +122,8 @@ export class GroupCommit {
     } else if (sync) {
       await step.segment.files.sync();
     }
+    // A sealed segment's index is only read from now on: keep it out of the resident set.
+    if (step.seal) step.segment.files.releaseMemory();
   }
 
   /** Resolves the first `covered` pending appends, whose steps have all been written. */

@@ -32,6 +32,8 @@ export interface NativeSegment {
   findTime(ms: number): number;
   /** The term stored with the record at `relative` (< count), from the run index. */
   termAt(relative: number): number;
+  /** Drops the index maps' pages from the resident set (a sealed segment; reads fault them back). */
+  releaseMemory(): void;
   close(): void;
 }
 
