@@ -32,6 +32,8 @@ import { native } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
 import { Segment, segmentBaseOffsets } from "./segment.ts";
 
+const RELEASE_INDEX_PAGES_EVERY_MS = 10_000;
+
 /** A validated batch of values: its encoded bytes, each value's length, and the values as one buffer if they already are. */
 interface ValueBatch {
   readonly bytes: number;
@@ -85,6 +87,7 @@ export class Log {
   private readonly commits: GroupCommit;
   private readonly waiters = new OffsetWaiters();
   private syncTimer: NodeJS.Timeout | undefined;
+  private readonly memoryTimer: NodeJS.Timeout;
   private timerSync: Promise<void> = Promise.resolve();
   private unsynced = false;
 
@@ -107,6 +110,11 @@ export class Log {
     if (config.durability === "interval") {
       this.syncTimer = setInterval(() => this.syncOnTimer(), config.syncIntervalMs).unref();
     }
+    // Reads fault sealed segments' index pages back in; dropping them now and then keeps a log
+    // that is read from start to end from holding its whole index resident (8 bytes per record).
+    this.memoryTimer = setInterval(() => {
+      for (const segment of this.segments) if (segment !== this.active) segment.files.releaseMemory();
+    }, RELEASE_INDEX_PAGES_EVERY_MS).unref();
   }
 
   /**
@@ -370,6 +378,7 @@ export class Log {
     while (this.exclusive !== null) await this.exclusive.catch(() => undefined);
     await this.commits.drain();
     clearInterval(this.syncTimer);
+    clearInterval(this.memoryTimer);
     await this.timerSync;
     try {
       if (this.config.durability !== "fsync" && this.failure === null) await this.active.files.sync();
