@@ -341,7 +341,7 @@ async function main(): Promise<void> {
   if (node !== undefined) {
     console.log(
       `node peak RSS: ${(peak.rss / 2 ** 20).toFixed(0)} MB, of which anonymous ${(peak.anon / 2 ** 20).toFixed(0)} MB ` +
-        "(the rest is file-backed: the storage's memory-mapped indexes, 8 bytes per record written)",
+        "(the rest is file-backed: program text and the memory-mapped indexes of the active segment and of recently read ones)",
     );
   }
   const resultsDir = join(import.meta.dirname, "results");
