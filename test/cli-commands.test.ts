@@ -123,6 +123,11 @@ test("bad settings and bad commands fail with a precise message and a non-zero e
   assert.match(badListen.stderr, /listen must be HOST:PORT/);
   const cluster = await runCli(["serve", "--data-dir", join(dir, "c"), "--bootstrap"]);
   assert.match(cluster.stderr, /needs --node-id/);
+  const badRetention = await runCli(["serve", "--data-dir", join(dir, "d"), "--listen", "127.0.0.1:0", "--retention-bytes", "1e9"]);
+  assert.match(badRetention.stderr, /retention-bytes must be a whole number/);
+  const clusterRetention = await runCli(["serve", "--data-dir", join(dir, "e"), "--listen", "127.0.0.1:0", "--advertise", "127.0.0.1:9", "--node-id", "1", "--bootstrap", "--retention-ms", "60000"]);
+  assert.equal(clusterRetention.code, 1);
+  assert.match(clusterRetention.stderr, /retention is not supported in a cluster yet/);
   assert.equal((await runCli(["frobnicate"])).code, 2);
   assert.equal((await runCli(["consume", "--listen", "x:1"])).code, 2);
   const unreachable = await runCli(["consume", "--server", "127.0.0.1:1", "--from", "0"]);

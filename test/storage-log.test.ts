@@ -312,6 +312,44 @@ describe("truncateAfter and dropBefore", () => {
   });
 });
 
+describe("retention", () => {
+  // Segments of 10 records of 10 bytes: one full frame and nine compact ones.
+  const segmented = { indexEntriesMax: 10 };
+  const segmentBytes = FULL_HEADER_BYTES + 10 + 9 * (COMPACT_HEADER_BYTES + 10);
+  const ten = (from: number): Buffer[] => Array.from({ length: 10 }, (_, i) => Buffer.from(String(from + i).padStart(10, "0")));
+
+  test("by bytes: the oldest sealed segments go once the log is over budget, never the active one", async (t) => {
+    const log = await Log.open(await tempDir(t), { ...segmented, retentionBytes: 3 * segmentBytes });
+    cleanup(t, () => log.close());
+    assert.equal(await log.enforceRetention(), 0, "nothing to drop in an empty log");
+    for (let from = 0; from < 60; from += 10) await log.append(ten(from));
+    assert.equal(log.segmentCount, 6);
+    assert.equal(await log.enforceRetention(), 30, "three segments fit the budget");
+    assert.throws(() => log.read(29), OffsetOutOfRangeError);
+    assert.equal(log.read(30).value.toString(), "0000000030");
+    assert.equal(await log.enforceRetention(), 30, "applying it again changes nothing");
+    const tiny = await Log.open(await tempDir(t), { ...segmented, retentionBytes: 1 });
+    cleanup(t, () => tiny.close());
+    for (let from = 0; from < 25; from += 5) await tiny.append(ten(from).slice(0, 5));
+    assert.equal(await tiny.enforceRetention(), 20, "a budget below one segment keeps the active one");
+  });
+
+  test("by age: segments whose records are all older than the limit go, measured on the log's clock", async (t) => {
+    let now = 1_000_000;
+    const log = await Log.open(await tempDir(t), { ...segmented, retentionMs: 60_000, clock: () => now });
+    cleanup(t, () => log.close());
+    for (let from = 0; from < 40; from += 10) {
+      await log.append(ten(from));
+      now += 30_000; // each segment's records are 30 s younger than the one before
+    }
+    // Records now at ages 120, 90, 60 and 30 s.
+    assert.equal(await log.enforceRetention(), 10, "only the first segment is entirely older than 60 s");
+    now += 45_000;
+    assert.equal(await log.enforceRetention(), 30, "the rest but the active segment, which always stays");
+    assert.equal(log.read(39).value.toString(), "0000000039");
+  });
+});
+
 describe("errors and limits", () => {
   test("reads outside the log give OUT_OF_RANGE with the offset, up to 2^64-1", async (t) => {
     const log = await Log.open(await tempDir(t));
@@ -352,6 +390,8 @@ describe("errors and limits", () => {
       [{ initialOffset: -1 }, /initialOffset/],
       [{ durability: "sometimes" as never }, /durability/],
       [{ pendingBytesMax: 1 }, /pendingBytesMax/],
+      [{ retentionBytes: -1 }, /retentionBytes/],
+      [{ retentionMs: 1.5 }, /retentionMs/],
     ];
     for (const [config, message] of cases) {
       await assert.rejects(Log.open(dir, config), (error: unknown) => error instanceof InvalidConfigError && message.test(error.message));

@@ -12,6 +12,8 @@ const USAGE = `usage: loghouse <command> [options]
               --node-id ID         this node's id (env LOGHOUSE_NODE_ID)
               --advertise HOST:PORT  address reported by GetServers (env LOGHOUSE_ADVERTISE)
               --durability MODE    fsync (default), interval or none (env LOGHOUSE_DURABILITY)
+              --retention-bytes N  drop the oldest segments past N stored bytes (single node; env LOGHOUSE_RETENTION_BYTES)
+              --retention-ms N     drop segments whose records are all older than N ms (single node; env LOGHOUSE_RETENTION_MS)
               --log-level LEVEL    debug, info (default), warn, error (env LOGHOUSE_LOG_LEVEL)
               --config FILE        JSON with any of dataDir, listen, nodeId, advertise, logLevel,
                                    limits {...}, log {...} (env LOGHOUSE_CONFIG); flags and env win
@@ -37,6 +39,8 @@ const options = {
   config: { type: "string" },
   "log-level": { type: "string" },
   durability: { type: "string" },
+  "retention-bytes": { type: "string" },
+  "retention-ms": { type: "string" },
   bootstrap: { type: "boolean" },
   join: { type: "string" },
   server: { type: "string" },
@@ -50,7 +54,7 @@ const options = {
 } as const;
 
 const commandOptions: Record<string, readonly string[]> = {
-  serve: ["data-dir", "listen", "node-id", "advertise", "config", "log-level", "durability", "bootstrap", "join"],
+  serve: ["data-dir", "listen", "node-id", "advertise", "config", "log-level", "durability", "retention-bytes", "retention-ms", "bootstrap", "join"],
   produce: ["server", "linger-ms", "batch-bytes"],
   consume: ["server", "from", "follow", "count", "format"],
   status: ["server"],

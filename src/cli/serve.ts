@@ -19,6 +19,8 @@ export interface ServeFlags {
   readonly config?: string;
   readonly "log-level"?: string;
   readonly durability?: string;
+  readonly "retention-bytes"?: string;
+  readonly "retention-ms"?: string;
   readonly bootstrap?: boolean;
   readonly join?: string;
 }
@@ -73,6 +75,12 @@ function clusterNodeId(nodeId: string | undefined): number {
   return id;
 }
 
+/** A whole number given as text (its range is checked with the rest of the configuration). */
+function integerSetting(name: string, text: string): number {
+  if (!/^[0-9]+$/.test(text)) throw new InvalidConfigError(`${name} must be a whole number, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
 /** Merges flags, environment and config file into the server's input (validated by the server). */
 export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<ServeSettings> {
   if (flags.bootstrap === true && flags.join !== undefined) throw new InvalidConfigError("--bootstrap starts a new cluster and --join enters one: give one of them");
@@ -84,7 +92,14 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   const logLevel = pick(flags["log-level"], "LOGHOUSE_LOG_LEVEL", file.logLevel) ?? "info";
   if (!isLogLevel(logLevel)) throw new InvalidConfigError(`log level must be debug, info, warn or error, got ${logLevel}`);
   const durability = pick(flags.durability, "LOGHOUSE_DURABILITY", undefined);
-  const log = { ...file.log, ...(durability === undefined ? {} : { durability }) };
+  const retentionBytes = pick(flags["retention-bytes"], "LOGHOUSE_RETENTION_BYTES", undefined);
+  const retentionMs = pick(flags["retention-ms"], "LOGHOUSE_RETENTION_MS", undefined);
+  const log = {
+    ...file.log,
+    ...(durability === undefined ? {} : { durability }),
+    ...(retentionBytes === undefined ? {} : { retentionBytes: integerSetting("retention-bytes", retentionBytes) }),
+    ...(retentionMs === undefined ? {} : { retentionMs: integerSetting("retention-ms", retentionMs) }),
+  };
   const nodeId = pick(flags["node-id"], "LOGHOUSE_NODE_ID", file.nodeId);
   const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise);
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);

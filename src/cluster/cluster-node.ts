@@ -4,7 +4,7 @@
 import { once } from "node:events";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
+import { ClusterUnavailableError, InvalidArgumentError, InvalidConfigError } from "../errors.ts";
 import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry } from "../raft/index.ts";
 import { Log, type LogConfig } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
@@ -52,6 +52,10 @@ export class ClusterNode {
   static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
     const { nodeId, address } = options;
     const bootstrap = options.bootstrap === true;
+    if ((options.log?.retentionBytes ?? 0) > 0 || (options.log?.retentionMs ?? 0) > 0) {
+      // Dropping the start of a replicated log needs the start point moved on every member.
+      throw new InvalidConfigError("retention is not supported in a cluster yet: remove retentionBytes and retentionMs");
+    }
     const stateFile = await RaftStateFile.open(join(options.dataDir, "raft-state.json"), {
       // A new cluster starts from a start point at index 1 holding its first membership; a joining
       // node starts empty and receives that start point from the leader.

@@ -25,6 +25,12 @@ export interface LogConfig {
   readonly initialOffset: number;
   readonly durability: DurabilityPolicy;
   readonly syncIntervalMs: number;
+  /**
+   * Retention, applied to whole sealed segments (0: keep everything): the oldest go once the log's
+   * stored bytes exceed retentionBytes, or once every record in them is older than retentionMs.
+   */
+  readonly retentionBytes: number;
+  readonly retentionMs: number;
   /** Source of creation timestamps (ms since the epoch); injectable for tests. */
   readonly clock: () => number;
 }
@@ -42,6 +48,8 @@ export const defaultLogConfig: LogConfig = {
   initialOffset: 0,
   durability: "fsync",
   syncIntervalMs: 1000,
+  retentionBytes: 0,
+  retentionMs: 0,
   clock: Date.now,
 };
 
@@ -65,6 +73,8 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   requireInteger("pendingBytesMax", config.pendingBytesMax, config.batchBytesMax, 2 ** 40);
   requireInteger("initialOffset", config.initialOffset, 0, Number.MAX_SAFE_INTEGER - 2 ** 32);
   requireInteger("syncIntervalMs", config.syncIntervalMs, 1, 3_600_000);
+  requireInteger("retentionBytes", config.retentionBytes, 0, 2 ** 50);
+  requireInteger("retentionMs", config.retentionMs, 0, Number.MAX_SAFE_INTEGER);
   if (!["fsync", "interval", "none"].includes(config.durability)) {
     throw new InvalidConfigError(`durability must be "fsync", "interval" or "none", got ${String(config.durability)}`);
   }

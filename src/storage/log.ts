@@ -32,7 +32,8 @@ import { native } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
 import { Segment, segmentBaseOffsets } from "./segment.ts";
 
-const RELEASE_INDEX_PAGES_EVERY_MS = 10_000;
+/** How often a log drops sealed segments' index pages from memory and applies its retention. */
+const HOUSEKEEPING_EVERY_MS = 10_000;
 
 /** A validated batch of values: its encoded bytes, each value's length, and the values as one buffer if they already are. */
 interface ValueBatch {
@@ -87,7 +88,7 @@ export class Log {
   private readonly commits: GroupCommit;
   private readonly waiters = new OffsetWaiters();
   private syncTimer: NodeJS.Timeout | undefined;
-  private readonly memoryTimer: NodeJS.Timeout;
+  private readonly housekeepingTimer: NodeJS.Timeout;
   private timerSync: Promise<void> = Promise.resolve();
   private unsynced = false;
 
@@ -110,11 +111,7 @@ export class Log {
     if (config.durability === "interval") {
       this.syncTimer = setInterval(() => this.syncOnTimer(), config.syncIntervalMs).unref();
     }
-    // Reads fault sealed segments' index pages back in; dropping them now and then keeps a log
-    // that is read from start to end from holding its whole index resident (8 bytes per record).
-    this.memoryTimer = setInterval(() => {
-      for (const segment of this.segments) if (segment !== this.active) segment.files.releaseMemory();
-    }, RELEASE_INDEX_PAGES_EVERY_MS).unref();
+    this.housekeepingTimer = setInterval(() => this.houseKeep(), HOUSEKEEPING_EVERY_MS).unref();
   }
 
   /**
@@ -346,6 +343,37 @@ export class Log {
     });
   }
 
+  /**
+   * Applies the retention policy (config.retentionBytes, config.retentionMs) now: drops the oldest
+   * sealed segments while the stored bytes exceed the budget or while every record in them is older
+   * than the age limit (a segment's records are no newer than the next segment's first, as times never
+   * go back). Runs by itself every HOUSEKEEPING_EVERY_MS; returns the new lowest offset.
+   */
+  async enforceRetention(): Promise<number> {
+    this.checkOpen();
+    const { retentionBytes, retentionMs } = this.config;
+    if (retentionBytes === 0 && retentionMs === 0) return this.lowestOffset;
+    const cutoff = this.config.clock() - retentionMs;
+    let storedBytes = 0;
+    for (const segment of this.segments) storedBytes += segment.files.storeBytes;
+    let keep = 0;
+    for (; keep < this.segments.length - 1; keep++) {
+      const next = this.segments[keep + 1]!;
+      const overBudget = retentionBytes > 0 && storedBytes > retentionBytes;
+      const expired = retentionMs > 0 && next.baseOffset < this.visibleEnd && this.read(next.baseOffset).timestampMs < cutoff;
+      if (!overBudget && !expired) break;
+      storedBytes -= this.segments[keep]!.files.storeBytes;
+    }
+    return keep === 0 ? this.lowestOffset : this.dropBefore(this.segments[keep]!.baseOffset);
+  }
+
+  /** Drops sealed segments' index pages from memory (reads fault them back in) and applies retention. */
+  private houseKeep(): void {
+    for (const segment of this.segments) if (segment !== this.active) segment.files.releaseMemory();
+    if (this.state !== "open" || this.failure !== null) return;
+    this.enforceRetention().catch((error: unknown) => process.emitWarning(`log retention in ${this.directory} failed: ${(error as Error).message}`));
+  }
+
   /** Deletes whole segments whose records all precede `offset` (never the active one); returns the new lowest offset. */
   async dropBefore(offset: number): Promise<number> {
     this.checkOpen();
@@ -378,7 +406,7 @@ export class Log {
     while (this.exclusive !== null) await this.exclusive.catch(() => undefined);
     await this.commits.drain();
     clearInterval(this.syncTimer);
-    clearInterval(this.memoryTimer);
+    clearInterval(this.housekeepingTimer);
     await this.timerSync;
     try {
       if (this.config.durability !== "fsync" && this.failure === null) await this.active.files.sync();
