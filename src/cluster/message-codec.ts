@@ -18,6 +18,7 @@
 // A buffer holds exactly one message: bytes after it are an error, so that a corrupt length is noticed.
 import assert from "node:assert/strict";
 import { EntryType, MessageType, type Entry, type Membership, type Message, type SnapshotPoint } from "../raft/index.ts";
+import { sameRun } from "./entry-run.ts";
 import { CodecError } from "./transport-errors.ts";
 
 /** Wire tags. Part of the protocol: never renumber; a new type takes a new tag. */
@@ -134,10 +135,6 @@ export function encodeEntries(entries: readonly Entry[]): Buffer {
   }
   assert.equal(at, target.length, "entries encoded to a different size than computed");
   return target;
-}
-
-function sameRun(a: Entry, b: Entry): boolean {
-  return a.term === b.term && a.type === b.type && (a.timestampMs ?? 0) === (b.timestampMs ?? 0);
 }
 
 function writeSnapshot(snapshot: SnapshotPoint, target: Buffer, offset: number): number {

@@ -106,7 +106,7 @@ export class RaftStateFile {
     this.notedCommit = commit;
     this.commitTimer ??= setTimeout(() => {
       this.commitTimer = undefined;
-      this.update({}).catch((error: unknown) => process.emitWarning(`writing the commit index failed: ${(error as Error).message}`));
+      this.writeNotedCommit();
     }, COMMIT_WRITE_INTERVAL_MS);
     this.commitTimer.unref();
   }
@@ -119,10 +119,15 @@ export class RaftStateFile {
     if (!this.closed) {
       clearTimeout(this.commitTimer);
       this.commitTimer = undefined;
-      if (this.notedCommit !== undefined) this.update({}).catch(() => undefined);
+      if (this.notedCommit !== undefined) this.writeNotedCommit();
       this.closed = true;
     }
     await this.writing;
+  }
+
+  /** Writes the noted commit index without anyone waiting; a failure only costs a warning. */
+  private writeNotedCommit(): void {
+    this.update({}).catch((error: unknown) => process.emitWarning(`writing the commit index failed: ${(error as Error).message}`));
   }
 
   private async write(patch: Partial<RaftState>): Promise<void> {

@@ -22,6 +22,7 @@ import {
 import type { Log } from "../storage/index.ts";
 import { OffsetWaiters } from "../storage/offset-waiters.ts";
 import { CommittedLog } from "./committed-log.ts";
+import { sameRun } from "./entry-run.ts";
 import { indexOfOffset, LogStorage, offsetOfIndex } from "./log-storage.ts";
 import type { RaftStateFile } from "./raft-state-file.ts";
 import { RecentEntries } from "./recent-entries.ts";
@@ -53,11 +54,6 @@ interface PendingProposal {
   readonly deadline: number;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-}
-
-/** Entries appended to the log in one call share their term, type and creation time. */
-function sameRun(a: Entry, b: Entry): boolean {
-  return a.term === b.term && a.type === b.type && a.timestampMs === b.timestampMs;
 }
 
 const APPEND_CHUNK_ENTRIES = 10_000;
