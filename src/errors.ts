@@ -123,6 +123,19 @@ export class ClusterUnavailableError extends LoghouseError {
 }
 
 /**
+ * The leader refused a proposal for now; `reason` is the Raft core's ProposeRejection (a membership
+ * change pending, a learner not caught up, too much uncommitted, ...). Retrying later may succeed.
+ */
+export class ProposalRefusedError extends ClusterUnavailableError {
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * A failure an RPC peer reported (or the transport met) that no class above describes, with the
  * gRPC code it came with. Clients raise the specific class when the server names one.
  */

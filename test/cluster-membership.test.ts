@@ -2,10 +2,12 @@
 // (redirected to the leader), catch up as learners and become voters; a member leaves; a member
 // whose data directory was lost catches up again from the leader.
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { rm } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { leaveCluster } from "../src/cluster/admin-protocol.ts";
+import { leaveCluster, sendAdminRequest } from "../src/cluster/admin-protocol.ts";
 import { ClusterNode } from "../src/cluster/cluster-node.ts";
 import { Role } from "../src/raft/index.ts";
 import { freePort } from "./support/free-port.ts";
@@ -71,4 +73,51 @@ test("bootstrap, join through a follower, promotion, leave, and catching up from
   await waitUntil("node 3 to be removed", () => !first.replica.status().membership.voters.includes(3));
   const after = [...nodes.values()].find((node) => node.replica.isLeader && node.nodeId !== 3);
   assert.ok(after === undefined || after.replica.status().role === Role.Leader);
+});
+
+/** Checks `holds` every few milliseconds for `ms`: a promise that fails the moment it stops holding. */
+async function holdsThroughout(describe: string, holds: () => boolean, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  await waitUntil(`${ms} ms to pass while ${describe}`, () => {
+    assert.ok(holds(), `${describe} stopped holding`);
+    return Date.now() >= until;
+  }, ms + 5_000);
+}
+
+test("a learner that never answers stays a learner; one joined after it is promoted", async (t) => {
+  const root = await tempDir(t);
+  const port = await freePort();
+  // Accepts the leader's Raft connection and reads everything, answering nothing.
+  const silent = createServer((socket) => socket.resume());
+  silent.listen(0, "127.0.0.1");
+  await once(silent, "listening");
+  const silentAddress = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const nodes: ClusterNode[] = [];
+  cleanup(t, async () => {
+    for (const node of nodes) await node.close();
+    silent.close();
+  });
+  const leader = await startNode(root, 1, port, true);
+  nodes.push(leader);
+  await waitUntil("the bootstrap node to lead", () => leader.replica.isLeader);
+  await leader.replica.propose(values("before", 10));
+
+  const admitted = await sendAdminRequest(`127.0.0.1:${port}`, { op: "join", nodeId: 9, address: silentAddress, fresh: true });
+  assert.equal(admitted.ok, true);
+  assert.deepEqual(leader.replica.status().membership, { voters: [1], learners: [9] });
+  // 100 promotion periods (20 ms) and 20 election timeouts (100 ms): time enough to be promoted if it could be.
+  const silentIsLearner = (): boolean => leader.replica.status().membership.learners.includes(9);
+  await holdsThroughout("node 9 is a learner", silentIsLearner, 2_000);
+
+  const real = await startNode(root, 2, await freePort());
+  nodes.push(real);
+  await real.joinCluster(`127.0.0.1:${port}`);
+  await waitUntil("node 2 to become a voter", () => {
+    assert.ok(silentIsLearner(), "node 9 stays a learner");
+    return leader.replica.status().membership.voters.includes(2);
+  });
+  assert.deepEqual(leader.replica.status().membership, { voters: [1, 2], learners: [9] });
+  // The cluster still commits: the silent node never counted toward its quorum.
+  const offset = await leader.replica.propose(values("after", 1));
+  await waitUntil("node 2 to commit the write", () => real.replica.committed.nextOffset > offset);
 });

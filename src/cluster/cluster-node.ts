@@ -4,7 +4,7 @@
 import { once } from "node:events";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { ClusterUnavailableError, InvalidArgumentError, InvalidConfigError } from "../errors.ts";
+import { ClusterUnavailableError, InvalidArgumentError, InvalidConfigError, ProposalRefusedError } from "../errors.ts";
 import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry } from "../raft/index.ts";
 import { Log, type LogConfig } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
@@ -28,11 +28,15 @@ export interface ClusterNodeOptions {
 }
 
 const JOIN_ATTEMPTS_MAX = 50;
+/** Refusals of a promotion that only mean "not yet". */
+const PROMOTION_WAITS: ReadonlySet<string> = new Set([ProposeRejection.LearnerNotCaughtUp, ProposeRejection.MembershipChangePending]);
 
 export class ClusterNode {
   private server: Server | null = null;
   private promoter: NodeJS.Timeout | undefined;
   private promoting = false;
+  /** Counts promotion periods: which learner is asked about next. */
+  private promotionTurn = 0;
   /**
    * A node without state ignores Raft traffic until the leader has admitted it afresh: the leader
    * may still hold progress from before the node lost its disk, and acting on it would be unsafe.
@@ -201,19 +205,23 @@ export class ClusterNode {
     return { ok: true, addresses: this.addresses };
   }
 
-  /** Leader only: promotes learners, one at a time, once the core agrees they have caught up. */
+  /**
+   * Leader only: promotes learners, one at a time, once the core agrees they have caught up. Each
+   * period asks for the next learner in turn, so that one that never catches up (down, or not a
+   * Loghouse node at all) does not hold back those joining after it.
+   */
   private promoteLearners(): void {
     if (this.promoting || !this.replica.isLeader) return;
-    const learner = this.replica.status().membership.learners[0];
-    if (learner === undefined) return;
+    const { learners } = this.replica.status().membership;
+    if (learners.length === 0) return;
+    const learner = learners[this.promotionTurn++ % learners.length]!;
     this.promoting = true;
     this.replica
       .changeMembership({ kind: MembershipChangeKind.PromoteLearner, nodeId: learner })
       .catch((error: unknown) => {
-        const reason = (error as { message?: string }).message ?? "";
-        if (!reason.includes(ProposeRejection.LearnerNotCaughtUp) && !reason.includes(ProposeRejection.MembershipChangePending)) {
-          process.emitWarning(`promoting node ${learner} failed: ${reason}`);
-        }
+        // Not caught up yet, or another change first: the next period asks again.
+        if (error instanceof ProposalRefusedError && PROMOTION_WAITS.has(error.reason)) return;
+        process.emitWarning(`promoting node ${learner} failed: ${(error as Error).message}`);
       })
       .finally(() => {
         this.promoting = false;

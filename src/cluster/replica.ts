@@ -4,7 +4,7 @@
 // leave, and entries before they become visible to consumers. The commit index alone is written
 // lazily (RaftStateFile.noteCommit): losing it in a crash is safe.
 import assert from "node:assert/strict";
-import { ClusterUnavailableError, LogClosedError, NotLeaderError } from "../errors.ts";
+import { ClusterUnavailableError, LogClosedError, NotLeaderError, ProposalRefusedError } from "../errors.ts";
 import {
   defaultRaftLimits,
   ProposeRejection,
@@ -283,5 +283,5 @@ function proposeError(result: Extract<ProposeResult, { ok: false }>): Error {
   if (result.reason === ProposeRejection.NotLeader) {
     return new NotLeaderError(`not the leader${result.leaderId === 0 ? " (no leader known)" : `; leader is node ${result.leaderId}`}`, result.leaderId);
   }
-  return new ClusterUnavailableError(`proposal refused: ${result.reason} ${result.detail}`);
+  return new ProposalRefusedError(`proposal refused: ${result.reason} ${result.detail}`, result.reason);
 }

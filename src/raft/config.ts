@@ -30,10 +30,10 @@ export interface RaftConfig {
   /** A leader refuses proposals that would leave more than this many entries uncommitted (backpressure). */
   readonly uncommittedEntriesMax: number;
   /**
-   * A learner counts as caught up, and may be promoted, once it is at most this many entries behind
-   * the commit index. 0 asks for every committed entry, which a learner under continuous writes may
-   * never show at the moment of asking; a small lag is enough (thesis §4.2.1: "caught up" means
-   * close enough to join without stalling commitment).
+   * A learner counts as caught up, and may be promoted, once it has acknowledged the leader's log up
+   * to at most this many entries from its end (and answered recently). 0 asks for every entry, which
+   * a learner under continuous writes may never show at the moment of asking; a small lag is enough
+   * (thesis §4.2.1: "caught up" means close enough to join without stalling commitment).
    */
   readonly learnerPromotionLagMax: number;
 }

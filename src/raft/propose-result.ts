@@ -8,7 +8,7 @@ export const ProposeRejection = {
   MembershipChangePending: "membership-change-pending",
   /** The change does not apply to the current membership (see `detail`). */
   InvalidMembershipChange: "invalid-membership-change",
-  /** A learner is promoted only once it holds every committed entry. */
+  /** A learner is promoted only once it has acknowledged the leader's log to within the allowed lag, recently. */
   LearnerNotCaughtUp: "learner-not-caught-up",
   /** The proposal was empty or had more entries than `proposalEntriesMax`. */
   InvalidProposal: "invalid-proposal",

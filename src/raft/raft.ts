@@ -231,16 +231,32 @@ export class Raft {
       return rejected(ProposeRejection.InvalidMembershipChange, this.lead, "transfer leadership before removing the leader");
     }
     if (change.kind === MembershipChangeKind.PromoteLearner) {
-      const progress = this.tracker.progress.get(change.nodeId) as Progress;
-      if (progress.match + this.config.learnerPromotionLagMax < this.log.committed) {
-        return rejected(ProposeRejection.LearnerNotCaughtUp, this.lead, `match ${progress.match} < commit ${this.log.committed}`);
-      }
+      const behind = this.learnerNotCaughtUp(change.nodeId);
+      if (behind !== null) return rejected(ProposeRejection.LearnerNotCaughtUp, this.lead, behind);
     }
     const index = this.log.lastIndex() + 1;
     this.appendEntries(EntryType.Membership, [encodeMembershipChange(change)]);
     this.pendingMembershipIndex = index;
     this.broadcastAppend();
     return { ok: true, term: this.term, firstIndex: index, lastIndex: index };
+  }
+
+  /**
+   * Why learner `id` may not be promoted yet, or null once it may (thesis §4.2.1). It must have
+   * acknowledged an append of this leader (replicate state: `match` is then its own word, never the
+   * zero a silent node starts from), been heard from in this check-quorum period, and hold the
+   * leader's log up to `learnerPromotionLagMax` entries from its end.
+   */
+  private learnerNotCaughtUp(id: number): string | null {
+    const progress = this.tracker.progress.get(id) as Progress;
+    if (progress.state !== ProgressState.Replicate) return `node ${id} has acknowledged no append of this leader (${progress.state})`;
+    assert(progress.match > 0, "a peer in replicate state has acknowledged an entry");
+    if (!progress.recentActive) return `node ${id} has not answered this election timeout`;
+    const lastIndex = this.log.lastIndex();
+    if (progress.match + this.config.learnerPromotionLagMax < lastIndex) {
+      return `match ${progress.match} is more than ${this.config.learnerPromotionLagMax} behind last index ${lastIndex}`;
+    }
+    return null;
   }
 
   private refuseProposal(): ProposeResult | null {
