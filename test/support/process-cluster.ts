@@ -12,15 +12,24 @@ import { waitUntilAsync } from "./wait-until.ts";
 
 const READY_TIMEOUT_MS = 30_000;
 
+/** Where each node listens and how its process is started: on loopback by default, or in a network namespace (network-lab.ts). */
+export interface NodePlacement {
+  address(id: number): string;
+  wrap(id: number, command: string, args: readonly string[]): { command: string; args: string[] };
+}
+
 export class ProcessCluster {
   private readonly processes = new Map<number, ChildProcess>();
   private readonly ports = new Map<number, number>();
   private readonly clients = new Map<number, LoghouseClient>();
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly placement?: NodePlacement,
+  ) {}
 
   address(id: number): string {
-    return `127.0.0.1:${this.ports.get(id)}`;
+    return this.placement?.address(id) ?? `127.0.0.1:${this.ports.get(id)}`;
   }
 
   isRunning(id: number): boolean {
@@ -29,11 +38,12 @@ export class ProcessCluster {
 
   /** Starts node `id`: the first bootstraps, later ones join through `joinVia`; a restart resumes its data. */
   async start(id: number, options: { bootstrap?: boolean; joinVia?: number } = {}): Promise<void> {
-    if (!this.ports.has(id)) this.ports.set(id, await freePort());
+    if (this.placement === undefined && !this.ports.has(id)) this.ports.set(id, await freePort());
     const args = ["serve", "--data-dir", join(this.root, `node-${id}`), "--listen", this.address(id), "--node-id", String(id), "--log-level", "warn"];
     if (options.bootstrap === true) args.push("--bootstrap");
     if (options.joinVia !== undefined) args.push("--join", this.address(options.joinVia));
-    const child = spawn(BIN, args, { stdio: ["ignore", "pipe", "inherit"] });
+    const { command, args: argv } = this.placement?.wrap(id, BIN, args) ?? { command: BIN, args };
+    const child = spawn(command, argv, { stdio: ["ignore", "pipe", "inherit"] });
     this.processes.set(id, child);
     child.once("exit", () => {
       if (this.processes.get(id) === child) this.processes.delete(id);
