@@ -135,6 +135,12 @@ export class ProposalRefusedError extends ClusterUnavailableError {
   }
 }
 
+/** This node was removed from its cluster: it serves nothing of the cluster's log any more (ask a member). */
+export class NodeRemovedError extends LoghouseError {
+  readonly code = "NODE_REMOVED";
+  readonly rpcCode = RpcCode.failedPrecondition;
+}
+
 /**
  * A failure an RPC peer reported (or the transport met) that no class above describes, with the
  * gRPC code it came with. Clients raise the specific class when the server names one.

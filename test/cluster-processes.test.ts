@@ -14,13 +14,6 @@ import { tempDir } from "./support/temp-dir.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
 import { cleanup } from "./support/cleanup.ts";
 
-async function formCluster(cluster: ProcessCluster): Promise<void> {
-  await cluster.start(1, { bootstrap: true });
-  await cluster.start(2, { joinVia: 1 });
-  await cluster.start(3, { joinVia: 2 });
-  await cluster.voters(1, 3);
-}
-
 /** Produces unique values through `via` until stopped; records what was acknowledged. */
 function ingest(cluster: ProcessCluster, via: () => number, acknowledged: Map<number, string>): { stop: () => Promise<void> } {
   let running = true;
@@ -58,7 +51,7 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
   test("forms by bootstrap and joins, takes writes through every node, and every node holds them in one order", async (t) => {
     const cluster = new ProcessCluster(await tempDir(t));
     cleanup(t, () => cluster.stopAll());
-    await formCluster(cluster);
+    await cluster.form();
     const acknowledged = new Map<number, string>();
     // One batch is one proposal, however large the server lets it be: its records stay consecutive.
     for (const [id, count] of [[1, 50], [2, 20_000], [3, 50], [3, 50], [2, 50], [1, 50]] as const) {
@@ -88,7 +81,7 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
   test("the leader SIGKILLed during ingestion: a new leader takes over, and after its return no acknowledged record is lost, moved or doubled", async (t) => {
     const cluster = new ProcessCluster(await tempDir(t));
     cleanup(t, () => cluster.stopAll());
-    await formCluster(cluster);
+    await cluster.form();
     const acknowledged = new Map<number, string>();
     let next = 0;
     const writer = ingest(cluster, () => [1, 2, 3].filter((id) => cluster.isRunning(id))[next++ % 3] ?? 1, acknowledged);
@@ -109,7 +102,7 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
   test("a follower that lost its data directory catches up from the leader", async (t) => {
     const cluster = new ProcessCluster(await tempDir(t));
     cleanup(t, () => cluster.stopAll());
-    await formCluster(cluster);
+    await cluster.form();
     const acknowledged = new Map<number, string>();
     const values = Array.from({ length: 500 }, () => randomBytes(32));
     const first = Number(await cluster.client(1).produceBatch(values));

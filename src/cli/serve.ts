@@ -166,6 +166,7 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger): Prom
     bootstrap,
     log: config.log,
     limits: { proposalEntriesMax: batchRecordsMax, uncommittedEntriesMax: Math.max(100_000, 4 * batchRecordsMax) },
+    logger,
   });
   const server = await LoghouseServer.start({ ...settings.input, nodeId: String(nodeId) }, { logger, cluster: member });
   logger.info("cluster member", { nodeId, address, bootstrap, join: contact });

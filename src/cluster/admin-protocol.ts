@@ -1,6 +1,7 @@
 // Node-to-node administration on the node's one port: a connection that starts with 0x02 carries
 // one request and one response, each a u32 length (little-endian) and a JSON document. It is how a
-// new node asks the cluster to let it in, and how an operator asks a node to leave.
+// new node asks the cluster to let it in, how an operator asks a node to leave, and how a leader
+// tells a removed node that still speaks Raft that it is no longer a member.
 import { connect, type Socket } from "node:net";
 import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
 import { parsePeerAddress } from "./outbound-peer.ts";
@@ -11,7 +12,9 @@ const DOCUMENT_BYTES_MAX = 64 * 1024;
 export type AdminRequest =
   /** `fresh`: the node has no state (new, or it lost its disk) and must be admitted from scratch. */
   | { readonly op: "join"; readonly nodeId: number; readonly address: string; readonly fresh: boolean }
-  | { readonly op: "leave"; readonly nodeId: number };
+  | { readonly op: "leave"; readonly nodeId: number }
+  /** From the leader to a node it has removed that still sends Raft messages: you are no longer a member. */
+  | { readonly op: "removed"; readonly nodeId: number; readonly leaderId: number };
 
 export type AdminResponse =
   | { readonly ok: true; readonly addresses: Readonly<Record<string, string>> }
@@ -66,11 +69,16 @@ function parseRequest(document: unknown): AdminRequest {
   const nodeId = request?.nodeId;
   if (typeof nodeId !== "number" || !Number.isSafeInteger(nodeId) || nodeId <= 0) throw new InvalidArgumentError("nodeId must be a positive integer");
   if (request.op === "leave") return { op: "leave", nodeId };
+  if (request.op === "removed") {
+    const leaderId = request.leaderId;
+    if (typeof leaderId !== "number" || !Number.isSafeInteger(leaderId) || leaderId <= 0) throw new InvalidArgumentError("leaderId must be a positive integer");
+    return { op: "removed", nodeId, leaderId };
+  }
   if (request.op === "join" && typeof request.address === "string" && typeof request.fresh === "boolean") {
     parsePeerAddress(request.address);
     return { op: "join", nodeId, address: request.address, fresh: request.fresh };
   }
-  throw new InvalidArgumentError("op must be join (with an address) or leave");
+  throw new InvalidArgumentError("op must be join (with an address), leave or removed (with a leaderId)");
 }
 
 /** Sends one request to the node at `address` (host:port) and returns its response. */

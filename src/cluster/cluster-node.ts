@@ -1,11 +1,13 @@
 // One member of a Loghouse cluster: its data log, Raft state, transport and replica, plus the
 // cluster's life cycle: bootstrapping a new cluster, joining a running one (as a learner, promoted
-// to voter once caught up), leaving, and learning where the other members listen.
+// to voter once caught up), leaving, learning where the other members listen, and learning that it
+// was removed (it applies its own removal, or the leader tells it), after which it serves nothing.
 import { once } from "node:events";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { ClusterUnavailableError, InvalidArgumentError, InvalidConfigError, ProposalRefusedError } from "../errors.ts";
-import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry } from "../raft/index.ts";
+import { ClusterUnavailableError, InvalidArgumentError, InvalidConfigError, NodeRemovedError, ProposalRefusedError } from "../errors.ts";
+import { silentLogger, type Logger } from "../logger.ts";
+import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry, type Message } from "../raft/index.ts";
 import { Log, type LogConfig } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
@@ -25,6 +27,7 @@ export interface ClusterNodeOptions {
   readonly limits?: Partial<RaftLimits>;
   /** How often the leader tries to promote caught-up learners. */
   readonly promoteEveryMs?: number;
+  readonly logger?: Logger;
 }
 
 const JOIN_ATTEMPTS_MAX = 50;
@@ -42,6 +45,14 @@ export class ClusterNode {
    * may still hold progress from before the node lost its disk, and acting on it would be unsafe.
    */
   private admitted: boolean;
+  /** Why this node no longer serves, once it learned it was removed from the cluster. */
+  private removal: string | undefined;
+  private readonly removalListeners: Array<() => void> = [];
+  /** Nodes whose latest applied membership change removed them: a leader tells them if they still speak. */
+  private readonly removedMembers = new Set<number>();
+  /** Removed nodes being told so now (one notice at a time each). */
+  private readonly notifying = new Set<number>();
+  private readonly logger: Logger;
 
   private constructor(
     readonly options: ClusterNodeOptions,
@@ -51,6 +62,7 @@ export class ClusterNode {
     readonly replica: Replica,
   ) {
     this.admitted = stateFile.existed || options.bootstrap === true;
+    this.logger = options.logger ?? silentLogger;
   }
 
   static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
@@ -74,9 +86,7 @@ export class ClusterNode {
     let node: ClusterNode | undefined;
     const transport = new RaftTransport({
       nodeId,
-      onMessage: (message) => {
-        if (node?.admitted === true) node.replica.receive(message);
-      },
+      onMessage: (message) => node?.receive(message),
       reconnectDelayMs: { min: 20, max: 500 },
     });
     const replica = new Replica({
@@ -102,6 +112,17 @@ export class ClusterNode {
     return this.options.nodeId;
   }
 
+  /** Throws NodeRemovedError once this node has learned that it is no longer a member. */
+  assertMember(): void {
+    if (this.removal !== undefined) throw new NodeRemovedError(this.removal);
+  }
+
+  /** Calls `listener` once this node learns it was removed from the cluster (at once if it knows already). */
+  onRemoved(listener: () => void): void {
+    if (this.removal !== undefined) listener();
+    else this.removalListeners.push(listener);
+  }
+
   get addresses(): Readonly<Record<string, string>> {
     return this.stateFile.state.addresses;
   }
@@ -114,6 +135,7 @@ export class ClusterNode {
 
   /** Every member with its address and whether it leads, for GetServers. */
   servers(): Array<{ id: string; rpcAddr: string; isLeader: boolean; isVoter: boolean }> {
+    this.assertMember();
     const { membership, lead } = this.replica.status();
     return [...membership.voters, ...membership.learners].map((id) => ({
       id: String(id),
@@ -185,6 +207,11 @@ export class ClusterNode {
   }
 
   private async handleAdmin(request: AdminRequest): Promise<AdminResponse> {
+    if (request.op === "removed") {
+      if (request.nodeId !== this.nodeId) throw new InvalidArgumentError(`this is node ${this.nodeId}, not ${request.nodeId}`);
+      this.stopServing(`node ${this.nodeId} was removed from the cluster (told by leader ${request.leaderId}); ask another member`);
+      return { ok: true, addresses: this.addresses };
+    }
     if (!this.replica.isLeader) {
       const leaderAddress = this.leaderAddress;
       return { ok: false, error: "not the leader", ...(leaderAddress === undefined ? {} : { leaderAddress }) };
@@ -221,26 +248,59 @@ export class ClusterNode {
       .catch((error: unknown) => {
         // Not caught up yet, or another change first: the next period asks again.
         if (error instanceof ProposalRefusedError && PROMOTION_WAITS.has(error.reason)) return;
-        process.emitWarning(`promoting node ${learner} failed: ${(error as Error).message}`);
+        this.logger.warn("promoting a learner failed", { nodeId: learner, error });
       })
       .finally(() => {
         this.promoting = false;
       });
   }
 
-  /** Learns member addresses from applied membership changes. */
+  /** A Raft message from a peer. A leader answers one from a node it removed by telling it so. */
+  private receive(message: Message): void {
+    if (!this.admitted || this.removal !== undefined) return;
+    if (this.removedMembers.has(message.from) && this.replica.isLeader) this.tellRemoved(message.from);
+    this.replica.receive(message);
+  }
+
+  private tellRemoved(nodeId: number): void {
+    const address = this.addresses[nodeId];
+    if (address === undefined || this.notifying.has(nodeId)) return;
+    this.notifying.add(nodeId);
+    sendAdminRequest(address, { op: "removed", nodeId, leaderId: this.nodeId })
+      .catch((error: unknown) => this.logger.debug("telling a removed node failed", { nodeId, error }))
+      .finally(() => this.notifying.delete(nodeId));
+  }
+
+  /** Stops taking part in the cluster for good: Raft stops, and reads, writes and waits fail with NodeRemovedError. */
+  private stopServing(reason: string): void {
+    if (this.removal !== undefined) return;
+    this.removal = reason;
+    this.logger.warn("removed from the cluster: no longer serving", { nodeId: this.nodeId, reason });
+    clearInterval(this.promoter);
+    void this.replica.stop(new NodeRemovedError(reason));
+    for (const listener of this.removalListeners.splice(0)) listener();
+  }
+
+  /** Learns member addresses and removals from applied membership changes. */
   private applied(entries: readonly Entry[]): void {
     const learned: Record<string, string> = {};
     for (const entry of entries) {
       if (entry.type !== EntryType.Membership) continue;
       const change = decodeMembershipChange(entry.data);
-      if (change.kind === MembershipChangeKind.RemoveNode && change.nodeId !== this.nodeId) this.transport.removePeer(change.nodeId);
+      if (change.kind === MembershipChangeKind.RemoveNode) {
+        if (change.nodeId === this.nodeId) {
+          this.stopServing(`node ${this.nodeId} was removed from the cluster (applied at index ${entry.index}); ask another member`);
+          return;
+        }
+        this.transport.removePeer(change.nodeId);
+        this.removedMembers.add(change.nodeId);
+      } else if (change.kind === MembershipChangeKind.AddLearner) {
+        this.removedMembers.delete(change.nodeId);
+      }
       if (change.address !== undefined && change.address !== "") learned[change.nodeId] = change.address;
     }
     if (Object.keys(learned).length === 0) return;
-    this.learnAddresses(learned).catch((error: unknown) => {
-      process.emitWarning(`recording member addresses failed: ${(error as Error).message}`);
-    });
+    this.learnAddresses(learned).catch((error: unknown) => this.logger.warn("recording member addresses failed", { error }));
   }
 
   private async learnAddresses(addresses: Readonly<Record<string, string>>): Promise<void> {

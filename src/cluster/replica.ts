@@ -100,12 +100,15 @@ export class Replica {
     this.ticker.unref();
   }
 
-  /** Stops ticking and fails waiting proposals; the log and state file stay open (the owner closes them). */
-  async stop(): Promise<void> {
+  /**
+   * Stops ticking and fails waiting proposals and commit waits with `reason`; the log and state file
+   * stay open (the owner closes them).
+   */
+  async stop(reason: Error = new LogClosedError("replica stopped")): Promise<void> {
     this.stopped = true;
     clearInterval(this.ticker);
-    this.failPending(new LogClosedError("replica stopped"));
-    this.commitWaiters.rejectAll(new LogClosedError("replica stopped"));
+    this.failPending(reason);
+    this.commitWaiters.rejectAll(reason);
     await this.carrying.catch(() => undefined);
   }
 

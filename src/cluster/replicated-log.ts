@@ -1,6 +1,6 @@
 // A cluster member's log as the RPC layer serves it: reads are the committed view of this replica;
 // appends are proposed through Raft on the leader, and forwarded to the leader from a follower, so
-// a client can write through any node.
+// a client can write through any node. A node removed from the cluster answers NodeRemovedError.
 import { ClusterUnavailableError, InvalidArgumentError, NotLeaderError } from "../errors.ts";
 import type { LogRecord, ReadLimits, ServedLog } from "../storage/index.ts";
 import type { ClusterNode } from "./cluster-node.ts";
@@ -34,6 +34,7 @@ export class ReplicatedLog implements ServedLog {
    */
   async append(values: readonly Uint8Array[]): Promise<number> {
     if (values.length === 0) throw new InvalidArgumentError("append needs at least one record");
+    this.node.assertMember();
     for (let attempt = 0; ; attempt++) {
       if (this.node.replica.isLeader) return this.node.replica.propose(values);
       const leader = this.node.leaderAddress;
@@ -53,18 +54,26 @@ export class ReplicatedLog implements ServedLog {
   }
 
   read(offset: number | bigint): LogRecord {
+    this.node.assertMember();
     return this.node.replica.committed.read(offset);
   }
 
   readRange(offset: number | bigint, limits?: ReadLimits): LogRecord[] {
+    this.node.assertMember();
     return this.node.replica.committed.readRange(offset, limits);
   }
 
   offsetForTime(ms: number): number | undefined {
+    this.node.assertMember();
     return this.node.replica.committed.offsetForTime(ms);
   }
 
   waitFor(offset: number, signal?: AbortSignal): Promise<void> {
+    try {
+      this.node.assertMember();
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.node.replica.committed.waitFor(offset, signal);
   }
 }

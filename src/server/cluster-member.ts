@@ -37,6 +37,10 @@ export class ClusterMember implements ServedCluster {
     this.node.acceptConnection(socket);
   }
 
+  onRemoved(listener: () => void): void {
+    this.node.onRemoved(listener);
+  }
+
   async close(): Promise<void> {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();

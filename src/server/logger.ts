@@ -1,15 +1,11 @@
 // Structured logs: one JSON object per line ({"time", "level", "msg", ...fields}), written to a
 // stream (stdout for a node). Errors become {name, message, code, stack} so they survive JSON.
 import { LoghouseError } from "../errors.ts";
+import type { Logger } from "../logger.ts";
+
+export { silentLogger, type Logger } from "../logger.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
-
-export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -46,5 +42,3 @@ export function jsonLogger(output: { write(line: string): unknown } = process.st
     error: (msg, fields) => log("error", msg, fields),
   };
 }
-
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

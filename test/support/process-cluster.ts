@@ -52,6 +52,13 @@ export class ProcessCluster {
     await waitUntilAsync(`node ${id} to serve`, async () => (await this.client(id).healthStatus().catch(() => "")) === "SERVING", READY_TIMEOUT_MS);
   }
 
+  /** Forms a cluster of nodes 1..count: node 1 bootstraps, each next one joins through the one before. */
+  async form(count = 3): Promise<void> {
+    await this.start(1, { bootstrap: true });
+    for (let id = 2; id <= count; id++) await this.start(id, { joinVia: id - 1 });
+    await this.voters(1, count);
+  }
+
   /** Sends `signal` to node `id` (SIGKILL ends it; SIGSTOP/SIGCONT pause and resume it). */
   async signal(id: number, signal: NodeJS.Signals): Promise<void> {
     const child = this.processes.get(id);
