@@ -119,19 +119,21 @@ Napi::Function Segment::Define(Napi::Env env) {
 Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(info) {
   Napi::Env env = info.Env();
   uint64_t indexEntriesMax = 0;
+  uint64_t sealedCount = 0;
   if (info.Length() != 6 || !info[0].IsString() || !info[1].IsString() || !info[2].IsString() ||
-      !ToSafeInteger(info[3], &baseOffset_) || !ToSafeInteger(info[4], &indexEntriesMax) || !info[5].IsBoolean()) {
-    ThrowTypeError(env, "Segment(storePath, indexPath, runIndexPath, baseOffset, indexEntriesMax, repair)");
+      !ToSafeInteger(info[3], &baseOffset_) || !ToSafeInteger(info[4], &indexEntriesMax) ||
+      !(info[5].IsNull() || (ToSafeInteger(info[5], &sealedCount) && sealedCount > 0 && sealedCount <= indexEntriesMax))) {
+    ThrowTypeError(env, "Segment(storePath, indexPath, runIndexPath, baseOffset, indexEntriesMax, sealedCount: null | 1..indexEntriesMax)");
     return;
   }
-  const bool repair = info[5].As<Napi::Boolean>().Value();
+  const bool repair = info[5].IsNull();
   storePath_ = info[0].As<Napi::String>().Utf8Value();
   if (!Open(env, storePath_, info[1].As<Napi::String>().Utf8Value(),
             info[2].As<Napi::String>().Utf8Value(), indexEntriesMax)) {
     Release();
     return;
   }
-  if (!Recover(env, repair) || !RecoverRunIndex(firstScanned_)) Release();
+  if (!Recover(env, repair, sealedCount) || !RecoverRunIndex(firstScanned_)) Release();
 }
 
 Segment::~Segment() { Release(); }
@@ -194,9 +196,10 @@ bool Segment::VerifyRecordAt(uint64_t relative) const {
 // indexing every intact frame. With `repair` (the active segment), the last indexed record must pass
 // its checksum, and whatever follows the last intact frame is a torn or corrupt tail that is cut
 // off, so the next append continues right after the last good record. Without it (a sealed
-// segment, synced when it was sealed), the index is trusted as far as the store reaches and the
-// store is never cut: a damaged record there is reported when read, not silently removed.
-bool Segment::Recover(Napi::Env env, bool repair) {
+// segment, synced when it was sealed), the index is trusted where its entries increase within the
+// store, is rebuilt from the store where they do not (a lost, short or damaged index), and the store
+// is never cut: records it cannot account for are kept in the count and reported when read.
+bool Segment::Recover(Napi::Env env, bool repair, uint64_t sealedCount) {
   struct stat st;
   if (fstat(storeFd_, &st) != 0) {
     ThrowError(env, "IO", "stat " + storePath_, errno);
@@ -204,23 +207,25 @@ bool Segment::Recover(Napi::Env env, bool repair) {
   }
   const uint64_t storeSize = static_cast<uint64_t>(st.st_size);
   storeBytes_ = storeSize;
-  uint64_t count = FirstZero(capacity_, [this](uint64_t i) { return index_[i] == 0; });
-  // In the active segment, every entry must increase and stay within the store: damage in the middle
-  // ends the trusted prefix there, and the scan below indexes the rest from the store again.
-  for (uint64_t i = 0; repair && i < count; i++) {
+  const uint64_t limit = repair ? capacity_ : sealedCount;
+  assert(limit <= capacity_);
+  uint64_t count = std::min(limit, FirstZero(capacity_, [this](uint64_t i) { return index_[i] == 0; }));
+  // Every entry must increase and stay within the store: damage in the middle ends the trusted
+  // prefix there, and the scan below indexes the rest from the store again.
+  for (uint64_t i = 0; i < count; i++) {
     if (index_[i] <= RecordStart(i) || index_[i] > storeSize) count = i;
   }
   for (int tries = 0; repair && count > 0 && !VerifyRecordAt(count - 1); tries++) {
     count = tries < kVerifyBackwardTriesMax ? count - 1 : 0;
   }
-  while (!repair && count > 0 && index_[count - 1] > storeSize) count--;
   firstScanned_ = count;
   uint64_t position = RecordStart(count);
   std::vector<uint8_t> chunk;
   size_t neededBytes = kFullHeaderBytes;
-  while (count < capacity_ && position + neededBytes <= storeSize) {
+  while (count < limit && position + neededBytes <= storeSize) {
     chunk.resize(std::min<uint64_t>(storeSize - position, std::max(kScanChunkBytes, neededBytes)));
-    const int errnum = ReadAll(storeFd_, chunk.data(), chunk.size(), position);
+    int errnum = ReadAll(storeFd_, chunk.data(), chunk.size(), position);
+    if (errnum == 0) errnum = ReserveIndexes(std::min(limit, count + chunk.size() / kCompactHeaderBytes + 1), 0);
     if (errnum != 0) {
       ThrowError(env, "IO", "read " + storePath_ + " during recovery", errnum);
       return false;
@@ -228,7 +233,7 @@ bool Segment::Recover(Napi::Env env, bool repair) {
     size_t used = 0;
     FrameCheck check = FrameCheck::kOk;
     FrameView view;
-    while (count < capacity_) {
+    while (count < limit) {
       check = CheckFrame(chunk.data() + used, chunk.size() - used, baseOffset_ + count, &view);
       if (check != FrameCheck::kOk || (count == 0 && !view.full)) break;
       used += view.Bytes();
@@ -248,14 +253,41 @@ bool Segment::Recover(Napi::Env env, bool repair) {
     return false;
   }
   storeBytes_ = position;
-  count_ = count;
   TrimIndexes(count);
   assert(RecordStart(count) == position);
+  if (!repair && count < sealedCount) {
+    // The store does not hold the records its successor's offset says it must: keep their places,
+    // with entries that no read accepts (they do not increase), so they read as damaged and the
+    // next open scans for them again.
+    const int errnum = ReserveIndexes(sealedCount, 0);
+    if (errnum != 0) {
+      ThrowError(env, "IO", "size the index of " + storePath_, errnum);
+      return false;
+    }
+    for (uint64_t i = count; i < sealedCount; i++) index_[i] = position;
+    damagedFrom_ = count;
+    count = sealedCount;
+  }
+  count_ = count;
+  if (!repair) assert(count == sealedCount);
   return true;
 }
 
-// The run index may have lost entries (it is never synced) or kept entries for records that are
-// gone: trim it to the records that exist, then re-derive entries for records after its last one.
+int Segment::ReserveIndexes(uint64_t count, uint64_t runCount) {
+  constexpr uint64_t kReserveAheadBytes = 64 * 1024;
+  const auto reserve = [](int fd, uint64_t* reserved, uint64_t needed, uint64_t fileBytes) -> int {
+    if (needed <= *reserved) return 0;
+    const uint64_t end = std::min(fileBytes, needed + kReserveAheadBytes);
+    const int errnum = posix_fallocate(fd, static_cast<off_t>(*reserved), static_cast<off_t>(end - *reserved));
+    // Filesystems without fallocate keep sparse maps, as before.
+    if (errnum != 0 && errnum != EOPNOTSUPP && errnum != EINVAL) return errnum;
+    *reserved = end;
+    return 0;
+  };
+  const int errnum = reserve(indexFd_, &indexBytesReserved_, count * sizeof(uint64_t), capacity_ * sizeof(uint64_t));
+  return errnum != 0 ? errnum : reserve(runFd_, &runBytesReserved_, runCount * sizeof(RunEntry), capacity_ * sizeof(RunEntry));
+}
+
 // The run index may have lost entries (it is never synced) or kept entries for records that are
 // gone: trim it to the records that exist and check what is left, then derive entries for the
 // records it may not cover: those found by the store scan, or all of them if it had to start over.
@@ -270,7 +302,9 @@ bool Segment::RecoverRunIndex(uint64_t firstScanned) {
   for (uint64_t i = runCount; i < capacity_ && runs_[i].timestampMs != 0; i++) runs_[i] = RunEntry{};
   runCount_ = runCount;
   const uint64_t first = runCount == 0 ? 0 : std::max(runs_[runCount - 1].relative + 1, firstScanned);
-  for (uint64_t relative = first; relative < count; relative++) {
+  const uint64_t end = std::min(count, damagedFrom_);
+  if (first < end && ReserveIndexes(0, runCount + (end - first)) != 0) return true;  // No room: reads will say so.
+  for (uint64_t relative = first; relative < end; relative++) {
     uint8_t header[kFullHeaderBytes];
     const uint64_t start = RecordStart(relative);
     if (index_[relative] <= start) return true;  // A damaged sealed index: its reads will say so.
@@ -405,11 +439,13 @@ Napi::Value Segment::Append(const Napi::CallbackInfo& info) {
       [this, pieces, ends, runs, sync]() -> TaskResult {
         const uint64_t position = storeBytes_.load();
         const uint64_t first = count_.load();
-        int errnum = WriteAll(storeFd_, *pieces, position);
+        int errnum = ReserveIndexes(first + ends->size(), runCount_.load() + runs->size());
+        if (errnum != 0) return {errnum, "allocate index space for " + storePath_};
+        errnum = WriteAll(storeFd_, *pieces, position);
         if (errnum == 0 && sync && fdatasync(storeFd_) != 0) errnum = errno;
         if (errnum != 0) {
-          // Leave the segment as it was; a failed fdatasync may have dropped pages, so the caller
-          // must treat the log as failed rather than retry.
+          // Leave the segment as it was: none of these records is indexed, and the store is cut back
+          // to where they began, so the caller may write again from there.
           if (ftruncate(storeFd_, static_cast<off_t>(position)) != 0) return {errno, "undo a failed write to " + storePath_};
           return {errnum, sync ? "write and fdatasync " + storePath_ : "write " + storePath_};
         }
@@ -552,7 +588,7 @@ Napi::Value Segment::TermAt(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const uint64_t run = RunFor(relative);
-  if (run == runCount_.load() || !RunMatchesStore(run)) {
+  if (relative >= damagedFrom_ || run == runCount_.load() || !RunMatchesStore(run)) {
     ThrowError(env, "CORRUPT", "no verified run metadata in " + storePath_ + " at offset " + std::to_string(baseOffset_ + relative), 0);
     return env.Undefined();
   }

@@ -40,9 +40,11 @@ class Segment final : public Napi::ObjectWrap<Segment> {
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new Segment(storePath, indexPath, runIndexPath, baseOffset, indexEntriesMax, repair)
-  // indexEntriesMax 0 keeps the capacity the index file already has (a sealed segment); repair
-  // cuts a torn or corrupt tail (only ever the active segment).
+  // new Segment(storePath, indexPath, runIndexPath, baseOffset, indexEntriesMax, sealedCount)
+  // sealedCount null: the active segment, whose torn or corrupt tail is cut. A number: a sealed
+  // segment, which holds exactly that many records (its successor's base offset minus its own): its
+  // index is rebuilt from the store where it is missing, short or damaged, its store is never cut,
+  // and records the store cannot account for are reported as damaged when read.
   explicit Segment(const Napi::CallbackInfo& info);
   ~Segment() override;
 
@@ -62,7 +64,10 @@ class Segment final : public Napi::ObjectWrap<Segment> {
 
   bool Open(Napi::Env env, const std::string& storePath, const std::string& indexPath,
             const std::string& runIndexPath, uint64_t indexEntriesMax);
-  bool Recover(Napi::Env env, bool repair);
+  bool Recover(Napi::Env env, bool repair, uint64_t sealedCount);
+  // Makes sure the index pages for records [0, count) and run entries [0, runCount) are allocated on
+  // disk, so that writing them through the maps can never fault on a full disk. Returns an errno.
+  int ReserveIndexes(uint64_t count, uint64_t runCount);
   bool RecoverRunIndex(uint64_t firstScanned);
   uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
   bool VerifyRecordAt(uint64_t relative) const;
@@ -92,6 +97,11 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   uint64_t truncatedBytes_ = 0;
   uint64_t scannedRecords_ = 0;
   uint64_t firstScanned_ = 0;
+  // Sealed segments: records from here on were not found in the store (always count_ when whole).
+  uint64_t damagedFrom_ = UINT64_MAX;
+  // Bytes of the index files known to be allocated on disk (worker thread only).
+  uint64_t indexBytesReserved_ = 0;
+  uint64_t runBytesReserved_ = 0;
 };
 
 }  // namespace loghouse

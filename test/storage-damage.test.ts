@@ -3,11 +3,11 @@
 // are cut or reported as data loss, never returned wrong), and appending continues after it.
 import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
-import { open, stat, truncate } from "node:fs/promises";
+import { stat, truncate } from "node:fs/promises";
 import { test } from "node:test";
 import { DataLossError } from "../src/errors.ts";
 import { Log, type LogConfig } from "../src/storage/index.ts";
-import { segmentFile } from "./support/segment-files.ts";
+import { overwrite, segmentFile } from "./support/segment-files.ts";
 import { tempDir } from "./support/temp-dir.ts";
 
 const ROUNDS = 60;
@@ -15,11 +15,6 @@ const config: Partial<LogConfig> = { indexEntriesMax: 1000, recordBytesMax: 256,
 
 type Damage = (dir: string) => Promise<string>;
 
-async function overwrite(path: string, position: number, bytes: Buffer): Promise<void> {
-  const file = await open(path, "r+");
-  await file.write(bytes, 0, bytes.length, position);
-  await file.close();
-}
 
 const damages: Damage[] = [
   async (dir) => {

@@ -2,11 +2,11 @@
 // and the log continues after the last good record; damage in a sealed segment is reported on read
 // as data loss and never returned as data.
 import assert from "node:assert/strict";
-import { open, stat, truncate } from "node:fs/promises";
+import { rm, stat, truncate } from "node:fs/promises";
 import { describe, test } from "node:test";
 import { DataLossError, RpcCode } from "../src/errors.ts";
 import { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
-import { segmentFile } from "./support/segment-files.ts";
+import { flipByte, overwrite, segmentFile } from "./support/segment-files.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { cleanup } from "./support/cleanup.ts";
 
@@ -31,20 +31,7 @@ async function writeLog(dir: string, count: number): Promise<void> {
   await log.close();
 }
 
-async function overwrite(path: string, position: number, bytes: Buffer): Promise<void> {
-  const file = await open(path, "r+");
-  await file.write(bytes, 0, bytes.length, position);
-  await file.close();
-}
 
-async function flipByte(path: string, position: number): Promise<void> {
-  const file = await open(path, "r+");
-  const byte = Buffer.alloc(1);
-  await file.read(byte, 0, 1, position);
-  byte[0] = byte[0]! ^ 0x40;
-  await file.write(byte, 0, 1, position);
-  await file.close();
-}
 
 /** Reopens, checks the log holds exactly records [0, count), and that appending continues at count. */
 async function assertRepairedTo(dir: string, count: number): Promise<Log["recovery"]> {
@@ -152,10 +139,38 @@ describe("sealed segment damage", () => {
     assert.deepEqual(log.read(10).value, value(10));
   });
 
-  test("a sealed store shorter than its successor's start refuses to open rather than hide the gap", async (t) => {
+  test("a sealed store shorter than its successor's start opens and reports the missing records as data loss", async (t) => {
     const dir = await tempDir(t);
     await writeLog(dir, 12);
     await truncate(segmentFile(dir, 5, ".store"), valuePosition(3) - COMPACT_HEADER_BYTES);
-    await assert.rejects(Log.open(dir, config), (error: unknown) => error instanceof DataLossError && /ends at offset 8/.test(error.message));
+    const log = await Log.open(dir, config);
+    cleanup(t, () => log.close());
+    assert.equal(log.nextOffset, 12, "the gap is kept, not hidden");
+    for (const offset of [8, 9]) assert.throws(() => log.read(offset), DataLossError);
+    assert.throws(() => log.termAt(9), DataLossError, "no term is made up for a record the store lacks");
+    for (const offset of [0, 5, 7, 10, 11]) assert.deepEqual(log.read(offset).value, value(offset));
   });
+});
+
+describe("sealed index rebuild", () => {
+  const damages: Array<[string, (dir: string) => Promise<unknown>]> = [
+    ["missing", (dir) => rm(segmentFile(dir, 5, ".index"))],
+    ["truncated", (dir) => truncate(segmentFile(dir, 5, ".index"), 2 * 8 + 3)],
+    ["zeroed in the middle", (dir) => overwrite(segmentFile(dir, 5, ".index"), 8, Buffer.alloc(2 * 8))],
+    ["overwritten with entries that go backwards", (dir) => overwrite(segmentFile(dir, 5, ".index"), 2 * 8, Buffer.alloc(8, 1))],
+    ["missing with its run index", async (dir) => Promise.all([rm(segmentFile(dir, 5, ".index")), rm(segmentFile(dir, 5, ".runindex"))])],
+  ];
+  for (const [what, damage] of damages) {
+    test(`a sealed index that is ${what} is rebuilt from its store on open`, async (t) => {
+      const dir = await tempDir(t);
+      await writeLog(dir, 12);
+      await damage(dir);
+      const log = await Log.open(dir, config);
+      cleanup(t, () => log.close());
+      assert.equal(log.nextOffset, 12);
+      for (let i = 0; i < 12; i++) assert.deepEqual(log.read(i).value, value(i), `record ${i}`);
+      assert.equal(log.termAt(7), 0);
+      assert.deepEqual((await log.scrub()).damaged, []);
+    });
+  }
 });

@@ -31,6 +31,12 @@ export interface LogConfig {
    */
   readonly retentionBytes: number;
   readonly retentionMs: number;
+  /**
+   * The background scrubber re-reads every record at most this many stored bytes a second, a pass
+   * every scrubIntervalMs, and reports damage it finds (0: no background scrub; Log.scrub still runs).
+   */
+  readonly scrubBytesPerSecond: number;
+  readonly scrubIntervalMs: number;
   /** Source of creation timestamps (ms since the epoch); injectable for tests. */
   readonly clock: () => number;
 }
@@ -50,6 +56,8 @@ export const defaultLogConfig: LogConfig = {
   syncIntervalMs: 1000,
   retentionBytes: 0,
   retentionMs: 0,
+  scrubBytesPerSecond: 0,
+  scrubIntervalMs: 3_600_000,
   clock: Date.now,
 };
 
@@ -75,6 +83,8 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   requireInteger("syncIntervalMs", config.syncIntervalMs, 1, 3_600_000);
   requireInteger("retentionBytes", config.retentionBytes, 0, 2 ** 50);
   requireInteger("retentionMs", config.retentionMs, 0, Number.MAX_SAFE_INTEGER);
+  requireInteger("scrubBytesPerSecond", config.scrubBytesPerSecond, 0, 2 ** 40);
+  requireInteger("scrubIntervalMs", config.scrubIntervalMs, 1, 2 ** 31 - 1);
   if (!["fsync", "interval", "none"].includes(config.durability)) {
     throw new InvalidConfigError(`durability must be "fsync", "interval" or "none", got ${String(config.durability)}`);
   }

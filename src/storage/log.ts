@@ -5,6 +5,7 @@
 // back. Operations that rewrite the tail (truncateAfter) and close wait for queued appends and
 // hold new ones back while they run.
 import assert from "node:assert/strict";
+import { EventEmitter } from "node:events";
 import { mkdir, readdir } from "node:fs/promises";
 import {
   BatchTooLargeError,
@@ -30,7 +31,9 @@ import {
 import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
 import { native } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
+import { scrub, type DamagedRange, type ScrubOptions, type ScrubReport, type ScrubTarget } from "./scrub.ts";
 import { Segment, segmentBaseOffsets } from "./segment.ts";
+import { rewriteSegment } from "./segment-rewrite.ts";
 
 /** How often a log drops sealed segments' index pages from memory and applies its retention. */
 const HOUSEKEEPING_EVERY_MS = 10_000;
@@ -78,7 +81,13 @@ export interface RecoveryReport {
 
 const READ_BYTES_DEFAULT = 1024 * 1024;
 
-export class Log {
+/** What a log reports as it runs. */
+export interface LogEvents {
+  /** The background scrubber found damaged records (all it found in its last pass). */
+  damage: [ranges: readonly DamagedRange[]];
+}
+
+export class Log extends EventEmitter<LogEvents> {
   private visibleEnd: number;
   private lastTimestampMs = 0;
   private state: "open" | "closing" | "closed" = "open";
@@ -91,6 +100,9 @@ export class Log {
   private readonly housekeepingTimer: NodeJS.Timeout;
   private timerSync: Promise<void> = Promise.resolve();
   private unsynced = false;
+  private damage: readonly DamagedRange[] = [];
+  private scrubTimer: NodeJS.Timeout | undefined;
+  private readonly scrubAbort = new AbortController();
 
   private constructor(
     readonly directory: string,
@@ -99,6 +111,7 @@ export class Log {
     private readonly lockFd: number,
     readonly recovery: RecoveryReport,
   ) {
+    super();
     this.visibleEnd = this.active.writtenEnd;
     this.commits = new GroupCommit({
       syncEachCommit: config.durability === "fsync",
@@ -112,11 +125,15 @@ export class Log {
       this.syncTimer = setInterval(() => this.syncOnTimer(), config.syncIntervalMs).unref();
     }
     this.housekeepingTimer = setInterval(() => this.houseKeep(), HOUSEKEEPING_EVERY_MS).unref();
+    if (config.scrubBytesPerSecond > 0) this.scheduleScrub();
   }
 
   /**
    * Opens the log in `directory` (created if absent), locking it against other processes. The
-   * active segment's tail is verified and repaired; sealed segments are trusted as synced.
+   * active segment's tail is verified and repaired; sealed segments are trusted as synced, except
+   * that an index that is missing, short or damaged is rebuilt from its store, and records a sealed
+   * store lacks read as DataLossError (the log still opens). Every file created or removed on the
+   * way is made durable (the directory is fsynced) before the log is returned.
    */
   static async open(directory: string, overrides: Partial<LogConfig> = {}): Promise<Log> {
     const config = resolveLogConfig(overrides);
@@ -124,21 +141,24 @@ export class Log {
     const lockFd = native.lockDirectory(directory);
     const segments: Segment[] = [];
     try {
-      const bases = segmentBaseOffsets(await readdir(directory));
+      const names = await readdir(directory);
+      await Segment.removeRewriteFiles(directory, names);
+      const bases = segmentBaseOffsets(names);
       // Rotation creates a segment's files before the previous segment's last writes land, so a
       // crash can leave empty segments at the end: they hold nothing and are removed.
       while (bases.length > 1 && (await Segment.storeBytes(directory, bases[bases.length - 1]!)) === 0) {
         await Segment.removeFiles(directory, bases.pop()!);
       }
       const activeBase = bases.pop() ?? config.initialOffset;
-      for (const base of bases) segments.push(Segment.openSealed(directory, base));
+      bases.forEach((base, i) => segments.push(Segment.openSealed(directory, base, (bases[i + 1] ?? activeBase) - base)));
       segments.push(Segment.openActive(directory, activeBase, config.indexEntriesMax));
-      checkContiguous(segments);
+      await syncDirectory(directory);
     } catch (error) {
       for (const segment of segments) segment.files.close();
       native.unlockDirectory(lockFd);
       throw error;
     }
+    for (const segment of segments.slice(0, -1)) segment.files.releaseMemory();
     const recovery: RecoveryReport = {
       truncatedBytes: segments.reduce((sum, s) => sum + s.files.recovery.truncatedBytes, 0),
       scannedRecords: segments.reduce((sum, s) => sum + s.files.recovery.scannedRecords, 0),
@@ -387,6 +407,123 @@ export class Log {
     return this.lowestOffset;
   }
 
+  /**
+   * Reads every visible record back through the verified read path, at most options.bytesPerSecond
+   * stored bytes a second, and reports the records that fail: exactly those a read would answer
+   * with DataLossError. Ranges are [firstOffset, endOffset), ascending, each within one segment. The
+   * report also becomes `damagedRanges`. The background scrubber (config.scrubBytesPerSecond) calls
+   * this every config.scrubIntervalMs.
+   */
+  async scrub(options: ScrubOptions = {}): Promise<ScrubReport> {
+    this.checkOpen();
+    const log = this;
+    const target: ScrubTarget = {
+      get lowestOffset() {
+        return log.lowestOffset;
+      },
+      get nextOffset() {
+        return log.nextOffset;
+      },
+      readFrames: (offset, limits) => this.readFrames(offset, limits),
+      segmentBaseOffset: (offset) => this.segmentFor(offset).baseOffset,
+    };
+    const report = await scrub(target, options);
+    this.damage = report.damaged;
+    return report;
+  }
+
+  /** Damaged records the last scrub found, less those replaced since. */
+  get damagedRanges(): readonly DamagedRange[] {
+    return this.damage;
+  }
+
+  /**
+   * Replaces the stored records [firstOffset, firstOffset + n) with `frames`, durably: for repairing
+   * a damaged range (as scrub reports it) with records fetched from a healthy replica.
+   *
+   * Contract: `frames` are n stored frames as another log's readFrames returns them (intact,
+   * consecutive from firstOffset, the first one full; checked here: DataLossError otherwise). The
+   * range must lie within [lowestOffset, nextOffset) (OffsetOutOfRangeError) and within one of this
+   * log's segments (InvalidArgumentError; a DamagedRange never crosses one). Every other record of
+   * that segment must read back intact (DataLossError otherwise: join the damaged ranges of one
+   * segment, DamagedRange.segmentBaseOffset, into one call). The records must fit the log around
+   * them (InvalidArgumentError otherwise): terms and creation times never decrease across the range
+   * and its intact neighbours, and where this log still holds a record's term it must match. When
+   * the promise resolves the new records are on disk and the directory synced; reads see them at
+   * once. Appends wait while it runs; it costs one rewrite of the segment.
+   */
+  async replaceRange(firstOffset: number, frames: Buffer): Promise<void> {
+    if (!Number.isSafeInteger(firstOffset) || firstOffset < 0) throw new InvalidArgumentError(`firstOffset must be a non-negative integer, got ${firstOffset}`);
+    if (!Buffer.isBuffer(frames) || frames.length === 0) throw new InvalidArgumentError("replaceRange needs a non-empty Buffer of frames");
+    const count = native.verifyFrames(frames, firstOffset);
+    const endOffset = firstOffset + count;
+    await this.runExclusive(async () => {
+      if (firstOffset < this.lowestOffset) throw new OffsetOutOfRangeError(BigInt(firstOffset));
+      if (endOffset > this.visibleEnd) throw new OffsetOutOfRangeError(BigInt(endOffset - 1));
+      const at = this.segments.indexOf(this.segmentFor(firstOffset));
+      const segment = this.segments[at]!;
+      if (endOffset > segment.writtenEnd) {
+        throw new InvalidArgumentError(`records [${firstOffset}, ${endOffset}) cross the end of the segment at ${segment.baseOffset} (${segment.writtenEnd})`);
+      }
+      this.checkReplacement(firstOffset, frames);
+      const sealedCount = segment === this.active ? null : segment.files.count;
+      this.segments[at] = await rewriteSegment(segment, firstOffset, frames, count, sealedCount, this.config.indexEntriesMax);
+      this.damage = this.damage.filter((range) => range.endOffset <= firstOffset || range.firstOffset >= endOffset);
+    });
+  }
+
+  /** Replacement records keep terms and times in order against their intact neighbours, and agree with the terms this log still holds. */
+  private checkReplacement(firstOffset: number, frames: Buffer): void {
+    const given = decodeFrames(frames, firstOffset);
+    const intact = (offset: number): LogRecord | undefined => {
+      if (offset < this.lowestOffset || offset >= this.visibleEnd) return undefined;
+      try {
+        return this.read(offset);
+      } catch (error) {
+        if (error instanceof DataLossError) return undefined;
+        throw error;
+      }
+    };
+    const sequence = [intact(firstOffset - 1), ...given, intact(firstOffset + given.length)].filter((r) => r !== undefined);
+    for (let i = 1; i < sequence.length; i++) {
+      const [before, after] = [sequence[i - 1]!, sequence[i]!];
+      if (after.term < before.term || after.timestampMs < before.timestampMs) {
+        throw new InvalidArgumentError(`replacement record ${after.offset} would put term or time out of order after record ${before.offset}`);
+      }
+    }
+    for (const record of given) {
+      const stored = this.storedTerm(record.offset);
+      if (stored !== undefined && stored !== record.term) {
+        throw new InvalidArgumentError(`replacement record ${record.offset} has term ${record.term}, but this log holds term ${stored} there`);
+      }
+    }
+  }
+
+  /** The term the run index holds for `offset`, or undefined where it cannot be verified. */
+  private storedTerm(offset: number): number | undefined {
+    try {
+      return this.termAt(offset);
+    } catch (error) {
+      if (error instanceof DataLossError) return undefined;
+      throw error;
+    }
+  }
+
+  private scheduleScrub(): void {
+    this.scrubTimer = setTimeout(() => {
+      this.scrub({ bytesPerSecond: this.config.scrubBytesPerSecond, signal: this.scrubAbort.signal })
+        .then((report) => {
+          if (report.damaged.length > 0) this.emit("damage", report.damaged);
+        })
+        .catch((error: unknown) => {
+          if (this.state === "open") process.emitWarning(`log scrub in ${this.directory} failed: ${(error as Error).message}`);
+        })
+        .finally(() => {
+          if (this.state === "open") this.scheduleScrub();
+        });
+    }, this.config.scrubIntervalMs).unref();
+  }
+
   /** fdatasyncs the active segment now, whatever the policy. */
   async sync(): Promise<void> {
     this.checkOpen();
@@ -407,6 +544,8 @@ export class Log {
     await this.commits.drain();
     clearInterval(this.syncTimer);
     clearInterval(this.housekeepingTimer);
+    clearTimeout(this.scrubTimer);
+    this.scrubAbort.abort(new LogClosedError());
     await this.timerSync;
     try {
       if (this.config.durability !== "fsync" && this.failure === null) await this.active.files.sync();
@@ -644,15 +783,4 @@ function checkLimits(limits: ReadLimits): { countMax: number; bytesMax: number }
   if (!Number.isSafeInteger(countMax) || countMax < 1) throw new InvalidArgumentError(`countMax must be a positive integer, got ${countMax}`);
   if (!Number.isSafeInteger(bytesMax) || bytesMax < 0) throw new InvalidArgumentError(`bytesMax must be a non-negative integer, got ${bytesMax}`);
   return { countMax, bytesMax };
-}
-
-/** Each sealed segment must end exactly where the next begins; anything else is damage, not to be papered over. */
-function checkContiguous(segments: readonly Segment[]): void {
-  for (let i = 0; i + 1 < segments.length; i++) {
-    const end = segments[i]!.writtenEnd;
-    const next = segments[i + 1]!.baseOffset;
-    if (end !== next) {
-      throw new DataLossError(`segment at ${segments[i]!.baseOffset} ends at offset ${end} but the next begins at ${next}`);
-    }
-  }
 }

@@ -44,7 +44,8 @@ interface NativeAddon {
     runIndexPath: string,
     baseOffset: number,
     indexEntriesMax: number,
-    repair: boolean,
+    /** null: the active segment (a torn tail is cut); else a sealed segment's record count (see Segment.openSealed). */
+    sealedCount: number | null,
   ) => NativeSegment;
   initialize(errorFactory: (code: string, message: string, errno: number) => Error): void;
   /** Frames for the values laid end to end in `packed`, lengths[i] bytes each: one full frame, then compact ones. */

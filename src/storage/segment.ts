@@ -1,12 +1,15 @@
 // A segment as the log sees it: the native files plus what has been reserved in them by appends
 // that are queued but not yet written.
-import { rm, stat } from "node:fs/promises";
+import { rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { DataLossError } from "../errors.ts";
 import { native, type NativeSegment } from "./native.ts";
 
 const SUFFIXES = [".store", ".index", ".runindex"] as const;
 const NAME_DIGITS = 20;
 const STORE_NAME = /^(\d{20})\.store$/;
+/** Most records a sealed segment can be asked to hold (the largest indexEntriesMax). */
+const SEALED_RECORDS_MAX = 2 ** 28;
 
 function fileName(baseOffset: number, suffix: string): string {
   return String(baseOffset).padStart(NAME_DIGITS, "0") + suffix;
@@ -23,6 +26,9 @@ export function segmentBaseOffsets(names: readonly string[]): number[] {
 }
 
 export class Segment {
+  /** Suffix of the files a segment is rewritten into before they are renamed over it. */
+  static readonly REWRITE_SUFFIX = ".rewrite";
+
   /** Records written or queued; the next record queued here gets offset baseOffset + reservedCount. */
   reservedCount: number;
   reservedBytes: number;
@@ -44,17 +50,29 @@ export class Segment {
    * New segments get room for indexEntriesMax records; existing ones keep at least their capacity.
    */
   static openActive(directory: string, baseOffset: number, indexEntriesMax: number): Segment {
-    return Segment.open(directory, baseOffset, indexEntriesMax, true);
+    return Segment.open(directory, baseOffset, indexEntriesMax, null);
   }
 
-  /** Opens a sealed segment: its index is rebuilt where it falls short, but its store is never cut. */
-  static openSealed(directory: string, baseOffset: number): Segment {
-    return Segment.open(directory, baseOffset, 0, false);
+  /**
+   * Opens a sealed segment, which holds exactly `recordCount` records (its successor's base offset
+   * minus its own): its index is rebuilt from the store where it is missing, short or damaged, its
+   * store is never cut, and records the store cannot account for read as DataLossError.
+   */
+  static openSealed(directory: string, baseOffset: number, recordCount: number): Segment {
+    if (recordCount > SEALED_RECORDS_MAX) {
+      throw new DataLossError(`segment at ${baseOffset} would hold ${recordCount} records, more than any segment can: its successor is misnamed`);
+    }
+    return Segment.open(directory, baseOffset, recordCount, recordCount);
   }
 
-  private static open(directory: string, baseOffset: number, indexEntriesMax: number, repair: boolean): Segment {
-    const [store, index, runIndex] = SUFFIXES.map((suffix) => join(directory, fileName(baseOffset, suffix)));
-    const files = new native.Segment(store!, index!, runIndex!, baseOffset, indexEntriesMax, repair);
+  /** Opens (creating) the side files a segment is rewritten into, as an empty active segment of `capacity` records. */
+  static openRewrite(directory: string, baseOffset: number, capacity: number): Segment {
+    return Segment.open(directory, baseOffset, capacity, null, Segment.REWRITE_SUFFIX);
+  }
+
+  private static open(directory: string, baseOffset: number, indexEntriesMax: number, sealedCount: number | null, extra = ""): Segment {
+    const [store, index, runIndex] = SUFFIXES.map((suffix) => join(directory, fileName(baseOffset, suffix) + extra));
+    const files = new native.Segment(store!, index!, runIndex!, baseOffset, indexEntriesMax, sealedCount);
     return new Segment(directory, baseOffset, files);
   }
 
@@ -75,8 +93,25 @@ export class Segment {
     await Segment.removeFiles(this.directory, this.baseOffset);
   }
 
-  static async removeFiles(directory: string, baseOffset: number): Promise<void> {
-    for (const suffix of SUFFIXES) await rm(join(directory, fileName(baseOffset, suffix)), { force: true });
+  static async removeFiles(directory: string, baseOffset: number, extra = ""): Promise<void> {
+    for (const suffix of SUFFIXES) await rm(join(directory, fileName(baseOffset, suffix) + extra), { force: true });
+  }
+
+  /** Deletes the files of a rewrite that never finished (left by a crash), and of one about to start. */
+  static async removeRewriteFiles(directory: string, names: readonly string[]): Promise<void> {
+    for (const name of names) if (name.endsWith(Segment.REWRITE_SUFFIX)) await rm(join(directory, name), { force: true });
+  }
+
+  /**
+   * Puts the rewritten files of the closed segment at `baseOffset` in place of its files: the
+   * indexes first, the store (the source of truth) last, so that a crash part way leaves either
+   * the old store or the new one, each with indexes that open repairs. The caller syncs the directory.
+   */
+  static async installRewrite(directory: string, baseOffset: number): Promise<void> {
+    for (const suffix of [".index", ".runindex", ".store"]) {
+      const target = join(directory, fileName(baseOffset, suffix));
+      await rename(target + Segment.REWRITE_SUFFIX, target);
+    }
   }
 
   /** Size of a segment's store file on disk, without opening the segment. */
