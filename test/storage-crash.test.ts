@@ -1,57 +1,193 @@
-// Crash safety: a child process appends durably in a loop and is killed with SIGKILL at a random
-// moment (after a random number of acknowledgements, while other appends are in flight). After
-// every kill the reopened log must hold every acknowledged record, byte for byte, at its offset,
-// and the next append must continue the sequence.
+// Crash safety. A child process appends durably from several loops and sometimes truncates, drops
+// old segments or resets the log (test/support/crash-appender.ts); it runs under the power-loss
+// model (test/support/power-loss.ts) and is SIGKILLed at a random moment. After each kill two
+// states must hold everything acknowledged, byte for byte, at its offset, and nothing from before an
+// acknowledged truncation or reset: the directory as the process left it (a process crash), and
+// the directory as a power loss would have left it at several moments of the run, where only what
+// was fsynced survives. The next run continues from the power-loss state.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomInt } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { DataLossError } from "../src/errors.ts";
 import { Log } from "../src/storage/index.ts";
+import { CRASH_LOG_CONFIG, epochOf } from "./support/crash-appender.ts";
+import { powerLossPoints, powerLossUnavailable, readFiles, spawnTraced, writeFiles, type PowerLossPoint } from "./support/power-loss.ts";
 import { tempDir } from "./support/temp-dir.ts";
 
-const KILLS = 50;
+const KILLS = 25;
+const POINTS_PER_KILL = 4;
 const CHILD = fileURLToPath(new URL("./support/crash-appender.ts", import.meta.url));
-const STARTUP_TIMEOUT_MS = 30_000;
+const STARTUP_TIMEOUT_MS = 60_000;
 
-/** Runs the appender until it has acknowledged `acksBeforeKill` batches, then SIGKILLs it. */
-async function runAndKill(dir: string, acksBeforeKill: number, acked: Map<number, string>): Promise<void> {
-  const child = spawn(process.execPath, ["--import", "tsx", CHILD, dir], { stdio: ["ignore", "pipe", "inherit"] });
+type Pending = { readonly kind: "t" | "d" | "r"; readonly offset: number } | undefined;
+
+/** What the log must hold, replayed from the appender's lines. */
+class Expected {
+  private constructor(
+    private lowest: number,
+    private end: number,
+    private readonly values: Map<number, string>,
+    private epoch: number,
+    private pending: Pending = undefined,
+  ) {}
+
+  /** Everything a verified log holds, with records from `epoch` on expected after it. */
+  static of(log: Log, epoch: number): Expected {
+    const values = new Map<number, string>();
+    for (let offset = log.lowestOffset; offset < log.nextOffset; offset++) values.set(offset, log.read(offset).value.toString("hex"));
+    return new Expected(log.lowestOffset, log.nextOffset, values, epoch);
+  }
+
+  copy(): Expected {
+    return new Expected(this.lowest, this.end, new Map(this.values), this.epoch, this.pending);
+  }
+
+  apply(line: string): void {
+    const [kind, first, hexes] = line.split(" ") as [string, string, string | undefined];
+    const offset = Number(first);
+    if (kind === "A") {
+      (hexes ?? "").split(",").forEach((hex, i) => this.values.set(offset + i, hex));
+      this.end = Math.max(this.end, offset + (hexes ?? "").split(",").length);
+    } else if (kind === "t" || kind === "d" || kind === "r") {
+      this.pending = { kind, offset };
+    } else if (kind === "T" || kind === "R") {
+      if (kind === "R") this.lowest = offset;
+      this.end = kind === "T" ? offset + 1 : offset;
+      for (const key of this.values.keys()) if (key >= this.end) this.values.delete(key);
+      this.epoch++;
+      this.pending = undefined;
+    } else if (kind === "D") {
+      this.lowest = offset;
+      this.pending = undefined;
+    }
+    for (const key of this.values.keys()) if (key < this.lowest) this.values.delete(key);
+  }
+
+  /** Checks a reopened log against what was acknowledged; `what` names the state in messages. */
+  check(log: Log, what: string): void {
+    const { lowestOffset: low, nextOffset: next } = log;
+    const pending = this.pending;
+    if (pending?.kind === "r" && low === pending.offset && next === low) return;
+    if (pending?.kind === "d") assert.ok(low >= this.lowest && low <= Math.max(this.lowest, pending.offset), `${what}: lowest offset ${low} after a drop to ${pending.offset}`);
+    else assert.equal(low, this.lowest, `${what}: lowest offset`);
+    const endMin = pending?.kind === "t" ? Math.min(this.end, pending.offset + 1) : this.end;
+    assert.ok(next >= endMin, `${what}: the log ends at ${next}, before acknowledged records (${endMin})`);
+    for (let offset = low; offset < next; offset++) {
+      let value: Buffer;
+      try {
+        value = log.read(offset).value;
+      } catch (error) {
+        if (error instanceof DataLossError) assert.fail(`${what}: record ${offset} is damaged: ${error.message}`);
+        throw error;
+      }
+      const acknowledged = this.values.get(offset);
+      if (acknowledged !== undefined) assert.equal(value.toString("hex"), acknowledged, `${what}: record ${offset}`);
+      else assert.ok(epochOf(value) >= this.epoch, `${what}: record ${offset} is from epoch ${epochOf(value)}, before the acknowledged epoch ${this.epoch}`);
+    }
+  }
+}
+
+/** Runs the appender under strace until it has printed `linesBeforeKill` lines, then SIGKILLs it; returns its lines. */
+async function runAndKill(dir: string, traceFile: string, epoch: number, linesBeforeKill: number): Promise<string[]> {
+  const child = spawnTraced(traceFile, ["--import", "tsx", CHILD, dir, String(epoch)]);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), STARTUP_TIMEOUT_MS);
-  let acks = 0;
-  let ready = false;
-  for await (const line of createInterface({ input: child.stdout })) {
-    if (line.startsWith("ready")) {
-      ready = true;
+  let pid = 0;
+  const timer = setTimeout(() => (pid > 0 ? process.kill(pid, "SIGKILL") : child.kill("SIGKILL")), STARTUP_TIMEOUT_MS);
+  const lines: string[] = [];
+  for await (const line of createInterface({ input: child.stdout! })) {
+    if (line.startsWith("ready ")) {
+      pid = Number(line.split(" ")[1]);
       continue;
     }
-    const [first, hexValues] = line.split(" ");
-    (hexValues ?? "").split(",").forEach((hex, i) => acked.set(Number(first) + i, hex));
-    if (++acks === acksBeforeKill) child.kill("SIGKILL");
+    lines.push(line);
+    if (lines.length === linesBeforeKill) process.kill(pid, "SIGKILL");
   }
   await exited;
   clearTimeout(timer);
-  assert.ok(ready && acks >= acksBeforeKill, `child acknowledged ${acks} of ${acksBeforeKill} batches before it ended`);
+  assert.ok(pid > 0 && lines.length >= linesBeforeKill, `child printed ${lines.length} of ${linesBeforeKill} lines before it ended`);
+  return lines;
 }
 
-test(`no acknowledged record is lost across ${KILLS} SIGKILLs`, { timeout: 600_000 }, async (t) => {
+/** Opens the log in `dir`, checks it against `expected`, and returns what it holds. */
+async function checkDirectory(dir: string, expected: Expected, what: string, epoch: number): Promise<Expected> {
+  const log = await Log.open(dir, CRASH_LOG_CONFIG);
+  try {
+    expected.check(log, what);
+    return Expected.of(log, epoch);
+  } finally {
+    await log.close();
+  }
+}
+
+async function checkPowerLoss(point: PowerLossPoint, expected: Expected, what: string, epoch: number): Promise<Expected> {
+  const scratch = await mkdtemp(join(tmpdir(), "loghouse-power-loss-"));
+  try {
+    await writeFiles(scratch, point.files);
+    const state = expected.copy();
+    for (const line of point.output.split("\n")) if (line !== "" && !line.startsWith("ready")) state.apply(line);
+    return await checkDirectory(scratch, state, what, epoch);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+const unavailable = powerLossUnavailable();
+
+test(`no acknowledged record is lost or outlived by a stale one across ${KILLS} SIGKILLs and power losses`, { timeout: 900_000, skip: unavailable }, async (t) => {
   const dir = await tempDir(t);
-  const acked = new Map<number, string>();
+  const traceFile = join(await tempDir(t), "trace");
+  let epoch = 0;
+  let expected = await emptyExpected(dir);
   for (let kill = 0; kill < KILLS; kill++) {
-    await runAndKill(dir, randomInt(1, 120), acked);
-    const log = await Log.open(dir, { indexEntriesMax: 64, storeBytesMax: 16 * 1024, recordBytesMax: 512 });
-    try {
-      for (const [offset, hex] of acked) {
-        assert.equal(log.read(offset).value.toString("hex"), hex, `record ${offset} after kill ${kill}`);
-      }
-      const next = log.nextOffset;
-      assert.ok(next >= Math.max(...acked.keys()) + 1);
-      assert.equal(await log.append([Buffer.from("after-crash")]), next, "the next append continues the sequence");
-      acked.set(next, Buffer.from("after-crash").toString("hex"));
-    } finally {
-      await log.close();
-    }
+    const initial = await readFiles(dir);
+    const lines = await runAndKill(dir, traceFile, epoch, randomInt(1, 150));
+    const points = powerLossPoints(await readFile(traceFile, "utf8"), dir, initial);
+    assert.ok(points.length > 0, "the trace holds the appender's output");
+    const afterProcessCrash = expected.copy();
+    for (const line of lines) afterProcessCrash.apply(line);
+    await checkDirectory(dir, afterProcessCrash, `after kill ${kill}`, epoch);
+    const chosen = [points.length - 1, ...Array.from({ length: POINTS_PER_KILL - 1 }, () => randomInt(0, points.length))];
+    for (const at of chosen) await checkPowerLoss(points[at]!, expected, `power loss after output line ${at} of kill ${kill}`, epoch);
+    // Go on from the power loss at the last line: only what was synced then survives.
+    const last = points[points.length - 1]!;
+    await writeFiles(dir, last.files);
+    epoch += 1_000;
+    expected = await checkPowerLoss(last, expected, `power loss at the end of kill ${kill}`, epoch);
   }
 });
+
+test("a power loss after a truncation and new acknowledged appends never brings the removed segments back", { timeout: 120_000, skip: unavailable }, async (t) => {
+  const dir = await tempDir(t);
+  const traceFile = join(await tempDir(t), "trace");
+  const lines = await runToExit(dir, traceFile, "truncate-then-append");
+  const points = powerLossPoints(await readFile(traceFile, "utf8"), dir, new Map());
+  const expected = await emptyExpected(await tempDir(t));
+  const truncatedAt = lines.indexOf("T 9");
+  // One point per line written, the first after "ready".
+  assert.ok(truncatedAt > 0 && points.length === lines.length + 1, "every line of the script has its power-loss point");
+  for (let at = truncatedAt; at < lines.length; at++) await checkPowerLoss(points[at + 1]!, expected, `power loss after line ${at} (${lines[at]})`, 0);
+});
+
+/** Runs the appender under strace in `mode` until it exits by itself; returns its lines. */
+async function runToExit(dir: string, traceFile: string, mode: string): Promise<string[]> {
+  const child = spawnTraced(traceFile, ["--import", "tsx", CHILD, dir, mode]);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  const lines: string[] = [];
+  for await (const line of createInterface({ input: child.stdout! })) if (!line.startsWith("ready ")) lines.push(line);
+  assert.equal(await exited, 0, "the scripted appender exits cleanly");
+  return lines;
+}
+
+async function emptyExpected(dir: string): Promise<Expected> {
+  const log = await Log.open(dir, CRASH_LOG_CONFIG);
+  try {
+    return Expected.of(log, 0);
+  } finally {
+    await log.close();
+  }
+}

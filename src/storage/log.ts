@@ -334,7 +334,11 @@ export class Log extends EventEmitter<LogEvents> {
       const end = offset + 1;
       if (end >= this.visibleEnd) return;
       this.visibleEnd = end;
+      // Newest first, and durably before the cut: a crash part way leaves a shorter but whole log,
+      // and segments once removed never come back behind records written after them.
+      const removing = this.segments.length > 1 && this.active.baseOffset > end;
       while (this.segments.length > 1 && this.active.baseOffset > end) await this.segments.pop()!.remove();
+      if (removing) await syncDirectory(this.directory);
       const target = this.active;
       await target.files.truncate(end - target.baseOffset);
       target.resetReservations();
@@ -356,6 +360,7 @@ export class Log extends EventEmitter<LogEvents> {
       const first = this.segments[0]!;
       first.files.close();
       await Segment.removeFiles(this.directory, first.baseOffset);
+      await syncDirectory(this.directory);
       this.segments[0] = Segment.openActive(this.directory, offset, this.config.indexEntriesMax);
       this.visibleEnd = offset;
       this.lastTimestampMs = 0;
@@ -394,7 +399,7 @@ export class Log extends EventEmitter<LogEvents> {
     this.enforceRetention().catch((error: unknown) => process.emitWarning(`log retention in ${this.directory} failed: ${(error as Error).message}`));
   }
 
-  /** Deletes whole segments whose records all precede `offset` (never the active one); returns the new lowest offset. */
+  /** Deletes whole segments whose records all precede `offset` (never the active one), durably; returns the new lowest offset. */
   async dropBefore(offset: number): Promise<number> {
     this.checkOpen();
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`offset must be a non-negative integer, got ${offset}`);
@@ -403,6 +408,7 @@ export class Log extends EventEmitter<LogEvents> {
       let count = 0;
       while (count < this.segments.length - 1 && this.segments[count + 1]!.baseOffset <= offset) count++;
       for (const segment of this.segments.splice(0, count)) await segment.remove();
+      if (count > 0) await syncDirectory(this.directory);
     });
     return this.lowestOffset;
   }
