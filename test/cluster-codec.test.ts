@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { CodecError } from "../src/cluster/transport-errors.ts";
 import { CONNECTION_MARKER, decodeHello, encodeHello, FrameReader, HELLO_BYTES, TRANSPORT_VERSION } from "../src/cluster/frame-reader.ts";
-import { decodeMessage, encodedMessageBytes, encodeMessage, MESSAGE_HEADER_BYTES } from "../src/cluster/message-codec.ts";
+import { decodeMessage, encodedMessageBytes, encodedRepairMessageBytes, encodeMessage, encodeRepairMessage, MESSAGE_HEADER_BYTES } from "../src/cluster/message-codec.ts";
+import { isRepairMessage, type PeerMessage, type RepairMessage } from "../src/cluster/peer-message.ts";
 import { EntryType, message, MessageType, SeededRandom, type Entry, type Message } from "../src/raft/index.ts";
 
 const edgeNaturals = [0, 1, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER];
@@ -57,6 +58,27 @@ function randomMessage(random: SeededRandom): Message {
   });
 }
 
+/** Decodes bytes that must hold a Raft message. */
+function decodeRaft(bytes: Uint8Array): Message {
+  const decoded = decodeMessage(bytes);
+  assert.ok(!isRepairMessage(decoded), "a Raft message");
+  return decoded;
+}
+
+function encodePeerMessage(m: PeerMessage): Buffer {
+  return isRepairMessage(m) ? encodeRepairMessage(m) : encodeMessage(m);
+}
+
+function randomRepairMessage(random: SeededRandom): RepairMessage {
+  const from = 1 + random.intBelow(7);
+  const to = 1 + random.intBelow(7);
+  const low = Math.min(randomNatural(random), Number.MAX_SAFE_INTEGER - 1);
+  if (random.chance(0.5)) return { type: "repair-request", from, to, low, high: low + 1 + random.intBelow(Math.min(1000, Number.MAX_SAFE_INTEGER - low)) };
+  const frames = new Uint8Array(random.intBelow(64));
+  for (let i = 0; i < frames.length; i++) frames[i] = random.intBelow(256);
+  return { type: "repair-response", from, to, low, frames };
+}
+
 function assertCodecError(bytes: Uint8Array, reason?: string): void {
   assert.throws(
     () => decodeMessage(bytes),
@@ -94,11 +116,35 @@ describe("message codec", () => {
   });
 
   test("an unknown message type tag throws", () => {
-    for (const tag of [0, 11, 127, 255]) {
+    for (const tag of [0, 13, 127, 255]) {
       const bytes = heartbeatBytes();
       bytes[0] = tag;
       assertCodecError(bytes, "unknown-message-type");
     }
+  });
+
+  test("repair messages round-trip exactly, and every truncation or trailing byte throws", () => {
+    const random = new SeededRandom(4);
+    for (let i = 0; i < 500; i++) {
+      const original = randomRepairMessage(random);
+      const bytes = encodeRepairMessage(original);
+      assert.equal(bytes.length, encodedRepairMessageBytes(original));
+      assert.deepStrictEqual(decodeMessage(bytes), original);
+      for (let length = 0; length < bytes.length; length++) assertCodecError(bytes.subarray(0, length), "truncated");
+      assertCodecError(Buffer.concat([bytes, Buffer.of(0)]), "trailing-bytes");
+    }
+  });
+
+  test("a repair request for an empty range throws; repair frames decode as views of the input", () => {
+    const request = encodeRepairMessage({ type: "repair-request", from: 1, to: 2, low: 5, high: 6 });
+    request.writeUInt32LE(5, 1 + 3 * 8); // high = low
+    assertCodecError(request, "bad-range");
+    const response = encodeRepairMessage({ type: "repair-response", from: 1, to: 2, low: 5, frames: Buffer.from("frames") });
+    const decoded = decodeMessage(response);
+    assert.ok(decoded.type === "repair-response");
+    assert.equal(decoded.frames.buffer, response.buffer, "no copy");
+    response.writeUInt32LE(7, 1 + 3 * 8); // a frames length past the end
+    assertCodecError(response, "truncated");
   });
 
   test("unknown flag bits and entry types throw", () => {
@@ -133,7 +179,7 @@ describe("message codec", () => {
     for (let i = 0; i < 3000; i++) {
       const bytes = encodeMessage(randomMessage(random));
       for (let flips = 1 + random.intBelow(3); flips > 0; flips--) bytes[random.intBelow(bytes.length)] = random.intBelow(256);
-      let decoded: Message;
+      let decoded: PeerMessage;
       try {
         decoded = decodeMessage(bytes);
       } catch (error) {
@@ -141,7 +187,7 @@ describe("message codec", () => {
         continue;
       }
       accepted += 1;
-      assert.deepStrictEqual(encodeMessage(decoded), bytes);
+      assert.deepStrictEqual(encodePeerMessage(decoded), bytes);
     }
     assert.ok(accepted > 0, "some corruptions hit data bytes and are accepted");
   });
@@ -151,7 +197,7 @@ describe("message codec", () => {
     const encoded = encodeMessage(message({ type: MessageType.Append, from: 1, to: 2, term: 1, entries }));
     const outer = new Uint8Array(encoded.length + 10);
     outer.set(encoded, 7);
-    const decoded = decodeMessage(outer.subarray(7, 7 + encoded.length));
+    const decoded = decodeRaft(outer.subarray(7, 7 + encoded.length));
     for (const [i, entry] of decoded.entries.entries()) {
       assert.equal(entry.data.buffer, outer.buffer, "no copy");
       assert.equal(Buffer.from(entry.data).toString(), `value-${i + 1}`);
@@ -162,7 +208,7 @@ describe("message codec", () => {
     const data = new Uint8Array(0);
     const timed = { index: 1, term: 1, type: EntryType.Normal, data, timestampMs: 1_700_000_000_123 };
     const untimed = { index: 2, term: 1, type: EntryType.NoOp, data };
-    const decoded = decodeMessage(encodeMessage(message({ type: MessageType.Append, from: 1, to: 2, term: 1, entries: [timed, untimed] })));
+    const decoded = decodeRaft(encodeMessage(message({ type: MessageType.Append, from: 1, to: 2, term: 1, entries: [timed, untimed] })));
     assert.deepStrictEqual(decoded.entries, [timed, { ...untimed, timestampMs: undefined }]);
   });
 
@@ -172,7 +218,7 @@ describe("message codec", () => {
     const entries = [...run(1000, 3), ...run(1000, 4)].map((entry, i) => ({ ...entry, index: 11 + i }));
     const append = message({ type: MessageType.Append, from: 1, to: 2, term: 4, index: 10, entries });
     assert.equal(encodedMessageBytes(append), MESSAGE_HEADER_BYTES + 2 * 24 + 2000 * 104);
-    assert.deepStrictEqual(decodeMessage(encodeMessage(append)).entries, entries);
+    assert.deepStrictEqual(decodeRaft(encodeMessage(append)).entries, entries);
   });
 
   test("a run of length zero, a run longer than the entries left, or two runs that should be one throw", () => {

@@ -1,16 +1,28 @@
 // One member of a Loghouse cluster: its data log, Raft state, transport and replica, plus the
 // cluster's life cycle: bootstrapping a new cluster, joining a running one (as a learner, promoted
-// to voter once caught up), leaving, learning where the other members listen, and learning that it
-// was removed (it applies its own removal, or the leader tells it), after which it serves nothing.
+// to voter once caught up), leaving, learning where the other members listen, learning that it
+// was removed (it applies its own removal, or the leader tells it), after which it serves nothing,
+// and repairing damaged records of its log from its peers (range-repair.ts) with Raft stopped
+// meanwhile: a replica that meets a damaged record stops, and a new one starts once the log is whole.
 import { once } from "node:events";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { join } from "node:path";
-import { ClusterUnavailableError, InvalidArgumentError, InvalidConfigError, NodeRemovedError, ProposalRefusedError } from "../errors.ts";
+import {
+  ClusterUnavailableError,
+  InvalidArgumentError,
+  InvalidConfigError,
+  LogClosedError,
+  NodeRemovedError,
+  ProposalRefusedError,
+  type DataLossError,
+} from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry, type Message } from "../raft/index.ts";
 import { Log, type LogConfig } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
+import type { RepairMessage } from "./peer-message.ts";
+import { answerRepairRequest, RangeRepair } from "./range-repair.ts";
 import { RaftStateFile } from "./raft-state-file.ts";
 import { RaftTransport } from "./raft-transport.ts";
 import { Replica, type RaftLimits } from "./replica.ts";
@@ -31,6 +43,8 @@ export interface ClusterNodeOptions {
 }
 
 const JOIN_ATTEMPTS_MAX = 50;
+/** A peer asked for records it does not send within this time is skipped for the next. */
+const REPAIR_RESPONSE_TIMEOUT_MS = 2_000;
 /** Refusals of a promotion that only mean "not yet". */
 const PROMOTION_WAITS: ReadonlySet<string> = new Set([ProposeRejection.LearnerNotCaughtUp, ProposeRejection.MembershipChangePending]);
 
@@ -47,7 +61,14 @@ export class ClusterNode {
   private admitted: boolean;
   /** Why this node no longer serves, once it learned it was removed from the cluster. */
   private removal: string | undefined;
-  private readonly removalListeners: Array<() => void> = [];
+  /** Whether the node serves as a member: not while it repairs its log, never again once removed. */
+  private serving = true;
+  private readonly servingListeners: Array<(serving: boolean) => void> = [];
+  /** The Raft replica now running (a new one replaces it after a repair). */
+  private current: Replica;
+  private readonly rangeRepair: RangeRepair;
+  private repairing: Promise<void> | null = null;
+  private readonly closing = new AbortController();
   /** Nodes whose latest applied membership change removed them: a leader tells them if they still speak. */
   private readonly removedMembers = new Set<number>();
   /** Removed nodes being told so now (one notice at a time each). */
@@ -59,10 +80,26 @@ export class ClusterNode {
     readonly log: Log,
     readonly stateFile: RaftStateFile,
     readonly transport: RaftTransport,
-    readonly replica: Replica,
+    private readonly newReplica: () => Replica,
   ) {
     this.admitted = stateFile.existed || options.bootstrap === true;
     this.logger = options.logger ?? silentLogger;
+    this.current = newReplica();
+    this.rangeRepair = new RangeRepair({
+      nodeId: options.nodeId,
+      log,
+      sendRepair: (message) => transport.sendRepair(message),
+      peers: () => Object.keys(this.addresses).map(Number).filter((id) => id !== this.nodeId),
+      logger: this.logger,
+      responseTimeoutMs: REPAIR_RESPONSE_TIMEOUT_MS,
+    });
+    // The background scrub (if configured) found damage before any reader did.
+    log.on("damage", () => void this.repairDamage());
+  }
+
+  /** The Raft replica now running. */
+  get replica(): Replica {
+    return this.current;
   }
 
   static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
@@ -87,23 +124,27 @@ export class ClusterNode {
     const transport = new RaftTransport({
       nodeId,
       onMessage: (message) => node?.receive(message),
+      onRepairMessage: (message) => node?.receiveRepair(message),
       reconnectDelayMs: { min: 20, max: 500 },
     });
-    const replica = new Replica({
-      nodeId,
-      log,
-      stateFile,
-      send: (message) => transport.send(message),
-      tickMs: options.tickMs ?? 50,
-      seed: nodeId * 2_654_435_761 + Date.now(),
-      limits: { learnerPromotionLagMax: 1024, ...options.limits },
-      onApply: (entries) => node?.applied(entries),
-    });
-    node = new ClusterNode(options, log, stateFile, transport, replica);
+    let seed = nodeId * 2_654_435_761 + Date.now();
+    const newReplica = (): Replica =>
+      new Replica({
+        nodeId,
+        log,
+        stateFile,
+        send: (message) => transport.send(message),
+        tickMs: options.tickMs ?? 50,
+        seed: seed++,
+        limits: { learnerPromotionLagMax: 1024, ...options.limits },
+        onApply: (entries) => node?.applied(entries),
+        onDamage: (error) => node?.damaged(error),
+      });
+    node = new ClusterNode(options, log, stateFile, transport, newReplica);
     for (const [id, peer] of Object.entries(stateFile.state.addresses)) if (Number(id) !== nodeId) transport.setPeer(Number(id), peer);
     if (!stateFile.existed) await stateFile.update({});
-    replica.start();
-    if (bootstrap && stateFile.state.hardState.term <= 1) replica.campaign();
+    node.replica.start();
+    if (bootstrap && stateFile.state.hardState.term <= 1) node.replica.campaign();
     node.promoter = setInterval(() => node?.promoteLearners(), options.promoteEveryMs ?? 200).unref();
     return node;
   }
@@ -117,10 +158,20 @@ export class ClusterNode {
     if (this.removal !== undefined) throw new NodeRemovedError(this.removal);
   }
 
-  /** Calls `listener` once this node learns it was removed from the cluster (at once if it knows already). */
-  onRemoved(listener: () => void): void {
-    if (this.removal !== undefined) listener();
-    else this.removalListeners.push(listener);
+  /**
+   * Calls `listener` whenever the node stops or starts serving as a member (and at once if it does
+   * not serve now): it stops while it repairs damaged records, and for good once it learns it was removed.
+   */
+  onServingChange(listener: (serving: boolean) => void): void {
+    this.servingListeners.push(listener);
+    if (!this.serving) listener(false);
+  }
+
+  private setServing(serving: boolean): void {
+    const next = serving && this.removal === undefined;
+    if (next === this.serving) return;
+    this.serving = next;
+    for (const listener of this.servingListeners) listener(next);
   }
 
   get addresses(): Readonly<Record<string, string>> {
@@ -199,6 +250,8 @@ export class ClusterNode {
 
   async close(): Promise<void> {
     clearInterval(this.promoter);
+    this.closing.abort(new LogClosedError("node closing"));
+    await this.repairing;
     await this.replica.stop();
     await this.stateFile.close();
     this.server?.close();
@@ -278,7 +331,47 @@ export class ClusterNode {
     this.logger.warn("removed from the cluster: no longer serving", { nodeId: this.nodeId, reason });
     clearInterval(this.promoter);
     void this.replica.stop(new NodeRemovedError(reason));
-    for (const listener of this.removalListeners.splice(0)) listener();
+    this.setServing(false);
+  }
+
+  /** The running replica met a damaged record and stopped. */
+  private damaged(error: DataLossError): void {
+    this.logger.error("a damaged record stopped Raft on this node; repairing it from the peers", { error });
+    void this.repairDamage();
+  }
+
+  /** Repairs the log from the peers with Raft stopped, then starts a new replica over it; one repair at a time. */
+  private repairDamage(): Promise<void> {
+    this.repairing ??= this.repairThenRestart().finally(() => {
+      this.repairing = null;
+    });
+    return this.repairing;
+  }
+
+  private async repairThenRestart(): Promise<void> {
+    if (this.closing.signal.aborted || this.removal !== undefined) return;
+    this.setServing(false);
+    // A leader that stops goes silent, and the others elect another once their election timeout passes.
+    await this.replica.stop(new ClusterUnavailableError("this node is repairing damaged records from its peers; retry shortly"));
+    try {
+      const replaced = await this.rangeRepair.run(this.closing.signal);
+      // The new replica starts from the state file: bring the latest commit index into it.
+      await this.stateFile.update({});
+      this.logger.warn("log repaired from the peers: Raft restarts", { recordsReplaced: replaced });
+    } catch (error) {
+      if (!this.closing.signal.aborted) this.logger.error("repairing the log failed: Raft stays stopped on this node", { error });
+      return;
+    }
+    if (this.closing.signal.aborted || this.removal !== undefined) return;
+    this.current = this.newReplica();
+    this.current.start();
+    this.setServing(true);
+  }
+
+  /** A repair message from a peer: a request is answered from this node's log, a response goes to the repair under way. */
+  private receiveRepair(message: RepairMessage): void {
+    if (message.type === "repair-request") this.transport.sendRepair(answerRepairRequest(this.log, this.nodeId, message));
+    else this.rangeRepair.receive(message);
   }
 
   /** Learns member addresses and removals from applied membership changes. */

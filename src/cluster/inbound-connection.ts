@@ -2,9 +2,9 @@
 // order. Anything that breaks the protocol closes this connection only.
 import assert from "node:assert/strict";
 import type { Socket } from "node:net";
-import type { Message } from "../raft/index.ts";
 import { decodeHello, FRAME_HEADER_BYTES, FrameReader, HELLO_BYTES } from "./frame-reader.ts";
 import { decodeMessage } from "./message-codec.ts";
+import type { PeerMessage } from "./peer-message.ts";
 import { CodecError } from "./transport-errors.ts";
 import type { TransportCounters } from "./transport-stats.ts";
 
@@ -12,7 +12,7 @@ export interface InboundContext {
   readonly nodeId: number;
   readonly frameBytesMax: number;
   readonly counters: TransportCounters;
-  readonly deliver: (message: Message) => void;
+  readonly deliver: (message: PeerMessage) => void;
   readonly onError: (error: Error) => void;
 }
 

@@ -15,10 +15,16 @@
 // so a batch of small records costs little more than its bytes, and the entries block does not
 // depend on the receiver: a leader encodes it once for all followers (`encodeEntries`).
 //
+// Repair messages (peer-message.ts) take their own tags and layouts after the type tag:
+//
+//   11 repair request:   u64 from, to, low, high       (offsets [low, high), low < high)
+//   12 repair response:  u64 from, to, low; u32 n; n bytes of stored frames (n = 0: none to give)
+//
 // A buffer holds exactly one message: bytes after it are an error, so that a corrupt length is noticed.
 import assert from "node:assert/strict";
 import { EntryType, MessageType, type Entry, type Membership, type Message, type SnapshotPoint } from "../raft/index.ts";
 import { sameRun } from "./entry-run.ts";
+import type { PeerMessage, RepairMessage } from "./peer-message.ts";
 import { CodecError } from "./transport-errors.ts";
 
 /** Wire tags. Part of the protocol: never renumber; a new type takes a new tag. */
@@ -38,6 +44,12 @@ const typesByTag: ReadonlyMap<number, MessageType> = new Map(
   Object.entries(typeTags).map(([type, tag]) => [tag, type as MessageType]),
 );
 const entryTypes: ReadonlySet<number> = new Set(Object.values(EntryType));
+const REPAIR_REQUEST_TAG = 11;
+const REPAIR_RESPONSE_TAG = 12;
+/** Tag and four u64 fields. */
+const REPAIR_REQUEST_BYTES = 1 + 4 * 8;
+/** Tag, three u64 fields and the frames' length. */
+const REPAIR_RESPONSE_HEAD_BYTES = 1 + 3 * 8 + 4;
 
 const FLAG_REJECT = 1;
 const FLAG_TRANSFER = 2;
@@ -156,14 +168,38 @@ function writeU64(target: Buffer, offset: number, value: number): number {
   return target.writeUInt32LE(Math.floor(value / UINT32_LIMIT), offset + 4);
 }
 
+/** The exact number of bytes `encodeRepairMessage(m)` returns. */
+export function encodedRepairMessageBytes(m: RepairMessage): number {
+  return m.type === "repair-request" ? REPAIR_REQUEST_BYTES : REPAIR_RESPONSE_HEAD_BYTES + m.frames.length;
+}
+
+/** Encodes a repair message (see the format above); a low that is not below high is a programmer error. */
+export function encodeRepairMessage(m: RepairMessage): Buffer {
+  const target = Buffer.allocUnsafe(encodedRepairMessageBytes(m));
+  let at = target.writeUInt8(m.type === "repair-request" ? REPAIR_REQUEST_TAG : REPAIR_RESPONSE_TAG, 0);
+  for (const value of [m.from, m.to, m.low]) at = writeU64(target, at, value);
+  if (m.type === "repair-request") {
+    assert.ok(m.low < m.high, "a repair request asks for at least one record");
+    at = writeU64(target, at, m.high);
+  } else {
+    at = target.writeUInt32LE(m.frames.length, at);
+    target.set(m.frames, at);
+    at += m.frames.length;
+  }
+  assert.equal(at, target.length, "repair message encoded to a different size than computed");
+  return target;
+}
+
 /**
- * Decodes one message occupying all of `bytes`. Entry data are views into `bytes` (no copy): the caller
- * must not modify `bytes` while the message is in use. Throws `CodecError` for anything that is not an
- * exact encoding: truncation, trailing bytes, unknown tags, types or flags, u64 values beyond 2^53 - 1.
+ * Decodes one message occupying all of `bytes`. Entry data and repair frames are views into `bytes`
+ * (no copy): the caller must not modify `bytes` while the message is in use. Throws `CodecError` for
+ * anything that is not an exact encoding: truncation, trailing bytes, unknown tags, types or flags,
+ * u64 values beyond 2^53 - 1, an empty repair range.
  */
-export function decodeMessage(bytes: Uint8Array): Message {
+export function decodeMessage(bytes: Uint8Array): PeerMessage {
   const reader = new Reader(bytes);
   const tag = reader.u8();
+  if (tag === REPAIR_REQUEST_TAG || tag === REPAIR_RESPONSE_TAG) return readRepairMessage(reader, tag);
   const type = typesByTag.get(tag);
   if (type === undefined) throw new CodecError("unknown-message-type", `tag ${tag}`);
   const from = reader.u64();
@@ -181,6 +217,23 @@ export function decodeMessage(bytes: Uint8Array): Message {
   const reject = (flags & FLAG_REJECT) !== 0;
   const transfer = (flags & FLAG_TRANSFER) !== 0;
   return { type, from, to, term, logTerm, index, entries, commit, reject, rejectHint, snapshot, transfer };
+}
+
+function readRepairMessage(reader: Reader, tag: number): RepairMessage {
+  const from = reader.u64();
+  const to = reader.u64();
+  const low = reader.u64();
+  let message: RepairMessage;
+  if (tag === REPAIR_REQUEST_TAG) {
+    const high = reader.u64();
+    if (high <= low) throw new CodecError("bad-range", `repair range [${low}, ${high}) is empty`);
+    message = { type: "repair-request", from, to, low, high };
+  } else {
+    const frames = reader.view(reader.u32());
+    message = { type: "repair-response", from, to, low, frames };
+  }
+  reader.expectEnd();
+  return message;
 }
 
 function readSnapshot(reader: Reader): SnapshotPoint {

@@ -1,6 +1,7 @@
 // The Raft transport: carries Raft messages between nodes over TCP, one one-way connection per
 // ordered pair of nodes (each node dials the peers it sends to and reads what its peers dial in).
-// The byte stream is defined in frame-reader.ts, a message's encoding in message-codec.ts.
+// The byte stream is defined in frame-reader.ts, a message's encoding in message-codec.ts. Repair
+// messages (peer-message.ts) travel the same way, beside Raft's.
 //
 // Sending never blocks and never fails: Raft tolerates lost messages and resends what matters, so a
 // message that cannot be queued (unknown peer, full queue, peer down, too large) is dropped and
@@ -11,8 +12,9 @@ import { createServer, type AddressInfo, type Server, type Socket } from "node:n
 import type { Entry, Message } from "../raft/index.ts";
 import { FRAME_HEADER_BYTES } from "./frame-reader.ts";
 import { InboundConnection, type InboundContext } from "./inbound-connection.ts";
-import { encodedHeadBytes, encodeEntries, writeHead } from "./message-codec.ts";
+import { encodedHeadBytes, encodeEntries, encodeRepairMessage, writeHead } from "./message-codec.ts";
 import { OutboundPeer, parsePeerAddress, type OutboundContext } from "./outbound-peer.ts";
+import { isRepairMessage, type PeerMessage, type RepairMessage } from "./peer-message.ts";
 import { resolveTransportConfig, type RaftTransportConfig, type RaftTransportOptions } from "./transport-config.ts";
 import { TransportCounters, type RaftTransportStats } from "./transport-stats.ts";
 
@@ -41,9 +43,14 @@ export class RaftTransport {
   /** Validates `options` (InvalidConfigError naming the first bad one). Opens nothing until used. */
   constructor(options: RaftTransportOptions) {
     this.config = resolveTransportConfig(options);
-    const { nodeId, frameBytesMax, onMessage, onError } = this.config;
+    const { nodeId, frameBytesMax, onMessage, onRepairMessage, onError } = this.config;
     this.outboundContext = { config: this.config, counters: this.counters, requestFlush: (peer) => this.requestFlush(peer) };
-    this.inboundContext = { nodeId, frameBytesMax, counters: this.counters, deliver: onMessage, onError };
+    const deliver = (message: PeerMessage): void => {
+      if (!isRepairMessage(message)) onMessage(message);
+      else if (onRepairMessage !== undefined) onRepairMessage(message);
+      else this.counters.drop("misaddressed");
+    };
+    this.inboundContext = { nodeId, frameBytesMax, counters: this.counters, deliver, onError };
   }
 
   get nodeId(): number {
@@ -80,10 +87,8 @@ export class RaftTransport {
    * the next message carries the same entry objects (a leader sending one batch to every follower).
    */
   send(message: Message): void {
-    assert.equal(message.from, this.config.nodeId, "a transport sends only its own node's messages");
-    if (this.closing !== null) return this.counters.drop("unreachable");
-    const peer = this.peers.get(message.to);
-    if (peer === undefined) return this.counters.drop("unknownPeer");
+    const peer = this.peerFor(message);
+    if (peer === undefined) return;
     const headBytes = encodedHeadBytes(message);
     const entries = message.entries.length === 0 ? noBytes : this.encodeEntries(message.entries);
     const messageBytes = headBytes + entries.length;
@@ -94,6 +99,27 @@ export class RaftTransport {
     const end = writeHead(message, head, FRAME_HEADER_BYTES);
     assert.equal(end, head.length, "message head encoded to a different size than computed");
     peer.enqueue(entries.length === 0 ? [head] : [head, entries]);
+  }
+
+  /** Queues a repair message for the peer `message.to`, dropping it as `send` would. */
+  sendRepair(message: RepairMessage): void {
+    const peer = this.peerFor(message);
+    if (peer === undefined) return;
+    const body = encodeRepairMessage(message);
+    if (body.length > this.config.frameBytesMax) return this.counters.drop("tooLarge");
+    if (!peer.admit(FRAME_HEADER_BYTES + body.length)) return;
+    const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    header.writeUInt32LE(body.length, 0);
+    peer.enqueue([header, body]);
+  }
+
+  /** The peer to queue `message` for; undefined (the drop counted) when there is none to take it. */
+  private peerFor(message: PeerMessage): OutboundPeer | undefined {
+    assert.equal(message.from, this.config.nodeId, "a transport sends only its own node's messages");
+    if (this.closing !== null) return void this.counters.drop("unreachable");
+    const peer = this.peers.get(message.to);
+    if (peer === undefined) this.counters.drop("unknownPeer");
+    return peer;
   }
 
   /** The entries block for `entries`, reused when they are the entries last encoded (same objects). */

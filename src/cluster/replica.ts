@@ -3,8 +3,13 @@
 // demands: entries, term and vote are durable (fsynced) before the messages that acknowledge them
 // leave, and entries before they become visible to consumers. The commit index alone is written
 // lazily (RaftStateFile.noteCommit): losing it in a crash is safe.
+//
+// A damaged record the core reads (DataLossError out of the log) stops this replica instead of the
+// process: it takes no further part in Raft (no votes, no acknowledgements, no leadership: a leader
+// steps down by going silent) and reports the damage to its owner, which repairs the log from the
+// peers and starts a new replica over it.
 import assert from "node:assert/strict";
-import { ClusterUnavailableError, LogClosedError, NotLeaderError, ProposalRefusedError } from "../errors.ts";
+import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, ProposalRefusedError } from "../errors.ts";
 import {
   defaultRaftLimits,
   ProposeRejection,
@@ -46,6 +51,8 @@ export interface ReplicaOptions {
   readonly onApply?: (entries: readonly Entry[]) => void;
   /** A proposal not decided within this time is failed (its outcome is then unknown). Default 30 s. */
   readonly proposalTimeoutMs?: number;
+  /** Told once when the replica stopped because the core read a damaged record. Must not throw. */
+  readonly onDamage: (error: DataLossError) => void;
 }
 
 interface PendingProposal {
@@ -116,20 +123,21 @@ export class Replica {
     return this.node.status();
   }
 
+  /** Whether this replica leads (a stopped one never does, whatever its last role). */
   get isLeader(): boolean {
-    return this.node.status().role === Role.Leader;
+    return !this.stopped && this.node.status().role === Role.Leader;
   }
 
   /** Delivers a message from a peer. */
   receive(message: Message): void {
     if (this.stopped) return;
-    this.node.step(message);
+    this.guard(() => this.node.step(message));
     this.pump();
   }
 
   /** Starts an election now (used to bootstrap a single-node cluster without waiting a timeout). */
   campaign(): void {
-    this.node.campaign();
+    this.guard(() => this.node.campaign());
     this.pump();
   }
 
@@ -139,7 +147,8 @@ export class Replica {
    */
   propose(values: readonly Uint8Array[]): Promise<number> {
     if (this.stopped) return Promise.reject(new LogClosedError("replica stopped"));
-    const result = this.node.propose(values, this.clock());
+    const result = this.guard(() => this.node.propose(values, this.clock()));
+    if (result === undefined) return Promise.reject(repairing());
     if (!result.ok) return Promise.reject(proposeError(result));
     return this.awaitCommit(result).then(() => offsetOfIndex(result.firstIndex));
   }
@@ -147,7 +156,8 @@ export class Replica {
   /** Proposes a single-server membership change (leader only); resolves once it is committed here. */
   changeMembership(change: MembershipChange): Promise<void> {
     if (this.stopped) return Promise.reject(new LogClosedError("replica stopped"));
-    const result = this.node.proposeMembershipChange(change);
+    const result = this.guard(() => this.node.proposeMembershipChange(change));
+    if (result === undefined) return Promise.reject(repairing());
     if (!result.ok) return Promise.reject(proposeError(result));
     return this.awaitCommit(result);
   }
@@ -163,7 +173,7 @@ export class Replica {
 
   private tick(): void {
     if (this.stopped) return;
-    this.node.tick();
+    this.guard(() => this.node.tick());
     this.pump();
     this.expireProposals();
   }
@@ -179,12 +189,35 @@ export class Replica {
     }
   }
 
+  /**
+   * Runs a call into the core (which may read the log); a damaged record it meets stops this replica
+   * (see the top of the file) and the call returns undefined. The core is left as the throw found it,
+   * which is safe because it is never used again.
+   */
+  private guard<T>(call: () => T): T | undefined {
+    try {
+      return call();
+    } catch (error) {
+      if (!(error instanceof DataLossError)) throw error;
+      this.damaged(error);
+      return undefined;
+    }
+  }
+
+  private damaged(error: DataLossError): void {
+    if (this.stopped) return;
+    void this.stop(repairing());
+    this.options.onDamage(error);
+  }
+
   /** Sends what can go now and starts on the next Ready unless one is being carried out. */
   private pump(): void {
+    if (this.stopped) return;
     for (const message of this.node.takeMessages()) this.options.send(message);
-    if (this.handling || this.stopped || !this.node.hasReady()) return;
+    if (this.handling || !this.node.hasReady()) return;
+    const ready = this.guard(() => this.node.ready());
+    if (ready === undefined) return;
     this.handling = true;
-    const ready = this.node.ready();
     this.carrying = this.carryOut(ready);
     this.carrying.then(
       () => {
@@ -192,8 +225,9 @@ export class Replica {
         this.pump();
       },
       (error: unknown) => {
-        // A write or sync failed: this replica can no longer keep its promises. Stop, loudly.
         this.handling = false;
+        if (error instanceof DataLossError) return this.damaged(error);
+        // A write or sync failed: this replica can no longer keep its promises. Stop, loudly.
         void this.stop();
         throw error;
       },
@@ -205,7 +239,8 @@ export class Replica {
     await this.persist(ready);
     for (const message of ready.messagesAfterPersist) this.options.send(message);
     this.apply(ready.committedEntries);
-    this.node.advance(ready);
+    // Stopped meanwhile (damage met, or closing): the core is not fed any more.
+    if (!this.stopped) this.node.advance(ready);
   }
 
   private async persist(ready: Ready): Promise<void> {
@@ -280,6 +315,11 @@ export class Replica {
   private failPending(error: unknown): void {
     for (const proposal of this.pending.splice(0)) proposal.reject(error);
   }
+}
+
+/** What a stopped replica's callers are told while its node repairs damaged records. */
+function repairing(): ClusterUnavailableError {
+  return new ClusterUnavailableError("this node found damaged records in its log and is repairing them from its peers; retry shortly");
 }
 
 function proposeError(result: Extract<ProposeResult, { ok: false }>): Error {

@@ -2,6 +2,7 @@
 import { InvalidConfigError } from "../errors.ts";
 import type { Message } from "../raft/index.ts";
 import { MESSAGE_HEADER_BYTES } from "./message-codec.ts";
+import type { RepairMessage } from "./peer-message.ts";
 
 export interface RaftTransportOptions {
   /** This node's id: sent in the hello of every outbound connection; inbound messages must be addressed to it. */
@@ -12,6 +13,11 @@ export interface RaftTransportOptions {
    * if they are to be held for long. Must not throw: a throw is a programmer error and crashes.
    */
   readonly onMessage: (message: Message) => void;
+  /**
+   * Receives every inbound repair message addressed to this node, like `onMessage` (frames are views
+   * into receive buffers). Without it, repair messages are dropped and counted as misaddressed.
+   */
+  readonly onRepairMessage?: (message: RepairMessage) => void;
   /** Told about operating errors (peer unreachable, malformed input) for logging. Must not throw. */
   readonly onError?: (error: Error) => void;
   /** Largest encoded message accepted or sent, in bytes. Default 64 MiB. */
@@ -30,6 +36,7 @@ export interface RaftTransportOptions {
 export interface RaftTransportConfig {
   readonly nodeId: number;
   readonly onMessage: (message: Message) => void;
+  readonly onRepairMessage: ((message: RepairMessage) => void) | undefined;
   readonly onError: (error: Error) => void;
   readonly frameBytesMax: number;
   readonly queueBytesMax: number;
@@ -49,7 +56,7 @@ const defaults = {
   reconnectDelayMs: { min: 50, max: 2000 },
   connectTimeoutMs: 5000,
 };
-const knownFields = new Set(["nodeId", "onMessage", "onError", ...Object.keys(defaults)]);
+const knownFields = new Set(["nodeId", "onMessage", "onRepairMessage", "onError", ...Object.keys(defaults)]);
 
 function requireInteger(name: string, value: unknown, min: number, max: number): void {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -64,6 +71,9 @@ export function resolveTransportConfig(options: RaftTransportOptions): RaftTrans
   }
   requireInteger("nodeId", options.nodeId, 1, Number.MAX_SAFE_INTEGER);
   if (typeof options.onMessage !== "function") throw new InvalidConfigError("onMessage must be a function");
+  if (options.onRepairMessage !== undefined && typeof options.onRepairMessage !== "function") {
+    throw new InvalidConfigError("onRepairMessage must be a function");
+  }
   if (options.onError !== undefined && typeof options.onError !== "function") {
     throw new InvalidConfigError("onError must be a function");
   }
@@ -79,6 +89,7 @@ export function resolveTransportConfig(options: RaftTransportOptions): RaftTrans
   return {
     nodeId: options.nodeId,
     onMessage: options.onMessage,
+    onRepairMessage: options.onRepairMessage,
     onError: options.onError ?? (() => {}),
     frameBytesMax,
     queueBytesMax,

@@ -15,7 +15,8 @@ export type CodecErrorReason =
   | "frame-too-large"
   | "bad-connection-marker"
   | "unsupported-version"
-  | "bad-sender";
+  | "bad-sender"
+  | "bad-range";
 
 /**
  * Bytes that are not a valid encoding: a truncated or corrupt message, an oversized frame, or a

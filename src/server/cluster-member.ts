@@ -37,8 +37,8 @@ export class ClusterMember implements ServedCluster {
     this.node.acceptConnection(socket);
   }
 
-  onRemoved(listener: () => void): void {
-    this.node.onRemoved(listener);
+  onServingChange(listener: (serving: boolean) => void): void {
+    this.node.onServingChange(listener);
   }
 
   async close(): Promise<void> {

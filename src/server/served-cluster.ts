@@ -1,6 +1,6 @@
 // What the server needs from a cluster member it serves: the replicated log, the members for
 // GetServers, the connections of the cluster's own protocols (first byte 0x01 Raft, 0x02 admin),
-// word that it was removed from the cluster, and a way to stop it once the RPCs have drained.
+// whether it serves as a member now, and a way to stop it once the RPCs have drained.
 import type { Socket } from "node:net";
 import type { ServedLog } from "../storage/index.ts";
 
@@ -16,9 +16,11 @@ export interface ServedCluster {
   servers(): ServedMember[];
   acceptConnection(socket: Socket): void;
   /**
-   * Calls `listener` once the member learns it was removed from the cluster (at once if it already
-   * knows). From then on it serves nothing of the cluster: its log and servers() throw NodeRemovedError.
+   * Calls `listener` whenever the member stops or starts serving as one (and at once if it does not
+   * serve now): it stops while it repairs damaged records from its peers (reads of those answer
+   * DataLossError), and for good once it learns it was removed from the cluster (its log and
+   * servers() then throw NodeRemovedError).
    */
-  onRemoved(listener: () => void): void;
+  onServingChange(listener: (serving: boolean) => void): void;
   close(): Promise<void>;
 }

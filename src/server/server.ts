@@ -93,8 +93,8 @@ export class LoghouseServer {
   ): Promise<LoghouseServer> {
     const { limits } = config;
     const health = new HealthState(new Set([LogServiceDesc.typeName, Health.typeName]));
-    // A member removed from its cluster serves nothing of it any more.
-    options.cluster?.onRemoved(() => health.set(ServingStatus.NOT_SERVING));
+    // A cluster member repairing its log, or removed from its cluster, does not serve as a member.
+    options.cluster?.onServingChange((serving) => health.set(serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING));
     let server: LoghouseServer | undefined;
     const logService = createLogService({
       log,

@@ -1,6 +1,7 @@
 // A cluster of replicas in this process, each with its own data directory, native log, state file
 // and TCP transport on loopback: everything real but the process boundary.
 import { join } from "node:path";
+import type { DataLossError } from "../../src/errors.ts";
 import { RaftStateFile } from "../../src/cluster/raft-state-file.ts";
 import { RaftTransport } from "../../src/cluster/raft-transport.ts";
 import { Replica } from "../../src/cluster/replica.ts";
@@ -18,6 +19,8 @@ export interface LocalNode {
 
 export class LocalCluster {
   readonly nodes = new Map<number, LocalNode>();
+  /** Damaged records that stopped a replica (this cluster does not repair them). */
+  readonly damage: Array<{ readonly id: number; readonly error: DataLossError }> = [];
   private readonly ports = new Map<number, number>();
 
   constructor(
@@ -42,7 +45,16 @@ export class LocalCluster {
     const transport = new RaftTransport({ nodeId: id, onMessage: (message) => replica?.receive(message), reconnectDelayMs: { min: 10, max: 100 } });
     const address = await transport.listen("127.0.0.1", this.ports.get(id) ?? 0);
     this.ports.set(id, address.port);
-    replica = new Replica({ nodeId: id, log, stateFile, send: (m) => transport.send(m), tickMs: 10, seed: id * 7919, proposalTimeoutMs: this.proposalTimeoutMs });
+    replica = new Replica({
+      nodeId: id,
+      log,
+      stateFile,
+      send: (m) => transport.send(m),
+      tickMs: 10,
+      seed: id * 7919,
+      proposalTimeoutMs: this.proposalTimeoutMs,
+      onDamage: (error) => this.damage.push({ id, error }),
+    });
     const node = { id, replica, transport, log, stateFile };
     this.nodes.set(id, node);
     for (const other of this.nodes.values()) {

@@ -26,7 +26,14 @@ export class ProcessCluster {
   constructor(
     private readonly root: string,
     private readonly placement?: NodePlacement,
+    /** More `loghouse serve` arguments for every node (a --config file, say). */
+    private readonly nodeArgs: readonly string[] = [],
   ) {}
+
+  /** Node `id`'s data directory. */
+  dataDir(id: number): string {
+    return join(this.root, `node-${id}`);
+  }
 
   address(id: number): string {
     return this.placement?.address(id) ?? `127.0.0.1:${this.ports.get(id)}`;
@@ -39,7 +46,7 @@ export class ProcessCluster {
   /** Starts node `id`: the first bootstraps, later ones join through `joinVia`; a restart resumes its data. */
   async start(id: number, options: { bootstrap?: boolean; joinVia?: number } = {}): Promise<void> {
     if (this.placement === undefined && !this.ports.has(id)) this.ports.set(id, await freePort());
-    const args = ["serve", "--data-dir", join(this.root, `node-${id}`), "--listen", this.address(id), "--node-id", String(id), "--log-level", "warn"];
+    const args = ["serve", "--data-dir", this.dataDir(id), "--listen", this.address(id), "--node-id", String(id), "--log-level", "warn", ...this.nodeArgs];
     if (options.bootstrap === true) args.push("--bootstrap");
     if (options.joinVia !== undefined) args.push("--join", this.address(options.joinVia));
     const { command, args: argv } = this.placement?.wrap(id, BIN, args) ?? { command: BIN, args };
@@ -74,7 +81,7 @@ export class ProcessCluster {
 
   /** Deletes node `id`'s data directory (the node must be stopped). */
   async wipe(id: number): Promise<void> {
-    await rm(join(this.root, `node-${id}`), { recursive: true, force: true });
+    await rm(this.dataDir(id), { recursive: true, force: true });
   }
 
   client(id: number): LoghouseClient {
