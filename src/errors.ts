@@ -103,6 +103,23 @@ export class StorageIoError extends LoghouseError {
   }
 }
 
+/**
+ * The disk is full (ENOSPC) or the quota spent (EDQUOT): the write was undone, nothing acknowledged
+ * is lost, and the log takes writes again by itself once space is free.
+ */
+export class StorageFullError extends LoghouseError {
+  readonly code = "STORAGE_FULL";
+  readonly rpcCode = RpcCode.resourceExhausted;
+
+  constructor(
+    message: string,
+    readonly errno: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
 /** This node cannot take the write because it is not the leader; the leader's id (0 if unknown) says where to go. */
 export class NotLeaderError extends LoghouseError {
   readonly code = "NOT_LEADER";

@@ -95,6 +95,8 @@ export class LoghouseServer {
     const health = new HealthState(new Set([LogServiceDesc.typeName, Health.typeName]));
     // A cluster member repairing its log, or removed from its cluster, does not serve as a member.
     options.cluster?.onServingChange((serving) => health.set(serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING));
+    // A node alone does not serve while its log cannot write (a full disk), and does again once it can.
+    if (log instanceof Log) log.on("writable", (writable) => health.set(writable ? ServingStatus.SERVING : ServingStatus.NOT_SERVING));
     let server: LoghouseServer | undefined;
     const logService = createLogService({
       log,

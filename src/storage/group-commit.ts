@@ -29,7 +29,7 @@ export interface GroupCommitOptions {
   readonly pendingBytesMax: number;
   /** Called after each commit with the offset after the last record it made visible. */
   readonly onCommitted: (endOffset: number) => void;
-  /** Called once when a write or sync fails; no further commit is attempted. */
+  /** Called once when a write or sync fails; no further commit is attempted until resume(). */
   readonly onFailed: (error: unknown) => void;
 }
 
@@ -89,6 +89,12 @@ export class GroupCommit {
     this.steps.push(...steps);
     if (!this.running) void this.run();
     return committed;
+  }
+
+  /** Takes appends again after a failure, once the caller has put the segments back as they were before it. */
+  resume(): void {
+    assert.ok(!this.running && this.steps.length === 0 && this.pending.length === 0, "resume only once the failed commit is over");
+    this.failure = null;
   }
 
   /** Resolves when nothing is queued or being written. */

@@ -6,7 +6,7 @@
 // hold new ones back while they run.
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir, readdir, statfs } from "node:fs/promises";
 import {
   BatchTooLargeError,
   DataLossError,
@@ -14,6 +14,7 @@ import {
   LogClosedError,
   OffsetOutOfRangeError,
   RecordTooLargeError,
+  StorageFullError,
   StorageIoError,
 } from "../errors.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
@@ -37,6 +38,10 @@ import { rewriteSegment } from "./segment-rewrite.ts";
 
 /** How often a log drops sealed segments' index pages from memory and applies its retention. */
 const HOUSEKEEPING_EVERY_MS = 10_000;
+/** How often a log whose disk filled up looks for free space again. */
+const FREE_SPACE_PROBE_EVERY_MS = 250;
+/** Free bytes a full log waits for before it takes writes again (a batch that needs more fails again, and waits again). */
+const FREE_BYTES_TO_RESUME = 1024 * 1024;
 
 /** A validated batch of values: its encoded bytes, each value's length, and the values as one buffer if they already are. */
 interface ValueBatch {
@@ -85,6 +90,8 @@ const READ_BYTES_DEFAULT = 1024 * 1024;
 export interface LogEvents {
   /** The background scrubber found damaged records (all it found in its last pass). */
   damage: [ranges: readonly DamagedRange[]];
+  /** Appends stopped (false: the disk filled up) or started again (true: space is free again). */
+  writable: [writable: boolean];
 }
 
 export class Log extends EventEmitter<LogEvents> {
@@ -103,6 +110,9 @@ export class Log extends EventEmitter<LogEvents> {
   private damage: readonly DamagedRange[] = [];
   private scrubTimer: NodeJS.Timeout | undefined;
   private readonly scrubAbort = new AbortController();
+  /** Set while the disk is full: appends fail fast until free space is seen again. */
+  private full: StorageFullError | null = null;
+  private freeSpaceProbe: NodeJS.Timeout | undefined;
 
   private constructor(
     readonly directory: string,
@@ -117,9 +127,7 @@ export class Log extends EventEmitter<LogEvents> {
       syncEachCommit: config.durability === "fsync",
       pendingBytesMax: config.pendingBytesMax,
       onCommitted: (end) => this.committed(end),
-      onFailed: (error) => {
-        this.failure = error;
-      },
+      onFailed: (error) => this.writeFailed(error),
     });
     if (config.durability === "interval") {
       this.syncTimer = setInterval(() => this.syncOnTimer(), config.syncIntervalMs).unref();
@@ -334,17 +342,60 @@ export class Log extends EventEmitter<LogEvents> {
       const end = offset + 1;
       if (end >= this.visibleEnd) return;
       this.visibleEnd = end;
-      // Newest first, and durably before the cut: a crash part way leaves a shorter but whole log,
-      // and segments once removed never come back behind records written after them.
-      const removing = this.segments.length > 1 && this.active.baseOffset > end;
-      while (this.segments.length > 1 && this.active.baseOffset > end) await this.segments.pop()!.remove();
-      if (removing) await syncDirectory(this.directory);
-      const target = this.active;
-      await target.files.truncate(end - target.baseOffset);
-      target.resetReservations();
-      assert.equal(this.reservedEnd, end);
-      this.lastTimestampMs = this.lastStoredTimestamp();
+      await this.cutTo(end);
     });
+  }
+
+  /** Cuts everything written at or after `end` (which readers no longer see) and forgets what was reserved there. */
+  private async cutTo(end: number): Promise<void> {
+    assert.ok(end <= this.visibleEnd, "only records readers no longer see are cut");
+    // Newest first, and durably before the cut: a crash part way leaves a shorter but whole log,
+    // and segments once removed never come back behind records written after them.
+    const removing = this.segments.length > 1 && this.active.baseOffset > end;
+    while (this.segments.length > 1 && this.active.baseOffset > end) await this.segments.pop()!.remove();
+    if (removing) await syncDirectory(this.directory);
+    const target = this.active;
+    await target.files.truncate(end - target.baseOffset);
+    target.resetReservations();
+    assert.equal(this.reservedEnd, end);
+    this.lastTimestampMs = this.lastStoredTimestamp();
+  }
+
+  /** False while appends fail because the disk is full (or after a failure that needs a reopen). */
+  get writable(): boolean {
+    return this.state === "open" && this.failure === null && this.full === null;
+  }
+
+  /**
+   * A write or sync failed. A full disk is an operating condition: the tail is cut back to the last
+   * committed record (nothing acknowledged is touched), appends fail fast with StorageFullError, and
+   * they are taken again once free space is seen. Any other failure needs the log to be reopened.
+   */
+  private writeFailed(error: unknown): void {
+    if (!(error instanceof StorageFullError) || this.state !== "open") {
+      this.failure = error;
+      return;
+    }
+    if (this.full !== null) return;
+    this.full = error;
+    this.emit("writable", false);
+    this.runExclusive(() => this.cutTo(this.visibleEnd), false)
+      .then(() => {
+        this.commits.resume();
+        this.freeSpaceProbe = setInterval(() => void this.probeFreeSpace(), FREE_SPACE_PROBE_EVERY_MS).unref();
+      })
+      .catch((cutFailure: unknown) => {
+        this.failure = cutFailure;
+      });
+  }
+
+  private async probeFreeSpace(): Promise<void> {
+    const space = await statfs(this.directory).catch(() => undefined);
+    if (space === undefined || this.full === null || this.state !== "open") return;
+    if (space.bavail * space.bsize < FREE_BYTES_TO_RESUME) return;
+    clearInterval(this.freeSpaceProbe);
+    this.full = null;
+    this.emit("writable", true);
   }
 
   /**
@@ -551,6 +602,7 @@ export class Log extends EventEmitter<LogEvents> {
     clearInterval(this.syncTimer);
     clearInterval(this.housekeepingTimer);
     clearTimeout(this.scrubTimer);
+    clearInterval(this.freeSpaceProbe);
     this.scrubAbort.abort(new LogClosedError());
     await this.timerSync;
     try {
@@ -581,9 +633,7 @@ export class Log extends EventEmitter<LogEvents> {
   private syncOnTimer(): void {
     if (!this.unsynced || this.state !== "open" || this.exclusive !== null) return;
     this.unsynced = false;
-    this.timerSync = this.active.files.sync().catch((error: unknown) => {
-      this.failure = error;
-    });
+    this.timerSync = this.active.files.sync().catch((error: unknown) => this.writeFailed(error));
   }
 
   private checkOpen(): void {
@@ -591,6 +641,13 @@ export class Log extends EventEmitter<LogEvents> {
   }
 
   private checkWritable(): void {
+    this.checkNotFailed();
+    if (this.full !== null) {
+      throw new StorageFullError("the log's disk is full: writes resume once space is free", this.full.errno, { cause: this.full });
+    }
+  }
+
+  private checkNotFailed(): void {
     this.checkOpen();
     if (this.failure !== null) {
       throw new StorageIoError("the log failed to write or sync and must be reopened", 0, { cause: this.failure });
@@ -627,9 +684,10 @@ export class Log extends EventEmitter<LogEvents> {
     return this.whenAdmitted(bytes, enqueue);
   }
 
-  private async runExclusive(operation: () => Promise<void>): Promise<void> {
+  /** Runs `operation` with no append written meanwhile; also while the disk is full, when `checked` not after a failure. */
+  private async runExclusive(operation: () => Promise<void>, checked = true): Promise<void> {
     while (this.exclusive !== null) await this.exclusive.catch(() => undefined);
-    this.checkWritable();
+    if (checked) this.checkNotFailed();
     const run = this.commits
       .drain()
       .then(() => this.timerSync)

@@ -1,7 +1,8 @@
 // Loader and TypeScript declaration of the native addon (native/addon.cc). Everything that crosses
 // into C++ is declared here; callers validate arguments before crossing and C++ checks again.
 import { createRequire } from "node:module";
-import { DataLossError, LogClosedError, LogLockedError, StorageIoError } from "../errors.ts";
+import { constants } from "node:os";
+import { DataLossError, LogClosedError, LogLockedError, StorageFullError, StorageIoError } from "../errors.ts";
 
 export interface SegmentRecovery {
   /** Bytes cut from the end of the store because they did not hold intact frames. */
@@ -63,7 +64,7 @@ function makeError(code: string, message: string, errno: number): Error {
     case "CORRUPT":
       return new DataLossError(message);
     case "IO":
-      return new StorageIoError(message, errno);
+      return isNoSpace(errno) ? new StorageFullError(message, errno) : new StorageIoError(message, errno);
     case "CLOSED":
       return new LogClosedError(message);
     case "LOCKED":
@@ -72,6 +73,11 @@ function makeError(code: string, message: string, errno: number): Error {
       // "INVALID": the caller broke the native contract, a programming error.
       return new Error(`native contract violated: ${message}`);
   }
+}
+
+/** Whether an errno says the disk is full or the quota spent: an operating condition that passes, not a fault. */
+export function isNoSpace(errno: number): boolean {
+  return errno === constants.errno.ENOSPC || errno === constants.errno.EDQUOT;
 }
 
 const require = createRequire(import.meta.url);

@@ -1,0 +1,82 @@
+// A full disk (issue 9, finding 5), on a small tmpfs: appends fail with RESOURCE_EXHAUSTED, the
+// node's health says NOT_SERVING, and once space is freed writes resume by themselves and health
+// says SERVING again; every acknowledged record is intact, before and after reopening.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import * as grpc from "@grpc/grpc-js";
+import { StorageFullError, RpcCode } from "../src/errors.ts";
+import { Log } from "../src/storage/index.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { grpcTestClient } from "./support/grpc-log-client.ts";
+import { addressOf, startLogServer } from "./support/log-server.ts";
+import { tempDir } from "./support/temp-dir.ts";
+import { waitUntilAsync } from "./support/wait-until.ts";
+
+const MIB = 1024 * 1024;
+const TMPFS_MIB = 20;
+const SERVING = 1;
+const NOT_SERVING = 2;
+
+/** Mounts a tmpfs of `mib` MiB on `dir`; returns why it could not, or undefined. */
+function mountTmpfs(dir: string, mib: number): string | undefined {
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${mib}m`, "tmpfs", dir], { encoding: "utf8" });
+  if (mounted.error !== undefined) return mounted.error.message;
+  return mounted.status === 0 ? undefined : `mount exited ${mounted.status}: ${mounted.stderr.trim()}`;
+}
+
+test("a full disk: RESOURCE_EXHAUSTED and NOT_SERVING, then writes resume by themselves once space is free, and nothing acknowledged is lost", { timeout: 120_000 }, async (t) => {
+  const mountPoint = await tempDir(t);
+  const refused = mountTmpfs(mountPoint, TMPFS_MIB);
+  if (refused !== undefined) {
+    t.skip(`cannot mount a ${TMPFS_MIB} MiB tmpfs here (needs root): ${refused}`);
+    return;
+  }
+  cleanup(t, () => spawnSync("umount", [mountPoint]));
+  const ballast = join(mountPoint, "ballast");
+  await writeFile(ballast, randomBytes(4 * MIB));
+  const dataDir = join(mountPoint, "data");
+  const server = await startLogServer(t, { dataDir, log: { storeBytesMax: 2 * MIB, indexEntriesMax: 1 << 14 } });
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  const acknowledged = new Map<bigint, Buffer>();
+  const produce = async (): Promise<grpc.ServiceError | undefined> => {
+    const values = Array.from({ length: 16 }, () => randomBytes(16 * 1024));
+    try {
+      const { firstOffset } = await client.unary("produceBatch", { values });
+      values.forEach((value, i) => acknowledged.set(BigInt(firstOffset) + BigInt(i), value));
+      return undefined;
+    } catch (error) {
+      return error as grpc.ServiceError;
+    }
+  };
+
+  let failure: grpc.ServiceError | undefined;
+  for (let batch = 0; batch < 10 * TMPFS_MIB && failure === undefined; batch++) failure = await produce();
+  assert.ok(failure !== undefined, "the tmpfs filled up");
+  assert.equal(failure.code, grpc.status.RESOURCE_EXHAUSTED, `a full disk answers RESOURCE_EXHAUSTED, not ${failure.code}: ${failure.details}`);
+  assert.equal(grpc.status.RESOURCE_EXHAUSTED, RpcCode.resourceExhausted);
+  assert.equal(new StorageFullError("", 28).rpcCode, RpcCode.resourceExhausted);
+  assert.ok(acknowledged.size > 0);
+  await waitUntilAsync("health NOT_SERVING", async () => (await client.health.unary("check", { service: "" })).status === NOT_SERVING);
+  assert.equal((await produce())?.code, grpc.status.RESOURCE_EXHAUSTED, "appends keep failing while the disk is full");
+  assert.equal(server.storage!.writable, false);
+
+  await rm(ballast);
+  await waitUntilAsync("health SERVING once space is free", async () => (await client.health.unary("check", { service: "" })).status === SERVING);
+  assert.equal(server.storage!.writable, true);
+  assert.equal(await produce(), undefined, "writes resume by themselves");
+  for (const [offset, value] of acknowledged) {
+    const { record } = await client.unary("consume", { offset });
+    assert.deepEqual(Buffer.from(record.value), value, `acknowledged record ${offset}`);
+  }
+
+  await server.close();
+  const log = await Log.open(dataDir);
+  cleanup(t, () => log.close());
+  assert.equal(log.nextOffset, Number(Math.max(...[...acknowledged.keys()].map(Number))) + 1, "no record beyond the acknowledged ones survives");
+  for (const [offset, value] of acknowledged) assert.deepEqual(log.read(offset).value, value, `record ${offset} after reopening`);
+});
