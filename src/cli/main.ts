@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { LoghouseError } from "../errors.ts";
 import { consume, leave, produce, status } from "./client-commands.ts";
+import { scrubDataDir } from "./scrub.ts";
 import { serve } from "./serve.ts";
 
 const USAGE = `usage: loghouse <command> [options]
@@ -27,6 +28,8 @@ const USAGE = `usage: loghouse <command> [options]
               [--server HOST:PORT]
   leave     remove a member from its cluster (asked through any member)
               --node-id ID [--server HOST:PORT]
+  scrub     verify every record of a stopped node's log; print the damaged ranges as JSON
+              [--data-dir DIR]     (exit 0: none, 1: damage found, 2: could not scrub)
 
 Client commands use --server, else LOGHOUSE_SERVER, else 127.0.0.1:8400.
 `;
@@ -59,6 +62,7 @@ const commandOptions: Record<string, readonly string[]> = {
   consume: ["server", "from", "follow", "count", "format"],
   status: ["server"],
   leave: ["server", "node-id"],
+  scrub: ["data-dir"],
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -92,6 +96,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return consume(values);
     case "leave":
       return leave(values);
+    case "scrub":
+      return scrubDataDir(values);
     default:
       return status(values);
   }

@@ -1,0 +1,39 @@
+// `loghouse scrub --data-dir DIR` on a stopped node's log: JSON on stdout, exit 0 when clean, 1
+// with the damaged ranges when a sealed store has a flipped byte, 2 when there is no log.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Log } from "../src/storage/index.ts";
+import { flipByte, segmentFile } from "./support/segment-files.ts";
+import { tempDir } from "./support/temp-dir.ts";
+
+const BIN = fileURLToPath(new URL("../bin/loghouse.js", import.meta.url));
+
+async function scrub(dataDir: string): Promise<{ code: number | null; stdout: string }> {
+  const child = spawn(BIN, ["scrub", "--data-dir", dataDir], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { code, stdout };
+}
+
+test("loghouse scrub prints the damaged ranges and exits 1, 0 when clean, 2 without a log", { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const log = await Log.open(dir, { indexEntriesMax: 10 });
+  for (let i = 0; i < 25; i++) await log.append([Buffer.from(`value-${i}`)]);
+  await log.close();
+
+  const clean = await scrub(dir);
+  assert.equal(clean.code, 0);
+  assert.deepEqual(JSON.parse(clean.stdout).damaged, []);
+  assert.equal(JSON.parse(clean.stdout).recordsChecked, 25);
+
+  await flipByte(segmentFile(dir, 10, ".store"), 3 * (32 + "value-13".length) + 32 + 1);
+  const damaged = await scrub(dir);
+  assert.equal(damaged.code, 1);
+  assert.deepEqual(JSON.parse(damaged.stdout).damaged, [{ segmentBaseOffset: 10, firstOffset: 13, endOffset: 14 }]);
+
+  assert.equal((await scrub(join(dir, "absent"))).code, 2);
+});
