@@ -74,7 +74,7 @@ export class LoghouseServer {
       const cluster = options.cluster;
       return LoghouseServer.listen(config, cluster.log, () => cluster.close(), logger, options);
     }
-    const log = await Log.open(config.dataDir, config.log);
+    const log = await Log.open(config.dataDir, config.log, { logger });
     if (log.recovery.truncatedBytes > 0 || log.recovery.scannedRecords > 0) logger.warn("log recovered", { ...log.recovery });
     try {
       return await LoghouseServer.listen(config, log, () => log.close(), logger, options);

@@ -17,6 +17,7 @@ import {
   StorageFullError,
   StorageIoError,
 } from "../errors.ts";
+import { silentLogger, type Logger } from "../logger.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
 import {
   COMPACT_HEADER_BYTES,
@@ -86,6 +87,12 @@ export interface RecoveryReport {
 
 const READ_BYTES_DEFAULT = 1024 * 1024;
 
+/** What a log is handed at open besides its configuration. */
+export interface LogDependencies {
+  /** Where it reports damage, a full disk and failed housekeeping (default: nowhere). */
+  readonly logger?: Logger;
+}
+
 /** What a log reports as it runs. */
 export interface LogEvents {
   /** The background scrubber found damaged records (all it found in its last pass). */
@@ -120,6 +127,7 @@ export class Log extends EventEmitter<LogEvents> {
     private readonly segments: Segment[],
     private readonly lockFd: number,
     readonly recovery: RecoveryReport,
+    private readonly logger: Logger,
   ) {
     super();
     this.visibleEnd = this.active.writtenEnd;
@@ -143,7 +151,7 @@ export class Log extends EventEmitter<LogEvents> {
    * store lacks read as DataLossError (the log still opens). Every file created or removed on the
    * way is made durable (the directory is fsynced) before the log is returned.
    */
-  static async open(directory: string, overrides: Partial<LogConfig> = {}): Promise<Log> {
+  static async open(directory: string, overrides: Partial<LogConfig> = {}, dependencies: LogDependencies = {}): Promise<Log> {
     const config = resolveLogConfig(overrides);
     await mkdir(directory, { recursive: true });
     const lockFd = native.lockDirectory(directory);
@@ -172,7 +180,7 @@ export class Log extends EventEmitter<LogEvents> {
       scannedRecords: segments.reduce((sum, s) => sum + s.files.recovery.scannedRecords, 0),
       segments: segments.length,
     };
-    const log = new Log(directory, config, segments, lockFd, recovery);
+    const log = new Log(directory, config, segments, lockFd, recovery, dependencies.logger ?? silentLogger);
     log.lastTimestampMs = log.lastStoredTimestamp();
     return log;
   }
@@ -378,6 +386,7 @@ export class Log extends EventEmitter<LogEvents> {
     }
     if (this.full !== null) return;
     this.full = error;
+    this.logger.error("log disk full: appends refused until space is free", { directory: this.directory, error: error.message });
     this.emit("writable", false);
     this.runExclusive(() => this.cutTo(this.visibleEnd), false)
       .then(() => {
@@ -395,6 +404,7 @@ export class Log extends EventEmitter<LogEvents> {
     if (space.bavail * space.bsize < FREE_BYTES_TO_RESUME) return;
     clearInterval(this.freeSpaceProbe);
     this.full = null;
+    this.logger.info("log disk has free space again: appends resume", { directory: this.directory });
     this.emit("writable", true);
   }
 
@@ -447,7 +457,7 @@ export class Log extends EventEmitter<LogEvents> {
   private houseKeep(): void {
     for (const segment of this.segments) if (segment !== this.active) segment.files.releaseMemory();
     if (this.state !== "open" || this.failure !== null) return;
-    this.enforceRetention().catch((error: unknown) => process.emitWarning(`log retention in ${this.directory} failed: ${(error as Error).message}`));
+    this.enforceRetention().catch((error: unknown) => this.logger.warn("log retention failed", { directory: this.directory, error: (error as Error).message }));
   }
 
   /** Deletes whole segments whose records all precede `offset` (never the active one), durably; returns the new lowest offset. */
@@ -570,10 +580,12 @@ export class Log extends EventEmitter<LogEvents> {
     this.scrubTimer = setTimeout(() => {
       this.scrub({ bytesPerSecond: this.config.scrubBytesPerSecond, signal: this.scrubAbort.signal })
         .then((report) => {
-          if (report.damaged.length > 0) this.emit("damage", report.damaged);
+          if (report.damaged.length === 0) return;
+          this.logger.error("log scrub found damaged records", { directory: this.directory, damaged: report.damaged });
+          this.emit("damage", report.damaged);
         })
         .catch((error: unknown) => {
-          if (this.state === "open") process.emitWarning(`log scrub in ${this.directory} failed: ${(error as Error).message}`);
+          if (this.state === "open") this.logger.warn("log scrub failed", { directory: this.directory, error: (error as Error).message });
         })
         .finally(() => {
           if (this.state === "open") this.scheduleScrub();
