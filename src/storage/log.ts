@@ -35,7 +35,7 @@ import { native } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
 import { scrub, type DamagedRange, type ScrubOptions, type ScrubReport, type ScrubTarget } from "./scrub.ts";
 import { Segment, segmentBaseOffsets } from "./segment.ts";
-import { rewriteSegment } from "./segment-rewrite.ts";
+import { checkReplacement, rewriteSegment } from "./segment-rewrite.ts";
 
 /** How often a log drops sealed segments' index pages from memory and applies its retention. */
 const HOUSEKEEPING_EVERY_MS = 10_000;
@@ -388,7 +388,8 @@ export class Log extends EventEmitter<LogEvents> {
     this.full = error;
     this.logger.error("log disk full: appends refused until space is free", { directory: this.directory, error: error.message });
     this.emit("writable", false);
-    this.runExclusive(() => this.cutTo(this.visibleEnd), false)
+    // The directory is synced too: a segment created for the failed batch may stay as the active one.
+    this.runExclusive(() => this.cutTo(this.visibleEnd).then(() => syncDirectory(this.directory)), false)
       .then(() => {
         this.commits.resume();
         this.freeSpaceProbe = setInterval(() => void this.probeFreeSpace(), FREE_SPACE_PROBE_EVERY_MS).unref();
@@ -532,37 +533,21 @@ export class Log extends EventEmitter<LogEvents> {
       if (endOffset > segment.writtenEnd) {
         throw new InvalidArgumentError(`records [${firstOffset}, ${endOffset}) cross the end of the segment at ${segment.baseOffset} (${segment.writtenEnd})`);
       }
-      this.checkReplacement(firstOffset, frames);
+      checkReplacement(decodeFrames(frames, firstOffset), (offset) => this.intactRecord(offset), (offset) => this.storedTerm(offset));
       const sealedCount = segment === this.active ? null : segment.files.count;
       this.segments[at] = await rewriteSegment(segment, firstOffset, frames, count, sealedCount, this.config.indexEntriesMax);
       this.damage = this.damage.filter((range) => range.endOffset <= firstOffset || range.firstOffset >= endOffset);
     });
   }
 
-  /** Replacement records keep terms and times in order against their intact neighbours, and agree with the terms this log still holds. */
-  private checkReplacement(firstOffset: number, frames: Buffer): void {
-    const given = decodeFrames(frames, firstOffset);
-    const intact = (offset: number): LogRecord | undefined => {
-      if (offset < this.lowestOffset || offset >= this.visibleEnd) return undefined;
-      try {
-        return this.read(offset);
-      } catch (error) {
-        if (error instanceof DataLossError) return undefined;
-        throw error;
-      }
-    };
-    const sequence = [intact(firstOffset - 1), ...given, intact(firstOffset + given.length)].filter((r) => r !== undefined);
-    for (let i = 1; i < sequence.length; i++) {
-      const [before, after] = [sequence[i - 1]!, sequence[i]!];
-      if (after.term < before.term || after.timestampMs < before.timestampMs) {
-        throw new InvalidArgumentError(`replacement record ${after.offset} would put term or time out of order after record ${before.offset}`);
-      }
-    }
-    for (const record of given) {
-      const stored = this.storedTerm(record.offset);
-      if (stored !== undefined && stored !== record.term) {
-        throw new InvalidArgumentError(`replacement record ${record.offset} has term ${record.term}, but this log holds term ${stored} there`);
-      }
+  /** A record that reads back intact, or undefined (outside the log, or damaged). */
+  private intactRecord(offset: number): LogRecord | undefined {
+    if (offset < this.lowestOffset || offset >= this.visibleEnd) return undefined;
+    try {
+      return this.read(offset);
+    } catch (error) {
+      if (error instanceof DataLossError) return undefined;
+      throw error;
     }
   }
 
@@ -678,6 +663,8 @@ export class Log extends EventEmitter<LogEvents> {
         return enqueue();
       } catch (error) {
         this.commits.release(bytes);
+        // Creating a segment for the batch found the disk full: what it reserved is forgotten by the cut.
+        if (error instanceof StorageFullError) this.writeFailed(error);
         return Promise.reject(error);
       }
     };

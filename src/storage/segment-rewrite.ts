@@ -1,12 +1,41 @@
 // Rewriting one segment with some of its records replaced by verified copies from elsewhere (a
 // healthy replica), durably: the new store and indexes are written to side files and synced, renamed
-// over the segment's files, and the directory is synced, before the new segment is opened.
+// over the segment's files, and the directory is synced, before the new segment is opened; and the
+// check that such copies fit the log around them.
 import assert from "node:assert/strict";
-import { DataLossError } from "../errors.ts";
+import { DataLossError, InvalidArgumentError } from "../errors.ts";
+import type { LogRecord } from "./frame.ts";
 import { syncDirectory } from "./group-commit.ts";
 import { Segment } from "./segment.ts";
 
 const COPY_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Checks that replacement records fit the log around them: terms and creation times never decrease
+ * across them and their intact neighbours (`intact`), and where the log still holds a record's term
+ * (`storedTerm`) the replacement has the same. Throws InvalidArgumentError otherwise.
+ */
+export function checkReplacement(
+  given: readonly LogRecord[],
+  intact: (offset: number) => LogRecord | undefined,
+  storedTerm: (offset: number) => number | undefined,
+): void {
+  assert.ok(given.length > 0, "at least one replacement record");
+  const first = given[0]!.offset;
+  const sequence = [intact(first - 1), ...given, intact(first + given.length)].filter((record) => record !== undefined);
+  for (let i = 1; i < sequence.length; i++) {
+    const [before, after] = [sequence[i - 1]!, sequence[i]!];
+    if (after.term < before.term || after.timestampMs < before.timestampMs) {
+      throw new InvalidArgumentError(`replacement record ${after.offset} would put term or time out of order after record ${before.offset}`);
+    }
+  }
+  for (const record of given) {
+    const stored = storedTerm(record.offset);
+    if (stored !== undefined && stored !== record.term) {
+      throw new InvalidArgumentError(`replacement record ${record.offset} has term ${record.term}, but this log holds term ${stored} there`);
+    }
+  }
+}
 
 /**
  * Writes a copy of `segment` whose records [firstOffset, firstOffset + count) are `frames` (verified,
