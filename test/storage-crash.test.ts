@@ -6,7 +6,6 @@
 // the directory as a power loss would have left it at several moments of the run, where only what
 // was fsynced survives. The next run continues from the power-loss state.
 import assert from "node:assert/strict";
-import { randomInt } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +17,7 @@ import { Log } from "../src/storage/index.ts";
 import { CRASH_LOG_CONFIG, epochOf } from "./support/crash-appender.ts";
 import { powerLossPoints, powerLossUnavailable, readFiles, spawnTraced, writeFiles, type PowerLossPoint } from "./support/power-loss.ts";
 import { tempDir } from "./support/temp-dir.ts";
+import { TestRandom } from "./support/test-random.ts";
 
 const KILLS = 25;
 const POINTS_PER_KILL = 4;
@@ -93,8 +93,8 @@ class Expected {
 }
 
 /** Runs the appender under strace until it has printed `linesBeforeKill` lines, then SIGKILLs it; returns its lines. */
-async function runAndKill(dir: string, traceFile: string, epoch: number, linesBeforeKill: number): Promise<string[]> {
-  const child = spawnTraced(traceFile, ["--import", "tsx", CHILD, dir, String(epoch)]);
+async function runAndKill(dir: string, traceFile: string, epoch: number, seed: number, linesBeforeKill: number): Promise<string[]> {
+  const child = spawnTraced(traceFile, ["--import", "tsx", CHILD, dir, String(epoch), String(seed)]);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let pid = 0;
   const timer = setTimeout(() => (pid > 0 ? process.kill(pid, "SIGKILL") : child.kill("SIGKILL")), STARTUP_TIMEOUT_MS);
@@ -139,19 +139,20 @@ async function checkPowerLoss(point: PowerLossPoint, expected: Expected, what: s
 const unavailable = powerLossUnavailable();
 
 test(`no acknowledged record is lost or outlived by a stale one across ${KILLS} SIGKILLs and power losses`, { timeout: 900_000, skip: unavailable }, async (t) => {
+  const random = TestRandom.forTest(t);
   const dir = await tempDir(t);
   const traceFile = join(await tempDir(t), "trace");
   let epoch = 0;
   let expected = await emptyExpected(dir);
   for (let kill = 0; kill < KILLS; kill++) {
     const initial = await readFiles(dir);
-    const lines = await runAndKill(dir, traceFile, epoch, randomInt(1, 150));
+    const lines = await runAndKill(dir, traceFile, epoch, random.seed + kill, random.int(1, 150));
     const points = powerLossPoints(await readFile(traceFile, "utf8"), dir, initial);
     assert.ok(points.length > 0, "the trace holds the appender's output");
     const afterProcessCrash = expected.copy();
     for (const line of lines) afterProcessCrash.apply(line);
     await checkDirectory(dir, afterProcessCrash, `after kill ${kill}`, epoch);
-    const chosen = [points.length - 1, ...Array.from({ length: POINTS_PER_KILL - 1 }, () => randomInt(0, points.length))];
+    const chosen = [points.length - 1, ...Array.from({ length: POINTS_PER_KILL - 1 }, () => random.int(0, points.length))];
     for (const at of chosen) await checkPowerLoss(points[at]!, expected, `power loss after output line ${at} of kill ${kill}`, epoch);
     // Go on from the power loss at the last line: only what was synced then survives.
     const last = points[points.length - 1]!;

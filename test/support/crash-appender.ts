@@ -6,9 +6,10 @@
 //   `d <offset>` / `D <lowestOffset>` before / after dropBefore(offset),
 //   `r <offset>` / `R <offset>` before / after resetTo(offset).
 // Each value starts with the epoch (u32, little-endian) it was written in: `epoch` from the command
-// line, plus one per truncation or reset, so a record from before a truncation is told apart.
-import { randomBytes, randomInt } from "node:crypto";
+// line, plus one per truncation or reset, so a record from before a truncation is told apart. Its
+// choices come from the seed on the command line (their interleaving with the disk still varies).
 import { Log, type LogConfig } from "../../src/storage/index.ts";
+import { TestRandom } from "./test-random.ts";
 
 export const CRASH_LOG_CONFIG: Partial<LogConfig> = { indexEntriesMax: 64, storeBytesMax: 16 * 1024, recordBytesMax: 512, batchBytesMax: 1 << 16 };
 const APPENDERS = 4;
@@ -18,14 +19,14 @@ export function epochOf(value: Buffer): number {
   return value.readUInt32LE(0);
 }
 
-async function main(directory: string, firstEpoch: number): Promise<void> {
+async function main(directory: string, firstEpoch: number, random: TestRandom): Promise<void> {
   const log = await Log.open(directory, CRASH_LOG_CONFIG);
   let epoch = firstEpoch;
   const say = (line: string): void => void process.stdout.write(`${line}\n`);
   const appendSome = async (batches: number): Promise<void> => {
     for (let i = 0; i < batches; i++) {
-      const values = Array.from({ length: randomInt(1, 9) }, () => {
-        const value = randomBytes(4 + randomInt(0, 300));
+      const values = Array.from({ length: random.int(1, 9) }, () => {
+        const value = random.bytes(4 + random.int(0, 300));
         value.writeUInt32LE(epoch, 0);
         return value;
       });
@@ -35,20 +36,20 @@ async function main(directory: string, firstEpoch: number): Promise<void> {
   };
   say(`ready ${process.pid}`);
   for (;;) {
-    await Promise.all(Array.from({ length: APPENDERS }, () => appendSome(randomInt(1, 12))));
-    const choice = randomInt(0, 12);
+    await Promise.all(Array.from({ length: APPENDERS }, () => appendSome(random.int(1, 12))));
+    const choice = random.int(0, 12);
     if (choice === 0) {
-      const offset = Math.max(log.lowestOffset - 1, log.nextOffset - 1 - randomInt(0, 120));
+      const offset = Math.max(log.lowestOffset - 1, log.nextOffset - 1 - random.int(0, 120));
       say(`t ${offset}`);
       await log.truncateAfter(offset);
       epoch++;
       say(`T ${offset}`);
     } else if (choice === 1) {
-      const offset = log.lowestOffset + randomInt(0, 200);
+      const offset = log.lowestOffset + random.int(0, 200);
       say(`d ${offset}`);
       say(`D ${await log.dropBefore(offset)}`);
-    } else if (choice === 2 && randomInt(0, 3) === 0) {
-      const offset = log.nextOffset + randomInt(0, 50);
+    } else if (choice === 2 && random.int(0, 3) === 0) {
+      const offset = log.nextOffset + random.int(0, 50);
       say(`r ${offset}`);
       await log.resetTo(offset);
       epoch++;
@@ -81,7 +82,7 @@ async function truncateThenAppend(directory: string): Promise<void> {
 }
 
 if (process.argv[1] === new URL(import.meta.url).pathname) {
-  const [directory, epoch] = process.argv.slice(2);
+  const [directory, epoch, seed] = process.argv.slice(2);
   if (epoch === "truncate-then-append") await truncateThenAppend(directory!);
-  else await main(directory!, Number(epoch ?? 0));
+  else await main(directory!, Number(epoch), new TestRandom(Number(seed)));
 }
