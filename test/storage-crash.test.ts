@@ -13,7 +13,8 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DataLossError } from "../src/errors.ts";
-import { Log } from "../src/storage/index.ts";
+import { FULL_HEADER_BYTES, Log } from "../src/storage/index.ts";
+import { flipByte, segmentFile } from "./support/segment-files.ts";
 import { CRASH_LOG_CONFIG, epochOf } from "./support/crash-appender.ts";
 import { powerLossPoints, powerLossUnavailable, readFiles, spawnTraced, writeFiles, type PowerLossPoint } from "./support/power-loss.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -94,7 +95,7 @@ class Expected {
 
 /** Runs the appender under strace until it has printed `linesBeforeKill` lines, then SIGKILLs it; returns its lines. */
 async function runAndKill(dir: string, traceFile: string, epoch: number, seed: number, linesBeforeKill: number): Promise<string[]> {
-  const child = spawnTraced(traceFile, ["--import", "tsx", CHILD, dir, String(epoch), String(seed)]);
+  const child = spawnTraced(traceFile, ["--import", "tsx", CHILD, dir, "run", String(epoch), String(seed)]);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let pid = 0;
   const timer = setTimeout(() => (pid > 0 ? process.kill(pid, "SIGKILL") : child.kill("SIGKILL")), STARTUP_TIMEOUT_MS);
@@ -165,7 +166,7 @@ test(`no acknowledged record is lost or outlived by a stale one across ${KILLS} 
 test("a power loss after a truncation and new acknowledged appends never brings the removed segments back", { timeout: 120_000, skip: unavailable }, async (t) => {
   const dir = await tempDir(t);
   const traceFile = join(await tempDir(t), "trace");
-  const lines = await runToExit(dir, traceFile, "truncate-then-append");
+  const lines = await runToExit(traceFile, [dir, "truncate-then-append"]);
   const points = powerLossPoints(await readFile(traceFile, "utf8"), dir, new Map());
   const expected = await emptyExpected(await tempDir(t));
   const truncatedAt = lines.indexOf("T 9");
@@ -174,9 +175,51 @@ test("a power loss after a truncation and new acknowledged appends never brings 
   for (let at = truncatedAt; at < lines.length; at++) await checkPowerLoss(points[at + 1]!, expected, `power loss after line ${at} (${lines[at]})`, 0);
 });
 
-/** Runs the appender under strace in `mode` until it exits by itself; returns its lines. */
-async function runToExit(dir: string, traceFile: string, mode: string): Promise<string[]> {
-  const child = spawnTraced(traceFile, ["--import", "tsx", CHILD, dir, mode]);
+test("a power loss at any moment of a repair leaves the damaged record or its healthy copy, and every other record", { timeout: 120_000, skip: unavailable }, async (t) => {
+  const [dir, healthyDir] = [await tempDir(t), await tempDir(t)];
+  for (const path of [dir, healthyDir]) {
+    const log = await Log.open(path, CRASH_LOG_CONFIG);
+    for (let i = 0; i < 150; i++) await log.append([Buffer.from(`record-${i}`)], { timestampMs: 1000 + i });
+    await log.close();
+  }
+  const damaged = 70;
+  await flipByte(segmentFile(dir, 64, ".store"), (damaged - 64) * (FULL_HEADER_BYTES + "record-70".length) + FULL_HEADER_BYTES + 2);
+  const initial = await readFiles(dir);
+  const traceFile = join(await tempDir(t), "trace");
+  const lines = await runToExit(traceFile, [dir, "repair-from", healthyDir, String(damaged)]);
+  assert.deepEqual(lines.map((line) => line.split(" ")[0]), ["repaired", "A"]);
+  const points = powerLossPoints(await readFile(traceFile, "utf8"), dir, initial, true);
+  for (const [at, point] of points.entries()) {
+    const scratch = await tempDir(t);
+    await writeFiles(scratch, point.files);
+    const log = await Log.open(scratch, CRASH_LOG_CONFIG);
+    try {
+      const repaired = point.output.includes("repaired");
+      assert.ok(log.nextOffset >= 150, `point ${at}: every record is still there`);
+      for (let i = 0; i < 150; i++) {
+        // Until the repair is acknowledged the damaged record may read either way; after, it must be whole.
+        if (i === damaged && !repaired) assert.ok([undefined, `record-${i}`].includes(readOrDataLoss(log, i)), `point ${at}: record ${i} is damaged or whole`);
+        else assert.equal(log.read(i).value.toString(), `record-${i}`, `point ${at}: record ${i}`);
+      }
+    } finally {
+      await log.close();
+    }
+  }
+});
+
+/** The record's value as text, or undefined when it reads as DataLossError. */
+function readOrDataLoss(log: Log, offset: number): string | undefined {
+  try {
+    return log.read(offset).value.toString();
+  } catch (error) {
+    if (error instanceof DataLossError) return undefined;
+    throw error;
+  }
+}
+
+/** Runs the appender under strace with `args` until it exits by itself; returns its lines. */
+async function runToExit(traceFile: string, args: readonly string[]): Promise<string[]> {
+  const child = spawnTraced(traceFile, ["--import", "tsx", CHILD, ...args]);
   const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
   const lines: string[] = [];
   for await (const line of createInterface({ input: child.stdout! })) if (!line.startsWith("ready ")) lines.push(line);

@@ -81,8 +81,26 @@ async function truncateThenAppend(directory: string): Promise<void> {
   await log.close();
 }
 
+/**
+ * Repair, scripted: replaces the damaged record `offset` with the healthy copy's (a directory the
+ * power-loss model does not watch), prints `repaired`, then appends one record and prints it.
+ */
+async function repairFrom(directory: string, healthyDirectory: string, offset: number): Promise<void> {
+  const log = await Log.open(directory, CRASH_LOG_CONFIG);
+  const healthy = await Log.open(healthyDirectory, CRASH_LOG_CONFIG);
+  process.stdout.write(`ready ${process.pid}\n`);
+  await log.replaceRange(offset, healthy.readFrames(offset, { countMax: 1 }).frames);
+  process.stdout.write("repaired\n");
+  const value = healthy.read(healthy.highestOffset!).value;
+  process.stdout.write(`A ${await log.append([value])} ${value.toString("hex")}\n`);
+  await Promise.all([log.close(), healthy.close()]);
+}
+
+// node crash-appender.ts DIR run EPOCH SEED | DIR truncate-then-append | DIR repair-from HEALTHY_DIR OFFSET
 if (process.argv[1] === new URL(import.meta.url).pathname) {
-  const [directory, epoch, seed] = process.argv.slice(2);
-  if (epoch === "truncate-then-append") await truncateThenAppend(directory!);
-  else await main(directory!, Number(epoch), new TestRandom(Number(seed)));
+  const [directory, mode, first, second] = process.argv.slice(2) as [string, string, string, string];
+  if (mode === "run") await main(directory, Number(first), new TestRandom(Number(second)));
+  else if (mode === "truncate-then-append") await truncateThenAppend(directory);
+  else if (mode === "repair-from") await repairFrom(directory, first, Number(second));
+  else throw new Error(`unknown mode ${mode}`);
 }

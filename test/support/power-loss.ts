@@ -39,9 +39,10 @@ interface Inode {
 /**
  * Replays a trace of operations on `directory`, which held `initial` (all durable) when the traced
  * process started, and returns the state a power loss leaves right after each write to standard
- * output (so every acknowledgement printed before the point is covered by it).
+ * output (so every acknowledgement printed before the point is covered by it), and with
+ * `everySync` also right before each fsync and fdatasync: together, every durable state of the run.
  */
-export function powerLossPoints(trace: string, directory: string, initial: ReadonlyMap<string, Buffer>): PowerLossPoint[] {
+export function powerLossPoints(trace: string, directory: string, initial: ReadonlyMap<string, Buffer>, everySync = false): PowerLossPoint[] {
   const entries = new Map<string, Inode>();
   for (const [name, bytes] of initial) entries.set(name, { current: Buffer.from(bytes), durable: bytes });
   let durableEntries = new Map(entries);
@@ -52,6 +53,9 @@ export function powerLossPoints(trace: string, directory: string, initial: Reado
   const inodeOf = (fd: number): Inode | "directory" | undefined => fds.get(fd);
   for (const call of completedCalls(trace)) {
     const { name, args, result } = call;
+    if (everySync && (name === "fsync" || name === "fdatasync")) {
+      points.push({ output, files: durableFiles(durableEntries) });
+    }
     switch (name) {
       case "openat": {
         const path = decode(stringArgument(args, 0));
