@@ -445,7 +445,9 @@ Napi::Value Segment::Append(const Napi::CallbackInfo& info) {
         if (errnum == 0 && sync && fdatasync(storeFd_) != 0) errnum = errno;
         if (errnum != 0) {
           // Leave the segment as it was: none of these records is indexed, and the store is cut back
-          // to where they began, so the caller may write again from there.
+          // to where they began, so the caller may write again from there (after a full disk). Under
+          // durability "fsync" every earlier record was synced before it was acknowledged, so a failed
+          // fdatasync can only have lost pages of these.
           if (ftruncate(storeFd_, static_cast<off_t>(position)) != 0) return {errno, "undo a failed write to " + storePath_};
           return {errnum, sync ? "write and fdatasync " + storePath_ : "write " + storePath_};
         }
