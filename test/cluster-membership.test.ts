@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { leaveCluster, sendAdminRequest } from "../src/cluster/admin-protocol.ts";
 import { ClusterNode } from "../src/cluster/cluster-node.ts";
+import { NodeRemovedError } from "../src/errors.ts";
 import { Role } from "../src/raft/index.ts";
 import { freePort } from "./support/free-port.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -71,6 +72,16 @@ test("bootstrap, join through a follower, promotion, leave, and catching up from
 
   await leaveCluster(`127.0.0.1:${ports[1]}`, 3);
   await waitUntil("node 3 to be removed", () => !first.replica.status().membership.voters.includes(3));
+  await waitUntil("node 3 to learn it was removed", () => {
+    try {
+      nodes.get(3)!.assertMember();
+      return false;
+    } catch (error) {
+      return error instanceof NodeRemovedError;
+    }
+  });
+  // Node 2 applied its own removal on its way back (history before it was added again): still a member.
+  nodes.get(2)!.assertMember();
   const after = [...nodes.values()].find((node) => node.replica.isLeader && node.nodeId !== 3);
   assert.ok(after === undefined || after.replica.status().role === Role.Leader);
 });

@@ -2,9 +2,12 @@
 // log is the data log. Records are acknowledged only once committed, appear at the same offsets on
 // every node, and survive the loss and return of the leader.
 import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ClusterUnavailableError, NotLeaderError, OffsetOutOfRangeError } from "../src/errors.ts";
+import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, OffsetOutOfRangeError } from "../src/errors.ts";
 import { LocalCluster } from "./support/local-cluster.ts";
+import { flipByte } from "./support/segment-files.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntil } from "./support/wait-until.ts";
 import { cleanup } from "./support/cleanup.ts";
@@ -94,5 +97,30 @@ describe("replicated log", () => {
     await assert.rejects(leader.replica.propose(batch("stranded", 1)), ClusterUnavailableError);
     assert.equal(leader.replica.committed.nextOffset, before, "the stranded record is never visible");
     assert.throws(() => leader.replica.committed.read(before), OffsetOutOfRangeError);
+  });
+
+  test("a leader that reads a damaged record stops instead of crashing: it steps down and the others carry on", async (t) => {
+    const cluster = new LocalCluster(await tempDir(t), [1, 2, 3], 30_000, { indexEntriesMax: 1000 });
+    cleanup(t, () => cluster.stopAll());
+    await cluster.startAll();
+    const leader = await cluster.leader();
+    const [lagging, other] = [1, 2, 3].filter((id) => id !== leader.id) as [number, number];
+    await cluster.stop(lagging);
+    // 12 MiB, beyond what the replica keeps in memory, so that catching up reads the store.
+    const value = Buffer.alloc(1024, 7);
+    for (let round = 0; round < 120; round++) await leader.replica.propose(Array.from({ length: 100 }, () => value));
+    const end = leader.replica.committed.nextOffset;
+    const stores = (await readdir(cluster.logDir(leader.id))).filter((name) => name.endsWith(".store")).sort();
+    await flipByte(join(cluster.logDir(leader.id), stores[1]!), 500 * 1050);
+    await cluster.start(lagging);
+    await waitUntil("the leader to meet the damaged record", () => cluster.damage.length > 0, 20_000);
+    assert.deepEqual(cluster.damage.map((d) => d.id), [leader.id]);
+    assert.ok(cluster.damage[0]!.error instanceof DataLossError);
+    assert.equal(leader.replica.isLeader, false, "it stepped down");
+    await assert.rejects(leader.replica.propose(batch("refused", 1)), LogClosedError);
+    await cluster.stop(leader.id);
+    const next = await cluster.leader(20_000);
+    assert.ok(next.id === other || next.id === lagging);
+    await waitUntil("the lagging node to catch up from the new leader", () => cluster.nodes.get(lagging)!.replica.committed.nextOffset >= end, 20_000);
   });
 });

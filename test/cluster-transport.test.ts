@@ -7,7 +7,8 @@ import { randomFillSync } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { describe, test, type TestContext } from "node:test";
 import { encodeHello, TRANSPORT_VERSION } from "../src/cluster/frame-reader.ts";
-import { encodeMessage } from "../src/cluster/message-codec.ts";
+import { encodeMessage, encodeRepairMessage } from "../src/cluster/message-codec.ts";
+import type { RepairMessage } from "../src/cluster/peer-message.ts";
 import { RaftTransport, type RaftTransportOptions } from "../src/cluster/raft-transport.ts";
 import { CodecError, PeerUnavailableError } from "../src/cluster/transport-errors.ts";
 import { InvalidArgumentError, InvalidConfigError } from "../src/errors.ts";
@@ -275,6 +276,30 @@ describe("failures", () => {
     a.transport.send(heartbeat(1, 2, 2));
     await b.inbox.waitFor(2);
     assert.equal(b.transport.stats().connectionsInbound, 1, "the good connection survived");
+  });
+
+  test("repair messages travel beside Raft's; malformed ones close their connection; a node without a repair handler drops them", async (t) => {
+    const repairs: RepairMessage[] = [];
+    const a = await startNode(t, 1);
+    const b = await startNode(t, 2, { onRepairMessage: (m) => repairs.push({ ...m, ...(m.type === "repair-response" ? { frames: Buffer.from(m.frames) } : {}) }) });
+    introduce([a, b]);
+    const request: RepairMessage = { type: "repair-request", from: 1, to: 2, low: 100, high: 200 };
+    const response: RepairMessage = { type: "repair-response", from: 1, to: 2, low: 100, frames: Buffer.from("stored frames") };
+    a.transport.sendRepair(request);
+    a.transport.send(heartbeat(1, 2, 1));
+    a.transport.sendRepair(response);
+    await b.inbox.waitFor(1);
+    await eventually(() => repairs.length === 2, "both repair messages arrive");
+    assert.deepStrictEqual(repairs, [request, response]);
+    const emptyRange = encodeRepairMessage({ type: "repair-request", from: 5, to: 2, low: 7, high: 8 });
+    emptyRange.writeUInt32LE(7, 1 + 3 * 8);
+    const raw = await rawSocket(b.address);
+    raw.socket.write(Buffer.concat([encodeHello(5), frame(emptyRange)]));
+    await closedWithin(raw.closed, "a repair request for an empty range");
+    assert.ok(b.errors.some((e) => e instanceof CodecError && e.reason === "bad-range"));
+    b.transport.sendRepair({ type: "repair-request", from: 2, to: 1, low: 1, high: 2 });
+    await eventually(() => a.transport.stats().droppedMisaddressed === 1, "the node without a repair handler drops it");
+    assert.equal(a.inbox.messages.length, 0);
   });
 
   test("messages to unknown peers, too large, or addressed to another node are dropped and counted", async (t) => {

@@ -1,7 +1,8 @@
 // Node-to-node administration on the node's one port: a connection that starts with 0x02 carries
 // one request and one response, each a u32 length (little-endian) and a JSON document. It is how a
-// new node asks the cluster to let it in, how an operator asks a node to leave, and how a leader
-// tells a removed node that still speaks Raft that it is no longer a member.
+// new node asks the cluster to let it in, how an operator asks a node to leave, how a node that
+// applied its own removal asks the leader whether it is still a member (it may have been added back
+// since), and how a leader tells a removed node that still speaks Raft that it is no longer a member.
 import { connect, type Socket } from "node:net";
 import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
 import { parsePeerAddress } from "./outbound-peer.ts";
@@ -13,11 +14,14 @@ export type AdminRequest =
   /** `fresh`: the node has no state (new, or it lost its disk) and must be admitted from scratch. */
   | { readonly op: "join"; readonly nodeId: number; readonly address: string; readonly fresh: boolean }
   | { readonly op: "leave"; readonly nodeId: number }
+  /** Whether `nodeId` is a member now, as the leader has applied it. */
+  | { readonly op: "member"; readonly nodeId: number }
   /** From the leader to a node it has removed that still sends Raft messages: you are no longer a member. */
   | { readonly op: "removed"; readonly nodeId: number; readonly leaderId: number };
 
 export type AdminResponse =
-  | { readonly ok: true; readonly addresses: Readonly<Record<string, string>> }
+  /** `member` answers a "member" request. */
+  | { readonly ok: true; readonly addresses: Readonly<Record<string, string>>; readonly member?: boolean }
   | { readonly ok: false; readonly error: string; readonly leaderAddress?: string };
 
 function frame(document: unknown): Buffer {
@@ -68,7 +72,7 @@ function parseRequest(document: unknown): AdminRequest {
   const request = document as Partial<Record<string, unknown>>;
   const nodeId = request?.nodeId;
   if (typeof nodeId !== "number" || !Number.isSafeInteger(nodeId) || nodeId <= 0) throw new InvalidArgumentError("nodeId must be a positive integer");
-  if (request.op === "leave") return { op: "leave", nodeId };
+  if (request.op === "leave" || request.op === "member") return { op: request.op, nodeId };
   if (request.op === "removed") {
     const leaderId = request.leaderId;
     if (typeof leaderId !== "number" || !Number.isSafeInteger(leaderId) || leaderId <= 0) throw new InvalidArgumentError("leaderId must be a positive integer");
@@ -78,7 +82,7 @@ function parseRequest(document: unknown): AdminRequest {
     parsePeerAddress(request.address);
     return { op: "join", nodeId, address: request.address, fresh: request.fresh };
   }
-  throw new InvalidArgumentError("op must be join (with an address), leave or removed (with a leaderId)");
+  throw new InvalidArgumentError("op must be join (with an address), leave, member or removed (with a leaderId)");
 }
 
 /** Sends one request to the node at `address` (host:port) and returns its response. */
@@ -117,14 +121,19 @@ export async function serveAdminConnection(
   if (!socket.destroyed) socket.end(frame(response));
 }
 
-/** Asks the cluster to remove member `nodeId`, through any member reachable at `contact` (redirected to the leader). */
-export async function leaveCluster(contact: string, nodeId: number, attemptsMax = 10): Promise<void> {
+/** Sends `request` through any member reachable at `contact`, following redirects to the leader; returns the leader's answer. */
+export async function askLeader(contact: string, request: AdminRequest, attemptsMax = 10): Promise<Extract<AdminResponse, { ok: true }>> {
   let target = contact;
   for (let attempt = 0; attempt < attemptsMax; attempt++) {
-    const response = await sendAdminRequest(target, { op: "leave", nodeId });
-    if (response.ok) return;
-    if (response.leaderAddress === undefined) throw new ClusterUnavailableError(`leave refused: ${response.error}`);
+    const response = await sendAdminRequest(target, request);
+    if (response.ok) return response;
+    if (response.leaderAddress === undefined) throw new ClusterUnavailableError(`${request.op} refused: ${response.error}`);
     target = response.leaderAddress;
   }
-  throw new ClusterUnavailableError(`leave did not reach the leader through ${contact}`);
+  throw new ClusterUnavailableError(`${request.op} did not reach the leader through ${contact}`);
+}
+
+/** Asks the cluster to remove member `nodeId`, through any member reachable at `contact` (redirected to the leader). */
+export async function leaveCluster(contact: string, nodeId: number, attemptsMax = 10): Promise<void> {
+  await askLeader(contact, { op: "leave", nodeId }, attemptsMax);
 }

@@ -5,6 +5,7 @@
 // and repairing damaged records of its log from its peers (range-repair.ts) with Raft stopped
 // meanwhile: a replica that meets a damaged record stops, and a new one starts once the log is whole.
 import { once } from "node:events";
+import { setTimeout as delay } from "node:timers/promises";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import {
@@ -17,9 +18,9 @@ import {
   type DataLossError,
 } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry, type Message } from "../raft/index.ts";
+import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
 import { Log, type LogConfig } from "../storage/index.ts";
-import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
+import { ADMIN_MARKER, askLeader, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
 import type { RepairMessage } from "./peer-message.ts";
 import { answerRepairRequest, RangeRepair } from "./range-repair.ts";
@@ -43,6 +44,10 @@ export interface ClusterNodeOptions {
 }
 
 const JOIN_ATTEMPTS_MAX = 50;
+/** Pauses of 50 ms an operator's membership change waits for one under way. */
+const MEMBERSHIP_WAIT_ATTEMPTS_MAX = 100;
+/** Times a node that applied its own removal asks the leader whether it is still a member. */
+const MEMBER_CHECK_ATTEMPTS_MAX = 20;
 /** A peer asked for records it does not send within this time is skipped for the next. */
 const REPAIR_RESPONSE_TIMEOUT_MS = 2_000;
 /** Refusals of a promotion that only mean "not yet". */
@@ -274,15 +279,33 @@ export class ClusterNode {
     if (request.op === "join") {
       // A member that lost its state is removed and added back, so that it starts from nothing in
       // everyone's eyes and votes again only once it has caught up.
-      if (member && request.fresh) await this.replica.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId: request.nodeId });
+      if (member && request.fresh) await this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId: request.nodeId });
       if (!member || request.fresh) {
-        await this.replica.changeMembership({ kind: MembershipChangeKind.AddLearner, nodeId: request.nodeId, address: request.address });
+        await this.changeMembership({ kind: MembershipChangeKind.AddLearner, nodeId: request.nodeId, address: request.address });
       }
     } else if (request.op === "leave") {
       if (!member) throw new InvalidArgumentError(`node ${request.nodeId} is not a member`);
-      await this.replica.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId: request.nodeId });
+      await this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId: request.nodeId });
+    } else if (request.op === "member") {
+      return { ok: true, addresses: this.addresses, member };
     }
     return { ok: true, addresses: this.addresses };
+  }
+
+  /**
+   * Proposes an operator's membership change, waiting its turn behind one already under way (a
+   * learner's promotion, say) for up to MEMBERSHIP_WAIT_ATTEMPTS_MAX short pauses.
+   */
+  private async changeMembership(change: MembershipChange): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.replica.changeMembership(change);
+      } catch (error) {
+        const pending = error instanceof ProposalRefusedError && error.reason === ProposeRejection.MembershipChangePending;
+        if (!pending || attempt >= MEMBERSHIP_WAIT_ATTEMPTS_MAX) throw error;
+        await delay(50, undefined, { signal: this.closing.signal });
+      }
+    }
   }
 
   /**
@@ -334,6 +357,22 @@ export class ClusterNode {
     this.setServing(false);
   }
 
+  /** Asks the leader (through any other member) whether this node is still a member; stops serving if not. */
+  private async confirmRemoval(): Promise<void> {
+    const contacts = Object.entries(this.addresses).filter(([id]) => Number(id) !== this.nodeId).map(([, address]) => address);
+    for (let attempt = 0; attempt < MEMBER_CHECK_ATTEMPTS_MAX && contacts.length > 0; attempt++) {
+      if (this.removal !== undefined || this.closing.signal.aborted) return;
+      try {
+        const answer = await askLeader(contacts[attempt % contacts.length]!, { op: "member", nodeId: this.nodeId });
+        if (answer.member === false) this.stopServing(`node ${this.nodeId} was removed from the cluster; ask another member`);
+        return;
+      } catch (error) {
+        this.logger.debug("asking the leader whether this node is a member failed", { error });
+        await delay(Math.min(2_000, 100 * (attempt + 1)), undefined, { signal: this.closing.signal }).catch(() => undefined);
+      }
+    }
+  }
+
   /** The running replica met a damaged record and stopped. */
   private damaged(error: DataLossError): void {
     this.logger.error("a damaged record stopped Raft on this node; repairing it from the peers", { error });
@@ -381,9 +420,11 @@ export class ClusterNode {
       if (entry.type !== EntryType.Membership) continue;
       const change = decodeMembershipChange(entry.data);
       if (change.kind === MembershipChangeKind.RemoveNode) {
+        // This node's own removal may be history it is catching up on (it lost its disk and was
+        // removed and added back): only the leader knows whether it is a member now.
         if (change.nodeId === this.nodeId) {
-          this.stopServing(`node ${this.nodeId} was removed from the cluster (applied at index ${entry.index}); ask another member`);
-          return;
+          void this.confirmRemoval();
+          continue;
         }
         this.transport.removePeer(change.nodeId);
         this.removedMembers.add(change.nodeId);

@@ -119,13 +119,14 @@ export class Replica {
     await this.carrying.catch(() => undefined);
   }
 
+  /** The core's status; a stopped replica takes no part in the cluster, so it follows no known leader. */
   status(): Status {
-    return this.node.status();
+    const status = this.node.status();
+    return this.stopped ? { ...status, role: Role.Follower, lead: 0 } : status;
   }
 
-  /** Whether this replica leads (a stopped one never does, whatever its last role). */
   get isLeader(): boolean {
-    return !this.stopped && this.node.status().role === Role.Leader;
+    return this.status().role === Role.Leader;
   }
 
   /** Delivers a message from a peer. */

@@ -6,7 +6,7 @@ import { RaftStateFile } from "../../src/cluster/raft-state-file.ts";
 import { RaftTransport } from "../../src/cluster/raft-transport.ts";
 import { Replica } from "../../src/cluster/replica.ts";
 import { Role } from "../../src/raft/index.ts";
-import { Log } from "../../src/storage/index.ts";
+import { Log, type LogConfig } from "../../src/storage/index.ts";
 import { waitUntil } from "./wait-until.ts";
 
 export interface LocalNode {
@@ -27,7 +27,13 @@ export class LocalCluster {
     private readonly root: string,
     readonly ids: readonly number[],
     private readonly proposalTimeoutMs = 30_000,
+    private readonly logConfig: Partial<LogConfig> = {},
   ) {}
+
+  /** Node `id`'s data log directory. */
+  logDir(id: number): string {
+    return join(this.root, `node-${id}`, "log");
+  }
 
   async startAll(): Promise<void> {
     for (const id of this.ids) await this.start(id);
@@ -36,7 +42,7 @@ export class LocalCluster {
   /** Starts (or restarts) node `id` from its data directory, on the port it had before if any. */
   async start(id: number): Promise<LocalNode> {
     const dir = join(this.root, `node-${id}`);
-    const log = await Log.open(join(dir, "log"), { initialOffset: 1 });
+    const log = await Log.open(this.logDir(id), { ...this.logConfig, initialOffset: 1 });
     const stateFile = await RaftStateFile.open(join(dir, "raft-state.json"), {
       snapshot: { index: 1, term: 1, membership: { voters: [...this.ids], learners: [] } },
       addresses: {},
