@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { open, readFile, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import { DataLossError, LogClosedError } from "../errors.ts";
+import { silentLogger, type Logger } from "../logger.ts";
 import { emptyHardState, type HardState, type SnapshotPoint } from "../raft/index.ts";
 import { syncDirectory } from "../storage/group-commit.ts";
 
@@ -70,18 +71,19 @@ export class RaftStateFile {
     private current: RaftState,
     /** Whether a state was read from disk (a node that has never written one is new). */
     readonly existed: boolean,
+    private readonly logger: Logger,
   ) {}
 
   /** Reads the state at `path`, or starts from `initial` (not yet written) when there is none. */
-  static async open(path: string, initial: Omit<RaftState, "hardState">): Promise<RaftStateFile> {
+  static async open(path: string, initial: Omit<RaftState, "hardState">, logger: Logger = silentLogger): Promise<RaftStateFile> {
     let text: string;
     try {
       text = await readFile(path, "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      return new RaftStateFile(path, { hardState: emptyHardState, ...initial }, false);
+      return new RaftStateFile(path, { hardState: emptyHardState, ...initial }, false, logger);
     }
-    return new RaftStateFile(path, parseState(text, path), true);
+    return new RaftStateFile(path, parseState(text, path), true, logger);
   }
 
   get state(): RaftState {
@@ -127,7 +129,7 @@ export class RaftStateFile {
 
   /** Writes the noted commit index without anyone waiting; a failure only costs a warning. */
   private writeNotedCommit(): void {
-    this.update({}).catch((error: unknown) => process.emitWarning(`writing the commit index failed: ${(error as Error).message}`));
+    this.update({}).catch((error: unknown) => this.logger.warn("writing the commit index failed", { path: this.path, error }));
   }
 
   private async write(patch: Partial<RaftState>): Promise<void> {
