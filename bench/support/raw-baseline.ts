@@ -25,3 +25,20 @@ export function measureRawWrites(dir: string, recordBytes: number, batchRecords:
   rmSync(path, { force: true });
   return { recordsPerSecond: records / elapsedSeconds, bytesPerSecond: (records * recordBytes) / elapsedSeconds };
 }
+
+/** Latencies in ms of `count` rounds of one `recordBytes` write and one fdatasync: the cost of one durable record, measured in the same run. */
+export function measureSyncLatenciesMs(dir: string, recordBytes: number, count: number): number[] {
+  const path = join(dir, `sync-latency-${recordBytes}`);
+  const fd = openSync(path, "w");
+  const record = Buffer.alloc(recordBytes, 0x61);
+  const latenciesMs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    writeSync(fd, record);
+    fdatasyncSync(fd);
+    latenciesMs.push(performance.now() - started);
+  }
+  closeSync(fd);
+  rmSync(path, { force: true });
+  return latenciesMs.sort((a, b) => a - b);
+}

@@ -2,9 +2,9 @@
 // tests of what only a process shows: signals, crashes, CPU time and resident memory. Waits are
 // for the node's own JSON log lines, with a bound; nothing sleeps.
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { processCpuMs, processStatusBytes } from "./proc-stats.ts";
 
 export const BIN = fileURLToPath(new URL("../../bin/loghouse.js", import.meta.url));
 const STARTUP_TIMEOUT_MS = 30_000;
@@ -94,19 +94,10 @@ export async function startNode(args: readonly string[], env: NodeJS.ProcessEnv 
     lines,
     exited,
     waitForLine,
-    cpuMs: () => {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      const ticks = Number(fields[11]) + Number(fields[12]);
-      return (ticks * 1000) / 100;
-    },
-    rssBytes: () => statusKilobytes(pid, "VmRSS") * 1024,
-    rssAnonBytes: () => statusKilobytes(pid, "RssAnon") * 1024,
+    cpuMs: () => processCpuMs(pid),
+    rssBytes: () => processStatusBytes(pid, "VmRSS"),
+    rssAnonBytes: () => processStatusBytes(pid, "RssAnon"),
   };
-}
-
-function statusKilobytes(pid: number, field: string): number {
-  const match = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return Number(match![1]);
 }
 
 /** Stops a node still running at the end of a test. */

@@ -1,0 +1,237 @@
+// Per-record speed as stock clients see it: grpc-js with proto-loader and Python grpcio, neither
+// using any Loghouse code, sending one record per call (as most clients of the Go original do) to
+//   - a storage-less grpc-js server implementing log.v1.Log (the floor of a Node gRPC server here;
+//     on two cores the stock client is itself a limit, so every figure is read against it),
+//   - a fresh Loghouse node (a new process and data directory for each run: what a user meets first),
+//   - a warm node (one process that has already served a pass of the same trial).
+// Beside each latency it prints the p50 of one 100-byte write + fdatasync measured in the same run
+// (a unary Produce cannot be faster), and for each server its CPU per call from /proc.
+//
+//   npm run bench:stock [-- --seconds 5] [--runs 3] [--clients grpc-js,python] [--record-bytes 100]
+//
+// Targets (issue 12), checked at the end: unary c=1 ≥ 0.95 of the storage-less rate with p50 ≤ its
+// p50 + fdatasync p50 + 0.1 ms; unary c=64 ≥ 0.95 of its rate; ProduceStream ≥ its rate;
+// ConsumeStream ≥ 2× its rate; node CPU per call ≤ 300 µs (c=1), ≤ 100 µs (c=64), ≤ 15 µs per
+// ProduceStream message, ≤ 3 µs per ConsumeStream record.
+//
+// Back-of-the-envelope: one fdatasync here is 0.2-0.5 ms; a stock grpc-js client spends ≈ 1 ms of
+// CPU per unary call at c=1 and saturates a core near 1.8k calls/s at c=64 or 14-17k stream
+// messages/s, so the node can only match the floor, never beat it, except on ConsumeStream, where
+// the node sends records in large coalesced writes.
+import { spawn, execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { startNode, stopNode, type NodeProcess } from "../test/support/node-process.ts";
+import { processCpuMs } from "../test/support/proc-stats.ts";
+import { measureSyncLatenciesMs } from "./support/raw-baseline.ts";
+import { flag, formatRate, median, percentile, printTable } from "./support/stats.ts";
+
+const run = promisify(execFile);
+const seconds = flag("seconds", 5);
+const runs = flag("runs", 3);
+const recordBytes = flag("record-bytes", 100);
+const clientsAt = process.argv.indexOf("--clients");
+const clientKinds = (clientsAt < 0 ? "grpc-js,python" : process.argv[clientsAt + 1]!).split(",") as ClientKind[];
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const PYTHON = "/usr/bin/python3";
+/** Records stored before a ConsumeStream trial: more than a stream reads in one run. */
+const CONSUME_FILL_RECORDS = 1_000_000;
+
+type ClientKind = "grpc-js" | "python";
+type ServerKind = "storage-less" | "fresh node" | "warm node";
+
+interface Mode {
+  readonly name: string;
+  readonly args: string[];
+  /** Node CPU per call the issue allows, in µs. */
+  readonly cpuMicrosMax: number;
+  /** The node's rate must be at least this many times the storage-less server's. */
+  readonly rateRatioMin: number;
+  readonly consumes: boolean;
+}
+
+const MODES: Mode[] = [
+  { name: "unary Produce c=1", args: ["--mode", "unary", "--concurrency", "1"], cpuMicrosMax: 300, rateRatioMin: 0.95, consumes: false },
+  { name: "unary Produce c=64", args: ["--mode", "unary", "--concurrency", "64"], cpuMicrosMax: 100, rateRatioMin: 0.95, consumes: false },
+  { name: "ProduceStream", args: ["--mode", "produce-stream"], cpuMicrosMax: 15, rateRatioMin: 1, consumes: false },
+  { name: "ConsumeStream", args: ["--mode", "consume-stream", "--from", "0"], cpuMicrosMax: 3, rateRatioMin: 2, consumes: true },
+];
+
+interface ClientResult {
+  readonly calls: number;
+  readonly seconds: number;
+  readonly latenciesMs: number[];
+}
+
+interface Measurement {
+  readonly callsPerSecond: number;
+  readonly latencyMsP50: number | null;
+  readonly latencyMsP99: number | null;
+  readonly cpuMicrosPerCall: number;
+}
+
+interface Server {
+  readonly address: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/** Runs one stock client process against `address`; returns what it measured. */
+async function runClient(kind: ClientKind, address: string, modeArgs: readonly string[]): Promise<ClientResult> {
+  const common = ["--target", address, "--seconds", String(seconds), "--record-bytes", String(recordBytes), ...modeArgs];
+  const { stdout } =
+    kind === "grpc-js"
+      ? await run(process.execPath, ["--import", "tsx", join(HERE, "support", "stock-grpc-js-client.ts"), ...common], { maxBuffer: 64 << 20 })
+      : await run(PYTHON, [join(HERE, "support", "stock_grpc_client.py"), ...common], { maxBuffer: 64 << 20 });
+  return JSON.parse(stdout.trim().split("\n").at(-1)!) as ClientResult;
+}
+
+async function measure(kind: ClientKind, server: Server, mode: Mode): Promise<Measurement> {
+  const cpuBefore = processCpuMs(server.pid);
+  const result = await runClient(kind, server.address, mode.args);
+  const cpuMs = processCpuMs(server.pid) - cpuBefore;
+  const sorted = result.latenciesMs.sort((a, b) => a - b);
+  return {
+    callsPerSecond: result.calls / result.seconds,
+    latencyMsP50: sorted.length === 0 ? null : percentile(sorted, 0.5),
+    latencyMsP99: sorted.length === 0 ? null : percentile(sorted, 0.99),
+    cpuMicrosPerCall: (cpuMs * 1000) / Math.max(1, result.calls),
+  };
+}
+
+async function startStoragelessServer(): Promise<Server> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(HERE, "support", "storageless-server.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+  const first = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once("line", resolve);
+    child.once("exit", (code) => reject(new Error(`storage-less server exited with ${code}`)));
+  });
+  const { port } = JSON.parse(first) as { port: number };
+  return {
+    address: `127.0.0.1:${port}`,
+    pid: child.pid!,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+let nodeCount = 0;
+async function startFreshNode(root: string): Promise<Server & { node: NodeProcess }> {
+  const node = await startNode(["--data-dir", join(root, `node-${nodeCount++}`), "--listen", "127.0.0.1:0"]);
+  return { node, address: node.address, pid: node.pid, stop: () => stopNode(node) };
+}
+
+/** Stores records for a ConsumeStream trial with the stock client (setup: not measured). */
+async function fill(server: Server): Promise<void> {
+  await runClient("grpc-js", server.address, ["--mode", "fill", "--count", String(CONSUME_FILL_RECORDS)]);
+}
+
+function summarise(measurements: readonly Measurement[]): Measurement {
+  const p50s = measurements.map((m) => m.latencyMsP50).filter((l): l is number => l !== null);
+  const p99s = measurements.map((m) => m.latencyMsP99).filter((l): l is number => l !== null);
+  return {
+    callsPerSecond: median(measurements.map((m) => m.callsPerSecond)),
+    latencyMsP50: p50s.length === 0 ? null : median(p50s),
+    latencyMsP99: p99s.length === 0 ? null : median(p99s),
+    cpuMicrosPerCall: median(measurements.map((m) => m.cpuMicrosPerCall)),
+  };
+}
+
+interface Row {
+  readonly client: ClientKind;
+  readonly mode: string;
+  readonly server: ServerKind;
+  readonly result: Measurement;
+}
+
+async function trialsFor(kind: ClientKind, mode: Mode, root: string, floor: Server, warm: Server): Promise<Row[]> {
+  const measured: Record<ServerKind, Measurement[]> = { "storage-less": [], "fresh node": [], "warm node": [] };
+  // The warm node serves one untimed pass first.
+  await measure(kind, warm, mode);
+  for (let i = 0; i < runs; i++) {
+    measured["storage-less"].push(await measure(kind, floor, mode));
+    const fresh = await startFreshNode(root);
+    try {
+      if (mode.consumes) await fill(fresh);
+      measured["fresh node"].push(await measure(kind, fresh, mode));
+    } finally {
+      await fresh.stop();
+    }
+    measured["warm node"].push(await measure(kind, warm, mode));
+    console.log(`  ${kind} ${mode.name}: run ${i + 1} of ${runs} done`);
+  }
+  return (Object.keys(measured) as ServerKind[]).map((server) => ({ client: kind, mode: mode.name, server, result: summarise(measured[server]) }));
+}
+
+/** The issue's targets for a node row against the storage-less row of the same trial. */
+function verdict(row: Row, floor: Row, mode: Mode, syncMsP50: number): string {
+  if (row.server === "storage-less") return "";
+  const failures: string[] = [];
+  const ratio = row.result.callsPerSecond / floor.result.callsPerSecond;
+  if (ratio < mode.rateRatioMin) failures.push(`rate ${ratio.toFixed(2)}× < ${mode.rateRatioMin}×`);
+  if (row.result.cpuMicrosPerCall > mode.cpuMicrosMax) failures.push(`CPU > ${mode.cpuMicrosMax} µs`);
+  if (mode.name.endsWith("c=1") && row.result.latencyMsP50 !== null && floor.result.latencyMsP50 !== null) {
+    const allowedMs = floor.result.latencyMsP50 + syncMsP50 + 0.1;
+    if (row.result.latencyMsP50 > allowedMs) failures.push(`p50 > ${allowedMs.toFixed(2)} ms`);
+  }
+  return failures.length === 0 ? "meets target" : failures.join("; ");
+}
+
+async function main(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), "loghouse-bench-stock-"));
+  const syncLatencies = measureSyncLatenciesMs(root, recordBytes, 2000);
+  const syncMsP50 = percentile(syncLatencies, 0.5);
+  console.log(
+    `stock clients (${clientKinds.join(", ")}), one ${recordBytes}-byte record per call, ${seconds} s per run, ${runs} runs, medians; ` +
+      `write + fdatasync of ${recordBytes} B here: p50 ${syncMsP50.toFixed(3)} ms, p99 ${percentile(syncLatencies, 0.99).toFixed(3)} ms`,
+  );
+  const floor = await startStoragelessServer();
+  const rows: Row[] = [];
+  try {
+    const warm = await startFreshNode(root);
+    try {
+      await fill(warm);
+      for (const kind of clientKinds) for (const mode of MODES) rows.push(...(await trialsFor(kind, mode, root, floor, warm)));
+    } finally {
+      await warm.stop();
+    }
+  } finally {
+    await floor.stop();
+  }
+  console.log();
+  const floorOf = (row: Row): Row => rows.find((r) => r.client === row.client && r.mode === row.mode && r.server === "storage-less")!;
+  printTable(
+    ["client", "trial", "server", "calls/s", "× floor", "p50 ms", "p99 ms", "fdatasync p50", "server CPU µs/call", "issue 12 target"],
+    rows.map((row) => {
+      const mode = MODES.find((m) => m.name === row.mode)!;
+      const { result } = row;
+      return [
+        row.client,
+        row.mode,
+        row.server,
+        formatRate(result.callsPerSecond),
+        (result.callsPerSecond / floorOf(row).result.callsPerSecond).toFixed(2),
+        result.latencyMsP50?.toFixed(3) ?? "-",
+        result.latencyMsP99?.toFixed(3) ?? "-",
+        result.latencyMsP50 === null ? "-" : syncMsP50.toFixed(3),
+        result.cpuMicrosPerCall.toFixed(1),
+        verdict(row, floorOf(row), mode, syncMsP50),
+      ];
+    }),
+  );
+  const resultsDir = join(HERE, "results");
+  await mkdir(resultsDir, { recursive: true });
+  const file = join(resultsDir, `stock-clients-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  await writeFile(file, JSON.stringify({ recordBytes, seconds, runs, fdatasyncMsP50: syncMsP50, rows }, null, 2));
+  console.log(`\nresults written to ${file}`);
+  rmSync(root, { recursive: true, force: true });
+}
+
+await main();
