@@ -14,6 +14,8 @@ import type { RepairMessage, RepairRequest, RepairResponse } from "./peer-messag
 
 /** Most stored bytes one RepairResponse carries (a span takes as many as it needs). */
 export const REPAIR_RESPONSE_BYTES_MAX = 1 << 20;
+/** Rounds of asking every peer in vain between two warnings that the repair is stuck. */
+const MISSED_ROUNDS_PER_WARNING = 20;
 
 export interface RangeRepairOptions {
   readonly nodeId: number;
@@ -104,7 +106,11 @@ export class RangeRepair {
       const count = frames === undefined ? 0 : this.verifiedCount(frames, at, span.high, peer!);
       if (count === 0) {
         // Nobody had it this round: wait a little longer each time before asking around again.
-        if (++misses % Math.max(1, peers.length) === 0) await delay(Math.min(2_000, 50 * misses), undefined, { signal });
+        const round = Math.max(1, peers.length);
+        if (++misses % round === 0) await delay(Math.min(2_000, 50 * misses), undefined, { signal });
+        if (misses % (MISSED_ROUNDS_PER_WARNING * round) === 0) {
+          this.options.logger.warn("no peer could give damaged records yet; still asking", { low: at, high: span.high, peers });
+        }
         continue;
       }
       chunks.push(frames!);

@@ -1,0 +1,99 @@
+// Repair of a damaged record on one member, in process, with the peers it repairs from down at
+// first: the member keeps running, reports NOT_SERVING, answers DATA_LOSS for exactly the damaged
+// records and serves the rest; once a peer is back it repairs, serves again, and holds exactly what
+// the others hold.
+import assert from "node:assert/strict";
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { ClusterNode } from "../src/cluster/cluster-node.ts";
+import { ReplicatedLog } from "../src/cluster/replicated-log.ts";
+import { DataLossError } from "../src/errors.ts";
+import type { Logger } from "../src/logger.ts";
+import type { LogRecord } from "../src/storage/index.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { freePort } from "./support/free-port.ts";
+import { flipByte } from "./support/segment-files.ts";
+import { tempDir } from "./support/temp-dir.ts";
+import { waitUntil } from "./support/wait-until.ts";
+
+const noForwarding = (): Promise<number> => Promise.reject(new Error("not used"));
+
+function recordingLogger(lines: string[]): Logger {
+  const record = (msg: string): void => void lines.push(msg);
+  return { debug: () => undefined, info: record, warn: record, error: record };
+}
+
+function describe(record: LogRecord): string {
+  return `${record.offset}:${record.term}:${record.type}:${record.timestampMs}:${record.value.toString("hex")}`;
+}
+
+/** Every committed record of `node`, from offset 1 (a cluster's first record). */
+function committed(node: ClusterNode): string[] {
+  const view = node.replica.committed;
+  return view.readRange(1, { bytesMax: 1 << 24 }).map(describe);
+}
+
+test("a member with a damaged record serves DATA_LOSS for it and NOT_SERVING until a peer is back to repair from", async (t) => {
+  const root = await tempDir(t);
+  const ports = new Map([[1, await freePort()], [2, await freePort()], [3, await freePort()]]);
+  const nodes = new Map<number, ClusterNode>();
+  cleanup(t, async () => {
+    for (const node of nodes.values()) await node.close();
+  });
+  const lines: string[] = [];
+  const open = async (id: number, bootstrap = false): Promise<ClusterNode> => {
+    const node = await ClusterNode.open({
+      dataDir: join(root, `node-${id}`),
+      nodeId: id,
+      address: `127.0.0.1:${ports.get(id)}`,
+      bootstrap,
+      tickMs: 10,
+      promoteEveryMs: 20,
+      log: { indexEntriesMax: 100 },
+      ...(id === 3 ? { logger: recordingLogger(lines) } : {}),
+    });
+    await node.listen("127.0.0.1", ports.get(id)!);
+    nodes.set(id, node);
+    return node;
+  };
+  const close = async (id: number): Promise<void> => {
+    await nodes.get(id)!.close();
+    nodes.delete(id);
+  };
+  const first = await open(1, true);
+  await waitUntil("node 1 to lead", () => first.replica.isLeader);
+  await (await open(2)).joinCluster(`127.0.0.1:${ports.get(1)}`);
+  await (await open(3)).joinCluster(`127.0.0.1:${ports.get(1)}`);
+  await waitUntil("three voters", () => first.replica.status().membership.voters.length === 3, 20_000);
+  for (let round = 0; round < 5; round++) await first.replica.propose(Array.from({ length: 100 }, (_, i) => Buffer.from(`r${round}-${i}`)));
+  const end = first.replica.committed.nextOffset;
+  await waitUntil("every node to commit everything", () => [...nodes.values()].every((node) => node.replica.committed.nextOffset === end));
+  const expected = committed(first);
+
+  for (const id of [3, 2, 1]) await close(id);
+  const logDir = join(root, "node-3", "log");
+  const stores = (await readdir(logDir)).filter((name) => name.endsWith(".store")).sort();
+  const damagedStore = join(logDir, stores[2]!);
+  await flipByte(damagedStore, Math.floor((await stat(damagedStore)).size / 2));
+
+  const damagedNode = await open(3);
+  const serving: boolean[] = [];
+  damagedNode.onServingChange((now) => serving.push(now));
+  await waitUntil("node 3 to find the damage", () => damagedNode.log.damagedRanges.length > 0);
+  assert.deepEqual(serving, [false], "NOT_SERVING while damaged");
+  assert.ok(lines.includes("damaged records found: fetching them again from the peers"));
+  const [range] = damagedNode.log.damagedRanges;
+  const served = new ReplicatedLog(damagedNode, noForwarding);
+  assert.throws(() => served.read(range!.firstOffset), DataLossError, "the damaged record is not served");
+  assert.equal(describe(served.read(range!.endOffset)), expected[range!.endOffset - 1], "the record after it is served");
+  assert.deepEqual(served.readRange(1, { countMax: range!.firstOffset - 1 }).map(describe), expected.slice(0, range!.firstOffset - 1), "records before it are served");
+
+  await open(2);
+  await waitUntil("node 3 to repair and serve again", () => serving.length === 2, 20_000);
+  assert.deepEqual(serving, [false, true]);
+  assert.ok(lines.includes("log repaired from the peers: Raft restarts"));
+  await open(1);
+  await waitUntil("node 3 to hold everything again", () => damagedNode.replica.committed.nextOffset >= end, 20_000);
+  assert.deepEqual(committed(damagedNode).slice(0, expected.length), expected, "node 3 holds exactly what the leader held");
+});
