@@ -5,12 +5,12 @@
 import assert from "node:assert/strict";
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import { ClusterNode } from "../src/cluster/cluster-node.ts";
 import { ReplicatedLog } from "../src/cluster/replicated-log.ts";
 import { DataLossError } from "../src/errors.ts";
 import type { Logger } from "../src/logger.ts";
-import type { LogRecord } from "../src/storage/index.ts";
+import type { LogConfig, LogRecord } from "../src/storage/index.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { freePort } from "./support/free-port.ts";
 import { flipByte } from "./support/segment-files.ts";
@@ -34,50 +34,75 @@ function committed(node: ClusterNode): string[] {
   return view.readRange(1, { bytesMax: 1 << 24 }).map(describe);
 }
 
-test("a member with a damaged record serves DATA_LOSS for it and NOT_SERVING until a peer is back to repair from", async (t) => {
-  const root = await tempDir(t);
-  const ports = new Map([[1, await freePort()], [2, await freePort()], [3, await freePort()]]);
-  const nodes = new Map<number, ClusterNode>();
-  cleanup(t, async () => {
-    for (const node of nodes.values()) await node.close();
-  });
-  const lines: string[] = [];
-  const open = async (id: number, bootstrap = false): Promise<ClusterNode> => {
+/** Three ClusterNodes on loopback with segments of 100 records; node 3 logs into `lines`. */
+class ThreeNodes {
+  readonly nodes = new Map<number, ClusterNode>();
+  readonly lines: string[] = [];
+
+  private constructor(
+    private readonly root: string,
+    private readonly ports: ReadonlyMap<number, number>,
+    private readonly log: Partial<LogConfig>,
+  ) {}
+
+  /** Forms the cluster and commits 500 records on every node; returns the leader's records. */
+  static async form(t: TestContext, log: Partial<LogConfig> = {}): Promise<{ cluster: ThreeNodes; expected: string[]; end: number }> {
+    const cluster = new ThreeNodes(await tempDir(t), new Map([[1, await freePort()], [2, await freePort()], [3, await freePort()]]), { indexEntriesMax: 100, ...log });
+    cleanup(t, async () => {
+      for (const node of cluster.nodes.values()) await node.close();
+    });
+    const first = await cluster.open(1, true);
+    await waitUntil("node 1 to lead", () => first.replica.isLeader);
+    await (await cluster.open(2)).joinCluster(cluster.address(1));
+    await (await cluster.open(3)).joinCluster(cluster.address(1));
+    await waitUntil("three voters", () => first.replica.status().membership.voters.length === 3, 20_000);
+    for (let round = 0; round < 5; round++) await first.replica.propose(Array.from({ length: 100 }, (_, i) => Buffer.from(`r${round}-${i}`)));
+    const end = first.replica.committed.nextOffset;
+    await waitUntil("every node to commit everything", () => [...cluster.nodes.values()].every((node) => node.replica.committed.nextOffset === end));
+    return { cluster, expected: committed(first), end };
+  }
+
+  address(id: number): string {
+    return `127.0.0.1:${this.ports.get(id)}`;
+  }
+
+  async open(id: number, bootstrap = false): Promise<ClusterNode> {
     const node = await ClusterNode.open({
-      dataDir: join(root, `node-${id}`),
+      dataDir: join(this.root, `node-${id}`),
       nodeId: id,
-      address: `127.0.0.1:${ports.get(id)}`,
+      address: this.address(id),
       bootstrap,
       tickMs: 10,
       promoteEveryMs: 20,
-      log: { indexEntriesMax: 100 },
-      ...(id === 3 ? { logger: recordingLogger(lines) } : {}),
+      log: this.log,
+      ...(id === 3 ? { logger: recordingLogger(this.lines) } : {}),
     });
-    await node.listen("127.0.0.1", ports.get(id)!);
-    nodes.set(id, node);
+    await node.listen("127.0.0.1", this.ports.get(id)!);
+    this.nodes.set(id, node);
     return node;
-  };
-  const close = async (id: number): Promise<void> => {
-    await nodes.get(id)!.close();
-    nodes.delete(id);
-  };
-  const first = await open(1, true);
-  await waitUntil("node 1 to lead", () => first.replica.isLeader);
-  await (await open(2)).joinCluster(`127.0.0.1:${ports.get(1)}`);
-  await (await open(3)).joinCluster(`127.0.0.1:${ports.get(1)}`);
-  await waitUntil("three voters", () => first.replica.status().membership.voters.length === 3, 20_000);
-  for (let round = 0; round < 5; round++) await first.replica.propose(Array.from({ length: 100 }, (_, i) => Buffer.from(`r${round}-${i}`)));
-  const end = first.replica.committed.nextOffset;
-  await waitUntil("every node to commit everything", () => [...nodes.values()].every((node) => node.replica.committed.nextOffset === end));
-  const expected = committed(first);
+  }
 
-  for (const id of [3, 2, 1]) await close(id);
-  const logDir = join(root, "node-3", "log");
-  const stores = (await readdir(logDir)).filter((name) => name.endsWith(".store")).sort();
-  const damagedStore = join(logDir, stores[2]!);
-  await flipByte(damagedStore, Math.floor((await stat(damagedStore)).size / 2));
+  async close(id: number): Promise<void> {
+    await this.nodes.get(id)!.close();
+    this.nodes.delete(id);
+  }
 
-  const damagedNode = await open(3);
+  /** Flips a byte in the middle of the store of node 3's third segment (sealed). */
+  async damageNode3(): Promise<void> {
+    const logDir = join(this.root, "node-3", "log");
+    const stores = (await readdir(logDir)).filter((name) => name.endsWith(".store")).sort();
+    const damagedStore = join(logDir, stores[2]!);
+    await flipByte(damagedStore, Math.floor((await stat(damagedStore)).size / 2));
+  }
+}
+
+test("a member with a damaged record serves DATA_LOSS for it and NOT_SERVING until a peer is back to repair from", async (t) => {
+  const { cluster, expected, end } = await ThreeNodes.form(t);
+  const lines = cluster.lines;
+  for (const id of [3, 2, 1]) await cluster.close(id);
+  await cluster.damageNode3();
+
+  const damagedNode = await cluster.open(3);
   const serving: boolean[] = [];
   damagedNode.onServingChange((now) => serving.push(now));
   await waitUntil("node 3 to find the damage", () => damagedNode.log.damagedRanges.length > 0);
@@ -89,11 +114,23 @@ test("a member with a damaged record serves DATA_LOSS for it and NOT_SERVING unt
   assert.equal(describe(served.read(range!.endOffset)), expected[range!.endOffset - 1], "the record after it is served");
   assert.deepEqual(served.readRange(1, { countMax: range!.firstOffset - 1 }).map(describe), expected.slice(0, range!.firstOffset - 1), "records before it are served");
 
-  await open(2);
+  await cluster.open(2);
   await waitUntil("node 3 to repair and serve again", () => serving.length === 2, 20_000);
   assert.deepEqual(serving, [false, true]);
   assert.ok(lines.includes("log repaired from the peers: Raft restarts"));
-  await open(1);
+  await cluster.open(1);
   await waitUntil("node 3 to hold everything again", () => damagedNode.replica.committed.nextOffset >= end, 20_000);
   assert.deepEqual(committed(damagedNode).slice(0, expected.length), expected, "node 3 holds exactly what the leader held");
+});
+
+test("damage the background scrub finds on a running member is repaired the same way", async (t) => {
+  const { cluster, expected } = await ThreeNodes.form(t, { scrubBytesPerSecond: 64 << 20, scrubIntervalMs: 100 });
+  const node = cluster.nodes.get(3)!;
+  const serving: boolean[] = [];
+  node.onServingChange((now) => serving.push(now));
+  await cluster.damageNode3();
+  await waitUntil("node 3 to find the damage and repair it", () => serving.length === 2, 10_000);
+  assert.deepEqual(serving, [false, true]);
+  assert.ok(cluster.lines.includes("damaged records found: fetching them again from the peers"));
+  assert.deepEqual(committed(node).slice(0, expected.length), expected, "node 3 holds exactly what the leader holds");
 });
