@@ -2,7 +2,7 @@
 // one request and one response, each a u32 length (little-endian) and a JSON document. It is how a
 // new node asks the cluster to let it in, how an operator asks a node to leave, how a node that
 // applied its own removal asks the leader whether it is still a member (it may have been added back
-// since), and how a leader tells a removed node that still speaks Raft that it is no longer a member.
+// since), and how a leader tells a removed node that still speaks Raft to ask that question.
 import { connect, type Socket } from "node:net";
 import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
 import { parsePeerAddress } from "./outbound-peer.ts";
@@ -16,7 +16,7 @@ export type AdminRequest =
   | { readonly op: "leave"; readonly nodeId: number }
   /** Whether `nodeId` is a member now, as the leader has applied it. */
   | { readonly op: "member"; readonly nodeId: number }
-  /** From the leader to a node it has removed that still sends Raft messages: you are no longer a member. */
+  /** From the leader to a node it has removed that still sends Raft messages: ask me whether you are a member. */
   | { readonly op: "removed"; readonly nodeId: number; readonly leaderId: number };
 
 export type AdminResponse =

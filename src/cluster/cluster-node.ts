@@ -73,10 +73,12 @@ export class ClusterNode {
   private current: Replica;
   private readonly rangeRepair: RangeRepair;
   private repairing: Promise<void> | null = null;
+  /** The question to the leader whether this node is still a member, while it is asked. */
+  private confirming: Promise<void> | null = null;
   private readonly closing = new AbortController();
   /** Nodes whose latest applied membership change removed them: a leader tells them if they still speak. */
   private readonly removedMembers = new Set<number>();
-  /** Removed nodes being told so now (one notice at a time each). */
+  /** Removed nodes being told so now (one notice at a time each; each checks with the leader). */
   private readonly notifying = new Set<number>();
   private readonly logger: Logger;
 
@@ -257,6 +259,7 @@ export class ClusterNode {
     clearInterval(this.promoter);
     this.closing.abort(new LogClosedError("node closing"));
     await this.repairing;
+    await this.confirming;
     await this.replica.stop();
     await this.stateFile.close();
     this.server?.close();
@@ -267,7 +270,9 @@ export class ClusterNode {
   private async handleAdmin(request: AdminRequest): Promise<AdminResponse> {
     if (request.op === "removed") {
       if (request.nodeId !== this.nodeId) throw new InvalidArgumentError(`this is node ${this.nodeId}, not ${request.nodeId}`);
-      this.stopServing(`node ${this.nodeId} was removed from the cluster (told by leader ${request.leaderId}); ask another member`);
+      // Checked with the leader rather than believed: the notice may be stale (this node was added
+      // back since) or not from a leader at all. A node still joining is not a member yet anyway.
+      if (this.admitted) void this.confirmRemoval();
       return { ok: true, addresses: this.addresses };
     }
     if (!this.replica.isLeader) {
@@ -357,8 +362,18 @@ export class ClusterNode {
     this.setServing(false);
   }
 
-  /** Asks the leader (through any other member) whether this node is still a member; stops serving if not. */
-  private async confirmRemoval(): Promise<void> {
+  /**
+   * Asks the leader (through any other member) whether this node is still a member, and stops
+   * serving if not; one question at a time.
+   */
+  private confirmRemoval(): Promise<void> {
+    this.confirming ??= this.askWhetherMember().finally(() => {
+      this.confirming = null;
+    });
+    return this.confirming;
+  }
+
+  private async askWhetherMember(): Promise<void> {
     const contacts = Object.entries(this.addresses).filter(([id]) => Number(id) !== this.nodeId).map(([, address]) => address);
     for (let attempt = 0; attempt < MEMBER_CHECK_ATTEMPTS_MAX && contacts.length > 0; attempt++) {
       if (this.removal !== undefined || this.closing.signal.aborted) return;
