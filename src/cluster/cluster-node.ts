@@ -1,7 +1,7 @@
 // One member of a Loghouse cluster: its data log, Raft state, transport and replica, plus the
 // cluster's life cycle: bootstrapping a new cluster, joining a running one (as a learner, promoted
 // to voter once caught up), leaving, learning where the other members listen, learning that it
-// was removed (it applies its own removal, or the leader tells it), after which it serves nothing,
+// was removed (removal-watch.ts: the leader confirms it), after which it serves nothing,
 // and repairing damaged records of its log from its peers (range-repair.ts) with Raft stopped
 // meanwhile: a replica that meets a damaged record stops, and a new one starts once the log is whole.
 import { once } from "node:events";
@@ -20,10 +20,11 @@ import {
 import { silentLogger, type Logger } from "../logger.ts";
 import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
 import { Log, type LogConfig } from "../storage/index.ts";
-import { ADMIN_MARKER, askLeader, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
+import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
 import type { RepairMessage } from "./peer-message.ts";
 import { answerRepairRequest, RangeRepair } from "./range-repair.ts";
+import { RemovalWatch } from "./removal-watch.ts";
 import { RaftStateFile } from "./raft-state-file.ts";
 import { RaftTransport } from "./raft-transport.ts";
 import { Replica, type RaftLimits } from "./replica.ts";
@@ -46,8 +47,6 @@ export interface ClusterNodeOptions {
 const JOIN_ATTEMPTS_MAX = 50;
 /** Pauses of 50 ms an operator's membership change waits for one under way. */
 const MEMBERSHIP_WAIT_ATTEMPTS_MAX = 100;
-/** Times a node that applied its own removal asks the leader whether it is still a member. */
-const MEMBER_CHECK_ATTEMPTS_MAX = 20;
 /** A peer asked for records it does not send within this time is skipped for the next. */
 const REPAIR_RESPONSE_TIMEOUT_MS = 2_000;
 /** Refusals of a promotion that only mean "not yet". */
@@ -73,13 +72,8 @@ export class ClusterNode {
   private current: Replica;
   private readonly rangeRepair: RangeRepair;
   private repairing: Promise<void> | null = null;
-  /** The question to the leader whether this node is still a member, while it is asked. */
-  private confirming: Promise<void> | null = null;
   private readonly closing = new AbortController();
-  /** Nodes whose latest applied membership change removed them: a leader tells them if they still speak. */
-  private readonly removedMembers = new Set<number>();
-  /** Removed nodes being told so now (one notice at a time each; each checks with the leader). */
-  private readonly notifying = new Set<number>();
+  private readonly removalWatch: RemovalWatch;
   private readonly logger: Logger;
 
   private constructor(
@@ -99,6 +93,13 @@ export class ClusterNode {
       peers: () => Object.keys(this.addresses).map(Number).filter((id) => id !== this.nodeId),
       logger: this.logger,
       responseTimeoutMs: REPAIR_RESPONSE_TIMEOUT_MS,
+    });
+    this.removalWatch = new RemovalWatch({
+      nodeId: options.nodeId,
+      addresses: () => this.addresses,
+      onRemoved: (reason) => this.stopServing(reason),
+      logger: this.logger,
+      signal: this.closing.signal,
     });
     // The background scrub (if configured) found damage before any reader did.
     log.on("damage", () => void this.repairDamage());
@@ -259,7 +260,7 @@ export class ClusterNode {
     clearInterval(this.promoter);
     this.closing.abort(new LogClosedError("node closing"));
     await this.repairing;
-    await this.confirming;
+    await this.removalWatch.idle();
     await this.replica.stop();
     await this.stateFile.close();
     this.server?.close();
@@ -270,9 +271,8 @@ export class ClusterNode {
   private async handleAdmin(request: AdminRequest): Promise<AdminResponse> {
     if (request.op === "removed") {
       if (request.nodeId !== this.nodeId) throw new InvalidArgumentError(`this is node ${this.nodeId}, not ${request.nodeId}`);
-      // Checked with the leader rather than believed: the notice may be stale (this node was added
-      // back since) or not from a leader at all. A node still joining is not a member yet anyway.
-      if (this.admitted) void this.confirmRemoval();
+      // A node still joining is not a member yet anyway.
+      if (this.admitted) void this.removalWatch.confirm();
       return { ok: true, addresses: this.addresses };
     }
     if (!this.replica.isLeader) {
@@ -336,20 +336,11 @@ export class ClusterNode {
       });
   }
 
-  /** A Raft message from a peer. A leader answers one from a node it removed by telling it so. */
+  /** A Raft message from a peer (a leader tells a node it removed that still speaks to ask about it). */
   private receive(message: Message): void {
     if (!this.admitted || this.removal !== undefined) return;
-    if (this.removedMembers.has(message.from) && this.replica.isLeader) this.tellRemoved(message.from);
+    if (this.replica.isLeader) this.removalWatch.heardFrom(message.from);
     this.replica.receive(message);
-  }
-
-  private tellRemoved(nodeId: number): void {
-    const address = this.addresses[nodeId];
-    if (address === undefined || this.notifying.has(nodeId)) return;
-    this.notifying.add(nodeId);
-    sendAdminRequest(address, { op: "removed", nodeId, leaderId: this.nodeId })
-      .catch((error: unknown) => this.logger.debug("telling a removed node failed", { nodeId, error }))
-      .finally(() => this.notifying.delete(nodeId));
   }
 
   /** Stops taking part in the cluster for good: Raft stops, and reads, writes and waits fail with NodeRemovedError. */
@@ -360,32 +351,6 @@ export class ClusterNode {
     clearInterval(this.promoter);
     void this.replica.stop(new NodeRemovedError(reason));
     this.setServing(false);
-  }
-
-  /**
-   * Asks the leader (through any other member) whether this node is still a member, and stops
-   * serving if not; one question at a time.
-   */
-  private confirmRemoval(): Promise<void> {
-    this.confirming ??= this.askWhetherMember().finally(() => {
-      this.confirming = null;
-    });
-    return this.confirming;
-  }
-
-  private async askWhetherMember(): Promise<void> {
-    const contacts = Object.entries(this.addresses).filter(([id]) => Number(id) !== this.nodeId).map(([, address]) => address);
-    for (let attempt = 0; attempt < MEMBER_CHECK_ATTEMPTS_MAX && contacts.length > 0; attempt++) {
-      if (this.removal !== undefined || this.closing.signal.aborted) return;
-      try {
-        const answer = await askLeader(contacts[attempt % contacts.length]!, { op: "member", nodeId: this.nodeId });
-        if (answer.member === false) this.stopServing(`node ${this.nodeId} was removed from the cluster; ask another member`);
-        return;
-      } catch (error) {
-        this.logger.debug("asking the leader whether this node is a member failed", { error });
-        await delay(Math.min(2_000, 100 * (attempt + 1)), undefined, { signal: this.closing.signal }).catch(() => undefined);
-      }
-    }
   }
 
   /** The running replica met a damaged record and stopped. */
@@ -434,18 +399,8 @@ export class ClusterNode {
     for (const entry of entries) {
       if (entry.type !== EntryType.Membership) continue;
       const change = decodeMembershipChange(entry.data);
-      if (change.kind === MembershipChangeKind.RemoveNode) {
-        // This node's own removal may be history it is catching up on (it lost its disk and was
-        // removed and added back): only the leader knows whether it is a member now.
-        if (change.nodeId === this.nodeId) {
-          void this.confirmRemoval();
-          continue;
-        }
-        this.transport.removePeer(change.nodeId);
-        this.removedMembers.add(change.nodeId);
-      } else if (change.kind === MembershipChangeKind.AddLearner) {
-        this.removedMembers.delete(change.nodeId);
-      }
+      this.removalWatch.applied(change);
+      if (change.kind === MembershipChangeKind.RemoveNode && change.nodeId !== this.nodeId) this.transport.removePeer(change.nodeId);
       if (change.address !== undefined && change.address !== "") learned[change.nodeId] = change.address;
     }
     if (Object.keys(learned).length === 0) return;

@@ -1,0 +1,91 @@
+// How a node learns that it was removed from the cluster, and how it helps others learn it.
+//
+// A node applying its own removal may be replaying history (it lost its disk and was removed and
+// added back), and a notice may be stale or forged, so neither is believed: the node asks the leader
+// (through any member) whether it is a member now, and only the leader's "no" removes it. A removed
+// node often never learns its removal was committed (the leader drops it from replication at once),
+// so a leader that still hears Raft traffic from a node it removed tells it to ask.
+import { setTimeout as delay } from "node:timers/promises";
+import type { Logger } from "../logger.ts";
+import { MembershipChangeKind, type MembershipChange } from "../raft/index.ts";
+import { askLeader, sendAdminRequest } from "./admin-protocol.ts";
+
+/** Times a node asks the leader whether it is still a member before giving up until the next reason to ask. */
+const MEMBER_CHECK_ATTEMPTS_MAX = 20;
+
+export interface RemovalWatchOptions {
+  readonly nodeId: number;
+  /** Where each known node listens (this one included). */
+  readonly addresses: () => Readonly<Record<string, string>>;
+  /** Called once the leader confirms this node is not a member. */
+  readonly onRemoved: (reason: string) => void;
+  readonly logger: Logger;
+  /** Aborted when the node closes. */
+  readonly signal: AbortSignal;
+}
+
+export class RemovalWatch {
+  /** Nodes whose latest applied membership change removed them. */
+  private readonly removed = new Set<number>();
+  /** Removed nodes being told now (one notice at a time each). */
+  private readonly notifying = new Set<number>();
+  /** The question to the leader, while it is asked. */
+  private asking: Promise<void> | null = null;
+  private settled = false;
+
+  constructor(private readonly options: RemovalWatchOptions) {}
+
+  /** Follows an applied membership change; this node's own removal makes it ask the leader. */
+  applied(change: MembershipChange): void {
+    if (change.kind === MembershipChangeKind.RemoveNode) {
+      if (change.nodeId === this.options.nodeId) void this.confirm();
+      else this.removed.add(change.nodeId);
+    } else if (change.kind === MembershipChangeKind.AddLearner) {
+      this.removed.delete(change.nodeId);
+    }
+  }
+
+  /** A leader heard Raft traffic from `nodeId`: if it removed that node, it tells it to ask. */
+  heardFrom(nodeId: number): void {
+    const address = this.options.addresses()[nodeId];
+    if (!this.removed.has(nodeId) || address === undefined || this.notifying.has(nodeId)) return;
+    this.notifying.add(nodeId);
+    sendAdminRequest(address, { op: "removed", nodeId, leaderId: this.options.nodeId })
+      .catch((error: unknown) => this.options.logger.debug("telling a removed node failed", { nodeId, error }))
+      .finally(() => this.notifying.delete(nodeId));
+  }
+
+  /** Asks the leader whether this node is still a member (one question at a time); resolves once answered or given up. */
+  confirm(): Promise<void> {
+    if (this.settled) return Promise.resolve();
+    this.asking ??= this.askLeader().finally(() => {
+      this.asking = null;
+    });
+    return this.asking;
+  }
+
+  /** Resolves once no question is under way (the node's close aborts one). */
+  async idle(): Promise<void> {
+    await this.asking;
+  }
+
+  private async askLeader(): Promise<void> {
+    const { nodeId, signal, logger } = this.options;
+    const contacts = Object.entries(this.options.addresses())
+      .filter(([id]) => Number(id) !== nodeId)
+      .map(([, address]) => address);
+    for (let attempt = 0; attempt < MEMBER_CHECK_ATTEMPTS_MAX && contacts.length > 0 && !signal.aborted; attempt++) {
+      try {
+        const answer = await askLeader(contacts[attempt % contacts.length]!, { op: "member", nodeId });
+        if (answer.member === false) {
+          this.settled = true;
+          this.options.onRemoved(`node ${nodeId} was removed from the cluster; ask another member`);
+        }
+        return;
+      } catch (error) {
+        logger.debug("asking the leader whether this node is a member failed", { error });
+        await delay(Math.min(2_000, 100 * (attempt + 1)), undefined, { signal }).catch(() => undefined);
+      }
+    }
+  }
+}
