@@ -14,6 +14,8 @@ import type { RepairMessage, RepairRequest, RepairResponse } from "./peer-messag
 
 /** Most stored bytes one RepairResponse carries (a span takes as many as it needs). */
 export const REPAIR_RESPONSE_BYTES_MAX = 1 << 20;
+/** Pause before asking again for records that did not fit the log (another peer is asked next). */
+const REFIT_PAUSE_MS = 500;
 /** Rounds of asking every peer in vain between two warnings that the repair is stuck. */
 const MISSED_ROUNDS_PER_WARNING = 20;
 
@@ -78,6 +80,7 @@ export class RangeRepair {
           // Records that do not fit (a term this log holds differs): not the same records; ask again.
           if (!(error instanceof DataLossError || error instanceof InvalidArgumentError)) throw error;
           logger.warn("fetched records did not fit the log; asking again", { low: span.low, high: span.high, error });
+          await delay(REFIT_PAUSE_MS, undefined, { signal });
           continue;
         }
         replaced += span.high - span.low;
