@@ -501,7 +501,8 @@ Napi::Value Segment::Truncate(const Napi::CallbackInfo& info) {
 // read(relative, countMax, bytesMax): Buffer holding whole frames from `relative` on: at least one,
 // at most countMax, and no more than bytesMax bytes of stored frames unless the first alone is
 // larger. The first frame is always returned full (its run's metadata written into it) so that the
-// buffer stands on its own. Every frame is verified; a mismatch throws CORRUPT rather than data.
+// buffer stands on its own. Every frame is verified and never returned unless intact: a damaged
+// first record throws CORRUPT, and a damaged later one ends the buffer before it.
 Napi::Value Segment::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
@@ -549,19 +550,24 @@ Napi::Value Segment::Read(const Napi::CallbackInfo& info) {
   }
   size_t used = slack;
   FrameView first;
-  for (uint64_t i = 0; i < take; i++) {
+  uint64_t intact = 0;
+  for (; intact < take; intact++) {
     FrameView view;
-    const FrameCheck check = CheckFrame(frames.Data() + used, frames.Length() - used, baseOffset_ + relative + i, &view);
-    if (check != FrameCheck::kOk) return corrupt(DescribeFrameCheck(check), relative + i);
+    const FrameCheck check = CheckFrame(frames.Data() + used, frames.Length() - used, baseOffset_ + relative + intact, &view);
+    const bool placed = check == FrameCheck::kOk && start + used + view.Bytes() - slack == index_[relative + intact];
+    // A damaged record ends the read: the intact records before it are returned, and it is
+    // reported when a read starts at it.
+    if (!placed && intact > 0) break;
+    if (!placed) return corrupt(check == FrameCheck::kOk ? "index disagrees with store" : DescribeFrameCheck(check), relative);
     used += view.Bytes();
-    if (start + used - slack != index_[relative + i]) return corrupt("index disagrees with store", relative + i);
-    if (i == 0) first = view;
+    if (intact == 0) first = view;
   }
   if (first.full != startsRun) return corrupt("run index disagrees with store", relative);
-  assert(used == frames.Length());
+  if (intact == take) assert(used == frames.Length());
   if (!startsRun) {
     WriteFullFrame(frames.Data(), baseOffset_ + relative, runs_[run].Metadata(), frames.Data() + kFullHeaderBytes, first.valueLength);
   }
+  if (intact < take) return Napi::Buffer<uint8_t>::Copy(env, frames.Data(), used);
   return frames;
 }
 

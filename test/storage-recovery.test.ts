@@ -123,7 +123,13 @@ describe("sealed segment damage", () => {
       () => log.read(2),
       (error: unknown) => error instanceof DataLossError && error.rpcCode === RpcCode.dataLoss && /checksum/.test(error.message),
     );
-    assert.throws(() => log.readRange(0), DataLossError);
+    assert.deepEqual(
+      log.readRange(0).map((record) => record.value),
+      [value(0), value(1)],
+      "a range read returns the records before the damaged one",
+    );
+    assert.throws(() => log.readRange(2), DataLossError, "and the damaged one when it starts there");
+    assert.deepEqual(log.readRange(3, { countMax: 2 }).map((record) => record.value), [value(3), value(4)]);
     assert.deepEqual(log.read(1).value, value(1));
     assert.deepEqual(log.read(3).value, value(3));
   });

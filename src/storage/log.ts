@@ -286,13 +286,17 @@ export class Log extends EventEmitter<LogEvents> {
     return decodeFrames(segment.files.read(at - segment.baseOffset, 1, 0), at)[0]!;
   }
 
-  /** Records from `offset` on, across segments, within the limits. */
+  /**
+   * Records from `offset` on, across segments, within the limits, up to the first damaged record:
+   * DataLossError only when the record at `offset` is damaged, so a reader gets everything before it.
+   */
   readRange(offset: number | bigint, limits: ReadLimits = {}): LogRecord[] {
     let at = this.checkReadable(offset);
     let { countMax, bytesMax } = checkLimits(limits);
     const records: LogRecord[] = [];
     while (at < this.visibleEnd && countMax > 0 && (records.length === 0 || bytesMax > 0)) {
-      const raw = this.readFrames(at, { countMax, bytesMax });
+      const raw = this.readFramesUpToDamage(at, { countMax, bytesMax }, records.length > 0);
+      if (raw === undefined) break;
       if (records.length > 0 && raw.frames.length > bytesMax) break;
       for (const record of decodeFrames(raw.frames, at)) records.push(record);
       at += raw.count;
@@ -302,7 +306,20 @@ export class Log extends EventEmitter<LogEvents> {
     return records;
   }
 
-  /** Stored frames from `offset` on, within the limits and within one segment. */
+  /** readFrames, or undefined instead of DataLossError when `stopAtDamage`. */
+  private readFramesUpToDamage(offset: number, limits: ReadLimits, stopAtDamage: boolean): RawFrames | undefined {
+    try {
+      return this.readFrames(offset, limits);
+    } catch (error) {
+      if (stopAtDamage && error instanceof DataLossError) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Stored frames from `offset` on, within the limits and within one segment, up to the first
+   * damaged record (DataLossError when that is the record at `offset`).
+   */
   readFrames(offset: number | bigint, limits: ReadLimits = {}): RawFrames {
     const at = this.checkReadable(offset);
     const { countMax, bytesMax } = checkLimits(limits);

@@ -26,7 +26,8 @@ export interface NativeSegment {
   truncate(count: number): Promise<void>;
   /**
    * Verified frames from `relative` on: at least one, at most countMax, within bytesMax stored bytes
-   * unless the first is larger. The first frame is returned full.
+   * unless the first is larger, and only up to the first damaged record (DataLossError if that is
+   * the first). The first frame is returned full.
    */
   read(relative: number, countMax: number, bytesMax: number): Buffer;
   /** Relative index of the first record created at or after `ms`, or -1. */
