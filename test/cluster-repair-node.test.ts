@@ -134,3 +134,20 @@ test("damage the background scrub finds on a running member is repaired the same
   assert.ok(cluster.lines.includes("damaged records found: fetching them again from the peers"));
   assert.deepEqual(committed(node).slice(0, expected.length), expected, "node 3 holds exactly what the leader holds");
 });
+
+test("damage a reader meets on a running member is answered DATA_LOSS and repaired from the peers", async (t) => {
+  const { cluster, expected } = await ThreeNodes.form(t);
+  const node = cluster.nodes.get(3)!;
+  const serving: boolean[] = [];
+  node.onServingChange((now) => serving.push(now));
+  await cluster.damageNode3();
+  const served = new ReplicatedLog(node, noForwarding);
+  // A consumer reading from the start, as far as it can.
+  const consume = (): void => {
+    for (let at = 1; at < expected.length + 1; ) at += served.readRange(at, { bytesMax: 1 << 24 }).length;
+  };
+  assert.throws(consume, DataLossError);
+  await waitUntil("node 3 to repair what the reader met", () => serving.length === 2, 10_000);
+  assert.deepEqual(serving, [false, true]);
+  assert.deepEqual(served.readRange(1, { bytesMax: 1 << 24 }).map(describe).slice(0, expected.length), expected);
+});

@@ -146,7 +146,7 @@ export class ClusterNode {
         seed: seed++,
         limits: { learnerPromotionLagMax: 1024, ...options.limits },
         onApply: (entries) => node?.applied(entries),
-        onDamage: (error) => node?.damaged(error),
+        onDamage: (error) => node?.damageFound(error),
       });
     node = new ClusterNode(options, log, stateFile, transport, newReplica);
     for (const [id, peer] of Object.entries(stateFile.state.addresses)) if (Number(id) !== nodeId) transport.setPeer(Number(id), peer);
@@ -353,9 +353,13 @@ export class ClusterNode {
     this.setServing(false);
   }
 
-  /** The running replica met a damaged record and stopped. */
-  private damaged(error: DataLossError): void {
-    this.logger.error("a damaged record stopped Raft on this node; repairing it from the peers", { error });
+  /**
+   * Damaged records were met (by the replica, which stopped, or by a reader): the log is repaired
+   * from the peers, unless a repair is under way already.
+   */
+  damageFound(error: DataLossError): void {
+    if (this.repairing !== null) return;
+    this.logger.error("a damaged record was read on this node; repairing the log from the peers", { error });
     void this.repairDamage();
   }
 

@@ -1,7 +1,8 @@
 // A cluster member's log as the RPC layer serves it: reads are the committed view of this replica;
 // appends are proposed through Raft on the leader, and forwarded to the leader from a follower, so
-// a client can write through any node. A node removed from the cluster answers NodeRemovedError.
-import { ClusterUnavailableError, InvalidArgumentError, NotLeaderError } from "../errors.ts";
+// a client can write through any node. A node removed from the cluster answers NodeRemovedError. A
+// damaged record a reader meets answers DataLossError and starts the node's repair from its peers.
+import { ClusterUnavailableError, DataLossError, InvalidArgumentError, NotLeaderError } from "../errors.ts";
 import type { LogRecord, ReadLimits, ServedLog } from "../storage/index.ts";
 import type { ClusterNode } from "./cluster-node.ts";
 
@@ -55,17 +56,27 @@ export class ReplicatedLog implements ServedLog {
 
   read(offset: number | bigint): LogRecord {
     this.node.assertMember();
-    return this.node.replica.committed.read(offset);
+    return this.reading(() => this.node.replica.committed.read(offset));
   }
 
   readRange(offset: number | bigint, limits?: ReadLimits): LogRecord[] {
     this.node.assertMember();
-    return this.node.replica.committed.readRange(offset, limits);
+    return this.reading(() => this.node.replica.committed.readRange(offset, limits));
   }
 
   offsetForTime(ms: number): number | undefined {
     this.node.assertMember();
     return this.node.replica.committed.offsetForTime(ms);
+  }
+
+  /** Runs a read; damage it meets is reported to the node (which repairs it) and thrown on. */
+  private reading<T>(read: () => T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (error instanceof DataLossError) this.node.damageFound(error);
+      throw error;
+    }
   }
 
   waitFor(offset: number, signal?: AbortSignal): Promise<void> {
