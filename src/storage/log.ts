@@ -2,8 +2,10 @@
 //
 // Offsets are JavaScript numbers (safe integers). A record becomes visible to readers only once it
 // is as durable as the policy promises, so a reader never sees a record that a crash could take
-// back. Operations that rewrite the tail (truncateAfter) and close wait for queued appends and
-// hold new ones back while they run.
+// back. Operations that rewrite the tail or a segment (truncateAfter, replaceRange, the cut after a
+// full disk) and close wait for queued appends and hold new ones back while they run. Damage is
+// reported for exactly the records it touches, found ahead of readers by the scrub, and repaired
+// with replaceRange; a full disk stops appends (`writable`, the "writable" event) until space returns.
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { mkdir, readdir, statfs } from "node:fs/promises";
