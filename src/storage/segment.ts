@@ -103,12 +103,14 @@ export class Segment {
   }
 
   /**
-   * Puts the rewritten files of the closed segment at `baseOffset` in place of its files: the
-   * indexes first, the store (the source of truth) last, so that a crash part way leaves either
-   * the old store or the new one, each with indexes that open repairs. The caller syncs the directory.
+   * Puts the rewritten files of the segment at `baseOffset` in place of its own: its indexes are
+   * removed first, then the new store (the source of truth) and the new indexes are renamed in.
+   * Whatever part of this a crash keeps, the store found is whole (old or new) and its indexes are
+   * either its own or missing, which open rebuilds. The caller syncs the directory.
    */
   static async installRewrite(directory: string, baseOffset: number): Promise<void> {
-    for (const suffix of [".index", ".runindex", ".store"]) {
+    for (const suffix of [".index", ".runindex"]) await rm(join(directory, fileName(baseOffset, suffix)), { force: true });
+    for (const suffix of [".store", ".index", ".runindex"]) {
       const target = join(directory, fileName(baseOffset, suffix));
       await rename(target + Segment.REWRITE_SUFFIX, target);
     }
