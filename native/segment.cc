@@ -304,28 +304,47 @@ bool Segment::RecoverRunIndex(uint64_t firstScanned) {
   const uint64_t first = runCount == 0 ? 0 : std::max(runs_[runCount - 1].relative + 1, firstScanned);
   const uint64_t end = std::min(count, damagedFrom_);
   if (first < end && ReserveIndexes(0, runCount + (end - first)) != 0) return true;  // No room: reads will say so.
+  std::vector<uint8_t> frame;
   for (uint64_t relative = first; relative < end; relative++) {
-    uint8_t header[kFullHeaderBytes];
     const uint64_t start = RecordStart(relative);
-    if (index_[relative] <= start) return true;  // A damaged sealed index: its reads will say so.
-    const size_t length = std::min<uint64_t>(kFullHeaderBytes, index_[relative] - start);
+    if (index_[relative] <= start || index_[relative] - start > kHeaderBytesMax + kValueBytesHardMax) return true;
+    // Frames the store scan found are verified; the others are checked here before their metadata
+    // is trusted, since compact frames after a full one take it on faith.
+    const size_t length = relative >= firstScanned ? std::min<uint64_t>(kFullHeaderBytes, index_[relative] - start) : index_[relative] - start;
+    frame.resize(length);
     FrameView view;
-    if (ReadAll(storeFd_, header, length, start) != 0 || !PeekFrame(header, length, &view)) return true;
-    if (view.full) AddRun(relative, view.metadata);
+    if (ReadAll(storeFd_, frame.data(), length, start) != 0) return true;
+    const bool intact = relative >= firstScanned ? PeekFrame(frame.data(), length, &view)
+                                                 : CheckFrame(frame.data(), length, baseOffset_ + relative, &view) == FrameCheck::kOk && view.Bytes() == length;
+    if (!intact) {
+      AddUnverifiedRun(relative);
+    } else if (view.full) {
+      AddRun(relative, view.metadata);
+    }
   }
   return true;
+}
+
+void Segment::AddUnverifiedRun(uint64_t relative) {
+  const uint64_t runCount = runCount_.load();
+  RunEntry entry = runCount == 0 ? RunEntry{relative, 0, 1, 0, 0} : runs_[runCount - 1];
+  entry.relative = relative;
+  entry.reserved = kUnverifiedRun;
+  AddRun(relative, entry.Metadata());
+  runs_[runCount].reserved = kUnverifiedRun;
 }
 
 bool Segment::RunsWellFormed(uint64_t runCount) const {
   if (runs_[0].relative != 0) return false;
   for (uint64_t i = 0; i < runCount; i++) {
-    if (runs_[i].reserved != 0 || runs_[i].timestampMs == 0) return false;
+    if ((runs_[i].reserved != 0 && runs_[i].reserved != kUnverifiedRun) || runs_[i].timestampMs == 0) return false;
     if (i > 0 && (runs_[i].relative <= runs_[i - 1].relative || runs_[i].timestampMs < runs_[i - 1].timestampMs)) return false;
   }
   return true;
 }
 
 bool Segment::RunMatchesStore(uint64_t run) const {
+  if (runs_[run].reserved == kUnverifiedRun) return false;
   const uint64_t relative = runs_[run].relative;
   const uint64_t start = RecordStart(relative);
   const size_t length = std::min<uint64_t>(kFullHeaderBytes, index_[relative] - start);

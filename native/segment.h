@@ -22,12 +22,16 @@
 
 namespace loghouse {
 
+// `reserved` of a run entry placed at a record that failed its checksum when the run index was
+// rebuilt: the records it covers have no metadata anyone can vouch for, so they read as damaged.
+constexpr uint32_t kUnverifiedRun = 1;
+
 struct RunEntry {
   uint64_t relative;  // the run's first record, relative to the segment's base offset
   uint64_t term;
   uint64_t timestampMs;  // never 0 in a used entry: a zero ends the entries
   uint32_t type;
-  uint32_t reserved;
+  uint32_t reserved;  // 0, or kUnverifiedRun
 
   static RunEntry Of(uint64_t relative, const RecordMetadata& metadata) {
     return RunEntry{relative, metadata.term, metadata.timestampMs, metadata.type, 0};
@@ -72,6 +76,8 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
   bool VerifyRecordAt(uint64_t relative) const;
   void AddRun(uint64_t relative, const RecordMetadata& metadata);
+  // A run entry at a damaged record, keeping the time order of the entries (see kUnverifiedRun).
+  void AddUnverifiedRun(uint64_t relative);
   // Entries [0, runCount) start at record 0, increase, and keep time order.
   bool RunsWellFormed(uint64_t runCount) const;
   // Whether run entry `run` describes the full frame the store holds at its first record.

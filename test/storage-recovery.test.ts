@@ -145,6 +145,19 @@ describe("sealed segment damage", () => {
     assert.deepEqual(log.read(10).value, value(10));
   });
 
+  test("a damaged run header with a lost run index: the run's records read as data loss, never with made-up metadata", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 12);
+    await flipByte(segmentFile(dir, 0, ".store"), 8);
+    await rm(segmentFile(dir, 0, ".runindex"));
+    const log = await Log.open(dir, config);
+    cleanup(t, () => log.close());
+    for (let i = 0; i < 5; i++) assert.throws(() => log.read(i), DataLossError, `record ${i} takes its term from the damaged header`);
+    assert.throws(() => log.termAt(3), DataLossError);
+    for (let i = 5; i < 12; i++) assert.deepEqual(log.read(i).value, value(i));
+    assert.equal(log.offsetForTime(0), 0, "the time index keeps its order");
+  });
+
   test("a sealed store shorter than its successor's start opens and reports the missing records as data loss", async (t) => {
     const dir = await tempDir(t);
     await writeLog(dir, 12);
