@@ -207,6 +207,12 @@ export class Replica {
 
   private damaged(error: DataLossError): void {
     if (this.stopped) return;
+    // A leader hands over to a voter holding its whole log (a transfer that reads nothing), so that
+    // the others need not wait an election timeout; otherwise its silence makes them elect one.
+    const [successor] = this.node.caughtUpVoters();
+    if (successor !== undefined && this.node.transferLeadership(successor).ok) {
+      for (const message of this.node.takeMessages()) this.options.send(message);
+    }
     void this.stop(repairing());
     this.options.onDamage(error);
   }

@@ -5,7 +5,7 @@ import type { Message } from "./message.ts";
 import type { ProposeResult } from "./propose-result.ts";
 import { Raft } from "./raft.ts";
 import type { Ready, SoftState } from "./ready.ts";
-import { EntryType, hardStateEqual, type Entry, type HardState, type Membership, type Role } from "./types.ts";
+import { EntryType, hardStateEqual, Role, type Entry, type HardState, type Membership } from "./types.ts";
 
 /** A read-only summary of a node, for drivers, tests and the simulator's checkers. */
 export interface Status {
@@ -63,6 +63,17 @@ export class RawNode {
 
   transferLeadership(to: number): ProposeResult {
     return this.raft.transferLeadership(to);
+  }
+
+  /**
+   * The voters other than this node known to hold the leader's whole log (the ones a transfer hands
+   * over to at once, without reading the log); empty unless this node leads.
+   */
+  caughtUpVoters(): number[] {
+    const raft = this.raft;
+    if (raft.role !== Role.Leader) return [];
+    const last = raft.log.lastIndex();
+    return raft.tracker.membership.voters.filter((id) => id !== raft.id && raft.tracker.progress.get(id)?.match === last);
   }
 
   /**
