@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { promisify } from "node:util";
 import { LoghouseClient } from "../src/client/client.ts";
-import { LoghouseError, RpcCode } from "../src/errors.ts";
+import { NodeRemovedError, RpcCode } from "../src/errors.ts";
 import { BIN, startNode, stopNode } from "./support/node-process.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -24,7 +24,7 @@ async function leave(contact: string, nodeId: number): Promise<void> {
 
 async function failsWithPrecondition(what: string, call: () => Promise<unknown>): Promise<void> {
   await assert.rejects(call, (error: unknown) => {
-    assert.ok(error instanceof LoghouseError, `${what}: ${String(error)}`);
+    assert.ok(error instanceof NodeRemovedError, `${what}: ${String(error)}`);
     assert.equal(error.rpcCode, RpcCode.failedPrecondition, `${what}: ${error.message}`);
     return true;
   });

@@ -11,6 +11,7 @@ import {
   LogClosedError,
   LoghouseError,
   LogLockedError,
+  NodeRemovedError,
   NotLeaderError,
   OffsetOutOfRangeError,
   RecordTooLargeError,
@@ -38,6 +39,7 @@ const byCode: Record<string, Rebuild> = {
   STORAGE_IO: (message) => new StorageIoError(message, 0),
   NOT_LEADER: (message) => new NotLeaderError(message, 0),
   CLUSTER_UNAVAILABLE: (message) => new ClusterUnavailableError(message),
+  NODE_REMOVED: (message) => new NodeRemovedError(message),
 };
 
 /** The typed error for a failed grpc-js call (anything else is returned as an RpcError of code 2). */
