@@ -7,10 +7,11 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { ClusterNode } from "../src/cluster/cluster-node.ts";
+import { RaftTransport } from "../src/cluster/raft-transport.ts";
 import { ReplicatedLog } from "../src/cluster/replicated-log.ts";
 import { DataLossError } from "../src/errors.ts";
 import type { Logger } from "../src/logger.ts";
-import type { LogConfig, LogRecord } from "../src/storage/index.ts";
+import { Log, type LogConfig, type LogRecord } from "../src/storage/index.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { freePort } from "./support/free-port.ts";
 import { flipByte } from "./support/segment-files.ts";
@@ -62,13 +63,17 @@ class ThreeNodes {
     return { cluster, expected: committed(first), end };
   }
 
+  dataDir(id: number): string {
+    return join(this.root, `node-${id}`);
+  }
+
   address(id: number): string {
     return `127.0.0.1:${this.ports.get(id)}`;
   }
 
   async open(id: number, bootstrap = false): Promise<ClusterNode> {
     const node = await ClusterNode.open({
-      dataDir: join(this.root, `node-${id}`),
+      dataDir: this.dataDir(id),
       nodeId: id,
       address: this.address(id),
       bootstrap,
@@ -150,4 +155,44 @@ test("damage a reader meets on a running member is answered DATA_LOSS and repair
   await waitUntil("node 3 to repair what the reader met", () => serving.length === 2, 10_000);
   assert.deepEqual(serving, [false, true]);
   assert.deepEqual(served.readRange(1, { bytesMax: 1 << 24 }).map(describe).slice(0, expected.length), expected);
+});
+
+test("records from a peer that fail their checksums are never put in place; an honest peer's are", async (t) => {
+  const { cluster, expected, end } = await ThreeNodes.form(t);
+  for (const id of [3, 2, 1]) await cluster.close(id);
+  await cluster.damageNode3();
+  // In node 2's place, a peer that answers from node 2's log with one byte of every answer flipped.
+  const source = await Log.open(join(cluster.dataDir(2), "log"), { indexEntriesMax: 100 });
+  cleanup(t, () => source.close());
+  let lies = 0;
+  const liar: RaftTransport = new RaftTransport({
+    nodeId: 2,
+    onMessage: () => undefined,
+    onRepairMessage: (message) => {
+      if (message.type !== "repair-request") return;
+      const frames = Buffer.from(source.readFrames(message.low, { countMax: message.high - message.low }).frames);
+      frames[frames.length - 1]! ^= 0x01;
+      lies++;
+      liar.sendRepair({ type: "repair-response", from: 2, to: 3, low: message.low, frames });
+    },
+  });
+  cleanup(t, () => liar.close());
+  liar.setPeer(3, cluster.address(3));
+  await liar.listen("127.0.0.1", Number(cluster.address(2).split(":")[1]));
+
+  const node = await cluster.open(3);
+  const serving: boolean[] = [];
+  node.onServingChange((now) => serving.push(now));
+  await waitUntil("node 3 to refuse a lying peer's records", () => cluster.lines.includes("a peer's repair records failed verification"), 10_000);
+  assert.ok(lies > 0);
+  assert.deepEqual(serving, [false], "still repairing");
+  assert.ok(node.log.damagedRanges.length > 0, "nothing was put in place");
+
+  await liar.close();
+  await source.close();
+  await cluster.open(2);
+  await waitUntil("node 3 to repair from the honest peer", () => serving.length === 2, 20_000);
+  await cluster.open(1);
+  await waitUntil("node 3 to hold everything again", () => node.replica.committed.nextOffset >= end, 20_000);
+  assert.deepEqual(committed(node).slice(0, expected.length), expected);
 });
