@@ -123,7 +123,11 @@ export class ClusterNode {
       snapshot: bootstrap ? { index: 1, term: 1, membership: { voters: [nodeId], learners: [] } } : { index: 0, term: 0, membership: { voters: [], learners: [] } },
       addresses: { [nodeId]: address },
     }, options.logger);
-    const log = await Log.open(join(options.dataDir, "log"), { ...options.log, initialOffset: stateFile.state.snapshot.index, durability: "fsync" });
+    const log = await Log.open(
+      join(options.dataDir, "log"),
+      { ...options.log, initialOffset: stateFile.state.snapshot.index, durability: "fsync" },
+      options.logger === undefined ? {} : { logger: options.logger },
+    );
     // A crash between installing a start point in the log and recording it in the state file leaves
     // the log starting elsewhere; nothing written since was acknowledged, so start over from the
     // recorded point and let the leader send the rest again.
