@@ -133,7 +133,7 @@ Segment::Segment(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Segment>(inf
     Release();
     return;
   }
-  if (!Recover(env, repair, sealedCount) || !RecoverRunIndex(firstScanned_)) Release();
+  if (!Recover(env, repair, sealedCount) || !RecoverRunIndex()) Release();
 }
 
 Segment::~Segment() { Release(); }
@@ -218,7 +218,6 @@ bool Segment::Recover(Napi::Env env, bool repair, uint64_t sealedCount) {
   for (int tries = 0; repair && count > 0 && !VerifyRecordAt(count - 1); tries++) {
     count = tries < kVerifyBackwardTriesMax ? count - 1 : 0;
   }
-  firstScanned_ = count;
   uint64_t position = RecordStart(count);
   std::vector<uint8_t> chunk;
   size_t neededBytes = kFullHeaderBytes;
@@ -289,10 +288,13 @@ int Segment::ReserveIndexes(uint64_t count, uint64_t runCount) {
 }
 
 // The run index may have lost entries (it is never synced) or kept entries for records that are
-// gone: trim it to the records that exist and check what is left, then derive entries for the
-// records it may not cover: those found by the store scan, or all of them if it had to start over.
-// Records it already covered keep their entries; a read checks them against the store anyway.
-bool Segment::RecoverRunIndex(uint64_t firstScanned) {
+// gone: trim it to the records that exist and check what is left, then derive entries from the store
+// for every record after its last entry (or all of them if it had to start over). Those records are
+// read in chunks and verified: an entry the index lost at its end would otherwise hand the previous
+// run's metadata to a later run's records, and a record that fails its checksum and may have started
+// a run gets an unverified entry. With an intact run index that re-reads one run, which is at most
+// one appended batch.
+bool Segment::RecoverRunIndex() {
   const uint64_t count = count_.load();
   uint64_t runCount = FirstZero(capacity_, [this](uint64_t i) { return runs_[i].timestampMs == 0; });
   while (runCount > 0 && runs_[runCount - 1].relative >= count) runCount--;
@@ -301,25 +303,35 @@ bool Segment::RecoverRunIndex(uint64_t firstScanned) {
   if (runCount > 0 && (!RunsWellFormed(runCount) || !RunMatchesStore(runCount - 1))) runCount = 0;
   for (uint64_t i = runCount; i < capacity_ && runs_[i].timestampMs != 0; i++) runs_[i] = RunEntry{};
   runCount_ = runCount;
-  const uint64_t first = runCount == 0 ? 0 : std::max(runs_[runCount - 1].relative + 1, firstScanned);
   const uint64_t end = std::min(count, damagedFrom_);
-  if (first < end && ReserveIndexes(0, runCount + (end - first)) != 0) return true;  // No room: reads will say so.
-  std::vector<uint8_t> frame;
-  for (uint64_t relative = first; relative < end; relative++) {
-    const uint64_t start = RecordStart(relative);
-    if (index_[relative] <= start || index_[relative] - start > kHeaderBytesMax + kValueBytesHardMax) return true;
-    // Frames the store scan found are verified; the others are checked here before their metadata
-    // is trusted, since compact frames after a full one take it on faith.
-    const size_t length = relative >= firstScanned ? std::min<uint64_t>(kFullHeaderBytes, index_[relative] - start) : index_[relative] - start;
-    frame.resize(length);
-    FrameView view;
-    if (ReadAll(storeFd_, frame.data(), length, start) != 0) return true;
-    const bool intact = relative >= firstScanned ? PeekFrame(frame.data(), length, &view)
-                                                 : CheckFrame(frame.data(), length, baseOffset_ + relative, &view) == FrameCheck::kOk && view.Bytes() == length;
-    if (!intact) {
-      AddUnverifiedRun(relative);
-    } else if (view.full) {
-      AddRun(relative, view.metadata);
+  uint64_t relative = runCount == 0 ? 0 : runs_[runCount - 1].relative + 1;
+  if (relative < end && ReserveIndexes(0, runCount + (end - relative)) != 0) return true;  // No room: reads will say so.
+  std::vector<uint8_t> chunk;
+  while (relative < end) {
+    // Whole records from `relative` on, about kScanChunkBytes of them (at least one).
+    const uint64_t chunkStart = RecordStart(relative);
+    if (index_[relative] - chunkStart > kHeaderBytesMax + kValueBytesHardMax) {
+      AddUnverifiedRun(relative++);  // Longer than any frame: a damaged entry.
+      continue;
+    }
+    uint64_t last = relative;
+    while (last + 1 < end && index_[last + 1] - chunkStart <= kScanChunkBytes) last++;
+    assert(index_[last] > chunkStart);
+    chunk.resize(index_[last] - chunkStart);
+    if (ReadAll(storeFd_, chunk.data(), chunk.size(), chunkStart) != 0) return true;  // Reads will say so.
+    for (; relative <= last; relative++) {
+      const uint64_t at = RecordStart(relative) - chunkStart;
+      const uint64_t length = index_[relative] - RecordStart(relative);
+      FrameView view;
+      const bool intact = CheckFrame(chunk.data() + at, length, baseOffset_ + relative, &view) == FrameCheck::kOk && view.Bytes() == length;
+      if (!intact) {
+        // A damaged compact frame leaves its run's metadata standing for the records after it;
+        // anything that may have started a run (or is not recognisably compact) ends it.
+        const bool compact = relative > 0 && PeekFrame(chunk.data() + at, length, &view) && !view.full && view.Bytes() == length;
+        if (!compact) AddUnverifiedRun(relative);
+      } else if (view.full) {
+        AddRun(relative, view.metadata);
+      }
     }
   }
   return true;

@@ -72,7 +72,7 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   // Makes sure the index pages for records [0, count) and run entries [0, runCount) are allocated on
   // disk, so that writing them through the maps can never fault on a full disk. Returns an errno.
   int ReserveIndexes(uint64_t count, uint64_t runCount);
-  bool RecoverRunIndex(uint64_t firstScanned);
+  bool RecoverRunIndex();
   uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
   bool VerifyRecordAt(uint64_t relative) const;
   void AddRun(uint64_t relative, const RecordMetadata& metadata);
@@ -102,7 +102,6 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   std::atomic<bool> busy_{false};
   uint64_t truncatedBytes_ = 0;
   uint64_t scannedRecords_ = 0;
-  uint64_t firstScanned_ = 0;
   // Sealed segments: records from here on were not found in the store (always count_ when whole).
   uint64_t damagedFrom_ = UINT64_MAX;
   // Bytes of the index files known to be allocated on disk (worker thread only).

@@ -158,6 +158,20 @@ describe("sealed segment damage", () => {
     assert.equal(log.offsetForTime(0), 0, "the time index keeps its order");
   });
 
+  test("a run index that lost its last entry gives that run's records their own metadata, not the run's before", async (t) => {
+    const dir = await tempDir(t);
+    const log = await Log.open(dir, config);
+    await log.append([value(0), value(1)], { term: 1, timestampMs: 1000 });
+    await log.append([value(2), value(3), value(4)], { term: 2, timestampMs: 2000 });
+    await log.append([value(5)], { term: 3, timestampMs: 3000 });
+    await log.close();
+    await overwrite(segmentFile(dir, 0, ".runindex"), 32, Buffer.alloc(32));
+    const reopened = await Log.open(dir, config);
+    cleanup(t, () => reopened.close());
+    assert.deepEqual([2, 3, 4].map((i) => [reopened.read(i).term, reopened.read(i).timestampMs, reopened.termAt(i)]), [[2, 2000, 2], [2, 2000, 2], [2, 2000, 2]]);
+    assert.equal(reopened.offsetForTime(1500), 2);
+  });
+
   test("a sealed store shorter than its successor's start opens and reports the missing records as data loss", async (t) => {
     const dir = await tempDir(t);
     await writeLog(dir, 12);
