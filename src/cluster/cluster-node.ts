@@ -28,6 +28,8 @@ import { RemovalWatch } from "./removal-watch.ts";
 import { RaftStateFile } from "./raft-state-file.ts";
 import { RaftTransport } from "./raft-transport.ts";
 import { Replica, type RaftLimits } from "./replica.ts";
+import { alignWithStartPoint } from "./log-storage.ts";
+import { systemTimers } from "./timers.ts";
 
 export interface ClusterNodeOptions {
   readonly dataDir: string;
@@ -122,16 +124,13 @@ export class ClusterNode {
       // node starts empty and receives that start point from the leader.
       snapshot: bootstrap ? { index: 1, term: 1, membership: { voters: [nodeId], learners: [] } } : { index: 0, term: 0, membership: { voters: [], learners: [] } },
       addresses: { [nodeId]: address },
-    }, options.logger);
+    }, { logger: options.logger });
     const log = await Log.open(
       join(options.dataDir, "log"),
       { ...options.log, initialOffset: stateFile.state.snapshot.index, durability: "fsync" },
       options.logger === undefined ? {} : { logger: options.logger },
     );
-    // A crash between installing a start point in the log and recording it in the state file leaves
-    // the log starting elsewhere; nothing written since was acknowledged, so start over from the
-    // recorded point and let the leader send the rest again.
-    if (log.lowestOffset !== stateFile.state.snapshot.index) await log.resetTo(stateFile.state.snapshot.index);
+    await alignWithStartPoint(log, stateFile);
     let node: ClusterNode | undefined;
     const transport = new RaftTransport({
       nodeId,
@@ -146,6 +145,8 @@ export class ClusterNode {
         log,
         stateFile,
         send: (message) => transport.send(message),
+        timers: systemTimers,
+        logger: options.logger,
         tickMs: options.tickMs ?? 50,
         seed: seed++,
         limits: { learnerPromotionLagMax: 1024, ...options.limits },

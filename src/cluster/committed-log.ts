@@ -3,12 +3,12 @@
 // Raft's own entries (type 1: a new leader's no-op, type 2: a membership change) are records too:
 // consumers see every offset, and a record's `type` tells data (0) from Raft's entries.
 import { InvalidArgumentError, OffsetOutOfRangeError } from "../errors.ts";
-import type { Log, LogRecord, ReadLimits } from "../storage/index.ts";
+import type { LogRecord, ReadLimits, RecordLog } from "../storage/index.ts";
 import type { OffsetWaiters } from "../storage/offset-waiters.ts";
 
 export class CommittedLog {
   constructor(
-    private readonly log: Log,
+    private readonly log: RecordLog,
     private readonly commitEnd: () => number,
     private readonly waiters: OffsetWaiters,
   ) {}

@@ -4,7 +4,7 @@
 // Entries just written are read from memory (RecentEntries) rather than decoded back from the store.
 import assert from "node:assert/strict";
 import type { Entry, EntryType, HardState, SnapshotPoint, Storage } from "../raft/index.ts";
-import type { Log } from "../storage/index.ts";
+import type { RecordLog } from "../storage/index.ts";
 import type { RaftStateFile } from "./raft-state-file.ts";
 import type { RecentEntries } from "./recent-entries.ts";
 
@@ -19,9 +19,21 @@ export function offsetOfIndex(index: number): number {
   return index - 1;
 }
 
+/**
+ * Makes the log start at the start point the state file records. A crash between installing a start
+ * point in the log and recording it in the state file leaves the log starting elsewhere; nothing
+ * written since was acknowledged, so the log starts over from the recorded point and the leader
+ * sends the rest again. Run at every start, before the replica is built over the two.
+ */
+export async function alignWithStartPoint(log: RecordLog, stateFile: RaftStateFile): Promise<void> {
+  const start = stateFile.state.snapshot.index;
+  if (log.lowestOffset !== start) await log.resetTo(start);
+  assert.equal(log.lowestOffset, start, "the log starts at the recorded start point");
+}
+
 export class LogStorage implements Storage {
   constructor(
-    private readonly log: Log,
+    private readonly log: RecordLog,
     private readonly stateFile: RaftStateFile,
     private readonly recent: RecentEntries,
   ) {

@@ -8,12 +8,12 @@
 // in the background at most every COMMIT_WRITE_INTERVAL_MS, so that a busy log does not pay two
 // extra fsyncs per batch for it.
 import assert from "node:assert/strict";
-import { open, readFile, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import { DataLossError, LogClosedError } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { emptyHardState, type HardState, type SnapshotPoint } from "../raft/index.ts";
-import { syncDirectory } from "../storage/group-commit.ts";
+import { nodeStateFileSystem, type StateFileSystem } from "./state-file-system.ts";
+import { systemTimers, type Timers } from "./timers.ts";
 
 export interface RaftState {
   readonly hardState: HardState;
@@ -59,11 +59,18 @@ function parseState(text: string, path: string): RaftState {
   return { hardState: hardState as HardState, snapshot: snapshot as SnapshotPoint, addresses: addresses as Record<string, string> };
 }
 
+/** What a state file is handed at open (defaults: node:fs, the system's timers, no logging). */
+export interface RaftStateFileDependencies {
+  readonly logger?: Logger;
+  readonly fileSystem?: StateFileSystem;
+  readonly timers?: Timers;
+}
+
 export class RaftStateFile {
   private writing: Promise<void> = Promise.resolve();
   /** The newest commit index noted but not yet written, if any. */
   private notedCommit: number | undefined;
-  private commitTimer: NodeJS.Timeout | undefined;
+  private cancelCommitWrite: (() => void) | undefined;
   private closed = false;
 
   private constructor(
@@ -72,18 +79,16 @@ export class RaftStateFile {
     /** Whether a state was read from disk (a node that has never written one is new). */
     readonly existed: boolean,
     private readonly logger: Logger,
+    private readonly fileSystem: StateFileSystem,
+    private readonly timers: Timers,
   ) {}
 
   /** Reads the state at `path`, or starts from `initial` (not yet written) when there is none. */
-  static async open(path: string, initial: Omit<RaftState, "hardState">, logger: Logger = silentLogger): Promise<RaftStateFile> {
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      return new RaftStateFile(path, { hardState: emptyHardState, ...initial }, false, logger);
-    }
-    return new RaftStateFile(path, parseState(text, path), true, logger);
+  static async open(path: string, initial: Omit<RaftState, "hardState">, dependencies: RaftStateFileDependencies = {}): Promise<RaftStateFile> {
+    const { logger = silentLogger, fileSystem = nodeStateFileSystem, timers = systemTimers } = dependencies;
+    const text = await fileSystem.read(path);
+    if (text === undefined) return new RaftStateFile(path, { hardState: emptyHardState, ...initial }, false, logger, fileSystem, timers);
+    return new RaftStateFile(path, parseState(text, path), true, logger, fileSystem, timers);
   }
 
   get state(): RaftState {
@@ -106,11 +111,10 @@ export class RaftStateFile {
   noteCommit(commit: number): void {
     if (this.closed || commit <= (this.notedCommit ?? this.current.hardState.commit)) return;
     this.notedCommit = commit;
-    this.commitTimer ??= setTimeout(() => {
-      this.commitTimer = undefined;
+    this.cancelCommitWrite ??= this.timers.after(COMMIT_WRITE_INTERVAL_MS, () => {
+      this.cancelCommitWrite = undefined;
       this.writeNotedCommit();
-    }, COMMIT_WRITE_INTERVAL_MS);
-    this.commitTimer.unref();
+    });
   }
 
   /**
@@ -119,8 +123,8 @@ export class RaftStateFile {
    */
   async close(): Promise<void> {
     if (!this.closed) {
-      clearTimeout(this.commitTimer);
-      this.commitTimer = undefined;
+      this.cancelCommitWrite?.();
+      this.cancelCommitWrite = undefined;
       if (this.notedCommit !== undefined) this.writeNotedCommit();
       this.closed = true;
     }
@@ -138,15 +142,10 @@ export class RaftStateFile {
     const state = commit === next.hardState.commit ? next : { ...next, hardState: { ...next.hardState, commit } };
     assert.ok(state.hardState.term >= this.current.hardState.term, "the term never goes back");
     const temporary = `${this.path}.tmp`;
-    const file = await open(temporary, "w");
-    try {
-      await file.writeFile(JSON.stringify({ version: FORMAT_VERSION, ...state }));
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await rename(temporary, this.path);
-    await syncDirectory(dirname(this.path));
+    await this.fileSystem.write(temporary, JSON.stringify({ version: FORMAT_VERSION, ...state }));
+    await this.fileSystem.sync(temporary);
+    await this.fileSystem.rename(temporary, this.path);
+    await this.fileSystem.syncDirectory(dirname(this.path));
     this.current = state;
     if (this.notedCommit !== undefined && this.notedCommit <= commit) this.notedCommit = undefined;
   }

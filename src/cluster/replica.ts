@@ -24,21 +24,27 @@ import {
   type Ready,
   type Status,
 } from "../raft/index.ts";
-import type { Log } from "../storage/index.ts";
+import { silentLogger, type Logger } from "../logger.ts";
+import type { RecordLog } from "../storage/index.ts";
 import { OffsetWaiters } from "../storage/offset-waiters.ts";
 import { CommittedLog } from "./committed-log.ts";
 import { sameRun } from "./entry-run.ts";
 import { indexOfOffset, LogStorage, offsetOfIndex } from "./log-storage.ts";
 import type { RaftStateFile } from "./raft-state-file.ts";
 import { RecentEntries } from "./recent-entries.ts";
+import type { Timers } from "./timers.ts";
 
 export type RaftLimits = Omit<RaftConfig, "id" | "storage" | "random">;
 
 export interface ReplicaOptions {
   readonly nodeId: number;
   /** The data log, opened with durability "fsync"; its lowest offset is the snapshot index. */
-  readonly log: Log;
+  readonly log: RecordLog;
   readonly stateFile: RaftStateFile;
+  /** The node's clock (record creation times, proposal deadlines) and timers (Raft ticks). */
+  readonly timers: Timers;
+  /** Where role and leader changes are reported (default: nowhere). */
+  readonly logger?: Logger;
   /** Sends a message to its `to` node; never blocks, may drop (Raft retries). */
   readonly send: (message: Message) => void;
   /** Real time per Raft tick. */
@@ -46,7 +52,6 @@ export interface ReplicaOptions {
   /** Seed of the core's random source (election timeouts). */
   readonly seed: number;
   readonly limits?: Partial<RaftLimits>;
-  readonly clock?: () => number;
   /** Sees every committed entry once it is applied here, in order (membership changes among them). */
   readonly onApply?: (entries: readonly Entry[]) => void;
   /** A proposal not decided within this time is failed (its outcome is then unknown). Default 30 s. */
@@ -71,7 +76,7 @@ export class Replica {
   /** Reads bounded by the commit index: what consumers on this node may see. */
   readonly committed: CommittedLog;
   private readonly node: RawNode;
-  private readonly log: Log;
+  private readonly log: RecordLog;
   private readonly recent = new RecentEntries(RECENT_ENTRIES_BYTES);
   private readonly commitWaiters = new OffsetWaiters();
   private pending: PendingProposal[] = [];
@@ -80,12 +85,14 @@ export class Replica {
   /** The Ready being carried out, if any. */
   private carrying: Promise<void> = Promise.resolve();
   private stopped = false;
-  private ticker: NodeJS.Timeout | undefined;
-  private readonly clock: () => number;
+  private stopTicking: (() => void) | undefined;
+  private readonly timers: Timers;
+  private readonly logger: Logger;
 
   constructor(private readonly options: ReplicaOptions) {
     this.log = options.log;
-    this.clock = options.clock ?? Date.now;
+    this.timers = options.timers;
+    this.logger = options.logger ?? silentLogger;
     const storage = new LogStorage(options.log, options.stateFile, this.recent);
     this.node = new RawNode({
       ...defaultRaftLimits,
@@ -102,9 +109,8 @@ export class Replica {
   }
 
   start(): void {
-    assert.ok(this.ticker === undefined, "started twice");
-    this.ticker = setInterval(() => this.tick(), this.options.tickMs);
-    this.ticker.unref();
+    assert.ok(this.stopTicking === undefined, "started twice");
+    this.stopTicking = this.timers.every(this.options.tickMs, () => this.tick());
   }
 
   /**
@@ -113,7 +119,7 @@ export class Replica {
    */
   async stop(reason: Error = new LogClosedError("replica stopped")): Promise<void> {
     this.stopped = true;
-    clearInterval(this.ticker);
+    this.stopTicking?.();
     this.failPending(reason);
     this.commitWaiters.rejectAll(reason);
     await this.carrying.catch(() => undefined);
@@ -148,7 +154,7 @@ export class Replica {
    */
   propose(values: readonly Uint8Array[]): Promise<number> {
     if (this.stopped) return Promise.reject(new LogClosedError("replica stopped"));
-    const result = this.guard(() => this.node.propose(values, this.clock()));
+    const result = this.guard(() => this.node.propose(values, this.timers.now()));
     if (result === undefined) return Promise.reject(repairing());
     if (!result.ok) return Promise.reject(proposeError(result));
     return this.awaitCommit(result).then(() => offsetOfIndex(result.firstIndex));
@@ -165,7 +171,7 @@ export class Replica {
 
   private awaitCommit(result: Extract<ProposeResult, { ok: true }>): Promise<void> {
     const committed = new Promise<void>((resolve, reject) => {
-      const deadline = performance.now() + (this.options.proposalTimeoutMs ?? 30_000);
+      const deadline = this.timers.now() + (this.options.proposalTimeoutMs ?? 30_000);
       this.pending.push({ term: result.term, lastIndex: result.lastIndex, deadline, resolve, reject });
     });
     this.pump();
@@ -181,7 +187,7 @@ export class Replica {
 
   /** Fails proposals past their deadline: without a quorum they could wait forever. */
   private expireProposals(): void {
-    const now = performance.now();
+    const now = this.timers.now();
     if (this.pending.length === 0 || this.pending[0]!.deadline > now) return;
     const expired = this.pending.filter((proposal) => proposal.deadline <= now);
     this.pending = this.pending.filter((proposal) => proposal.deadline > now);
@@ -242,6 +248,7 @@ export class Replica {
   }
 
   private async carryOut(ready: Ready): Promise<void> {
+    if (ready.softState !== null) this.logger.info("raft role changed", { nodeId: this.options.nodeId, role: ready.softState.role, leader: ready.softState.lead });
     for (const message of ready.messages) this.options.send(message);
     await this.persist(ready);
     for (const message of ready.messagesAfterPersist) this.options.send(message);
@@ -250,18 +257,30 @@ export class Replica {
     if (!this.stopped) this.node.advance(ready);
   }
 
+  /**
+   * Step 2 of the Ready contract. Everything the core marks mustSync is durable when this resolves:
+   * the log syncs entries (and a reset) itself; the state file is written durably for a new start
+   * point or a new term or vote. A Ready without mustSync moved the commit index alone, which is
+   * noted lazily (losing it in a crash is safe).
+   */
   private async persist(ready: Ready): Promise<void> {
     const state = this.options.stateFile.state;
+    const hardState = ready.hardState ?? state.hardState;
+    const voteChanged = hardState.term !== state.hardState.term || hardState.vote !== state.hardState.vote;
+    if (!ready.mustSync) {
+      assert.ok(ready.snapshot === null && ready.entries.length === 0 && !voteChanged, "a Ready that needs no sync writes nothing but the commit index");
+      if (ready.hardState !== null) this.options.stateFile.noteCommit(hardState.commit);
+      return;
+    }
     if (ready.snapshot !== null) {
       this.recent.clear();
       await this.log.resetTo(ready.snapshot.index);
     }
     if (ready.entries.length > 0) await this.appendEntries(ready.entries);
-    const hardState = ready.hardState ?? state.hardState;
-    if (ready.snapshot !== null || hardState.term !== state.hardState.term || hardState.vote !== state.hardState.vote) {
+    if (ready.snapshot !== null || voteChanged) {
       await this.options.stateFile.update({ hardState, snapshot: ready.snapshot ?? state.snapshot });
     } else if (ready.hardState !== null) {
-      // Only the commit index moved: entries (if any) are already fsynced by the log itself.
+      // Entries and the commit index only: the entries are fsynced by the log itself.
       this.options.stateFile.noteCommit(hardState.commit);
     }
   }

@@ -3,4 +3,5 @@ export { Log, type AppendOptions, type LogDependencies, type LogEvents, type Raw
 export type { DamagedRange, ScrubOptions, ScrubReport } from "./scrub.ts";
 export { defaultLogConfig, resolveLogConfig, type DurabilityPolicy, type LogConfig } from "./config.ts";
 export { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
+export type { RecordLog } from "./record-log.ts";
 export type { ServedLog } from "./served-log.ts";

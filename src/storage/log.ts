@@ -35,6 +35,7 @@ import {
 import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
 import { native } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
+import type { RecordLog } from "./record-log.ts";
 import { scrub, type DamagedRange, type ScrubOptions, type ScrubReport, type ScrubTarget } from "./scrub.ts";
 import { Segment, segmentBaseOffsets } from "./segment.ts";
 import { checkReplacement, rewriteSegment } from "./segment-rewrite.ts";
@@ -103,7 +104,7 @@ export interface LogEvents {
   writable: [writable: boolean];
 }
 
-export class Log extends EventEmitter<LogEvents> {
+export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private visibleEnd: number;
   private lastTimestampMs = 0;
   private state: "open" | "closing" | "closed" = "open";

@@ -5,6 +5,7 @@ import type { DataLossError } from "../../src/errors.ts";
 import { RaftStateFile } from "../../src/cluster/raft-state-file.ts";
 import { RaftTransport } from "../../src/cluster/raft-transport.ts";
 import { Replica } from "../../src/cluster/replica.ts";
+import { systemTimers } from "../../src/cluster/timers.ts";
 import { Role } from "../../src/raft/index.ts";
 import { Log, type LogConfig } from "../../src/storage/index.ts";
 import { waitUntil } from "./wait-until.ts";
@@ -56,6 +57,7 @@ export class LocalCluster {
       log,
       stateFile,
       send: (m) => transport.send(m),
+      timers: systemTimers,
       tickMs: 10,
       seed: id * 7919,
       proposalTimeoutMs: this.proposalTimeoutMs,

@@ -1,0 +1,26 @@
+// Time as the cluster layer sees it, handed down at construction: production uses the system's
+// clock and timers; the simulator hands each node a simulated clock (skewed and drifting per node)
+// whose timers fire from its event queue. No class of the cluster layer reads Date.now or sets a
+// timer on its own.
+
+export interface Timers {
+  /** Milliseconds since the epoch by this node's clock (record creation times, deadlines). */
+  now(): number;
+  /** Runs `run` every `ms` milliseconds until the returned function is called. */
+  every(ms: number, run: () => void): () => void;
+  /** Runs `run` once after `ms` milliseconds unless the returned function is called first. */
+  after(ms: number, run: () => void): () => void;
+}
+
+/** The system's clock and timers; the timers never keep the process alive on their own. */
+export const systemTimers: Timers = {
+  now: () => Date.now(),
+  every(ms, run) {
+    const timer = setInterval(run, ms).unref();
+    return () => clearInterval(timer);
+  },
+  after(ms, run) {
+    const timer = setTimeout(run, ms).unref();
+    return () => clearTimeout(timer);
+  },
+};

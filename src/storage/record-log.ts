@@ -1,0 +1,45 @@
+// What a Raft replica needs from its data log, as a narrow interface: the native Log (log.ts) is the
+// production implementation, and the simulator's disk (src/sim/sim-log.ts) its in-memory twin. The
+// contract tests (test/storage-record-log-contract.test.ts) run against both so the two cannot drift.
+//
+// Offsets: the log holds the records [lowestOffset, nextOffset); it is empty when the two are equal.
+// Ownership: buffers passed to append are copied (or written) before it resolves and never kept;
+// records returned by reads belong to the caller.
+// Errors (from src/errors.ts, matched by class): an offset outside [lowestOffset, nextOffset) is
+// OffsetOutOfRangeError; a record whose checksum fails is DataLossError (reads stop before it); a
+// disk without room is StorageFullError; any other write or sync failure is StorageIoError, after
+// which the log takes no more appends until it is reopened.
+import type { LogRecord } from "./frame.ts";
+import type { AppendOptions, ReadLimits } from "./log.ts";
+
+export interface RecordLog {
+  /** Offset of the first retained record (equal to nextOffset when the log is empty). */
+  readonly lowestOffset: number;
+  /** Offset the next appended record gets; the end of what readers see. */
+  readonly nextOffset: number;
+  /** The creation time the next batch gets at least: the latest given to a stored record (0 if none). */
+  readonly latestTimestampMs: number;
+  /**
+   * Appends records with consecutive offsets from nextOffset; resolves with the first offset once
+   * they are synced (they survive a crash). Appends resolve in call order.
+   */
+  append(values: readonly Uint8Array[], options?: AppendOptions): Promise<number>;
+  /** The record at `offset`. */
+  read(offset: number | bigint): LogRecord;
+  /**
+   * Records from `offset` on within the limits (at least one), stopping before the first damaged
+   * record; DataLossError only when the record at `offset` itself is damaged.
+   */
+  readRange(offset: number | bigint, limits?: ReadLimits): LogRecord[];
+  /** The term stored with the record at `offset`. */
+  termAt(offset: number): number;
+  /** Offset of the first record created at or after `ms`, or undefined if there is none. */
+  offsetForTime(ms: number): number | undefined;
+  /**
+   * Removes every record after `offset` (lowestOffset - 1 removes all); durable when it resolves: a
+   * crash afterwards never brings the removed records back.
+   */
+  truncateAfter(offset: number): Promise<void>;
+  /** Deletes every record and restarts the log empty at `offset`; durable when it resolves. */
+  resetTo(offset: number): Promise<void>;
+}
