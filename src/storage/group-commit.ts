@@ -4,6 +4,7 @@
 // queued or in flight are bounded: past the bound, appends wait in arrival order.
 import assert from "node:assert/strict";
 import { open } from "node:fs/promises";
+import { StorageFullError } from "../errors.ts";
 import type { Segment } from "./segment.ts";
 
 /** Work for one segment, in log order. */
@@ -38,6 +39,10 @@ export async function syncDirectory(path: string): Promise<void> {
   const handle = await open(path, "r");
   try {
     await handle.sync();
+  } catch (error) {
+    const { code, errno = 0 } = error as NodeJS.ErrnoException;
+    if (code === "ENOSPC" || code === "EDQUOT") throw new StorageFullError(`fsync directory ${path}`, Math.abs(errno), { cause: error });
+    throw error;
   } finally {
     await handle.close();
   }
