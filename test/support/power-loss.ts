@@ -13,7 +13,7 @@ const TRACED_CALLS = "openat,close,write,pwrite64,pwritev,ftruncate,fallocate,fd
 
 /** Why the model cannot run here, or undefined when it can. */
 export function powerLossUnavailable(): string | undefined {
-  const probe = spawnSync("strace", ["-f", "-e", "trace=fsync", "-o", "/dev/null", "true"], { stdio: "ignore" });
+  const probe = spawnSync("strace", ["-f", "--seccomp-bpf", "-e", "trace=fsync", "-o", "/dev/null", "true"], { stdio: "ignore" });
   if (probe.error !== undefined) return "strace is not installed (apt-get install strace): the power-loss model records file operations with it";
   if (probe.status !== 0) return `strace cannot trace here (exit ${probe.status}; ptrace not permitted?)`;
   return undefined;
