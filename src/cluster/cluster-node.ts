@@ -152,6 +152,10 @@ export class ClusterNode {
         limits: { learnerPromotionLagMax: 1024, ...options.limits },
         onApply: (entries) => node?.applied(entries),
         onDamage: (error) => node?.damageFound(error),
+        // The process stops, loudly: it restarts over a reopened log.
+        onWriteFailure: (error) => queueMicrotask(() => {
+          throw error;
+        }),
       });
     node = new ClusterNode(options, log, stateFile, transport, newReplica);
     for (const [id, peer] of Object.entries(stateFile.state.addresses)) if (Number(id) !== nodeId) transport.setPeer(Number(id), peer);

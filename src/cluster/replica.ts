@@ -58,6 +58,11 @@ export interface ReplicaOptions {
   readonly proposalTimeoutMs?: number;
   /** Told once when the replica stopped because the core read a damaged record. Must not throw. */
   readonly onDamage: (error: DataLossError) => void;
+  /**
+   * Told once when the replica stopped because a write or sync failed (a full disk among them): it
+   * can no longer keep its promises, and the node must be restarted over a reopened log.
+   */
+  readonly onWriteFailure: (error: unknown) => void;
 }
 
 interface PendingProposal {
@@ -240,9 +245,9 @@ export class Replica {
       (error: unknown) => {
         this.handling = false;
         if (error instanceof DataLossError) return this.damaged(error);
-        // A write or sync failed: this replica can no longer keep its promises. Stop, loudly.
+        // A write or sync failed: this replica can no longer keep its promises.
         void this.stop();
-        throw error;
+        this.options.onWriteFailure(error);
       },
     );
   }

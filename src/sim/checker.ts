@@ -1,33 +1,25 @@
-import { assert } from "../raft/assert.ts";
+import { offsetOfIndex } from "../cluster/log-storage.ts";
+import { DataLossError } from "../errors.ts";
 import { describeEntry } from "../raft/describe.ts";
-import type { RaftLog } from "../raft/raft-log.ts";
 import type { Entry } from "../raft/types.ts";
+import type { RecordLog } from "../storage/index.ts";
 
 /** A broken cluster-wide invariant: what the simulator exists to find. */
 export class Violation extends Error {
   override readonly name = "Violation";
 }
 
-interface Fingerprint {
-  readonly prevTerm: number;
-  readonly entry: Entry;
-}
-
 /**
- * Global safety checkers, fed by the simulator after every event:
+ * Global safety checkers for the replicas, fed by the simulator:
  *  - election safety: at most one leader per term (§5.2);
- *  - log matching: entries with the same index and term have the same content and predecessor (§5.3);
- *  - committed entries never change: every node that knows an index committed holds the same entry;
- *  - leader completeness: a new leader holds every entry any node knew committed (§5.4);
- *  - state machine safety: every node applies the same entry at each index (§5.4.3).
+ *  - state machine safety: every replica applies the same entry at each index (§5.4.3), each
+ *    replica in index order;
+ *  - leader completeness: a new leader's log holds every entry applied anywhere (§5.4), as read
+ *    back from its disk.
  */
 export class Checker {
   private readonly leaders = new Map<number, number>();
-  /** For each index, the (term -> fingerprint) of every entry persisted anywhere. */
-  private readonly persisted: Map<number, Fingerprint>[] = [];
-  /** The entry applied at each index (by any node); index 0 unused. */
-  private readonly applied: (Entry | undefined)[] = [];
-  /** The entry known committed at each index (by any node's commit index). */
+  /** The entry applied at each index (by any replica). */
   private readonly committed: (Entry | undefined)[] = [];
   highestCommitted = 0;
 
@@ -38,89 +30,55 @@ export class Checker {
     else if (known !== id) throw new Violation(`two leaders in term ${term}: ${known} and ${id}`);
   }
 
-  /** Log matching, checked on every entry a node makes durable; `prevTerm` is the term before entries[0]. */
-  onPersist(node: number, prevTerm: number, entries: readonly Entry[]): void {
-    let previous = prevTerm;
+  /** State machine safety: `entries` are what replica `node` applies next, after `appliedIndex`. */
+  onApply(node: number, appliedIndex: number, entries: readonly Entry[]): void {
+    let expected = appliedIndex + 1;
     for (const entry of entries) {
-      let byTerm = this.persisted[entry.index];
-      if (byTerm === undefined) {
-        byTerm = new Map();
-        this.persisted[entry.index] = byTerm;
-      }
-      const known = byTerm.get(entry.term);
-      if (known === undefined) {
-        byTerm.set(entry.term, { prevTerm: previous, entry });
-      } else if (known.prevTerm !== previous || !sameEntry(known.entry, entry)) {
-        throw new Violation(
-          `log matching: node ${node} persisted ${describeEntry(entry)} after term ${previous}, ` +
-            `elsewhere ${describeEntry(known.entry)} after term ${known.prevTerm}`,
-        );
-      }
-      previous = entry.term;
-    }
-  }
-
-  /** State machine safety: node `node` applies `entry` as the next entry of its sequence. */
-  onApply(node: number, entry: Entry): void {
-    const known = this.applied[entry.index];
-    if (known === undefined) {
-      this.applied[entry.index] = entry;
-    } else if (!sameEntry(known, entry)) {
-      throw new Violation(`node ${node} applied ${describeEntry(entry)} where another applied ${describeEntry(known)}`);
-    }
-    this.recordCommitted(node, entry);
-  }
-
-  /**
-   * Records the entries a node's log holds up to its commit index: once any node knows an index is
-   * committed, that entry is final. Entries compacted away are skipped (they were recorded before).
-   */
-  onCommitIndex(node: number, log: RaftLog, fromIndex: number): void {
-    const low = Math.max(fromIndex, log.firstIndex());
-    const high = Math.min(log.committed, log.lastIndex());
-    if (low > high) return;
-    for (const entry of log.slice(low, high + 1, Number.MAX_SAFE_INTEGER)) this.recordCommitted(node, entry);
-  }
-
-  private recordCommitted(node: number, entry: Entry): void {
-    const known = this.committed[entry.index];
-    if (known === undefined) {
-      this.committed[entry.index] = entry;
-      if (entry.index > this.highestCommitted) this.highestCommitted = entry.index;
-    } else if (!sameEntry(known, entry)) {
-      throw new Violation(`node ${node} committed ${describeEntry(entry)} where ${describeEntry(known)} was committed`);
-    }
-  }
-
-  /** Leader completeness: the log of a new leader holds every committed entry (§5.4). */
-  onNewLeader(node: number, term: number, log: RaftLog): void {
-    const high = this.highestCommitted;
-    if (high === 0) return;
-    if (log.lastIndex() < high) {
-      throw new Violation(`leader ${node} of term ${term} ends at ${log.lastIndex()}, but ${high} was committed`);
-    }
-    const low = Math.max(log.firstIndex(), 1);
-    if (low > high) return;
-    const entries = log.slice(low, high + 1, Number.MAX_SAFE_INTEGER);
-    assert(entries.length === high - low + 1, "slice came back short");
-    for (const entry of entries) {
+      if (entry.index !== expected) throw new Violation(`node ${node} applied ${entry.index} after ${expected - 1}`);
+      expected++;
       const known = this.committed[entry.index];
-      if (known !== undefined && !sameEntry(known, entry)) {
-        throw new Violation(`leader ${node} of term ${term} holds ${describeEntry(entry)}, but ${describeEntry(known)} was committed`);
+      if (known === undefined) {
+        this.committed[entry.index] = entry;
+        this.highestCommitted = Math.max(this.highestCommitted, entry.index);
+      } else if (!sameEntry(known, entry)) {
+        throw new Violation(`node ${node} applied ${describeEntry(entry)} where another applied ${describeEntry(known)}`);
       }
     }
   }
 
-  /** The entry applied at `index` by some node, if any. */
-  appliedAt(index: number): Entry | undefined {
-    return this.applied[index];
+  /** Leader completeness (§5.4): the new leader's log holds every entry applied anywhere. */
+  onNewLeader(node: number, term: number, log: RecordLog): void {
+    const high = this.highestCommitted;
+    if (log.nextOffset < high) throw new Violation(`leader ${node} of term ${term} ends at ${log.nextOffset}, but ${high} was committed`);
+    for (let index = Math.max(log.lowestOffset + 1, 1); index <= high; index++) {
+      const known = this.committed[index];
+      if (known === undefined) continue;
+      const held = readEntry(log, index);
+      if (held !== undefined && !sameEntry(known, held)) {
+        throw new Violation(`leader ${node} of term ${term} holds ${describeEntry(held)}, but ${describeEntry(known)} was committed`);
+      }
+    }
+  }
+
+  /** The entry applied at `index` by some replica, if any. */
+  committedAt(index: number): Entry | undefined {
+    return this.committed[index];
   }
 }
 
-function sameEntry(a: Entry, b: Entry): boolean {
+/** The entry at `index` as `log` stores it, or undefined when it is damaged (a repair's business). */
+export function readEntry(log: RecordLog, index: number): Entry | undefined {
+  try {
+    const record = log.read(offsetOfIndex(index));
+    return { index, term: record.term, type: record.type as Entry["type"], data: record.value };
+  } catch (error) {
+    if (error instanceof DataLossError) return undefined;
+    throw error;
+  }
+}
+
+export function sameEntry(a: Pick<Entry, "index" | "term" | "type" | "data">, b: Pick<Entry, "index" | "term" | "type" | "data">): boolean {
   if (a === b) return true;
   if (a.index !== b.index || a.term !== b.term || a.type !== b.type) return false;
-  if (a.data.length !== b.data.length) return false;
-  for (let i = 0; i < a.data.length; i++) if (a.data[i] !== b.data[i]) return false;
-  return true;
+  return Buffer.from(a.data.buffer, a.data.byteOffset, a.data.length).equals(b.data);
 }

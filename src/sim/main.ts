@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runSeed, runSeeds, type SeedFailure } from "./run-seeds.ts";
 
-function main(): number {
+async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       seeds: { type: "string", default: "100" },
@@ -29,7 +29,7 @@ function main(): number {
   if (nodes !== undefined && nodes !== 3 && nodes !== 5) throw new Error(`--nodes must be 3 or 5, got ${nodes}`);
   const step = Math.max(1, Math.floor(count / 20));
   console.log(`simulating seeds ${first}..${first + count - 1} (${nodes === undefined ? "3 or 5" : nodes} nodes)`);
-  const summary = runSeeds({
+  const summary = await runSeeds({
     first,
     count,
     nodes,
@@ -41,7 +41,7 @@ function main(): number {
       }
     },
   });
-  for (const failure of summary.failures) report(failure, values["trace-dir"]);
+  for (const failure of summary.failures) await report(failure, values["trace-dir"]);
   const seconds = summary.elapsedMs / 1000;
   console.log(
     `summary: ${summary.seeds} seeds, ${summary.failures.length} violations, ${seconds.toFixed(1)} s, ` +
@@ -50,8 +50,8 @@ function main(): number {
   return summary.failures.length === 0 ? 0 : 1;
 }
 
-function report(failure: SeedFailure, traceDir: string): void {
-  const replay = runSeed(failure.seed, failure.nodes, true);
+async function report(failure: SeedFailure, traceDir: string): Promise<void> {
+  const replay = await runSeed(failure.seed, failure.nodes, true);
   mkdirSync(traceDir, { recursive: true });
   const path = join(traceDir, `seed-${failure.seed}-nodes-${failure.nodes}.trace`);
   writeFileSync(path, replay.trace.join("\n") + "\n");
@@ -67,4 +67,4 @@ function parsePositive(name: string, text: string): number {
   return value;
 }
 
-process.exitCode = main();
+process.exitCode = await main();

@@ -1,5 +1,4 @@
 import { assert } from "../raft/assert.ts";
-import type { Message } from "../raft/message.ts";
 import type { SeededRandom } from "../raft/random.ts";
 import type { EventQueue } from "./event-queue.ts";
 
@@ -25,22 +24,23 @@ export class Network {
   constructor(
     private readonly queue: EventQueue,
     private readonly random: SeededRandom,
-    private readonly deliver: (m: Message) => void,
+    private readonly deliver: (to: number, bytes: Uint8Array) => void,
   ) {}
 
-  send(m: Message): void {
-    if (this.isBlocked(m.from, m.to)) return;
+  /** Sends a message encoded as `bytes` from `from` to `to`. */
+  send(from: number, to: number, bytes: Uint8Array): void {
+    if (this.isBlocked(from, to)) return;
     const faults = this.faults;
     if (faults.dropRate > 0 && this.random.chance(faults.dropRate)) return;
-    this.schedule(m);
-    if (faults.duplicateRate > 0 && this.random.chance(faults.duplicateRate)) this.schedule(m);
+    this.schedule(from, to, bytes);
+    if (faults.duplicateRate > 0 && this.random.chance(faults.duplicateRate)) this.schedule(from, to, bytes);
   }
 
-  private schedule(m: Message): void {
+  private schedule(from: number, to: number, bytes: Uint8Array): void {
     const faults = this.faults;
     const jitter = faults.latencyJitterMs > 0 ? this.random.intBelow(faults.latencyJitterMs) : 0;
     this.queue.schedule(faults.latencyMinMs + jitter, () => {
-      if (!this.isBlocked(m.from, m.to)) this.deliver(m);
+      if (!this.isBlocked(from, to)) this.deliver(to, bytes);
     });
   }
 

@@ -19,7 +19,7 @@ export function nodesForSeed(seed: number, forced: number | undefined): number {
 }
 
 /** Runs one seed; the same arguments always give the same result. */
-export function runSeed(seed: number, nodes: number, trace: boolean): SimulationResult {
+export function runSeed(seed: number, nodes: number, trace: boolean): Promise<SimulationResult> {
   return new Simulation({ seed, nodes, trace }).run();
 }
 
@@ -27,20 +27,20 @@ export function runSeed(seed: number, nodes: number, trace: boolean): Simulation
  * Runs seeds first, first+1, ... (count of them), stopping at the first failure when `stopOnFailure`.
  * `progress` is called after each seed.
  */
-export function runSeeds(options: {
+export async function runSeeds(options: {
   first: number;
   count: number;
   nodes: number | undefined;
   stopOnFailure: boolean;
   progress?: (done: number, summary: SeedsSummary) => void;
-}): SeedsSummary {
+}): Promise<SeedsSummary> {
   const started = performance.now();
   const failures: SeedFailure[] = [];
   let events = 0;
   let done = 0;
   for (let seed = options.first; seed < options.first + options.count; seed++) {
     const nodes = nodesForSeed(seed, options.nodes);
-    const result = runSeed(seed, nodes, false);
+    const result = await runSeed(seed, nodes, false);
     events += result.stats.events;
     done++;
     if (!result.ok) failures.push({ seed, nodes, error: result.error });

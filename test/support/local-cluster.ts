@@ -62,6 +62,9 @@ export class LocalCluster {
       seed: id * 7919,
       proposalTimeoutMs: this.proposalTimeoutMs,
       onDamage: (error) => this.damage.push({ id, error }),
+      onWriteFailure: (error) => queueMicrotask(() => {
+        throw error;
+      }),
     });
     const node = { id, replica, transport, log, stateFile };
     this.nodes.set(id, node);

@@ -1,0 +1,130 @@
+import { DataLossError, NotLeaderError, OffsetOutOfRangeError } from "../errors.ts";
+import type { SeededRandom } from "../raft/random.ts";
+import type { EventQueue } from "./event-queue.ts";
+import type { History } from "./history.ts";
+import type { SimServer } from "./sim-server.ts";
+
+export interface ClientsSetting {
+  readonly queue: EventQueue;
+  readonly random: SeededRandom;
+  readonly history: History;
+  readonly servers: ReadonlyMap<number, SimServer>;
+  /** The server a client that asked around would take for the leader, if any. */
+  readonly leader: () => SimServer | undefined;
+  readonly log: (line: string) => void;
+  readonly fail: (error: unknown) => void;
+}
+
+const PRODUCERS = 2;
+/** A client gives up waiting for an answer after this long (the outcome is then unknown). */
+const PRODUCE_TIMEOUT_MS = 2_000;
+const READ_COUNT_MAX = 8;
+
+interface Producer {
+  readonly id: number;
+  sequence: number;
+  /** Whether a value this producer first sent after healing was acknowledged. */
+  acknowledgedAfterHeal: boolean;
+}
+
+/**
+ * Simulated clients. Producers append values through a node's replica (mostly the leader's, as the
+ * client library finds it; sometimes any node's, which refuses with NotLeaderError) and, after a
+ * failure or a timeout whose outcome is unknown, retry with a new value; a consumer reads committed
+ * ranges from any node's CommittedLog. Every answer goes to the history checker.
+ */
+export class SimClients {
+  private readonly producers: Producer[] = [];
+  private running = false;
+  private healedAt = Infinity;
+
+  constructor(private readonly setting: ClientsSetting) {}
+
+  start(): void {
+    this.running = true;
+    for (let id = 1; id <= PRODUCERS; id++) {
+      const producer: Producer = { id, sequence: 0, acknowledgedAfterHeal: false };
+      this.producers.push(producer);
+      this.later(() => this.produce(producer));
+    }
+    this.later(() => this.consume());
+  }
+
+  stop(): void {
+    this.running = false;
+  }
+
+  healed(): void {
+    this.healedAt = this.setting.queue.now;
+  }
+
+  allAcknowledgedAfterHeal(): boolean {
+    return this.producers.every((producer) => producer.acknowledgedAfterHeal);
+  }
+
+  private later(run: () => void, delayMs?: number): void {
+    const { queue, random } = this.setting;
+    queue.schedule(delayMs ?? 1 + random.intBelow(40), () => {
+      if (this.running) run();
+    });
+  }
+
+  private produce(producer: Producer): void {
+    const { random, log, history, fail } = this.setting;
+    const server = this.pickServer(0.8);
+    const replica = server?.replica ?? null;
+    if (server === undefined || replica === null) return this.later(() => this.produce(producer));
+    const sentAt = this.setting.queue.now;
+    const count = 1 + random.intBelow(3);
+    const values = Array.from({ length: count }, () => `c${producer.id}-${++producer.sequence}`);
+    let answered = false;
+    const next = (): void => {
+      if (answered) return;
+      answered = true;
+      this.later(() => this.produce(producer));
+    };
+    replica.propose(values.map((value) => Buffer.from(value))).then(
+      (firstOffset) => {
+        log(`client ${producer.id} acknowledged ${values.join(",")} at ${firstOffset} by node ${server.id}`);
+        try {
+          values.forEach((value, i) => history.onAcknowledged(value, firstOffset + i));
+        } catch (error) {
+          fail(error);
+        }
+        if (sentAt >= this.healedAt) producer.acknowledgedAfterHeal = true;
+        next();
+      },
+      (error: unknown) => {
+        const outcome = error instanceof NotLeaderError ? "not written" : "outcome unknown";
+        log(`client ${producer.id} failed ${values.join(",")} on node ${server.id}: ${(error as Error).name} (${outcome})`);
+        next();
+      },
+    );
+    this.later(next, PRODUCE_TIMEOUT_MS);
+  }
+
+  private consume(): void {
+    const server = this.pickServer(0);
+    const committed = server?.replica?.committed;
+    if (server !== undefined && committed !== undefined && committed.nextOffset > committed.lowestOffset) {
+      const { random } = this.setting;
+      const offset = committed.lowestOffset + random.intBelow(committed.nextOffset - committed.lowestOffset);
+      try {
+        this.setting.history.onRead(server.id, offset, committed.readRange(offset, { countMax: 1 + random.intBelow(READ_COUNT_MAX) }));
+      } catch (error) {
+        // A damaged record (its node repairs it) or a range the node no longer holds is an answer too.
+        if (!(error instanceof DataLossError) && !(error instanceof OffsetOutOfRangeError)) this.setting.fail(error);
+      }
+    }
+    this.later(() => this.consume());
+  }
+
+  /** The leader with chance `leaderChance`, else any running server. */
+  private pickServer(leaderChance: number): SimServer | undefined {
+    const { random, servers } = this.setting;
+    const leader = this.setting.leader();
+    if (leader !== undefined && random.chance(leaderChance)) return leader;
+    const up = [...servers.values()].filter((server) => server.replica !== null);
+    return up.length === 0 ? undefined : random.pick(up);
+  }
+}

@@ -1,0 +1,216 @@
+// One simulated server: its disks (the data log's and the state file's), its clock (skewed and
+// drifting), and while it runs a process holding the production Replica, built exactly as a cluster
+// member builds it (state file, log aligned with the recorded start point, replica) but over the
+// simulated disk, clock and network. A crash kills the process (its pending disk operations, timers
+// and deliveries are dropped) and applies the disks' power-loss rules; a pause stops the process
+// without killing it (everything it would have done waits until it resumes).
+import { alignWithStartPoint } from "../cluster/log-storage.ts";
+import { RaftStateFile } from "../cluster/raft-state-file.ts";
+import { Replica, type RaftLimits } from "../cluster/replica.ts";
+import type { Timers } from "../cluster/timers.ts";
+import type { DataLossError } from "../errors.ts";
+import { assert } from "../raft/assert.ts";
+import type { Message } from "../raft/message.ts";
+import type { SeededRandom } from "../raft/random.ts";
+import type { Entry, SnapshotPoint } from "../raft/types.ts";
+import type { EventQueue } from "./event-queue.ts";
+import { SimDisk } from "./sim-disk.ts";
+import { SimLog, type DiskEnvironment, type DiskFaults } from "./sim-log.ts";
+import { SimStateFileSystem } from "./sim-state-file-system.ts";
+
+/** A node's clock: simulated time scaled by (1 + drift), shifted by skewMs, from a fixed epoch. */
+export interface ClockError {
+  readonly skewMs: number;
+  readonly drift: number;
+}
+
+/** What every server of a run shares. */
+export interface ServerSetting {
+  readonly queue: EventQueue;
+  readonly random: SeededRandom;
+  readonly diskFaults: DiskFaults;
+  readonly tickMs: number;
+  readonly limits: Partial<RaftLimits>;
+  readonly proposalTimeoutMs: number;
+  /** Sends an encoded message from this server (the simulated network). */
+  readonly send: (message: Message) => void;
+  /** Sees every committed entry a server applies. */
+  readonly onApply: (id: number, entries: readonly Entry[]) => void;
+  /** Told when a server's process ends by itself (damage met, a write failed). */
+  readonly onStopped: (id: number, why: string) => void;
+  /** Told when a process failed to start (a broken invariant). */
+  readonly onStartFailure: (id: number, error: unknown) => void;
+}
+
+const EPOCH_MS = 1_700_000_000_000;
+const STATE_PATH = "/data/raft-state.json";
+
+/** One run of a server's program, from start to crash. */
+class SimProcess {
+  alive = true;
+  paused = false;
+  replica: Replica | null = null;
+  log: SimLog | null = null;
+  private deferred: Array<() => void> = [];
+
+  constructor(private readonly queue: EventQueue) {}
+
+  /** Runs `run` after `ms` unless the process died; a paused process runs it when it resumes. */
+  schedule(ms: number, run: () => void): void {
+    this.queue.schedule(ms, () => this.run(run));
+  }
+
+  run(action: () => void): void {
+    if (!this.alive) return;
+    if (this.paused) this.deferred.push(action);
+    else action();
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const action of this.deferred.splice(0)) this.run(action);
+  }
+}
+
+export class SimServer {
+  readonly disk = new SimDisk();
+  readonly stateDisk: SimStateFileSystem;
+  process: SimProcess | null = null;
+  /** Removed from the cluster: stopped for good. */
+  removed = false;
+  private incarnation = 0;
+
+  constructor(
+    readonly id: number,
+    private readonly start: SnapshotPoint,
+    readonly clock: ClockError,
+    private readonly setting: ServerSetting,
+  ) {
+    this.stateDisk = new SimStateFileSystem(setting.diskFaults.latencyMaxMs);
+  }
+
+  get replica(): Replica | null {
+    return this.process?.alive === true && !this.process.paused ? this.process.replica : null;
+  }
+
+  /** The log of the running process (paused or not). */
+  get log(): SimLog | null {
+    return this.process?.log ?? null;
+  }
+
+  get isUp(): boolean {
+    return this.process !== null;
+  }
+
+  /** Starts a process; it opens the disks and begins after their latencies. */
+  boot(): void {
+    assert(this.process === null && !this.removed, `server ${this.id} cannot boot`);
+    const process = new SimProcess(this.setting.queue);
+    this.process = process;
+    this.incarnation++;
+    this.open(process).catch((error: unknown) => {
+      if (process.alive) this.setting.onStartFailure(this.id, error);
+    });
+  }
+
+  private async open(process: SimProcess): Promise<void> {
+    const { setting } = this;
+    const environment = this.environment(process);
+    const timers = this.timers(process);
+    const stateFile = await RaftStateFile.open(STATE_PATH, { snapshot: this.start, addresses: {} }, { fileSystem: this.stateDisk.forProcess(environment), timers });
+    const log = SimLog.open(this.disk, environment, setting.diskFaults);
+    process.log = log;
+    await alignWithStartPoint(log, stateFile);
+    const replica = new Replica({
+      nodeId: this.id,
+      log,
+      stateFile,
+      timers,
+      send: setting.send,
+      tickMs: setting.tickMs,
+      seed: this.id * 1_000 + this.incarnation,
+      limits: setting.limits,
+      proposalTimeoutMs: setting.proposalTimeoutMs,
+      onApply: (entries) => setting.onApply(this.id, entries),
+      onDamage: (error: DataLossError) => this.stopped(process, `damage: ${error.message}`),
+      onWriteFailure: (error) => this.stopped(process, `write failed: ${(error as Error).name}`),
+    });
+    if (!stateFile.existed) await stateFile.update({});
+    process.replica = replica;
+    replica.start();
+  }
+
+  /** The process ended by itself; it is gone, as after a crash (the simulator restarts it). */
+  private stopped(process: SimProcess, why: string): void {
+    if (!process.alive) return;
+    this.crash();
+    this.setting.onStopped(this.id, why);
+  }
+
+  /** Kills the process and applies the power-loss rules to the disks. */
+  crash(): void {
+    if (this.process === null) return;
+    this.process.alive = false;
+    this.process = null;
+    this.disk.crash(this.setting.random);
+    this.stateDisk.crash(this.setting.random);
+  }
+
+  pause(): void {
+    if (this.process !== null) this.process.paused = true;
+  }
+
+  resume(): void {
+    this.process?.resume();
+  }
+
+  /** Delivers a message to the running process (a paused one gets it when it resumes). */
+  deliver(message: Message): void {
+    this.process?.run(() => this.process?.replica?.receive(message));
+  }
+
+  /** This node's clock reading at the simulator's `ms`. */
+  clockMs(ms: number): number {
+    return EPOCH_MS + this.clock.skewMs + Math.floor(ms * (1 + this.clock.drift));
+  }
+
+  private environment(process: SimProcess): DiskEnvironment {
+    const queue = this.setting.queue;
+    return {
+      schedule: (ms, run) => process.schedule(ms, run),
+      random: this.setting.random,
+      simulatedMs: () => queue.now,
+      now: () => this.clockMs(queue.now),
+    };
+  }
+
+  /** Timers that run on this node's drifting clock: `ms` of its time is ms / (1 + drift) of the simulator's. */
+  private timers(process: SimProcess): Timers {
+    const queue = this.setting.queue;
+    const simulated = (ms: number): number => Math.max(1, Math.round(ms / (1 + this.clock.drift)));
+    return {
+      now: () => this.clockMs(queue.now),
+      every: (ms, run) => {
+        let cancelled = false;
+        const again = (): void => {
+          if (cancelled) return;
+          run();
+          process.schedule(simulated(ms), again);
+        };
+        process.schedule(simulated(ms), again);
+        return () => {
+          cancelled = true;
+        };
+      },
+      after: (ms, run) => {
+        let cancelled = false;
+        process.schedule(simulated(ms), () => {
+          if (!cancelled) run();
+        });
+        return () => {
+          cancelled = true;
+        };
+      },
+    };
+  }
+}
