@@ -21,8 +21,18 @@ export interface ServerLimits {
   readonly streamsMax: number;
   /** Concurrent RPC streams on one HTTP/2 connection (advertised as SETTINGS_MAX_CONCURRENT_STREAMS). */
   readonly streamsPerConnectionMax: number;
+  /**
+   * Streams one HTTP/2 connection may reset within streamResetWindowMs; a connection that resets
+   * more (the rapid reset of CVE-2023-44487) gets GOAWAY (ENHANCE_YOUR_CALM) and is closed.
+   */
+  readonly streamResetsPerConnectionMax: number;
+  readonly streamResetWindowMs: number;
   /** Open connections. */
   readonly connectionsMax: number;
+  /** A connection without a call in progress for this long is closed (HTTP/2 with GOAWAY; HTTP/1.1 keep-alive). */
+  readonly connectionIdleTimeoutMs: number;
+  /** Longest an HTTP/1.1 request may take to send its request line and headers. */
+  readonly requestHeadersTimeoutMs: number;
   /**
    * Bytes one stream may hold in flight: records read from a ProduceStream but not yet
    * acknowledged, or answers written to a consumer but not yet taken by the network.
@@ -68,7 +78,11 @@ export const defaultServerLimits: ServerLimits = {
   readWaitMsMax: 60_000,
   streamsMax: 16_384,
   streamsPerConnectionMax: 4_096,
+  streamResetsPerConnectionMax: 200,
+  streamResetWindowMs: 10_000,
   connectionsMax: 4_096,
+  connectionIdleTimeoutMs: 300_000,
+  requestHeadersTimeoutMs: 10_000,
   streamBytesInFlightMax: 1 * MIB,
   shutdownGraceMs: 2_000,
 };
@@ -103,7 +117,12 @@ function resolveLimits(input: Partial<ServerLimits>): ServerLimits {
   requireInteger("limits.readWaitMsMax", limits.readWaitMsMax, 0, 3_600_000);
   requireInteger("limits.streamsMax", limits.streamsMax, 1, 1_000_000);
   requireInteger("limits.streamsPerConnectionMax", limits.streamsPerConnectionMax, 1, limits.streamsMax);
+  requireInteger("limits.streamResetsPerConnectionMax", limits.streamResetsPerConnectionMax, 1, 1_000_000);
+  requireInteger("limits.streamResetWindowMs", limits.streamResetWindowMs, 1, 3_600_000);
   requireInteger("limits.connectionsMax", limits.connectionsMax, 1, 1_000_000);
+  // Timers hold at most 2^31-1 ms.
+  requireInteger("limits.connectionIdleTimeoutMs", limits.connectionIdleTimeoutMs, 100, 2 ** 31 - 1);
+  requireInteger("limits.requestHeadersTimeoutMs", limits.requestHeadersTimeoutMs, 100, 2 ** 31 - 1);
   requireInteger("limits.streamBytesInFlightMax", limits.streamBytesInFlightMax, 64 * KIB, 1024 * MIB);
   requireInteger("limits.shutdownGraceMs", limits.shutdownGraceMs, 0, 600_000);
   return limits;

@@ -13,6 +13,7 @@
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { decodeProduceBatchRequest, encodeConsumeResponse, encodeRecordBatch } from "../wire/record-codec.ts";
 import type { CallContext } from "./call-context.ts";
 import { MessageReader, RequestQueue } from "./grpc-messages.ts";
@@ -24,6 +25,12 @@ const HEADER_BYTES = 5;
 const COALESCE_BYTES_MAX = 64 * 1024;
 
 type Handler = (input: unknown, context: CallContext) => unknown;
+
+/**
+ * The reason of every call its client cancelled or reset: one instance, because building an error
+ * (its stack trace) is most of what a reset stream costs the server under a rapid reset.
+ */
+const CANCELLED = new ConnectError("the client cancelled the call", Code.Canceled);
 
 interface Route {
   readonly method: DescMethod;
@@ -118,7 +125,8 @@ export class GrpcHandler {
     return bytes;
   }
 
-  handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  /** Serves one stream; resolves when its call has ended (its handler has returned or thrown). */
+  handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): Promise<void> {
     const route = this.routes.get(headers[":path"] ?? "");
     const encoding = headers["grpc-encoding"];
     let refusal: ConnectError | undefined;
@@ -127,11 +135,11 @@ export class GrpcHandler {
     else if (encoding !== undefined && encoding !== "identity") refusal = new ConnectError(`unsupported grpc-encoding ${String(encoding)}`, Code.Unimplemented);
     if (refusal !== undefined) {
       sendTrailersOnly(stream, refusal);
-      return;
+      return Promise.resolve();
     }
     const call = new GrpcCall(stream, route!, parseTimeoutMs(headers["grpc-timeout"]), this.options);
     this.calls.add(call);
-    void call.run().finally(() => this.calls.delete(call));
+    return call.run().finally(() => this.calls.delete(call));
   }
 
   /** Aborts every call in progress with `reason` (their handlers end, and their streams with a status). */
@@ -187,6 +195,8 @@ class GrpcCall implements CallContext {
   private readonly reader: MessageReader;
   private timer: NodeJS.Timeout | undefined;
   private corked = false;
+  /** Answer bytes written since the call last let the event loop turn. */
+  private bytesThisTurn = 0;
   private finished = false;
 
   constructor(
@@ -199,10 +209,16 @@ class GrpcCall implements CallContext {
     if (timeoutMs !== undefined) {
       this.timer = setTimeout(() => this.abort(new ConnectError("deadline exceeded", Code.DeadlineExceeded)), timeoutMs);
     }
-    stream.on("error", () => undefined); // a reset stream ends the call through "close"
-    stream.once("close", () => {
-      if (!this.finished) this.abort(new ConnectError("the client cancelled the call", Code.Canceled));
-    });
+    stream.on("error", () => undefined); // a reset stream ends the call through "aborted" or "close"
+    // A reset is "aborted" as soon as it is read; "close" comes only once the stream's input has been
+    // drained, and a handler that ran until then would answer into a stream that is gone. A stream
+    // reset in the same read as its request is already closed when it gets here.
+    const cancelled = (): void => {
+      if (!this.finished) this.abort(CANCELLED);
+    };
+    stream.once("aborted", cancelled);
+    stream.once("close", cancelled);
+    if (stream.closed) cancelled();
   }
 
   get signal(): AbortSignal {
@@ -220,6 +236,7 @@ class GrpcCall implements CallContext {
   async run(): Promise<void> {
     let failure: ConnectError | undefined;
     try {
+      this.signal.throwIfAborted();
       const kind = this.route.method.methodKind;
       const input = kind === "unary" || kind === "server_streaming" ? await this.readOne() : this.readMany();
       const output = this.route.handler(input, this);
@@ -322,12 +339,32 @@ class GrpcCall implements CallContext {
     this.stream.uncork();
   }
 
-  /** Writes, then waits while more than the stream's in-flight budget is waiting for the network. */
+  /**
+   * Writes, then waits while more than the stream's in-flight budget is waiting for the network, or
+   * for the next event-loop turn once a turn's worth of answers is written. A stream never holds the
+   * event loop for more than COALESCE_BYTES_MAX of answers, so a reset is read (and other clients are
+   * served) between its writes. A call that was aborted (its stream reset or closed, its deadline
+   * passed, the server shutting down) sends what its handler produced and asks for nothing more.
+   */
   private async writeWithBackpressure(framed: Buffer): Promise<void> {
     this.write(framed);
-    if (this.stream.writableLength < this.options.streamBytesInFlightMax) return;
-    this.uncork();
-    await new Promise<void>((resolve) => {
+    if (this.signal.aborted) throw this.signal.reason;
+    this.bytesThisTurn += framed.length;
+    if (this.stream.writableLength >= this.options.streamBytesInFlightMax) {
+      this.uncork();
+      await this.drained();
+    } else if (this.bytesThisTurn >= COALESCE_BYTES_MAX) {
+      await nextTurn();
+    } else {
+      return;
+    }
+    this.bytesThisTurn = 0;
+    if (this.signal.aborted) throw this.signal.reason;
+  }
+
+  /** Resolves when the stream drains, closes, or the call is aborted. */
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve) => {
       const done = (): void => {
         this.stream.off("drain", done);
         this.stream.off("close", done);
@@ -338,7 +375,6 @@ class GrpcCall implements CallContext {
       this.stream.on("close", done);
       this.signal.addEventListener("abort", done, { once: true });
     });
-    if (this.signal.aborted) throw this.signal.reason;
   }
 
   /** Ends the response with its status: in trailers after answers, or trailers-only before any. */

@@ -16,6 +16,7 @@ import type {
   RecordSchema,
   ServerSchema,
 } from "../gen/log/v1/log_pb.ts";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { LogRecord, ServedLog } from "../storage/index.ts";
 import type { CallContext, ServiceHandlers } from "./call-context.ts";
 import type { ServerLimits } from "./config.ts";
@@ -34,6 +35,23 @@ const EMPTY = new Uint8Array(0);
 /** Bookkeeping cost of one pipelined record, so that empty records still count against the budget. */
 const RECORD_IN_FLIGHT_OVERHEAD_BYTES = 64;
 const MAX_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Records in a stream's first read; each read after it may hold twice as many, up to the stream's bounds. */
+const STREAM_FIRST_READ_RECORDS = 64;
+
+/**
+ * The bounds of a stream's successive reads: small at first, doubling up to `bounds`. A stream reset
+ * right after its request (by a client that opens and resets streams in a loop, CVE-2023-44487) costs
+ * one small read, not a full one; a stream that is read on reaches full reads within a few answers.
+ */
+function rampingBounds(bounds: { countMax: number; bytesMax: number }): () => { countMax: number; bytesMax: number } {
+  let countMax = Math.min(STREAM_FIRST_READ_RECORDS, bounds.countMax);
+  return () => {
+    const next = { countMax, bytesMax: bounds.bytesMax };
+    countMax = Math.min(countMax * 2, bounds.countMax);
+    return next;
+  };
+}
 
 export function toRecordMessage(record: LogRecord): MessageInitShape<typeof RecordSchema> {
   return {
@@ -57,9 +75,15 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     return value;
   };
 
-  /** Where a stream starts: below the log is an error, beyond its end a wait. */
-  const streamStart = (offset: bigint): number => {
+  /**
+   * Where a stream starts: below the log is an error, beyond its end a wait. Node hands the server a
+   * request before it has read the frames behind it, so a stream waits one event-loop turn before its
+   * first read: a reset sent right behind the request (a rapid reset) is seen then, before any work.
+   */
+  const streamStart = async (offset: bigint, signal: AbortSignal): Promise<number> => {
     if (offset < BigInt(log.lowestOffset) || offset > MAX_OFFSET) throw new OffsetOutOfRangeError(offset);
+    await nextTurn();
+    signal.throwIfAborted();
     return Number(offset);
   };
 
@@ -72,8 +96,13 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   // while the next is read and encoded (one answer the size of the budget would stop and start).
   const streamBytesDefault = Math.min(limits.readBytesMax, Math.floor(limits.streamBytesInFlightMax / 4));
 
-  /** Records from `at` on (at most the limits), waiting for the first one if `at` is the end. */
+  /**
+   * Records from `at` on (at most the limits), waiting for the first one if `at` is the end. A call
+   * that was cancelled, reset or cut off reads nothing more: streams ask before every read, so a
+   * stream closed at offset 0 does not read the rest of the log into nowhere.
+   */
   const readOrWait = async (at: number, bounds: { countMax: number; bytesMax: number }, signal: AbortSignal): Promise<LogRecord[]> => {
+    signal.throwIfAborted();
     if (at >= log.nextOffset) await log.waitFor(at, signal);
     return log.readRange(at, bounds);
   };
@@ -87,9 +116,11 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   };
 
   async function* consumeStream(request: ConsumeRequest, context: CallContext) {
-    const bounds = { countMax: limits.readRecordsMax, bytesMax: streamBytesDefault };
-    for (let at = streamStart(request.offset); ; ) {
-      for (const record of await readOrWait(at, bounds, context.signal)) {
+    const nextBounds = rampingBounds({ countMax: limits.readRecordsMax, bytesMax: streamBytesDefault });
+    for (let at = await streamStart(request.offset, context.signal); ; ) {
+      for (const record of await readOrWait(at, nextBounds(), context.signal)) {
+        // One read holds up to readRecordsMax records; a call closed meanwhile answers none of the rest.
+        context.signal.throwIfAborted();
         yield { record: toRecordMessage(record) };
         at = record.offset + 1;
       }
@@ -144,9 +175,9 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   };
 
   async function* consumeBatchStream(request: ConsumeBatchStreamRequest, context: CallContext) {
-    const bounds = readLimits(request, streamBytesDefault);
-    for (let at = streamStart(request.offset); ; ) {
-      const records = await readOrWait(at, bounds, context.signal);
+    const nextBounds = rampingBounds(readLimits(request, streamBytesDefault));
+    for (let at = await streamStart(request.offset, context.signal); ; ) {
+      const records = await readOrWait(at, nextBounds(), context.signal);
       at += records.length;
       yield { records: records.map(toRecordMessage), nextOffset: BigInt(at), endOffset: BigInt(log.nextOffset) };
     }

@@ -19,6 +19,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Log as LogServiceDesc } from "../gen/log/v1/log_pb.ts";
 import { Log, type ServedLog } from "../storage/index.ts";
 import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
+import { ConnectionGuard } from "./connection-guard.ts";
 import { GrpcHandler, isBinaryGrpc, sendTrailersOnly } from "./grpc-handler.ts";
 import { createHealthService, HealthState, ServingStatus } from "./health-service.ts";
 import { routeConnection } from "./listener.ts";
@@ -121,7 +122,17 @@ export class LoghouseServer {
         interceptors: [mapErrors(logger)],
       }),
     );
-    const http1 = http.createServer(connect);
+    const http1 = http.createServer(
+      {
+        // A client that holds a connection open with half a request line, or idle between requests,
+        // is cut off; the timeouts are checked at a tenth of the headers timeout.
+        headersTimeout: limits.requestHeadersTimeoutMs,
+        requestTimeout: 0,
+        keepAliveTimeout: limits.connectionIdleTimeoutMs,
+        connectionsCheckingInterval: Math.max(100, Math.floor(limits.requestHeadersTimeoutMs / 10)),
+      },
+      connect,
+    );
     const tcp = net.createServer({ noDelay: true });
     tcp.maxConnections = limits.connectionsMax;
     server = new LoghouseServer(config, log, closeLog, logger, health, grpc, shutdown, tcp, http1);
@@ -163,28 +174,50 @@ export class LoghouseServer {
       settings: { maxConcurrentStreams: limits.streamsPerConnectionMax, initialWindowSize: limits.streamBytesInFlightMax, maxFrameSize: 1 << 20 },
       maxSessionMemory: 64,
     });
+    const guardLimits = {
+      streamResetsMax: limits.streamResetsPerConnectionMax,
+      streamResetWindowMs: limits.streamResetWindowMs,
+      callsMax: limits.streamsPerConnectionMax,
+      idleTimeoutMs: limits.connectionIdleTimeoutMs,
+    };
     server.on("session", (session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
       session.on("error", (error) => this.logger.debug("HTTP/2 session error", { error }));
       session.once("connect", () => session.setLocalWindowSize(SESSION_WINDOW_BYTES));
-    });
-    server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
-      const binaryGrpc = isBinaryGrpc(headers["content-type"]);
-      if (this.streams >= limits.streamsMax || this.closing !== undefined) {
-        refuseStream(stream, binaryGrpc, this.closing !== undefined);
-        return;
-      }
-      this.streams++;
-      stream.once("close", () => this.streams--);
-      if (binaryGrpc) {
-        this.grpc.handle(stream, headers);
-      } else {
-        const request = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
-        connect(request, new http2.Http2ServerResponse(stream));
-      }
+      const remote = session.socket?.remoteAddress;
+      const guard = new ConnectionGuard(session, guardLimits, () => performance.now(), (violation) =>
+        this.logger.warn("closing an HTTP/2 connection over its limit", { violation, remote }),
+      );
+      session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+        if (guard.admit(stream)) this.serveStream(stream, headers, rawHeaders, guard, connect);
+        else if (!stream.closed) stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      });
     });
     return server;
+  }
+
+  private serveStream(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    rawHeaders: string[],
+    guard: ConnectionGuard,
+    connect: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+  ): void {
+    const binaryGrpc = isBinaryGrpc(headers["content-type"]);
+    if (this.streams >= this.config.limits.streamsMax || this.closing !== undefined) {
+      refuseStream(stream, binaryGrpc, this.closing !== undefined);
+      return;
+    }
+    this.streams++;
+    stream.once("close", () => this.streams--);
+    if (binaryGrpc) {
+      guard.track(stream, this.grpc.handle(stream, headers));
+    } else {
+      guard.track(stream, new Promise((resolve) => stream.once("close", resolve)));
+      const request = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
+      connect(request, new http2.Http2ServerResponse(stream));
+    }
   }
 
   /** The node's own storage log when it runs alone; undefined when it serves a cluster member. */
