@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { defaultRaftLimits } from "../src/raft/config.ts";
 import { EntryType, type Entry } from "../src/raft/types.ts";
-import { InstantCluster } from "../src/sim/instant-cluster.ts";
+import { ScenarioEnv } from "../src/sim/scenario.ts";
 
 const { values } = parseArgs({
   options: { trials: { type: "string", default: "5" }, batches: { type: "string", default: "1000" } },
@@ -22,16 +22,18 @@ const batch: Uint8Array[] = Array.from({ length: batchEntries }, () => payload);
 const limits = { ...defaultRaftLimits, messageBytesMax: 4 << 20, inflightBytesMax: 64 << 20, uncommittedEntriesMax: 1 << 20 };
 
 function coreTrial(): number {
-  const cluster = new InstantCluster(3, limits);
-  const leader = cluster.electFirst().raw;
-  if (leader === null) throw new Error("no leader");
+  const cluster = new ScenarioEnv(1, limits);
+  cluster.addNodes([1, 2, 3], { index: 1, term: 1, membership: { voters: [1, 2, 3], learners: [] } });
+  cluster.campaign(1);
+  cluster.settle();
+  const leader = cluster.node(1);
   cluster.appliedEntries = 0;
   const started = performance.now();
   for (let b = 0; b < batches; b++) {
     const result = leader.propose(batch);
     if (!result.ok) throw new Error(`proposal refused: ${result.reason}`);
-    cluster.pump();
-    if (b % 100 === 99) cluster.compactAll();
+    cluster.settle();
+    if (b % 100 === 99) for (const id of [1, 2, 3]) cluster.compact(id, cluster.node(id).status().applied);
   }
   const seconds = (performance.now() - started) / 1000;
   const expected = batches * batchEntries * 3;

@@ -3,10 +3,52 @@ import { describeEntries, describeHardState, describeMembership, describeMessage
 import { MembershipChangeKind, type MembershipChange } from "../raft/membership.ts";
 import type { Message } from "../raft/message.ts";
 import type { ProposeResult } from "../raft/propose-result.ts";
-import { SeededRandom } from "../raft/random.ts";
-import type { RawNode } from "../raft/raw-node.ts";
-import { Role, type SnapshotPoint } from "../raft/types.ts";
-import { SimNode } from "./sim-node.ts";
+import { SeededRandom, type RandomSource } from "../raft/random.ts";
+import { Role, type HardState, type SnapshotPoint } from "../raft/types.ts";
+import { MemoryStorage } from "../raft/memory-storage.ts";
+import { RawNode } from "../raft/raw-node.ts";
+import type { Ready } from "../raft/ready.ts";
+import { defaultRaftLimits, type RaftConfig } from "../raft/config.ts";
+
+/**
+ * One server of a scenario: the core alone over a `MemoryStorage` disk (scenarios test the core's
+ * rules; the simulator tests durability on the production driver). A hard state written without
+ * mustSync is lost by a restart, which rebuilds the core from the disk.
+ */
+class CoreNode {
+  readonly storage: MemoryStorage;
+  raw: RawNode | null = null;
+  private unsyncedHardState: HardState | null = null;
+
+  constructor(
+    readonly id: number,
+    start: SnapshotPoint,
+    private readonly limits: Partial<RaftConfig>,
+  ) {
+    this.storage = new MemoryStorage(start);
+  }
+
+  start(random: RandomSource): void {
+    assert(this.raw === null, `node ${this.id} is already up`);
+    this.raw = new RawNode({ ...defaultRaftLimits, ...this.limits, id: this.id, storage: this.storage, random });
+  }
+
+  stop(): void {
+    this.raw = null;
+    this.unsyncedHardState = null;
+  }
+
+  /** Step 2 of the Ready contract: start point, entries, then the hard state, synced when mustSync. */
+  persist(ready: Ready): void {
+    if (ready.snapshot !== null) this.storage.installSnapshot(ready.snapshot);
+    if (ready.entries.length > 0) this.storage.append(ready.entries);
+    if (ready.hardState !== null) this.unsyncedHardState = ready.hardState;
+    if (ready.mustSync && this.unsyncedHardState !== null) {
+      this.storage.setHardState(this.unsyncedHardState);
+      this.unsyncedHardState = null;
+    }
+  }
+}
 
 /**
  * A hand-driven cluster for scenario tests: nothing happens unless a command says so. Messages wait
@@ -14,12 +56,16 @@ import { SimNode } from "./sim-node.ts";
  * the cluster is quiet. Every command returns the lines it prints, which golden files record.
  */
 export class ScenarioEnv {
-  readonly nodes = new Map<number, SimNode>();
+  readonly nodes = new Map<number, CoreNode>();
   readonly mailbox: Message[] = [];
   private readonly random: SeededRandom;
   private readonly blocked = new Set<string>();
 
-  constructor(seed = 1) {
+  /** `limits` default to what the golden scenarios were written with. */
+  constructor(
+    seed = 1,
+    private readonly limits: Partial<RaftConfig> = { heartbeatIntervalTicks: 1, electionTimeoutTicks: 10 },
+  ) {
     this.random = new SeededRandom(seed);
   }
 
@@ -32,8 +78,8 @@ export class ScenarioEnv {
   /** Adds servers `ids` that start from `point` (the bootstrap point, or an empty log for joiners). */
   addNodes(ids: readonly number[], point: SnapshotPoint): string[] {
     for (const id of ids) {
-      const node = new SimNode(id, point);
-      node.start(this.random, { heartbeatIntervalTicks: 1, electionTimeoutTicks: 10 });
+      const node = new CoreNode(id, point, this.limits);
+      node.start(this.random);
       this.nodes.set(id, node);
     }
     return ids.map((id) => `node ${id}: ${describeMembership(point.membership)} start=${point.term}/${point.index}`);
@@ -63,18 +109,38 @@ export class ScenarioEnv {
 
   /** Carries out one Ready of node `id`: persist, queue its messages, apply, advance. */
   processReady(id: number): string[] {
+    const ready = this.carryOut(id);
+    return ready === undefined ? [] : [`> ${id} handling Ready`, ...describeReady(ready, "  ")];
+  }
+
+  /** The Ready of node `id` it carried out, if the node had one. */
+  private carryOut(id: number): Ready | undefined {
     const node = this.nodes.get(id);
     const raw = node?.raw;
-    if (node === undefined || raw === null || raw === undefined || !raw.hasReady()) return [];
+    if (node === undefined || raw === null || raw === undefined || !raw.hasReady()) return undefined;
     const ready = raw.ready();
-    node.pending = ready;
-    const lines = [`> ${id} handling Ready`, ...describeReady(ready, "  ")];
     node.persist(ready);
     this.mailbox.push(...ready.messages, ...ready.messagesAfterPersist);
-    for (const entry of ready.committedEntries) node.appliedIndex = entry.index;
+    this.appliedEntries += ready.committedEntries.length;
     raw.advance(ready);
-    node.pending = null;
-    return lines;
+    return ready;
+  }
+
+  /** Entries applied on all nodes so far (what a throughput measurement counts). */
+  appliedEntries = 0;
+
+  /**
+   * As `stabilize`, without describing anything (for measuring the core): carries out Readies and
+   * delivers every message until no node has anything to do.
+   */
+  settle(): void {
+    for (let busy = true; busy; ) {
+      busy = false;
+      for (const id of this.nodes.keys()) if (this.carryOut(id) !== undefined) busy = true;
+      const batch = this.mailbox.splice(0);
+      if (batch.length > 0) busy = true;
+      for (const m of batch) if (!this.blocked.has(`${m.from}>${m.to}`)) this.nodes.get(m.to)?.raw?.step(m);
+    }
   }
 
   /** Delivers every waiting message addressed to `id`, dropping those from `drop` or across a partition. */
@@ -134,8 +200,8 @@ export class ScenarioEnv {
   restart(id: number): string[] {
     const node = this.nodes.get(id);
     assert(node !== undefined, `no node ${id}`);
-    node.crash();
-    node.start(this.random, { heartbeatIntervalTicks: 1, electionTimeoutTicks: 10 });
+    node.stop();
+    node.start(this.random);
     return [];
   }
 
