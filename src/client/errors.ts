@@ -16,6 +16,7 @@ import {
   OffsetOutOfRangeError,
   RecordTooLargeError,
   RpcError,
+  StorageFullError,
   StorageIoError,
   type RpcCode,
 } from "../errors.ts";
@@ -37,6 +38,7 @@ const byCode: Record<string, Rebuild> = {
   RECORD_TOO_LARGE: (message) => new RecordTooLargeError(message),
   BATCH_TOO_LARGE: (message) => new BatchTooLargeError(message),
   STORAGE_IO: (message) => new StorageIoError(message, 0),
+  STORAGE_FULL: (message) => new StorageFullError(message, 0),
   NOT_LEADER: (message) => new NotLeaderError(message, 0),
   CLUSTER_UNAVAILABLE: (message) => new ClusterUnavailableError(message),
   NODE_REMOVED: (message) => new NodeRemovedError(message),
