@@ -83,13 +83,20 @@ function decoderOf(schema: DescMessage): (bytes: Uint8Array) => unknown {
   };
 }
 
-/** Parses a grpc-timeout header ("100m", "5S"); undefined when absent or malformed. */
+/** The longest a Node timer waits; a longer delay fires at once (with a TimeoutOverflowWarning). */
+const TIMER_MS_MAX = 2 ** 31 - 1;
+
+/**
+ * Parses a grpc-timeout header ("100m", "5S"); undefined when absent, malformed, or longer than a
+ * timer can wait (up to 99,999,999 hours may be sent; beyond 24 days is no deadline in practice).
+ */
 function parseTimeoutMs(value: string | string[] | undefined): number | undefined {
   if (typeof value !== "string") return undefined;
   const match = /^(\d{1,8})([HMSmun])$/.exec(value);
   if (match === null) return undefined;
   const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 }[match[2] as "H"];
-  return Number(match[1]) * unitMs;
+  const timeoutMs = Number(match[1]) * unitMs;
+  return timeoutMs > TIMER_MS_MAX ? undefined : timeoutMs;
 }
 
 export class GrpcHandler {

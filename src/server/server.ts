@@ -133,6 +133,9 @@ export class LoghouseServer {
       },
       connect,
     );
+    // The HTTP/1.1 server never listens (connections are handed to it), and Node checks the headers
+    // timeout of a server's connections only from its "listening" event on.
+    http1.emit("listening");
     const tcp = net.createServer({ noDelay: true });
     tcp.maxConnections = limits.connectionsMax;
     server = new LoghouseServer(config, log, closeLog, logger, health, grpc, shutdown, tcp, http1);
@@ -273,6 +276,7 @@ export class LoghouseServer {
     await this.socketsClosed(this.config.limits.shutdownGraceMs);
     for (const socket of this.sockets) socket.destroy();
     this.http1.closeAllConnections();
+    this.http1.close();
     await stopped;
     await this.closeLog();
     this.logger.info("stopped", { ms: Math.round(performance.now() - started), nextOffset: this.log.nextOffset });

@@ -11,9 +11,21 @@ export const ERROR_CODE_KEY = "loghouse-error-code";
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
   if (error instanceof LoghouseError) {
-    return new ConnectError(error.message, error.rpcCode as number as Code, { [ERROR_CODE_KEY]: error.code }, undefined, error);
+    return new ConnectError(withoutServerPaths(error.message), error.rpcCode as number as Code, { [ERROR_CODE_KEY]: error.code }, undefined, error);
   }
   return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
+}
+
+/** An absolute path of two or more parts: a directory on the server, then a file name. */
+const SERVER_PATH = /\/(?:[^\s/]+\/)+([^\s/]+)/g;
+
+/**
+ * A message for a client: where the server keeps its files is none of the client's business (and
+ * helps an attacker), so an absolute path keeps only its file name ("checksum mismatch in
+ * 00000000000000000000.store at offset 9"). The log line keeps the whole error as its cause.
+ */
+function withoutServerPaths(message: string): string {
+  return message.replace(SERVER_PATH, "$1");
 }
 
 /** Whether a failure is unexpected (a bug or an environment problem worth an error log line). */

@@ -1,0 +1,109 @@
+// Timeouts on every connection type and what a client is told (issue 9, finding 7): an HTTP/2
+// connection past the preface without a call is closed with GOAWAY after the idle timeout while one
+// with a tail stream stays; a partial HTTP/1.1 request line is cut off after the headers timeout; a
+// grpc-timeout beyond what a Node timer holds (2^31-1 ms) is no deadline rather than an instant one;
+// DATA_LOSS answers name the damaged file, not where the server keeps it.
+import * as grpc from "@grpc/grpc-js";
+import assert from "node:assert/strict";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import { test } from "node:test";
+import { ConsumeRequestSchema } from "../src/gen/log/v1/log_pb.ts";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
+import { addressOf, startLogServer } from "./support/log-server.ts";
+import { frame } from "./support/raw-grpc.ts";
+import { ERROR_CODE, FrameType, goawayErrorCode, RawHttp2Connection } from "./support/raw-http2.ts";
+import { flipByte, segmentFile } from "./support/segment-files.ts";
+import { tempDir } from "./support/temp-dir.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { waitUntil } from "./support/wait-until.ts";
+
+const SHORT_TIMEOUT_MS = 300;
+/** Bound for a timeout of SHORT_TIMEOUT_MS to have fired, with room for a busy machine. */
+const FIRED_WITHIN_MS = 5_000;
+
+test("an HTTP/2 connection without a call gets GOAWAY after the idle timeout; one with a tail stream stays", async (t) => {
+  const server = await startLogServer(t, { limits: { connectionIdleTimeoutMs: SHORT_TIMEOUT_MS } });
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  const tail = client.serverStream("consumeStream", { offset: 0n });
+  const tailStatus = statusOf(tail);
+  await waitUntil("the tail stream to open", () => server.streamsOpen === 1);
+
+  const goaways: number[] = [];
+  const idle = new RawHttp2Connection(server.address.port, (received) => {
+    if (received.type === FrameType.goaway) goaways.push(goawayErrorCode(received));
+  });
+  cleanup(t, () => idle.destroy());
+  let idleClosed = false;
+  void idle.closed.then(() => (idleClosed = true));
+  await waitUntil("the idle connection to be closed", () => idleClosed, FIRED_WITHIN_MS);
+  assert.ok(goaways.length > 0 && goaways.every((code) => code === ERROR_CODE.noError), `GOAWAY codes ${goaways.join(", ")}`);
+
+  // The tail stream's connection outlived the idle timeout: it still takes the next record.
+  const next = take(tail, 1);
+  await client.unary("produce", { record: { value: Buffer.from("still here") } });
+  assert.equal(Buffer.from((await next)[0].record.value).toString(), "still here");
+  tail.cancel();
+  assert.equal((await tailStatus).code, grpc.status.CANCELLED);
+});
+
+test("a partial HTTP/1.1 request line is cut off after the headers timeout", async (t) => {
+  const server = await startLogServer(t, { limits: { requestHeadersTimeoutMs: SHORT_TIMEOUT_MS } });
+  const socket = net.connect(server.address.port, "127.0.0.1");
+  cleanup(t, () => socket.destroy());
+  socket.on("error", () => undefined);
+  let closed = false;
+  socket.once("close", () => (closed = true));
+  socket.resume();
+  socket.write("POST /log.v1.Log/GetOffsets HT");
+  await waitUntil("the server to close the connection", () => closed, FIRED_WITHIN_MS);
+});
+
+test("a grpc-timeout beyond 2^31-1 ms does not end the call at once", async (t) => {
+  const server = await startLogServer(t);
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  const session = http2.connect(`http://127.0.0.1:${server.address.port}`);
+  cleanup(t, () => session.destroy());
+  session.on("error", () => undefined);
+  const request = session.request({
+    ":method": "POST",
+    ":path": "/log.v1.Log/ConsumeStream",
+    "content-type": "application/grpc",
+    te: "trailers",
+    "grpc-timeout": "99999999H",
+  });
+  request.on("error", () => undefined);
+  request.end(frame(toBinary(ConsumeRequestSchema, create(ConsumeRequestSchema, { offset: 0n }))));
+  const firstAnswer = new Promise<void>((resolve, reject) => {
+    request.once("data", () => resolve());
+    request.once("trailers", (trailers) => reject(new Error(`the call ended with grpc-status ${String(trailers["grpc-status"])}`)));
+    request.once("response", (headers) => {
+      if (headers["grpc-status"] !== undefined) reject(new Error(`the call ended with grpc-status ${String(headers["grpc-status"])}`));
+    });
+  });
+  await waitUntil("the stream to open", () => server.streamsOpen === 1);
+  await client.unary("produce", { record: { value: Buffer.from("after a long wait") } });
+  await firstAnswer;
+  request.close(http2.constants.NGHTTP2_CANCEL);
+});
+
+test("a DATA_LOSS answer names the damaged file, not the server's data directory", async (t) => {
+  const dataDir = await tempDir(t);
+  const server = await startLogServer(t, { dataDir });
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  await client.unary("produceBatch", { values: Array.from({ length: 10 }, (_, i) => Buffer.from(`record ${i} with some length`)) });
+  // The last byte of the store lies in the last record's value: its checksum no longer matches.
+  const store = segmentFile(dataDir, 0, ".store");
+  const { size } = await (await import("node:fs/promises")).stat(store);
+  await flipByte(store, size - 1);
+  await assert.rejects(client.unary("consume", { offset: 9n }), (error: grpc.ServiceError) => {
+    assert.equal(error.code, grpc.status.DATA_LOSS, error.message);
+    assert.ok(!error.details.includes(dataDir), `the answer names the data directory: ${error.details}`);
+    assert.match(error.details, /00000000000000000000\.store/);
+    return true;
+  });
+});
