@@ -16,6 +16,15 @@ export interface InboundContext {
   readonly onError: (error: Error) => void;
 }
 
+/**
+ * An accepted connection that brings nothing for this long, not even its hello, is closed, so that a
+ * dead, stalled or hostile one does not hold one of the node's connectionsMax places forever. Between
+ * a leader and a follower something passes every tick (heartbeats and their answers, 50 ms by
+ * default); a connection between two followers is quiet between elections, and its peer simply
+ * dials again when it next has something to send.
+ */
+export const INBOUND_IDLE_TIMEOUT_MS = 5_000;
+
 export class InboundConnection {
   private readonly reader: FrameReader;
   /** The sender named in the hello; 0 until the hello has arrived. */
@@ -34,6 +43,8 @@ export class InboundConnection {
     void this.closed.then(() => onClose(this));
     // Resets and aborts from a dying peer are normal; the close that follows is all that matters.
     socket.on("error", () => {});
+    socket.setTimeout(INBOUND_IDLE_TIMEOUT_MS);
+    socket.once("timeout", () => socket.destroy());
   }
 
   /**
