@@ -3,13 +3,16 @@
 // with a tail stream stays; a partial HTTP/1.1 request line is cut off after the headers timeout; a
 // grpc-timeout beyond what a Node timer holds (2^31-1 ms) is no deadline rather than an instant one;
 // DATA_LOSS answers name the damaged file, not where the server keeps it.
+import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
+import { stat } from "node:fs/promises";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { test } from "node:test";
+import { InvalidConfigError } from "../src/errors.ts";
 import { ConsumeRequestSchema } from "../src/gen/log/v1/log_pb.ts";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { resolveServerConfig } from "../src/server/config.ts";
 import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { frame } from "./support/raw-grpc.ts";
@@ -22,6 +25,16 @@ import { waitUntil } from "./support/wait-until.ts";
 const SHORT_TIMEOUT_MS = 300;
 /** Bound for a timeout of SHORT_TIMEOUT_MS to have fired, with room for a busy machine. */
 const FIRED_WITHIN_MS = 5_000;
+
+test("the connection limits and timeouts are validated at start-up with a message naming them", () => {
+  const bad: Array<[object, RegExp]> = [
+    [{ limits: { streamResetsPerConnectionMax: 0 } }, /limits\.streamResetsPerConnectionMax/],
+    [{ limits: { streamResetWindowMs: 0 } }, /limits\.streamResetWindowMs/],
+    [{ limits: { connectionIdleTimeoutMs: 2 ** 31 } }, /limits\.connectionIdleTimeoutMs/],
+    [{ limits: { requestHeadersTimeoutMs: 10 } }, /limits\.requestHeadersTimeoutMs/],
+  ];
+  for (const [input, message] of bad) assert.throws(() => resolveServerConfig(input), (error: unknown) => error instanceof InvalidConfigError && message.test(error.message));
+});
 
 test("an HTTP/2 connection without a call gets GOAWAY after the idle timeout; one with a tail stream stays", async (t) => {
   const server = await startLogServer(t, { limits: { connectionIdleTimeoutMs: SHORT_TIMEOUT_MS } });
@@ -98,7 +111,7 @@ test("a DATA_LOSS answer names the damaged file, not the server's data directory
   await client.unary("produceBatch", { values: Array.from({ length: 10 }, (_, i) => Buffer.from(`record ${i} with some length`)) });
   // The last byte of the store lies in the last record's value: its checksum no longer matches.
   const store = segmentFile(dataDir, 0, ".store");
-  const { size } = await (await import("node:fs/promises")).stat(store);
+  const { size } = await stat(store);
   await flipByte(store, size - 1);
   await assert.rejects(client.unary("consume", { offset: 9n }), (error: grpc.ServiceError) => {
     assert.equal(error.code, grpc.status.DATA_LOSS, error.message);
