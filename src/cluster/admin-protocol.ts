@@ -14,6 +14,8 @@ export type AdminRequest =
   /** `fresh`: the node has no state (new, or it lost its disk) and must be admitted from scratch. */
   | { readonly op: "join"; readonly nodeId: number; readonly address: string; readonly fresh: boolean }
   | { readonly op: "leave"; readonly nodeId: number }
+  /** Hand leadership to voter `nodeId`; answered once the leader has stepped down. */
+  | { readonly op: "transfer"; readonly nodeId: number }
   /** Whether `nodeId` is a member now, as the leader has applied it. */
   | { readonly op: "member"; readonly nodeId: number }
   /** From the leader to a node it has removed that still sends Raft messages: ask me whether you are a member. */
@@ -72,7 +74,7 @@ function parseRequest(document: unknown): AdminRequest {
   const request = document as Partial<Record<string, unknown>>;
   const nodeId = request?.nodeId;
   if (typeof nodeId !== "number" || !Number.isSafeInteger(nodeId) || nodeId <= 0) throw new InvalidArgumentError("nodeId must be a positive integer");
-  if (request.op === "leave" || request.op === "member") return { op: request.op, nodeId };
+  if (request.op === "leave" || request.op === "member" || request.op === "transfer") return { op: request.op, nodeId };
   if (request.op === "removed") {
     const leaderId = request.leaderId;
     if (typeof leaderId !== "number" || !Number.isSafeInteger(leaderId) || leaderId <= 0) throw new InvalidArgumentError("leaderId must be a positive integer");
@@ -82,7 +84,7 @@ function parseRequest(document: unknown): AdminRequest {
     parsePeerAddress(request.address);
     return { op: "join", nodeId, address: request.address, fresh: request.fresh };
   }
-  throw new InvalidArgumentError("op must be join (with an address), leave, member or removed (with a leaderId)");
+  throw new InvalidArgumentError("op must be join (with an address), leave, member, transfer or removed (with a leaderId)");
 }
 
 /** Sends one request to the node at `address` (host:port) and returns its response. */
@@ -136,4 +138,9 @@ export async function askLeader(contact: string, request: AdminRequest, attempts
 /** Asks the cluster to remove member `nodeId`, through any member reachable at `contact` (redirected to the leader). */
 export async function leaveCluster(contact: string, nodeId: number, attemptsMax = 10): Promise<void> {
   await askLeader(contact, { op: "leave", nodeId }, attemptsMax);
+}
+
+/** Asks the cluster, through any member reachable at `contact`, to hand its leadership to voter `nodeId`. */
+export async function transferLeadership(contact: string, nodeId: number, attemptsMax = 10): Promise<void> {
+  await askLeader(contact, { op: "transfer", nodeId }, attemptsMax);
 }

@@ -49,6 +49,8 @@ export interface ClusterNodeOptions {
 const JOIN_ATTEMPTS_MAX = 50;
 /** Pauses of 50 ms an operator's membership change waits for one under way. */
 const MEMBERSHIP_WAIT_ATTEMPTS_MAX = 100;
+/** Pauses of 50 ms a leadership transfer waits for the leader to step down (the core gives up after an election timeout). */
+const TRANSFER_WAIT_ATTEMPTS_MAX = 100;
 /** A peer asked for records it does not send within this time is skipped for the next. */
 const REPAIR_RESPONSE_TIMEOUT_MS = 2_000;
 /** Refusals of a promotion that only mean "not yet". */
@@ -302,8 +304,19 @@ export class ClusterNode {
       await this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId: request.nodeId });
     } else if (request.op === "member") {
       return { ok: true, addresses: this.addresses, member };
+    } else if (request.op === "transfer") {
+      await this.transferLeadership(request.nodeId);
     }
     return { ok: true, addresses: this.addresses };
+  }
+
+  /** Hands leadership to voter `to` and waits, for up to TRANSFER_WAIT_ATTEMPTS_MAX short pauses, until this node has stepped down. */
+  private async transferLeadership(to: number): Promise<void> {
+    this.replica.transferLeadership(to);
+    for (let attempt = 1; this.replica.isLeader; attempt++) {
+      if (attempt > TRANSFER_WAIT_ATTEMPTS_MAX) throw new ClusterUnavailableError(`leadership did not move to node ${to} in time (is it up and caught up?)`);
+      await delay(50, undefined, { signal: this.closing.signal });
+    }
   }
 
   /**

@@ -165,6 +165,15 @@ export class Replica {
     return this.awaitCommit(result).then(() => offsetOfIndex(result.firstIndex));
   }
 
+  /** Asks the core to hand leadership to voter `to` (leader only); the hand-over proceeds as its messages flow. */
+  transferLeadership(to: number): void {
+    if (this.stopped) throw new LogClosedError("replica stopped");
+    const result = this.guard(() => this.node.transferLeadership(to));
+    if (result === undefined) throw repairing();
+    if (!result.ok) throw proposeError(result);
+    this.pump();
+  }
+
   /** Proposes a single-server membership change (leader only); resolves once it is committed here. */
   changeMembership(change: MembershipChange): Promise<void> {
     if (this.stopped) return Promise.reject(new LogClosedError("replica stopped"));
