@@ -71,6 +71,12 @@ export class InvalidConfigError extends LoghouseError {
   readonly rpcCode = RpcCode.invalidArgument;
 }
 
+/** A command line that cannot run as given (unknown command or option, a malformed flag value); the CLI exits 2. */
+export class UsageError extends LoghouseError {
+  readonly code = "USAGE";
+  readonly rpcCode = RpcCode.invalidArgument;
+}
+
 /** A request argument is malformed (wrong type, negative, not an integer, empty batch). */
 export class InvalidArgumentError extends LoghouseError {
   readonly code = "INVALID_ARGUMENT";

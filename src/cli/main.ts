@@ -1,116 +1,76 @@
-// The `loghouse` command: serve a node, or produce to, consume from and inspect one.
+// The `loghouse` command: serve a node, or produce to, consume from and administer one. This file
+// only parses and dispatches; a command's module is imported when it runs. Exit codes: 0 ok,
+// 1 runtime error, 2 usage error (unknown command or option, a malformed value).
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { LoghouseError } from "../errors.ts";
-import { consume, leave, produce, status } from "./client-commands.ts";
-import { scrubDataDir } from "./scrub.ts";
-import { serve } from "./serve.ts";
+import { UsageError } from "../errors.ts";
+import { COMMANDS, type CommandSpec, type Flags } from "./commands.ts";
+import { errorLine } from "./error-line.ts";
+import { commandHelp, overview } from "./help.ts";
 
-const USAGE = `usage: loghouse <command> [options]
+function version(): string {
+  // src/cli/main.ts and dist/cli/main.js both sit two folders below the package root.
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+}
 
-  serve     run a node
-              --data-dir DIR       where the log lives (default ./data; env LOGHOUSE_DATA_DIR)
-              --listen HOST:PORT   gRPC, gRPC-Web and Connect on one port (default 127.0.0.1:8400; env LOGHOUSE_LISTEN)
-              --node-id ID         this node's id (env LOGHOUSE_NODE_ID)
-              --advertise HOST:PORT  address reported by GetServers (env LOGHOUSE_ADVERTISE)
-              --durability MODE    fsync (default), interval or none (env LOGHOUSE_DURABILITY)
-              --retention-bytes N  drop the oldest segments past N stored bytes (single node; env LOGHOUSE_RETENTION_BYTES)
-              --retention-ms N     drop segments whose records are all older than N ms (single node; env LOGHOUSE_RETENTION_MS)
-              --log-level LEVEL    debug, info (default), warn, error (env LOGHOUSE_LOG_LEVEL)
-              --config FILE        JSON with any of dataDir, listen, nodeId, advertise, logLevel,
-                                   limits {...}, log {...} (env LOGHOUSE_CONFIG); flags and env win
-              --bootstrap          start a new cluster with this node (needs a numeric --node-id)
-              --join HOST:PORT     join the cluster that node belongs to (needs a numeric --node-id)
-  produce   append each line of FILEs (or stdin) as a record, in batches
-              [--server HOST:PORT] [--linger-ms N] [--batch-bytes N] [FILE...]
-  consume   print records: one value per line, or JSON with --format json
-              [--server HOST:PORT] [--from N|start|end] [--follow] [--count N] [--format text|json]
-  status    print the node's health, servers and offsets as JSON
-              [--server HOST:PORT]
-  leave     remove a member from its cluster (asked through any member)
-              --node-id ID [--server HOST:PORT]
-  scrub     verify every record of a stopped node's log; print the damaged ranges as JSON
-              [--data-dir DIR]     (exit 0: none, 1: damage found, 2: could not scrub)
+/**
+ * `--from -5` reads to parseArgs as an option missing its value; join such a negative number to the
+ * string option before it (`--from=-5`) so that relative offsets need no `=`.
+ */
+function joinNegativeValues(spec: CommandSpec, args: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const option = arg.startsWith("--") ? spec.options[arg.slice(2)] : undefined;
+    const next = args[i + 1];
+    if (option?.type === "string" && next !== undefined && /^-\d+$/.test(next)) {
+      joined.push(`${arg}=${next}`);
+      i++;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
 
-Client commands use --server, else LOGHOUSE_SERVER, else 127.0.0.1:8400.
-`;
-
-const options = {
-  "data-dir": { type: "string" },
-  listen: { type: "string" },
-  "node-id": { type: "string" },
-  advertise: { type: "string" },
-  config: { type: "string" },
-  "log-level": { type: "string" },
-  durability: { type: "string" },
-  "retention-bytes": { type: "string" },
-  "retention-ms": { type: "string" },
-  bootstrap: { type: "boolean" },
-  join: { type: "string" },
-  server: { type: "string" },
-  "linger-ms": { type: "string" },
-  "batch-bytes": { type: "string" },
-  from: { type: "string" },
-  follow: { type: "boolean" },
-  count: { type: "string" },
-  format: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-const commandOptions: Record<string, readonly string[]> = {
-  serve: ["data-dir", "listen", "node-id", "advertise", "config", "log-level", "durability", "retention-bytes", "retention-ms", "bootstrap", "join"],
-  produce: ["server", "linger-ms", "batch-bytes"],
-  consume: ["server", "from", "follow", "count", "format"],
-  status: ["server"],
-  leave: ["server", "node-id"],
-  scrub: ["data-dir"],
-};
+function parseCommandLine(name: string, spec: CommandSpec, args: readonly string[]): { flags: Flags; positionals: string[]; help: boolean } {
+  const options = { ...spec.options, help: { type: "boolean", short: "h" } } as const;
+  try {
+    const { values, positionals } = parseArgs({ args: joinNegativeValues(spec, args), options, allowPositionals: true, strict: true });
+    if (spec.positionals === undefined && positionals.length > 0) throw new UsageError(`unexpected argument: ${positionals[0]}`);
+    const { help, ...flags } = values as Record<string, string | boolean | string[] | undefined>;
+    return { flags, positionals, help: help === true };
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    // parseArgs explains itself at length; its first sentence is the useful part.
+    throw new UsageError(`${(error as Error).message.split(". ")[0]!.replace(/\.$/, "")} (see loghouse ${name} --help)`);
+  }
+}
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-    process.stdout.write(USAGE);
-    return command === undefined ? 2 : 0;
+  if (command === undefined) {
+    process.stderr.write(overview());
+    return 2;
   }
-  const allowed = commandOptions[command];
-  if (allowed === undefined) return usageError(`unknown command: ${command}`);
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>;
-  try {
-    parsed = parseArgs({ args: [...rest], options, allowPositionals: true, strict: true });
-  } catch (error) {
-    return usageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help === true) {
-    process.stdout.write(USAGE);
+  if (command === "--help" || command === "-h" || command === "help") {
+    const spec = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+    if (rest[0] !== undefined && spec === undefined) throw new UsageError(`unknown command: ${rest[0]} (see loghouse --help)`);
+    process.stdout.write(spec === undefined ? overview() : commandHelp(rest[0]!, spec));
     return 0;
   }
-  const misplaced = Object.keys(values).find((name) => !allowed.includes(name));
-  if (misplaced !== undefined) return usageError(`--${misplaced} does not apply to ${command}`);
-  if (command !== "produce" && positionals.length > 0) return usageError(`unexpected argument: ${positionals[0]}`);
-  switch (command) {
-    case "serve":
-      return serve(values);
-    case "produce":
-      return produce(values, positionals);
-    case "consume":
-      return consume(values);
-    case "leave":
-      return leave(values);
-    case "scrub":
-      return scrubDataDir(values);
-    default:
-      return status(values);
+  if (command === "--version" || command === "-V" || command === "version") {
+    process.stdout.write(`${version()}\n`);
+    return 0;
   }
-}
-
-function usageError(message: string): number {
-  process.stderr.write(`loghouse: ${message}\n\n${USAGE}`);
-  return 2;
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof LoghouseError) return JSON.stringify({ error: error.code, message: error.message });
-  return JSON.stringify({ error: "UNEXPECTED", message: String((error as Error)?.stack ?? error) });
+  const spec = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (spec === undefined) throw new UsageError(`unknown command: ${command} (see loghouse --help)`);
+  const { flags, positionals, help } = parseCommandLine(command, spec, rest);
+  if (help) {
+    process.stdout.write(commandHelp(command, spec));
+    return 0;
+  }
+  return spec.run(flags, positionals);
 }
 
 // A closed stdout (e.g. `loghouse consume | head`) ends the command quietly.
@@ -122,7 +82,7 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    process.stderr.write(`loghouse: ${describeError(error)}\n`);
-    process.exit(1);
+    process.stderr.write(`loghouse: ${errorLine(error)}\n`);
+    process.exit(error instanceof UsageError ? 2 : 1);
   },
 );

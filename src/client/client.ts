@@ -25,6 +25,8 @@ export type ConsumedRecord = RecordMessage;
 export interface ClientOptions {
   /** Extra grpc-js channel options (TLS is not offered yet: the channel is plaintext). */
   readonly channelOptions?: grpc.ChannelOptions;
+  /** Deadline for each unary call (produce, read, offsets, ...), in ms; streams that follow the tail have none. Default: no deadline. */
+  readonly callTimeoutMs?: number;
 }
 
 export interface ReadOptions {
@@ -51,6 +53,7 @@ const MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 export class LoghouseClient {
   private readonly log: grpc.Client;
   private readonly health: grpc.Client;
+  private readonly callTimeoutMs: number | undefined;
 
   /** `address` is host:port of any node (e.g. "127.0.0.1:8400"). */
   constructor(
@@ -66,6 +69,10 @@ export class LoghouseClient {
     const HealthClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Health), "Health");
     this.log = new LogClient(address, grpc.credentials.createInsecure(), channelOptions);
     this.health = new HealthClient(address, grpc.credentials.createInsecure(), channelOptions);
+    if (options.callTimeoutMs !== undefined && !(Number.isSafeInteger(options.callTimeoutMs) && options.callTimeoutMs > 0)) {
+      throw new InvalidArgumentError(`callTimeoutMs must be a positive integer, got ${options.callTimeoutMs}`);
+    }
+    this.callTimeoutMs = options.callTimeoutMs;
   }
 
   /** Appends one record; resolves with its offset once it is durable. */
@@ -172,7 +179,8 @@ export class LoghouseClient {
     this.health.close();
   }
 
-  private unary<T>(client: grpc.Client, method: string, request: object, options: grpc.CallOptions = {}): Promise<T> {
+  private unary<T>(client: grpc.Client, method: string, request: object): Promise<T> {
+    const options: grpc.CallOptions = this.callTimeoutMs === undefined ? {} : { deadline: Date.now() + this.callTimeoutMs };
     return new Promise((resolve, reject) => {
       const call = (client as unknown as Record<string, UnaryMethod>)[method]!;
       call.call(client, request, new grpc.Metadata(), options, (error, value) => (error === null ? resolve(value as T) : reject(errorFromGrpc(error))));

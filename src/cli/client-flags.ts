@@ -1,0 +1,64 @@
+// What every client command shares: which node to talk to (--server, LOGHOUSE_SERVER, default
+// 127.0.0.1:8400), the deadline on each call (--timeout), number flags, and writing to stdout at the
+// pace of the reader.
+import { LoghouseClient } from "../client/client.ts";
+import { UsageError } from "../errors.ts";
+import { DEFAULT_HOST, DEFAULT_PORT } from "../server/config.ts";
+import { parseHostPort } from "./address.ts";
+import type { Flags } from "./commands.ts";
+
+const CALL_TIMEOUT_MS_DEFAULT = 30_000;
+
+export function serverAddress(flags: Flags, env: NodeJS.ProcessEnv): string {
+  const address = stringFlag(flags, "server") ?? env.LOGHOUSE_SERVER ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
+  try {
+    parseHostPort(address, "--server");
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  return address;
+}
+
+/** A client for --server whose every unary call has the --timeout deadline. */
+export function connectClient(flags: Flags): LoghouseClient {
+  const address = serverAddress(flags, process.env);
+  return new LoghouseClient(address, { callTimeoutMs: timeoutMs(flags) });
+}
+
+/** --timeout: "500ms", "10s", "2m" or plain milliseconds. */
+export function timeoutMs(flags: Flags): number {
+  const text = stringFlag(flags, "timeout");
+  if (text === undefined) return CALL_TIMEOUT_MS_DEFAULT;
+  const match = /^(\d+)(ms|s|m)?$/.exec(text);
+  const scale = { ms: 1, s: 1000, m: 60_000 }[match?.[2] ?? "ms"] ?? 1;
+  const value = match === null ? NaN : Number(match[1]) * scale;
+  if (!Number.isSafeInteger(value) || value <= 0) throw new UsageError(`--timeout must be a positive duration such as 500ms, 10s or 2m, got ${text}`);
+  return value;
+}
+
+export function stringFlag(flags: Flags, name: string): string | undefined {
+  const value = flags[name];
+  return typeof value === "string" ? value : undefined;
+}
+
+export function integerFlag(flags: Flags, name: string, fallback: number): number {
+  const value = stringFlag(flags, name);
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`--${name} must be a non-negative integer, got ${value}`);
+  return Number(value);
+}
+
+/** A positive integer id (a node's), required. */
+export function nodeIdFlag(flags: Flags, name: string): number {
+  const text = stringFlag(flags, name);
+  const id = Number(text);
+  if (text === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(id) || id <= 0) throw new UsageError(`--${name} must be a node id, a positive integer; got ${String(text)}`);
+  return id;
+}
+
+/** Writes a line to stdout, waiting when the pipe is full (so a slow reader slows us down). */
+export async function writeLine(line: string | Buffer): Promise<void> {
+  const ok = process.stdout.write(line);
+  const newline = process.stdout.write("\n");
+  if (!ok || !newline) await new Promise((resolve) => process.stdout.once("drain", resolve));
+}

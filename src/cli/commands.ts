@@ -1,0 +1,103 @@
+// The `loghouse` commands as data: each command's summary, options and help, and the module that
+// runs it, imported only when that command runs (so `loghouse --help` loads no RPC or storage code).
+// An option group shared by several commands (the client's connection flags) is declared once:
+// adding a flag to every client command (TLS, say) is one entry in CLIENT_OPTIONS.
+import type { ServeFlags } from "./serve.ts";
+
+export interface OptionSpec {
+  readonly type: "string" | "boolean";
+  /** Placeholder shown in help for a string option ("N", "HOST:PORT"). */
+  readonly value?: string;
+  readonly multiple?: boolean;
+  readonly help: string;
+}
+
+export type OptionTable = Readonly<Record<string, OptionSpec>>;
+
+/** The parsed flags a command receives: strings, booleans, or lists for `multiple` options. */
+export type Flags = Readonly<Record<string, string | boolean | string[] | undefined>>;
+
+export interface CommandSpec {
+  readonly summary: string;
+  /** What follows the options in the synopsis ("[FILE...]"); absent when the command takes no positionals. */
+  readonly positionals?: string;
+  readonly options: OptionTable;
+  /** Lines printed after the options in the command's help. */
+  readonly notes?: readonly string[];
+  readonly run: (flags: Flags, positionals: readonly string[]) => Promise<number>;
+}
+
+const CLIENT_OPTIONS: OptionTable = {
+  server: { type: "string", value: "HOST:PORT", help: "the node to talk to (env LOGHOUSE_SERVER; default 127.0.0.1:8400)" },
+  timeout: { type: "string", value: "DURATION", help: "deadline for each call: 500ms, 10s, 2m or plain milliseconds (default 30s)" },
+};
+
+export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  serve: {
+    summary: "run a node",
+    options: {
+      "data-dir": { type: "string", value: "DIR", help: "where the log lives (default ./data; env LOGHOUSE_DATA_DIR)" },
+      listen: { type: "string", value: "HOST:PORT", help: "gRPC, gRPC-Web and Connect on one port (default 127.0.0.1:8400; env LOGHOUSE_LISTEN)" },
+      "node-id": { type: "string", value: "ID", help: "this node's id (env LOGHOUSE_NODE_ID)" },
+      advertise: { type: "string", value: "HOST:PORT", help: "address reported by GetServers and dialled by peers (env LOGHOUSE_ADVERTISE)" },
+      durability: { type: "string", value: "MODE", help: "fsync (default), interval or none (env LOGHOUSE_DURABILITY)" },
+      "retention-bytes": { type: "string", value: "N", help: "drop the oldest segments past N stored bytes (single node; env LOGHOUSE_RETENTION_BYTES)" },
+      "retention-ms": { type: "string", value: "N", help: "drop segments whose records are all older than N ms (single node; env LOGHOUSE_RETENTION_MS)" },
+      "log-level": { type: "string", value: "LEVEL", help: "debug, info (default), warn, error (env LOGHOUSE_LOG_LEVEL)" },
+      config: { type: "string", value: "FILE", help: "JSON with any of dataDir, listen, nodeId, advertise, logLevel, limits {...}, log {...} (env LOGHOUSE_CONFIG); flags and env win" },
+      bootstrap: { type: "boolean", help: "start a new cluster with this node (needs a numeric --node-id)" },
+      join: { type: "string", value: "HOST:PORT", help: "join the cluster that node belongs to (needs a numeric --node-id; env LOGHOUSE_JOIN)" },
+    },
+    run: async (flags) => (await import("./serve.ts")).serve(flags as ServeFlags),
+  },
+  produce: {
+    summary: "append records read from FILEs (or stdin), in batches; prints the offsets as JSON",
+    positionals: "[FILE...]",
+    options: {
+      ...CLIENT_OPTIONS,
+      delimiter: { type: "string", value: "STR", help: "separates records in the input (default \\n; escapes \\n \\t \\r \\0 \\\\ and \\xHH)" },
+      file: { type: "string", value: "PATH", multiple: true, help: "send the whole file as one record, bytes as they are (repeatable)" },
+      format: { type: "string", value: "FORMAT", help: "how each delimited record is written: raw (default), base64, or json (a string, or {\"value\"} / {\"valueBase64\"} as consume --format json prints)" },
+      "linger-ms": { type: "string", value: "N", help: "wait up to N ms to fill a batch (default 5)" },
+      "batch-bytes": { type: "string", value: "N", help: "largest batch in bytes (default 1048576)" },
+    },
+    run: async (flags, positionals) => (await import("./produce.ts")).produce(flags, positionals),
+  },
+  consume: {
+    summary: "print records, from an offset, a time or the end",
+    options: {
+      ...CLIENT_OPTIONS,
+      from: { type: "string", value: "N|-N|start|end", help: "first offset; -N starts N records before the end (default start)" },
+      "from-time": { type: "string", value: "TIME", help: "start at the first record created at or after TIME (ISO 8601 or ms since the epoch)" },
+      follow: { type: "boolean", help: "wait for new records at the end until Ctrl-C" },
+      count: { type: "string", value: "N", help: "stop after N records" },
+      format: { type: "string", value: "FORMAT", help: "text (the value per line, default), json, or a template such as '{offset} {time} {value}'" },
+    },
+    notes: [
+      "Template fields: {offset} {time} (ISO 8601) {timestampMs} {type} {value} (raw bytes) {valueBase64};",
+      "escapes \\n \\t \\\\; a newline follows each record. text shows data records only, json and templates all.",
+    ],
+    run: async (flags) => (await import("./consume.ts")).consume(flags),
+  },
+  status: {
+    summary: "print the node's health, servers and offsets as JSON (exit 1 unless SERVING)",
+    options: CLIENT_OPTIONS,
+    run: async (flags) => (await import("./admin-commands.ts")).status(flags),
+  },
+  leave: {
+    summary: "remove a member from its cluster (asked through any member)",
+    options: { ...CLIENT_OPTIONS, "node-id": { type: "string", value: "ID", help: "the member to remove" } },
+    run: async (flags) => (await import("./admin-commands.ts")).leave(flags),
+  },
+  "transfer-leader": {
+    summary: "hand the cluster's leadership to another voter (before taking the leader down, say)",
+    options: { ...CLIENT_OPTIONS, to: { type: "string", value: "ID", help: "the voter to become leader" } },
+    run: async (flags) => (await import("./admin-commands.ts")).transferLeader(flags),
+  },
+  scrub: {
+    summary: "verify every record of a stopped node's log; print the damaged ranges as JSON",
+    options: { "data-dir": { type: "string", value: "DIR", help: "the node's data directory (default ./data; env LOGHOUSE_DATA_DIR)" } },
+    notes: ["Exit 0: no damage; 1: damage found; 2: the log could not be scrubbed (absent, or in use)."],
+    run: async (flags) => (await import("./scrub.ts")).scrubDataDir(flags as { readonly "data-dir"?: string }),
+  },
+};

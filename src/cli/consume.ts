@@ -1,0 +1,59 @@
+// `loghouse consume`: prints records from an offset (--from N, -N before the end, start or end) or a
+// time (--from-time), once or following the tail, as text, JSON or a template.
+import type { LoghouseClient } from "../client/client.ts";
+import { UsageError } from "../errors.ts";
+import { connectClient, integerFlag, stringFlag, writeLine } from "./client-flags.ts";
+import type { Flags } from "./commands.ts";
+import { recordPrinter } from "./record-output.ts";
+
+type Start = { readonly offset: bigint } | { readonly back: bigint } | { readonly timeMs: number } | "start" | "end";
+
+function parseStart(from: string | undefined, fromTime: string | undefined): Start {
+  if (from !== undefined && fromTime !== undefined) throw new UsageError("give --from or --from-time, not both");
+  if (fromTime !== undefined) {
+    const timeMs = /^\d+$/.test(fromTime) ? Number(fromTime) : Date.parse(fromTime);
+    if (!Number.isSafeInteger(timeMs)) throw new UsageError(`--from-time must be an ISO 8601 time or ms since the epoch, got ${fromTime}`);
+    return { timeMs };
+  }
+  if (from === undefined || from === "start" || from === "end") return from ?? "start";
+  if (/^\d+$/.test(from)) return { offset: BigInt(from) };
+  if (/^-\d+$/.test(from)) return { back: BigInt(from.slice(1)) };
+  throw new UsageError(`--from must be an offset, -N (N before the end), "start" or "end", got ${from}`);
+}
+
+/** The first offset to read, asking the node where the start depends on the log. */
+async function startOffset(client: LoghouseClient, start: Start): Promise<bigint | "start" | "end"> {
+  if (typeof start === "string" || "offset" in start) return typeof start === "string" ? start : start.offset;
+  if ("timeMs" in start) return (await client.offsetForTimestamp(start.timeMs)).offset;
+  const { lowestOffset, endOffset } = await client.offsets();
+  const back = endOffset - start.back;
+  return back > lowestOffset ? back : lowestOffset;
+}
+
+export async function consume(flags: Flags): Promise<number> {
+  const print = recordPrinter(stringFlag(flags, "format"));
+  const start = parseStart(stringFlag(flags, "from"), stringFlag(flags, "from-time"));
+  const countMax = flags.count === undefined ? Infinity : integerFlag(flags, "count", 0);
+  const client = connectClient(flags);
+  const abort = new AbortController();
+  const stop = (): void => abort.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  let printed = 0;
+  try {
+    if (countMax === 0) return 0;
+    const from = await startOffset(client, start);
+    for await (const record of client.consume({ from, follow: flags.follow === true, signal: abort.signal })) {
+      const value = Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength);
+      const line = print({ offset: record.offset, timestampMs: record.timestampMs, type: record.type, value });
+      if (line === undefined) continue;
+      await writeLine(line);
+      if (++printed >= countMax) break;
+    }
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+    client.close();
+  }
+  return 0;
+}

@@ -1,0 +1,146 @@
+// The command line's finer points, through the real binary and real sockets: help per command and
+// --version, exit codes (0 ok, 1 runtime error, 2 usage error) with one-line errors, binary-safe
+// produce (--delimiter, --file, --format base64|json), consume by relative offset (--from -N) and by
+// time (--from-time), output templates, the --timeout deadline, and transfer-leader on a cluster.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { createServer, type Socket } from "node:net";
+import { join } from "node:path";
+import { test, type TestContext } from "node:test";
+import { cleanup } from "./support/cleanup.ts";
+import { startNode, stopNode, type NodeProcess } from "./support/node-process.ts";
+import { ProcessCluster } from "./support/process-cluster.ts";
+import { runCli } from "./support/run-cli.ts";
+import { tempDir } from "./support/temp-dir.ts";
+
+const COMMANDS = ["serve", "produce", "consume", "status", "leave", "transfer-leader", "scrub"];
+
+async function node(t: TestContext): Promise<NodeProcess> {
+  const started = await startNode(["--data-dir", join(await tempDir(t), "data"), "--listen", "127.0.0.1:0"]);
+  cleanup(t, () => stopNode(started));
+  return started;
+}
+
+test("every command has its own help; --version prints the package's version", async () => {
+  const overview = await runCli(["--help"]);
+  assert.equal(overview.code, 0);
+  for (const command of COMMANDS) assert.match(overview.stdout, new RegExp(`^  ${command} `, "m"));
+  for (const command of COMMANDS) {
+    const help = await runCli([command, "--help"]);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(`^usage: loghouse ${command} \\[options\\]`));
+    assert.deepEqual(await runCli(["help", command]), help);
+  }
+  assert.match((await runCli(["consume", "--help"])).stdout, /--from-time TIME/);
+  const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  assert.equal((await runCli(["--version"])).stdout, `${version}\n`);
+});
+
+test("usage errors exit 2 and runtime errors exit 1, each with one line naming the problem", async (t) => {
+  const usage: [string[], RegExp][] = [
+    [["frobnicate"], /unknown command: frobnicate/],
+    [["consume", "--bogus"], /Unknown option '--bogus' \(see loghouse consume --help\)/],
+    [["status", "extra"], /unexpected argument: extra/],
+    [["consume", "--timeout", "soon"], /--timeout must be a positive duration/],
+    [["consume", "--from", "later"], /--from must be an offset/],
+    [["consume", "--from", "1", "--from-time", "0"], /--from or --from-time, not both/],
+    [["consume", "--from-time", "yesterday"], /--from-time must be an ISO 8601 time/],
+    [["consume", "--format", "{offset} {size}"], /unknown field \{size\}/],
+    [["produce", "--delimiter", "\\q"], /--delimiter has an unknown escape/],
+    [["produce", "--format", "hex"], /--format must be raw, base64 or json/],
+    [["transfer-leader", "--to", "zero"], /--to must be a node id/],
+    [["consume", "--server", "nowhere"], /--server must be HOST:PORT/],
+  ];
+  for (const [args, message] of usage) {
+    const result = await runCli(args);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.match(result.stderr, /^loghouse: USAGE: [^\n]*\n$/);
+  }
+  assert.equal((await runCli([])).code, 2);
+  const server = await node(t);
+  const badInput = await runCli(["produce", "--server", server.address, "--format", "base64"], { input: "aGk=\n!!!\n" });
+  assert.equal(badInput.code, 1);
+  assert.equal(badInput.stderr, "loghouse: INVALID_ARGUMENT: record 2 is not base64\n");
+  const missing = await runCli(["produce", "--server", server.address, "--file", "/nonexistent/file"]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, "loghouse: ENOENT: open /nonexistent/file failed\n");
+});
+
+test("produce is binary-safe: any delimiter, whole files, base64 and JSON input", async (t) => {
+  const server = await node(t);
+  const dir = await tempDir(t);
+  const everyByte = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const file = join(dir, "every-byte.bin");
+  await writeFile(file, everyByte);
+  const whole = await runCli(["produce", "--server", server.address, "--file", file, "--file", file]);
+  assert.deepEqual(JSON.parse(whole.stdout), { records: 2, firstOffset: "0", lastOffset: "1" });
+
+  const notUtf8 = Buffer.from([0xff, 0xfe, 0x0a, 0x00]);
+  const delimited = await runCli(["produce", "--server", server.address, "--delimiter", "\\x1e"], { input: Buffer.concat([notUtf8, Buffer.from([0x1e]), Buffer.from("two\n"), Buffer.from([0x1e])]) });
+  assert.deepEqual(JSON.parse(delimited.stdout), { records: 2, firstOffset: "2", lastOffset: "3" });
+  const base64 = await runCli(["produce", "--server", server.address, "--format", "base64"], { input: `${everyByte.toString("base64")}\n\n` });
+  assert.deepEqual(JSON.parse(base64.stdout), { records: 2, firstOffset: "4", lastOffset: "5" });
+
+  const asJson = await runCli(["consume", "--server", server.address, "--from", "0", "--count", "5", "--format", "json"]);
+  const json = await runCli(["produce", "--server", server.address, "--format", "json"], { input: `${asJson.stdout}"plain string"\n` });
+  assert.deepEqual(JSON.parse(json.stdout), { records: 6, firstOffset: "6", lastOffset: "11" });
+
+  const values = (await runCli(["consume", "--server", server.address, "--format", "{valueBase64}"])).stdout.trim().split("\n").map((line) => Buffer.from(line, "base64"));
+  const expected = [everyByte, everyByte, notUtf8, Buffer.from("two\n"), everyByte, Buffer.alloc(0)];
+  assert.deepEqual(values, [...expected, ...expected.slice(0, 5), Buffer.from("plain string")]);
+  const raw = await runCli(["consume", "--server", server.address, "--from", "2", "--count", "1"]);
+  assert.deepEqual(raw.stdoutBytes, Buffer.concat([notUtf8, Buffer.from("\n")]));
+});
+
+test("consume starts N records before the end or at a time, and prints templates", async (t) => {
+  const server = await node(t);
+  for (const batch of ["a\nb\n", "c\n", "d\ne\n"]) assert.equal((await runCli(["produce", "--server", server.address], { input: batch })).code, 0);
+  assert.equal((await runCli(["consume", "--server", server.address, "--from", "-2"])).stdout, "d\ne\n");
+  assert.equal((await runCli(["consume", "--server", server.address, "--from=-9"])).stdout, "a\nb\nc\nd\ne\n");
+
+  const records = (await runCli(["consume", "--server", server.address, "--format", "json"])).stdout.trim().split("\n").map((line) => JSON.parse(line) as { offset: string; timestampMs: number; value: string });
+  const latestMs = Math.max(...records.map((record) => record.timestampMs));
+  const fromLatest = records.filter((record) => record.timestampMs >= latestMs).map((record) => `${record.value}\n`).join("");
+  assert.equal((await runCli(["consume", "--server", server.address, "--from-time", String(latestMs)])).stdout, fromLatest);
+  assert.equal((await runCli(["consume", "--server", server.address, "--from-time", new Date(latestMs).toISOString()])).stdout, fromLatest);
+  assert.equal((await runCli(["consume", "--server", server.address, "--from-time", String(latestMs + 60_000)])).stdout, "");
+
+  const templated = await runCli(["consume", "--server", server.address, "--count", "2", "--format", "{offset}\\t{time} {timestampMs} {type}: {value}"]);
+  const expected = records.slice(0, 2).map((record) => `${record.offset}\t${new Date(record.timestampMs).toISOString()} ${record.timestampMs} 0: ${record.value}\n`).join("");
+  assert.equal(templated.stdout, expected);
+});
+
+test("--timeout puts a deadline on every call: a node that never answers fails the command in time", async (t) => {
+  const sockets = new Set<Socket>();
+  const silent = createServer((socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  cleanup(t, async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  });
+  const address = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+  for (const command of [["status"], ["consume", "--from", "0"], ["produce"]]) {
+    const started = Date.now();
+    const result = await runCli([...command, "--server", address, "--timeout", "300ms"], { input: "x\n" });
+    assert.equal(result.code, 1, `${command[0]}: ${result.stderr}`);
+    assert.equal(result.stderr, "loghouse: DEADLINE_EXCEEDED: the node did not answer within the deadline (--timeout)\n");
+    assert.ok(Date.now() - started < 10_000);
+  }
+});
+
+test("transfer-leader hands the leadership to the voter named, asked through any member", async (t) => {
+  const cluster = new ProcessCluster(await tempDir(t));
+  cleanup(t, () => cluster.stopAll());
+  await cluster.form(3);
+  const leader = await cluster.leader();
+  const [target, other] = [1, 2, 3].filter((id) => id !== leader) as [number, number];
+  const moved = await runCli(["transfer-leader", "--server", cluster.address(other), "--to", String(target)]);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.deepEqual(JSON.parse(moved.stdout), { transferredTo: target });
+  assert.equal(await cluster.leader(), target);
+  const refused = await runCli(["transfer-leader", "--server", cluster.address(leader), "--to", "9"]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^loghouse: CLUSTER_UNAVAILABLE: transfer refused: .*node 9 cannot take over\n$/);
+});
