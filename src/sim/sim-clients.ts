@@ -13,6 +13,8 @@ export interface ClientsSetting {
   readonly leader: () => SimServer | undefined;
   readonly log: (line: string) => void;
   readonly fail: (error: unknown) => void;
+  /** A reader met a damaged record on `server` (which then repairs it). */
+  readonly damageFound: (server: SimServer) => void;
 }
 
 const PRODUCERS = 2;
@@ -113,7 +115,8 @@ export class SimClients {
         this.setting.history.onRead(server.id, offset, committed.readRange(offset, { countMax: 1 + random.intBelow(READ_COUNT_MAX) }));
       } catch (error) {
         // A damaged record (its node repairs it) or a range the node no longer holds is an answer too.
-        if (!(error instanceof DataLossError) && !(error instanceof OffsetOutOfRangeError)) this.setting.fail(error);
+        if (error instanceof DataLossError) this.setting.damageFound(server);
+        else if (!(error instanceof OffsetOutOfRangeError)) this.setting.fail(error);
       }
     }
     this.later(() => this.consume());

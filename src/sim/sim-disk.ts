@@ -6,8 +6,9 @@
 //  - directory-level changes (a truncation removing segment files, a reset to a new start point) are
 //    undone unless the directory was synced after them: the removed records come back, beyond
 //    whatever was synced over them since;
-// and at any time sealed (synced) records may suffer a bit flip or a lost write, which their checksum
-// reveals on read (DataLossError), and the disk may fill up (`full`).
+// and at any time synced records may suffer a bit flip or a lost write in their value (their term
+// survives, as a run's metadata does in the index), which their checksum reveals on read
+// (DataLossError), and the disk may fill up (`full`).
 import { assert } from "../raft/assert.ts";
 import type { SeededRandom } from "../raft/random.ts";
 
@@ -119,6 +120,34 @@ export class SimDisk {
     assert(at >= 0 && at < this.durable.length, `no synced record at ${offset} to damage`);
     const record = this.durable[at]!;
     this.durable[at] = lost ? { ...record, value: Buffer.alloc(record.value.length, 0), checksum: record.checksum ^ 1 } : damaged(record, random);
+  }
+
+  /** Offsets of synced records that fail their checksums (what the log's scrub would report). */
+  damagedOffsets(): number[] {
+    const damaged: number[] = [];
+    for (let offset = this.durableStart; offset < this.verifiedEnd; offset++) {
+      if (!checksumHolds(this.durable[offset - this.durableStart]!)) damaged.push(offset);
+    }
+    return damaged;
+  }
+
+  /** The intact synced record at `offset`, if this disk holds one. */
+  intactRecord(offset: number): StoredRecord | undefined {
+    if (offset < this.durableStart || offset >= this.verifiedEnd) return undefined;
+    const record = this.durable[offset - this.durableStart]!;
+    return checksumHolds(record) ? record : undefined;
+  }
+
+  /**
+   * Puts a peer's copy in place of the damaged record at `offset`. Like the log's replaceRange, it
+   * takes only a record of the term this disk still holds there (by Log Matching, the same record).
+   */
+  restore(offset: number, record: StoredRecord): boolean {
+    const at = offset - this.durableStart;
+    assert(at >= 0 && at < this.durable.length, `no record at ${offset} to restore`);
+    if (this.durable[at]!.term !== record.term || !checksumHolds(record)) return false;
+    this.durable[at] = record;
+    return true;
   }
 
   private place(offset: number, record: StoredRecord): void {

@@ -33,7 +33,7 @@ interface FaultProfile {
   readonly disk: DiskFaults;
   readonly faultPhaseMs: number;
   readonly actionGapMaxMs: number;
-  /** Relative weights of: partition, crash, membership, pause, full disk, campaign. */
+  /** Relative weights of: partition, crash, membership, pause, full disk, damage, campaign. */
   readonly actionWeights: readonly number[];
   /** Chance that a newly elected leader is crashed or cut off within moments. */
   readonly crashNewLeaderChance: number;
@@ -115,6 +115,8 @@ export class Simulation {
   private readonly stats: SimulationStats = {
     events: 0, crashes: 0, leaderTerms: 0, membershipChanges: 0, acknowledgements: 0, reads: 0, committedIndex: 0, simulatedMs: 0,
   };
+  /** Servers waiting for records their disk lost to damage (their node runs and answers peers). */
+  private readonly repairing = new Set<number>();
   private nextNodeId: number;
   private faultsOn = true;
   private calmUntil = 0;
@@ -151,6 +153,7 @@ export class Simulation {
       leader: () => this.leader(),
       log: (line) => this.log(line),
       fail: (error) => this.fail(error),
+      damageFound: (server) => this.damageFound(server),
     });
     const voters = Array.from({ length: options.nodes }, (_, i) => i + 1);
     // A cluster starts from a start point at index 1, as a bootstrapped one does; a server that joins
@@ -173,7 +176,7 @@ export class Simulation {
       actionGapMaxMs: r.pick([10, 20, 40]),
       calmChance: r.pick([0.02, 0.05, 0.1]),
       crashNewLeaderChance: r.pick([0.2, 0.5, 0.8]),
-      actionWeights: [r.pick([5, 10, 20]), r.pick([4, 8, 16]), 10, r.pick([0, 2, 5]), r.pick([0, 1, 3]), r.pick([1, 3])],
+      actionWeights: [r.pick([5, 10, 20]), r.pick([4, 8, 16]), 10, r.pick([0, 2, 5]), r.pick([0, 1, 3]), r.pick([0, 1, 3]), r.pick([1, 3])],
       skewMaxMs: r.pick([0, 100, 5000]),
       driftMax: r.pick([0, 0.01, 0.05]),
       raftLimits: {
@@ -311,9 +314,44 @@ export class Simulation {
 
   private scheduleRestart(server: SimServer, downMs?: number): void {
     const delay = downMs ?? this.random.pick([1, 10, 50, 200]) + this.random.intBelow(100);
-    this.queue.schedule(delay, () => {
-      if (!server.removed && !server.isUp) this.boot(server);
-    });
+    this.queue.schedule(delay, () => this.repairThenBoot(server));
+  }
+
+  /**
+   * Before a server whose disk holds damaged records starts again, each is fetched from a peer that
+   * holds the same record intact (same offset and term), as the cluster's range repair does; while
+   * some cannot be fetched (the peers are down or damaged too) the server waits and tries again.
+   */
+  private repairThenBoot(server: SimServer, retry = false): void {
+    if (server.removed || server.isUp || (this.repairing.has(server.id) && !retry)) return;
+    const damaged = server.disk.damagedOffsets();
+    const unrepaired = damaged.filter((offset) => !this.repairRecord(server, offset));
+    if (damaged.length > 0) this.log(`repair ${server.id}: ${damaged.length - unrepaired.length} of ${damaged.length} damaged records fetched from peers`);
+    if (unrepaired.length > 0) {
+      this.repairing.add(server.id);
+      this.queue.schedule(100, () => this.repairThenBoot(server, true));
+      return;
+    }
+    this.repairing.delete(server.id);
+    this.boot(server);
+  }
+
+  /** Copies the record at `offset` from a peer that can answer: one running, or one repairing (its node runs). */
+  private repairRecord(server: SimServer, offset: number): boolean {
+    for (const peer of this.servers.values()) {
+      if (peer === server || peer.removed || (!peer.isUp && !this.repairing.has(peer.id))) continue;
+      const record = peer.disk.intactRecord(offset);
+      if (record !== undefined && server.disk.restore(offset, record)) return true;
+    }
+    return false;
+  }
+
+  /** A reader met a damaged record: the node stops taking part and repairs its log from its peers. */
+  private damageFound(server: SimServer): void {
+    if (!server.isUp) return;
+    this.log(`node ${server.id}: a reader met a damaged record`);
+    server.crash();
+    this.scheduleRestart(server, 1);
   }
 
   /** After every event: election safety, and leader completeness for each new leader. */
@@ -403,6 +441,8 @@ export class Simulation {
         return this.pauseAction();
       case 4:
         return this.fullDiskAction();
+      case 5:
+        return this.damageAction();
       default:
         return this.campaignAction();
     }
@@ -451,6 +491,26 @@ export class Simulation {
     if (up.length <= Math.floor(members / 2) + 1 && this.random.chance(0.8)) return;
     const leader = this.leader();
     this.crash(leader !== undefined && this.random.chance(0.4) ? leader : this.random.pick(up));
+  }
+
+  /**
+   * A bit flip or a lost write in one committed record of one server's disk, never where another
+   * server's copy is damaged: a majority keeps every committed record intact (the fault model).
+   * (Damage to a record of an uncommitted tail that no peer holds cannot be repaired from the peers:
+   * range repair would ask for it forever.)
+   */
+  private damageAction(): void {
+    const server = this.random.pick([...this.servers.values()]);
+    const { disk } = server;
+    const end = Math.min(disk.syncedEnd, this.checker.highestCommitted);
+    if (server.removed || end <= disk.start) return;
+    const offset = disk.start + this.random.intBelow(end - disk.start);
+    const committed = this.checker.committedAt(offset + 1);
+    if (committed === undefined || disk.intactRecord(offset)?.term !== committed.term) return;
+    for (const other of this.servers.values()) if (other.disk.damagedOffsets().includes(offset)) return;
+    const lost = this.random.chance(0.3);
+    this.log(`${lost ? "lost write" : "bit flip"} at offset ${offset} on ${server.id}`);
+    disk.damage(offset, this.random, lost);
   }
 
   /** A stopped process (a long GC pause, a frozen VM): it resumes later and carries on as if nothing happened. */
@@ -520,7 +580,9 @@ export class Simulation {
     for (const server of this.servers.values()) {
       server.disk.full = false;
       server.resume();
-      if (!server.removed && !server.isUp) this.boot(server);
+      // The background scrub finds what damage remains; the node repairs it from its peers.
+      if (server.isUp && server.disk.damagedOffsets().length > 0) this.damageFound(server);
+      else if (!server.removed && !server.isUp) this.repairThenBoot(server);
     }
     this.clients.healed();
     this.queue.schedule(tickMs, () => this.livenessLoop());
