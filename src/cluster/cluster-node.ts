@@ -172,6 +172,11 @@ export class ClusterNode {
     return this.options.nodeId;
   }
 
+  /** host:port where this node is reachable by the other members. */
+  get address(): string {
+    return this.options.address;
+  }
+
   /** Throws NodeRemovedError once this node has learned that it is no longer a member. */
   assertMember(): void {
     if (this.removal !== undefined) throw new NodeRemovedError(this.removal);

@@ -4,7 +4,22 @@
 // damaged record a reader meets answers DataLossError and starts the node's repair from its peers.
 import { ClusterUnavailableError, DataLossError, InvalidArgumentError, NotLeaderError } from "../errors.ts";
 import type { LogRecord, ReadLimits, ServedLog } from "../storage/index.ts";
-import type { ClusterNode } from "./cluster-node.ts";
+import type { Replica } from "./replica.ts";
+import { systemTimers, type Timers } from "./timers.ts";
+
+/** What a replicated log needs from its cluster member (a ClusterNode; a simulated server in the simulator). */
+export interface ReplicatedLogMember {
+  /** The Raft replica now running. */
+  readonly replica: Replica;
+  /** host:port where this member is reachable. */
+  readonly address: string;
+  /** Address of the current leader, if known. */
+  readonly leaderAddress: string | undefined;
+  /** Throws NodeRemovedError once the member knows it was removed from the cluster. */
+  assertMember(): void;
+  /** A reader met a damaged record: the member repairs its log from its peers. */
+  damageFound(error: DataLossError): void;
+}
 
 /** Sends records to the leader at `address` (host:port) and resolves with the first offset. */
 export type ForwardAppend = (address: string, values: readonly Uint8Array[], signal?: AbortSignal) => Promise<number>;
@@ -13,8 +28,9 @@ const FORWARD_ATTEMPTS_MAX = 5;
 
 export class ReplicatedLog implements ServedLog {
   constructor(
-    private readonly node: ClusterNode,
+    private readonly node: ReplicatedLogMember,
     private readonly forward: ForwardAppend,
+    private readonly timers: Timers = systemTimers,
   ) {}
 
   get lowestOffset(): number {
@@ -39,10 +55,10 @@ export class ReplicatedLog implements ServedLog {
     for (let attempt = 0; ; attempt++) {
       if (this.node.replica.isLeader) return this.node.replica.propose(values);
       const leader = this.node.leaderAddress;
-      if (leader === undefined || leader === this.node.options.address) {
+      if (leader === undefined || leader === this.node.address) {
         if (attempt + 1 >= FORWARD_ATTEMPTS_MAX) throw new ClusterUnavailableError("no leader is known; retry shortly");
         // An election is under way; it takes a few election timeouts at most.
-        await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
+        await new Promise<void>((resolve) => this.timers.after(100 * (attempt + 1), resolve));
         continue;
       }
       try {

@@ -13,8 +13,6 @@ export interface ClientsSetting {
   readonly leader: () => SimServer | undefined;
   readonly log: (line: string) => void;
   readonly fail: (error: unknown) => void;
-  /** A reader met a damaged record on `server` (which then repairs it). */
-  readonly damageFound: (server: SimServer) => void;
 }
 
 const PRODUCERS = 2;
@@ -30,10 +28,11 @@ interface Producer {
 }
 
 /**
- * Simulated clients. Producers append values through a node's replica (mostly the leader's, as the
- * client library finds it; sometimes any node's, which refuses with NotLeaderError) and, after a
- * failure or a timeout whose outcome is unknown, retry with a new value; a consumer reads committed
- * ranges from any node's CommittedLog. Every answer goes to the history checker.
+ * Simulated clients of the log each server serves (the production ReplicatedLog, as the RPC layer
+ * serves it). Producers append values through any node (mostly the leader, as the client library
+ * finds it; a follower forwards to the leader) and, after a failure or a timeout whose outcome is
+ * unknown, retry with a new value; a consumer reads committed ranges from any node. Every answer
+ * goes to the history checker.
  */
 export class SimClients {
   private readonly producers: Producer[] = [];
@@ -73,9 +72,9 @@ export class SimClients {
 
   private produce(producer: Producer): void {
     const { random, log, history, fail } = this.setting;
-    const server = this.pickServer(0.8);
-    const replica = server?.replica ?? null;
-    if (server === undefined || replica === null) return this.later(() => this.produce(producer));
+    const server = this.pickServer(0.6);
+    const served = server?.served ?? null;
+    if (server === undefined || served === null) return this.later(() => this.produce(producer));
     const sentAt = this.setting.queue.now;
     const count = 1 + random.intBelow(3);
     const values = Array.from({ length: count }, () => `c${producer.id}-${++producer.sequence}`);
@@ -85,7 +84,7 @@ export class SimClients {
       answered = true;
       this.later(() => this.produce(producer));
     };
-    replica.propose(values.map((value) => Buffer.from(value))).then(
+    served.append(values.map((value) => Buffer.from(value))).then(
       (firstOffset) => {
         log(`client ${producer.id} acknowledged ${values.join(",")} at ${firstOffset} by node ${server.id}`);
         try {
@@ -107,16 +106,15 @@ export class SimClients {
 
   private consume(): void {
     const server = this.pickServer(0);
-    const committed = server?.replica?.committed;
-    if (server !== undefined && committed !== undefined && committed.nextOffset > committed.lowestOffset) {
+    const served = server?.served ?? null;
+    if (server !== undefined && served !== null && served.nextOffset > served.lowestOffset) {
       const { random } = this.setting;
-      const offset = committed.lowestOffset + random.intBelow(committed.nextOffset - committed.lowestOffset);
+      const offset = served.lowestOffset + random.intBelow(served.nextOffset - served.lowestOffset);
       try {
-        this.setting.history.onRead(server.id, offset, committed.readRange(offset, { countMax: 1 + random.intBelow(READ_COUNT_MAX) }));
+        this.setting.history.onRead(server.id, offset, served.readRange(offset, { countMax: 1 + random.intBelow(READ_COUNT_MAX) }));
       } catch (error) {
-        // A damaged record (its node repairs it) or a range the node no longer holds is an answer too.
-        if (error instanceof DataLossError) this.setting.damageFound(server);
-        else if (!(error instanceof OffsetOutOfRangeError)) this.setting.fail(error);
+        // A damaged record (the node repairs it) or a range the node no longer holds is an answer too.
+        if (!(error instanceof DataLossError) && !(error instanceof OffsetOutOfRangeError)) this.setting.fail(error);
       }
     }
     this.later(() => this.consume());

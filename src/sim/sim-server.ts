@@ -7,8 +7,9 @@
 import { alignWithStartPoint } from "../cluster/log-storage.ts";
 import { RaftStateFile } from "../cluster/raft-state-file.ts";
 import { Replica, type RaftLimits } from "../cluster/replica.ts";
+import { ReplicatedLog, type ForwardAppend, type ReplicatedLogMember } from "../cluster/replicated-log.ts";
 import type { Timers } from "../cluster/timers.ts";
-import type { DataLossError } from "../errors.ts";
+import { NodeRemovedError, type DataLossError } from "../errors.ts";
 import { assert } from "../raft/assert.ts";
 import type { Message } from "../raft/message.ts";
 import type { SeededRandom } from "../raft/random.ts";
@@ -34,6 +35,10 @@ export interface ServerSetting {
   readonly proposalTimeoutMs: number;
   /** Sends an encoded message from this server (the simulated network). */
   readonly send: (message: Message) => void;
+  /** Forwards an append from server `from` to the leader at `address` (as the RPC layer does). */
+  readonly forward: (from: number, address: string, values: readonly Uint8Array[]) => Promise<number>;
+  /** A reader met a damaged record on server `id`. */
+  readonly onDamageFound: (id: number) => void;
   /** Sees every committed entry a server applies. */
   readonly onApply: (id: number, entries: readonly Entry[]) => void;
   /** Told when a server's process ends by itself (damage met, a write failed). */
@@ -43,6 +48,18 @@ export interface ServerSetting {
 }
 
 const EPOCH_MS = 1_700_000_000_000;
+
+/** The address a simulated server is known by. */
+export function addressOf(id: number): string {
+  return `node-${id}`;
+}
+
+/** The id of the simulated server at `address`. */
+export function idOfAddress(address: string): number {
+  const id = Number(address.slice("node-".length));
+  assert(address.startsWith("node-") && Number.isSafeInteger(id), `bad simulated address ${address}`);
+  return id;
+}
 const STATE_PATH = "/data/raft-state.json";
 
 /** One run of a server's program, from start to crash. */
@@ -51,6 +68,8 @@ class SimProcess {
   paused = false;
   replica: Replica | null = null;
   log: SimLog | null = null;
+  /** What the server's RPC layer serves: the production ReplicatedLog over this process's replica. */
+  served: ReplicatedLog | null = null;
   private deferred: Array<() => void> = [];
 
   constructor(private readonly queue: EventQueue) {}
@@ -91,6 +110,11 @@ export class SimServer {
 
   get replica(): Replica | null {
     return this.process?.alive === true && !this.process.paused ? this.process.replica : null;
+  }
+
+  /** The log clients are served by the running process, unless it is paused. */
+  get served(): ReplicatedLog | null {
+    return this.replica === null ? null : this.process!.served;
   }
 
   /** The log of the running process (paused or not). */
@@ -137,7 +161,36 @@ export class SimServer {
     });
     if (!stateFile.existed) await stateFile.update({});
     process.replica = replica;
+    process.served = new ReplicatedLog(this.member(replica), this.forwarder(process), timers);
     replica.start();
+  }
+
+  /** The cluster member a ReplicatedLog serves through: this process's replica, addressed as `node-<id>`. */
+  private member(replica: Replica): ReplicatedLogMember {
+    const server = this;
+    return {
+      replica,
+      address: addressOf(this.id),
+      get leaderAddress() {
+        const lead = replica.status().lead;
+        return lead === 0 ? undefined : addressOf(lead);
+      },
+      assertMember() {
+        if (server.removed) throw new NodeRemovedError(`node ${server.id} was removed from the cluster`);
+      },
+      damageFound: () => this.setting.onDamageFound(this.id),
+    };
+  }
+
+  /** Forwards through the simulated network; the answer reaches the caller only while this process lives. */
+  private forwarder(process: SimProcess): ForwardAppend {
+    return (address, values) =>
+      new Promise((resolve, reject) => {
+        this.setting.forward(this.id, address, values).then(
+          (offset) => process.schedule(0, () => resolve(offset)),
+          (error: unknown) => process.schedule(0, () => reject(error)),
+        );
+      });
   }
 
   /** The process ended by itself; it is gone, as after a crash (the simulator restarts it). */

@@ -1,6 +1,7 @@
 import type { RaftLimits } from "../cluster/replica.ts";
 import { decodeMessage, encodeMessage } from "../cluster/message-codec.ts";
 import { isRepairMessage } from "../cluster/peer-message.ts";
+import { ClusterUnavailableError } from "../errors.ts";
 import { AssertionError, assert } from "../raft/assert.ts";
 import { defaultRaftLimits } from "../raft/config.ts";
 import { describeMessage } from "../raft/describe.ts";
@@ -13,7 +14,7 @@ import { SimClients } from "./sim-clients.ts";
 import { EventQueue } from "./event-queue.ts";
 import { History } from "./history.ts";
 import { Network, type NetworkFaults } from "./network.ts";
-import { SimServer, type ServerSetting } from "./sim-server.ts";
+import { idOfAddress, SimServer, type ServerSetting } from "./sim-server.ts";
 import type { DiskFaults, SimLog } from "./sim-log.ts";
 
 /** Simulated milliseconds per Raft tick (each node's own clock). */
@@ -141,6 +142,8 @@ export class Simulation {
       limits: this.profile.raftLimits,
       proposalTimeoutMs: 3_000,
       send: (message) => this.send(message),
+      forward: (from, address, values) => this.forward(from, idOfAddress(address), values),
+      onDamageFound: (id) => this.damageFound(this.servers.get(id)!),
       onApply: (id, entries) => this.guard(() => this.onApply(id, entries)),
       onStopped: (id, why) => this.guard(() => this.onStopped(id, why)),
       onStartFailure: (id, error) => this.fail(new Violation(`node ${id} failed to start: ${String(error)}`)),
@@ -153,7 +156,6 @@ export class Simulation {
       leader: () => this.leader(),
       log: (line) => this.log(line),
       fail: (error) => this.fail(error),
-      damageFound: (server) => this.damageFound(server),
     });
     const voters = Array.from({ length: options.nodes }, (_, i) => i + 1);
     // A cluster starts from a start point at index 1, as a bootstrapped one does; a server that joins
@@ -262,6 +264,26 @@ export class Simulation {
   private send(message: Message): void {
     if (this.tracing) this.log(`send ${describeMessage(message)}`);
     this.network.send(message.from, message.to, encodeMessage(message));
+  }
+
+  /**
+   * An append a follower forwards to the leader (over the RPC layer in production): it crosses the
+   * simulated network both ways, and a blocked link or a stopped leader fails it, as a broken
+   * connection would (its outcome then unknown to the caller).
+   */
+  private forward(from: number, to: number, values: readonly Uint8Array[]): Promise<number> {
+    const latency = (): number => this.network.faults.latencyMinMs + this.random.intBelow(this.network.faults.latencyJitterMs + 1);
+    const broken = (): ClusterUnavailableError => new ClusterUnavailableError(`forwarding from node ${from} to node ${to} failed`);
+    return new Promise((resolve, reject) => {
+      this.queue.schedule(latency(), () => {
+        const target = this.servers.get(to)?.served ?? null;
+        if (target === null || this.network.isBlocked(from, to)) return reject(broken());
+        target.append(values).then(
+          (offset) => this.queue.schedule(latency(), () => (this.network.isBlocked(to, from) ? reject(broken()) : resolve(offset))),
+          (error: unknown) => this.queue.schedule(latency(), () => reject(error)),
+        );
+      });
+    });
   }
 
   /** Messages cross the network encoded; the receiver decodes them with the production codec. */
