@@ -219,7 +219,12 @@ export class LoghouseServer {
     } else {
       guard.track(stream, new Promise((resolve) => stream.once("close", resolve)));
       const request = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
-      connect(request, new http2.Http2ServerResponse(stream));
+      const response = new http2.Http2ServerResponse(stream);
+      // connect-node waits for "drain" or "error" after a write the stream did not take at once; a
+      // stream reset meanwhile emits neither, which held the handler (and the records it had read)
+      // forever. Woken, it finds the call aborted and ends.
+      stream.once("close", () => response.emit("drain"));
+      connect(request, response);
     }
   }
 
