@@ -15,12 +15,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
+import { writeResults } from "./support/results.ts";
 import { formatRate, printTable } from "./support/stats.ts";
+import { barsPanel, chart, percentilesPanel } from "./support/svg-chart.ts";
+import { exitOnHelp } from "./support/usage.ts";
+
+exitOnHelp(`
+usage: npm run bench:cluster [-- --seconds 3] [--runs 3] [--record-bytes 100]
+
+bench:server against a single node, then against the leader of a 3-node cluster of processes, side
+by side (the flags pass through to bench/server.ts). Results and a chart go to
+bench/results/cluster-<time>.json and .svg.
+`);
 
 interface TrialResult {
   readonly name: string;
   readonly recordsPerSecond: number;
   readonly latencyMsP50: number | null;
+  readonly latencyMsP99: number | null;
 }
 
 const passThrough = process.argv.slice(2);
@@ -62,6 +74,15 @@ async function main(): Promise<void> {
         ];
       }),
     );
+    const both = single.trials.flatMap((trial, i) => [
+      { ...trial, name: `${trial.name}, single node` },
+      { ...replicated.trials[i]!, name: `${trial.name}, 3-node cluster` },
+    ]);
+    const picture = chart("a 3-node cluster's leader beside a single node, same run", [
+      barsPanel("throughput per trial", "records/s", both.map((trial) => ({ label: trial.name, value: trial.recordsPerSecond })), formatRate),
+      percentilesPanel("latency per trial (per call or per record)", both.map((trial) => ({ label: trial.name, percentilesMs: { p50: trial.latencyMsP50, p99: trial.latencyMsP99 } }))),
+    ]);
+    await writeResults("cluster", { single: single.trials, cluster: replicated.trials }, picture);
   } finally {
     await cluster.stopAll();
     rmSync(root, { recursive: true, force: true });

@@ -10,6 +10,17 @@ import { parseArgs } from "node:util";
 import { defaultRaftLimits } from "../src/raft/config.ts";
 import { EntryType, type Entry } from "../src/raft/types.ts";
 import { ScenarioEnv } from "../src/sim/scenario.ts";
+import { writeResults } from "./support/results.ts";
+import { barsPanel, chart } from "./support/svg-chart.ts";
+import { exitOnHelp } from "./support/usage.ts";
+
+exitOnHelp(`
+usage: npm run bench:raft [-- --trials 5] [--batches 1000]
+
+The Raft core alone on a zero-latency simulated 3-node cluster (1,000-entry proposals of 100 B),
+beside a floor that only allocates and appends the same entries to three arrays. Results and a chart
+go to bench/results/raft-core-<time>.json and .svg.
+`);
 
 const { values } = parseArgs({
   options: { trials: { type: "string", default: "5" }, batches: { type: "string", default: "1000" } },
@@ -76,3 +87,9 @@ for (let t = 0; t < trials; t++) {
 }
 console.log(`baseline (allocate + append to 3 arrays): median ${format(median(baseline))}  [${baseline.map(format).join(", ")}]`);
 console.log(`raft core committed and applied on all 3:   median ${format(median(core))}  [${core.map(format).join(", ")}]`);
+const trialBars = [
+  ...core.map((rate, t) => ({ label: `raft core, trial ${t + 1}`, value: rate })),
+  ...baseline.map((rate, t) => ({ label: `floor (arrays), trial ${t + 1}`, value: rate })),
+];
+const picture = chart(`raft core: 3 nodes, ${batches} batches of ${batchEntries} entries per trial`, [barsPanel("throughput per trial", "entries/s", trialBars, (rate) => (rate / 1e6).toFixed(2) + "M")]);
+await writeResults("raft-core", { trials, batches, batchEntries, coreEntriesPerSecond: core, baselineEntriesPerSecond: baseline }, picture);

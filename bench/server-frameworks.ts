@@ -28,6 +28,7 @@ import {
   type ProduceRequest,
 } from "../src/gen/log/v1/log_pb.js";
 import { grpcServiceDefinition } from "../src/client/grpc-definition.ts";
+import { exitOnHelp } from "./support/usage.ts";
 import { LoghouseServer } from "../src/server/server.ts";
 import { Log } from "../src/storage/index.ts";
 import { flag, formatRate, percentile, printTable } from "./support/stats.ts";
@@ -290,6 +291,13 @@ async function main(): Promise<void> {
     results.map((r) => [r.name, formatRate(r.perSecond), r.serverCpuMicrosPerOp.toFixed(1), r.latencyMsP50?.toFixed(3) ?? "", r.latencyMsP99?.toFixed(3) ?? ""]),
   );
 }
+
+exitOnHelp(`
+usage: node --import tsx bench/server-frameworks.ts [--records 20000]
+
+grpc-js against connect-node (and Loghouse's own server), each in a child process over the same
+storage log, driven by the same grpc-js client; prints rate and server CPU per message.
+`);
 
 const serveAt = process.argv.indexOf("--serve");
 if (serveAt >= 0) {

@@ -18,7 +18,6 @@
 // plus ≈ 0.2 ms of RPC.
 import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, rmSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LoghouseClient } from "../src/client/client.ts";
@@ -27,7 +26,18 @@ import { Log as LogService } from "../src/gen/log/v1/log_pb.ts";
 import { Log } from "../src/storage/index.ts";
 import { startNode, stopNode, type NodeProcess } from "../test/support/node-process.ts";
 import { progress } from "./support/progress.ts";
+import { writeResults } from "./support/results.ts";
 import { flag, formatRate, median, percentile, printTable } from "./support/stats.ts";
+import { barsPanel, chart, percentilesPanel } from "./support/svg-chart.ts";
+import { exitOnHelp } from "./support/usage.ts";
+
+exitOnHelp(`
+usage: npm run bench:server [-- --server HOST:PORT] [--seconds 3] [--runs 3] [--record-bytes 100]
+
+A node driven over loopback on its batch and per-record paths, beside the storage engine alone in
+the same run. Without --server it starts a node on a temporary directory. Results and a chart go to
+bench/results/server-<time>.json and .svg.
+`);
 
 const seconds = flag("seconds", 3);
 const runs = flag("runs", 3);
@@ -344,11 +354,12 @@ async function main(): Promise<void> {
         "(the rest is file-backed: program text and the memory-mapped indexes of the active segment and of recently read ones)",
     );
   }
-  const resultsDir = join(import.meta.dirname, "results");
-  await mkdir(resultsDir, { recursive: true });
-  const file = join(resultsDir, `server-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, JSON.stringify({ address, recordBytes, seconds, runs, batchRecords: BATCH_RECORDS, batchesInFlight: BATCHES_IN_FLIGHT, storageOnlyRecordsPerSecond: storageRate, batchToStorageRatio: ratio, peakRssBytes: node === undefined ? null : peak.rss, peakRssAnonBytes: node === undefined ? null : peak.anon, trials: results }, null, 2));
-  console.log(`results written to ${file}`);
+  const picture = chart(`server at ${address}: ${recordBytes}-byte records, ${seconds} s per run, ${runs} runs, medians`, [
+    barsPanel("throughput per trial", "records/s", results.map((r) => ({ label: r.name, value: r.recordsPerSecond })), formatRate),
+    percentilesPanel("latency per trial (per call or per record)", results.map((r) => ({ label: r.name, percentilesMs: { p50: r.latencyMsP50, p99: r.latencyMsP99 } }))),
+  ]);
+  const data = { address, recordBytes, seconds, runs, batchRecords: BATCH_RECORDS, batchesInFlight: BATCHES_IN_FLIGHT, storageOnlyRecordsPerSecond: storageRate, batchToStorageRatio: ratio, peakRssBytes: node === undefined ? null : peak.rss, peakRssAnonBytes: node === undefined ? null : peak.anon, trials: results };
+  await writeResults("server", data, picture);
   rmSync(root, { recursive: true, force: true });
 }
 

@@ -20,7 +20,6 @@
 // the node sends records in large coalesced writes.
 import { spawn, execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -29,7 +28,18 @@ import { promisify } from "node:util";
 import { startNode, stopNode, type NodeProcess } from "../test/support/node-process.ts";
 import { processCpuMs } from "../test/support/proc-stats.ts";
 import { measureSyncLatenciesMs } from "./support/raw-baseline.ts";
+import { writeResults } from "./support/results.ts";
 import { flag, formatRate, median, percentile, printTable } from "./support/stats.ts";
+import { barsPanel, chart, percentilesPanel } from "./support/svg-chart.ts";
+import { exitOnHelp } from "./support/usage.ts";
+
+exitOnHelp(`
+usage: npm run bench:stock [-- --seconds 5] [--runs 3] [--clients grpc-js,python] [--record-bytes 100]
+
+Stock clients (grpc-js with proto-loader, Python grpcio; no Loghouse code), one record per call,
+against a storage-less gRPC server, a fresh node and a warm node in the same run, checked against
+issue 12's targets. Results and a chart go to bench/results/stock-clients-<time>.json and .svg.
+`);
 
 const run = promisify(execFile);
 const seconds = flag("seconds", 5);
@@ -226,11 +236,13 @@ async function main(): Promise<void> {
       ];
     }),
   );
-  const resultsDir = join(HERE, "results");
-  await mkdir(resultsDir, { recursive: true });
-  const file = join(resultsDir, `stock-clients-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, JSON.stringify({ recordBytes, seconds, runs, fdatasyncMsP50: syncMsP50, rows }, null, 2));
-  console.log(`\nresults written to ${file}`);
+  const label = (row: Row): string => `${row.client} ${row.mode} → ${row.server}`;
+  const picture = chart(`stock clients, one ${recordBytes}-byte record per call: ${seconds} s per run, ${runs} runs, medians`, [
+    barsPanel("calls (or stream messages) per second per trial", "/s", rows.map((row) => ({ label: label(row), value: row.result.callsPerSecond })), formatRate),
+    percentilesPanel(`latency per trial (write + fdatasync here: p50 ${syncMsP50.toFixed(3)} ms)`, rows.map((row) => ({ label: label(row), percentilesMs: { p50: row.result.latencyMsP50, p99: row.result.latencyMsP99 } }))),
+  ]);
+  console.log();
+  await writeResults("stock-clients", { recordBytes, seconds, runs, fdatasyncMsP50: syncMsP50, rows }, picture);
   rmSync(root, { recursive: true, force: true });
 }
 

@@ -9,13 +9,23 @@
 // 1,000 records per batch it should sit near the raw figure. Without fsync the raw loop is bound by
 // write syscalls, while each log append also waits for a thread-pool round trip (~20-50 us).
 import { mkdtempSync, rmSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Log } from "../src/storage/index.ts";
 import { measureRawWrites, type RawResult } from "./support/raw-baseline.ts";
+import { writeResults } from "./support/results.ts";
 import { flag, formatRate, median, percentile, printTable } from "./support/stats.ts";
+import { barsPanel, chart, percentilesPanel } from "./support/svg-chart.ts";
+import { exitOnHelp } from "./support/usage.ts";
+
+exitOnHelp(`
+usage: npm run bench [-- --seconds 2 --runs 3 --reopen-records 10000000]
+
+The storage engine beside raw fs writes (+ fdatasync) of the same bytes, in the same run; then
+appends --reopen-records records and times a reopen and a full read. Results and a chart go to
+bench/results/storage-<time>.json and .svg.
+`);
 
 interface LogResult extends RawResult {
   readonly latencyMsP50: number;
@@ -197,11 +207,12 @@ async function main(): Promise<void> {
         `heap + external max ${scaleResult.memoryMbMax.toFixed(1)} MB (goal < 100)`,
     );
   }
-  const resultsDir = join(import.meta.dirname, "results");
-  await mkdir(resultsDir, { recursive: true });
-  const file = join(resultsDir, `storage-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, JSON.stringify({ seconds, runs, trials: [...results, ...grouped], scale: scaleResult }, null, 2));
-  console.log(`results written to ${file}`);
+  const trials = [...results, ...grouped];
+  const picture = chart(`storage: ${seconds} s per run, ${runs} runs, medians`, [
+    barsPanel("throughput per trial: the log, and raw writes of the same bytes", "records/s", trials.flatMap(({ name, log, raw }) => [{ label: name, value: log.recordsPerSecond }, { label: `${name} (raw)`, value: raw.recordsPerSecond }]), formatRate),
+    percentilesPanel("append latency per trial", trials.map(({ name, log }) => ({ label: name, percentilesMs: { p50: log.latencyMsP50, p99: log.latencyMsP99 } }))),
+  ]);
+  await writeResults("storage", { seconds, runs, trials, scale: scaleResult }, picture);
   rmSync(root, { recursive: true, force: true });
 }
 

@@ -1,9 +1,17 @@
-import { Simulation, type SimulationResult } from "./simulation.ts";
+import { Simulation, type SimulationResult, type SimulationStats } from "./simulation.ts";
 
 export interface SeedFailure {
   readonly seed: number;
   readonly nodes: number;
   readonly error: string;
+}
+
+/** One seed's outcome, as progress reports it. */
+export interface SeedOutcome {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly ok: boolean;
+  readonly stats: SimulationStats;
 }
 
 export interface SeedsSummary {
@@ -32,7 +40,7 @@ export async function runSeeds(options: {
   count: number;
   nodes: number | undefined;
   stopOnFailure: boolean;
-  progress?: (done: number, summary: SeedsSummary) => void;
+  progress?: (done: number, summary: SeedsSummary, seed: SeedOutcome) => void;
 }): Promise<SeedsSummary> {
   const started = performance.now();
   const failures: SeedFailure[] = [];
@@ -44,7 +52,7 @@ export async function runSeeds(options: {
     events += result.stats.events;
     done++;
     if (!result.ok) failures.push({ seed, nodes, error: result.error });
-    options.progress?.(done, { seeds: done, failures, events, elapsedMs: performance.now() - started });
+    options.progress?.(done, { seeds: done, failures, events, elapsedMs: performance.now() - started }, { seed, nodes, ok: result.ok, stats: result.stats });
     if (!result.ok && options.stopOnFailure) break;
   }
   return { seeds: done, failures, events, elapsedMs: performance.now() - started };
