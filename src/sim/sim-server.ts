@@ -92,16 +92,22 @@ class SimProcess {
 }
 
 export class SimServer {
-  readonly disk = new SimDisk();
-  readonly stateDisk: SimStateFileSystem;
+  disk = new SimDisk();
+  stateDisk: SimStateFileSystem;
   process: SimProcess | null = null;
   /** Removed from the cluster: stopped for good. */
   removed = false;
+  /**
+   * Whether the cluster has admitted this server's state. A server that lost its disk ignores Raft
+   * traffic until the leader has removed it and added it back (as a cluster member does until its
+   * fresh join is accepted): the leader may hold progress, and the others votes, from before.
+   */
+  admitted = true;
   private incarnation = 0;
 
   constructor(
     readonly id: number,
-    private readonly start: SnapshotPoint,
+    private start: SnapshotPoint,
     readonly clock: ClockError,
     private readonly setting: ServerSetting,
   ) {
@@ -219,7 +225,19 @@ export class SimServer {
 
   /** Delivers a message to the running process (a paused one gets it when it resumes). */
   deliver(message: Message): void {
-    this.process?.run(() => this.process?.replica?.receive(message));
+    if (this.admitted) this.process?.run(() => this.process?.replica?.receive(message));
+  }
+
+  /**
+   * The disks are lost (replaced by new, empty ones) while the process is down; the server starts
+   * again as a joining member does, from an empty start point, unadmitted.
+   */
+  wipe(): void {
+    assert(this.process === null, "a disk is replaced while its server is down");
+    this.disk = new SimDisk();
+    this.stateDisk = new SimStateFileSystem(this.setting.diskFaults.latencyMaxMs);
+    this.start = { index: 0, term: 0, membership: { voters: [], learners: [] } };
+    this.admitted = false;
   }
 
   /** This node's clock reading at the simulator's `ms`. */

@@ -34,7 +34,7 @@ interface FaultProfile {
   readonly disk: DiskFaults;
   readonly faultPhaseMs: number;
   readonly actionGapMaxMs: number;
-  /** Relative weights of: partition, crash, membership, pause, full disk, damage, campaign. */
+  /** Relative weights of: partition, crash, membership, pause, full disk, damage, disk loss, campaign. */
   readonly actionWeights: readonly number[];
   /** Chance that a newly elected leader is crashed or cut off within moments. */
   readonly crashNewLeaderChance: number;
@@ -178,7 +178,7 @@ export class Simulation {
       actionGapMaxMs: r.pick([10, 20, 40]),
       calmChance: r.pick([0.02, 0.05, 0.1]),
       crashNewLeaderChance: r.pick([0.2, 0.5, 0.8]),
-      actionWeights: [r.pick([5, 10, 20]), r.pick([4, 8, 16]), 10, r.pick([0, 2, 5]), r.pick([0, 1, 3]), r.pick([0, 1, 3]), r.pick([1, 3])],
+      actionWeights: [r.pick([5, 10, 20]), r.pick([4, 8, 16]), 10, r.pick([0, 2, 5]), r.pick([0, 1, 3]), r.pick([0, 1, 3]), r.pick([0, 1, 2]), r.pick([1, 3])],
       skewMaxMs: r.pick([0, 100, 5000]),
       driftMax: r.pick([0, 0.01, 0.05]),
       raftLimits: {
@@ -317,10 +317,15 @@ export class Simulation {
     this.scheduleRestart(server);
   }
 
-  /** A committed removal is final: the removed server is shut down for good. */
+  /**
+   * A committed removal is final: the removed server is shut down for good, once the leader confirms
+   * it is no longer a member (it may be rejoining afresh, removed and added back).
+   */
   private stopRemoved(id: number): void {
     const server = this.servers.get(id);
-    if (server === undefined || server.removed) return;
+    if (server === undefined || server.removed || !server.admitted) return;
+    const membership = this.leader()?.replica?.status().membership;
+    if (membership === undefined || membership.voters.includes(id) || membership.learners.includes(id)) return;
     this.log(`node ${id} removed and stopped`);
     server.crash();
     server.removed = true;
@@ -465,6 +470,8 @@ export class Simulation {
         return this.fullDiskAction();
       case 5:
         return this.damageAction();
+      case 6:
+        return this.diskLossAction();
       default:
         return this.campaignAction();
     }
@@ -516,8 +523,9 @@ export class Simulation {
   }
 
   /**
-   * A bit flip or a lost write in one committed record of one server's disk, never where another
-   * server's copy is damaged: a majority keeps every committed record intact (the fault model).
+   * A bit flip or a lost write in one committed record of one server's disk, only while a majority
+   * of the voters besides it hold the record intact: the fault model keeps every committed record
+   * intact on a majority.
    * (Damage to a record of an uncommitted tail that no peer holds cannot be repaired from the peers:
    * range repair would ask for it forever.)
    */
@@ -529,10 +537,71 @@ export class Simulation {
     const offset = disk.start + this.random.intBelow(end - disk.start);
     const committed = this.checker.committedAt(offset + 1);
     if (committed === undefined || disk.intactRecord(offset)?.term !== committed.term) return;
-    for (const other of this.servers.values()) if (other.disk.damagedOffsets().includes(offset)) return;
+    const others = [...this.servers.values()].filter((other) => other !== server && !other.removed);
+    if (others.some((other) => !other.admitted)) return;
+    const copies = others.filter((other) => other.disk.intactRecord(offset)?.term === committed.term).length;
+    const voters = this.leader()?.replica?.status().membership.voters.length ?? Infinity;
+    if (copies < Math.floor(voters / 2) + 1) return;
     const lost = this.random.chance(0.3);
     this.log(`${lost ? "lost write" : "bit flip"} at offset ${offset} on ${server.id}`);
     disk.damage(offset, this.random, lost);
+  }
+
+  /**
+   * A server loses its disks and comes back empty, then rejoins as a member that lost its state
+   * does: the leader removes it and adds it back as a learner, and only then does it take part in
+   * Raft. One server at a time, so that a majority keeps its disks.
+   */
+  private diskLossAction(): void {
+    const candidates = [...this.servers.values()].filter((server) => !server.removed);
+    const voters = this.leader()?.replica?.status().membership.voters ?? [];
+    if (voters.length < 3 || candidates.some((server) => !server.admitted || server.disk.damagedOffsets().length > 0)) return;
+    // Only while every voter has applied the leader's configuration, and only in runs without
+    // operator removals: a voter still counting removed members (applied before a restart, its
+    // commit index lagging) cannot be elected, nor (holding the longest log) let another be, and a
+    // server that lost its disk cannot rejoin without a leader. A liveness limit of configurations
+    // that take effect when applied; safety is unaffected.
+    const current = voters.join(",");
+    for (const id of voters) {
+      const status = this.servers.get(id)?.replica?.status();
+      if (status === undefined || status.membership.voters.join(",") !== current) return;
+    }
+    const server = this.random.pick(candidates);
+    this.log(`disk of ${server.id} lost`);
+    if (server.isUp) this.crash(server, 0);
+    server.wipe();
+    this.queue.schedule(1, () => this.rejoin(server));
+  }
+
+  /**
+   * The joining server's side and the leader's side of a fresh join, as the admin protocol runs
+   * them: while the leader counts the server a member it is removed; then it is added as a learner;
+   * once the leader's membership holds it again, it is admitted. Polled, so that a proposal lost with
+   * its leader is simply made again.
+   */
+  private rejoin(server: SimServer, state = { removed: false, proposedAt: -Infinity }): void {
+    if (server.removed || server.admitted) return;
+    this.queue.schedule(100, () => this.rejoin(server, state));
+    const replica = this.leader()?.replica ?? null;
+    if (replica === null || !server.isUp) return;
+    const { voters, learners } = replica.status().membership;
+    const member = voters.includes(server.id) || learners.includes(server.id);
+    if (!state.removed && !member) state.removed = true;
+    if (state.removed && member) {
+      this.log(`rejoin ${server.id}: admitted`);
+      server.admitted = true;
+      return;
+    }
+    if (this.queue.now - state.proposedAt < 1_000) return;
+    const change: MembershipChange = state.removed ? { kind: MembershipChangeKind.AddLearner, nodeId: server.id } : { kind: MembershipChangeKind.RemoveNode, nodeId: server.id };
+    this.log(`rejoin ${server.id}: ${state.removed ? "add as learner" : "remove"}`);
+    state.proposedAt = this.queue.now;
+    replica.changeMembership(change).then(
+      () => undefined,
+      () => {
+        state.proposedAt = -Infinity;
+      },
+    );
   }
 
   /** A stopped process (a long GC pause, a frozen VM): it resumes later and carries on as if nothing happened. */
@@ -572,7 +641,7 @@ export class Simulation {
       change = { kind: MembershipChangeKind.AddLearner, nodeId: this.nextNodeId };
     } else if (kind === 1 && membership.learners.length > 0) {
       change = { kind: MembershipChangeKind.PromoteLearner, nodeId: r.pick(membership.learners) };
-    } else if (kind === 2 && membership.voters.length > 3) {
+    } else if (kind === 2 && membership.voters.length > 3 && this.profile.actionWeights[6] === 0) {
       change = { kind: MembershipChangeKind.RemoveNode, nodeId: r.pick(membership.voters.filter((id) => id !== leader.id)) };
     } else {
       return;
