@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, ProposalRefusedError } from "../errors.ts";
 import {
   defaultRaftLimits,
+  EntryType,
   ProposeRejection,
   RawNode,
   Role,
@@ -275,15 +276,20 @@ export class Replica {
    * Step 2 of the Ready contract. Everything the core marks mustSync is durable when this resolves:
    * the log syncs entries (and a reset) itself; the state file is written durably for a new start
    * point or a new term or vote. A Ready without mustSync moved the commit index alone, which is
-   * noted lazily (losing it in a crash is safe).
+   * noted lazily (losing it in a crash is safe) unless a membership change is about to be applied:
+   * then the commit index is written durably first, so that a restart never takes the node back to
+   * a configuration older than one it applied (it could win an election with the votes of the old
+   * configuration, not a majority of the new; found by the simulator).
    */
   private async persist(ready: Ready): Promise<void> {
     const state = this.options.stateFile.state;
     const hardState = ready.hardState ?? state.hardState;
     const voteChanged = hardState.term !== state.hardState.term || hardState.vote !== state.hardState.vote;
+    const membershipApplied = ready.committedEntries.some((entry) => entry.type === EntryType.Membership);
     if (!ready.mustSync) {
       assert.ok(ready.snapshot === null && ready.entries.length === 0 && !voteChanged, "a Ready that needs no sync writes nothing but the commit index");
-      if (ready.hardState !== null) this.options.stateFile.noteCommit(hardState.commit);
+      if (membershipApplied) await this.options.stateFile.update({ hardState });
+      else if (ready.hardState !== null) this.options.stateFile.noteCommit(hardState.commit);
       return;
     }
     if (ready.snapshot !== null) {
@@ -291,7 +297,7 @@ export class Replica {
       await this.log.resetTo(ready.snapshot.index);
     }
     if (ready.entries.length > 0) await this.appendEntries(ready.entries);
-    if (ready.snapshot !== null || voteChanged) {
+    if (ready.snapshot !== null || voteChanged || membershipApplied) {
       await this.options.stateFile.update({ hardState, snapshot: ready.snapshot ?? state.snapshot });
     } else if (ready.hardState !== null) {
       // Entries and the commit index only: the entries are fsynced by the log itself.

@@ -14,18 +14,25 @@ export class Violation extends Error {
  *  - election safety: at most one leader per term (§5.2);
  *  - state machine safety: every replica applies the same entry at each index (§5.4.3), each
  *    replica in index order;
- *  - leader completeness: a new leader's log holds every entry applied anywhere (§5.4), as read
- *    back from its disk.
+ *  - leader completeness: a new leader's log holds every entry committed before its term (§5.4),
+ *    as read back from its disk.
  */
 export class Checker {
   private readonly leaders = new Map<number, number>();
   /** The entry applied at each index (by any replica). */
   private readonly committed: (Entry | undefined)[] = [];
+  /**
+   * For each committed index, the highest leader term seen when it was first applied: the entry was
+   * committed in that term or an earlier one, so every leader of a later term must hold it.
+   */
+  private readonly committedByTerm: number[] = [];
+  private highestLeaderTerm = 0;
   highestCommitted = 0;
 
   /** Election safety. */
   onLeader(term: number, id: number): void {
     const known = this.leaders.get(term);
+    this.highestLeaderTerm = Math.max(this.highestLeaderTerm, term);
     if (known === undefined) this.leaders.set(term, id);
     else if (known !== id) throw new Violation(`two leaders in term ${term}: ${known} and ${id}`);
   }
@@ -39,6 +46,7 @@ export class Checker {
       const known = this.committed[entry.index];
       if (known === undefined) {
         this.committed[entry.index] = entry;
+        this.committedByTerm[entry.index] = this.highestLeaderTerm;
         this.highestCommitted = Math.max(this.highestCommitted, entry.index);
       } else if (!sameEntry(known, entry)) {
         throw new Violation(`node ${node} applied ${describeEntry(entry)} where another applied ${describeEntry(known)}`);
@@ -46,13 +54,18 @@ export class Checker {
     }
   }
 
-  /** Leader completeness (§5.4): the new leader's log holds every entry applied anywhere. */
+  /**
+   * Leader completeness (§5.4): the log of a leader of term T holds every entry committed in a term
+   * before T. (A node may win an election late, its votes delayed by a pause, after entries were
+   * committed in later terms: those it need not hold.)
+   */
   onNewLeader(node: number, term: number, log: RecordLog): void {
-    const high = this.highestCommitted;
-    if (log.nextOffset < high) throw new Violation(`leader ${node} of term ${term} ends at ${log.nextOffset}, but ${high} was committed`);
+    let high = this.highestCommitted;
+    while (high > 0 && (this.committed[high] === undefined || this.committedByTerm[high]! >= term)) high--;
+    if (log.nextOffset < high) throw new Violation(`leader ${node} of term ${term} ends at ${log.nextOffset}, but ${high} was committed before term ${term}`);
     for (let index = Math.max(log.lowestOffset + 1, 1); index <= high; index++) {
       const known = this.committed[index];
-      if (known === undefined) continue;
+      if (known === undefined || this.committedByTerm[index]! >= term) continue;
       const held = readEntry(log, index);
       if (held !== undefined && !sameEntry(known, held)) {
         throw new Violation(`leader ${node} of term ${term} holds ${describeEntry(held)}, but ${describeEntry(known)} was committed`);

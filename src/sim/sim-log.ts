@@ -10,7 +10,8 @@ import { DataLossError, InvalidArgumentError, OffsetOutOfRangeError, StorageFull
 import { assert } from "../raft/assert.ts";
 import type { SeededRandom } from "../raft/random.ts";
 import type { AppendOptions, LogRecord, ReadLimits, RecordLog } from "../storage/index.ts";
-import { FULL_HEADER_BYTES } from "../storage/index.ts";
+// The frame layout alone: the simulator never loads the native addon.
+import { FULL_HEADER_BYTES } from "../storage/frame.ts";
 import { checksumHolds, recordChecksum, type SimDisk, type StoredRecord } from "./sim-disk.ts";
 
 /** What a simulated log runs in: one process's share of the simulator's time and randomness. */
