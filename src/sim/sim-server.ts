@@ -9,7 +9,7 @@ import { RaftStateFile } from "../cluster/raft-state-file.ts";
 import { Replica, type RaftLimits } from "../cluster/replica.ts";
 import { ReplicatedLog, type ForwardAppend, type ReplicatedLogMember } from "../cluster/replicated-log.ts";
 import type { Timers } from "../cluster/timers.ts";
-import { NodeRemovedError, type DataLossError } from "../errors.ts";
+import { NodeRemovedError, StorageFullError, StorageIoError, type DataLossError } from "../errors.ts";
 import { assert } from "../raft/assert.ts";
 import type { Message } from "../raft/message.ts";
 import type { SeededRandom } from "../raft/random.ts";
@@ -43,8 +43,8 @@ export interface ServerSetting {
   readonly onApply: (id: number, entries: readonly Entry[]) => void;
   /** Told when a server's process ends by itself (damage met, a write failed). */
   readonly onStopped: (id: number, why: string) => void;
-  /** Told when a process failed to start (a broken invariant). */
-  readonly onStartFailure: (id: number, error: unknown) => void;
+  /** Told when a process failed to start, or a write failed for a reason no disk gives (a broken invariant). */
+  readonly onBroken: (id: number, what: string, error: unknown) => void;
 }
 
 const EPOCH_MS = 1_700_000_000_000;
@@ -139,7 +139,7 @@ export class SimServer {
     this.process = process;
     this.incarnation++;
     this.open(process).catch((error: unknown) => {
-      if (process.alive) this.setting.onStartFailure(this.id, error);
+      if (process.alive) this.setting.onBroken(this.id, "failed to start", error);
     });
   }
 
@@ -163,7 +163,10 @@ export class SimServer {
       proposalTimeoutMs: setting.proposalTimeoutMs,
       onApply: (entries) => setting.onApply(this.id, entries),
       onDamage: (error: DataLossError) => this.stopped(process, `damage: ${error.message}`),
-      onWriteFailure: (error) => this.stopped(process, `write failed: ${(error as Error).name}`),
+      onWriteFailure: (error) => {
+        if (error instanceof StorageIoError || error instanceof StorageFullError) this.stopped(process, `write failed: ${error.name}`);
+        else setting.onBroken(this.id, "failed a write", error);
+      },
     });
     if (!stateFile.existed) await stateFile.update({});
     process.replica = replica;

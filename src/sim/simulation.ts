@@ -146,7 +146,7 @@ export class Simulation {
       onDamageFound: (id) => this.damageFound(this.servers.get(id)!),
       onApply: (id, entries) => this.guard(() => this.onApply(id, entries)),
       onStopped: (id, why) => this.guard(() => this.onStopped(id, why)),
-      onStartFailure: (id, error) => this.fail(new Violation(`node ${id} failed to start: ${String(error)}`)),
+      onBroken: (id, what, error) => this.fail(new Violation(`node ${id} ${what}: ${String(error)}`)),
     };
     this.clients = new SimClients({
       queue: this.queue,
