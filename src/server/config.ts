@@ -38,6 +38,11 @@ export interface ServerLimits {
    * acknowledged, or answers written to a consumer but not yet taken by the network.
    */
   readonly streamBytesInFlightMax: number;
+  /**
+   * Answer bytes the calls of one HTTP/2 connection may hold waiting for the network, together: a
+   * connection with many calls gives each its share (at least 64 KiB) instead of a whole stream budget.
+   */
+  readonly connectionBytesInFlightMax: number;
   /** On shutdown, how long calls in progress get to finish before they are cut off. */
   readonly shutdownGraceMs: number;
 }
@@ -84,6 +89,7 @@ export const defaultServerLimits: ServerLimits = {
   connectionIdleTimeoutMs: 300_000,
   requestHeadersTimeoutMs: 10_000,
   streamBytesInFlightMax: 1 * MIB,
+  connectionBytesInFlightMax: 64 * MIB,
   shutdownGraceMs: 2_000,
 };
 
@@ -124,6 +130,7 @@ function resolveLimits(input: Partial<ServerLimits>): ServerLimits {
   requireInteger("limits.connectionIdleTimeoutMs", limits.connectionIdleTimeoutMs, 100, 2 ** 31 - 1);
   requireInteger("limits.requestHeadersTimeoutMs", limits.requestHeadersTimeoutMs, 100, 2 ** 31 - 1);
   requireInteger("limits.streamBytesInFlightMax", limits.streamBytesInFlightMax, 64 * KIB, 1024 * MIB);
+  requireInteger("limits.connectionBytesInFlightMax", limits.connectionBytesInFlightMax, limits.streamBytesInFlightMax, 64 * 1024 * MIB);
   requireInteger("limits.shutdownGraceMs", limits.shutdownGraceMs, 0, 600_000);
   return limits;
 }

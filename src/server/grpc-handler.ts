@@ -12,7 +12,7 @@
 // accepted (no client of ours compresses; gzip costs more CPU than loopback bandwidth).
 import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { constants, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
+import { constants, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { decodeProduceBatchRequest, encodeConsumeResponse, encodeRecordBatch } from "../wire/record-codec.ts";
 import type { CallContext } from "./call-context.ts";
@@ -23,6 +23,12 @@ import { isUnexpected, toConnectError } from "./status.ts";
 const HEADER_BYTES = 5;
 /** Answers written in one event-loop turn are sent together, up to this many bytes at a time. */
 const COALESCE_BYTES_MAX = 64 * 1024;
+/**
+ * The least answer budget a call gets, however many share its connection: a turn's worth, so that a
+ * call waiting for the network has always written (and been refused) more than the stream's
+ * high-water mark, and is woken by "drain".
+ */
+const CALL_BYTES_IN_FLIGHT_MIN = COALESCE_BYTES_MAX;
 
 type Handler = (input: unknown, context: CallContext) => unknown;
 
@@ -43,7 +49,14 @@ interface Route {
 export interface GrpcHandlerOptions {
   readonly messageBytesMax: number;
   readonly streamBytesInFlightMax: number;
+  /** Answer bytes all the calls of one connection may hold waiting for the network, shared among them. */
+  readonly connectionBytesInFlightMax: number;
   readonly logger: Logger;
+}
+
+/** The calls in progress on one HTTP/2 connection, which share its answer budget. */
+interface ConnectionShare {
+  calls: number;
 }
 
 /** True for the content types this handler serves (everything else goes to the Connect router). */
@@ -102,6 +115,7 @@ function parseTimeoutMs(value: string | string[] | undefined): number | undefine
 export class GrpcHandler {
   private readonly routes = new Map<string, Route>();
   private readonly calls = new Set<GrpcCall>();
+  private readonly shares = new WeakMap<Http2Session, ConnectionShare>();
 
   constructor(private readonly options: GrpcHandlerOptions) {}
 
@@ -144,9 +158,24 @@ export class GrpcHandler {
       sendTrailersOnly(stream, refusal);
       return Promise.resolve();
     }
-    const call = new GrpcCall(stream, route!, parseTimeoutMs(headers["grpc-timeout"]), this.options);
+    const share = this.shareOf(stream.session);
+    const call = new GrpcCall(stream, route!, parseTimeoutMs(headers["grpc-timeout"]), this.options, share);
     this.calls.add(call);
-    return call.run().finally(() => this.calls.delete(call));
+    share.calls++;
+    return call.run().finally(() => {
+      this.calls.delete(call);
+      share.calls--;
+    });
+  }
+
+  private shareOf(session: Http2Session | undefined): ConnectionShare {
+    if (session === undefined) return { calls: 0 };
+    let share = this.shares.get(session);
+    if (share === undefined) {
+      share = { calls: 0 };
+      this.shares.set(session, share);
+    }
+    return share;
   }
 
   /** Aborts every call in progress with `reason` (their handlers end, and their streams with a status). */
@@ -201,7 +230,9 @@ class GrpcCall implements CallContext {
   private readonly controller = new AbortController();
   private readonly reader: MessageReader;
   private timer: NodeJS.Timeout | undefined;
-  private corked = false;
+  /** Answers written this turn and not yet handed to the stream (less than COALESCE_BYTES_MAX). */
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
   /** Answer bytes written since the call last let the event loop turn. */
   private bytesThisTurn = 0;
   private finished = false;
@@ -211,6 +242,7 @@ class GrpcCall implements CallContext {
     private readonly route: Route,
     timeoutMs: number | undefined,
     private readonly options: GrpcHandlerOptions,
+    private readonly share: ConnectionShare,
   ) {
     this.reader = new MessageReader(options.messageBytesMax);
     if (timeoutMs !== undefined) {
@@ -233,7 +265,7 @@ class GrpcCall implements CallContext {
   }
 
   get bytesQueued(): number {
-    return this.stream.writableLength;
+    return this.stream.writableLength + this.queuedBytes;
   }
 
   abort(reason: ConnectError): void {
@@ -331,19 +363,23 @@ class GrpcCall implements CallContext {
     framed.writeUInt32BE(bodyBytes, 1);
     if (this.stream.closed) return;
     this.respondOnce();
-    if (!this.corked) {
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(() => this.uncork());
-    }
-    this.stream.write(framed);
-    if (this.stream.writableLength >= COALESCE_BYTES_MAX) this.uncork();
+    if (this.queued.length === 0) process.nextTick(() => this.flush());
+    this.queued.push(framed);
+    this.queuedBytes += framed.length;
+    if (this.queuedBytes >= COALESCE_BYTES_MAX) this.flush();
   }
 
-  private uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.stream.uncork();
+  /**
+   * Writes the queued answers to the stream as one buffer: what waits for the network is then one
+   * chunk per turn's worth of answers, not an object per answer (a client holding thousands of
+   * streams of one-record answers unread cost the server a gigabyte of heap in them).
+   */
+  private flush(): void {
+    if (this.queued.length === 0) return;
+    const chunk = this.queued.length === 1 ? this.queued[0]! : Buffer.concat(this.queued, this.queuedBytes);
+    this.queued = [];
+    this.queuedBytes = 0;
+    if (!this.stream.closed) this.stream.write(chunk);
   }
 
   /**
@@ -357,8 +393,8 @@ class GrpcCall implements CallContext {
     this.write(framed);
     if (this.signal.aborted) throw this.signal.reason;
     this.bytesThisTurn += framed.length;
-    if (this.stream.writableLength >= this.options.streamBytesInFlightMax) {
-      this.uncork();
+    if (this.stream.writableLength + this.queuedBytes >= this.bytesInFlightMax()) {
+      this.flush();
       await this.drained();
     } else if (this.bytesThisTurn >= COALESCE_BYTES_MAX) {
       await nextTurn();
@@ -367,6 +403,17 @@ class GrpcCall implements CallContext {
     }
     this.bytesThisTurn = 0;
     if (this.signal.aborted) throw this.signal.reason;
+  }
+
+  /**
+   * This call's answer budget: its stream's, or its part of its connection's when the connection has
+   * many calls. A client that opens thousands of streams and reads none would otherwise have the
+   * server encode and hold thousands of stream budgets (2,000 ConsumeStreams held 1.4 GB).
+   */
+  private bytesInFlightMax(): number {
+    const { streamBytesInFlightMax, connectionBytesInFlightMax } = this.options;
+    const shareBytes = Math.floor(connectionBytesInFlightMax / Math.max(1, this.share.calls));
+    return Math.max(CALL_BYTES_IN_FLIGHT_MIN, Math.min(streamBytesInFlightMax, shareBytes));
   }
 
   /** Resolves when the stream drains, closes, or the call is aborted. */
@@ -396,7 +443,7 @@ class GrpcCall implements CallContext {
     this.discardInput();
     this.respondOnce();
     stream.once("wantTrailers", () => stream.sendTrailers(statusTrailers(failure)));
-    this.corked = false;
+    this.flush();
     stream.end();
   }
 

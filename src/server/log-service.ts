@@ -38,6 +38,12 @@ const MAX_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Records in a stream's first read; each read after it may hold twice as many, up to the stream's bounds. */
 const STREAM_FIRST_READ_RECORDS = 64;
+/**
+ * Records one ConsumeStream read holds (it answers them one by one). A stream whose client does not
+ * read waits holding its last read; with thousands of such streams a full read each (readRecordsMax
+ * record objects) came to gigabytes of heap.
+ */
+const STREAM_READ_RECORDS_MAX = 256;
 
 /**
  * The bounds of a stream's successive reads: small at first, doubling up to `bounds`. A stream reset
@@ -116,7 +122,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   };
 
   async function* consumeStream(request: ConsumeRequest, context: CallContext) {
-    const nextBounds = rampingBounds({ countMax: limits.readRecordsMax, bytesMax: streamBytesDefault });
+    const nextBounds = rampingBounds({ countMax: Math.min(limits.readRecordsMax, STREAM_READ_RECORDS_MAX), bytesMax: streamBytesDefault });
     for (let at = await streamStart(request.offset, context.signal); ; ) {
       for (const record of await readOrWait(at, nextBounds(), context.signal)) {
         // One read holds up to readRecordsMax records; a call closed meanwhile answers none of the rest.

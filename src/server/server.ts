@@ -105,7 +105,12 @@ export class LoghouseServer {
       servers: () => options.cluster?.servers() ?? [{ id: config.nodeId, rpcAddr: server?.advertisedAddress ?? "", isLeader: true, isVoter: true }],
     });
     const healthService = createHealthService(health);
-    const grpc = new GrpcHandler({ messageBytesMax: limits.messageBytesMax, streamBytesInFlightMax: limits.streamBytesInFlightMax, logger });
+    const grpc = new GrpcHandler({
+      messageBytesMax: limits.messageBytesMax,
+      streamBytesInFlightMax: limits.streamBytesInFlightMax,
+      connectionBytesInFlightMax: limits.connectionBytesInFlightMax,
+      logger,
+    });
     grpc.addService(LogServiceDesc, logService);
     grpc.addService(Health, healthService);
 
