@@ -1,6 +1,7 @@
 // Loader and TypeScript declaration of the native addon (native/addon.cc). Everything that crosses
 // into C++ is declared here; callers validate arguments before crossing and C++ checks again.
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { constants } from "node:os";
 import { DataLossError, LogClosedError, LogLockedError, StorageFullError, StorageIoError } from "../errors.ts";
 
@@ -81,6 +82,10 @@ export function isNoSpace(errno: number): boolean {
   return errno === constants.errno.ENOSPC || errno === constants.errno.EDQUOT;
 }
 
+// node-gyp-build loads the addon built in this checkout (build/Release) or, in an installed package,
+// the prebuilt one shipped in prebuilds/<platform>-<arch>/ (built from source at install when none
+// fits). Both src/storage/ and dist/storage/ sit two folders below the package root.
 const require = createRequire(import.meta.url);
-export const native: NativeAddon = require("../../build/Release/loghouse_native.node");
+const loadAddon = require("node-gyp-build") as (packageRoot: string) => NativeAddon;
+export const native: NativeAddon = loadAddon(fileURLToPath(new URL("../..", import.meta.url)));
 native.initialize(makeError);

@@ -37,9 +37,9 @@ export interface NodeProcess {
   rssAnonBytes(): number;
 }
 
-/** Runs `loghouse serve` with `args`; resolves once it logged "listening". */
-export async function startNode(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<NodeProcess> {
-  const child = spawn(BIN, ["serve", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env }, cwd });
+/** Runs `loghouse serve` with `args` (through `bin`: this checkout's by default); resolves once it logged "listening". */
+export async function startNode(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd?: string, bin = BIN): Promise<NodeProcess> {
+  const child = spawn(bin, ["serve", ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env }, cwd });
   const lines: LogLine[] = [];
   const watchers = new Set<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }>();
   let stderr = "";
