@@ -94,6 +94,16 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     options: { ...CLIENT_OPTIONS, to: { type: "string", value: "ID", help: "the voter to become leader" } },
     run: async (flags) => (await import("./admin-commands.ts")).transferLeader(flags),
   },
+  certs: {
+    summary: "write development certificates (a CA, nodes, clients) and a sample ACL model and policy into DIR",
+    positionals: "DIR",
+    options: {
+      nodes: { type: "string", value: "ID,...", help: "node ids: node-ID.pem with CN and a URI SAN naming the id, SANs 127.0.0.1 and localhost (default 1,2,3)" },
+      clients: { type: "string", value: "NAME,...", help: "client principals: NAME-client.pem with CN = NAME (default root,nobody)" },
+    },
+    notes: ["Also writes ca.pem, model.conf and policy.csv (root may produce, consume and administer; each node may replicate)."],
+    run: async (flags, positionals) => (await import("./certs.ts")).certs(flags, positionals),
+  },
   scrub: {
     summary: "verify every record of a stopped node's log; print the damaged ranges as JSON",
     options: { "data-dir": { type: "string", value: "DIR", help: "the node's data directory (default ./data; env LOGHOUSE_DATA_DIR)" } },

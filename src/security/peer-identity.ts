@@ -1,0 +1,26 @@
+// Who a verified certificate names: its subject CN is the principal (as in the Go original), and a
+// node's certificate also names its node id in a URI SAN, so a peer's claimed id can be checked
+// against the certificate it presented.
+import type { PeerCertificate } from "node:tls";
+
+const NODE_ID_URI_PREFIX = "urn:loghouse:node:";
+
+/** The URI SAN that binds a certificate to a node id. */
+export function nodeIdUri(nodeId: string): string {
+  return `${NODE_ID_URI_PREFIX}${nodeId}`;
+}
+
+/** The principal a certificate names (its subject CN), or undefined when it has none. */
+export function certificatePrincipal(certificate: PeerCertificate | undefined): string | undefined {
+  const commonName = certificate?.subject?.CN;
+  // A subject with several CNs comes back as an array: ambiguous, so no principal.
+  return typeof commonName === "string" && commonName.length > 0 ? commonName : undefined;
+}
+
+/** Whether the certificate was issued to node `nodeId`: by its CN or by the node-id URI SAN. */
+export function certificateNamesNode(certificate: PeerCertificate | undefined, nodeId: string): boolean {
+  if (certificate === undefined) return false;
+  if (certificatePrincipal(certificate) === nodeId) return true;
+  const names = (certificate.subjectaltname ?? "").split(", ");
+  return names.includes(`URI:${nodeIdUri(nodeId)}`);
+}
