@@ -79,7 +79,7 @@ async function main(): Promise<void> {
       { ...replicated.trials[i]!, name: `${trial.name}, 3-node cluster` },
     ]);
     const picture = chart("a 3-node cluster's leader beside a single node, same run", [
-      barsPanel("throughput per trial", "records/s", both.map((trial) => ({ label: trial.name, value: trial.recordsPerSecond })), formatRate),
+      barsPanel("throughput per trial", "records/s", both.map((trial, i) => ({ label: trial.name, value: trial.recordsPerSecond, baseline: i % 2 === 0 })), formatRate),
       percentilesPanel("latency per trial (per call or per record)", both.map((trial) => ({ label: trial.name, percentilesMs: { p50: trial.latencyMsP50, p99: trial.latencyMsP99 } }))),
     ]);
     await writeResults("cluster", { single: single.trials, cluster: replicated.trials }, picture);

@@ -89,7 +89,7 @@ console.log(`baseline (allocate + append to 3 arrays): median ${format(median(ba
 console.log(`raft core committed and applied on all 3:   median ${format(median(core))}  [${core.map(format).join(", ")}]`);
 const trialBars = [
   ...core.map((rate, t) => ({ label: `raft core, trial ${t + 1}`, value: rate })),
-  ...baseline.map((rate, t) => ({ label: `floor (arrays), trial ${t + 1}`, value: rate })),
+  ...baseline.map((rate, t) => ({ label: `floor (arrays), trial ${t + 1}`, value: rate, baseline: true })),
 ];
 const picture = chart(`raft core: 3 nodes, ${batches} batches of ${batchEntries} entries per trial`, [barsPanel("throughput per trial", "entries/s", trialBars, (rate) => (rate / 1e6).toFixed(2) + "M")]);
 await writeResults("raft-core", { trials, batches, batchEntries, coreEntriesPerSecond: core, baselineEntriesPerSecond: baseline }, picture);

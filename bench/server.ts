@@ -355,7 +355,7 @@ async function main(): Promise<void> {
     );
   }
   const picture = chart(`server at ${address}: ${recordBytes}-byte records, ${seconds} s per run, ${runs} runs, medians`, [
-    barsPanel("throughput per trial", "records/s", results.map((r) => ({ label: r.name, value: r.recordsPerSecond })), formatRate),
+    barsPanel("throughput per trial", "records/s", results.map((r, i) => ({ label: r.name, value: r.recordsPerSecond, baseline: i === 0 })), formatRate),
     percentilesPanel("latency per trial (per call or per record)", results.map((r) => ({ label: r.name, percentilesMs: { p50: r.latencyMsP50, p99: r.latencyMsP99 } }))),
   ]);
   const data = { address, recordBytes, seconds, runs, batchRecords: BATCH_RECORDS, batchesInFlight: BATCHES_IN_FLIGHT, storageOnlyRecordsPerSecond: storageRate, batchToStorageRatio: ratio, peakRssBytes: node === undefined ? null : peak.rss, peakRssAnonBytes: node === undefined ? null : peak.anon, trials: results };

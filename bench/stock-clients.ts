@@ -238,7 +238,7 @@ async function main(): Promise<void> {
   );
   const label = (row: Row): string => `${row.client} ${row.mode} → ${row.server}`;
   const picture = chart(`stock clients, one ${recordBytes}-byte record per call: ${seconds} s per run, ${runs} runs, medians`, [
-    barsPanel("calls (or stream messages) per second per trial", "/s", rows.map((row) => ({ label: label(row), value: row.result.callsPerSecond })), formatRate),
+    barsPanel("calls (or stream messages) per second per trial", "/s", rows.map((row) => ({ label: label(row), value: row.result.callsPerSecond, baseline: row.server === "storage-less" })), formatRate),
     percentilesPanel(`latency per trial (write + fdatasync here: p50 ${syncMsP50.toFixed(3)} ms)`, rows.map((row) => ({ label: label(row), percentilesMs: { p50: row.result.latencyMsP50, p99: row.result.latencyMsP99 } }))),
   ]);
   console.log();

@@ -209,7 +209,7 @@ async function main(): Promise<void> {
   }
   const trials = [...results, ...grouped];
   const picture = chart(`storage: ${seconds} s per run, ${runs} runs, medians`, [
-    barsPanel("throughput per trial: the log, and raw writes of the same bytes", "records/s", trials.flatMap(({ name, log, raw }) => [{ label: name, value: log.recordsPerSecond }, { label: `${name} (raw)`, value: raw.recordsPerSecond }]), formatRate),
+    barsPanel("throughput per trial: the log, and raw writes of the same bytes", "records/s", trials.flatMap(({ name, log, raw }) => [{ label: name, value: log.recordsPerSecond }, { label: `${name} (raw)`, value: raw.recordsPerSecond, baseline: true }]), formatRate),
     percentilesPanel("append latency per trial", trials.map(({ name, log }) => ({ label: name, percentilesMs: { p50: log.latencyMsP50, p99: log.latencyMsP99 } }))),
   ]);
   await writeResults("storage", { seconds, runs, trials, scale: scaleResult }, picture);

@@ -17,6 +17,8 @@ export interface Panel {
 export interface Bar {
   readonly label: string;
   readonly value: number;
+  /** A baseline measured beside the trials (raw writes, a storage-less server): drawn in grey. */
+  readonly baseline?: boolean;
 }
 
 export interface PercentileRow {
@@ -43,19 +45,26 @@ function heading(title: string): string {
   return text(10, 16, title, 'font-weight="bold"');
 }
 
-/** Horizontal bars, one per trial, scaled to the largest; the value printed after each bar. */
+/**
+ * Horizontal bars, one per trial, the value printed after each. Linear from zero, unless the values
+ * span more than two decades: then logarithmic from the decade below the smallest (said in the title).
+ */
 export function barsPanel(title: string, unit: string, bars: readonly Bar[], format: (value: number) => string): Panel {
-  const max = Math.max(1e-9, ...bars.map((bar) => bar.value));
+  const positive = bars.map((bar) => bar.value).filter((value) => value > 0);
+  const max = Math.max(1e-9, ...positive);
+  const low = 10 ** Math.floor(Math.log10(Math.min(max, ...positive)));
+  const logarithmic = max / low > 100;
+  const fraction = (value: number): number => (logarithmic ? Math.log10(Math.max(value, low) / low) / Math.log10(max / low) : value / max);
   const rows = bars.map((bar, i) => {
     const y = 28 + i * ROW_HEIGHT;
-    const width = Math.max(1, (bar.value / max) * PLOT_WIDTH);
+    const width = Math.max(1, fraction(bar.value) * PLOT_WIDTH);
     return [
       text(LABEL_WIDTH - 8, y + 14, bar.label, 'text-anchor="end"'),
-      `<rect x="${LABEL_WIDTH}" y="${y + 3}" width="${width.toFixed(1)}" height="${ROW_HEIGHT - 6}" fill="${COLORS[0]}"/>`,
+      `<rect x="${LABEL_WIDTH}" y="${y + 3}" width="${width.toFixed(1)}" height="${ROW_HEIGHT - 6}" fill="${bar.baseline === true ? "#aaaaaa" : COLORS[0]}"/>`,
       text(LABEL_WIDTH + width + 6, y + 14, `${format(bar.value)} ${unit}`),
     ].join("");
   });
-  return { height: 36 + bars.length * ROW_HEIGHT, body: heading(title) + rows.join("") };
+  return { height: 36 + bars.length * ROW_HEIGHT, body: heading(logarithmic ? `${title} (logarithmic scale)` : title) + rows.join("") };
 }
 
 /** Each row's percentiles as dots joined by a line on a shared logarithmic millisecond axis. */
