@@ -128,6 +128,13 @@ test("--timeout puts a deadline on every call: a node that never answers fails t
     assert.equal(result.stderr, "loghouse: DEADLINE_EXCEEDED: the node did not answer within the deadline (--timeout)\n");
     assert.ok(Date.now() - started < 10_000);
   }
+  for (const [command, flag] of [["leave", "--node-id"], ["transfer-leader", "--to"]] as const) {
+    const started = Date.now();
+    const result = await runCli([command, flag, "2", "--server", address, "--timeout", "300ms"]);
+    assert.equal(result.code, 1, `${command}: ${result.stderr}`);
+    assert.match(result.stderr, new RegExp(`^loghouse: CLUSTER_UNAVAILABLE: ${address} did not answer the (leave|transfer) request: no admin document within 300 ms\n$`));
+    assert.ok(Date.now() - started < 10_000);
+  }
 });
 
 test("transfer-leader hands the leadership to the voter named, asked through any member", async (t) => {

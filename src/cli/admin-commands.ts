@@ -1,6 +1,6 @@
 // `loghouse status`, `leave` and `transfer-leader`: inspecting a node and changing its cluster.
 import { leaveCluster, transferLeadership } from "../cluster/admin-protocol.ts";
-import { connectClient, nodeIdFlag, serverAddress, writeLine } from "./client-flags.ts";
+import { connectClient, nodeIdFlag, serverAddress, timeoutMs, writeLine } from "./client-flags.ts";
 import type { Flags } from "./commands.ts";
 
 /** Prints the node's health, its servers and the log's offsets; exit 1 unless it is SERVING. */
@@ -26,7 +26,7 @@ export async function status(flags: Flags): Promise<number> {
 /** Asks the cluster (through --server) to remove member --node-id. */
 export async function leave(flags: Flags): Promise<number> {
   const nodeId = nodeIdFlag(flags, "node-id");
-  await leaveCluster(serverAddress(flags, process.env), nodeId);
+  await leaveCluster(serverAddress(flags, process.env), nodeId, timeoutMs(flags));
   await writeLine(JSON.stringify({ left: nodeId }));
   return 0;
 }
@@ -34,7 +34,7 @@ export async function leave(flags: Flags): Promise<number> {
 /** Asks the cluster (through --server) to make voter --to its leader; returns once the old leader stepped down. */
 export async function transferLeader(flags: Flags): Promise<number> {
   const to = nodeIdFlag(flags, "to");
-  await transferLeadership(serverAddress(flags, process.env), to);
+  await transferLeadership(serverAddress(flags, process.env), to, timeoutMs(flags));
   await writeLine(JSON.stringify({ transferredTo: to }));
   return 0;
 }

@@ -87,7 +87,10 @@ function parseRequest(document: unknown): AdminRequest {
   throw new InvalidArgumentError("op must be join (with an address), leave, member, transfer or removed (with a leaderId)");
 }
 
-/** Sends one request to the node at `address` (host:port) and returns its response. */
+/**
+ * Sends one request to the node at `address` (host:port) and returns its response; a node that
+ * cannot be reached or does not answer within `timeoutMs` is a ClusterUnavailableError.
+ */
 export async function sendAdminRequest(address: string, request: AdminRequest, timeoutMs = 10_000): Promise<AdminResponse> {
   const { host, port } = parsePeerAddress(address);
   const socket = connect({ host, port });
@@ -98,6 +101,8 @@ export async function sendAdminRequest(address: string, request: AdminRequest, t
     });
     socket.write(Buffer.concat([Buffer.from([ADMIN_MARKER]), frame(request)]));
     return (await readDocument(socket, Buffer.alloc(0), timeoutMs)) as AdminResponse;
+  } catch (error) {
+    throw new ClusterUnavailableError(`${address} did not answer the ${request.op} request: ${(error as Error).message}`, { cause: error });
   } finally {
     socket.destroy();
   }
@@ -124,10 +129,10 @@ export async function serveAdminConnection(
 }
 
 /** Sends `request` through any member reachable at `contact`, following redirects to the leader; returns the leader's answer. */
-export async function askLeader(contact: string, request: AdminRequest, attemptsMax = 10): Promise<Extract<AdminResponse, { ok: true }>> {
+export async function askLeader(contact: string, request: AdminRequest, attemptsMax = 10, timeoutMs = 10_000): Promise<Extract<AdminResponse, { ok: true }>> {
   let target = contact;
   for (let attempt = 0; attempt < attemptsMax; attempt++) {
-    const response = await sendAdminRequest(target, request);
+    const response = await sendAdminRequest(target, request, timeoutMs);
     if (response.ok) return response;
     if (response.leaderAddress === undefined) throw new ClusterUnavailableError(`${request.op} refused: ${response.error}`);
     target = response.leaderAddress;
@@ -135,12 +140,12 @@ export async function askLeader(contact: string, request: AdminRequest, attempts
   throw new ClusterUnavailableError(`${request.op} did not reach the leader through ${contact}`);
 }
 
-/** Asks the cluster to remove member `nodeId`, through any member reachable at `contact` (redirected to the leader). */
-export async function leaveCluster(contact: string, nodeId: number, attemptsMax = 10): Promise<void> {
-  await askLeader(contact, { op: "leave", nodeId }, attemptsMax);
+/** Asks the cluster to remove member `nodeId`, through any member reachable at `contact` (redirected to the leader); each answer is awaited up to `timeoutMs`. */
+export async function leaveCluster(contact: string, nodeId: number, timeoutMs = 10_000): Promise<void> {
+  await askLeader(contact, { op: "leave", nodeId }, undefined, timeoutMs);
 }
 
-/** Asks the cluster, through any member reachable at `contact`, to hand its leadership to voter `nodeId`. */
-export async function transferLeadership(contact: string, nodeId: number, attemptsMax = 10): Promise<void> {
-  await askLeader(contact, { op: "transfer", nodeId }, attemptsMax);
+/** Asks the cluster, through any member reachable at `contact`, to hand its leadership to voter `nodeId`; each answer is awaited up to `timeoutMs`. */
+export async function transferLeadership(contact: string, nodeId: number, timeoutMs = 10_000): Promise<void> {
+  await askLeader(contact, { op: "transfer", nodeId }, undefined, timeoutMs);
 }
