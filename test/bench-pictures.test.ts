@@ -1,6 +1,7 @@
 // The benchmark and fault-run scripts as a user runs them: each answers --help with its usage and
-// runs nothing; a short run of the Raft benchmark and of the simulator writes its JSON with an SVG
-// chart beside it, and the SVG is well-formed XML holding the trials (or faults) it reports.
+// runs nothing; a short run of the Raft benchmark, of the simulator and of the fault run (chaos)
+// writes its JSON with an SVG chart beside it, and the SVG is well-formed XML holding the trials (or
+// faults) it reports.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
@@ -78,4 +79,19 @@ test("a simulator run prints progress and its faults, and draws them per seed", 
   assert.equal(seeds.reduce((sum, s) => sum + s.stats.crashes, 0), Number(summary[1]));
   assert.ok(texts.includes(`crashes (${summary[1]})`), texts.join(" | "));
   assert.ok(texts.includes("violations (0)"));
+});
+
+test("a short chaos run prints its faults as they happen and draws them over time", async (t) => {
+  const results = await tempDir(t);
+  const { stdout, code } = await runScript("chaos", ["--minutes", "0.1", "--seed", "7"], { LOGHOUSE_BENCH_RESULTS: results });
+  assert.equal(code, 0, stdout);
+  assert.match(stdout, /faults per minute: \d+/);
+  const printed = Number(/^faults (\d+) /m.exec(stdout)?.[1]);
+  const { data, texts } = await picture(results);
+  const faults = (data as { faults: { kind: string; atMs: number }[] }).faults;
+  assert.equal(faults.length, printed);
+  const lanes = texts.map((text) => /^(\S+) \((\d+)\)$/.exec(text)).filter((match) => match !== null);
+  assert.equal(lanes.reduce((sum, match) => sum + Number(match[2]), 0), printed);
+  for (const match of lanes) assert.equal(faults.filter((fault) => fault.kind === match[1]).length, Number(match[2]));
+  assert.ok(texts.includes("faults over time"));
 });
