@@ -1,5 +1,7 @@
-// The package as a user gets it: `npm pack` of this checkout (JavaScript in dist/, declarations, a
-// prebuilt linux-x64 addon in prebuilds/), installed into an empty project from the npm cache
+// The package as a user gets it: `npm pack` of this checkout's committed and new files (copied aside
+// first, so that packing regenerates and rebuilds nothing under the working tree that other tests and
+// nodes are using) gives JavaScript in dist/, declarations and a prebuilt linux-x64 addon in
+// prebuilds/; it is installed into an empty project from the npm cache
 // (--prefer-offline: the dependencies are cached here). Then, from that project only: the installed
 // `loghouse` answers --help fast, runs a node, and a Node script uses the client against it through
 // `import "loghouse"` (type-checked against the shipped declarations); a page importing
@@ -8,10 +10,10 @@
 import assert from "node:assert/strict";
 import { execFile, spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { tmpdir } from "node:os";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -36,7 +38,14 @@ describe("the packed package, installed into an empty project", { timeout: 600_0
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), "loghouse-package-"));
-    const { stdout } = await run("npm", ["pack", "--pack-destination", work, "--silent"], { cwd: ROOT, maxBuffer: 16 << 20, timeout: 300_000 });
+    const source = join(work, "source");
+    const { stdout: files } = await run("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: ROOT, maxBuffer: 16 << 20 });
+    for (const file of files.split("\0").filter((name) => name !== "" && existsSync(join(ROOT, name)))) {
+      await mkdir(dirname(join(source, file)), { recursive: true });
+      await copyFile(join(ROOT, file), join(source, file));
+    }
+    await symlink(join(ROOT, "node_modules"), join(source, "node_modules"));
+    const { stdout } = await run("npm", ["pack", "--pack-destination", work, "--silent"], { cwd: source, maxBuffer: 16 << 20, timeout: 300_000 });
     const tarball = join(work, stdout.trim().split("\n").pop()!);
     project = join(work, "project");
     await mkdir(project);
