@@ -27,8 +27,8 @@ export function nodesForSeed(seed: number, forced: number | undefined): number {
 }
 
 /** Runs one seed; the same arguments always give the same result. */
-export function runSeed(seed: number, nodes: number, trace: boolean): Promise<SimulationResult> {
-  return new Simulation({ seed, nodes, trace }).run();
+export function runSeed(seed: number, nodes: number, trace: boolean, diskLoss = false): Promise<SimulationResult> {
+  return new Simulation({ seed, nodes, trace, diskLoss }).run();
 }
 
 /**
@@ -40,6 +40,8 @@ export async function runSeeds(options: {
   count: number;
   nodes: number | undefined;
   stopOnFailure: boolean;
+  /** Lose disks too (see SimulationOptions.diskLoss). */
+  diskLoss?: boolean;
   progress?: (done: number, summary: SeedsSummary, seed: SeedOutcome) => void;
 }): Promise<SeedsSummary> {
   const started = performance.now();
@@ -48,7 +50,7 @@ export async function runSeeds(options: {
   let done = 0;
   for (let seed = options.first; seed < options.first + options.count; seed++) {
     const nodes = nodesForSeed(seed, options.nodes);
-    const result = await runSeed(seed, nodes, false);
+    const result = await runSeed(seed, nodes, false, options.diskLoss);
     events += result.stats.events;
     done++;
     if (!result.ok) failures.push({ seed, nodes, error: result.error });

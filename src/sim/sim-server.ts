@@ -103,6 +103,8 @@ export class SimServer {
    * fresh join is accepted): the leader may hold progress, and the others votes, from before.
    */
   admitted = true;
+  /** How many times the server lost its disks. */
+  wipes = 0;
   private incarnation = 0;
 
   constructor(
@@ -241,6 +243,7 @@ export class SimServer {
     this.stateDisk = new SimStateFileSystem(this.setting.diskFaults.latencyMaxMs);
     this.start = { index: 0, term: 0, membership: { voters: [], learners: [] } };
     this.admitted = false;
+    this.wipes++;
   }
 
   /** This node's clock reading at the simulator's `ms`. */
