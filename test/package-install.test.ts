@@ -4,7 +4,8 @@
 // prebuilds/; it is installed into an empty project from the npm cache
 // (--prefer-offline: the dependencies are cached here). Then, from that project only: the installed
 // `loghouse` answers --help fast, runs a node, and a Node script uses the client against it through
-// `import "loghouse"` (type-checked against the shipped declarations); a page importing
+// `import "loghouse"` (type-checked against the shipped declarations); without the prebuilt addon,
+// `npm rebuild` compiles it from the shipped sources (the fallback elsewhere); a page importing
 // `loghouse/web` is bundled by esbuild with no Node import in it and, where Chromium is installed
 // (always in CI), talks to the node from the browser.
 import assert from "node:assert/strict";
@@ -33,6 +34,7 @@ describe("the packed package, installed into an empty project", { timeout: 600_0
   let project = "";
   let installed = "";
   let bin = "";
+  let tarball = "";
 
   let work = "";
 
@@ -46,7 +48,7 @@ describe("the packed package, installed into an empty project", { timeout: 600_0
     }
     await symlink(join(ROOT, "node_modules"), join(source, "node_modules"));
     const { stdout } = await run("npm", ["pack", "--pack-destination", work, "--silent"], { cwd: source, maxBuffer: 16 << 20, timeout: 300_000 });
-    const tarball = join(work, stdout.trim().split("\n").pop()!);
+    tarball = join(work, stdout.trim().split("\n").pop()!);
     project = join(work, "project");
     await mkdir(project);
     await writeFile(join(project, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", type: "module", private: true }));
@@ -109,6 +111,20 @@ describe("the packed package, installed into an empty project", { timeout: 600_0
     assert.deepEqual(JSON.parse(stdout), { offsets: ["0", "1"], values: ["one", "two"], outOfRange: true });
     const { stdout: status } = await run(bin, ["status", "--server", node.address]);
     assert.equal(JSON.parse(status).endOffset, "2");
+  });
+
+  test("without a prebuilt addon for the platform, the package builds one from the sources it ships", async (t) => {
+    const copy = join(work, "source-build");
+    await mkdir(copy);
+    await writeFile(join(copy, "package.json"), JSON.stringify({ name: "consumer-source-build", version: "1.0.0", type: "module", private: true }));
+    await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: copy, timeout: 300_000 });
+    await rm(join(copy, "node_modules", "loghouse", "prebuilds"), { recursive: true });
+    // npm 11 holds back dependencies' install scripts until allowed; `npm rebuild` runs loghouse's (node-gyp-build).
+    await run("npm", ["rebuild", "loghouse"], { cwd: copy, timeout: 300_000 });
+    assert.ok(existsSync(join(copy, "node_modules", "loghouse", "build", "Release", "loghouse_native.node")));
+    const node = await startNode(["--data-dir", join(copy, "data"), "--listen", "127.0.0.1:0"], {}, copy, join(copy, "node_modules", ".bin", "loghouse"));
+    cleanup(t, () => stopNode(node));
+    assert.equal(node.lines.find((line) => line.msg === "listening")?.nextOffset, 0);
   });
 
   test("a page importing loghouse/web bundles with no Node import and talks to a node from Chromium", async (t) => {
