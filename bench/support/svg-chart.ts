@@ -33,7 +33,7 @@ export interface Lane {
   readonly points: ReadonlyArray<{ readonly at: number; readonly count: number }>;
 }
 
-export function escapeXml(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
