@@ -164,6 +164,18 @@ export class NodeRemovedError extends LoghouseError {
   readonly rpcCode = RpcCode.failedPrecondition;
 }
 
+/** The caller is known, and the ACL does not allow it the action. */
+export class PermissionDeniedError extends LoghouseError {
+  readonly code = "PERMISSION_DENIED";
+  readonly rpcCode = RpcCode.permissionDenied;
+}
+
+/** The caller is not known (no client certificate, no valid token) and the action needs a principal. */
+export class UnauthenticatedError extends LoghouseError {
+  readonly code = "UNAUTHENTICATED";
+  readonly rpcCode = RpcCode.unauthenticated;
+}
+
 /**
  * A failure an RPC peer reported (or the transport met) that no class above describes, with the
  * gRPC code it came with. Clients raise the specific class when the server names one.

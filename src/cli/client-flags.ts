@@ -1,7 +1,8 @@
 // What every client command shares: which node to talk to (--server, LOGHOUSE_SERVER, default
 // 127.0.0.1:8400), the deadline on each call (--timeout), number flags, and writing to stdout at the
 // pace of the reader.
-import { LoghouseClient } from "../client/client.ts";
+import { readFileSync } from "node:fs";
+import { LoghouseClient, type ClientOptions } from "../client/client.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../server/config.ts";
 import { parseHostPort } from "./address.ts";
@@ -19,10 +20,35 @@ export function serverAddress(flags: Flags, env: NodeJS.ProcessEnv): string {
   return address;
 }
 
-/** A client for --server whose every unary call has the --timeout deadline. */
+/** A client for --server whose every unary call has the --timeout deadline, with --tls-* and --token. */
 export function connectClient(flags: Flags): LoghouseClient {
   const address = serverAddress(flags, process.env);
-  return new LoghouseClient(address, { callTimeoutMs: timeoutMs(flags) });
+  return new LoghouseClient(address, { callTimeoutMs: timeoutMs(flags), ...clientCredentials(flags, process.env) });
+}
+
+function readPem(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`--${flag}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
+/** TLS (any of --tls-ca, --tls-cert, --tls-key given) and the bearer token, from flags or LOGHOUSE_* variables. */
+export function clientCredentials(flags: Flags, env: NodeJS.ProcessEnv): Pick<ClientOptions, "tls" | "token"> {
+  const ca = stringFlag(flags, "tls-ca") ?? env.LOGHOUSE_TLS_CA;
+  const cert = stringFlag(flags, "tls-cert") ?? env.LOGHOUSE_TLS_CERT;
+  const key = stringFlag(flags, "tls-key") ?? env.LOGHOUSE_TLS_KEY;
+  const token = stringFlag(flags, "token") ?? env.LOGHOUSE_TOKEN;
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
+  const tls =
+    ca === undefined && cert === undefined
+      ? undefined
+      : {
+          ...(ca === undefined ? {} : { ca: readPem(ca, "tls-ca") }),
+          ...(cert === undefined ? {} : { cert: readPem(cert, "tls-cert"), key: readPem(key!, "tls-key") }),
+        };
+  return { ...(tls === undefined ? {} : { tls }), ...(token === undefined ? {} : { token }) };
 }
 
 /** --timeout: "500ms", "10s", "2m" or plain milliseconds. */

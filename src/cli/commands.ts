@@ -30,6 +30,10 @@ export interface CommandSpec {
 const CLIENT_OPTIONS: OptionTable = {
   server: { type: "string", value: "HOST:PORT", help: "the node to talk to (env LOGHOUSE_SERVER; default 127.0.0.1:8400)" },
   timeout: { type: "string", value: "DURATION", help: "deadline for each call: 500ms, 10s, 2m or plain milliseconds (default 30s)" },
+  "tls-ca": { type: "string", value: "FILE", help: "speak TLS, verifying the node against this CA (env LOGHOUSE_TLS_CA)" },
+  "tls-cert": { type: "string", value: "FILE", help: "speak TLS with this client certificate, whose CN is your principal; with --tls-key (env LOGHOUSE_TLS_CERT)" },
+  "tls-key": { type: "string", value: "FILE", help: "the client certificate's key (env LOGHOUSE_TLS_KEY)" },
+  token: { type: "string", value: "TOKEN", help: "a bearer token the node maps to your principal (env LOGHOUSE_TOKEN)" },
 };
 
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
@@ -47,7 +51,15 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       config: { type: "string", value: "FILE", help: "JSON with any of dataDir, listen, nodeId, advertise, logLevel, limits {...}, log {...} (env LOGHOUSE_CONFIG); flags and env win" },
       bootstrap: { type: "boolean", help: "start a new cluster with this node (needs a numeric --node-id)" },
       join: { type: "string", value: "HOST:PORT", help: "join the cluster that node belongs to (needs a numeric --node-id; env LOGHOUSE_JOIN)" },
+      "tls-cert": { type: "string", value: "FILE", help: "serve TLS with this certificate (PEM) on the one port; with --tls-key (env LOGHOUSE_TLS_CERT)" },
+      "tls-key": { type: "string", value: "FILE", help: "the certificate's private key (PEM; env LOGHOUSE_TLS_KEY)" },
+      "tls-ca": { type: "string", value: "FILE", help: "verify client certificates against this CA; their CN is the caller's principal (env LOGHOUSE_TLS_CA)" },
+      "acl-model": { type: "string", value: "FILE", help: "casbin model deciding every call (produce, consume, admin, replicate); with --acl-policy (env LOGHOUSE_ACL_MODEL)" },
+      "acl-policy": { type: "string", value: "FILE", help: "casbin policy: p, PRINCIPAL, *, ACTION lines (env LOGHOUSE_ACL_POLICY)" },
+      tokens: { type: "string", value: "FILE", help: "JSON of bearer token to principal, for callers without a certificate (env LOGHOUSE_TOKENS)" },
+      insecure: { type: "boolean", help: "allow plaintext on a non-loopback address (env LOGHOUSE_INSECURE=true)" },
     },
+    notes: ["TLS, ACL and token files are reloaded when they change and on SIGHUP; connections in progress keep working."],
     run: async (flags) => (await import("./serve.ts")).serve(flags as ServeFlags),
   },
   produce: {

@@ -23,6 +23,13 @@ export interface ServeFlags {
   readonly "retention-ms"?: string;
   readonly bootstrap?: boolean;
   readonly join?: string;
+  readonly "tls-cert"?: string;
+  readonly "tls-key"?: string;
+  readonly "tls-ca"?: string;
+  readonly "acl-model"?: string;
+  readonly "acl-policy"?: string;
+  readonly tokens?: string;
+  readonly insecure?: boolean;
 }
 
 /** The keys a config file may hold (limits and log are passed to the server's own validation). */
@@ -34,9 +41,16 @@ interface ConfigFile {
   logLevel?: string;
   limits?: Record<string, unknown>;
   log?: Record<string, unknown>;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  aclModel?: string;
+  aclPolicy?: string;
+  tokens?: string;
+  insecure?: boolean;
 }
 
-const CONFIG_FILE_KEYS = new Set(["dataDir", "listen", "nodeId", "advertise", "logLevel", "limits", "log"]);
+const CONFIG_FILE_KEYS = new Set(["dataDir", "listen", "nodeId", "advertise", "logLevel", "limits", "log", "tlsCert", "tlsKey", "tlsCa", "aclModel", "aclPolicy", "tokens", "insecure"]);
 
 async function readConfigFile(path: string): Promise<ConfigFile> {
   let parsed: unknown;
@@ -81,6 +95,30 @@ function integerSetting(name: string, text: string): number {
   return Number(text);
 }
 
+/** Both files of a pair, or neither; `names` are the flags, for the message. */
+function pair(first: string | undefined, second: string | undefined, names: string): [string, string] | undefined {
+  if (first === undefined && second === undefined) return undefined;
+  if (first === undefined || second === undefined) throw new InvalidConfigError(`${names} go together: give both or neither`);
+  return [resolve(first), resolve(second)];
+}
+
+/** The security part of the settings: TLS, ACL and token files (paths made absolute), and --insecure. */
+function securitySettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile): NonNullable<ServerConfigInput["security"]> {
+  const pick = (flag: string | undefined, envName: string, fromFile: string | undefined): string | undefined => flag ?? env[envName] ?? fromFile;
+  const tls = pair(pick(flags["tls-cert"], "LOGHOUSE_TLS_CERT", file.tlsCert), pick(flags["tls-key"], "LOGHOUSE_TLS_KEY", file.tlsKey), "--tls-cert and --tls-key");
+  const ca = pick(flags["tls-ca"], "LOGHOUSE_TLS_CA", file.tlsCa);
+  if (ca !== undefined && tls === undefined) throw new InvalidConfigError("--tls-ca verifies client certificates: it needs --tls-cert and --tls-key");
+  const acl = pair(pick(flags["acl-model"], "LOGHOUSE_ACL_MODEL", file.aclModel), pick(flags["acl-policy"], "LOGHOUSE_ACL_POLICY", file.aclPolicy), "--acl-model and --acl-policy");
+  const tokens = pick(flags.tokens, "LOGHOUSE_TOKENS", file.tokens);
+  const insecure = flags.insecure === true || env.LOGHOUSE_INSECURE === "true" || env.LOGHOUSE_INSECURE === "1" || file.insecure === true;
+  return {
+    ...(tls === undefined ? {} : { tls: { certFile: tls[0], keyFile: tls[1], caFile: ca === undefined ? undefined : resolve(ca) } }),
+    ...(acl === undefined ? {} : { acl: { modelFile: acl[0], policyFile: acl[1] } }),
+    ...(tokens === undefined ? {} : { tokensFile: resolve(tokens) }),
+    insecure,
+  };
+}
+
 /** Merges flags, environment and config file into the server's input (validated by the server). */
 export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<ServeSettings> {
   if (flags.bootstrap === true && flags.join !== undefined) throw new InvalidConfigError("--bootstrap starts a new cluster and --join enters one: give one of them");
@@ -116,6 +154,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
       ...(advertise === undefined ? {} : { advertiseAddress: advertise }),
       ...(file.limits === undefined ? {} : { limits: file.limits }),
       log,
+      security: securitySettings(flags, env, file),
     } as ServerConfigInput,
   };
 }
@@ -145,6 +184,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
     };
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
+    // SIGHUP reloads certificates, keys, the CA, the ACL and the tokens (they are also polled for change).
+    process.on("SIGHUP", () => void server.reloadSecurity());
   });
 }
 

@@ -22,9 +22,22 @@ import { Producer, type ProducerOptions } from "./producer.ts";
 /** A record as read: value, offset, creation time (ms since the epoch), term and type. */
 export type ConsumedRecord = RecordMessage;
 
+/** TLS to the node: PEM contents, not paths. */
+export interface ClientTlsOptions {
+  /** The CA that signed the node's certificate (absent: the system's roots). */
+  readonly ca?: Buffer;
+  /** A client certificate and its key (mutual TLS): its CN is the caller's principal. */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
 export interface ClientOptions {
-  /** Extra grpc-js channel options (TLS is not offered yet: the channel is plaintext). */
+  /** Extra grpc-js channel options. */
   readonly channelOptions?: grpc.ChannelOptions;
+  /** Speak TLS (absent: plaintext, which a node serves on loopback only unless started --insecure). */
+  readonly tls?: ClientTlsOptions;
+  /** A bearer token (the node's --tokens file maps it to a principal), sent on every call. */
+  readonly token?: string;
   /** Deadline for each unary call (produce, read, offsets, ...), in ms; streams that follow the tail have none. Default: no deadline. */
   readonly callTimeoutMs?: number;
 }
@@ -50,6 +63,17 @@ type UnaryMethod = (request: object, metadata: grpc.Metadata, options: grpc.Call
 const WINDOW_BYTES = 8 * 1024 * 1024;
 const MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 
+/** Adds `authorization: Bearer TOKEN` to every call (an interceptor: call credentials would need TLS). */
+function bearerToken(token: string): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set("authorization", `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
+}
+
 export class LoghouseClient {
   private readonly log: grpc.Client;
   private readonly health: grpc.Client;
@@ -65,10 +89,13 @@ export class LoghouseClient {
       "grpc.max_receive_message_length": MESSAGE_BYTES_MAX,
       ...options.channelOptions,
     };
+    if ((options.tls?.cert === undefined) !== (options.tls?.key === undefined)) throw new InvalidArgumentError("a client certificate needs its key, and a key its certificate");
+    const credentials = options.tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(options.tls.ca ?? null, options.tls.key ?? null, options.tls.cert ?? null);
+    const clientOptions = { ...channelOptions, ...(options.token === undefined ? {} : { interceptors: [bearerToken(options.token)] }) };
     const LogClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Log), "Log");
     const HealthClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Health), "Health");
-    this.log = new LogClient(address, grpc.credentials.createInsecure(), channelOptions);
-    this.health = new HealthClient(address, grpc.credentials.createInsecure(), channelOptions);
+    this.log = new LogClient(address, credentials, clientOptions);
+    this.health = new HealthClient(address, credentials, clientOptions);
     if (options.callTimeoutMs !== undefined && !(Number.isSafeInteger(options.callTimeoutMs) && options.callTimeoutMs > 0)) {
       throw new InvalidArgumentError(`callTimeoutMs must be a positive integer, got ${options.callTimeoutMs}`);
     }

@@ -14,10 +14,12 @@ import {
   NodeRemovedError,
   NotLeaderError,
   OffsetOutOfRangeError,
+  PermissionDeniedError,
   RecordTooLargeError,
   RpcError,
   StorageFullError,
   StorageIoError,
+  UnauthenticatedError,
   type RpcCode,
 } from "../errors.ts";
 
@@ -42,6 +44,8 @@ const byCode: Record<string, Rebuild> = {
   NOT_LEADER: (message) => new NotLeaderError(message, 0),
   CLUSTER_UNAVAILABLE: (message) => new ClusterUnavailableError(message),
   NODE_REMOVED: (message) => new NodeRemovedError(message),
+  PERMISSION_DENIED: (message) => new PermissionDeniedError(message),
+  UNAUTHENTICATED: (message) => new UnauthenticatedError(message),
 };
 
 /** The typed error for a failed grpc-js call (anything else is returned as an RpcError of code 2). */

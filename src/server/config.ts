@@ -1,7 +1,10 @@
 // Configuration of one node: where it keeps its data, where it listens, and every limit it
 // enforces. All of it is validated here, once, at start-up, with a message naming the field; the
 // storage part is validated by the storage layer's own resolver, called from here.
+import { isIP } from "node:net";
 import { InvalidConfigError } from "../errors.ts";
+import type { AclFiles } from "../security/acl.ts";
+import type { TlsFiles } from "../security/tls-material.ts";
 import { FULL_HEADER_BYTES, resolveLogConfig, type LogConfig } from "../storage/index.ts";
 
 export interface ServerLimits {
@@ -47,6 +50,19 @@ export interface ServerLimits {
   readonly shutdownGraceMs: number;
 }
 
+export interface SecurityConfig {
+  /** TLS on the one port (every plane); absent: plaintext, on a loopback address only unless `insecure`. */
+  readonly tls: TlsFiles | undefined;
+  /** A casbin model and policy deciding every call; absent: every call is allowed. */
+  readonly acl: AclFiles | undefined;
+  /** JSON of bearer token to principal, for callers without a client certificate. */
+  readonly tokensFile: string | undefined;
+  /** Plaintext on a non-loopback address, asked for explicitly. */
+  readonly insecure: boolean;
+  /** How often the TLS, ACL and token files are polled for change (each change reloads them). */
+  readonly reloadIntervalMs: number;
+}
+
 export interface ServerConfig {
   /** Directory of the log (created if absent). */
   readonly dataDir: string;
@@ -60,9 +76,11 @@ export interface ServerConfig {
   readonly limits: ServerLimits;
   /** Storage options (see src/storage/config.ts); recordBytesMax comes from limits. */
   readonly log: LogConfig;
+  readonly security: SecurityConfig;
 }
 
-export interface ServerConfigInput extends Partial<Omit<ServerConfig, "limits" | "log">> {
+export interface ServerConfigInput extends Partial<Omit<ServerConfig, "limits" | "log" | "security">> {
+  readonly security?: Partial<SecurityConfig>;
   readonly limits?: Partial<ServerLimits>;
   readonly log?: Partial<Omit<LogConfig, "recordBytesMax">>;
 }
@@ -135,9 +153,42 @@ function resolveLimits(input: Partial<ServerLimits>): ServerLimits {
   return limits;
 }
 
+/** Whether `host` reaches only this machine (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackHost(host: string): boolean {
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  return host === "::1";
+}
+
+function resolveSecurity(input: Partial<SecurityConfig>, host: string): SecurityConfig {
+  const known = new Set(["tls", "acl", "tokensFile", "insecure", "reloadIntervalMs"]);
+  for (const key of Object.keys(input)) {
+    if (!known.has(key)) throw new InvalidConfigError(`unknown security config field: ${key}`);
+  }
+  const tls =
+    input.tls === undefined
+      ? undefined
+      : {
+          certFile: requireString("security.tls.certFile (--tls-cert)", input.tls.certFile),
+          keyFile: requireString("security.tls.keyFile (--tls-key)", input.tls.keyFile),
+          caFile: input.tls.caFile === undefined ? undefined : requireString("security.tls.caFile (--tls-ca)", input.tls.caFile),
+        };
+  const acl =
+    input.acl === undefined
+      ? undefined
+      : { modelFile: requireString("security.acl.modelFile (--acl-model)", input.acl.modelFile), policyFile: requireString("security.acl.policyFile (--acl-policy)", input.acl.policyFile) };
+  const tokensFile = input.tokensFile === undefined ? undefined : requireString("security.tokensFile (--tokens)", input.tokensFile);
+  const insecure = input.insecure ?? false;
+  if (typeof insecure !== "boolean") throw new InvalidConfigError(`security.insecure must be a boolean, got ${String(insecure)}`);
+  if (tls === undefined && !insecure && !isLoopbackHost(host)) {
+    throw new InvalidConfigError(`listening on ${host} without TLS: give --tls-cert and --tls-key, or --insecure to serve plaintext on the network`);
+  }
+  return { tls, acl, tokensFile, insecure, reloadIntervalMs: requireInteger("security.reloadIntervalMs", input.reloadIntervalMs ?? 1000, 10, 3_600_000) };
+}
+
 /** Fills defaults and validates every field; throws InvalidConfigError naming the first bad one. */
 export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig {
-  const known = new Set(["dataDir", "host", "port", "nodeId", "advertiseAddress", "limits", "log"]);
+  const known = new Set(["dataDir", "host", "port", "nodeId", "advertiseAddress", "limits", "log", "security"]);
   for (const key of Object.keys(input)) {
     if (!known.has(key)) throw new InvalidConfigError(`unknown server config field: ${key}`);
   }
@@ -153,13 +204,15 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
     );
   }
   const advertiseAddress = input.advertiseAddress === undefined ? undefined : requireString("advertiseAddress", input.advertiseAddress);
+  const host = requireString("host", input.host ?? DEFAULT_HOST);
   return {
     dataDir: requireString("dataDir", input.dataDir ?? DEFAULT_DATA_DIR),
-    host: requireString("host", input.host ?? DEFAULT_HOST),
+    host,
     port: requireInteger("port", input.port ?? DEFAULT_PORT, 0, 65_535),
     nodeId: requireString("nodeId", input.nodeId ?? "loghouse-0"),
     advertiseAddress,
     limits,
     log,
+    security: resolveSecurity(input.security ?? {}, host),
   };
 }

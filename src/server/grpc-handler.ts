@@ -15,7 +15,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { constants, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { decodeProduceBatchRequest, encodeConsumeResponse, encodeRecordBatch } from "../wire/record-codec.ts";
+import type { CallAuthorizer } from "./call-authorizer.ts";
 import type { CallContext } from "./call-context.ts";
+import { certificatePrincipalOf } from "./connection-identity.ts";
 import { MessageReader, RequestQueue } from "./grpc-messages.ts";
 import type { Logger } from "./logger.ts";
 import { isUnexpected, toConnectError } from "./status.ts";
@@ -52,6 +54,8 @@ export interface GrpcHandlerOptions {
   /** Answer bytes all the calls of one connection may hold waiting for the network, shared among them. */
   readonly connectionBytesInFlightMax: number;
   readonly logger: Logger;
+  /** Checks every call before its handler runs (the same check as the Connect router's). */
+  readonly authorizer: CallAuthorizer;
 }
 
 /** The calls in progress on one HTTP/2 connection, which share its answer budget. */
@@ -154,6 +158,7 @@ export class GrpcHandler {
     if (headers[":method"] !== "POST") refusal = new ConnectError("gRPC requires POST", Code.Unimplemented);
     else if (route === undefined) refusal = new ConnectError(`unknown method ${headers[":path"]}`, Code.Unimplemented);
     else if (encoding !== undefined && encoding !== "identity") refusal = new ConnectError(`unsupported grpc-encoding ${String(encoding)}`, Code.Unimplemented);
+    refusal ??= this.authorize(stream, headers);
     if (refusal !== undefined) {
       sendTrailersOnly(stream, refusal);
       return Promise.resolve();
@@ -166,6 +171,19 @@ export class GrpcHandler {
       this.calls.delete(call);
       share.calls--;
     });
+  }
+
+  /** The authorizer's refusal of this call, if it refuses it. */
+  private authorize(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): ConnectError | undefined {
+    try {
+      this.options.authorizer.authorize(headers[":path"]!, {
+        certificatePrincipal: certificatePrincipalOf(stream.session?.socket),
+        authorization: headers.authorization,
+      });
+      return undefined;
+    } catch (error) {
+      return toConnectError(error);
+    }
   }
 
   private shareOf(session: Http2Session | undefined): ConnectionShare {

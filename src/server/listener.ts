@@ -1,16 +1,20 @@
-// One TCP port for every protocol. The first bytes of a connection say what it speaks: the HTTP/2
-// client preface ("PRI * HTTP/2.0..."), a Raft peer's 0x01 (the Go original's convention), or
-// anything else, which is HTTP/1.1. The bytes read to decide are put back, and the socket is handed
+// One TCP port for every protocol. The first bytes of a connection say what it speaks: a TLS
+// ClientHello (a handshake record, 0x16; inside it ALPN tells the planes apart), the HTTP/2 client
+// preface ("PRI * HTTP/2.0..."), a Raft peer's 0x01 (the Go original's convention), or anything
+// else, which is HTTP/1.1. The bytes read to decide are put back, and the socket is handed
 // to the server for that protocol.
 import type { Socket } from "node:net";
 import { ADMIN_MARKER } from "../cluster/admin-protocol.ts";
 import { CONNECTION_MARKER } from "../cluster/frame-reader.ts";
 
+/** The first byte of a TLS record of type handshake, which every ClientHello is. */
+const TLS_HANDSHAKE = 0x16;
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-export type ConnectionKind = "http2" | "http1" | "raft";
+export type ConnectionKind = "tls" | "http2" | "http1" | "raft";
 
 export interface ConnectionRoutes {
+  readonly tls: (socket: Socket) => void;
   readonly http2: (socket: Socket) => void;
   readonly http1: (socket: Socket) => void;
   readonly raft: (socket: Socket) => void;
@@ -19,6 +23,7 @@ export interface ConnectionRoutes {
 /** What the bytes seen so far say, or undefined while they could still be the HTTP/2 preface. */
 export function classifyConnection(bytes: Buffer): ConnectionKind | undefined {
   if (bytes.length === 0) return undefined;
+  if (bytes[0] === TLS_HANDSHAKE) return "tls";
   // A Raft peer (0x01) or a cluster admin request (0x02, join and leave): both go to the cluster.
   if (bytes[0] === CONNECTION_MARKER || bytes[0] === ADMIN_MARKER) return "raft";
   const compared = Math.min(bytes.length, HTTP2_PREFACE.length);

@@ -4,13 +4,18 @@
 //   TCP port ─ routeConnection ─┬─ HTTP/2 ─ "stream" ─┬─ application/grpc[+proto] → GrpcHandler (fast path)
 //                               │                      └─ anything else → connect-node router
 //                               ├─ HTTP/1.1 → connect-node router (Connect, gRPC-Web)
-//                               └─ 0x01 → Raft (not on a single node: closed)
+//                               ├─ 0x01 → Raft (not on a single node: closed)
+//                               └─ TLS ClientHello → handshake, then by ALPN: h2 → HTTP/2, http/1.1 → HTTP/1.1,
+//                                  loghouse-peer/1 → Raft (a verified certificate required)
+//
+// With TLS configured, plaintext connections of every kind are closed. Every call passes the one
+// authorization check (call-authorizer.ts): in the gRPC fast path and as a Connect interceptor.
 //
 // Shutdown (close): health turns NOT_SERVING, the port stops accepting, every waiting call (tail
 // streams, health watches, fetches waiting for data) ends with UNAVAILABLE, HTTP/2 connections get
 // GOAWAY, calls in progress get shutdownGraceMs to finish, and then the log closes, which waits for
 // and syncs every append that was queued, so nothing acknowledged is lost.
-import { Code, ConnectError, cors, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, cors, createContextKey, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -18,7 +23,9 @@ import * as net from "node:net";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Log as LogServiceDesc } from "../gen/log/v1/log_pb.ts";
 import { Log, type ServedLog } from "../storage/index.ts";
-import { resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
+import type { CallAuthorizer } from "./call-authorizer.ts";
+import { isLoopbackHost, resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
+import { certificatePrincipalOf } from "./connection-identity.ts";
 import { ConnectionGuard } from "./connection-guard.ts";
 import { GrpcHandler, isBinaryGrpc, sendTrailersOnly } from "./grpc-handler.ts";
 import { createHealthService, HealthState, ServingStatus } from "./health-service.ts";
@@ -26,6 +33,7 @@ import { routeConnection } from "./listener.ts";
 import type { ServedCluster } from "./served-cluster.ts";
 import { createLogService } from "./log-service.ts";
 import { silentLogger, type Logger } from "./logger.ts";
+import { ServerSecurity } from "./server-security.ts";
 import { ERROR_CODE_KEY, isUnexpected, shuttingDown, toConnectError } from "./status.ts";
 
 export interface ServerOptions {
@@ -65,6 +73,7 @@ export class LoghouseServer {
     private readonly shutdown: AbortController,
     private readonly tcp: net.Server,
     private readonly http1: http.Server,
+    private readonly security: ServerSecurity,
   ) {}
 
   /** Validates the configuration, opens the log and listens; rejects with InvalidConfigError or a storage error. */
@@ -93,6 +102,7 @@ export class LoghouseServer {
     options: ServerOptions,
   ): Promise<LoghouseServer> {
     const { limits } = config;
+    const security = await ServerSecurity.load(config.security, logger);
     const health = new HealthState(new Set([LogServiceDesc.typeName, Health.typeName]));
     // A cluster member repairing its log, or removed from its cluster, does not serve as a member.
     options.cluster?.onServingChange((serving) => health.set(serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING));
@@ -110,6 +120,7 @@ export class LoghouseServer {
       streamBytesInFlightMax: limits.streamBytesInFlightMax,
       connectionBytesInFlightMax: limits.connectionBytesInFlightMax,
       logger,
+      authorizer: security.authorizer,
     });
     grpc.addService(LogServiceDesc, logService);
     grpc.addService(Health, healthService);
@@ -124,7 +135,8 @@ export class LoghouseServer {
         readMaxBytes: limits.messageBytesMax,
         writeMaxBytes: limits.messageBytesMax,
         shutdownSignal: shutdown.signal,
-        interceptors: [mapErrors(logger)],
+        contextValues: (request) => createContextValues().set(CERTIFICATE_PRINCIPAL, certificatePrincipalOf(request.socket)),
+        interceptors: [mapErrors(logger), authorize(security.authorizer)],
       }),
     );
     const http1 = http.createServer(
@@ -143,21 +155,40 @@ export class LoghouseServer {
     http1.emit("listening");
     const tcp = net.createServer({ noDelay: true });
     tcp.maxConnections = limits.connectionsMax;
-    server = new LoghouseServer(config, log, closeLog, logger, health, grpc, shutdown, tcp, http1);
+    server = new LoghouseServer(config, log, closeLog, logger, health, grpc, shutdown, tcp, http1, security);
     const http2Server = server.createHttp2Server(connect);
+    const toHttp2 = (socket: net.Socket): void => {
+      http2Server.emit("connection", socket);
+    };
+    const toHttp1 = (socket: net.Socket): void => {
+      http1.emit("connection", socket);
+      socket.resume();
+    };
+    const toRaft =
+      (options.cluster === undefined ? undefined : (socket: net.Socket) => options.cluster!.acceptConnection(socket)) ??
+      options.onRaftConnection ??
+      ((socket: net.Socket) => {
+        logger.warn("closing a Raft connection: this node runs alone", { remote: socket.remoteAddress });
+        socket.destroy();
+      });
+    const refusePlaintext = (socket: net.Socket): void => {
+      logger.debug("closing a plaintext connection: this node serves TLS only", { remote: socket.remoteAddress });
+      socket.destroy();
+    };
+    const tlsServer = security.tlsEnabled
+      ? security.createTlsServer({ http2: toHttp2, http1: toHttp1, peer: toRaft }, FIRST_BYTES_TIMEOUT_MS)
+      : undefined;
     const routes = {
-      http2: (socket: net.Socket) => http2Server.emit("connection", socket),
-      http1: (socket: net.Socket) => {
-        http1.emit("connection", socket);
-        socket.resume();
-      },
-      raft:
-        (options.cluster === undefined ? undefined : (socket: net.Socket) => options.cluster!.acceptConnection(socket)) ??
-        options.onRaftConnection ??
-        ((socket: net.Socket) => {
-          logger.warn("closing a Raft connection: this node runs alone", { remote: socket.remoteAddress });
-          socket.destroy();
-        }),
+      tls:
+        tlsServer === undefined
+          ? (socket: net.Socket) => {
+              logger.debug("closing a TLS connection: this node has no certificate", { remote: socket.remoteAddress });
+              socket.destroy();
+            }
+          : (socket: net.Socket) => tlsServer.emit("connection", socket),
+      http2: tlsServer === undefined ? toHttp2 : refusePlaintext,
+      http1: tlsServer === undefined ? toHttp1 : refusePlaintext,
+      raft: tlsServer === undefined ? toRaft : refusePlaintext,
     };
     tcp.on("connection", (socket) => {
       server!.track(socket);
@@ -171,7 +202,18 @@ export class LoghouseServer {
       });
     });
     tcp.on("error", (error) => logger.error("listener failed", { error }));
-    logger.info("listening", { address: server.address, dataDir: config.dataDir, lowestOffset: log.lowestOffset, nextOffset: log.nextOffset });
+    security.watch();
+    if (!security.tlsEnabled && !isLoopbackHost(config.host)) {
+      logger.warn("serving plaintext on the network (--insecure): anyone who can reach the port can read, write and impersonate peers", { host: config.host });
+    }
+    logger.info("listening", {
+      address: server.address,
+      tls: security.tlsEnabled,
+      clientCertificates: security.verifiesClients,
+      dataDir: config.dataDir,
+      lowestOffset: log.lowestOffset,
+      nextOffset: log.nextOffset,
+    });
     return server;
   }
 
@@ -244,6 +286,11 @@ export class LoghouseServer {
     return { host: this.config.host, port: bound?.port ?? this.config.port };
   }
 
+  /** Reads the TLS, ACL and token files again (SIGHUP); a file that fails to load is logged and the old one kept. */
+  reloadSecurity(): Promise<void> {
+    return this.security.reload();
+  }
+
   /** HTTP/2 streams (RPCs) open now, over every protocol. */
   get streamsOpen(): number {
     return this.streams;
@@ -277,6 +324,7 @@ export class LoghouseServer {
     const started = performance.now();
     this.logger.info("shutting down", { calls: this.grpc.size, connections: this.sockets.size });
     this.health.set(ServingStatus.NOT_SERVING);
+    this.security.close();
     const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     const reason = shuttingDown();
     this.shutdown.abort(reason);
@@ -341,6 +389,20 @@ function mapErrors(logger: Logger): Interceptor {
     } catch (error) {
       throw map(error);
     }
+  };
+}
+
+/** The principal of the connection's verified client certificate, for the Connect router's calls. */
+const CERTIFICATE_PRINCIPAL = createContextKey<string | undefined>(undefined, { description: "certificate principal" });
+
+/** The one authorization check (call-authorizer.ts) for calls through the Connect router. */
+function authorize(authorizer: CallAuthorizer): Interceptor {
+  return (next) => async (request) => {
+    authorizer.authorize(`/${request.service.typeName}/${request.method.name}`, {
+      certificatePrincipal: request.contextValues.get(CERTIFICATE_PRINCIPAL),
+      authorization: request.header.get("authorization") ?? undefined,
+    });
+    return next(request);
   };
 }
 

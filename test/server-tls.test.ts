@@ -1,0 +1,151 @@
+// TLS and authorization on the one port, with real clients over real sockets: grpc-js (the gRPC
+// fast path) and connect-node over HTTP/1.1 and HTTP/2 (the Connect router), client certificates
+// and bearer tokens against the Go original's ACL, plaintext refused, certificates rotated on disk.
+import assert from "node:assert/strict";
+import { copyFile, writeFile } from "node:fs/promises";
+import * as tls from "node:tls";
+import { test } from "node:test";
+import { createClient, ConnectError, Code } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { LoghouseClient } from "../src/client/client.ts";
+import { InvalidConfigError, PermissionDeniedError, RpcCode, RpcError, UnauthenticatedError } from "../src/errors.ts";
+import { Log } from "../src/gen/log/v1/log_pb.ts";
+import { resolveServerConfig, type ServerConfigInput } from "../src/server/config.ts";
+import type { LoghouseServer } from "../src/server/server.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { clientTls, devCerts, type DevCerts } from "./support/dev-certs.ts";
+import { addressOf, startLogServer } from "./support/log-server.ts";
+import { tempDir } from "./support/temp-dir.ts";
+import { waitUntilAsync } from "./support/wait-until.ts";
+
+const TOKEN = "browser-token-0123456789abcdef";
+
+async function securedServer(t: import("node:test").TestContext, certs: DevCerts, extra: ServerConfigInput["security"] = {}): Promise<LoghouseServer> {
+  const tokensFile = `${await tempDir(t)}/tokens.json`;
+  await writeFile(tokensFile, JSON.stringify({ [TOKEN]: "root", "nobody-token-0123456789abcdef": "nobody" }));
+  return startLogServer(t, {
+    security: {
+      tls: { certFile: certs.path("node-1.pem"), keyFile: certs.path("node-1-key.pem"), caFile: certs.path("ca.pem") },
+      acl: { modelFile: certs.path("model.conf"), policyFile: certs.path("policy.csv") },
+      tokensFile,
+      reloadIntervalMs: 50,
+      ...extra,
+    },
+  });
+}
+
+/** A call whose channel never came up: grpc-js retries the connection until the deadline. */
+function neverConnected(error: unknown): boolean {
+  return error instanceof RpcError && (error.rpcCode === RpcCode.unavailable || error.rpcCode === RpcCode.deadlineExceeded);
+}
+
+function client(t: import("node:test").TestContext, server: LoghouseServer, options: ConstructorParameters<typeof LoghouseClient>[1]): LoghouseClient {
+  const made = new LoghouseClient(addressOf(server), { callTimeoutMs: 5_000, ...options });
+  cleanup(t, () => made.close());
+  return made;
+}
+
+test("a plaintext client against a TLS port fails; a TLS client without the CA fails", async (t) => {
+  const certs = await devCerts(t);
+  const server = await securedServer(t, certs);
+  await assert.rejects(client(t, server, { callTimeoutMs: 1_000 }).produce(Buffer.from("x")), neverConnected);
+  // A client that trusts another CA does not accept the node's certificate.
+  const other = await devCerts(t);
+  await assert.rejects(client(t, server, { callTimeoutMs: 1_000, tls: await clientTls(other, "root") }).produce(Buffer.from("x")), neverConnected);
+  assert.equal(server.log.nextOffset, 0);
+});
+
+test("client certificates and the Go original's ACL: root produces and consumes, nobody is denied, no credentials are unauthenticated", async (t) => {
+  const certs = await devCerts(t);
+  const server = await securedServer(t, certs);
+  const root = client(t, server, { tls: await clientTls(certs, "root") });
+  assert.equal(await root.produce(Buffer.from("hello")), 0n);
+  assert.equal(Buffer.from((await root.read(0)).value).toString(), "hello");
+  assert.equal((await root.servers()).length, 1);
+
+  const nobody = client(t, server, { tls: await clientTls(certs, "nobody") });
+  await assert.rejects(nobody.produce(Buffer.from("x")), PermissionDeniedError);
+  await assert.rejects(nobody.read(0), PermissionDeniedError);
+  const anonymous = client(t, server, { tls: await clientTls(certs) });
+  await assert.rejects(anonymous.produce(Buffer.from("x")), UnauthenticatedError);
+  await assert.rejects(anonymous.read(0), UnauthenticatedError);
+  // Health checks are open: probes carry no credentials.
+  assert.equal(await anonymous.healthStatus(), "SERVING");
+  // A certificate from another CA closes the connection.
+  const strangers = await devCerts(t);
+  const stranger = client(t, server, { callTimeoutMs: 1_000, tls: { ca: await certs.read("ca.pem"), cert: await strangers.read("root-client.pem"), key: await strangers.read("root-client-key.pem") } });
+  await assert.rejects(stranger.produce(Buffer.from("x")), neverConnected);
+  assert.equal(server.log.nextOffset, 1);
+});
+
+test("bearer tokens: the token's principal is authorized; an unknown token is unauthenticated", async (t) => {
+  const certs = await devCerts(t);
+  const server = await securedServer(t, certs);
+  const ca = await certs.read("ca.pem");
+  assert.equal(await client(t, server, { tls: { ca }, token: TOKEN }).produce(Buffer.from("by token")), 0n);
+  await assert.rejects(client(t, server, { tls: { ca }, token: "nobody-token-0123456789abcdef" }).produce(Buffer.from("x")), PermissionDeniedError);
+  await assert.rejects(client(t, server, { tls: { ca }, token: "not-a-token-0123456789abcdef" }).produce(Buffer.from("x")), UnauthenticatedError);
+
+  // The Connect router (connect-node over HTTP/1.1 and over HTTP/2 with the Connect protocol) applies the same check.
+  const base = `https://localhost:${server.address.port}`;
+  for (const [name, transport] of [
+    ["connect http/1.1", createConnectTransport({ baseUrl: base, httpVersion: "1.1", nodeOptions: { ca } })],
+    ["connect h2", createConnectTransport({ baseUrl: base, httpVersion: "2", nodeOptions: { ca } })],
+    ["grpc h2 with a client certificate", createGrpcTransport({ baseUrl: base, nodeOptions: { ca, cert: await certs.read("nobody-client.pem"), key: await certs.read("nobody-client-key.pem") } })],
+  ] as const) {
+    const log = createClient(Log, transport);
+    const withToken = { headers: { authorization: `Bearer ${TOKEN}` } };
+    if (name.startsWith("connect")) {
+      assert.equal(Buffer.from((await log.consume({ offset: 0n }, withToken)).record!.value).toString(), "by token", name);
+      await assert.rejects(log.consume({ offset: 0n }), (error: unknown) => error instanceof ConnectError && error.code === Code.Unauthenticated, name);
+    } else {
+      await assert.rejects(log.consume({ offset: 0n }), (error: unknown) => error instanceof ConnectError && error.code === Code.PermissionDenied, name);
+    }
+  }
+});
+
+function serverCertificate(server: LoghouseServer, ca: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port: server.address.port, servername: "localhost", ca, ALPNProtocols: ["h2"] }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.once("error", reject);
+  });
+}
+
+test("certificates rotated on disk are used by new connections without a restart; an open stream keeps flowing", async (t) => {
+  const certs = await devCerts(t);
+  const dir = await tempDir(t);
+  for (const name of ["node-1.pem", "node-1-key.pem"]) await copyFile(certs.path(name), `${dir}/${name}`);
+  const server = await securedServer(t, certs, { tls: { certFile: `${dir}/node-1.pem`, keyFile: `${dir}/node-1-key.pem`, caFile: certs.path("ca.pem") } });
+  const ca = await certs.read("ca.pem");
+  const before = await serverCertificate(server, ca);
+  const root = client(t, server, { tls: await clientTls(certs, "root") });
+  await root.produce(Buffer.from("before"));
+  const stream = root.consume({ follow: true });
+  assert.equal(Buffer.from((await stream.next()).value!.value).toString(), "before");
+
+  // The same CA signs the new certificate: a second set, then its node certificate and key copied in.
+  const rotated = await devCerts(t);
+  const rotatedCa = await rotated.read("ca.pem");
+  await copyFile(rotated.path("node-1-key.pem"), `${dir}/node-1-key.pem`);
+  await copyFile(rotated.path("node-1.pem"), `${dir}/node-1.pem`);
+  const after = await waitUntilAsync("the rotated certificate to be served", async () => {
+    const seen = await serverCertificate(server, rotatedCa).catch(() => undefined);
+    return seen !== undefined && seen !== before ? seen : undefined;
+  });
+  assert.notEqual(after, before);
+  // The open stream, on the connection made before the rotation, still delivers.
+  const fresh = client(t, server, { tls: { ca: Buffer.concat([ca, rotatedCa]), cert: await certs.read("root-client.pem"), key: await certs.read("root-client-key.pem") } });
+  await fresh.produce(Buffer.from("after"));
+  assert.equal(Buffer.from((await stream.next()).value!.value).toString(), "after");
+  await stream.return(undefined);
+});
+
+test("plaintext is for loopback: another address needs TLS or an explicit insecure", () => {
+  assert.throws(() => resolveServerConfig({ host: "0.0.0.0" }), (error: unknown) => error instanceof InvalidConfigError && /without TLS.*--insecure/.test(error.message));
+  assert.equal(resolveServerConfig({ host: "0.0.0.0", security: { insecure: true } }).security.insecure, true);
+  assert.ok(resolveServerConfig({ host: "10.1.2.3", security: { tls: { certFile: "c.pem", keyFile: "k.pem", caFile: undefined } } }).security.tls);
+  for (const host of ["127.0.0.1", "127.8.9.10", "::1", "localhost"]) assert.equal(resolveServerConfig({ host }).security.tls, undefined);
+});
