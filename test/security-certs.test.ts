@@ -36,7 +36,9 @@ test("certs writes a CA, node certificates bound to their ids, client certificat
     "p, root, *, consume",
     "p, root, *, admin",
     "p, 1, *, replicate",
+    "p, 1, *, produce",
     "p, loghouse-2, *, replicate",
+    "p, loghouse-2, *, produce",
   ]);
   const bad = await runCli(["certs", dir, "--clients", "../evil"]);
   assert.equal(bad.code, 2);

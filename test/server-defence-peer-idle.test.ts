@@ -27,7 +27,7 @@ function heartbeatFrame(): Buffer {
 
 test("a peer connection quiet after its hello (or within it) is closed; one with heartbeats stays", { timeout: 60_000 }, async (t) => {
   const delivered: PeerMessage[] = [];
-  const context = { nodeId: NODE_ID, frameBytesMax: 1 << 20, counters: new TransportCounters(), deliver: (m: PeerMessage) => delivered.push(m), onError: () => undefined };
+  const context = { nodeId: NODE_ID, frameBytesMax: 1 << 20, counters: new TransportCounters(), deliver: (m: PeerMessage) => delivered.push(m), onError: () => undefined, authenticates: () => true };
   const accepted = new Set<InboundConnection>();
   const server = net.createServer((socket) => {
     const connection = new InboundConnection(socket, context, (closed) => accepted.delete(closed));

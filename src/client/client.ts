@@ -3,6 +3,7 @@
 // (src/errors.ts). For ingestion use producer() (batches), for reading consume() (an async
 // iterator that can follow the tail). Browsers use the generated service with connect-web.
 import * as grpc from "@grpc/grpc-js";
+import type { PeerCertificate } from "node:tls";
 import { InvalidArgumentError, OffsetOutOfRangeError } from "../errors.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
 import {
@@ -29,6 +30,8 @@ export interface ClientTlsOptions {
   /** A client certificate and its key (mutual TLS): its CN is the caller's principal. */
   readonly cert?: Buffer;
   readonly key?: Buffer;
+  /** Checks the node's certificate instead of matching the address's host name (a peer checks node ids); returns an Error to refuse. */
+  readonly checkServerIdentity?: (hostname: string, certificate: PeerCertificate) => Error | undefined;
 }
 
 export interface ClientOptions {
@@ -90,7 +93,9 @@ export class LoghouseClient {
       ...options.channelOptions,
     };
     if ((options.tls?.cert === undefined) !== (options.tls?.key === undefined)) throw new InvalidArgumentError("a client certificate needs its key, and a key its certificate");
-    const credentials = options.tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(options.tls.ca ?? null, options.tls.key ?? null, options.tls.cert ?? null);
+    const { tls } = options;
+    const verify = tls?.checkServerIdentity === undefined ? {} : { checkServerIdentity: tls.checkServerIdentity };
+    const credentials = tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null, verify);
     const clientOptions = { ...channelOptions, ...(options.token === undefined ? {} : { interceptors: [bearerToken(options.token)] }) };
     const LogClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Log), "Log");
     const HealthClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Health), "Health");

@@ -2,10 +2,13 @@
 // one request and one response, each a u32 length (little-endian) and a JSON document. It is how a
 // new node asks the cluster to let it in, how an operator asks a node to leave, how a node that
 // applied its own removal asks the leader whether it is still a member (it may have been added back
-// since), and how a leader tells a removed node that still speaks Raft to ask that question.
-import { connect, type Socket } from "node:net";
+// since), and how a leader tells a removed node that still speaks Raft to ask that question. In a
+// cluster with TLS it runs over mutual TLS (ALPN loghouse-peer/1) with the caller's certificate, and
+// the node answering authorizes each request by that certificate (cluster-node.ts).
+import type { Socket } from "node:net";
 import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
 import { parsePeerAddress } from "./outbound-peer.ts";
+import { dialPeer, type PeerTls } from "./peer-dial.ts";
 
 export const ADMIN_MARKER = 0x02;
 const DOCUMENT_BYTES_MAX = 64 * 1024;
@@ -91,12 +94,11 @@ function parseRequest(document: unknown): AdminRequest {
  * Sends one request to the node at `address` (host:port) and returns its response; a node that
  * cannot be reached or does not answer within `timeoutMs` is a ClusterUnavailableError.
  */
-export async function sendAdminRequest(address: string, request: AdminRequest, timeoutMs = 10_000): Promise<AdminResponse> {
-  const { host, port } = parsePeerAddress(address);
-  const socket = connect({ host, port });
+export async function sendAdminRequest(address: string, request: AdminRequest, timeoutMs = 10_000, peerTls?: PeerTls): Promise<AdminResponse> {
+  const { socket, readyEvent } = dialPeer(parsePeerAddress(address), peerTls, undefined);
   try {
     await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
+      socket.once(readyEvent, resolve);
       socket.once("error", reject);
     });
     socket.write(Buffer.concat([Buffer.from([ADMIN_MARKER]), frame(request)]));
@@ -129,10 +131,10 @@ export async function serveAdminConnection(
 }
 
 /** Sends `request` through any member reachable at `contact`, following redirects to the leader; returns the leader's answer. */
-export async function askLeader(contact: string, request: AdminRequest, attemptsMax = 10, timeoutMs = 10_000): Promise<Extract<AdminResponse, { ok: true }>> {
+export async function askLeader(contact: string, request: AdminRequest, attemptsMax = 10, timeoutMs = 10_000, peerTls?: PeerTls): Promise<Extract<AdminResponse, { ok: true }>> {
   let target = contact;
   for (let attempt = 0; attempt < attemptsMax; attempt++) {
-    const response = await sendAdminRequest(target, request, timeoutMs);
+    const response = await sendAdminRequest(target, request, timeoutMs, peerTls);
     if (response.ok) return response;
     if (response.leaderAddress === undefined) throw new ClusterUnavailableError(`${request.op} refused: ${response.error}`);
     target = response.leaderAddress;
@@ -141,11 +143,11 @@ export async function askLeader(contact: string, request: AdminRequest, attempts
 }
 
 /** Asks the cluster to remove member `nodeId`, through any member reachable at `contact` (redirected to the leader); each answer is awaited up to `timeoutMs`. */
-export async function leaveCluster(contact: string, nodeId: number, timeoutMs = 10_000): Promise<void> {
-  await askLeader(contact, { op: "leave", nodeId }, undefined, timeoutMs);
+export async function leaveCluster(contact: string, nodeId: number, timeoutMs = 10_000, peerTls?: PeerTls): Promise<void> {
+  await askLeader(contact, { op: "leave", nodeId }, undefined, timeoutMs, peerTls);
 }
 
 /** Asks the cluster, through any member reachable at `contact`, to hand its leadership to voter `nodeId`; each answer is awaited up to `timeoutMs`. */
-export async function transferLeadership(contact: string, nodeId: number, timeoutMs = 10_000): Promise<void> {
-  await askLeader(contact, { op: "transfer", nodeId }, undefined, timeoutMs);
+export async function transferLeadership(contact: string, nodeId: number, timeoutMs = 10_000, peerTls?: PeerTls): Promise<void> {
+  await askLeader(contact, { op: "transfer", nodeId }, undefined, timeoutMs, peerTls);
 }

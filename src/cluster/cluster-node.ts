@@ -7,6 +7,7 @@
 import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import { join } from "node:path";
 import {
   ClusterUnavailableError,
@@ -14,6 +15,7 @@ import {
   InvalidConfigError,
   LogClosedError,
   NodeRemovedError,
+  PermissionDeniedError,
   ProposalRefusedError,
   type DataLossError,
 } from "../errors.ts";
@@ -22,6 +24,11 @@ import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejecti
 import { Log, type LogConfig } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
+import { outOfProtocol } from "./message-check.ts";
+import { CodecError } from "./transport-errors.ts";
+import type { PeerTls } from "./peer-dial.ts";
+import type { Action } from "../security/action.ts";
+import { certificateNamesNode, certificatePrincipal } from "../security/peer-identity.ts";
 import type { RepairMessage } from "./peer-message.ts";
 import { answerRepairRequest, RangeRepair } from "./range-repair.ts";
 import { RemovalWatch } from "./removal-watch.ts";
@@ -56,6 +63,13 @@ const REPAIR_RESPONSE_TIMEOUT_MS = 2_000;
 /** Refusals of a promotion that only mean "not yet". */
 const PROMOTION_WAITS: ReadonlySet<string> = new Set([ProposeRejection.LearnerNotCaughtUp, ProposeRejection.MembershipChangePending]);
 
+/** How a cluster with TLS authenticates and authorizes its peers and its admin callers. */
+export interface PeerSecurity {
+  readonly tls: PeerTls;
+  /** Throws UnauthenticatedError or PermissionDeniedError unless `principal` may take `action` (the node's ACL). */
+  readonly authorize: (principal: string | undefined, action: Action) => void;
+}
+
 export class ClusterNode {
   private server: Server | null = null;
   private promoter: NodeJS.Timeout | undefined;
@@ -67,6 +81,7 @@ export class ClusterNode {
    * may still hold progress from before the node lost its disk, and acting on it would be unsafe.
    */
   private admitted: boolean;
+  private peerSecurity: PeerSecurity | undefined;
   /** Why this node no longer serves, once it learned it was removed from the cluster. */
   private removal: string | undefined;
   /** Whether the node serves as a member: not while it repairs its log, never again once removed. */
@@ -101,6 +116,7 @@ export class ClusterNode {
     this.removalWatch = new RemovalWatch({
       nodeId: options.nodeId,
       addresses: () => this.addresses,
+      peerTls: () => this.peerSecurity?.tls,
       onRemoved: (reason) => this.stopServing(reason),
       logger: this.logger,
       signal: this.closing.signal,
@@ -138,6 +154,10 @@ export class ClusterNode {
       nodeId,
       onMessage: (message) => node?.receive(message),
       onRepairMessage: (message) => node?.receiveRepair(message),
+      onError: (error) => {
+        // Malformed or out-of-protocol input closed a peer connection; unreachable peers are routine.
+        if (error instanceof CodecError) options.logger?.warn("closed a peer connection", { error });
+      },
       reconnectDelayMs: { min: 20, max: 500 },
     });
     let seed = nodeId * 2_654_435_761 + Date.now();
@@ -238,7 +258,7 @@ export class ClusterNode {
     if (firstBytes[0] === CONNECTION_MARKER) {
       this.transport.acceptConnection(socket, firstBytes);
     } else if (firstBytes[0] === ADMIN_MARKER) {
-      void serveAdminConnection(socket, firstBytes, (request) => this.handleAdmin(request));
+      void serveAdminConnection(socket, firstBytes, (request) => this.handleAdminFrom(socket, request));
     } else {
       socket.destroy();
     }
@@ -259,7 +279,7 @@ export class ClusterNode {
     let lastError = "no attempt made";
     for (let attempt = 0; attempt < JOIN_ATTEMPTS_MAX; attempt++) {
       const request = { op: "join", nodeId: this.nodeId, address: this.options.address, fresh: !this.admitted } as const;
-      const response = await sendAdminRequest(target, request).catch((error: unknown): AdminResponse => ({ ok: false, error: String(error) }));
+      const response = await sendAdminRequest(target, request, undefined, this.peerSecurity?.tls).catch((error: unknown): AdminResponse => ({ ok: false, error: String(error) }));
       if (response.ok) {
         await this.learnAddresses(response.addresses);
         this.admitted = true;
@@ -282,6 +302,34 @@ export class ClusterNode {
     this.server?.close();
     await this.transport.close();
     await this.log.close();
+  }
+
+  /**
+   * From now on every peer and admin connection is mutual TLS: Raft connections must present a
+   * certificate naming the node their hello claims, and admin requests are authorized below.
+   */
+  usePeerSecurity(security: PeerSecurity): void {
+    this.peerSecurity = security;
+    this.transport.usePeerTls(security.tls);
+  }
+
+  /**
+   * Authorizes an admin request by the certificate of its connection (in a cluster with TLS): a node
+   * joins, asks about, or tells of removal only as itself (its certificate names the node id the
+   * request is about) and needs replicate; leave and transfer need admin. An operator's answer does not
+   * carry the members' addresses, which only members need.
+   */
+  private async handleAdminFrom(socket: Socket, request: AdminRequest): Promise<AdminResponse> {
+    if (this.peerSecurity === undefined) return this.handleAdmin(request);
+    const certificate = socket instanceof TLSSocket && socket.authorized ? socket.getPeerCertificate() : undefined;
+    const speaksFor = request.op === "removed" ? request.leaderId : request.op === "leave" || request.op === "transfer" ? undefined : request.nodeId;
+    if (speaksFor !== undefined && !certificateNamesNode(certificate, String(speaksFor))) {
+      this.logger.warn("admin request refused: the certificate does not name the node", { op: request.op, nodeId: speaksFor, principal: certificatePrincipal(certificate) });
+      throw new PermissionDeniedError(`a ${request.op} request for node ${speaksFor} needs that node's certificate`);
+    }
+    this.peerSecurity.authorize(certificatePrincipal(certificate), speaksFor === undefined ? "admin" : "replicate");
+    const response = await this.handleAdmin(request);
+    return speaksFor === undefined && response.ok ? { ok: true, addresses: {} } : response;
   }
 
   private async handleAdmin(request: AdminRequest): Promise<AdminResponse> {
@@ -364,8 +412,11 @@ export class ClusterNode {
   }
 
   /** A Raft message from a peer (a leader tells a node it removed that still speaks to ask about it). */
+  /** Steps a peer's message; one out of protocol is a CodecError, which closes the connection it came on. */
   private receive(message: Message): void {
     if (!this.admitted || this.removal !== undefined) return;
+    const refusal = outOfProtocol(message, () => this.replica.status());
+    if (refusal !== undefined) throw new CodecError("out-of-protocol", refusal);
     if (this.replica.isLeader) this.removalWatch.heardFrom(message.from);
     this.replica.receive(message);
   }

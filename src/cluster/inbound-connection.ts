@@ -13,6 +13,11 @@ export interface InboundContext {
   readonly frameBytesMax: number;
   readonly counters: TransportCounters;
   readonly deliver: (message: PeerMessage) => void;
+  /**
+   * Whether the connection may speak for node `senderId` (the id its hello claims): over mutual TLS,
+   * its verified certificate must name that node, so that no one speaks for another.
+   */
+  readonly authenticates: (socket: Socket, senderId: number) => boolean;
   readonly onError: (error: Error) => void;
 }
 
@@ -83,7 +88,11 @@ export class InboundConnection {
     if (this.senderId === 0) {
       const hello = this.reader.take(HELLO_BYTES);
       if (hello === null) return;
-      this.senderId = decodeHello(hello);
+      const senderId = decodeHello(hello);
+      if (!this.context.authenticates(this.socket, senderId)) {
+        throw new CodecError("bad-sender", `the connection's certificate does not name node ${senderId}, whose hello it sent`);
+      }
+      this.senderId = senderId;
     }
     const { counters, nodeId } = this.context;
     while (!this.socket.destroyed) {

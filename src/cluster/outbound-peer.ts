@@ -5,9 +5,10 @@
 // (queued frames are flushed once per event-loop turn) → on failure, backoff (messages are dropped:
 // the peer is known to be down and Raft will resend) → idle when the delay ends → closed (final).
 import assert from "node:assert/strict";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { InvalidArgumentError } from "../errors.ts";
 import { encodeHello } from "./frame-reader.ts";
+import { dialPeer, type PeerTls } from "./peer-dial.ts";
 import type { RaftTransportConfig } from "./transport-config.ts";
 import { PeerUnavailableError } from "./transport-errors.ts";
 import type { TransportCounters } from "./transport-stats.ts";
@@ -37,6 +38,8 @@ export interface OutboundContext {
   readonly counters: TransportCounters;
   /** Asks for `flush()` to be called later in this event-loop turn's wake-up (batching). */
   readonly requestFlush: (peer: OutboundPeer) => void;
+  /** Mutual TLS for every new connection, when the cluster runs with TLS. */
+  readonly peerTls: () => PeerTls | undefined;
 }
 
 type PeerState = "idle" | "connecting" | "connected" | "backoff" | "closed";
@@ -130,7 +133,7 @@ export class OutboundPeer {
     assert.equal(this.state, "idle");
     assert.equal(this.socket, null);
     this.state = "connecting";
-    const socket = connect({ host: this.address.host, port: this.address.port });
+    const { socket, readyEvent } = dialPeer(this.address, this.context.peerTls(), this.id);
     this.socket = socket;
     this.socketClosed = new Promise((resolve) => socket.once("close", () => resolve()));
     let failure: Error | undefined;
@@ -138,7 +141,7 @@ export class OutboundPeer {
     socket.setTimeout(this.context.config.connectTimeoutMs);
     socket.once("timeout", () => socket.destroy(new Error("connect timed out")));
     socket.on("error", (error) => (failure = error));
-    socket.once("connect", () => this.onConnect(socket));
+    socket.once(readyEvent, () => this.onConnect(socket));
     socket.once("close", () => this.onClose(socket, failure));
     // The peer never writes on this connection; reading keeps the socket noticing the peer's close.
     socket.on("data", () => {});

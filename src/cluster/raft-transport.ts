@@ -9,11 +9,14 @@
 // appends without waiting for answers.
 import assert from "node:assert/strict";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { TLSSocket } from "node:tls";
+import { certificateNamesNode } from "../security/peer-identity.ts";
 import type { Entry, Message } from "../raft/index.ts";
 import { FRAME_HEADER_BYTES } from "./frame-reader.ts";
 import { InboundConnection, type InboundContext } from "./inbound-connection.ts";
 import { encodedHeadBytes, encodeEntries, encodeRepairMessage, writeHead } from "./message-codec.ts";
 import { OutboundPeer, parsePeerAddress, type OutboundContext } from "./outbound-peer.ts";
+import type { PeerTls } from "./peer-dial.ts";
 import { isRepairMessage, type PeerMessage, type RepairMessage } from "./peer-message.ts";
 import { resolveTransportConfig, type RaftTransportConfig, type RaftTransportOptions } from "./transport-config.ts";
 import { TransportCounters, type RaftTransportStats } from "./transport-stats.ts";
@@ -39,18 +42,32 @@ export class RaftTransport {
   private closing: Promise<void> | null = null;
   private readonly outboundContext: OutboundContext;
   private readonly inboundContext: InboundContext;
+  private peerTls: PeerTls | undefined;
 
   /** Validates `options` (InvalidConfigError naming the first bad one). Opens nothing until used. */
   constructor(options: RaftTransportOptions) {
     this.config = resolveTransportConfig(options);
     const { nodeId, frameBytesMax, onMessage, onRepairMessage, onError } = this.config;
-    this.outboundContext = { config: this.config, counters: this.counters, requestFlush: (peer) => this.requestFlush(peer) };
+    this.outboundContext = { config: this.config, counters: this.counters, requestFlush: (peer) => this.requestFlush(peer), peerTls: () => this.peerTls };
     const deliver = (message: PeerMessage): void => {
       if (!isRepairMessage(message)) onMessage(message);
       else if (onRepairMessage !== undefined) onRepairMessage(message);
       else this.counters.drop("misaddressed");
     };
-    this.inboundContext = { nodeId, frameBytesMax, counters: this.counters, deliver, onError };
+    this.inboundContext = { nodeId, frameBytesMax, counters: this.counters, deliver, onError, authenticates: (socket, senderId) => this.authenticates(socket, senderId) };
+  }
+
+  /**
+   * Runs every connection from now on over mutual TLS: outbound ones dial with `peerTls`, and an
+   * inbound one must have a verified certificate naming the node its hello claims to be.
+   */
+  usePeerTls(peerTls: PeerTls): void {
+    this.peerTls = peerTls;
+  }
+
+  private authenticates(socket: Socket, senderId: number): boolean {
+    if (this.peerTls === undefined) return true;
+    return socket instanceof TLSSocket && socket.authorized && certificateNamesNode(socket.getPeerCertificate(), String(senderId));
   }
 
   get nodeId(): number {

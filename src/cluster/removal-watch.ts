@@ -9,6 +9,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../logger.ts";
 import { MembershipChangeKind, type MembershipChange } from "../raft/index.ts";
 import { askLeader, sendAdminRequest } from "./admin-protocol.ts";
+import type { PeerTls } from "./peer-dial.ts";
 
 /** Times a node asks the leader whether it is still a member before giving up until the next reason to ask. */
 const MEMBER_CHECK_ATTEMPTS_MAX = 20;
@@ -17,6 +18,8 @@ export interface RemovalWatchOptions {
   readonly nodeId: number;
   /** Where each known node listens (this one included). */
   readonly addresses: () => Readonly<Record<string, string>>;
+  /** Mutual TLS for admin requests, when the cluster runs with TLS. */
+  readonly peerTls: () => PeerTls | undefined;
   /** Called once the leader confirms this node is not a member. */
   readonly onRemoved: (reason: string) => void;
   readonly logger: Logger;
@@ -50,7 +53,7 @@ export class RemovalWatch {
     const address = this.options.addresses()[nodeId];
     if (!this.removed.has(nodeId) || address === undefined || this.notifying.has(nodeId)) return;
     this.notifying.add(nodeId);
-    sendAdminRequest(address, { op: "removed", nodeId, leaderId: this.options.nodeId })
+    sendAdminRequest(address, { op: "removed", nodeId, leaderId: this.options.nodeId }, undefined, this.options.peerTls())
       .catch((error: unknown) => this.options.logger.debug("telling a removed node failed", { nodeId, error }))
       .finally(() => this.notifying.delete(nodeId));
   }
@@ -76,7 +79,7 @@ export class RemovalWatch {
       .map(([, address]) => address);
     for (let attempt = 0; attempt < MEMBER_CHECK_ATTEMPTS_MAX && contacts.length > 0 && !signal.aborted; attempt++) {
       try {
-        const answer = await askLeader(contacts[attempt % contacts.length]!, { op: "member", nodeId });
+        const answer = await askLeader(contacts[attempt % contacts.length]!, { op: "member", nodeId }, undefined, undefined, this.options.peerTls());
         if (answer.member === false) {
           this.settled = true;
           this.options.onRemoved(`node ${nodeId} was removed from the cluster; ask another member`);

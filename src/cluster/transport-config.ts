@@ -10,7 +10,8 @@ export interface RaftTransportOptions {
   /**
    * Receives every inbound message addressed to this node, synchronously, in order per connection.
    * Entry data are views into the socket's receive buffers (no copy), which they keep alive: copy them
-   * if they are to be held for long. Must not throw: a throw is a programmer error and crashes.
+   * if they are to be held for long. May throw a CodecError to refuse a message out of protocol
+   * (its connection is closed); any other throw is a programmer error and crashes.
    */
   readonly onMessage: (message: Message) => void;
   /**

@@ -16,7 +16,9 @@ export type CodecErrorReason =
   | "bad-connection-marker"
   | "unsupported-version"
   | "bad-sender"
-  | "bad-range";
+  | "bad-range"
+  /** Well formed, but no correct peer sends it (message-check.ts). */
+  | "out-of-protocol";
 
 /**
  * Bytes that are not a valid encoding: a truncated or corrupt message, an oversized frame, or a

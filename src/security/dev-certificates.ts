@@ -39,10 +39,13 @@ export const SAMPLE_ACL_MODEL = [
   "",
 ].join("\n");
 
-/** The sample policy: root may produce and consume (nobody may do nothing); each node may replicate. */
+/**
+ * The sample policy: root may produce, consume and administer the cluster (nobody may do nothing);
+ * each node may replicate (speak Raft, join) and produce (a follower forwards appends to the leader).
+ */
 function samplePolicy(nodes: readonly string[]): string {
   const lines = ["p, root, *, produce", "p, root, *, consume", "p, root, *, admin"];
-  for (const node of nodes) lines.push(`p, ${node}, *, replicate`);
+  for (const node of nodes) lines.push(`p, ${node}, *, replicate`, `p, ${node}, *, produce`);
   return `${lines.join("\n")}\n`;
 }
 

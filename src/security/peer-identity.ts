@@ -5,6 +5,9 @@ import type { PeerCertificate } from "node:tls";
 
 const NODE_ID_URI_PREFIX = "urn:loghouse:node:";
 
+/** The ALPN protocol id of the cluster's peer connections (Raft, repair, admin) inside TLS. */
+export const PEER_ALPN = "loghouse-peer/1";
+
 /** The URI SAN that binds a certificate to a node id. */
 export function nodeIdUri(nodeId: string): string {
   return `${NODE_ID_URI_PREFIX}${nodeId}`;
@@ -23,4 +26,9 @@ export function certificateNamesNode(certificate: PeerCertificate | undefined, n
   if (certificatePrincipal(certificate) === nodeId) return true;
   const names = (certificate.subjectaltname ?? "").split(", ");
   return names.includes(`URI:${nodeIdUri(nodeId)}`);
+}
+
+/** Whether the certificate was issued to a node at all (carries a node-id URI SAN). */
+export function certificateNamesSomeNode(certificate: PeerCertificate | undefined): boolean {
+  return (certificate?.subjectaltname ?? "").split(", ").some((name) => name.startsWith(`URI:${NODE_ID_URI_PREFIX}`));
 }

@@ -4,11 +4,12 @@ import type { Socket } from "node:net";
 import { ClusterNode, type ClusterNodeOptions } from "../cluster/cluster-node.ts";
 import { ReplicatedLog } from "../cluster/replicated-log.ts";
 import { LoghouseClient } from "../client/client.ts";
-import type { ServedCluster, ServedMember } from "./served-cluster.ts";
+import type { ServedCluster, ServedClusterSecurity, ServedMember } from "./served-cluster.ts";
 
 export class ClusterMember implements ServedCluster {
   private readonly clients = new Map<string, LoghouseClient>();
   readonly log: ReplicatedLog;
+  private security: ServedClusterSecurity | undefined;
 
   private constructor(readonly node: ClusterNode) {
     this.log = new ReplicatedLog(node, (address, values) => this.forward(address, values));
@@ -37,6 +38,11 @@ export class ClusterMember implements ServedCluster {
     this.node.acceptConnection(socket);
   }
 
+  usePeerSecurity(security: ServedClusterSecurity): void {
+    this.security = security;
+    this.node.usePeerSecurity(security);
+  }
+
   onServingChange(listener: (serving: boolean) => void): void {
     this.node.onServingChange(listener);
   }
@@ -50,7 +56,7 @@ export class ClusterMember implements ServedCluster {
   private async forward(address: string, values: readonly Uint8Array[]): Promise<number> {
     let client = this.clients.get(address);
     if (client === undefined) {
-      client = new LoghouseClient(address);
+      client = new LoghouseClient(address, this.security === undefined ? {} : { tls: this.security.clientTls() });
       this.clients.set(address, client);
     }
     return Number(await client.produceBatch(values));

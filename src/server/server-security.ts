@@ -6,16 +6,14 @@
 import * as tls from "node:tls";
 import { Acl } from "../security/acl.ts";
 import { watchFiles } from "../security/file-watch.ts";
-import { certificatePrincipal } from "../security/peer-identity.ts";
+import { certificateNamesSomeNode, certificatePrincipal, PEER_ALPN } from "../security/peer-identity.ts";
 import { TokenTable } from "../security/token-table.ts";
 import { readTlsMaterial, secureContextOptions, tlsPaths, type TlsMaterial } from "../security/tls-material.ts";
 import { CallAuthorizer, type Authorization } from "./call-authorizer.ts";
 import type { SecurityConfig } from "./config.ts";
 import { setCertificatePrincipal } from "./connection-identity.ts";
 import type { Logger } from "./logger.ts";
-
-/** The ALPN protocol id of the cluster's peer connections (Raft and repair) inside TLS. */
-export const PEER_ALPN = "loghouse-peer/1";
+import type { ServedClusterSecurity } from "./served-cluster.ts";
 
 /** Where a TLS connection goes once its handshake is done, by the protocol ALPN settled on. */
 export interface SecureRoutes {
@@ -36,6 +34,8 @@ async function loadAuthorization(config: SecurityConfig): Promise<Authorization>
 export class ServerSecurity {
   private tlsServer: tls.Server | undefined;
   private stopWatching: (() => void) | undefined;
+  /** The context this node dials its peers with; built again on reload. */
+  private peerContext: tls.SecureContext | undefined;
 
   private constructor(
     private readonly config: SecurityConfig,
@@ -59,6 +59,32 @@ export class ServerSecurity {
   /** Whether client certificates are verified (a CA is configured). */
   get verifiesClients(): boolean {
     return this.material?.ca !== undefined;
+  }
+
+  /**
+   * What a cluster member needs to run its peers over mutual TLS: the node's own certificate as a
+   * client (current after a rotation), its ACL for admin and replicate, and a client's TLS for
+   * forwarding appends to the leader (which must present a node certificate).
+   */
+  peerSecurity(): ServedClusterSecurity {
+    return {
+      tls: {
+        secureContext: () => {
+          this.peerContext ??= tls.createSecureContext(secureContextOptions(this.material!));
+          return this.peerContext;
+        },
+      },
+      authorize: (principal, action) => this.authorizer.authorizeAction(action, principal),
+      clientTls: () => {
+        const { ca, cert, key } = this.material!;
+        return {
+          ...(ca === undefined ? {} : { ca }),
+          cert,
+          key,
+          checkServerIdentity: (_host, certificate) => (certificateNamesSomeNode(certificate) ? undefined : new Error("the leader's certificate names no node")),
+        };
+      },
+    };
   }
 
   /**
@@ -126,6 +152,7 @@ export class ServerSecurity {
       if (material !== undefined) {
         this.tlsServer?.setSecureContext(secureContextOptions(material));
         this.material = material;
+        this.peerContext = undefined;
       }
       this.authorizer.replace(authorization);
       this.logger.info("security files reloaded", { tls: material !== undefined, acl: authorization.acl !== undefined, tokens: authorization.tokens !== undefined });

@@ -22,6 +22,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Log as LogServiceDesc } from "../gen/log/v1/log_pb.ts";
+import { InvalidConfigError } from "../errors.ts";
 import { Log, type ServedLog } from "../storage/index.ts";
 import type { CallAuthorizer } from "./call-authorizer.ts";
 import { isLoopbackHost, resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
@@ -103,6 +104,11 @@ export class LoghouseServer {
   ): Promise<LoghouseServer> {
     const { limits } = config;
     const security = await ServerSecurity.load(config.security, logger);
+    if (options.cluster !== undefined && security.tlsEnabled) {
+      // Peers are authenticated by their certificates, which only a CA can vouch for.
+      if (!security.verifiesClients) throw new InvalidConfigError("a cluster member with TLS needs --tls-ca: its peers prove who they are with certificates from that CA");
+      options.cluster.usePeerSecurity(security.peerSecurity());
+    }
     const health = new HealthState(new Set([LogServiceDesc.typeName, Health.typeName]));
     // A cluster member repairing its log, or removed from its cluster, does not serve as a member.
     options.cluster?.onServingChange((serving) => health.set(serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING));

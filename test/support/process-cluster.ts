@@ -5,7 +5,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { BIN } from "./node-process.ts";
-import { LoghouseClient } from "../../src/client/client.ts";
+import { LoghouseClient, type ClientOptions } from "../../src/client/client.ts";
 import type { StoredRecord } from "./replica-check.ts";
 import { freePort } from "./free-port.ts";
 import { waitUntilAsync } from "./wait-until.ts";
@@ -26,8 +26,10 @@ export class ProcessCluster {
   constructor(
     private readonly root: string,
     private readonly placement?: NodePlacement,
-    /** More `loghouse serve` arguments for every node (a --config file, say). */
-    private readonly nodeArgs: readonly string[] = [],
+    /** More `loghouse serve` arguments for every node (a --config file, say), or per node (its certificate). */
+    private readonly nodeArgs: readonly string[] | ((id: number) => readonly string[]) = [],
+    /** How the test's clients connect (TLS and a certificate, for a secured cluster). */
+    private readonly clientOptions: ClientOptions = {},
   ) {}
 
   /** Node `id`'s data directory. */
@@ -46,7 +48,7 @@ export class ProcessCluster {
   /** Starts node `id`: the first bootstraps, later ones join through `joinVia`; a restart resumes its data. */
   async start(id: number, options: { bootstrap?: boolean; joinVia?: number } = {}): Promise<void> {
     if (this.placement === undefined && !this.ports.has(id)) this.ports.set(id, await freePort());
-    const args = ["serve", "--data-dir", this.dataDir(id), "--listen", this.address(id), "--node-id", String(id), "--log-level", "warn", ...this.nodeArgs];
+    const args = ["serve", "--data-dir", this.dataDir(id), "--listen", this.address(id), "--node-id", String(id), "--log-level", "warn", ...(typeof this.nodeArgs === "function" ? this.nodeArgs(id) : this.nodeArgs)];
     if (options.bootstrap === true) args.push("--bootstrap");
     if (options.joinVia !== undefined) args.push("--join", this.address(options.joinVia));
     const { command, args: argv } = this.placement?.wrap(id, BIN, args) ?? { command: BIN, args };
@@ -87,7 +89,7 @@ export class ProcessCluster {
   client(id: number): LoghouseClient {
     let client = this.clients.get(id);
     if (client === undefined) {
-      client = new LoghouseClient(this.address(id));
+      client = new LoghouseClient(this.address(id), this.clientOptions);
       this.clients.set(id, client);
     }
     return client;
