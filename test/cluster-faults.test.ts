@@ -1,9 +1,11 @@
 // The bounded fault run in CI (npm run chaos runs the same for longer): SIGKILL, SIGSTOP/SIGCONT,
 // restarts and, where network namespaces are permitted, partitions (the leader or a node cut off,
 // flapping links, one-way drops), at random under continuous ingestion; nothing acknowledged may be
-// lost, doubled or moved, and the nodes may not diverge. FAULT_RUN_SEED replays a run's schedule.
+// lost, doubled or moved, and the nodes may not diverge. The cluster runs secured (TLS, mutual TLS
+// between peers, the sample ACL). FAULT_RUN_SEED replays a run's schedule.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { devCerts } from "./support/dev-certs.ts";
 import { runFaults } from "./support/fault-run.ts";
 import { NetworkLab } from "./support/network-lab.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -21,7 +23,8 @@ test(`fault run of ${DURATION_MS / 1000} s: no acknowledged record lost, doubled
   const lab = labUnavailable === undefined ? NetworkLab.create([1, 2, 3]) : undefined;
   try {
     t.diagnostic(`seed ${SEED} (replay: FAULT_RUN_SEED=${SEED}); partitions ${lab === undefined ? `skipped: ${labUnavailable}` : lab.oneWay ? "on, with one-way drops" : "on, without one-way drops (no nft)"}`);
-    const result = await runFaults({ root: await tempDir(t), durationMs: DURATION_MS, seed: SEED, lab });
+    // With TLS on: the nodes' and peers' TLS and the ACL are part of what the faults must not break.
+    const result = await runFaults({ root: await tempDir(t), durationMs: DURATION_MS, seed: SEED, lab, certs: await devCerts(t) });
     t.diagnostic(`faults ${result.faults} ${JSON.stringify(result.faultsByKind)}; ${result.acknowledged} records acknowledged from ${result.attempts} batches tried`);
     assert.ok(result.faults > 0 && result.acknowledged > 0, "the run did something");
     assert.deepEqual(

@@ -1,6 +1,7 @@
 // A 3-node cluster of real `loghouse serve` processes on loopback, driven through the public gRPC
 // client: formation by bootstrap and joins, writes through every node, the leader SIGKILLed during
-// ingestion, and a follower that comes back with an empty data directory.
+// ingestion, and a follower that comes back with an empty data directory. Each runs twice: in
+// plaintext and secured (TLS, mutual TLS between peers, the sample ACL, clients holding root's certificate).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -9,6 +10,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { BIN } from "./support/node-process.ts";
 import { promisify } from "node:util";
 import { ProcessCluster } from "./support/process-cluster.ts";
+import { securedProcessCluster } from "./support/secured-cluster.ts";
 import { checkReplicas } from "./support/replica-check.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
@@ -47,9 +49,26 @@ async function converged(cluster: ProcessCluster, ids: number[], acknowledged: M
   );
 }
 
-describe("cluster of processes", { timeout: 180_000 }, () => {
+interface Variant {
+  readonly name: string;
+  /** A cluster (not started) and the arguments the command line needs to reach it. */
+  make(t: import("node:test").TestContext): Promise<{ cluster: ProcessCluster; cliArgs: string[] }>;
+}
+
+const variants: readonly Variant[] = [
+  { name: "plaintext", make: async (t) => ({ cluster: new ProcessCluster(await tempDir(t)), cliArgs: [] }) },
+  {
+    name: "TLS",
+    make: async (t) => {
+      const { cluster, certs } = await securedProcessCluster(t, await tempDir(t));
+      return { cluster, cliArgs: ["--tls-ca", certs.path("ca.pem"), "--tls-cert", certs.path("root-client.pem"), "--tls-key", certs.path("root-client-key.pem")] };
+    },
+  },
+];
+
+for (const variant of variants) describe(`cluster of processes (${variant.name})`, { timeout: 180_000 }, () => {
   test("forms by bootstrap and joins, takes writes through every node, and every node holds them in one order", async (t) => {
-    const cluster = new ProcessCluster(await tempDir(t));
+    const { cluster } = await variant.make(t);
     cleanup(t, () => cluster.stopAll());
     await cluster.form();
     const acknowledged = new Map<number, string>();
@@ -79,7 +98,7 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
   });
 
   test("the leader SIGKILLed during ingestion: a new leader takes over, and after its return no acknowledged record is lost, moved or doubled", async (t) => {
-    const cluster = new ProcessCluster(await tempDir(t));
+    const { cluster } = await variant.make(t);
     cleanup(t, () => cluster.stopAll());
     await cluster.form();
     const acknowledged = new Map<number, string>();
@@ -100,7 +119,7 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
   });
 
   test("a follower that lost its data directory catches up from the leader", async (t) => {
-    const cluster = new ProcessCluster(await tempDir(t));
+    const { cluster, cliArgs } = await variant.make(t);
     cleanup(t, () => cluster.stopAll());
     await cluster.form();
     const acknowledged = new Map<number, string>();
@@ -114,7 +133,7 @@ describe("cluster of processes", { timeout: 180_000 }, () => {
     await cluster.start(follower, { joinVia: leader });
     await converged(cluster, [1, 2, 3], acknowledged);
     // And leaves, asked through the command line.
-    const { stdout } = await promisify(execFile)(BIN, ["leave", "--server", cluster.address(leader), "--node-id", String(follower)]);
+    const { stdout } = await promisify(execFile)(BIN, ["leave", "--server", cluster.address(leader), "--node-id", String(follower), ...cliArgs]);
     assert.deepEqual(JSON.parse(stdout), { left: follower });
     await waitUntilAsync("the member to be gone", async () => (await cluster.client(leader).servers()).length === 2, 20_000);
   });

@@ -9,7 +9,9 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { SeededRandom } from "../../src/raft/random.ts";
 import type { NetworkLab } from "./network-lab.ts";
+import type { DevCerts } from "./dev-certs.ts";
 import { ProcessCluster } from "./process-cluster.ts";
+import { securedClientOptions, securedNodeArgs } from "./secured-cluster.ts";
 import { checkReplicas, type ReplicaReport } from "./replica-check.ts";
 import { waitUntilAsync } from "./wait-until.ts";
 
@@ -20,6 +22,8 @@ export interface FaultRunOptions {
   readonly writers?: number;
   /** Nodes run in this lab's namespaces and partitions join the faults. */
   readonly lab?: NetworkLab;
+  /** Secure the cluster with these certificates (TLS, peers' mutual TLS, the sample ACL); without them a lab's nodes run --insecure. */
+  readonly certs?: DevCerts;
   readonly onEvent?: (line: string) => void;
 }
 
@@ -40,7 +44,11 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
   const random = new SeededRandom(options.seed);
   const between = (low: number, high: number): number => low + random.intBelow(high - low);
   const lab = options.lab;
-  const cluster = new ProcessCluster(options.root, lab);
+  const { certs } = options;
+  const cluster =
+    certs === undefined
+      ? new ProcessCluster(options.root, lab, lab === undefined ? [] : ["--insecure"])
+      : new ProcessCluster(options.root, lab, (id) => securedNodeArgs(certs, id), await securedClientOptions(certs));
   const faultsByKind: Record<string, number> = {};
   let writing = true;
   let writers: Promise<void>[] = [];

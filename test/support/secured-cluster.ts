@@ -1,6 +1,8 @@
 // A 3-node cluster of processes with TLS everywhere: development certificates (test/support/dev-certs.ts),
 // each node serving its own certificate with the CA and the sample ACL, and test clients holding root's.
 import type { TestContext } from "node:test";
+import type { ClientOptions } from "../../src/client/client.ts";
+import { certificateNamesSomeNode } from "../../src/security/peer-identity.ts";
 import { clientTls, devCerts, type DevCerts } from "./dev-certs.ts";
 import { ProcessCluster, type NodePlacement } from "./process-cluster.ts";
 
@@ -15,8 +17,18 @@ export function securedNodeArgs(certs: DevCerts, id: number): string[] {
   ];
 }
 
+/**
+ * Root's client: it accepts any node's certificate from the CA whatever address it dialled (nodes in a
+ * network lab listen on addresses their certificates do not name).
+ */
+export async function securedClientOptions(certs: DevCerts): Promise<ClientOptions> {
+  const checkServerIdentity = (_host: string, certificate: import("node:tls").PeerCertificate): Error | undefined =>
+    certificateNamesSomeNode(certificate) ? undefined : new Error("not a node's certificate");
+  return { tls: { ...(await clientTls(certs, "root")), checkServerIdentity } };
+}
+
 export async function securedProcessCluster(t: TestContext, root: string, placement?: NodePlacement, ids: readonly number[] = [1, 2, 3]): Promise<{ cluster: ProcessCluster; certs: DevCerts }> {
   const certs = await devCerts(t, ids.map(String));
-  const cluster = new ProcessCluster(root, placement, (id) => securedNodeArgs(certs, id), { tls: await clientTls(certs, "root") });
+  const cluster = new ProcessCluster(root, placement, (id) => securedNodeArgs(certs, id), await securedClientOptions(certs));
   return { cluster, certs };
 }
