@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { addressOf, startLogServer } from "./support/log-server.ts";
+import { devCerts } from "./support/dev-certs.ts";
 import { tempDir } from "./support/temp-dir.ts";
 
 const PYTHON = "/usr/bin/python3";
@@ -62,19 +63,24 @@ out["health"] = list(check(b""))  # HealthCheckResponse{status: SERVING} is 08 0
 print(json.dumps(out))
 `;
 
-test("Python grpcio: unary, client, server and bidi streaming, out of range, health", { skip, timeout: 60_000 }, async (t) => {
-  const server = await startLogServer(t);
+/** Generates the Python stubs of log.proto into a fresh directory, writes `script` beside them, runs it with `args` and parses its JSON. */
+async function runPython(t: import("node:test").TestContext, script: string, args: readonly string[]): Promise<Record<string, unknown>> {
   const dir = await tempDir(t);
   const stubs = join(dir, "stubs");
   await mkdir(stubs);
   execFileSync(PYTHON, ["-m", "grpc_tools.protoc", "-I", join(ROOT, "proto"), `--python_out=${stubs}`, `--grpc_python_out=${stubs}`, "log/v1/log.proto"]);
   for (const pkg of ["log", "log/v1"]) await writeFile(join(stubs, pkg, "__init__.py"), "");
-  const script = join(dir, "client.py");
-  await writeFile(script, SCRIPT);
+  const file = join(dir, "client.py");
+  await writeFile(file, script);
   const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(PYTHON, [script, addressOf(server), stubs], { timeout: 30_000 }, (error, out, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(out))),
+    execFile(PYTHON, [file, args[0]!, stubs, ...args.slice(1)], { timeout: 30_000 }, (error, out, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(out))),
   );
-  const result = JSON.parse(stdout);
+  return JSON.parse(stdout);
+}
+
+test("Python grpcio: unary, client, server and bidi streaming, out of range, health", { skip, timeout: 60_000 }, async (t) => {
+  const server = await startLogServer(t);
+  const result = (await runPython(t, SCRIPT, [addressOf(server)])) as Record<string, any>;
   assert.equal(result.produce, 0);
   assert.equal(result.batch, 1);
   assert.equal(result.consume, "from python");
@@ -85,4 +91,56 @@ test("Python grpcio: unary, client, server and bidi streaming, out of range, hea
   assert.deepEqual(result.tail, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   assert.deepEqual(result.servers, [["loghouse-0", addressOf(server), true]]);
   assert.deepEqual(result.health, [0x08, 0x01]);
+});
+
+/** The Go original's setup from Python: mutual TLS with the root or nobody certificate (or none), the ACL deciding. */
+const TLS_SCRIPT = `
+import json, sys
+import grpc
+sys.path.insert(0, sys.argv[2])
+from log.v1 import log_pb2, log_pb2_grpc
+
+ca, cert_dir = open(sys.argv[3], "rb").read(), sys.argv[4]
+def stub(name):
+    if name is None:
+        credentials = grpc.ssl_channel_credentials(root_certificates=ca)
+    else:
+        key = open(f"{cert_dir}/{name}-client-key.pem", "rb").read()
+        chain = open(f"{cert_dir}/{name}-client.pem", "rb").read()
+        credentials = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=chain)
+    return log_pb2_grpc.LogStub(grpc.secure_channel(sys.argv[1], credentials))
+def attempt(call):
+    try:
+        return call()
+    except grpc.RpcError as error:
+        return error.code().name
+out = {}
+root = stub("root")
+out["produce"] = root.Produce(log_pb2.ProduceRequest(record=log_pb2.Record(value=b"from python over tls"))).offset
+out["consume"] = root.Consume(log_pb2.ConsumeRequest(offset=out["produce"])).record.value.decode()
+nobody = stub("nobody")
+out["nobodyProduce"] = attempt(lambda: nobody.Produce(log_pb2.ProduceRequest(record=log_pb2.Record(value=b"x"))).offset)
+out["nobodyConsume"] = attempt(lambda: nobody.Consume(log_pb2.ConsumeRequest(offset=0)).record.value.decode())
+anonymous = stub(None)
+out["anonymousProduce"] = attempt(lambda: anonymous.Produce(log_pb2.ProduceRequest(record=log_pb2.Record(value=b"x"))).offset)
+print(json.dumps(out))
+`;
+
+test("Python grpcio over mutual TLS: root produces and consumes, nobody is denied, no certificate is unauthenticated", { skip, timeout: 60_000 }, async (t) => {
+  const certs = await devCerts(t);
+  const server = await startLogServer(t, {
+    security: {
+      tls: { certFile: certs.path("node-1.pem"), keyFile: certs.path("node-1-key.pem"), caFile: certs.path("ca.pem") },
+      acl: { modelFile: certs.path("model.conf"), policyFile: certs.path("policy.csv") },
+    },
+  });
+  // "localhost": a name the node's certificate carries, as a Go or Python client would dial.
+  const result = await runPython(t, TLS_SCRIPT, [`localhost:${server.address.port}`, certs.path("ca.pem"), certs.dir]);
+  assert.deepEqual(result, {
+    produce: 0,
+    consume: "from python over tls",
+    nobodyProduce: "PERMISSION_DENIED",
+    nobodyConsume: "PERMISSION_DENIED",
+    anonymousProduce: "UNAUTHENTICATED",
+  });
 });
