@@ -10,6 +10,9 @@ import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { devCerts } from "./support/dev-certs.ts";
 import { startLogServer } from "./support/log-server.ts";
 import { cleanup } from "./support/cleanup.ts";
 
@@ -17,8 +20,8 @@ const CHROMIUM = "/usr/bin/chromium";
 const skip = !existsSync(CHROMIUM) && process.env.CI !== "true" ? "chromium is not installed (apt-get install -y chromium)" : false;
 const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 
-test("Chromium calls the node over Connect and gRPC-Web from another origin", { skip, timeout: 120_000 }, async (t) => {
-  const server = await startLogServer(t);
+/** Loads the page (test/support/browser-page.ts) from another origin in Chromium against `serverUrl`; returns its results. */
+async function runPage(t: import("node:test").TestContext, serverUrl: string, token?: string): Promise<Record<string, Record<string, unknown>>> {
   const bundle = await build({
     entryPoints: [fileURLToPath(new URL("./support/browser-page.ts", import.meta.url))],
     bundle: true,
@@ -40,16 +43,44 @@ test("Chromium calls the node over Connect and gRPC-Web from another origin", { 
   cleanup(t, () => new Promise<void>((resolve) => page.close(() => resolve())));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
   cleanup(t, () => browser.close());
-  const tab = await browser.newPage();
+  // The node's certificate comes from a test CA the browser does not know.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const tab = await context.newPage();
   const pagePort = (page.address() as AddressInfo).port;
-  await tab.goto(`http://127.0.0.1:${pagePort}/?server=${encodeURIComponent(`http://127.0.0.1:${server.address.port}`)}`);
+  const query = `server=${encodeURIComponent(serverUrl)}${token === undefined ? "" : `&token=${encodeURIComponent(token)}`}`;
+  await tab.goto(`http://127.0.0.1:${pagePort}/?${query}`);
   await tab.waitForFunction(() => "loghouseResults" in window || "loghouseError" in window, undefined, { timeout: 60_000 });
   const error = await tab.evaluate(() => (window as unknown as { loghouseError?: string }).loghouseError);
   assert.equal(error, undefined, error);
-  const results = (await tab.evaluate(() => (window as unknown as { loghouseResults: unknown }).loghouseResults)) as Record<string, Record<string, unknown>>;
+  return (await tab.evaluate(() => (window as unknown as { loghouseResults: unknown }).loghouseResults)) as Record<string, Record<string, unknown>>;
+}
+
+function assertExercised(results: Record<string, Record<string, unknown>>): void {
   for (const name of ["connect-json", "connect-binary", "grpc-web"]) {
     assert.equal(results[name]!.consumed, `hello from ${name}`);
     assert.equal(results[name]!.outOfRange, "OutOfRange: offset out of range: 18446744073709551615");
     assert.deepEqual(results[name]!.tail, [`tail ${name}`]);
   }
+}
+
+test("Chromium calls the node over Connect and gRPC-Web from another origin", { skip, timeout: 120_000 }, async (t) => {
+  const server = await startLogServer(t);
+  assertExercised(await runPage(t, `http://127.0.0.1:${server.address.port}`));
+});
+
+test("Chromium calls a node with TLS and an ACL over HTTPS with a bearer token; without it, UNAUTHENTICATED", { skip, timeout: 120_000 }, async (t) => {
+  const certs = await devCerts(t);
+  const tokensFile = join(certs.dir, "tokens.json");
+  const token = "browser-token-0123456789abcdef";
+  await writeFile(tokensFile, JSON.stringify({ [token]: "root" }));
+  const server = await startLogServer(t, {
+    security: {
+      tls: { certFile: certs.path("node-1.pem"), keyFile: certs.path("node-1-key.pem"), caFile: certs.path("ca.pem") },
+      acl: { modelFile: certs.path("model.conf"), policyFile: certs.path("policy.csv") },
+      tokensFile,
+    },
+  });
+  const results = await runPage(t, `https://localhost:${server.address.port}`, token);
+  assertExercised(results);
+  assert.equal(results.withoutToken, "Unauthenticated");
 });

@@ -419,7 +419,8 @@ function withCors<Req extends http.IncomingMessage | http2.Http2ServerRequest, R
   handler: NodeHandler<Req, Res>,
 ): NodeHandler<Req, Res> {
   const allowMethods = cors.allowedMethods.join(", ");
-  const allowHeaders = cors.allowedHeaders.join(", ");
+  // Browsers authenticate with a bearer token (they cannot easily present client certificates).
+  const allowHeaders = [...cors.allowedHeaders, "Authorization"].join(", ");
   const exposeHeaders = [...cors.exposedHeaders, ERROR_CODE_KEY].join(", ");
   return (request, response) => {
     if (request.headers.origin !== undefined) {

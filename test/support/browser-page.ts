@@ -1,15 +1,23 @@
 // The script of the page that test/server-browser.test.ts loads into Chromium (bundled by esbuild):
 // a browser client of the node over Connect (JSON and binary) and gRPC-Web, from another origin,
-// with no proxy. It leaves its findings in window.loghouseResults (or window.loghouseError).
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+// with no proxy; given a token, over HTTPS with it as a bearer token. It leaves its findings in
+// window.loghouseResults (or window.loghouseError).
+import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { Log } from "../../src/gen/log/v1/log_pb.ts";
 
-const baseUrl = new URLSearchParams(location.search).get("server")!;
+const parameters = new URLSearchParams(location.search);
+const baseUrl = parameters.get("server")!;
+const token = parameters.get("token");
+const bearer: Interceptor = (next) => (request) => {
+  request.header.set("authorization", `Bearer ${token}`);
+  return next(request);
+};
+const interceptors = token === null ? [] : [bearer];
 const variants: Array<[string, Transport]> = [
-  ["connect-json", createConnectTransport({ baseUrl })],
-  ["connect-binary", createConnectTransport({ baseUrl, useBinaryFormat: true })],
-  ["grpc-web", createGrpcWebTransport({ baseUrl })],
+  ["connect-json", createConnectTransport({ baseUrl, interceptors })],
+  ["connect-binary", createConnectTransport({ baseUrl, useBinaryFormat: true, interceptors })],
+  ["grpc-web", createGrpcWebTransport({ baseUrl, interceptors })],
 ];
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -45,6 +53,14 @@ async function exercise(name: string, transport: Transport): Promise<Record<stri
 const results: Record<string, unknown> = {};
 (async () => {
   for (const [name, transport] of variants) results[name] = await exercise(name, transport);
+  if (token !== null) {
+    // Without the token the node does not know the caller.
+    const anonymous = createClient(Log, createConnectTransport({ baseUrl }));
+    results.withoutToken = await anonymous.getOffsets({}).then(
+      () => "allowed",
+      (error: unknown) => Code[ConnectError.from(error).code],
+    );
+  }
   (window as unknown as { loghouseResults: unknown }).loghouseResults = results;
 })().catch((error: unknown) => {
   (window as unknown as { loghouseError: string }).loghouseError = String((error as Error)?.stack ?? error);
