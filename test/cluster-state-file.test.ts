@@ -62,4 +62,9 @@ test("a malformed state file refuses to open with a data-loss error", async (t) 
   const path = join(await tempDir(t), "raft-state.json");
   await writeFile(path, JSON.stringify({ version: 1, hardState: { term: -1 } }));
   await assert.rejects(RaftStateFile.open(path, start), DataLossError);
+  // Empty or cut short, as an unsynced write leaves it after a power loss.
+  for (const torn of ["", JSON.stringify({ version: 1 }).slice(0, 7)]) {
+    await writeFile(path, torn);
+    await assert.rejects(RaftStateFile.open(path, start), DataLossError);
+  }
 });

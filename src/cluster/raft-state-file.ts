@@ -34,12 +34,19 @@ function isIdList(value: unknown): value is number[] {
 }
 
 function parseState(text: string, path: string): RaftState {
-  const parsed = JSON.parse(text) as {
+  let parsed: {
     version?: unknown;
     hardState?: Partial<HardState>;
     snapshot?: Partial<SnapshotPoint>;
     addresses?: Record<string, unknown>;
   };
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch (error) {
+    // Empty or cut short: what a write that was never synced leaves after a power loss.
+    if (error instanceof SyntaxError) throw new DataLossError(`raft state file ${path} is torn or damaged`, { cause: error });
+    throw error;
+  }
   const { hardState, snapshot, addresses } = parsed;
   const valid =
     parsed.version === FORMAT_VERSION &&
