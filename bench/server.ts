@@ -4,10 +4,13 @@
 // (default 3) for --seconds each (default 3); the table shows medians. Setup (starting the node,
 // connecting, building values) is never timed.
 //
-//   npm run bench:server [-- --server HOST:PORT] [--seconds 3] [--runs 3] [--record-bytes 100]
+//   npm run bench:server [-- --server HOST:PORT] [--seconds 3] [--runs 3] [--record-bytes 100] [--tls]
 //
 // Without --server it starts a node (bin/loghouse.js) on a temporary directory and also reports the
-// node's peak resident memory. Results go to bench/results/server-<time>.json.
+// node's peak resident memory. With --tls it also starts a secured node (TLS, client certificates,
+// the sample ACL) and runs the batch path and unary Produce against it beside the plaintext node, in
+// the same run (expected: TLS costs a few percent of a batch, AES-GCM being ~1 GB/s per core, and
+// tens of µs per unary call). Results go to bench/results/server-<time>.json.
 //
 // Back-of-the-envelope (DESIGN.md §3, bench/server-frameworks.ts): storage alone takes 2-4 million
 // durable 100-byte records/s in 10,000-record (1 MB) batches, the producer's default batch size,
@@ -17,12 +20,13 @@
 // ConsumeStream message ≈ 7 µs (100k+/s, client-bound); a unary Produce is one fsync (0.4-0.6 ms)
 // plus ≈ 0.2 ms of RPC.
 import * as grpc from "@grpc/grpc-js";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LoghouseClient } from "../src/client/client.ts";
 import { grpcServiceDefinition } from "../src/client/grpc-definition.ts";
 import { Log as LogService } from "../src/gen/log/v1/log_pb.ts";
+import { writeDevCertificates } from "../src/security/dev-certificates.ts";
 import { Log } from "../src/storage/index.ts";
 import { startNode, stopNode, type NodeProcess } from "../test/support/node-process.ts";
 import { progress } from "./support/progress.ts";
@@ -32,10 +36,12 @@ import { barsPanel, chart, percentilesPanel } from "./support/svg-chart.ts";
 import { exitOnHelp } from "./support/usage.ts";
 
 exitOnHelp(`
-usage: npm run bench:server [-- --server HOST:PORT] [--seconds 3] [--runs 3] [--record-bytes 100]
+usage: npm run bench:server [-- --server HOST:PORT [--tls-ca FILE --tls-cert FILE --tls-key FILE]] [--seconds 3] [--runs 3] [--record-bytes 100] [--tls]
 
 A node driven over loopback on its batch and per-record paths, beside the storage engine alone in
-the same run. Without --server it starts a node on a temporary directory. Results and a chart go to
+the same run. Without --server it starts a node on a temporary directory. --tls also starts a node
+with TLS, client certificates and the sample ACL, and measures its batch path and unary Produce
+beside the plaintext node's. Results and a chart go to
 bench/results/server-<time>.json and .svg.
 `);
 
@@ -45,6 +51,10 @@ const recordBytes = flag("record-bytes", 100);
 const BATCH_RECORDS = 10_000;
 const BATCHES_IN_FLIGHT = 4;
 const serverFlag = process.argv.includes("--server") ? process.argv[process.argv.indexOf("--server") + 1] : undefined;
+const tlsFlag = process.argv.includes("--tls");
+const stringFlag = (name: string): string | undefined => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined);
+/** With --server and --tls-ca (and --tls-cert, --tls-key): the node runs TLS, and the clients speak it with that certificate. */
+const clientTls = stringFlag("tls-ca") === undefined ? undefined : { ca: readFileSync(stringFlag("tls-ca")!), cert: readFileSync(stringFlag("tls-cert")!), key: readFileSync(stringFlag("tls-key")!) };
 
 interface Measurement {
   readonly records: number;
@@ -300,45 +310,67 @@ function sampleRss(node: NodeProcess | undefined): { stop(): { rss: number; anon
   };
 }
 
+/** Runs the trials `runs` times each, one after the other in every round; returns their summaries in order. */
+async function alternate(trials: readonly Trial[]): Promise<TrialResult[]> {
+  const measurements = trials.map((): Measurement[] => []);
+  for (let run = 0; run < runs; run++) for (const [i, trial] of trials.entries()) measurements[i]!.push(await trial.run());
+  return trials.map((trial, i) => summarise(trial, measurements[i]!));
+}
+
+/** The same trial against the secured node, named so. */
+function overTls(trial: Trial): Trial {
+  return { ...trial, name: `${trial.name} [TLS]`, expectation: `within a few % of plaintext (batches), +0.3 ms at most (unary p50)` };
+}
+
+/** A node with TLS, client certificates and the sample ACL, and a client holding root's certificate. */
+async function startSecuredNode(root: string): Promise<{ node: NodeProcess; client: LoghouseClient }> {
+  const certs = join(root, "certs");
+  await writeDevCertificates(certs, { nodes: ["1"], clients: ["root"] });
+  const file = (name: string): string => join(certs, name);
+  const node = await startNode(
+    ["--data-dir", join(root, "secured"), "--listen", "127.0.0.1:0", "--tls-cert", file("node-1.pem"), "--tls-key", file("node-1-key.pem"), "--tls-ca", file("ca.pem"), "--acl-model", file("model.conf"), "--acl-policy", file("policy.csv")],
+  );
+  const client = new LoghouseClient(node.address, { tls: { ca: readFileSync(file("ca.pem")), cert: readFileSync(file("root-client.pem")), key: readFileSync(file("root-client-key.pem")) } });
+  return { node, client };
+}
+
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "loghouse-bench-server-"));
   const node = serverFlag === undefined ? await startNode(["--data-dir", join(root, "node"), "--listen", "127.0.0.1:0"]) : undefined;
+  const secured = tlsFlag && serverFlag === undefined ? await startSecuredNode(root) : undefined;
   const address = serverFlag ?? node!.address;
   const rss = sampleRss(node);
-  const client = new LoghouseClient(address);
+  const client = new LoghouseClient(address, clientTls === undefined ? {} : { tls: clientTls });
   const Generic = grpc.makeGenericClientConstructor(grpcServiceDefinition(LogService), "Log");
-  const generic = new Generic(address, grpc.credentials.createInsecure(), { "grpc-node.flow_control_window": 8 << 20 }) as unknown as GenericClient;
+  const credentials = clientTls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(clientTls.ca, clientTls.key, clientTls.cert);
+  const generic = new Generic(address, credentials, { "grpc-node.flow_control_window": 8 << 20 }) as unknown as GenericClient;
   console.log(`server benchmark against ${address}${node === undefined ? "" : " (a node started for this run)"}: ${recordBytes}-byte records, ${seconds} s per run, ${runs} runs, medians`);
 
   const baseline = storageOnly(root);
   const ingest = produceBatch(client);
-  // The baseline and the batch path alternate, so both see the same machine.
-  const paired: Array<[Trial, Measurement[]]> = [
-    [baseline, []],
-    [ingest, []],
-  ];
-  for (let run = 0; run < runs; run++) for (const [trial, measurements] of paired) measurements.push(await trial.run());
+  const unary = unaryProduce(client, 1);
+  // Trials in a group alternate run by run, so that all of them see the same machine: the baseline and
+  // the batch path, and each plaintext trial and its TLS twin.
+  const results = await alternate([baseline, ingest, ...(secured === undefined ? [] : [overTls(produceBatch(secured.client))])]);
   // A cluster's log starts at offset 1 (offset 0 is its start point): read from wherever it starts.
   const { lowestOffset } = await client.offsets();
-  const others = [
-    producer(client),
-    consumeBatchStream(client),
-    consumeBatch(client, lowestOffset),
-    produceStream(generic),
-    consumeStream(generic, lowestOffset),
-    unaryProduce(client, 1),
-    unaryProduce(client, 64),
-  ];
-  const results = paired.map(([trial, measurements]) => summarise(trial, measurements));
-  for (const trial of others) {
-    const measurements: Measurement[] = [];
-    for (let run = 0; run < runs; run++) measurements.push(await trial.run());
-    results.push(summarise(trial, measurements));
+  for (const group of [
+    [producer(client)],
+    [consumeBatchStream(client)],
+    [consumeBatch(client, lowestOffset)],
+    [produceStream(generic)],
+    [consumeStream(generic, lowestOffset)],
+    [unary, ...(secured === undefined ? [] : [overTls(unaryProduce(secured.client, 1))])],
+    [unaryProduce(client, 64)],
+  ]) {
+    results.push(...(await alternate(group)));
   }
   const peak = rss.stop();
   generic.close();
   client.close();
   if (node !== undefined) await stopNode(node);
+  secured?.client.close();
+  if (secured !== undefined) await stopNode(secured.node);
 
   const storageRate = results[0]!.recordsPerSecond;
   console.log();
@@ -348,6 +380,13 @@ async function main(): Promise<void> {
   );
   const ratio = results[1]!.recordsPerSecond / storageRate;
   console.log(`\nbatch path: ${formatRate(results[1]!.recordsPerSecond)} records/s = ${(ratio * 100).toFixed(0)}% of storage alone (${formatRate(storageRate)} records/s) in this run`);
+  const tlsComparison = secured === undefined ? null : compareTls(results, ingest.name, unary.name);
+  if (tlsComparison !== null) {
+    console.log(
+      `TLS beside plaintext: batch path ${(tlsComparison.batchRatio * 100).toFixed(0)}% of plaintext (target >= 80%); ` +
+        `unary Produce p50 ${tlsComparison.unaryP50MsTls.toFixed(3)} ms vs ${tlsComparison.unaryP50MsPlain.toFixed(3)} ms (+${(tlsComparison.unaryP50MsTls - tlsComparison.unaryP50MsPlain).toFixed(3)} ms; target <= +0.3 ms)`,
+    );
+  }
   if (node !== undefined) {
     console.log(
       `node peak RSS: ${(peak.rss / 2 ** 20).toFixed(0)} MB, of which anonymous ${(peak.anon / 2 ** 20).toFixed(0)} MB ` +
@@ -358,9 +397,21 @@ async function main(): Promise<void> {
     barsPanel("throughput per trial", "records/s", results.map((r, i) => ({ label: r.name, value: r.recordsPerSecond, baseline: i === 0 })), formatRate),
     percentilesPanel("latency per trial (per call or per record)", results.map((r) => ({ label: r.name, percentilesMs: { p50: r.latencyMsP50, p99: r.latencyMsP99 } }))),
   ]);
-  const data = { address, recordBytes, seconds, runs, batchRecords: BATCH_RECORDS, batchesInFlight: BATCHES_IN_FLIGHT, storageOnlyRecordsPerSecond: storageRate, batchToStorageRatio: ratio, peakRssBytes: node === undefined ? null : peak.rss, peakRssAnonBytes: node === undefined ? null : peak.anon, trials: results };
+  const data = { address, recordBytes, tls: tlsComparison, seconds, runs, batchRecords: BATCH_RECORDS, batchesInFlight: BATCHES_IN_FLIGHT, storageOnlyRecordsPerSecond: storageRate, batchToStorageRatio: ratio, peakRssBytes: node === undefined ? null : peak.rss, peakRssAnonBytes: node === undefined ? null : peak.anon, trials: results };
   await writeResults("server", data, picture);
   rmSync(root, { recursive: true, force: true });
+}
+
+/** The TLS trials beside their plaintext twins (same run). */
+function compareTls(results: readonly TrialResult[], batchName: string, unaryName: string): { batchRatio: number; unaryP50MsPlain: number; unaryP50MsTls: number } {
+  const find = (name: string): TrialResult => results.find((r) => r.name === name)!;
+  const batch = find(batchName);
+  const unary = find(unaryName);
+  return {
+    batchRatio: find(`${batch.name} [TLS]`).recordsPerSecond / batch.recordsPerSecond,
+    unaryP50MsPlain: unary.latencyMsP50 ?? NaN,
+    unaryP50MsTls: find(`${unary.name} [TLS]`).latencyMsP50 ?? NaN,
+  };
 }
 
 await main();
