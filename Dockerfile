@@ -26,9 +26,12 @@ WORKDIR /opt/loghouse
 COPY --from=build /tmp/loghouse.tgz /tmp/loghouse.tgz
 RUN echo '{"name":"loghouse-runtime","private":true}' > package.json \
   && npm install --omit=dev --no-audit --no-fund /tmp/loghouse.tgz && rm /tmp/loghouse.tgz && npm cache clean --force
+# Plaintext on the container's network must be asked for (a node serves plaintext on loopback only):
+# for TLS, mount certificates and set LOGHOUSE_TLS_CERT, LOGHOUSE_TLS_KEY, LOGHOUSE_TLS_CA instead.
 ENV PATH=/opt/loghouse/node_modules/.bin:$PATH \
     LOGHOUSE_DATA_DIR=/var/lib/loghouse \
-    LOGHOUSE_LISTEN=0.0.0.0:8400
+    LOGHOUSE_LISTEN=0.0.0.0:8400 \
+    LOGHOUSE_INSECURE=true
 USER 10001:10001
 VOLUME ["/var/lib/loghouse"]
 EXPOSE 8400
