@@ -7,20 +7,16 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { join } from "node:path";
 import { test } from "node:test";
-import { grpcTestClient } from "./support/grpc-log-client.ts";
-import { startNode, stopNode } from "./support/node-process.ts";
+import { startFilledNode } from "./support/filled-node.ts";
 import type { RapidResetCounts } from "./support/rapid-reset-client.ts";
 import { ERROR_CODE } from "./support/raw-http2.ts";
-import { tempDir } from "./support/temp-dir.ts";
 import { cleanup } from "./support/cleanup.ts";
 
 const MIB = 1024 * 1024;
 const ATTACK_MS = Number(process.env.LOGHOUSE_RAPID_RESET_MS ?? 20_000);
 const RAPID_RESET_CLIENT = fileURLToPath(new URL("./support/rapid-reset-client.ts", import.meta.url));
 const RECORDS = 200_000;
-const BATCH_RECORDS = 50_000;
 const HEALTH_P99_MS_MAX = 100;
 const RSS_BYTES_MAX = 400 * MIB;
 /** "At once" after the attack, with room for a busy two-core machine. */
@@ -31,13 +27,7 @@ function percentile(sorted: readonly number[], fraction: number): number {
 }
 
 test(`health checks stay fast and memory bounded through ${ATTACK_MS / 1000} s of ConsumeStream rapid resets`, { timeout: ATTACK_MS + 120_000 }, async (t) => {
-  const node = await startNode(["--data-dir", join(await tempDir(t), "data"), "--listen", "127.0.0.1:0"]);
-  cleanup(t, () => stopNode(node));
-  const client = grpcTestClient(node.address);
-  cleanup(t, () => client.close());
-  for (let first = 0; first < RECORDS; first += BATCH_RECORDS) {
-    await client.unary("produceBatch", { values: Array.from({ length: BATCH_RECORDS }, (_, i) => Buffer.from(`record ${first + i}`)) });
-  }
+  const { node, client } = await startFilledNode(t, RECORDS);
   await client.health.unary("check", { service: "" });
 
   const attacker = spawn(process.execPath, ["--import", "tsx", RAPID_RESET_CLIENT, String(node.port), String(ATTACK_MS)], { stdio: ["ignore", "pipe", "inherit"] });

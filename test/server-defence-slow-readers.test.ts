@@ -5,19 +5,15 @@
 // each stream encoded and held a megabyte of one-record answers and a full read of record objects:
 // the node grew past 1.4 GB and a health check waited 19 s. The node is a child process.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
-import { grpcTestClient } from "./support/grpc-log-client.ts";
-import { startNode, stopNode } from "./support/node-process.ts";
+import { startFilledNode } from "./support/filled-node.ts";
 import { frame } from "./support/raw-grpc.ts";
 import { RawHttp2Connection, request } from "./support/raw-http2.ts";
-import { tempDir } from "./support/temp-dir.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { waitUntil } from "./support/wait-until.ts";
 
 const MIB = 1024 * 1024;
 const RECORDS = 200_000;
-const BATCH_RECORDS = 50_000;
 const STREAMS = 2_000;
 /** Twice the connection's answer budget (64 MiB) and the node's own baseline, well below what it reached before. */
 const RSS_BYTES_MAX = 600 * MIB;
@@ -27,13 +23,7 @@ const QUIET_CPU_MS = 40;
 const QUIET_WINDOW_MS = 1_000;
 
 test("two thousand unread ConsumeStreams on one connection share its answer budget", { timeout: 120_000 }, async (t) => {
-  const node = await startNode(["--data-dir", join(await tempDir(t), "data"), "--listen", "127.0.0.1:0"]);
-  cleanup(t, () => stopNode(node));
-  const client = grpcTestClient(node.address);
-  cleanup(t, () => client.close());
-  for (let first = 0; first < RECORDS; first += BATCH_RECORDS) {
-    await client.unary("produceBatch", { values: Array.from({ length: BATCH_RECORDS }, (_, i) => Buffer.from(`record ${first + i}`)) });
-  }
+  const { node, client } = await startFilledNode(t, RECORDS);
 
   const reader = new RawHttp2Connection(node.port);
   cleanup(t, () => reader.destroy());
