@@ -3,7 +3,10 @@
 // two printed side by side. The single-node figures are the baseline; every cluster write is
 // fsynced on a majority (the leader and at least one follower) before it is acknowledged.
 //
-//   npm run bench:cluster [-- --seconds 3 --runs 3]
+//   npm run bench:cluster [-- --seconds 3 --runs 3] [--tls]
+//
+// With --tls a second 3-node cluster runs secured (TLS, peers' mutual TLS, the sample ACL, a client
+// holding root's certificate) and its leader is measured beside the plaintext cluster's, same run.
 //
 // Back-of-the-envelope: three processes share two cores, and each record is written and fsynced
 // on every node and crosses loopback twice (client → leader, leader → followers), so the batched
@@ -14,17 +17,20 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { writeDevCertificates } from "../src/security/dev-certificates.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
+import { securedClientOptions, securedNodeArgs } from "../test/support/secured-cluster.ts";
 import { writeResults } from "./support/results.ts";
 import { formatRate, printTable } from "./support/stats.ts";
 import { barsPanel, chart, percentilesPanel } from "./support/svg-chart.ts";
 import { exitOnHelp } from "./support/usage.ts";
 
 exitOnHelp(`
-usage: npm run bench:cluster [-- --seconds 3] [--runs 3] [--record-bytes 100]
+usage: npm run bench:cluster [-- --seconds 3] [--runs 3] [--record-bytes 100] [--tls]
 
 bench:server against a single node, then against the leader of a 3-node cluster of processes, side
-by side (the flags pass through to bench/server.ts). Results and a chart go to
+by side (the flags pass through to bench/server.ts). --tls also measures a secured 3-node cluster
+(TLS, peers' mutual TLS, the sample ACL) beside the plaintext one. Results and a chart go to
 bench/results/cluster-<time>.json and .svg.
 `);
 
@@ -35,7 +41,8 @@ interface TrialResult {
   readonly latencyMsP99: number | null;
 }
 
-const passThrough = process.argv.slice(2);
+const tls = process.argv.includes("--tls");
+const passThrough = process.argv.slice(2).filter((arg) => arg !== "--tls");
 const serverBench = join(import.meta.dirname, "server.ts");
 
 /** Runs bench/server.ts with `args`, echoing its output, and returns its JSON results. */
@@ -47,18 +54,47 @@ async function runServerBench(args: string[]): Promise<{ trials: TrialResult[] }
   return JSON.parse(readFileSync(file, "utf8")) as { trials: TrialResult[] };
 }
 
+/** Starts a 3-node cluster and runs bench/server.ts against its leader with `args`. */
+async function benchCluster(cluster: ProcessCluster, label: string, args: readonly string[] = []): Promise<{ trials: TrialResult[] }> {
+  await cluster.start(1, { bootstrap: true });
+  await cluster.start(2, { joinVia: 1 });
+  await cluster.start(3, { joinVia: 1 });
+  const leader = await cluster.leader();
+  console.log(`\n${label}, driving the leader (node ${leader}):`);
+  return runServerBench(["--server", cluster.address(leader), ...args]);
+}
+
+/** Bench a secured cluster (certificates written under `root`) beside the plaintext one's `plain` results. */
+async function benchSecuredCluster(root: string, plain: { trials: TrialResult[] }): Promise<{ trials: TrialResult[] }> {
+  const dir = join(root, "certs");
+  await writeDevCertificates(dir, { nodes: ["1", "2", "3"], clients: ["root"] });
+  const certs = { dir, path: (name: string) => join(dir, name), read: async (name: string) => readFileSync(join(dir, name)) };
+  const cluster = new ProcessCluster(join(root, "secured"), undefined, (id) => securedNodeArgs(certs, id), await securedClientOptions(certs));
+  try {
+    const secured = await benchCluster(cluster, "3-node cluster with TLS", ["--tls-ca", certs.path("ca.pem"), "--tls-cert", certs.path("root-client.pem"), "--tls-key", certs.path("root-client-key.pem")]);
+    console.log("\nTLS cluster beside plaintext cluster, same run:");
+    printTable(
+      ["trial", "plaintext rec/s", "TLS rec/s", "TLS/plaintext", "plaintext p50 ms", "TLS p50 ms"],
+      plain.trials.map((trial, i) => {
+        const other = secured.trials[i]!;
+        return [trial.name, formatRate(trial.recordsPerSecond), formatRate(other.recordsPerSecond), (other.recordsPerSecond / trial.recordsPerSecond).toFixed(2), trial.latencyMsP50?.toFixed(3) ?? "-", other.latencyMsP50?.toFixed(3) ?? "-"];
+      }),
+    );
+    return secured;
+  } finally {
+    await cluster.stopAll();
+  }
+}
+
 async function main(): Promise<void> {
   console.log("single node:");
   const single = await runServerBench([]);
   const root = mkdtempSync(join(tmpdir(), "loghouse-bench-cluster-"));
-  const cluster = new ProcessCluster(root);
+  const cluster = new ProcessCluster(join(root, "plaintext"));
   try {
-    await cluster.start(1, { bootstrap: true });
-    await cluster.start(2, { joinVia: 1 });
-    await cluster.start(3, { joinVia: 1 });
-    const leader = await cluster.leader();
-    console.log(`\n3-node cluster, driving the leader (node ${leader}):`);
-    const replicated = await runServerBench(["--server", cluster.address(leader)]);
+    const replicated = await benchCluster(cluster, "3-node cluster");
+    await cluster.stopAll();
+    const secured = tls ? await benchSecuredCluster(root, replicated) : undefined;
     console.log("\nreplicated (3 nodes) beside single node, same run:");
     printTable(
       ["trial", "single rec/s", "cluster rec/s", "cluster/single", "single p50 ms", "cluster p50 ms"],
@@ -82,7 +118,7 @@ async function main(): Promise<void> {
       barsPanel("throughput per trial", "records/s", both.map((trial, i) => ({ label: trial.name, value: trial.recordsPerSecond, baseline: i % 2 === 0 })), formatRate),
       percentilesPanel("latency per trial (per call or per record)", both.map((trial) => ({ label: trial.name, percentilesMs: { p50: trial.latencyMsP50, p99: trial.latencyMsP99 } }))),
     ]);
-    await writeResults("cluster", { single: single.trials, cluster: replicated.trials }, picture);
+    await writeResults("cluster", { single: single.trials, cluster: replicated.trials, securedCluster: secured?.trials ?? null }, picture);
   } finally {
     await cluster.stopAll();
     rmSync(root, { recursive: true, force: true });
