@@ -121,18 +121,11 @@ test("--timeout puts a deadline on every call: a node that never answers fails t
     await new Promise((resolve) => silent.close(resolve));
   });
   const address = `127.0.0.1:${(silent.address() as { port: number }).port}`;
-  for (const command of [["status"], ["consume", "--from", "0"], ["produce"]]) {
+  for (const command of [["status"], ["consume", "--from", "0"], ["produce"], ["leave", "--node-id", "2"], ["transfer-leader", "--to", "2"]]) {
     const started = Date.now();
     const result = await runCli([...command, "--server", address, "--timeout", "300ms"], { input: "x\n" });
     assert.equal(result.code, 1, `${command[0]}: ${result.stderr}`);
     assert.equal(result.stderr, "loghouse: DEADLINE_EXCEEDED: the node did not answer within the deadline (--timeout)\n");
-    assert.ok(Date.now() - started < 10_000);
-  }
-  for (const [command, flag] of [["leave", "--node-id"], ["transfer-leader", "--to"]] as const) {
-    const started = Date.now();
-    const result = await runCli([command, flag, "2", "--server", address, "--timeout", "300ms"]);
-    assert.equal(result.code, 1, `${command}: ${result.stderr}`);
-    assert.match(result.stderr, new RegExp(`^loghouse: CLUSTER_UNAVAILABLE: ${address} did not answer the (leave|transfer) request: no admin document within 300 ms\n$`));
     assert.ok(Date.now() - started < 10_000);
   }
 });
@@ -149,5 +142,5 @@ test("transfer-leader hands the leadership to the voter named, asked through any
   assert.equal(await cluster.leader(), target);
   const refused = await runCli(["transfer-leader", "--server", cluster.address(leader), "--to", "9"]);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /^loghouse: CLUSTER_UNAVAILABLE: transfer refused: .*node 9 cannot take over\n$/);
+  assert.match(refused.stderr, /^loghouse: CLUSTER_UNAVAILABLE: .*node 9 cannot take over\n$/);
 });

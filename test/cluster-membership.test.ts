@@ -7,7 +7,7 @@ import { rm } from "node:fs/promises";
 import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { leaveCluster, sendAdminRequest } from "../src/cluster/admin-protocol.ts";
+import { sendAdminRequest } from "../src/cluster/admin-protocol.ts";
 import { ClusterNode } from "../src/cluster/cluster-node.ts";
 import { NodeRemovedError } from "../src/errors.ts";
 import { Role } from "../src/raft/index.ts";
@@ -70,7 +70,7 @@ test("bootstrap, join through a follower, promotion, leave, and catching up from
   await waitUntil("node 2 to catch up", () => dataRecords(nodes.get(2)!).length === 20, 20_000);
   assert.deepEqual(dataRecords(nodes.get(2)!), expected);
 
-  await leaveCluster(`127.0.0.1:${ports[1]}`, 3);
+  await [...nodes.values()].find((node) => node.replica.isLeader)!.removeMember(3);
   await waitUntil("node 3 to be removed", () => !first.replica.status().membership.voters.includes(3));
   await waitUntil("node 3 to learn it was removed", () => {
     try {

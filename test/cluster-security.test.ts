@@ -11,10 +11,12 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { join } from "node:path";
 import { test } from "node:test";
+import { LoghouseClient, type ClientTlsOptions } from "../src/client/client.ts";
 import { sendAdminRequest } from "../src/cluster/admin-protocol.ts";
 import { encodeHello } from "../src/cluster/frame-reader.ts";
 import { encodeMessage } from "../src/cluster/message-codec.ts";
 import type { PeerTls } from "../src/cluster/peer-dial.ts";
+import { PermissionDeniedError, UnauthenticatedError } from "../src/errors.ts";
 import { message, MessageType } from "../src/raft/index.ts";
 import { PEER_ALPN } from "../src/security/peer-identity.ts";
 import { cleanup } from "./support/cleanup.ts";
@@ -90,23 +92,30 @@ test("a secured cluster refuses forged peer traffic and unauthorized admin reque
   await closedAfter(t, address, forged, { ca, identity: followerIdentity });
   await closedAfter(t, address, Buffer.concat([encodeHello(follower), Buffer.from([0xff, 0xff, 0xff, 0x0f]), randomBytes(64)]), { ca, identity: followerIdentity });
 
-  // Admin requests: plaintext fails; a client certificate cannot join a node or speak for one; nobody
-  // and another node cannot remove a member; a node cannot re-point another node's address.
+  // Members' requests on the peer plane: plaintext fails; a client certificate cannot join a node or
+  // speak for one; a node cannot re-point another node's address or say it was removed.
   const intruder = "127.0.0.1:1";
-  await assert.rejects(sendAdminRequest(address, { op: "leave", nodeId: follower }, 5_000));
+  await assert.rejects(sendAdminRequest(address, { op: "member", nodeId: follower }, 5_000));
   const refusals = [
     [{ op: "join", nodeId: 9, address: intruder, fresh: true }, "root-client"],
     [{ op: "join", nodeId: follower, address: intruder, fresh: false }, `node-${other}`],
-    [{ op: "leave", nodeId: follower }, "nobody-client"],
-    [{ op: "leave", nodeId: follower }, `node-${other}`],
-    [{ op: "transfer", nodeId: other }, `node-${follower}`],
+    [{ op: "member", nodeId: follower }, "root-client"],
   ] as const;
   for (const [request, who] of refusals) {
     const response = await sendAdminRequest(address, request, 5_000, peerTlsOf(ca, await identity(certs, who)));
     assert.equal(response.ok, false, `${request.op} by ${who}`);
   }
-  // Root may administer: a leadership transfer through the CLI over mutual TLS succeeds, and its answer holds no addresses.
-  const transfer = await runCli(["transfer-leader", "--server", address, "--to", String(follower), "--tls-ca", certs.path("ca.pem"), "--tls-cert", certs.path("root-client.pem"), "--tls-key", certs.path("root-client-key.pem")]);
+  // The Admin service: without a certificate UNAUTHENTICATED, nobody and a node (no admin in the policy) PERMISSION_DENIED.
+  const adminAs = (tlsOptions: ClientTlsOptions): LoghouseClient => {
+    const client = new LoghouseClient(address, { tls: tlsOptions, callTimeoutMs: 5_000 });
+    cleanup(t, () => client.close());
+    return client;
+  };
+  await assert.rejects(adminAs({ ca }).removeMember(follower), UnauthenticatedError);
+  await assert.rejects(adminAs({ ca, ...(await identity(certs, "nobody-client")) }).removeMember(follower), PermissionDeniedError);
+  await assert.rejects(adminAs({ ca, ...(await identity(certs, `node-${other}`)) }).transferLeadership(other), PermissionDeniedError);
+  // Root may administer: a leadership transfer through the CLI, asked of a follower, reaches the leader.
+  const transfer = await runCli(["transfer-leader", "--server", cluster.address(other), "--to", String(follower), "--tls-ca", certs.path("ca.pem"), "--tls-cert", certs.path("root-client.pem"), "--tls-key", certs.path("root-client-key.pem")]);
   assert.equal(transfer.code, 0, transfer.stderr);
   const newLeader = await cluster.leader();
   assert.equal(newLeader, follower);

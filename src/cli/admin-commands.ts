@@ -1,8 +1,6 @@
-// `loghouse status`, `leave` and `transfer-leader`: inspecting a node and changing its cluster.
-import { createSecureContext } from "node:tls";
-import { leaveCluster, transferLeadership } from "../cluster/admin-protocol.ts";
-import type { PeerTls } from "../cluster/peer-dial.ts";
-import { clientCredentials, connectClient, nodeIdFlag, serverAddress, timeoutMs, writeLine } from "./client-flags.ts";
+// `loghouse status`, `leave` and `transfer-leader`: inspecting a node and changing its cluster (the
+// loghouse.admin.v1.Admin service, asked of the leader, authorized as admin).
+import { connectClient, nodeIdFlag, writeLine } from "./client-flags.ts";
 import type { Flags } from "./commands.ts";
 
 /** Prints the node's health, its servers and the log's offsets; exit 1 unless it is SERVING. */
@@ -25,18 +23,15 @@ export async function status(flags: Flags): Promise<number> {
   }
 }
 
-/** With --tls-*: the admin request goes over mutual TLS with the caller's certificate, which the node authorizes (admin). */
-function adminTls(flags: Flags): PeerTls | undefined {
-  const { tls } = clientCredentials(flags, process.env);
-  if (tls === undefined) return undefined;
-  const context = createSecureContext({ ...tls });
-  return { secureContext: () => context };
-}
-
 /** Asks the cluster (through --server) to remove member --node-id. */
 export async function leave(flags: Flags): Promise<number> {
   const nodeId = nodeIdFlag(flags, "node-id");
-  await leaveCluster(serverAddress(flags, process.env), nodeId, timeoutMs(flags), adminTls(flags));
+  const client = connectClient(flags);
+  try {
+    await client.removeMember(nodeId);
+  } finally {
+    client.close();
+  }
   await writeLine(JSON.stringify({ left: nodeId }));
   return 0;
 }
@@ -44,7 +39,12 @@ export async function leave(flags: Flags): Promise<number> {
 /** Asks the cluster (through --server) to make voter --to its leader; returns once the old leader stepped down. */
 export async function transferLeader(flags: Flags): Promise<number> {
   const to = nodeIdFlag(flags, "to");
-  await transferLeadership(serverAddress(flags, process.env), to, timeoutMs(flags), adminTls(flags));
+  const client = connectClient(flags);
+  try {
+    await client.transferLeadership(to);
+  } finally {
+    client.close();
+  }
   await writeLine(JSON.stringify({ transferredTo: to }));
   return 0;
 }

@@ -4,8 +4,9 @@
 // iterator that can follow the tail). Browsers use the generated service with connect-web.
 import * as grpc from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
-import { InvalidArgumentError, OffsetOutOfRangeError } from "../errors.ts";
+import { ClusterUnavailableError, InvalidArgumentError, NotLeaderError, OffsetOutOfRangeError } from "../errors.ts";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
+import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
 import {
   Log,
   type ConsumeBatchResponse,
@@ -77,15 +78,19 @@ function bearerToken(token: string): grpc.Interceptor {
     });
 }
 
+/** How many leaders an admin request follows (leadership may move while it is asked). */
+const ADMIN_REDIRECTS_MAX = 3;
+
 export class LoghouseClient {
   private readonly log: grpc.Client;
   private readonly health: grpc.Client;
+  private readonly admin: grpc.Client;
   private readonly callTimeoutMs: number | undefined;
 
   /** `address` is host:port of any node (e.g. "127.0.0.1:8400"). */
   constructor(
     readonly address: string,
-    options: ClientOptions = {},
+    private readonly options: ClientOptions = {},
   ) {
     const channelOptions: grpc.ChannelOptions = {
       "grpc-node.flow_control_window": WINDOW_BYTES,
@@ -99,8 +104,10 @@ export class LoghouseClient {
     const clientOptions = { ...channelOptions, ...(options.token === undefined ? {} : { interceptors: [bearerToken(options.token)] }) };
     const LogClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Log), "Log");
     const HealthClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Health), "Health");
+    const AdminClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Admin), "Admin");
     this.log = new LogClient(address, credentials, clientOptions);
     this.health = new HealthClient(address, credentials, clientOptions);
+    this.admin = new AdminClient(address, credentials, clientOptions);
     if (options.callTimeoutMs !== undefined && !(Number.isSafeInteger(options.callTimeoutMs) && options.callTimeoutMs > 0)) {
       throw new InvalidArgumentError(`callTimeoutMs must be a positive integer, got ${options.callTimeoutMs}`);
     }
@@ -206,9 +213,40 @@ export class LoghouseClient {
     return HealthCheckResponse_ServingStatus[response.status] ?? String(response.status);
   }
 
+  /** Removes member `nodeId` from the node's cluster (asked of its leader); resolves once the change is committed. */
+  async removeMember(nodeId: number): Promise<void> {
+    await this.atLeader((client) => client.unary(client.admin, "removeMember", { nodeId: BigInt(nodeId) }));
+  }
+
+  /** Hands the cluster's leadership to voter `nodeId`; resolves once the old leader has stepped down. */
+  async transferLeadership(nodeId: number): Promise<void> {
+    await this.atLeader((client) => client.unary(client.admin, "transferLeadership", { nodeId: BigInt(nodeId) }));
+  }
+
+  /** Runs `call` here, or (NotLeaderError) at the leader GetServers names, with the same options. */
+  private async atLeader<T>(call: (client: LoghouseClient) => Promise<T>): Promise<T> {
+    let client: LoghouseClient = this;
+    try {
+      for (let redirect = 0; ; redirect++) {
+        try {
+          return await call(client);
+        } catch (error) {
+          if (!(error instanceof NotLeaderError) || redirect >= ADMIN_REDIRECTS_MAX) throw error;
+          const leader = (await client.servers()).find((server) => server.isLeader);
+          if (leader === undefined) throw new ClusterUnavailableError("the cluster has no leader now; try again", { cause: error });
+          if (client !== this) client.close();
+          client = new LoghouseClient(leader.rpcAddr, this.options);
+        }
+      }
+    } finally {
+      if (client !== this) client.close();
+    }
+  }
+
   close(): void {
     this.log.close();
     this.health.close();
+    this.admin.close();
   }
 
   private unary<T>(client: grpc.Client, method: string, request: object): Promise<T> {

@@ -1,6 +1,6 @@
 // Node-to-node administration on the node's one port: a connection that starts with 0x02 carries
 // one request and one response, each a u32 length (little-endian) and a JSON document. It is how a
-// new node asks the cluster to let it in, how an operator asks a node to leave, how a node that
+// new node asks the cluster to let it in, how a node that
 // applied its own removal asks the leader whether it is still a member (it may have been added back
 // since), and how a leader tells a removed node that still speaks Raft to ask that question. In a
 // cluster with TLS it runs over mutual TLS (ALPN loghouse-peer/1) with the caller's certificate, and
@@ -16,9 +16,6 @@ const DOCUMENT_BYTES_MAX = 64 * 1024;
 export type AdminRequest =
   /** `fresh`: the node has no state (new, or it lost its disk) and must be admitted from scratch. */
   | { readonly op: "join"; readonly nodeId: number; readonly address: string; readonly fresh: boolean }
-  | { readonly op: "leave"; readonly nodeId: number }
-  /** Hand leadership to voter `nodeId`; answered once the leader has stepped down. */
-  | { readonly op: "transfer"; readonly nodeId: number }
   /** Whether `nodeId` is a member now, as the leader has applied it. */
   | { readonly op: "member"; readonly nodeId: number }
   /** From the leader to a node it has removed that still sends Raft messages: ask me whether you are a member. */
@@ -77,7 +74,7 @@ function parseRequest(document: unknown): AdminRequest {
   const request = document as Partial<Record<string, unknown>>;
   const nodeId = request?.nodeId;
   if (typeof nodeId !== "number" || !Number.isSafeInteger(nodeId) || nodeId <= 0) throw new InvalidArgumentError("nodeId must be a positive integer");
-  if (request.op === "leave" || request.op === "member" || request.op === "transfer") return { op: request.op, nodeId };
+  if (request.op === "member") return { op: request.op, nodeId };
   if (request.op === "removed") {
     const leaderId = request.leaderId;
     if (typeof leaderId !== "number" || !Number.isSafeInteger(leaderId) || leaderId <= 0) throw new InvalidArgumentError("leaderId must be a positive integer");
@@ -87,7 +84,7 @@ function parseRequest(document: unknown): AdminRequest {
     parsePeerAddress(request.address);
     return { op: "join", nodeId, address: request.address, fresh: request.fresh };
   }
-  throw new InvalidArgumentError("op must be join (with an address), leave, member, transfer or removed (with a leaderId)");
+  throw new InvalidArgumentError("op must be join (with an address), member or removed (with a leaderId)");
 }
 
 /**
@@ -140,14 +137,4 @@ export async function askLeader(contact: string, request: AdminRequest, attempts
     target = response.leaderAddress;
   }
   throw new ClusterUnavailableError(`${request.op} did not reach the leader through ${contact}`);
-}
-
-/** Asks the cluster to remove member `nodeId`, through any member reachable at `contact` (redirected to the leader); each answer is awaited up to `timeoutMs`. */
-export async function leaveCluster(contact: string, nodeId: number, timeoutMs = 10_000, peerTls?: PeerTls): Promise<void> {
-  await askLeader(contact, { op: "leave", nodeId }, undefined, timeoutMs, peerTls);
-}
-
-/** Asks the cluster, through any member reachable at `contact`, to hand its leadership to voter `nodeId`; each answer is awaited up to `timeoutMs`. */
-export async function transferLeadership(contact: string, nodeId: number, timeoutMs = 10_000, peerTls?: PeerTls): Promise<void> {
-  await askLeader(contact, { op: "transfer", nodeId }, undefined, timeoutMs, peerTls);
 }

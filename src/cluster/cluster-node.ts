@@ -15,6 +15,7 @@ import {
   InvalidConfigError,
   LogClosedError,
   NodeRemovedError,
+  NotLeaderError,
   PermissionDeniedError,
   ProposalRefusedError,
   type DataLossError,
@@ -314,22 +315,20 @@ export class ClusterNode {
   }
 
   /**
-   * Authorizes an admin request by the certificate of its connection (in a cluster with TLS): a node
-   * joins, asks about, or tells of removal only as itself (its certificate names the node id the
-   * request is about) and needs replicate; leave and transfer need admin. An operator's answer does not
-   * carry the members' addresses, which only members need.
+   * Authorizes a member's request by the certificate of its connection (in a cluster with TLS): a node
+   * joins (setting its address), asks whether it is a member, or tells of a removal only as itself (its
+   * certificate names the node id the request speaks for), and needs replicate.
    */
   private async handleAdminFrom(socket: Socket, request: AdminRequest): Promise<AdminResponse> {
     if (this.peerSecurity === undefined) return this.handleAdmin(request);
     const certificate = socket instanceof TLSSocket && socket.authorized ? socket.getPeerCertificate() : undefined;
-    const speaksFor = request.op === "removed" ? request.leaderId : request.op === "leave" || request.op === "transfer" ? undefined : request.nodeId;
-    if (speaksFor !== undefined && !certificateNamesNode(certificate, String(speaksFor))) {
+    const speaksFor = request.op === "removed" ? request.leaderId : request.nodeId;
+    if (!certificateNamesNode(certificate, String(speaksFor))) {
       this.logger.warn("admin request refused: the certificate does not name the node", { op: request.op, nodeId: speaksFor, principal: certificatePrincipal(certificate) });
       throw new PermissionDeniedError(`a ${request.op} request for node ${speaksFor} needs that node's certificate`);
     }
-    this.peerSecurity.authorize(certificatePrincipal(certificate), speaksFor === undefined ? "admin" : "replicate");
-    const response = await this.handleAdmin(request);
-    return speaksFor === undefined && response.ok ? { ok: true, addresses: {} } : response;
+    this.peerSecurity.authorize(certificatePrincipal(certificate), "replicate");
+    return this.handleAdmin(request);
   }
 
   private async handleAdmin(request: AdminRequest): Promise<AdminResponse> {
@@ -352,19 +351,28 @@ export class ClusterNode {
       if (!member || request.fresh) {
         await this.changeMembership({ kind: MembershipChangeKind.AddLearner, nodeId: request.nodeId, address: request.address });
       }
-    } else if (request.op === "leave") {
-      if (!member) throw new InvalidArgumentError(`node ${request.nodeId} is not a member`);
-      await this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId: request.nodeId });
     } else if (request.op === "member") {
       return { ok: true, addresses: this.addresses, member };
-    } else if (request.op === "transfer") {
-      await this.transferLeadership(request.nodeId);
     }
     return { ok: true, addresses: this.addresses };
   }
 
-  /** Hands leadership to voter `to` and waits, for up to TRANSFER_WAIT_ATTEMPTS_MAX short pauses, until this node has stepped down. */
-  private async transferLeadership(to: number): Promise<void> {
+  /** This node must lead to change the cluster: otherwise a NotLeaderError naming the leader (0 if unknown). */
+  private requireLeader(): void {
+    if (!this.replica.isLeader) throw new NotLeaderError("not the leader: ask the leader to change the cluster", this.replica.status().lead);
+  }
+
+  /** Removes member `nodeId` (the Admin service's RemoveMember, on the leader); resolves once the change is committed. */
+  async removeMember(nodeId: number): Promise<void> {
+    this.requireLeader();
+    const { membership } = this.replica.status();
+    if (!membership.voters.includes(nodeId) && !membership.learners.includes(nodeId)) throw new InvalidArgumentError(`node ${nodeId} is not a member`);
+    await this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId });
+  }
+
+  /** Hands leadership to voter `to` (on the leader) and waits, for up to TRANSFER_WAIT_ATTEMPTS_MAX short pauses, until this node has stepped down. */
+  async transferLeadership(to: number): Promise<void> {
+    this.requireLeader();
     this.replica.transferLeadership(to);
     for (let attempt = 1; this.replica.isLeader; attempt++) {
       if (attempt > TRANSFER_WAIT_ATTEMPTS_MAX) throw new ClusterUnavailableError(`leadership did not move to node ${to} in time (is it up and caught up?)`);

@@ -35,7 +35,6 @@ export function actionOf(procedure: string): Action | undefined {
   const [, service = "", method = ""] = procedure.split("/");
   if (OPEN_SERVICES.has(service)) return undefined;
   if (service === "log.v1.Log") return LOG_ACTIONS[method] ?? "admin";
-  if (service === "loghouse.admin.v1.Admin") return method === "Join" ? "replicate" : "admin";
   return "admin";
 }
 

@@ -38,6 +38,14 @@ export class ClusterMember implements ServedCluster {
     this.node.acceptConnection(socket);
   }
 
+  removeMember(nodeId: number): Promise<void> {
+    return this.node.removeMember(nodeId);
+  }
+
+  transferLeadership(nodeId: number): Promise<void> {
+    return this.node.transferLeadership(nodeId);
+  }
+
   usePeerSecurity(security: ServedClusterSecurity): void {
     this.security = security;
     this.node.usePeerSecurity(security);

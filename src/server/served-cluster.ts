@@ -23,6 +23,10 @@ export interface ServedCluster {
   readonly log: ServedLog;
   servers(): ServedMember[];
   acceptConnection(socket: Socket): void;
+  /** Removes a member (on the leader; a follower throws NotLeaderError); resolves once committed. */
+  removeMember(nodeId: number): Promise<void>;
+  /** Hands the leadership to voter `nodeId` (on the leader); resolves once this node stepped down. */
+  transferLeadership(nodeId: number): Promise<void>;
   /** Runs every connection between members over mutual TLS, authenticated by node certificate and authorized by the ACL. */
   usePeerSecurity(security: ServedClusterSecurity): void;
   /**

@@ -22,8 +22,10 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Log as LogServiceDesc } from "../gen/log/v1/log_pb.ts";
+import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
 import { InvalidConfigError } from "../errors.ts";
 import { Log, type ServedLog } from "../storage/index.ts";
+import { createAdminService } from "./admin-service.ts";
 import type { CallAuthorizer } from "./call-authorizer.ts";
 import { isLoopbackHost, resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import { certificatePrincipalOf } from "./connection-identity.ts";
@@ -130,6 +132,9 @@ export class LoghouseServer {
     });
     grpc.addService(LogServiceDesc, logService);
     grpc.addService(Health, healthService);
+    // A cluster member also takes an operator's changes to its cluster.
+    const adminService = options.cluster === undefined ? undefined : createAdminService(options.cluster);
+    if (adminService !== undefined) grpc.addService(Admin, adminService);
 
     const shutdown = new AbortController();
     const connect = withCors(
@@ -137,6 +142,7 @@ export class LoghouseServer {
         routes: (router) => {
           router.service(LogServiceDesc, logService);
           router.service(Health, healthService);
+          if (adminService !== undefined) router.service(Admin, adminService);
         },
         readMaxBytes: limits.messageBytesMax,
         writeMaxBytes: limits.messageBytesMax,
