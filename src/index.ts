@@ -1,10 +1,11 @@
 // Public surface of the loghouse package: the node (server), the Node client, the wire contract's
 // generated descriptors (for connect-es clients, e.g. in browsers), and the error catalogue.
-export { LoghouseClient, type ClientOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./client/client.ts";
+export { LoghouseClient, type ClientOptions, type ClientTlsOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./client/client.ts";
 export { Producer, type ProducerOptions } from "./client/producer.ts";
 export { LoghouseServer, type ServerOptions } from "./server/server.ts";
 export { defaultServerLimits, resolveServerConfig, type ServerConfig, type ServerConfigInput, type ServerLimits } from "./server/config.ts";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./server/logger.ts";
 export { Log as LogService } from "./gen/log/v1/log_pb.ts";
 export { Health as HealthService } from "./gen/grpc/health/v1/health_pb.ts";
+export { Admin as AdminService } from "./gen/loghouse/admin/v1/admin_pb.ts";
 export * from "./errors.ts";

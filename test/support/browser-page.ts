@@ -2,18 +2,15 @@
 // a browser client of the node over Connect (JSON and binary) and gRPC-Web, from another origin,
 // with no proxy; given a token, over HTTPS with it as a bearer token. It leaves its findings in
 // window.loghouseResults (or window.loghouseError).
-import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 import { Log } from "../../src/gen/log/v1/log_pb.ts";
+import { bearerToken } from "../../src/web.ts";
 
 const parameters = new URLSearchParams(location.search);
 const baseUrl = parameters.get("server")!;
 const token = parameters.get("token");
-const bearer: Interceptor = (next) => (request) => {
-  request.header.set("authorization", `Bearer ${token}`);
-  return next(request);
-};
-const interceptors = token === null ? [] : [bearer];
+const interceptors = token === null ? [] : [bearerToken(token)];
 const variants: Array<[string, Transport]> = [
   ["connect-json", createConnectTransport({ baseUrl, interceptors })],
   ["connect-binary", createConnectTransport({ baseUrl, useBinaryFormat: true, interceptors })],
