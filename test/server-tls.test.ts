@@ -15,6 +15,7 @@ import type { LoghouseServer } from "../src/server/server.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { clientTls, devCerts, type DevCerts } from "./support/dev-certs.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
+import { runCli } from "./support/run-cli.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
 
@@ -148,4 +149,26 @@ test("plaintext is for loopback: another address needs TLS or an explicit insecu
   assert.equal(resolveServerConfig({ host: "0.0.0.0", security: { insecure: true } }).security.insecure, true);
   assert.ok(resolveServerConfig({ host: "10.1.2.3", security: { tls: { certFile: "c.pem", keyFile: "k.pem", caFile: undefined } } }).security.tls);
   for (const host of ["127.0.0.1", "127.8.9.10", "::1", "localhost"]) assert.equal(resolveServerConfig({ host }).security.tls, undefined);
+});
+
+test("the ACL and the tokens are reloaded when their files change, without a restart", async (t) => {
+  const certs = await devCerts(t);
+  const dir = await tempDir(t);
+  const policyFile = `${dir}/policy.csv`;
+  await copyFile(certs.path("policy.csv"), policyFile);
+  const server = await securedServer(t, certs, { acl: { modelFile: certs.path("model.conf"), policyFile } });
+  const nobody = client(t, server, { tls: await clientTls(certs, "nobody") });
+  await assert.rejects(nobody.produce(Buffer.from("x")), PermissionDeniedError);
+  await writeFile(policyFile, "p, root, *, produce\np, nobody, *, produce\n");
+  await waitUntilAsync("nobody to be allowed to produce", () => nobody.produce(Buffer.from("now allowed")).then(() => true, () => false));
+  assert.equal(server.log.nextOffset, 1);
+});
+
+test("serve refuses plaintext off loopback unless --insecure (or LOGHOUSE_INSECURE)", async (t) => {
+  const dir = await tempDir(t);
+  const refused = await runCli(["serve", "--data-dir", `${dir}/data`, "--listen", "0.0.0.0:0"]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /^loghouse: INVALID_CONFIG: listening on 0\.0\.0\.0 without TLS: give --tls-cert and --tls-key, or --insecure/);
+  const half = await runCli(["serve", "--data-dir", `${dir}/data`, "--tls-cert", "cert.pem"]);
+  assert.match(half.stderr, /--tls-cert and --tls-key go together/);
 });

@@ -63,17 +63,12 @@ export class CallAuthorizer {
     this.current = next;
   }
 
-  /**
-   * Throws UnauthenticatedError or PermissionDeniedError unless the caller may make the call;
-   * returns the caller's principal (undefined: anonymous).
-   */
-  authorize(procedure: string, credentials: CallCredentials): string | undefined {
-    const { acl } = this.current;
-    if (acl === undefined) return credentials.certificatePrincipal;
+  /** Throws UnauthenticatedError or PermissionDeniedError unless the caller may make the call. */
+  authorize(procedure: string, credentials: CallCredentials): void {
+    if (this.current.acl === undefined) return;
     const action = actionOf(procedure);
     const principal = this.principalOf(credentials, procedure, action);
     if (action !== undefined) this.authorizeAction(action, principal, procedure);
-    return principal;
   }
 
   /** Checks `action` for `principal` (for operations that are not one RPC of their own, `procedure` is absent). */
