@@ -119,7 +119,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   scrub: {
     summary: "verify every record of a stopped node's log; print the damaged ranges as JSON",
     options: { "data-dir": { type: "string", value: "DIR", help: "the node's data directory (default ./data; env LOGHOUSE_DATA_DIR)" } },
-    notes: ["Exit 0: no damage; 1: damage found; 2: the log could not be scrubbed (absent, or in use)."],
+    notes: ["Exit 0: no damage; 3: damage found; 1: the log could not be scrubbed (absent, or in use)."],
     run: async (flags) => (await import("./scrub.ts")).scrubDataDir(flags as { readonly "data-dir"?: string }),
   },
 };

@@ -1,16 +1,19 @@
 // `loghouse scrub`: verifies every record of a stopped node's log and prints the damaged ranges as
-// JSON. Exit 0: no damage; 1: damage found; 2: the log could not be scrubbed (absent, or in use by a
-// running node, which scrubs itself in the background when configured to).
+// JSON. Exit 0: no damage; 3: damage found; 1: the log could not be scrubbed (absent, or in use by a
+// running node, which scrubs itself in the background), like any runtime error (2 stays a usage error).
 import { stat } from "node:fs/promises";
 import { LoghouseError } from "../errors.ts";
 import { Log } from "../storage/index.ts";
+
+/** Not 1 (a runtime error) nor 2 (a usage error): scripts can tell "damaged" from "could not look". */
+const DAMAGE_FOUND_EXIT_CODE = 3;
 
 export async function scrubDataDir(values: { readonly "data-dir"?: string | undefined }): Promise<number> {
   const dataDir = values["data-dir"] ?? process.env.LOGHOUSE_DATA_DIR ?? "./data";
   const found = await stat(dataDir).catch(() => undefined);
   if (found === undefined || !found.isDirectory()) {
     process.stderr.write(`loghouse: ${JSON.stringify({ error: "NOT_FOUND", message: `no log directory at ${dataDir}` })}\n`);
-    return 2;
+    return 1;
   }
   let log: Log;
   try {
@@ -19,13 +22,13 @@ export async function scrubDataDir(values: { readonly "data-dir"?: string | unde
   } catch (error) {
     if (!(error instanceof LoghouseError)) throw error;
     process.stderr.write(`loghouse: ${JSON.stringify({ error: error.code, message: error.message })}\n`);
-    return 2;
+    return 1;
   }
   try {
     const report = await log.scrub();
     const { lowestOffset, nextOffset } = log;
     process.stdout.write(`${JSON.stringify({ dataDir, lowestOffset, nextOffset, ...report })}\n`);
-    return report.damaged.length === 0 ? 0 : 1;
+    return report.damaged.length === 0 ? 0 : DAMAGE_FOUND_EXIT_CODE;
   } finally {
     await log.close();
   }
