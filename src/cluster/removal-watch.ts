@@ -11,7 +11,7 @@ import { MembershipChangeKind, type MembershipChange } from "../raft/index.ts";
 import { askLeader, sendAdminRequest } from "./admin-protocol.ts";
 import type { PeerTls } from "./peer-dial.ts";
 
-/** Times a node asks the leader whether it is still a member before giving up until the next reason to ask. */
+/** Times a node asks the leader whether it is still a member (about 20 s in all) before giving up until the next reason to ask. */
 const MEMBER_CHECK_ATTEMPTS_MAX = 20;
 
 export interface RemovalWatchOptions {
@@ -83,12 +83,16 @@ export class RemovalWatch {
         if (answer.member === false) {
           this.settled = true;
           this.options.onRemoved(`node ${nodeId} was removed from the cluster; ask another member`);
+          return;
         }
-        return;
+        // "Still a member" may come from a leader that has not yet applied the removal this node
+        // just applied, and a removed node that is no longer replicated to sends nothing that would
+        // bring the leader's notice later: ask again, within the bound.
+        logger.debug("the leader still counts this node a member; asking again", { attempt });
       } catch (error) {
         logger.debug("asking the leader whether this node is a member failed", { error });
-        await delay(Math.min(2_000, 100 * (attempt + 1)), undefined, { signal }).catch(() => undefined);
       }
+      await delay(Math.min(2_000, 100 * (attempt + 1)), undefined, { signal }).catch(() => undefined);
     }
   }
 }
