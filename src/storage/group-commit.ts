@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { open } from "node:fs/promises";
 import { StorageFullError } from "../errors.ts";
+import { isNoSpace } from "./native.ts";
 import type { Segment } from "./segment.ts";
 
 /** Work for one segment, in log order. */
@@ -40,8 +41,8 @@ export async function syncDirectory(path: string): Promise<void> {
   try {
     await handle.sync();
   } catch (error) {
-    const { code, errno = 0 } = error as NodeJS.ErrnoException;
-    if (code === "ENOSPC" || code === "EDQUOT") throw new StorageFullError(`fsync directory ${path}`, Math.abs(errno), { cause: error });
+    const errno = Math.abs((error as NodeJS.ErrnoException).errno ?? 0);
+    if (isNoSpace(errno)) throw new StorageFullError(`fsync directory ${path}`, errno, { cause: error });
     throw error;
   } finally {
     await handle.close();
