@@ -23,12 +23,14 @@ export interface SecureRoutes {
   readonly peer: (socket: tls.TLSSocket) => void;
 }
 
-async function loadAuthorization(config: SecurityConfig): Promise<Authorization> {
-  const [acl, tokens] = await Promise.all([
+/** Reads every configured file: at start and on each reload. */
+async function readSecurityFiles(config: SecurityConfig): Promise<{ material: TlsMaterial | undefined; authorization: Authorization }> {
+  const [material, acl, tokens] = await Promise.all([
+    config.tls === undefined ? undefined : readTlsMaterial(config.tls),
     config.acl === undefined ? undefined : Acl.load(config.acl),
     config.tokensFile === undefined ? undefined : TokenTable.load(config.tokensFile),
   ]);
-  return { acl, tokens };
+  return { material, authorization: { acl, tokens } };
 }
 
 export class ServerSecurity {
@@ -46,7 +48,7 @@ export class ServerSecurity {
 
   /** Reads every configured file; rejects with InvalidConfigError naming the one that failed. */
   static async load(config: SecurityConfig, logger: Logger): Promise<ServerSecurity> {
-    const [material, authorization] = await Promise.all([config.tls === undefined ? undefined : readTlsMaterial(config.tls), loadAuthorization(config)]);
+    const { material, authorization } = await readSecurityFiles(config);
     // Built once now, so that a key that does not fit its certificate fails the start.
     if (material !== undefined) tls.createSecureContext(secureContextOptions(material));
     return new ServerSecurity(config, material, new CallAuthorizer(authorization, logger), logger);
@@ -148,7 +150,7 @@ export class ServerSecurity {
   /** Reads every file again and uses what it read from the next connection (TLS) or call (ACL, tokens) on. */
   async reload(): Promise<void> {
     try {
-      const [material, authorization] = await Promise.all([this.config.tls === undefined ? undefined : readTlsMaterial(this.config.tls), loadAuthorization(this.config)]);
+      const { material, authorization } = await readSecurityFiles(this.config);
       if (material !== undefined) {
         this.tlsServer?.setSecureContext(secureContextOptions(material));
         this.material = material;
