@@ -311,12 +311,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
 
   /** readFrames, or undefined instead of DataLossError when `stopAtDamage`. */
   private readFramesUpToDamage(offset: number, limits: ReadLimits, stopAtDamage: boolean): RawFrames | undefined {
-    try {
-      return this.readFrames(offset, limits);
-    } catch (error) {
-      if (stopAtDamage && error instanceof DataLossError) return undefined;
-      throw error;
-    }
+    return stopAtDamage ? unlessDamaged(() => this.readFrames(offset, limits)) : this.readFrames(offset, limits);
   }
 
   /**
@@ -563,22 +558,12 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   /** A record that reads back intact, or undefined (outside the log, or damaged). */
   private intactRecord(offset: number): LogRecord | undefined {
     if (offset < this.lowestOffset || offset >= this.visibleEnd) return undefined;
-    try {
-      return this.read(offset);
-    } catch (error) {
-      if (error instanceof DataLossError) return undefined;
-      throw error;
-    }
+    return unlessDamaged(() => this.read(offset));
   }
 
   /** The term the run index holds for `offset`, or undefined where it cannot be verified. */
   private storedTerm(offset: number): number | undefined {
-    try {
-      return this.termAt(offset);
-    } catch (error) {
-      if (error instanceof DataLossError) return undefined;
-      throw error;
-    }
+    return unlessDamaged(() => this.termAt(offset));
   }
 
   private scheduleScrub(): void {
@@ -769,12 +754,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private lastStoredTimestamp(): number {
     const last = this.highestOffset;
     if (last === undefined) return 0;
-    try {
-      return this.read(last).timestampMs;
-    } catch (error) {
-      if (error instanceof DataLossError) return 0;
-      throw error;
-    }
+    return unlessDamaged(() => this.read(last).timestampMs) ?? 0;
   }
 
   /** Records `segment` may hold under the configured limit (a reopened segment may have room for more). */
@@ -866,4 +846,14 @@ function checkLimits(limits: ReadLimits): { countMax: number; bytesMax: number }
   if (!Number.isSafeInteger(countMax) || countMax < 1) throw new InvalidArgumentError(`countMax must be a positive integer, got ${countMax}`);
   if (!Number.isSafeInteger(bytesMax) || bytesMax < 0) throw new InvalidArgumentError(`bytesMax must be a non-negative integer, got ${bytesMax}`);
   return { countMax, bytesMax };
+}
+
+/** What `read` returns, or undefined where it meets a damaged record (DataLossError); other errors pass. */
+function unlessDamaged<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof DataLossError) return undefined;
+    throw error;
+  }
 }
