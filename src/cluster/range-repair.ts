@@ -13,7 +13,7 @@ import { native } from "../storage/native.ts";
 import type { RepairMessage, RepairRequest, RepairResponse } from "./peer-message.ts";
 
 /** Most stored bytes one RepairResponse carries (a span takes as many as it needs). */
-export const REPAIR_RESPONSE_BYTES_MAX = 1 << 20;
+const REPAIR_RESPONSE_BYTES_MAX = 1 << 20;
 /** Pause before asking again for records that did not fit the log (another peer is asked next). */
 const REFIT_PAUSE_MS = 500;
 /** Rounds of asking every peer in vain between two warnings that the repair is stuck. */
