@@ -44,6 +44,8 @@ export interface LogConfig {
 const MIB = 1024 * 1024;
 /** No record may exceed this whatever the configuration (mirrors kValueBytesHardMax in native/frame.h). */
 export const RECORD_BYTES_HARD_MAX = 64 * MIB;
+/** The largest indexEntriesMax, and so the most records any segment holds. */
+export const INDEX_ENTRIES_HARD_MAX = 2 ** 28;
 
 export const defaultLogConfig: LogConfig = {
   storeBytesMax: 256 * MIB,
@@ -78,7 +80,7 @@ export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig 
   requireInteger("recordBytesMax", config.recordBytesMax, 0, RECORD_BYTES_HARD_MAX);
   const frameBytesMax = FULL_HEADER_BYTES + config.recordBytesMax;
   requireInteger("storeBytesMax", config.storeBytesMax, frameBytesMax, 2 ** 40);
-  requireInteger("indexEntriesMax", config.indexEntriesMax, 1, 2 ** 28);
+  requireInteger("indexEntriesMax", config.indexEntriesMax, 1, INDEX_ENTRIES_HARD_MAX);
   requireInteger("batchBytesMax", config.batchBytesMax, frameBytesMax, 2 ** 31);
   requireInteger("pendingBytesMax", config.pendingBytesMax, config.batchBytesMax, 2 ** 40);
   requireInteger("initialOffset", config.initialOffset, 0, Number.MAX_SAFE_INTEGER - 2 ** 32);

@@ -3,13 +3,12 @@
 import { rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DataLossError } from "../errors.ts";
+import { INDEX_ENTRIES_HARD_MAX } from "./config.ts";
 import { native, type NativeSegment } from "./native.ts";
 
 const SUFFIXES = [".store", ".index", ".runindex"] as const;
 const NAME_DIGITS = 20;
 const STORE_NAME = /^(\d{20})\.store$/;
-/** Most records a sealed segment can be asked to hold (the largest indexEntriesMax). */
-const SEALED_RECORDS_MAX = 2 ** 28;
 
 function fileName(baseOffset: number, suffix: string): string {
   return String(baseOffset).padStart(NAME_DIGITS, "0") + suffix;
@@ -59,7 +58,7 @@ export class Segment {
    * store is never cut, and records the store cannot account for read as DataLossError.
    */
   static openSealed(directory: string, baseOffset: number, recordCount: number): Segment {
-    if (recordCount > SEALED_RECORDS_MAX) {
+    if (recordCount > INDEX_ENTRIES_HARD_MAX) {
       throw new DataLossError(`segment at ${baseOffset} would hold ${recordCount} records, more than any segment can: its successor is misnamed`);
     }
     return Segment.open(directory, baseOffset, recordCount, recordCount);
