@@ -26,6 +26,16 @@ export function connectClient(flags: Flags): LoghouseClient {
   return new LoghouseClient(address, { callTimeoutMs: timeoutMs(flags), ...clientCredentials(flags, process.env) });
 }
 
+/** Runs `use` with a client for --server (as connectClient) and closes the client however `use` ends. */
+export async function withClient<T>(flags: Flags, use: (client: LoghouseClient) => Promise<T>): Promise<T> {
+  const client = connectClient(flags);
+  try {
+    return await use(client);
+  } finally {
+    client.close();
+  }
+}
+
 function readPem(path: string, flag: string): Buffer {
   try {
     return readFileSync(path);
