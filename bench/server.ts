@@ -29,6 +29,8 @@ import { Log as LogService } from "../src/gen/log/v1/log_pb.ts";
 import { writeDevCertificates } from "../src/security/dev-certificates.ts";
 import { Log } from "../src/storage/index.ts";
 import { startNode, stopNode, type NodeProcess } from "../test/support/node-process.ts";
+import { processCpuMs } from "../test/support/proc-stats.ts";
+import { measureSyncLatenciesMs } from "./support/raw-baseline.ts";
 import { progress } from "./support/progress.ts";
 import { writeResults } from "./support/results.ts";
 import { flag, formatRate, median, percentile, printTable } from "./support/stats.ts";
@@ -67,6 +69,8 @@ interface Trial {
   readonly name: string;
   readonly expectation: string;
   readonly run: () => Promise<Measurement>;
+  /** The process doing the trial's server work (the node, or this process for storage alone), whose CPU per record is reported. */
+  readonly pid?: number;
 }
 
 interface TrialResult {
@@ -76,6 +80,8 @@ interface TrialResult {
   readonly megabytesPerSecond: number;
   readonly latencyMsP50: number | null;
   readonly latencyMsP99: number | null;
+  /** CPU of the serving process per record, in µs (null when it cannot be read: a --server node). */
+  readonly cpuMicrosPerRecord: number | null;
   readonly runs: number[];
 }
 
@@ -272,7 +278,7 @@ function unaryProduce(client: LoghouseClient, concurrency: number): Trial {
   };
 }
 
-function summarise(trial: Trial, measurements: Measurement[]): TrialResult {
+function summarise(trial: Trial, measurements: Measurement[], cpuMicrosPerRecord: number[]): TrialResult {
   const rates = measurements.map((m) => m.records / m.seconds);
   const latencies = measurements.map((m) => [...m.latenciesMs].sort((a, b) => a - b));
   const hasLatency = latencies.every((l) => l.length > 0);
@@ -284,6 +290,7 @@ function summarise(trial: Trial, measurements: Measurement[]): TrialResult {
     megabytesPerSecond: (recordsPerSecond * recordBytes) / 1e6,
     latencyMsP50: hasLatency ? median(latencies.map((l) => percentile(l, 0.5))) : null,
     latencyMsP99: hasLatency ? median(latencies.map((l) => percentile(l, 0.99))) : null,
+    cpuMicrosPerRecord: cpuMicrosPerRecord.length === 0 ? null : median(cpuMicrosPerRecord),
     runs: rates,
   };
 }
@@ -313,13 +320,21 @@ function sampleRss(node: NodeProcess | undefined): { stop(): { rss: number; anon
 /** Runs the trials `runs` times each, one after the other in every round; returns their summaries in order. */
 async function alternate(trials: readonly Trial[]): Promise<TrialResult[]> {
   const measurements = trials.map((): Measurement[] => []);
-  for (let run = 0; run < runs; run++) for (const [i, trial] of trials.entries()) measurements[i]!.push(await trial.run());
-  return trials.map((trial, i) => summarise(trial, measurements[i]!));
+  const cpu = trials.map((): number[] => []);
+  for (let run = 0; run < runs; run++) {
+    for (const [i, trial] of trials.entries()) {
+      const cpuBefore = trial.pid === undefined ? 0 : processCpuMs(trial.pid);
+      const measurement = await trial.run();
+      measurements[i]!.push(measurement);
+      if (trial.pid !== undefined) cpu[i]!.push(((processCpuMs(trial.pid) - cpuBefore) * 1000) / Math.max(1, measurement.records));
+    }
+  }
+  return trials.map((trial, i) => summarise(trial, measurements[i]!, cpu[i]!));
 }
 
 /** The same trial against the secured node, named so. */
-function overTls(trial: Trial): Trial {
-  return { ...trial, name: `${trial.name} [TLS]`, expectation: `within a few % of plaintext (batches), +0.3 ms at most (unary p50)` };
+function overTls(trial: Trial, pid: number): Trial {
+  return { ...trial, pid, name: `${trial.name} [TLS]`, expectation: `within a few % of plaintext (batches), +0.3 ms at most (unary p50)` };
 }
 
 /** A node with TLS, client certificates and the sample ACL, and a client holding root's certificate. */
@@ -346,22 +361,26 @@ async function main(): Promise<void> {
   const generic = new Generic(address, credentials, { "grpc-node.flow_control_window": 8 << 20 }) as unknown as GenericClient;
   console.log(`server benchmark against ${address}${node === undefined ? "" : " (a node started for this run)"}: ${recordBytes}-byte records, ${seconds} s per run, ${runs} runs, medians`);
 
-  const baseline = storageOnly(root);
-  const ingest = produceBatch(client);
-  const unary = unaryProduce(client, 1);
+  const syncLatencies = measureSyncLatenciesMs(root, recordBytes, 1000);
+  console.log(`one ${recordBytes}-byte write + fdatasync here: p50 ${percentile(syncLatencies, 0.5).toFixed(3)} ms (a unary Produce cannot be faster)`);
+  // Node CPU per record comes from /proc (storage alone: this process).
+  const onNode = (trial: Trial): Trial => ({ ...trial, pid: node?.pid });
+  const baseline: Trial = { ...storageOnly(root), pid: process.pid };
+  const ingest = onNode(produceBatch(client));
+  const unary = onNode(unaryProduce(client, 1));
   // Trials in a group alternate run by run, so that all of them see the same machine: the baseline and
   // the batch path, and each plaintext trial and its TLS twin.
-  const results = await alternate([baseline, ingest, ...(secured === undefined ? [] : [overTls(produceBatch(secured.client))])]);
+  const results = await alternate([baseline, ingest, ...(secured === undefined ? [] : [overTls(produceBatch(secured.client), secured.node.pid)])]);
   // A cluster's log starts at offset 1 (offset 0 is its start point): read from wherever it starts.
   const { lowestOffset } = await client.offsets();
   for (const group of [
-    [producer(client)],
-    [consumeBatchStream(client)],
-    [consumeBatch(client, lowestOffset)],
-    [produceStream(generic)],
-    [consumeStream(generic, lowestOffset)],
-    [unary, ...(secured === undefined ? [] : [overTls(unaryProduce(secured.client, 1))])],
-    [unaryProduce(client, 64)],
+    [onNode(producer(client))],
+    [onNode(consumeBatchStream(client))],
+    [onNode(consumeBatch(client, lowestOffset))],
+    [onNode(produceStream(generic))],
+    [onNode(consumeStream(generic, lowestOffset))],
+    [unary, ...(secured === undefined ? [] : [overTls(unaryProduce(secured.client, 1), secured.node.pid)])],
+    [onNode(unaryProduce(client, 64))],
   ]) {
     results.push(...(await alternate(group)));
   }
@@ -375,15 +394,28 @@ async function main(): Promise<void> {
   const storageRate = results[0]!.recordsPerSecond;
   console.log();
   printTable(
-    ["trial", "records/s", "MB/s", "p50 ms", "p99 ms", "expected"],
-    results.map((r) => [r.name, formatRate(r.recordsPerSecond), r.megabytesPerSecond.toFixed(1), r.latencyMsP50?.toFixed(3) ?? "-", r.latencyMsP99?.toFixed(3) ?? "-", r.expectation]),
+    ["trial", "records/s", "MB/s", "p50 ms", "p99 ms", "CPU µs/record", "expected"],
+    results.map((r) => [
+      r.name,
+      formatRate(r.recordsPerSecond),
+      r.megabytesPerSecond.toFixed(1),
+      r.latencyMsP50?.toFixed(3) ?? "-",
+      r.latencyMsP99?.toFixed(3) ?? "-",
+      r.cpuMicrosPerRecord?.toFixed(2) ?? "-",
+      r.expectation,
+    ]),
   );
   const ratio = results[1]!.recordsPerSecond / storageRate;
-  console.log(`\nbatch path: ${formatRate(results[1]!.recordsPerSecond)} records/s = ${(ratio * 100).toFixed(0)}% of storage alone (${formatRate(storageRate)} records/s) in this run`);
+  const cpu = (r: TrialResult): string => (r.cpuMicrosPerRecord === null ? "?" : r.cpuMicrosPerRecord.toFixed(2));
+  console.log(
+    `\nbatch path: ${formatRate(results[1]!.recordsPerSecond)} records/s = ${(ratio * 100).toFixed(0)}% of storage alone (${formatRate(storageRate)} records/s) in this run; ` +
+      `node CPU ${cpu(results[1]!)} µs/record (storage alone: ${cpu(results[0]!)} µs/record)`,
+  );
   const tlsComparison = secured === undefined ? null : compareTls(results, ingest.name, unary.name);
   if (tlsComparison !== null) {
     console.log(
-      `TLS beside plaintext: batch path ${(tlsComparison.batchRatio * 100).toFixed(0)}% of plaintext (target >= 80%); ` +
+      `TLS beside plaintext: batch path ${(tlsComparison.batchRatio * 100).toFixed(0)}% of plaintext (target >= 80%), node CPU ` +
+        `${tlsComparison.batchCpuMicrosTls?.toFixed(2)} vs ${tlsComparison.batchCpuMicrosPlain?.toFixed(2)} µs/record; ` +
         `unary Produce p50 ${tlsComparison.unaryP50MsTls.toFixed(3)} ms vs ${tlsComparison.unaryP50MsPlain.toFixed(3)} ms (+${(tlsComparison.unaryP50MsTls - tlsComparison.unaryP50MsPlain).toFixed(3)} ms; target <= +0.3 ms)`,
     );
   }
@@ -397,18 +429,24 @@ async function main(): Promise<void> {
     barsPanel("throughput per trial", "records/s", results.map((r, i) => ({ label: r.name, value: r.recordsPerSecond, baseline: i === 0 })), formatRate),
     percentilesPanel("latency per trial (per call or per record)", results.map((r) => ({ label: r.name, percentilesMs: { p50: r.latencyMsP50, p99: r.latencyMsP99 } }))),
   ]);
-  const data = { address, recordBytes, tls: tlsComparison, seconds, runs, batchRecords: BATCH_RECORDS, batchesInFlight: BATCHES_IN_FLIGHT, storageOnlyRecordsPerSecond: storageRate, batchToStorageRatio: ratio, peakRssBytes: node === undefined ? null : peak.rss, peakRssAnonBytes: node === undefined ? null : peak.anon, trials: results };
+  const data = { address, recordBytes, fdatasyncMsP50: percentile(syncLatencies, 0.5), tls: tlsComparison, seconds, runs, batchRecords: BATCH_RECORDS, batchesInFlight: BATCHES_IN_FLIGHT, storageOnlyRecordsPerSecond: storageRate, batchToStorageRatio: ratio, peakRssBytes: node === undefined ? null : peak.rss, peakRssAnonBytes: node === undefined ? null : peak.anon, trials: results };
   await writeResults("server", data, picture);
   rmSync(root, { recursive: true, force: true });
 }
 
 /** The TLS trials beside their plaintext twins (same run). */
-function compareTls(results: readonly TrialResult[], batchName: string, unaryName: string): { batchRatio: number; unaryP50MsPlain: number; unaryP50MsTls: number } {
+function compareTls(
+  results: readonly TrialResult[],
+  batchName: string,
+  unaryName: string,
+): { batchRatio: number; batchCpuMicrosPlain: number | null; batchCpuMicrosTls: number | null; unaryP50MsPlain: number; unaryP50MsTls: number } {
   const find = (name: string): TrialResult => results.find((r) => r.name === name)!;
   const batch = find(batchName);
   const unary = find(unaryName);
   return {
     batchRatio: find(`${batch.name} [TLS]`).recordsPerSecond / batch.recordsPerSecond,
+    batchCpuMicrosPlain: batch.cpuMicrosPerRecord,
+    batchCpuMicrosTls: find(`${batch.name} [TLS]`).cpuMicrosPerRecord,
     unaryP50MsPlain: unary.latencyMsP50 ?? NaN,
     unaryP50MsTls: find(`${unary.name} [TLS]`).latencyMsP50 ?? NaN,
   };
