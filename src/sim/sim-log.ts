@@ -12,6 +12,7 @@ import type { SeededRandom } from "../raft/random.ts";
 import type { AppendOptions, LogRecord, ReadLimits, RecordLog } from "../storage/index.ts";
 // The frame layout alone: the simulator never loads the native addon.
 import { FULL_HEADER_BYTES } from "../storage/frame.ts";
+import { checkReadLimits } from "../storage/record-log.ts";
 import { checksumHolds, recordChecksum, type SimDisk, type StoredRecord } from "./sim-disk.ts";
 
 /** What a simulated log runs in: one process's share of the simulator's time and randomness. */
@@ -32,8 +33,6 @@ export interface DiskFaults {
   /** Chance that a sync fails (the log then fails until it is reopened). */
   readonly syncFailureRate: number;
 }
-
-const READ_BYTES_DEFAULT = 1024 * 1024;
 
 export class SimLog implements RecordLog {
   private visibleEnd: number;
@@ -117,9 +116,7 @@ export class SimLog implements RecordLog {
 
   readRange(offset: number | bigint, limits: ReadLimits = {}): LogRecord[] {
     let at = this.checkReadable(offset);
-    const { countMax = Number.MAX_SAFE_INTEGER, bytesMax = READ_BYTES_DEFAULT } = limits;
-    if (!Number.isSafeInteger(countMax) || countMax < 1) throw new InvalidArgumentError(`countMax must be a positive integer, got ${countMax}`);
-    if (!Number.isSafeInteger(bytesMax) || bytesMax < 0) throw new InvalidArgumentError(`bytesMax must be a non-negative integer, got ${bytesMax}`);
+    const { countMax, bytesMax } = checkReadLimits(limits);
     const records = [this.recordAt(at++)];
     let bytes = FULL_HEADER_BYTES + records[0]!.value.length;
     while (at < this.visibleEnd && records.length < countMax) {

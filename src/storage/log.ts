@@ -35,7 +35,7 @@ import {
 import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
 import { native } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
-import type { RecordLog } from "./record-log.ts";
+import { checkReadLimits, type RecordLog } from "./record-log.ts";
 import { scrub, type DamagedRange, type ScrubOptions, type ScrubReport, type ScrubTarget } from "./scrub.ts";
 import { Segment, segmentBaseOffsets } from "./segment.ts";
 import { checkReplacement, rewriteSegment } from "./segment-rewrite.ts";
@@ -87,8 +87,6 @@ export interface RecoveryReport {
   readonly scannedRecords: number;
   readonly segments: number;
 }
-
-const READ_BYTES_DEFAULT = 1024 * 1024;
 
 /** What a log is handed at open besides its configuration. */
 export interface LogDependencies {
@@ -295,7 +293,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    */
   readRange(offset: number | bigint, limits: ReadLimits = {}): LogRecord[] {
     let at = this.checkReadable(offset);
-    let { countMax, bytesMax } = checkLimits(limits);
+    let { countMax, bytesMax } = checkReadLimits(limits);
     const records: LogRecord[] = [];
     while (at < this.visibleEnd && countMax > 0 && (records.length === 0 || bytesMax > 0)) {
       const raw = this.readFramesUpToDamage(at, { countMax, bytesMax }, records.length > 0);
@@ -320,7 +318,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    */
   readFrames(offset: number | bigint, limits: ReadLimits = {}): RawFrames {
     const at = this.checkReadable(offset);
-    const { countMax, bytesMax } = checkLimits(limits);
+    const { countMax, bytesMax } = checkReadLimits(limits);
     const segment = this.segmentFor(at);
     const available = Math.min(segment.baseOffset + segment.files.count, this.visibleEnd) - at;
     const frames = segment.files.read(at - segment.baseOffset, Math.min(countMax, available), bytesMax);
@@ -839,13 +837,6 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     assert.ok(segment.baseOffset <= offset && offset < segment.baseOffset + segment.files.count);
     return segment;
   }
-}
-
-function checkLimits(limits: ReadLimits): { countMax: number; bytesMax: number } {
-  const { countMax = Number.MAX_SAFE_INTEGER, bytesMax = READ_BYTES_DEFAULT } = limits;
-  if (!Number.isSafeInteger(countMax) || countMax < 1) throw new InvalidArgumentError(`countMax must be a positive integer, got ${countMax}`);
-  if (!Number.isSafeInteger(bytesMax) || bytesMax < 0) throw new InvalidArgumentError(`bytesMax must be a non-negative integer, got ${bytesMax}`);
-  return { countMax, bytesMax };
 }
 
 /** What `read` returns, or undefined where it meets a damaged record (DataLossError); other errors pass. */

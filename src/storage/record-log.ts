@@ -9,6 +9,7 @@
 // OffsetOutOfRangeError; a record whose checksum fails is DataLossError (reads stop before it); a
 // disk without room is StorageFullError; any other write or sync failure is StorageIoError, after
 // which the log takes no more appends until it is reopened.
+import { InvalidArgumentError } from "../errors.ts";
 import type { LogRecord } from "./frame.ts";
 import type { AppendOptions, ReadLimits } from "./log.ts";
 
@@ -42,4 +43,14 @@ export interface RecordLog {
   truncateAfter(offset: number): Promise<void>;
   /** Deletes every record and restarts the log empty at `offset`; durable when it resolves. */
   resetTo(offset: number): Promise<void>;
+}
+
+const READ_BYTES_DEFAULT = 1024 * 1024;
+
+/** A range read's limits with their defaults, the same for every RecordLog; InvalidArgumentError if malformed. */
+export function checkReadLimits(limits: ReadLimits): { countMax: number; bytesMax: number } {
+  const { countMax = Number.MAX_SAFE_INTEGER, bytesMax = READ_BYTES_DEFAULT } = limits;
+  if (!Number.isSafeInteger(countMax) || countMax < 1) throw new InvalidArgumentError(`countMax must be a positive integer, got ${countMax}`);
+  if (!Number.isSafeInteger(bytesMax) || bytesMax < 0) throw new InvalidArgumentError(`bytesMax must be a non-negative integer, got ${bytesMax}`);
+  return { countMax, bytesMax };
 }
