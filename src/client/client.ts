@@ -97,7 +97,11 @@ export class LoghouseClient {
       "grpc.max_receive_message_length": MESSAGE_BYTES_MAX,
       ...options.channelOptions,
     };
+    // Checked before any channel is made, so that a refused option leaves nothing open.
     if ((options.tls?.cert === undefined) !== (options.tls?.key === undefined)) throw new InvalidArgumentError("a client certificate needs its key, and a key its certificate");
+    if (options.callTimeoutMs !== undefined && !(Number.isSafeInteger(options.callTimeoutMs) && options.callTimeoutMs > 0)) {
+      throw new InvalidArgumentError(`callTimeoutMs must be a positive integer, got ${options.callTimeoutMs}`);
+    }
     const { tls } = options;
     const verify = tls?.checkServerIdentity === undefined ? {} : { checkServerIdentity: tls.checkServerIdentity };
     const credentials = tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null, verify);
@@ -108,9 +112,6 @@ export class LoghouseClient {
     this.log = new LogClient(address, credentials, clientOptions);
     this.health = new HealthClient(address, credentials, clientOptions);
     this.admin = new AdminClient(address, credentials, clientOptions);
-    if (options.callTimeoutMs !== undefined && !(Number.isSafeInteger(options.callTimeoutMs) && options.callTimeoutMs > 0)) {
-      throw new InvalidArgumentError(`callTimeoutMs must be a positive integer, got ${options.callTimeoutMs}`);
-    }
     this.callTimeoutMs = options.callTimeoutMs;
   }
 
