@@ -4,6 +4,7 @@
 import { stat } from "node:fs/promises";
 import { LoghouseError } from "../errors.ts";
 import { Log } from "../storage/index.ts";
+import { errorLine } from "./error-line.ts";
 
 /** Not 1 (a runtime error) nor 2 (a usage error): scripts can tell "damaged" from "could not look". */
 const DAMAGE_FOUND_EXIT_CODE = 3;
@@ -12,7 +13,7 @@ export async function scrubDataDir(values: { readonly "data-dir"?: string | unde
   const dataDir = values["data-dir"] ?? process.env.LOGHOUSE_DATA_DIR ?? "./data";
   const found = await stat(dataDir).catch(() => undefined);
   if (found === undefined || !found.isDirectory()) {
-    process.stderr.write(`loghouse: ${JSON.stringify({ error: "NOT_FOUND", message: `no log directory at ${dataDir}` })}\n`);
+    process.stderr.write(`loghouse: NOT_FOUND: no log directory at ${dataDir}\n`);
     return 1;
   }
   let log: Log;
@@ -21,7 +22,7 @@ export async function scrubDataDir(values: { readonly "data-dir"?: string | unde
     log = await Log.open(dataDir);
   } catch (error) {
     if (!(error instanceof LoghouseError)) throw error;
-    process.stderr.write(`loghouse: ${JSON.stringify({ error: error.code, message: error.message })}\n`);
+    process.stderr.write(`loghouse: ${errorLine(error)}\n`);
     return 1;
   }
   try {
