@@ -17,7 +17,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { writeDevCertificates } from "../src/security/dev-certificates.ts";
+import { writeDevCerts } from "../test/support/dev-certs.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { securedClientOptions, securedNodeArgs } from "../test/support/secured-cluster.ts";
 import { writeResults } from "./support/results.ts";
@@ -67,8 +67,7 @@ async function benchCluster(cluster: ProcessCluster, label: string, args: readon
 /** Bench a secured cluster (certificates written under `root`) beside the plaintext one's `plain` results. */
 async function benchSecuredCluster(root: string, plain: { trials: TrialResult[] }): Promise<{ trials: TrialResult[] }> {
   const dir = join(root, "certs");
-  await writeDevCertificates(dir, { nodes: ["1", "2", "3"], clients: ["root"] });
-  const certs = { dir, path: (name: string) => join(dir, name), read: async (name: string) => readFileSync(join(dir, name)) };
+  const certs = await writeDevCerts(dir, ["1", "2", "3"], ["root"]);
   const cluster = new ProcessCluster(join(root, "secured"), undefined, (id) => securedNodeArgs(certs, id), await securedClientOptions(certs));
   try {
     const secured = await benchCluster(cluster, "3-node cluster with TLS", ["--tls-ca", certs.path("ca.pem"), "--tls-cert", certs.path("root-client.pem"), "--tls-key", certs.path("root-client-key.pem")]);

@@ -14,7 +14,11 @@ export interface DevCerts {
 }
 
 export async function devCerts(t: TestContext, nodes: readonly string[] = ["1", "2", "3"], clients: readonly string[] = ["root", "nobody"]): Promise<DevCerts> {
-  const dir = await tempDir(t);
+  return writeDevCerts(await tempDir(t), nodes, clients);
+}
+
+/** Writes the certificates into `dir` (which the caller removes); devCerts without a test, as the benchmarks use it. */
+export async function writeDevCerts(dir: string, nodes: readonly string[], clients: readonly string[]): Promise<DevCerts> {
   await writeDevCertificates(dir, { nodes, clients });
   return { dir, path: (name) => join(dir, name), read: (name) => readFile(join(dir, name)) };
 }
