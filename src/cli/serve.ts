@@ -95,6 +95,11 @@ function integerSetting(name: string, text: string): number {
   return Number(text);
 }
 
+/** A setting from its flag, else its environment variable, else the config file: the order every setting follows. */
+function settingPicker(env: NodeJS.ProcessEnv): (flag: string | undefined, envName: string, fromFile: string | undefined) => string | undefined {
+  return (flag, envName, fromFile) => flag ?? env[envName] ?? fromFile;
+}
+
 /** Both files of a pair, or neither; `names` are the flags, for the message. */
 function pair(first: string | undefined, second: string | undefined, names: string): [string, string] | undefined {
   if (first === undefined && second === undefined) return undefined;
@@ -104,7 +109,7 @@ function pair(first: string | undefined, second: string | undefined, names: stri
 
 /** The security part of the settings: TLS, ACL and token files (paths made absolute), and --insecure. */
 function securitySettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile): NonNullable<ServerConfigInput["security"]> {
-  const pick = (flag: string | undefined, envName: string, fromFile: string | undefined): string | undefined => flag ?? env[envName] ?? fromFile;
+  const pick = settingPicker(env);
   const tls = pair(pick(flags["tls-cert"], "LOGHOUSE_TLS_CERT", file.tlsCert), pick(flags["tls-key"], "LOGHOUSE_TLS_KEY", file.tlsKey), "--tls-cert and --tls-key");
   const ca = pick(flags["tls-ca"], "LOGHOUSE_TLS_CA", file.tlsCa);
   if (ca !== undefined && tls === undefined) throw new InvalidConfigError("--tls-ca verifies client certificates: it needs --tls-cert and --tls-key");
@@ -124,7 +129,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   if (flags.bootstrap === true && flags.join !== undefined) throw new InvalidConfigError("--bootstrap starts a new cluster and --join enters one: give one of them");
   const configPath = flags.config ?? env.LOGHOUSE_CONFIG;
   const file = configPath === undefined ? {} : await readConfigFile(configPath);
-  const pick = (flag: string | undefined, envName: string, fromFile: string | undefined): string | undefined => flag ?? env[envName] ?? fromFile;
+  const pick = settingPicker(env);
   const listen = pick(flags.listen, "LOGHOUSE_LISTEN", file.listen) ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
   const { host, port } = parseHostPort(listen, "listen");
   const logLevel = pick(flags["log-level"], "LOGHOUSE_LOG_LEVEL", file.logLevel) ?? "info";
