@@ -106,17 +106,19 @@ async function issue(authority: Issued, commonName: string, names: x509.JsonGene
   return { certificate, keys };
 }
 
-async function writePair(dir: string, name: string, issued: Issued): Promise<void> {
-  await writeFile(join(dir, `${name}.pem`), issued.certificate.toString("pem") + "\n");
-  await writeFile(join(dir, `${name}-key.pem`), await privateKeyPem(issued.keys.privateKey), { mode: 0o600 });
+/** Writes NAME.pem and NAME-key.pem; returns those file names. */
+async function writePair(dir: string, name: string, issued: Issued): Promise<string[]> {
+  const files = [`${name}.pem`, `${name}-key.pem`];
+  await writeFile(join(dir, files[0]!), issued.certificate.toString("pem") + "\n");
+  await writeFile(join(dir, files[1]!), await privateKeyPem(issued.keys.privateKey), { mode: 0o600 });
+  return files;
 }
 
 /** Writes ca.pem, node-ID[-key].pem, NAME-client[-key].pem, model.conf and policy.csv into `dir`; returns the file names. */
 export async function writeDevCertificates(dir: string, options: DevCertificatesOptions): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const authority = await createAuthority();
-  const written = ["ca.pem", "ca-key.pem"];
-  await writePair(dir, "ca", authority);
+  const written = await writePair(dir, "ca", authority);
   for (const node of options.nodes) {
     const names: x509.JsonGeneralNames = [
       { type: "ip", value: "127.0.0.1" },
@@ -124,12 +126,10 @@ export async function writeDevCertificates(dir: string, options: DevCertificates
       { type: "url", value: nodeIdUri(node) },
     ];
     // A node is a server to clients and peers, and a client when it dials its peers.
-    await writePair(dir, `node-${node}`, await issue(authority, node, names, [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]));
-    written.push(`node-${node}.pem`, `node-${node}-key.pem`);
+    written.push(...(await writePair(dir, `node-${node}`, await issue(authority, node, names, [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]))));
   }
   for (const client of options.clients) {
-    await writePair(dir, `${client}-client`, await issue(authority, client, [], [x509.ExtendedKeyUsage.clientAuth]));
-    written.push(`${client}-client.pem`, `${client}-client-key.pem`);
+    written.push(...(await writePair(dir, `${client}-client`, await issue(authority, client, [], [x509.ExtendedKeyUsage.clientAuth]))));
   }
   await writeFile(join(dir, "model.conf"), SAMPLE_ACL_MODEL);
   await writeFile(join(dir, "policy.csv"), samplePolicy(options.nodes));
