@@ -10,7 +10,7 @@ import type { Flags } from "./commands.ts";
 
 const CALL_TIMEOUT_MS_DEFAULT = 30_000;
 
-export function serverAddress(flags: Flags, env: NodeJS.ProcessEnv): string {
+function serverAddress(flags: Flags, env: NodeJS.ProcessEnv): string {
   const address = stringFlag(flags, "server") ?? env.LOGHOUSE_SERVER ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
   try {
     parseHostPort(address, "--server");
@@ -45,7 +45,7 @@ function readPem(path: string, flag: string): Buffer {
 }
 
 /** TLS (any of --tls-ca, --tls-cert, --tls-key given) and the bearer token, from flags or LOGHOUSE_* variables. */
-export function clientCredentials(flags: Flags, env: NodeJS.ProcessEnv): Pick<ClientOptions, "tls" | "token"> {
+function clientCredentials(flags: Flags, env: NodeJS.ProcessEnv): Pick<ClientOptions, "tls" | "token"> {
   const ca = stringFlag(flags, "tls-ca") ?? env.LOGHOUSE_TLS_CA;
   const cert = stringFlag(flags, "tls-cert") ?? env.LOGHOUSE_TLS_CERT;
   const key = stringFlag(flags, "tls-key") ?? env.LOGHOUSE_TLS_KEY;

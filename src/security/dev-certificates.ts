@@ -24,7 +24,7 @@ export interface DevCertificatesOptions {
 }
 
 /** The sample ACL: the Go original's model (subject, object, action; object always "*"). */
-export const SAMPLE_ACL_MODEL = [
+const SAMPLE_ACL_MODEL = [
   "[request_definition]",
   "r = sub, obj, act",
   "",

@@ -31,7 +31,7 @@ const LOG_ACTIONS: Readonly<Record<string, Action>> = {
  * The action of `procedure` ("/package.Service/Method"), or undefined for an open one. A procedure
  * not listed needs admin, the strictest, so that a new RPC is never open by omission.
  */
-export function actionOf(procedure: string): Action | undefined {
+function actionOf(procedure: string): Action | undefined {
   const [, service = "", method = ""] = procedure.split("/");
   if (OPEN_SERVICES.has(service)) return undefined;
   if (service === "log.v1.Log") return LOG_ACTIONS[method] ?? "admin";

@@ -12,9 +12,9 @@ const FLAG_END_HEADERS = 0x4;
 const FRAME_HEADER_BYTES = 9;
 export const ERROR_CODE = { noError: 0x0, cancel: 0x8, enhanceYourCalm: 0xb } as const;
 
-export const CLIENT_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+const CLIENT_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-export function http2Frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+function http2Frame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   const header = Buffer.alloc(FRAME_HEADER_BYTES);
   header.writeUIntBE(payload.length, 0, 3);
   header[3] = type;
@@ -47,7 +47,7 @@ function headerBlock(headers: ReadonlyArray<readonly [string, string]>): Buffer 
 }
 
 /** The client preface and an empty SETTINGS frame: what opens every connection. */
-export function connectionStart(): Buffer {
+function connectionStart(): Buffer {
   return Buffer.concat([CLIENT_PREFACE, http2Frame(FrameType.settings, 0, 0)]);
 }
 
