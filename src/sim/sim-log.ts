@@ -34,13 +34,27 @@ export interface DiskFaults {
   readonly syncFailureRate: number;
 }
 
+/**
+ * Delays, from now, at which one process's disk operations complete: each takes a uniform draw in
+ * [0, latencyMaxMs] beyond the one before it, so they complete in call order.
+ */
+export function completionsInCallOrder(environment: DiskEnvironment, latencyMaxMs: number): () => number {
+  let busyUntil = 0;
+  return () => {
+    const now = environment.simulatedMs();
+    const latencyMs = latencyMaxMs > 0 ? environment.random.intBelow(latencyMaxMs + 1) : 0;
+    busyUntil = Math.max(busyUntil, now) + latencyMs;
+    return busyUntil - now;
+  };
+}
+
 export class SimLog implements RecordLog {
   private visibleEnd: number;
   private reservedEnd: number;
   private lastTimestampMs: number;
   private failure: StorageIoError | null = null;
-  /** Simulated time at which the last queued operation completes. */
-  private busyUntil = 0;
+  /** Delay until the next operation completes, after every one before it. */
+  private readonly nextCompletionMs: () => number;
   private readonly generation: number;
 
   private constructor(
@@ -49,6 +63,7 @@ export class SimLog implements RecordLog {
     private readonly faults: DiskFaults,
   ) {
     this.generation = disk.generation;
+    this.nextCompletionMs = completionsInCallOrder(environment, faults.latencyMaxMs);
     this.visibleEnd = disk.start + disk.records().length;
     this.reservedEnd = this.visibleEnd;
     this.lastTimestampMs = this.storedTimestamp();
@@ -164,11 +179,8 @@ export class SimLog implements RecordLog {
 
   /** Runs `finish` once this operation's latency has passed after every operation before it. */
   private complete<T>(finish: () => T): Promise<T> {
-    const now = this.environment.simulatedMs();
-    const latencyMs = this.faults.latencyMaxMs > 0 ? this.environment.random.intBelow(this.faults.latencyMaxMs + 1) : 0;
-    this.busyUntil = Math.max(this.busyUntil, now) + latencyMs;
     return new Promise<T>((resolve, reject) => {
-      this.environment.schedule(this.busyUntil - now, () => {
+      this.environment.schedule(this.nextCompletionMs(), () => {
         try {
           resolve(finish());
         } catch (error) {

@@ -5,7 +5,7 @@
 // to be written back. So a crash can leave entries in the log but not the term and vote beside them.
 import type { StateFileSystem } from "../cluster/state-file-system.ts";
 import type { SeededRandom } from "../raft/random.ts";
-import type { DiskEnvironment } from "./sim-log.ts";
+import { completionsInCallOrder, type DiskEnvironment } from "./sim-log.ts";
 
 interface Inode {
   data: string;
@@ -23,13 +23,8 @@ export class SimStateFileSystem {
 
   /** The file system as one process uses it: each step completes after a latency, in call order. */
   forProcess(environment: DiskEnvironment): StateFileSystem {
-    let busyUntil = 0;
-    const step = <T>(run: () => T): Promise<T> => {
-      const now = environment.simulatedMs();
-      const latencyMs = this.latencyMaxMs > 0 ? environment.random.intBelow(this.latencyMaxMs + 1) : 0;
-      busyUntil = Math.max(busyUntil, now) + latencyMs;
-      return new Promise<T>((resolve) => environment.schedule(busyUntil - now, () => resolve(run())));
-    };
+    const nextCompletionMs = completionsInCallOrder(environment, this.latencyMaxMs);
+    const step = <T>(run: () => T): Promise<T> => new Promise<T>((resolve) => environment.schedule(nextCompletionMs(), () => resolve(run())));
     return {
       read: (path) => step(() => this.live.get(path)?.data),
       write: (path, text) =>
