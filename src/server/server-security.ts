@@ -49,9 +49,10 @@ export class ServerSecurity {
   /** Reads every configured file; rejects with InvalidConfigError naming the one that failed. */
   static async load(config: SecurityConfig, logger: Logger): Promise<ServerSecurity> {
     const { material, authorization } = await readSecurityFiles(config);
-    // Built once now, so that a key that does not fit its certificate fails the start.
-    if (material !== undefined) tls.createSecureContext(secureContextOptions(material));
-    return new ServerSecurity(config, material, new CallAuthorizer(authorization, logger), logger);
+    const security = new ServerSecurity(config, material, new CallAuthorizer(authorization, logger), logger);
+    // Built now, so that a key that does not fit its certificate fails the start; peers dial with it.
+    if (material !== undefined) security.peerContext = tls.createSecureContext(secureContextOptions(material));
+    return security;
   }
 
   get tlsEnabled(): boolean {
