@@ -125,7 +125,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     const nextBounds = rampingBounds({ countMax: Math.min(limits.readRecordsMax, STREAM_READ_RECORDS_MAX), bytesMax: streamBytesDefault });
     for (let at = await streamStart(request.offset, context.signal); ; ) {
       for (const record of await readOrWait(at, nextBounds(), context.signal)) {
-        // One read holds up to readRecordsMax records; a call closed meanwhile answers none of the rest.
+        // One read holds up to STREAM_READ_RECORDS_MAX records; a call closed meanwhile answers none of the rest.
         context.signal.throwIfAborted();
         yield { record: toRecordMessage(record) };
         at = record.offset + 1;
