@@ -24,11 +24,15 @@ export function certificatePrincipal(certificate: PeerCertificate | undefined): 
 export function certificateNamesNode(certificate: PeerCertificate | undefined, nodeId: string): boolean {
   if (certificate === undefined) return false;
   if (certificatePrincipal(certificate) === nodeId) return true;
-  const names = (certificate.subjectaltname ?? "").split(", ");
-  return names.includes(`URI:${nodeIdUri(nodeId)}`);
+  return subjectAltNames(certificate).includes(`URI:${nodeIdUri(nodeId)}`);
 }
 
 /** Whether the certificate was issued to a node at all (carries a node-id URI SAN). */
 export function certificateNamesSomeNode(certificate: PeerCertificate | undefined): boolean {
-  return (certificate?.subjectaltname ?? "").split(", ").some((name) => name.startsWith(`URI:${NODE_ID_URI_PREFIX}`));
+  return subjectAltNames(certificate).some((name) => name.startsWith(`URI:${NODE_ID_URI_PREFIX}`));
+}
+
+/** The certificate's SANs as node:tls spells them ("URI:urn:...", "DNS:localhost", "IP Address:127.0.0.1"). */
+function subjectAltNames(certificate: PeerCertificate | undefined): string[] {
+  return (certificate?.subjectaltname ?? "").split(", ");
 }
