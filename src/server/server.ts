@@ -32,6 +32,7 @@ import { certificatePrincipalOf } from "./connection-identity.ts";
 import { ConnectionGuard } from "./connection-guard.ts";
 import { GrpcHandler, isBinaryGrpc, sendTrailersOnly } from "./grpc-handler.ts";
 import { createHealthService, HealthState, ServingStatus } from "./health-service.ts";
+import { HttpRoutes } from "./http-routes.ts";
 import { routeConnection } from "./listener.ts";
 import type { ServedCluster } from "./served-cluster.ts";
 import { createLogService } from "./log-service.ts";
@@ -137,6 +138,8 @@ export class LoghouseServer {
     if (adminService !== undefined) grpc.addService(Admin, adminService);
 
     const shutdown = new AbortController();
+    // Plain HTTP endpoints (metrics, health probes, the console) answer what no RPC route matches.
+    const httpRoutes = new HttpRoutes();
     const connect = withCors(
       connectNodeAdapter({
         routes: (router) => {
@@ -149,6 +152,7 @@ export class LoghouseServer {
         shutdownSignal: shutdown.signal,
         contextValues: (request) => createContextValues().set(CERTIFICATE_PRINCIPAL, certificatePrincipalOf(request.socket)),
         interceptors: [mapErrors(logger), authorize(security.authorizer)],
+        fallback: httpRoutes.handle,
       }),
     );
     const http1 = http.createServer(
