@@ -167,7 +167,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
 /** Runs a node until SIGTERM or SIGINT; resolves with the exit code. */
 export async function serve(flags: ServeFlags): Promise<number> {
   const settings = await resolveServeSettings(flags, process.env);
-  const logger = jsonLogger(process.stdout, settings.logLevel);
+  const logger = jsonLogger(undefined, settings.logLevel);
   const server = settings.cluster === undefined ? await LoghouseServer.start(settings.input, { logger }) : await serveClusterMember(settings, logger);
   return new Promise<number>((resolveExit) => {
     let stopping = false;

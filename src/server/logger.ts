@@ -1,5 +1,8 @@
-// Structured logs: one JSON object per line ({"time", "level", "msg", ...fields}), written to a
-// stream (stdout for a node). Errors become {name, message, code, stack} so they survive JSON.
+// Structured logs through pino: one JSON object per line ({"level", "time", ...fields, "msg"}, the
+// level as its name and the time as an ISO string), written synchronously to a stream (stdout for a
+// node), so a node that exits has printed every line it logged. Errors become {name, message, code,
+// stack, cause} and bigints strings, so both survive JSON.
+import { pino, stdTimeFunctions, type DestinationStream } from "pino";
 import { LoghouseError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
@@ -7,10 +10,10 @@ export { silentLogger, type Logger } from "../logger.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const LEVELS: ReadonlySet<string> = new Set<LogLevel>(["debug", "info", "warn", "error"]);
 
 export function isLogLevel(value: unknown): value is LogLevel {
-  return typeof value === "string" && value in LEVELS;
+  return typeof value === "string" && LEVELS.has(value);
 }
 
 function serialisable(value: unknown): unknown {
@@ -27,18 +30,27 @@ function serialisable(value: unknown): unknown {
   return value;
 }
 
-export function jsonLogger(output: { write(line: string): unknown } = process.stdout, level: LogLevel = "info", base: Record<string, unknown> = {}): Logger {
-  const threshold = LEVELS[level];
-  const log = (entryLevel: LogLevel, msg: string, fields: Record<string, unknown> = {}): void => {
-    if (LEVELS[entryLevel] < threshold) return;
-    const entry: Record<string, unknown> = { time: new Date().toISOString(), level: entryLevel, msg, ...base };
-    for (const [key, value] of Object.entries(fields)) entry[key] = serialisable(value);
-    output.write(`${JSON.stringify(entry)}\n`);
-  };
+function serialisableFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const entry: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(fields)) entry[key] = serialisable(value);
+  return entry;
+}
+
+/** A pino logger writing to `output` at `level` and above, with `base` in every line. */
+export function jsonLogger(output: DestinationStream = pino.destination({ dest: 1, sync: true }), level: LogLevel = "info", base: Record<string, unknown> = {}): Logger {
+  const logger = pino(
+    {
+      level,
+      base,
+      timestamp: stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }), log: serialisableFields },
+    },
+    output,
+  );
   return {
-    debug: (msg, fields) => log("debug", msg, fields),
-    info: (msg, fields) => log("info", msg, fields),
-    warn: (msg, fields) => log("warn", msg, fields),
-    error: (msg, fields) => log("error", msg, fields),
+    debug: (msg, fields = {}) => logger.debug(fields, msg),
+    info: (msg, fields = {}) => logger.info(fields, msg),
+    warn: (msg, fields = {}) => logger.warn(fields, msg),
+    error: (msg, fields = {}) => logger.error(fields, msg),
   };
 }
