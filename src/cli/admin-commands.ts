@@ -1,5 +1,6 @@
 // `loghouse status`, `leave` and `transfer-leader`: inspecting a node and changing its cluster (the
 // loghouse.admin.v1.Admin service, asked of the leader, authorized as admin).
+import { Server_Liveness, Server_Role, type Server } from "../gen/log/v1/log_pb.ts";
 import { nodeIdFlag, withClient, writeLine } from "./client-flags.ts";
 import type { Flags } from "./commands.ts";
 
@@ -11,13 +12,29 @@ export async function status(flags: Flags): Promise<number> {
       JSON.stringify({
         server: client.address,
         health,
-        servers: servers.map((s) => ({ id: s.id, rpcAddr: s.rpcAddr, isLeader: s.isLeader })),
+        servers: servers.map(memberLine),
         lowestOffset: offsets.lowestOffset.toString(),
         endOffset: offsets.endOffset.toString(),
       }),
     );
     return health === "SERVING" ? 0 : 1;
   });
+}
+
+/**
+ * One member as `status` prints it: the seed's fields, then role, liveness ("unknown" where the
+ * node asked cannot tell), term, and lag (null where unknown: only the leader knows it).
+ */
+function memberLine(server: Server): Record<string, unknown> {
+  return {
+    id: server.id,
+    rpcAddr: server.rpcAddr,
+    isLeader: server.isLeader,
+    role: server.role === Server_Role.LEARNER ? "learner" : "voter",
+    liveness: server.liveness === Server_Liveness.UNSPECIFIED ? "unknown" : Server_Liveness[server.liveness].toLowerCase(),
+    term: server.term.toString(),
+    lag: server.lag?.toString() ?? null,
+  };
 }
 
 /** Asks the cluster (through --server) to remove member --node-id. */

@@ -21,7 +21,7 @@ import {
   type DataLossError,
 } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import { decodeMembershipChange, EntryType, MembershipChangeKind, ProposeRejection, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
+import { decodeMembershipChange, defaultRaftLimits, EntryType, MembershipChangeKind, ProposeRejection, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
 import { Log, type LogConfig } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
@@ -33,6 +33,7 @@ import { certificateNamesNode, certificatePrincipal } from "../security/peer-ide
 import type { RepairMessage } from "./peer-message.ts";
 import { answerRepairRequest, RangeRepair } from "./range-repair.ts";
 import { RemovalWatch } from "./removal-watch.ts";
+import { PeerLiveness, type Liveness } from "./peer-liveness.ts";
 import { RaftStateFile } from "./raft-state-file.ts";
 import { RaftTransport } from "./raft-transport.ts";
 import { Replica, type RaftLimits } from "./replica.ts";
@@ -55,6 +56,8 @@ export interface ClusterNodeOptions {
 }
 
 const JOIN_ATTEMPTS_MAX = 50;
+/** Real time per Raft tick unless the options say otherwise. */
+const DEFAULT_TICK_MS = 50;
 /** Pauses of 50 ms an operator's membership change waits for one under way. */
 const MEMBERSHIP_WAIT_ATTEMPTS_MAX = 100;
 /** Pauses of 50 ms a leadership transfer waits for the leader to step down (the core gives up after an election timeout). */
@@ -63,6 +66,20 @@ const TRANSFER_WAIT_ATTEMPTS_MAX = 100;
 const REPAIR_RESPONSE_TIMEOUT_MS = 2_000;
 /** Refusals of a promotion that only mean "not yet". */
 const PROMOTION_WAITS: ReadonlySet<string> = new Set([ProposeRejection.LearnerNotCaughtUp, ProposeRejection.MembershipChangePending]);
+/** A member heard from within this many election timeouts is alive, within the second many suspect (peer-liveness.ts). */
+const ALIVE_ELECTION_TIMEOUTS = 2;
+const SUSPECT_ELECTION_TIMEOUTS = 10;
+
+/** One member as GetServers reports it (term and lag as this node knows them; lag only on the leader). */
+export interface MemberView {
+  readonly id: string;
+  readonly rpcAddr: string;
+  readonly isLeader: boolean;
+  readonly isVoter: boolean;
+  readonly liveness: Liveness;
+  readonly term: number;
+  readonly lag: number | undefined;
+}
 
 /** How a cluster with TLS authenticates and authorizes its peers and its admin callers. */
 export interface PeerSecurity {
@@ -94,6 +111,7 @@ export class ClusterNode {
   private repairing: Promise<void> | null = null;
   private readonly closing = new AbortController();
   private readonly removalWatch: RemovalWatch;
+  private readonly liveness: PeerLiveness;
   private readonly logger: Logger;
 
   private constructor(
@@ -121,6 +139,12 @@ export class ClusterNode {
       onRemoved: (reason) => this.stopServing(reason),
       logger: this.logger,
       signal: this.closing.signal,
+    });
+    const electionTimeoutMs = (options.tickMs ?? DEFAULT_TICK_MS) * (options.limits?.electionTimeoutTicks ?? defaultRaftLimits.electionTimeoutTicks);
+    this.liveness = new PeerLiveness({
+      aliveMs: ALIVE_ELECTION_TIMEOUTS * electionTimeoutMs,
+      suspectMs: SUSPECT_ELECTION_TIMEOUTS * electionTimeoutMs,
+      now: systemTimers.now,
     });
     // The background scrub (if configured) found damage before any reader did.
     log.on("damage", () => void this.repairDamage());
@@ -170,7 +194,7 @@ export class ClusterNode {
         send: (message) => transport.send(message),
         timers: systemTimers,
         logger: options.logger,
-        tickMs: options.tickMs ?? 50,
+        tickMs: options.tickMs ?? DEFAULT_TICK_MS,
         seed: seed++,
         limits: { learnerPromotionLagMax: 1024, ...options.limits },
         onApply: (entries) => node?.applied(entries),
@@ -229,16 +253,26 @@ export class ClusterNode {
     return lead === 0 ? undefined : this.addresses[lead];
   }
 
-  /** Every member with its address and whether it leads, for GetServers. */
-  servers(): Array<{ id: string; rpcAddr: string; isLeader: boolean; isVoter: boolean }> {
+  /**
+   * Every member with its address, whether it leads, and how it looks from here, for GetServers: the
+   * leader knows every member's liveness and lag, a follower only its own and the leader's liveness.
+   */
+  servers(): MemberView[] {
     this.assertMember();
-    const { membership, lead } = this.replica.status();
-    return [...membership.voters, ...membership.learners].map((id) => ({
-      id: String(id),
-      rpcAddr: this.addresses[id] ?? "",
-      isLeader: id === lead,
-      isVoter: membership.voters.includes(id),
-    }));
+    const { membership, lead, term, lastIndex } = this.replica.status();
+    const leads = lead === this.nodeId;
+    return [...membership.voters, ...membership.learners].map((id) => {
+      const match = this.replica.matchIndexOf(id);
+      return {
+        id: String(id),
+        rpcAddr: this.addresses[id] ?? "",
+        isLeader: id === lead,
+        isVoter: membership.voters.includes(id),
+        liveness: id === this.nodeId ? "alive" : this.liveness.of(id, leads || id === lead),
+        term,
+        lag: match === undefined ? undefined : lastIndex - match,
+      };
+    });
   }
 
   /**
@@ -425,6 +459,7 @@ export class ClusterNode {
     if (!this.admitted || this.removal !== undefined) return;
     const refusal = outOfProtocol(message, () => this.replica.status());
     if (refusal !== undefined) throw new CodecError("out-of-protocol", refusal);
+    this.liveness.heard(message.from);
     if (this.replica.isLeader) this.removalWatch.heardFrom(message.from);
     this.replica.receive(message);
   }

@@ -141,6 +141,12 @@ export class Replica {
     return this.status().role === Role.Leader;
   }
 
+  /** On the leader, the last index `nodeId` is known to hold (its Raft progress); undefined elsewhere. */
+  matchIndexOf(nodeId: number): number | undefined {
+    if (!this.isLeader) return undefined;
+    return nodeId === this.options.nodeId ? this.node.raft.log.lastIndex() : this.node.raft.tracker.progress.get(nodeId)?.match;
+  }
+
   /** Delivers a message from a peer. */
   receive(message: Message): void {
     if (this.stopped) return;

@@ -2,9 +2,18 @@
 // replicated log, and forwarding of appends from a follower to the leader over the public API.
 import type { Socket } from "node:net";
 import { ClusterNode, type ClusterNodeOptions } from "../cluster/cluster-node.ts";
+import type { Liveness } from "../cluster/peer-liveness.ts";
 import { ReplicatedLog } from "../cluster/replicated-log.ts";
+import { Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
 import { LoghouseClient } from "../client/client.ts";
 import type { ServedCluster, ServedClusterSecurity, ServedMember } from "./served-cluster.ts";
+
+const WIRE_LIVENESS: Readonly<Record<Liveness, Server_Liveness>> = {
+  alive: Server_Liveness.ALIVE,
+  suspect: Server_Liveness.SUSPECT,
+  dead: Server_Liveness.DEAD,
+  unknown: Server_Liveness.UNSPECIFIED,
+};
 
 export class ClusterMember implements ServedCluster {
   private readonly clients = new Map<string, LoghouseClient>();
@@ -31,7 +40,16 @@ export class ClusterMember implements ServedCluster {
   }
 
   servers(): ServedMember[] {
-    return this.node.servers();
+    return this.node.servers().map((member) => ({
+      id: member.id,
+      rpcAddr: member.rpcAddr,
+      isLeader: member.isLeader,
+      isVoter: member.isVoter,
+      liveness: WIRE_LIVENESS[member.liveness],
+      role: member.isVoter ? Server_Role.VOTER : Server_Role.LEARNER,
+      term: BigInt(member.term),
+      lag: member.lag === undefined ? undefined : BigInt(member.lag),
+    }));
   }
 
   acceptConnection(socket: Socket): void {

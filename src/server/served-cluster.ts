@@ -4,6 +4,7 @@
 import type { Socket } from "node:net";
 import type { ClientTlsOptions } from "../client/client.ts";
 import type { PeerSecurity } from "../cluster/cluster-node.ts";
+import type { Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
 import type { ServedLog } from "../storage/index.ts";
 
 /** A secured cluster's peers' TLS and authorization, and the TLS its member forwards appends with. */
@@ -12,11 +13,17 @@ export interface ServedClusterSecurity extends PeerSecurity {
   readonly clientTls: () => ClientTlsOptions;
 }
 
+/** One member as GetServers answers it (the Server message's fields). */
 export interface ServedMember {
   readonly id: string;
   readonly rpcAddr: string;
   readonly isLeader: boolean;
   readonly isVoter: boolean;
+  readonly liveness: Server_Liveness;
+  readonly role: Server_Role;
+  readonly term: bigint;
+  /** Unknown (undefined) except on the leader. */
+  readonly lag: bigint | undefined;
 }
 
 export interface ServedCluster {

@@ -21,7 +21,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
-import { Log as LogServiceDesc } from "../gen/log/v1/log_pb.ts";
+import { Log as LogServiceDesc, Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
 import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
 import { InvalidConfigError } from "../errors.ts";
 import { Log, type ServedLog } from "../storage/index.ts";
@@ -121,7 +121,10 @@ export class LoghouseServer {
     const logService = createLogService({
       log,
       limits,
-      servers: () => options.cluster?.servers() ?? [{ id: config.nodeId, rpcAddr: server?.advertisedAddress ?? "", isLeader: true, isVoter: true }],
+      servers: () =>
+        options.cluster?.servers() ?? [
+          { id: config.nodeId, rpcAddr: server?.advertisedAddress ?? "", isLeader: true, isVoter: true, liveness: Server_Liveness.ALIVE, role: Server_Role.VOTER, term: 0n, lag: 0n },
+        ],
     });
     const healthService = createHealthService(health);
     const grpc = new GrpcHandler({

@@ -1,0 +1,62 @@
+// `loghouse status` (the real binary) against a 3-node cluster of real processes: every member with
+// its role, liveness, term and lag as the leader sees it; what a follower can and cannot tell; and
+// a SIGKILLed follower turning suspect, then dead, in the leader's answer.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ProcessCluster } from "./support/process-cluster.ts";
+import { runCli } from "./support/run-cli.ts";
+import { tempDir } from "./support/temp-dir.ts";
+import { waitUntilAsync } from "./support/wait-until.ts";
+import { cleanup } from "./support/cleanup.ts";
+
+interface MemberLine {
+  id: string;
+  rpcAddr: string;
+  isLeader: boolean;
+  role: string;
+  liveness: string;
+  term: string;
+  lag: string | null;
+}
+
+async function members(cluster: ProcessCluster, id: number): Promise<MemberLine[]> {
+  const result = await runCli(["status", "--server", cluster.address(id)]);
+  assert.equal(result.code, 0, result.stderr);
+  return (JSON.parse(result.stdout) as { servers: MemberLine[] }).servers;
+}
+
+test("status shows each member's role, liveness, term and lag; a killed follower turns suspect, then dead", { timeout: 120_000 }, async (t) => {
+  const cluster = new ProcessCluster(await tempDir(t));
+  cleanup(t, () => cluster.stopAll());
+  await cluster.form(3);
+  const leader = await cluster.leader();
+  const [follower, other] = [1, 2, 3].filter((id) => id !== leader) as [number, number];
+  await runCli(["produce", "--server", cluster.address(follower)], { input: "a\nb\nc\n" });
+
+  // The leader knows everyone: all alive voters in its term, each caught up once replication settles.
+  const fromLeader = await waitUntilAsync("every member caught up", async () => {
+    const lines = await members(cluster, leader);
+    return lines.every((line) => line.lag === "0") ? lines : undefined;
+  });
+  const term = fromLeader[0]!.term;
+  assert.ok(Number(term) >= 1, `term ${term}`);
+  assert.deepEqual(
+    fromLeader.map(({ id, rpcAddr, isLeader, role, liveness }) => ({ id, rpcAddr, isLeader, role, liveness })).sort((a, b) => a.id.localeCompare(b.id)),
+    [1, 2, 3].map((id) => ({ id: String(id), rpcAddr: cluster.address(id), isLeader: id === leader, role: "voter", liveness: "alive" })),
+  );
+  assert.ok(fromLeader.every((line) => line.term === term));
+
+  // A follower hears from the leader only, and does not know anyone's lag.
+  const fromFollower = await members(cluster, follower);
+  const view = new Map(fromFollower.map((line) => [Number(line.id), line]));
+  assert.equal(view.get(follower)!.liveness, "alive");
+  assert.equal(view.get(leader)!.liveness, "alive");
+  assert.equal(view.get(other)!.liveness, "unknown");
+  assert.ok(fromFollower.every((line) => line.lag === null && line.term === term));
+
+  await cluster.signal(other, "SIGKILL");
+  const livenessOfOther = async (): Promise<string> => (await members(cluster, leader)).find((line) => line.id === String(other))!.liveness;
+  // Two election timeouts (1 s) after its last answer it is suspect, after ten (5 s) dead.
+  await waitUntilAsync("the killed follower to be suspect", async () => (await livenessOfOther()) === "suspect", 20_000);
+  await waitUntilAsync("the killed follower to be dead", async () => (await livenessOfOther()) === "dead", 30_000);
+});
