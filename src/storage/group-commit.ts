@@ -33,6 +33,8 @@ export interface GroupCommitOptions {
   readonly onCommitted: (endOffset: number) => void;
   /** Called once when a write or sync fails; no further commit is attempted until resume(). */
   readonly onFailed: (error: unknown) => void;
+  /** Called after each write that was synced, with its duration (write and fdatasync) in seconds. */
+  readonly onSynced?: (seconds: number) => void;
 }
 
 /** fsyncs a directory so that files created or removed in it stay so after a crash. */
@@ -129,11 +131,13 @@ export class GroupCommit {
   private async write(step: WriteStep): Promise<void> {
     if (step.syncDirectory) await syncDirectory(step.segment.directory);
     const sync = this.options.syncEachCommit || step.seal;
+    const startedMs = performance.now();
     if (step.frames.length > 0) {
       await step.segment.files.append(step.frames, sync);
     } else if (sync) {
       await step.segment.files.sync();
     }
+    if (sync) this.options.onSynced?.((performance.now() - startedMs) / 1000);
     // A sealed segment's index is only read from now on: keep it out of the resident set.
     if (step.seal) step.segment.files.releaseMemory();
   }

@@ -1,5 +1,5 @@
 // Public surface of the storage layer.
-export { Log, type AppendOptions, type LogDependencies, type LogEvents, type RawFrames, type ReadLimits, type RecoveryReport } from "./log.ts";
+export { Log, type AppendOptions, type LogDependencies, type LogEvents, type LogMetrics, type RawFrames, type ReadLimits, type RecoveryReport } from "./log.ts";
 export type { DamagedRange, ScrubOptions, ScrubReport } from "./scrub.ts";
 export { defaultLogConfig, resolveLogConfig, type DurabilityPolicy, type LogConfig } from "./config.ts";
 export { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";

@@ -92,6 +92,18 @@ export interface RecoveryReport {
 export interface LogDependencies {
   /** Where it reports damage, a full disk and failed housekeeping (default: nowhere). */
   readonly logger?: Logger;
+  /** Where it reports its commits, and who reads its size at scrape time (default: nobody). */
+  readonly metrics?: LogMetrics;
+}
+
+/** What a log tells the node's metrics (src/observability): once per commit or sync, never per record. */
+export interface LogMetrics {
+  /** Called once, as the log opens: the metrics read its offsets and sizes when they are scraped. */
+  observe(log: Log): void;
+  /** A group commit made `records` more records visible. */
+  committed(records: number): void;
+  /** One write-and-fdatasync of a commit (or the sync of a segment being sealed) took `seconds`. */
+  synced(seconds: number): void;
 }
 
 /** What a log reports as it runs. */
@@ -129,6 +141,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     private readonly lockFd: number,
     readonly recovery: RecoveryReport,
     private readonly logger: Logger,
+    private readonly metrics: LogMetrics | undefined,
   ) {
     super();
     this.visibleEnd = this.active.writtenEnd;
@@ -136,6 +149,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       syncEachCommit: config.durability === "fsync",
       pendingBytesMax: config.pendingBytesMax,
       onCommitted: (end) => this.committed(end),
+      ...(metrics === undefined ? {} : { onSynced: (seconds: number) => metrics.synced(seconds) }),
       onFailed: (error) => this.writeFailed(error),
     });
     if (config.durability === "interval") {
@@ -181,8 +195,9 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       scannedRecords: segments.reduce((sum, s) => sum + s.files.recovery.scannedRecords, 0),
       segments: segments.length,
     };
-    const log = new Log(directory, config, segments, lockFd, recovery, dependencies.logger ?? silentLogger);
+    const log = new Log(directory, config, segments, lockFd, recovery, dependencies.logger ?? silentLogger, dependencies.metrics);
     log.lastTimestampMs = log.lastStoredTimestamp();
+    dependencies.metrics?.observe(log);
     return log;
   }
 
@@ -208,6 +223,13 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
 
   get segmentCount(): number {
     return this.segments.length;
+  }
+
+  /** Bytes of records in the segments' stores (written, not necessarily synced). */
+  get storeBytes(): number {
+    let bytes = 0;
+    for (const segment of this.segments) bytes += segment.files.storeBytes;
+    return bytes;
   }
 
   /**
@@ -625,6 +647,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
 
   private committed(end: number): void {
     assert.ok(end >= this.visibleEnd, "commits are in offset order");
+    this.metrics?.committed(end - this.visibleEnd);
     this.visibleEnd = end;
     if (this.config.durability === "interval") this.unsynced = true;
     this.waiters.release(end);

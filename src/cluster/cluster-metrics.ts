@@ -1,0 +1,21 @@
+// What a cluster member tells the node's metrics (src/observability implements it): the storage
+// log's commits, each new leader it sees, and a reader of its Raft state that the metrics call when
+// they are scraped (nothing is computed per message or per tick).
+import type { LogMetrics } from "../storage/index.ts";
+
+/** A member's Raft state as one scrape sees it. */
+export interface RaftGauges {
+  readonly term: number;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly isLeader: boolean;
+  /** The other members: their match index as the leader tracks it (leader only) and the last heartbeat round trip. */
+  readonly peers: ReadonlyArray<{ readonly id: number; readonly matchIndex: number | undefined; readonly rttSeconds: number | undefined }>;
+}
+
+export interface ClusterMetrics extends LogMetrics {
+  /** Called once, as the member opens. */
+  observeRaft(read: () => RaftGauges): void;
+  /** This member learned of a leader other than the last one it knew. */
+  leaderChanged(): void;
+}

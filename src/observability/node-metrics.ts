@@ -1,0 +1,166 @@
+// The metrics of one node, in its own prom-client Registry (never the global default registry: a
+// test process runs several nodes, and each must expose only its own). Counters and histograms are
+// updated where things happen, at most once per call or per group commit; gauges (log size and
+// offsets, Raft state, connections) are read from their owners when /metrics is scraped.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { ClusterMetrics, RaftGauges } from "../cluster/cluster-metrics.ts";
+import type { Log } from "../storage/index.ts";
+import { RpcMetrics } from "./rpc-metrics.ts";
+
+/** Why the server refused a call or closed a connection over a limit. */
+export type RejectionReason =
+  | "unauthenticated"
+  | "permission_denied"
+  | "resource_exhausted"
+  | "too_many_streams"
+  | "shutting_down"
+  | "calls_in_progress"
+  | "rapid_reset"
+  | "connection_limit"
+  | "plaintext_refused";
+
+const REJECTION_REASONS: readonly RejectionReason[] = [
+  "unauthenticated",
+  "permission_denied",
+  "resource_exhausted",
+  "too_many_streams",
+  "shutting_down",
+  "calls_in_progress",
+  "rapid_reset",
+  "connection_limit",
+  "plaintext_refused",
+];
+
+/** What the server reports about its connections, read at scrape time. */
+export interface ServerGauges {
+  readonly connections: () => number;
+  readonly streams: () => number;
+}
+
+/** fdatasync here takes 0.4 ms at the median (DESIGN.md §3); the buckets reach a stalled disk's seconds. */
+const SYNC_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5];
+/** Records per group commit: 1 (a lone Produce) to a full 64k-record batch. */
+const COMMIT_RECORDS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536];
+
+export class NodeMetrics implements ClusterMetrics {
+  readonly registry = new Registry();
+  readonly rpc: RpcMetrics;
+  private readonly recordsAppended: Counter;
+  private readonly recordsReadCounter: Counter;
+  private readonly syncSeconds: Histogram;
+  private readonly commitRecords: Histogram;
+  private readonly rejections = new Map<RejectionReason, Counter.Internal>();
+  private leaderChanges: Counter | undefined;
+
+  constructor() {
+    const registers = [this.registry];
+    const rejected = new Counter({
+      name: "loghouse_rejected_calls_total",
+      help: "Calls refused and connections closed by the server, by reason.",
+      labelNames: ["reason"] as const,
+      registers,
+    });
+    for (const reason of REJECTION_REASONS) this.rejections.set(reason, rejected.labels(reason));
+    this.rpc = new RpcMetrics(this.registry, this.rejections.get("resource_exhausted")!);
+    this.recordsAppended = new Counter({ name: "loghouse_records_appended_total", help: "Records appended to this node's log, by any path (produce or replication).", registers });
+    this.recordsReadCounter = new Counter({ name: "loghouse_records_read_total", help: "Records read from the log for consumers.", registers });
+    this.syncSeconds = new Histogram({
+      name: "loghouse_fsync_duration_seconds",
+      help: "One group commit's write and fdatasync, on the storage worker thread.",
+      buckets: SYNC_BUCKETS_SECONDS,
+      registers,
+    });
+    this.commitRecords = new Histogram({ name: "loghouse_commit_batch_records", help: "Records made visible by one group commit.", buckets: COMMIT_RECORDS_BUCKETS, registers });
+  }
+
+  /** The text exposition of every metric, and its content type. */
+  async exposition(): Promise<{ body: string; contentType: string }> {
+    return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+
+  observe(log: Log): void {
+    const registers = [this.registry];
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    gauge("loghouse_log_bytes", "Bytes of records in the log's segment stores.", () => log.storeBytes);
+    gauge("loghouse_log_segments", "Segments in the log.", () => log.segmentCount);
+    gauge("loghouse_log_next_offset", "Offset the next record will get (the end of what readers see).", () => log.nextOffset);
+    gauge("loghouse_log_lowest_offset", "Offset of the first retained record.", () => log.lowestOffset);
+  }
+
+  committed(records: number): void {
+    this.recordsAppended.inc(records);
+    this.commitRecords.observe(records);
+  }
+
+  synced(seconds: number): void {
+    this.syncSeconds.observe(seconds);
+  }
+
+  recordsRead(records: number): void {
+    this.recordsReadCounter.inc(records);
+  }
+
+  rejected(reason: RejectionReason): void {
+    this.rejections.get(reason)!.inc();
+  }
+
+  observeServer(server: ServerGauges): void {
+    const registers = [this.registry];
+    new Gauge({ name: "loghouse_connections", help: "TCP connections open to the node's port.", registers, collect() {
+      this.set(server.connections());
+    } });
+    new Gauge({ name: "loghouse_streams", help: "HTTP/2 streams (RPCs) open, over every protocol.", registers, collect() {
+      this.set(server.streams());
+    } });
+  }
+
+  observeRaft(read: () => RaftGauges): void {
+    const registers = [this.registry];
+    this.leaderChanges = new Counter({ name: "loghouse_leader_changes_total", help: "Times this member learned of a new leader.", registers });
+    // Each gauge reads the state when scraped (a status summary: cheap beside the scrape itself).
+    const gauge = (name: string, help: string, value: (raft: RaftGauges) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(value(read()));
+        },
+      });
+    };
+    gauge("loghouse_raft_term", "The member's current Raft term.", (raft) => raft.term);
+    gauge("loghouse_raft_commit_index", "The highest Raft index known committed.", (raft) => raft.commitIndex);
+    gauge("loghouse_raft_applied_index", "The highest Raft index applied (visible to consumers) here.", (raft) => raft.appliedIndex);
+    gauge("loghouse_raft_is_leader", "1 while this member leads, else 0.", (raft) => (raft.isLeader ? 1 : 0));
+    const peerGauge = (name: string, help: string, value: (peer: RaftGauges["peers"][number]) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ["peer"] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const peer of read().peers) {
+            const measured = value(peer);
+            if (measured !== undefined) this.labels(String(peer.id)).set(measured);
+          }
+        },
+      });
+    };
+    peerGauge("loghouse_raft_peer_match_index", "The highest index the leader knows a peer holds (on the leader only).", (peer) => peer.matchIndex);
+    peerGauge("loghouse_raft_peer_rtt_seconds", "The last heartbeat round trip to a peer (measured by the leader).", (peer) => peer.rttSeconds);
+  }
+
+  leaderChanged(): void {
+    this.leaderChanges?.inc();
+  }
+}
