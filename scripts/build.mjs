@@ -7,6 +7,9 @@
 // what only the package needs: the type declarations (npm run build:types) and the prebuilt native
 // addon for this platform in prebuilds/ (npm run build:prebuilt, prebuildify).
 //
+// The web console (src/console/, a browser app) is not compiled file by file: it is bundled for
+// browsers into dist/console/app.js, beside its index.html and stylesheet, which every node serves at /.
+//
 // dist/.build-stamp records when the build started: bin/loghouse.js in a source checkout runs
 // dist/ only when no file under src/ is newer than the stamp.
 import { build } from "esbuild";
@@ -22,11 +25,13 @@ const out = join(root, "dist");
 // Built aside, then swapped in, so that a process starting from dist/ meanwhile (a test's node)
 // finds the old build or the new one, never half of one.
 const staging = join(root, `dist.building-${process.pid}`);
+const consoleSource = join(source, "console");
 const started = new Date();
 
 function typescriptFiles(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
+    if (path === consoleSource) return [];
     if (entry.isDirectory()) return typescriptFiles(path);
     return entry.name.endsWith(".ts") && !entry.name.endsWith(".d.ts") ? [path] : [];
   });
@@ -54,6 +59,17 @@ await build({
   target: "node20",
   logLevel: "warning",
 });
+await build({
+  entryPoints: [join(consoleSource, "app.ts")],
+  outdir: join(staging, "console"),
+  bundle: true,
+  minify: true,
+  format: "esm",
+  platform: "browser",
+  target: "es2022",
+  logLevel: "warning",
+});
+for (const name of ["index.html", "console.css"]) cpSync(join(consoleSource, name), join(staging, "console", name));
 mkdirSync(staging, { recursive: true });
 const stamp = join(staging, ".build-stamp");
 writeFileSync(stamp, `${started.toISOString()}\n`);
@@ -66,7 +82,7 @@ try {
 }
 renameSync(staging, out);
 rmSync(previous, { recursive: true, force: true });
-console.log(`built ${entryPoints.length} files from ${relative(root, source)}/ into ${relative(root, out)}/ in ${Date.now() - started.getTime()} ms`);
+console.log(`built ${entryPoints.length} files and the console from ${relative(root, source)}/ into ${relative(root, out)}/ in ${Date.now() - started.getTime()} ms`);
 if (process.env.npm_command === "pack" || process.env.npm_command === "publish") {
   execFileSync("npm", ["run", "build:types"], { cwd: root, stdio: "inherit" });
   buildPrebuiltAddon();

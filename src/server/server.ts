@@ -32,6 +32,7 @@ import { certificatePrincipalOf } from "./connection-identity.ts";
 import { ConnectionGuard } from "./connection-guard.ts";
 import { GrpcHandler, isBinaryGrpc, sendTrailersOnly } from "./grpc-handler.ts";
 import { createHealthService, HealthState, ServingStatus } from "./health-service.ts";
+import { registerConsole } from "./console-files.ts";
 import { HttpRoutes } from "./http-routes.ts";
 import { routeConnection } from "./listener.ts";
 import type { ServedCluster } from "./served-cluster.ts";
@@ -143,6 +144,7 @@ export class LoghouseServer {
     const shutdown = new AbortController();
     // Plain HTTP endpoints (metrics, health probes, the console) answer what no RPC route matches.
     const httpRoutes = new HttpRoutes();
+    registerConsole(httpRoutes);
     const connect = withCors(
       connectNodeAdapter({
         routes: (router) => {
