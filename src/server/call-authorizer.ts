@@ -13,6 +13,12 @@ import type { Logger } from "./logger.ts";
 /** Procedures anyone may call: health checks (probes and load balancers carry no credentials). */
 const OPEN_SERVICES = new Set(["grpc.health.v1.Health"]);
 
+/**
+ * Reflection describes the services and their messages: who may read the log may learn its schema
+ * (buf curl --reflect sends its credentials with --reflect-header). It reveals no records.
+ */
+const CONSUME_SERVICES = new Set(["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+
 const LOG_ACTIONS: Readonly<Record<string, Action>> = {
   Produce: "produce",
   ProduceStream: "produce",
@@ -34,6 +40,7 @@ const LOG_ACTIONS: Readonly<Record<string, Action>> = {
 function actionOf(procedure: string): Action | undefined {
   const [, service = "", method = ""] = procedure.split("/");
   if (OPEN_SERVICES.has(service)) return undefined;
+  if (CONSUME_SERVICES.has(service)) return "consume";
   if (service === "log.v1.Log") return LOG_ACTIONS[method] ?? "admin";
   return "admin";
 }

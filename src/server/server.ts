@@ -37,6 +37,7 @@ import { HttpRoutes } from "./http-routes.ts";
 import { routeConnection } from "./listener.ts";
 import type { ServedCluster } from "./served-cluster.ts";
 import { createLogService } from "./log-service.ts";
+import { createReflectionService, REFLECTION_SERVICES } from "./reflection-service.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { ServerSecurity } from "./server-security.ts";
 import { ERROR_CODE_KEY, isUnexpected, shuttingDown, toConnectError } from "./status.ts";
@@ -140,6 +141,9 @@ export class LoghouseServer {
     // A cluster member also takes an operator's changes to its cluster.
     const adminService = options.cluster === undefined ? undefined : createAdminService(options.cluster);
     if (adminService !== undefined) grpc.addService(Admin, adminService);
+    // Reflection describes every service above, and itself, to clients that have no .proto files.
+    const reflectionService = createReflectionService(adminService === undefined ? [LogServiceDesc, Health] : [LogServiceDesc, Health, Admin]);
+    for (const reflection of REFLECTION_SERVICES) grpc.addService(reflection, reflectionService);
 
     const shutdown = new AbortController();
     // Plain HTTP endpoints (metrics, health probes, the console) answer what no RPC route matches.
@@ -151,6 +155,7 @@ export class LoghouseServer {
           router.service(LogServiceDesc, logService);
           router.service(Health, healthService);
           if (adminService !== undefined) router.service(Admin, adminService);
+          for (const reflection of REFLECTION_SERVICES) router.service(reflection, reflectionService);
         },
         readMaxBytes: limits.messageBytesMax,
         writeMaxBytes: limits.messageBytesMax,
