@@ -9,6 +9,7 @@ import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, resolveServerConfig, type
 import { ClusterMember } from "../server/cluster-member.ts";
 import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/logger.ts";
 import { LoghouseServer } from "../server/server.ts";
+import { NodeMetrics } from "../observability/node-metrics.ts";
 import { parseHostPort } from "./address.ts";
 
 export interface ServeFlags {
@@ -205,6 +206,8 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger): Prom
   // One ProduceBatch is one Raft proposal (its records must get consecutive offsets), so the
   // cluster takes proposals as large as the largest batch the server admits.
   const { batchRecordsMax } = config.limits;
+  // One registry for the node: its Raft member and log count into it, and its server exposes it.
+  const metrics = new NodeMetrics();
   const member = await ClusterMember.open({
     dataDir: config.dataDir,
     nodeId,
@@ -213,8 +216,9 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger): Prom
     log: config.log,
     limits: { proposalEntriesMax: batchRecordsMax, uncommittedEntriesMax: Math.max(100_000, 4 * batchRecordsMax) },
     logger,
+    metrics,
   });
-  const server = await LoghouseServer.start({ ...settings.input, nodeId: String(nodeId) }, { logger, cluster: member });
+  const server = await LoghouseServer.start({ ...settings.input, nodeId: String(nodeId) }, { logger, cluster: member, metrics });
   logger.info("cluster member", { nodeId, address, bootstrap, join: contact });
   if (contact !== undefined) await member.join(contact, (error) => logger.warn("join failed", { error }));
   return server;

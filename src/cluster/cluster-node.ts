@@ -21,12 +21,15 @@ import {
   type DataLossError,
 } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import { decodeMembershipChange, defaultRaftLimits, EntryType, MembershipChangeKind, ProposeRejection, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
+import { decodeMembershipChange, defaultRaftLimits, EntryType, MembershipChangeKind, ProposeRejection, Role, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
 import { Log, type LogConfig } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
 import { outOfProtocol } from "./message-check.ts";
-import { CodecError } from "./transport-errors.ts";
+import { CodecError, PeerUnavailableError } from "./transport-errors.ts";
+import type { ClusterMetrics, RaftGauges } from "./cluster-metrics.ts";
+import { PeerReachability } from "./peer-reachability.ts";
+import { PeerRoundTrips } from "./peer-round-trips.ts";
 import type { PeerTls } from "./peer-dial.ts";
 import type { Action } from "../security/action.ts";
 import { certificateNamesNode, certificatePrincipal } from "../security/peer-identity.ts";
@@ -53,6 +56,8 @@ export interface ClusterNodeOptions {
   /** How often the leader tries to promote caught-up learners. */
   readonly promoteEveryMs?: number;
   readonly logger?: Logger;
+  /** Where the log's commits and the member's leader changes are counted, and who reads its Raft state when scraped. */
+  readonly metrics?: ClusterMetrics;
 }
 
 const JOIN_ATTEMPTS_MAX = 50;
@@ -113,6 +118,11 @@ export class ClusterNode {
   private readonly removalWatch: RemovalWatch;
   private readonly liveness: PeerLiveness;
   private readonly logger: Logger;
+  private readonly reachability: PeerReachability;
+  private readonly roundTrips = new PeerRoundTrips(() => performance.now());
+  /** The leader the replica last followed (0: none), and the last one known (not 0), across replica restarts. */
+  private leader = 0;
+  private lastKnownLeader = 0;
 
   private constructor(
     readonly options: ClusterNodeOptions,
@@ -123,6 +133,7 @@ export class ClusterNode {
   ) {
     this.admitted = stateFile.existed || options.bootstrap === true;
     this.logger = options.logger ?? silentLogger;
+    this.reachability = new PeerReachability(options.nodeId, this.logger);
     this.current = newReplica();
     this.rangeRepair = new RangeRepair({
       nodeId: options.nodeId,
@@ -171,7 +182,7 @@ export class ClusterNode {
     const log = await Log.open(
       join(options.dataDir, "log"),
       { ...options.log, initialOffset: stateFile.state.snapshot.index, durability: "fsync" },
-      options.logger === undefined ? {} : { logger: options.logger },
+      { ...(options.logger === undefined ? {} : { logger: options.logger }), ...(options.metrics === undefined ? {} : { metrics: options.metrics }) },
     );
     await alignWithStartPoint(log, stateFile);
     let node: ClusterNode | undefined;
@@ -182,6 +193,7 @@ export class ClusterNode {
       onError: (error) => {
         // Malformed or out-of-protocol input closed a peer connection; unreachable peers are routine.
         if (error instanceof CodecError) options.logger?.warn("closed a peer connection", { error });
+        if (error instanceof PeerUnavailableError) node?.reachability.failed(error.peerId, error.address, error.message);
       },
       reconnectDelayMs: { min: 20, max: 500 },
     });
@@ -191,12 +203,16 @@ export class ClusterNode {
         nodeId,
         log,
         stateFile,
-        send: (message) => transport.send(message),
+        send: (message) => {
+          node?.roundTrips.sent(message);
+          transport.send(message);
+        },
         timers: systemTimers,
         logger: options.logger,
         tickMs: options.tickMs ?? DEFAULT_TICK_MS,
         seed: seed++,
         limits: { learnerPromotionLagMax: 1024, ...options.limits },
+        onLeader: (leader, term) => node?.followLeader(leader, term),
         onApply: (entries) => node?.applied(entries),
         onDamage: (error) => node?.damageFound(error),
         // The process stops, loudly: it restarts over a reopened log.
@@ -205,6 +221,7 @@ export class ClusterNode {
         }),
       });
     node = new ClusterNode(options, log, stateFile, transport, newReplica);
+    options.metrics?.observeRaft(() => node!.raftGauges());
     for (const [id, peer] of Object.entries(stateFile.state.addresses)) if (Number(id) !== nodeId) transport.setPeer(Number(id), peer);
     if (!stateFile.existed) await stateFile.update({});
     node.replica.start();
@@ -220,6 +237,39 @@ export class ClusterNode {
   /** host:port where this node is reachable by the other members. */
   get address(): string {
     return this.options.address;
+  }
+
+  /** The Raft state the metrics show when scraped. */
+  raftGauges(): RaftGauges {
+    const { term, commit, applied, membership, role } = this.replica.status();
+    const peers = [...membership.voters, ...membership.learners].filter((id) => id !== this.nodeId);
+    return {
+      term,
+      commitIndex: commit,
+      appliedIndex: applied,
+      isLeader: role === Role.Leader,
+      peers: peers.map((id) => ({ id, matchIndex: this.replica.matchIndexOf(id), rttSeconds: this.roundTrips.secondsTo(id) })),
+    };
+  }
+
+  /**
+   * Why this member should get no traffic now (GET /readyz), or undefined: removed, repairing its
+   * log, or knowing no leader (its appends would fail and its reads may be stale).
+   */
+  notReadyReason(): string | undefined {
+    if (this.removal !== undefined) return "removed from the cluster";
+    if (this.repairing !== null) return "repairing damaged records from the peers";
+    return this.replica.status().lead === 0 ? "no leader known" : undefined;
+  }
+
+  /** The replica follows `leader` (0: none known) in `term`: logged, and counted when it is a new one. */
+  private followLeader(leader: number, term: number): void {
+    if (leader === this.leader) return;
+    this.logger.info("leader changed", { nodeId: this.nodeId, previous: this.leader, leader, term });
+    this.leader = leader;
+    if (leader === 0 || leader === this.lastKnownLeader) return;
+    this.lastKnownLeader = leader;
+    this.options.metrics?.leaderChanged();
   }
 
   /** Throws NodeRemovedError once this node has learned that it is no longer a member. */
@@ -460,6 +510,8 @@ export class ClusterNode {
     const refusal = outOfProtocol(message, () => this.replica.status());
     if (refusal !== undefined) throw new CodecError("out-of-protocol", refusal);
     this.liveness.heard(message.from);
+    this.reachability.heard(message.from);
+    this.roundTrips.received(message);
     if (this.replica.isLeader) this.removalWatch.heardFrom(message.from);
     this.replica.receive(message);
   }
@@ -525,11 +577,23 @@ export class ClusterNode {
       if (entry.type !== EntryType.Membership) continue;
       const change = decodeMembershipChange(entry.data);
       this.removalWatch.applied(change);
+      this.logMembershipChange(change);
       if (change.kind === MembershipChangeKind.RemoveNode && change.nodeId !== this.nodeId) this.transport.removePeer(change.nodeId);
       if (change.address !== undefined && change.address !== "") learned[change.nodeId] = change.address;
     }
     if (Object.keys(learned).length === 0) return;
     this.learnAddresses(learned).catch((error: unknown) => this.logger.warn("recording member addresses failed", { error }));
+  }
+
+  /** One line per applied membership change (each member logs the changes it applies). */
+  private logMembershipChange(change: MembershipChange): void {
+    const fields = { nodeId: this.nodeId, member: change.nodeId };
+    if (change.kind === MembershipChangeKind.AddLearner) this.logger.info("member joined as a learner", { ...fields, address: change.address });
+    else if (change.kind === MembershipChangeKind.PromoteLearner) this.logger.info("member promoted to voter", fields);
+    else if (change.kind === MembershipChangeKind.RemoveNode) {
+      this.reachability.forget(change.nodeId);
+      this.logger.info("member removed", fields);
+    }
   }
 
   private async learnAddresses(addresses: Readonly<Record<string, string>>): Promise<void> {

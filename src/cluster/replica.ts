@@ -53,6 +53,8 @@ export interface ReplicaOptions {
   /** Seed of the core's random source (election timeouts). */
   readonly seed: number;
   readonly limits?: Partial<RaftLimits>;
+  /** Told the leader (0: none known) and the term whenever the leader this replica follows changes. */
+  readonly onLeader?: (leader: number, term: number) => void;
   /** Sees every committed entry once it is applied here, in order (membership changes among them). */
   readonly onApply?: (entries: readonly Entry[]) => void;
   /** A proposal not decided within this time is failed (its outcome is then unknown). Default 30 s. */
@@ -269,7 +271,10 @@ export class Replica {
   }
 
   private async carryOut(ready: Ready): Promise<void> {
-    if (ready.softState !== null) this.logger.info("raft role changed", { nodeId: this.options.nodeId, role: ready.softState.role, leader: ready.softState.lead });
+    if (ready.softState !== null) {
+      this.logger.info("raft role changed", { nodeId: this.options.nodeId, role: ready.softState.role, leader: ready.softState.lead });
+      this.options.onLeader?.(ready.softState.lead, this.node.raft.term);
+    }
     for (const message of ready.messages) this.options.send(message);
     await this.persist(ready);
     for (const message of ready.messagesAfterPersist) this.options.send(message);

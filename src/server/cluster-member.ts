@@ -73,6 +73,10 @@ export class ClusterMember implements ServedCluster {
     this.node.onServingChange(listener);
   }
 
+  notReadyReason(): string | undefined {
+    return this.node.notReadyReason();
+  }
+
   async close(): Promise<void> {
     for (const client of this.clients.values()) client.close();
     this.clients.clear();

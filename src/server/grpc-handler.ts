@@ -15,6 +15,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { constants, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { decodeProduceBatchRequest, encodeConsumeResponse, encodeRecordBatch } from "../wire/record-codec.ts";
+import { UnauthenticatedError } from "../errors.ts";
+import type { NodeMetrics } from "../observability/node-metrics.ts";
+import type { MethodMetrics } from "../observability/rpc-metrics.ts";
 import type { CallAuthorizer } from "./call-authorizer.ts";
 import type { CallContext } from "./call-context.ts";
 import { certificatePrincipalOf } from "./connection-identity.ts";
@@ -46,6 +49,7 @@ interface Route {
   readonly decode: (bytes: Uint8Array) => unknown;
   /** Encodes an answer leaving `HEADER_BYTES` free at the start for the gRPC message header. */
   readonly encode: (message: unknown) => Buffer;
+  readonly metrics: MethodMetrics | undefined;
 }
 
 export interface GrpcHandlerOptions {
@@ -56,6 +60,8 @@ export interface GrpcHandlerOptions {
   readonly logger: Logger;
   /** Checks every call before its handler runs (the same check as the Connect router's). */
   readonly authorizer: CallAuthorizer;
+  /** Counts and times every call of a known method, and counts refusals. */
+  readonly metrics?: NodeMetrics;
 }
 
 /** The calls in progress on one HTTP/2 connection, which share its answer budget. */
@@ -129,8 +135,10 @@ export class GrpcHandler {
       const handler = (handlers as Record<string, Handler | undefined>)[method.localName];
       if (handler === undefined) continue;
       const fast = fastEncoders.get(method.output.typeName);
-      this.routes.set(`/${service.typeName}/${method.name}`, {
+      const path = `/${service.typeName}/${method.name}`;
+      this.routes.set(path, {
         method,
+        metrics: this.options.metrics?.rpc.method(path),
         handler: handler.bind(handlers),
         decode: decoderOf(method.input),
         encode: fast === undefined ? reflectionEncoder(method.output) : (message) => fast(message as never, HEADER_BYTES),
@@ -160,6 +168,7 @@ export class GrpcHandler {
     else if (encoding !== undefined && encoding !== "identity") refusal = new ConnectError(`unsupported grpc-encoding ${String(encoding)}`, Code.Unimplemented);
     refusal ??= this.authorize(stream, headers);
     if (refusal !== undefined) {
+      route?.metrics?.refused(refusal.code);
       sendTrailersOnly(stream, refusal);
       return Promise.resolve();
     }
@@ -182,6 +191,7 @@ export class GrpcHandler {
       });
       return undefined;
     } catch (error) {
+      this.options.metrics?.rejected(error instanceof UnauthenticatedError ? "unauthenticated" : "permission_denied");
       return toConnectError(error);
     }
   }
@@ -254,6 +264,7 @@ class GrpcCall implements CallContext {
   /** Answer bytes written since the call last let the event loop turn. */
   private bytesThisTurn = 0;
   private finished = false;
+  private readonly startedMs = performance.now();
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -311,6 +322,7 @@ class GrpcCall implements CallContext {
     } finally {
       clearTimeout(this.timer);
       this.finish(failure);
+      this.route.metrics?.ended(failure?.code, (performance.now() - this.startedMs) / 1000);
     }
   }
 

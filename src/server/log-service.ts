@@ -29,6 +29,8 @@ export interface LogServiceOptions {
   readonly limits: ServerLimits;
   /** The nodes to report from GetServers (this node alone on a single node). */
   readonly servers: () => ReadonlyArray<MessageInitShape<typeof ServerSchema>>;
+  /** Told how many records each read for a consumer took from the log (once per read, not per record). */
+  readonly onRecordsRead?: (records: number) => void;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -71,6 +73,12 @@ export function toRecordMessage(record: LogRecord): MessageInitShape<typeof Reco
 
 export function createLogService(options: LogServiceOptions): ServiceHandlers<typeof LogServiceDesc> {
   const { log, limits } = options;
+  const recordsRead = options.onRecordsRead ?? (() => undefined);
+  /** A read of records for a consumer, counted. */
+  const counted = (records: LogRecord[]): LogRecord[] => {
+    recordsRead(records.length);
+    return records;
+  };
 
   /** A record value from a produce request, within the limits. */
   const recordValue = (request: ProduceRequest): Uint8Array => {
@@ -110,7 +118,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   const readOrWait = async (at: number, bounds: { countMax: number; bytesMax: number }, signal: AbortSignal): Promise<LogRecord[]> => {
     signal.throwIfAborted();
     if (at >= log.nextOffset) await log.waitFor(at, signal);
-    return log.readRange(at, bounds);
+    return counted(log.readRange(at, bounds));
   };
 
   const produce: Unary<ProduceRequest, { offset: bigint }> = async (request) => {
@@ -118,7 +126,9 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   };
 
   const consume: Unary<ConsumeRequest, { record: MessageInitShape<typeof RecordSchema> }> = async (request) => {
-    return { record: toRecordMessage(log.read(request.offset)) };
+    const record = log.read(request.offset);
+    recordsRead(1);
+    return { record: toRecordMessage(record) };
   };
 
   async function* consumeStream(request: ConsumeRequest, context: CallContext) {
@@ -162,7 +172,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     const at = Number(request.offset);
     let records: LogRecord[] = [];
     if (at < end) {
-      records = log.readRange(at, readLimits(request));
+      records = counted(log.readRange(at, readLimits(request)));
     } else if (request.maxWaitMs > 0) {
       records = await readAfterWait(at, readLimits(request), Math.min(request.maxWaitMs, limits.readWaitMsMax), context.signal);
     }

@@ -43,5 +43,7 @@ export interface ServedCluster {
    * servers() then throw NodeRemovedError).
    */
   onServingChange(listener: (serving: boolean) => void): void;
+  /** Why the member should get no traffic now (removed, repairing, no leader known), or undefined. */
+  notReadyReason(): string | undefined;
   close(): Promise<void>;
 }

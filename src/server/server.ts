@@ -15,7 +15,7 @@
 // streams, health watches, fetches waiting for data) ends with UNAVAILABLE, HTTP/2 connections get
 // GOAWAY, calls in progress get shutdownGraceMs to finish, and then the log closes, which waits for
 // and syncs every append that was queued, so nothing acknowledged is lost.
-import { Code, ConnectError, cors, createContextKey, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, cors, createContextKey, createContextValues, type Interceptor, type StreamRequest, type UnaryRequest } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -23,7 +23,9 @@ import * as net from "node:net";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Log as LogServiceDesc, Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
 import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
-import { InvalidConfigError } from "../errors.ts";
+import { InvalidConfigError, UnauthenticatedError } from "../errors.ts";
+import { NodeMetrics } from "../observability/node-metrics.ts";
+import type { MethodMetrics } from "../observability/rpc-metrics.ts";
 import { Log, type ServedLog } from "../storage/index.ts";
 import { createAdminService } from "./admin-service.ts";
 import type { CallAuthorizer } from "./call-authorizer.ts";
@@ -38,6 +40,7 @@ import { routeConnection } from "./listener.ts";
 import type { ServedCluster } from "./served-cluster.ts";
 import { createLogService } from "./log-service.ts";
 import { createReflectionService, REFLECTION_SERVICES } from "./reflection-service.ts";
+import { serveProbes } from "./probe-routes.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { ServerSecurity } from "./server-security.ts";
 import { ERROR_CODE_KEY, isUnexpected, shuttingDown, toConnectError } from "./status.ts";
@@ -54,6 +57,8 @@ export interface ServerOptions {
    * RPCs, its members answer GetServers, and it takes the cluster connections (0x01, 0x02).
    */
   readonly cluster?: ServedCluster;
+  /** The node's metrics (made here when absent); a cluster member's were handed to its Raft node and log too. */
+  readonly metrics?: NodeMetrics;
 }
 
 /** A connection that sends nothing for this long is closed before it is routed. */
@@ -66,6 +71,8 @@ export class LoghouseServer {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private streams = 0;
   private closing: Promise<void> | undefined;
+  /** Whether the log of a node alone can write (false while its disk is full). */
+  private writable = true;
   /** Called when the last connection closes during shutdown. */
   private onLastSocketClosed: (() => void) | undefined;
 
@@ -80,20 +87,23 @@ export class LoghouseServer {
     private readonly tcp: net.Server,
     private readonly http1: http.Server,
     private readonly security: ServerSecurity,
+    readonly metrics: NodeMetrics,
+    private readonly cluster: ServedCluster | undefined,
   ) {}
 
   /** Validates the configuration, opens the log and listens; rejects with InvalidConfigError or a storage error. */
   static async start(input: ServerConfigInput = {}, options: ServerOptions = {}): Promise<LoghouseServer> {
     const config = resolveServerConfig(input);
     const logger = options.logger ?? silentLogger;
+    const metrics = options.metrics ?? new NodeMetrics();
     if (options.cluster !== undefined) {
       const cluster = options.cluster;
-      return LoghouseServer.listen(config, cluster.log, () => cluster.close(), logger, options);
+      return LoghouseServer.listen(config, cluster.log, () => cluster.close(), logger, metrics, options);
     }
-    const log = await Log.open(config.dataDir, config.log, { logger });
+    const log = await Log.open(config.dataDir, config.log, { logger, metrics });
     if (log.recovery.truncatedBytes > 0 || log.recovery.scannedRecords > 0) logger.warn("log recovered", { ...log.recovery });
     try {
-      return await LoghouseServer.listen(config, log, () => log.close(), logger, options);
+      return await LoghouseServer.listen(config, log, () => log.close(), logger, metrics, options);
     } catch (error) {
       await log.close();
       throw error;
@@ -105,6 +115,7 @@ export class LoghouseServer {
     log: ServedLog,
     closeLog: () => Promise<void>,
     logger: Logger,
+    metrics: NodeMetrics,
     options: ServerOptions,
   ): Promise<LoghouseServer> {
     const { limits } = config;
@@ -118,11 +129,17 @@ export class LoghouseServer {
     // A cluster member repairing its log, or removed from its cluster, does not serve as a member.
     options.cluster?.onServingChange((serving) => health.set(serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING));
     // A node alone does not serve while its log cannot write (a full disk), and does again once it can.
-    if (log instanceof Log) log.on("writable", (writable) => health.set(writable ? ServingStatus.SERVING : ServingStatus.NOT_SERVING));
+    if (log instanceof Log) {
+      log.on("writable", (writable) => {
+        if (server !== undefined) server.writable = writable;
+        health.set(writable ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+      });
+    }
     let server: LoghouseServer | undefined;
     const logService = createLogService({
       log,
       limits,
+      onRecordsRead: (records) => metrics.recordsRead(records),
       servers: () =>
         options.cluster?.servers() ?? [
           { id: config.nodeId, rpcAddr: server?.advertisedAddress ?? "", isLeader: true, isVoter: true, liveness: Server_Liveness.ALIVE, role: Server_Role.VOTER, term: 0n, lag: 0n },
@@ -135,6 +152,7 @@ export class LoghouseServer {
       connectionBytesInFlightMax: limits.connectionBytesInFlightMax,
       logger,
       authorizer: security.authorizer,
+      metrics,
     });
     grpc.addService(LogServiceDesc, logService);
     grpc.addService(Health, healthService);
@@ -149,6 +167,7 @@ export class LoghouseServer {
     // Plain HTTP endpoints (metrics, health probes, the console) answer what no RPC route matches.
     const httpRoutes = new HttpRoutes();
     registerConsole(httpRoutes);
+    serveProbes(httpRoutes, metrics, () => (server === undefined ? "starting" : server.notReadyReason()));
     const connect = withCors(
       connectNodeAdapter({
         routes: (router) => {
@@ -161,7 +180,7 @@ export class LoghouseServer {
         writeMaxBytes: limits.messageBytesMax,
         shutdownSignal: shutdown.signal,
         contextValues: (request) => createContextValues().set(CERTIFICATE_PRINCIPAL, certificatePrincipalOf(request.socket)),
-        interceptors: [mapErrors(logger), authorize(security.authorizer)],
+        interceptors: [countCalls(metrics), mapErrors(logger), authorize(security.authorizer, metrics)],
         fallback: httpRoutes.handle,
       }),
     );
@@ -181,7 +200,10 @@ export class LoghouseServer {
     http1.emit("listening");
     const tcp = net.createServer({ noDelay: true });
     tcp.maxConnections = limits.connectionsMax;
-    server = new LoghouseServer(config, log, closeLog, logger, health, grpc, shutdown, tcp, http1, security);
+    server = new LoghouseServer(config, log, closeLog, logger, health, grpc, shutdown, tcp, http1, security, metrics, options.cluster);
+    metrics.observeServer({ connections: () => server!.sockets.size, streams: () => server!.streams });
+    // Past connectionsMax, Node closes a new connection at once (and says so only by this event).
+    tcp.on("drop", () => metrics.rejected("connection_limit"));
     const http2Server = server.createHttp2Server(connect);
     const toHttp2 = (socket: net.Socket): void => {
       http2Server.emit("connection", socket);
@@ -198,6 +220,7 @@ export class LoghouseServer {
         socket.destroy();
       });
     const refusePlaintext = (socket: net.Socket): void => {
+      metrics.rejected("plaintext_refused");
       logger.debug("closing a plaintext connection: this node serves TLS only", { remote: socket.remoteAddress });
       socket.destroy();
     };
@@ -262,9 +285,10 @@ export class LoghouseServer {
       session.on("error", (error) => this.logger.debug("HTTP/2 session error", { error }));
       session.once("connect", () => session.setLocalWindowSize(SESSION_WINDOW_BYTES));
       const remote = session.socket?.remoteAddress;
-      const guard = new ConnectionGuard(session, guardLimits, () => performance.now(), (violation) =>
-        this.logger.warn("closing an HTTP/2 connection over its limit", { violation, remote }),
-      );
+      const guard = new ConnectionGuard(session, guardLimits, () => performance.now(), (violation) => {
+        this.metrics.rejected(violation === "stream resets" ? "rapid_reset" : "calls_in_progress");
+        this.logger.warn("closing an HTTP/2 connection over its limit", { violation, remote });
+      });
       session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
         if (guard.admit(stream)) this.serveStream(stream, headers, rawHeaders, guard, connect);
         else if (!stream.closed) stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
@@ -282,6 +306,7 @@ export class LoghouseServer {
   ): void {
     const binaryGrpc = isBinaryGrpc(headers["content-type"]);
     if (this.streams >= this.config.limits.streamsMax || this.closing !== undefined) {
+      this.metrics.rejected(this.closing === undefined ? "too_many_streams" : "shutting_down");
       refuseStream(stream, binaryGrpc, this.closing !== undefined);
       return;
     }
@@ -325,6 +350,16 @@ export class LoghouseServer {
   /** Answer bytes the gRPC fast path holds for the network (slow readers are held to their in-flight budget). */
   get bytesQueued(): number {
     return this.grpc.bytesQueued;
+  }
+
+  /**
+   * Why the node should not be sent traffic now (GET /readyz answers 503 with it), or undefined when
+   * it serves: shutting down, a full disk, or what its cluster member says (repairing, removed, no leader).
+   */
+  notReadyReason(): string | undefined {
+    if (this.closing !== undefined) return "shutting down";
+    if (this.cluster !== undefined) return this.cluster.notReadyReason();
+    return this.writable ? undefined : "disk full";
   }
 
   /** What GetServers reports as this node's address. */
@@ -390,44 +425,84 @@ function refuseStream(stream: http2.ServerHttp2Stream, binaryGrpc: boolean, clos
   }
 }
 
-/** Maps every failure leaving a handler through the one catalogue mapping (src/server/status.ts). */
-function mapErrors(logger: Logger): Interceptor {
-  const map = (error: unknown): ConnectError => {
-    const mapped = toConnectError(error);
-    if (isUnexpected(mapped)) logger.error("call failed", { error: mapped.cause ?? mapped });
-    return mapped;
-  };
+/** How a stream its client stopped reading ends (one instance: streams are cancelled by the thousand). */
+const ABANDONED = new ConnectError("the client cancelled the call", Code.Canceled);
+
+/**
+ * An interceptor that tells `settle` how each call ended, once: `error` is undefined for success
+ * (a unary answer, or a stream's last message), and what `settle` returns is thrown in its place.
+ * A stream its client abandoned ends CANCELLED. `startedMs` is when the call reached the router.
+ */
+function settleCalls(settle: (request: UnaryRequest | StreamRequest, error: unknown, startedMs: number) => unknown): Interceptor {
   return (next) => async (request) => {
+    const startedMs = performance.now();
     try {
       const response = await next(request);
-      if (!response.stream) return response;
+      if (!response.stream) {
+        settle(request, undefined, startedMs);
+        return response;
+      }
       const messages = response.message;
       return {
         ...response,
         message: (async function* () {
+          let outcome: unknown = ABANDONED;
           try {
             yield* messages;
+            outcome = undefined;
           } catch (error) {
-            throw map(error);
+            outcome = error;
+          } finally {
+            outcome = settle(request, outcome, startedMs);
           }
+          if (outcome !== undefined) throw outcome;
         })(),
       };
     } catch (error) {
-      throw map(error);
+      throw settle(request, error, startedMs);
     }
   };
+}
+
+/** Maps every failure leaving a handler through the one catalogue mapping (src/server/status.ts). */
+function mapErrors(logger: Logger): Interceptor {
+  return settleCalls((_request, error) => {
+    if (error === undefined) return undefined;
+    const mapped = toConnectError(error);
+    if (isUnexpected(mapped)) logger.error("call failed", { error: mapped.cause ?? mapped });
+    return mapped;
+  });
+}
+
+/** Counts and times the Connect router's calls, as the gRPC fast path does its own. */
+function countCalls(metrics: NodeMetrics): Interceptor {
+  const byMethod = new WeakMap<object, MethodMetrics>();
+  return settleCalls((request, error, startedMs) => {
+    let method = byMethod.get(request.method);
+    if (method === undefined) {
+      method = metrics.rpc.method(`/${request.service.typeName}/${request.method.name}`);
+      byMethod.set(request.method, method);
+    }
+    method.ended(error === undefined ? undefined : ConnectError.from(error).code, (performance.now() - startedMs) / 1000);
+    return error;
+  });
 }
 
 /** The principal of the connection's verified client certificate, for the Connect router's calls. */
 const CERTIFICATE_PRINCIPAL = createContextKey<string | undefined>(undefined, { description: "certificate principal" });
 
 /** The one authorization check (call-authorizer.ts) for calls through the Connect router. */
-function authorize(authorizer: CallAuthorizer): Interceptor {
+function authorize(authorizer: CallAuthorizer, metrics: NodeMetrics): Interceptor {
   return (next) => async (request) => {
-    authorizer.authorize(`/${request.service.typeName}/${request.method.name}`, {
-      certificatePrincipal: request.contextValues.get(CERTIFICATE_PRINCIPAL),
-      authorization: request.header.get("authorization") ?? undefined,
-    });
+    try {
+      authorizer.authorize(`/${request.service.typeName}/${request.method.name}`, {
+        certificatePrincipal: request.contextValues.get(CERTIFICATE_PRINCIPAL),
+        authorization: request.header.get("authorization") ?? undefined,
+      });
+    } catch (error) {
+      metrics.rejected(error instanceof UnauthenticatedError ? "unauthenticated" : "permission_denied");
+      throw error;
+    }
     return next(request);
   };
 }

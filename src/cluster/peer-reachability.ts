@@ -1,0 +1,34 @@
+// Logs a peer lost and a peer reachable again, one line per change (not per failed redial): lost
+// when a connection to a peer this node had heard from fails, reachable again when it is next heard
+// from. A leader sends to every member and so notices any of them going; a follower notices the
+// leader, and the members it dials during an election.
+import type { Logger } from "../logger.ts";
+
+export class PeerReachability {
+  private readonly heardFrom = new Set<number>();
+  private readonly lost = new Set<number>();
+
+  constructor(
+    private readonly nodeId: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A message from `peer` arrived. */
+  heard(peer: number): void {
+    if (this.lost.size > 0 && this.lost.delete(peer)) this.logger.info("peer reachable again", { nodeId: this.nodeId, peer });
+    this.heardFrom.add(peer);
+  }
+
+  /** A connection to `peer` failed or was lost. */
+  failed(peer: number, address: string, reason: string): void {
+    if (!this.heardFrom.has(peer) || this.lost.has(peer)) return;
+    this.lost.add(peer);
+    this.logger.warn("peer lost", { nodeId: this.nodeId, peer, address, reason });
+  }
+
+  /** `peer` left the cluster: nothing more is said about it. */
+  forget(peer: number): void {
+    this.heardFrom.delete(peer);
+    this.lost.delete(peer);
+  }
+}
