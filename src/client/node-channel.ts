@@ -1,0 +1,141 @@
+// The connection to one node: one HTTP/2 channel (grpc-js) carrying the Log, Health and Admin
+// services, with TLS and a bearer token when asked. It runs single calls against an absolute
+// deadline, opens server streams, and can wait for the connection itself, which tells a call that
+// never left this process from one that may have reached the node (see connect()).
+import * as grpc from "@grpc/grpc-js";
+import type { PeerCertificate } from "node:tls";
+import { InvalidArgumentError, RpcCode, RpcError } from "../errors.ts";
+import { Health } from "../gen/grpc/health/v1/health_pb.ts";
+import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
+import { Log } from "../gen/log/v1/log_pb.ts";
+import { errorFromGrpc } from "./errors.ts";
+import { grpcServiceDefinition } from "./grpc-definition.ts";
+
+/** TLS to the node: PEM contents, not paths. */
+export interface ClientTlsOptions {
+  /** The CA that signed the node's certificate (absent: the system's roots). */
+  readonly ca?: Buffer;
+  /** A client certificate and its key (mutual TLS): its CN is the caller's principal. */
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+  /** Checks the node's certificate instead of matching the address's host name (a peer checks node ids); returns an Error to refuse. */
+  readonly checkServerIdentity?: (hostname: string, certificate: PeerCertificate) => Error | undefined;
+}
+
+/** How a channel reaches a node. */
+export interface ChannelOptions {
+  /** Extra grpc-js channel options. */
+  readonly channelOptions?: grpc.ChannelOptions;
+  /** Speak TLS (absent: plaintext, which a node serves on loopback only unless started --insecure). */
+  readonly tls?: ClientTlsOptions;
+  /** A bearer token (the node's --tokens file maps it to a principal), sent on every call. */
+  readonly token?: string;
+}
+
+/** The services a channel carries. */
+export type ServiceName = "log" | "health" | "admin";
+
+/** A connection attempt that failed before any call was sent on it (refused, reset, TLS refused). */
+export class NotConnectedError extends RpcError {
+  constructor(address: string) {
+    super(`cannot connect to ${address}`, RpcCode.unavailable);
+  }
+}
+
+type UnaryMethod = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, value: unknown) => void) => grpc.ClientUnaryCall;
+type StreamMethod = (request: object) => grpc.ClientReadableStream<unknown>;
+
+const WINDOW_BYTES = 8 * 1024 * 1024;
+const MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
+// grpc-js waits up to two minutes between attempts to reach a node that was down; a client that
+// moves between members wants a restarted node back within a second.
+const RECONNECT_BACKOFF_MS_INITIAL = 100;
+const RECONNECT_BACKOFF_MS_MAX = 1_000;
+
+/** Adds `authorization: Bearer TOKEN` to every call (an interceptor: call credentials would need TLS). */
+function bearerToken(token: string): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set("authorization", `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
+}
+
+/** Throws InvalidArgumentError for options that cannot make a channel (checked before any is made). */
+export function checkChannelOptions(options: ChannelOptions): void {
+  if ((options.tls?.cert === undefined) !== (options.tls?.key === undefined)) throw new InvalidArgumentError("a client certificate needs its key, and a key its certificate");
+}
+
+export class NodeChannel {
+  private readonly clients: Readonly<Record<ServiceName, grpc.Client>>;
+
+  /** `address` is host:port of one node (e.g. "127.0.0.1:8400"). */
+  constructor(
+    readonly address: string,
+    options: ChannelOptions,
+  ) {
+    checkChannelOptions(options);
+    const { tls } = options;
+    const verify = tls?.checkServerIdentity === undefined ? {} : { checkServerIdentity: tls.checkServerIdentity };
+    const credentials = tls === undefined ? grpc.credentials.createInsecure() : grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null, verify);
+    const clientOptions: grpc.ClientOptions = {
+      "grpc-node.flow_control_window": WINDOW_BYTES,
+      "grpc.max_receive_message_length": MESSAGE_BYTES_MAX,
+      "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_INITIAL,
+      "grpc.max_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_MAX,
+      ...options.channelOptions,
+      ...(options.token === undefined ? {} : { interceptors: [bearerToken(options.token)] }),
+    };
+    const LogClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Log), "Log");
+    const log = new LogClient(address, credentials, clientOptions);
+    // The three services share one channel (one connection), as the node serves them on one port.
+    const shared = { ...clientOptions, channelOverride: log.getChannel() };
+    const HealthClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Health), "Health");
+    const AdminClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Admin), "Admin");
+    this.clients = { log, health: new HealthClient(address, credentials, shared), admin: new AdminClient(address, credentials, shared) };
+  }
+
+  /** Runs one call; `deadline` (ms since the epoch) bounds it, absent means none. Failures are catalogue errors. */
+  unary<T>(service: ServiceName, method: string, request: object, deadline: number | undefined): Promise<T> {
+    const client = this.clients[service];
+    const options: grpc.CallOptions = deadline === undefined ? {} : { deadline };
+    return new Promise((resolve, reject) => {
+      const call = (client as unknown as Record<string, UnaryMethod>)[method]!;
+      call.call(client, request, new grpc.Metadata(), options, (error, value) => (error === null ? resolve(value as T) : reject(errorFromGrpc(error))));
+    });
+  }
+
+  /** Opens a server stream of the Log service (no deadline: it may follow the tail for good). */
+  stream<T>(method: string, request: object): grpc.ClientReadableStream<T> {
+    const log = this.clients.log;
+    return (log as unknown as Record<string, StreamMethod>)[method]!.call(log, request) as grpc.ClientReadableStream<T>;
+  }
+
+  /**
+   * Resolves once the connection is up; rejects with NotConnectedError as soon as an attempt to
+   * connect fails (nothing was sent on it), or with DEADLINE_EXCEEDED at `deadline` (a node that
+   * accepts and never answers). A call started right after may still meet a connection that drops.
+   */
+  connect(deadline: number): Promise<void> {
+    const channel = this.clients.log.getChannel();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const state = channel.getConnectivityState(true);
+        if (state === grpc.connectivityState.READY) return resolve();
+        if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return reject(new NotConnectedError(this.address));
+        channel.watchConnectivityState(state, deadline, (error) => {
+          if (error === undefined) return check();
+          reject(new RpcError(`${this.address} did not answer within the deadline`, RpcCode.deadlineExceeded));
+        });
+      };
+      check();
+    });
+  }
+
+  close(): void {
+    // The services share the log client's channel: closing it closes the connection.
+    this.clients.log.close();
+  }
+}
