@@ -1,0 +1,150 @@
+// A node's /metrics scraped by a real Prometheus (Debian's /usr/bin/prometheus) during a produce
+// burst, and its /healthz and /readyz probes over HTTP/1.1 and HTTP/2, in plaintext and with TLS.
+// Without Prometheus installed, the scrape test says so in its name and checks the exposition text
+// itself: never a silent pass.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { LoghouseClient } from "../src/client/client.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { devCerts } from "./support/dev-certs.ts";
+import { freePort } from "./support/free-port.ts";
+import { httpGet, sampleValue } from "./support/http-get.ts";
+import { startNode, stopNode, type NodeProcess } from "./support/node-process.ts";
+import { tempDir } from "./support/temp-dir.ts";
+import { waitUntilAsync } from "./support/wait-until.ts";
+
+const PROMETHEUS = "/usr/bin/prometheus";
+const BATCHES = 20;
+const BATCH_RECORDS = 50;
+const SINGLE_PRODUCES = 10;
+
+async function startPlainNode(t: Parameters<typeof cleanup>[0]): Promise<NodeProcess> {
+  const dir = await tempDir(t);
+  const node = await startNode(["--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0"]);
+  cleanup(t, () => stopNode(node));
+  return node;
+}
+
+/** Batches and single records through the real client, then a read of all of them; returns the records appended. */
+async function produceBurst(t: Parameters<typeof cleanup>[0], address: string): Promise<number> {
+  const client = new LoghouseClient(address);
+  cleanup(t, () => client.close());
+  const value = new Uint8Array(100).fill(7);
+  await Promise.all(Array.from({ length: BATCHES }, () => client.produceBatch(Array.from({ length: BATCH_RECORDS }, () => value))));
+  for (let i = 0; i < SINGLE_PRODUCES; i++) await client.produce(value);
+  const total = BATCHES * BATCH_RECORDS + SINGLE_PRODUCES;
+  let read = 0;
+  while (read < total) read += (await client.readBatch(read)).records.length;
+  return total;
+}
+
+/** The value of an instant query's single sample, or undefined when Prometheus has none (yet). */
+async function promQuery(prometheusPort: number, query: string): Promise<number | undefined> {
+  const answer = await httpGet(`http://127.0.0.1:${prometheusPort}/api/v1/query?query=${encodeURIComponent(query)}`).catch(() => undefined);
+  if (answer === undefined || answer.status !== 200) return undefined;
+  const parsed = JSON.parse(answer.body) as { data: { result: Array<{ value: [number, string] }> } };
+  const [sample] = parsed.data.result;
+  return sample === undefined ? undefined : Number(sample.value[1]);
+}
+
+async function startPrometheus(t: Parameters<typeof cleanup>[0], target: string): Promise<number> {
+  const dir = await tempDir(t);
+  const config = join(dir, "prometheus.yml");
+  await writeFile(
+    config,
+    ["global:", "  scrape_interval: 500ms", "  scrape_timeout: 400ms", "scrape_configs:", "  - job_name: loghouse", "    static_configs:", `      - targets: ["${target}"]`, ""].join("\n"),
+  );
+  const port = await freePort();
+  const prometheus = spawn(PROMETHEUS, [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  prometheus.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise((resolve) => prometheus.once("exit", resolve));
+  cleanup(t, async () => {
+    if (prometheus.exitCode === null) prometheus.kill("SIGKILL");
+    await exited;
+  });
+  await waitUntilAsync(`Prometheus to scrape the node (stderr: ${stderr})`, async () => (await promQuery(port, 'up{job="loghouse"}')) === 1, 30_000);
+  return port;
+}
+
+test(existsSync(PROMETHEUS) ? "Prometheus scrapes /metrics during a produce burst: counters and histograms move" : "skipped-for-prometheus (not installed): the /metrics exposition moves during a produce burst", async (t) => {
+  const node = await startPlainNode(t);
+  const prometheusPort = existsSync(PROMETHEUS) ? await startPrometheus(t, node.address) : undefined;
+  const appended = await produceBurst(t, node.address);
+  const wanted: Array<[string, number]> = [
+    ["loghouse_records_appended_total", appended],
+    ["loghouse_records_read_total", appended],
+    ['loghouse_rpc_requests_total{method="/log.v1.Log/ProduceBatch",code="OK"}', BATCHES],
+    ['loghouse_rpc_requests_total{method="/log.v1.Log/Produce",code="OK"}', SINGLE_PRODUCES],
+    ['loghouse_rpc_duration_seconds_count{method="/log.v1.Log/ProduceBatch"}', BATCHES],
+    ["loghouse_fsync_duration_seconds_count", 1],
+    ["loghouse_commit_batch_records_count", 1],
+    ["loghouse_log_next_offset", appended],
+    ["loghouse_log_segments", 1],
+  ];
+  if (prometheusPort === undefined) {
+    t.diagnostic(`${PROMETHEUS} is absent: checking the exposition text directly`);
+    const { body, contentType } = await httpGet(`http://${node.address}/metrics`);
+    assert.match(contentType ?? "", /^text\/plain; version=0\.0\.4/);
+    for (const [query, least] of wanted) {
+      const [, name, labels] = /^([^{]+)(?:\{(.*)\})?$/.exec(query)!;
+      const labelMap = Object.fromEntries((labels ?? "").split(",").filter(Boolean).map((pair) => pair.split("=").map((part) => part.replaceAll('"', "")) as [string, string]));
+      assert.ok((sampleValue(body, name!, labelMap) ?? -1) >= least, `${query} >= ${least}`);
+    }
+    return;
+  }
+  for (const [query, least] of wanted) {
+    const value = await waitUntilAsync(`Prometheus to see ${query} >= ${least}`, async () => {
+      const seen = await promQuery(prometheusPort, query);
+      return seen !== undefined && seen >= least ? seen : undefined;
+    }, 20_000);
+    t.diagnostic(`${query} = ${value}`);
+  }
+  // A rate over the burst, as a dashboard would draw it.
+  const rate = await promQuery(prometheusPort, "sum(increase(loghouse_records_appended_total[1m]))");
+  assert.ok(rate !== undefined && rate > 0, `increase of appended records over a minute: ${rate}`);
+});
+
+test("/healthz and /readyz answer over HTTP/1.1 and HTTP/2; other paths are 404", async (t) => {
+  const node = await startPlainNode(t);
+  for (const http2 of [false, true]) {
+    const health = await httpGet(`http://${node.address}/healthz`, { http2 });
+    assert.deepEqual([health.status, health.body], [200, "ok\n"], `healthz http2=${http2}`);
+    const ready = await httpGet(`http://${node.address}/readyz`, { http2 });
+    assert.deepEqual([ready.status, ready.body], [200, "ready\n"], `readyz http2=${http2}`);
+    const metrics = await httpGet(`http://${node.address}/metrics`, { http2 });
+    assert.equal(metrics.status, 200);
+    assert.ok(sampleValue(metrics.body, "loghouse_connections")! >= 1, "the scrape's own connection is counted");
+    assert.equal((await httpGet(`http://${node.address}/nothing-here`, { http2 })).status, 404);
+  }
+});
+
+test("with TLS, an ACL and no client certificate, the probes and /metrics still answer (they carry no credentials)", async (t) => {
+  const certs = await devCerts(t, ["1"]);
+  const dir = await tempDir(t);
+  const node = await startNode([
+    "--data-dir", join(dir, "data"), "--listen", "127.0.0.1:0",
+    "--tls-cert", certs.path("node-1.pem"), "--tls-key", certs.path("node-1-key.pem"), "--tls-ca", certs.path("ca.pem"),
+    "--acl-model", certs.path("model.conf"), "--acl-policy", certs.path("policy.csv"),
+  ]);
+  cleanup(t, () => stopNode(node));
+  const ca = await certs.read("ca.pem");
+  for (const http2 of [false, true]) {
+    assert.equal((await httpGet(`https://localhost:${node.port}/healthz`, { http2, ca })).status, 200, `healthz http2=${http2}`);
+    assert.equal((await httpGet(`https://localhost:${node.port}/readyz`, { http2, ca })).status, 200, `readyz http2=${http2}`);
+    assert.equal((await httpGet(`https://localhost:${node.port}/metrics`, { http2, ca })).status, 200, `metrics http2=${http2}`);
+  }
+  // An anonymous produce is refused, and the refusal counted by its reason.
+  const anonymous = new LoghouseClient(`localhost:${node.port}`, { tls: { ca } });
+  cleanup(t, () => anonymous.close());
+  await assert.rejects(anonymous.produce(new Uint8Array([1])), /UNAUTHENTICATED|needs a client certificate/);
+  const { body } = await httpGet(`https://localhost:${node.port}/metrics`, { ca });
+  assert.equal(sampleValue(body, "loghouse_rejected_calls_total", { reason: "unauthenticated" }), 1);
+  assert.equal(sampleValue(body, "loghouse_rpc_requests_total", { method: "/log.v1.Log/Produce", code: "UNAUTHENTICATED" }), 1);
+});
