@@ -2,7 +2,7 @@
 // answers decoded by the hand-written codecs, and every failure raised as a catalogue error
 // (src/errors.ts). For ingestion use producer() (batches), for reading consume() (an async
 // iterator that can follow the tail). Browsers use the generated service with connect-web.
-import { ClusterUnavailableError, InvalidArgumentError, NotLeaderError, OffsetOutOfRangeError, RpcCode } from "../errors.ts";
+import { ClusterUnavailableError, InvalidArgumentError, NotLeaderError } from "../errors.ts";
 import { HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
 import type {
   ConsumeBatchResponse,
@@ -10,37 +10,18 @@ import type {
   GetOffsetsResponse,
   GetServersResponse,
   OffsetForTimestampResponse,
-  Record as RecordMessage,
   Server,
 } from "../gen/log/v1/log_pb.ts";
-import { errorFromGrpc } from "./errors.ts";
+import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
 import { checkChannelOptions, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 
 export type { ClientTlsOptions } from "./node-channel.ts";
-
-/** A record as read: value, offset, creation time (ms since the epoch), term and type. */
-export type ConsumedRecord = RecordMessage;
+export type { ConsumedRecord, ConsumeOptions, ReadOptions } from "./consume-loop.ts";
 
 export interface ClientOptions extends ChannelOptions {
   /** Deadline for each unary call (produce, read, offsets, ...), in ms; streams that follow the tail have none. Default: no deadline. */
   readonly callTimeoutMs?: number;
-}
-
-export interface ReadOptions {
-  /** Most records per answer (the server caps it). */
-  readonly maxRecords?: number;
-  /** Byte budget per answer (the server caps it). */
-  readonly maxBytes?: number;
-}
-
-export interface ConsumeOptions extends ReadOptions {
-  /** First offset, or "start" (the lowest retained) or "end" (only records appended from now). Default "start". */
-  readonly from?: bigint | number | "start" | "end";
-  /** Keep waiting for new records at the end of the log instead of stopping there. */
-  readonly follow?: boolean;
-  /** Stops the iteration (it then ends without an error). */
-  readonly signal?: AbortSignal;
 }
 
 /** How many leaders an admin request follows (leadership may move while it is asked). */
@@ -105,44 +86,14 @@ export class LoghouseClient {
    * Like consume(), one array of consecutive records at a time, as they travel: the fast way to
    * read, since a loop over an array costs nothing per record, unlike an async iterator.
    */
-  async *consumeBatches(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord[]> {
-    const signal = options.signal;
-    let at = await this.startOffset(options.from ?? "start");
-    if (options.follow !== true) {
-      const end = (await this.offsets()).endOffset;
-      if (at > end) throw new OffsetOutOfRangeError(at);
-      while (at < end && signal?.aborted !== true) {
-        const batch = await this.readBatch(at, options);
-        yield batch.records;
-        at = batch.nextOffset;
-      }
-      return;
-    }
-    for await (const batch of this.batchStream(at, options, signal)) yield batch.records;
+  consumeBatches(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord[]> {
+    return consumeBatches(this, options);
   }
 
-  private async *batchStream(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncGenerator<ConsumeBatchStreamResponse> {
+  /** Arrays of consecutive records from `offset` on, following the tail, until `signal` aborts. */
+  async *followBatches(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncGenerator<ConsumedRecord[]> {
     const request = { offset, maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0 };
-    const call = this.channel.stream<ConsumeBatchStreamResponse>("consumeBatchStream", request);
-    const cancel = (): void => call.cancel();
-    signal?.addEventListener("abort", cancel, { once: true });
-    try {
-      for await (const batch of call) yield batch;
-    } catch (error) {
-      const typed = errorFromGrpc(error);
-      if (signal?.aborted === true && typed.rpcCode === RpcCode.cancelled) return;
-      throw typed;
-    } finally {
-      signal?.removeEventListener("abort", cancel);
-      call.cancel();
-    }
-  }
-
-  private async startOffset(from: bigint | number | "start" | "end"): Promise<bigint> {
-    if (from === "start") return (await this.offsets()).lowestOffset;
-    if (from === "end") return (await this.offsets()).endOffset;
-    if ((typeof from === "number" && !Number.isSafeInteger(from)) || from < 0) throw new InvalidArgumentError(`from must be a non-negative integer, got ${from}`);
-    return BigInt(from);
+    for await (const batch of this.channel.stream<ConsumeBatchStreamResponse>("consumeBatchStream", request, signal)) yield batch.records;
   }
 
   /** The range of offsets the log holds: [lowestOffset, endOffset). */

@@ -107,10 +107,25 @@ export class NodeChannel {
     });
   }
 
-  /** Opens a server stream of the Log service (no deadline: it may follow the tail for good). */
-  stream<T>(method: string, request: object): grpc.ClientReadableStream<T> {
+  /**
+   * The messages of a Log server stream (no deadline: it may follow the tail for good). It ends
+   * quietly once `signal` aborts; any other failure is thrown as a catalogue error.
+   */
+  async *stream<T>(method: string, request: object, signal: AbortSignal | undefined): AsyncGenerator<T> {
     const log = this.clients.log;
-    return (log as unknown as Record<string, StreamMethod>)[method]!.call(log, request) as grpc.ClientReadableStream<T>;
+    const call = (log as unknown as Record<string, StreamMethod>)[method]!.call(log, request);
+    const cancel = (): void => call.cancel();
+    signal?.addEventListener("abort", cancel, { once: true });
+    try {
+      for await (const message of call) yield message as T;
+    } catch (error) {
+      const typed = errorFromGrpc(error);
+      if (signal?.aborted === true && typed.rpcCode === RpcCode.cancelled) return;
+      throw typed;
+    } finally {
+      signal?.removeEventListener("abort", cancel);
+      call.cancel();
+    }
   }
 
   /**

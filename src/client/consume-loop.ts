@@ -1,0 +1,56 @@
+// How a consume runs over whatever serves the reads (one node, or a cluster through the routing
+// client): where it starts, fetches up to the end it saw at the start, or a stream that follows
+// the tail. Both clients share it, so "start", "end" and the stopping rule mean the same in each.
+import { InvalidArgumentError, OffsetOutOfRangeError } from "../errors.ts";
+import type { ConsumeBatchResponse, GetOffsetsResponse, Record as RecordMessage } from "../gen/log/v1/log_pb.ts";
+
+/** A record as read: value, offset, creation time (ms since the epoch), term and type. */
+export type ConsumedRecord = RecordMessage;
+
+export interface ReadOptions {
+  /** Most records per answer (the server caps it). */
+  readonly maxRecords?: number;
+  /** Byte budget per answer (the server caps it). */
+  readonly maxBytes?: number;
+}
+
+export interface ConsumeOptions extends ReadOptions {
+  /** First offset, or "start" (the lowest retained) or "end" (only records appended from now). Default "start". */
+  readonly from?: bigint | number | "start" | "end";
+  /** Keep waiting for new records at the end of the log instead of stopping there. */
+  readonly follow?: boolean;
+  /** Stops the iteration (it then ends without an error). */
+  readonly signal?: AbortSignal;
+}
+
+/** What a consume reads through. */
+export interface RecordSource {
+  offsets(): Promise<GetOffsetsResponse>;
+  readBatch(offset: bigint, options: ReadOptions): Promise<ConsumeBatchResponse>;
+  /** Arrays of consecutive records from `offset` on, waiting at the tail, until `signal` aborts. */
+  followBatches(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncIterable<ConsumedRecord[]>;
+}
+
+/** Records in offset order from `options.from`, one array at a time: to the end seen at the start, or (follow) for good. */
+export async function* consumeBatches(source: RecordSource, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
+  const signal = options.signal;
+  let at = await startOffset(source, options.from ?? "start");
+  if (options.follow === true) {
+    yield* source.followBatches(at, options, signal);
+    return;
+  }
+  const end = (await source.offsets()).endOffset;
+  if (at > end) throw new OffsetOutOfRangeError(at);
+  while (at < end && signal?.aborted !== true) {
+    const batch = await source.readBatch(at, options);
+    yield batch.records;
+    at = batch.nextOffset;
+  }
+}
+
+async function startOffset(source: RecordSource, from: bigint | number | "start" | "end"): Promise<bigint> {
+  if (from === "start") return (await source.offsets()).lowestOffset;
+  if (from === "end") return (await source.offsets()).endOffset;
+  if ((typeof from === "number" && !Number.isSafeInteger(from)) || from < 0) throw new InvalidArgumentError(`from must be a non-negative integer, got ${from}`);
+  return BigInt(from);
+}
