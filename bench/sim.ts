@@ -1,7 +1,7 @@
 /**
  * Command line for the deterministic cluster simulator:
  *
- *   npm run sim -- --seeds N [--nodes 3|5] [--seed S] [--keep-going] [--trace-dir DIR] [--disk-loss]
+ *   npm run sim -- --seeds N [--nodes 3|5] [--seed S] [--keep-going] [--trace-dir DIR] [--no-disk-loss]
  *
  * Runs seeds S, S+1, ..., S+N-1 (S defaults to 1). Without --nodes, odd seeds run 3 nodes and even
  * seeds 5. On a violation it prints the seed and the command that replays it, and writes the event
@@ -18,10 +18,11 @@ import { chart, lanesPanel } from "./support/svg-chart.ts";
 import { exitOnHelp } from "./support/usage.ts";
 
 exitOnHelp(`
-usage: npm run sim [-- --seeds N] [--nodes 3|5] [--seed S] [--keep-going] [--trace-dir DIR] [--disk-loss]
+usage: npm run sim [-- --seeds N] [--nodes 3|5] [--seed S] [--keep-going] [--trace-dir DIR] [--no-disk-loss]
 
 Runs the production replica in the deterministic simulator for seeds S..S+N-1 (default 1..100),
-under crashes, partitions, disk faults and membership changes, with invariant checkers. A failing
+under crashes, partitions, disk faults, lost disks (off with --no-disk-loss) and membership changes,
+with invariant checkers. A failing
 seed is printed with its replay command and its trace written to --trace-dir. A chart of the
 faults per seed goes to bench/results/sim-<time>.svg.
 `);
@@ -33,8 +34,8 @@ async function main(): Promise<number> {
       seed: { type: "string", default: "1" },
       nodes: { type: "string" },
       "keep-going": { type: "boolean", default: false },
-      // Servers also lose their disks and rejoin under the same id: off until that is safe (src/sim/simulation.ts).
-      "disk-loss": { type: "boolean", default: false },
+      // Servers lose their disks and rejoin by name under a new Raft id unless this is given (src/sim/simulation.ts).
+      "no-disk-loss": { type: "boolean", default: false },
       "trace-dir": { type: "string", default: join(tmpdir(), "loghouse-sim") },
     },
   });
@@ -50,7 +51,7 @@ async function main(): Promise<number> {
     count,
     nodes,
     stopOnFailure: !values["keep-going"],
-    diskLoss: values["disk-loss"],
+    diskLoss: !values["no-disk-loss"],
     progress: (done, s, outcome) => {
       outcomes.push(outcome);
       if (done % step === 0 || s.failures.length > 0 && s.failures[s.failures.length - 1]?.seed === first + done - 1) {
@@ -59,7 +60,7 @@ async function main(): Promise<number> {
       }
     },
   });
-  for (const failure of summary.failures) await report(failure, values["trace-dir"], values["disk-loss"]);
+  for (const failure of summary.failures) await report(failure, values["trace-dir"], !values["no-disk-loss"]);
   const seconds = summary.elapsedMs / 1000;
   console.log(
     `summary: ${summary.seeds} seeds, ${summary.failures.length} violations, ${seconds.toFixed(1)} s, ` +
@@ -93,7 +94,7 @@ async function report(failure: SeedFailure, traceDir: string, diskLoss: boolean)
   writeFileSync(path, replay.trace.join("\n") + "\n");
   console.log(`VIOLATION seed=${failure.seed} nodes=${failure.nodes}: ${failure.error}`);
   if (replay.ok || replay.error !== failure.error) console.log("  warning: the traced replay did not reproduce the failure");
-  console.log(`  replay: npm run sim -- --seeds 1 --seed ${failure.seed} --nodes ${failure.nodes}${diskLoss ? " --disk-loss" : ""}`);
+  console.log(`  replay: npm run sim -- --seeds 1 --seed ${failure.seed} --nodes ${failure.nodes}${diskLoss ? "" : " --no-disk-loss"}`);
   console.log(`  trace:  ${path}`);
 }
 

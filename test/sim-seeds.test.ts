@@ -1,8 +1,8 @@
 /**
  * The deterministic simulator in the test suite: many seeded clusters (3 and 5 nodes) of production
  * replicas over a simulated clock, network and disk, under faults, checked after every event and
- * against the clients' history at the end. A failure names the seed; replay it with
- * `npm run sim -- --seeds 1 --seed S --nodes N`, which also writes its trace.
+ * against the clients' history at the end, servers losing their disks included. A failure names the
+ * seed; replay it with `npm run sim -- --seeds 1 --seed S --nodes N`, which also writes its trace.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -16,6 +16,13 @@ describe("cluster simulator", () => {
     const second = await runSeed(42, 3, true);
     assert.ok(first.trace.length > 100);
     assert.deepEqual(second.trace, first.trace);
+  });
+
+  it("seed 13254: a server that lost its disk rejoins by name under a new Raft id, and no empty voter wins an election", async () => {
+    // With the old id reused, replayed configurations counted the empty server a voter: it led term
+    // 17 without the committed entries, and another leader then lacked an entry committed in it.
+    const result = await runSeed(13254, 5, false);
+    assert.equal(result.ok ? "ok" : result.error, "ok");
   });
 
   it(`${seeds} seeds end with no violation`, async () => {

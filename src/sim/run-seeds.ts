@@ -27,7 +27,7 @@ export function nodesForSeed(seed: number, forced: number | undefined): number {
 }
 
 /** Runs one seed; the same arguments always give the same result. */
-export function runSeed(seed: number, nodes: number, trace: boolean, diskLoss = false): Promise<SimulationResult> {
+export function runSeed(seed: number, nodes: number, trace: boolean, diskLoss = true): Promise<SimulationResult> {
   return new Simulation({ seed, nodes, trace, diskLoss }).run();
 }
 
@@ -40,7 +40,7 @@ export async function runSeeds(options: {
   count: number;
   nodes: number | undefined;
   stopOnFailure: boolean;
-  /** Lose disks too (see SimulationOptions.diskLoss). */
+  /** Lose disks too (default on; see SimulationOptions.diskLoss). */
   diskLoss?: boolean;
   progress?: (done: number, summary: SeedsSummary, seed: SeedOutcome) => void;
 }): Promise<SeedsSummary> {

@@ -92,27 +92,30 @@ class SimProcess {
 }
 
 export class SimServer {
-  disk = new SimDisk();
-  stateDisk: SimStateFileSystem;
+  readonly disk = new SimDisk();
+  readonly stateDisk: SimStateFileSystem;
   process: SimProcess | null = null;
-  /** Removed from the cluster: stopped for good. */
+  /** Removed from the cluster, or its disk lost: stopped for good. */
   removed = false;
   /**
-   * Whether the cluster has admitted this server's state. A server that lost its disk ignores Raft
-   * traffic until the leader has removed it and added it back (as a cluster member does until its
-   * fresh join is accepted): the leader may hold progress, and the others votes, from before.
+   * Whether the cluster has admitted this server. A server that replaces one whose disk was lost
+   * ignores Raft traffic until the leader has added its new Raft id (as a cluster member does until
+   * its join is accepted).
    */
-  admitted = true;
-  /** How many times the server lost its disks. */
-  wipes = 0;
+  admitted: boolean;
   private incarnation = 0;
 
   constructor(
+    /** The Raft id its data directory drew. */
     readonly id: number,
-    private start: SnapshotPoint,
+    /** Its name, kept by the server that replaces it after a disk loss. */
+    readonly name: string,
+    private readonly start: SnapshotPoint,
     readonly clock: ClockError,
     private readonly setting: ServerSetting,
+    admitted: boolean,
   ) {
+    this.admitted = admitted;
     this.stateDisk = new SimStateFileSystem(setting.diskFaults.latencyMaxMs);
   }
 
@@ -231,19 +234,6 @@ export class SimServer {
   /** Delivers a message to the running process (a paused one gets it when it resumes). */
   deliver(message: Message): void {
     if (this.admitted) this.process?.run(() => this.process?.replica?.receive(message));
-  }
-
-  /**
-   * The disks are lost (replaced by new, empty ones) while the process is down; the server starts
-   * again as a joining member does, from an empty start point, unadmitted.
-   */
-  wipe(): void {
-    assert(this.process === null, "a disk is replaced while its server is down");
-    this.disk = new SimDisk();
-    this.stateDisk = new SimStateFileSystem(this.setting.diskFaults.latencyMaxMs);
-    this.start = { index: 0, term: 0, membership: { voters: [], learners: [] } };
-    this.admitted = false;
-    this.wipes++;
   }
 
   /** This node's clock reading at the simulator's `ms`. */

@@ -1,3 +1,4 @@
+import { nextAdmissionStep } from "../cluster/admission.ts";
 import type { RaftLimits } from "../cluster/replica.ts";
 import { decodeMessage, encodeMessage } from "../cluster/message-codec.ts";
 import { isRepairMessage } from "../cluster/peer-message.ts";
@@ -14,7 +15,7 @@ import { SimClients } from "./sim-clients.ts";
 import { EventQueue } from "./event-queue.ts";
 import { History } from "./history.ts";
 import { Network, type NetworkFaults } from "./network.ts";
-import { idOfAddress, SimServer, type ServerSetting } from "./sim-server.ts";
+import { addressOf, idOfAddress, SimServer, type ServerSetting } from "./sim-server.ts";
 import type { DiskFaults, SimLog } from "./sim-log.ts";
 
 /** Simulated milliseconds per Raft tick (each node's own clock). */
@@ -27,10 +28,10 @@ export interface SimulationOptions {
   /** Record an event trace (slower; used to replay a failing seed). */
   readonly trace: boolean;
   /**
-   * Also lose disks (the server rejoins empty, removed and added back under the same id). Off by
-   * default: a rejoined server replays the configurations of the log from its start point, and while
-   * one of them still counts it a voter it may campaign and win by the votes of that configuration
-   * (seed 13254 with this on: a learner led term 17). Node ids must not be reused until that is fixed.
+   * Also lose disks (default on): the server comes back empty with a new Raft id under its old name
+   * and rejoins by name (src/cluster/admission.ts). (When it came back under its old id, replayed
+   * configurations still counted it a voter and it could win an election without the committed
+   * entries: seed 13254.)
    */
   readonly diskLoss?: boolean;
 }
@@ -66,6 +67,17 @@ export interface SimulationStats {
 export type SimulationResult =
   | { readonly ok: true; readonly stats: SimulationStats; readonly trace: readonly string[] }
   | { readonly ok: false; readonly error: string; readonly stats: SimulationStats; readonly trace: readonly string[] };
+
+/** A server that joins starts from an empty start point; it learns the membership from the leader. */
+const emptyStart: SnapshotPoint = { index: 0, term: 0, membership: emptyMembership };
+
+/** Raft ids drawn by servers that replace one whose disk was lost start here (above every first id). */
+const firstReplacementId = 100;
+
+/** Servers are named by their first Raft id; a replacement keeps the name. */
+function nameOf(id: number): string {
+  return `s${id}`;
+}
 
 /** After healing, a leader must exist within this many ticks... */
 const leaderBoundTicks = 150;
@@ -167,7 +179,7 @@ export class Simulation {
     const voters = Array.from({ length: options.nodes }, (_, i) => i + 1);
     // A cluster starts from a start point at index 1, as a bootstrapped one does; a server that joins
     // later, with an empty log, learns the membership from the start point the leader sends it.
-    for (const id of voters) this.addServer(id, { index: 1, term: 1, membership: { voters, learners: [] } });
+    for (const id of voters) this.addServer(id, nameOf(id), { index: 1, term: 1, membership: { voters, learners: [] } });
     this.nextNodeId = options.nodes + 1;
   }
 
@@ -185,7 +197,7 @@ export class Simulation {
       actionGapMaxMs: r.pick([10, 20, 40]),
       calmChance: r.pick([0.02, 0.05, 0.1]),
       crashNewLeaderChance: r.pick([0.2, 0.5, 0.8]),
-      actionWeights: [r.pick([5, 10, 20]), r.pick([4, 8, 16]), 10, r.pick([0, 2, 5]), r.pick([0, 1, 3]), r.pick([0, 1, 3]), (this.options.diskLoss === true ? 1 : 0) * r.pick([0, 1, 2]), r.pick([1, 3])],
+      actionWeights: [r.pick([5, 10, 20]), r.pick([4, 8, 16]), 10, r.pick([0, 2, 5]), r.pick([0, 1, 3]), r.pick([0, 1, 3]), (this.options.diskLoss === false ? 0 : 1) * r.pick([0, 1, 2]), r.pick([1, 3])],
       skewMaxMs: r.pick([0, 100, 5000]),
       driftMax: r.pick([0, 0.01, 0.05]),
       raftLimits: {
@@ -251,12 +263,13 @@ export class Simulation {
 
   // ---------------------------------------------------------------- servers
 
-  private addServer(id: number, start: SnapshotPoint): SimServer {
+  /** A server with a new data directory: it must join (be admitted by the leader) unless it is one of the first voters. */
+  private addServer(id: number, name: string, start: SnapshotPoint, admitted = true): SimServer {
     assert(!this.servers.has(id), `server ${id} exists`);
     const r = this.random;
     const skewMs = this.profile.skewMaxMs === 0 ? 0 : r.intBelow(2 * this.profile.skewMaxMs + 1) - this.profile.skewMaxMs;
     const drift = this.profile.driftMax === 0 ? 0 : (r.intBelow(2001) / 1000 - 1) * this.profile.driftMax;
-    const server = new SimServer(id, start, { skewMs, drift }, this.setting);
+    const server = new SimServer(id, name, start, { skewMs, drift }, this.setting, admitted);
     this.servers.set(id, server);
     this.boot(server);
     return server;
@@ -326,7 +339,7 @@ export class Simulation {
 
   /**
    * A committed removal is final: the removed server is shut down for good, once the leader confirms
-   * it is no longer a member (it may be rejoining afresh, removed and added back).
+   * it is no longer a member (a server applying history may meet its removal after being added back).
    */
   private stopRemoved(id: number): void {
     const server = this.servers.get(id);
@@ -555,9 +568,9 @@ export class Simulation {
   }
 
   /**
-   * A server loses its disks and comes back empty, then rejoins as a member that lost its state
-   * does: the leader removes it and adds it back as a learner, and only then does it take part in
-   * Raft. One server at a time, so that a majority keeps its disks.
+   * A server loses its disks and comes back empty: a new data directory, which draws a new Raft id,
+   * under the old name; it rejoins by name and the leader replaces the old id (src/cluster/admission.ts).
+   * One server at a time, so that a majority keeps its disks.
    */
   private diskLossAction(): void {
     const candidates = [...this.servers.values()].filter((server) => !server.removed);
@@ -573,37 +586,39 @@ export class Simulation {
       const status = this.servers.get(id)?.replica?.status();
       if (status === undefined || status.membership.voters.join(",") !== current) return;
     }
-    const server = this.random.pick(candidates);
-    this.log(`disk of ${server.id} lost`);
-    if (server.isUp) this.crash(server, 0);
-    server.wipe();
-    const wipes = server.wipes;
-    this.queue.schedule(1, () => this.rejoin(server, wipes));
+    const lost = this.random.pick(candidates);
+    let id = lost.id;
+    while (this.servers.has(id)) id = firstReplacementId + this.random.intBelow(1_000_000);
+    this.log(`disk of ${lost.id} lost: ${lost.name} comes back as Raft id ${id}`);
+    if (lost.isUp) this.crash(lost, 0);
+    lost.removed = true;
+    const replacement = this.addServer(id, lost.name, emptyStart, false);
+    this.queue.schedule(1, () => this.rejoin(replacement));
   }
 
   /**
-   * The joining server's side and the leader's side of a fresh join, as the admin protocol runs
-   * them: while the leader counts the server a member it is removed; then it is added as a learner;
-   * once the leader's membership holds it again, it is admitted. Polled, so that a proposal lost with
-   * its leader is simply made again.
+   * The joining server's side and the leader's side of a join by name, as the admin protocol and the
+   * leader's promoter run them: the leader takes the steps admission.ts decides (remove the old Raft
+   * id bound to the name, add the new one as a learner), after which the server is admitted; then
+   * it is promoted once caught up. Polled, so that a proposal lost with its leader is made again.
    */
-  private rejoin(server: SimServer, wipes: number, state = { removed: false, proposedAt: -Infinity }): void {
-    // Once admitted, or once the disk is lost again (a new join starts), this join is over.
-    if (server.removed || server.admitted || server.wipes !== wipes) return;
-    this.queue.schedule(100, () => this.rejoin(server, wipes, state));
-    const replica = this.leader()?.replica ?? null;
-    if (replica === null || !server.isUp) return;
-    const { voters, learners } = replica.status().membership;
-    const member = voters.includes(server.id) || learners.includes(server.id);
-    if (!state.removed && !member) state.removed = true;
-    if (state.removed && member) {
+  private rejoin(server: SimServer, state = { proposedAt: -Infinity }): void {
+    if (server.removed) return;
+    const leader = this.leader();
+    const replica = leader?.replica ?? null;
+    const membership = replica?.status().membership;
+    if (membership?.voters.includes(server.id) === true) return this.log(`rejoin ${server.id}: a voter`);
+    this.queue.schedule(100, () => this.rejoin(server, state));
+    if (leader === undefined || replica === null || membership === undefined || !server.isUp) return;
+    const step = nextAdmissionStep(membership, (id) => this.servers.get(id)?.name, leader.id, { name: server.name, nodeId: server.id, address: addressOf(server.id) });
+    assert(step.kind !== "refused", `admission refused: ${step.reason}`);
+    if (step.kind === "admitted" && !server.admitted) {
       this.log(`rejoin ${server.id}: admitted`);
       server.admitted = true;
-      return;
     }
     if (this.queue.now - state.proposedAt < 1_000) return;
-    const change: MembershipChange = state.removed ? { kind: MembershipChangeKind.AddLearner, nodeId: server.id } : { kind: MembershipChangeKind.RemoveNode, nodeId: server.id };
-    this.log(`rejoin ${server.id}: ${state.removed ? "add as learner" : "remove"}`);
+    const change: MembershipChange = step.kind === "propose" ? step.change : { kind: MembershipChangeKind.PromoteLearner, nodeId: server.id };
+    this.log(`rejoin ${server.id}: ${step.kind === "propose" ? step.reason : "promote"}`);
     state.proposedAt = this.queue.now;
     replica.changeMembership(change).then(
       () => undefined,
@@ -663,7 +678,8 @@ export class Simulation {
     this.stats.membershipChanges++;
     if (change.kind === MembershipChangeKind.AddLearner) {
       // The new server starts empty; it learns the start point and membership from the leader.
-      this.addServer(this.nextNodeId++, { index: 0, term: 0, membership: emptyMembership });
+      const id = this.nextNodeId++;
+      this.addServer(id, nameOf(id), emptyStart);
     }
   }
 
