@@ -95,3 +95,13 @@ test("a leader SIGKILLed shows in a survivor's logs, term and leader_changes_tot
     await waitUntilAsync("the survivors ready again", async () => (await httpGet(`http://${node.address}/readyz`)).status === 200, 30_000);
   }
 });
+
+test("/readyz is 503 with its reason while a member knows no leader, and /healthz 200 all along", async (t) => {
+  const root = await tempDir(t);
+  // Nobody listens at the contact: the new member keeps asking to join and never learns of a leader.
+  const node = await startNode(["--data-dir", join(root, "node-7"), "--listen", `127.0.0.1:${await freePort()}`, "--node-id", "7", "--join", `127.0.0.1:${await freePort()}`]);
+  cleanup(t, () => stopNode(node));
+  const ready = await httpGet(`http://${node.address}/readyz`);
+  assert.deepEqual([ready.status, ready.body], [503, "not ready: no leader known\n"]);
+  assert.equal((await httpGet(`http://${node.address}/healthz`)).status, 200);
+});
