@@ -119,6 +119,8 @@ describe("the web console", { concurrency: false }, () => {
     const before = ["page one", "page two", "page three"];
     for (const value of before) await produceFromPage(page, value);
     await tailShowing(page, before);
+    // The sparkline reads the node's /metrics: a rate once it has two samples, or "no metrics" without them.
+    await waitUntilAsync("the sparkline to show a rate", async () => /per second: (\d+ now|no metrics)/.test((await page.textContent("#throughput")) ?? ""));
     await screenshot(t, page, "cluster-before-failover");
 
     await cluster.signal(leader, "SIGKILL");
@@ -152,6 +154,35 @@ describe("the web console", { concurrency: false }, () => {
     const rows = await tailShowing(page, [...values, "from the CLI"]);
     assert.deepEqual(rows.slice(-3).map((row) => row.value), [...values, "from the CLI"]);
     await screenshot(t, page, "through-nginx");
+
+    // Paused, the tail shows nothing new; resumed, it continues where it stopped.
+    await page.click("#pause");
+    assert.equal(await page.getAttribute("#pause", "aria-pressed"), "true");
+    assert.equal((await runCli(["produce", "--server", cluster.address(2)], { input: "while paused\n" })).code, 0);
+    await waitUntilAsync("the pause to be reported", async () => (await page.textContent("#tail-status"))?.startsWith("Paused"));
+    assert.ok(!(await tailRows(page)).some((row) => row.value === "while paused"));
+    await page.click("#pause");
+    await tailShowing(page, ["while paused"]);
+    // A jump clears the tail and follows from the offset asked for.
+    const second = rows.find((row) => row.value === values[1])!.offset;
+    await page.fill("#jump-offset", String(second));
+    await page.click("#jump-offset-form button[type=submit]");
+    await waitUntilAsync("the tail to start at the offset jumped to", async () => (await tailRows(page))[0]?.offset === second);
+    assert.deepEqual((await tailShowing(page, ["while paused"])).map((row) => row.value), [values[1], "from the CLI", "while paused"]);
+    // A jump to a time starts at the first record created at or after it (the field has whole seconds).
+    const createdMs = Date.parse((await page.getAttribute(`#tail li[data-offset="${second}"] time`, "datetime"))!);
+    const fromMs = Math.floor(createdMs / 1000) * 1000;
+    const last = (await tailRows(page)).at(-1)!.offset;
+    await page.fill("#jump-offset", String(last));
+    await page.click("#jump-offset-form button[type=submit]");
+    await waitUntilAsync("the tail to hold the last record only", async () => (await tailRows(page)).length === 1);
+    await page.fill("#jump-time", await page.evaluate((ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60_000).toISOString().slice(0, 19), fromMs));
+    await page.click("#jump-time-form button[type=submit]");
+    await waitUntilAsync("the tail to start at the time jumped to", async () => {
+      const times = await page.$$eval("#tail li time", (elements) => elements.map((element) => Date.parse(element.getAttribute("datetime")!)));
+      return times.length > 1 && times[0]! >= fromMs && times[0]! <= createdMs;
+    });
+    await tailShowing(page, [values[1]!, "while paused"]);
   });
 });
 
