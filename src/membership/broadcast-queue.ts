@@ -38,9 +38,10 @@ export class BroadcastQueue {
 
   /**
    * Up to `countMax` updates totalling at most `bytesAvailable` bytes, least sent first; each counts as
-   * sent once, and one sent `transmitLimit` times leaves the queue.
+   * sent once, and one sent `transmitLimit` times leaves the queue. Updates about `recipient` itself
+   * are not sent to it: it knows better, and the transmission would be wasted.
    */
-  take(bytesAvailable: number, countMax: number, transmitLimit: number): Update[] {
+  take(bytesAvailable: number, countMax: number, transmitLimit: number, recipient: string | undefined): Update[] {
     assert(transmitLimit >= 1, "transmitLimit must be positive");
     if (this.pending.size === 0) return [];
     const ordered = [...this.pending.values()].sort((a, b) => (before(a, b) ? -1 : 1));
@@ -48,7 +49,7 @@ export class BroadcastQueue {
     let left = bytesAvailable;
     for (const p of ordered) {
       if (taken.length === countMax) break;
-      if (p.bytes > left) continue;
+      if (p.bytes > left || p.update.name === recipient) continue;
       left -= p.bytes;
       taken.push(p.update);
       p.transmits++;

@@ -271,7 +271,7 @@ export class SwimCore {
     };
     // Lifeguard's buddy system: a suspect learns it is suspected from the probe itself.
     const buddy: Update[] = target.state === "suspect" ? [suspectUpdate(target, this.self.name)] : [];
-    this.send(target.address, { type: "ping", seq, target: target.name, updates: buddy });
+    this.send(target.address, { type: "ping", seq, target: target.name, updates: buddy }, target.name);
   }
 
   private nextProbeTarget(): Member | undefined {
@@ -293,7 +293,7 @@ export class SwimCore {
     const helpers = this.shuffled([...this.members.values()].filter((m) => m !== this.self && m !== target && m.state === "alive"));
     for (const helper of helpers.slice(0, this.config.indirectChecks)) {
       probe.nacksExpected++;
-      this.send(helper.address, { type: "ping-req", seq: probe.seq, target: target.name, address: target.address, updates: [] });
+      this.send(helper.address, { type: "ping-req", seq: probe.seq, target: target.name, address: target.address, updates: [] }, helper.name);
     }
   }
 
@@ -326,7 +326,7 @@ export class SwimCore {
     }
     const relaySeq = this.nextSeq();
     this.relays.set(relaySeq, { requester, seq, deadlineMs: this.nowMs + this.config.probeTimeoutMs });
-    this.send(address, { type: "ping", seq: relaySeq, target, updates: [] });
+    this.send(address, { type: "ping", seq: relaySeq, target, updates: [] }, target);
   }
 
   private expireRelays(): void {
@@ -472,22 +472,22 @@ export class SwimCore {
     const recent = (m: Member) => isReachable(m.state) || this.nowMs - m.stateChangedMs < this.config.gossipToTheDeadMs;
     const targets = this.shuffled([...this.members.values()].filter((m) => m !== this.self && recent(m)));
     for (const target of targets.slice(0, this.config.gossipFanout)) {
-      const updates = this.piggyback({ type: "gossip", updates: [] }, []);
+      const updates = this.piggyback({ type: "gossip", updates: [] }, [], target.name);
       if (updates.length === 0) return;
       this.outbox.push({ to: target.address, message: { type: "gossip", updates } });
     }
   }
 
-  /** Sends `message` with as many pending updates piggybacked as fit, after its own. */
-  private send(to: string, message: Probing): void {
-    this.outbox.push({ to, message: { ...message, updates: this.piggyback(message, message.updates) } });
+  /** Sends `message` with as many pending updates piggybacked as fit, after its own; `recipient` is its name if known. */
+  private send(to: string, message: Probing, recipient?: string): void {
+    this.outbox.push({ to, message: { ...message, updates: this.piggyback(message, message.updates, recipient) } });
   }
 
-  private piggyback(message: GossipMessage, own: readonly Update[]): Update[] {
+  private piggyback(message: GossipMessage, own: readonly Update[], recipient: string | undefined): Update[] {
     const used = own.reduce((sum, u) => sum + encodedUpdateBytes(u), encodedHeadBytes(message));
     assert(used <= this.config.messageBytesMax, "a message's own content must fit a datagram");
     const limit = this.config.retransmitMultiplier * Math.ceil(Math.log10(this.liveMembers() + 1));
-    return [...own, ...this.broadcasts.take(this.config.messageBytesMax - used, ITEMS_PER_MESSAGE_MAX - own.length, limit)];
+    return [...own, ...this.broadcasts.take(this.config.messageBytesMax - used, ITEMS_PER_MESSAGE_MAX - own.length, limit, recipient)];
   }
 
   private syncWithOne(states: readonly MemberState[]): void {
