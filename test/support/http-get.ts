@@ -29,7 +29,7 @@ function http1Get(url: string, ca: Buffer | undefined): Promise<HttpAnswer> {
       response.once("end", () => resolve({ status: response.statusCode ?? 0, contentType: response.headers["content-type"], body }));
       response.once("error", reject);
     };
-    const request = ca === undefined ? http.get(url, { agent: false }, onResponse) : https.get(url, { agent: false, ca, ALPNProtocols: ["http/1.1"] }, onResponse);
+    const request = ca === undefined ? http.get(url, { agent: false }, onResponse) : https.get(url, { agent: false, ca }, onResponse);
     request.once("error", reject);
   });
 }
