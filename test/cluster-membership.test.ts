@@ -1,6 +1,6 @@
 // Cluster life cycle over real sockets: a node bootstraps a cluster, others join through any member
 // (redirected to the leader), catch up as learners and become voters; a member leaves; a member
-// whose data directory was lost catches up again from the leader.
+// whose data directory was lost comes back under its name with a new Raft id and catches up again.
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { rm } from "node:fs/promises";
@@ -16,8 +16,9 @@ import { tempDir } from "./support/temp-dir.ts";
 import { waitUntil } from "./support/wait-until.ts";
 import { cleanup } from "./support/cleanup.ts";
 
-async function startNode(root: string, nodeId: number, port: number, bootstrap = false): Promise<ClusterNode> {
-  const node = await ClusterNode.open({ dataDir: join(root, `node-${nodeId}`), nodeId, address: `127.0.0.1:${port}`, bootstrap, tickMs: 10, promoteEveryMs: 20 });
+/** Node `number`, named by it, with its data in node-<number>. */
+async function startNode(root: string, number: number, port: number, bootstrap = false): Promise<ClusterNode> {
+  const node = await ClusterNode.open({ dataDir: join(root, `node-${number}`), name: String(number), address: `127.0.0.1:${port}`, bootstrap, tickMs: 10, promoteEveryMs: 20 });
   await node.listen("127.0.0.1", port);
   return node;
 }
@@ -46,12 +47,13 @@ test("bootstrap, join through a follower, promotion, leave, and catching up from
 
   nodes.set(2, await startNode(root, 2, ports[1]!));
   await nodes.get(2)!.joinCluster(`127.0.0.1:${ports[0]}`);
-  await waitUntil("node 2 to become a voter", () => first.replica.status().membership.voters.includes(2));
+  await waitUntil("node 2 to become a voter", () => first.replica.status().membership.voters.includes(nodes.get(2)!.nodeId));
 
   nodes.set(3, await startNode(root, 3, ports[2]!));
   await nodes.get(3)!.joinCluster(`127.0.0.1:${ports[1]}`);
   await waitUntil("node 3 to become a voter", () => first.replica.status().membership.voters.length === 3);
-  assert.deepEqual(first.replica.status().membership, { voters: [1, 2, 3], learners: [] });
+  const raftIds = [1, 2, 3].map((number) => nodes.get(number)!.nodeId);
+  assert.deepEqual(first.replica.status().membership, { voters: [...raftIds].sort((a, b) => a - b), learners: [] });
 
   const leader = [...nodes.values()].find((node) => node.replica.isLeader)!;
   const offset = await leader.replica.propose(values("trio", 10));
@@ -61,7 +63,8 @@ test("bootstrap, join through a follower, promotion, leave, and catching up from
   for (const node of nodes.values()) assert.deepEqual(dataRecords(node), expected, `node ${node.nodeId} holds the same records`);
   assert.deepEqual(nodes.get(3)!.addresses, first.addresses, "every member knows every address");
 
-  // Node 2 loses its disk: it comes back empty under the same id and catches up from the leader.
+  // Node 2 loses its disk: it comes back empty under the same name with a new Raft id, which
+  // replaces the old one, and catches up from the leader.
   await nodes.get(2)!.close();
   nodes.delete(2);
   await rm(join(root, "node-2"), { recursive: true, force: true });
@@ -69,9 +72,11 @@ test("bootstrap, join through a follower, promotion, leave, and catching up from
   await nodes.get(2)!.joinCluster(`127.0.0.1:${ports[0]}`);
   await waitUntil("node 2 to catch up", () => dataRecords(nodes.get(2)!).length === 20, 20_000);
   assert.deepEqual(dataRecords(nodes.get(2)!), expected);
+  assert.notEqual(nodes.get(2)!.nodeId, raftIds[1]);
+  assert.ok(!first.replica.status().membership.voters.includes(raftIds[1]!), "the old Raft id is gone");
 
   await [...nodes.values()].find((node) => node.replica.isLeader)!.removeMember(3);
-  await waitUntil("node 3 to be removed", () => !first.replica.status().membership.voters.includes(3));
+  await waitUntil("node 3 to be removed", () => !first.replica.status().membership.voters.includes(raftIds[2]!));
   await waitUntil("node 3 to learn it was removed", () => {
     try {
       nodes.get(3)!.assertMember();
@@ -80,9 +85,9 @@ test("bootstrap, join through a follower, promotion, leave, and catching up from
       return error instanceof NodeRemovedError;
     }
   });
-  // Node 2 applied its own removal on its way back (history before it was added again): still a member.
+  // Node 2 applied the removal of its old Raft id on its way back: still a member.
   nodes.get(2)!.assertMember();
-  const after = [...nodes.values()].find((node) => node.replica.isLeader && node.nodeId !== 3);
+  const after = [...nodes.values()].find((node) => node.replica.isLeader && node.nodeId !== raftIds[2]);
   assert.ok(after === undefined || after.replica.status().role === Role.Leader);
 });
 
@@ -113,9 +118,9 @@ test("a learner that never answers stays a learner; one joined after it is promo
   await waitUntil("the bootstrap node to lead", () => leader.replica.isLeader);
   await leader.replica.propose(values("before", 10));
 
-  const admitted = await sendAdminRequest(`127.0.0.1:${port}`, { op: "join", nodeId: 9, address: silentAddress, fresh: true });
+  const admitted = await sendAdminRequest(`127.0.0.1:${port}`, { op: "join", name: "silent", nodeId: 9, address: silentAddress });
   assert.equal(admitted.ok, true);
-  assert.deepEqual(leader.replica.status().membership, { voters: [1], learners: [9] });
+  assert.deepEqual(leader.replica.status().membership, { voters: [leader.nodeId], learners: [9] });
   // 100 promotion periods (20 ms) and 20 election timeouts (100 ms): time enough to be promoted if it could be.
   const silentIsLearner = (): boolean => leader.replica.status().membership.learners.includes(9);
   await holdsThroughout("node 9 is a learner", silentIsLearner, 2_000);
@@ -125,9 +130,9 @@ test("a learner that never answers stays a learner; one joined after it is promo
   await real.joinCluster(`127.0.0.1:${port}`);
   await waitUntil("node 2 to become a voter", () => {
     assert.ok(silentIsLearner(), "node 9 stays a learner");
-    return leader.replica.status().membership.voters.includes(2);
+    return leader.replica.status().membership.voters.includes(real.nodeId);
   });
-  assert.deepEqual(leader.replica.status().membership, { voters: [1, 2], learners: [9] });
+  assert.deepEqual(leader.replica.status().membership, { voters: [leader.nodeId, real.nodeId].sort((a, b) => a - b), learners: [9] });
   // The cluster still commits: the silent node never counted toward its quorum.
   const offset = await leader.replica.propose(values("after", 1));
   await waitUntil("node 2 to commit the write", () => real.replica.committed.nextOffset > offset);

@@ -38,6 +38,8 @@ function committed(node: ClusterNode): string[] {
 /** Three ClusterNodes on loopback with segments of 100 records; node 3 logs into `lines`. */
 class ThreeNodes {
   readonly nodes = new Map<number, ClusterNode>();
+  /** The Raft id each node's data directory drew, by the node's number (its name). */
+  readonly raftIds = new Map<number, number>();
   readonly lines: string[] = [];
 
   private constructor(
@@ -74,7 +76,7 @@ class ThreeNodes {
   async open(id: number, bootstrap = false): Promise<ClusterNode> {
     const node = await ClusterNode.open({
       dataDir: this.dataDir(id),
-      nodeId: id,
+      name: String(id),
       address: this.address(id),
       bootstrap,
       tickMs: 10,
@@ -84,6 +86,7 @@ class ThreeNodes {
     });
     await node.listen("127.0.0.1", this.ports.get(id)!);
     this.nodes.set(id, node);
+    this.raftIds.set(id, node.nodeId);
     return node;
   }
 
@@ -165,19 +168,20 @@ test("records from a peer that fail their checksums are never put in place; an h
   const source = await Log.open(join(cluster.dataDir(2), "log"), { indexEntriesMax: 100 });
   cleanup(t, () => source.close());
   let lies = 0;
+  const [raftId2, raftId3] = [cluster.raftIds.get(2)!, cluster.raftIds.get(3)!];
   const liar: RaftTransport = new RaftTransport({
-    nodeId: 2,
+    nodeId: raftId2,
     onMessage: () => undefined,
     onRepairMessage: (message) => {
       if (message.type !== "repair-request") return;
       const frames = Buffer.from(source.readFrames(message.low, { countMax: message.high - message.low }).frames);
       frames[frames.length - 1]! ^= 0x01;
       lies++;
-      liar.sendRepair({ type: "repair-response", from: 2, to: 3, low: message.low, frames });
+      liar.sendRepair({ type: "repair-response", from: raftId2, to: raftId3, low: message.low, frames });
     },
   });
   cleanup(t, () => liar.close());
-  liar.setPeer(3, cluster.address(3));
+  liar.setPeer(raftId3, cluster.address(3));
   await liar.listen("127.0.0.1", Number(cluster.address(2).split(":")[1]));
 
   const node = await cluster.open(3);

@@ -97,8 +97,8 @@ test("a secured cluster refuses forged peer traffic and unauthorized admin reque
   const intruder = "127.0.0.1:1";
   await assert.rejects(sendAdminRequest(address, { op: "member", nodeId: follower }, 5_000));
   const refusals = [
-    [{ op: "join", nodeId: 9, address: intruder, fresh: true }, "root-client"],
-    [{ op: "join", nodeId: follower, address: intruder, fresh: false }, `node-${other}`],
+    [{ op: "join", name: "9", nodeId: 9, address: intruder }, "root-client"],
+    [{ op: "join", name: String(follower), nodeId: 9, address: intruder }, `node-${other}`],
     [{ op: "member", nodeId: follower }, "root-client"],
   ] as const;
   for (const [request, who] of refusals) {

@@ -4,6 +4,7 @@
 // server and exits 0; a second signal exits at once.
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
 import { InvalidConfigError } from "../errors.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, resolveServerConfig, type ServerConfigInput } from "../server/config.ts";
 import { ClusterMember } from "../server/cluster-member.ts";
@@ -71,7 +72,7 @@ export interface ServeSettings {
   readonly input: ServerConfigInput;
   readonly logLevel: LogLevel;
   /** Present when the node is (or becomes) a cluster member. */
-  readonly cluster?: { readonly nodeId: number; readonly bootstrap: boolean; readonly join: string | undefined };
+  readonly cluster?: { readonly name: string; readonly bootstrap: boolean; readonly join: string | undefined };
 }
 
 /** Whether `dataDir` already holds a cluster member's state (a restart without --bootstrap or --join). */
@@ -82,12 +83,10 @@ async function hasClusterState(dataDir: string): Promise<boolean> {
   );
 }
 
-function clusterNodeId(nodeId: string | undefined): number {
-  const id = Number(nodeId);
-  if (nodeId === undefined || !Number.isSafeInteger(id) || id <= 0) {
-    throw new InvalidConfigError(`a cluster member needs --node-id, a positive integer; got ${String(nodeId)}`);
-  }
-  return id;
+/** The node's name (`--node-id`), required of a cluster member; its Raft id is drawn by its data directory. */
+function clusterNodeName(nodeId: string | undefined): string {
+  if (nodeId === undefined) throw new InvalidConfigError(`a cluster member needs --node-id, a name of ${NODE_NAME_RULE}`);
+  return nodeId;
 }
 
 /** A whole number given as text (its range is checked with the rest of the configuration). */
@@ -145,13 +144,14 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
     ...(retentionMs === undefined ? {} : { retentionMs: integerSetting("retention-ms", retentionMs) }),
   };
   const nodeId = pick(flags["node-id"], "LOGHOUSE_NODE_ID", file.nodeId);
+  if (nodeId !== undefined && !isNodeName(nodeId)) throw new InvalidConfigError(`--node-id must be ${NODE_NAME_RULE}; got ${JSON.stringify(nodeId)}`);
   const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise);
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
   const join = pick(flags.join, "LOGHOUSE_JOIN", undefined);
   const clustered = flags.bootstrap === true || join !== undefined || (await hasClusterState(dataDir));
   return {
     logLevel,
-    ...(clustered ? { cluster: { nodeId: clusterNodeId(nodeId), bootstrap: flags.bootstrap === true, join } } : {}),
+    ...(clustered ? { cluster: { name: clusterNodeName(nodeId), bootstrap: flags.bootstrap === true, join } } : {}),
     input: {
       dataDir,
       host,
@@ -197,8 +197,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
 
 /** Starts a cluster member: the Raft node first, then the server on its port, then the join. */
 async function serveClusterMember(settings: ServeSettings, logger: Logger): Promise<LoghouseServer> {
-  const { nodeId, bootstrap, join: contact } = settings.cluster!;
-  const config = resolveServerConfig({ ...settings.input, nodeId: String(nodeId) });
+  const { name, bootstrap, join: contact } = settings.cluster!;
+  const config = resolveServerConfig({ ...settings.input, nodeId: name });
   const address = config.advertiseAddress ?? `${config.host}:${config.port}`;
   if (config.port === 0 && config.advertiseAddress === undefined) {
     throw new InvalidConfigError("a cluster member needs a fixed port (or --advertise): its peers dial it");
@@ -210,7 +210,7 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger): Prom
   const metrics = new NodeMetrics();
   const member = await ClusterMember.open({
     dataDir: config.dataDir,
-    nodeId,
+    name,
     address,
     bootstrap,
     log: config.log,
@@ -218,8 +218,8 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger): Prom
     logger,
     metrics,
   });
-  const server = await LoghouseServer.start({ ...settings.input, nodeId: String(nodeId) }, { logger, cluster: member, metrics });
-  logger.info("cluster member", { nodeId, address, bootstrap, join: contact });
+  const server = await LoghouseServer.start({ ...settings.input, nodeId: name }, { logger, cluster: member, metrics });
+  logger.info("cluster member", { name, nodeId: member.node.nodeId, address, bootstrap, join: contact });
   if (contact !== undefined) await member.join(contact, (error) => logger.warn("join failed", { error }));
   return server;
 }

@@ -7,6 +7,7 @@
 // the node answering authorizes each request by that certificate (cluster-node.ts).
 import type { Socket } from "node:net";
 import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
+import { parseNodeName } from "./node-name.ts";
 import { parsePeerAddress } from "./outbound-peer.ts";
 import { dialPeer, type PeerTls } from "./peer-dial.ts";
 
@@ -14,16 +15,19 @@ export const ADMIN_MARKER = 0x02;
 const DOCUMENT_BYTES_MAX = 64 * 1024;
 
 export type AdminRequest =
-  /** `fresh`: the node has no state (new, or it lost its disk) and must be admitted from scratch. */
-  | { readonly op: "join"; readonly nodeId: number; readonly address: string; readonly fresh: boolean }
+  /**
+   * Node `name` asks to be a member under the Raft id its data directory drew: the leader admits it
+   * (admission.ts), replacing an older Raft id bound to the same name.
+   */
+  | { readonly op: "join"; readonly name: string; readonly nodeId: number; readonly address: string }
   /** Whether `nodeId` is a member now, as the leader has applied it. */
   | { readonly op: "member"; readonly nodeId: number }
   /** From the leader to a node it has removed that still sends Raft messages: ask me whether you are a member. */
   | { readonly op: "removed"; readonly nodeId: number; readonly leaderId: number };
 
 export type AdminResponse =
-  /** `member` answers a "member" request. */
-  | { readonly ok: true; readonly addresses: Readonly<Record<string, string>>; readonly member?: boolean }
+  /** `member` answers a "member" request; `names` are the members' names by Raft id. */
+  | { readonly ok: true; readonly addresses: Readonly<Record<string, string>>; readonly names?: Readonly<Record<string, string>>; readonly member?: boolean }
   | { readonly ok: false; readonly error: string; readonly leaderAddress?: string };
 
 function frame(document: unknown): Buffer {
@@ -80,11 +84,11 @@ function parseRequest(document: unknown): AdminRequest {
     if (typeof leaderId !== "number" || !Number.isSafeInteger(leaderId) || leaderId <= 0) throw new InvalidArgumentError("leaderId must be a positive integer");
     return { op: "removed", nodeId, leaderId };
   }
-  if (request.op === "join" && typeof request.address === "string" && typeof request.fresh === "boolean") {
+  if (request.op === "join" && typeof request.address === "string") {
     parsePeerAddress(request.address);
-    return { op: "join", nodeId, address: request.address, fresh: request.fresh };
+    return { op: "join", name: parseNodeName(request.name), nodeId, address: request.address };
   }
-  throw new InvalidArgumentError("op must be join (with an address), member or removed (with a leaderId)");
+  throw new InvalidArgumentError("op must be join (with a name and an address), member or removed (with a leaderId)");
 }
 
 /**

@@ -1,9 +1,11 @@
 // One member of a Loghouse cluster: its data log, Raft state, transport and replica, plus the
-// cluster's life cycle: bootstrapping a new cluster, joining a running one (as a learner, promoted
-// to voter once caught up), leaving, learning where the other members listen, learning that it
+// cluster's life cycle: bootstrapping a new cluster, joining a running one by name (as a learner,
+// promoted to voter once caught up; a name that comes back with a new Raft id replaces its old one,
+// admission.ts), leaving, learning where the other members listen, learning that it
 // was removed (removal-watch.ts: the leader confirms it), after which it serves nothing,
 // and repairing damaged records of its log from its peers (range-repair.ts) with Raft stopped
 // meanwhile: a replica that meets a damaged record stops, and a new one starts once the log is whole.
+import { randomInt } from "node:crypto";
 import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
@@ -21,7 +23,8 @@ import {
   type DataLossError,
 } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import { decodeMembershipChange, defaultRaftLimits, EntryType, MembershipChangeKind, ProposeRejection, Role, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
+import { applyMembershipChange, decodeMembershipChange, defaultRaftLimits, EntryType, MembershipChangeKind, ProposeRejection, Role, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
+import { describeMembershipChange } from "../raft/membership.ts";
 import { Log, type LogConfig } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
@@ -36,6 +39,8 @@ import { certificateNamesNode, certificatePrincipal } from "../security/peer-ide
 import type { RepairMessage } from "./peer-message.ts";
 import { answerRepairRequest, RangeRepair } from "./range-repair.ts";
 import { RemovalWatch } from "./removal-watch.ts";
+import { nextAdmissionStep, type JoinCandidate } from "./admission.ts";
+import { decodeMemberCard } from "./member-card.ts";
 import { PeerLiveness, type Liveness } from "./peer-liveness.ts";
 import { RaftStateFile } from "./raft-state-file.ts";
 import { RaftTransport } from "./raft-transport.ts";
@@ -45,7 +50,8 @@ import { systemTimers } from "./timers.ts";
 
 export interface ClusterNodeOptions {
   readonly dataDir: string;
-  readonly nodeId: number;
+  /** What operators, certificates and GetServers call this node (node-name.ts); its Raft id is drawn by its data directory. */
+  readonly name: string;
   /** host:port where this node's port is reachable by the other members. */
   readonly address: string;
   /** Start a new cluster with this node as its only voter (ignored once the node has state). */
@@ -61,6 +67,10 @@ export interface ClusterNodeOptions {
 }
 
 const JOIN_ATTEMPTS_MAX = 50;
+/** Membership changes one admission may take: remove an old Raft id, add the new one (admission.ts), with room to spare. */
+const ADMISSION_STEPS_MAX = 4;
+/** Raft ids are drawn below this (a safe integer, and within what crypto.randomInt draws). */
+const RAFT_ID_LIMIT = 2 ** 48;
 /** Real time per Raft tick unless the options say otherwise. */
 const DEFAULT_TICK_MS = 50;
 /** Pauses of 50 ms an operator's membership change waits for one under way. */
@@ -100,8 +110,8 @@ export class ClusterNode {
   /** Counts promotion periods: which learner is asked about next. */
   private promotionTurn = 0;
   /**
-   * A node without state ignores Raft traffic until the leader has admitted it afresh: the leader
-   * may still hold progress from before the node lost its disk, and acting on it would be unsafe.
+   * A node without state ignores Raft traffic until the leader has admitted it (its join answered):
+   * until then it is no member, and its Raft id is new to the cluster (admission.ts).
    */
   private admitted: boolean;
   private peerSecurity: PeerSecurity | undefined;
@@ -126,6 +136,8 @@ export class ClusterNode {
 
   private constructor(
     readonly options: ClusterNodeOptions,
+    /** This node's Raft id, drawn once by its data directory (admission.ts). */
+    readonly nodeId: number,
     readonly log: Log,
     readonly stateFile: RaftStateFile,
     readonly transport: RaftTransport,
@@ -133,10 +145,10 @@ export class ClusterNode {
   ) {
     this.admitted = stateFile.existed || options.bootstrap === true;
     this.logger = options.logger ?? silentLogger;
-    this.reachability = new PeerReachability(options.nodeId, this.logger);
+    this.reachability = new PeerReachability(nodeId, this.logger);
     this.current = newReplica();
     this.rangeRepair = new RangeRepair({
-      nodeId: options.nodeId,
+      nodeId,
       log,
       sendRepair: (message) => transport.sendRepair(message),
       peers: () => Object.keys(this.addresses).map(Number).filter((id) => id !== this.nodeId),
@@ -144,7 +156,7 @@ export class ClusterNode {
       responseTimeoutMs: REPAIR_RESPONSE_TIMEOUT_MS,
     });
     this.removalWatch = new RemovalWatch({
-      nodeId: options.nodeId,
+      nodeId,
       addresses: () => this.addresses,
       peerTls: () => this.peerSecurity?.tls,
       onRemoved: (reason) => this.stopServing(reason),
@@ -167,18 +179,25 @@ export class ClusterNode {
   }
 
   static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
-    const { nodeId, address } = options;
+    const { name, address } = options;
     const bootstrap = options.bootstrap === true;
     if ((options.log?.retentionBytes ?? 0) > 0 || (options.log?.retentionMs ?? 0) > 0) {
       // Dropping the start of a replicated log needs the start point moved on every member.
       throw new InvalidConfigError("retention is not supported in a cluster yet: remove retentionBytes and retentionMs");
     }
+    // A new data directory draws its Raft id, written with the first state before the node talks to anyone.
+    const drawn = randomInt(1, RAFT_ID_LIMIT);
     const stateFile = await RaftStateFile.open(join(options.dataDir, "raft-state.json"), {
+      nodeId: drawn,
       // A new cluster starts from a start point at index 1 holding its first membership; a joining
       // node starts empty and receives that start point from the leader.
-      snapshot: bootstrap ? { index: 1, term: 1, membership: { voters: [nodeId], learners: [] } } : { index: 0, term: 0, membership: { voters: [], learners: [] } },
-      addresses: { [nodeId]: address },
+      snapshot: bootstrap ? { index: 1, term: 1, membership: { voters: [drawn], learners: [] } } : { index: 0, term: 0, membership: { voters: [], learners: [] } },
+      addresses: { [drawn]: address },
+      names: { [drawn]: name },
     }, { logger: options.logger });
+    const nodeId = stateFile.state.nodeId;
+    if (nodeId === undefined) throw new InvalidConfigError(`${stateFile.path} holds no Raft id (written by an older version): start this node with an empty data directory and --join`);
+    if (!stateFile.existed) options.logger?.info("new data directory: drew its Raft id", { name, nodeId });
     const log = await Log.open(
       join(options.dataDir, "log"),
       { ...options.log, initialOffset: stateFile.state.snapshot.index, durability: "fsync" },
@@ -197,7 +216,7 @@ export class ClusterNode {
       },
       reconnectDelayMs: { min: 20, max: 500 },
     });
-    let seed = nodeId * 2_654_435_761 + Date.now();
+    let seed = nodeId + Date.now();
     const newReplica = (): Replica =>
       new Replica({
         nodeId,
@@ -220,7 +239,7 @@ export class ClusterNode {
           throw error;
         }),
       });
-    node = new ClusterNode(options, log, stateFile, transport, newReplica);
+    node = new ClusterNode(options, nodeId, log, stateFile, transport, newReplica);
     options.metrics?.observeRaft(() => node!.raftGauges());
     for (const [id, peer] of Object.entries(stateFile.state.addresses)) if (Number(id) !== nodeId) transport.setPeer(Number(id), peer);
     if (!stateFile.existed) await stateFile.update({});
@@ -230,8 +249,19 @@ export class ClusterNode {
     return node;
   }
 
-  get nodeId(): number {
-    return this.options.nodeId;
+  /** This node's name. */
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** The name of the member with Raft id `nodeId`, or the id as text while no name is known (for logs, metrics and GetServers). */
+  nameOf(nodeId: number): string {
+    return this.names[nodeId] ?? String(nodeId);
+  }
+
+  /** Each known member's name by Raft id. */
+  get names(): Readonly<Record<string, string>> {
+    return this.stateFile.state.names ?? {};
   }
 
   /** host:port where this node is reachable by the other members. */
@@ -314,7 +344,7 @@ export class ClusterNode {
     return [...membership.voters, ...membership.learners].map((id) => {
       const match = this.replica.matchIndexOf(id);
       return {
-        id: String(id),
+        id: this.nameOf(id),
         rpcAddr: this.addresses[id] ?? "",
         isLeader: id === lead,
         isVoter: membership.voters.includes(id),
@@ -363,10 +393,10 @@ export class ClusterNode {
     let target = contact;
     let lastError = "no attempt made";
     for (let attempt = 0; attempt < JOIN_ATTEMPTS_MAX; attempt++) {
-      const request = { op: "join", nodeId: this.nodeId, address: this.options.address, fresh: !this.admitted } as const;
+      const request = { op: "join", name: this.name, nodeId: this.nodeId, address: this.options.address } as const;
       const response = await sendAdminRequest(target, request, undefined, this.peerSecurity?.tls).catch((error: unknown): AdminResponse => ({ ok: false, error: String(error) }));
       if (response.ok) {
-        await this.learnAddresses(response.addresses);
+        await this.learnMembers(response.addresses, response.names ?? {});
         this.admitted = true;
         return;
       }
@@ -395,19 +425,19 @@ export class ClusterNode {
    */
   usePeerSecurity(security: PeerSecurity): void {
     this.peerSecurity = security;
-    this.transport.usePeerTls(security.tls);
+    this.transport.usePeerTls(security.tls, (id) => this.nameOf(id));
   }
 
   /**
    * Authorizes a member's request by the certificate of its connection (in a cluster with TLS): a node
    * joins (setting its address), asks whether it is a member, or tells of a removal only as itself (its
-   * certificate names the node id the request speaks for), and needs replicate.
+   * certificate names the node the request speaks for), and needs replicate.
    */
   private async handleAdminFrom(socket: Socket, request: AdminRequest): Promise<AdminResponse> {
     if (this.peerSecurity === undefined) return this.handleAdmin(request);
     const certificate = socket instanceof TLSSocket && socket.authorized ? socket.getPeerCertificate() : undefined;
-    const speaksFor = request.op === "removed" ? request.leaderId : request.nodeId;
-    if (!certificateNamesNode(certificate, String(speaksFor))) {
+    const speaksFor = request.op === "join" ? request.name : this.nameOf(request.op === "removed" ? request.leaderId : request.nodeId);
+    if (!certificateNamesNode(certificate, speaksFor)) {
       this.logger.warn("admin request refused: the certificate does not name the node", { op: request.op, nodeId: speaksFor, principal: certificatePrincipal(certificate) });
       throw new PermissionDeniedError(`a ${request.op} request for node ${speaksFor} needs that node's certificate`);
     }
@@ -426,19 +456,54 @@ export class ClusterNode {
       const leaderAddress = this.leaderAddress;
       return { ok: false, error: "not the leader", ...(leaderAddress === undefined ? {} : { leaderAddress }) };
     }
-    const { membership } = this.replica.status();
-    const member = membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId);
-    if (request.op === "join") {
-      // A member that lost its state is removed and added back, so that it starts from nothing in
-      // everyone's eyes and votes again only once it has caught up.
-      if (member && request.fresh) await this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId: request.nodeId });
-      if (!member || request.fresh) {
-        await this.changeMembership({ kind: MembershipChangeKind.AddLearner, nodeId: request.nodeId, address: request.address });
-      }
-    } else if (request.op === "member") {
-      return { ok: true, addresses: this.addresses, member };
+    if (request.op === "member") {
+      const { membership } = this.replica.status();
+      return { ok: true, addresses: this.addresses, member: membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId) };
     }
-    return { ok: true, addresses: this.addresses };
+    await this.admit(request);
+    return { ok: true, addresses: this.addresses, names: this.names };
+  }
+
+  /**
+   * Leader only: admits a node that joins by name, taking the steps admission.ts decides one
+   * membership change at a time (each logged with its reason), until it is a member. The joining
+   * node's name and address are recorded before it is added, so that its answers are authenticated.
+   */
+  private async admit(candidate: JoinCandidate): Promise<void> {
+    const fields = { name: candidate.name, nodeId: candidate.nodeId };
+    for (let step = 1; ; step++) {
+      const next = nextAdmissionStep(this.replica.status().membership, (id) => this.names[id], this.nodeId, candidate);
+      if (next.kind === "refused") {
+        this.logger.warn("join refused", { ...fields, reason: next.reason });
+        throw new InvalidArgumentError(next.reason);
+      }
+      if (next.kind === "admitted") {
+        this.logger.info("join admitted", { ...fields, reason: next.reason });
+        return;
+      }
+      if (step > ADMISSION_STEPS_MAX) throw new ClusterUnavailableError(`admitting ${candidate.name} did not settle within ${ADMISSION_STEPS_MAX} membership changes`);
+      this.logger.info("admitting a joining node", { ...fields, change: describeMembershipChange(next.change), reason: next.reason });
+      if (next.change.kind === MembershipChangeKind.AddLearner) await this.learnMembers({ [candidate.nodeId]: candidate.address }, { [candidate.nodeId]: candidate.name });
+      await this.changeMembership(next.change);
+      await this.untilApplied(next.change);
+    }
+  }
+
+  /** Waits, for up to MEMBERSHIP_WAIT_ATTEMPTS_MAX short pauses, until `change` shows in the membership this node has applied. */
+  private async untilApplied(change: MembershipChange): Promise<void> {
+    for (let attempt = 1; typeof applyMembershipChange(this.replica.status().membership, change) !== "string"; attempt++) {
+      if (attempt > MEMBERSHIP_WAIT_ATTEMPTS_MAX) throw new ClusterUnavailableError(`membership change ${describeMembershipChange(change)} committed but not applied in time`);
+      await delay(50, undefined, { signal: this.closing.signal });
+    }
+  }
+
+  /**
+   * The Raft id of the member whose name is `idOrName` written out (a numeric name, as the Admin
+   * service's uint64 field carries one), else `idOrName` taken as a Raft id.
+   */
+  private memberIdOf(idOrName: number): number {
+    const { voters, learners } = this.replica.status().membership;
+    return [...voters, ...learners].find((id) => this.names[id] === String(idOrName)) ?? idOrName;
   }
 
   /** This node must lead to change the cluster: otherwise a NotLeaderError naming the leader (0 if unknown). */
@@ -447,16 +512,18 @@ export class ClusterNode {
   }
 
   /** Removes member `nodeId` (the Admin service's RemoveMember, on the leader); resolves once the change is committed. */
-  async removeMember(nodeId: number): Promise<void> {
+  async removeMember(idOrName: number): Promise<void> {
     this.requireLeader();
+    const nodeId = this.memberIdOf(idOrName);
     const { membership } = this.replica.status();
     if (!membership.voters.includes(nodeId) && !membership.learners.includes(nodeId)) throw new InvalidArgumentError(`node ${nodeId} is not a member`);
     await this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId });
   }
 
   /** Hands leadership to voter `to` (on the leader) and waits, for up to TRANSFER_WAIT_ATTEMPTS_MAX short pauses, until this node has stepped down. */
-  async transferLeadership(to: number): Promise<void> {
+  async transferLeadership(toIdOrName: number): Promise<void> {
     this.requireLeader();
+    const to = this.memberIdOf(toIdOrName);
     this.replica.transferLeadership(to);
     for (let attempt = 1; this.replica.isLeader; attempt++) {
       if (attempt > TRANSFER_WAIT_ATTEMPTS_MAX) throw new ClusterUnavailableError(`leadership did not move to node ${to} in time (is it up and caught up?)`);
@@ -573,22 +640,26 @@ export class ClusterNode {
   /** Learns member addresses and removals from applied membership changes. */
   private applied(entries: readonly Entry[]): void {
     const learned: Record<string, string> = {};
+    const names: Record<string, string> = {};
     for (const entry of entries) {
       if (entry.type !== EntryType.Membership) continue;
       const change = decodeMembershipChange(entry.data);
       this.removalWatch.applied(change);
       this.logMembershipChange(change);
       if (change.kind === MembershipChangeKind.RemoveNode && change.nodeId !== this.nodeId) this.transport.removePeer(change.nodeId);
-      if (change.address !== undefined && change.address !== "") learned[change.nodeId] = change.address;
+      if (change.address === undefined || change.address === "") continue;
+      const card = decodeMemberCard(change.address);
+      learned[change.nodeId] = card.address;
+      if (card.name !== undefined) names[change.nodeId] = card.name;
     }
     if (Object.keys(learned).length === 0) return;
-    this.learnAddresses(learned).catch((error: unknown) => this.logger.warn("recording member addresses failed", { error }));
+    this.learnMembers(learned, names).catch((error: unknown) => this.logger.warn("recording member addresses failed", { error }));
   }
 
   /** One line per applied membership change (each member logs the changes it applies). */
   private logMembershipChange(change: MembershipChange): void {
     const fields = { nodeId: this.nodeId, member: change.nodeId };
-    if (change.kind === MembershipChangeKind.AddLearner) this.logger.info("member joined as a learner", { ...fields, address: change.address });
+    if (change.kind === MembershipChangeKind.AddLearner) this.logger.info("member joined as a learner", { ...fields, ...decodeMemberCard(change.address ?? "") });
     else if (change.kind === MembershipChangeKind.PromoteLearner) this.logger.info("member promoted to voter", fields);
     else if (change.kind === MembershipChangeKind.RemoveNode) {
       this.reachability.forget(change.nodeId);
@@ -596,9 +667,10 @@ export class ClusterNode {
     }
   }
 
-  private async learnAddresses(addresses: Readonly<Record<string, string>>): Promise<void> {
+  /** Records members' addresses and names (by Raft id) durably, and dials the new addresses. */
+  private async learnMembers(addresses: Readonly<Record<string, string>>, names: Readonly<Record<string, string>>): Promise<void> {
     const merged: Record<string, string> = { ...this.addresses, ...addresses, [this.nodeId]: this.options.address };
     for (const [id, address] of Object.entries(merged)) if (Number(id) !== this.nodeId) this.transport.setPeer(Number(id), address);
-    await this.stateFile.update({ addresses: merged });
+    await this.stateFile.update({ addresses: merged, names: { ...this.names, ...names, [this.nodeId]: this.name } });
   }
 }

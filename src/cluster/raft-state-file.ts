@@ -1,5 +1,6 @@
-// The Raft state that lives beside the data log: the hard state (term, vote, commit) and the start
-// point of the log (the snapshot point: index, term and membership before the first entry).
+// The Raft state that lives beside the data log: the hard state (term, vote, commit), the start
+// point of the log (the snapshot point: index, term and membership before the first entry), the
+// Raft id this data directory drew, and the members' names and addresses as this node knows them.
 //
 // Written as a small JSON document by write-to-temporary, fsync, rename, fsync-directory, so that a
 // crash leaves either the old or the new state, never a torn one. A vote is persisted this way
@@ -20,6 +21,13 @@ export interface RaftState {
   readonly snapshot: SnapshotPoint;
   /** Where each member listens (node id → host:port), learned from membership changes and joins. */
   readonly addresses: Readonly<Record<string, string>>;
+  /**
+   * This node's Raft id, drawn once when the data directory was new and written before the node
+   * first talks to anyone (admission.ts); absent where the caller chose the id (the simulator).
+   */
+  readonly nodeId?: number;
+  /** Each member's name (node id → name), learned as the addresses are. */
+  readonly names?: Readonly<Record<string, string>>;
 }
 
 const FORMAT_VERSION = 1;
@@ -33,12 +41,18 @@ function isIdList(value: unknown): value is number[] {
   return Array.isArray(value) && value.every((id) => isNatural(id) && id > 0);
 }
 
+function isStringMap(value: unknown): value is Record<string, string> {
+  return typeof value === "object" && value !== null && Object.values(value).every((item) => typeof item === "string");
+}
+
 function parseState(text: string, path: string): RaftState {
   let parsed: {
     version?: unknown;
     hardState?: Partial<HardState>;
     snapshot?: Partial<SnapshotPoint>;
     addresses?: Record<string, unknown>;
+    nodeId?: unknown;
+    names?: Record<string, unknown>;
   };
   try {
     parsed = JSON.parse(text) as typeof parsed;
@@ -47,7 +61,7 @@ function parseState(text: string, path: string): RaftState {
     if (error instanceof SyntaxError) throw new DataLossError(`raft state file ${path} is torn or damaged`, { cause: error });
     throw error;
   }
-  const { hardState, snapshot, addresses } = parsed;
+  const { hardState, snapshot, addresses, nodeId, names } = parsed;
   const valid =
     parsed.version === FORMAT_VERSION &&
     hardState !== undefined &&
@@ -59,11 +73,17 @@ function parseState(text: string, path: string): RaftState {
     isNatural(snapshot.term) &&
     isIdList(snapshot.membership?.voters) &&
     isIdList(snapshot.membership?.learners) &&
-    typeof addresses === "object" &&
-    addresses !== null &&
-    Object.values(addresses).every((address) => typeof address === "string");
+    isStringMap(addresses) &&
+    (nodeId === undefined || (isNatural(nodeId) && nodeId > 0)) &&
+    (names === undefined || isStringMap(names));
   if (!valid) throw new DataLossError(`raft state file ${path} is malformed`);
-  return { hardState: hardState as HardState, snapshot: snapshot as SnapshotPoint, addresses: addresses as Record<string, string> };
+  return {
+    hardState: hardState as HardState,
+    snapshot: snapshot as SnapshotPoint,
+    addresses: addresses as Record<string, string>,
+    ...(nodeId === undefined ? {} : { nodeId: nodeId as number }),
+    ...(names === undefined ? {} : { names: names as Record<string, string> }),
+  };
 }
 
 /** What a state file is handed at open (defaults: node:fs, the system's timers, no logging). */

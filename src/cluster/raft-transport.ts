@@ -43,6 +43,7 @@ export class RaftTransport {
   private readonly outboundContext: OutboundContext;
   private readonly inboundContext: InboundContext;
   private peerTls: PeerTls | undefined;
+  private peerNameOf: (nodeId: number) => string = String;
 
   /** Validates `options` (InvalidConfigError naming the first bad one). Opens nothing until used. */
   constructor(options: RaftTransportOptions) {
@@ -59,15 +60,17 @@ export class RaftTransport {
 
   /**
    * Runs every connection from now on over mutual TLS: outbound ones dial with `peerTls`, and an
-   * inbound one must have a verified certificate naming the node its hello claims to be.
+   * inbound one must have a verified certificate naming the node its hello claims to be, by the
+   * name `nameOf` gives its Raft id.
    */
-  usePeerTls(peerTls: PeerTls): void {
+  usePeerTls(peerTls: PeerTls, nameOf: (nodeId: number) => string): void {
     this.peerTls = peerTls;
+    this.peerNameOf = nameOf;
   }
 
   private authenticates(socket: Socket, senderId: number): boolean {
     if (this.peerTls === undefined) return true;
-    return socket instanceof TLSSocket && socket.authorized && certificateNamesNode(socket.getPeerCertificate(), String(senderId));
+    return socket instanceof TLSSocket && socket.authorized && certificateNamesNode(socket.getPeerCertificate(), this.peerNameOf(senderId));
   }
 
   get nodeId(): number {
