@@ -58,6 +58,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       "acl-policy": { type: "string", value: "FILE", help: "casbin policy: p, PRINCIPAL, *, ACTION lines (env LOGHOUSE_ACL_POLICY)" },
       tokens: { type: "string", value: "FILE", help: "JSON of bearer token to principal, for callers without a certificate (env LOGHOUSE_TOKENS)" },
       insecure: { type: "boolean", help: "allow plaintext on a non-loopback address (env LOGHOUSE_INSECURE=true)" },
+      "otlp-endpoint": { type: "string", value: "URL", help: "send traces of produce calls over OTLP/HTTP to URL/v1/traces (env LOGHOUSE_OTLP_ENDPOINT; default: no tracing)" },
     },
     notes: ["TLS, ACL and token files are reloaded when they change and on SIGHUP; connections in progress keep working."],
     run: async (flags) => (await import("./serve.ts")).serve(flags as ServeFlags),

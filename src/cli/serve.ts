@@ -10,6 +10,7 @@ import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, resolveServerConfig, type
 import { ClusterMember } from "../server/cluster-member.ts";
 import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/logger.ts";
 import { LoghouseServer } from "../server/server.ts";
+import { otlpTracesUrl, startTracing, type Tracer } from "../observability/tracing.ts";
 import { NodeMetrics } from "../observability/node-metrics.ts";
 import { parseHostPort } from "./address.ts";
 
@@ -32,6 +33,7 @@ export interface ServeFlags {
   readonly "acl-policy"?: string;
   readonly tokens?: string;
   readonly insecure?: boolean;
+  readonly "otlp-endpoint"?: string;
 }
 
 /** The keys a config file may hold (limits and log are passed to the server's own validation). */
@@ -50,9 +52,10 @@ interface ConfigFile {
   aclPolicy?: string;
   tokens?: string;
   insecure?: boolean;
+  otlpEndpoint?: string;
 }
 
-const CONFIG_FILE_KEYS = new Set(["dataDir", "listen", "nodeId", "advertise", "logLevel", "limits", "log", "tlsCert", "tlsKey", "tlsCa", "aclModel", "aclPolicy", "tokens", "insecure"]);
+const CONFIG_FILE_KEYS = new Set(["dataDir", "listen", "nodeId", "advertise", "logLevel", "limits", "log", "tlsCert", "tlsKey", "tlsCa", "aclModel", "aclPolicy", "tokens", "insecure", "otlpEndpoint"]);
 
 async function readConfigFile(path: string): Promise<ConfigFile> {
   let parsed: unknown;
@@ -71,6 +74,8 @@ async function readConfigFile(path: string): Promise<ConfigFile> {
 export interface ServeSettings {
   readonly input: ServerConfigInput;
   readonly logLevel: LogLevel;
+  /** Where spans go (OTLP/HTTP); absent, the node does not trace. */
+  readonly otlpTracesUrl?: string;
   /** Present when the node is (or becomes) a cluster member. */
   readonly cluster?: { readonly name: string; readonly bootstrap: boolean; readonly join: string | undefined };
 }
@@ -149,8 +154,10 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
   const join = pick(flags.join, "LOGHOUSE_JOIN", undefined);
   const clustered = flags.bootstrap === true || join !== undefined || (await hasClusterState(dataDir));
+  const otlpEndpoint = pick(flags["otlp-endpoint"], "LOGHOUSE_OTLP_ENDPOINT", file.otlpEndpoint);
   return {
     logLevel,
+    ...(otlpEndpoint === undefined ? {} : { otlpTracesUrl: otlpTracesUrl(otlpEndpoint) }),
     ...(clustered ? { cluster: { name: clusterNodeName(nodeId), bootstrap: flags.bootstrap === true, join } } : {}),
     input: {
       dataDir,
@@ -169,7 +176,9 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
 export async function serve(flags: ServeFlags): Promise<number> {
   const settings = await resolveServeSettings(flags, process.env);
   const logger = jsonLogger(undefined, settings.logLevel);
-  const server = settings.cluster === undefined ? await LoghouseServer.start(settings.input, { logger }) : await serveClusterMember(settings, logger);
+  const tracer = settings.otlpTracesUrl === undefined ? undefined : await startTracing({ tracesUrl: settings.otlpTracesUrl, nodeId: String(settings.cluster?.name ?? settings.input.nodeId ?? "loghouse"), logger });
+  const traced = tracer === undefined ? {} : { tracer };
+  const server = settings.cluster === undefined ? await LoghouseServer.start(settings.input, { logger, ...traced }) : await serveClusterMember(settings, logger, tracer);
   return new Promise<number>((resolveExit) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {
@@ -180,7 +189,8 @@ export async function serve(flags: ServeFlags): Promise<number> {
       }
       stopping = true;
       logger.info("signal received", { signal });
-      server.close().then(
+      // The spans of the last calls are sent once the server has drained.
+      server.close().then(() => tracer?.shutdown()).then(
         () => resolveExit(0),
         (error: unknown) => {
           logger.error("shutdown failed", { error });
@@ -196,7 +206,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
 }
 
 /** Starts a cluster member: the Raft node first, then the server on its port, then the join. */
-async function serveClusterMember(settings: ServeSettings, logger: Logger): Promise<LoghouseServer> {
+async function serveClusterMember(settings: ServeSettings, logger: Logger, tracer: Tracer | undefined): Promise<LoghouseServer> {
   const { name, bootstrap, join: contact } = settings.cluster!;
   const config = resolveServerConfig({ ...settings.input, nodeId: name });
   const address = config.advertiseAddress ?? `${config.host}:${config.port}`;
@@ -217,8 +227,8 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger): Prom
     limits: { proposalEntriesMax: batchRecordsMax, uncommittedEntriesMax: Math.max(100_000, 4 * batchRecordsMax) },
     logger,
     metrics,
-  });
-  const server = await LoghouseServer.start({ ...settings.input, nodeId: name }, { logger, cluster: member, metrics });
+  }, tracer);
+  const server = await LoghouseServer.start({ ...settings.input, nodeId: name }, { logger, cluster: member, metrics, ...(tracer === undefined ? {} : { tracer }) });
   logger.info("cluster member", { name, nodeId: member.node.nodeId, address, bootstrap, join: contact });
   if (contact !== undefined) await member.join(contact, (error) => logger.warn("join failed", { error }));
   return server;

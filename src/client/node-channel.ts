@@ -30,6 +30,8 @@ export interface ChannelOptions {
   readonly tls?: ClientTlsOptions;
   /** A bearer token (the node's --tokens file maps it to a principal), sent on every call. */
   readonly token?: string;
+  /** Headers added to every call, asked for as it starts (a node forwarding an append adds its trace context). */
+  readonly callHeaders?: () => Readonly<Record<string, string>>;
 }
 
 /** The services a channel carries. */
@@ -52,15 +54,21 @@ const MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 const RECONNECT_BACKOFF_MS_INITIAL = 100;
 const RECONNECT_BACKOFF_MS_MAX = 1_000;
 
-/** Adds `authorization: Bearer TOKEN` to every call (an interceptor: call credentials would need TLS). */
-function bearerToken(token: string): grpc.Interceptor {
+/** Adds `headers()` to every call (an interceptor: call credentials, for the bearer token, would need TLS). */
+function withHeaders(headers: () => Readonly<Record<string, string>>): grpc.Interceptor {
   return (options, nextCall) =>
     new grpc.InterceptingCall(nextCall(options), {
       start(metadata, listener, next) {
-        metadata.set("authorization", `Bearer ${token}`);
+        for (const [name, value] of Object.entries(headers())) metadata.set(name, value);
         next(metadata, listener);
       },
     });
+}
+
+/** The interceptors that add the token and the call headers `options` ask for. */
+function headerInterceptors({ token, callHeaders }: ChannelOptions): grpc.Interceptor[] {
+  const bearer = { authorization: `Bearer ${token}` };
+  return [...(token === undefined ? [] : [withHeaders(() => bearer)]), ...(callHeaders === undefined ? [] : [withHeaders(callHeaders)])];
 }
 
 /** Throws InvalidArgumentError for options that cannot make a channel (checked before any is made). */
@@ -86,7 +94,7 @@ export class NodeChannel {
       "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_INITIAL,
       "grpc.max_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_MAX,
       ...options.channelOptions,
-      ...(options.token === undefined ? {} : { interceptors: [bearerToken(options.token)] }),
+      interceptors: headerInterceptors(options),
     };
     const LogClient = grpc.makeGenericClientConstructor(grpcServiceDefinition(Log), "Log");
     const log = new LogClient(address, credentials, clientOptions);

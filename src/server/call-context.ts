@@ -7,6 +7,8 @@ import type { ServiceImpl } from "@connectrpc/connect";
 export interface CallContext {
   /** Aborts when the client cancels, the deadline passes, or the server shuts down. */
   readonly signal: AbortSignal;
+  /** The call's request headers (a caller's W3C traceparent, say): connect's Headers, or the fast path's. */
+  readonly requestHeader?: { get(name: string): string | null };
 }
 
 /** A service implementation whose handlers need only a CallContext; assignable to ServiceImpl<S>. */

@@ -6,6 +6,7 @@ import type { Liveness } from "../cluster/peer-liveness.ts";
 import { ReplicatedLog } from "../cluster/replicated-log.ts";
 import { Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
 import { LoghouseClient } from "../client/client.ts";
+import type { Tracer } from "../observability/tracing.ts";
 import type { ServedCluster, ServedClusterSecurity, ServedMember } from "./served-cluster.ts";
 
 const WIRE_LIVENESS: Readonly<Record<Liveness, Server_Liveness>> = {
@@ -20,13 +21,19 @@ export class ClusterMember implements ServedCluster {
   readonly log: ReplicatedLog;
   private security: ServedClusterSecurity | undefined;
 
-  private constructor(readonly node: ClusterNode) {
+  private constructor(
+    readonly node: ClusterNode,
+    private readonly tracer: Tracer | undefined,
+  ) {
     this.log = new ReplicatedLog(node, (address, values) => this.forward(address, values));
   }
 
-  /** Opens the node (bootstrapping a new cluster when asked and there is no state yet). */
-  static async open(options: ClusterNodeOptions): Promise<ClusterMember> {
-    return new ClusterMember(await ClusterNode.open(options));
+  /**
+   * Opens the node (bootstrapping a new cluster when asked and there is no state yet). With `tracer`,
+   * each forward to the leader is a span whose context the forwarded call carries.
+   */
+  static async open(options: ClusterNodeOptions, tracer?: Tracer): Promise<ClusterMember> {
+    return new ClusterMember(await ClusterNode.open(options), tracer);
   }
 
   /**
@@ -84,11 +91,22 @@ export class ClusterMember implements ServedCluster {
   }
 
   private async forward(address: string, values: readonly Uint8Array[]): Promise<number> {
+    const client = this.clientOf(address);
+    if (this.tracer === undefined) return Number(await client.produceBatch(values));
+    const attributes = { "loghouse.leader": address, "loghouse.records": values.length };
+    return this.tracer.inSpan("loghouse.forward", { kind: "client", attributes }, async () => Number(await client.produceBatch(values)));
+  }
+
+  private clientOf(address: string): LoghouseClient {
     let client = this.clients.get(address);
     if (client === undefined) {
-      client = new LoghouseClient(address, this.security === undefined ? {} : { tls: this.security.clientTls() });
+      const tracer = this.tracer;
+      client = new LoghouseClient(address, {
+        ...(this.security === undefined ? {} : { tls: this.security.clientTls() }),
+        ...(tracer === undefined ? {} : { callHeaders: () => tracer.propagationHeaders() }),
+      });
       this.clients.set(address, client);
     }
-    return Number(await client.produceBatch(values));
+    return client;
   }
 }

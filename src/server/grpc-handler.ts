@@ -173,7 +173,7 @@ export class GrpcHandler {
       return Promise.resolve();
     }
     const share = this.shareOf(stream.session);
-    const call = new GrpcCall(stream, route!, parseTimeoutMs(headers["grpc-timeout"]), this.options, share);
+    const call = new GrpcCall(stream, headers, route!, parseTimeoutMs(headers["grpc-timeout"]), this.options, share);
     this.calls.add(call);
     share.calls++;
     return call.run().finally(() => {
@@ -268,6 +268,7 @@ class GrpcCall implements CallContext {
 
   constructor(
     private readonly stream: ServerHttp2Stream,
+    private readonly headers: IncomingHttpHeaders,
     private readonly route: Route,
     timeoutMs: number | undefined,
     private readonly options: GrpcHandlerOptions,
@@ -291,6 +292,15 @@ class GrpcCall implements CallContext {
 
   get signal(): AbortSignal {
     return this.controller.signal;
+  }
+
+  get requestHeader(): { get(name: string): string | null } {
+    return {
+      get: (name) => {
+        const value = this.headers[name.toLowerCase()];
+        return typeof value === "string" ? value : null;
+      },
+    };
   }
 
   get bytesQueued(): number {

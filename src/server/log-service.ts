@@ -18,8 +18,10 @@ import type {
 } from "../gen/log/v1/log_pb.ts";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import type { LogRecord, ServedLog } from "../storage/index.ts";
+import type { Tracer } from "../observability/tracing.ts";
 import type { CallContext, ServiceHandlers } from "./call-context.ts";
 import type { ServerLimits } from "./config.ts";
+import { traceProduces } from "./log-service-tracing.ts";
 
 
 type Unary<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
@@ -29,6 +31,8 @@ export interface LogServiceOptions {
   readonly limits: ServerLimits;
   /** The nodes to report from GetServers (this node alone on a single node). */
   readonly servers: () => ReadonlyArray<MessageInitShape<typeof ServerSchema>>;
+  /** Traces the produce calls and their appends (absent: no tracing, at no cost). */
+  readonly tracer?: Tracer;
   /** Told how many records each read for a consumer took from the log (once per read, not per record). */
   readonly onRecordsRead?: (records: number) => void;
 }
@@ -72,7 +76,21 @@ export function toRecordMessage(record: LogRecord): MessageInitShape<typeof Reco
 }
 
 export function createLogService(options: LogServiceOptions): ServiceHandlers<typeof LogServiceDesc> {
-  const { log, limits } = options;
+  const { log, limits, tracer } = options;
+
+  /**
+   * Appends `values`; resolves with the first offset once they are durable (fsynced, or committed on
+   * a majority in a cluster). Traced, the whole wait is one span.
+   */
+  const append =
+    tracer === undefined
+      ? (values: readonly Uint8Array[]) => log.append(values)
+      : (values: readonly Uint8Array[]) =>
+          tracer.inSpan("loghouse.append", { kind: "internal", attributes: { "loghouse.records": values.length } }, async (span) => {
+            const firstOffset = await log.append(values);
+            span.setAttribute("loghouse.first_offset", firstOffset);
+            return firstOffset;
+          });
   const recordsRead = options.onRecordsRead ?? (() => undefined);
   /** A read of records for a consumer, counted. */
   const counted = (records: LogRecord[]): LogRecord[] => {
@@ -122,7 +140,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   };
 
   const produce: Unary<ProduceRequest, { offset: bigint }> = async (request) => {
-    return { offset: BigInt(await log.append([recordValue(request)])) };
+    return { offset: BigInt(await append([recordValue(request)])) };
   };
 
   const consume: Unary<ConsumeRequest, { record: MessageInitShape<typeof RecordSchema> }> = async (request) => {
@@ -146,7 +164,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   async function* produceStream(requests: AsyncIterable<ProduceRequest>, context: CallContext) {
     yield* pipelineAppends(requests, context, (request) => {
       const value = recordValue(request);
-      return { bytes: value.length + RECORD_IN_FLIGHT_OVERHEAD_BYTES, offset: log.append([value]) };
+      return { bytes: value.length + RECORD_IN_FLIGHT_OVERHEAD_BYTES, offset: append([value]) };
     }, limits.streamBytesInFlightMax);
   }
 
@@ -160,7 +178,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     if (values.length > limits.batchRecordsMax) {
       throw new BatchTooLargeError(`batch of ${values.length} records exceeds batchRecordsMax ${limits.batchRecordsMax}`);
     }
-    return { firstOffset: BigInt(await log.append(values)), count: values.length };
+    return { firstOffset: BigInt(await append(values)), count: values.length };
   };
 
   const consumeBatch: Unary<ConsumeBatchRequest, { records: MessageInitShape<typeof RecordSchema>[]; nextOffset: bigint; endOffset: bigint }> = async (
@@ -208,7 +226,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     return { lowestOffset: BigInt(log.lowestOffset), endOffset: BigInt(log.nextOffset) };
   };
 
-  return {
+  const handlers = {
     produce,
     consume,
     consumeStream,
@@ -220,6 +238,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     offsetForTimestamp,
     getOffsets,
   };
+  return tracer === undefined ? handlers : traceProduces(handlers, tracer);
 }
 
 interface PendingAppend {

@@ -26,6 +26,7 @@ import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
 import { InvalidConfigError, UnauthenticatedError } from "../errors.ts";
 import { NodeMetrics } from "../observability/node-metrics.ts";
 import type { MethodMetrics } from "../observability/rpc-metrics.ts";
+import type { Tracer } from "../observability/tracing.ts";
 import { Log, type ServedLog } from "../storage/index.ts";
 import { createAdminService } from "./admin-service.ts";
 import type { CallAuthorizer } from "./call-authorizer.ts";
@@ -59,6 +60,8 @@ export interface ServerOptions {
   readonly cluster?: ServedCluster;
   /** The node's metrics (made here when absent); a cluster member's were handed to its Raft node and log too. */
   readonly metrics?: NodeMetrics;
+  /** Traces the produce calls (absent: no tracing; see src/observability/tracing.ts). */
+  readonly tracer?: Tracer;
 }
 
 /** A connection that sends nothing for this long is closed before it is routed. */
@@ -139,6 +142,7 @@ export class LoghouseServer {
     const logService = createLogService({
       log,
       limits,
+      ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
       onRecordsRead: (records) => metrics.recordsRead(records),
       servers: () =>
         options.cluster?.servers() ?? [
