@@ -1,7 +1,8 @@
 // A 3-node cluster of real processes watched the way an operator would: its members' /metrics,
 // /readyz and log lines. Forming it logs the joins and promotions; a SIGKILLed leader shows on a
 // survivor as "peer lost" and "leader changed" lines, a higher loghouse_raft_term and a higher
-// loghouse_leader_changes_total, and the cluster serves again.
+// loghouse_leader_changes_total, and the cluster serves again; restarted, the old leader is
+// "reachable again".
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -38,13 +39,16 @@ test("a leader SIGKILLed shows in a survivor's logs, term and leader_changes_tot
   const ports = new Map<number, number>();
   for (const id of NODE_IDS) ports.set(id, await freePort());
   const nodes = new Map<number, NodeProcess>();
-  for (const id of NODE_IDS) {
+  /** Starts node `id` (a restart resumes its data directory: --bootstrap and --join then change nothing). */
+  const start = async (id: number): Promise<NodeProcess> => {
     const args = ["--data-dir", join(root, `node-${id}`), "--listen", `127.0.0.1:${ports.get(id)}`, "--node-id", String(id)];
     args.push(...(id === 1 ? ["--bootstrap"] : ["--join", `127.0.0.1:${ports.get(1)}`]));
     const node = await startNode(args);
     cleanup(t, () => stopNode(node));
     nodes.set(id, node);
-  }
+    return node;
+  };
+  for (const id of NODE_IDS) await start(id);
   // Every member logs the changes it applies: node 1 sees both others join and be promoted.
   for (const id of [2, 3]) {
     await nodes.get(1)!.waitForLine((line) => line.msg === "member joined as a learner" && line.member === id, 30_000);
@@ -94,6 +98,9 @@ test("a leader SIGKILLed shows in a survivor's logs, term and leader_changes_tot
   for (const node of nodes.values()) {
     await waitUntilAsync("the survivors ready again", async () => (await httpGet(`http://${node.address}/readyz`)).status === 200, 30_000);
   }
+  // The old leader restarts over its data: the new leader hears from it again and says so.
+  await start(oldLeader);
+  await nodes.get(newLeader)!.waitForLine((line) => line.msg === "peer reachable again" && line.peer === oldLeader, 30_000);
 });
 
 test("/readyz is 503 with its reason while a member knows no leader, and /healthz 200 all along", async (t) => {
