@@ -4,7 +4,7 @@
 // prebuilds/; it is installed into an empty project from the npm cache
 // (--prefer-offline: the dependencies are cached here). Then, from that project only: the installed
 // `loghouse` answers --help fast, runs a node, and a Node script uses the client against it through
-// `import "loghouse"` (type-checked against the shipped declarations); without the prebuilt addon,
+// `import "loghouse"` (type-checked against the shipped declarations), and serves the web console; without the prebuilt addon,
 // `npm rebuild` compiles it from the shipped sources (the fallback elsewhere); a page importing
 // `loghouse/web` is bundled by esbuild with no Node import in it and, where Chromium is installed
 // (always in CI), talks to the node from the browser.
@@ -111,6 +111,11 @@ describe("the packed package, installed into an empty project", { timeout: 600_0
     assert.deepEqual(JSON.parse(stdout), { offsets: ["0", "1"], values: ["one", "two"], outOfRange: true });
     const { stdout: status } = await run(bin, ["status", "--server", node.address]);
     assert.equal(JSON.parse(status).endOffset, "2");
+    // The web console ships in dist/console/ and the installed node serves it.
+    const page = await fetch(`http://${node.address}/`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>Loghouse console<\/title>/);
+    assert.equal((await fetch(`http://${node.address}/console/app.js`)).status, 200);
   });
 
   test("without a prebuilt addon for the platform, the package builds one from the sources it ships", async (t) => {
