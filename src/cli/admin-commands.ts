@@ -1,24 +1,38 @@
 // `loghouse status`, `leave` and `transfer-leader`: inspecting a node and changing its cluster (the
 // loghouse.admin.v1.Admin service, asked of the leader, authorized as admin).
 import { Server_Liveness, Server_Role, type Server } from "../gen/log/v1/log_pb.ts";
-import { nodeIdFlag, withClient, writeLine } from "./client-flags.ts";
+import type { LoghouseClient } from "../client/client.ts";
+import { transient } from "../client/retry-policy.ts";
+import { nodeIdFlag, serverAddresses, withClient, withNodeClient, writeLine } from "./client-flags.ts";
 import type { Flags } from "./commands.ts";
 
-/** Prints the node's health, its servers and the log's offsets; exit 1 unless it is SERVING. */
+/**
+ * Prints one node's health, its servers and the log's offsets (the first of --server's addresses
+ * that can be reached); exit 1 unless it is SERVING.
+ */
 export async function status(flags: Flags): Promise<number> {
-  return withClient(flags, async (client) => {
-    const [health, servers, offsets] = await Promise.all([client.healthStatus(), client.servers(), client.offsets()]);
-    await writeLine(
-      JSON.stringify({
-        server: client.address,
-        health,
-        servers: servers.map(memberLine),
-        lowestOffset: offsets.lowestOffset.toString(),
-        endOffset: offsets.endOffset.toString(),
-      }),
-    );
-    return health === "SERVING" ? 0 : 1;
-  });
+  const addresses = serverAddresses(flags, process.env);
+  for (let index = 0; ; index++) {
+    try {
+      return await withNodeClient(flags, addresses[index]!, nodeStatus);
+    } catch (error) {
+      if (index + 1 >= addresses.length || !transient(error)) throw error;
+    }
+  }
+}
+
+async function nodeStatus(client: LoghouseClient): Promise<number> {
+  const [health, servers, offsets] = await Promise.all([client.healthStatus(), client.servers(), client.offsets()]);
+  await writeLine(
+    JSON.stringify({
+      server: client.address,
+      health,
+      servers: servers.map(memberLine),
+      lowestOffset: offsets.lowestOffset.toString(),
+      endOffset: offsets.endOffset.toString(),
+    }),
+  );
+  return health === "SERVING" ? 0 : 1;
 }
 
 /**

@@ -1,8 +1,9 @@
-// What every client command shares: which node to talk to (--server, LOGHOUSE_SERVER, default
-// 127.0.0.1:8400), the deadline on each call (--timeout), number flags, and writing to stdout at the
-// pace of the reader.
+// What every client command shares: which members to talk to (--server HOST:PORT[,...],
+// LOGHOUSE_SERVER, default 127.0.0.1:8400; any member will do), the deadline on each call
+// (--timeout, retries included), number flags, and writing to stdout at the pace of the reader.
 import { readFileSync } from "node:fs";
 import { LoghouseClient, type ClientOptions } from "../client/client.ts";
+import { ClusterClient } from "../client/cluster-client.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../server/config.ts";
 import { parseHostPort } from "./address.ts";
@@ -10,25 +11,37 @@ import type { Flags } from "./commands.ts";
 
 const CALL_TIMEOUT_MS_DEFAULT = 30_000;
 
-function serverAddress(flags: Flags, env: NodeJS.ProcessEnv): string {
-  const address = stringFlag(flags, "server") ?? env.LOGHOUSE_SERVER ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
+/** --server (or LOGHOUSE_SERVER): one or more HOST:PORT, separated by commas. */
+export function serverAddresses(flags: Flags, env: NodeJS.ProcessEnv): string[] {
+  const list = stringFlag(flags, "server") ?? env.LOGHOUSE_SERVER ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
+  const addresses = list.split(",").map((address) => address.trim());
   try {
-    parseHostPort(address, "--server");
+    for (const address of addresses) parseHostPort(address, "--server");
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  return address;
+  return addresses;
 }
 
-/** A client for --server whose every unary call has the --timeout deadline, with --tls-* and --token. */
-export function connectClient(flags: Flags): LoghouseClient {
-  const address = serverAddress(flags, process.env);
-  return new LoghouseClient(address, { callTimeoutMs: timeoutMs(flags), ...clientCredentials(flags, process.env) });
+/**
+ * A routing client for the members --server names (writes to the leader, reads from followers),
+ * each call bounded by the --timeout deadline, retries included, with --tls-* and --token.
+ */
+export function connectClient(flags: Flags): ClusterClient {
+  return new ClusterClient(serverAddresses(flags, process.env), { callTimeoutMs: timeoutMs(flags), ...clientCredentials(flags, process.env) });
 }
 
 /** Runs `use` with a client for --server (as connectClient) and closes the client however `use` ends. */
-export async function withClient<T>(flags: Flags, use: (client: LoghouseClient) => Promise<T>): Promise<T> {
-  const client = connectClient(flags);
+export async function withClient<T>(flags: Flags, use: (client: ClusterClient) => Promise<T>): Promise<T> {
+  return using(connectClient(flags), use);
+}
+
+/** Runs `use` with a client for one node, --server's `address`, and closes it however `use` ends. */
+export async function withNodeClient<T>(flags: Flags, address: string, use: (client: LoghouseClient) => Promise<T>): Promise<T> {
+  return using(new LoghouseClient(address, { callTimeoutMs: timeoutMs(flags), ...clientCredentials(flags, process.env) }), use);
+}
+
+async function using<C extends { close(): void }, T>(client: C, use: (client: C) => Promise<T>): Promise<T> {
   try {
     return await use(client);
   } finally {

@@ -28,8 +28,8 @@ export interface CommandSpec {
 }
 
 const CLIENT_OPTIONS: OptionTable = {
-  server: { type: "string", value: "HOST:PORT", help: "the node to talk to (env LOGHOUSE_SERVER; default 127.0.0.1:8400)" },
-  timeout: { type: "string", value: "DURATION", help: "deadline for each call: 500ms, 10s, 2m or plain milliseconds (default 30s)" },
+  server: { type: "string", value: "HOST:PORT[,...]", help: "any members of the cluster: writes go to its leader, reads to its followers (env LOGHOUSE_SERVER; default 127.0.0.1:8400)" },
+  timeout: { type: "string", value: "DURATION", help: "deadline for each call, retries included: 500ms, 10s, 2m or plain milliseconds (default 30s)" },
   "tls-ca": { type: "string", value: "FILE", help: "speak TLS, verifying the node against this CA (env LOGHOUSE_TLS_CA)" },
   "tls-cert": { type: "string", value: "FILE", help: "speak TLS with this client certificate, whose CN is your principal; with --tls-key (env LOGHOUSE_TLS_CERT)" },
   "tls-key": { type: "string", value: "FILE", help: "the client certificate's key (env LOGHOUSE_TLS_KEY)" },

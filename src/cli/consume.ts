@@ -1,6 +1,6 @@
 // `loghouse consume`: prints records from an offset (--from N, -N before the end, start or end) or a
 // time (--from-time), once or following the tail, as text, JSON or a template.
-import type { LoghouseClient } from "../client/client.ts";
+import type { ClusterClient } from "../client/cluster-client.ts";
 import { UsageError } from "../errors.ts";
 import { connectClient, integerFlag, stringFlag, writeLine } from "./client-flags.ts";
 import type { Flags } from "./commands.ts";
@@ -22,7 +22,7 @@ function parseStart(from: string | undefined, fromTime: string | undefined): Sta
 }
 
 /** The first offset to read, asking the node where the start depends on the log. */
-async function startOffset(client: LoghouseClient, start: Start): Promise<bigint | "start" | "end"> {
+async function startOffset(client: ClusterClient, start: Start): Promise<bigint | "start" | "end"> {
   if (typeof start === "string" || "offset" in start) return typeof start === "string" ? start : start.offset;
   if ("timeMs" in start) return (await client.offsetForTimestamp(start.timeMs)).offset;
   const { lowestOffset, endOffset } = await client.offsets();

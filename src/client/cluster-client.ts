@@ -1,0 +1,236 @@
+// The routing client for a cluster: given any members' addresses, it learns the members and the
+// leader (GetServers), sends writes straight to the leader and spreads reads over the followers in
+// turn. Every call has a deadline (callTimeoutMs, retries included). A call that fails because a
+// member is down, not the leader any more, or removed is tried again after a capped, jittered
+// backoff, with the cluster asked again who leads; which failures a produce may retry is
+// retry-policy.ts's rule. A stream that follows the tail resumes on another member after a failover
+// or a member's death, from the offset after the last record it delivered: no gap, no repeat.
+//
+// Reads on a follower are committed records only (a follower serves its log cut at the commit index
+// it has learned), but that index trails the leader's by up to a heartbeat: a record just
+// acknowledged may not be there yet. A read beyond a follower's end is asked of the leader once
+// more, so read(offset) of an acknowledged offset finds it; `reads: "leader"` reads only there.
+import { setTimeout as delay } from "node:timers/promises";
+import { InvalidArgumentError, OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
+import type {
+  ConsumeBatchResponse,
+  ConsumeBatchStreamResponse,
+  GetOffsetsResponse,
+  GetServersResponse,
+  OffsetForTimestampResponse,
+  Server,
+} from "../gen/log/v1/log_pb.ts";
+import { ClusterView } from "./cluster-view.ts";
+import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
+import { checkChannelOptions, NodeChannel, type ChannelOptions } from "./node-channel.ts";
+import { Producer, type ProducerOptions } from "./producer.ts";
+import { Backoff, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
+
+export interface ClusterClientOptions extends ChannelOptions {
+  /** Deadline of each call, retries included, in ms; a following stream has none, but reopening it after a failure does. Default 30 s. */
+  readonly callTimeoutMs?: number;
+  /** What a produce may risk when its outcome is unknown (see retry-policy.ts). Default "at-most-once". */
+  readonly produceDelivery?: ProduceDelivery;
+  /** Where reads go: "followers" in turn (default; the leader when there is none), or the "leader" only (it has every acknowledged record). */
+  readonly reads?: "followers" | "leader";
+  /** First wait before a retry, in ms (jittered, doubling up to backoffMaxMs). Default 50. */
+  readonly backoffInitialMs?: number;
+  /** Longest wait between retries, in ms; also how long a failed member is passed over for reads. Default 1,000. */
+  readonly backoffMaxMs?: number;
+}
+
+const CALL_TIMEOUT_MS_DEFAULT = 30_000;
+
+type Route = "leader" | "reader";
+
+export class ClusterClient implements RecordSource {
+  private readonly channels = new Map<string, NodeChannel>();
+  private readonly view: ClusterView;
+  private readonly backoff: Backoff;
+  private readonly callTimeoutMs: number;
+  private readonly delivery: ProduceDelivery;
+  private readonly readRoute: Route;
+
+  /** `addresses`: host:port of any members (a list, or one string with commas); one that is up will do. */
+  constructor(
+    addresses: string | readonly string[],
+    private readonly options: ClusterClientOptions = {},
+  ) {
+    checkChannelOptions(options);
+    this.callTimeoutMs = options.callTimeoutMs ?? CALL_TIMEOUT_MS_DEFAULT;
+    if (!(Number.isSafeInteger(this.callTimeoutMs) && this.callTimeoutMs > 0)) throw new InvalidArgumentError(`callTimeoutMs must be a positive integer, got ${this.callTimeoutMs}`);
+    this.delivery = options.produceDelivery ?? "at-most-once";
+    this.readRoute = options.reads === "leader" ? "leader" : "reader";
+    this.backoff = new Backoff(options.backoffInitialMs ?? 50, options.backoffMaxMs ?? 1_000);
+    const seeds = (typeof addresses === "string" ? addresses.split(",") : addresses).map((address) => address.trim()).filter((address) => address !== "");
+    this.view = new ClusterView(seeds, (address, deadline) => this.askServers(address, deadline), options.backoffMaxMs ?? 1_000);
+  }
+
+  /** Appends one record at the leader; resolves with its offset once it is durable on a majority. */
+  async produce(value: Uint8Array): Promise<bigint> {
+    const response = await this.call<{ offset: bigint }>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", "produce", { record: { value } }, deadline));
+    return response.offset;
+  }
+
+  /** Appends records with consecutive offsets in one message at the leader; resolves with the first once all are durable. */
+  async produceBatch(values: readonly Uint8Array[]): Promise<bigint> {
+    const response = await this.call<{ firstOffset: bigint }>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", "produceBatch", { values }, deadline));
+    return response.firstOffset;
+  }
+
+  /** A producer that batches records (see ProducerOptions); its batches are retried as produceBatch is. */
+  producer(options: ProducerOptions = {}): Producer {
+    return new Producer((values) => this.produceBatch(values), options);
+  }
+
+  /** The committed record at `offset`; OffsetOutOfRangeError outside the log. */
+  async read(offset: bigint | number): Promise<ConsumedRecord> {
+    const response = await this.readCall<{ record: ConsumedRecord }>("consume", { offset: BigInt(offset) });
+    return response.record;
+  }
+
+  /** Committed records from `offset` on (a fetch); with maxWaitMs, waits that long for a record at the end of the log. */
+  readBatch(offset: bigint | number, options: ReadOptions & { maxWaitMs?: number } = {}): Promise<ConsumeBatchResponse> {
+    return this.readCall("consumeBatch", { offset: BigInt(offset), maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0, maxWaitMs: options.maxWaitMs ?? 0 });
+  }
+
+  /** Records in offset order (see ConsumeOptions); a following one resumes across failovers without gaps or repeats. */
+  async *consume(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord> {
+    for await (const records of this.consumeBatches(options)) yield* records;
+  }
+
+  /** Like consume(), one array of consecutive records at a time. */
+  consumeBatches(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord[]> {
+    return consumeBatches(this, options);
+  }
+
+  /** The range of offsets the log holds, as the member asked sees it: [lowestOffset, endOffset). */
+  offsets(): Promise<GetOffsetsResponse> {
+    return this.readCall("getOffsets", {});
+  }
+
+  /** The first offset whose record was created at or after `timestampMs` (found: false with the end offset if none). */
+  offsetForTimestamp(timestampMs: bigint | number): Promise<OffsetForTimestampResponse> {
+    return this.readCall("offsetForTimestamp", { timestampMs: BigInt(timestampMs) });
+  }
+
+  /** The members as the leader sees them (it alone knows every member's liveness and lag). */
+  async servers(): Promise<Server[]> {
+    return (await this.call<GetServersResponse>("leader", "read", this.delivery, (channel, deadline) => channel.unary("log", "getServers", {}, deadline))).servers;
+  }
+
+  /** Removes member `nodeId` (asked of the leader); resolves once the change is committed. Retried only when it certainly was not acted on. */
+  async removeMember(nodeId: number): Promise<void> {
+    await this.call("leader", "write", "at-most-once", (channel, deadline) => channel.unary("admin", "removeMember", { nodeId: BigInt(nodeId) }, deadline));
+  }
+
+  /** Hands the leadership to voter `nodeId`; resolves once the old leader has stepped down. */
+  async transferLeadership(nodeId: number): Promise<void> {
+    await this.call("leader", "write", "at-most-once", (channel, deadline) => channel.unary("admin", "transferLeadership", { nodeId: BigInt(nodeId) }, deadline));
+  }
+
+  /** The leader's address as last learned (undefined until a call has needed it, or after a failure). */
+  get leaderAddress(): string | undefined {
+    return this.view.knownLeader;
+  }
+
+  /**
+   * Arrays of consecutive records from `offset` on, following the tail. When the stream breaks (its
+   * member died, drained or was removed) it is opened again on another member from the offset after
+   * the last record delivered; reopening has the call deadline, counted from the break.
+   */
+  async *followBatches(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncGenerator<ConsumedRecord[]> {
+    let next = offset;
+    for (let attempt = 0, brokenAt = Date.now(); ; attempt++) {
+      let address: string | undefined;
+      try {
+        const deadline = brokenAt + this.callTimeoutMs;
+        address = await this.address(this.readRoute, deadline);
+        const channel = this.channel(address);
+        await channel.connect(deadline);
+        const request = { offset: next, maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0 };
+        for await (const batch of channel.stream<ConsumeBatchStreamResponse>("consumeBatchStream", request, signal)) {
+          if (batch.records.length === 0) continue;
+          if (batch.records[0]!.offset !== next) throw new RpcError(`${address} sent offset ${batch.records[0]!.offset} where ${next} was due`, RpcCode.internal);
+          next = batch.nextOffset;
+          attempt = 0;
+          yield batch.records;
+        }
+        if (signal?.aborted === true) return;
+        brokenAt = Date.now();
+      } catch (error) {
+        if (signal?.aborted === true) return;
+        if (!transient(error)) throw error;
+        if (address !== undefined) this.view.failed(address);
+        if (attempt === 0) brokenAt = Date.now();
+        await this.pause(attempt, brokenAt + this.callTimeoutMs, error);
+      }
+    }
+  }
+
+  close(): void {
+    for (const channel of this.channels.values()) channel.close();
+    this.channels.clear();
+  }
+
+  private readCall<T>(method: string, request: object): Promise<T> {
+    return this.call<T>(this.readRoute, "read", this.delivery, (channel, deadline) => channel.unary("log", method, request, deadline));
+  }
+
+  /**
+   * Runs `run` on the member `route` names, trying again (another member, or the leader learned
+   * again) while the failure is retryable for `kind` and the deadline allows. A read beyond a
+   * follower's end is asked of the leader at once: the follower may not have learned the commit yet.
+   */
+  private async call<T>(route: Route, kind: CallKind, delivery: ProduceDelivery, run: (channel: NodeChannel, deadline: number) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.callTimeoutMs;
+    let to = route;
+    for (let attempt = 0; ; attempt++) {
+      let address: string | undefined;
+      try {
+        address = await this.address(to, deadline);
+        const channel = this.channel(address);
+        // A write waits for its connection first: a failure to connect then proves nothing was sent.
+        if (kind === "write") await channel.connect(deadline);
+        return await run(channel, deadline);
+      } catch (error) {
+        if (error instanceof OffsetOutOfRangeError && to === "reader" && address !== this.view.knownLeader) {
+          to = "leader";
+          continue;
+        }
+        if (!retryable(kind, error, delivery)) throw error;
+        if (address !== undefined) this.view.failed(address);
+        await this.pause(attempt, deadline, error);
+      }
+    }
+  }
+
+  /** Waits before attempt `attempt + 1`; throws `error` instead if that would pass `deadline`. */
+  private async pause(attempt: number, deadline: number, error: unknown): Promise<void> {
+    const waitMs = this.backoff.delayMs(attempt);
+    if (Date.now() + waitMs >= deadline) throw error;
+    await delay(waitMs);
+  }
+
+  private address(route: Route, deadline: number): Promise<string> {
+    return route === "leader" ? this.view.leaderAddress(deadline) : this.view.readerAddress(deadline);
+  }
+
+  private async askServers(address: string, deadline: number): Promise<Server[]> {
+    try {
+      return (await this.channel(address).unary<GetServersResponse>("log", "getServers", {}, deadline)).servers;
+    } catch (error) {
+      this.view.rest(address);
+      throw error;
+    }
+  }
+
+  private channel(address: string): NodeChannel {
+    let channel = this.channels.get(address);
+    if (channel === undefined) {
+      channel = new NodeChannel(address, this.options);
+      this.channels.set(address, channel);
+    }
+    return channel;
+  }
+}

@@ -1,0 +1,92 @@
+// The routing client's picture of the cluster: its members' addresses and which one leads, learned
+// from GetServers. Any seed address will do to start. A refresh asks every known address at once
+// and takes the first answer that names a leader, so one silent member costs nothing. Members
+// whose calls failed are passed over for a while when picking where to read.
+import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
+import type { Server } from "../gen/log/v1/log_pb.ts";
+
+/** Asks the node at `address` for its members (GetServers), within `deadline` (ms since the epoch). */
+export type AskServers = (address: string, deadline: number) => Promise<Server[]>;
+
+export class ClusterView {
+  private members: readonly Server[] = [];
+  private leader: string | undefined;
+  private refreshing: Promise<void> | undefined;
+  private readCursor = 0;
+  /** Address → until when (ms since the epoch) it is passed over for reads. */
+  private readonly resting = new Map<string, number>();
+
+  constructor(
+    private readonly seeds: readonly string[],
+    private readonly ask: AskServers,
+    /** How long a member whose call failed is passed over for reads. */
+    private readonly restMs: number,
+  ) {
+    if (seeds.length === 0) throw new InvalidArgumentError("the client needs at least one address");
+  }
+
+  /** The leader's address, asking the cluster first if it is not known. */
+  async leaderAddress(deadline: number): Promise<string> {
+    if (this.leader === undefined) await this.refresh(deadline);
+    if (this.leader === undefined) throw new ClusterUnavailableError("no member names a leader now (an election may be under way)");
+    return this.leader;
+  }
+
+  /**
+   * Where to send the next read: the followers in turn (committed reads; one resting after a failure
+   * is passed over), the leader when no follower is left, a seed when nothing is known yet.
+   */
+  async readerAddress(deadline: number): Promise<string> {
+    if (this.members.length === 0) await this.refresh(deadline).catch(() => undefined);
+    const now = Date.now();
+    const awake = (address: string): boolean => (this.resting.get(address) ?? 0) <= now;
+    const followers = this.members.filter((member) => !member.isLeader && member.rpcAddr !== "").map((member) => member.rpcAddr);
+    const candidates = [followers.filter(awake), this.leader === undefined ? [] : [this.leader].filter(awake), this.addresses().filter(awake), this.addresses()];
+    const pool = candidates.find((list) => list.length > 0)!;
+    return pool[this.readCursor++ % pool.length]!;
+  }
+
+  /** The leader's address as last learned (undefined: not known). */
+  get knownLeader(): string | undefined {
+    return this.leader;
+  }
+
+  /** A call to `address` failed in a way that says the picture may be old: rest it, and learn the leader again before the next write. */
+  failed(address: string): void {
+    this.rest(address);
+    this.leader = undefined;
+  }
+
+  /** Passes `address` over for reads for a while (it did not answer). */
+  rest(address: string): void {
+    this.resting.set(address, Date.now() + this.restMs);
+  }
+
+  /** Asks every known address for its members; one refresh at a time (callers share it). */
+  refresh(deadline: number): Promise<void> {
+    this.refreshing ??= this.askAll(deadline).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async askAll(deadline: number): Promise<void> {
+    const answers = this.addresses().map(async (address) => {
+      const servers = await this.ask(address, deadline);
+      const leader = servers.find((server) => server.isLeader && server.rpcAddr !== "");
+      if (leader === undefined) throw new ClusterUnavailableError(`${address} knows no leader`);
+      return { servers, leader: leader.rpcAddr };
+    });
+    try {
+      const first = await Promise.any(answers);
+      this.members = first.servers;
+      this.leader = first.leader;
+    } catch (error) {
+      // Every member failed or knew no leader: say why with the first reason.
+      throw (error as AggregateError).errors[0];
+    }
+  }
+
+  /** Seeds and learned members, each once. */
+  private addresses(): string[] {
+    return [...new Set([...this.seeds, ...this.members.map((member) => member.rpcAddr).filter((address) => address !== "")])];
+  }
+}

@@ -1,0 +1,50 @@
+// When the routing client tries a call again, and how long it waits first. Reads change nothing,
+// so any answer that says "not here, not now" (UNAVAILABLE, a removed node) is tried again on
+// another member. A produce (or a membership change) is tried again only when it certainly did
+// not reach a node that could act on it: the connection could not be made (nothing was sent), or the node refused it before
+// appending (NOT_LEADER, NODE_REMOVED). After an ambiguous failure (a connection lost mid-call, a
+// leader that lost its quorum) the records may or may not be in the log: retrying could write them
+// twice, so it happens only under "at-least-once". The idempotent producer (issue 11 item 6) is
+// what will make such retries exactly-once.
+import { InvalidArgumentError, LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
+import { NotConnectedError } from "./node-channel.ts";
+
+/** What a produce may risk: "at-most-once" (the default) never writes a record twice; "at-least-once" never gives up on an ambiguous failure while time remains, and may. */
+export type ProduceDelivery = "at-most-once" | "at-least-once";
+
+/** The kind of call being retried: a read changes nothing; a write (a produce, a membership change) may. */
+export type CallKind = "read" | "write";
+
+/** Whether the node certainly did not append anything for this failed call. */
+function refusedBeforeAppend(error: unknown): boolean {
+  return error instanceof NotConnectedError || error instanceof NotLeaderError || error instanceof NodeRemovedError;
+}
+
+/** Whether another member (or the same one, later) may answer differently. */
+export function transient(error: unknown): boolean {
+  return error instanceof NodeRemovedError || (error instanceof LoghouseError && error.rpcCode === RpcCode.unavailable);
+}
+
+/** Whether a failed call of `kind` may be tried again under `delivery` (a write's; reads ignore it). */
+export function retryable(kind: CallKind, error: unknown, delivery: ProduceDelivery): boolean {
+  if (kind === "read" || delivery === "at-least-once") return transient(error);
+  return refusedBeforeAppend(error);
+}
+
+/** Capped exponential backoff with full jitter: attempt n waits a random time below min(max, initial * 2^n). */
+export class Backoff {
+  constructor(
+    private readonly initialMs: number,
+    private readonly maxMs: number,
+    private readonly random: () => number = Math.random,
+  ) {
+    if (!(Number.isSafeInteger(initialMs) && initialMs > 0)) throw new InvalidArgumentError(`backoffInitialMs must be a positive integer, got ${initialMs}`);
+    if (!(Number.isSafeInteger(maxMs) && maxMs >= initialMs)) throw new InvalidArgumentError(`backoffMaxMs must be an integer >= backoffInitialMs, got ${maxMs}`);
+  }
+
+  /** How long to wait before attempt `attempt + 1` (attempt 0 is the first failure). */
+  delayMs(attempt: number): number {
+    const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** Math.min(attempt, 30));
+    return Math.floor(this.random() * ceiling);
+  }
+}
