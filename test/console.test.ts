@@ -2,8 +2,8 @@
 // serves at / produces, tails and shows the members with their leader; the leader that served the
 // page is SIGKILLed, more records are produced through the CLI to the new leader, and the page's
 // tail, now following another node, shows every data record the cluster holds exactly once, in
-// order. Then the same console through nginx as a TLS-terminating reverse proxy in front of the
-// three nodes. Screenshots go to test-artifacts/console/. Needs Debian's chromium and nginx (installed
+// order. A node with TLS and an ACL answers the console once it is given a bearer token. Then the
+// same console through nginx as a TLS-terminating reverse proxy in front of the three nodes. Screenshots go to test-artifacts/console/. Needs Debian's chromium and nginx (installed
 // by .ci/run); skipped elsewhere when one is missing, but never in CI.
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
@@ -18,6 +18,7 @@ import { devCerts } from "./support/dev-certs.ts";
 import { freePort } from "./support/free-port.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { runCli } from "./support/run-cli.ts";
+import { startLogServer } from "./support/log-server.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
 
@@ -139,6 +140,30 @@ describe("the web console", { concurrency: false }, () => {
     );
     assert.notEqual(await page.textContent("#node"), `http://${cluster.address(leader)}`, "the console moved to a live node");
     await leaderShown(page, 3, String(newLeader));
+  });
+
+  test("on a node with TLS and an ACL, works once given a bearer token, which the tab keeps", { skip: noChromium, timeout: 120_000 }, async (t) => {
+    const certs = await devCerts(t);
+    const token = "console-token-0123456789abcdef";
+    const tokensFile = join(certs.dir, "tokens.json");
+    await writeFile(tokensFile, JSON.stringify({ [token]: "root" }));
+    const server = await startLogServer(t, {
+      security: {
+        tls: { certFile: certs.path("node-1.pem"), keyFile: certs.path("node-1-key.pem"), caFile: certs.path("ca.pem") },
+        acl: { modelFile: certs.path("model.conf"), policyFile: certs.path("policy.csv") },
+        tokensFile,
+      },
+    });
+    const page = await openConsole(t, `https://127.0.0.1:${server.address.port}/`);
+    await waitUntilAsync("the tail to stop without a token", async () => (await page.textContent("#tail-status"))?.startsWith("Stopped: Unauthenticated"));
+    await page.fill("#token", token);
+    await page.click("#token-form button[type=submit]");
+    await produceFromPage(page, "with a token");
+    await tailShowing(page, ["with a token"]);
+    await page.reload();
+    assert.equal(await page.inputValue("#token"), token);
+    await tailShowing(page, ["with a token"]);
+    await screenshot(t, page, "secured-node");
   });
 
   test("works through nginx as a TLS-terminating reverse proxy in front of the cluster", { skip: noNginx, timeout: 180_000 }, async (t) => {
