@@ -59,6 +59,9 @@ test("a leader SIGKILLed shows in a survivor's logs, term and leader_changes_tot
     await waitUntilAsync("every member ready (a leader known)", async () => (await httpGet(`http://${node.address}/readyz`)).status === 200, 30_000);
   }
   const leaderScrape = await scrape(nodes.get(oldLeader)!);
+  // The member's log is the Raft log: offsets and indexes move together (a cluster's log starts at 1).
+  assert.ok(metric(leaderScrape, "loghouse_raft_commit_index") >= 3, "the two joins and promotions are committed");
+  assert.ok(metric(leaderScrape, "loghouse_log_next_offset") >= metric(leaderScrape, "loghouse_raft_commit_index"));
   const followers = NODE_IDS.filter((id) => id !== oldLeader);
   for (const id of followers) {
     const rtt = sampleValue(leaderScrape, "loghouse_raft_peer_rtt_seconds", { peer: String(id) });
