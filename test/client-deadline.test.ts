@@ -1,0 +1,84 @@
+// Deadlines and backoff of the routing client: a member that accepts connections and never answers
+// (a raw TCP listener) fails every kind of call with DEADLINE_EXCEEDED at the deadline, in code and
+// through the CLI, instead of hanging; a dead address beside a live node costs nothing; the
+// backoff between retries grows, is capped, and is jittered.
+import assert from "node:assert/strict";
+import { createServer, type Socket } from "node:net";
+import { test, type TestContext } from "node:test";
+import { ClusterClient } from "../src/client/cluster-client.ts";
+import { Backoff } from "../src/client/retry-policy.ts";
+import { RpcCode, RpcError } from "../src/errors.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { freePort } from "./support/free-port.ts";
+import { addressOf, startLogServer } from "./support/log-server.ts";
+import { runCli } from "./support/run-cli.ts";
+import { TestRandom } from "./support/test-random.ts";
+
+const DEADLINE_MS = 500;
+/** A loaded machine may be late to fire a timer; the point is that the call does not hang. */
+const LATE_MS_MAX = 2_500;
+
+/** A listener that accepts every connection and never sends a byte. */
+async function silentListener(t: TestContext): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => sockets.add(socket.on("error", () => undefined)));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  cleanup(t, () => new Promise((resolve) => server.close(resolve)));
+  cleanup(t, () => sockets.forEach((socket) => socket.destroy()));
+  return `127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+const deadlineExceeded = (error: unknown): boolean => error instanceof RpcError && error.rpcCode === RpcCode.deadlineExceeded;
+
+async function failsAtDeadline(what: string, call: () => Promise<unknown>): Promise<void> {
+  const started = performance.now();
+  await assert.rejects(call(), deadlineExceeded, what);
+  const elapsedMs = performance.now() - started;
+  assert.ok(elapsedMs >= DEADLINE_MS - 50, `${what} gave up early, after ${elapsedMs} ms`);
+  assert.ok(elapsedMs < DEADLINE_MS + LATE_MS_MAX, `${what} took ${elapsedMs} ms for a ${DEADLINE_MS} ms deadline`);
+}
+
+test("a member that never answers fails produce, reads and a following consume with DEADLINE_EXCEEDED at the deadline", async (t) => {
+  const silent = await silentListener(t);
+  const client = new ClusterClient([silent], { callTimeoutMs: DEADLINE_MS });
+  cleanup(t, () => client.close());
+  await failsAtDeadline("produce", () => client.produce(Buffer.from("x")));
+  await failsAtDeadline("produceBatch", () => client.produceBatch([Buffer.from("x")]));
+  await failsAtDeadline("read", () => client.read(0n));
+  await failsAtDeadline("offsets", () => client.offsets());
+  await failsAtDeadline("a following consume", async () => {
+    for await (const _ of client.consume({ from: 0n, follow: true })) assert.fail("no record comes from a silent member");
+  });
+});
+
+test("the CLI gives up on a member that never answers at --timeout, exit 1 and one line", async (t) => {
+  const silent = await silentListener(t);
+  for (const args of [["produce"], ["consume", "--follow"], ["status"]]) {
+    const result = await runCli([...args, "--server", silent, "--timeout", `${DEADLINE_MS}ms`], { input: "x\n" });
+    assert.equal(result.code, 1, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, /^loghouse: DEADLINE_EXCEEDED: /, args.join(" "));
+  }
+});
+
+test("a dead address before a live node in the list costs nothing: writes and reads reach the node", async (t) => {
+  const server = await startLogServer(t);
+  const dead = `127.0.0.1:${await freePort()}`;
+  const client = new ClusterClient(`${dead},${addressOf(server)}`, { callTimeoutMs: 5_000 });
+  cleanup(t, () => client.close());
+  const offset = await client.produce(Buffer.from("through the live one"));
+  assert.equal(Buffer.from((await client.read(offset)).value).toString(), "through the live one");
+  assert.equal(client.leaderAddress, addressOf(server));
+});
+
+test("backoff doubles up to its cap and is jittered below it", (t) => {
+  const random = TestRandom.forTest(t);
+  const backoff = new Backoff(50, 1_000, () => random.int(0, 1_000_000) / 1_000_000);
+  const ceilings = [50, 100, 200, 400, 800, 1_000, 1_000, 1_000];
+  const waits = ceilings.map((ceiling, attempt) => {
+    const waitMs = backoff.delayMs(attempt);
+    assert.ok(waitMs >= 0 && waitMs < ceiling, `attempt ${attempt} waits ${waitMs}, ceiling ${ceiling}`);
+    return waitMs;
+  });
+  assert.ok(new Set(waits).size > 1, "the waits are jittered");
+  assert.equal(new Backoff(50, 1_000, () => 0.999).delayMs(40), 999);
+});
