@@ -1,7 +1,8 @@
 // `loghouse serve`: runs a node. Settings come from flags, then LOGHOUSE_* environment variables,
 // then a JSON config file (--config / LOGHOUSE_CONFIG), then the defaults (./data, 127.0.0.1:8400);
-// the first that sets a value wins. Logs are JSON lines on stdout. SIGTERM or SIGINT drains the
-// server and exits 0; a second signal exits at once.
+// the first that sets a value wins. Logs are JSON lines on stdout (pino); --otlp-endpoint turns on
+// traces. SIGTERM or SIGINT drains the server (and sends the last spans) and exits 0; a second
+// signal exits at once.
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
