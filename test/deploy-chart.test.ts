@@ -83,7 +83,7 @@ test("each pod runs as a non-root user with its log on its own volume, gRPC read
   assert.equal(claim.spec.resources.requests.storage, "10Gi");
 });
 
-test("pod N runs node id N+1, advertises its DNS name, and joins through pod 0 (which bootstraps)", async (t) => {
+test("each pod's node is named after the pod, advertises its DNS name, and joins through pod 0 (which bootstraps)", async (t) => {
   const set = only(render("logs"), "StatefulSet");
   const container = set.spec.template.spec.containers[0];
   assert.deepEqual(container.command, ["/bin/sh", "-c"]);
@@ -95,13 +95,13 @@ test("pod N runs node id N+1, advertises its DNS name, and joins through pod 0 (
   const argsOf = (ordinal: number, dataDir: string): string[] =>
     execFileSync("/bin/sh", ["-c", container.args[0]], { env: { PATH: `${dir}:/usr/bin:/bin`, POD_NAME: `${set.metadata.name}-${ordinal}`, POD_NAMESPACE: "streams", LOGHOUSE_DATA_DIR: dataDir }, encoding: "utf8" }).trimEnd().split("\n");
   const fresh = join(dir, "fresh");
-  assert.deepEqual(argsOf(0, fresh), ["serve", "--node-id", "1", "--advertise", `logs-loghouse-0.${peers}:8400`, "--bootstrap"]);
-  assert.deepEqual(argsOf(2, fresh), ["serve", "--node-id", "3", "--advertise", `logs-loghouse-2.${peers}:8400`, "--join", `logs-loghouse-0.${peers}:8400`]);
-  assert.deepEqual(argsOf(11, fresh).slice(0, 3), ["serve", "--node-id", "12"]);
+  assert.deepEqual(argsOf(0, fresh), ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`, "--bootstrap"]);
+  assert.deepEqual(argsOf(2, fresh), ["serve", "--node-id", "logs-loghouse-2", "--advertise", `logs-loghouse-2.${peers}:8400`, "--join", `logs-loghouse-0.${peers}:8400`]);
+  assert.deepEqual(argsOf(11, fresh).slice(0, 3), ["serve", "--node-id", "logs-loghouse-11"]);
   // A pod restarting with its volume resumes from its state: no bootstrap, no join.
   writeFileSync(join(dir, "raft-state.json"), "{}");
-  assert.deepEqual(argsOf(0, dir), ["serve", "--node-id", "1", "--advertise", `logs-loghouse-0.${peers}:8400`]);
-  assert.deepEqual(argsOf(1, dir), ["serve", "--node-id", "2", "--advertise", `logs-loghouse-1.${peers}:8400`]);
+  assert.deepEqual(argsOf(0, dir), ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`]);
+  assert.deepEqual(argsOf(1, dir), ["serve", "--node-id", "logs-loghouse-1", "--advertise", `logs-loghouse-1.${peers}:8400`]);
   // Every flag the script passes, and every variable the pod sets, is one `loghouse serve` takes.
   const flags = new Set(Object.keys(COMMANDS.serve!.options));
   for (const arg of [...argsOf(0, fresh), ...argsOf(1, fresh)].filter((a) => a.startsWith("--"))) assert.ok(flags.has(arg.slice(2)), arg);
