@@ -51,8 +51,8 @@ test("a leader SIGKILLed shows in a survivor's logs, term and leader_changes_tot
   for (const id of NODE_IDS) await start(id);
   // Every member logs the changes it applies: node 1 sees both others join and be promoted.
   for (const id of [2, 3]) {
-    await nodes.get(1)!.waitForLine((line) => line.msg === "member joined as a learner" && line.member === id, 30_000);
-    await nodes.get(1)!.waitForLine((line) => line.msg === "member promoted to voter" && line.member === id, 30_000);
+    await nodes.get(1)!.waitForLine((line) => line.msg === "member joined as a learner" && line.member === String(id), 30_000);
+    await nodes.get(1)!.waitForLine((line) => line.msg === "member promoted to voter" && line.member === String(id), 30_000);
   }
   const oldLeader = await leaderAmong(nodes);
   for (const node of nodes.values()) {
@@ -90,20 +90,20 @@ test("a leader SIGKILLed shows in a survivor's logs, term and leader_changes_tot
       return seen.changes > before.get(id)!.changes ? seen : undefined;
     }, 30_000);
     assert.ok(after.term > before.get(id)!.term, `node ${id}'s term rose: ${before.get(id)!.term} → ${after.term}`);
-    const changed = await node.waitForLine((line) => line.msg === "leader changed" && line.leader === newLeader, 10_000);
+    const changed = await node.waitForLine((line) => line.msg === "leader changed" && line.leader === String(newLeader), 10_000);
     assert.ok((changed.term as number) > before.get(id)!.term, "the line names the new term");
     t.diagnostic(`node ${id}: term ${before.get(id)!.term} → ${after.term}, leader changes ${before.get(id)!.changes} → ${after.changes}`);
   }
   // The new leader heartbeats the dead node: its failed connections say so once.
-  const lost = await nodes.get(newLeader)!.waitForLine((line) => line.msg === "peer lost" && line.peer === oldLeader, 30_000);
+  const lost = await nodes.get(newLeader)!.waitForLine((line) => line.msg === "peer lost" && line.peer === String(oldLeader), 30_000);
   assert.equal(lost.level, "warn");
-  assert.equal(nodes.get(newLeader)!.lines.filter((line) => line.msg === "peer lost" && line.peer === oldLeader).length, 1, "one line, not one per redial");
+  assert.equal(nodes.get(newLeader)!.lines.filter((line) => line.msg === "peer lost" && line.peer === String(oldLeader)).length, 1, "one line, not one per redial");
   for (const node of nodes.values()) {
     await waitUntilAsync("the survivors ready again", async () => (await httpGet(`http://${node.address}/readyz`)).status === 200, 30_000);
   }
   // The old leader restarts over its data: the new leader hears from it again and says so.
   await start(oldLeader);
-  await nodes.get(newLeader)!.waitForLine((line) => line.msg === "peer reachable again" && line.peer === oldLeader, 30_000);
+  await nodes.get(newLeader)!.waitForLine((line) => line.msg === "peer reachable again" && line.peer === String(oldLeader), 30_000);
 });
 
 test("/readyz is 503 with its reason while a member knows no leader, and /healthz 200 all along", async (t) => {

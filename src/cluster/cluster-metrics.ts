@@ -10,7 +10,7 @@ export interface RaftGauges {
   readonly appliedIndex: number;
   readonly isLeader: boolean;
   /** The other members: their match index as the leader tracks it (leader only) and the last heartbeat round trip. */
-  readonly peers: ReadonlyArray<{ readonly id: number; readonly matchIndex: number | undefined; readonly rttSeconds: number | undefined }>;
+  readonly peers: ReadonlyArray<{ readonly name: string; readonly matchIndex: number | undefined; readonly rttSeconds: number | undefined }>;
 }
 
 export interface ClusterMetrics extends LogMetrics {

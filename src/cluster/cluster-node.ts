@@ -145,7 +145,7 @@ export class ClusterNode {
   ) {
     this.admitted = stateFile.existed || options.bootstrap === true;
     this.logger = options.logger ?? silentLogger;
-    this.reachability = new PeerReachability(nodeId, this.logger);
+    this.reachability = new PeerReachability(nodeId, this.logger, (id) => this.nameOf(id));
     this.current = newReplica();
     this.rangeRepair = new RangeRepair({
       nodeId,
@@ -278,7 +278,7 @@ export class ClusterNode {
       commitIndex: commit,
       appliedIndex: applied,
       isLeader: role === Role.Leader,
-      peers: peers.map((id) => ({ id, matchIndex: this.replica.matchIndexOf(id), rttSeconds: this.roundTrips.secondsTo(id) })),
+      peers: peers.map((id) => ({ name: this.nameOf(id), matchIndex: this.replica.matchIndexOf(id), rttSeconds: this.roundTrips.secondsTo(id) })),
     };
   }
 
@@ -295,7 +295,8 @@ export class ClusterNode {
   /** The replica follows `leader` (0: none known) in `term`: logged, and counted when it is a new one. */
   private followLeader(leader: number, term: number): void {
     if (leader === this.leader) return;
-    this.logger.info("leader changed", { nodeId: this.nodeId, previous: this.leader, leader, term });
+    const nameOrNone = (id: number): string | null => (id === 0 ? null : this.nameOf(id));
+    this.logger.info("leader changed", { nodeId: this.nodeId, previous: nameOrNone(this.leader), leader: nameOrNone(leader), leaderId: leader, term });
     this.leader = leader;
     if (leader === 0 || leader === this.lastKnownLeader) return;
     this.lastKnownLeader = leader;
@@ -658,8 +659,9 @@ export class ClusterNode {
 
   /** One line per applied membership change (each member logs the changes it applies). */
   private logMembershipChange(change: MembershipChange): void {
-    const fields = { nodeId: this.nodeId, member: change.nodeId };
-    if (change.kind === MembershipChangeKind.AddLearner) this.logger.info("member joined as a learner", { ...fields, ...decodeMemberCard(change.address ?? "") });
+    const card = decodeMemberCard(change.address ?? "");
+    const fields = { nodeId: this.nodeId, member: card.name ?? this.nameOf(change.nodeId), memberId: change.nodeId };
+    if (change.kind === MembershipChangeKind.AddLearner) this.logger.info("member joined as a learner", { ...fields, address: card.address });
     else if (change.kind === MembershipChangeKind.PromoteLearner) this.logger.info("member promoted to voter", fields);
     else if (change.kind === MembershipChangeKind.RemoveNode) {
       this.reachability.forget(change.nodeId);

@@ -11,11 +11,13 @@ export class PeerReachability {
   constructor(
     private readonly nodeId: number,
     private readonly logger: Logger,
+    /** A member's name, for the lines (Raft ids are drawn at random). */
+    private readonly nameOf: (peer: number) => string,
   ) {}
 
   /** A message from `peer` arrived. */
   heard(peer: number): void {
-    if (this.lost.size > 0 && this.lost.delete(peer)) this.logger.info("peer reachable again", { nodeId: this.nodeId, peer });
+    if (this.lost.size > 0 && this.lost.delete(peer)) this.logger.info("peer reachable again", { nodeId: this.nodeId, peer: this.nameOf(peer), peerId: peer });
     this.heardFrom.add(peer);
   }
 
@@ -23,7 +25,7 @@ export class PeerReachability {
   failed(peer: number, address: string, reason: string): void {
     if (!this.heardFrom.has(peer) || this.lost.has(peer)) return;
     this.lost.add(peer);
-    this.logger.warn("peer lost", { nodeId: this.nodeId, peer, address, reason });
+    this.logger.warn("peer lost", { nodeId: this.nodeId, peer: this.nameOf(peer), peerId: peer, address, reason });
   }
 
   /** `peer` left the cluster: nothing more is said about it. */

@@ -151,7 +151,7 @@ export class NodeMetrics implements ClusterMetrics {
           this.reset();
           for (const peer of read().peers) {
             const measured = value(peer);
-            if (measured !== undefined) this.labels(String(peer.id)).set(measured);
+            if (measured !== undefined) this.labels(peer.name).set(measured);
           }
         },
       });
