@@ -3,29 +3,19 @@
 // Debian's python3-grpcio and python3-grpc-tools (installed by .ci/run); skipped elsewhere when
 // they are missing, but never in CI.
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { addressOf, startLogServer } from "./support/log-server.ts";
+import { PYTHON, pythonGrpcSkip, runPythonJson } from "./support/python-grpc.ts";
 import { devCerts } from "./support/dev-certs.ts";
 import { tempDir } from "./support/temp-dir.ts";
 
-const PYTHON = "/usr/bin/python3";
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-function pythonHasGrpc(): boolean {
-  try {
-    execFileSync(PYTHON, ["-c", "import grpc, grpc_tools"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = pythonHasGrpc();
-const skip = !available && process.env.CI !== "true" ? "python3-grpcio and python3-grpc-tools are not installed (apt-get install -y python3-grpcio python3-grpc-tools)" : false;
+const skip = pythonGrpcSkip;
 
 const SCRIPT = `
 import json, sys
@@ -72,10 +62,7 @@ async function runPython(t: import("node:test").TestContext, script: string, arg
   for (const pkg of ["log", "log/v1"]) await writeFile(join(stubs, pkg, "__init__.py"), "");
   const file = join(dir, "client.py");
   await writeFile(file, script);
-  const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(PYTHON, [file, args[0]!, stubs, ...args.slice(1)], { timeout: 30_000 }, (error, out, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(out))),
-  );
-  return JSON.parse(stdout);
+  return runPythonJson(file, [args[0]!, stubs, ...args.slice(1)]);
 }
 
 test("Python grpcio: unary, client, server and bidi streaming, out of range, health", { skip, timeout: 60_000 }, async (t) => {

@@ -1,7 +1,8 @@
 // gRPC server reflection: the real `buf curl` (Go's reflection client) lists a node's services and
 // methods and calls Produce and Consume with no --schema, over the gRPC fast path and the Connect
-// router, through v1 and v1alpha; with an ACL, reflection needs the consume action. The service's
-// answers (files with their imports, symbols, errors) are checked in memory.
+// router, through v1 and v1alpha; Python's grpcio calls them from the descriptors alone; with an ACL,
+// reflection needs the consume action. The service's answers (files with their imports, symbols,
+// errors) are checked in memory.
 import { create, fromBinary, type DescService } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, createRouterTransport } from "@connectrpc/connect";
@@ -17,6 +18,7 @@ import { Log } from "../src/gen/log/v1/log_pb.ts";
 import { Admin } from "../src/gen/loghouse/admin/v1/admin_pb.ts";
 import { createReflectionService } from "../src/server/reflection-service.ts";
 import { devCerts } from "./support/dev-certs.ts";
+import { pythonGrpcSkip, runPythonJson } from "./support/python-grpc.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { tempDir } from "./support/temp-dir.ts";
 
@@ -97,6 +99,81 @@ test("with an ACL, reflection needs a principal allowed to consume", { timeout: 
   const withToken = await bufCurl(cwd, ["-H", "Authorization: Bearer reflection-token-0123456789", "--reflect-header", "*", ...listServices]);
   assert.equal(withToken.code, 0, withToken.stderr);
   assert.match(withToken.stdout, /^log\.v1\.Log$/m);
+});
+
+/**
+ * A Python grpcio client that knows only the reflection protocol (its .proto compiled by grpc_tools):
+ * it lists the services, fetches log.v1.Log's file and imports, builds Produce's and Consume's
+ * messages from those descriptors with Google's protobuf runtime, and calls them.
+ */
+const PYTHON_REFLECTION_CLIENT = `
+import json, sys
+import grpc
+from grpc_tools import protoc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+address, proto_root, workdir = sys.argv[1:4]
+
+def message_class(pool, name):
+    descriptor = pool.FindMessageTypeByName(name)
+    get = getattr(message_factory, "GetMessageClass", None)
+    return get(descriptor) if get else message_factory.MessageFactory(pool).GetPrototype(descriptor)
+
+def pool_of(files):
+    by_name, pool, added = {f.name: f for f in files}, descriptor_pool.DescriptorPool(), set()
+    def add(f):
+        if f.name in added:
+            return
+        for dependency in f.dependency:
+            add(by_name[dependency])
+        pool.AddSerializedFile(f.SerializeToString())
+        added.add(f.name)
+    for f in files:
+        add(f)
+    return pool
+
+set_path = workdir + "/reflection.pb"
+assert protoc.main(["protoc", "-I" + proto_root, "--descriptor_set_out=" + set_path, "grpc/reflection/v1/reflection.proto"]) == 0
+own = pool_of(descriptor_pb2.FileDescriptorSet.FromString(open(set_path, "rb").read()).file)
+Request = message_class(own, "grpc.reflection.v1.ServerReflectionRequest")
+Response = message_class(own, "grpc.reflection.v1.ServerReflectionResponse")
+channel = grpc.insecure_channel(address)
+reflect = channel.stream_stream("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", request_serializer=Request.SerializeToString, response_deserializer=Response.FromString)
+listed, described = list(reflect(iter([Request(list_services=""), Request(file_containing_symbol="log.v1.Log")])))
+out = {"services": [service.name for service in listed.list_services_response.service]}
+files = [descriptor_pb2.FileDescriptorProto.FromString(b) for b in described.file_descriptor_response.file_descriptor_proto]
+out["files"] = [f.name for f in files]
+pool = pool_of(files)
+log = pool.FindServiceByName("log.v1.Log")
+
+def call(method_name, request_fields):
+    method = log.FindMethodByName(method_name)
+    request_class = message_class(pool, method.input_type.full_name)
+    response_class = message_class(pool, method.output_type.full_name)
+    stub = channel.unary_unary("/log.v1.Log/" + method_name, request_serializer=request_class.SerializeToString, response_deserializer=response_class.FromString)
+    request = request_class()
+    request_fields(request)
+    return stub(request)
+
+def produce_fields(request):
+    request.record.value = b"described by reflection"
+out["offset"] = call("Produce", produce_fields).offset
+def consume_fields(request):
+    request.offset = out["offset"]
+out["value"] = call("Consume", consume_fields).record.value.decode()
+print(json.dumps(out))
+`;
+
+test("Python grpcio builds Produce and Consume from the descriptors reflection hands out", { skip: pythonGrpcSkip, timeout: 60_000 }, async (t) => {
+  const server = await startLogServer(t);
+  const dir = await tempDir(t);
+  const file = join(dir, "reflection_client.py");
+  await writeFile(file, PYTHON_REFLECTION_CLIENT);
+  const out = await runPythonJson(file, [addressOf(server), fileURLToPath(new URL("../proto", import.meta.url)), dir]);
+  assert.ok((out.services as string[]).includes("log.v1.Log"), JSON.stringify(out));
+  assert.equal((out.files as string[])[0], "log/v1/log.proto");
+  assert.equal(out.offset, 0);
+  assert.equal(out.value, "described by reflection");
 });
 
 /** One reflection request answered by a service for `services`, in memory. */
