@@ -1,21 +1,26 @@
 // A node's /metrics scraped by a real Prometheus (Debian's /usr/bin/prometheus) during a produce
-// burst, and its /healthz and /readyz probes over HTTP/1.1 and HTTP/2, in plaintext and with TLS.
+// burst, its /healthz and /readyz probes over HTTP/1.1 and HTTP/2, in plaintext and with TLS, and
+// refusals counted by reason (anonymous with an ACL, past connectionsMax, past streamsMax).
 // Without Prometheus installed, the scrape test says so in its name and checks the exposition text
 // itself: never a silent pass.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import * as http2 from "node:http2";
+import { connect as tcpConnect, type Socket } from "node:net";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
+import { LoghouseServer } from "../src/server/server.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { devCerts } from "./support/dev-certs.ts";
 import { freePort } from "./support/free-port.ts";
 import { httpGet, sampleValue } from "./support/http-get.ts";
 import { startNode, stopNode, type NodeProcess } from "./support/node-process.ts";
 import { tempDir } from "./support/temp-dir.ts";
-import { waitUntilAsync } from "./support/wait-until.ts";
+import { frame } from "./support/raw-grpc.ts";
+import { waitUntil, waitUntilAsync } from "./support/wait-until.ts";
 
 const PROMETHEUS = "/usr/bin/prometheus";
 const BATCHES = 20;
@@ -147,4 +152,57 @@ test("with TLS, an ACL and no client certificate, the probes and /metrics still 
   const { body } = await httpGet(`https://localhost:${node.port}/metrics`, { ca });
   assert.equal(sampleValue(body, "loghouse_rejected_calls_total", { reason: "unauthenticated" }), 1);
   assert.equal(sampleValue(body, "loghouse_rpc_requests_total", { method: "/log.v1.Log/Produce", code: "UNAUTHENTICATED" }), 1);
+});
+
+/** A node in this process with `limits`, for tests that read its registry directly. */
+async function startServerWith(t: Parameters<typeof cleanup>[0], limits: { connectionsMax?: number; streamsMax?: number; streamsPerConnectionMax?: number }): Promise<LoghouseServer> {
+  const server = await LoghouseServer.start({ dataDir: join(await tempDir(t), "data"), port: 0, limits });
+  cleanup(t, () => server.close());
+  return server;
+}
+
+async function exposition(server: LoghouseServer): Promise<string> {
+  return (await server.metrics.exposition()).body;
+}
+
+test("a connection past connectionsMax is counted as rejected: connection_limit", async (t) => {
+  const server = await startServerWith(t, { connectionsMax: 1 });
+  const open = (): Promise<Socket> =>
+    new Promise((resolve, reject) => {
+      const socket = tcpConnect(server.address.port, "127.0.0.1", () => resolve(socket));
+      socket.once("error", reject);
+      cleanup(t, () => socket.destroy());
+    });
+  await open();
+  await waitUntilAsync("the first connection counted", async () => sampleValue(await exposition(server), "loghouse_connections") === 1);
+  const second = await open();
+  await new Promise((resolve) => second.once("close", resolve));
+  const text = await exposition(server);
+  assert.equal(sampleValue(text, "loghouse_rejected_calls_total", { reason: "connection_limit" }), 1);
+  assert.equal(sampleValue(text, "loghouse_connections"), 1);
+});
+
+test("a call past streamsMax is refused and counted as rejected: too_many_streams; loghouse_streams counts the open one", async (t) => {
+  const server = await startServerWith(t, { streamsMax: 1, streamsPerConnectionMax: 1 });
+  // Two connections: the limit is the node's, over all of them.
+  const call = (path: string): http2.ClientHttp2Stream => {
+    const session = http2.connect(`http://127.0.0.1:${server.address.port}`);
+    cleanup(t, () => session.destroy());
+    const stream = session.request({ ":method": "POST", ":path": path, "content-type": "application/grpc", te: "trailers" });
+    stream.on("error", () => undefined);
+    stream.end(frame(new Uint8Array(0)));
+    return stream;
+  };
+  // A ConsumeStream from offset 0 of an empty log waits for the first record, holding its stream.
+  call("/log.v1.Log/ConsumeStream");
+  await waitUntil("the held stream", () => server.streamsOpen === 1);
+  const refused = call("/log.v1.Log/GetOffsets");
+  const status = await new Promise<string | undefined>((resolve) => {
+    refused.once("response", (headers) => resolve(headers["grpc-status"] as string | undefined));
+    refused.once("trailers", (trailers) => resolve(trailers["grpc-status"] as string | undefined));
+  });
+  assert.equal(status, "8", "RESOURCE_EXHAUSTED");
+  const text = await exposition(server);
+  assert.equal(sampleValue(text, "loghouse_rejected_calls_total", { reason: "too_many_streams" }), 1);
+  assert.equal(sampleValue(text, "loghouse_streams"), 1);
 });
