@@ -40,6 +40,8 @@ export interface OutboundContext {
   readonly requestFlush: (peer: OutboundPeer) => void;
   /** Mutual TLS for every new connection, when the cluster runs with TLS. */
   readonly peerTls: () => PeerTls | undefined;
+  /** The name a peer's certificate must carry, by the peer's Raft id. */
+  readonly peerNameOf: (nodeId: number) => string;
 }
 
 type PeerState = "idle" | "connecting" | "connected" | "backoff" | "closed";
@@ -133,7 +135,7 @@ export class OutboundPeer {
     assert.equal(this.state, "idle");
     assert.equal(this.socket, null);
     this.state = "connecting";
-    const { socket, readyEvent } = dialPeer(this.address, this.context.peerTls(), this.id);
+    const { socket, readyEvent } = dialPeer(this.address, this.context.peerTls(), this.context.peerNameOf(this.id));
     this.socket = socket;
     this.socketClosed = new Promise((resolve) => socket.once("close", () => resolve()));
     let failure: Error | undefined;

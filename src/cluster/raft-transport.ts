@@ -49,7 +49,7 @@ export class RaftTransport {
   constructor(options: RaftTransportOptions) {
     this.config = resolveTransportConfig(options);
     const { nodeId, frameBytesMax, onMessage, onRepairMessage, onError } = this.config;
-    this.outboundContext = { config: this.config, counters: this.counters, requestFlush: (peer) => this.requestFlush(peer), peerTls: () => this.peerTls };
+    this.outboundContext = { config: this.config, counters: this.counters, requestFlush: (peer) => this.requestFlush(peer), peerTls: () => this.peerTls, peerNameOf: (id) => this.peerNameOf(id) };
     const deliver = (message: PeerMessage): void => {
       if (!isRepairMessage(message)) onMessage(message);
       else if (onRepairMessage !== undefined) onRepairMessage(message);
@@ -59,9 +59,9 @@ export class RaftTransport {
   }
 
   /**
-   * Runs every connection from now on over mutual TLS: outbound ones dial with `peerTls`, and an
-   * inbound one must have a verified certificate naming the node its hello claims to be, by the
-   * name `nameOf` gives its Raft id.
+   * Runs every connection from now on over mutual TLS: outbound ones dial with `peerTls` and expect
+   * the certificate of the node dialled, and an inbound one must have a verified certificate naming
+   * the node its hello claims to be; nodes are named by `nameOf` from their Raft ids.
    */
   usePeerTls(peerTls: PeerTls, nameOf: (nodeId: number) => string): void {
     this.peerTls = peerTls;
