@@ -93,7 +93,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
     run: async (flags) => (await import("./consume.ts")).consume(flags),
   },
   status: {
-    summary: "print the node's health, servers and offsets as JSON (exit 1 unless SERVING)",
+    summary: "print the node's health, members (role, liveness, term, lag) and offsets as JSON (exit 1 unless SERVING)",
     options: CLIENT_OPTIONS,
     run: async (flags) => (await import("./admin-commands.ts")).status(flags),
   },
