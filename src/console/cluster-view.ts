@@ -16,7 +16,8 @@ export class ClusterView {
     try {
       const { servers } = await this.connection.client.getServers({});
       this.connection.rememberMembers(servers.map((server) => server.rpcAddr));
-      this.body.replaceChildren(...servers.map((server) => this.row(server)));
+      const byName = [...servers].sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+      this.body.replaceChildren(...byName.map((server) => this.row(server)));
       this.source.textContent = this.connection.baseUrl;
     } catch (error) {
       this.source.textContent = `${this.connection.baseUrl} (not answering: ${(error as Error).message})`;

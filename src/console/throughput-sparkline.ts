@@ -51,7 +51,10 @@ export class ThroughputSparkline {
     const height = Number(this.line.ownerSVGElement?.getAttribute("height") ?? 40);
     const top = Math.max(1, ...this.rates);
     const step = width / (POINTS_MAX - 1);
-    this.line.setAttribute("points", this.rates.map((rate, i) => `${(i * step).toFixed(1)},${(height - 1 - (rate / top) * (height - 2)).toFixed(1)}`).join(" "));
+    // The latest rate sits at the right edge; a first one alone is drawn as a short flat line.
+    const drawn = this.rates.length === 1 ? [this.rates[0]!, this.rates[0]!] : this.rates;
+    const left = width - (drawn.length - 1) * step;
+    this.line.setAttribute("points", drawn.map((rate, i) => `${(left + i * step).toFixed(1)},${(height - 1 - (rate / top) * (height - 2)).toFixed(1)}`).join(" "));
     this.caption.textContent = `Records appended per second: ${Math.round(this.rates.at(-1)!)} now, ${Math.round(top)} at most in the last ${this.rates.length} samples`;
   }
 }
