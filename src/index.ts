@@ -2,6 +2,8 @@
 // generated descriptors (for connect-es clients, e.g. in browsers), and the error catalogue.
 export { LoghouseClient, type ClientOptions, type ClientTlsOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./client/client.ts";
 export { Producer, type ProducerOptions } from "./client/producer.ts";
+export { ClusterClient, type ClusterClientOptions } from "./client/cluster-client.ts";
+export type { ProduceDelivery } from "./client/retry-policy.ts";
 export { LoghouseServer, type ServerOptions } from "./server/server.ts";
 export { defaultServerLimits, resolveServerConfig, type ServerConfig, type ServerConfigInput, type ServerLimits } from "./server/config.ts";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./server/logger.ts";
