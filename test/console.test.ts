@@ -18,7 +18,7 @@ import { devCerts } from "./support/dev-certs.ts";
 import { freePort } from "./support/free-port.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { runCli } from "./support/run-cli.ts";
-import { startLogServer } from "./support/log-server.ts";
+import { startTokenSecuredServer } from "./support/log-server.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
 
@@ -143,17 +143,8 @@ describe("the web console", { concurrency: false }, () => {
   });
 
   test("on a node with TLS and an ACL, works once given a bearer token, which the tab keeps", { skip: noChromium, timeout: 120_000 }, async (t) => {
-    const certs = await devCerts(t);
     const token = "console-token-0123456789abcdef";
-    const tokensFile = join(certs.dir, "tokens.json");
-    await writeFile(tokensFile, JSON.stringify({ [token]: "root" }));
-    const server = await startLogServer(t, {
-      security: {
-        tls: { certFile: certs.path("node-1.pem"), keyFile: certs.path("node-1-key.pem"), caFile: certs.path("ca.pem") },
-        acl: { modelFile: certs.path("model.conf"), policyFile: certs.path("policy.csv") },
-        tokensFile,
-      },
-    });
+    const server = await startTokenSecuredServer(t, token);
     const page = await openConsole(t, `https://127.0.0.1:${server.address.port}/`);
     await waitUntilAsync("the tail to stop without a token", async () => (await page.textContent("#tail-status"))?.startsWith("Stopped: Unauthenticated"));
     await page.fill("#token", token);

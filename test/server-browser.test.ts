@@ -10,10 +10,7 @@ import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { devCerts } from "./support/dev-certs.ts";
-import { startLogServer } from "./support/log-server.ts";
+import { startLogServer, startTokenSecuredServer } from "./support/log-server.ts";
 import { cleanup } from "./support/cleanup.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -69,17 +66,8 @@ test("Chromium calls the node over Connect and gRPC-Web from another origin", { 
 });
 
 test("Chromium calls a node with TLS and an ACL over HTTPS with a bearer token; without it, UNAUTHENTICATED", { skip, timeout: 120_000 }, async (t) => {
-  const certs = await devCerts(t);
-  const tokensFile = join(certs.dir, "tokens.json");
   const token = "browser-token-0123456789abcdef";
-  await writeFile(tokensFile, JSON.stringify({ [token]: "root" }));
-  const server = await startLogServer(t, {
-    security: {
-      tls: { certFile: certs.path("node-1.pem"), keyFile: certs.path("node-1-key.pem"), caFile: certs.path("ca.pem") },
-      acl: { modelFile: certs.path("model.conf"), policyFile: certs.path("policy.csv") },
-      tokensFile,
-    },
-  });
+  const server = await startTokenSecuredServer(t, token);
   const results = await runPage(t, `https://localhost:${server.address.port}`, token);
   assertExercised(results);
   assert.equal(results.withoutToken, "Unauthenticated");
