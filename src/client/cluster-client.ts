@@ -12,14 +12,7 @@
 // more, so read(offset) of an acknowledged offset finds it; `reads: "leader"` reads only there.
 import { setTimeout as delay } from "node:timers/promises";
 import { InvalidArgumentError, OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
-import type {
-  ConsumeBatchResponse,
-  ConsumeBatchStreamResponse,
-  GetOffsetsResponse,
-  GetServersResponse,
-  OffsetForTimestampResponse,
-  Server,
-} from "../gen/log/v1/log_pb.ts";
+import type * as wire from "../gen/log/v1/log_pb.ts";
 import { ClusterView } from "./cluster-view.ts";
 import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, NodeChannel, type ChannelOptions } from "./node-channel.ts";
@@ -90,7 +83,7 @@ export class ClusterClient implements RecordSource {
   }
 
   /** Committed records from `offset` on (a fetch); with maxWaitMs, waits that long for a record at the end of the log. */
-  readBatch(offset: bigint | number, options: ReadOptions & { maxWaitMs?: number } = {}): Promise<ConsumeBatchResponse> {
+  readBatch(offset: bigint | number, options: ReadOptions & { maxWaitMs?: number } = {}): Promise<wire.ConsumeBatchResponse> {
     return this.readCall("consumeBatch", { offset: BigInt(offset), maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0, maxWaitMs: options.maxWaitMs ?? 0 });
   }
 
@@ -105,18 +98,18 @@ export class ClusterClient implements RecordSource {
   }
 
   /** The range of offsets the log holds, as the member asked sees it: [lowestOffset, endOffset). */
-  offsets(): Promise<GetOffsetsResponse> {
+  offsets(): Promise<wire.GetOffsetsResponse> {
     return this.readCall("getOffsets", {});
   }
 
   /** The first offset whose record was created at or after `timestampMs` (found: false with the end offset if none). */
-  offsetForTimestamp(timestampMs: bigint | number): Promise<OffsetForTimestampResponse> {
+  offsetForTimestamp(timestampMs: bigint | number): Promise<wire.OffsetForTimestampResponse> {
     return this.readCall("offsetForTimestamp", { timestampMs: BigInt(timestampMs) });
   }
 
   /** The members as the leader sees them (it alone knows every member's liveness and lag). */
-  async servers(): Promise<Server[]> {
-    return (await this.call<GetServersResponse>("leader", "read", this.delivery, (channel, deadline) => channel.unary("log", "getServers", {}, deadline))).servers;
+  async servers(): Promise<wire.Server[]> {
+    return (await this.call<wire.GetServersResponse>("leader", "read", this.delivery, (channel, deadline) => channel.unary("log", "getServers", {}, deadline))).servers;
   }
 
   /** Removes member `nodeId` (asked of the leader); resolves once the change is committed. Retried only when it certainly was not acted on. */
@@ -149,7 +142,7 @@ export class ClusterClient implements RecordSource {
         const channel = this.channel(address);
         await channel.connect(deadline);
         const request = { offset: next, maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0 };
-        for await (const batch of channel.stream<ConsumeBatchStreamResponse>("consumeBatchStream", request, signal)) {
+        for await (const batch of channel.stream<wire.ConsumeBatchStreamResponse>("consumeBatchStream", request, signal)) {
           if (batch.records.length === 0) continue;
           if (batch.records[0]!.offset !== next) throw new RpcError(`${address} sent offset ${batch.records[0]!.offset} where ${next} was due`, RpcCode.internal);
           next = batch.nextOffset;
@@ -216,9 +209,9 @@ export class ClusterClient implements RecordSource {
     return route === "leader" ? this.view.leaderAddress(deadline) : this.view.readerAddress(deadline);
   }
 
-  private async askServers(address: string, deadline: number): Promise<Server[]> {
+  private async askServers(address: string, deadline: number): Promise<wire.Server[]> {
     try {
-      return (await this.channel(address).unary<GetServersResponse>("log", "getServers", {}, deadline)).servers;
+      return (await this.channel(address).unary<wire.GetServersResponse>("log", "getServers", {}, deadline)).servers;
     } catch (error) {
       this.view.rest(address);
       throw error;
