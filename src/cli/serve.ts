@@ -6,7 +6,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
-import { InvalidConfigError } from "../errors.ts";
+import { InvalidConfigError, UsageError } from "../errors.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, resolveServerConfig, type ServerConfigInput } from "../server/config.ts";
 import { ClusterMember } from "../server/cluster-member.ts";
 import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/logger.ts";
@@ -150,7 +150,12 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
     ...(retentionMs === undefined ? {} : { retentionMs: integerSetting("retention-ms", retentionMs) }),
   };
   const nodeId = pick(flags["node-id"], "LOGHOUSE_NODE_ID", file.nodeId);
-  if (nodeId !== undefined && !isNodeName(nodeId)) throw new InvalidConfigError(`--node-id must be ${NODE_NAME_RULE}; got ${JSON.stringify(nodeId)}`);
+  if (nodeId !== undefined && !isNodeName(nodeId)) {
+    // A bad flag is a usage error (exit 2); a bad environment variable or config file, a configuration error.
+    const source = flags["node-id"] !== undefined ? "--node-id" : env.LOGHOUSE_NODE_ID !== undefined ? "LOGHOUSE_NODE_ID" : "nodeId";
+    const message = `${source} must be a node name, ${NODE_NAME_RULE}; got ${JSON.stringify(nodeId)}`;
+    throw source === "--node-id" ? new UsageError(message) : new InvalidConfigError(message);
+  }
   const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise);
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
   const join = pick(flags.join, "LOGHOUSE_JOIN", undefined);
