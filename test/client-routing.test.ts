@@ -3,7 +3,8 @@
 // retries through a leader SIGKILL loses no acknowledged record (read back record by record;
 // duplicates are counted and reported, since the idempotent producer of issue 11 item 6 is what
 // removes them); and following consumers see every record exactly once, in order, across the
-// leader's death and across the deaths of the followers they read from.
+// leader's death and across the deaths of the followers they read from; a paused leader (its
+// connections open, nothing answered) costs a stream and a produce on it a keepalive timeout.
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import { ClusterClient, type ClusterClientOptions } from "../src/client/cluster-client.ts";
@@ -151,4 +152,27 @@ test("a consumer following on the followers resumes when the member it reads fro
   const end = log.at(-1)!.offset;
   await waitUntil("the consumer to reach the end", () => seen.at(-1)?.offset === end, CONVERGE_MS);
   assertSeenExactlyOnce("the consumer", seen, log);
+});
+
+test("a paused leader: the produce and the following stream on it move to the new leader", async (t) => {
+  const cluster = await formCluster(t);
+  const producer = clientFor(t, cluster, { produceDelivery: "at-least-once" });
+  const onLeader = follow(t, clientFor(t, cluster, { reads: "leader" }));
+  const acknowledged = new Map<bigint, string>();
+  await produceRecords(producer, "before", 20, acknowledged);
+  const leader = await cluster.leader();
+  await cluster.signal(leader, "SIGSTOP");
+  try {
+    const pausedAt = performance.now();
+    await produceRecords(producer, "while-paused", 20, acknowledged);
+    t.diagnostic(`20 produces acknowledged ${Math.round(performance.now() - pausedAt)} ms after the leader was paused`);
+  } finally {
+    await cluster.signal(leader, "SIGCONT");
+  }
+  const log = await readBack(clientFor(t, cluster, { reads: "leader" }));
+  const byOffset = new Map(log.map((record) => [record.offset, text(record)]));
+  assert.deepEqual([...acknowledged].filter(([offset, value]) => byOffset.get(offset) !== value), [], "nothing acknowledged is lost");
+  const end = log.at(-1)!.offset;
+  await waitUntil("the consumer to reach the end", () => onLeader.at(-1)?.offset === end, CONVERGE_MS);
+  assertSeenExactlyOnce("the consumer on the leader", onLeader, log);
 });

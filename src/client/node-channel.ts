@@ -53,6 +53,11 @@ const MESSAGE_BYTES_MAX = 64 * 1024 * 1024;
 // moves between members wants a restarted node back within a second.
 const RECONNECT_BACKOFF_MS_INITIAL = 100;
 const RECONNECT_BACKOFF_MS_MAX = 1_000;
+// While a call is open (a following stream above all), a ping unanswered for KEEPALIVE_TIMEOUT_MS
+// closes the connection, so a node that stopped answering (paused, cut off) fails the call with
+// UNAVAILABLE instead of holding it for good; the routing client then goes elsewhere.
+const KEEPALIVE_TIME_MS = 5_000;
+const KEEPALIVE_TIMEOUT_MS = 5_000;
 
 /** Adds `headers()` to every call (an interceptor: call credentials, for the bearer token, would need TLS). */
 function withHeaders(headers: () => Readonly<Record<string, string>>): grpc.Interceptor {
@@ -93,6 +98,8 @@ export class NodeChannel {
       "grpc.max_receive_message_length": MESSAGE_BYTES_MAX,
       "grpc.initial_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_INITIAL,
       "grpc.max_reconnect_backoff_ms": RECONNECT_BACKOFF_MS_MAX,
+      "grpc.keepalive_time_ms": KEEPALIVE_TIME_MS,
+      "grpc.keepalive_timeout_ms": KEEPALIVE_TIMEOUT_MS,
       ...options.channelOptions,
       interceptors: headerInterceptors(options),
     };
