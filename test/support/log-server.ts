@@ -4,14 +4,14 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import type { ServerConfigInput } from "../../src/server/config.ts";
-import { LoghouseServer } from "../../src/server/server.ts";
+import { LoghouseServer, type ServerOptions } from "../../src/server/server.ts";
 import { devCerts } from "./dev-certs.ts";
 import { tempDir } from "./temp-dir.ts";
 import { cleanup } from "./cleanup.ts";
 
-export async function startLogServer(t: TestContext, input: ServerConfigInput = {}): Promise<LoghouseServer> {
+export async function startLogServer(t: TestContext, input: ServerConfigInput = {}, options: ServerOptions = {}): Promise<LoghouseServer> {
   const dataDir = input.dataDir ?? (await tempDir(t));
-  const server = await LoghouseServer.start({ port: 0, ...input, dataDir });
+  const server = await LoghouseServer.start({ port: 0, ...input, dataDir }, options);
   cleanup(t, () => server.close());
   return server;
 }
