@@ -1,7 +1,7 @@
 // Deadlines and backoff of the routing client: a member that accepts connections and never answers
 // (a raw TCP listener) fails every kind of call with DEADLINE_EXCEEDED at the deadline, in code and
-// through the CLI, instead of hanging; a dead address beside a live node costs nothing; the
-// backoff between retries grows, is capped, and is jittered.
+// through the CLI, instead of hanging; a dead address beside a live node costs nothing, and no
+// live address at all fails at once; the backoff between retries grows, is capped, and is jittered.
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { test, type TestContext } from "node:test";
@@ -68,6 +68,16 @@ test("a dead address before a live node in the list costs nothing: writes and re
   const offset = await client.produce(Buffer.from("through the live one"));
   assert.equal(Buffer.from((await client.read(offset)).value).toString(), "through the live one");
   assert.equal(client.leaderAddress, addressOf(server));
+});
+
+test("when no member can be connected to at all, calls fail at once instead of retrying to the deadline", async (t) => {
+  const client = new ClusterClient([`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`], { callTimeoutMs: 20_000 });
+  cleanup(t, () => client.close());
+  for (const [what, call] of [["produce", () => client.produce(Buffer.from("x"))], ["read", () => client.read(1n)]] as const) {
+    const started = performance.now();
+    await assert.rejects(call(), (error: unknown) => error instanceof RpcError && error.rpcCode === RpcCode.unavailable && /ECONNREFUSED/.test(error.message), what);
+    assert.ok(performance.now() - started < LATE_MS_MAX, `${what} took ${performance.now() - started} ms`);
+  }
 });
 
 test("backoff doubles up to its cap and is jittered below it", (t) => {

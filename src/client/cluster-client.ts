@@ -15,7 +15,7 @@ import { InvalidArgumentError, OffsetOutOfRangeError, RpcCode, RpcError } from "
 import type * as wire from "../gen/log/v1/log_pb.ts";
 import { ClusterView } from "./cluster-view.ts";
 import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
-import { checkChannelOptions, NodeChannel, type ChannelOptions } from "./node-channel.ts";
+import { checkChannelOptions, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { Backoff, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
 
@@ -209,12 +209,14 @@ export class ClusterClient implements RecordSource {
     return route === "leader" ? this.view.leaderAddress(deadline) : this.view.readerAddress(deadline);
   }
 
+  /** GetServers of one member; NotConnectedError when the connection itself failed. */
   private async askServers(address: string, deadline: number): Promise<wire.Server[]> {
+    const channel = this.channel(address);
     try {
-      return (await this.channel(address).unary<wire.GetServersResponse>("log", "getServers", {}, deadline)).servers;
+      return (await channel.unary<wire.GetServersResponse>("log", "getServers", {}, deadline)).servers;
     } catch (error) {
       this.view.rest(address);
-      throw error;
+      throw channel.unreachable ? new NotConnectedError((error as Error).message) : error;
     }
   }
 

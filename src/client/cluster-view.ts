@@ -1,9 +1,21 @@
 // The routing client's picture of the cluster: its members' addresses and which one leads, learned
 // from GetServers. Any seed address will do to start. A refresh asks every known address at once
 // and takes the first answer that names a leader, so one silent member costs nothing. Members
-// whose calls failed are passed over for a while when picking where to read.
-import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
+// whose calls failed are passed over for a while when picking where to read. When no address can
+// even be connected to, there is nobody to wait for: that failure is final.
+import { ClusterUnavailableError, InvalidArgumentError, RpcCode, RpcError } from "../errors.ts";
+import { NotConnectedError } from "./node-channel.ts";
 import type { Server } from "../gen/log/v1/log_pb.ts";
+
+/**
+ * No address could even be connected to: the cluster (or the one node) is down or the addresses are
+ * wrong. Calls fail at once, as a call to one unreachable node does, instead of retrying.
+ */
+export class MembersUnreachableError extends RpcError {
+  constructor(message: string) {
+    super(message, RpcCode.unavailable);
+  }
+}
 
 /** Asks the node at `address` for its members (GetServers), within `deadline` (ms since the epoch). */
 export type AskServers = (address: string, deadline: number) => Promise<Server[]>;
@@ -37,7 +49,12 @@ export class ClusterView {
    * is passed over), the leader when no follower is left, a seed when nothing is known yet.
    */
   async readerAddress(deadline: number): Promise<string> {
-    if (this.members.length === 0) await this.refresh(deadline).catch(() => undefined);
+    if (this.members.length === 0) {
+      // Reads need no leader: without one, the seeds are asked; only if none can be reached is it over.
+      await this.refresh(deadline).catch((error: unknown) => {
+        if (error instanceof MembersUnreachableError) throw error;
+      });
+    }
     const now = Date.now();
     const awake = (address: string): boolean => (this.resting.get(address) ?? 0) <= now;
     const followers = this.members.filter((member) => !member.isLeader && member.rpcAddr !== "").map((member) => member.rpcAddr);
@@ -81,7 +98,9 @@ export class ClusterView {
       this.leader = first.leader;
     } catch (error) {
       // Every member failed or knew no leader: say why with the first reason.
-      throw (error as AggregateError).errors[0];
+      const reasons = (error as AggregateError).errors;
+      if (reasons.every((reason) => reason instanceof NotConnectedError)) throw new MembersUnreachableError((reasons[0] as Error).message);
+      throw reasons[0];
     }
   }
 

@@ -39,8 +39,8 @@ export type ServiceName = "log" | "health" | "admin";
 
 /** A connection attempt that failed before any call was sent on it (refused, reset, TLS refused). */
 export class NotConnectedError extends RpcError {
-  constructor(address: string) {
-    super(`cannot connect to ${address}`, RpcCode.unavailable);
+  constructor(message: string) {
+    super(message, RpcCode.unavailable);
   }
 }
 
@@ -154,7 +154,7 @@ export class NodeChannel {
       const check = (): void => {
         const state = channel.getConnectivityState(true);
         if (state === grpc.connectivityState.READY) return resolve();
-        if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return reject(new NotConnectedError(this.address));
+        if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return reject(new NotConnectedError(`cannot connect to ${this.address}`));
         channel.watchConnectivityState(state, deadline, (error) => {
           if (error === undefined) return check();
           reject(new RpcError(`${this.address} did not answer within the deadline`, RpcCode.deadlineExceeded));
@@ -162,6 +162,11 @@ export class NodeChannel {
       };
       check();
     });
+  }
+
+  /** Whether the last attempt to connect failed (and no connection has been made since). */
+  get unreachable(): boolean {
+    return this.clients.log.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE;
   }
 
   close(): void {

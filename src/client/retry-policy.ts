@@ -7,6 +7,7 @@
 // twice, so it happens only under "at-least-once". The idempotent producer (issue 11 item 6) is
 // what will make such retries exactly-once.
 import { InvalidArgumentError, LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
+import { MembersUnreachableError } from "./cluster-view.ts";
 import { NotConnectedError } from "./node-channel.ts";
 
 /** What a produce may risk: "at-most-once" (the default) never writes a record twice; "at-least-once" never gives up on an ambiguous failure while time remains, and may. */
@@ -25,8 +26,9 @@ export function transient(error: unknown): boolean {
   return error instanceof NodeRemovedError || (error instanceof LoghouseError && error.rpcCode === RpcCode.unavailable);
 }
 
-/** Whether a failed call of `kind` may be tried again under `delivery` (a write's; reads ignore it). */
+/** Whether a failed call of `kind` may be tried again under `delivery` (a write's; reads ignore it). No member reachable at all is final. */
 export function retryable(kind: CallKind, error: unknown, delivery: ProduceDelivery): boolean {
+  if (error instanceof MembersUnreachableError) return false;
   if (kind === "read" || delivery === "at-least-once") return transient(error);
   return refusedBeforeAppend(error);
 }
