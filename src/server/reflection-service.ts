@@ -12,11 +12,10 @@ import { ServerReflection as ServerReflectionV1Alpha } from "../gen/grpc/reflect
 import type { ServiceHandlers } from "./call-context.ts";
 
 /**
- * The reflection services themselves, served beside the others (and listed by them). v1alpha has
- * v1's messages and field numbers, so both take the same handlers; the cast renames its package in
- * the types only.
+ * The reflection services themselves, served beside the others (and listed by them). v1alpha's
+ * method takes and returns v1's messages, so both take the same handlers.
  */
-export const REFLECTION_SERVICES: readonly (typeof ServerReflectionV1)[] = [ServerReflectionV1, ServerReflectionV1Alpha as unknown as typeof ServerReflectionV1];
+export const REFLECTION_SERVICES = [ServerReflectionV1, ServerReflectionV1Alpha] as const;
 
 type Answer = MessageInitShape<typeof ServerReflectionResponseSchema>["messageResponse"];
 
