@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { LoghouseClient } from "../src/client/client.ts";
+import { InvalidConfigError } from "../src/errors.ts";
 import { Log } from "../src/gen/log/v1/log_pb.ts";
 import { silentLogger } from "../src/logger.ts";
 import { otlpTracesUrl, startTracing } from "../src/observability/tracing.ts";
@@ -179,6 +180,15 @@ test("over Connect too, a Produce's server span is the child of the caller's tra
   const append = receiver.spans.find((span) => span.parentSpanId === call.spanId);
   assert.equal(append?.name, "loghouse.append");
   assert.equal(append.attributes["loghouse.first_offset"], Number(produced.offset));
+});
+
+test("--otlp-endpoint is a base URL (spans go to its /v1/traces) or the traces URL itself; anything else is refused", () => {
+  assert.equal(otlpTracesUrl("http://collector:4318"), "http://collector:4318/v1/traces");
+  assert.equal(otlpTracesUrl("https://collector:4318/otlp/"), "https://collector:4318/otlp/v1/traces");
+  assert.equal(otlpTracesUrl("http://collector:4318/v1/traces"), "http://collector:4318/v1/traces");
+  for (const bad of ["collector:4318", "grpc://collector:4317", ""]) {
+    assert.throws(() => otlpTracesUrl(bad), (error: unknown) => error instanceof InvalidConfigError && /--otlp-endpoint must be an http/.test(error.message), bad);
+  }
 });
 
 test("a node without --otlp-endpoint loads no OpenTelemetry module", { timeout: 60_000 }, async (t) => {
