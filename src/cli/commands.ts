@@ -48,7 +48,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       "retention-bytes": { type: "string", value: "N", help: "drop the oldest segments past N stored bytes (single node; env LOGHOUSE_RETENTION_BYTES)" },
       "retention-ms": { type: "string", value: "N", help: "drop segments whose records are all older than N ms (single node; env LOGHOUSE_RETENTION_MS)" },
       "log-level": { type: "string", value: "LEVEL", help: "debug, info (default), warn, error (env LOGHOUSE_LOG_LEVEL)" },
-      config: { type: "string", value: "FILE", help: "JSON with any of dataDir, listen, nodeId, advertise, logLevel, limits {...}, log {...} (env LOGHOUSE_CONFIG); flags and env win" },
+      config: { type: "string", value: "FILE", help: "JSON with any of dataDir, listen, nodeId, advertise, logLevel, otlpEndpoint, limits {...}, log {...} (env LOGHOUSE_CONFIG); flags and env win" },
       bootstrap: { type: "boolean", help: "start a new cluster with this node (needs --node-id)" },
       join: { type: "string", value: "HOST:PORT", help: "join the cluster that node belongs to (needs --node-id; env LOGHOUSE_JOIN)" },
       "tls-cert": { type: "string", value: "FILE", help: "serve TLS with this certificate (PEM) on the one port; with --tls-key (env LOGHOUSE_TLS_CERT)" },
