@@ -10,6 +10,9 @@ import { BasicTracerProvider, BatchSpanProcessor } from "@opentelemetry/sdk-trac
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { SpanOptions, TraceSpan, Tracer, TracingOptions } from "./tracing.ts";
 
+/** How long shutdown waits for the last spans to be sent: a collector that is down must not hold up a node's exit. */
+const SHUTDOWN_FLUSH_MS_MAX = 3_000;
+
 const KINDS = { server: SpanKind.SERVER, client: SpanKind.CLIENT, internal: SpanKind.INTERNAL } as const;
 
 /** Reads and writes headers as plain objects (both ends of a call use lower-case names). */
@@ -55,8 +58,8 @@ export class OtlpTracer implements Tracer {
   private readonly current = new AsyncLocalStorage<Context>();
 
   constructor(options: TracingOptions) {
-    // The exporter reports failures (a collector down) through OpenTelemetry's own diagnostic logger.
-    const warn = (message: string): void => options.logger.warn("tracing: span export failed", { detail: message });
+    // The exporter reports failures (a collector down, say) through OpenTelemetry's diagnostic logger.
+    const warn = (message: string): void => options.logger.warn("tracing: OpenTelemetry reports a problem", { detail: message });
     diag.setLogger({ error: warn, warn, info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN);
     this.provider = new BasicTracerProvider({
       resource: resourceFromAttributes({ "service.name": "loghouse", "service.instance.id": options.nodeId }),
@@ -91,7 +94,8 @@ export class OtlpTracer implements Tracer {
   }
 
   async shutdown(): Promise<void> {
-    await this.provider.shutdown();
+    const givingUp = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_FLUSH_MS_MAX).unref());
+    await Promise.race([this.provider.shutdown(), givingUp]);
     diag.disable();
   }
 
