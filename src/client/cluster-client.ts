@@ -43,6 +43,7 @@ export class ClusterClient implements RecordSource {
   private readonly callTimeoutMs: number;
   private readonly delivery: ProduceDelivery;
   private readonly readRoute: Route;
+  private readonly backoffMaxMs: number;
 
   /** `addresses`: host:port of any members (a list, or one string with commas); one that is up will do. */
   constructor(
@@ -54,9 +55,10 @@ export class ClusterClient implements RecordSource {
     if (!(Number.isSafeInteger(this.callTimeoutMs) && this.callTimeoutMs > 0)) throw new InvalidArgumentError(`callTimeoutMs must be a positive integer, got ${this.callTimeoutMs}`);
     this.delivery = options.produceDelivery ?? "at-most-once";
     this.readRoute = options.reads === "leader" ? "leader" : "reader";
-    this.backoff = new Backoff(options.backoffInitialMs ?? 50, options.backoffMaxMs ?? 1_000);
+    this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
+    this.backoff = new Backoff(options.backoffInitialMs ?? 50, this.backoffMaxMs);
     const seeds = (typeof addresses === "string" ? addresses.split(",") : addresses).map((address) => address.trim()).filter((address) => address !== "");
-    this.view = new ClusterView(seeds, (address, deadline) => this.askServers(address, deadline), options.backoffMaxMs ?? 1_000);
+    this.view = new ClusterView(seeds, (address, deadline) => this.askServers(address, deadline), this.backoffMaxMs);
   }
 
   /** Appends one record at the leader; resolves with its offset once it is durable on a majority. */
@@ -129,33 +131,40 @@ export class ClusterClient implements RecordSource {
 
   /**
    * Arrays of consecutive records from `offset` on, following the tail. When the stream breaks (its
-   * member died, drained or was removed) it is opened again on another member from the offset after
-   * the last record delivered; reopening has the call deadline, counted from the break.
+   * member died, drained, stopped answering or was removed) it is opened again on another member
+   * from the offset after the last record delivered. Reopening has the call deadline, counted from
+   * the break; a stream that delivered records or stayed open past the longest backoff had worked,
+   * so its break starts the count (and the backoff) afresh.
    */
   async *followBatches(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncGenerator<ConsumedRecord[]> {
     let next = offset;
-    for (let attempt = 0, brokenAt = Date.now(); ; attempt++) {
+    let brokenAt = Date.now();
+    for (let attempt = 0; ; attempt++) {
       let address: string | undefined;
+      let openedAt: number | undefined;
+      const from = next;
       try {
-        const deadline = brokenAt + this.callTimeoutMs;
-        address = await this.address(this.readRoute, deadline);
+        address = await this.address(this.readRoute, brokenAt + this.callTimeoutMs);
         const channel = this.channel(address);
-        await channel.connect(deadline);
+        await channel.connect(brokenAt + this.callTimeoutMs);
+        openedAt = Date.now();
         const request = { offset: next, maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0 };
         for await (const batch of channel.stream<wire.ConsumeBatchStreamResponse>("consumeBatchStream", request, signal)) {
           if (batch.records.length === 0) continue;
           if (batch.records[0]!.offset !== next) throw new RpcError(`${address} sent offset ${batch.records[0]!.offset} where ${next} was due`, RpcCode.internal);
           next = batch.nextOffset;
-          attempt = 0;
           yield batch.records;
         }
         if (signal?.aborted === true) return;
-        brokenAt = Date.now();
+        throw new RpcError(`${address} ended a following stream`, RpcCode.unavailable);
       } catch (error) {
         if (signal?.aborted === true) return;
         if (!transient(error)) throw error;
         if (address !== undefined) this.view.failed(address);
-        if (attempt === 0) brokenAt = Date.now();
+        if (next !== from || (openedAt !== undefined && Date.now() - openedAt >= this.backoffMaxMs)) {
+          attempt = 0;
+          brokenAt = Date.now();
+        }
         await this.pause(attempt, brokenAt + this.callTimeoutMs, error);
       }
     }
