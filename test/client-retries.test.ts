@@ -1,0 +1,90 @@
+// Which failures the routing client retries, against a scripted log.v1.Log served by grpc-js over a
+// real socket (an ambiguous failure cannot be made on demand by a real node): a produce refused
+// before appending (NOT_LEADER, NODE_REMOVED) is sent again; after an ambiguous one (UNAVAILABLE
+// with no catalogue code, CLUSTER_UNAVAILABLE) it is not, unless at-least-once; reads are retried
+// on any UNAVAILABLE; nothing is retried past the deadline.
+import * as grpc from "@grpc/grpc-js";
+import assert from "node:assert/strict";
+import { test, type TestContext } from "node:test";
+import { ClusterClient, type ClusterClientOptions } from "../src/client/cluster-client.ts";
+import { grpcServiceDefinition } from "../src/client/grpc-definition.ts";
+import { RpcCode, RpcError } from "../src/errors.ts";
+import { Log } from "../src/gen/log/v1/log_pb.ts";
+import { cleanup } from "./support/cleanup.ts";
+
+/** A failure as a node sends it: a status, and the catalogue's code in the metadata when it has one. */
+function failure(code: grpc.status, catalogueCode?: string): Partial<grpc.ServiceError> {
+  const metadata = new grpc.Metadata();
+  if (catalogueCode !== undefined) metadata.set("loghouse-error-code", catalogueCode);
+  return { code, details: catalogueCode ?? "connection lost", metadata };
+}
+
+type Answer = Partial<grpc.ServiceError> | "ok";
+
+/** A one-member "cluster" that answers each produce and read with the next scripted answer; counts the calls. */
+async function scriptedNode(t: TestContext, answers: Answer[]): Promise<{ address: string; calls: () => number }> {
+  const server = new grpc.Server();
+  let address = "";
+  let calls = 0;
+  const next = <T>(value: T, callback: grpc.sendUnaryData<T>): void => {
+    calls++;
+    const answer = answers.shift() ?? "ok";
+    if (answer === "ok") callback(null, value);
+    else callback(answer);
+  };
+  server.addService(grpcServiceDefinition(Log, false), {
+    getServers: (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(null, { servers: [{ id: "1", rpcAddr: address, isLeader: true, isVoter: true }] }),
+    produce: (_call: unknown, callback: grpc.sendUnaryData<object>) => next({ offset: 7n }, callback),
+    consume: (_call: unknown, callback: grpc.sendUnaryData<object>) => next({ record: { value: Buffer.from("seven"), offset: 7n } }, callback),
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+  address = `127.0.0.1:${port}`;
+  cleanup(t, () => server.forceShutdown());
+  return { address, calls: () => calls };
+}
+
+async function clientOf(t: TestContext, answers: Answer[], options: ClusterClientOptions = {}) {
+  const node = await scriptedNode(t, answers);
+  const client = new ClusterClient([node.address], { callTimeoutMs: 5_000, backoffInitialMs: 5, backoffMaxMs: 20, ...options });
+  cleanup(t, () => client.close());
+  return { client, calls: node.calls };
+}
+
+const unavailable = (error: unknown): boolean => error instanceof RpcError && error.rpcCode === RpcCode.unavailable;
+
+test("a produce refused before appending is sent again", async (t) => {
+  const { client, calls } = await clientOf(t, [failure(grpc.status.UNAVAILABLE, "NOT_LEADER"), failure(grpc.status.FAILED_PRECONDITION, "NODE_REMOVED")]);
+  assert.equal(await client.produce(Buffer.from("x")), 7n);
+  assert.equal(calls(), 3);
+});
+
+test("after an ambiguous failure a produce is not sent again (at-most-once, the default)", async (t) => {
+  for (const ambiguous of [failure(grpc.status.UNAVAILABLE), failure(grpc.status.UNAVAILABLE, "CLUSTER_UNAVAILABLE")]) {
+    const { client, calls } = await clientOf(t, [ambiguous]);
+    await assert.rejects(client.produce(Buffer.from("x")), (error: unknown) => error instanceof Error && error.message === ambiguous.details);
+    assert.equal(calls(), 1, `${ambiguous.details}: one attempt`);
+  }
+});
+
+test("at-least-once sends a produce again after ambiguous failures", async (t) => {
+  const { client, calls } = await clientOf(t, [failure(grpc.status.UNAVAILABLE), failure(grpc.status.UNAVAILABLE, "CLUSTER_UNAVAILABLE")], { produceDelivery: "at-least-once" });
+  assert.equal(await client.produce(Buffer.from("x")), 7n);
+  assert.equal(calls(), 3);
+});
+
+test("reads are retried on UNAVAILABLE; other failures are final", async (t) => {
+  const { client, calls } = await clientOf(t, [failure(grpc.status.UNAVAILABLE), failure(grpc.status.UNAVAILABLE, "LOG_CLOSED"), "ok", failure(grpc.status.DATA_LOSS, "DATA_LOSS")]);
+  assert.equal(Buffer.from((await client.read(7n)).value).toString(), "seven");
+  assert.equal(calls(), 3);
+  await assert.rejects(client.read(7n), (error: unknown) => error instanceof Error && error.name === "DataLossError");
+  assert.equal(calls(), 4);
+});
+
+test("retries stop at the deadline with the last failure", async (t) => {
+  const { client, calls } = await clientOf(t, Array.from({ length: 10_000 }, () => failure(grpc.status.UNAVAILABLE)), { callTimeoutMs: 300 });
+  const started = performance.now();
+  await assert.rejects(client.read(7n), unavailable);
+  const elapsedMs = performance.now() - started;
+  assert.ok(elapsedMs < 300 + 2_500, `gave up after ${elapsedMs} ms`);
+  assert.ok(calls() > 2, `${calls()} attempts in the deadline`);
+});
