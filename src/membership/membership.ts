@@ -57,8 +57,8 @@ export class Membership {
     const config = validateGossipConfig({ ...defaultGossipConfig, ...options.config });
     const timers = options.timers ?? systemTimers;
     const port = options.port ?? Number(options.address.slice(options.address.lastIndexOf(":") + 1));
+    const random = options.random ?? new SeededRandom(randomInt(2 ** 47));
     const transport = await UdpTransport.open({ host: options.bindHost, port, key: options.key });
-    const random = options.random ?? new SeededRandom(randomInt(2 ** 48));
     const identity = { name: options.name, address: options.address, role: options.role };
     const startMs = timers.now();
     return new Membership(new SwimCore(identity, config, random, startMs), transport, config, timers, startMs);

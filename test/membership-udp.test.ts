@@ -1,0 +1,101 @@
+// Membership over real UDP sockets on 127.0.0.1 with a gossip key: five instances in this process form
+// a group from one seed address, an abruptly closed one is detected, a leave is seen as left, and a
+// sender with the wrong key (or none) is dropped unread.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, test, type TestContext } from "node:test";
+import { ClusterUnavailableError } from "../src/errors.ts";
+import type { GossipConfig } from "../src/membership/gossip-config.ts";
+import type { MemberState, MembershipEvent } from "../src/membership/member.ts";
+import { Membership } from "../src/membership/membership.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { freePort } from "./support/free-port.ts";
+import { waitUntil } from "./support/wait-until.ts";
+
+/** Fast timings for loopback: a probe every 200 ms, suspicion of 0.4 to 2.4 s. */
+const fast: Partial<GossipConfig> = {
+  probeIntervalMs: 200,
+  probeTimeoutMs: 80,
+  gossipIntervalMs: 50,
+  suspicionMultiplier: 2,
+  pushPullIntervalMs: 5_000,
+  reconnectIntervalMs: 2_000,
+};
+/** Every survivor must probe the failed member and wait out its suspicion; generous for a loaded machine. */
+const DETECT_BOUND_MS = 15_000;
+
+interface Started {
+  readonly membership: Membership;
+  readonly name: string;
+  readonly events: MembershipEvent[];
+}
+
+async function startMember(t: TestContext, name: string, key: Buffer | undefined): Promise<Started> {
+  const port = await freePort();
+  const membership = await Membership.start({ name, address: `127.0.0.1:${port}`, role: "voter", bindHost: "127.0.0.1", key, config: fast });
+  cleanup(t, () => membership.close());
+  const events: MembershipEvent[] = [];
+  membership.subscribe((event) => events.push(event));
+  return { membership, name, events };
+}
+
+/** Five members, the last four joined through the first one's address only. */
+async function startGroup(t: TestContext, key: Buffer): Promise<Started[]> {
+  const group: Started[] = [];
+  for (let i = 0; i < 5; i++) group.push(await startMember(t, `m${i}`, key));
+  const seed = group[0]!.membership.members()[0]!.address;
+  await Promise.all(group.slice(1).map((m) => m.membership.join([seed])));
+  await waitUntil("all five see each other alive", () => everyoneSees(group, group, "alive"));
+  return group;
+}
+
+function everyoneSees(observers: readonly Started[], of: readonly Started[], state: MemberState): boolean {
+  return observers.every((o) => of.every((m) => o.membership.members().find((v) => v.name === m.name)?.state === state));
+}
+
+function eventTypesAbout(observer: Started, name: string): string[] {
+  return observer.events.flatMap((e) => ("member" in e && e.member.name === name ? [e.type] : []));
+}
+
+describe("membership over UDP", () => {
+  const key = randomBytes(32);
+
+  test("five members form a group from one seed address", async (t) => {
+    const group = await startGroup(t, key);
+    for (const m of group) assert.equal(m.membership.members().length, 5);
+    assert.equal(group[0]!.membership.stats().transport.droppedUnauthenticated, 0);
+  });
+
+  test("a member closed abruptly goes suspect, then dead, for every survivor", async (t) => {
+    const group = await startGroup(t, key);
+    const victim = group[4]!;
+    const survivors = group.slice(0, 4);
+    const started = Date.now();
+    await victim.membership.close();
+    await waitUntil("every survivor sees m4 dead", () => everyoneSees(survivors, [victim], "dead"), DETECT_BOUND_MS);
+    t.diagnostic(`detected by all survivors in ${Date.now() - started} ms`);
+    assert.ok(survivors.some((s) => eventTypesAbout(s, "m4").includes("suspect")));
+    for (const s of survivors) assert.ok(!eventTypesAbout(s, "m4").includes("left"));
+  });
+
+  test("a member that leaves is seen as left, not dead", async (t) => {
+    const group = await startGroup(t, key);
+    const leaver = group[2]!;
+    const others = group.filter((m) => m !== leaver);
+    await leaver.membership.leave();
+    await waitUntil("everyone sees m2 left", () => everyoneSees(others, [leaver], "left"), DETECT_BOUND_MS);
+    for (const o of others) assert.ok(!eventTypesAbout(o, "m2").includes("dead"));
+  });
+
+  test("datagrams from a sender with the wrong key, or none, are dropped", async (t) => {
+    const group = await startGroup(t, key);
+    const seed = group[0]!.membership.members()[0]!.address;
+    for (const [name, wrongKey] of [["intruder", randomBytes(32)], ["plain", undefined]] as const) {
+      const outsider = await startMember(t, name, wrongKey);
+      await assert.rejects(outsider.membership.join([seed], 1_000), ClusterUnavailableError);
+      assert.equal(outsider.membership.members().length, 1);
+    }
+    assert.ok(group[0]!.membership.stats().transport.droppedUnauthenticated >= 2);
+    for (const m of group) assert.ok(m.membership.members().every((v) => v.name.startsWith("m")));
+  });
+});
