@@ -70,6 +70,14 @@ test("a dead address before a live node in the list costs nothing: writes and re
   assert.equal(client.leaderAddress, addressOf(server));
 });
 
+test("a single node is used at the address it was reached at, whatever it advertises", async (t) => {
+  const server = await startLogServer(t, { advertiseAddress: `127.0.0.1:${await freePort()}` });
+  const client = new ClusterClient([addressOf(server)], { callTimeoutMs: 5_000 });
+  cleanup(t, () => client.close());
+  assert.equal(await client.produce(Buffer.from("x")), 0n);
+  assert.equal(client.leaderAddress, addressOf(server));
+});
+
 test("when no member can be connected to at all, calls fail at once instead of retrying to the deadline", async (t) => {
   const client = new ClusterClient([`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`], { callTimeoutMs: 20_000 });
   cleanup(t, () => client.close());

@@ -1,8 +1,10 @@
 // The routing client's picture of the cluster: its members' addresses and which one leads, learned
 // from GetServers. Any seed address will do to start. A refresh asks every known address at once
-// and takes the first answer that names a leader, so one silent member costs nothing. Members
-// whose calls failed are passed over for a while when picking where to read. When no address can
-// even be connected to, there is nobody to wait for: that failure is final.
+// and takes the first answer that names a leader, so one silent member costs nothing. Members are
+// dialled at the addresses they advertise (--advertise), which must be reachable from the client;
+// a node alone is dialled where it was reached. Members whose calls failed are passed over for a
+// while when picking where to read. When no address can even be connected to, there is nobody to
+// wait for: that failure is final.
 import { ClusterUnavailableError, InvalidArgumentError, RpcCode, RpcError } from "../errors.ts";
 import { NotConnectedError } from "./node-channel.ts";
 import type { Server } from "../gen/log/v1/log_pb.ts";
@@ -87,7 +89,7 @@ export class ClusterView {
 
   private async askAll(deadline: number): Promise<void> {
     const answers = this.addresses().map(async (address) => {
-      const servers = await this.ask(address, deadline);
+      const servers = reachedAs(address, await this.ask(address, deadline));
       const leader = servers.find((server) => server.isLeader && server.rpcAddr !== "");
       if (leader === undefined) throw new ClusterUnavailableError(`${address} knows no leader`);
       return { servers, leader: leader.rpcAddr };
@@ -108,4 +110,12 @@ export class ClusterView {
   private addresses(): string[] {
     return [...new Set([...this.seeds, ...this.members.map((member) => member.rpcAddr).filter((address) => address !== "")])];
   }
+}
+
+/**
+ * A node alone answers for itself, and the address it was reached at is known to work from here,
+ * unlike the one it advertises (a container's listen address behind a port mapping, say).
+ */
+function reachedAs(address: string, servers: Server[]): Server[] {
+  return servers.length === 1 ? [{ ...servers[0]!, rpcAddr: address }] : servers;
 }
