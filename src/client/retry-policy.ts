@@ -1,11 +1,11 @@
 // When the routing client tries a call again, and how long it waits first. Reads change nothing,
 // so any answer that says "not here, not now" (UNAVAILABLE, a removed node) is tried again on
-// another member. A produce (or a membership change) is tried again only when it certainly did
-// not reach a node that could act on it: the connection could not be made (nothing was sent), or the node refused it before
-// appending (NOT_LEADER, NODE_REMOVED). After an ambiguous failure (a connection lost mid-call, a
-// leader that lost its quorum) the records may or may not be in the log: retrying could write them
-// twice, so it happens only under "at-least-once". The idempotent producer (issue 11 item 6) is
-// what will make such retries exactly-once.
+// another member. A produce (or a membership change) is tried again only when it certainly did not
+// reach a node that could act on it: the connection could not be made (nothing was sent), or the
+// node refused it before appending (NOT_LEADER, NODE_REMOVED). After an ambiguous failure (a
+// connection lost mid-call, a leader that lost its quorum) the records may or may not be in the
+// log: retrying could write them twice, so it happens only under "at-least-once". The idempotent
+// producer (issue 11 item 6) is what will make such retries exactly-once.
 import { InvalidArgumentError, LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
 import { MembersUnreachableError } from "./cluster-view.ts";
 import { NotConnectedError } from "./node-channel.ts";
