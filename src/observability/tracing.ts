@@ -3,7 +3,7 @@
 // endpoint never imports an OpenTelemetry module and its services are built without tracing, so
 // it pays nothing at start-up or per call.
 //
-// Spans (see README "Tracing"): the server side of Produce, ProduceBatch and ProduceStream (one
+// Spans (README, "Logs, reflection and traces"): the server side of Produce, ProduceBatch and ProduceStream (one
 // span per call; a stream's span counts its messages rather than having one span each), the append
 // under each (from handing the records to the log until they are durable: fsynced on one node,
 // committed on a majority in a cluster), and on a follower the forward of an append to the leader,
