@@ -5,10 +5,10 @@
 //
 // Spans (README, "Logs, reflection and traces"): the server side of Produce, ProduceBatch and
 // ProduceStream (one span per call; a stream's span counts its messages rather than having one span
-// each), the append under each (from handing the records to the log until they are durable: fsynced on one node,
-// committed on a majority in a cluster), and on a follower the forward of an append to the leader,
-// whose trace context travels in the forwarded call's W3C traceparent header, so the leader's
-// spans are its children. A traceparent sent by a client is the parent of the server span.
+// each), the append under each (from handing the records to the log until they are durable: fsynced
+// on one node, committed on a majority in a cluster), and on a follower the forward of an append to
+// the leader, whose trace context travels in the forwarded call's W3C traceparent header, so the
+// leader's spans are its children. A traceparent sent by a client is the parent of the server span.
 import { InvalidConfigError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
