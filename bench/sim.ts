@@ -77,6 +77,7 @@ async function writeChart(outcomes: readonly SeedOutcome[], violations: number):
     lane("crashes", (o) => o.stats.crashes),
     lane("leader terms", (o) => o.stats.leaderTerms),
     lane("membership changes", (o) => o.stats.membershipChanges),
+    lane("disks lost", (o) => o.stats.disksLost),
     lane("violations", (o) => (o.ok ? 0 : 1)),
   ];
   const totals = lanes.map((l) => `${l.label} ${l.points.reduce((sum, p) => sum + p.count, 0)}`).join(", ");

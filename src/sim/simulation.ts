@@ -58,6 +58,8 @@ export interface SimulationStats {
   crashes: number;
   leaderTerms: number;
   membershipChanges: number;
+  /** Servers that lost their disks and came back under their names with new Raft ids. */
+  disksLost: number;
   acknowledgements: number;
   reads: number;
   committedIndex: number;
@@ -133,7 +135,7 @@ export class Simulation {
   /** The last index each server's current process applied. */
   private readonly applied = new Map<number, number>();
   private readonly stats: SimulationStats = {
-    events: 0, crashes: 0, leaderTerms: 0, membershipChanges: 0, acknowledgements: 0, reads: 0, committedIndex: 0, simulatedMs: 0,
+    events: 0, crashes: 0, leaderTerms: 0, membershipChanges: 0, disksLost: 0, acknowledgements: 0, reads: 0, committedIndex: 0, simulatedMs: 0,
   };
   /** Servers waiting for records their disk lost to damage (their node runs and answers peers). */
   private readonly repairing = new Set<number>();
@@ -590,6 +592,7 @@ export class Simulation {
     let id = lost.id;
     while (this.servers.has(id)) id = firstReplacementId + this.random.intBelow(1_000_000);
     this.log(`disk of ${lost.id} lost: ${lost.name} comes back as Raft id ${id}`);
+    this.stats.disksLost++;
     if (lost.isUp) this.crash(lost, 0);
     lost.removed = true;
     const replacement = this.addServer(id, lost.name, emptyStart, false);
