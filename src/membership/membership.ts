@@ -4,7 +4,7 @@
 // subscribes to events (a leader turns joined / dead / left into Raft membership changes), and calls
 // `leave()` on SIGTERM before it stops.
 import { randomInt } from "node:crypto";
-import { ClusterUnavailableError } from "../errors.ts";
+import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
 import { systemTimers, type Timers } from "../cluster/timers.ts";
 import { SeededRandom, type RandomSource } from "../raft/random.ts";
 import { decodeGossip, encodeGossip, type DecodeFailure } from "./gossip-codec.ts";
@@ -14,7 +14,10 @@ import { SwimCore, type SwimCounters, type SwimIdentity } from "./swim-core.ts";
 import { UdpTransport, type UdpTransportCounters } from "./udp-transport.ts";
 
 export interface MembershipOptions extends SwimIdentity {
-  /** The host to bind; the port is the advertised address's port unless `port` says otherwise. */
+  /**
+   * The host to bind, on the advertised address's port number unless `port` says otherwise (a node
+   * behind NAT); an advertised port of 0 binds any free port and advertises the one bound.
+   */
   readonly bindHost: string;
   readonly port?: number;
   /** The cluster's 32-byte gossip key; undefined for plaintext (loopback or --insecure). */
@@ -40,6 +43,8 @@ export class Membership {
   private lastNowMs: number;
 
   private constructor(
+    /** The advertised host:port, as the other members know this node. */
+    readonly address: string,
     private readonly core: SwimCore,
     private readonly transport: UdpTransport,
     private readonly config: GossipConfig,
@@ -56,18 +61,19 @@ export class Membership {
   static async start(options: MembershipOptions): Promise<Membership> {
     const config = validateGossipConfig({ ...defaultGossipConfig, ...options.config });
     const timers = options.timers ?? systemTimers;
-    const port = options.port ?? Number(options.address.slice(options.address.lastIndexOf(":") + 1));
+    const colon = options.address.lastIndexOf(":");
+    const advertisedPort = Number(options.address.slice(colon + 1));
+    if (colon < 1 || !Number.isInteger(advertisedPort) || advertisedPort < 0 || advertisedPort > 65535) {
+      throw new InvalidArgumentError(`an advertised address is host:port, got ${options.address}`);
+    }
     const random = options.random ?? new SeededRandom(randomInt(2 ** 47));
-    const transport = await UdpTransport.open({ host: options.bindHost, port, key: options.key });
-    const identity = { name: options.name, address: options.address, role: options.role };
+    const transport = await UdpTransport.open({ host: options.bindHost, port: options.port ?? advertisedPort, key: options.key });
+    const address = advertisedPort === 0 ? `${options.address.slice(0, colon)}:${transport.port}` : options.address;
+    const identity = { name: options.name, address, role: options.role };
     const startMs = timers.now();
-    return new Membership(new SwimCore(identity, config, random, startMs), transport, config, timers, startMs);
+    return new Membership(address, new SwimCore(identity, config, random, startMs), transport, config, timers, startMs);
   }
 
-  /** The bound UDP port number. */
-  get port(): number {
-    return this.transport.port;
-  }
 
   /**
    * Joins the group through any of `addresses` (host:port of members), asking each again every probe
