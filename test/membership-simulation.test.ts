@@ -118,6 +118,18 @@ test("a member that leaves is seen as left, never dead", (t) => {
   });
 });
 
+test("a member restarted under the same name (incarnation 0 again) is seen alive", (t) => {
+  forSeeds(t, 10, (seed) => {
+    const sim = convergedGroup(seed, 5);
+    sim.kill(3);
+    assert.ok(sim.runUntil(() => everyoneSees(sim, [3], "dead"), 60_000) !== undefined, "member 3 was not declared dead");
+    const deadAt = sim.viewOf(0, 3)!.incarnation;
+    sim.start(3, [1]);
+    assert.ok(sim.runUntil(() => everyoneSees(sim, [0, 1, 2, 3, 4], "alive"), 10_000) !== undefined, "the restarted member was not seen alive");
+    assert.ok(sim.viewOf(0, 3)!.incarnation > deadAt, "it refuted its old verdict with a higher incarnation");
+  });
+});
+
 test("a metadata update reaches every member", (t) => {
   forSeeds(t, 20, (seed) => {
     const sim = convergedGroup(seed, 5);
