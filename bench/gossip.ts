@@ -3,14 +3,15 @@
  * dead", median and p99) and gossip bandwidth per node (bytes/s sent, sealed datagram payloads), in
  * the deterministic simulator at 5 and 50 members (memberlist's LAN timings, 1% loss), and for 5 real
  * UDP instances on loopback beside the simulator at the same timings; plus the probe round trip over
- * real UDP (a sealed ping to its ack).
+ * real UDP (a sealed ping to its ack) beside its floor, a bare datagram echoed.
  *
  *   npm run bench:gossip [-- --trials 40]
  */
 import { randomBytes } from "node:crypto";
+import { createSocket } from "node:dgram";
 import { parseArgs } from "node:util";
 import { decodeGossip, encodeGossip } from "../src/membership/gossip-codec.ts";
-import { defaultGossipConfig, type GossipConfig } from "../src/membership/gossip-config.ts";
+import { defaultGossipConfig, localGossipConfig, type GossipConfig } from "../src/membership/gossip-config.ts";
 import { GossipSimulation } from "../src/membership/gossip-simulation.ts";
 import { Membership } from "../src/membership/membership.ts";
 import { UdpTransport } from "../src/membership/udp-transport.ts";
@@ -25,24 +26,15 @@ usage: npm run bench:gossip [-- --trials 40]
 
 Failure detection time (median, p99) and gossip bytes/s per node for SWIM membership: simulated at 5
 and 50 members with memberlist's LAN timings (--trials runs at 5 members, a fifth as many at 50), and
-5 real UDP instances on 127.0.0.1 beside the simulator at the same fast timings; then the probe round
-trip over real UDP. Results and a chart go to bench/results/gossip-<time>.json and .svg.
+5 real UDP instances on 127.0.0.1 beside the simulator at the same local timings (a probe every
+200 ms); then the probe round trip over real UDP beside a bare datagram echo. Results and a chart go
+to bench/results/gossip-<time>.json and .svg.
 `);
 
 const { values } = parseArgs({ options: { trials: { type: "string", default: "40" } } });
 const trials = Number(values.trials);
 if (!Number.isSafeInteger(trials) || trials < 1) throw new Error(`--trials must be a positive integer, got ${values.trials}`);
 
-/** memberlist's LAN timings, shortened for loopback so that a real trial takes about a second. */
-const loopbackConfig: GossipConfig = {
-  ...defaultGossipConfig,
-  probeIntervalMs: 200,
-  probeTimeoutMs: 80,
-  gossipIntervalMs: 50,
-  suspicionMultiplier: 2,
-  pushPullIntervalMs: 5_000,
-  reconnectIntervalMs: 2_000,
-};
 const STEADY_WINDOW_PROBES = 30;
 
 interface Row {
@@ -142,6 +134,26 @@ async function probeRoundTrips(key: Buffer, count: number): Promise<number[]> {
   }
 }
 
+/** The floor: the same round trips as bare datagrams echoed by a dgram socket (no seal, no codec, no core). */
+async function rawEchoRoundTrips(count: number): Promise<number[]> {
+  const echo = createSocket("udp4");
+  const client = createSocket("udp4");
+  await Promise.all([echo, client].map((socket) => new Promise<void>((resolve) => socket.bind(0, "127.0.0.1", resolve))));
+  echo.on("message", (datagram, rinfo) => echo.send(datagram, rinfo.port, rinfo.address));
+  const roundTrips: number[] = [];
+  const datagram = Buffer.alloc(40);
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await new Promise<void>((resolve) => {
+      client.once("message", () => resolve());
+      client.send(datagram, echo.address().port, "127.0.0.1");
+    });
+    roundTrips.push(performance.now() - started);
+  }
+  await Promise.all([echo, client].map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
+  return roundTrips;
+}
+
 function suspicionRange(config: GossipConfig, size: number): string {
   const min = config.suspicionMultiplier * Math.max(1, Math.log10(size)) * config.probeIntervalMs;
   return `probe ~${config.probeIntervalMs} ms + suspicion ${(min / 1000).toFixed(1)}-${((min * config.suspicionMaxTimeoutMultiplier) / 1000).toFixed(1)} s`;
@@ -153,11 +165,11 @@ async function main(): Promise<void> {
   const rows: Row[] = [
     simulatedRow("simulated, LAN timings", 5, trials, defaultGossipConfig, suspicionRange(defaultGossipConfig, 5)),
     simulatedRow("simulated, LAN timings", 50, Math.max(2, Math.floor(trials / 5)), defaultGossipConfig, suspicionRange(defaultGossipConfig, 50)),
-    simulatedRow("simulated, loopback timings", 5, trials, loopbackConfig, suspicionRange(loopbackConfig, 5)),
+    simulatedRow("simulated, local timings", 5, trials, localGossipConfig, suspicionRange(localGossipConfig, 5)),
   ];
-  const real: Row = { setup: "real UDP, loopback timings", members: 5, detectMs: [], bytesPerNodePerSecond: [], expectation: suspicionRange(loopbackConfig, 5) };
+  const real: Row = { setup: "real UDP, local timings", members: 5, detectMs: [], bytesPerNodePerSecond: [], expectation: suspicionRange(localGossipConfig, 5) };
   for (let i = 0; i < realTrials; i++) {
-    const trial = await realTrial(key, loopbackConfig);
+    const trial = await realTrial(key, localGossipConfig);
     real.detectMs.push(trial.detectMs);
     real.bytesPerNodePerSecond.push(trial.bytesPerSecond);
   }
@@ -168,13 +180,18 @@ async function main(): Promise<void> {
   });
   printTable(["setup", "members", "trials", "detect s p50", "detect s p99", "B/s per node", "expectation"], table);
   console.log("bytes: sealed datagrams (payload + 29 B of version, nonce and tag), not IP/UDP headers (28 B each)");
-  const roundTrips = (await probeRoundTrips(key, 2000)).sort((a, b) => a - b);
-  const rtt = { p50: percentile(roundTrips, 0.5), p99: percentile(roundTrips, 0.99) };
+  const summary = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99) };
+  };
+  const rtt = summary(await probeRoundTrips(key, 2000));
+  const floor = summary(await rawEchoRoundTrips(2000));
   console.log(`probe round trip over real UDP (sealed ping to ack, 2,000 in a row): p50 ${rtt.p50.toFixed(3)} ms, p99 ${rtt.p99.toFixed(3)} ms`);
+  console.log(`floor, a bare 40-byte datagram echoed by a dgram socket:          p50 ${floor.p50.toFixed(3)} ms, p99 ${floor.p99.toFixed(3)} ms`);
   const bars = rows.map((row) => ({ label: `${row.setup}, ${row.members}`, value: median(row.detectMs) / 1000 }));
   const bandwidth = rows.map((row) => ({ label: `${row.setup}, ${row.members}`, value: median(row.bytesPerNodePerSecond) }));
   const svg = chart("SWIM membership", [barsPanel("failure detection, median (s)", "s", bars, (v) => v.toFixed(2)), barsPanel("bytes/s sent per node, median", "B/s", bandwidth, (v) => v.toFixed(0))]);
-  await writeResults("gossip", { rows, probeRoundTripMs: rtt }, svg);
+  await writeResults("gossip", { rows, probeRoundTripMs: rtt, rawEchoRoundTripMs: floor }, svg);
 }
 
 await main();

@@ -5,21 +5,12 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test, type TestContext } from "node:test";
 import { ClusterUnavailableError } from "../src/errors.ts";
-import type { GossipConfig } from "../src/membership/gossip-config.ts";
+import { localGossipConfig } from "../src/membership/gossip-config.ts";
 import type { MemberState, MembershipEvent } from "../src/membership/member.ts";
 import { Membership } from "../src/membership/membership.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { waitUntil } from "./support/wait-until.ts";
 
-/** Fast timings for loopback: a probe every 200 ms, suspicion of 0.4 to 2.4 s. */
-const fast: Partial<GossipConfig> = {
-  probeIntervalMs: 200,
-  probeTimeoutMs: 80,
-  gossipIntervalMs: 50,
-  suspicionMultiplier: 2,
-  pushPullIntervalMs: 5_000,
-  reconnectIntervalMs: 2_000,
-};
 /** Every survivor must probe the failed member and wait out its suspicion; generous for a loaded machine. */
 const DETECT_BOUND_MS = 15_000;
 
@@ -30,7 +21,7 @@ interface Started {
 }
 
 async function startMember(t: TestContext, name: string, key: Buffer | undefined): Promise<Started> {
-  const membership = await Membership.start({ name, address: "127.0.0.1:0", role: "voter", bindHost: "127.0.0.1", key, config: fast });
+  const membership = await Membership.start({ name, address: "127.0.0.1:0", role: "voter", bindHost: "127.0.0.1", key, config: localGossipConfig });
   cleanup(t, () => membership.close());
   const events: MembershipEvent[] = [];
   membership.subscribe((event) => events.push(event));
