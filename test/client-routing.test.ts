@@ -169,6 +169,8 @@ test("a paused leader: the produce and the following stream on it move to the ne
   } finally {
     await cluster.signal(leader, "SIGCONT");
   }
+  // Read back once the resumed node has stepped down (it could answer as a stale leader until then).
+  assert.notEqual(await cluster.leader(), leader);
   const log = await readBack(clientFor(t, cluster, { reads: "leader" }));
   const byOffset = new Map(log.map((record) => [record.offset, text(record)]));
   assert.deepEqual([...acknowledged].filter(([offset, value]) => byOffset.get(offset) !== value), [], "nothing acknowledged is lost");
