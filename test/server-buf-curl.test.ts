@@ -66,7 +66,8 @@ describe("buf curl", () => {
       const read = messages((await bufCurl(address, "ConsumeBatch", JSON.stringify({ offset: offset.toString(), maxRecords: 3 }), variant)).stdout)[0]!;
       assert.deepEqual((read.records as Array<{ value: string }>).map((r) => r.value), ["aGk=", "YQ==", "Yg=="]);
       const servers = messages((await bufCurl(address, "GetServers", "{}", variant)).stdout)[0]!;
-      assert.deepEqual(servers.servers, [{ id: "loghouse-0", rpcAddr: address, isLeader: true, isVoter: true }]);
+      // A node alone: term 0 (the default, so absent in JSON) and no lag behind itself.
+      assert.deepEqual(servers.servers, [{ id: "loghouse-0", rpcAddr: address, isLeader: true, isVoter: true, liveness: "LIVENESS_ALIVE", role: "ROLE_VOTER", lag: "0" }]);
       const outside = await bufCurl(address, "Consume", JSON.stringify({ offset: "18446744073709551615" }), variant);
       assert.equal(outside.code, 11 * 8, outside.stderr);
       assert.match(outside.stderr, /offset out of range: 18446744073709551615/);
