@@ -5,11 +5,12 @@
 // `leave()` on SIGTERM before it stops.
 import { randomInt } from "node:crypto";
 import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
+import { parsePeerAddress } from "../cluster/outbound-peer.ts";
 import { systemTimers, type Timers } from "../cluster/timers.ts";
 import { SeededRandom, type RandomSource } from "../raft/random.ts";
 import { decodeGossip, encodeGossip, type DecodeFailure } from "./gossip-codec.ts";
 import { defaultGossipConfig, validateGossipConfig, type GossipConfig } from "./gossip-config.ts";
-import type { MemberView, MembershipEvent } from "./member.ts";
+import { ADDRESS_BYTES_MAX, NAME_BYTES_MAX, ROLE_BYTES_MAX, type MemberView, type MembershipEvent } from "./member.ts";
 import { SwimCore, type SwimCounters, type SwimIdentity } from "./swim-core.ts";
 import { UdpTransport, type UdpTransportCounters } from "./udp-transport.ts";
 
@@ -61,19 +62,14 @@ export class Membership {
   static async start(options: MembershipOptions): Promise<Membership> {
     const config = validateGossipConfig({ ...defaultGossipConfig, ...options.config });
     const timers = options.timers ?? systemTimers;
-    const colon = options.address.lastIndexOf(":");
-    const advertisedPort = Number(options.address.slice(colon + 1));
-    if (colon < 1 || !Number.isInteger(advertisedPort) || advertisedPort < 0 || advertisedPort > 65535) {
-      throw new InvalidArgumentError(`an advertised address is host:port, got ${options.address}`);
-    }
+    const { host, port: advertisedPort } = parseAdvertised(options);
     const random = options.random ?? new SeededRandom(randomInt(2 ** 47));
     const transport = await UdpTransport.open({ host: options.bindHost, port: options.port ?? advertisedPort, key: options.key });
-    const address = advertisedPort === 0 ? `${options.address.slice(0, colon)}:${transport.port}` : options.address;
+    const address = advertisedPort === 0 ? `${host.includes(":") ? `[${host}]` : host}:${transport.port}` : options.address;
     const identity = { name: options.name, address, role: options.role };
     const startMs = timers.now();
     return new Membership(address, new SwimCore(identity, config, random, startMs), transport, config, timers, startMs);
   }
-
 
   /**
    * Joins the group through any of `addresses` (host:port of members), asking each again every probe
@@ -168,4 +164,14 @@ export class Membership {
     for (const { to, message } of this.core.takeOutbox()) this.transport.send(to, encodeGossip(message, this.config.messageBytesMax));
     for (const event of this.core.takeEvents()) for (const listener of this.listeners) listener(event);
   }
+}
+
+/** Checks the identity's limits and splits the advertised host:port (port 0: advertise the one bound). */
+function parseAdvertised(options: MembershipOptions): { host: string; port: number } {
+  for (const [field, value, bytesMax] of [["name", options.name, NAME_BYTES_MAX], ["address", options.address, ADDRESS_BYTES_MAX], ["role", options.role, ROLE_BYTES_MAX]] as const) {
+    const bytes = Buffer.byteLength(value, "utf8");
+    if (bytes > bytesMax || (bytes === 0 && field !== "role")) throw new InvalidArgumentError(`a member's ${field} is 1 to ${bytesMax} bytes, got ${JSON.stringify(value)}`);
+  }
+  if (options.address.endsWith(":0")) return { host: parsePeerAddress(`${options.address.slice(0, -1)}1`).host, port: 0 };
+  return parsePeerAddress(options.address);
 }

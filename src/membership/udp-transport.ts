@@ -15,6 +15,7 @@
 // a TLS session per peer pair and the probe would wait behind replication traffic.
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
+import { parsePeerAddress, type PeerAddress } from "../cluster/outbound-peer.ts";
 import { DATAGRAM_BYTES_MAX } from "./gossip-config.ts";
 import { GossipSeal } from "./gossip-seal.ts";
 
@@ -85,17 +86,17 @@ export class UdpTransport {
 
   /** Seals and sends `payload` to `address` (host:port); failures are counted, never thrown. */
   send(address: string, payload: Uint8Array): void {
-    const datagram = this.seal.seal(payload);
-    const colon = address.lastIndexOf(":");
-    const host = address.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-    const port = Number(address.slice(colon + 1));
-    if (colon < 1 || !Number.isInteger(port) || port < 1 || port > 65535) {
+    let peer: PeerAddress;
+    try {
+      peer = parsePeerAddress(address);
+    } catch {
       this.counters.sendErrors++;
       return;
     }
+    const datagram = this.seal.seal(payload);
     this.counters.datagramsSent++;
     this.counters.bytesSent += datagram.length;
-    this.socket.send(datagram, port, host, (error) => {
+    this.socket.send(datagram, peer.port, peer.host, (error) => {
       if (error) this.counters.sendErrors++;
     });
   }
