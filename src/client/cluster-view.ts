@@ -1,8 +1,8 @@
 // The routing client's picture of the cluster: its members' addresses and which one leads, learned
 // from GetServers. Any seed address will do to start. A refresh asks every known address at once
-// and takes the first answer that names a leader, so one silent member costs nothing. Members are
-// dialled at the addresses they advertise (--advertise), which must be reachable from the client;
-// a node alone is dialled where it was reached. Members whose calls failed are passed over for a
+// and ends with the first answer that names a leader, so one silent member costs nothing. Members
+// are dialled at the addresses they advertise (--advertise), which must be reachable from the
+// client; a node alone is dialled where it was reached. Members whose calls failed are passed over for a
 // while when picking where to read. When no address can even be connected to, there is nobody to
 // wait for: that failure is final.
 import { ClusterUnavailableError, InvalidArgumentError, RpcCode, RpcError } from "../errors.ts";
@@ -26,6 +26,8 @@ export class ClusterView {
   private members: readonly Server[] = [];
   private leader: string | undefined;
   private refreshing: Promise<void> | undefined;
+  /** How many refreshes have started. */
+  private refreshes = 0;
   private readCursor = 0;
   /** Address → until when (ms since the epoch) it is passed over for reads. */
   private readonly resting = new Map<string, number>();
@@ -87,17 +89,25 @@ export class ClusterView {
     return this.refreshing;
   }
 
+  /**
+   * The first answer naming a leader ends the refresh; an answer that comes later from a higher
+   * term still replaces it (a node that just woke up may name the leader it knew before a failover).
+   */
   private async askAll(deadline: number): Promise<void> {
+    const generation = ++this.refreshes;
+    let termSeen = -1n;
     const answers = this.addresses().map(async (address) => {
       const servers = reachedAs(address, await this.ask(address, deadline));
       const leader = servers.find((server) => server.isLeader && server.rpcAddr !== "");
       if (leader === undefined) throw new ClusterUnavailableError(`${address} knows no leader`);
-      return { servers, leader: leader.rpcAddr };
+      // A late answer of an older refresh says nothing newer than the refresh that followed it.
+      if (generation !== this.refreshes || leader.term <= termSeen) return;
+      termSeen = leader.term;
+      this.members = servers;
+      this.leader = leader.rpcAddr;
     });
     try {
-      const first = await Promise.any(answers);
-      this.members = first.servers;
-      this.leader = first.leader;
+      await Promise.any(answers);
     } catch (error) {
       // Every member failed or knew no leader: say why with the first reason.
       const reasons = (error as AggregateError).errors;
