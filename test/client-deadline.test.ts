@@ -1,7 +1,7 @@
 // Deadlines and backoff of the routing client: a member that accepts connections and never answers
 // (a raw TCP listener) fails every kind of call with DEADLINE_EXCEEDED at the deadline, in code and
-// through the CLI, instead of hanging; a dead address beside a live node costs nothing, and no
-// live address at all fails at once; the backoff between retries grows, is capped, and is jittered.
+// through the CLI, instead of hanging; a dead or silent address beside a live node costs nothing,
+// and no live address at all fails at once; the backoff between retries grows, is capped, jittered.
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { test, type TestContext } from "node:test";
@@ -68,6 +68,17 @@ test("a dead address before a live node in the list costs nothing: writes and re
   const offset = await client.produce(Buffer.from("through the live one"));
   assert.equal(Buffer.from((await client.read(offset)).value).toString(), "through the live one");
   assert.equal(client.leaderAddress, addressOf(server));
+});
+
+test("a silent member in the list costs nothing: the others are asked at the same time", async (t) => {
+  const silent = await silentListener(t);
+  const server = await startLogServer(t);
+  const client = new ClusterClient([silent, addressOf(server)], { callTimeoutMs: 5_000 });
+  cleanup(t, () => client.close());
+  const started = performance.now();
+  const offset = await client.produce(Buffer.from("x"));
+  assert.equal(Buffer.from((await client.read(offset)).value).toString(), "x");
+  assert.ok(performance.now() - started < LATE_MS_MAX, `took ${performance.now() - started} ms`);
 });
 
 test("a single node is used at the address it was reached at, whatever it advertises", async (t) => {
