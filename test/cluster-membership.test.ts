@@ -75,7 +75,7 @@ test("bootstrap, join through a follower, promotion, leave, and catching up from
   assert.notEqual(nodes.get(2)!.nodeId, raftIds[1]);
   assert.ok(!first.replica.status().membership.voters.includes(raftIds[1]!), "the old Raft id is gone");
 
-  await [...nodes.values()].find((node) => node.replica.isLeader)!.removeMember(3);
+  await [...nodes.values()].find((node) => node.replica.isLeader)!.removeMember("3");
   await waitUntil("node 3 to be removed", () => !first.replica.status().membership.voters.includes(raftIds[2]!));
   await waitUntil("node 3 to learn it was removed", () => {
     try {

@@ -2,8 +2,9 @@
 // cluster by name and `status` shows the names; a follower whose data directory is deleted comes
 // back under its name with a new Raft id and becomes a voter again with no command typed (the
 // leader removes its old Raft id and adds the new one: admission.ts), holding every acknowledged
-// record; numeric names still work; a name outside the rule is refused with one line (exit 2 for
-// the flag, a usage error; exit 1 for the environment variable, a configuration error).
+// record; `transfer-leader` and `leave` take names; numeric names still work; a name outside the
+// rule is refused with one line (exit 2 for the flag, a usage error; exit 1 for the environment
+// variable, a configuration error).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { readFile, rm } from "node:fs/promises";
@@ -137,6 +138,15 @@ test("named nodes join by name; one that lost its data directory is admitted afr
   assert.deepEqual(await cluster.records(lost), acknowledged);
   const leaderLines = cluster.lines(leader).filter((line) => line.msg === "admitting a joining node");
   assert.ok(leaderLines.some((line) => line.name === lost && String(line.reason).includes(`Raft id ${oldRaftId}`)), "the leader logged the removal of the old Raft id with its reason");
+
+  // Operators name members too: the leadership moves to the rejoined node, then the old leader leaves.
+  const moved = await runCli(["transfer-leader", "--server", cluster.address(leader), "--to", lost]);
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.deepEqual(JSON.parse(moved.stdout), { transferredTo: lost });
+  const left = await runCli(["leave", "--server", cluster.address(lost), "--node-id", leader]);
+  assert.equal(left.code, 0, left.stderr);
+  assert.deepEqual(JSON.parse(left.stdout), { left: leader });
+  assert.equal(await cluster.votersAre(lost, NAMES.filter((name) => name !== leader)), lost);
 });
 
 test("a numeric name still works; a name outside the rule is refused with exit 2 and one clear line", async (t) => {

@@ -111,9 +111,9 @@ test("a secured cluster refuses forged peer traffic and unauthorized admin reque
     cleanup(t, () => client.close());
     return client;
   };
-  await assert.rejects(adminAs({ ca }).removeMember(follower), UnauthenticatedError);
-  await assert.rejects(adminAs({ ca, ...(await identity(certs, "nobody-client")) }).removeMember(follower), PermissionDeniedError);
-  await assert.rejects(adminAs({ ca, ...(await identity(certs, `node-${other}`)) }).transferLeadership(other), PermissionDeniedError);
+  await assert.rejects(adminAs({ ca }).removeMember(String(follower)), UnauthenticatedError);
+  await assert.rejects(adminAs({ ca, ...(await identity(certs, "nobody-client")) }).removeMember(String(follower)), PermissionDeniedError);
+  await assert.rejects(adminAs({ ca, ...(await identity(certs, `node-${other}`)) }).transferLeadership(String(other)), PermissionDeniedError);
   // Root may administer: a leadership transfer through the CLI, asked of a follower, reaches the leader.
   const transfer = await runCli(["transfer-leader", "--server", cluster.address(other), "--to", String(follower), "--tls-ca", certs.path("ca.pem"), "--tls-cert", certs.path("root-client.pem"), "--tls-key", certs.path("root-client-key.pem")]);
   assert.equal(transfer.code, 0, transfer.stderr);

@@ -3,7 +3,7 @@
 import { Server_Liveness, Server_Role, type Server } from "../gen/log/v1/log_pb.ts";
 import type { LoghouseClient } from "../client/client.ts";
 import { transient } from "../client/retry-policy.ts";
-import { nodeIdFlag, serverAddresses, withClient, withNodeClient, writeLine } from "./client-flags.ts";
+import { nodeNameFlag, serverAddresses, withClient, withNodeClient, writeLine } from "./client-flags.ts";
 import type { Flags } from "./commands.ts";
 
 /**
@@ -51,18 +51,23 @@ function memberLine(server: Server): Record<string, unknown> {
   };
 }
 
+/** A node named by a number prints as that number, as when node ids were numbers; any other name as text. */
+function asGiven(name: string): string | number {
+  return /^[0-9]+$/.test(name) && Number.isSafeInteger(Number(name)) ? Number(name) : name;
+}
+
 /** Asks the cluster (through --server) to remove member --node-id. */
 export async function leave(flags: Flags): Promise<number> {
-  const nodeId = nodeIdFlag(flags, "node-id");
-  await withClient(flags, (client) => client.removeMember(nodeId));
-  await writeLine(JSON.stringify({ left: nodeId }));
+  const member = nodeNameFlag(flags, "node-id");
+  await withClient(flags, (client) => client.removeMember(member));
+  await writeLine(JSON.stringify({ left: asGiven(member) }));
   return 0;
 }
 
 /** Asks the cluster (through --server) to make voter --to its leader; returns once the old leader stepped down. */
 export async function transferLeader(flags: Flags): Promise<number> {
-  const to = nodeIdFlag(flags, "to");
+  const to = nodeNameFlag(flags, "to");
   await withClient(flags, (client) => client.transferLeadership(to));
-  await writeLine(JSON.stringify({ transferredTo: to }));
+  await writeLine(JSON.stringify({ transferredTo: asGiven(to) }));
   return 0;
 }

@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { LoghouseClient, type ClientOptions } from "../client/client.ts";
 import { ClusterClient } from "../client/cluster-client.ts";
+import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../server/config.ts";
 import { parseHostPort } from "./address.ts";
@@ -97,12 +98,11 @@ export function integerFlag(flags: Flags, name: string, fallback: number): numbe
   return Number(value);
 }
 
-/** A positive integer id (a node's), required. */
-export function nodeIdFlag(flags: Flags, name: string): number {
+/** A node's name (a numeric one included), required. */
+export function nodeNameFlag(flags: Flags, name: string): string {
   const text = stringFlag(flags, name);
-  const id = Number(text);
-  if (text === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(id) || id <= 0) throw new UsageError(`--${name} must be a node id, a positive integer; got ${String(text)}`);
-  return id;
+  if (text === undefined || !isNodeName(text)) throw new UsageError(`--${name} must be a node name, ${NODE_NAME_RULE}; got ${String(text)}`);
+  return text;
 }
 
 /** Writes a line to stdout, waiting when the pipe is full (so a slow reader slows us down). */

@@ -99,12 +99,12 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   leave: {
     summary: "remove a member from its cluster (asked through any member)",
-    options: { ...CLIENT_OPTIONS, "node-id": { type: "string", value: "ID", help: "the member to remove" } },
+    options: { ...CLIENT_OPTIONS, "node-id": { type: "string", value: "NAME", help: "the member to remove, by name" } },
     run: async (flags) => (await import("./admin-commands.ts")).leave(flags),
   },
   "transfer-leader": {
     summary: "hand the cluster's leadership to another voter (before taking the leader down, say)",
-    options: { ...CLIENT_OPTIONS, to: { type: "string", value: "ID", help: "the voter to become leader" } },
+    options: { ...CLIENT_OPTIONS, to: { type: "string", value: "NAME", help: "the voter to become leader, by name" } },
     run: async (flags) => (await import("./admin-commands.ts")).transferLeader(flags),
   },
   certs: {

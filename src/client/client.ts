@@ -116,14 +116,14 @@ export class LoghouseClient {
     return HealthCheckResponse_ServingStatus[response.status] ?? String(response.status);
   }
 
-  /** Removes member `nodeId` from the node's cluster (asked of its leader); resolves once the change is committed. */
-  async removeMember(nodeId: number): Promise<void> {
-    await this.atLeader((client) => client.unary("admin", "removeMember", { nodeId: BigInt(nodeId) }));
+  /** Removes `member` (its name, or its Raft id) from the node's cluster (asked of its leader); resolves once the change is committed. */
+  async removeMember(member: string): Promise<void> {
+    await this.atLeader((client) => client.unary("admin", "removeMember", { name: member }));
   }
 
-  /** Hands the cluster's leadership to voter `nodeId`; resolves once the old leader has stepped down. */
-  async transferLeadership(nodeId: number): Promise<void> {
-    await this.atLeader((client) => client.unary("admin", "transferLeadership", { nodeId: BigInt(nodeId) }));
+  /** Hands the cluster's leadership to voter `member` (its name, or its Raft id); resolves once the old leader has stepped down. */
+  async transferLeadership(member: string): Promise<void> {
+    await this.atLeader((client) => client.unary("admin", "transferLeadership", { name: member }));
   }
 
   /** Runs `call` here, or (NotLeaderError) at the leader GetServers names, with the same options. */

@@ -114,14 +114,14 @@ export class ClusterClient implements RecordSource {
     return (await this.call<wire.GetServersResponse>("leader", "read", this.delivery, (channel, deadline) => channel.unary("log", "getServers", {}, deadline))).servers;
   }
 
-  /** Removes member `nodeId` (asked of the leader); resolves once the change is committed. Retried only when it certainly was not acted on. */
-  async removeMember(nodeId: number): Promise<void> {
-    await this.call("leader", "write", "at-most-once", (channel, deadline) => channel.unary("admin", "removeMember", { nodeId: BigInt(nodeId) }, deadline));
+  /** Removes `member` (its name, or its Raft id; asked of the leader); resolves once the change is committed. Retried only when it certainly was not acted on. */
+  async removeMember(member: string): Promise<void> {
+    await this.call("leader", "write", "at-most-once", (channel, deadline) => channel.unary("admin", "removeMember", { name: member }, deadline));
   }
 
-  /** Hands the leadership to voter `nodeId`; resolves once the old leader has stepped down. */
-  async transferLeadership(nodeId: number): Promise<void> {
-    await this.call("leader", "write", "at-most-once", (channel, deadline) => channel.unary("admin", "transferLeadership", { nodeId: BigInt(nodeId) }, deadline));
+  /** Hands the leadership to voter `member` (its name, or its Raft id); resolves once the old leader has stepped down. */
+  async transferLeadership(member: string): Promise<void> {
+    await this.call("leader", "write", "at-most-once", (channel, deadline) => channel.unary("admin", "transferLeadership", { name: member }, deadline));
   }
 
   /** The leader's address as last learned (undefined until a call has needed it, or after a failure). */

@@ -499,12 +499,15 @@ export class ClusterNode {
   }
 
   /**
-   * The Raft id of the member whose name is `idOrName` written out (a numeric name, as the Admin
-   * service's uint64 field carries one), else `idOrName` taken as a Raft id.
+   * The Raft id of the member named `member`, else `member` read as a Raft id (a number); a name no
+   * member has is an InvalidArgumentError.
    */
-  private memberIdOf(idOrName: number): number {
+  private memberIdOf(member: string): number {
     const { voters, learners } = this.replica.status().membership;
-    return [...voters, ...learners].find((id) => this.names[id] === String(idOrName)) ?? idOrName;
+    const named = [...voters, ...learners].find((id) => this.names[id] === member);
+    if (named !== undefined) return named;
+    if (!/^\d+$/.test(member)) throw new InvalidArgumentError(`no member is named ${member}`);
+    return Number(member);
   }
 
   /** This node must lead to change the cluster: otherwise a NotLeaderError naming the leader (0 if unknown). */
@@ -512,19 +515,19 @@ export class ClusterNode {
     if (!this.replica.isLeader) throw new NotLeaderError("not the leader: ask the leader to change the cluster", this.replica.status().lead);
   }
 
-  /** Removes member `nodeId` (the Admin service's RemoveMember, on the leader); resolves once the change is committed. */
-  async removeMember(idOrName: number): Promise<void> {
+  /** Removes `member`, a name or a Raft id (the Admin service's RemoveMember, on the leader); resolves once the change is committed. */
+  async removeMember(member: string): Promise<void> {
     this.requireLeader();
-    const nodeId = this.memberIdOf(idOrName);
+    const nodeId = this.memberIdOf(member);
     const { membership } = this.replica.status();
     if (!membership.voters.includes(nodeId) && !membership.learners.includes(nodeId)) throw new InvalidArgumentError(`node ${nodeId} is not a member`);
     await this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId });
   }
 
   /** Hands leadership to voter `to` (on the leader) and waits, for up to TRANSFER_WAIT_ATTEMPTS_MAX short pauses, until this node has stepped down. */
-  async transferLeadership(toIdOrName: number): Promise<void> {
+  async transferLeadership(member: string): Promise<void> {
     this.requireLeader();
-    const to = this.memberIdOf(toIdOrName);
+    const to = this.memberIdOf(member);
     this.replica.transferLeadership(to);
     for (let attempt = 1; this.replica.isLeader; attempt++) {
       if (attempt > TRANSFER_WAIT_ATTEMPTS_MAX) throw new ClusterUnavailableError(`leadership did not move to node ${to} in time (is it up and caught up?)`);

@@ -63,12 +63,12 @@ export class ClusterMember implements ServedCluster {
     this.node.acceptConnection(socket);
   }
 
-  removeMember(nodeId: number): Promise<void> {
-    return this.node.removeMember(nodeId);
+  removeMember(member: string): Promise<void> {
+    return this.node.removeMember(member);
   }
 
-  transferLeadership(nodeId: number): Promise<void> {
-    return this.node.transferLeadership(nodeId);
+  transferLeadership(member: string): Promise<void> {
+    return this.node.transferLeadership(member);
   }
 
   usePeerSecurity(security: ServedClusterSecurity): void {

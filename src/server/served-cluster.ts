@@ -31,9 +31,9 @@ export interface ServedCluster {
   servers(): ServedMember[];
   acceptConnection(socket: Socket): void;
   /** Removes a member (on the leader; a follower throws NotLeaderError); resolves once committed. */
-  removeMember(nodeId: number): Promise<void>;
-  /** Hands the leadership to voter `nodeId` (on the leader); resolves once this node stepped down. */
-  transferLeadership(nodeId: number): Promise<void>;
+  removeMember(member: string): Promise<void>;
+  /** Hands the leadership to voter `member` (on the leader); resolves once this node stepped down. */
+  transferLeadership(member: string): Promise<void>;
   /** Runs every connection between members over mutual TLS, authenticated by node certificate and authorized by the ACL. */
   usePeerSecurity(security: ServedClusterSecurity): void;
   /**
