@@ -83,10 +83,6 @@ export class GossipSimulation {
     (this.nodes[index] as SimulatedMember).up = false;
   }
 
-  isUp(index: number): boolean {
-    return (this.nodes[index] as SimulatedMember).up;
-  }
-
   core(index: number): SwimCore {
     const core = (this.nodes[index] as SimulatedMember).core;
     if (core === undefined) throw new Error(`member ${index} never started`);
