@@ -49,7 +49,7 @@ test("usage errors exit 2 and runtime errors exit 1, each with one line naming t
     [["consume", "--format", "{offset} {size}"], /unknown field \{size\}/],
     [["produce", "--delimiter", "\\q"], /--delimiter has an unknown escape/],
     [["produce", "--format", "hex"], /--format must be raw, base64 or json/],
-    [["transfer-leader", "--to", "zero"], /--to must be a node id/],
+    [["transfer-leader", "--to", "no/where"], /--to must be a node name/],
     [["consume", "--server", "nowhere"], /--server must be HOST:PORT/],
   ];
   for (const [args, message] of usage) {
