@@ -28,12 +28,14 @@ async function startMember(t: TestContext, name: string, key: Buffer | undefined
   return { membership, name, events };
 }
 
-/** Five members, the last four joined through the first one's address only. */
+/** Five members, the last four joined through the first one's address (after one that is dead). */
 async function startGroup(t: TestContext, key: Buffer): Promise<Started[]> {
   const group: Started[] = [];
   for (let i = 0; i < 5; i++) group.push(await startMember(t, `m${i}`, key));
   const seed = group[0]!.membership.address;
-  await Promise.all(group.slice(1).map((m) => m.membership.join([seed])));
+  // The first address answers nothing: join tries every address it is given, and any one suffices.
+  const answered = await Promise.all(group.slice(1).map((m) => m.membership.join(["127.0.0.1:1", seed])));
+  assert.deepEqual(new Set(answered), new Set([seed]));
   await waitUntil("all five see each other alive", () => everyoneSees(group, group, "alive"));
   return group;
 }
