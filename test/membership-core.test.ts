@@ -1,0 +1,54 @@
+// The SWIM core's bounds, driven directly through its inputs: piggybacked updates fill a datagram
+// and no more, the member table stops at membersMax, and Lifeguard's suspicion shrinks with
+// independent confirmations.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { encodedBytes } from "../src/membership/gossip-codec.ts";
+import { defaultGossipConfig } from "../src/membership/gossip-config.ts";
+import type { MemberRecord } from "../src/membership/gossip-message.ts";
+import { Suspicion } from "../src/membership/suspicion.ts";
+import { SwimCore } from "../src/membership/swim-core.ts";
+import { SeededRandom } from "../src/raft/random.ts";
+
+const identity = { name: "self", address: "10.0.0.1:8400", role: "voter" };
+
+function records(count: number): MemberRecord[] {
+  return Array.from({ length: count }, (_, i) => ({ name: `member-${i}`, address: `10.1.${i >> 8}.${i & 255}:8400`, role: "voter", state: "alive", incarnation: 0 }));
+}
+
+test("gossip messages are filled with as many updates as fit one datagram", () => {
+  const core = new SwimCore(identity, defaultGossipConfig, new SeededRandom(1), 0);
+  core.receive("10.1.0.0:8400", { type: "sync", replyWanted: false, members: records(200) }, 0);
+  core.takeOutbox();
+  core.tick(defaultGossipConfig.gossipIntervalMs);
+  const gossip = core.takeOutbox().filter((out) => out.message.type === "gossip");
+  assert.equal(gossip.length, defaultGossipConfig.gossipFanout);
+  for (const { message } of gossip) {
+    const bytes = encodedBytes(message);
+    assert.ok(bytes <= defaultGossipConfig.messageBytesMax, `${bytes} bytes`);
+    // One more alive update (about 40 bytes) would not have fitted.
+    assert.ok(bytes > defaultGossipConfig.messageBytesMax - 45, `only ${bytes} bytes used`);
+  }
+});
+
+test("the member table stops at membersMax and counts what it dropped", () => {
+  const core = new SwimCore(identity, { ...defaultGossipConfig, membersMax: 10 }, new SeededRandom(2), 0);
+  core.receive("10.1.0.0:8400", { type: "sync", replyWanted: false, members: records(25) }, 0);
+  assert.equal(core.memberViews().length, 10);
+  assert.equal(core.counters.membersDropped, 16);
+  assert.equal(core.takeEvents().filter((e) => e.type === "joined").length, 9);
+});
+
+test("a suspicion shrinks from its longest to its shortest timeout as independent members confirm it", () => {
+  const suspicion = new Suspicion(1_000, 4_000, 24_000, 3, "a");
+  assert.equal(suspicion.deadlineMs(), 25_000);
+  assert.equal(suspicion.confirm("a"), false, "the accuser's own repeat is no confirmation");
+  const deadlines = ["b", "c", "d"].map((from) => {
+    assert.equal(suspicion.confirm(from), true);
+    return suspicion.deadlineMs();
+  });
+  // timeout = max - (max - min) * log(c + 1) / log(k + 1): 14 s, 8.15 s, then the minimum of 4 s.
+  assert.deepEqual(deadlines, [15_000, 9_150, 5_000]);
+  assert.equal(suspicion.confirm("e"), false, "confirmations beyond the expected count change nothing");
+  assert.equal(new Suspicion(0, 4_000, 24_000, 0, "a").deadlineMs(), 4_000);
+});
