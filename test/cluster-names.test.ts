@@ -139,6 +139,19 @@ test("named nodes join by name; one that lost its data directory is admitted afr
   const leaderLines = cluster.lines(leader).filter((line) => line.msg === "admitting a joining node");
   assert.ok(leaderLines.some((line) => line.name === lost && String(line.reason).includes(`Raft id ${oldRaftId}`)), "the leader logged the removal of the old Raft id with its reason");
 
+  // A member restarted with --join (as the Helm chart starts every pod but the first) stays as it is.
+  const third = NAMES.find((name) => name !== lost && name !== leader)!;
+  const thirdRaftId = await cluster.raftId(third);
+  await cluster.stop(third);
+  const linesBefore = cluster.lines(leader).length;
+  await cluster.start(third, "--join", cluster.address(leader));
+  await waitUntilAsync(`the leader to answer ${third}'s join`, async () =>
+    cluster.lines(leader).slice(linesBefore).some((line) => line.msg === "join admitted" && line.name === third && line.reason === `${third} (Raft id ${thirdRaftId}) is a member`),
+  );
+  await produce(10);
+  await cluster.votersAre(third, NAMES);
+  assert.equal(await cluster.raftId(third), thirdRaftId);
+
   // Operators name members too: the leadership moves to the rejoined node, then the old leader leaves.
   const moved = await runCli(["transfer-leader", "--server", cluster.address(leader), "--to", lost]);
   assert.equal(moved.code, 0, moved.stderr);

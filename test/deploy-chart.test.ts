@@ -98,10 +98,11 @@ test("each pod's node is named after the pod, advertises its DNS name, and joins
   assert.deepEqual(argsOf(0, fresh), ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`, "--bootstrap"]);
   assert.deepEqual(argsOf(2, fresh), ["serve", "--node-id", "logs-loghouse-2", "--advertise", `logs-loghouse-2.${peers}:8400`, "--join", `logs-loghouse-0.${peers}:8400`]);
   assert.deepEqual(argsOf(11, fresh).slice(0, 3), ["serve", "--node-id", "logs-loghouse-11"]);
-  // A pod restarting with its volume resumes from its state: no bootstrap, no join.
+  // A pod restarting with its volume resumes from its state: pod 0 does not bootstrap again, the
+  // others join again (a member is left as it is; one stopped before its first join is admitted).
   writeFileSync(join(dir, "raft-state.json"), "{}");
   assert.deepEqual(argsOf(0, dir), ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`]);
-  assert.deepEqual(argsOf(1, dir), ["serve", "--node-id", "logs-loghouse-1", "--advertise", `logs-loghouse-1.${peers}:8400`]);
+  assert.deepEqual(argsOf(1, dir), ["serve", "--node-id", "logs-loghouse-1", "--advertise", `logs-loghouse-1.${peers}:8400`, "--join", `logs-loghouse-0.${peers}:8400`]);
   // Every flag the script passes, and every variable the pod sets, is one `loghouse serve` takes.
   const flags = new Set(Object.keys(COMMANDS.serve!.options));
   for (const arg of [...argsOf(0, fresh), ...argsOf(1, fresh)].filter((a) => a.startsWith("--"))) assert.ok(flags.has(arg.slice(2)), arg);
