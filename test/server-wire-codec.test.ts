@@ -5,14 +5,23 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import assert from "node:assert/strict";
 import { randomBytes, randomInt } from "node:crypto";
 import { test } from "node:test";
-import { ConsumeBatchResponseSchema, ConsumeBatchStreamResponseSchema, ConsumeResponseSchema, ProduceBatchRequestSchema } from "../src/gen/log/v1/log_pb.ts";
+import {
+  ConsumeBatchResponseSchema,
+  ConsumeBatchStreamResponseSchema,
+  ConsumeResponseSchema,
+  ProduceBatchRequestSchema,
+  ProduceRequestSchema,
+  ProduceResponseSchema,
+} from "../src/gen/log/v1/log_pb.ts";
 import {
   decodeConsumeBatchResponse,
   decodeConsumeBatchStreamResponse,
   decodeConsumeResponse,
   decodeProduceBatchRequest,
+  decodeProduceRequest,
   encodeConsumeResponse,
   encodeProduceBatchRequest,
+  encodeProduceResponse,
   encodeRecordBatch,
   WireFormatError,
 } from "../src/wire/record-codec.ts";
@@ -55,6 +64,18 @@ test("the ProduceBatchRequest codec matches protobuf-es both ways", () => {
     const expected = toBinary(ProduceBatchRequestSchema, create(ProduceBatchRequestSchema, message));
     assert.deepEqual(new Uint8Array(encodeProduceBatchRequest(message)), expected);
     assert.deepEqual(decodeProduceBatchRequest(expected), fromBinary(ProduceBatchRequestSchema, expected));
+  }
+});
+
+test("the one-record Produce codecs match protobuf-es", () => {
+  for (const offset of edgeU64) {
+    const expected = toBinary(ProduceResponseSchema, create(ProduceResponseSchema, { offset }));
+    assert.deepEqual(new Uint8Array(encodeProduceResponse({ offset })), expected);
+    assert.deepEqual(new Uint8Array(encodeProduceResponse({ offset }, 5).subarray(5)), expected);
+  }
+  for (let i = 0; i < 200; i++) {
+    const bytes = toBinary(ProduceRequestSchema, create(ProduceRequestSchema, i === 0 ? {} : { record: randomRecord() }));
+    assert.deepEqual(decodeProduceRequest(bytes), fromBinary(ProduceRequestSchema, bytes));
   }
 });
 

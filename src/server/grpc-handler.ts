@@ -14,7 +14,7 @@ import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMet
 import { Code, ConnectError } from "@connectrpc/connect";
 import { constants, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { decodeProduceBatchRequest, encodeConsumeResponse, encodeRecordBatch } from "../wire/record-codec.ts";
+import { decodeProduceBatchRequest, decodeProduceRequest, encodeConsumeResponse, encodeProduceResponse, encodeRecordBatch } from "../wire/record-codec.ts";
 import { UnauthenticatedError } from "../errors.ts";
 import type { NodeMetrics } from "../observability/node-metrics.ts";
 import type { MethodMetrics } from "../observability/rpc-metrics.ts";
@@ -76,8 +76,9 @@ export function isBinaryGrpc(contentType: string | undefined): boolean {
   return type === "application/grpc" || type === "application/grpc+proto";
 }
 
-/** Encoders that are faster than reflection for the messages that carry records in bulk. */
+/** Encoders that are faster than reflection for the messages that carry records. */
 const fastEncoders = new Map<string, (message: never, prefixBytes: number) => Buffer>([
+  ["log.v1.ProduceResponse", encodeProduceResponse],
   ["log.v1.ConsumeResponse", encodeConsumeResponse],
   ["log.v1.ConsumeBatchResponse", encodeRecordBatch],
   ["log.v1.ConsumeBatchStreamResponse", encodeRecordBatch],
@@ -92,8 +93,11 @@ function reflectionEncoder(schema: DescMessage): (message: unknown) => Buffer {
   };
 }
 
-/** Decoders that are faster than reflection for the messages that carry records in bulk. */
-const fastDecoders = new Map<string, (bytes: Uint8Array) => unknown>([["log.v1.ProduceBatchRequest", decodeProduceBatchRequest]]);
+/** Decoders that are faster than reflection for the messages that carry records. */
+const fastDecoders = new Map<string, (bytes: Uint8Array) => unknown>([
+  ["log.v1.ProduceRequest", decodeProduceRequest],
+  ["log.v1.ProduceBatchRequest", decodeProduceBatchRequest],
+]);
 
 function decoderOf(schema: DescMessage): (bytes: Uint8Array) => unknown {
   const decode = fastDecoders.get(schema.typeName) ?? ((bytes: Uint8Array) => fromBinary(schema, bytes));
@@ -173,13 +177,10 @@ export class GrpcHandler {
       return Promise.resolve();
     }
     const share = this.shareOf(stream.session);
-    const call = new GrpcCall(stream, headers, route!, parseTimeoutMs(headers["grpc-timeout"]), this.options, share);
+    const call = new GrpcCall(stream, headers, route!, parseTimeoutMs(headers["grpc-timeout"]), this.options, share, this.calls);
     this.calls.add(call);
     share.calls++;
-    return call.run().finally(() => {
-      this.calls.delete(call);
-      share.calls--;
-    });
+    return call.run();
   }
 
   /** The authorizer's refusal of this call, if it refuses it. */
@@ -230,17 +231,17 @@ function percentEncode(message: string): string {
   return encoded;
 }
 
+/** The trailers of every call that succeeds (HTTP/2 copies headers it is given, so one object serves all). */
+const OK_TRAILERS: OutgoingHttpHeaders = { "grpc-status": "0" };
+const RESPONSE_HEADERS: OutgoingHttpHeaders = { ":status": 200, "content-type": "application/grpc+proto", "grpc-accept-encoding": "identity" };
+
 function statusTrailers(error: ConnectError | undefined): OutgoingHttpHeaders {
-  if (error === undefined) return { "grpc-status": "0" };
+  if (error === undefined) return OK_TRAILERS;
   const trailers: OutgoingHttpHeaders = { "grpc-status": String(error.code), "grpc-message": percentEncode(error.rawMessage) };
   error.metadata.forEach((value, key) => {
     if (!key.startsWith("grpc-") && !key.startsWith(":")) trailers[key] = value;
   });
   return trailers;
-}
-
-function responseHeaders(): OutgoingHttpHeaders {
-  return { ":status": 200, "content-type": "application/grpc+proto", "grpc-accept-encoding": "identity" };
 }
 
 /**
@@ -249,13 +250,32 @@ function responseHeaders(): OutgoingHttpHeaders {
  */
 export function sendTrailersOnly(stream: ServerHttp2Stream, error: ConnectError): void {
   if (stream.closed || stream.headersSent) return;
-  stream.respond({ ...responseHeaders(), ...statusTrailers(error) }, { endStream: true });
+  stream.respond({ ...RESPONSE_HEADERS, ...statusTrailers(error) }, { endStream: true });
   if (!stream.readableEnded) stream.close(constants.NGHTTP2_NO_ERROR);
 }
 
-/** One RPC on one HTTP/2 stream, from its headers to its trailers. */
+const WAIT_FOR_TRAILERS = { waitForTrailers: true };
+
+function ignoreError(): void {}
+
+/** Sends a stream's status when HTTP/2 asks for it ("wantTrailers"; `this` is the stream). */
+function sendOkTrailers(this: ServerHttp2Stream): void {
+  this.sendTrailers(OK_TRAILERS);
+}
+
+/**
+ * One RPC on one HTTP/2 stream, from its headers to its trailers. Its AbortSignal is made only when
+ * a handler asks for it (a unary Produce never does): the call's own waits are told of an abort
+ * directly, which costs a unary call no AbortController, no AbortSignal and no listeners on them.
+ */
 class GrpcCall implements CallContext {
-  private readonly controller = new AbortController();
+  private controller: AbortController | undefined;
+  /** Why the call was aborted, once it is. */
+  private abortReason: ConnectError | undefined;
+  /** The wait for requests in progress (readOne's or readMany's), failed by an abort. */
+  private failRequests: ((reason: ConnectError) => void) | undefined;
+  /** The wait for the network in progress (drained's), ended by an abort. */
+  private wakeWriter: (() => void) | undefined;
   private readonly reader: MessageReader;
   private timer: NodeJS.Timeout | undefined;
   /** Answers written this turn and not yet handed to the stream (less than COALESCE_BYTES_MAX). */
@@ -273,12 +293,14 @@ class GrpcCall implements CallContext {
     timeoutMs: number | undefined,
     private readonly options: GrpcHandlerOptions,
     private readonly share: ConnectionShare,
+    /** The calls in progress, which this call leaves when it ends. */
+    private readonly calls: Set<GrpcCall>,
   ) {
     this.reader = new MessageReader(options.messageBytesMax);
     if (timeoutMs !== undefined) {
       this.timer = setTimeout(() => this.abort(new ConnectError("deadline exceeded", Code.DeadlineExceeded)), timeoutMs);
     }
-    stream.on("error", () => undefined); // a reset stream ends the call through "aborted" or "close"
+    stream.on("error", ignoreError); // a reset stream ends the call through "aborted" or "close"
     // A reset is "aborted" as soon as it is read; "close" comes only once the stream's input has been
     // drained, and a handler that ran until then would answer into a stream that is gone. A stream
     // reset in the same read as its request is already closed when it gets here.
@@ -291,6 +313,10 @@ class GrpcCall implements CallContext {
   }
 
   get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
+    }
     return this.controller.signal;
   }
 
@@ -308,13 +334,22 @@ class GrpcCall implements CallContext {
   }
 
   abort(reason: ConnectError): void {
-    if (!this.controller.signal.aborted) this.controller.abort(reason);
+    if (this.abortReason !== undefined) return;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+    this.failRequests?.(reason);
+    this.wakeWriter?.();
+  }
+
+  private throwIfAborted(): void {
+    if (this.abortReason !== undefined) throw this.abortReason;
   }
 
   async run(): Promise<void> {
     let failure: ConnectError | undefined;
+    let answer: Buffer | undefined;
     try {
-      this.signal.throwIfAborted();
+      this.throwIfAborted();
       const kind = this.route.method.methodKind;
       const input = kind === "unary" || kind === "server_streaming" ? await this.readOne() : this.readMany();
       const output = this.route.handler(input, this);
@@ -322,7 +357,7 @@ class GrpcCall implements CallContext {
       // say): a Produce that reached the disk must not be reported as failed, or a retry would
       // append it twice. Handlers that wait end with the abort's reason by themselves.
       if (kind === "unary" || kind === "client_streaming") {
-        this.write(this.route.encode(await output));
+        answer = this.frame(this.route.encode(await output));
       } else {
         for await (const message of output as AsyncIterable<unknown>) await this.writeWithBackpressure(this.route.encode(message));
       }
@@ -331,8 +366,10 @@ class GrpcCall implements CallContext {
       if (isUnexpected(failure)) this.options.logger.error("call failed", { method: this.route.method.name, error: failure.cause ?? failure });
     } finally {
       clearTimeout(this.timer);
-      this.finish(failure);
+      this.finish(failure, answer);
       this.route.metrics?.ended(failure?.code, (performance.now() - this.startedMs) / 1000);
+      this.calls.delete(this);
+      this.share.calls--;
     }
   }
 
@@ -340,8 +377,7 @@ class GrpcCall implements CallContext {
   private readOne(): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const messages: Uint8Array[] = [];
-      const onAbort = (): void => reject(this.signal.reason);
-      this.signal.addEventListener("abort", onAbort, { once: true });
+      this.failRequests = reject;
       this.stream.on("data", (chunk: Buffer) => {
         try {
           this.reader.push(chunk, (message) => messages.push(message));
@@ -351,7 +387,7 @@ class GrpcCall implements CallContext {
         }
       });
       this.stream.once("end", () => {
-        this.signal.removeEventListener("abort", onAbort);
+        this.failRequests = undefined;
         try {
           this.reader.end();
           if (messages.length !== 1) throw new ConnectError(`expected one request message, got ${messages.length}`, Code.InvalidArgument);
@@ -369,7 +405,7 @@ class GrpcCall implements CallContext {
       pause: () => this.stream.pause(),
       resume: () => this.stream.resume(),
     });
-    this.signal.addEventListener("abort", () => queue.fail(this.signal.reason), { once: true });
+    this.failRequests = (reason) => queue.fail(reason);
     this.stream.on("data", (chunk: Buffer) => {
       try {
         this.reader.push(chunk, (message) => queue.push(this.route.decode(message), message.length));
@@ -390,17 +426,22 @@ class GrpcCall implements CallContext {
   }
 
   private respondOnce(): void {
-    if (!this.stream.headersSent) this.stream.respond(responseHeaders(), { waitForTrailers: true });
+    if (!this.stream.headersSent) this.stream.respond(RESPONSE_HEADERS, WAIT_FOR_TRAILERS);
+  }
+
+  /** Writes the gRPC message header into the room an encoder left for it; refuses an answer over the limit. */
+  private frame(encoded: Buffer): Buffer {
+    const bodyBytes = encoded.length - HEADER_BYTES;
+    if (bodyBytes > this.options.messageBytesMax) {
+      throw new ConnectError(`answer of ${bodyBytes} bytes exceeds messageBytesMax ${this.options.messageBytesMax}`, Code.ResourceExhausted);
+    }
+    encoded[0] = 0;
+    encoded.writeUInt32BE(bodyBytes, 1);
+    return encoded;
   }
 
   /** Queues one framed answer; answers queued in the same turn go out in one write. */
   private write(framed: Buffer): void {
-    const bodyBytes = framed.length - HEADER_BYTES;
-    if (bodyBytes > this.options.messageBytesMax) {
-      throw new ConnectError(`answer of ${bodyBytes} bytes exceeds messageBytesMax ${this.options.messageBytesMax}`, Code.ResourceExhausted);
-    }
-    framed[0] = 0;
-    framed.writeUInt32BE(bodyBytes, 1);
     if (this.stream.closed) return;
     this.respondOnce();
     if (this.queued.length === 0) process.nextTick(() => this.flush());
@@ -429,9 +470,10 @@ class GrpcCall implements CallContext {
    * served) between its writes. A call that was aborted (its stream reset or closed, its deadline
    * passed, the server shutting down) sends what its handler produced and asks for nothing more.
    */
-  private async writeWithBackpressure(framed: Buffer): Promise<void> {
+  private async writeWithBackpressure(encoded: Buffer): Promise<void> {
+    const framed = this.frame(encoded);
     this.write(framed);
-    if (this.signal.aborted) throw this.signal.reason;
+    this.throwIfAborted();
     this.bytesThisTurn += framed.length;
     if (this.stream.writableLength + this.queuedBytes >= this.bytesInFlightMax()) {
       this.flush();
@@ -442,7 +484,7 @@ class GrpcCall implements CallContext {
       return;
     }
     this.bytesThisTurn = 0;
-    if (this.signal.aborted) throw this.signal.reason;
+    this.throwIfAborted();
   }
 
   /**
@@ -462,17 +504,20 @@ class GrpcCall implements CallContext {
       const done = (): void => {
         this.stream.off("drain", done);
         this.stream.off("close", done);
-        this.signal.removeEventListener("abort", done);
+        this.wakeWriter = undefined;
         resolve();
       };
       this.stream.on("drain", done);
       this.stream.on("close", done);
-      this.signal.addEventListener("abort", done, { once: true });
+      this.wakeWriter = done;
     });
   }
 
-  /** Ends the response with its status: in trailers after answers, or trailers-only before any. */
-  private finish(failure: ConnectError | undefined): void {
+  /**
+   * Ends the response with its status: in trailers after answers (and `last`, a unary call's
+   * answer, sent with the end of the stream), or trailers-only before any.
+   */
+  private finish(failure: ConnectError | undefined, last: Buffer | undefined): void {
     this.finished = true;
     const stream = this.stream;
     if (stream.closed || stream.destroyed) return;
@@ -482,9 +527,14 @@ class GrpcCall implements CallContext {
     }
     this.discardInput();
     this.respondOnce();
-    stream.once("wantTrailers", () => stream.sendTrailers(statusTrailers(failure)));
+    if (failure === undefined) {
+      stream.on("wantTrailers", sendOkTrailers);
+    } else {
+      stream.once("wantTrailers", () => stream.sendTrailers(statusTrailers(failure)));
+    }
     this.flush();
-    stream.end();
+    if (last === undefined) stream.end();
+    else stream.end(last);
   }
 
   /** After the answer, input the call no longer wants is read and dropped (the client stops on the status). */

@@ -8,11 +8,15 @@
 // Wire layout (proto/log/v1/log.proto): Record {1 value bytes, 2 offset u64, 3 term u64, 4 type u32,
 // 5 timestamp_ms u64}; ConsumeResponse {1 record}; ConsumeBatchResponse and
 // ConsumeBatchStreamResponse {1 repeated record, 2 next_offset u64, 3 end_offset u64};
-// ProduceBatchRequest {1 repeated bytes values}.
+// ProduceBatchRequest {1 repeated bytes values}; ProduceRequest {1 record}; ProduceResponse {1 offset
+// u64}. The last two carry one record per call from stock clients: by reflection they cost a unary
+// Produce ≈ 10 µs of its ≈ 300.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type {
   ProduceBatchRequest,
   ProduceBatchRequestSchema,
+  ProduceRequest,
+  ProduceResponseSchema,
   ConsumeBatchResponse,
   ConsumeBatchResponseSchema,
   ConsumeBatchStreamResponse,
@@ -33,6 +37,7 @@ const TAG_TERM = (3 << 3) | WIRE_VARINT;
 const TAG_TYPE = (4 << 3) | WIRE_VARINT;
 const TAG_TIMESTAMP = (5 << 3) | WIRE_VARINT;
 const TAG_RECORDS = (1 << 3) | WIRE_LENGTH_DELIMITED;
+const TAG_OFFSET_RESPONSE = (1 << 3) | WIRE_VARINT;
 const TAG_NEXT_OFFSET = (2 << 3) | WIRE_VARINT;
 const TAG_END_OFFSET = (3 << 3) | WIRE_VARINT;
 const U64_MAX = (1n << 64n) - 1n;
@@ -172,6 +177,16 @@ export function encodeRecordBatch(message: BatchInit, prefixBytes = 0): Buffer {
     at = writeVarint(buffer, at, endOffset);
   }
   if (at !== buffer.length) throw new Error("record batch size mismatch");
+  return buffer;
+}
+
+/** Encodes a ProduceResponse (one varint field). */
+export function encodeProduceResponse(message: MessageInitShape<typeof ProduceResponseSchema>, prefixBytes = 0): Buffer {
+  const offset = u64(message.offset);
+  if (offset === 0) return Buffer.alloc(prefixBytes);
+  const buffer = Buffer.allocUnsafe(prefixBytes + 1 + varintBytes(offset));
+  buffer[prefixBytes] = TAG_OFFSET_RESPONSE;
+  writeVarint(buffer, prefixBytes + 1, offset);
   return buffer;
 }
 
@@ -341,7 +356,8 @@ function readRecord(reader: Reader, end: number): RecordMessage {
   return { $typeName: "log.v1.Record", value: value ?? new Uint8Array(0), offset, term, type, timestampMs };
 }
 
-export function decodeConsumeResponse(bytes: Uint8Array): ConsumeResponse {
+/** The record in field 1 of a message that holds one (ConsumeResponse, ProduceRequest), if any. */
+function readSingleRecord(bytes: Uint8Array): RecordMessage | undefined {
   const reader = new Reader(bytes);
   let record: RecordMessage | undefined;
   while (!reader.done) {
@@ -352,7 +368,18 @@ export function decodeConsumeResponse(bytes: Uint8Array): ConsumeResponse {
       reader.skip(tag & 7);
     }
   }
+  return record;
+}
+
+export function decodeConsumeResponse(bytes: Uint8Array): ConsumeResponse {
+  const record = readSingleRecord(bytes);
   return record === undefined ? { $typeName: "log.v1.ConsumeResponse" } : { $typeName: "log.v1.ConsumeResponse", record };
+}
+
+/** Decodes a ProduceRequest; the record's value is a view of `bytes`, not a copy. */
+export function decodeProduceRequest(bytes: Uint8Array): ProduceRequest {
+  const record = readSingleRecord(bytes);
+  return record === undefined ? { $typeName: "log.v1.ProduceRequest" } : { $typeName: "log.v1.ProduceRequest", record };
 }
 
 function decodeBatchFields(bytes: Uint8Array): { records: RecordMessage[]; nextOffset: bigint; endOffset: bigint } {
