@@ -154,10 +154,16 @@ export class SwimCore {
       return;
     }
     for (const update of message.updates) this.apply(update);
+    // A sender that still accuses us (even of an incarnation already refuted, whose refutation it
+    // missed) hears our current incarnation straight back: in the ack of its probe (Lifeguard's buddy
+    // system), or in a gossip message of its own.
+    const accused = this.self.state === "alive" && message.updates.some((u) => u.name === this.self.name && (u.kind === "suspect" || u.kind === "dead"));
+    const answer = accused ? [aliveUpdate(this.self)] : [];
+    if (accused && message.type !== "ping") this.send(from, { type: "gossip", updates: answer });
     switch (message.type) {
       case "ping":
         if (message.target !== this.self.name) this.counters.misaddressed++;
-        else this.send(from, { type: "ack", seq: message.seq, updates: [] });
+        else this.send(from, { type: "ack", seq: message.seq, updates: answer });
         return;
       case "ping-req":
         return this.relay(from, message.seq, message.target, message.address);
@@ -473,8 +479,7 @@ export class SwimCore {
     const targets = this.shuffled([...this.members.values()].filter((m) => m !== this.self && recent(m)));
     for (const target of targets.slice(0, this.config.gossipFanout)) {
       const updates = this.piggyback({ type: "gossip", updates: [] }, [], target.name);
-      if (updates.length === 0) return;
-      this.outbox.push({ to: target.address, message: { type: "gossip", updates } });
+      if (updates.length > 0) this.outbox.push({ to: target.address, message: { type: "gossip", updates } });
     }
   }
 
