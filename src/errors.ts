@@ -164,6 +164,12 @@ export class NodeRemovedError extends LoghouseError {
   readonly rpcCode = RpcCode.failedPrecondition;
 }
 
+/** A cluster operation (removing a member, handing over leadership) asked of a node that runs alone. */
+export class NotClusteredError extends LoghouseError {
+  readonly code = "NOT_CLUSTERED";
+  readonly rpcCode = RpcCode.failedPrecondition;
+}
+
 /** The caller is known, and the ACL does not allow it the action. */
 export class PermissionDeniedError extends LoghouseError {
   readonly code = "PERMISSION_DENIED";

@@ -46,6 +46,14 @@ test("produce, consume and status round trip through the command line", async (t
     lowestOffset: "0",
     endOffset: "5",
   });
+
+  // Cluster operations against a node alone say why they cannot be done, in one line.
+  for (const args of [["leave", "--node-id", "loghouse-0"], ["transfer-leader", "--to", "loghouse-1"]]) {
+    const refused = await runCli([...args, "--server", server.address]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /^loghouse: NOT_CLUSTERED: this node runs alone/);
+    assert.equal(refused.stderr.trim().split("\n").length, 1, refused.stderr);
+  }
 });
 
 test("consume --follow prints new records as they arrive and stops on SIGINT", async (t) => {

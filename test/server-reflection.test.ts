@@ -50,6 +50,7 @@ test("buf curl --reflect lists the services and methods and calls Produce and Co
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
     "log.v1.Log",
+    "loghouse.admin.v1.Admin",
   ]);
   const methods = await bufCurl(cwd, ["--protocol", "grpc", "--http2-prior-knowledge", "--list-methods", url]);
   assert.equal(methods.code, 0, methods.stderr);
@@ -205,7 +206,8 @@ test("a cluster member's reflection lists Admin, and answers files with their im
   );
   const byMethod = fileNames(await reflect(services, { messageRequest: { case: "fileContainingSymbol", value: "loghouse.admin.v1.Admin.RemoveMember" } }));
   assert.equal(byMethod[0], "loghouse/admin/v1/admin.proto");
-  assert.deepEqual(fileNames(await reflect(services, { messageRequest: { case: "fileByFilename", value: "log/v1/log.proto" } })), ["log/v1/log.proto"]);
+  // A file comes with its imports.
+  assert.deepEqual(fileNames(await reflect(services, { messageRequest: { case: "fileByFilename", value: "log/v1/log.proto" } })), ["log/v1/log.proto", "google/protobuf/wrappers.proto"]);
   assert.equal(fileNames(await reflect(services, { messageRequest: { case: "fileContainingSymbol", value: "log.v1.ProduceRequest" } }))[0], "log/v1/log.proto");
   const types = await reflect(services, { messageRequest: { case: "allExtensionNumbersOfType", value: "log.v1.Record" } });
   assert.equal(types.messageResponse.case, "allExtensionNumbersResponse");

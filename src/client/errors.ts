@@ -12,6 +12,7 @@ import {
   LoghouseError,
   LogLockedError,
   NodeRemovedError,
+  NotClusteredError,
   NotLeaderError,
   OffsetOutOfRangeError,
   PermissionDeniedError,
@@ -44,6 +45,7 @@ const byCode: Record<string, Rebuild> = {
   NOT_LEADER: (message) => new NotLeaderError(message, 0),
   CLUSTER_UNAVAILABLE: (message) => new ClusterUnavailableError(message),
   NODE_REMOVED: (message) => new NodeRemovedError(message),
+  NOT_CLUSTERED: (message) => new NotClusteredError(message),
   PERMISSION_DENIED: (message) => new PermissionDeniedError(message),
   UNAUTHENTICATED: (message) => new UnauthenticatedError(message),
 };

@@ -1,8 +1,9 @@
-// The loghouse.admin.v1.Admin service of a cluster member: an operator's changes to the cluster,
-// authorized (admin) by the same check as every RPC, answered by the leader (a follower refuses with
-// NotLeaderError naming the leader, and the caller asks it).
+// The loghouse.admin.v1.Admin service: an operator's changes to the cluster, authorized (admin) by
+// the same check as every RPC, answered by the leader (a follower refuses with NotLeaderError naming
+// the leader, and the caller asks it). A node alone serves it too, refusing with NotClusteredError,
+// so that an operator who points `leave` at it learns why rather than meeting an unknown method.
 import { parseNodeName } from "../cluster/node-name.ts";
-import { InvalidArgumentError } from "../errors.ts";
+import { InvalidArgumentError, NotClusteredError } from "../errors.ts";
 import type { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
 import type { ServiceHandlers } from "./call-context.ts";
 import type { ServedCluster } from "./served-cluster.ts";
@@ -14,7 +15,13 @@ function memberOf(request: { readonly nodeId: bigint; readonly name: string }): 
   return String(request.nodeId);
 }
 
-export function createAdminService(cluster: ServedCluster): ServiceHandlers<typeof Admin> {
+export function createAdminService(cluster: ServedCluster | undefined): ServiceHandlers<typeof Admin> {
+  if (cluster === undefined) {
+    const alone = (): never => {
+      throw new NotClusteredError("this node runs alone: it has no other members to remove or to hand leadership to");
+    };
+    return { removeMember: alone, transferLeadership: alone };
+  }
   return {
     async removeMember(request) {
       await cluster.removeMember(memberOf(request));

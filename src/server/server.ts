@@ -160,11 +160,11 @@ export class LoghouseServer {
     });
     grpc.addService(LogServiceDesc, logService);
     grpc.addService(Health, healthService);
-    // A cluster member also takes an operator's changes to its cluster.
-    const adminService = options.cluster === undefined ? undefined : createAdminService(options.cluster);
-    if (adminService !== undefined) grpc.addService(Admin, adminService);
+    // Operators' changes to the cluster (a node alone refuses them with NOT_CLUSTERED).
+    const adminService = createAdminService(options.cluster);
+    grpc.addService(Admin, adminService);
     // Reflection describes every service above, and itself, to clients that have no .proto files.
-    const reflectionService = createReflectionService(adminService === undefined ? [LogServiceDesc, Health] : [LogServiceDesc, Health, Admin]);
+    const reflectionService = createReflectionService([LogServiceDesc, Health, Admin]);
     for (const reflection of REFLECTION_SERVICES) grpc.addService(reflection, reflectionService);
 
     const shutdown = new AbortController();
@@ -177,7 +177,7 @@ export class LoghouseServer {
         routes: (router) => {
           router.service(LogServiceDesc, logService);
           router.service(Health, healthService);
-          if (adminService !== undefined) router.service(Admin, adminService);
+          router.service(Admin, adminService);
           for (const reflection of REFLECTION_SERVICES) router.service(reflection, reflectionService);
         },
         readMaxBytes: limits.messageBytesMax,
