@@ -58,9 +58,15 @@ test("encodeRecordBatch writes exactly protobuf-es's bytes for both batch answer
   }
 });
 
+/** An idempotent producer's batch id, edge sequences and an empty id among them. */
+function randomProducer(i: number): { producerId: Uint8Array; sequence: bigint } {
+  return { producerId: i % 5 === 0 ? new Uint8Array(0) : randomBytes(randomInt(1, 65)), sequence: edgeU64[i % edgeU64.length]! };
+}
+
 test("the ProduceBatchRequest codec matches protobuf-es both ways", () => {
   for (let i = 0; i < 200; i++) {
-    const message = { values: Array.from({ length: randomInt(0, 30) }, () => (randomInt(5) === 0 ? new Uint8Array(0) : randomBytes(randomInt(1, 400)))) };
+    const values = Array.from({ length: randomInt(0, 30) }, () => (randomInt(5) === 0 ? new Uint8Array(0) : randomBytes(randomInt(1, 400))));
+    const message = i % 3 === 0 ? { values } : { values, producer: randomProducer(i) };
     const expected = toBinary(ProduceBatchRequestSchema, create(ProduceBatchRequestSchema, message));
     assert.deepEqual(new Uint8Array(encodeProduceBatchRequest(message)), expected);
     assert.deepEqual(decodeProduceBatchRequest(expected), fromBinary(ProduceBatchRequestSchema, expected));
@@ -74,7 +80,7 @@ test("the one-record Produce codecs match protobuf-es", () => {
     assert.deepEqual(new Uint8Array(encodeProduceResponse({ offset }, 5).subarray(5)), expected);
   }
   for (let i = 0; i < 200; i++) {
-    const bytes = toBinary(ProduceRequestSchema, create(ProduceRequestSchema, i === 0 ? {} : { record: randomRecord() }));
+    const bytes = toBinary(ProduceRequestSchema, create(ProduceRequestSchema, i === 0 ? {} : i % 2 === 0 ? { record: randomRecord() } : { record: randomRecord(), producer: randomProducer(i) }));
     assert.deepEqual(decodeProduceRequest(bytes), fromBinary(ProduceRequestSchema, bytes));
   }
 });
