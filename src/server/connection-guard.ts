@@ -61,7 +61,6 @@ export class ConnectionGuard {
   /** Counts an admitted stream's call as in progress until `ended` settles; a reset by the client counts against the reset limit. */
   track(stream: ServerHttp2Stream, ended: Promise<unknown>): void {
     this.callsInProgress++;
-    clearTimeout(this.idleTimer);
     stream.once("aborted", () => this.countReset());
     void ended.finally(() => {
       this.callsInProgress--;
@@ -88,12 +87,24 @@ export class ConnectionGuard {
     this.session.destroy();
   }
 
+  /**
+   * Starts the idle timeout again. One timer serves the connection's life, moved on by each call
+   * that ends the connection's last call in progress (a timer made per call cost a connection with
+   * one call at a time a Timeout object and a timer-list insertion per call); while calls are in
+   * progress it may fire, and does nothing.
+   */
   private armIdleTimer(): void {
     if (this.shut) return;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => {
-      this.shut = true;
-      this.session.close();
-    }, this.limits.idleTimeoutMs);
+    if (this.idleTimer === undefined) {
+      this.idleTimer = setTimeout(() => this.closeIfIdle(), this.limits.idleTimeoutMs);
+    } else {
+      this.idleTimer.refresh();
+    }
+  }
+
+  private closeIfIdle(): void {
+    if (this.shut || this.callsInProgress > 0) return;
+    this.shut = true;
+    this.session.close();
   }
 }

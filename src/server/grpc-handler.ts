@@ -72,6 +72,7 @@ interface ConnectionShare {
 /** True for the content types this handler serves (everything else goes to the Connect router). */
 export function isBinaryGrpc(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
+  if (contentType === "application/grpc" || contentType === "application/grpc+proto") return true;
   const type = contentType.split(";", 1)[0]!.trim().toLowerCase();
   return type === "application/grpc" || type === "application/grpc+proto";
 }

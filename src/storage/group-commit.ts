@@ -19,9 +19,10 @@ export interface WriteStep {
 }
 
 interface PendingAppend {
+  readonly firstOffset: number;
   readonly endOffset: number;
   readonly bytes: number;
-  readonly resolve: () => void;
+  readonly resolve: (firstOffset: number) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -87,13 +88,13 @@ export class GroupCommit {
     }
   }
 
-  /** Queues steps whose records end at `endOffset`; resolves once they are committed. */
-  submit(steps: readonly WriteStep[], endOffset: number, bytes: number): Promise<void> {
+  /** Queues steps whose records are [firstOffset, endOffset); resolves with firstOffset once they are committed. */
+  submit(steps: readonly WriteStep[], firstOffset: number, endOffset: number, bytes: number): Promise<number> {
     if (this.failure !== null) {
       this.release(bytes);
       return Promise.reject(this.failure);
     }
-    const committed = new Promise<void>((resolve, reject) => this.pending.push({ endOffset, bytes, resolve, reject }));
+    const committed = new Promise<number>((resolve, reject) => this.pending.push({ firstOffset, endOffset, bytes, resolve, reject }));
     this.steps.push(...steps);
     if (!this.running) void this.run();
     return committed;
@@ -115,7 +116,8 @@ export class GroupCommit {
     this.running = true;
     try {
       while (this.steps.length > 0 && this.failure === null) {
-        const steps = mergeSteps(this.steps.splice(0));
+        // One step (an idle log's commit of one append) needs no merging.
+        const steps = this.steps.length === 1 ? this.steps.splice(0) : mergeSteps(this.steps.splice(0));
         const covered = this.pending.length;
         for (const step of steps) await this.write(step);
         this.settle(covered);
@@ -149,7 +151,7 @@ export class GroupCommit {
     this.options.onCommitted(done[done.length - 1]!.endOffset);
     for (const append of done) {
       this.release(append.bytes);
-      append.resolve();
+      append.resolve(append.firstOffset);
     }
   }
 
