@@ -13,9 +13,9 @@
 // sender without the key fails its tag and is counted and dropped before decoding.
 //
 // Measured here (npm run bench:gossip, 127.0.0.1, 2 shared cores): a probe round trip (sealed ping,
-// decode, core, sealed ack) p50 0.045 ms, p99 0.48 ms, beside 0.021 / 0.10 ms for a bare datagram
-// echo; 431 B/s sent per node among 5 real members probing every 200 ms (the simulator says 493, the
-// envelope 464), so about 100 B/s per node at memberlist's one-second LAN timings (simulated: 101 B/s
+// decode, core, sealed ack) p50 0.045 ms, p99 0.44 ms, beside 0.021 / 0.11 ms for a bare datagram
+// echo; 422 B/s sent per node among 5 real members probing every 200 ms (the simulator says 494, the
+// envelope 464), so about 100 B/s per node at memberlist's one-second LAN timings (simulated: 99 B/s
 // at 5 members, 203 B/s at 50, push-pull included).
 import { createSocket, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
