@@ -1,10 +1,10 @@
 // Membership over real UDP sockets on 127.0.0.1 with a gossip key: five instances in this process form
-// a group from one seed address, an abruptly closed one is detected, a leave is seen as left, and a
-// sender with the wrong key (or none) is dropped unread.
+// a group from one seed address and see a role change, an abruptly closed one is detected, a leave is
+// seen as left, and a sender with the wrong key (or none) is dropped unread.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test, type TestContext } from "node:test";
-import { ClusterUnavailableError } from "../src/errors.ts";
+import { ClusterUnavailableError, InvalidArgumentError } from "../src/errors.ts";
 import { localGossipConfig } from "../src/membership/gossip-config.ts";
 import type { MemberState, MembershipEvent } from "../src/membership/member.ts";
 import { Membership } from "../src/membership/membership.ts";
@@ -55,6 +55,16 @@ describe("membership over UDP", () => {
     const group = await startGroup(t, key);
     for (const m of group) assert.equal(m.membership.members().length, 5);
     assert.equal(group[0]!.membership.stats().transport.droppedUnauthenticated, 0);
+    group[1]!.membership.setRole("learner");
+    await waitUntil("everyone sees m1 as a learner", () => group.every((m) => m.membership.members().find((v) => v.name === "m1")?.role === "learner"));
+    for (const m of group.filter((m) => m.name !== "m1")) assert.ok(eventTypesAbout(m, "m1").includes("updated"));
+  });
+
+  test("an identity over its limits is refused before anything binds", async () => {
+    const start = (name: string, address: string) => Membership.start({ name, address, role: "voter", bindHost: "127.0.0.1", key });
+    await assert.rejects(start("x".repeat(64), "127.0.0.1:0"), InvalidArgumentError);
+    await assert.rejects(start("m", "127.0.0.1"), InvalidArgumentError);
+    await assert.rejects(start("m", "127.0.0.1:65536"), InvalidArgumentError);
   });
 
   test("a member closed abruptly goes suspect, then dead, for every survivor", async (t) => {
