@@ -18,6 +18,36 @@
 // CPU per unary call at c=1 and saturates a core near 1.8k calls/s at c=64 or 14-17k stream
 // messages/s, so the node can only match the floor, never beat it, except on ConsumeStream, where
 // the node sends records in large coalesced writes.
+//
+// Where a unary Produce's time goes (issue 12; node --cpu-prof and perf on the node under the stock
+// grpc-js client at c=1, load ≈ 1.5-2; bench/support/cpu-profile-summary.ts reads the profiles):
+//   - The node's /proc CPU is two parts: the main thread (event loop) and the thread-pool worker
+//     that runs pwritev + fdatasync (≈ 75 µs of CPU for one 100-byte write + fdatasync alone here)
+//     plus V8's helper threads: ≈ 120-180 µs per call at c=1 whatever the JavaScript does, 18-22 µs
+//     at c=64 where 64 calls share a sync. The table prints both.
+//   - The main thread is ≈ 75% idle at c=1 (it waits for the client and the disk); busy ≈ 290-390
+//     µs per call on a fresh node (much of it code not yet optimised: LoadIC, baseline prologues,
+//     megamorphic keyed loads), ≈ 220-260 µs once warm. Of the busy time, Node's own HTTP/2
+//     (nghttp2 and lib/internal/http2: reading the frames, making the stream object, respond,
+//     sendTrailers, SendPendingData's writes) and the event loop (epoll) take about 55%; the gRPC
+//     handler's own JavaScript about 8%; the append path (Log.append, GroupCommit, the addon's
+//     encode and append) about 12%, of which a third is waking the thread-pool worker
+//     (napi_queue_async_work: a futex wake); prom-client's four updates per call ≈ 3%.
+//   - Per call the node makes ≈ 16 syscalls: 2 blocking epoll_pwait plus 3 with a zero timeout (turns
+//     with immediates queued), a read of the request (HEADERS and DATA in one), a writev of the
+//     answer's HEADERS and DATA, then a second write with the trailers one turn later (HTTP/2 asks
+//     for them with "wantTrailers" only once the data is sent; grpc-js does the same), the eventfd
+//     read and write of the worker's completion, pwritev and fdatasync, and ≈ 5 futex calls.
+//   - Removed (before → after, warm node, c=1 main thread ≈ 257-275 → 221-251 µs per call; c=64
+//     whole process 73-82 → 59 µs; ProduceStream 11.6 → 9.9 µs per message): per call an
+//     AbortController, its AbortSignal and two listeners on it (a unary call's waits are now told
+//     of an abort directly; the signal is made only for handlers that ask), protobuf-es reflection
+//     for ProduceRequest and ProduceResponse (hand-written codecs: one varint field out), fresh
+//     response-header and trailer objects, two promises of bookkeeping (the call's end and the
+//     append's first offset), a Timeout per call for the connection's idle timer (now refreshed),
+//     and a nextTick closure (a unary answer goes out with the end of the stream).
+//   - What is left is mostly Node's HTTP/2 per stream and per event-loop turn, which the storage-less
+//     grpc-js server pays too (it spends more CPU per call than the node), and the worker's fdatasync.
 import { spawn, execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,7 +56,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { startNode, stopNode, type NodeProcess } from "../test/support/node-process.ts";
-import { processCpuMs } from "../test/support/proc-stats.ts";
+import { mainThreadCpuMs, processCpuMs } from "../test/support/proc-stats.ts";
 import { measureSyncLatenciesMs } from "./support/raw-baseline.ts";
 import { writeResults } from "./support/results.ts";
 import { flag, formatRate, median, percentile, printTable } from "./support/stats.ts";
@@ -83,6 +113,8 @@ interface Measurement {
   readonly latencyMsP50: number | null;
   readonly latencyMsP99: number | null;
   readonly cpuMicrosPerCall: number;
+  /** The part of cpuMicrosPerCall spent on the main thread (the event loop); the rest is the fdatasync worker and V8's helpers. */
+  readonly mainThreadCpuMicrosPerCall: number;
 }
 
 interface Server {
@@ -103,14 +135,17 @@ async function runClient(kind: ClientKind, address: string, modeArgs: readonly s
 
 async function measure(kind: ClientKind, server: Server, mode: Mode): Promise<Measurement> {
   const cpuBefore = processCpuMs(server.pid);
+  const mainBefore = mainThreadCpuMs(server.pid);
   const result = await runClient(kind, server.address, mode.args);
   const cpuMs = processCpuMs(server.pid) - cpuBefore;
+  const mainMs = mainThreadCpuMs(server.pid) - mainBefore;
   const sorted = result.latenciesMs.sort((a, b) => a - b);
   return {
     callsPerSecond: result.calls / result.seconds,
     latencyMsP50: sorted.length === 0 ? null : percentile(sorted, 0.5),
     latencyMsP99: sorted.length === 0 ? null : percentile(sorted, 0.99),
     cpuMicrosPerCall: (cpuMs * 1000) / Math.max(1, result.calls),
+    mainThreadCpuMicrosPerCall: (mainMs * 1000) / Math.max(1, result.calls),
   };
 }
 
@@ -151,6 +186,7 @@ function summarise(measurements: readonly Measurement[]): Measurement {
     latencyMsP50: p50s.length === 0 ? null : median(p50s),
     latencyMsP99: p99s.length === 0 ? null : median(p99s),
     cpuMicrosPerCall: median(measurements.map((m) => m.cpuMicrosPerCall)),
+    mainThreadCpuMicrosPerCall: median(measurements.map((m) => m.mainThreadCpuMicrosPerCall)),
   };
 }
 
@@ -218,7 +254,7 @@ async function main(): Promise<void> {
   console.log();
   const floorOf = (row: Row): Row => rows.find((r) => r.client === row.client && r.mode === row.mode && r.server === "storage-less")!;
   printTable(
-    ["client", "trial", "server", "calls/s", "× floor", "p50 ms", "p99 ms", "fdatasync p50", "server CPU µs/call", "issue 12 target"],
+    ["client", "trial", "server", "calls/s", "× floor", "p50 ms", "p99 ms", "fdatasync p50", "server CPU µs/call", "of it main thread", "issue 12 target"],
     rows.map((row) => {
       const mode = MODES.find((m) => m.name === row.mode)!;
       const { result } = row;
@@ -232,6 +268,7 @@ async function main(): Promise<void> {
         result.latencyMsP99?.toFixed(3) ?? "-",
         result.latencyMsP50 === null ? "-" : syncMsP50.toFixed(3),
         result.cpuMicrosPerCall.toFixed(1),
+        result.mainThreadCpuMicrosPerCall.toFixed(1),
         verdict(row, floorOf(row), mode, syncMsP50),
       ];
     }),

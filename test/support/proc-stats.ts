@@ -5,9 +5,21 @@ import { readFileSync } from "node:fs";
 /** Clock ticks per second in /proc/PID/stat (USER_HZ, 100 on Linux). */
 const TICKS_PER_SECOND = 100;
 
-/** utime + stime of process `pid` so far, in milliseconds. */
+/** utime + stime of process `pid` so far (all its threads), in milliseconds. */
 export function processCpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return cpuMsOf(`/proc/${pid}/stat`);
+}
+
+/**
+ * utime + stime of process `pid`'s main thread so far, in milliseconds: for a node, its event loop
+ * (JavaScript, HTTP/2), without the thread-pool worker that writes and fdatasyncs, nor V8's helpers.
+ */
+export function mainThreadCpuMs(pid: number): number {
+  return cpuMsOf(`/proc/${pid}/task/${pid}/stat`);
+}
+
+function cpuMsOf(statPath: string): number {
+  const fields = readFileSync(statPath, "utf8").split(") ")[1]!.split(" ");
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
 }
 
