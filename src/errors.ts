@@ -158,6 +158,16 @@ export class ProposalRefusedError extends ClusterUnavailableError {
   }
 }
 
+/**
+ * An idempotent producer's batch number is at or below the oldest one the leader forgot for that
+ * producer (its window is bounded): the batch may have been appended already, so it is not appended
+ * again, and its offsets are no longer known.
+ */
+export class SequenceTooOldError extends LoghouseError {
+  readonly code = "SEQUENCE_TOO_OLD";
+  readonly rpcCode = RpcCode.failedPrecondition;
+}
+
 /** This node was removed from its cluster: it serves nothing of the cluster's log any more (ask a member). */
 export class NodeRemovedError extends LoghouseError {
   readonly code = "NODE_REMOVED";

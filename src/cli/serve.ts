@@ -230,7 +230,9 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger, trace
     address,
     bootstrap,
     log: config.log,
-    limits: { proposalEntriesMax: batchRecordsMax, uncommittedEntriesMax: Math.max(100_000, 4 * batchRecordsMax) },
+    // A batch's mark is one more entry of its proposal.
+    limits: { proposalEntriesMax: batchRecordsMax + 1, uncommittedEntriesMax: Math.max(100_000, 4 * batchRecordsMax) },
+    producers: config.producers,
     logger,
     metrics,
   }, tracer);

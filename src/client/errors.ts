@@ -18,6 +18,7 @@ import {
   PermissionDeniedError,
   RecordTooLargeError,
   RpcError,
+  SequenceTooOldError,
   StorageFullError,
   StorageIoError,
   UnauthenticatedError,
@@ -46,6 +47,7 @@ const byCode: Record<string, Rebuild> = {
   CLUSTER_UNAVAILABLE: (message) => new ClusterUnavailableError(message),
   NODE_REMOVED: (message) => new NodeRemovedError(message),
   NOT_CLUSTERED: (message) => new NotClusteredError(message),
+  SEQUENCE_TOO_OLD: (message) => new SequenceTooOldError(message),
   PERMISSION_DENIED: (message) => new PermissionDeniedError(message),
   UNAUTHENTICATED: (message) => new UnauthenticatedError(message),
 };

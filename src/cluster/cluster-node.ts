@@ -25,7 +25,7 @@ import {
 import { silentLogger, type Logger } from "../logger.ts";
 import { applyMembershipChange, decodeMembershipChange, defaultRaftLimits, EntryType, MembershipChangeKind, ProposeRejection, Role, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
 import { describeMembershipChange } from "../raft/membership.ts";
-import { Log, type LogConfig } from "../storage/index.ts";
+import { Log, type LogConfig, type ProducerLimits } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
 import { outOfProtocol } from "./message-check.ts";
@@ -59,6 +59,8 @@ export interface ClusterNodeOptions {
   readonly tickMs?: number;
   readonly log?: Partial<LogConfig>;
   readonly limits?: Partial<RaftLimits>;
+  /** Bounds of the idempotent producers' table (default defaultProducerLimits). */
+  readonly producers?: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">;
   /** How often the leader tries to promote caught-up learners. */
   readonly promoteEveryMs?: number;
   readonly logger?: Logger;
@@ -231,6 +233,7 @@ export class ClusterNode {
         tickMs: options.tickMs ?? DEFAULT_TICK_MS,
         seed: seed++,
         limits: { learnerPromotionLagMax: 1024, ...options.limits },
+        ...(options.producers === undefined ? {} : { producers: options.producers }),
         onLeader: (leader, term) => node?.followLeader(leader, term),
         onApply: (entries) => node?.applied(entries),
         onDamage: (error) => node?.damageFound(error),

@@ -26,7 +26,7 @@ import {
   type Status,
 } from "../raft/index.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import type { RecordLog } from "../storage/index.ts";
+import { BATCH_MARK_TYPE, decodeBatchMark, defaultProducerLimits, ProducerAppends, type AppendedBatch, type ProducerBatch, type ProducerLimits, type RecordLog } from "../storage/index.ts";
 import { OffsetWaiters } from "../storage/offset-waiters.ts";
 import { CommittedLog } from "./committed-log.ts";
 import { sameRun } from "./entry-run.ts";
@@ -57,6 +57,8 @@ export interface ReplicaOptions {
   readonly onLeader?: (leader: number, term: number) => void;
   /** Sees every committed entry once it is applied here, in order (membership changes among them). */
   readonly onApply?: (entries: readonly Entry[]) => void;
+  /** Bounds of the idempotent producers' table (default defaultProducerLimits). */
+  readonly producers?: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">;
   /** A proposal not decided within this time is failed (its outcome is then unknown). Default 30 s. */
   readonly proposalTimeoutMs?: number;
   /** Told once when the replica stopped because the core read a damaged record. Must not throw. */
@@ -76,6 +78,8 @@ interface PendingProposal {
   readonly reject: (error: unknown) => void;
 }
 
+assert.equal(EntryType.BatchMark, BATCH_MARK_TYPE, "a batch mark entry is stored as a batch mark record");
+
 const APPEND_CHUNK_ENTRIES = 10_000;
 /** Size (as the core counts entries) of the latest entries kept in memory for its reads (applying, catching up). */
 const RECENT_ENTRIES_BYTES = 8 << 20;
@@ -88,6 +92,16 @@ export class Replica {
   private readonly recent = new RecentEntries(RECENT_ENTRIES_BYTES);
   private readonly commitWaiters = new OffsetWaiters();
   private pending: PendingProposal[] = [];
+  /**
+   * The idempotent producers' table, built by applying the batch marks of committed entries (all of
+   * them, from the log's start point, after a restart too), plus the batches this leader proposed
+   * that are not applied yet.
+   */
+  private readonly producers: ProducerAppends;
+  /** Term of the last entry applied here (0: none yet). */
+  private appliedTerm = 0;
+  /** Idempotent appends waiting for this leader to apply an entry of its own term (see appendOnce). */
+  private termStartWaiters: Array<{ readonly resolve: () => void; readonly reject: (error: unknown) => void }> = [];
   private commitEnd: number;
   private handling = false;
   /** The Ready being carried out, if any. */
@@ -114,6 +128,7 @@ export class Replica {
     // The start point itself counts as committed (a new cluster's log begins at offset 1).
     this.commitEnd = Math.max(this.log.lowestOffset, Math.min(options.stateFile.state.hardState.commit, this.log.nextOffset));
     this.committed = new CommittedLog(this.log, () => this.commitEnd, this.commitWaiters);
+    this.producers = new ProducerAppends(options.producers ?? defaultProducerLimits);
   }
 
   start(): void {
@@ -130,6 +145,7 @@ export class Replica {
     this.stopTicking?.();
     this.failPending(reason);
     this.commitWaiters.rejectAll(reason);
+    this.leadershipLost(reason);
     await this.carrying.catch(() => undefined);
   }
 
@@ -172,6 +188,35 @@ export class Replica {
     if (result === undefined) return Promise.reject(repairing());
     if (!result.ok) return Promise.reject(proposeError(result));
     return this.awaitCommit(result).then(() => offsetOfIndex(result.firstIndex));
+  }
+
+  /**
+   * Replicates `values` as `batch` of an idempotent producer unless that batch was appended already
+   * (leader only); resolves with where its records are once committed, the original's place for a
+   * retry. Before it decides, a new leader applies an entry of its own term: everything an earlier
+   * leader committed is then applied here, so every batch an earlier leader acknowledged is known.
+   */
+  async appendOnce(values: readonly Uint8Array[], batch: ProducerBatch): Promise<AppendedBatch> {
+    if (!this.isLeader) throw notLeaderError(this.status().lead);
+    if (this.appliedTerm !== this.node.raft.term) {
+      await new Promise<void>((resolve, reject) => this.termStartWaiters.push({ resolve, reject }));
+    }
+    return this.producers.appendOnce(values, batch, (batchValues, mark) => {
+      if (this.stopped) throw new LogClosedError("replica stopped");
+      const result = this.guard(() => this.node.propose(batchValues, this.timers.now(), mark));
+      if (result === undefined) throw repairing();
+      if (!result.ok) throw proposeError(result);
+      return this.awaitCommit(result).then(() => offsetOfIndex(result.firstIndex));
+    });
+  }
+
+  /**
+   * This node stopped leading (or stopped): it will not learn the outcome of what it proposed, so
+   * idempotent retries waiting on it fail (retryable: the new leader knows once it has applied).
+   */
+  private leadershipLost(error: unknown): void {
+    this.producers.abandon(error);
+    for (const waiter of this.termStartWaiters.splice(0)) waiter.reject(error);
   }
 
   /** Asks the core to hand leadership to voter `to` (leader only); the hand-over proceeds as its messages flow. */
@@ -274,6 +319,7 @@ export class Replica {
     if (ready.softState !== null) {
       this.logger.info("raft role changed", { nodeId: this.options.nodeId, role: ready.softState.role, leader: ready.softState.lead });
       this.options.onLeader?.(ready.softState.lead, this.node.raft.term);
+      if (ready.softState.role !== Role.Leader) this.leadershipLost(new ClusterUnavailableError("leadership changed before the batch was known to be committed; retry"));
     }
     for (const message of ready.messages) this.options.send(message);
     await this.persist(ready);
@@ -354,6 +400,7 @@ export class Replica {
     const last = entries[entries.length - 1]!.index;
     const firstIndex = entries[0]!.index;
     this.commitEnd = Math.max(this.commitEnd, offsetOfIndex(last) + 1);
+    this.applyBatchMarks(entries);
     const decided = this.pending.filter((proposal) => proposal.lastIndex <= last);
     this.pending = this.pending.filter((proposal) => proposal.lastIndex > last);
     for (const proposal of decided) {
@@ -369,6 +416,15 @@ export class Replica {
     this.options.onApply?.(entries);
   }
 
+  /** Remembers the batch marks among `entries` and notes their term; a leader that applied its own term's entry decides idempotent appends from then on. */
+  private applyBatchMarks(entries: readonly Entry[]): void {
+    for (const entry of entries) {
+      if (entry.type === EntryType.BatchMark) this.producers.applied(decodeBatchMark(entry.data), offsetOfIndex(entry.index));
+    }
+    this.appliedTerm = entries[entries.length - 1]!.term;
+    if (this.appliedTerm === this.node.raft.term && this.isLeader) for (const waiter of this.termStartWaiters.splice(0)) waiter.resolve();
+  }
+
   private failPending(error: unknown): void {
     for (const proposal of this.pending.splice(0)) proposal.reject(error);
   }
@@ -379,9 +435,11 @@ function repairing(): ClusterUnavailableError {
   return new ClusterUnavailableError("this node found damaged records in its log and is repairing them from its peers; retry shortly");
 }
 
+function notLeaderError(leaderId: number): NotLeaderError {
+  return new NotLeaderError(`not the leader${leaderId === 0 ? " (no leader known)" : `; leader is node ${leaderId}`}`, leaderId);
+}
+
 function proposeError(result: Extract<ProposeResult, { ok: false }>): Error {
-  if (result.reason === ProposeRejection.NotLeader) {
-    return new NotLeaderError(`not the leader${result.leaderId === 0 ? " (no leader known)" : `; leader is node ${result.leaderId}`}`, result.leaderId);
-  }
+  if (result.reason === ProposeRejection.NotLeader) return notLeaderError(result.leaderId);
   return new ProposalRefusedError(`proposal refused: ${result.reason} ${result.detail}`, result.reason);
 }

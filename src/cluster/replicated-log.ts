@@ -3,7 +3,7 @@
 // a client can write through any node. A node removed from the cluster answers NodeRemovedError. A
 // damaged record a reader meets answers DataLossError and starts the node's repair from its peers.
 import { ClusterUnavailableError, DataLossError, InvalidArgumentError, NotLeaderError } from "../errors.ts";
-import type { LogRecord, ReadLimits, ServedLog } from "../storage/index.ts";
+import type { AppendedBatch, LogRecord, ProducerAppender, ProducerBatch, ReadLimits, ServedLog } from "../storage/index.ts";
 import type { Replica } from "./replica.ts";
 import { systemTimers, type Timers } from "./timers.ts";
 
@@ -26,7 +26,7 @@ export type ForwardAppend = (address: string, values: readonly Uint8Array[], sig
 
 const FORWARD_ATTEMPTS_MAX = 5;
 
-export class ReplicatedLog implements ServedLog {
+export class ReplicatedLog implements ServedLog, ProducerAppender {
   constructor(
     private readonly node: ReplicatedLogMember,
     private readonly forward: ForwardAppend,
@@ -68,6 +68,17 @@ export class ReplicatedLog implements ServedLog {
         if (!(error instanceof NotLeaderError) || attempt + 1 >= FORWARD_ATTEMPTS_MAX) throw error;
       }
     }
+  }
+
+  /**
+   * Appends an idempotent producer's batch once (see Replica.appendOnce). Only the leader decides;
+   * a follower does not forward it but answers NotLeaderError naming the leader, for the client to
+   * send it there (a forward that failed midway would leave its outcome unknown to both).
+   */
+  async appendOnce(values: readonly Uint8Array[], batch: ProducerBatch): Promise<AppendedBatch> {
+    if (values.length === 0) throw new InvalidArgumentError("append needs at least one record");
+    this.node.assertMember();
+    return this.node.replica.appendOnce(values, batch);
   }
 
   read(offset: number | bigint): LogRecord {

@@ -18,6 +18,8 @@ export function describeEntry(entry: Entry): string {
       return `${at} membership(${describeMembershipChange(decodeMembershipChange(entry.data))})`;
     case EntryType.Normal:
       return `${at} ${JSON.stringify(textDecoder.decode(entry.data))}`;
+    case EntryType.BatchMark:
+      return `${at} mark(${entry.data.length} bytes)`;
   }
 }
 

@@ -201,19 +201,24 @@ export class Raft {
     return entries.some((entry) => entry.type === EntryType.Membership);
   }
 
-  /** Appends normal entries carrying `items` (leader only), stamped with the driver's `timestampMs` if given. */
-  propose(items: readonly Uint8Array[], timestampMs?: number): ProposeResult {
+  /**
+   * Appends normal entries carrying `items` (leader only), stamped with the driver's `timestampMs` if
+   * given, and then a BatchMark entry carrying `mark` if given: all of them or none.
+   */
+  propose(items: readonly Uint8Array[], timestampMs?: number, mark?: Uint8Array): ProposeResult {
     const refusal = this.refuseProposal();
     if (refusal !== null) return refusal;
-    if (items.length === 0 || items.length > this.config.proposalEntriesMax) {
-      return rejected(ProposeRejection.InvalidProposal, this.lead, `${items.length} entries`);
+    const count = items.length + (mark === undefined ? 0 : 1);
+    if (items.length === 0 || count > this.config.proposalEntriesMax) {
+      return rejected(ProposeRejection.InvalidProposal, this.lead, `${count} entries`);
     }
     const uncommitted = this.log.lastIndex() - this.log.committed;
-    if (uncommitted + items.length > this.config.uncommittedEntriesMax) {
+    if (uncommitted + count > this.config.uncommittedEntriesMax) {
       return rejected(ProposeRejection.TooManyUncommitted, this.lead, `${uncommitted} entries uncommitted`);
     }
     const first = this.log.lastIndex() + 1;
     this.appendEntries(EntryType.Normal, items, timestampMs);
+    if (mark !== undefined) this.appendEntries(EntryType.BatchMark, [mark], timestampMs);
     this.broadcastAppend();
     return { ok: true, term: this.term, firstIndex: first, lastIndex: this.log.lastIndex() };
   }

@@ -53,8 +53,8 @@ export class RawNode {
     this.raft.step(m);
   }
 
-  propose(items: readonly Uint8Array[], timestampMs?: number): ProposeResult {
-    return this.raft.propose(items, timestampMs);
+  propose(items: readonly Uint8Array[], timestampMs?: number, mark?: Uint8Array): ProposeResult {
+    return this.raft.propose(items, timestampMs, mark);
   }
 
   proposeMembershipChange(change: MembershipChange): ProposeResult {

@@ -13,6 +13,11 @@ export const EntryType = {
   NoOp: 1,
   /** A single-server membership change, encoded by `membership.ts`. */
   Membership: 2,
+  /**
+   * The driver's note about the normal entries just before it (the idempotent producer's id and
+   * batch number), proposed with them so that both commit or neither. Opaque to the core.
+   */
+  BatchMark: 3,
 } as const;
 export type EntryType = (typeof EntryType)[keyof typeof EntryType];
 

@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import { InvalidConfigError } from "../errors.ts";
 import type { AclFiles } from "../security/acl.ts";
 import type { TlsFiles } from "../security/tls-material.ts";
-import { FULL_HEADER_BYTES, resolveLogConfig, type LogConfig } from "../storage/index.ts";
+import { FULL_HEADER_BYTES, resolveLogConfig, resolveProducerLimits, type LogConfig, type ProducerLimits } from "../storage/index.ts";
 
 export interface ServerLimits {
   /** Largest record value accepted (also the storage's recordBytesMax). */
@@ -77,10 +77,13 @@ export interface ServerConfig {
   /** Storage options (see src/storage/config.ts); recordBytesMax comes from limits. */
   readonly log: LogConfig;
   readonly security: SecurityConfig;
+  /** The idempotent producers remembered (src/storage/producer-sequences.ts). */
+  readonly producers: ProducerLimits;
 }
 
-export interface ServerConfigInput extends Partial<Omit<ServerConfig, "limits" | "log" | "security">> {
+export interface ServerConfigInput extends Partial<Omit<ServerConfig, "limits" | "log" | "security" | "producers">> {
   readonly security?: Partial<SecurityConfig>;
+  readonly producers?: Partial<ProducerLimits>;
   readonly limits?: Partial<ServerLimits>;
   readonly log?: Partial<Omit<LogConfig, "recordBytesMax">>;
 }
@@ -188,7 +191,7 @@ function resolveSecurity(input: Partial<SecurityConfig>, host: string): Security
 
 /** Fills defaults and validates every field; throws InvalidConfigError naming the first bad one. */
 export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig {
-  const known = new Set(["dataDir", "host", "port", "nodeId", "advertiseAddress", "limits", "log", "security"]);
+  const known = new Set(["dataDir", "host", "port", "nodeId", "advertiseAddress", "limits", "log", "security", "producers"]);
   for (const key of Object.keys(input)) {
     if (!known.has(key)) throw new InvalidConfigError(`unknown server config field: ${key}`);
   }
@@ -214,5 +217,6 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
     limits,
     log,
     security: resolveSecurity(input.security ?? {}, host),
+    producers: resolveProducerLimits(input.producers),
   };
 }

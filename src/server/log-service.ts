@@ -17,7 +17,7 @@ import type {
   ServerSchema,
 } from "../gen/log/v1/log_pb.ts";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import type { LogRecord, ServedLog } from "../storage/index.ts";
+import type { LogRecord, ProducerAppender, ServedLog } from "../storage/index.ts";
 import type { Tracer } from "../observability/tracing.ts";
 import type { CallContext, ServiceHandlers } from "./call-context.ts";
 import type { ServerLimits } from "./config.ts";
@@ -28,6 +28,8 @@ type Unary<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 
 export interface LogServiceOptions {
   readonly log: ServedLog;
+  /** Appends idempotent producers' batches once (requests that carry a producer). */
+  readonly producers: ProducerAppender;
   readonly limits: ServerLimits;
   /** The nodes to report from GetServers (this node alone on a single node). */
   readonly servers: () => ReadonlyArray<MessageInitShape<typeof ServerSchema>>;
@@ -76,7 +78,7 @@ export function toRecordMessage(record: LogRecord): MessageInitShape<typeof Reco
 }
 
 export function createLogService(options: LogServiceOptions): ServiceHandlers<typeof LogServiceDesc> {
-  const { log, limits, tracer } = options;
+  const { log, producers, limits, tracer } = options;
 
   /**
    * Appends `values`; resolves with the first offset once they are durable (fsynced, or committed on
@@ -139,8 +141,15 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     return counted(log.readRange(at, bounds));
   };
 
+  /** Appends one record, once per (producer, sequence) when the request names its producer. */
+  const appendRecord = (request: ProduceRequest): Promise<number> => {
+    const value = recordValue(request);
+    if (request.producer === undefined) return append([value]);
+    return producers.appendOnce([value], request.producer).then((appended) => appended.firstOffset);
+  };
+
   const produce: Unary<ProduceRequest, { offset: bigint }> = async (request) => {
-    return { offset: BigInt(await append([recordValue(request)])) };
+    return { offset: BigInt(await appendRecord(request)) };
   };
 
   const consume: Unary<ConsumeRequest, { record: MessageInitShape<typeof RecordSchema> }> = async (request) => {
@@ -163,8 +172,8 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
 
   async function* produceStream(requests: AsyncIterable<ProduceRequest>, context: CallContext) {
     yield* pipelineAppends(requests, context, (request) => {
-      const value = recordValue(request);
-      return { bytes: value.length + RECORD_IN_FLIGHT_OVERHEAD_BYTES, offset: append([value]) };
+      const offset = appendRecord(request);
+      return { bytes: (request.record?.value.length ?? 0) + RECORD_IN_FLIGHT_OVERHEAD_BYTES, offset };
     }, limits.streamBytesInFlightMax);
   }
 
@@ -178,7 +187,9 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     if (values.length > limits.batchRecordsMax) {
       throw new BatchTooLargeError(`batch of ${values.length} records exceeds batchRecordsMax ${limits.batchRecordsMax}`);
     }
-    return { firstOffset: BigInt(await append(values)), count: values.length };
+    if (request.producer === undefined) return { firstOffset: BigInt(await append(values)), count: values.length };
+    const appended = await producers.appendOnce(values, request.producer);
+    return { firstOffset: BigInt(appended.firstOffset), count: appended.count };
   };
 
   const consumeBatch: Unary<ConsumeBatchRequest, { records: MessageInitShape<typeof RecordSchema>[]; nextOffset: bigint; endOffset: bigint }> = async (

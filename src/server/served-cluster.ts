@@ -5,7 +5,7 @@ import type { Socket } from "node:net";
 import type { ClientTlsOptions } from "../client/client.ts";
 import type { PeerSecurity } from "../cluster/cluster-node.ts";
 import type { Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
-import type { ServedLog } from "../storage/index.ts";
+import type { ProducerAppender, ServedLog } from "../storage/index.ts";
 
 /** A secured cluster's peers' TLS and authorization, and the TLS its member forwards appends with. */
 export interface ServedClusterSecurity extends PeerSecurity {
@@ -27,7 +27,8 @@ export interface ServedMember {
 }
 
 export interface ServedCluster {
-  readonly log: ServedLog;
+  /** The replicated log; its leader also appends idempotent producers' batches once. */
+  readonly log: ServedLog & ProducerAppender;
   servers(): ServedMember[];
   acceptConnection(socket: Socket): void;
   /** Removes a member (on the leader; a follower throws NotLeaderError); resolves once committed. */

@@ -27,7 +27,7 @@ import { InvalidConfigError, UnauthenticatedError } from "../errors.ts";
 import { NodeMetrics } from "../observability/node-metrics.ts";
 import type { MethodMetrics } from "../observability/rpc-metrics.ts";
 import type { Tracer } from "../observability/tracing.ts";
-import { Log, type ServedLog } from "../storage/index.ts";
+import { Log, LogProducers, type ProducerAppender, type ServedLog } from "../storage/index.ts";
 import { createAdminService } from "./admin-service.ts";
 import type { CallAuthorizer } from "./call-authorizer.ts";
 import { isLoopbackHost, resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
@@ -101,12 +101,12 @@ export class LoghouseServer {
     const metrics = options.metrics ?? new NodeMetrics();
     if (options.cluster !== undefined) {
       const cluster = options.cluster;
-      return LoghouseServer.listen(config, cluster.log, () => cluster.close(), logger, metrics, options);
+      return LoghouseServer.listen(config, cluster.log, cluster.log, () => cluster.close(), logger, metrics, options);
     }
     const log = await Log.open(config.dataDir, config.log, { logger, metrics });
     if (log.recovery.truncatedBytes > 0 || log.recovery.scannedRecords > 0) logger.warn("log recovered", { ...log.recovery });
     try {
-      return await LoghouseServer.listen(config, log, () => log.close(), logger, metrics, options);
+      return await LoghouseServer.listen(config, log, new LogProducers(log, config.producers), () => log.close(), logger, metrics, options);
     } catch (error) {
       await log.close();
       throw error;
@@ -116,6 +116,7 @@ export class LoghouseServer {
   private static async listen(
     config: ServerConfig,
     log: ServedLog,
+    producers: ProducerAppender,
     closeLog: () => Promise<void>,
     logger: Logger,
     metrics: NodeMetrics,
@@ -141,6 +142,7 @@ export class LoghouseServer {
     let server: LoghouseServer | undefined;
     const logService = createLogService({
       log,
+      producers,
       limits,
       ...(options.tracer === undefined ? {} : { tracer: options.tracer }),
       onRecordsRead: (records) => metrics.recordsRead(records),

@@ -5,3 +5,7 @@ export { defaultLogConfig, resolveLogConfig, type DurabilityPolicy, type LogConf
 export { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
 export type { RecordLog } from "./record-log.ts";
 export type { ServedLog } from "./served-log.ts";
+export { BATCH_MARK_TYPE, decodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
+export { ProducerAppends } from "./producer-appends.ts";
+export { defaultProducerLimits, resolveProducerLimits, type AppendedBatch, type ProducerLimits } from "./producer-sequences.ts";
+export { LogProducers, type ProducerAppender } from "./log-producers.ts";

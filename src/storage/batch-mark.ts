@@ -1,0 +1,70 @@
+// The record an idempotent producer's batch leaves behind it in the log: which producer sent the
+// batch, its number, and how many records it had (they are the records just before the mark).
+// It is written after the batch, in the same append or Raft proposal, so a mark in the log always
+// follows its whole batch: a torn tail or an uncommitted suffix that lost the batch lost the mark.
+// Consumers see it as a record of type BATCH_MARK_TYPE (user data is type 0).
+//
+// Layout (little-endian): u8 version (1), u8 producer id length n (1..64), n bytes producer id,
+// u64 sequence, u32 record count (>= 1).
+import assert from "node:assert/strict";
+import { InvalidArgumentError } from "../errors.ts";
+
+/** The record type of a batch mark (the Raft entry type BatchMark has the same number). */
+export const BATCH_MARK_TYPE = 3;
+/** Longest producer id, in bytes. */
+export const PRODUCER_ID_BYTES_MAX = 64;
+
+const VERSION = 1;
+const FIXED_BYTES = 1 + 1 + 8 + 4;
+const U64_MAX = (1n << 64n) - 1n;
+
+/** An idempotent producer's batch: who sent it and its number. */
+export interface ProducerBatch {
+  readonly producerId: Uint8Array;
+  readonly sequence: bigint;
+}
+
+export interface BatchMark extends ProducerBatch {
+  /** Records in the batch (the records just before the mark). */
+  readonly count: number;
+}
+
+/** Throws InvalidArgumentError unless `batch` names a producer and a sequence the log can keep. */
+export function checkProducerBatch(batch: ProducerBatch): void {
+  const length = batch.producerId.length;
+  if (length === 0 || length > PRODUCER_ID_BYTES_MAX) {
+    throw new InvalidArgumentError(`a producer id has 1 to ${PRODUCER_ID_BYTES_MAX} bytes, got ${length}`);
+  }
+  if (batch.sequence < 0n || batch.sequence > U64_MAX) throw new InvalidArgumentError(`a producer sequence is a u64, got ${batch.sequence}`);
+}
+
+export function encodeBatchMark(mark: BatchMark): Uint8Array {
+  checkProducerBatch(mark);
+  assert.ok(Number.isSafeInteger(mark.count) && mark.count >= 1 && mark.count <= 0xffff_ffff, "a batch mark counts 1 to 2^32-1 records");
+  const bytes = Buffer.alloc(FIXED_BYTES + mark.producerId.length);
+  let at = bytes.writeUInt8(VERSION, 0);
+  at = bytes.writeUInt8(mark.producerId.length, at);
+  bytes.set(mark.producerId, at);
+  at += mark.producerId.length;
+  at = bytes.writeBigUInt64LE(mark.sequence, at);
+  at = bytes.writeUInt32LE(mark.count, at);
+  assert.equal(at, bytes.length, "batch mark size");
+  return bytes;
+}
+
+/**
+ * The mark in a record of type BATCH_MARK_TYPE. The log's checksums vouch for the bytes, so a mark
+ * that does not parse was written by a broken writer: an assertion, not an operating error.
+ */
+export function decodeBatchMark(data: Uint8Array): BatchMark {
+  const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  assert.ok(bytes.length >= FIXED_BYTES + 1, "a batch mark holds its fixed fields");
+  assert.equal(bytes.readUInt8(0), VERSION, "batch mark version");
+  const idLength = bytes.readUInt8(1);
+  assert.equal(bytes.length, FIXED_BYTES + idLength, "a batch mark's length matches its producer id");
+  const producerId = new Uint8Array(bytes.subarray(2, 2 + idLength));
+  const sequence = bytes.readBigUInt64LE(2 + idLength);
+  const count = bytes.readUInt32LE(10 + idLength);
+  assert.ok(count >= 1, "a batch mark counts at least one record");
+  return { producerId, sequence, count };
+}

@@ -1,0 +1,91 @@
+// The idempotent producer's rule at the node that appends (a single node, or a cluster's leader):
+// a batch already appended is answered with its offsets, one in flight is waited for, and only a
+// new one is written, followed by its batch mark. The table of what was appended
+// (ProducerSequences) changes only as marks are applied, in log order; this class adds the batches
+// written here and not yet applied, so that a retry arriving while its original is still on its way
+// (proposed, not committed) waits for the original's outcome instead of appending it again.
+//
+// The owner reports outcomes: applied(mark) once a mark is in the table (for a cluster, when its
+// entry is applied; for a single node, once the append is durable), forget(batch) when a write
+// certainly left nothing behind, abandon(error) when this node can no longer learn the outcome of
+// what it wrote (a leader that lost its leadership: a retry must go to the new leader).
+import { checkProducerBatch, encodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
+import { producerKey, ProducerSequences, type AppendedBatch, type ProducerLimits } from "./producer-sequences.ts";
+
+/**
+ * Writes `values` and then `mark` as one unit (both or neither end up in the log); resolves with the
+ * first value's offset once durable. Throws at once, having written nothing, when it refuses.
+ */
+export type MarkedWrite = (values: readonly Uint8Array[], mark: Uint8Array) => Promise<number>;
+
+interface InFlight {
+  readonly settled: Promise<void>;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+export class ProducerAppends {
+  readonly sequences: ProducerSequences;
+  /** Batches written here whose outcome is not known yet, by producer key and sequence. */
+  private readonly inFlight = new Map<string, InFlight>();
+
+  constructor(limits: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">) {
+    this.sequences = new ProducerSequences(limits);
+  }
+
+  /**
+   * Appends `values` as `batch` unless it was appended already: resolves with where its records
+   * are (the original's place for a retry). SequenceTooOldError when the batch is too old to tell.
+   */
+  async appendOnce(values: readonly Uint8Array[], batch: ProducerBatch, write: MarkedWrite): Promise<AppendedBatch> {
+    checkProducerBatch(batch);
+    const key = inFlightKey(batch);
+    for (;;) {
+      const pending = this.inFlight.get(key);
+      if (pending !== undefined) {
+        // The outcome of the original decides; then look again (applied: its offsets; forgotten: write it).
+        await pending.settled;
+        continue;
+      }
+      const appended = this.sequences.lookup(batch);
+      if (appended !== undefined) return appended;
+      const written = write(values, encodeBatchMark({ ...batch, count: values.length }));
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const settled = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      settled.catch(() => undefined); // observed by the retries that wait on it, if any
+      this.inFlight.set(key, { settled, resolve, reject });
+      return { firstOffset: await written, count: values.length };
+    }
+  }
+
+  /** A batch mark at `markOffset` is in the log for good: remember it and release retries waiting on it. */
+  applied(mark: BatchMark, markOffset: number): void {
+    this.sequences.observe(mark, markOffset);
+    this.release(mark);
+  }
+
+  /** A write of `batch` here certainly left nothing: retries waiting on it write it themselves. */
+  forget(batch: ProducerBatch): void {
+    this.release(batch);
+  }
+
+  /** The outcome of every batch in flight here is out of this node's hands: retries waiting on them fail with `error`. */
+  abandon(error: unknown): void {
+    for (const pending of this.inFlight.values()) pending.reject(error);
+    this.inFlight.clear();
+  }
+
+  private release(batch: ProducerBatch): void {
+    const key = inFlightKey(batch);
+    this.inFlight.get(key)?.resolve();
+    this.inFlight.delete(key);
+  }
+}
+
+function inFlightKey(batch: ProducerBatch): string {
+  return `${producerKey(batch.producerId)}:${batch.sequence}`;
+}

@@ -1,0 +1,73 @@
+// The idempotent producer on a single node, seen by a stock grpc-js client: the same (producer,
+// sequence) sent twice (a retry after a lost reply) gets the original's offsets and appends
+// nothing, on Produce, ProduceBatch and ProduceStream alike, and after a restart of the node; a
+// sequence below the forgotten window is FAILED_PRECONDITION with SEQUENCE_TOO_OLD.
+import type * as grpc from "@grpc/grpc-js";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { test } from "node:test";
+import { RpcCode } from "../src/errors.ts";
+import { BATCH_MARK_TYPE } from "../src/storage/index.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
+import { addressOf, startLogServer } from "./support/log-server.ts";
+import { tempDir } from "./support/temp-dir.ts";
+
+const values = (...texts: string[]): Buffer[] => texts.map((text) => Buffer.from(text));
+
+test("a batch sent again is answered with its first offsets and appended once, also after a restart", async (t) => {
+  const dataDir = await tempDir(t);
+  const producer = { producerId: randomBytes(16), sequence: 0n };
+  let server = await startLogServer(t, { dataDir });
+  let client = grpcTestClient(addressOf(server));
+  const first = await client.unary("produceBatch", { values: values("a", "b"), producer });
+  const again = await client.unary("produceBatch", { values: values("a", "b"), producer });
+  assert.deepEqual(again, first);
+  const one = await client.unary("produce", { record: { value: Buffer.from("c") }, producer: { ...producer, sequence: 1n } });
+  assert.equal((await client.unary("produce", { record: { value: Buffer.from("c") }, producer: { ...producer, sequence: 1n } })).offset, one.offset);
+  // Unnamed produces are appended as sent, every time.
+  const plain = [await client.unary("produce", { record: { value: Buffer.from("d") } }), await client.unary("produce", { record: { value: Buffer.from("d") } })];
+  assert.notEqual(plain[0].offset, plain[1].offset);
+  client.close();
+  await server.close();
+
+  server = await startLogServer(t, { dataDir });
+  client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  assert.deepEqual(await client.unary("produceBatch", { values: values("a", "b"), producer }), first, "remembered across a restart (from the marks in the log)");
+  const records = (await client.unary("consumeBatch", { offset: 0n, maxRecords: 100 })).records as Array<{ value: Uint8Array; type: number }>;
+  const data = records.filter((record) => record.type === 0).map((record) => Buffer.from(record.value).toString());
+  assert.deepEqual(data, ["a", "b", "c", "d", "d"]);
+  assert.equal(records.filter((record) => record.type === BATCH_MARK_TYPE).length, 2, "one mark per batch, after its records");
+});
+
+test("ProduceStream answers a repeated (producer, sequence) with the first offset", async (t) => {
+  const server = await startLogServer(t);
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  const producerId = randomBytes(8);
+  const stream = client.bidiStream("produceStream");
+  const answers = take(stream as grpc.ClientDuplexStream<unknown, { offset: bigint }>, 3);
+  for (const sequence of [7n, 8n, 7n]) stream.write({ record: { value: Buffer.from(`s${sequence}`) }, producer: { producerId, sequence } });
+  const offsets = (await answers).map((answer) => answer.offset);
+  const ended = statusOf(stream);
+  stream.end();
+  assert.equal((await ended).code, 0);
+  assert.equal(offsets[2], offsets[0]);
+  assert.notEqual(offsets[1], offsets[0]);
+});
+
+test("a sequence at or below the forgotten window is FAILED_PRECONDITION SEQUENCE_TOO_OLD; a bad producer id is INVALID_ARGUMENT", async (t) => {
+  const server = await startLogServer(t, { producers: { sequencesPerProducerMax: 2 } });
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  const producerId = randomBytes(16);
+  for (const sequence of [0n, 1n, 2n]) await client.unary("produceBatch", { values: values(`v${sequence}`), producer: { producerId, sequence } });
+  const error = await client.unary("produceBatch", { values: values("v0"), producer: { producerId, sequence: 0n } }).then(
+    () => assert.fail("a sequence older than the window was taken"),
+    (failure: grpc.ServiceError) => failure,
+  );
+  assert.equal(error.code, RpcCode.failedPrecondition);
+  assert.equal(error.metadata.get("loghouse-error-code")[0], "SEQUENCE_TOO_OLD");
+  await assert.rejects(client.unary("produceBatch", { values: values("x"), producer: { producerId: new Uint8Array(0), sequence: 0n } }), (failure: grpc.ServiceError) => failure.code === RpcCode.invalidArgument);
+});

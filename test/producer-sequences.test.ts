@@ -1,0 +1,92 @@
+// The idempotent producers' table and its batch marks: duplicates answered with their offsets, a
+// window and a number of producers bounded, numbers below the forgotten ones refused, and a retry
+// that arrives while its original is in flight waits for the original's outcome.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { SequenceTooOldError } from "../src/errors.ts";
+import { decodeBatchMark, encodeBatchMark } from "../src/storage/batch-mark.ts";
+import { ProducerAppends } from "../src/storage/producer-appends.ts";
+import { ProducerSequences, resolveProducerLimits } from "../src/storage/producer-sequences.ts";
+
+const id = (name: string): Uint8Array => Buffer.from(name);
+
+test("a batch mark reads back as written, and a producer id of 0 or 65 bytes is refused", () => {
+  const mark = { producerId: id("p-1"), sequence: 2n ** 64n - 1n, count: 7 };
+  assert.deepEqual(decodeBatchMark(encodeBatchMark(mark)), { ...mark, producerId: new Uint8Array(id("p-1")) });
+  assert.throws(() => encodeBatchMark({ ...mark, producerId: new Uint8Array(0) }), /1 to 64 bytes/);
+  assert.throws(() => encodeBatchMark({ ...mark, producerId: new Uint8Array(65) }), /1 to 64 bytes/);
+});
+
+test("a remembered batch is answered with its offsets; older than the window is SEQUENCE_TOO_OLD; gaps are new", () => {
+  const table = new ProducerSequences({ producersMax: 10, sequencesPerProducerMax: 3 });
+  for (const sequence of [0n, 1n, 2n, 5n]) table.observe({ producerId: id("a"), sequence, count: 2 }, 10 + Number(sequence) * 3 + 2);
+  assert.deepEqual(table.lookup({ producerId: id("a"), sequence: 5n }), { firstOffset: 25, count: 2 });
+  assert.deepEqual(table.lookup({ producerId: id("a"), sequence: 1n }), { firstOffset: 13, count: 2 });
+  assert.equal(table.lookup({ producerId: id("a"), sequence: 3n }), undefined, "a gap above the forgotten ones is new");
+  assert.equal(table.lookup({ producerId: id("a"), sequence: 9n }), undefined);
+  assert.throws(() => table.lookup({ producerId: id("a"), sequence: 0n }), (error) => error instanceof SequenceTooOldError && error.code === "SEQUENCE_TOO_OLD");
+  assert.equal(table.lookup({ producerId: id("b"), sequence: 0n }), undefined, "an unknown producer starts afresh");
+});
+
+test("the least recently appended producer is forgotten first", () => {
+  const table = new ProducerSequences({ producersMax: 2, sequencesPerProducerMax: 4 });
+  table.observe({ producerId: id("a"), sequence: 0n, count: 1 }, 1);
+  table.observe({ producerId: id("b"), sequence: 0n, count: 1 }, 2);
+  table.observe({ producerId: id("a"), sequence: 1n, count: 1 }, 3);
+  table.observe({ producerId: id("c"), sequence: 0n, count: 1 }, 4);
+  assert.equal(table.size, 2);
+  assert.equal(table.lookup({ producerId: id("b"), sequence: 0n }), undefined, "b was forgotten");
+  assert.deepEqual(table.lookup({ producerId: id("a"), sequence: 0n }), { firstOffset: 0, count: 1 });
+});
+
+test("limits are checked at start with the name of the one out of range", () => {
+  assert.deepEqual(resolveProducerLimits({}), { producersMax: 4_096, sequencesPerProducerMax: 128, scanRecordsMax: 1_000_000 });
+  assert.throws(() => resolveProducerLimits({ producersMax: 0 }), /producers\.producersMax/);
+  assert.throws(() => resolveProducerLimits({ sequencesPerProducerMax: 1.5 }), /producers\.sequencesPerProducerMax/);
+});
+
+test("a retry while the original is in flight waits for it and answers its offsets, writing nothing", async () => {
+  const appends = new ProducerAppends({ producersMax: 10, sequencesPerProducerMax: 10 });
+  const batch = { producerId: id("p"), sequence: 4n };
+  let writes = 0;
+  let commit!: () => void;
+  const write = (values: readonly Uint8Array[], mark: Uint8Array): Promise<number> => {
+    writes++;
+    // The mark lands at 100 + values.length once "committed", as a cluster applies it.
+    return new Promise((resolve) => (commit = () => {
+      appends.applied(decodeBatchMark(mark), 100 + values.length);
+      resolve(100);
+    }));
+  };
+  const original = appends.appendOnce([id("x"), id("y")], batch, write);
+  const retry = appends.appendOnce([id("x"), id("y")], batch, write);
+  await new Promise((resolve) => setImmediate(resolve));
+  commit();
+  assert.deepEqual(await original, { firstOffset: 100, count: 2 });
+  assert.deepEqual(await retry, { firstOffset: 100, count: 2 });
+  assert.deepEqual(await appends.appendOnce([id("x"), id("y")], batch, write), { firstOffset: 100, count: 2 });
+  assert.equal(writes, 1);
+});
+
+test("a retry waiting on a batch whose leader stepped down fails (to be retried at the new leader); a forgotten write is written again", async () => {
+  const appends = new ProducerAppends({ producersMax: 10, sequencesPerProducerMax: 10 });
+  const batch = { producerId: id("p"), sequence: 1n };
+  let writes = 0;
+  const never = (): Promise<number> => {
+    writes++;
+    return new Promise(() => undefined);
+  };
+  void appends.appendOnce([id("x")], batch, never);
+  const retry = appends.appendOnce([id("x")], batch, never);
+  await new Promise((resolve) => setImmediate(resolve));
+  appends.abandon(new Error("leadership changed"));
+  await assert.rejects(retry, /leadership changed/);
+  assert.equal(writes, 1, "the retry failed instead of writing");
+  void appends.appendOnce([id("x")], batch, never);
+  assert.equal(writes, 2);
+  appends.forget(batch);
+  void appends.appendOnce([id("x")], batch, never);
+  void appends.appendOnce([id("x")], batch, never);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(writes, 3, "after a forgotten write the next is written, and the one behind it waits on it");
+});
