@@ -1,8 +1,9 @@
 // Which failures the routing client retries, against a scripted log.v1.Log served by grpc-js over a
 // real socket (an ambiguous failure cannot be made on demand by a real node): a produce refused
 // before appending (NOT_LEADER, NODE_REMOVED) is sent again; after an ambiguous one (UNAVAILABLE
-// with no catalogue code, CLUSTER_UNAVAILABLE) it is not, unless at-least-once; reads are retried
-// on any UNAVAILABLE; nothing is retried past the deadline.
+// with no catalogue code, CLUSTER_UNAVAILABLE) it is only under at-least-once, or exactly-once (the
+// default), whose every attempt carries the same producer id and sequence; reads are retried on
+// any UNAVAILABLE; nothing is retried past the deadline.
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
@@ -22,10 +23,11 @@ function failure(code: grpc.status, catalogueCode?: string): Partial<grpc.Servic
 type Answer = Partial<grpc.ServiceError> | "ok";
 
 /** A one-member "cluster" that answers each produce and read with the next scripted answer; counts the calls. */
-async function scriptedNode(t: TestContext, answers: Answer[]): Promise<{ address: string; calls: () => number }> {
+async function scriptedNode(t: TestContext, answers: Answer[]): Promise<{ address: string; calls: () => number; produced: object[] }> {
   const server = new grpc.Server();
   let address = "";
   let calls = 0;
+  const produced: object[] = [];
   const next = <T>(value: T, callback: grpc.sendUnaryData<T>): void => {
     calls++;
     const answer = answers.shift() ?? "ok";
@@ -34,20 +36,23 @@ async function scriptedNode(t: TestContext, answers: Answer[]): Promise<{ addres
   };
   server.addService(grpcServiceDefinition(Log, false), {
     getServers: (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(null, { servers: [{ id: "1", rpcAddr: address, isLeader: true, isVoter: true }] }),
-    produce: (_call: unknown, callback: grpc.sendUnaryData<object>) => next({ offset: 7n }, callback),
+    produce: (call: { request: object }, callback: grpc.sendUnaryData<object>) => {
+      produced.push(call.request);
+      next({ offset: 7n }, callback);
+    },
     consume: (_call: unknown, callback: grpc.sendUnaryData<object>) => next({ record: { value: Buffer.from("seven"), offset: 7n } }, callback),
   });
   const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
   address = `127.0.0.1:${port}`;
   cleanup(t, () => server.forceShutdown());
-  return { address, calls: () => calls };
+  return { address, calls: () => calls, produced };
 }
 
 async function clientOf(t: TestContext, answers: Answer[], options: ClusterClientOptions = {}) {
   const node = await scriptedNode(t, answers);
   const client = new ClusterClient([node.address], { callTimeoutMs: 5_000, backoffInitialMs: 5, backoffMaxMs: 20, ...options });
   cleanup(t, () => client.close());
-  return { client, calls: node.calls };
+  return { client, calls: node.calls, produced: node.produced };
 }
 
 test("a produce refused before appending is sent again", async (t) => {
@@ -56,12 +61,24 @@ test("a produce refused before appending is sent again", async (t) => {
   assert.equal(calls(), 3);
 });
 
-test("after an ambiguous failure a produce is not sent again (at-most-once, the default)", async (t) => {
+test("after an ambiguous failure a produce is not sent again under at-most-once", async (t) => {
   for (const ambiguous of [failure(grpc.status.UNAVAILABLE), failure(grpc.status.UNAVAILABLE, "CLUSTER_UNAVAILABLE")]) {
-    const { client, calls } = await clientOf(t, [ambiguous]);
+    const { client, calls, produced } = await clientOf(t, [ambiguous], { produceDelivery: "at-most-once" });
     await assert.rejects(client.produce(Buffer.from("x")), (error: unknown) => error instanceof Error && error.message === ambiguous.details);
     assert.equal(calls(), 1, `${ambiguous.details}: one attempt`);
+    assert.equal((produced[0] as { producer?: unknown }).producer, undefined, "no producer named");
   }
+});
+
+test("exactly-once (the default) sends a produce again after ambiguous failures, each attempt as the same producer and sequence", async (t) => {
+  const { client, calls, produced } = await clientOf(t, [failure(grpc.status.UNAVAILABLE), failure(grpc.status.UNAVAILABLE, "CLUSTER_UNAVAILABLE")]);
+  assert.equal(await client.produce(Buffer.from("x")), 7n);
+  assert.equal(await client.produce(Buffer.from("y")), 7n);
+  assert.equal(calls(), 4);
+  const producers = produced.map((request) => (request as { producer: { producerId: Uint8Array; sequence: bigint } }).producer);
+  assert.equal(producers[0]!.producerId.length, 16);
+  assert.ok(producers.every((producer) => Buffer.from(producer.producerId).equals(Buffer.from(producers[0]!.producerId))), "one producer id per client");
+  assert.deepEqual(producers.map((producer) => producer.sequence), [0n, 0n, 0n, 1n]);
 });
 
 test("at-least-once sends a produce again after ambiguous failures", async (t) => {

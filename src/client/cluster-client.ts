@@ -3,13 +3,16 @@
 // turn. Every call has a deadline (callTimeoutMs, retries included). A call that fails because a
 // member is down, not the leader any more, or removed is tried again after a capped, jittered
 // backoff, with the cluster asked again who leads; which failures a produce may retry is
-// retry-policy.ts's rule. A stream that follows the tail resumes on another member after a failover
+// retry-policy.ts's rule. By default the client is an idempotent producer: it draws a random
+// producer id and numbers its produce calls, and a retry carries the same number, so the leader
+// appends each call's records once however often it is sent. A stream that follows the tail resumes on another member after a failover
 // or a member's death, from the offset after the last record it delivered: no gap, no repeat.
 //
 // Reads on a follower are committed records only (a follower serves its log cut at the commit index
 // it has learned), but that index trails the leader's by up to a heartbeat: a record just
 // acknowledged may not be there yet. A read beyond a follower's end is asked of the leader once
 // more, so read(offset) of an acknowledged offset finds it; `reads: "leader"` reads only there.
+import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { InvalidArgumentError, OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
 import type * as wire from "../gen/log/v1/log_pb.ts";
@@ -22,7 +25,11 @@ import { Backoff, retryable, transient, type CallKind, type ProduceDelivery } fr
 export interface ClusterClientOptions extends ChannelOptions {
   /** Deadline of each call, retries included, in ms; a following stream has none, but reopening it after a failure does. Default 30 s. */
   readonly callTimeoutMs?: number;
-  /** What a produce may risk when its outcome is unknown (see retry-policy.ts). Default "at-most-once". */
+  /**
+   * What a produce may risk when its outcome is unknown (see retry-policy.ts). Default
+   * "exactly-once"; keep fewer than the server's producers.sequencesPerProducerMax (128) produce
+   * calls in flight at once, or a late retry may be refused as SEQUENCE_TOO_OLD.
+   */
   readonly produceDelivery?: ProduceDelivery;
   /** Where reads go: "followers" in turn (default; the leader when there is none), or the "leader" only (it has every acknowledged record). */
   readonly reads?: "followers" | "leader";
@@ -33,6 +40,8 @@ export interface ClusterClientOptions extends ChannelOptions {
 }
 
 const CALL_TIMEOUT_MS_DEFAULT = 30_000;
+/** Random bytes of a producer id: collisions between clients are out of the question. */
+const PRODUCER_ID_BYTES = 16;
 
 type Route = "leader" | "reader";
 
@@ -44,6 +53,9 @@ export class ClusterClient implements RecordSource {
   private readonly delivery: ProduceDelivery;
   private readonly readRoute: Route;
   private readonly backoffMaxMs: number;
+  /** This client's producer id (exactly-once only); its produce calls are numbered from 0. */
+  private readonly producerId = randomBytes(PRODUCER_ID_BYTES);
+  private nextSequence = 0n;
 
   /** `addresses`: host:port of any members (a list, or one string with commas); one that is up will do. */
   constructor(
@@ -53,7 +65,7 @@ export class ClusterClient implements RecordSource {
     checkChannelOptions(options);
     this.callTimeoutMs = options.callTimeoutMs ?? CALL_TIMEOUT_MS_DEFAULT;
     if (!(Number.isSafeInteger(this.callTimeoutMs) && this.callTimeoutMs > 0)) throw new InvalidArgumentError(`callTimeoutMs must be a positive integer, got ${this.callTimeoutMs}`);
-    this.delivery = options.produceDelivery ?? "at-most-once";
+    this.delivery = options.produceDelivery ?? "exactly-once";
     this.readRoute = options.reads === "leader" ? "leader" : "reader";
     this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
     this.backoff = new Backoff(options.backoffInitialMs ?? 50, this.backoffMaxMs);
@@ -63,14 +75,22 @@ export class ClusterClient implements RecordSource {
 
   /** Appends one record at the leader; resolves with its offset once it is durable on a majority. */
   async produce(value: Uint8Array): Promise<bigint> {
-    const response = await this.call<{ offset: bigint }>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", "produce", { record: { value } }, deadline));
+    const request = { record: { value }, ...this.producerBatch() };
+    const response = await this.call<{ offset: bigint }>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", "produce", request, deadline));
     return response.offset;
   }
 
   /** Appends records with consecutive offsets in one message at the leader; resolves with the first once all are durable. */
   async produceBatch(values: readonly Uint8Array[]): Promise<bigint> {
-    const response = await this.call<{ firstOffset: bigint }>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", "produceBatch", { values }, deadline));
+    const request = { values, ...this.producerBatch() };
+    const response = await this.call<{ firstOffset: bigint }>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", "produceBatch", request, deadline));
     return response.firstOffset;
+  }
+
+  /** The producer field of the next produce call: this client's id and the call's number (exactly-once only). */
+  private producerBatch(): { producer?: { producerId: Uint8Array; sequence: bigint } } {
+    if (this.delivery !== "exactly-once") return {};
+    return { producer: { producerId: this.producerId, sequence: this.nextSequence++ } };
   }
 
   /** A producer that batches records (see ProducerOptions); its batches are retried as produceBatch is. */

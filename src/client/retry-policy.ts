@@ -4,14 +4,20 @@
 // reach a node that could act on it: the connection could not be made (nothing was sent), or the
 // node refused it before appending (NOT_LEADER, NODE_REMOVED). After an ambiguous failure (a
 // connection lost mid-call, a leader that lost its quorum) the records may or may not be in the
-// log: retrying could write them twice, so it happens only under "at-least-once". The idempotent
-// producer (issue 11 item 6) is what will make such retries exactly-once.
+// log: retrying could write them twice, so it happens only under "at-least-once", or under
+// "exactly-once" (the default), where each produce names the client's producer id and a sequence
+// of its own, so that the leader answers a retry of an appended batch with its first offsets.
 import { InvalidArgumentError, LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
 import { MembersUnreachableError } from "./cluster-view.ts";
 import { NotConnectedError } from "./node-channel.ts";
 
-/** What a produce may risk: "at-most-once" (the default) never writes a record twice; "at-least-once" never gives up on an ambiguous failure while time remains, and may. */
-export type ProduceDelivery = "at-most-once" | "at-least-once";
+/**
+ * What a produce may risk: "exactly-once" (the default) retries ambiguous failures as an idempotent
+ * producer, which the leader appends once; "at-most-once" never writes a record twice but gives up
+ * on an ambiguous failure; "at-least-once" retries it and may write the records twice (for servers
+ * without the idempotent producer).
+ */
+export type ProduceDelivery = "exactly-once" | "at-most-once" | "at-least-once";
 
 /** The kind of call being retried: a read changes nothing; a write (a produce, a membership change) may. */
 export type CallKind = "read" | "write";
@@ -29,7 +35,7 @@ export function transient(error: unknown): boolean {
 /** Whether a failed call of `kind` may be tried again under `delivery` (a write's; reads ignore it). No member reachable at all is final. */
 export function retryable(kind: CallKind, error: unknown, delivery: ProduceDelivery): boolean {
   if (error instanceof MembersUnreachableError) return false;
-  if (kind === "read" || delivery === "at-least-once") return transient(error);
+  if (kind === "read" || delivery !== "at-most-once") return transient(error);
   return refusedBeforeAppend(error);
 }
 
