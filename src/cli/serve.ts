@@ -37,7 +37,7 @@ export interface ServeFlags {
   readonly "otlp-endpoint"?: string;
 }
 
-/** The keys a config file may hold (limits and log are passed to the server's own validation). */
+/** The keys a config file may hold (limits, log and producers are passed to the server's own validation). */
 interface ConfigFile {
   dataDir?: string;
   listen?: string;
@@ -46,6 +46,7 @@ interface ConfigFile {
   logLevel?: string;
   limits?: Record<string, unknown>;
   log?: Record<string, unknown>;
+  producers?: Record<string, unknown>;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
@@ -56,7 +57,7 @@ interface ConfigFile {
   otlpEndpoint?: string;
 }
 
-const CONFIG_FILE_KEYS = new Set(["dataDir", "listen", "nodeId", "advertise", "logLevel", "limits", "log", "tlsCert", "tlsKey", "tlsCa", "aclModel", "aclPolicy", "tokens", "insecure", "otlpEndpoint"]);
+const CONFIG_FILE_KEYS = new Set(["dataDir", "listen", "nodeId", "advertise", "logLevel", "limits", "log", "producers", "tlsCert", "tlsKey", "tlsCa", "aclModel", "aclPolicy", "tokens", "insecure", "otlpEndpoint"]);
 
 async function readConfigFile(path: string): Promise<ConfigFile> {
   let parsed: unknown;
@@ -172,6 +173,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
       ...(nodeId === undefined ? {} : { nodeId }),
       ...(advertise === undefined ? {} : { advertiseAddress: advertise }),
       ...(file.limits === undefined ? {} : { limits: file.limits }),
+      ...(file.producers === undefined ? {} : { producers: file.producers }),
       log,
       security: securitySettings(flags, env, file),
     } as ServerConfigInput,
