@@ -308,8 +308,8 @@ class GrpcCall implements CallContext {
     const cancelled = (): void => {
       if (!this.finished) this.abort(CANCELLED);
     };
-    stream.once("aborted", cancelled);
-    stream.once("close", cancelled);
+    stream.on("aborted", cancelled); // each is emitted once; "on" spares a once-wrapper per call
+    stream.on("close", cancelled);
     if (stream.closed) cancelled();
   }
 
