@@ -15,10 +15,10 @@
 // batch (105-130 us), serial with the disk because the one appender waits for each commit:
 // packing the 1,000 separate values into one buffer (~38 us with a set() loop, ~50 us with
 // Buffer.concat), encoding (a copy and a CRC32C per record, ~40 us, some of it page faults of the
-// fresh 132 kB output), and the native append (a walk over the frames) plus waking the thread-pool
+// fresh 108 kB output), and the native append (a walk over the frames) plus waking the thread-pool
 // worker (~25 us). The round trip itself is small: with durability "none" a commit takes ~133 us
-// of which ~120 us is that same work. The frames also add 32 bytes per record (32% more to write
-// and sync than raw). Reaching 0.9 needs that work to overlap the disk (a batch encoded and
+// of which ~120 us is that same work. The frames also add 8 bytes per record (8% more to write and
+// sync than raw). Reaching 0.9 needs that work to overlap the disk (a batch encoded and
 // written in pieces while the previous piece is being written), or values handed over already
 // packed (a ProduceBatch's values are views of one request buffer and need no packing).
 import { mkdtempSync, rmSync } from "node:fs";
