@@ -8,6 +8,7 @@ import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../server/config.ts";
 import { parseHostPort } from "./address.ts";
+import { parseDurationMs } from "./duration.ts";
 import type { Flags } from "./commands.ts";
 
 const CALL_TIMEOUT_MS_DEFAULT = 30_000;
@@ -79,10 +80,8 @@ function clientCredentials(flags: Flags, env: NodeJS.ProcessEnv): Pick<ClientOpt
 export function timeoutMs(flags: Flags): number {
   const text = stringFlag(flags, "timeout");
   if (text === undefined) return CALL_TIMEOUT_MS_DEFAULT;
-  const match = /^(\d+)(ms|s|m)?$/.exec(text);
-  const scale = { ms: 1, s: 1000, m: 60_000 }[match?.[2] ?? "ms"] ?? 1;
-  const value = match === null ? NaN : Number(match[1]) * scale;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new UsageError(`--timeout must be a positive duration such as 500ms, 10s or 2m, got ${text}`);
+  const value = parseDurationMs(text);
+  if (value === undefined || value <= 0) throw new UsageError(`--timeout must be a positive duration such as 500ms, 10s or 2m, got ${text}`);
   return value;
 }
 

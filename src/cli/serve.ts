@@ -13,7 +13,10 @@ import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/lo
 import { LoghouseServer } from "../server/server.ts";
 import { otlpTracesUrl, startTracing, type Tracer } from "../observability/tracing.ts";
 import { NodeMetrics } from "../observability/node-metrics.ts";
+import { defaultGossipConfig, validateGossipConfig, type GossipConfig } from "../membership/gossip-config.ts";
+import { readGossipKey } from "../security/gossip-key.ts";
 import { parseHostPort } from "./address.ts";
+import { parseDurationMs } from "./duration.ts";
 
 export interface ServeFlags {
   readonly "data-dir"?: string;
@@ -27,6 +30,9 @@ export interface ServeFlags {
   readonly "retention-ms"?: string;
   readonly bootstrap?: boolean;
   readonly join?: string;
+  readonly "gossip-key"?: string;
+  readonly "dead-member-timeout"?: string;
+  readonly "min-voters"?: string;
   readonly "tls-cert"?: string;
   readonly "tls-key"?: string;
   readonly "tls-ca"?: string;
@@ -55,9 +61,21 @@ interface ConfigFile {
   tokens?: string;
   insecure?: boolean;
   otlpEndpoint?: string;
+  join?: string;
+  gossipKey?: string;
+  deadMemberTimeout?: string;
+  minVoters?: number;
+  /** Gossip timings and limits (src/membership/gossip-config.ts), over memberlist's LAN defaults. */
+  gossip?: Record<string, unknown>;
 }
 
-const CONFIG_FILE_KEYS = new Set(["dataDir", "listen", "nodeId", "advertise", "logLevel", "limits", "log", "producers", "tlsCert", "tlsKey", "tlsCa", "aclModel", "aclPolicy", "tokens", "insecure", "otlpEndpoint"]);
+const CONFIG_FILE_KEYS = new Set([
+  "dataDir", "listen", "nodeId", "advertise", "logLevel", "limits", "log", "producers", "tlsCert", "tlsKey", "tlsCa", "aclModel", "aclPolicy", "tokens", "insecure", "otlpEndpoint",
+  "join", "gossipKey", "deadMemberTimeout", "minVoters", "gossip",
+]);
+/** Consul's autopilot keeps at least 3 voters unless told otherwise; a dead member is removed after a minute. */
+const DEFAULT_MIN_VOTERS = 3;
+const DEFAULT_DEAD_MEMBER_TIMEOUT_MS = 60_000;
 
 async function readConfigFile(path: string): Promise<ConfigFile> {
   let parsed: unknown;
@@ -79,7 +97,21 @@ export interface ServeSettings {
   /** Where spans go (OTLP/HTTP); absent, the node does not trace. */
   readonly otlpTracesUrl?: string;
   /** Present when the node is (or becomes) a cluster member. */
-  readonly cluster?: { readonly name: string; readonly bootstrap: boolean; readonly join: string | undefined };
+  readonly cluster?: {
+    readonly name: string;
+    readonly bootstrap: boolean;
+    /** Members' addresses to join through (`--join`, comma-separated); empty for none. */
+    readonly join: readonly string[];
+    readonly gossip: ClusterGossipSettings;
+  };
+}
+
+/** The gossip settings of a cluster member, before its key file is read. */
+export interface ClusterGossipSettings {
+  readonly keyFile: string | undefined;
+  readonly config: Partial<GossipConfig>;
+  readonly deadMemberTimeoutMs: number;
+  readonly minVoters: number;
 }
 
 /** Whether `dataDir` already holds a cluster member's state (a restart without --bootstrap or --join). */
@@ -131,6 +163,26 @@ function securitySettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: Confi
   };
 }
 
+/**
+ * The gossip part of a member's settings. A secured cluster (TLS) seals its gossip with a key; without
+ * TLS, plaintext off loopback needs --insecure anyway (resolveServerConfig refuses it otherwise).
+ */
+function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, tls: boolean): ClusterGossipSettings {
+  const pick = settingPicker(env);
+  const keyFile = pick(flags["gossip-key"], "LOGHOUSE_GOSSIP_KEY", file.gossipKey);
+  if (tls && keyFile === undefined) throw new InvalidConfigError("a cluster with TLS seals its gossip too: give --gossip-key FILE (32 bytes, raw or base64; the same file on every member)");
+  const timeout = pick(flags["dead-member-timeout"], "LOGHOUSE_DEAD_MEMBER_TIMEOUT", file.deadMemberTimeout);
+  const deadMemberTimeoutMs = timeout === undefined ? DEFAULT_DEAD_MEMBER_TIMEOUT_MS : parseDurationMs(timeout);
+  if (deadMemberTimeoutMs === undefined || deadMemberTimeoutMs <= 0) throw new InvalidConfigError(`--dead-member-timeout must be a positive duration such as 60s or 5m, got ${timeout}`);
+  const voters = pick(flags["min-voters"], "LOGHOUSE_MIN_VOTERS", file.minVoters === undefined ? undefined : String(file.minVoters));
+  const minVoters = voters === undefined ? DEFAULT_MIN_VOTERS : integerSetting("min-voters", voters);
+  if (minVoters < 1) throw new InvalidConfigError(`--min-voters must be at least 1, got ${minVoters}`);
+  const config = file.gossip ?? {};
+  for (const key of Object.keys(config)) if (!(key in defaultGossipConfig)) throw new InvalidConfigError(`unknown key in the config file's gossip: ${key}`);
+  validateGossipConfig({ ...defaultGossipConfig, ...(config as Partial<GossipConfig>) });
+  return { keyFile: keyFile === undefined ? undefined : resolve(keyFile), config: config as Partial<GossipConfig>, deadMemberTimeoutMs, minVoters };
+}
+
 /** Merges flags, environment and config file into the server's input (validated by the server). */
 export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<ServeSettings> {
   if (flags.bootstrap === true && flags.join !== undefined) throw new InvalidConfigError("--bootstrap starts a new cluster and --join enters one: give one of them");
@@ -159,13 +211,16 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   }
   const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise);
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
-  const join = pick(flags.join, "LOGHOUSE_JOIN", undefined);
+  const join = pick(flags.join, "LOGHOUSE_JOIN", file.join);
+  const joinAddresses = join === undefined ? [] : join.split(",").map((address) => address.trim()).filter((address) => address !== "");
+  for (const address of joinAddresses) parseHostPort(address, "join");
   const clustered = flags.bootstrap === true || join !== undefined || (await hasClusterState(dataDir));
+  const security = securitySettings(flags, env, file);
   const otlpEndpoint = pick(flags["otlp-endpoint"], "LOGHOUSE_OTLP_ENDPOINT", file.otlpEndpoint);
   return {
     logLevel,
     ...(otlpEndpoint === undefined ? {} : { otlpTracesUrl: otlpTracesUrl(otlpEndpoint) }),
-    ...(clustered ? { cluster: { name: clusterNodeName(nodeId), bootstrap: flags.bootstrap === true, join } } : {}),
+    ...(clustered ? { cluster: { name: clusterNodeName(nodeId), bootstrap: flags.bootstrap === true, join: joinAddresses, gossip: gossipSettings(flags, env, file, security.tls !== undefined) } } : {}),
     input: {
       dataDir,
       host,
@@ -175,7 +230,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
       ...(file.limits === undefined ? {} : { limits: file.limits }),
       ...(file.producers === undefined ? {} : { producers: file.producers }),
       log,
-      security: securitySettings(flags, env, file),
+      security,
     } as ServerConfigInput,
   };
 }
@@ -215,7 +270,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
 
 /** Starts a cluster member: the Raft node first, then the server on its port, then the join. */
 async function serveClusterMember(settings: ServeSettings, logger: Logger, tracer: Tracer | undefined): Promise<LoghouseServer> {
-  const { name, bootstrap, join: contact } = settings.cluster!;
+  const { name, bootstrap, join: contacts, gossip } = settings.cluster!;
   const config = resolveServerConfig({ ...settings.input, nodeId: name });
   const address = config.advertiseAddress ?? `${config.host}:${config.port}`;
   if (config.port === 0 && config.advertiseAddress === undefined) {
@@ -235,11 +290,20 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger, trace
     // A batch's mark is one more entry of its proposal.
     limits: { proposalEntriesMax: batchRecordsMax + 1, uncommittedEntriesMax: Math.max(100_000, 4 * batchRecordsMax) },
     producers: config.producers,
+    gossip: {
+      // UDP on the port number the node listens on (the advertised one's, when the port is picked).
+      bindHost: config.host,
+      ...(config.port === 0 ? {} : { port: config.port }),
+      ...(gossip.keyFile === undefined ? {} : { key: await readGossipKey(gossip.keyFile) }),
+      config: gossip.config,
+      deadMemberTimeoutMs: gossip.deadMemberTimeoutMs,
+      minVoters: gossip.minVoters,
+    },
     logger,
     metrics,
   }, tracer);
   const server = await LoghouseServer.start({ ...settings.input, nodeId: name }, { logger, cluster: member, metrics, ...(tracer === undefined ? {} : { tracer }) });
-  logger.info("cluster member", { name, nodeId: member.node.nodeId, address, bootstrap, join: contact });
-  if (contact !== undefined) await member.join(contact, (error) => logger.warn("join failed", { error }));
+  logger.info("cluster member", { name, nodeId: member.node.nodeId, address, bootstrap, join: contacts });
+  await member.join(contacts, (error) => logger.warn("join failed", { error }));
   return server;
 }

@@ -41,6 +41,7 @@ import { answerRepairRequest, RangeRepair } from "./range-repair.ts";
 import { RemovalWatch } from "./removal-watch.ts";
 import { nextAdmissionStep, type JoinCandidate } from "./admission.ts";
 import { decodeMemberCard } from "./member-card.ts";
+import { MemberGossip, type GossipHost, type GossipSettings } from "./member-gossip.ts";
 import { PeerLiveness, type Liveness } from "./peer-liveness.ts";
 import { RaftStateFile } from "./raft-state-file.ts";
 import { RaftTransport } from "./raft-transport.ts";
@@ -63,6 +64,8 @@ export interface ClusterNodeOptions {
   readonly producers?: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">;
   /** How often the leader tries to promote caught-up learners. */
   readonly promoteEveryMs?: number;
+  /** Gossip membership on the node's port number, and the leader's autopilot (member-gossip.ts); absent: none. */
+  readonly gossip?: GossipSettings;
   readonly logger?: Logger;
   /** Where the log's commits and the member's leader changes are counted, and who reads its Raft state when scraped. */
   readonly metrics?: ClusterMetrics;
@@ -132,6 +135,7 @@ export class ClusterNode {
   private readonly logger: Logger;
   private readonly reachability: PeerReachability;
   private readonly roundTrips = new PeerRoundTrips(() => performance.now());
+  private gossip: MemberGossip | undefined;
   /** The leader the replica last followed (0: none), and the last one known (not 0), across replica restarts. */
   private leader = 0;
   private lastKnownLeader = 0;
@@ -249,6 +253,13 @@ export class ClusterNode {
     node.replica.start();
     if (bootstrap && stateFile.state.hardState.term <= 1) node.replica.campaign();
     node.promoter = setInterval(() => node?.promoteLearners(), options.promoteEveryMs ?? 200).unref();
+    if (options.gossip !== undefined) {
+      const gossip = options.gossip;
+      node.gossip = await MemberGossip.start(gossip, node.gossipHost(), node.logger, systemTimers).catch(async (error: unknown) => {
+        await node.close();
+        throw error;
+      });
+    }
     return node;
   }
 
@@ -338,8 +349,9 @@ export class ClusterNode {
   }
 
   /**
-   * Every member with its address, whether it leads, and how it looks from here, for GetServers: the
-   * leader knows every member's liveness and lag, a follower only its own and the leader's liveness.
+   * Every member with its address, whether it leads, and how it looks from here, for GetServers:
+   * liveness from gossip where it has a view; else, from Raft traffic, the leader knows every member's
+   * and a follower only its own and the leader's. Lag is known on the leader only.
    */
   servers(): MemberView[] {
     this.assertMember();
@@ -352,7 +364,7 @@ export class ClusterNode {
         rpcAddr: this.addresses[id] ?? "",
         isLeader: id === lead,
         isVoter: membership.voters.includes(id),
-        liveness: id === this.nodeId ? "alive" : this.liveness.of(id, leads || id === lead),
+        liveness: id === this.nodeId ? "alive" : (this.gossip?.livenessOf(id) ?? this.liveness.of(id, leads || id === lead)),
         term,
         lag: match === undefined ? undefined : lastIndex - match,
       };
@@ -392,8 +404,26 @@ export class ClusterNode {
     return server.address() as AddressInfo;
   }
 
-  /** Asks the cluster reachable at `contact` to admit this node, following redirects to the leader. */
-  async joinCluster(contact: string): Promise<void> {
+  /**
+   * Joins the gossip group (when the node gossips) through `contacts` and the members its state file
+   * knows, so that a restarted node is seen alive again at once; resolves once one answered or the
+   * gossip join timed out.
+   */
+  async joinGossip(contacts: readonly string[]): Promise<void> {
+    await this.gossip?.join([...new Set([...contacts, ...Object.values(this.addresses)])]);
+  }
+
+  /**
+   * Asks the cluster to admit this node: joins the gossip group first (when it gossips), then sends
+   * its admin join to `contacts` and the members gossip reports alive, in turn, following redirects
+   * to the leader.
+   */
+  async joinCluster(contacts: string | readonly string[]): Promise<void> {
+    const given = typeof contacts === "string" ? [contacts] : contacts;
+    await this.joinGossip(given);
+    const tried = [...new Set([...given, ...(this.gossip?.aliveAddresses() ?? [])])];
+    if (tried.length === 0) throw new InvalidArgumentError("joining a cluster needs the address of a member");
+    let contact = tried[0]!;
     let target = contact;
     let lastError = "no attempt made";
     for (let attempt = 0; attempt < JOIN_ATTEMPTS_MAX; attempt++) {
@@ -405,13 +435,17 @@ export class ClusterNode {
         return;
       }
       lastError = response.error;
+      // A redirect is followed; a failure moves on to the next contact.
+      contact = response.leaderAddress === undefined ? tried[(tried.indexOf(contact) + 1) % tried.length]! : contact;
       target = response.leaderAddress ?? contact;
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(attempt, 5))));
     }
-    throw new ClusterUnavailableError(`could not join through ${contact}: ${lastError}`);
+    throw new ClusterUnavailableError(`could not join through ${tried.join(", ")}: ${lastError}`);
   }
 
   async close(): Promise<void> {
+    // A graceful stop: the group hears this node left, and its Raft membership stays for its restart.
+    await this.gossip?.leave();
     clearInterval(this.promoter);
     this.closing.abort(new LogClosedError("node closing"));
     await this.repairing;
@@ -577,6 +611,19 @@ export class ClusterNode {
       });
   }
 
+  /** What the gossip layer reads from this node and asks of it (the autopilot removes through it). */
+  private gossipHost(): GossipHost {
+    return {
+      name: this.name,
+      nodeId: this.nodeId,
+      address: this.address,
+      isLeader: () => this.replica.isLeader,
+      membership: () => this.replica.status().membership,
+      nameOf: (id) => this.names[id],
+      removeMember: (nodeId) => this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId }),
+    };
+  }
+
   /** A Raft message from a peer (a leader tells a node it removed that still speaks to ask about it). */
   /** Steps a peer's message; one out of protocol is a CodecError, which closes the connection it came on. */
   private receive(message: Message): void {
@@ -596,6 +643,7 @@ export class ClusterNode {
     this.removal = reason;
     this.logger.warn("removed from the cluster: no longer serving", { nodeId: this.nodeId, reason });
     clearInterval(this.promoter);
+    void this.gossip?.leave();
     void this.replica.stop(new NodeRemovedError(reason));
     this.setServing(false);
   }

@@ -1,9 +1,9 @@
 // Whether the other members are up, as this node can tell from the Raft traffic it hears: a leader
 // hears from every member it replicates to (answers to its heartbeats), a follower only from the
 // leader. Heard within `aliveMs` is alive, within `suspectMs` suspect, longer (or never since this
-// node started) dead; a member this node has no reason to hear from is unknown. A gossip layer can
-// later replace this view; the classes stay the same.
-export type Liveness = "alive" | "suspect" | "dead" | "unknown";
+// node started) dead; a member this node has no reason to hear from is unknown. Where the node
+// gossips, gossip's view replaces this one (member-gossip.ts), adding `left` (a graceful stop).
+export type Liveness = "alive" | "suspect" | "dead" | "left" | "unknown";
 
 export interface PeerLivenessOptions {
   /** A member heard from within this long is alive. */

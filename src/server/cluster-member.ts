@@ -13,6 +13,7 @@ const WIRE_LIVENESS: Readonly<Record<Liveness, Server_Liveness>> = {
   alive: Server_Liveness.ALIVE,
   suspect: Server_Liveness.SUSPECT,
   dead: Server_Liveness.DEAD,
+  left: Server_Liveness.LEFT,
   unknown: Server_Liveness.UNSPECIFIED,
 };
 
@@ -37,13 +38,15 @@ export class ClusterMember implements ServedCluster {
   }
 
   /**
-   * Asks the cluster at `contact` to admit this node (call once the port is served). A new node
-   * waits for it; a restarted one asks in the background (it normally is a member already, and its
-   * contact may be down), reporting a failure to `onError`.
+   * Asks the cluster at any of `contacts` to admit this node (call once the port is served). A new
+   * node waits for it; a restarted one asks in the background (it normally is a member already, and
+   * its contacts may be down), reporting a failure to `onError`. Without contacts (a first or
+   * restarted node that joins nobody) it only rejoins the gossip group through the members it knows.
    */
-  async join(contact: string, onError: (error: unknown) => void): Promise<void> {
-    if (!this.node.stateFile.existed) return this.node.joinCluster(contact);
-    this.node.joinCluster(contact).catch(onError);
+  async join(contacts: readonly string[], onError: (error: unknown) => void): Promise<void> {
+    if (contacts.length === 0) return void this.node.joinGossip([]).catch(onError);
+    if (!this.node.stateFile.existed) return this.node.joinCluster(contacts);
+    this.node.joinCluster(contacts).catch(onError);
   }
 
   servers(): ServedMember[] {
