@@ -19,9 +19,10 @@ test("a batch mark reads back as written, and a producer id of 0 or 65 bytes is 
 
 test("a remembered batch is answered with its offsets; older than the window is SEQUENCE_TOO_OLD; gaps are new", () => {
   const table = new ProducerSequences({ producersMax: 10, sequencesPerProducerMax: 3 });
-  for (const sequence of [0n, 1n, 2n, 5n]) table.observe({ producerId: id("a"), sequence, count: 2 }, 10 + Number(sequence) * 3 + 2);
-  assert.deepEqual(table.lookup({ producerId: id("a"), sequence: 5n }), { firstOffset: 25, count: 2 });
-  assert.deepEqual(table.lookup({ producerId: id("a"), sequence: 1n }), { firstOffset: 13, count: 2 });
+  // Each mark is at 10 + 3 x sequence, its two records just after it.
+  for (const sequence of [0n, 1n, 2n, 5n]) table.observe({ producerId: id("a"), sequence, count: 2 }, 10 + Number(sequence) * 3);
+  assert.deepEqual(table.lookup({ producerId: id("a"), sequence: 5n }), { firstOffset: 26, count: 2 });
+  assert.deepEqual(table.lookup({ producerId: id("a"), sequence: 1n }), { firstOffset: 14, count: 2 });
   assert.equal(table.lookup({ producerId: id("a"), sequence: 3n }), undefined, "a gap above the forgotten ones is new");
   assert.equal(table.lookup({ producerId: id("a"), sequence: 9n }), undefined);
   assert.throws(() => table.lookup({ producerId: id("a"), sequence: 0n }), (error) => error instanceof SequenceTooOldError && error.code === "SEQUENCE_TOO_OLD");
@@ -36,7 +37,7 @@ test("the least recently appended producer is forgotten first", () => {
   table.observe({ producerId: id("c"), sequence: 0n, count: 1 }, 4);
   assert.equal(table.size, 2);
   assert.equal(table.lookup({ producerId: id("b"), sequence: 0n }), undefined, "b was forgotten");
-  assert.deepEqual(table.lookup({ producerId: id("a"), sequence: 0n }), { firstOffset: 0, count: 1 });
+  assert.deepEqual(table.lookup({ producerId: id("a"), sequence: 0n }), { firstOffset: 2, count: 1 });
 });
 
 test("limits are checked at start with the name of the one out of range", () => {
@@ -52,9 +53,10 @@ test("a retry while the original is in flight waits for it and answers its offse
   let commit!: () => void;
   const write = (values: readonly Uint8Array[], mark: Uint8Array): Promise<number> => {
     writes++;
-    // The mark lands at 100 + values.length once "committed", as a cluster applies it.
+    // The mark lands at 99 and the values from 100 on once "committed", as a cluster applies them.
+    assert.equal(values.length, 2);
     return new Promise((resolve) => (commit = () => {
-      appends.applied(decodeBatchMark(mark), 100 + values.length);
+      appends.applied(decodeBatchMark(mark), 99);
       resolve(100);
     }));
   };

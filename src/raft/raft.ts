@@ -44,6 +44,8 @@ export class Raft {
   leadTransferee = 0;
   /** The index of the last membership change in the log; a new one waits until it is applied. */
   private pendingMembershipIndex = 0;
+  /** As leader, the batches (a BatchMark and its span, [first, last]) of this term not yet committed, in log order. */
+  private uncommittedBatches: Array<{ readonly first: number; readonly last: number }> = [];
 
   constructor(config: RaftConfig) {
     validateConfig(config);
@@ -83,6 +85,7 @@ export class Raft {
       this.config.electionTimeoutTicks + this.config.random.intBelow(this.config.electionTimeoutTicks);
     this.leadTransferee = 0;
     this.pendingMembershipIndex = 0;
+    this.uncommittedBatches = [];
     this.tracker.resetVotes();
     this.tracker.resetProgress(this.log.lastIndex() + 1);
   }
@@ -112,6 +115,10 @@ export class Raft {
     assert(this.role === Role.Candidate, `only a candidate becomes leader, not a ${this.role}`);
     assert(this.vote === this.id, "a leader must have voted for itself");
     this.reset(this.term);
+    // A batch whose end this log lacks was never committed (see maybeCommit): the no-op replaces it.
+    const noOpIndex = this.cutBatchStart() ?? this.log.lastIndex() + 1;
+    assert(noOpIndex > this.log.committed, `a leader's no-op at ${noOpIndex} would replace committed entries`);
+    this.tracker.resetProgress(noOpIndex);
     this.lead = this.id;
     this.role = Role.Leader;
     const self = this.tracker.progress.get(this.id) as Progress;
@@ -119,8 +126,8 @@ export class Raft {
     self.recentActive = true;
     // Entries of earlier terms may not be committed by counting (§5.4.2), so a new leader appends an
     // entry of its own term at once; committing it commits everything before it.
-    this.pendingMembershipIndex = this.log.lastIndex();
-    this.appendEntries(EntryType.NoOp, [new Uint8Array(0)]);
+    this.pendingMembershipIndex = noOpIndex - 1;
+    this.appendEntries(EntryType.NoOp, [new Uint8Array(0)], undefined, noOpIndex);
     this.acknowledgePersisted();
     this.broadcastAppend();
   }
@@ -203,7 +210,10 @@ export class Raft {
 
   /**
    * Appends normal entries carrying `items` (leader only), stamped with the driver's `timestampMs` if
-   * given, and then a BatchMark entry carrying `mark` if given: all of them or none.
+   * given, after a BatchMark entry carrying `mark` if given. A batch (a mark and its span) commits
+   * whole: a leader never commits up to an index inside one, and a new leader whose log ends inside
+   * one (its end never reached this node) drops it, so a committed mark's span is all in the log.
+   * (Plain proposals of many entries may be committed in part.)
    */
   propose(items: readonly Uint8Array[], timestampMs?: number, mark?: Uint8Array): ProposeResult {
     const refusal = this.refuseProposal();
@@ -216,9 +226,13 @@ export class Raft {
     if (uncommitted + count > this.config.uncommittedEntriesMax) {
       return rejected(ProposeRejection.TooManyUncommitted, this.lead, `${uncommitted} entries uncommitted`);
     }
+    if (mark !== undefined) {
+      assert(batchSpan(mark) === items.length, "a batch mark spans the entries proposed with it");
+      this.appendEntries(EntryType.BatchMark, [mark], timestampMs);
+      this.uncommittedBatches.push({ first: this.log.lastIndex(), last: this.log.lastIndex() + items.length });
+    }
     const first = this.log.lastIndex() + 1;
     this.appendEntries(EntryType.Normal, items, timestampMs);
-    if (mark !== undefined) this.appendEntries(EntryType.BatchMark, [mark], timestampMs);
     this.broadcastAppend();
     return { ok: true, term: this.term, firstIndex: first, lastIndex: this.log.lastIndex() };
   }
@@ -287,8 +301,8 @@ export class Raft {
   }
 
   /** Appends one entry of `type` per item at the end of the log, in this term. */
-  private appendEntries(type: EntryType, items: readonly Uint8Array[], timestampMs?: number): void {
-    const first = this.log.lastIndex() + 1;
+  /** Appends entries at `first` (the end of the log, or before it on a new leader that drops a cut batch). */
+  private appendEntries(type: EntryType, items: readonly Uint8Array[], timestampMs?: number, first = this.log.lastIndex() + 1): void {
     const entries: Entry[] = new Array(items.length);
     // One object shape for every entry (timestampMs present even when undefined) keeps property
     // access monomorphic on the hot paths that walk entries.
@@ -624,12 +638,40 @@ export class Raft {
     }
   }
 
-  /** Commits the highest index held by a quorum, if it is of the current term (§5.4.2, Figure 8). */
+  /**
+   * Commits the highest index held by a quorum, if it is of the current term (§5.4.2, Figure 8), and
+   * not inside a batch: then only up to the entry before the batch.
+   */
   private maybeCommit(): boolean {
-    const index = this.tracker.committedIndex();
+    let index = this.tracker.committedIndex();
+    for (const batch of this.uncommittedBatches) {
+      if (batch.first <= index && index < batch.last) index = batch.first - 1;
+    }
     if (index <= this.log.committed) return false;
     if (this.log.term(index) !== this.term) return false;
     this.log.commitTo(index);
+    this.uncommittedBatches = this.uncommittedBatches.filter((batch) => batch.last > index);
     return true;
   }
+
+  /**
+   * The index of the BatchMark whose span runs past the end of this log, if any. Only the last mark
+   * after the commit index can: a span's entries follow their mark in one proposal.
+   */
+  private cutBatchStart(): number | undefined {
+    const last = this.log.lastIndex();
+    if (last <= this.log.committed) return undefined;
+    const entries = this.log.slice(this.log.committed + 1, last + 1, Number.MAX_SAFE_INTEGER);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const entry = entries[i] as Entry;
+      if (entry.type !== EntryType.BatchMark) continue;
+      return entry.index + batchSpan(entry.data) > last ? entry.index : undefined;
+    }
+    return undefined;
+  }
+}
+
+/** The number of normal entries a BatchMark's data says follow it (0 for data too short to say). */
+export function batchSpan(data: Uint8Array): number {
+  return data.length < 4 ? 0 : new DataView(data.buffer, data.byteOffset, 4).getUint32(0, true);
 }

@@ -14,8 +14,10 @@ export const EntryType = {
   /** A single-server membership change, encoded by `membership.ts`. */
   Membership: 2,
   /**
-   * The driver's note about the normal entries just before it (the idempotent producer's id and
-   * batch number), proposed with them so that both commit or neither. Opaque to the core.
+   * The driver's note about the normal entries just after it (the idempotent producer's id and
+   * batch number), proposed with them. Its data begins with a u32 (little-endian): how many normal
+   * entries follow it in its proposal, its span. The rest is opaque to the core, which commits the
+   * mark and its span together or neither (see Raft.propose).
    */
   BatchMark: 3,
 } as const;

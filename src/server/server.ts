@@ -106,7 +106,7 @@ export class LoghouseServer {
     const log = await Log.open(config.dataDir, config.log, { logger, metrics });
     if (log.recovery.truncatedBytes > 0 || log.recovery.scannedRecords > 0) logger.warn("log recovered", { ...log.recovery });
     try {
-      return await LoghouseServer.listen(config, log, new LogProducers(log, config.producers), () => log.close(), logger, metrics, options);
+      return await LoghouseServer.listen(config, log, await LogProducers.open(log, config.producers), () => log.close(), logger, metrics, options);
     } catch (error) {
       await log.close();
       throw error;

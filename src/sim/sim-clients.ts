@@ -15,7 +15,9 @@ export interface ClientsSetting {
   readonly fail: (error: unknown) => void;
 }
 
-const PRODUCERS = 2;
+const PRODUCERS = 3;
+/** Producers with ids above this one are idempotent. */
+const PLAIN_PRODUCERS = 1;
 /** A client gives up waiting for an answer after this long (the outcome is then unknown). */
 const PRODUCE_TIMEOUT_MS = 2_000;
 const READ_COUNT_MAX = 8;
@@ -23,6 +25,15 @@ const READ_COUNT_MAX = 8;
 interface Producer {
   readonly id: number;
   sequence: number;
+  /**
+   * An idempotent producer's id: it sends a failed batch again, the same values under the same
+   * batch number, until one attempt is acknowledged (the checker then finds a value committed twice
+   * if the cluster appended a retry again). Absent: each attempt sends new values.
+   */
+  readonly producerId: Uint8Array | undefined;
+  /** The idempotent producer's batch waiting for an acknowledgement, if any. */
+  unacknowledged: { readonly values: string[]; readonly sequence: bigint } | undefined;
+  batches: bigint;
   /** Whether a value this producer first sent after healing was acknowledged. */
   acknowledgedAfterHeal: boolean;
 }
@@ -31,8 +42,8 @@ interface Producer {
  * Simulated clients of the log each server serves (the production ReplicatedLog, as the RPC layer
  * serves it). Producers append values through any node (mostly the leader, as the client library
  * finds it; a follower forwards to the leader) and, after a failure or a timeout whose outcome is
- * unknown, retry with a new value; a consumer reads committed ranges from any node. Every answer
- * goes to the history checker.
+ * unknown, retry with a new value, or (idempotent producers) with the same values and batch number;
+ * a consumer reads committed ranges from any node. Every answer goes to the history checker.
  */
 export class SimClients {
   private readonly producers: Producer[] = [];
@@ -44,7 +55,8 @@ export class SimClients {
   start(): void {
     this.running = true;
     for (let id = 1; id <= PRODUCERS; id++) {
-      const producer: Producer = { id, sequence: 0, acknowledgedAfterHeal: false };
+      const producerId = id > PLAIN_PRODUCERS ? Buffer.from(`sim-producer-${id}`) : undefined;
+      const producer: Producer = { id, sequence: 0, producerId, unacknowledged: undefined, batches: 0n, acknowledgedAfterHeal: false };
       this.producers.push(producer);
       this.later(() => this.produce(producer));
     }
@@ -76,16 +88,18 @@ export class SimClients {
     const served = server?.served ?? null;
     if (server === undefined || served === null) return this.later(() => this.produce(producer));
     const sentAt = this.setting.queue.now;
-    const count = 1 + random.intBelow(3);
-    const values = Array.from({ length: count }, () => `c${producer.id}-${++producer.sequence}`);
+    const { values, append } = this.nextBatch(producer, served);
+    const batch = producer.unacknowledged;
     let answered = false;
     const next = (): void => {
       if (answered) return;
       answered = true;
       this.later(() => this.produce(producer));
     };
-    served.append(values.map((value) => Buffer.from(value))).then(
+    append().then(
       (firstOffset) => {
+        // A late answer to an earlier attempt of a batch since acknowledged leaves the next batch be.
+        if (producer.unacknowledged === batch) producer.unacknowledged = undefined;
         log(`client ${producer.id} acknowledged ${values.join(",")} at ${firstOffset} by node ${server.id}`);
         try {
           values.forEach((value, i) => history.onAcknowledged(value, firstOffset + i));
@@ -102,6 +116,20 @@ export class SimClients {
       },
     );
     this.later(next, PRODUCE_TIMEOUT_MS);
+  }
+
+  /** The values `producer` sends next (again, for an idempotent producer whose batch is unacknowledged) and how. */
+  private nextBatch(producer: Producer, served: NonNullable<SimServer["served"]>): { values: string[]; append: () => Promise<number> } {
+    const { producerId } = producer;
+    if (producerId !== undefined && producer.unacknowledged !== undefined) {
+      const { values, sequence } = producer.unacknowledged;
+      return { values, append: async () => (await served.appendOnce(values.map((value) => Buffer.from(value)), { producerId, sequence })).firstOffset };
+    }
+    const count = 1 + this.setting.random.intBelow(3);
+    const values = Array.from({ length: count }, () => `c${producer.id}-${++producer.sequence}`);
+    if (producerId === undefined) return { values, append: () => served.append(values.map((value) => Buffer.from(value))) };
+    producer.unacknowledged = { values, sequence: producer.batches++ };
+    return this.nextBatch(producer, served);
   }
 
   private consume(): void {

@@ -1,11 +1,13 @@
-// The record an idempotent producer's batch leaves behind it in the log: which producer sent the
-// batch, its number, and how many records it had (they are the records just before the mark).
-// It is written after the batch, in the same append or Raft proposal, so a mark in the log always
-// follows its whole batch: a torn tail or an uncommitted suffix that lost the batch lost the mark.
-// Consumers see it as a record of type BATCH_MARK_TYPE (user data is type 0).
+// The record an idempotent producer's batch starts with in the log: how many records the batch has
+// (they are the records just after the mark), which producer sent it, and its number. It is
+// written with the batch, in the same append or Raft proposal, and the batch commits whole with
+// it: the Raft core never commits up to an index inside a mark's span and a new leader drops a
+// span its log lacks the end of (src/raft, BatchMark); a single node cuts a span torn off at the
+// end of its log when it opens it (log-producers.ts). Consumers see the mark as a record of type
+// BATCH_MARK_TYPE (user data is type 0).
 //
-// Layout (little-endian): u8 version (1), u8 producer id length n (1..64), n bytes producer id,
-// u64 sequence, u32 record count (>= 1).
+// Layout (little-endian): u32 record count (>= 1; the Raft core reads it as the span), u8 version
+// (1), u8 producer id length n (1..64), n bytes producer id, u64 sequence.
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../errors.ts";
 
@@ -15,7 +17,7 @@ export const BATCH_MARK_TYPE = 3;
 export const PRODUCER_ID_BYTES_MAX = 64;
 
 const VERSION = 1;
-const FIXED_BYTES = 1 + 1 + 8 + 4;
+const FIXED_BYTES = 4 + 1 + 1 + 8;
 const U64_MAX = (1n << 64n) - 1n;
 
 /** An idempotent producer's batch: who sent it and its number. */
@@ -25,7 +27,7 @@ export interface ProducerBatch {
 }
 
 export interface BatchMark extends ProducerBatch {
-  /** Records in the batch (the records just before the mark). */
+  /** Records in the batch (the records just after the mark). */
   readonly count: number;
 }
 
@@ -42,12 +44,12 @@ export function encodeBatchMark(mark: BatchMark): Uint8Array {
   checkProducerBatch(mark);
   assert.ok(Number.isSafeInteger(mark.count) && mark.count >= 1 && mark.count <= 0xffff_ffff, "a batch mark counts 1 to 2^32-1 records");
   const bytes = Buffer.alloc(FIXED_BYTES + mark.producerId.length);
-  let at = bytes.writeUInt8(VERSION, 0);
+  let at = bytes.writeUInt32LE(mark.count, 0);
+  at = bytes.writeUInt8(VERSION, at);
   at = bytes.writeUInt8(mark.producerId.length, at);
   bytes.set(mark.producerId, at);
   at += mark.producerId.length;
   at = bytes.writeBigUInt64LE(mark.sequence, at);
-  at = bytes.writeUInt32LE(mark.count, at);
   assert.equal(at, bytes.length, "batch mark size");
   return bytes;
 }
@@ -59,12 +61,12 @@ export function encodeBatchMark(mark: BatchMark): Uint8Array {
 export function decodeBatchMark(data: Uint8Array): BatchMark {
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   assert.ok(bytes.length >= FIXED_BYTES + 1, "a batch mark holds its fixed fields");
-  assert.equal(bytes.readUInt8(0), VERSION, "batch mark version");
-  const idLength = bytes.readUInt8(1);
-  assert.equal(bytes.length, FIXED_BYTES + idLength, "a batch mark's length matches its producer id");
-  const producerId = new Uint8Array(bytes.subarray(2, 2 + idLength));
-  const sequence = bytes.readBigUInt64LE(2 + idLength);
-  const count = bytes.readUInt32LE(10 + idLength);
+  const count = bytes.readUInt32LE(0);
   assert.ok(count >= 1, "a batch mark counts at least one record");
+  assert.equal(bytes.readUInt8(4), VERSION, "batch mark version");
+  const idLength = bytes.readUInt8(5);
+  assert.equal(bytes.length, FIXED_BYTES + idLength, "a batch mark's length matches its producer id");
+  const producerId = new Uint8Array(bytes.subarray(6, 6 + idLength));
+  const sequence = bytes.readBigUInt64LE(6 + idLength);
   return { producerId, sequence, count };
 }

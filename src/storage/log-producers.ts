@@ -1,10 +1,12 @@
-// The idempotent producer on a single node: batches and their marks are appended to the node's Log
-// (the batch, then its mark, as two appends made in the same turn, which the Log gives consecutive
-// offsets and commits in order), and the table of producers is rebuilt at start from the marks in
-// the last scanRecordsMax records of the log. A mark dropped by retention, or older than the scan,
-// is forgotten: its producer starts afresh.
+// The idempotent producer on a single node: a batch's mark and its records are appended to the
+// node's Log as two appends made in the same turn (the Log gives them consecutive offsets and
+// commits them in order), and the table of producers is rebuilt at start from the marks in the
+// last scanRecordsMax records of the log. A crash can tear a batch off the end of the log after
+// its mark (neither was acknowledged): opening cuts the log back to before that mark, so that no
+// later record is ever taken for part of the batch. A mark dropped by retention, or older than the
+// scan, is forgotten: its producer starts afresh.
 import assert from "node:assert/strict";
-import { BATCH_MARK_TYPE, decodeBatchMark, type ProducerBatch } from "./batch-mark.ts";
+import { BATCH_MARK_TYPE, decodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
 import type { Log } from "./log.ts";
 import { ProducerAppends } from "./producer-appends.ts";
 import type { AppendedBatch, ProducerLimits } from "./producer-sequences.ts";
@@ -19,33 +21,42 @@ export interface ProducerAppender {
 }
 
 export class LogProducers implements ProducerAppender {
-  private readonly appends: ProducerAppends;
-
-  /** Builds the table from the marks at the end of `log` (an open log that nothing appends to yet). */
-  constructor(
+  private constructor(
     private readonly log: Log,
-    limits: ProducerLimits,
-  ) {
-    this.appends = new ProducerAppends(limits);
+    private readonly appends: ProducerAppends,
+  ) {}
+
+  /** Builds the table from the marks at the end of `log` (open, and appended to by nothing yet), first cutting a torn batch off its end. */
+  static async open(log: Log, limits: ProducerLimits): Promise<LogProducers> {
+    const appends = new ProducerAppends(limits);
+    let last: { mark: BatchMark; offset: number } | undefined;
     for (let at = Math.max(log.lowestOffset, log.nextOffset - limits.scanRecordsMax); at < log.nextOffset; ) {
       const records = log.readRange(at, { countMax: SCAN_STEP_RECORDS });
       assert.ok(records.length > 0, "a read below the end of the log returns records");
       for (const record of records) {
-        if (record.type === BATCH_MARK_TYPE) this.appends.applied(decodeBatchMark(record.value), record.offset);
+        if (record.type !== BATCH_MARK_TYPE) continue;
+        if (last !== undefined) appends.applied(last.mark, last.offset);
+        last = { mark: decodeBatchMark(record.value), offset: record.offset };
       }
       at += records.length;
     }
+    if (last !== undefined && last.offset + last.mark.count >= log.nextOffset) {
+      await log.truncateAfter(last.offset - 1);
+    } else if (last !== undefined) {
+      appends.applied(last.mark, last.offset);
+    }
+    return new LogProducers(log, appends);
   }
 
   appendOnce(values: readonly Uint8Array[], batch: ProducerBatch): Promise<AppendedBatch> {
     return this.appends.appendOnce(values, batch, (batchValues, mark) => {
       // The RPC layer has checked the batch against limits the log's own are validated to admit
       // (server config), so neither append is refused alone: both go, or a closed log fails both.
-      const first = this.log.append(batchValues);
       const marked = this.log.append([mark], { type: BATCH_MARK_TYPE });
-      return Promise.all([first, marked]).then(
-        ([firstOffset, markOffset]) => {
-          assert.equal(markOffset, firstOffset + batchValues.length, "a batch mark follows its records");
+      const first = this.log.append(batchValues);
+      return Promise.all([marked, first]).then(
+        ([markOffset, firstOffset]) => {
+          assert.equal(firstOffset, markOffset + 1, "a batch follows its mark");
           this.appends.applied(decodeBatchMark(mark), markOffset);
           return firstOffset;
         },

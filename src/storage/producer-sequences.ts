@@ -79,9 +79,9 @@ export class ProducerSequences {
     return undefined;
   }
 
-  /** Notes the mark of a batch whose last record is at `markOffset - 1`; seeing a mark again changes nothing. */
+  /** Notes the mark of a batch whose first record is at `markOffset + 1`; seeing a mark again changes nothing. */
   observe(mark: BatchMark, markOffset: number): void {
-    assert.ok(markOffset >= mark.count, "a batch mark follows its records");
+    assert.ok(Number.isSafeInteger(markOffset) && markOffset >= 0, "a batch mark has an offset");
     const key = producerKey(mark.producerId);
     let window = this.producers.get(key);
     if (window === undefined) {
@@ -91,7 +91,7 @@ export class ProducerSequences {
     }
     this.producers.set(key, window);
     if (!window.batches.has(mark.sequence) && mark.sequence > window.forgottenMax) {
-      window.batches.set(mark.sequence, { firstOffset: markOffset - mark.count, count: mark.count });
+      window.batches.set(mark.sequence, { firstOffset: markOffset + 1, count: mark.count });
     }
     for (const [sequence] of window.batches) {
       if (window.batches.size <= this.limits.sequencesPerProducerMax) break;
