@@ -1,13 +1,15 @@
 // The idempotent producer on a single node, seen by a stock grpc-js client: the same (producer,
 // sequence) sent twice (a retry after a lost reply) gets the original's offsets and appends
 // nothing, on Produce, ProduceBatch and ProduceStream alike, and after a restart of the node; a
-// sequence below the forgotten window is FAILED_PRECONDITION with SEQUENCE_TOO_OLD.
+// batch torn off the end of the log by a crash is cut at start; a sequence below the forgotten
+// window is FAILED_PRECONDITION with SEQUENCE_TOO_OLD.
 import type * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { RpcCode } from "../src/errors.ts";
-import { BATCH_MARK_TYPE } from "../src/storage/index.ts";
+import { encodeBatchMark } from "../src/storage/batch-mark.ts";
+import { BATCH_MARK_TYPE, Log } from "../src/storage/index.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
@@ -70,4 +72,22 @@ test("a sequence at or below the forgotten window is FAILED_PRECONDITION SEQUENC
   assert.equal(error.code, RpcCode.failedPrecondition);
   assert.equal(error.metadata.get("loghouse-error-code")[0], "SEQUENCE_TOO_OLD");
   await assert.rejects(client.unary("produceBatch", { values: values("x"), producer: { producerId: new Uint8Array(0), sequence: 0n } }), (failure: grpc.ServiceError) => failure.code === RpcCode.invalidArgument);
+});
+
+test("a batch torn off after its mark by a crash is cut when the node starts, and its retry is appended whole", async (t) => {
+  const dataDir = await tempDir(t);
+  const producer = { producerId: randomBytes(16), sequence: 3n };
+  const log = await Log.open(dataDir);
+  await log.append(values("before"));
+  // The mark promises three records; only one reached the disk.
+  await log.append([encodeBatchMark({ ...producer, count: 3 })], { type: BATCH_MARK_TYPE });
+  await log.append(values("x"));
+  await log.close();
+
+  const server = await startLogServer(t, { dataDir });
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  assert.deepEqual(await client.unary("getOffsets", {}), { $typeName: "log.v1.GetOffsetsResponse", lowestOffset: 0n, endOffset: 1n }, "cut back to before the mark");
+  const retried = await client.unary("produceBatch", { values: values("x", "y", "z"), producer });
+  assert.deepEqual([retried.firstOffset, retried.count], [2n, 3]);
 });
