@@ -71,7 +71,7 @@ test("a simulator run prints progress and its faults, and draws them per seed", 
   const { stdout, code } = await runScript("sim", ["--seeds", "3", "--nodes", "3"], { LOGHOUSE_BENCH_RESULTS: results });
   assert.equal(code, 0, stdout);
   assert.match(stdout, /3\/3 seeds, 0 violations/);
-  const summary = /faults over the run: crashes (\d+), leader terms (\d+), membership changes (\d+), violations 0/.exec(stdout);
+  const summary = /faults over the run: crashes (\d+), leader terms (\d+), membership changes (\d+), disks lost (\d+), violations 0/.exec(stdout);
   assert.ok(summary !== null, stdout);
   const { data, texts } = await picture(results);
   const seeds = (data as { seeds: { seed: number; stats: { crashes: number } }[] }).seeds;
