@@ -27,7 +27,9 @@ args = parser.parse_args()
 
 PROTO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "proto")
 generated = tempfile.mkdtemp(prefix="loghouse-stubs-")
-if protoc.main(["protoc", f"-I{PROTO_DIR}", f"--python_out={generated}", f"--grpc_python_out={generated}", "log/v1/log.proto"]) != 0:
+# grpc_tools ships the well-known types (google/protobuf/wrappers.proto, which log.proto imports).
+WELL_KNOWN_DIR = os.path.join(os.path.dirname(protoc.__file__), "_proto")
+if protoc.main(["protoc", f"-I{PROTO_DIR}", f"-I{WELL_KNOWN_DIR}", f"--python_out={generated}", f"--grpc_python_out={generated}", "log/v1/log.proto"]) != 0:
     sys.exit("generating stubs from proto/ failed")
 sys.path.insert(0, generated)
 from log.v1 import log_pb2, log_pb2_grpc  # noqa: E402
