@@ -1,0 +1,112 @@
+// Membership by gossip with real `loghouse serve` processes and fast gossip timings
+// (test/support/gossip-cluster.ts): five named nodes form a cluster from ONE seed address with no
+// other command; a follower killed with SIGKILL shows `suspect`, then `dead` in GetServers and
+// `loghouse status` on another follower, and once dead past --dead-member-timeout the leader's
+// autopilot removes it from Raft; back with the same name and an empty data directory it is a voter
+// again, with no command typed. The quorum guard: with 3 voters and --min-voters 3 a dead member is
+// kept (and the decision logged), and its replacement takes its place under a new Raft id. A member
+// stopped with SIGTERM shows `left` and is kept past the timeout.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { Server_Liveness } from "../src/gen/log/v1/log_pb.ts";
+import { GossipCluster } from "./support/gossip-cluster.ts";
+import { runCli } from "./support/run-cli.ts";
+import { waitUntil, waitUntilAsync } from "./support/wait-until.ts";
+
+const DEAD_MEMBER_TIMEOUT_MS = 6_000;
+
+/** Polls `observer`'s view of `member` until it is dead; returns when it was first seen suspect and dead (ms after `fromMs`). */
+async function watchDying(cluster: GossipCluster, observer: string, member: string, fromMs: number): Promise<{ suspectMs: number; deadMs: number }> {
+  let suspectMs: number | undefined;
+  const deadMs = await waitUntilAsync(`${observer} to see ${member} dead`, async () => {
+    const liveness = (await cluster.servers(observer)).find((server) => server.id === member)?.liveness;
+    if (liveness === Server_Liveness.SUSPECT) suspectMs ??= performance.now() - fromMs;
+    return liveness === Server_Liveness.DEAD && performance.now() - fromMs;
+  }, 30_000);
+  assert.ok(suspectMs !== undefined, `${observer} never reported ${member} suspect before dead`);
+  return { suspectMs, deadMs };
+}
+
+/** `loghouse status` on `server`: each member's liveness by name. */
+async function statusLiveness(server: string): Promise<Record<string, string>> {
+  const status = await runCli(["status", "--server", server]);
+  assert.equal(status.code, 0, status.stderr);
+  const { servers } = JSON.parse(status.stdout) as { servers: { id: string | number; liveness: string }[] };
+  return Object.fromEntries(servers.map((server) => [String(server.id), server.liveness]));
+}
+
+test("five named nodes form a cluster by gossip from one seed; a killed follower goes suspect, dead, removed, and comes back a voter; one stopped with SIGTERM is left and kept", async (t) => {
+  const names = ["g-0", "g-1", "g-2", "g-3", "g-4"];
+  const cluster = await GossipCluster.make(t, names, () => ["--dead-member-timeout", `${DEAD_MEMBER_TIMEOUT_MS}ms`, "--min-voters", "3"]);
+  const formingAt = performance.now();
+  await cluster.start("g-0", "--bootstrap");
+  const seed = cluster.address("g-0");
+  await Promise.all(names.slice(1).map((name) => cluster.start(name, "--join", seed)));
+  const leader = await cluster.votersAre("g-0", names);
+  for (const name of names) {
+    await waitUntilAsync(`${name} to see every member alive`, async () => {
+      const servers = await cluster.servers(name);
+      return servers.length === names.length && servers.every((server) => server.liveness === Server_Liveness.ALIVE);
+    }, 30_000);
+  }
+  t.diagnostic(`5 voters, every member alive on every node: ${Math.round(performance.now() - formingAt)} ms after the first start`);
+
+  const [victim, observer] = names.filter((name) => name !== leader) as [string, string];
+  const killedAt = performance.now();
+  await cluster.stop(victim, "SIGKILL");
+  const { suspectMs, deadMs } = await watchDying(cluster, observer, victim, killedAt);
+  assert.equal((await statusLiveness(cluster.address(observer)))[victim], "dead");
+  t.diagnostic(`${victim} killed: suspect on ${observer} after ${Math.round(suspectMs)} ms, dead after ${Math.round(deadMs)} ms`);
+
+  const remaining = names.filter((name) => name !== victim);
+  await cluster.votersAre(observer, remaining, 30_000);
+  const removedMs = performance.now() - killedAt;
+  assert.ok(removedMs >= DEAD_MEMBER_TIMEOUT_MS, `removed after ${removedMs} ms, before the dead-member timeout`);
+  const removal = waitUntil("the autopilot's removal line", () => cluster.lines(leader).find((line) => line.msg === "autopilot removes a dead member" && line.member === victim));
+  assert.match(String((await removal).reason), /a voter dead for \d+ ms.*quorum 3 of 5.*4 voters remain/);
+  t.diagnostic(`${victim} removed from Raft ${Math.round(removedMs)} ms after the kill (dead-member timeout ${DEAD_MEMBER_TIMEOUT_MS} ms)`);
+
+  await cluster.wipe(victim);
+  const restartedAt = performance.now();
+  await cluster.start(victim, "--join", seed);
+  await cluster.votersAre(observer, names);
+  t.diagnostic(`${victim} back with an empty data directory: a voter again ${Math.round(performance.now() - restartedAt)} ms after its start`);
+
+  // A graceful stop is a restart to come: shown left, and kept past the dead-member timeout.
+  await cluster.stop(victim, "SIGTERM");
+  const leftAt = await waitUntilAsync(`${observer} to see ${victim} left`, async () => {
+    const liveness = (await cluster.servers(observer)).find((server) => server.id === victim)?.liveness;
+    return liveness === Server_Liveness.LEFT && performance.now();
+  }, 30_000);
+  assert.equal((await statusLiveness(cluster.address(observer)))[victim], "left");
+  await waitUntilAsync("twice the dead-member timeout to pass with the member that left kept", async () => {
+    const voters = (await cluster.servers(leader)).filter((server) => server.isVoter).length;
+    assert.equal(voters, names.length, "a member that left was removed");
+    return performance.now() - leftAt > 2 * DEAD_MEMBER_TIMEOUT_MS;
+  }, 6 * DEAD_MEMBER_TIMEOUT_MS);
+});
+
+test("quorum guard: 3 voters and --min-voters 3 keep a dead member; its replacement with an empty disk takes its place", async (t) => {
+  const names = ["q-a", "q-b", "q-c"];
+  const cluster = await GossipCluster.make(t, names, () => ["--dead-member-timeout", "2s", "--min-voters", "3"]);
+  await cluster.start("q-a", "--bootstrap");
+  await cluster.start("q-b", "--join", cluster.address("q-a"));
+  await cluster.start("q-c", "--join", `127.0.0.1:1,${cluster.address("q-b")}`);
+  const leader = await cluster.votersAre("q-a", names);
+  const [victim, observer] = names.filter((name) => name !== leader) as [string, string];
+
+  await cluster.stop(victim, "SIGKILL");
+  await watchDying(cluster, leader, victim, performance.now());
+  const kept = await waitUntil("the autopilot to keep the dead member", () => cluster.lines(leader).find((line) => line.msg === "autopilot keeps a dead member" && line.member === victim), 30_000);
+  assert.match(String(kept.reason), /removing it would leave 2 voters, below min-voters 3/);
+  assert.deepEqual((await cluster.servers(leader)).filter((server) => server.isVoter).map((server) => server.id).sort(), names);
+
+  await cluster.wipe(victim);
+  const replacement = await cluster.start(victim, "--join", cluster.address(observer));
+  // Its name is a voter all along (the old Raft id): wait for the new Raft id's promotion.
+  const { nodeId } = await replacement.waitForLine((line) => line.msg === "cluster member");
+  await replacement.waitForLine((line) => line.msg === "member promoted to voter" && line.memberId === nodeId, 30_000);
+  await cluster.votersAre(leader, names);
+  await waitUntilAsync("every member alive again", async () => (await cluster.servers(observer)).every((server) => server.liveness === Server_Liveness.ALIVE), 30_000);
+  assert.ok(!cluster.lines(leader).some((line) => line.msg === "autopilot removes a dead member"), "the autopilot removed nothing");
+});
