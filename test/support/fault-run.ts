@@ -1,15 +1,22 @@
 // A fault run: a 3-node cluster of processes under continuous ingestion while nodes are SIGKILLed
 // and restarted, paused with SIGSTOP and resumed, or restarted cleanly, and, with a network lab
 // (network-lab.ts), partitioned: the leader or another node cut off, a link flapping, or one node's
-// packets to a peer dropped. At the end every fault is healed, every node brought back, ingestion
-// stops, and the checker compares every node with what was acknowledged. The schedule of faults
-// comes from a seed, which the run reports so that a failure can be replayed (timings still vary
-// with the machine). Used by the CI test (short) and by `npm run chaos` (long).
+// packets to a peer dropped. The writers are routing clients (ClusterClient) given every member's
+// address, exactly-once (idempotent producers): a produce whose outcome is unknown is retried with
+// the same producer id and sequence until it is acknowledged, within a deadline that outlasts the
+// run. A following consumer, also a routing client, reads the log from the start throughout. At the
+// end every fault is healed, every node brought back, ingestion stops, and the checker compares
+// every node with what was acknowledged, and the consumer's stream with the nodes. The schedule of
+// faults comes from a seed, which the run reports so that a failure can be replayed (timings still
+// vary with the machine). Used by the CI test (short) and by `npm run chaos` (long).
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
+import { ClusterClient } from "../../src/client/cluster-client.ts";
+import type { ClientOptions } from "../../src/client/client.ts";
 import { SeededRandom } from "../../src/raft/random.ts";
 import type { NetworkLab } from "./network-lab.ts";
 import type { DevCerts } from "./dev-certs.ts";
+import { FollowingConsumer, type FollowReport } from "./following-consumer.ts";
 import { ProcessCluster } from "./process-cluster.ts";
 import { securedClientOptions, securedNodeArgs } from "./secured-cluster.ts";
 import { checkReplicas, type ReplicaReport } from "./replica-check.ts";
@@ -30,12 +37,21 @@ export interface FaultRunOptions {
 export interface FaultRunResult extends ReplicaReport {
   readonly faults: number;
   readonly faultsByKind: Readonly<Record<string, number>>;
+  /** Produce calls made (each retried by its client until acknowledged or abandoned). */
   readonly attempts: number;
+  /** Produce calls that failed for good, their outcome unknown (say, every member unreachable at once): none of their records counts as acknowledged. */
+  readonly abandoned: number;
+  /** Why calls were abandoned: error code → count. */
+  readonly abandonedReasons: Readonly<Record<string, number>>;
+  /** What the following consumer saw. */
+  readonly follow: FollowReport;
 }
 
 const IDS = [1, 2, 3];
-/** A produce not answered in this long is given up on (it may still land: it is recorded if it does). */
-const PRODUCE_PATIENCE_MS = 5_000;
+/** Beyond the run itself, how long healing, convergence and the last retries may take. */
+const HEALING_MS = 180_000;
+/** After a produce failed for good, the writer waits this long before its next (the cluster was unreachable). */
+const WRITER_PAUSE_MS = 100;
 
 type FaultKind = "SIGKILL" | "SIGSTOP" | "restart" | "isolate-leader" | "isolate-node" | "flap" | "one-way-drop";
 
@@ -45,13 +61,23 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
   const between = (low: number, high: number): number => low + random.intBelow(high - low);
   const lab = options.lab;
   const { certs } = options;
+  const clientOptions: ClientOptions = certs === undefined ? {} : await securedClientOptions(certs);
   const cluster =
     certs === undefined
       ? new ProcessCluster(options.root, lab, lab === undefined ? [] : ["--insecure"])
-      : new ProcessCluster(options.root, lab, (id) => securedNodeArgs(certs, id), await securedClientOptions(certs));
+      : new ProcessCluster(options.root, lab, (id) => securedNodeArgs(certs, id), clientOptions);
   const faultsByKind: Record<string, number> = {};
+  const abandonedReasons: Record<string, number> = {};
+  const clients: ClusterClient[] = [];
+  /** A routing client of every member; its calls are retried until acknowledged, for longer than the run lasts. */
+  const routingClient = (): ClusterClient => {
+    const client = new ClusterClient(IDS.map((id) => cluster.address(id)), { ...clientOptions, callTimeoutMs: options.durationMs + HEALING_MS });
+    clients.push(client);
+    return client;
+  };
   let writing = true;
   let writers: Promise<void>[] = [];
+  let consumer: FollowingConsumer | undefined;
   /** The partition in force (one at a time, healed by its own timer), if any. */
   let partition: Promise<void> | undefined;
   try {
@@ -61,25 +87,25 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
     await cluster.voters(1, 3);
     const acknowledged = new Map<number, string>();
     let attempts = 0;
-    const writer = async (): Promise<void> => {
+    let abandoned = 0;
+    // Each writer is a producer of its own (one id, one call in flight); single records go as Produce, more as ProduceBatch.
+    const writer = async (client: ClusterClient): Promise<void> => {
       for (let turn = 0; writing; turn++) {
-        const running = IDS.filter((id) => cluster.isRunning(id));
-        const via = running[turn % Math.max(1, running.length)] ?? 1;
         const values = Array.from({ length: 1 + (turn % 20) }, () => randomBytes(24));
         attempts++;
-        const produced = cluster
-          .client(via)
-          .produceBatch(values)
-          .then((first) => {
-            values.forEach((value, i) => acknowledged.set(Number(first) + i, value.toString("hex")));
-            return true;
-          })
-          .catch(() => false);
-        const answered = await Promise.race([produced, delay(PRODUCE_PATIENCE_MS, false)]);
-        if (!answered) await delay(10);
+        try {
+          const first = values.length === 1 ? await client.produce(values[0]!) : await client.produceBatch(values);
+          values.forEach((value, i) => acknowledged.set(Number(first) + i, value.toString("hex")));
+        } catch (error) {
+          abandoned++;
+          const reason = (error as { code?: string }).code ?? (error as Error).name;
+          abandonedReasons[reason] = (abandonedReasons[reason] ?? 0) + 1;
+          await delay(WRITER_PAUSE_MS);
+        }
       }
     };
-    writers = Array.from({ length: options.writers ?? 3 }, writer);
+    writers = Array.from({ length: options.writers ?? 3 }, () => writer(routingClient()));
+    consumer = new FollowingConsumer(routingClient());
     const kinds: FaultKind[] = ["SIGKILL", "SIGSTOP", "restart"];
     if (lab !== undefined) kinds.push("isolate-leader", "isolate-node", "flap", ...(lab.oneWay ? (["one-way-drop"] as const) : []));
     const deadline = Date.now() + options.durationMs;
@@ -135,13 +161,17 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
     writing = false;
     await Promise.all(writers);
     const replicas = await cluster.converged(IDS, acknowledged, 60_000);
-    return { ...checkReplicas(acknowledged, replicas), faults, faultsByKind, attempts };
+    const reference = [...replicas.values()].reduce((best, records) => (records.length > best.length ? records : best));
+    const follow = await consumer.check(reference, acknowledged, 60_000);
+    return { ...checkReplicas(acknowledged, replicas), faults, faultsByKind, attempts, abandoned, abandonedReasons, follow };
   } finally {
     writing = false;
+    await consumer?.stop();
     await partition?.catch(() => undefined);
     lab?.healAll();
     await cluster.stopAll();
     await Promise.all(writers);
+    for (const client of clients) client.close();
   }
 }
 

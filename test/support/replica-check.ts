@@ -1,6 +1,10 @@
 // The end-of-run check of a fault run: compares what every node holds with what was acknowledged.
-// Each acknowledged value is unique, so a value seen at another offset was moved, and a value seen
-// twice was duplicated.
+// Each value written is unique, so an acknowledged value seen at another offset was moved, and any
+// value of user data seen twice (acknowledged or not: a retried produce whose outcome was never
+// learned must not land twice either) was duplicated.
+
+/** The type of a record a producer wrote (the others are the cluster's own: batch marks, membership). */
+const USER_DATA_TYPE = 0;
 
 export interface StoredRecord {
   readonly offset: number;
@@ -13,7 +17,7 @@ export interface ReplicaReport {
   readonly acknowledged: number;
   /** Acknowledged records absent from the reference node. */
   readonly lost: number;
-  /** Acknowledged values stored more than once on the reference node. */
+  /** User data values stored more than once on the reference node, acknowledged or not. */
   readonly duplicated: number;
   /** Acknowledged values stored at another offset than the one acknowledged. */
   readonly moved: number;
@@ -37,7 +41,6 @@ export function checkReplicas(acknowledged: ReadonlyMap<number, string>, replica
   const offsetsByValue = new Map<string, number[]>();
   for (const record of reference) offsetsByValue.set(record.value, [...(offsetsByValue.get(record.value) ?? []), record.offset]);
   let lost = 0;
-  let duplicated = 0;
   let moved = 0;
   for (const [offset, value] of acknowledged) {
     const offsets = offsetsByValue.get(value) ?? [];
@@ -48,10 +51,14 @@ export function checkReplicas(acknowledged: ReadonlyMap<number, string>, replica
       moved++;
       note(`moved: offset ${offset} found at ${offsets.join(",")}`);
     }
-    if (offsets.length > 1) {
-      duplicated++;
-      note(`duplicated: offset ${offset} stored at ${offsets.join(",")}`);
-    }
+  }
+  let duplicated = 0;
+  for (const record of reference) {
+    const offsets = offsetsByValue.get(record.value)!;
+    if (record.type !== USER_DATA_TYPE || offsets.length < 2 || offsets[0] !== record.offset) continue;
+    duplicated++;
+    const acknowledgedOffset = offsets.find((at) => acknowledged.get(at) === record.value);
+    note(`duplicated: stored at ${offsets.join(",")}, ${acknowledgedOffset === undefined ? "never acknowledged" : `acknowledged at ${acknowledgedOffset}`}`);
   }
   let divergentNodes = 0;
   for (const [id, records] of replicas) {
