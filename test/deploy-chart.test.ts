@@ -49,10 +49,11 @@ test("the chart renders a StatefulSet, a headless and a client service and a Pod
   const headless = only(objects, "Service", set.spec.serviceName);
   assert.equal(headless.spec.clusterIP, "None");
   assert.equal(headless.spec.publishNotReadyAddresses, true);
-  for (const service of objects.filter((o) => o.kind === "Service")) {
-    assert.ok(selects(service.spec.selector, podLabels), service.metadata.name);
-    assert.deepEqual(service.spec.ports, [{ name: "rpc", port: values.port, targetPort: "rpc" }]);
-  }
+  for (const service of objects.filter((o) => o.kind === "Service")) assert.ok(selects(service.spec.selector, podLabels), service.metadata.name);
+  const rpc = { name: "rpc", port: values.port, targetPort: "rpc" };
+  // Peers gossip over UDP on the port number (through the headless service); clients need TCP only.
+  assert.deepEqual(headless.spec.ports, [rpc, { name: "gossip", port: values.port, targetPort: "gossip", protocol: "UDP" }]);
+  assert.deepEqual(only(objects, "Service", "logs-loghouse").spec.ports, [rpc]);
   const budget = only(objects, "PodDisruptionBudget");
   assert.ok(selects(budget.spec.selector.matchLabels, podLabels));
   assert.equal(budget.spec.maxUnavailable, values.maxUnavailable);
@@ -69,13 +70,15 @@ test("each pod runs as a non-root user with its log on its own volume, gRPC read
   assert.notEqual(pod.securityContext.runAsUser, 0);
   assert.equal(container.securityContext.allowPrivilegeEscalation, false);
   assert.deepEqual(container.resources, values.resources);
-  assert.deepEqual(container.ports, [{ name: "rpc", containerPort: values.port }]);
+  assert.deepEqual(container.ports, [{ name: "rpc", containerPort: values.port }, { name: "gossip", containerPort: values.port, protocol: "UDP" }]);
   assert.deepEqual(container.readinessProbe.grpc, { port: values.port });
   assert.deepEqual(container.livenessProbe.tcpSocket, { port: "rpc" });
   assert.deepEqual(container.startupProbe.tcpSocket, { port: "rpc" });
   const env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
   assert.equal(env.LOGHOUSE_DATA_DIR, values.dataDir);
   assert.equal(env.LOGHOUSE_LISTEN, `0.0.0.0:${values.port}`);
+  assert.equal(env.LOGHOUSE_DEAD_MEMBER_TIMEOUT, "60s");
+  assert.equal(env.LOGHOUSE_MIN_VOTERS, "3");
   const [claim] = set.spec.volumeClaimTemplates;
   assert.equal(set.spec.volumeClaimTemplates.length, 1);
   assert.deepEqual(container.volumeMounts, [{ name: claim.metadata.name, mountPath: values.dataDir }]);
