@@ -117,7 +117,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       nodes: { type: "string", value: "ID,...", help: "node ids: node-ID.pem with CN and a URI SAN naming the id, SANs 127.0.0.1 and localhost (default 1,2,3)" },
       clients: { type: "string", value: "NAME,...", help: "client principals: NAME-client.pem with CN = NAME (default root,nobody)" },
     },
-    notes: ["Also writes ca.pem, model.conf and policy.csv (root may produce, consume and administer; each node may replicate)."],
+    notes: ["Also writes ca.pem, model.conf and policy.csv (root may produce, consume and administer; each node may replicate), and gossip.key (--gossip-key)."],
     run: async (flags, positionals) => (await import("./certs.ts")).certs(flags, positionals),
   },
   scrub: {

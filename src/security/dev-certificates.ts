@@ -8,7 +8,7 @@ import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { webcrypto } from "node:crypto";
+import { randomBytes, webcrypto } from "node:crypto";
 import { nodeIdUri } from "./peer-identity.ts";
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
@@ -114,7 +114,7 @@ async function writePair(dir: string, name: string, issued: Issued): Promise<str
   return files;
 }
 
-/** Writes ca.pem, node-ID[-key].pem, NAME-client[-key].pem, model.conf and policy.csv into `dir`; returns the file names. */
+/** Writes ca.pem, node-ID[-key].pem, NAME-client[-key].pem, model.conf, policy.csv and gossip.key into `dir`; returns the file names. */
 export async function writeDevCertificates(dir: string, options: DevCertificatesOptions): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const authority = await createAuthority();
@@ -133,6 +133,8 @@ export async function writeDevCertificates(dir: string, options: DevCertificates
   }
   await writeFile(join(dir, "model.conf"), SAMPLE_ACL_MODEL);
   await writeFile(join(dir, "policy.csv"), samplePolicy(options.nodes));
-  written.push("model.conf", "policy.csv");
+  // The cluster's gossip key (--gossip-key), base64 as `openssl rand -base64 32` writes it.
+  await writeFile(join(dir, "gossip.key"), randomBytes(32).toString("base64") + "\n", { mode: 0o600 });
+  written.push("model.conf", "policy.csv", "gossip.key");
   return written;
 }

@@ -6,14 +6,15 @@ import { certificateNamesSomeNode } from "../../src/security/peer-identity.ts";
 import { clientTls, devCerts, type DevCerts } from "./dev-certs.ts";
 import { ProcessCluster, type NodePlacement } from "./process-cluster.ts";
 
-/** `loghouse serve` arguments that secure node `id` with the certificates in `certs`. */
-export function securedNodeArgs(certs: DevCerts, id: number): string[] {
+/** `loghouse serve` arguments that secure node `id` with the certificates in `certs` (and seal its gossip with their gossip key). */
+export function securedNodeArgs(certs: DevCerts, id: number | string): string[] {
   return [
     "--tls-cert", certs.path(`node-${id}.pem`),
     "--tls-key", certs.path(`node-${id}-key.pem`),
     "--tls-ca", certs.path("ca.pem"),
     "--acl-model", certs.path("model.conf"),
     "--acl-policy", certs.path("policy.csv"),
+    "--gossip-key", certs.path("gossip.key"),
   ];
 }
 
