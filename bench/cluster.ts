@@ -5,6 +5,11 @@
 //
 //   npm run bench:cluster [-- --seconds 3 --runs 3] [--tls]
 //
+// Then, on the same plaintext cluster, produce routed three ways (bench/support/produce-routes.ts):
+// the leader-aware ClusterClient (exactly-once, and at-most-once), and the one-node LoghouseClient
+// pointed at a follower, which forwards plain produces to the leader; per record and batched, with
+// CPU per record and the same run's fdatasync and raw-write baselines.
+//
 // With --tls a second 3-node cluster runs secured (TLS, peers' mutual TLS, the sample ACL, a client
 // holding root's certificate) and its leader is measured beside the plaintext cluster's, same run.
 //
@@ -21,16 +26,20 @@ import { writeDevCerts } from "../test/support/dev-certs.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { securedClientOptions, securedNodeArgs } from "../test/support/secured-cluster.ts";
 import { writeResults } from "./support/results.ts";
-import { formatRate, printTable } from "./support/stats.ts";
-import { barsPanel, chart, percentilesPanel } from "./support/svg-chart.ts";
+import { benchProduceRoutes, type RoutesReport } from "./support/produce-routes.ts";
+import { flag, formatRate, printTable } from "./support/stats.ts";
+import { barsPanel, chart, percentilesPanel, type Panel } from "./support/svg-chart.ts";
 import { exitOnHelp } from "./support/usage.ts";
 
 exitOnHelp(`
 usage: npm run bench:cluster [-- --seconds 3] [--runs 3] [--record-bytes 100] [--tls]
 
 bench:server against a single node, then against the leader of a 3-node cluster of processes, side
-by side (the flags pass through to bench/server.ts). --tls also measures a secured 3-node cluster
-(TLS, peers' mutual TLS, the sample ACL) beside the plaintext one. Results and a chart go to
+by side (the flags pass through to bench/server.ts). Then produce into that cluster per record and
+batched, through the leader-aware client (exactly-once and at-most-once) beside a one-node client at
+a follower (the follower forwards to the leader), with CPU per record and the same run's fdatasync
+and raw-write baselines. --tls also measures a secured 3-node cluster (TLS, peers' mutual TLS, the
+sample ACL) beside the plaintext one. Results and a chart go to
 bench/results/cluster-<time>.json and .svg.
 `);
 
@@ -85,6 +94,15 @@ async function benchSecuredCluster(root: string, plain: { trials: TrialResult[] 
   }
 }
 
+/** The produce routes' throughput (with the raw durable writes as the baseline) and latency per call. */
+function routePanels(routes: RoutesReport): Panel[] {
+  const raw = { label: "raw durable writes (fs.writeSync + fdatasync), baseline", value: routes.rawDurableBatchRecordsPerSecond, baseline: true };
+  return [
+    barsPanel("produce routes into the cluster", "records/s", [raw, ...routes.trials.map((trial) => ({ label: trial.name, value: trial.recordsPerSecond }))], formatRate),
+    percentilesPanel("produce routes: latency per call", routes.trials.map((trial) => ({ label: trial.name, percentilesMs: { p50: trial.latencyMsP50, p99: trial.latencyMsP99 } }))),
+  ];
+}
+
 async function main(): Promise<void> {
   console.log("single node:");
   const single = await runServerBench([]);
@@ -92,6 +110,7 @@ async function main(): Promise<void> {
   const cluster = new ProcessCluster(join(root, "plaintext"));
   try {
     const replicated = await benchCluster(cluster, "3-node cluster");
+    const routes = await benchProduceRoutes(cluster, { seconds: flag("seconds", 3), runs: flag("runs", 3), recordBytes: flag("record-bytes", 100), scratchDir: root });
     await cluster.stopAll();
     const secured = tls ? await benchSecuredCluster(root, replicated) : undefined;
     console.log("\nreplicated (3 nodes) beside single node, same run:");
@@ -116,8 +135,9 @@ async function main(): Promise<void> {
     const picture = chart("a 3-node cluster's leader beside a single node, same run", [
       barsPanel("throughput per trial", "records/s", both.map((trial, i) => ({ label: trial.name, value: trial.recordsPerSecond, baseline: i % 2 === 0 })), formatRate),
       percentilesPanel("latency per trial (per call or per record)", both.map((trial) => ({ label: trial.name, percentilesMs: { p50: trial.latencyMsP50, p99: trial.latencyMsP99 } }))),
+      ...routePanels(routes),
     ]);
-    await writeResults("cluster", { single: single.trials, cluster: replicated.trials, securedCluster: secured?.trials ?? null }, picture);
+    await writeResults("cluster", { single: single.trials, cluster: replicated.trials, securedCluster: secured?.trials ?? null, produceRoutes: routes }, picture);
   } finally {
     await cluster.stopAll();
     rmSync(root, { recursive: true, force: true });

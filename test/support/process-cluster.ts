@@ -45,6 +45,11 @@ export class ProcessCluster {
     return this.processes.has(id);
   }
 
+  /** Node `id`'s process id while it runs (a benchmark reads its CPU time). */
+  pid(id: number): number | undefined {
+    return this.processes.get(id)?.pid;
+  }
+
   /** Starts node `id`: the first bootstraps, later ones join through `joinVia`; a restart resumes its data. */
   async start(id: number, options: { bootstrap?: boolean; joinVia?: number } = {}): Promise<void> {
     if (this.placement === undefined && !this.ports.has(id)) this.ports.set(id, await freePort());
