@@ -1,6 +1,6 @@
 // What a cluster member tells the node's metrics (src/observability implements it): the storage
-// log's commits, each new leader it sees, and a reader of its Raft state that the metrics call when
-// they are scraped (nothing is computed per message or per tick).
+// log's commits, each new leader it sees, and readers of its Raft and gossip state that the metrics
+// call when they are scraped (nothing is computed per message or per tick).
 import type { LogMetrics } from "../storage/index.ts";
 
 /** A member's Raft state as one scrape sees it. */
@@ -13,9 +13,25 @@ export interface RaftGauges {
   readonly peers: ReadonlyArray<{ readonly name: string; readonly matchIndex: number | undefined; readonly rttSeconds: number | undefined }>;
 }
 
+/** A member's gossip as one scrape sees it: the members it knows by state, and its traffic so far. */
+export interface GossipGauges {
+  readonly membersByState: Readonly<Record<string, number>>;
+  /** Lifeguard's local health score (0: healthy; higher: this node itself is slow). */
+  readonly healthScore: number;
+  readonly datagramsSent: number;
+  readonly bytesSent: number;
+  readonly datagramsReceived: number;
+  readonly bytesReceived: number;
+  /** Datagrams that failed the gossip key (wrong or no key, tampered). */
+  readonly datagramsUnauthenticated: number;
+  readonly probesFailed: number;
+}
+
 export interface ClusterMetrics extends LogMetrics {
   /** Called once, as the member opens. */
   observeRaft(read: () => RaftGauges): void;
+  /** Called once, as the member starts gossiping. */
+  observeGossip(read: () => GossipGauges): void;
   /** This member learned of a leader other than the last one it knew. */
   leaderChanged(): void;
 }

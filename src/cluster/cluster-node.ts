@@ -254,11 +254,11 @@ export class ClusterNode {
     if (bootstrap && stateFile.state.hardState.term <= 1) node.replica.campaign();
     node.promoter = setInterval(() => node?.promoteLearners(), options.promoteEveryMs ?? 200).unref();
     if (options.gossip !== undefined) {
-      const gossip = options.gossip;
-      node.gossip = await MemberGossip.start(gossip, node.gossipHost(), node.logger, systemTimers).catch(async (error: unknown) => {
+      node.gossip = await MemberGossip.start(options.gossip, node.gossipHost(), node.logger, systemTimers).catch(async (error: unknown) => {
         await node.close();
         throw error;
       });
+      options.metrics?.observeGossip(() => node.gossip!.gauges());
     }
     return node;
   }

@@ -24,9 +24,10 @@
 import type { Logger } from "../logger.ts";
 import type { GossipConfig } from "../membership/gossip-config.ts";
 import type { MemberState, MemberView, MembershipEvent } from "../membership/member.ts";
-import { Membership, type MembershipStats } from "../membership/membership.ts";
+import { Membership } from "../membership/membership.ts";
 import type { Membership as RaftMembership } from "../raft/index.ts";
 import { autopilotVerdicts, type MemberHealth } from "./autopilot.ts";
+import type { GossipGauges } from "./cluster-metrics.ts";
 import type { Liveness } from "./peer-liveness.ts";
 import type { Timers } from "./timers.ts";
 
@@ -151,8 +152,21 @@ export class MemberGossip {
     return raftId !== undefined && raftId !== nodeId ? "dead" : view.state;
   }
 
-  stats(): MembershipStats {
-    return this.membership.stats();
+  /** What /metrics shows of the gossip. */
+  gauges(): GossipGauges {
+    const { transport, core, healthScore } = this.membership.stats();
+    const membersByState: Record<string, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const member of this.membership.members()) membersByState[member.state]!++;
+    return {
+      membersByState,
+      healthScore,
+      datagramsSent: transport.datagramsSent,
+      bytesSent: transport.bytesSent,
+      datagramsReceived: transport.datagramsReceived,
+      bytesReceived: transport.bytesReceived,
+      datagramsUnauthenticated: transport.droppedUnauthenticated,
+      probesFailed: core.probesFailed,
+    };
   }
 
   /** Tells the group this node is leaving (they see `left`) and stops; Raft membership is untouched. */

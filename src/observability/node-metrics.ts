@@ -3,7 +3,7 @@
 // updated where things happen, at most once per call or per group commit; gauges (log size and
 // offsets, Raft state, connections) are read from their owners when /metrics is scraped.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { ClusterMetrics, RaftGauges } from "../cluster/cluster-metrics.ts";
+import type { ClusterMetrics, GossipGauges, RaftGauges } from "../cluster/cluster-metrics.ts";
 import type { Log } from "../storage/index.ts";
 import { RpcMetrics } from "./rpc-metrics.ts";
 
@@ -158,6 +158,30 @@ export class NodeMetrics implements ClusterMetrics {
     };
     peerGauge("loghouse_raft_peer_match_index", "The highest index the leader knows a peer holds (on the leader only).", (peer) => peer.matchIndex);
     peerGauge("loghouse_raft_peer_rtt_seconds", "The last heartbeat round trip to a peer (measured by the leader).", (peer) => peer.rttSeconds);
+  }
+
+  observeGossip(read: () => GossipGauges): void {
+    const registers = [this.registry];
+    new Gauge({ name: "loghouse_gossip_members", help: "Members this node's gossip knows, by state (alive, suspect, dead, left).", labelNames: ["state"] as const, registers, collect() {
+      this.reset();
+      for (const [state, count] of Object.entries(read().membersByState)) this.labels(state).set(count);
+    } });
+    new Gauge({ name: "loghouse_gossip_health_score", help: "Lifeguard's local health score: 0 healthy, higher while this node is slow to answer.", registers, collect() {
+      this.set(read().healthScore);
+    } });
+    // Totals kept by the gossip layer, read at scrape time.
+    const total = (name: string, help: string, value: (gossip: GossipGauges) => number): void => {
+      new Counter({ name, help, registers, collect() {
+        this.reset();
+        this.inc(value(read()));
+      } });
+    };
+    total("loghouse_gossip_datagrams_sent_total", "Gossip datagrams sent.", (gossip) => gossip.datagramsSent);
+    total("loghouse_gossip_sent_bytes_total", "Gossip bytes sent (sealed datagrams).", (gossip) => gossip.bytesSent);
+    total("loghouse_gossip_datagrams_received_total", "Gossip datagrams received.", (gossip) => gossip.datagramsReceived);
+    total("loghouse_gossip_received_bytes_total", "Gossip bytes received.", (gossip) => gossip.bytesReceived);
+    total("loghouse_gossip_unauthenticated_datagrams_total", "Gossip datagrams dropped for failing the gossip key.", (gossip) => gossip.datagramsUnauthenticated);
+    total("loghouse_gossip_probes_failed_total", "Probes of a member that got no ack, direct or indirect.", (gossip) => gossip.probesFailed);
   }
 
   leaderChanged(): void {
