@@ -21,12 +21,7 @@ test("a secured cluster gossips sealed: it forms from one seed and sees a killed
   const seed = cluster.address("s-0");
   await Promise.all(["s-1", "s-2"].map((name) => cluster.start(name, "--join", seed)));
   const leader = await cluster.votersAre("s-0", members);
-  for (const name of members) {
-    await waitUntilAsync(`${name} to see every member alive`, async () => {
-      const servers = await cluster.servers(name);
-      return servers.length === members.length && servers.every((server) => server.liveness === Server_Liveness.ALIVE);
-    }, 30_000);
-  }
+  for (const name of members) await cluster.seesAllAlive(name, members.length);
   assert.ok(cluster.lines(leader).some((line) => line.msg === "gossip started" && line.sealed === true), "gossip is sealed");
 
   const [victim, observer] = members.filter((name) => name !== leader) as [string, string];

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Server_Liveness } from "../src/gen/log/v1/log_pb.ts";
 import { GossipCluster } from "./support/gossip-cluster.ts";
+import { httpGet } from "./support/http-get.ts";
 import { runCli } from "./support/run-cli.ts";
 import { waitUntil, waitUntilAsync } from "./support/wait-until.ts";
 
@@ -43,13 +44,11 @@ test("five named nodes form a cluster by gossip from one seed; a killed follower
   const seed = cluster.address("g-0");
   await Promise.all(names.slice(1).map((name) => cluster.start(name, "--join", seed)));
   const leader = await cluster.votersAre("g-0", names);
-  for (const name of names) {
-    await waitUntilAsync(`${name} to see every member alive`, async () => {
-      const servers = await cluster.servers(name);
-      return servers.length === names.length && servers.every((server) => server.liveness === Server_Liveness.ALIVE);
-    }, 30_000);
-  }
+  for (const name of names) await cluster.seesAllAlive(name, names.length);
   t.diagnostic(`5 voters, every member alive on every node: ${Math.round(performance.now() - formingAt)} ms after the first start`);
+  const metrics = (await httpGet(`http://${cluster.address(leader)}/metrics`)).body;
+  assert.match(metrics, /^loghouse_gossip_members\{state="alive"\} 5$/m);
+  assert.match(metrics, /^loghouse_gossip_sent_bytes_total [1-9]\d*$/m);
 
   const [victim, observer] = names.filter((name) => name !== leader) as [string, string];
   const killedAt = performance.now();
@@ -107,6 +106,6 @@ test("quorum guard: 3 voters and --min-voters 3 keep a dead member; its replacem
   const { nodeId } = await replacement.waitForLine((line) => line.msg === "cluster member");
   await replacement.waitForLine((line) => line.msg === "member promoted to voter" && line.memberId === nodeId, 30_000);
   await cluster.votersAre(leader, names);
-  await waitUntilAsync("every member alive again", async () => (await cluster.servers(observer)).every((server) => server.liveness === Server_Liveness.ALIVE), 30_000);
+  await cluster.seesAllAlive(observer, names.length);
   assert.ok(!cluster.lines(leader).some((line) => line.msg === "autopilot removes a dead member"), "the autopilot removed nothing");
 });

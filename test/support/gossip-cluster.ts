@@ -5,7 +5,7 @@ import { writeFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { LoghouseClient, type ClientOptions } from "../../src/client/client.ts";
-import type { Server } from "../../src/gen/log/v1/log_pb.ts";
+import { Server_Liveness, type Server } from "../../src/gen/log/v1/log_pb.ts";
 import { localGossipConfig } from "../../src/membership/gossip-config.ts";
 import { cleanup } from "./cleanup.ts";
 import { freePort } from "./free-port.ts";
@@ -81,6 +81,14 @@ export class GossipCluster {
   /** GetServers as node `name` answers it (empty while it does not answer). */
   async servers(name: string): Promise<Server[]> {
     return this.client(name).servers().catch(() => []);
+  }
+
+  /** Waits until node `name` reports `count` members, every one alive by gossip. */
+  async seesAllAlive(name: string, count: number, timeoutMs = 30_000): Promise<void> {
+    await waitUntilAsync(`${name} to see ${count} members alive`, async () => {
+      const servers = await this.servers(name);
+      return servers.length === count && servers.every((server) => server.liveness === Server_Liveness.ALIVE);
+    }, timeoutMs);
   }
 
   /** Waits until node `name` reports exactly `voters` (by name), no learner, and a leader; returns the leader's name. */
