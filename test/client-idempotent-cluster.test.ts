@@ -2,8 +2,8 @@
 // default) producing continuously from several concurrent callers, single records and batches,
 // through a leader SIGKILL: read back record by record, 0 acknowledged records lost and 0
 // duplicated (every value is unique). A stock grpc-js client that sends the same (producer,
-// sequence) again (a reply lost) gets the original offsets: from the same leader, from the next
-// leader after a SIGKILL, and after the whole cluster restarted; a follower answers NOT_LEADER; a
+// sequence) again (a reply lost) gets the original offsets: from the same leader (also when both
+// are in flight at once), from the next leader after a SIGKILL, and after the whole cluster restarted; a follower answers NOT_LEADER; a
 // sequence below the remembered window is FAILED_PRECONDITION with SEQUENCE_TOO_OLD.
 import type * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
@@ -105,6 +105,10 @@ test("a batch sent again gets its first offsets, from a new leader and after a w
   const leader = await cluster.leader();
   const first = await rawClient(t, cluster, leader).unary("produceBatch", request);
   assert.deepEqual(await rawClient(t, cluster, leader).unary("produceBatch", request), first, "the same leader answers the original offsets");
+  // Sent twice at once (a retry while the original is in flight): one append, the same answer.
+  const twice = { values: [Buffer.from("c1")], producer: { producerId, sequence: 1n } };
+  const [a, b] = await Promise.all([rawClient(t, cluster, leader).unary("produceBatch", twice), rawClient(t, cluster, leader).unary("produceBatch", twice)]);
+  assert.deepEqual(a, b);
 
   const follower = IDS.find((id) => id !== leader)!;
   const refused = await failureOf(rawClient(t, cluster, follower).unary("produceBatch", request));
@@ -122,12 +126,12 @@ test("a batch sent again gets its first offsets, from a new leader and after a w
   assert.deepEqual(await rawClient(t, cluster, restarted).unary("produceBatch", request), first, "remembered across a restart of every node");
 
   const raw = rawClient(t, cluster, restarted);
-  for (let sequence = 1n; sequence <= BigInt(WINDOW); sequence++) await raw.unary("produceBatch", { values: [Buffer.from(`s${sequence}`)], producer: { producerId, sequence } });
+  for (let sequence = 2n; sequence <= BigInt(WINDOW + 1); sequence++) await raw.unary("produceBatch", { values: [Buffer.from(`s${sequence}`)], producer: { producerId, sequence } });
   const tooOld = await failureOf(raw.unary("produceBatch", request));
   assert.equal(tooOld.code, RpcCode.failedPrecondition);
   assert.equal(tooOld.metadata.get("loghouse-error-code")[0], "SEQUENCE_TOO_OLD");
   const { lowestOffset } = await raw.unary("getOffsets", {});
   const { records } = await raw.unary("consumeBatch", { offset: lowestOffset, maxRecords: 1_000 });
   const data = (records as Array<{ type: number; value: Uint8Array }>).filter((record) => record.type === 0).map((record) => Buffer.from(record.value).toString());
-  assert.deepEqual(data, ["one", "two", "three", "s1", "s2", "s3", "s4"]);
+  assert.deepEqual(data, ["one", "two", "three", "c1", "s2", "s3", "s4", "s5"]);
 });
