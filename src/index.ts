@@ -6,6 +6,7 @@ export { ClusterClient, type ClusterClientOptions } from "./client/cluster-clien
 export type { ProduceDelivery } from "./client/retry-policy.ts";
 export { LoghouseServer, type ServerOptions } from "./server/server.ts";
 export { defaultServerLimits, resolveServerConfig, type ServerConfig, type ServerConfigInput, type ServerLimits } from "./server/config.ts";
+export { defaultProducerLimits, type ProducerLimits } from "./storage/producer-sequences.ts";
 export { jsonLogger, silentLogger, type Logger, type LogLevel } from "./server/logger.ts";
 export { Log as LogService } from "./gen/log/v1/log_pb.ts";
 export { Health as HealthService } from "./gen/grpc/health/v1/health_pb.ts";
