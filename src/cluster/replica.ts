@@ -183,10 +183,19 @@ export class Replica {
    * committed (fsynced on a majority) and applied here. Rejects with NotLeaderError on a follower.
    */
   propose(values: readonly Uint8Array[]): Promise<number> {
-    if (this.stopped) return Promise.reject(new LogClosedError("replica stopped"));
-    const result = this.guard(() => this.node.propose(values, this.timers.now()));
-    if (result === undefined) return Promise.reject(repairing());
-    if (!result.ok) return Promise.reject(proposeError(result));
+    try {
+      return this.proposeNow(values);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Proposes `values` (after `mark` if given) and returns the wait for their commit; throws at once if refused. */
+  private proposeNow(values: readonly Uint8Array[], mark?: Uint8Array): Promise<number> {
+    if (this.stopped) throw new LogClosedError("replica stopped");
+    const result = this.guard(() => this.node.propose(values, this.timers.now(), mark));
+    if (result === undefined) throw repairing();
+    if (!result.ok) throw proposeError(result);
     return this.awaitCommit(result).then(() => offsetOfIndex(result.firstIndex));
   }
 
@@ -201,13 +210,7 @@ export class Replica {
     if (this.appliedTerm !== this.node.raft.term) {
       await new Promise<void>((resolve, reject) => this.termStartWaiters.push({ resolve, reject }));
     }
-    return this.producers.appendOnce(values, batch, (batchValues, mark) => {
-      if (this.stopped) throw new LogClosedError("replica stopped");
-      const result = this.guard(() => this.node.propose(batchValues, this.timers.now(), mark));
-      if (result === undefined) throw repairing();
-      if (!result.ok) throw proposeError(result);
-      return this.awaitCommit(result).then(() => offsetOfIndex(result.firstIndex));
-    });
+    return this.producers.appendOnce(values, batch, (batchValues, mark) => this.proposeNow(batchValues, mark));
   }
 
   /**
