@@ -58,7 +58,7 @@ try {
     `records acknowledged ${result.acknowledged} (${result.attempts} produce calls, ${result.abandoned} abandoned with unknown outcome ${JSON.stringify(result.abandonedReasons)}); ` +
       `lost ${result.lost}, duplicated ${result.duplicated}, moved ${result.moved}, divergent nodes ${result.divergentNodes}`,
   );
-  for (const example of result.examples) console.log(`  ${example}`);
+  for (const example of [...result.abandonedExamples, ...result.examples]) console.log(`  ${example}`);
   const { follow } = result;
   console.log(`following consumer: ${follow.delivered} records delivered; missing ${follow.missing}, repeated ${follow.repeated}, misordered ${follow.misordered}${follow.failure === undefined ? "" : `; ${follow.failure}`}`);
   for (const example of follow.examples) console.log(`  ${example}`);

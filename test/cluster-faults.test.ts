@@ -30,6 +30,7 @@ test(`fault run of ${DURATION_MS / 1000} s: no acknowledged record lost, doubled
     const { follow } = result;
     t.diagnostic(`faults ${result.faults} ${JSON.stringify(result.faultsByKind)}; ${result.acknowledged} records acknowledged from ${result.attempts} produce calls (${result.abandoned} abandoned: ${JSON.stringify(result.abandonedReasons)})`);
     t.diagnostic(`lost ${result.lost}, duplicated ${result.duplicated}, moved ${result.moved}, divergent nodes ${result.divergentNodes}; following consumer: ${follow.delivered} delivered, missing ${follow.missing}, repeated ${follow.repeated}, misordered ${follow.misordered}`);
+    for (const example of result.abandonedExamples) t.diagnostic(`abandoned at ${example}`);
     assert.ok(result.faults > 0 && result.acknowledged > 0, "the run did something");
     assert.deepEqual(
       { lost: result.lost, duplicated: result.duplicated, moved: result.moved, divergentNodes: result.divergentNodes },

@@ -18,7 +18,8 @@
 // a replicated one pays two of them in sequence, the leader's and then a follower's) and raw
 // durable writes of the batch (fs.writeSync + fdatasync in a loop: the disk's batched ceiling). CPU
 // per record is the three nodes' CPU time, and this process's (the client), over the records
-// acknowledged.
+// acknowledged; at a few hundred records/s it is mostly what the nodes spend anyway (heartbeats,
+// gossip, pings), spread over few records.
 //
 // Back-of-the-envelope: a routed unary produce costs two fdatasyncs in sequence plus two loopback
 // round trips (client to leader, leader to a follower and back); forwarding adds a third round trip
@@ -42,8 +43,12 @@ export interface RouteSettings {
   readonly scratchDir: string;
 }
 
+type RouteKey = "exactly-once" | "at-most-once" | "forwarded";
+
 export interface RouteResult {
   readonly name: string;
+  readonly shape: string;
+  readonly route: RouteKey;
   readonly expectation: string;
   readonly recordsPerSecond: number;
   readonly latencyMsP50: number;
@@ -72,6 +77,7 @@ interface Producing {
 }
 
 interface Route {
+  readonly key: RouteKey;
   readonly label: string;
   readonly client: Producing;
   readonly expectation: { readonly unary: string; readonly batch: string };
@@ -107,9 +113,9 @@ export async function benchProduceRoutes(cluster: ProcessCluster, settings: Rout
   const atMostOnce = new ClusterClient(addresses, { produceDelivery: "at-most-once" });
   const viaFollower = new LoghouseClient(cluster.address(follower));
   const routes: Route[] = [
-    { label: "leader-aware ClusterClient, exactly-once", client: exactlyOnce, expectation: { unary: "p50 ≈ 2 fdatasyncs + 2 round trips", batch: "≈ bench:server ProduceBatch on the leader" } },
-    { label: "leader-aware ClusterClient, at-most-once", client: atMostOnce, expectation: { unary: "within noise of exactly-once", batch: "within noise of exactly-once" } },
-    { label: `LoghouseClient at follower ${follower} (forwarded)`, client: viaFollower, expectation: { unary: "p50 +0.2-0.5 ms over at-most-once", batch: "10-30% below at-most-once" } },
+    { key: "exactly-once", label: "leader-aware ClusterClient, exactly-once", client: exactlyOnce, expectation: { unary: "p50 ≈ 2 fdatasyncs + 2 round trips", batch: "≈ bench:server ProduceBatch on the leader" } },
+    { key: "at-most-once", label: "leader-aware ClusterClient, at-most-once", client: atMostOnce, expectation: { unary: "within noise of exactly-once", batch: "within noise of exactly-once" } },
+    { key: "forwarded", label: `LoghouseClient at follower ${follower} (forwarded)`, client: viaFollower, expectation: { unary: "p50 +0.2-0.5 ms over at-most-once", batch: "10-30% below at-most-once" } },
   ];
   const value = Buffer.alloc(settings.recordBytes, 0x61);
   const batch = Array.from({ length: BATCH_RECORDS }, () => value);
@@ -127,7 +133,7 @@ export async function benchProduceRoutes(cluster: ProcessCluster, settings: Rout
       for (let run = 0; run < settings.runs; run++) {
         for (const [i, route] of routes.entries()) measurements[i]!.push(await measure(`${shape.label}, ${route.label}`, route.client, shape, pids, settings.seconds));
       }
-      routes.forEach((route, i) => trials.push(summarise(`${shape.label}, ${route.label}`, route.expectation[shape.kind], measurements[i]!)));
+      routes.forEach((route, i) => trials.push(summarise(shape, route, measurements[i]!)));
     }
     const leaderKept = (await cluster.leader()) === leader;
     const report = { leader, follower, leaderKept, fdatasyncMsP50: percentile(syncLatenciesMs, 0.5), rawDurableBatchRecordsPerSecond: raw.recordsPerSecond, trials };
@@ -171,11 +177,13 @@ async function measure(label: string, client: Producing, shape: Shape, pids: rea
   };
 }
 
-function summarise(name: string, expectation: string, measurements: readonly Measurement[]): RouteResult {
+function summarise(shape: Shape, route: Route, measurements: readonly Measurement[]): RouteResult {
   const perRecordMicros = (ms: number, m: Measurement): number => (ms * 1000) / Math.max(1, m.records);
   return {
-    name,
-    expectation,
+    name: `${shape.label}, ${route.label}`,
+    shape: shape.label,
+    route: route.key,
+    expectation: route.expectation[shape.kind],
     recordsPerSecond: median(measurements.map((m) => m.records / m.seconds)),
     latencyMsP50: median(measurements.map((m) => percentile(m.latenciesMs, 0.5))),
     latencyMsP99: median(measurements.map((m) => percentile(m.latenciesMs, 0.99))),
@@ -194,5 +202,17 @@ function printRoutes(report: RoutesReport, settings: RouteSettings): void {
     ["trial (latency per call)", "records/s", "p50 ms", "p99 ms", "nodes CPU µs/rec", "client CPU µs/rec", "expected"],
     report.trials.map((t) => [t.name, formatRate(t.recordsPerSecond), t.latencyMsP50.toFixed(3), t.latencyMsP99.toFixed(3), t.nodesCpuMicrosPerRecord.toFixed(2), t.clientCpuMicrosPerRecord.toFixed(2), t.expectation]),
   );
+  for (const shape of new Set(report.trials.map((t) => t.shape))) {
+    const of = (route: RouteKey): RouteResult => report.trials.find((t) => t.shape === shape && t.route === route)!;
+    const [exactlyOnce, atMostOnce, forwarded] = [of("exactly-once"), of("at-most-once"), of("forwarded")];
+    console.log(
+      `${shape}: forwarded at ${(forwarded.recordsPerSecond / atMostOnce.recordsPerSecond).toFixed(2)}x the leader-aware rate (at-most-once), p50 ${signedMs(forwarded.latencyMsP50 - atMostOnce.latencyMsP50)}; ` +
+        `exactly-once at ${(exactlyOnce.recordsPerSecond / atMostOnce.recordsPerSecond).toFixed(2)}x at-most-once, p50 ${signedMs(exactlyOnce.latencyMsP50 - atMostOnce.latencyMsP50)}`,
+    );
+  }
   if (!report.leaderKept) console.log(`note: the leader changed during the trials; the follower rows may have reached a leader directly`);
+}
+
+function signedMs(ms: number): string {
+  return `${ms >= 0 ? "+" : ""}${ms.toFixed(3)} ms`;
 }

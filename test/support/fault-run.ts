@@ -41,8 +41,10 @@ export interface FaultRunResult extends ReplicaReport {
   readonly attempts: number;
   /** Produce calls that failed for good, their outcome unknown (say, every member unreachable at once): none of their records counts as acknowledged. */
   readonly abandoned: number;
-  /** Why calls were abandoned: error code → count. */
+  /** Why calls were abandoned: error class → count. */
   readonly abandonedReasons: Readonly<Record<string, number>>;
+  /** The first few abandoned calls' errors, with when they came (s since ingestion began). */
+  readonly abandonedExamples: readonly string[];
   /** What the following consumer saw. */
   readonly follow: FollowReport;
 }
@@ -68,6 +70,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
       : new ProcessCluster(options.root, lab, (id) => securedNodeArgs(certs, id), clientOptions);
   const faultsByKind: Record<string, number> = {};
   const abandonedReasons: Record<string, number> = {};
+  const abandonedExamples: string[] = [];
   const clients: ClusterClient[] = [];
   /** A routing client of every member; its calls are retried until acknowledged, for longer than the run lasts. */
   const routingClient = (): ClusterClient => {
@@ -88,6 +91,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
     const acknowledged = new Map<number, string>();
     let attempts = 0;
     let abandoned = 0;
+    const ingestionStarted = Date.now();
     // Each writer is a producer of its own (one id, one call in flight); single records go as Produce, more as ProduceBatch.
     const writer = async (client: ClusterClient): Promise<void> => {
       for (let turn = 0; writing; turn++) {
@@ -98,8 +102,9 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
           values.forEach((value, i) => acknowledged.set(Number(first) + i, value.toString("hex")));
         } catch (error) {
           abandoned++;
-          const reason = (error as { code?: string }).code ?? (error as Error).name;
-          abandonedReasons[reason] = (abandonedReasons[reason] ?? 0) + 1;
+          const { name, message } = error as Error;
+          abandonedReasons[name] = (abandonedReasons[name] ?? 0) + 1;
+          if (abandonedExamples.length < 5) abandonedExamples.push(`${((Date.now() - ingestionStarted) / 1000).toFixed(1)} s: ${name}: ${message}`);
           await delay(WRITER_PAUSE_MS);
         }
       }
@@ -163,7 +168,7 @@ export async function runFaults(options: FaultRunOptions): Promise<FaultRunResul
     const replicas = await cluster.converged(IDS, acknowledged, 60_000);
     const reference = [...replicas.values()].reduce((best, records) => (records.length > best.length ? records : best));
     const follow = await consumer.check(reference, acknowledged, 60_000);
-    return { ...checkReplicas(acknowledged, replicas), faults, faultsByKind, attempts, abandoned, abandonedReasons, follow };
+    return { ...checkReplicas(acknowledged, replicas), faults, faultsByKind, attempts, abandoned, abandonedReasons, abandonedExamples, follow };
   } finally {
     writing = false;
     await consumer?.stop();
