@@ -101,18 +101,17 @@ export class MemberGossip {
     private readonly logger: Logger,
     private readonly timers: Timers,
   ) {
-    this.tag = this.currentTag();
+    this.tag = tagOf(host);
     membership.subscribe((event) => this.observed(event));
     this.stopAutopilot = timers.every(AUTOPILOT_EVERY_MS, () => this.reconcile());
   }
 
   /** Binds the node's UDP port and starts gossiping, alone until `join`. */
   static async start(settings: GossipSettings, host: GossipHost, logger: Logger, timers: Timers): Promise<MemberGossip> {
-    const role = encodeGossipTag(roleIn(host.membership(), host.nodeId), host.nodeId);
     const membership = await Membership.start({
       name: host.name,
       address: host.address,
-      role,
+      role: tagOf(host),
       bindHost: settings.bindHost,
       timers,
       ...(settings.port === undefined ? {} : { port: settings.port }),
@@ -203,15 +202,11 @@ export class MemberGossip {
     if (this.health.get(name)?.state !== state) this.health.set(name, { state, sinceMs: this.timers.now() });
   }
 
-  private currentTag(): string {
-    return encodeGossipTag(roleIn(this.host.membership(), this.host.nodeId), this.host.nodeId);
-  }
-
   /** Keeps the tag and the states current, and on the leader lets the autopilot decide. */
   private reconcile(): void {
     if (this.leaving) return;
     for (const member of this.membership.members()) this.remember(member.name, member.state);
-    const tag = this.currentTag();
+    const tag = tagOf(this.host);
     if (tag !== this.tag) {
       this.tag = tag;
       this.membership.setRole(tag);
@@ -253,8 +248,9 @@ export class MemberGossip {
   }
 }
 
-/** This node's part in `membership`. */
-function roleIn(membership: RaftMembership, nodeId: number): string {
-  if (membership.voters.includes(nodeId)) return "voter";
-  return membership.learners.includes(nodeId) ? "learner" : "joining";
+/** The tag the host's node gossips: its part in the Raft configuration it has applied, and its Raft id. */
+function tagOf(host: GossipHost): string {
+  const { voters, learners } = host.membership();
+  const role = voters.includes(host.nodeId) ? "voter" : learners.includes(host.nodeId) ? "learner" : "joining";
+  return encodeGossipTag(role, host.nodeId);
 }
