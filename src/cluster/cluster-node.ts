@@ -1,5 +1,6 @@
-// One member of a Loghouse cluster: its data log, Raft state, transport and replica, plus the
-// cluster's life cycle: bootstrapping a new cluster, joining a running one by name (as a learner,
+// One member of a Loghouse cluster: its data log, Raft state, transport and replica, its gossip and
+// the leader's autopilot (member-gossip.ts), plus the cluster's life cycle: bootstrapping a new
+// cluster, joining a running one by name, through the gossip group first (as a learner,
 // promoted to voter once caught up; a name that comes back with a new Raft id replaces its old one,
 // admission.ts), leaving, learning where the other members listen, learning that it
 // was removed (removal-watch.ts: the leader confirms it), after which it serves nothing,
