@@ -15,6 +15,14 @@ import { runCli } from "./support/run-cli.ts";
 import { waitUntil, waitUntilAsync } from "./support/wait-until.ts";
 
 const DEAD_MEMBER_TIMEOUT_MS = 6_000;
+/**
+ * Bounds from the local gossip timings, with room for a loaded machine: a member probes one other
+ * every 200 ms, so with 4 probers a dead member misses a probe within a few hundred ms; suspicion
+ * then lasts 0.4 s at least and 2.4 s at most (localGossipConfig: 2 x 200 ms, up to 6 times that).
+ */
+const SUSPECT_WITHIN_MS = 3_000;
+const SUSPICION_MAX_MS = 2_400;
+const SLACK_MS = 2_000;
 
 /** Polls `observer`'s view of `member` until it is dead; returns when it was first seen suspect and dead (ms after `fromMs`). */
 async function watchDying(cluster: GossipCluster, observer: string, member: string, fromMs: number): Promise<{ suspectMs: number; deadMs: number }> {
@@ -55,12 +63,15 @@ test("five named nodes form a cluster by gossip from one seed; a killed follower
   await cluster.stop(victim, "SIGKILL");
   const { suspectMs, deadMs } = await watchDying(cluster, observer, victim, killedAt);
   assert.equal((await statusLiveness(cluster.address(observer)))[victim], "dead");
+  assert.ok(suspectMs < SUSPECT_WITHIN_MS, `suspect only after ${suspectMs} ms`);
+  assert.ok(deadMs < suspectMs + SUSPICION_MAX_MS + SLACK_MS, `dead only after ${deadMs} ms`);
   t.diagnostic(`${victim} killed: suspect on ${observer} after ${Math.round(suspectMs)} ms, dead after ${Math.round(deadMs)} ms`);
 
   const remaining = names.filter((name) => name !== victim);
   await cluster.votersAre(observer, remaining, 30_000);
   const removedMs = performance.now() - killedAt;
   assert.ok(removedMs >= DEAD_MEMBER_TIMEOUT_MS, `removed after ${removedMs} ms, before the dead-member timeout`);
+  assert.ok(removedMs < deadMs + DEAD_MEMBER_TIMEOUT_MS + SLACK_MS, `removed only after ${removedMs} ms`);
   const removal = waitUntil("the autopilot's removal line", () => cluster.lines(leader).find((line) => line.msg === "autopilot removes a dead member" && line.member === victim));
   assert.match(String((await removal).reason), /a voter dead for \d+ ms.*quorum 3 of 5.*4 voters remain/);
   t.diagnostic(`${victim} removed from Raft ${Math.round(removedMs)} ms after the kill (dead-member timeout ${DEAD_MEMBER_TIMEOUT_MS} ms)`);
