@@ -72,6 +72,7 @@ export interface ReplicaOptions {
 
 interface PendingProposal {
   readonly term: number;
+  readonly firstIndex: number;
   readonly lastIndex: number;
   readonly deadline: number;
   readonly resolve: () => void;
@@ -243,7 +244,7 @@ export class Replica {
   private awaitCommit(result: Extract<ProposeResult, { ok: true }>): Promise<void> {
     const committed = new Promise<void>((resolve, reject) => {
       const deadline = this.timers.now() + (this.options.proposalTimeoutMs ?? 30_000);
-      this.pending.push({ term: result.term, lastIndex: result.lastIndex, deadline, resolve, reject });
+      this.pending.push({ term: result.term, firstIndex: result.firstIndex, lastIndex: result.lastIndex, deadline, resolve, reject });
     });
     this.pump();
     return committed;
@@ -401,22 +402,29 @@ export class Replica {
   private apply(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     const last = entries[entries.length - 1]!.index;
-    const firstIndex = entries[0]!.index;
     this.commitEnd = Math.max(this.commitEnd, offsetOfIndex(last) + 1);
     this.applyBatchMarks(entries);
     const decided = this.pending.filter((proposal) => proposal.lastIndex <= last);
     this.pending = this.pending.filter((proposal) => proposal.lastIndex > last);
     for (const proposal of decided) {
-      const entry = proposal.lastIndex >= firstIndex ? entries[proposal.lastIndex - firstIndex] : undefined;
-      const term = entry?.term ?? this.log.termAt(offsetOfIndex(proposal.lastIndex));
-      if (term === proposal.term) {
+      if (this.termOf(proposal.lastIndex, entries) === proposal.term) {
         proposal.resolve();
+      } else if (this.termOf(proposal.firstIndex, entries) === proposal.term) {
+        // A plain proposal of many entries may be committed in part across a leader change (an
+        // idempotent batch commits whole: see the core's BatchMark).
+        proposal.reject(new ClusterUnavailableError("leadership changed while the records were being committed: a first part of them was written, the rest was not"));
       } else {
         proposal.reject(new ClusterUnavailableError("leadership changed before the records were committed; they were not written"));
       }
     }
     this.commitWaiters.release(this.commitEnd);
     this.options.onApply?.(entries);
+  }
+
+  /** The term of the entry at `index`, from the entries just applied (`applied`) or the log. */
+  private termOf(index: number, applied: readonly Entry[]): number {
+    const entry = applied[index - applied[0]!.index];
+    return entry?.term ?? this.log.termAt(offsetOfIndex(index));
   }
 
   /** Remembers the batch marks among `entries` and notes their term; a leader that applied its own term's entry decides idempotent appends from then on. */
