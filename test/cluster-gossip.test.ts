@@ -3,9 +3,9 @@
 // other command; a follower killed with SIGKILL shows `suspect`, then `dead` in GetServers and
 // `loghouse status` on another follower, and once dead past --dead-member-timeout the leader's
 // autopilot removes it from Raft; back with the same name and an empty data directory it is a voter
-// again, with no command typed. The quorum guard: with 3 voters and --min-voters 3 a dead member is
-// kept (and the decision logged), and its replacement takes its place under a new Raft id. A member
-// stopped with SIGTERM shows `left` and is kept past the timeout.
+// again, with no command typed; stopped with SIGTERM it shows `left`, is kept past the timeout, and
+// restarted over its data directory is alive again. The quorum guard: with 3 voters and --min-voters 3 a dead member is
+// kept (and the decision logged), and its replacement takes its place under a new Raft id.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Server_Liveness } from "../src/gen/log/v1/log_pb.ts";
@@ -58,7 +58,8 @@ test("five named nodes form a cluster by gossip from one seed; a killed follower
   assert.match(metrics, /^loghouse_gossip_members\{state="alive"\} 5$/m);
   assert.match(metrics, /^loghouse_gossip_sent_bytes_total [1-9]\d*$/m);
 
-  const [victim, observer] = names.filter((name) => name !== leader) as [string, string];
+  // The victim is neither the leader nor the seed, through which it joins again.
+  const [victim, observer] = names.filter((name) => name !== leader && name !== "g-0") as [string, string];
   const killedAt = performance.now();
   await cluster.stop(victim, "SIGKILL");
   const { suspectMs, deadMs } = await watchDying(cluster, observer, victim, killedAt);
@@ -94,6 +95,10 @@ test("five named nodes form a cluster by gossip from one seed; a killed follower
     assert.equal(voters, names.length, "a member that left was removed");
     return performance.now() - leftAt > 2 * DEAD_MEMBER_TIMEOUT_MS;
   }, 6 * DEAD_MEMBER_TIMEOUT_MS);
+  // Restarted over its data directory with no flag, it rejoins the gossip group through the members it knows.
+  await cluster.start(victim);
+  await cluster.seesAllAlive(observer, names.length);
+  await cluster.votersAre(victim, names);
 });
 
 test("quorum guard: 3 voters and --min-voters 3 keep a dead member; its replacement with an empty disk takes its place", async (t) => {

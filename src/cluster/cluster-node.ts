@@ -416,32 +416,33 @@ export class ClusterNode {
 
   /**
    * Asks the cluster to admit this node: joins the gossip group first (when it gossips), then sends
-   * its admin join to `contacts` and the members gossip reports alive, in turn, following redirects
-   * to the leader.
+   * its admin join to `contacts` and the members gossip reports alive (learned afresh every attempt:
+   * a member that gossip finds later, reconnecting to this node, counts too), in turn, following
+   * redirects to the leader.
    */
   async joinCluster(contacts: string | readonly string[]): Promise<void> {
     const given = typeof contacts === "string" ? [contacts] : contacts;
     await this.joinGossip(given);
-    const tried = [...new Set([...given, ...(this.gossip?.aliveAddresses() ?? [])])];
-    if (tried.length === 0) throw new InvalidArgumentError("joining a cluster needs the address of a member");
-    let contact = tried[0]!;
-    let target = contact;
-    let lastError = "no attempt made";
+    let target: string | undefined;
+    let lastError = "no member to ask but this node";
     for (let attempt = 0; attempt < JOIN_ATTEMPTS_MAX; attempt++) {
-      const request = { op: "join", name: this.name, nodeId: this.nodeId, address: this.options.address } as const;
-      const response = await sendAdminRequest(target, request, undefined, this.peerSecurity?.tls).catch((error: unknown): AdminResponse => ({ ok: false, error: String(error) }));
-      if (response.ok) {
-        await this.learnMembers(response.addresses, response.names ?? {});
-        this.admitted = true;
-        return;
+      const candidates = [...new Set([...given, ...(this.gossip?.aliveAddresses() ?? [])])].filter((address) => address !== this.address);
+      target ??= candidates[attempt % Math.max(1, candidates.length)];
+      if (target !== undefined) {
+        const request = { op: "join", name: this.name, nodeId: this.nodeId, address: this.options.address } as const;
+        const response = await sendAdminRequest(target, request, undefined, this.peerSecurity?.tls).catch((error: unknown): AdminResponse => ({ ok: false, error: String(error) }));
+        if (response.ok) {
+          await this.learnMembers(response.addresses, response.names ?? {});
+          this.admitted = true;
+          return;
+        }
+        lastError = response.error;
+        // A redirect is followed; a failure moves on to the next candidate.
+        target = response.leaderAddress === this.address ? undefined : response.leaderAddress;
       }
-      lastError = response.error;
-      // A redirect is followed; a failure moves on to the next contact.
-      contact = response.leaderAddress === undefined ? tried[(tried.indexOf(contact) + 1) % tried.length]! : contact;
-      target = response.leaderAddress ?? contact;
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(attempt, 5))));
     }
-    throw new ClusterUnavailableError(`could not join through ${tried.join(", ")}: ${lastError}`);
+    throw new ClusterUnavailableError(`could not join through ${given.join(", ")}: ${lastError}`);
   }
 
   async close(): Promise<void> {
