@@ -95,6 +95,12 @@ export class BatchTooLargeError extends LoghouseError {
   readonly rpcCode = RpcCode.resourceExhausted;
 }
 
+/** A follower has as many appends in flight to its leader (or a leader from one follower) as it may. */
+export class ForwardsInFlightError extends LoghouseError {
+  readonly code = "FORWARDS_IN_FLIGHT";
+  readonly rpcCode = RpcCode.resourceExhausted;
+}
+
 /** The disk refused an operation (full, I/O error). After a failed write or fsync the log must be reopened. */
 export class StorageIoError extends LoghouseError {
   readonly code = "STORAGE_IO";

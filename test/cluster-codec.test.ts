@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { CodecError } from "../src/cluster/transport-errors.ts";
 import { CONNECTION_MARKER, decodeHello, encodeHello, FrameReader, HELLO_BYTES, TRANSPORT_VERSION } from "../src/cluster/frame-reader.ts";
-import { decodeMessage, encodedMessageBytes, encodedRepairMessageBytes, encodeMessage, encodeRepairMessage, MESSAGE_HEADER_BYTES } from "../src/cluster/message-codec.ts";
-import { isRepairMessage, type PeerMessage, type RepairMessage } from "../src/cluster/peer-message.ts";
+import { decodeMessage, encodedForwardMessageBytes, encodedMessageBytes, encodedRepairMessageBytes, encodeForwardMessage, encodeMessage, encodeRepairMessage, MESSAGE_HEADER_BYTES } from "../src/cluster/message-codec.ts";
+import { isForwardMessage, isRepairMessage, isSideMessage, type ForwardMessage, type PeerMessage, type RepairMessage } from "../src/cluster/peer-message.ts";
 import { EntryType, message, MessageType, SeededRandom, type Entry, type Message } from "../src/raft/index.ts";
 
 const edgeNaturals = [0, 1, 255, 2 ** 32 - 1, 2 ** 32, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER];
@@ -61,12 +61,40 @@ function randomMessage(random: SeededRandom): Message {
 /** Decodes bytes that must hold a Raft message. */
 function decodeRaft(bytes: Uint8Array): Message {
   const decoded = decodeMessage(bytes);
-  assert.ok(!isRepairMessage(decoded), "a Raft message");
+  assert.ok(!isSideMessage(decoded), "a Raft message");
   return decoded;
 }
 
 function encodePeerMessage(m: PeerMessage): Buffer {
-  return isRepairMessage(m) ? encodeRepairMessage(m) : encodeMessage(m);
+  if (isRepairMessage(m)) return encodeRepairMessage(m);
+  return isForwardMessage(m) ? encodeForwardMessage(m) : encodeMessage(m);
+}
+
+function randomBytes(random: SeededRandom, lengthBelow: number): Uint8Array {
+  const bytes = new Uint8Array(random.intBelow(lengthBelow));
+  for (let i = 0; i < bytes.length; i++) bytes[i] = random.intBelow(256);
+  return bytes;
+}
+
+function randomForwardMessage(random: SeededRandom): ForwardMessage {
+  const base = { from: 1 + random.intBelow(7), to: 1 + random.intBelow(7), id: randomNatural(random) };
+  const kind = random.intBelow(3);
+  if (kind === 0) return { type: "forward-cancel", ...base };
+  if (kind === 1) {
+    const values = Array.from({ length: 1 + random.intBelow(5) }, () => randomBytes(random, 40));
+    const traceparent = random.chance(0.5) ? "" : `00-${"ab".repeat(16)}-${"cd".repeat(8)}-01`;
+    return { type: "forward-request", ...base, timeoutMs: random.nextUint32(), traceparent, values };
+  }
+  const failed = random.chance(0.5);
+  return {
+    type: "forward-response",
+    ...base,
+    firstOffset: randomNatural(random),
+    leaderId: failed ? randomNatural(random) : 0,
+    rpcCode: failed ? 1 + random.intBelow(16) : 0,
+    code: failed ? "NOT_LEADER" : "",
+    message: failed ? "not the leader: ask nœud 3" : "",
+  };
 }
 
 function randomRepairMessage(random: SeededRandom): RepairMessage {
@@ -116,7 +144,7 @@ describe("message codec", () => {
   });
 
   test("an unknown message type tag throws", () => {
-    for (const tag of [0, 13, 127, 255]) {
+    for (const tag of [0, 16, 127, 255]) {
       const bytes = heartbeatBytes();
       bytes[0] = tag;
       assertCodecError(bytes, "unknown-message-type");
@@ -133,6 +161,27 @@ describe("message codec", () => {
       for (let length = 0; length < bytes.length; length++) assertCodecError(bytes.subarray(0, length), "truncated");
       assertCodecError(Buffer.concat([bytes, Buffer.of(0)]), "trailing-bytes");
     }
+  });
+
+  test("forward messages round-trip exactly, and every truncation or trailing byte throws", () => {
+    const random = new SeededRandom(5);
+    for (let i = 0; i < 500; i++) {
+      const original = randomForwardMessage(random);
+      const bytes = encodeForwardMessage(original);
+      assert.equal(bytes.length, encodedForwardMessageBytes(original));
+      assert.deepStrictEqual(decodeMessage(bytes), original);
+      for (let length = 0; length < bytes.length; length++) assertCodecError(bytes.subarray(0, length), "truncated");
+      assertCodecError(Buffer.concat([bytes, Buffer.of(0)]), "trailing-bytes");
+    }
+  });
+
+  test("a forward request without records, or an error message that is not UTF-8, throws", () => {
+    const request = encodeForwardMessage({ type: "forward-request", from: 1, to: 2, id: 3, timeoutMs: 10, traceparent: "", values: [Buffer.of(7)] });
+    const empty = Buffer.concat([request.subarray(0, 1 + 3 * 8 + 4 + 2), Buffer.alloc(4)]);
+    assertCodecError(empty, "bad-forward");
+    const response = encodeForwardMessage({ type: "forward-response", from: 1, to: 2, id: 3, firstOffset: 0, leaderId: 0, rpcCode: 14, code: "X", message: "é" });
+    response[response.length - 1] = 0xff;
+    assertCodecError(response, "bad-forward");
   });
 
   test("a repair request for an empty range throws; repair frames decode as views of the input", () => {

@@ -6,6 +6,7 @@
 // was removed (removal-watch.ts: the leader confirms it), after which it serves nothing,
 // and repairing damaged records of its log from its peers (range-repair.ts) with Raft stopped
 // meanwhile: a replica that meets a damaged record stops, and a new one starts once the log is whole.
+// A follower forwards produces to the leader over the peer connections (append-forwarding.ts).
 import { randomInt } from "node:crypto";
 import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
@@ -37,7 +38,8 @@ import { PeerRoundTrips } from "./peer-round-trips.ts";
 import type { PeerTls } from "./peer-dial.ts";
 import type { Action } from "../security/action.ts";
 import { certificateNamesNode, certificatePrincipal } from "../security/peer-identity.ts";
-import type { RepairMessage } from "./peer-message.ts";
+import type { ForwardMessage, RepairMessage } from "./peer-message.ts";
+import { AppendForwarding, type ForwardCall } from "./append-forwarding.ts";
 import { answerRepairRequest, RangeRepair } from "./range-repair.ts";
 import { RemovalWatch } from "./removal-watch.ts";
 import { nextAdmissionStep, type JoinCandidate } from "./admission.ts";
@@ -70,6 +72,8 @@ export interface ClusterNodeOptions {
   readonly logger?: Logger;
   /** Where the log's commits and the member's leader changes are counted, and who reads its Raft state when scraped. */
   readonly metrics?: ClusterMetrics;
+  /** Runs the leader's `append` of a follower's forward (in a span whose parent is `traceparent`, "" none); absent: runs it as is. */
+  readonly traceForwarded?: (traceparent: string, records: number, append: () => Promise<number>) => Promise<number>;
 }
 
 const JOIN_ATTEMPTS_MAX = 50;
@@ -85,6 +89,10 @@ const MEMBERSHIP_WAIT_ATTEMPTS_MAX = 100;
 const TRANSFER_WAIT_ATTEMPTS_MAX = 100;
 /** A peer asked for records it does not send within this time is skipped for the next. */
 const REPAIR_RESPONSE_TIMEOUT_MS = 2_000;
+/** Forwarded produces in flight to the leader (and from one follower) at most, their bytes, and their longest wait. */
+const FORWARDS_IN_FLIGHT_MAX = 1024;
+const FORWARD_BYTES_IN_FLIGHT_MAX = 32 * 1024 * 1024;
+const FORWARD_TIMEOUT_MS_MAX = 30_000;
 /** Refusals of a promotion that only mean "not yet". */
 const PROMOTION_WAITS: ReadonlySet<string> = new Set([ProposeRejection.LearnerNotCaughtUp, ProposeRejection.MembershipChangePending]);
 /** A member heard from within this many election timeouts is alive, within the second many suspect (peer-liveness.ts). */
@@ -129,6 +137,7 @@ export class ClusterNode {
   /** The Raft replica now running (a new one replaces it after a repair). */
   private current: Replica;
   private readonly rangeRepair: RangeRepair;
+  private readonly forwarding: AppendForwarding;
   private repairing: Promise<void> | null = null;
   private readonly closing = new AbortController();
   private readonly removalWatch: RemovalWatch;
@@ -161,6 +170,15 @@ export class ClusterNode {
       peers: () => Object.keys(this.addresses).map(Number).filter((id) => id !== this.nodeId),
       logger: this.logger,
       responseTimeoutMs: REPAIR_RESPONSE_TIMEOUT_MS,
+    });
+    const traceForwarded = options.traceForwarded ?? ((_traceparent, _records, append) => append());
+    this.forwarding = new AppendForwarding({
+      nodeId,
+      send: (message) => transport.sendForward(message),
+      append: (values, traceparent) => traceForwarded(traceparent, values.length, () => this.replica.propose(values)),
+      inFlightMax: FORWARDS_IN_FLIGHT_MAX,
+      bytesInFlightMax: FORWARD_BYTES_IN_FLIGHT_MAX,
+      timeoutMsMax: FORWARD_TIMEOUT_MS_MAX,
     });
     this.removalWatch = new RemovalWatch({
       nodeId,
@@ -216,6 +234,7 @@ export class ClusterNode {
       nodeId,
       onMessage: (message) => node?.receive(message),
       onRepairMessage: (message) => node?.receiveRepair(message),
+      onForwardMessage: (message: ForwardMessage) => node?.forwarding.receive(message),
       onError: (error) => {
         // Malformed or out-of-protocol input closed a peer connection; unreachable peers are routine.
         if (error instanceof CodecError) options.logger?.warn("closed a peer connection", { error });
@@ -343,6 +362,13 @@ export class ClusterNode {
     return this.stateFile.state.addresses;
   }
 
+  /** Asks the current leader to append `values` as its own produce (append-forwarding.ts); resolves with their first offset. */
+  forwardAppend(values: readonly Uint8Array[], call: ForwardCall): Promise<number> {
+    const lead = this.replica.status().lead;
+    if (lead === 0 || lead === this.nodeId) return Promise.reject(new ClusterUnavailableError("no leader to forward to is known; retry shortly"));
+    return this.forwarding.forward(lead, values, call);
+  }
+
   /** Address of the current leader, if known. */
   get leaderAddress(): string | undefined {
     const lead = this.replica.status().lead;
@@ -450,6 +476,7 @@ export class ClusterNode {
     await this.gossip?.leave();
     clearInterval(this.promoter);
     this.closing.abort(new LogClosedError("node closing"));
+    this.forwarding.close(new ClusterUnavailableError("this node is shutting down; retry on another"));
     await this.repairing;
     await this.removalWatch.idle();
     await this.replica.stop();

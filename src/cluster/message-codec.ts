@@ -20,11 +20,19 @@
 //   11 repair request:   u64 from, to, low, high       (offsets [low, high), low < high)
 //   12 repair response:  u64 from, to, low; u32 n; n bytes of stored frames (n = 0: none to give)
 //
+// Forward messages (append-forwarding.ts) likewise; text is ASCII but for the error message (UTF-8):
+//
+//   13 forward request:  u64 from, to, id; u32 timeoutMs; u16 n, n bytes of traceparent;
+//                        u32 count (>= 1); count x u32 value length; the values back to back
+//   14 forward response: u64 from, to, id, firstOffset, leaderId; u8 rpcCode; u8 n, n bytes of code;
+//                        u16 n, n bytes of message
+//   15 forward cancel:   u64 from, to, id
+//
 // A buffer holds exactly one message: bytes after it are an error, so that a corrupt length is noticed.
 import assert from "node:assert/strict";
 import { EntryType, MessageType, type Entry, type Membership, type Message, type SnapshotPoint } from "../raft/index.ts";
 import { sameRun } from "./entry-run.ts";
-import type { PeerMessage, RepairMessage } from "./peer-message.ts";
+import type { ForwardMessage, ForwardRequest, ForwardResponse, PeerMessage, RepairMessage } from "./peer-message.ts";
 import { CodecError } from "./transport-errors.ts";
 
 /** Wire tags. Part of the protocol: never renumber; a new type takes a new tag. */
@@ -50,6 +58,16 @@ const REPAIR_RESPONSE_TAG = 12;
 const REPAIR_REQUEST_BYTES = 1 + 4 * 8;
 /** Tag, three u64 fields and the frames' length. */
 const REPAIR_RESPONSE_HEAD_BYTES = 1 + 3 * 8 + 4;
+const FORWARD_REQUEST_TAG = 13;
+const FORWARD_RESPONSE_TAG = 14;
+const FORWARD_CANCEL_TAG = 15;
+/** Tag, three u64 fields, the timeout, the traceparent's length and the value count. */
+const FORWARD_REQUEST_HEAD_BYTES = 1 + 3 * 8 + 4 + 2 + 4;
+/** Tag, five u64 fields, the gRPC code, and the lengths of code and message. */
+const FORWARD_RESPONSE_HEAD_BYTES = 1 + 5 * 8 + 1 + 1 + 2;
+const FORWARD_CANCEL_BYTES = 1 + 3 * 8;
+/** An error message longer than this is cut (it is for people, and the answer stays small). */
+const FORWARD_MESSAGE_CHARS_MAX = 1024;
 
 const FLAG_REJECT = 1;
 const FLAG_TRANSFER = 2;
@@ -190,6 +208,64 @@ export function encodeRepairMessage(m: RepairMessage): Buffer {
   return target;
 }
 
+/** The exact number of bytes `encodeForwardMessage(m)` returns. */
+export function encodedForwardMessageBytes(m: ForwardMessage): number {
+  switch (m.type) {
+    case "forward-request": {
+      let valueBytes = 0;
+      for (const value of m.values) valueBytes += 4 + value.length;
+      return FORWARD_REQUEST_HEAD_BYTES + m.traceparent.length + valueBytes;
+    }
+    case "forward-response":
+      return FORWARD_RESPONSE_HEAD_BYTES + m.code.length + Buffer.byteLength(forwardMessageText(m));
+    case "forward-cancel":
+      return FORWARD_CANCEL_BYTES;
+  }
+}
+
+function forwardMessageText(m: ForwardResponse): string {
+  return m.message.slice(0, FORWARD_MESSAGE_CHARS_MAX);
+}
+
+/**
+ * Encodes a forward message (see the format above). A request's values are copied once, into the
+ * frame; one without values, or text that does not fit its length field, is a programmer error.
+ */
+export function encodeForwardMessage(m: ForwardMessage): Buffer {
+  const target = Buffer.allocUnsafe(encodedForwardMessageBytes(m));
+  const tag = m.type === "forward-request" ? FORWARD_REQUEST_TAG : m.type === "forward-response" ? FORWARD_RESPONSE_TAG : FORWARD_CANCEL_TAG;
+  let at = target.writeUInt8(tag, 0);
+  for (const value of [m.from, m.to, m.id]) at = writeU64(target, at, value);
+  if (m.type === "forward-request") at = writeForwardRequest(m, target, at);
+  else if (m.type === "forward-response") {
+    for (const value of [m.firstOffset, m.leaderId]) at = writeU64(target, at, value);
+    at = target.writeUInt8(m.rpcCode, at);
+    assert.ok(m.code.length <= 0xff, "an error code fits a u8 length");
+    at = target.writeUInt8(m.code.length, at);
+    at += target.write(m.code, at, "latin1");
+    const text = forwardMessageText(m);
+    at = target.writeUInt16LE(Buffer.byteLength(text), at);
+    at += target.write(text, at, "utf8");
+  }
+  assert.equal(at, target.length, "forward message encoded to a different size than computed");
+  return target;
+}
+
+function writeForwardRequest(m: ForwardRequest, target: Buffer, offset: number): number {
+  assert.ok(m.values.length > 0, "a forward carries at least one record");
+  assert.ok(m.traceparent.length <= 0xffff, "a traceparent fits a u16 length");
+  let at = target.writeUInt32LE(m.timeoutMs, offset);
+  at = target.writeUInt16LE(m.traceparent.length, at);
+  at += target.write(m.traceparent, at, "latin1");
+  at = target.writeUInt32LE(m.values.length, at);
+  for (const value of m.values) at = target.writeUInt32LE(value.length, at);
+  for (const value of m.values) {
+    target.set(value, at);
+    at += value.length;
+  }
+  return at;
+}
+
 /**
  * Decodes one message occupying all of `bytes`. Entry data and repair frames are views into `bytes`
  * (no copy): the caller must not modify `bytes` while the message is in use. Throws `CodecError` for
@@ -200,6 +276,7 @@ export function decodeMessage(bytes: Uint8Array): PeerMessage {
   const reader = new Reader(bytes);
   const tag = reader.u8();
   if (tag === REPAIR_REQUEST_TAG || tag === REPAIR_RESPONSE_TAG) return readRepairMessage(reader, tag);
+  if (tag === FORWARD_REQUEST_TAG || tag === FORWARD_RESPONSE_TAG || tag === FORWARD_CANCEL_TAG) return readForwardMessage(reader, tag);
   const type = typesByTag.get(tag);
   if (type === undefined) throw new CodecError("unknown-message-type", `tag ${tag}`);
   const from = reader.u64();
@@ -234,6 +311,44 @@ function readRepairMessage(reader: Reader, tag: number): RepairMessage {
   }
   reader.expectEnd();
   return message;
+}
+
+function readForwardMessage(reader: Reader, tag: number): ForwardMessage {
+  const from = reader.u64();
+  const to = reader.u64();
+  const id = reader.u64();
+  let message: ForwardMessage;
+  if (tag === FORWARD_REQUEST_TAG) {
+    const timeoutMs = reader.u32();
+    const traceparent = Buffer.from(reader.view(reader.u16())).toString("latin1");
+    const count = reader.u32();
+    if (count === 0) throw new CodecError("bad-forward", "a forward request without records");
+    const lengths = reader.u32s(count);
+    const values = lengths.map((length) => reader.view(length));
+    message = { type: "forward-request", from, to, id, timeoutMs, traceparent, values };
+  } else if (tag === FORWARD_RESPONSE_TAG) {
+    const firstOffset = reader.u64();
+    const leaderId = reader.u64();
+    const rpcCode = reader.u8();
+    const code = Buffer.from(reader.view(reader.u8())).toString("latin1");
+    const text = readUtf8(reader.view(reader.u16()));
+    if (text.length > FORWARD_MESSAGE_CHARS_MAX) throw new CodecError("bad-forward", `an error message of ${text.length} characters`);
+    message = { type: "forward-response", from, to, id, firstOffset, leaderId, rpcCode, code, message: text };
+  } else {
+    message = { type: "forward-cancel", from, to, id };
+  }
+  reader.expectEnd();
+  return message;
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+function readUtf8(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new CodecError("bad-forward", "an error message that is not UTF-8");
+  }
 }
 
 function readSnapshot(reader: Reader): SnapshotPoint {
@@ -305,6 +420,13 @@ class Reader {
   u8(): number {
     this.requireRemaining(1);
     return this.view_.getUint8(this.offset++);
+  }
+
+  u16(): number {
+    this.requireRemaining(2);
+    const value = this.view_.getUint16(this.offset, true);
+    this.offset += 2;
+    return value;
   }
 
   u32(): number {

@@ -1,12 +1,13 @@
 // The Raft transport: carries Raft messages between nodes over TCP, one one-way connection per
 // ordered pair of nodes (each node dials the peers it sends to and reads what its peers dial in).
 // The byte stream is defined in frame-reader.ts, a message's encoding in message-codec.ts. Repair
-// messages (peer-message.ts) travel the same way, beside Raft's.
+// and forward messages (peer-message.ts) travel the same way, beside Raft's.
 //
 // Sending never blocks and never fails: Raft tolerates lost messages and resends what matters, so a
 // message that cannot be queued (unknown peer, full queue, peer down, too large) is dropped and
 // counted. What is queued in one event-loop turn goes out in one write per peer, which pipelines
-// appends without waiting for answers.
+// appends without waiting for answers. Forward messages (append-forwarding.ts) travel the same way;
+// their sender is told whether one was queued, as it waits for an answer.
 import assert from "node:assert/strict";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { TLSSocket } from "node:tls";
@@ -14,10 +15,10 @@ import { certificateNamesNode } from "../security/peer-identity.ts";
 import type { Entry, Message } from "../raft/index.ts";
 import { FRAME_HEADER_BYTES } from "./frame-reader.ts";
 import { InboundConnection, type InboundContext } from "./inbound-connection.ts";
-import { encodedHeadBytes, encodeEntries, encodeRepairMessage, writeHead } from "./message-codec.ts";
+import { encodedHeadBytes, encodeEntries, encodeForwardMessage, encodeRepairMessage, writeHead } from "./message-codec.ts";
 import { OutboundPeer, parsePeerAddress, type OutboundContext } from "./outbound-peer.ts";
 import type { PeerTls } from "./peer-dial.ts";
-import { isRepairMessage, type PeerMessage, type RepairMessage } from "./peer-message.ts";
+import { isForwardMessage, isRepairMessage, isSideMessage, type ForwardMessage, type PeerMessage, type RepairMessage } from "./peer-message.ts";
 import { resolveTransportConfig, type RaftTransportConfig, type RaftTransportOptions } from "./transport-config.ts";
 import { TransportCounters, type RaftTransportStats } from "./transport-stats.ts";
 
@@ -48,11 +49,12 @@ export class RaftTransport {
   /** Validates `options` (InvalidConfigError naming the first bad one). Opens nothing until used. */
   constructor(options: RaftTransportOptions) {
     this.config = resolveTransportConfig(options);
-    const { nodeId, frameBytesMax, onMessage, onRepairMessage, onError } = this.config;
+    const { nodeId, frameBytesMax, onMessage, onRepairMessage, onForwardMessage, onError } = this.config;
     this.outboundContext = { config: this.config, counters: this.counters, requestFlush: (peer) => this.requestFlush(peer), peerTls: () => this.peerTls, peerNameOf: (id) => this.peerNameOf(id) };
     const deliver = (message: PeerMessage): void => {
-      if (!isRepairMessage(message)) onMessage(message);
-      else if (onRepairMessage !== undefined) onRepairMessage(message);
+      if (!isSideMessage(message)) onMessage(message);
+      else if (isRepairMessage(message) && onRepairMessage !== undefined) onRepairMessage(message);
+      else if (isForwardMessage(message) && onForwardMessage !== undefined) onForwardMessage(message);
       else this.counters.drop("misaddressed");
     };
     this.inboundContext = { nodeId, frameBytesMax, counters: this.counters, deliver, onError, authenticates: (socket, senderId) => this.authenticates(socket, senderId) };
@@ -123,14 +125,28 @@ export class RaftTransport {
 
   /** Queues a repair message for the peer `message.to`, dropping it as `send` would. */
   sendRepair(message: RepairMessage): void {
+    this.queueEncoded(message, encodeRepairMessage);
+  }
+
+  /** Queues a forward message for the peer `message.to` like `sendRepair`; returns whether it was queued. */
+  sendForward(message: ForwardMessage): boolean {
+    return this.queueEncoded(message, encodeForwardMessage);
+  }
+
+  /** Encodes `message` with `encode` and queues it as one frame; false (the drop counted) if it cannot be. */
+  private queueEncoded<M extends RepairMessage | ForwardMessage>(message: M, encode: (message: M) => Buffer): boolean {
     const peer = this.peerFor(message);
-    if (peer === undefined) return;
-    const body = encodeRepairMessage(message);
-    if (body.length > this.config.frameBytesMax) return this.counters.drop("tooLarge");
-    if (!peer.admit(FRAME_HEADER_BYTES + body.length)) return;
+    if (peer === undefined) return false;
+    const body = encode(message);
+    if (body.length > this.config.frameBytesMax) {
+      this.counters.drop("tooLarge");
+      return false;
+    }
+    if (!peer.admit(FRAME_HEADER_BYTES + body.length)) return false;
     const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
     header.writeUInt32LE(body.length, 0);
     peer.enqueue([header, body]);
+    return true;
   }
 
   /** The peer to queue `message` for; undefined (the drop counted) when there is none to take it. */

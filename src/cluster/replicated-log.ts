@@ -3,7 +3,7 @@
 // a client can write through any node. A node removed from the cluster answers NodeRemovedError. A
 // damaged record a reader meets answers DataLossError and starts the node's repair from its peers.
 import { ClusterUnavailableError, DataLossError, InvalidArgumentError, NotLeaderError } from "../errors.ts";
-import type { AppendedBatch, LogRecord, ProducerAppender, ProducerBatch, ReadLimits, ServedLog } from "../storage/index.ts";
+import type { AppendCall, AppendedBatch, LogRecord, ProducerAppender, ProducerBatch, ReadLimits, ServedLog } from "../storage/index.ts";
 import type { Replica } from "./replica.ts";
 import { systemTimers, type Timers } from "./timers.ts";
 
@@ -21,8 +21,8 @@ export interface ReplicatedLogMember {
   damageFound(error: DataLossError): void;
 }
 
-/** Sends records to the leader at `address` (host:port) and resolves with the first offset. */
-export type ForwardAppend = (address: string, values: readonly Uint8Array[], signal?: AbortSignal) => Promise<number>;
+/** Sends records to the leader at `address` (host:port) within `call`'s deadline and cancellation; resolves with the first offset. */
+export type ForwardAppend = (address: string, values: readonly Uint8Array[], call: AppendCall) => Promise<number>;
 
 const FORWARD_ATTEMPTS_MAX = 5;
 
@@ -47,9 +47,10 @@ export class ReplicatedLog implements ServedLog, ProducerAppender {
 
   /**
    * Appends through Raft: resolves with the first offset once the records are fsynced on a majority.
-   * Term and type are Raft's to set; a caller cannot choose them.
+   * Term and type are Raft's to set; a caller cannot choose them. A follower forwards them with
+   * `call`'s deadline and cancellation, again to the new leader if the one asked no longer leads.
    */
-  async append(values: readonly Uint8Array[]): Promise<number> {
+  async append(values: readonly Uint8Array[], call: AppendCall = {}): Promise<number> {
     if (values.length === 0) throw new InvalidArgumentError("append needs at least one record");
     this.node.assertMember();
     for (let attempt = 0; ; attempt++) {
@@ -62,7 +63,7 @@ export class ReplicatedLog implements ServedLog, ProducerAppender {
         continue;
       }
       try {
-        return await this.forward(leader, values);
+        return await this.forward(leader, values, call);
       } catch (error) {
         // The leader moved between our view and its answer: look again.
         if (!(error instanceof NotLeaderError) || attempt + 1 >= FORWARD_ATTEMPTS_MAX) throw error;

@@ -2,7 +2,7 @@
 import { InvalidConfigError } from "../errors.ts";
 import type { Message } from "../raft/index.ts";
 import { MESSAGE_HEADER_BYTES } from "./message-codec.ts";
-import type { RepairMessage } from "./peer-message.ts";
+import type { ForwardMessage, RepairMessage } from "./peer-message.ts";
 
 export interface RaftTransportOptions {
   /** This node's id: sent in the hello of every outbound connection; inbound messages must be addressed to it. */
@@ -19,6 +19,8 @@ export interface RaftTransportOptions {
    * into receive buffers). Without it, repair messages are dropped and counted as misaddressed.
    */
   readonly onRepairMessage?: (message: RepairMessage) => void;
+  /** Receives every inbound forward message addressed to this node, like `onRepairMessage`. */
+  readonly onForwardMessage?: (message: ForwardMessage) => void;
   /** Told about operating errors (peer unreachable, malformed input) for logging. Must not throw. */
   readonly onError?: (error: Error) => void;
   /** Largest encoded message accepted or sent, in bytes. Default 64 MiB. */
@@ -38,6 +40,7 @@ export interface RaftTransportConfig {
   readonly nodeId: number;
   readonly onMessage: (message: Message) => void;
   readonly onRepairMessage: ((message: RepairMessage) => void) | undefined;
+  readonly onForwardMessage: ((message: ForwardMessage) => void) | undefined;
   readonly onError: (error: Error) => void;
   readonly frameBytesMax: number;
   readonly queueBytesMax: number;
@@ -57,7 +60,7 @@ const defaults = {
   reconnectDelayMs: { min: 50, max: 2000 },
   connectTimeoutMs: 5000,
 };
-const knownFields = new Set(["nodeId", "onMessage", "onRepairMessage", "onError", ...Object.keys(defaults)]);
+const knownFields = new Set(["nodeId", "onMessage", "onRepairMessage", "onForwardMessage", "onError", ...Object.keys(defaults)]);
 
 function requireInteger(name: string, value: unknown, min: number, max: number): void {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -75,6 +78,9 @@ export function resolveTransportConfig(options: RaftTransportOptions): RaftTrans
   if (options.onRepairMessage !== undefined && typeof options.onRepairMessage !== "function") {
     throw new InvalidConfigError("onRepairMessage must be a function");
   }
+  if (options.onForwardMessage !== undefined && typeof options.onForwardMessage !== "function") {
+    throw new InvalidConfigError("onForwardMessage must be a function");
+  }
   if (options.onError !== undefined && typeof options.onError !== "function") {
     throw new InvalidConfigError("onError must be a function");
   }
@@ -91,6 +97,7 @@ export function resolveTransportConfig(options: RaftTransportOptions): RaftTrans
     nodeId: options.nodeId,
     onMessage: options.onMessage,
     onRepairMessage: options.onRepairMessage,
+    onForwardMessage: options.onForwardMessage,
     onError: options.onError ?? (() => {}),
     frameBytesMax,
     queueBytesMax,

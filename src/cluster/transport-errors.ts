@@ -17,6 +17,7 @@ export type CodecErrorReason =
   | "unsupported-version"
   | "bad-sender"
   | "bad-range"
+  | "bad-forward"
   /** Well formed, but no correct peer sends it (message-check.ts). */
   | "out-of-protocol";
 

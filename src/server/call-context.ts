@@ -9,6 +9,8 @@ export interface CallContext {
   readonly signal: AbortSignal;
   /** The call's request headers (a caller's W3C traceparent, say): connect's Headers, or the fast path's. */
   readonly requestHeader?: { get(name: string): string | null };
+  /** What is left of the call's deadline now, in ms (undefined: none); a follower forwards it with an append. */
+  timeoutMs?(): number | undefined;
 }
 
 /** A service implementation whose handlers need only a CallContext; assignable to ServiceImpl<S>. */

@@ -1,13 +1,14 @@
 // Composes a cluster member for the server: the Raft node over this node's data directory, its
-// replicated log, and forwarding of appends from a follower to the leader over the public API.
+// replicated log, whose follower forwards appends to the leader over the peer connections
+// (src/cluster/append-forwarding.ts), and the spans of those forwards when the node is traced.
 import type { Socket } from "node:net";
-import { ClusterNode, type ClusterNodeOptions } from "../cluster/cluster-node.ts";
+import { ClusterNode, type ClusterNodeOptions, type PeerSecurity } from "../cluster/cluster-node.ts";
 import type { Liveness } from "../cluster/peer-liveness.ts";
 import { ReplicatedLog } from "../cluster/replicated-log.ts";
 import { Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
-import { LoghouseClient } from "../client/client.ts";
 import type { Tracer } from "../observability/tracing.ts";
-import type { ServedCluster, ServedClusterSecurity, ServedMember } from "./served-cluster.ts";
+import type { AppendCall } from "../storage/index.ts";
+import type { ServedCluster, ServedMember } from "./served-cluster.ts";
 
 const WIRE_LIVENESS: Readonly<Record<Liveness, Server_Liveness>> = {
   alive: Server_Liveness.ALIVE,
@@ -18,23 +19,28 @@ const WIRE_LIVENESS: Readonly<Record<Liveness, Server_Liveness>> = {
 };
 
 export class ClusterMember implements ServedCluster {
-  private readonly clients = new Map<string, LoghouseClient>();
   readonly log: ReplicatedLog;
-  private security: ServedClusterSecurity | undefined;
 
   private constructor(
     readonly node: ClusterNode,
     private readonly tracer: Tracer | undefined,
   ) {
-    this.log = new ReplicatedLog(node, (address, values) => this.forward(address, values));
+    this.log = new ReplicatedLog(node, (address, values, call) => this.forward(address, values, call));
   }
 
   /**
    * Opens the node (bootstrapping a new cluster when asked and there is no state yet). With `tracer`,
-   * each forward to the leader is a span whose context the forwarded call carries.
+   * each forward to the leader is a span whose context the forward carries, and the leader's append
+   * of it a span under that.
    */
   static async open(options: ClusterNodeOptions, tracer?: Tracer): Promise<ClusterMember> {
-    return new ClusterMember(await ClusterNode.open(options), tracer);
+    const traceForwarded = tracer === undefined ? undefined : (traceparent: string, records: number, append: () => Promise<number>) =>
+      tracer.inSpan("loghouse.forwarded", { kind: "server", traceparent: traceparent === "" ? undefined : traceparent, attributes: { "loghouse.records": records } }, async (span) => {
+        const firstOffset = await append();
+        span.setAttribute("loghouse.first_offset", firstOffset);
+        return firstOffset;
+      });
+    return new ClusterMember(await ClusterNode.open({ ...options, ...(traceForwarded === undefined ? {} : { traceForwarded }) }), tracer);
   }
 
   /**
@@ -74,8 +80,7 @@ export class ClusterMember implements ServedCluster {
     return this.node.transferLeadership(member);
   }
 
-  usePeerSecurity(security: ServedClusterSecurity): void {
-    this.security = security;
+  usePeerSecurity(security: PeerSecurity): void {
     this.node.usePeerSecurity(security);
   }
 
@@ -88,28 +93,16 @@ export class ClusterMember implements ServedCluster {
   }
 
   async close(): Promise<void> {
-    for (const client of this.clients.values()) client.close();
-    this.clients.clear();
     await this.node.close();
   }
 
-  private async forward(address: string, values: readonly Uint8Array[]): Promise<number> {
-    const client = this.clientOf(address);
-    if (this.tracer === undefined) return Number(await client.produceBatch(values));
+  private forward(address: string, values: readonly Uint8Array[], call: AppendCall): Promise<number> {
+    const tracer = this.tracer;
+    if (tracer === undefined) return this.node.forwardAppend(values, call);
     const attributes = { "loghouse.leader": address, "loghouse.records": values.length };
-    return this.tracer.inSpan("loghouse.forward", { kind: "client", attributes }, async () => Number(await client.produceBatch(values)));
-  }
-
-  private clientOf(address: string): LoghouseClient {
-    let client = this.clients.get(address);
-    if (client === undefined) {
-      const tracer = this.tracer;
-      client = new LoghouseClient(address, {
-        ...(this.security === undefined ? {} : { tls: this.security.clientTls() }),
-        ...(tracer === undefined ? {} : { callHeaders: () => tracer.propagationHeaders() }),
-      });
-      this.clients.set(address, client);
-    }
-    return client;
+    return tracer.inSpan("loghouse.forward", { kind: "client", attributes }, async () => {
+      const { traceparent } = tracer.propagationHeaders();
+      return this.node.forwardAppend(values, traceparent === undefined ? call : { signal: call.signal, timeoutMs: () => call.timeoutMs?.(), traceparent });
+    });
   }
 }

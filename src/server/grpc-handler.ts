@@ -286,6 +286,8 @@ class GrpcCall implements CallContext {
   private bytesThisTurn = 0;
   private finished = false;
   private readonly startedMs = performance.now();
+  /** When the call's deadline passes (performance.now() time), if it has one. */
+  private readonly deadlineMs: number | undefined;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -298,6 +300,7 @@ class GrpcCall implements CallContext {
     private readonly calls: Set<GrpcCall>,
   ) {
     this.reader = new MessageReader(options.messageBytesMax);
+    this.deadlineMs = timeoutMs === undefined ? undefined : this.startedMs + timeoutMs;
     if (timeoutMs !== undefined) {
       this.timer = setTimeout(() => this.abort(new ConnectError("deadline exceeded", Code.DeadlineExceeded)), timeoutMs);
     }
@@ -319,6 +322,10 @@ class GrpcCall implements CallContext {
       if (this.abortReason !== undefined) this.controller.abort(this.abortReason);
     }
     return this.controller.signal;
+  }
+
+  timeoutMs(): number | undefined {
+    return this.deadlineMs === undefined ? undefined : Math.max(0, this.deadlineMs - performance.now());
   }
 
   get requestHeader(): { get(name: string): string | null } {

@@ -81,15 +81,16 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   const { log, producers, limits, tracer } = options;
 
   /**
-   * Appends `values`; resolves with the first offset once they are durable (fsynced, or committed on
-   * a majority in a cluster). Traced, the whole wait is one span.
+   * Appends `values` for the call of `context` (a follower forwards them with its deadline and
+   * cancellation); resolves with the first offset once they are durable (fsynced, or committed on a
+   * majority in a cluster). Traced, the whole wait is one span.
    */
   const append =
     tracer === undefined
-      ? (values: readonly Uint8Array[]) => log.append(values)
-      : (values: readonly Uint8Array[]) =>
+      ? (values: readonly Uint8Array[], context: CallContext) => log.append(values, context)
+      : (values: readonly Uint8Array[], context: CallContext) =>
           tracer.inSpan("loghouse.append", { kind: "internal", attributes: { "loghouse.records": values.length } }, async (span) => {
-            const firstOffset = await log.append(values);
+            const firstOffset = await log.append(values, context);
             span.setAttribute("loghouse.first_offset", firstOffset);
             return firstOffset;
           });
@@ -142,14 +143,14 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   };
 
   /** Appends one record, once per (producer, sequence) when the request names its producer. */
-  const appendRecord = (request: ProduceRequest): Promise<number> => {
+  const appendRecord = (request: ProduceRequest, context: CallContext): Promise<number> => {
     const value = recordValue(request);
-    if (request.producer === undefined) return append([value]);
+    if (request.producer === undefined) return append([value], context);
     return producers.appendOnce([value], request.producer).then((appended) => appended.firstOffset);
   };
 
-  const produce: Unary<ProduceRequest, { offset: bigint }> = async (request) => {
-    return { offset: BigInt(await appendRecord(request)) };
+  const produce: Unary<ProduceRequest, { offset: bigint }> = async (request, context) => {
+    return { offset: BigInt(await appendRecord(request, context)) };
   };
 
   const consume: Unary<ConsumeRequest, { record: MessageInitShape<typeof RecordSchema> }> = async (request) => {
@@ -172,7 +173,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
 
   async function* produceStream(requests: AsyncIterable<ProduceRequest>, context: CallContext) {
     yield* pipelineAppends(requests, context, (request) => {
-      const offset = appendRecord(request);
+      const offset = appendRecord(request, context);
       return { bytes: (request.record?.value.length ?? 0) + RECORD_IN_FLIGHT_OVERHEAD_BYTES, offset };
     }, limits.streamBytesInFlightMax);
   }
@@ -181,13 +182,13 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     return { servers: [...options.servers()] };
   };
 
-  const produceBatch: Unary<ProduceBatchRequest, { firstOffset: bigint; count: number }> = async (request) => {
+  const produceBatch: Unary<ProduceBatchRequest, { firstOffset: bigint; count: number }> = async (request, context) => {
     const { values } = request;
     if (values.length === 0) throw new InvalidArgumentError("a batch needs at least one record");
     if (values.length > limits.batchRecordsMax) {
       throw new BatchTooLargeError(`batch of ${values.length} records exceeds batchRecordsMax ${limits.batchRecordsMax}`);
     }
-    if (request.producer === undefined) return { firstOffset: BigInt(await append(values)), count: values.length };
+    if (request.producer === undefined) return { firstOffset: BigInt(await append(values, context)), count: values.length };
     const appended = await producers.appendOnce(values, request.producer);
     return { firstOffset: BigInt(appended.firstOffset), count: appended.count };
   };

@@ -2,16 +2,9 @@
 // GetServers, the connections of the cluster's own protocols (first byte 0x01 Raft, 0x02 admin),
 // whether it serves as a member now, and a way to stop it once the RPCs have drained.
 import type { Socket } from "node:net";
-import type { ClientTlsOptions } from "../client/client.ts";
 import type { PeerSecurity } from "../cluster/cluster-node.ts";
 import type { Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
 import type { ProducerAppender, ServedLog } from "../storage/index.ts";
-
-/** A secured cluster's peers' TLS and authorization, and the TLS its member forwards appends with. */
-export interface ServedClusterSecurity extends PeerSecurity {
-  /** This node's certificate, key and CA as a client (forwarding to the leader). */
-  readonly clientTls: () => ClientTlsOptions;
-}
 
 /** One member as GetServers answers it (the Server message's fields). */
 export interface ServedMember {
@@ -36,7 +29,7 @@ export interface ServedCluster {
   /** Hands the leadership to voter `member` (on the leader); resolves once this node stepped down. */
   transferLeadership(member: string): Promise<void>;
   /** Runs every connection between members over mutual TLS, authenticated by node certificate and authorized by the ACL. */
-  usePeerSecurity(security: ServedClusterSecurity): void;
+  usePeerSecurity(security: PeerSecurity): void;
   /**
    * Calls `listener` whenever the member stops or starts serving as one (and at once if it does not
    * serve now): it stops while it repairs damaged records from its peers (reads of those answer

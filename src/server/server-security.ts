@@ -6,14 +6,14 @@
 import * as tls from "node:tls";
 import { Acl } from "../security/acl.ts";
 import { watchFiles } from "../security/file-watch.ts";
-import { certificateNamesSomeNode, certificatePrincipal, PEER_ALPN } from "../security/peer-identity.ts";
+import { certificatePrincipal, PEER_ALPN } from "../security/peer-identity.ts";
 import { TokenTable } from "../security/token-table.ts";
 import { readTlsMaterial, secureContextOptions, tlsPaths, type TlsMaterial } from "../security/tls-material.ts";
 import { CallAuthorizer, type Authorization } from "./call-authorizer.ts";
 import type { SecurityConfig } from "./config.ts";
 import { setCertificatePrincipal } from "./connection-identity.ts";
 import type { Logger } from "./logger.ts";
-import type { ServedClusterSecurity } from "./served-cluster.ts";
+import type { PeerSecurity } from "../cluster/cluster-node.ts";
 
 /** Where a TLS connection goes once its handshake is done, by the protocol ALPN settled on. */
 export interface SecureRoutes {
@@ -66,10 +66,9 @@ export class ServerSecurity {
 
   /**
    * What a cluster member needs to run its peers over mutual TLS: the node's own certificate as a
-   * client (current after a rotation), its ACL for admin and replicate, and a client's TLS for
-   * forwarding appends to the leader (which must present a node certificate).
+   * client (current after a rotation), and its ACL for admin and replicate.
    */
-  peerSecurity(): ServedClusterSecurity {
+  peerSecurity(): PeerSecurity {
     return {
       tls: {
         secureContext: () => {
@@ -78,15 +77,6 @@ export class ServerSecurity {
         },
       },
       authorize: (principal, action) => this.authorizer.authorizeAction(action, principal),
-      clientTls: () => {
-        const { ca, cert, key } = this.material!;
-        return {
-          ...(ca === undefined ? {} : { ca }),
-          cert,
-          key,
-          checkServerIdentity: (_host, certificate) => (certificateNamesSomeNode(certificate) ? undefined : new Error("the leader's certificate names no node")),
-        };
-      },
     };
   }
 

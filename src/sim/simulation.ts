@@ -1,7 +1,7 @@
 import { nextAdmissionStep } from "../cluster/admission.ts";
 import type { RaftLimits } from "../cluster/replica.ts";
 import { decodeMessage, encodeMessage } from "../cluster/message-codec.ts";
-import { isRepairMessage } from "../cluster/peer-message.ts";
+import { isSideMessage } from "../cluster/peer-message.ts";
 import { ClusterUnavailableError } from "../errors.ts";
 import { AssertionError, assert } from "../raft/assert.ts";
 import { defaultRaftLimits } from "../raft/config.ts";
@@ -313,7 +313,7 @@ export class Simulation {
     const server = this.servers.get(to);
     if (server === undefined || server.removed) return;
     const message = decodeMessage(bytes);
-    assert(!isRepairMessage(message), "only Raft messages cross the simulated network");
+    assert(!isSideMessage(message), "only Raft messages cross the simulated network");
     if (this.tracing) this.log(`deliver ${describeMessage(message)}`);
     server.deliver(message);
   }

@@ -4,11 +4,23 @@
 import type { AppendOptions, ReadLimits } from "./log.ts";
 import type { LogRecord } from "./frame.ts";
 
+/**
+ * What an append knows of the call it serves (the RPC layer passes its call context): a cluster
+ * member forwarding the append passes both on; a single node's Log has no use for them.
+ */
+export interface AppendCall {
+  /** Aborts when the caller cancels or its deadline passes. */
+  readonly signal?: AbortSignal;
+  /** What is left of the caller's deadline now, in ms (undefined: none). */
+  timeoutMs?(): number | undefined;
+}
+
 export interface ServedLog {
   readonly lowestOffset: number;
   readonly nextOffset: number;
   readonly highestOffset: number | undefined;
-  append(values: readonly Uint8Array[], options?: AppendOptions): Promise<number>;
+  /** Log's `options`, or a cluster member's `call`; the RPC layer passes a call. */
+  append(values: readonly Uint8Array[], options?: AppendOptions & AppendCall): Promise<number>;
   read(offset: number | bigint): LogRecord;
   readRange(offset: number | bigint, limits?: ReadLimits): LogRecord[];
   offsetForTime(ms: number): number | undefined;
