@@ -70,6 +70,18 @@ export class AppendForwarding {
 
   constructor(private readonly options: AppendForwardingOptions) {}
 
+  /** Forwards sent and waiting for their answer. */
+  get waiting(): number {
+    return this.outgoing.size;
+  }
+
+  /** Forwards received and not yet answered (or dropped, once cancelled). */
+  get serving(): number {
+    let count = 0;
+    for (const fromPeer of this.incoming.values()) count += fromPeer.size;
+    return count;
+  }
+
   /**
    * Asks `leader` to append `values`; resolves with their first offset. Rejects with the leader's
    * typed error (NotLeaderError when it no longer leads), with the call's abort reason when the

@@ -11,6 +11,9 @@ export interface RaftGauges {
   readonly isLeader: boolean;
   /** The other members: their match index as the leader tracks it (leader only) and the last heartbeat round trip. */
   readonly peers: ReadonlyArray<{ readonly name: string; readonly matchIndex: number | undefined; readonly rttSeconds: number | undefined }>;
+  /** Produces this member forwarded to the leader and awaits the answer of, and followers' forwards it has yet to answer. */
+  readonly forwardsWaiting: number;
+  readonly forwardsServing: number;
 }
 
 /** A member's gossip as one scrape sees it: the members it knows by state, and its traffic so far. */

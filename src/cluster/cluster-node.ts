@@ -313,6 +313,8 @@ export class ClusterNode {
       appliedIndex: applied,
       isLeader: role === Role.Leader,
       peers: peers.map((id) => ({ name: this.nameOf(id), matchIndex: this.replica.matchIndexOf(id), rttSeconds: this.roundTrips.secondsTo(id) })),
+      forwardsWaiting: this.forwarding.waiting,
+      forwardsServing: this.forwarding.serving,
     };
   }
 

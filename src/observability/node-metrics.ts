@@ -141,6 +141,8 @@ export class NodeMetrics implements ClusterMetrics {
     gauge("loghouse_raft_commit_index", "The highest Raft index known committed.", (raft) => raft.commitIndex);
     gauge("loghouse_raft_applied_index", "The highest Raft index applied (visible to consumers) here.", (raft) => raft.appliedIndex);
     gauge("loghouse_raft_is_leader", "1 while this member leads, else 0.", (raft) => (raft.isLeader ? 1 : 0));
+    gauge("loghouse_forwards_waiting", "Produces this follower forwarded to the leader, awaiting its answer.", (raft) => raft.forwardsWaiting);
+    gauge("loghouse_forwards_serving", "Followers' forwarded produces this leader has yet to answer.", (raft) => raft.forwardsServing);
     const peerGauge = (name: string, help: string, value: (peer: RaftGauges["peers"][number]) => number | undefined): void => {
       new Gauge({
         name,

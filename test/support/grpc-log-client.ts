@@ -11,6 +11,8 @@ type AnyClient = grpc.Client & Record<string, (...args: never[]) => unknown>;
 export interface GrpcTestClient {
   /** A unary call; rejects with the grpc-js ServiceError. */
   unary<T = any>(method: string, request: object, options?: grpc.CallOptions): Promise<T>;
+  /** A unary call with its handle, to cancel it. */
+  cancellable<T = any>(method: string, request: object, options?: grpc.CallOptions): { call: grpc.ClientUnaryCall; result: Promise<T> };
   serverStream(method: string, request: object, options?: grpc.CallOptions): grpc.ClientReadableStream<any>;
   bidiStream(method: string, options?: grpc.CallOptions): grpc.ClientDuplexStream<any, any>;
   health: { unary<T = any>(method: string, request: object): Promise<T>; serverStream(method: string, request: object): grpc.ClientReadableStream<any> };
@@ -22,12 +24,20 @@ function makeClient(service: DescService, address: string, fastDecoding: boolean
   return new Constructor(address, grpc.credentials.createInsecure(), options) as unknown as AnyClient;
 }
 
-function unaryOf(client: AnyClient) {
-  return <T>(method: string, request: object, options: grpc.CallOptions = {}): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const call = client[method] as unknown as (r: object, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: T) => void) => void;
-      call.call(client, request, new grpc.Metadata(), options, (error, value) => (error ? reject(error) : resolve(value)));
+function cancellableOf(client: AnyClient) {
+  return <T>(method: string, request: object, options: grpc.CallOptions = {}): { call: grpc.ClientUnaryCall; result: Promise<T> } => {
+    const start = client[method] as unknown as (r: object, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: T) => void) => grpc.ClientUnaryCall;
+    let call: grpc.ClientUnaryCall | undefined;
+    const result = new Promise<T>((resolve, reject) => {
+      call = start.call(client, request, new grpc.Metadata(), options, (error, value) => (error ? reject(error) : resolve(value)));
     });
+    return { call: call!, result };
+  };
+}
+
+function unaryOf(client: AnyClient) {
+  const cancellable = cancellableOf(client);
+  return <T>(method: string, request: object, options: grpc.CallOptions = {}): Promise<T> => cancellable<T>(method, request, options).result;
 }
 
 /** `fastDecoding` picks the hand-written record decoders; false decodes with protobuf-es reflection. */
@@ -36,6 +46,7 @@ export function grpcTestClient(address: string, fastDecoding = false, options: g
   const health = makeClient(Health, address, fastDecoding, options);
   return {
     unary: unaryOf(log),
+    cancellable: cancellableOf(log),
     serverStream: (method, request, callOptions = {}) => (log[method] as unknown as (r: object, o: grpc.CallOptions) => grpc.ClientReadableStream<any>).call(log, request, callOptions),
     bidiStream: (method, callOptions = {}) => (log[method] as unknown as (o: grpc.CallOptions) => grpc.ClientDuplexStream<any, any>).call(log, callOptions),
     health: {
