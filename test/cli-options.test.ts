@@ -74,23 +74,31 @@ test("produce is binary-safe: any delimiter, whole files, base64 and JSON input"
   const everyByte = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
   const file = join(dir, "every-byte.bin");
   await writeFile(file, everyByte);
-  const whole = await runCli(["produce", "--server", server.address, "--file", file, "--file", file]);
-  assert.deepEqual(JSON.parse(whole.stdout), { records: 2, firstOffset: "0", lastOffset: "1" });
+  // Each batch the CLI sends is exactly-once: its batch mark (a type-3 record, skipped by text
+  // output) takes the offset before its records, so offsets rise by more than the records.
+  const produced = (result: { stdout: string }, records: number, after: bigint): { first: bigint; last: bigint } => {
+    const summary = JSON.parse(result.stdout) as { records: number; firstOffset: string; lastOffset: string };
+    assert.equal(summary.records, records, result.stdout);
+    const [first, last] = [BigInt(summary.firstOffset), BigInt(summary.lastOffset)];
+    assert.ok(first > after && last >= first + BigInt(records - 1), result.stdout);
+    return { first, last };
+  };
+  const whole = produced(await runCli(["produce", "--server", server.address, "--file", file, "--file", file]), 2, -1n);
 
   const notUtf8 = Buffer.from([0xff, 0xfe, 0x0a, 0x00]);
-  const delimited = await runCli(["produce", "--server", server.address, "--delimiter", "\\x1e"], { input: Buffer.concat([notUtf8, Buffer.from([0x1e]), Buffer.from("two\n"), Buffer.from([0x1e])]) });
-  assert.deepEqual(JSON.parse(delimited.stdout), { records: 2, firstOffset: "2", lastOffset: "3" });
-  const base64 = await runCli(["produce", "--server", server.address, "--format", "base64"], { input: `${everyByte.toString("base64")}\n\n` });
-  assert.deepEqual(JSON.parse(base64.stdout), { records: 2, firstOffset: "4", lastOffset: "5" });
+  const delimited = produced(await runCli(["produce", "--server", server.address, "--delimiter", "\\x1e"], { input: Buffer.concat([notUtf8, Buffer.from([0x1e]), Buffer.from("two\n"), Buffer.from([0x1e])]) }), 2, whole.last);
+  const base64 = produced(await runCli(["produce", "--server", server.address, "--format", "base64"], { input: `${everyByte.toString("base64")}\n\n` }), 2, delimited.last);
 
-  const asJson = await runCli(["consume", "--server", server.address, "--from", "0", "--count", "5", "--format", "json"]);
-  const json = await runCli(["produce", "--server", server.address, "--format", "json"], { input: `${asJson.stdout}"plain string"\n` });
-  assert.deepEqual(JSON.parse(json.stdout), { records: 6, firstOffset: "6", lastOffset: "11" });
+  const asJson = await runCli(["consume", "--server", server.address, "--from", "0", "--format", "json"]);
+  const dataJson = asJson.stdout.split("\n").filter((line) => line !== "" && !("type" in JSON.parse(line))).slice(0, 5).join("\n");
+  produced(await runCli(["produce", "--server", server.address, "--format", "json"], { input: `${dataJson}\n"plain string"\n` }), 6, base64.last);
 
-  const values = (await runCli(["consume", "--server", server.address, "--format", "{valueBase64}"])).stdout.trim().split("\n").map((line) => Buffer.from(line, "base64"));
+  // Templates show every record with its type; the data records are type 0.
+  const typed = (await runCli(["consume", "--server", server.address, "--format", "{type} {valueBase64}"])).stdout.trim().split("\n").map((line) => line.split(" "));
+  const values = typed.filter(([type]) => type === "0").map(([, value]) => Buffer.from(value ?? "", "base64"));
   const expected = [everyByte, everyByte, notUtf8, Buffer.from("two\n"), everyByte, Buffer.alloc(0)];
   assert.deepEqual(values, [...expected, ...expected.slice(0, 5), Buffer.from("plain string")]);
-  const raw = await runCli(["consume", "--server", server.address, "--from", "2", "--count", "1"]);
+  const raw = await runCli(["consume", "--server", server.address, "--from", String(delimited.first), "--count", "1"]);
   assert.deepEqual(raw.stdoutBytes, Buffer.concat([notUtf8, Buffer.from("\n")]));
 });
 
@@ -100,14 +108,14 @@ test("consume starts N records before the end or at a time, and prints templates
   assert.equal((await runCli(["consume", "--server", server.address, "--from", "-2"])).stdout, "d\ne\n");
   assert.equal((await runCli(["consume", "--server", server.address, "--from=-9"])).stdout, "a\nb\nc\nd\ne\n");
 
-  const records = (await runCli(["consume", "--server", server.address, "--format", "json"])).stdout.trim().split("\n").map((line) => JSON.parse(line) as { offset: string; timestampMs: number; value: string });
+  const records = (await runCli(["consume", "--server", server.address, "--format", "json"])).stdout.trim().split("\n").map((line) => JSON.parse(line) as { offset: string; timestampMs: number; value: string; type?: number }).filter((record) => record.type === undefined);
   const latestMs = Math.max(...records.map((record) => record.timestampMs));
   const fromLatest = records.filter((record) => record.timestampMs >= latestMs).map((record) => `${record.value}\n`).join("");
   assert.equal((await runCli(["consume", "--server", server.address, "--from-time", String(latestMs)])).stdout, fromLatest);
   assert.equal((await runCli(["consume", "--server", server.address, "--from-time", new Date(latestMs).toISOString()])).stdout, fromLatest);
   assert.equal((await runCli(["consume", "--server", server.address, "--from-time", String(latestMs + 60_000)])).stdout, "");
 
-  const templated = await runCli(["consume", "--server", server.address, "--count", "2", "--format", "{offset}\\t{time} {timestampMs} {type}: {value}"]);
+  const templated = await runCli(["consume", "--server", server.address, "--from", records[0]!.offset, "--count", "2", "--format", "{offset}\\t{time} {timestampMs} {type}: {value}"]);
   const expected = records.slice(0, 2).map((record) => `${record.offset}\t${new Date(record.timestampMs).toISOString()} ${record.timestampMs} 0: ${record.value}\n`).join("");
   assert.equal(templated.stdout, expected);
 });
