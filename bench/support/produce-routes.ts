@@ -3,16 +3,18 @@
 //
 // - leader-aware, exactly-once: ClusterClient with every member's address, as shipped (an
 //   idempotent producer: each call carries the client's producer id and a sequence, and the leader
-//   appends a batch mark record after the call's records);
+//   proposes a batch mark record, stating the batch's span, ahead of the call's records);
 // - leader-aware, at-most-once: the same client sending plain produces (no producer id), straight to
 //   the leader: the route alone, without the idempotent producer's cost;
 // - via a follower (forwarded): LoghouseClient, the one-node client, pointed at a follower and
 //   sending plain produces. The follower's ReplicatedLog forwards each call (a single record as a
-//   one-record ProduceBatch) to the leader through a LoghouseClient inside the node (ClusterMember:
-//   a second gRPC client stack, one more loopback round trip, the records decoded and encoded again)
-//   and relays the answer. An idempotent produce is not forwarded (the follower answers NOT_LEADER),
-//   so this route exists for plain produces only: it is beside the at-most-once row that it compares
-//   with, not the exactly-once one.
+//   one-record batch) to the leader over the peer connection it already holds for Raft
+//   (src/cluster/append-forwarding.ts: a ForwardRequest with the records encoded once into the
+//   frame, the caller's remaining deadline and trace context), the leader appends it as its own
+//   produce on its next event-loop turn, and the follower relays the answer: one more loopback
+//   round trip and one more process's work per call. An idempotent produce is not forwarded (the
+//   follower answers NOT_LEADER), so this route exists for plain produces only: it compares with
+//   the at-most-once row, not the exactly-once one.
 //
 // Beside them, in the same run: one write + fdatasync of one record (a unary produce cannot beat it;
 // a replicated one pays two of them in sequence, the leader's and then a follower's) and raw
@@ -23,10 +25,10 @@
 //
 // Back-of-the-envelope: a routed unary produce costs two fdatasyncs in sequence plus two loopback
 // round trips (client to leader, leader to a follower and back); forwarding adds a third round trip
-// and a gRPC call inside the follower, ≈ 0.2-0.5 ms at concurrency 1. Batched, the follower decodes
-// and re-encodes every 1 MB batch on the same two cores the leader and the other follower use, so
-// forwarding should cost a visible share of the rate (10-30%); exactly-once adds one mark record per
-// call, within noise of at-most-once.
+// through the follower, ≈ 0.2-0.5 ms at concurrency 1. Batched, the follower receives and re-frames
+// every 1 MB batch on the same two cores the leader and the other follower use, so forwarding should
+// cost a visible share of the rate (10-30%); exactly-once adds one mark record per call, within
+// noise of at-most-once.
 import { ClusterClient } from "../../src/client/cluster-client.ts";
 import { LoghouseClient } from "../../src/client/client.ts";
 import type { ProcessCluster } from "../../test/support/process-cluster.ts";
