@@ -132,7 +132,10 @@ export class StorageFullError extends LoghouseError {
   }
 }
 
-/** This node cannot take the write because it is not the leader; the leader's id (0 if unknown) says where to go. */
+/**
+ * This node cannot take the write because it is not the leader; the leader's id (0 if unknown) says
+ * where to go, and its address (host:port) when the node knows it, for clients that route themselves.
+ */
 export class NotLeaderError extends LoghouseError {
   readonly code = "NOT_LEADER";
   readonly rpcCode = RpcCode.unavailable;
@@ -140,6 +143,7 @@ export class NotLeaderError extends LoghouseError {
   constructor(
     message: string,
     readonly leaderId: number,
+    readonly leaderAddress?: string,
   ) {
     super(message);
   }

@@ -1,6 +1,7 @@
 // Forwarding inside the cluster layer, with real node processes and a stock grpc-js client pointed
 // at a follower: unary, batch and stream produces are forwarded to the leader over the peer
-// connection and read back from the leader; with the leader paused (SIGSTOP), a produce whose
+// connection and read back from the leader, and an idempotent one is answered NOT_LEADER with the
+// leader's address; with the leader paused (SIGSTOP), a produce whose
 // deadline passes fails with DEADLINE_EXCEEDED at the deadline, and one the caller cancels is
 // given up: in both cases the follower's cancel reaches the leader ahead of its resumption, and the
 // leader (SIGCONT) does not append the records, while a forward sent behind them with a deadline
@@ -46,16 +47,18 @@ async function gaugeOf(cluster: ProcessCluster, id: number, name: string): Promi
   return Number(line.slice(name.length + 1));
 }
 
+const values = (...texts: string[]): Buffer[] => texts.map((text) => Buffer.from(text));
+
 function waitForwards(cluster: ProcessCluster, follower: number, count: number): Promise<true> {
   return waitUntilAsync(`${count} forwards waiting on node ${follower}`, async () => (await gaugeOf(cluster, follower, "loghouse_forwards_waiting")) === count || undefined, 10_000);
 }
 
-test("a follower forwards unary, batch and stream produces to the leader, which holds them", { timeout: 120_000 }, async (t) => {
+test("a follower forwards unary, batch and stream produces to the leader, which holds them; an idempotent one is sent to the leader's address", { timeout: 120_000 }, async (t) => {
   const { cluster, leader, client } = await formed(t);
   const expected = new Map<number, string>();
   const unary = await client.unary("produce", { record: { value: Buffer.from("unary") } }, { deadline: Date.now() + 10_000 });
   expected.set(Number(unary.offset), "unary");
-  const batch = await client.unary("produceBatch", { values: ["b0", "b1", "b2"].map((value) => Buffer.from(value)) });
+  const batch = await client.unary("produceBatch", { values: values("b0", "b1", "b2") });
   assert.equal(batch.count, 3);
   for (let i = 0; i < 3; i++) expected.set(Number(batch.firstOffset) + i, `b${i}`);
   const stream = client.bidiStream("produceStream");
@@ -67,6 +70,15 @@ test("a follower forwards unary, batch and stream produces to the leader, which 
   const held = await valuesOn(cluster, leader);
   for (const [offset, value] of expected) assert.equal(held.get(offset), value, `offset ${offset} on the leader`);
   assert.equal(new Set(expected.keys()).size, 9, "nine distinct offsets");
+
+  const producer = { producerId: Buffer.alloc(16, 7), sequence: 1n };
+  const refused = await client.unary("produceBatch", { values: values("once"), producer }).then(
+    () => assert.fail("a follower appended an idempotent batch"),
+    (error: grpc.ServiceError) => error,
+  );
+  assert.equal(refused.code, grpc.status.UNAVAILABLE);
+  assert.equal(refused.metadata.get("loghouse-error-code")[0], "NOT_LEADER");
+  assert.equal(refused.metadata.get("loghouse-leader-address")[0], cluster.address(leader));
 });
 
 test("with the leader paused, a short deadline fails at the deadline and its cancel keeps the leader from appending it", { timeout: 120_000 }, async (t) => {

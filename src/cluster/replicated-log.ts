@@ -73,13 +73,19 @@ export class ReplicatedLog implements ServedLog, ProducerAppender {
 
   /**
    * Appends an idempotent producer's batch once (see Replica.appendOnce). Only the leader decides;
-   * a follower does not forward it but answers NotLeaderError naming the leader, for the client to
-   * send it there (a forward that failed midway would leave its outcome unknown to both).
+   * a follower does not forward it but answers NotLeaderError naming the leader and its address, for
+   * the client to send it there (a forward that failed midway would leave its outcome unknown to both).
    */
   async appendOnce(values: readonly Uint8Array[], batch: ProducerBatch): Promise<AppendedBatch> {
     if (values.length === 0) throw new InvalidArgumentError("append needs at least one record");
     this.node.assertMember();
-    return this.node.replica.appendOnce(values, batch);
+    try {
+      return await this.node.replica.appendOnce(values, batch);
+    } catch (error) {
+      const leaderAddress = this.node.leaderAddress;
+      if (!(error instanceof NotLeaderError) || error.leaderId === 0 || leaderAddress === undefined) throw error;
+      throw new NotLeaderError(error.message, error.leaderId, leaderAddress);
+    }
   }
 
   read(offset: number | bigint): LogRecord {

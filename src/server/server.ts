@@ -44,7 +44,7 @@ import { createReflectionService, REFLECTION_SERVICES } from "./reflection-servi
 import { serveProbes } from "./probe-routes.ts";
 import { silentLogger, type Logger } from "./logger.ts";
 import { ServerSecurity } from "./server-security.ts";
-import { ERROR_CODE_KEY, isUnexpected, shuttingDown, toConnectError } from "./status.ts";
+import { ERROR_CODE_KEY, isUnexpected, LEADER_ADDRESS_KEY, shuttingDown, toConnectError } from "./status.ts";
 
 export interface ServerOptions {
   readonly logger?: Logger;
@@ -522,7 +522,7 @@ function withCors<Req extends http.IncomingMessage | http2.Http2ServerRequest, R
   const allowMethods = cors.allowedMethods.join(", ");
   // Browsers authenticate with a bearer token (they cannot easily present client certificates).
   const allowHeaders = [...cors.allowedHeaders, "Authorization"].join(", ");
-  const exposeHeaders = [...cors.exposedHeaders, ERROR_CODE_KEY].join(", ");
+  const exposeHeaders = [...cors.exposedHeaders, ERROR_CODE_KEY, LEADER_ADDRESS_KEY].join(", ");
   return (request, response) => {
     if (request.headers.origin !== undefined) {
       response.setHeader("access-control-allow-origin", "*");

@@ -1,17 +1,22 @@
 // The one mapping from a failure to an RPC status. Catalogue errors (src/errors.ts) carry their own
 // gRPC code; the RPC layer uses it unchanged and adds the catalogue's stable `code` as metadata
-// (`loghouse-error-code`), so a client can rebuild the same typed error. Anything else is a bug on
-// this side and is reported as INTERNAL without its details.
+// (`loghouse-error-code`), so a client can rebuild the same typed error; a NOT_LEADER answer names
+// the leader's address when known (`loghouse-leader-address`). Anything else is a bug on this side
+// and is reported as INTERNAL without its details.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { LoghouseError } from "../errors.ts";
+import { LoghouseError, NotLeaderError } from "../errors.ts";
 
 /** Metadata key (header or trailer) carrying LoghouseError.code. */
 export const ERROR_CODE_KEY = "loghouse-error-code";
+/** Metadata key carrying NotLeaderError.leaderAddress. */
+export const LEADER_ADDRESS_KEY = "loghouse-leader-address";
 
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
   if (error instanceof LoghouseError) {
-    return new ConnectError(withoutServerPaths(error.message), error.rpcCode as number as Code, { [ERROR_CODE_KEY]: error.code }, undefined, error);
+    const metadata: Record<string, string> = { [ERROR_CODE_KEY]: error.code };
+    if (error instanceof NotLeaderError && error.leaderAddress !== undefined) metadata[LEADER_ADDRESS_KEY] = error.leaderAddress;
+    return new ConnectError(withoutServerPaths(error.message), error.rpcCode as number as Code, metadata, undefined, error);
   }
   return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
 }
