@@ -48,7 +48,8 @@ export class ReplicatedLog implements ServedLog, ProducerAppender {
   /**
    * Appends through Raft: resolves with the first offset once the records are fsynced on a majority.
    * Term and type are Raft's to set; a caller cannot choose them. A follower forwards them with
-   * `call`'s deadline and cancellation, again to the new leader if the one asked no longer leads.
+   * `call`'s deadline and cancellation, again to the new leader if the one asked no longer leads;
+   * its waits for an election, or for news of the new leader, end when the call goes away.
    */
   async append(values: readonly Uint8Array[], call: AppendCall = {}): Promise<number> {
     if (values.length === 0) throw new InvalidArgumentError("append needs at least one record");
@@ -59,16 +60,33 @@ export class ReplicatedLog implements ServedLog, ProducerAppender {
       if (leader === undefined || leader === this.node.address) {
         if (attempt + 1 >= FORWARD_ATTEMPTS_MAX) throw new ClusterUnavailableError("no leader is known; retry shortly");
         // An election is under way; it takes a few election timeouts at most.
-        await new Promise<void>((resolve) => this.timers.after(100 * (attempt + 1), resolve));
+        await this.pause(100 * (attempt + 1), call.signal);
         continue;
       }
       try {
         return await this.forward(leader, values, call);
       } catch (error) {
-        // The leader moved between our view and its answer: look again.
+        // The leader moved between our view and its answer: look again, once this node has heard of the new one.
         if (!(error instanceof NotLeaderError) || attempt + 1 >= FORWARD_ATTEMPTS_MAX) throw error;
+        if (this.node.leaderAddress === leader) await this.pause(100 * (attempt + 1), call.signal);
       }
     }
+  }
+
+  /** Waits `ms`, or rejects with `signal`'s reason as soon as it aborts. */
+  private pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted === true) return reject(signal.reason);
+      const onAbort = (): void => {
+        cancel();
+        reject(signal?.reason);
+      };
+      const cancel = this.timers.after(ms, () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /**
