@@ -16,11 +16,11 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { InvalidArgumentError, OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
 import type * as wire from "../gen/log/v1/log_pb.ts";
-import { ClusterView } from "./cluster-view.ts";
+import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
 import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
-import { Backoff, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
+import { Backoff, refusedBeforeAppend, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
 
 export interface ClusterClientOptions extends ChannelOptions {
   /** Deadline of each call, retries included, in ms; a following stream has none, but reopening it after a failure does. Default 30 s. */
@@ -207,6 +207,8 @@ export class ClusterClient implements RecordSource {
   private async call<T>(route: Route, kind: CallKind, delivery: ProduceDelivery, run: (channel: NodeChannel, deadline: number) => Promise<T>): Promise<T> {
     const deadline = Date.now() + this.callTimeoutMs;
     let to = route;
+    // Whether an earlier attempt of this write may have been appended (it reached a node that did not refuse it).
+    let outcomeUnknown = false;
     for (let attempt = 0; ; attempt++) {
       let address: string | undefined;
       try {
@@ -220,7 +222,8 @@ export class ClusterClient implements RecordSource {
           to = "leader";
           continue;
         }
-        if (!retryable(kind, error, delivery)) throw error;
+        if (!retryable(kind, error, delivery, outcomeUnknown)) throw error;
+        if (kind === "write" && !(error instanceof MembersUnreachableError) && !refusedBeforeAppend(error)) outcomeUnknown = true;
         if (address !== undefined) this.view.failed(address);
         await this.pause(attempt, deadline, error);
       }

@@ -23,7 +23,7 @@ export type ProduceDelivery = "exactly-once" | "at-most-once" | "at-least-once";
 export type CallKind = "read" | "write";
 
 /** Whether the node certainly did not append anything for this failed call. */
-function refusedBeforeAppend(error: unknown): boolean {
+export function refusedBeforeAppend(error: unknown): boolean {
   return error instanceof NotConnectedError || error instanceof NotLeaderError || error instanceof NodeRemovedError;
 }
 
@@ -32,9 +32,14 @@ export function transient(error: unknown): boolean {
   return error instanceof NodeRemovedError || (error instanceof LoghouseError && error.rpcCode === RpcCode.unavailable);
 }
 
-/** Whether a failed call of `kind` may be tried again under `delivery` (a write's; reads ignore it). No member reachable at all is final. */
-export function retryable(kind: CallKind, error: unknown, delivery: ProduceDelivery): boolean {
-  if (error instanceof MembersUnreachableError) return false;
+/**
+ * Whether a failed call of `kind` may be tried again under `delivery` (a write's; reads ignore it).
+ * No member reachable at all is final, except for a write whose earlier attempt may have been
+ * appended (`outcomeUnknown`) under a delivery that retries it: giving up would leave the caller
+ * unable to learn the outcome, so it is tried again (until the deadline) once members are back.
+ */
+export function retryable(kind: CallKind, error: unknown, delivery: ProduceDelivery, outcomeUnknown = false): boolean {
+  if (error instanceof MembersUnreachableError) return kind === "write" && outcomeUnknown && delivery !== "at-most-once";
   if (kind === "read" || delivery !== "at-most-once") return transient(error);
   return refusedBeforeAppend(error);
 }
