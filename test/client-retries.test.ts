@@ -116,3 +116,15 @@ test("no member reachable ends a call, except a write whose earlier attempt may 
   assert.equal(retryable("write", unreachable, "exactly-once", false), false, "nothing was sent yet: fail at once");
   assert.equal(retryable("read", unreachable, "exactly-once", true), false);
 });
+
+test("a call the server resets (CANCELLED, as a grpc-js server shutting down sends) is ambiguous: retried by exactly-once and by reads, not by at-most-once", async (t) => {
+  const exactlyOnce = await clientOf(t, [failure(grpc.status.CANCELLED)]);
+  assert.equal(await exactlyOnce.client.produce(Buffer.from("x")), 7n);
+  assert.equal(exactlyOnce.calls(), 2);
+  const reads = await clientOf(t, [failure(grpc.status.CANCELLED)]);
+  assert.equal(Buffer.from((await reads.client.read(7n)).value).toString(), "seven");
+  assert.equal(reads.calls(), 2);
+  const atMostOnce = await clientOf(t, [failure(grpc.status.CANCELLED)], { produceDelivery: "at-most-once" });
+  await assert.rejects(atMostOnce.client.produce(Buffer.from("x")));
+  assert.equal(atMostOnce.calls(), 1);
+});

@@ -27,9 +27,14 @@ export function refusedBeforeAppend(error: unknown): boolean {
   return error instanceof NotConnectedError || error instanceof NotLeaderError || error instanceof NodeRemovedError;
 }
 
-/** Whether another member (or the same one, later) may answer differently. */
+/**
+ * Whether another member (or the same one, later) may answer differently. CANCELLED counts: the
+ * caller's own cancellation never reaches here (unary calls take no signal, and a stream checks its
+ * signal first), so it is a server or proxy resetting the call as it shuts down, as ambiguous as a
+ * connection lost.
+ */
 export function transient(error: unknown): boolean {
-  return error instanceof NodeRemovedError || (error instanceof LoghouseError && error.rpcCode === RpcCode.unavailable);
+  return error instanceof NodeRemovedError || (error instanceof LoghouseError && (error.rpcCode === RpcCode.unavailable || error.rpcCode === RpcCode.cancelled));
 }
 
 /**
