@@ -21,14 +21,16 @@ import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOpti
 import { checkChannelOptions, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { Backoff, refusedBeforeAppend, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
+import { SequenceWindow } from "./sequence-window.ts";
 
 export interface ClusterClientOptions extends ChannelOptions {
   /** Deadline of each call, retries included, in ms; a following stream has none, but reopening it after a failure does. Default 30 s. */
   readonly callTimeoutMs?: number;
   /**
    * What a produce may risk when its outcome is unknown (see retry-policy.ts). Default
-   * "exactly-once"; keep fewer than the server's producers.sequencesPerProducerMax (128) produce
-   * calls in flight at once, or a late retry may be refused as SEQUENCE_TOO_OLD.
+   * "exactly-once"; its calls' numbers stay within 64 of the oldest unsettled call (a new call
+   * waits), so that a late retry is not refused as SEQUENCE_TOO_OLD by a server that remembers the
+   * default 128 numbers per producer.
    */
   readonly produceDelivery?: ProduceDelivery;
   /** Where reads go: "followers" in turn (default; the leader when there is none), or the "leader" only (it has every acknowledged record). */
@@ -55,7 +57,8 @@ export class ClusterClient implements RecordSource {
   private readonly backoffMaxMs: number;
   /** This client's producer id (exactly-once only); its produce calls are numbered from 0. */
   private readonly producerId = randomBytes(PRODUCER_ID_BYTES);
-  private nextSequence = 0n;
+  /** Half the server's default window of remembered numbers per producer (producers.sequencesPerProducerMax, 128). */
+  private readonly sequences = new SequenceWindow(64n);
 
   /** `addresses`: host:port of any members (a list, or one string with commas); one that is up will do. */
   constructor(
@@ -75,22 +78,26 @@ export class ClusterClient implements RecordSource {
 
   /** Appends one record at the leader; resolves with its offset once it is durable on a majority. */
   async produce(value: Uint8Array): Promise<bigint> {
-    const request = { record: { value }, ...this.producerBatch() };
-    const response = await this.call<{ offset: bigint }>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", "produce", request, deadline));
+    const response = await this.write<{ offset: bigint }>("produce", { record: { value } });
     return response.offset;
   }
 
   /** Appends records with consecutive offsets in one message at the leader; resolves with the first once all are durable. */
   async produceBatch(values: readonly Uint8Array[]): Promise<bigint> {
-    const request = { values, ...this.producerBatch() };
-    const response = await this.call<{ firstOffset: bigint }>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", "produceBatch", request, deadline));
+    const response = await this.write<{ firstOffset: bigint }>("produceBatch", { values });
     return response.firstOffset;
   }
 
-  /** The producer field of the next produce call: this client's id and the call's number (exactly-once only). */
-  private producerBatch(): { producer?: { producerId: Uint8Array; sequence: bigint } } {
-    if (this.delivery !== "exactly-once") return {};
-    return { producer: { producerId: this.producerId, sequence: this.nextSequence++ } };
+  /** Sends a produce `method` to the leader; exactly-once, it names this client's producer id and the call's number. */
+  private async write<T>(method: string, request: object): Promise<T> {
+    if (this.delivery !== "exactly-once") return this.call<T>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", method, request, deadline));
+    const sequence = await this.sequences.take();
+    const named = { ...request, producer: { producerId: this.producerId, sequence } };
+    try {
+      return await this.call<T>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", method, named, deadline));
+    } finally {
+      this.sequences.settle(sequence);
+    }
   }
 
   /** A producer that batches records (see ProducerOptions); its batches are retried as produceBatch is. */
