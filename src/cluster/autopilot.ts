@@ -19,6 +19,7 @@
 // member and serve nothing until its data directory was wiped. An operator removes a member for good
 // with `loghouse leave --node-id NAME`.
 import type { Membership } from "../raft/index.ts";
+import { quorumOf } from "../raft/membership.ts";
 import type { MemberState } from "../membership/member.ts";
 
 /** What gossip says of one Raft member, and since when (ms, by the node's clock). */
@@ -73,7 +74,7 @@ function voterVerdict(input: AutopilotInput, nodeId: number, deadMs: number): Au
   if (remaining < input.minVoters) {
     return { nodeId, remove: false, reason: `${dead}, kept: removing it would leave ${remaining} voters, below min-voters ${input.minVoters}` };
   }
-  const quorum = Math.floor(voters.length / 2) + 1;
+  const quorum = quorumOf(voters.length);
   const alive = voters.filter((id) => id !== nodeId && (id === input.leaderId || input.health(id)?.state === "alive")).length;
   if (alive < quorum) {
     return { nodeId, remove: false, reason: `${dead}, kept: only ${alive} other voters are alive, fewer than the quorum of ${quorum} of the ${voters.length} voters` };

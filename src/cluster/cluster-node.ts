@@ -730,11 +730,11 @@ export class ClusterNode {
     for (const entry of entries) {
       if (entry.type !== EntryType.Membership) continue;
       const change = decodeMembershipChange(entry.data);
+      const card = decodeMemberCard(change.address ?? "");
       this.removalWatch.applied(change);
-      this.logMembershipChange(change);
+      this.logMembershipChange(change, card);
       if (change.kind === MembershipChangeKind.RemoveNode && change.nodeId !== this.nodeId) this.transport.removePeer(change.nodeId);
       if (change.address === undefined || change.address === "") continue;
-      const card = decodeMemberCard(change.address);
       learned[change.nodeId] = card.address;
       if (card.name !== undefined) names[change.nodeId] = card.name;
     }
@@ -743,8 +743,7 @@ export class ClusterNode {
   }
 
   /** One line per applied membership change (each member logs the changes it applies). */
-  private logMembershipChange(change: MembershipChange): void {
-    const card = decodeMemberCard(change.address ?? "");
+  private logMembershipChange(change: MembershipChange, card: ReturnType<typeof decodeMemberCard>): void {
     const fields = { nodeId: this.nodeId, member: card.name ?? this.nameOf(change.nodeId), memberId: change.nodeId };
     if (change.kind === MembershipChangeKind.AddLearner) this.logger.info("member joined as a learner", { ...fields, address: card.address });
     else if (change.kind === MembershipChangeKind.PromoteLearner) this.logger.info("member promoted to voter", fields);

@@ -1,4 +1,5 @@
 import { assert } from "./assert.ts";
+import { quorumOf } from "./membership.ts";
 import { Progress } from "./progress.ts";
 import type { Membership } from "./types.ts";
 
@@ -34,7 +35,7 @@ export class ProgressTracker {
   }
 
   quorum(): number {
-    return Math.floor(this.membership.voters.length / 2) + 1;
+    return quorumOf(this.membership.voters.length);
   }
 
   /** Adopts `membership`, keeping progress of retained members; new members start probing at `next`. */

@@ -59,6 +59,11 @@ export interface Authorization {
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+/** The reason a refusal by authorize() is counted under (loghouse_rejected_calls_total). */
+export function rejectionReasonOf(error: unknown): "unauthenticated" | "permission_denied" {
+  return error instanceof UnauthenticatedError ? "unauthenticated" : "permission_denied";
+}
+
 export class CallAuthorizer {
   constructor(
     private current: Authorization,

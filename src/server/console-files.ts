@@ -24,9 +24,13 @@ export function registerConsole(routes: HttpRoutes): void {
   routes.getUnder("/console/", (_request, response, path) => sendFile(response, path.slice("/console/".length)));
 }
 
+/** Where the built console was found (searched again on each request until it is). */
+let builtDir: string | undefined;
+
 async function sendFile(response: HttpResponse, name: string): Promise<void> {
   const type = FILE_NAME.exec(name)?.[1];
-  const dir = CANDIDATE_DIRS.find((candidate) => existsSync(`${candidate}app.js`));
+  builtDir ??= CANDIDATE_DIRS.find((candidate) => existsSync(`${candidate}app.js`));
+  const dir = builtDir;
   if (dir === undefined) {
     respondText(response, 404, "the web console is not built: run `npm run build`\n");
     return;

@@ -15,10 +15,9 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { constants, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { decodeProduceBatchRequest, decodeProduceRequest, encodeConsumeResponse, encodeProduceResponse, encodeRecordBatch } from "../wire/record-codec.ts";
-import { UnauthenticatedError } from "../errors.ts";
 import type { NodeMetrics } from "../observability/node-metrics.ts";
 import type { MethodMetrics } from "../observability/rpc-metrics.ts";
-import type { CallAuthorizer } from "./call-authorizer.ts";
+import { rejectionReasonOf, type CallAuthorizer } from "./call-authorizer.ts";
 import type { CallContext } from "./call-context.ts";
 import { certificatePrincipalOf } from "./connection-identity.ts";
 import { MessageReader, RequestQueue } from "./grpc-messages.ts";
@@ -193,7 +192,7 @@ export class GrpcHandler {
       });
       return undefined;
     } catch (error) {
-      this.options.metrics?.rejected(error instanceof UnauthenticatedError ? "unauthenticated" : "permission_denied");
+      this.options.metrics?.rejected(rejectionReasonOf(error));
       return toConnectError(error);
     }
   }

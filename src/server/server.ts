@@ -23,13 +23,13 @@ import * as net from "node:net";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Log as LogServiceDesc, Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
 import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
-import { InvalidConfigError, UnauthenticatedError } from "../errors.ts";
+import { InvalidConfigError } from "../errors.ts";
 import { NodeMetrics } from "../observability/node-metrics.ts";
 import type { MethodMetrics } from "../observability/rpc-metrics.ts";
 import type { Tracer } from "../observability/tracing.ts";
 import { Log, LogProducers, type ProducerAppender, type ServedLog } from "../storage/index.ts";
 import { createAdminService } from "./admin-service.ts";
-import type { CallAuthorizer } from "./call-authorizer.ts";
+import { rejectionReasonOf, type CallAuthorizer } from "./call-authorizer.ts";
 import { isLoopbackHost, resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import { certificatePrincipalOf } from "./connection-identity.ts";
 import { ConnectionGuard } from "./connection-guard.ts";
@@ -506,7 +506,7 @@ function authorize(authorizer: CallAuthorizer, metrics: NodeMetrics): Intercepto
         authorization: request.header.get("authorization") ?? undefined,
       });
     } catch (error) {
-      metrics.rejected(error instanceof UnauthenticatedError ? "unauthenticated" : "permission_denied");
+      metrics.rejected(rejectionReasonOf(error));
       throw error;
     }
     return next(request);
