@@ -8,7 +8,6 @@
 #include <cassert>
 #include <cerrno>
 #include <cmath>
-#include <cstring>
 
 #include "errors.h"
 #include "frame.h"
@@ -121,31 +120,6 @@ Napi::Value VerifyFrames(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, count);
 }
 
-// rehead(frames: Uint8Array, firstOffset, term, timestampMs, type): a copy of verified frames whose
-// first, compact frame is rewritten as a full frame with the given metadata (its run's), so the
-// frames can start a segment of their own.
-Napi::Value Rehead(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  RecordMetadata metadata;
-  if (info.Length() != 5 || !info[0].IsTypedArray() || !IsSafeInteger(info[1], kSafeIntegerMax) ||
-      !ReadMetadata(info, 2, &metadata)) {
-    ThrowTypeError(env, "rehead(frames: Uint8Array, firstOffset, term, timestampMs >= 1, type)");
-    return env.Undefined();
-  }
-  Napi::TypedArrayOf<uint8_t> frames = info[0].As<Napi::TypedArrayOf<uint8_t>>();
-  const uint64_t offset = static_cast<uint64_t>(info[1].As<Napi::Number>().DoubleValue());
-  FrameView view;
-  if (CheckFrame(frames.Data(), frames.ByteLength(), offset, &view) != FrameCheck::kOk || view.full) {
-    ThrowError(env, "INVALID", "rehead: the first frame must be an intact compact frame", 0);
-    return env.Undefined();
-  }
-  const size_t growth = kFullHeaderBytes - kCompactHeaderBytes;
-  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, frames.ByteLength() + growth);
-  std::memcpy(out.Data() + growth, frames.Data(), frames.ByteLength());
-  WriteFullFrame(out.Data(), offset, metadata, out.Data() + kFullHeaderBytes, view.valueLength);
-  return out;
-}
-
 // lockDirectory(path): an open descriptor holding an exclusive advisory lock on the directory, so
 // two processes never write one log. The kernel drops the lock when the process dies.
 Napi::Value LockDirectory(const Napi::CallbackInfo& info) {
@@ -187,7 +161,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("initialize", Napi::Function::New<Initialize>(env, "initialize"));
   exports.Set("encode", Napi::Function::New<Encode>(env, "encode"));
   exports.Set("verifyFrames", Napi::Function::New<VerifyFrames>(env, "verifyFrames"));
-  exports.Set("rehead", Napi::Function::New<Rehead>(env, "rehead"));
   exports.Set("lockDirectory", Napi::Function::New<LockDirectory>(env, "lockDirectory"));
   exports.Set("unlockDirectory", Napi::Function::New<UnlockDirectory>(env, "unlockDirectory"));
   return exports;

@@ -26,11 +26,9 @@ import {
   decodeFrames,
   encodedBytes,
   FULL_HEADER_BYTES,
-  readFrameHeader,
   REHEAD_GROWTH_BYTES,
   scanFrames,
   type LogRecord,
-  type RunMetadata,
 } from "./frame.ts";
 import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
 import { native } from "./native.ts";
@@ -91,7 +89,7 @@ export interface ReadLimits {
   readonly bytesMax?: number;
 }
 
-/** Stored frames exactly as on disk (see native/frame.h), for replication without re-encoding. */
+/** Stored frames exactly as on disk (see native/frame.h), for repairing another replica's damaged range (replaceRange). */
 export interface RawFrames {
   readonly firstOffset: number;
   readonly count: number;
@@ -280,44 +278,6 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       packedAt += valueBytes;
     }
     return this.commits.submit(steps, firstOffset, this.reservedEnd, batch.bytes);
-  }
-
-  /**
-   * Appends frames received from elsewhere (a Raft leader) unchanged. They must be intact and start
-   * at the next offset; resolves with the first offset once as durable as the policy promises.
-   */
-  appendFrames(frames: Buffer): Promise<number> {
-    try {
-      if (!Buffer.isBuffer(frames) || frames.length === 0) throw new InvalidArgumentError("appendFrames needs a non-empty Buffer");
-      if (frames.length > this.config.batchBytesMax) {
-        throw new BatchTooLargeError(`batch of ${frames.length} bytes exceeds batchBytesMax ${this.config.batchBytesMax}`);
-      }
-      this.checkFrameSizes(frames);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.whenAdmitted(frames.length, () => this.enqueueFrames(frames));
-  }
-
-  private enqueueFrames(frames: Buffer): Promise<number> {
-    const firstOffset = this.reservedEnd;
-    native.verifyFrames(frames, firstOffset);
-    const steps: WriteStep[] = [];
-    let run: RunMetadata | undefined;
-    for (let at = 0; at < frames.length; ) {
-      const first = readFrameHeader(frames, at);
-      const segment = this.segmentWithRoom(first.bytes + (first.full ? 0 : REHEAD_GROWTH_BYTES), steps);
-      const end = this.fittingFrames(segment, frames, at);
-      let piece = frames.subarray(at, end);
-      // A piece that begins inside a run starts a new segment: its first frame must carry the run's metadata.
-      if (!first.full) piece = native.rehead(piece, this.reservedEnd, run!.term, run!.timestampMs, run!.type);
-      const scanned = scanFrames(piece);
-      run = scanned.lastRun;
-      this.reserve(segment, scanned.count, piece, steps);
-      this.lastTimestampMs = Math.max(this.lastTimestampMs, run!.timestampMs);
-      at = end;
-    }
-    return this.commits.submit(steps, firstOffset, this.reservedEnd, frames.length);
   }
 
   /** The record at `offset`; OffsetOutOfRangeError outside [lowestOffset, nextOffset), DataLossError if damaged. */
@@ -773,16 +733,6 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     return { bytes, lengths, valueBytes, packed };
   }
 
-  private checkFrameSizes(frames: Buffer): void {
-    for (let at = 0; at < frames.length; ) {
-      const header = readFrameHeader(frames, at);
-      if (header.valueBytes > this.config.recordBytesMax) {
-        throw new RecordTooLargeError(`record of ${header.valueBytes} bytes exceeds recordBytesMax ${this.config.recordBytesMax}`);
-      }
-      at += header.bytes;
-    }
-  }
-
   /** Creation time for a new batch: the given time or the clock, but never earlier than the last record's. */
   private nextTimestamp(given?: number): number {
     const now = Math.floor(given ?? this.config.clock());
@@ -830,22 +780,6 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     }
     assert.ok(end > start, "a segment with room takes at least one record");
     return { end, valueBytes };
-  }
-
-  /** End byte of the frames from byte `at` that fit in `segment` (the first grown to full if compact); at least one. */
-  private fittingFrames(segment: Segment, frames: Buffer, at: number): number {
-    let end = at;
-    let count = 0;
-    let bytes = segment.reservedBytes + (readFrameHeader(frames, at).full ? 0 : REHEAD_GROWTH_BYTES);
-    while (end < frames.length) {
-      const frameBytes = readFrameHeader(frames, end).bytes;
-      if (!this.hasRoom(segment, segment.reservedCount + count, bytes + frameBytes)) break;
-      bytes += frameBytes;
-      end += frameBytes;
-      count++;
-    }
-    assert.ok(count > 0, "a segment with room takes at least one record");
-    return end;
   }
 
   private reserve(segment: Segment, count: number, frames: Buffer, steps: WriteStep[]): void {

@@ -55,8 +55,6 @@ interface NativeAddon {
   encode(packed: Uint8Array, lengths: Uint32Array, firstOffset: number, term: number, timestampMs: number, type: number): Buffer;
   /** Number of frames; throws DataLossError unless all are intact, consecutive from firstOffset, the first full. */
   verifyFrames(frames: Uint8Array, firstOffset: number): number;
-  /** A copy of frames whose first, compact frame is rewritten full with its run's metadata. */
-  rehead(frames: Uint8Array, firstOffset: number, term: number, timestampMs: number, type: number): Buffer;
   lockDirectory(path: string): number;
   unlockDirectory(fd: number): void;
 }
