@@ -6,6 +6,11 @@
 // full disk) and close wait for queued appends and hold new ones back while they run. Damage is
 // reported for exactly the records it touches, found ahead of readers by the scrub, and repaired
 // with replaceRange; a full disk stops appends (`writable`, the "writable" event) until space returns.
+//
+// Log is the facade; three concerns live beside it, each in its own file: admission of appends and
+// the exclusive lock (append-admission.ts), how batches fit segments and when they rotate
+// (segment-fitting.ts), and retention, index-page release and the scheduled scrub
+// (log-housekeeping.ts). What stays here is the write, read, truncation and repair paths they serve.
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { mkdir, readdir, statfs } from "node:fs/promises";
@@ -20,26 +25,25 @@ import {
   StorageIoError,
 } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
+import { AppendAdmission } from "./append-admission.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
 import {
-  COMPACT_HEADER_BYTES,
   decodeFrames,
   encodedBytes,
   FULL_HEADER_BYTES,
-  REHEAD_GROWTH_BYTES,
   scanFrames,
   type LogRecord,
 } from "./frame.ts";
 import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
+import { LogHousekeeping, type HousekeptLog } from "./log-housekeeping.ts";
 import { native } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
 import { checkReadLimits, type RecordLog } from "./record-log.ts";
 import { scrub, type DamagedRange, type ScrubOptions, type ScrubReport, type ScrubTarget } from "./scrub.ts";
 import { Segment, segmentBaseOffsets } from "./segment.ts";
+import { SegmentFitting } from "./segment-fitting.ts";
 import { checkReplacement, rewriteSegment } from "./segment-rewrite.ts";
 
-/** How often a log drops sealed segments' index pages from memory and applies its retention. */
-const HOUSEKEEPING_EVERY_MS = 10_000;
 /** How often a log whose disk filled up looks for free space again. */
 const FREE_SPACE_PROBE_EVERY_MS = 250;
 /** Free bytes a full log waits for before it takes writes again (a batch that needs more fails again, and waits again). */
@@ -136,16 +140,15 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private state: "open" | "closing" | "closed" = "open";
   private closing: Promise<void> | null = null;
   private failure: unknown = null;
-  private exclusive: Promise<unknown> | null = null;
   private readonly commits: GroupCommit;
+  private readonly admission: AppendAdmission;
+  private readonly fitting: SegmentFitting;
+  private readonly housekeeping: LogHousekeeping;
   private readonly waiters = new OffsetWaiters();
   private syncTimer: NodeJS.Timeout | undefined;
-  private readonly housekeepingTimer: NodeJS.Timeout;
   private timerSync: Promise<void> = Promise.resolve();
   private unsynced = false;
   private damage: readonly DamagedRange[] = [];
-  private scrubTimer: NodeJS.Timeout | undefined;
-  private readonly scrubAbort = new AbortController();
   /** Set while the disk is full: appends fail fast until free space is seen again. */
   private full: StorageFullError | null = null;
   private freeSpaceProbe: NodeJS.Timeout | undefined;
@@ -171,8 +174,15 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     if (config.durability === "interval") {
       this.syncTimer = setInterval(() => this.syncOnTimer(), config.syncIntervalMs).unref();
     }
-    this.housekeepingTimer = setInterval(() => this.houseKeep(), HOUSEKEEPING_EVERY_MS).unref();
-    if (config.scrubBytesPerSecond > 0) this.scheduleScrub();
+    this.admission = new AppendAdmission(this.commits, {
+      isOpen: () => this.state === "open",
+      checkWritable: () => this.checkWritable(),
+      checkNotFailed: () => this.checkNotFailed(),
+      writeFailed: (error) => this.writeFailed(error),
+      pendingSync: () => this.timerSync,
+    });
+    this.fitting = new SegmentFitting(directory, config, segments);
+    this.housekeeping = new LogHousekeeping(this.housekeptView());
   }
 
   /**
@@ -259,25 +269,25 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.whenAdmitted(batch.bytes, () => this.enqueueValues(values, batch, options));
+    return this.admission.admit(batch.bytes, () => this.enqueueValues(values, batch, options));
   }
 
   private enqueueValues(values: readonly Uint8Array[], batch: ValueBatch, options: AppendOptions): Promise<number> {
-    const firstOffset = this.reservedEnd;
+    const firstOffset = this.fitting.reservedEnd;
     const timestampMs = this.nextTimestamp(options.timestampMs);
     const { lengths } = batch;
     const packed = batch.packed ?? packValues(values, batch.valueBytes);
     const steps: WriteStep[] = [];
     for (let start = 0, packedAt = 0; start < lengths.length; ) {
-      const segment = this.segmentWithRoom(FULL_HEADER_BYTES + lengths[start]!, steps);
-      const { end, valueBytes } = this.fittingValues(segment, lengths, start);
+      const segment = this.fitting.segmentWithRoom(FULL_HEADER_BYTES + lengths[start]!, steps);
+      const { end, valueBytes } = this.fitting.fittingValues(segment, lengths, start);
       const chunk = packed.subarray(packedAt, packedAt + valueBytes);
       const frames = native.encode(chunk, lengths.subarray(start, end), segment.baseOffset + segment.reservedCount, options.term ?? 0, timestampMs, options.type ?? 0);
-      this.reserve(segment, end - start, frames, steps);
+      this.fitting.reserve(segment, end - start, frames, steps);
       start = end;
       packedAt += valueBytes;
     }
-    return this.commits.submit(steps, firstOffset, this.reservedEnd, batch.bytes);
+    return this.commits.submit(steps, firstOffset, this.fitting.reservedEnd, batch.bytes);
   }
 
   /** The record at `offset`; OffsetOutOfRangeError outside [lowestOffset, nextOffset), DataLossError if damaged. */
@@ -359,7 +369,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   /** Removes every record after `offset` durably (Raft's conflict truncation). offset may be lowestOffset - 1. */
   async truncateAfter(offset: number): Promise<void> {
     if (!Number.isSafeInteger(offset) || offset < this.lowestOffset - 1) throw new OffsetOutOfRangeError(BigInt(offset));
-    await this.runExclusive(async () => {
+    await this.admission.runExclusive(async () => {
       const end = offset + 1;
       if (end >= this.visibleEnd) return;
       this.visibleEnd = end;
@@ -378,7 +388,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     const target = this.active;
     await target.files.truncate(end - target.baseOffset);
     target.resetReservations();
-    assert.equal(this.reservedEnd, end);
+    assert.equal(this.fitting.reservedEnd, end);
     this.lastTimestampMs = this.lastStoredTimestamp();
   }
 
@@ -402,7 +412,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     this.logger.error("log disk full: appends refused until space is free", { directory: this.directory, error: error.message });
     this.emit("writable", false);
     // The directory is synced too: a segment created for the failed batch may stay as the active one.
-    this.runExclusive(() => this.cutTo(this.visibleEnd).then(() => syncDirectory(this.directory)), false)
+    this.admission.runExclusive(() => this.cutTo(this.visibleEnd).then(() => syncDirectory(this.directory)), false)
       .then(() => {
         this.commits.resume();
         this.freeSpaceProbe = setInterval(() => void this.probeFreeSpace(), FREE_SPACE_PROBE_EVERY_MS).unref();
@@ -428,7 +438,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    */
   async resetTo(offset: number): Promise<void> {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`offset must be a non-negative integer, got ${offset}`);
-    await this.runExclusive(async () => {
+    await this.admission.runExclusive(async () => {
       // Newest first, so that a crash part way leaves a shorter but whole log, never one with a gap.
       this.visibleEnd = this.lowestOffset;
       while (this.segments.length > 1) await this.segments.pop()!.remove();
@@ -447,45 +457,18 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    * Applies the retention policy (config.retentionBytes, config.retentionMs) now: drops the oldest
    * sealed segments while the stored bytes exceed the budget or while every record in them is older
    * than the age limit (a segment's records are no newer than the next segment's first, as times never
-   * go back). Runs by itself every HOUSEKEEPING_EVERY_MS; returns the new lowest offset.
+   * go back). Runs by itself in the background (log-housekeeping.ts); returns the new lowest offset.
    */
   async enforceRetention(): Promise<number> {
     this.checkOpen();
-    const { retentionBytes, retentionMs } = this.config;
-    if (retentionBytes === 0 && retentionMs === 0) return this.lowestOffset;
-    const cutoff = this.config.clock() - retentionMs;
-    let storedBytes = 0;
-    for (const segment of this.segments) storedBytes += segment.files.storeBytes;
-    let keep = 0;
-    for (; keep < this.segments.length - 1; keep++) {
-      const next = this.segments[keep + 1]!;
-      const overBudget = retentionBytes > 0 && storedBytes > retentionBytes;
-      const expired = retentionMs > 0 && next.baseOffset < this.visibleEnd && this.read(next.baseOffset).timestampMs < cutoff;
-      if (!overBudget && !expired) break;
-      storedBytes -= this.segments[keep]!.files.storeBytes;
-    }
-    return keep === 0 ? this.lowestOffset : this.dropBefore(this.segments[keep]!.baseOffset);
-  }
-
-  /** Drops sealed segments' index pages from memory (reads fault them back in) and applies retention. */
-  private houseKeep(): void {
-    for (const segment of this.segments) if (segment !== this.active) segment.files.releaseMemory();
-    if (this.state !== "open" || this.failure !== null) return;
-    this.enforceRetention().catch((error: unknown) => this.logger.warn("log retention failed", { directory: this.directory, error: (error as Error).message }));
+    return this.housekeeping.enforceRetention();
   }
 
   /** Deletes whole segments whose records all precede `offset` (never the active one), durably; returns the new lowest offset. */
   async dropBefore(offset: number): Promise<number> {
     this.checkOpen();
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`offset must be a non-negative integer, got ${offset}`);
-    // Exclusive, like truncateAfter, so that the two never pick segments from under each other.
-    await this.runExclusive(async () => {
-      let count = 0;
-      while (count < this.segments.length - 1 && this.segments[count + 1]!.baseOffset <= offset) count++;
-      for (const segment of this.segments.splice(0, count)) await segment.remove();
-      if (count > 0) await syncDirectory(this.directory);
-    });
-    return this.lowestOffset;
+    return this.housekeeping.dropBefore(offset);
   }
 
   /**
@@ -513,6 +496,33 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     return report;
   }
 
+  /** The log as its housekeeping sees it: live views of its state, and the operations it may run. */
+  private housekeptView(): HousekeptLog {
+    const log = this;
+    return {
+      directory: this.directory,
+      config: this.config,
+      logger: this.logger,
+      segments: this.segments,
+      get lowestOffset() {
+        return log.lowestOffset;
+      },
+      get nextOffset() {
+        return log.nextOffset;
+      },
+      get open() {
+        return log.state === "open";
+      },
+      get failed() {
+        return log.failure !== null;
+      },
+      read: (offset) => this.read(offset),
+      runExclusive: (operation) => this.admission.runExclusive(operation),
+      scrub: (options) => this.scrub(options),
+      damaged: (ranges) => this.emit("damage", ranges),
+    };
+  }
+
   /** Damaged records the last scrub found, less those replaced since. */
   get damagedRanges(): readonly DamagedRange[] {
     return this.damage;
@@ -538,7 +548,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     if (!Buffer.isBuffer(frames) || frames.length === 0) throw new InvalidArgumentError("replaceRange needs a non-empty Buffer of frames");
     const count = native.verifyFrames(frames, firstOffset);
     const endOffset = firstOffset + count;
-    await this.runExclusive(async () => {
+    await this.admission.runExclusive(async () => {
       if (firstOffset < this.lowestOffset) throw new OffsetOutOfRangeError(BigInt(firstOffset));
       if (endOffset > this.visibleEnd) throw new OffsetOutOfRangeError(BigInt(endOffset - 1));
       const at = this.segments.indexOf(this.segmentFor(firstOffset));
@@ -564,23 +574,6 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     return unlessDamaged(() => this.termAt(offset));
   }
 
-  private scheduleScrub(): void {
-    this.scrubTimer = setTimeout(() => {
-      this.scrub({ bytesPerSecond: this.config.scrubBytesPerSecond, signal: this.scrubAbort.signal })
-        .then((report) => {
-          if (report.damaged.length === 0) return;
-          this.logger.error("log scrub found damaged records", { directory: this.directory, damaged: report.damaged });
-          this.emit("damage", report.damaged);
-        })
-        .catch((error: unknown) => {
-          if (this.state === "open") this.logger.warn("log scrub failed", { directory: this.directory, error: (error as Error).message });
-        })
-        .finally(() => {
-          if (this.state === "open") this.scheduleScrub();
-        });
-    }, this.config.scrubIntervalMs).unref();
-  }
-
   /** fdatasyncs the active segment now, whatever the policy. */
   async sync(): Promise<void> {
     this.checkOpen();
@@ -597,13 +590,11 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private async shutDown(): Promise<void> {
     this.state = "closing";
     this.waiters.rejectAll(new LogClosedError());
-    while (this.exclusive !== null) await this.exclusive.catch(() => undefined);
+    await this.admission.idle();
     await this.commits.drain();
     clearInterval(this.syncTimer);
-    clearInterval(this.housekeepingTimer);
-    clearTimeout(this.scrubTimer);
+    this.housekeeping.stop(new LogClosedError());
     clearInterval(this.freeSpaceProbe);
-    this.scrubAbort.abort(new LogClosedError());
     await this.timerSync;
     try {
       if (this.config.durability !== "fsync" && this.failure === null) await this.active.files.sync();
@@ -618,11 +609,6 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     return this.segments[this.segments.length - 1]!;
   }
 
-  /** Offset after the last record written or queued. */
-  private get reservedEnd(): number {
-    return this.active.baseOffset + this.active.reservedCount;
-  }
-
   private committed(end: number): void {
     assert.ok(end >= this.visibleEnd, "commits are in offset order");
     this.metrics?.committed(end - this.visibleEnd);
@@ -632,7 +618,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   }
 
   private syncOnTimer(): void {
-    if (!this.unsynced || this.state !== "open" || this.exclusive !== null) return;
+    if (!this.unsynced || this.state !== "open" || this.admission.busy) return;
     this.unsynced = false;
     this.timerSync = this.active.files.sync().catch((error: unknown) => this.writeFailed(error));
   }
@@ -652,54 +638,6 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     this.checkOpen();
     if (this.failure !== null) {
       throw new StorageIoError("the log failed to write or sync and must be reopened", 0, { cause: this.failure });
-    }
-  }
-
-  /**
-   * Runs `enqueue` once no exclusive operation runs and `bytes` of the outstanding budget are held:
-   * at once when possible, so an append called before close() is queued before close() drains.
-   * `enqueue` runs synchronously after the checks; if it throws, the bytes are given back.
-   */
-  private whenAdmitted<T>(bytes: number, enqueue: () => Promise<T>): Promise<T> {
-    const run = (): Promise<T> => {
-      try {
-        this.checkWritable();
-        return enqueue();
-      } catch (error) {
-        this.commits.release(bytes);
-        // Creating a segment for the batch found the disk full: what it reserved is forgotten by the cut.
-        if (error instanceof StorageFullError) this.writeFailed(error);
-        return Promise.reject(error);
-      }
-    };
-    if (this.exclusive === null && this.state === "open") {
-      const granted = this.commits.acquire(bytes);
-      if (granted === undefined) return run();
-      return granted.then(() => (this.exclusive === null ? run() : this.retryAdmission(bytes, enqueue)));
-    }
-    return this.retryAdmission(bytes, enqueue, false);
-  }
-
-  private async retryAdmission<T>(bytes: number, enqueue: () => Promise<T>, holding = true): Promise<T> {
-    if (holding) this.commits.release(bytes);
-    while (this.exclusive !== null) await this.exclusive.catch(() => undefined);
-    this.checkWritable();
-    return this.whenAdmitted(bytes, enqueue);
-  }
-
-  /** Runs `operation` with no append written meanwhile; also while the disk is full, when `checked` not after a failure. */
-  private async runExclusive(operation: () => Promise<void>, checked = true): Promise<void> {
-    while (this.exclusive !== null) await this.exclusive.catch(() => undefined);
-    if (checked) this.checkNotFailed();
-    const run = this.commits
-      .drain()
-      .then(() => this.timerSync)
-      .then(operation);
-    this.exclusive = run;
-    try {
-      await run;
-    } finally {
-      this.exclusive = null;
     }
   }
 
@@ -744,48 +682,6 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     const last = this.highestOffset;
     if (last === undefined) return 0;
     return unlessDamaged(() => this.read(last).timestampMs) ?? 0;
-  }
-
-  /** Records `segment` may hold under the configured limit (a reopened segment may have room for more). */
-  private countLimit(segment: Segment): number {
-    return Math.min(segment.capacity, this.config.indexEntriesMax);
-  }
-
-  private hasRoom(segment: Segment, count: number, bytes: number): boolean {
-    return count < this.countLimit(segment) && bytes <= this.config.storeBytesMax;
-  }
-
-  /** The active segment if a frame of `frameBytes` fits in it, else a new one (sealing the old). */
-  private segmentWithRoom(frameBytes: number, steps: WriteStep[]): Segment {
-    const active = this.active;
-    if (this.hasRoom(active, active.reservedCount, active.reservedBytes + frameBytes)) return active;
-    const next = Segment.openActive(this.directory, this.reservedEnd, this.config.indexEntriesMax);
-    this.segments.push(next);
-    steps.push({ segment: active, frames: [], seal: true, syncDirectory: false });
-    steps.push({ segment: next, frames: [], seal: false, syncDirectory: true });
-    return next;
-  }
-
-  /** End (exclusive) of the values from `start` that fit in `segment` as one run (at least one), and their bytes. */
-  private fittingValues(segment: Segment, lengths: Uint32Array, start: number): { end: number; valueBytes: number } {
-    const endMax = Math.min(lengths.length, start + this.countLimit(segment) - segment.reservedCount);
-    let end = start;
-    let bytes = segment.reservedBytes + REHEAD_GROWTH_BYTES;
-    let valueBytes = 0;
-    while (end < endMax) {
-      bytes += COMPACT_HEADER_BYTES + lengths[end]!;
-      if (bytes > this.config.storeBytesMax) break;
-      valueBytes += lengths[end]!;
-      end++;
-    }
-    assert.ok(end > start, "a segment with room takes at least one record");
-    return { end, valueBytes };
-  }
-
-  private reserve(segment: Segment, count: number, frames: Buffer, steps: WriteStep[]): void {
-    segment.reservedCount += count;
-    segment.reservedBytes += frames.length;
-    steps.push({ segment, frames: [frames], seal: false, syncDirectory: false });
   }
 
   private checkReadable(offset: number | bigint): number {

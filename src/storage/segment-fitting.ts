@@ -1,0 +1,68 @@
+// Segment fitting: how many records of a batch the active segment takes under the per-segment
+// limits (config.indexEntriesMax records, config.storeBytesMax store bytes), and when a new segment
+// must be started, sealing the old. Every rotation is decided here, so the arithmetic of the limits
+// (including the growth of a run's first frame) is in one place, apart from the encoding and the
+// commit of what it plans.
+import assert from "node:assert/strict";
+import type { LogConfig } from "./config.ts";
+import { COMPACT_HEADER_BYTES, REHEAD_GROWTH_BYTES } from "./frame.ts";
+import type { WriteStep } from "./group-commit.ts";
+import { Segment } from "./segment.ts";
+
+export class SegmentFitting {
+  /** `segments` is the log's own list (oldest first, the last one active): new segments are pushed onto it. */
+  constructor(
+    private readonly directory: string,
+    private readonly config: LogConfig,
+    private readonly segments: Segment[],
+  ) {}
+
+  /** Offset after the last record written or queued. */
+  get reservedEnd(): number {
+    const active = this.segments[this.segments.length - 1]!;
+    return active.baseOffset + active.reservedCount;
+  }
+
+  /** The active segment if a frame of `frameBytes` fits in it, else a new one (sealing the old), with the steps that do so. */
+  segmentWithRoom(frameBytes: number, steps: WriteStep[]): Segment {
+    const active = this.segments[this.segments.length - 1]!;
+    if (this.hasRoom(active, active.reservedCount, active.reservedBytes + frameBytes)) return active;
+    const next = Segment.openActive(this.directory, this.reservedEnd, this.config.indexEntriesMax);
+    this.segments.push(next);
+    steps.push({ segment: active, frames: [], seal: true, syncDirectory: false });
+    steps.push({ segment: next, frames: [], seal: false, syncDirectory: true });
+    return next;
+  }
+
+  /** End (exclusive) of the values from `start` that fit in `segment` as one run (at least one), and their bytes. */
+  fittingValues(segment: Segment, lengths: Uint32Array, start: number): { end: number; valueBytes: number } {
+    const endMax = Math.min(lengths.length, start + this.countLimit(segment) - segment.reservedCount);
+    let end = start;
+    let bytes = segment.reservedBytes + REHEAD_GROWTH_BYTES;
+    let valueBytes = 0;
+    while (end < endMax) {
+      bytes += COMPACT_HEADER_BYTES + lengths[end]!;
+      if (bytes > this.config.storeBytesMax) break;
+      valueBytes += lengths[end]!;
+      end++;
+    }
+    assert.ok(end > start, "a segment with room takes at least one record");
+    return { end, valueBytes };
+  }
+
+  /** Reserves `count` records of `frames` in `segment` and adds their write to `steps`. */
+  reserve(segment: Segment, count: number, frames: Buffer, steps: WriteStep[]): void {
+    segment.reservedCount += count;
+    segment.reservedBytes += frames.length;
+    steps.push({ segment, frames: [frames], seal: false, syncDirectory: false });
+  }
+
+  /** Records `segment` may hold under the configured limit (a reopened segment may have room for more). */
+  private countLimit(segment: Segment): number {
+    return Math.min(segment.capacity, this.config.indexEntriesMax);
+  }
+
+  private hasRoom(segment: Segment, count: number, bytes: number): boolean {
+    return count < this.countLimit(segment) && bytes <= this.config.storeBytesMax;
+  }
+}
