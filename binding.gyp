@@ -6,8 +6,10 @@
         "native/addon.cc",
         "native/crc32c.cc",
         "native/errors.cc",
+        "native/file-io.cc",
         "native/frame.cc",
         "native/segment.cc",
+        "native/segment-recovery.cc",
         "native/task.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

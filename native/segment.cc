@@ -1,7 +1,6 @@
 #include "segment.h"
 
 #include <fcntl.h>
-#include <limits.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -15,50 +14,14 @@
 #include <vector>
 
 #include "errors.h"
+#include "file-io.h"
 #include "frame.h"
 #include "task.h"
 
 namespace loghouse {
 namespace {
 
-constexpr size_t kScanChunkBytes = 1u << 20;
-constexpr int kVerifyBackwardTriesMax = 64;
 constexpr double kSafeIntegerMax = 9007199254740991.0;
-
-int ReadAll(int fd, uint8_t* bytes, size_t length, uint64_t position) {
-  while (length > 0) {
-    const ssize_t got = pread(fd, bytes, length, static_cast<off_t>(position));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return errno;
-    if (got == 0) return EIO;  // The file is shorter than the index says.
-    bytes += got;
-    length -= static_cast<size_t>(got);
-    position += static_cast<uint64_t>(got);
-  }
-  return 0;
-}
-
-// Writes every iovec at `position`, resuming after partial writes.
-int WriteAll(int fd, std::vector<iovec> pieces, uint64_t position) {
-  size_t first = 0;
-  while (first < pieces.size()) {
-    const int countMax = std::min<size_t>(pieces.size() - first, IOV_MAX);
-    const ssize_t wrote = pwritev(fd, &pieces[first], countMax, static_cast<off_t>(position));
-    if (wrote < 0 && errno == EINTR) continue;
-    if (wrote < 0) return errno;
-    position += static_cast<uint64_t>(wrote);
-    size_t left = static_cast<size_t>(wrote);
-    while (left > 0 && left >= pieces[first].iov_len) {
-      left -= pieces[first].iov_len;
-      first++;
-    }
-    if (left > 0) {
-      pieces[first].iov_base = static_cast<uint8_t*>(pieces[first].iov_base) + left;
-      pieces[first].iov_len -= left;
-    }
-  }
-  return 0;
-}
 
 int EnsureFileBytes(int fd, uint64_t bytes) {
   struct stat st;
@@ -70,22 +33,6 @@ int EnsureFileBytes(int fd, uint64_t bytes) {
 void* MapFile(int fd, uint64_t bytes) {
   void* address = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   return address == MAP_FAILED ? nullptr : address;
-}
-
-// The first index in [0, length) whose `isZero` holds, assuming zeros form a suffix.
-template <typename IsZero>
-uint64_t FirstZero(uint64_t length, IsZero isZero) {
-  uint64_t low = 0;
-  uint64_t high = length;
-  while (low < high) {
-    const uint64_t middle = low + (high - low) / 2;
-    if (isZero(middle)) {
-      high = middle;
-    } else {
-      low = middle + 1;
-    }
-  }
-  return low;
 }
 
 bool ToSafeInteger(const Napi::Value& value, uint64_t* out) {
@@ -180,98 +127,6 @@ bool Segment::Open(Napi::Env env, const std::string& storePath, const std::strin
   return true;
 }
 
-bool Segment::VerifyRecordAt(uint64_t relative) const {
-  const uint64_t start = RecordStart(relative);
-  const uint64_t end = index_[relative];
-  if (end <= start || end > storeBytes_.load()) return false;
-  if (end - start > kHeaderBytesMax + kValueBytesHardMax) return false;
-  std::vector<uint8_t> frame(end - start);
-  if (ReadAll(storeFd_, frame.data(), frame.size(), start) != 0) return false;
-  FrameView view;
-  return CheckFrame(frame.data(), frame.size(), baseOffset_ + relative, &view) == FrameCheck::kOk &&
-         view.Bytes() == frame.size() && (relative > 0 || view.full);
-}
-
-// Finds where the index stops agreeing with the store, then reads the store forward from there,
-// indexing every intact frame. With `repair` (the active segment), the last indexed record must pass
-// its checksum, and whatever follows the last intact frame is a torn or corrupt tail that is cut
-// off, so the next append continues right after the last good record. Without it (a sealed
-// segment, synced when it was sealed), the index is trusted where its entries increase within the
-// store, is rebuilt from the store where they do not (a lost, short or damaged index), and the store
-// is never cut: records it cannot account for are kept in the count and reported when read.
-bool Segment::Recover(Napi::Env env, bool repair, uint64_t sealedCount) {
-  struct stat st;
-  if (fstat(storeFd_, &st) != 0) {
-    ThrowError(env, "IO", "stat " + storePath_, errno);
-    return false;
-  }
-  const uint64_t storeSize = static_cast<uint64_t>(st.st_size);
-  storeBytes_ = storeSize;
-  const uint64_t limit = repair ? capacity_ : sealedCount;
-  assert(limit <= capacity_);
-  uint64_t count = std::min(limit, FirstZero(capacity_, [this](uint64_t i) { return index_[i] == 0; }));
-  // Every entry must increase and stay within the store: damage in the middle ends the trusted
-  // prefix there, and the scan below indexes the rest from the store again.
-  for (uint64_t i = 0; i < count; i++) {
-    if (index_[i] <= RecordStart(i) || index_[i] > storeSize) count = i;
-  }
-  for (int tries = 0; repair && count > 0 && !VerifyRecordAt(count - 1); tries++) {
-    count = tries < kVerifyBackwardTriesMax ? count - 1 : 0;
-  }
-  uint64_t position = RecordStart(count);
-  std::vector<uint8_t> chunk;
-  size_t neededBytes = kFullHeaderBytes;
-  while (count < limit && position + neededBytes <= storeSize) {
-    chunk.resize(std::min<uint64_t>(storeSize - position, std::max(kScanChunkBytes, neededBytes)));
-    int errnum = ReadAll(storeFd_, chunk.data(), chunk.size(), position);
-    if (errnum == 0) errnum = ReserveIndexes(std::min(limit, count + chunk.size() / kCompactHeaderBytes + 1), 0);
-    if (errnum != 0) {
-      ThrowError(env, "IO", "read " + storePath_ + " during recovery", errnum);
-      return false;
-    }
-    size_t used = 0;
-    FrameCheck check = FrameCheck::kOk;
-    FrameView view;
-    while (count < limit) {
-      check = CheckFrame(chunk.data() + used, chunk.size() - used, baseOffset_ + count, &view);
-      if (check != FrameCheck::kOk || (count == 0 && !view.full)) break;
-      used += view.Bytes();
-      index_[count] = position + used;
-      count++;
-      scannedRecords_++;
-    }
-    position += used;
-    if (check != FrameCheck::kShort) break;
-    // The next frame runs past this chunk: read again from its start, large enough to hold it.
-    neededBytes = PeekFrame(chunk.data() + used, chunk.size() - used, &view) ? view.Bytes() : kFullHeaderBytes;
-    if (used == 0 && chunk.size() >= neededBytes) break;
-  }
-  truncatedBytes_ = repair ? storeSize - position : 0;
-  if (truncatedBytes_ > 0 && ftruncate(storeFd_, static_cast<off_t>(position)) != 0) {
-    ThrowError(env, "IO", "cut the torn tail of " + storePath_, errno);
-    return false;
-  }
-  storeBytes_ = position;
-  TrimIndexes(count);
-  assert(RecordStart(count) == position);
-  if (!repair && count < sealedCount) {
-    // The store does not hold the records its successor's offset says it must: keep their places,
-    // with entries that no read accepts (they do not increase), so they read as damaged and the
-    // next open scans for them again.
-    const int errnum = ReserveIndexes(sealedCount, 0);
-    if (errnum != 0) {
-      ThrowError(env, "IO", "size the index of " + storePath_, errnum);
-      return false;
-    }
-    for (uint64_t i = count; i < sealedCount; i++) index_[i] = position;
-    damagedFrom_ = count;
-    count = sealedCount;
-  }
-  count_ = count;
-  if (!repair) assert(count == sealedCount);
-  return true;
-}
-
 int Segment::ReserveIndexes(uint64_t count, uint64_t runCount) {
   constexpr uint64_t kReserveAheadBytes = 64 * 1024;
   const auto reserve = [](int fd, uint64_t* reserved, uint64_t needed, uint64_t fileBytes) -> int {
@@ -285,74 +140,6 @@ int Segment::ReserveIndexes(uint64_t count, uint64_t runCount) {
   };
   const int errnum = reserve(indexFd_, &indexBytesReserved_, count * sizeof(uint64_t), capacity_ * sizeof(uint64_t));
   return errnum != 0 ? errnum : reserve(runFd_, &runBytesReserved_, runCount * sizeof(RunEntry), capacity_ * sizeof(RunEntry));
-}
-
-// The run index may have lost entries (it is never synced) or kept entries for records that are
-// gone: trim it to the records that exist and check what is left, then derive entries from the store
-// for every record after its last entry (or all of them if it had to start over). Those records are
-// read in chunks and verified: an entry the index lost at its end would otherwise hand the previous
-// run's metadata to a later run's records, and a record that fails its checksum and may have started
-// a run gets an unverified entry. With an intact run index that re-reads one run, which is at most
-// one appended batch.
-bool Segment::RecoverRunIndex() {
-  const uint64_t count = count_.load();
-  uint64_t runCount = FirstZero(capacity_, [this](uint64_t i) { return runs_[i].timestampMs == 0; });
-  while (runCount > 0 && runs_[runCount - 1].relative >= count) runCount--;
-  runCount_ = runCount;
-  // Damaged entries that still look like entries: start the run index over from the store.
-  if (runCount > 0 && (!RunsWellFormed(runCount) || !RunMatchesStore(runCount - 1))) runCount = 0;
-  for (uint64_t i = runCount; i < capacity_ && runs_[i].timestampMs != 0; i++) runs_[i] = RunEntry{};
-  runCount_ = runCount;
-  const uint64_t end = std::min(count, damagedFrom_);
-  uint64_t relative = runCount == 0 ? 0 : runs_[runCount - 1].relative + 1;
-  if (relative < end && ReserveIndexes(0, runCount + (end - relative)) != 0) return true;  // No room: reads will say so.
-  std::vector<uint8_t> chunk;
-  while (relative < end) {
-    // Whole records from `relative` on, about kScanChunkBytes of them (at least one).
-    const uint64_t chunkStart = RecordStart(relative);
-    if (index_[relative] - chunkStart > kHeaderBytesMax + kValueBytesHardMax) {
-      AddUnverifiedRun(relative++);  // Longer than any frame: a damaged entry.
-      continue;
-    }
-    uint64_t last = relative;
-    while (last + 1 < end && index_[last + 1] - chunkStart <= kScanChunkBytes) last++;
-    assert(index_[last] > chunkStart);
-    chunk.resize(index_[last] - chunkStart);
-    if (ReadAll(storeFd_, chunk.data(), chunk.size(), chunkStart) != 0) return true;  // Reads will say so.
-    for (; relative <= last; relative++) {
-      const uint64_t at = RecordStart(relative) - chunkStart;
-      const uint64_t length = index_[relative] - RecordStart(relative);
-      FrameView view;
-      const bool intact = CheckFrame(chunk.data() + at, length, baseOffset_ + relative, &view) == FrameCheck::kOk && view.Bytes() == length;
-      if (!intact) {
-        // A damaged compact frame leaves its run's metadata standing for the records after it;
-        // anything that may have started a run (or is not recognisably compact) ends it.
-        const bool compact = relative > 0 && PeekFrame(chunk.data() + at, length, &view) && !view.full && view.Bytes() == length;
-        if (!compact) AddUnverifiedRun(relative);
-      } else if (view.full) {
-        AddRun(relative, view.metadata);
-      }
-    }
-  }
-  return true;
-}
-
-void Segment::AddUnverifiedRun(uint64_t relative) {
-  const uint64_t runCount = runCount_.load();
-  RunEntry entry = runCount == 0 ? RunEntry{relative, 0, 1, 0, 0} : runs_[runCount - 1];
-  entry.relative = relative;
-  entry.reserved = kUnverifiedRun;
-  AddRun(relative, entry.Metadata());
-  runs_[runCount].reserved = kUnverifiedRun;
-}
-
-bool Segment::RunsWellFormed(uint64_t runCount) const {
-  if (runs_[0].relative != 0) return false;
-  for (uint64_t i = 0; i < runCount; i++) {
-    if ((runs_[i].reserved != 0 && runs_[i].reserved != kUnverifiedRun) || runs_[i].timestampMs == 0) return false;
-    if (i > 0 && (runs_[i].relative <= runs_[i - 1].relative || runs_[i].timestampMs < runs_[i - 1].timestampMs)) return false;
-  }
-  return true;
 }
 
 bool Segment::RunMatchesStore(uint64_t run) const {

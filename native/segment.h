@@ -26,6 +26,23 @@ namespace loghouse {
 // rebuilt: the records it covers have no metadata anyone can vouch for, so they read as damaged.
 constexpr uint32_t kUnverifiedRun = 1;
 
+// The first index in [0, length) whose `isZero` holds, assuming zeros form a suffix: the end of the
+// used entries of an index file, or the first run at or after a time (segment.cc, segment-recovery.cc).
+template <typename IsZero>
+uint64_t FirstZero(uint64_t length, IsZero isZero) {
+  uint64_t low = 0;
+  uint64_t high = length;
+  while (low < high) {
+    const uint64_t middle = low + (high - low) / 2;
+    if (isZero(middle)) {
+      high = middle;
+    } else {
+      low = middle + 1;
+    }
+  }
+  return low;
+}
+
 struct RunEntry {
   uint64_t relative;  // the run's first record, relative to the segment's base offset
   uint64_t term;
@@ -68,18 +85,21 @@ class Segment final : public Napi::ObjectWrap<Segment> {
 
   bool Open(Napi::Env env, const std::string& storePath, const std::string& indexPath,
             const std::string& runIndexPath, uint64_t indexEntriesMax);
+
+  // Recovery, run once as the segment opens (segment-recovery.cc).
   bool Recover(Napi::Env env, bool repair, uint64_t sealedCount);
-  // Makes sure the index pages for records [0, count) and run entries [0, runCount) are allocated on
-  // disk, so that writing them through the maps can never fault on a full disk. Returns an errno.
-  int ReserveIndexes(uint64_t count, uint64_t runCount);
   bool RecoverRunIndex();
-  uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
   bool VerifyRecordAt(uint64_t relative) const;
-  void AddRun(uint64_t relative, const RecordMetadata& metadata);
   // A run entry at a damaged record, keeping the time order of the entries (see kUnverifiedRun).
   void AddUnverifiedRun(uint64_t relative);
   // Entries [0, runCount) start at record 0, increase, and keep time order.
   bool RunsWellFormed(uint64_t runCount) const;
+
+  // Makes sure the index pages for records [0, count) and run entries [0, runCount) are allocated on
+  // disk, so that writing them through the maps can never fault on a full disk. Returns an errno.
+  int ReserveIndexes(uint64_t count, uint64_t runCount);
+  uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
+  void AddRun(uint64_t relative, const RecordMetadata& metadata);
   // Whether run entry `run` describes the full frame the store holds at its first record.
   bool RunMatchesStore(uint64_t run) const;
   // The run holding `relative`: the last entry starting at or before it, or runCount_ if none.
