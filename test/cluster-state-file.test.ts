@@ -26,6 +26,22 @@ test("a durable update is on disk when it resolves, and a reopened file reads it
   assert.deepEqual(reopened.state.hardState, { term: 3, vote: 2, commit: 4 });
 });
 
+test("updates that merge into the stored members, called before the one ahead is written, keep each other's members", async (t) => {
+  const path = join(await tempDir(t), "raft-state.json");
+  const file = await RaftStateFile.open(path, start);
+  // Two members admitted at once: both updates are queued before either is written.
+  await Promise.all(
+    [{ id: 2, name: "g-2" }, { id: 4, name: "g-4" }].map(({ id, name }) =>
+      file.update((current) => ({ addresses: { ...current.addresses, [id]: `127.0.0.1:${id}` }, names: { ...current.names, [id]: name } })),
+    ),
+  );
+  assert.deepEqual(file.state.names, { 2: "g-2", 4: "g-4" });
+  await file.close();
+  const reopened = await RaftStateFile.open(path, start);
+  assert.deepEqual(reopened.state.addresses, { 2: "127.0.0.1:2", 4: "127.0.0.1:4" });
+  assert.deepEqual(reopened.state.names, { 2: "g-2", 4: "g-4" });
+});
+
 test("a noted commit index reaches the disk in the background and rides along with the next update", async (t) => {
   const path = join(await tempDir(t), "raft-state.json");
   const file = await RaftStateFile.open(path, start);

@@ -755,8 +755,10 @@ export class ClusterNode {
 
   /** Records members' addresses and names (by Raft id) durably, and dials the new addresses. */
   private async learnMembers(addresses: Readonly<Record<string, string>>, names: Readonly<Record<string, string>>): Promise<void> {
-    const merged: Record<string, string> = { ...this.addresses, ...addresses, [this.nodeId]: this.options.address };
-    for (const [id, address] of Object.entries(merged)) if (Number(id) !== this.nodeId) this.transport.setPeer(Number(id), address);
-    await this.stateFile.update({ addresses: merged, names: { ...this.names, ...names, [this.nodeId]: this.name } });
+    for (const [id, address] of Object.entries(addresses)) if (Number(id) !== this.nodeId) this.transport.setPeer(Number(id), address);
+    await this.stateFile.update((current) => ({
+      addresses: { ...current.addresses, ...addresses, [this.nodeId]: this.options.address },
+      names: { ...current.names, ...names, [this.nodeId]: this.name },
+    }));
   }
 }

@@ -125,9 +125,11 @@ export class RaftStateFile {
   /**
    * Replaces the given parts of the state durably; resolves once it would survive a crash. Updates
    * are written one at a time, in call order, each with everything updated before it (and the
-   * latest noted commit index, if higher).
+   * latest noted commit index, if higher). A patch that merges into what is stored (a map of members)
+   * is a function of the state as it is when its turn comes: computed at the call, it would drop
+   * what an update queued before it adds (two members admitted at once, one of them lost its name).
    */
-  update(patch: Partial<RaftState>): Promise<void> {
+  update(patch: Partial<RaftState> | ((current: RaftState) => Partial<RaftState>)): Promise<void> {
     if (this.closed) return Promise.reject(new LogClosedError(`raft state file ${this.path} is closed`));
     const write = this.writing.then(() => this.write(patch));
     this.writing = write.catch(() => undefined);
@@ -163,8 +165,8 @@ export class RaftStateFile {
     this.update({}).catch((error: unknown) => this.logger.warn("writing the commit index failed", { path: this.path, error }));
   }
 
-  private async write(patch: Partial<RaftState>): Promise<void> {
-    const next = { ...this.current, ...patch };
+  private async write(patch: Partial<RaftState> | ((current: RaftState) => Partial<RaftState>)): Promise<void> {
+    const next = { ...this.current, ...(typeof patch === "function" ? patch(this.current) : patch) };
     const commit = Math.max(next.hardState.commit, this.notedCommit ?? 0);
     const state = commit === next.hardState.commit ? next : { ...next, hardState: { ...next.hardState, commit } };
     assert.ok(state.hardState.term >= this.current.hardState.term, "the term never goes back");

@@ -93,11 +93,26 @@ export class GossipCluster {
 
   /** Waits until node `name` reports exactly `voters` (by name), no learner, and a leader; returns the leader's name. */
   async votersAre(name: string, voters: readonly string[], timeoutMs = 60_000): Promise<string> {
-    return waitUntilAsync(`${name} to report voters ${voters.join(", ")}`, async () => {
+    const waiting = waitUntilAsync(`${name} to report voters ${voters.join(", ")}`, async () => {
       const servers = await this.servers(name);
       const ids = servers.filter((server) => server.isVoter).map((server) => server.id).sort();
       const leader = servers.find((server) => server.isLeader)?.id;
       return servers.length === voters.length && ids.join() === [...voters].sort().join() && leader;
     }, timeoutMs);
+    return waiting.catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${await this.report()}`);
+    });
+  }
+
+  /** What each node answers and its last warnings and membership lines: printed when a wait times out. */
+  async report(): Promise<string> {
+    const parts: string[] = [];
+    for (const [name, node] of this.processes) {
+      const exitCode = node.child.exitCode ?? node.child.signalCode;
+      const servers = (await this.servers(name)).map((server) => `${server.id}${server.isLeader ? "*" : ""}:${server.isVoter ? "voter" : "learner"}:${Server_Liveness[server.liveness]}`);
+      const lines = node.lines.filter((line) => line.level !== "info" || /join|admit|learner|promot|membership|elect|leader/.test(line.msg)).slice(-25);
+      parts.push(`== ${name} (${exitCode === null ? "running" : `exited ${exitCode}`}) servers [${servers.join(" ")}]`, ...lines.map((line) => JSON.stringify(line)));
+    }
+    return parts.join("\n");
   }
 }
