@@ -132,6 +132,8 @@ bool Segment::RecoverRunIndex() {
   if (runCount > 0 && (!RunsWellFormed(runCount) || !RunMatchesStore(runCount - 1))) runCount = 0;
   for (uint64_t i = runCount; i < capacity_ && runs_[i].timestampMs != 0; i++) runs_[i] = RunEntry{};
   runCount_ = runCount;
+  // The kept entries are trusted only once checked against the store (RunTrusted); the last just was.
+  runsToCheck_ = runCount == 0 ? 0 : runCount - 1;
   const uint64_t end = std::min(count, damagedFrom_);
   uint64_t relative = runCount == 0 ? 0 : runs_[runCount - 1].relative + 1;
   if (relative < end && ReserveIndexes(0, runCount + (end - relative)) != 0) return true;  // No room: reads will say so.

@@ -162,6 +162,15 @@ void Segment::AddRun(uint64_t relative, const RecordMetadata& metadata) {
   runCount_ = runCount + 1;
 }
 
+bool Segment::RunTrusted(uint64_t run) {
+  assert(run < runCount_.load());
+  if (runs_[run].reserved == kUnverifiedRun) return false;
+  if (run >= runsToCheck_) return true;
+  if (runsChecked_.empty()) runsChecked_.resize(runsToCheck_);
+  if (!runsChecked_[run]) runsChecked_[run] = RunMatchesStore(run);
+  return runsChecked_[run];
+}
+
 uint64_t Segment::RunFor(uint64_t relative) const {
   const uint64_t runCount = runCount_.load();
   const uint64_t after = FirstZero(runCount, [this, relative](uint64_t i) { return runs_[i].relative > relative; });
@@ -404,7 +413,8 @@ Napi::Value Segment::FindTime(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(runs_[first].relative));
 }
 
-// termAt(relative): the term stored with a record, from the run index (no store read).
+// termAt(relative): the term stored with a record, from the run index in memory: a binary search,
+// and no store read once its run is trusted (see RunTrusted).
 Napi::Value Segment::TermAt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
@@ -414,7 +424,7 @@ Napi::Value Segment::TermAt(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   const uint64_t run = RunFor(relative);
-  if (relative >= damagedFrom_ || run == runCount_.load() || !RunMatchesStore(run)) {
+  if (relative >= damagedFrom_ || run == runCount_.load() || !RunTrusted(run)) {
     ThrowError(env, "CORRUPT", "no verified run metadata in " + storePath_ + " at offset " + std::to_string(baseOffset_ + relative), 0);
     return env.Undefined();
   }

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "frame.h"
 
@@ -102,6 +103,11 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   void AddRun(uint64_t relative, const RecordMetadata& metadata);
   // Whether run entry `run` describes the full frame the store holds at its first record.
   bool RunMatchesStore(uint64_t run) const;
+  // Whether run entry `run` may lend its term without reading the store: an entry an append wrote or
+  // recovery derived from the store in this process may; one kept from the file at open (the run
+  // index is never synced, so it may be stale) is checked against the store the first time it is
+  // asked for, and the answer remembered. Main thread only.
+  bool RunTrusted(uint64_t run);
   // The run holding `relative`: the last entry starting at or before it, or runCount_ if none.
   uint64_t RunFor(uint64_t relative) const;
   void TrimIndexes(uint64_t count);
@@ -124,6 +130,11 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   uint64_t scannedRecords_ = 0;
   // Sealed segments: records from here on were not found in the store (always count_ when whole).
   uint64_t damagedFrom_ = UINT64_MAX;
+  // Run entries [0, runsToCheck_) were kept from the file at open without being checked against the
+  // store; runsChecked_ (sized on first use, main thread only) marks those that have since matched it.
+  // Entries from runsToCheck_ on were written or derived from the store in this process.
+  uint64_t runsToCheck_ = 0;
+  std::vector<bool> runsChecked_;
   // Bytes of the index files known to be allocated on disk (worker thread only).
   uint64_t indexBytesReserved_ = 0;
   uint64_t runBytesReserved_ = 0;

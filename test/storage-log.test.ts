@@ -1,10 +1,11 @@
 // The storage log through its public API: appends, reads, rotation, reopen, time lookup,
 // truncation, retention, limits and typed errors.
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, truncate } from "node:fs/promises";
 import { describe, test } from "node:test";
 import {
   BatchTooLargeError,
+  DataLossError,
   InvalidArgumentError,
   InvalidConfigError,
   LogClosedError,
@@ -16,6 +17,7 @@ import {
 import { decodeFrames, type LogRecord } from "../src/storage/frame.ts";
 import { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
 import { native } from "../src/storage/native.ts";
+import { segmentFile } from "./support/segment-files.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { cleanup } from "./support/cleanup.ts";
 
@@ -313,6 +315,59 @@ describe("truncateAfter and dropBefore", () => {
     cleanup(t, () => reopened.close());
     assert.deepEqual([reopened.lowestOffset, reopened.nextOffset], [15, 17]);
     assertHolds(reopened, 15, 2);
+  });
+});
+
+describe("term lookups", () => {
+  const terms = (log: Log, from: number, end: number): number[] => Array.from({ length: end - from }, (_, i) => log.termAt(from + i));
+
+  test("termAt reads no store: appended runs and checked runs answer after the store is gone, unchecked ones are still checked", async (t) => {
+    const dir = await tempDir(t);
+    const log = await Log.open(dir, small);
+    await log.append(values(0, 3), { term: 1 });
+    await log.append(values(3, 3), { term: 2 });
+    await log.append(values(6, 3), { term: 3 });
+    await log.close();
+    const reopened = await Log.open(dir, small);
+    cleanup(t, () => reopened.close());
+    await reopened.append(values(9, 2), { term: 4 });
+    assert.equal(reopened.termAt(1), 1, "a run kept from the run index file is checked against the store once");
+    // From here on every read of the store fails (the file is shorter than the index says): a term
+    // lookup that reads the store answers DataLossError.
+    await truncate(segmentFile(dir, 0, ".store"), 0);
+    assert.throws(() => reopened.read(1), DataLossError);
+    assert.deepEqual(terms(reopened, 0, 3), [1, 1, 1], "the checked run answers from memory");
+    assert.deepEqual(terms(reopened, 6, 11), [3, 3, 3, 4, 4], "runs recovery read and runs appended since answer from memory");
+    assert.throws(() => reopened.termAt(4), DataLossError, "a run never checked against the store is not trusted");
+  });
+
+  test("termAt stays exact across truncation, dropBefore, reopening and resetTo", async (t) => {
+    const dir = await tempDir(t);
+    const config = { ...small, indexEntriesMax: 4 };
+    const log = await Log.open(dir, config);
+    await log.append(values(0, 6), { term: 1 });
+    await log.append(values(6, 4), { term: 2 });
+    assert.deepEqual(terms(log, 0, 10), [1, 1, 1, 1, 1, 1, 2, 2, 2, 2]);
+    await log.truncateAfter(6);
+    await log.append(values(7, 3), { term: 3 });
+    assert.deepEqual(terms(log, 0, 10), [1, 1, 1, 1, 1, 1, 2, 3, 3, 3], "a cut inside a run keeps its head, and new runs replace the rest");
+    await log.truncateAfter(3);
+    assert.throws(() => log.termAt(4), OffsetOutOfRangeError);
+    await log.append(values(4, 5), { term: 5 });
+    assert.deepEqual(terms(log, 0, 9), [1, 1, 1, 1, 5, 5, 5, 5, 5], "a cut at a segment's end, then a new segment");
+    assert.equal(await log.dropBefore(4), 4);
+    assert.throws(() => log.termAt(3), OffsetOutOfRangeError);
+    await log.close();
+    const reopened = await Log.open(dir, config);
+    cleanup(t, () => reopened.close());
+    assert.deepEqual(terms(reopened, 4, 9), [5, 5, 5, 5, 5], "recovered runs answer the same");
+    await reopened.truncateAfter(5);
+    await reopened.append(values(6, 2), { term: 6 });
+    assert.deepEqual(terms(reopened, 4, 8), [5, 5, 6, 6], "runs cut and appended after a reopen");
+    await reopened.resetTo(100);
+    await reopened.append(values(100, 2), { term: 7 });
+    assert.deepEqual(terms(reopened, 100, 102), [7, 7]);
+    assert.throws(() => reopened.termAt(4), OffsetOutOfRangeError);
   });
 });
 

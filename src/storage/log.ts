@@ -335,7 +335,10 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     return { firstOffset: at, count: scanFrames(frames).count, frames };
   }
 
-  /** The term stored with the record at `offset` (Raft reads it often; no store read). */
+  /**
+   * The term stored with the record at `offset`. Raft asks for it per entry, so it is a lookup in the
+   * segment's run index in memory, with no syscall once the run is trusted (see NativeSegment.termAt).
+   */
   termAt(offset: number): number {
     const at = this.checkReadable(offset);
     const segment = this.segmentFor(at);

@@ -33,7 +33,10 @@ export interface NativeSegment {
   read(relative: number, countMax: number, bytesMax: number): Buffer;
   /** Relative index of the first record created at or after `ms`, or -1. */
   findTime(ms: number): number;
-  /** The term stored with the record at `relative` (< count), from the run index. */
+  /**
+   * The term stored with the record at `relative` (< count), from the run index in memory: no store
+   * read, except once for a run kept from the file at open, which is checked against the store first.
+   */
   termAt(relative: number): number;
   /** Drops the index maps' pages from the resident set (a sealed segment; reads fault them back). */
   releaseMemory(): void;
