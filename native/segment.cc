@@ -325,11 +325,13 @@ Napi::Value Segment::Truncate(const Napi::CallbackInfo& info) {
       [this]() { busy_ = false; }, env.Undefined());
 }
 
-// read(relative, countMax, bytesMax): Buffer holding whole frames from `relative` on: at least one,
-// at most countMax, and no more than bytesMax bytes of stored frames unless the first alone is
-// larger. The first frame is always returned full (its run's metadata written into it) so that the
-// buffer stands on its own. Every frame is verified and never returned unless intact: a damaged
-// first record throws CORRUPT, and a damaged later one ends the buffer before it.
+// read(relative, countMax, bytesMax): { firstOffset, count, frames }, where frames is a Buffer
+// holding `count` whole frames from `relative` (at offset firstOffset) on: at least one, at most
+// countMax, and no more than bytesMax bytes of stored frames unless the first alone is larger. The
+// first frame is always returned full (its run's metadata written into it) so that the buffer stands
+// on its own. Every frame is verified and never returned unless intact: a damaged first record
+// throws CORRUPT, and a damaged later one ends the buffer before it. The count comes from the walk
+// that verifies the frames, so the caller need not walk them again to learn it.
 Napi::Value Segment::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
@@ -394,8 +396,11 @@ Napi::Value Segment::Read(const Napi::CallbackInfo& info) {
   if (!startsRun) {
     WriteFullFrame(frames.Data(), baseOffset_ + relative, runs_[run].Metadata(), frames.Data() + kFullHeaderBytes, first.valueLength);
   }
-  if (intact < take) return Napi::Buffer<uint8_t>::Copy(env, frames.Data(), used);
-  return frames;
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("firstOffset", Napi::Number::New(env, static_cast<double>(baseOffset_ + relative)));
+  result.Set("count", Napi::Number::New(env, static_cast<double>(intact)));
+  result.Set("frames", intact < take ? Napi::Buffer<uint8_t>::Copy(env, frames.Data(), used) : frames);
+  return result;
 }
 
 // findTime(ms): the relative index of the first record created at or after `ms`, or -1.

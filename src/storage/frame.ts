@@ -23,33 +23,8 @@ export interface LogRecord {
   readonly value: Buffer;
 }
 
-export interface RunMetadata {
-  readonly term: number;
-  readonly timestampMs: number;
-  readonly type: number;
-}
-
-export interface FrameHeader {
-  readonly full: boolean;
-  readonly valueBytes: number;
-  /** Header plus value. */
-  readonly bytes: number;
-  /** Present on full frames only. */
-  readonly metadata: RunMetadata | undefined;
-}
-
 function readU64(frames: Buffer, at: number): number {
   return frames.readUInt32LE(at) + frames.readUInt32LE(at + 4) * 0x1_0000_0000;
-}
-
-export function readFrameHeader(frames: Buffer, at: number): FrameHeader {
-  const word = frames.readUInt32LE(at + 4);
-  const full = (word & FULL_FLAG) !== 0;
-  const valueBytes = word & LENGTH_MASK;
-  const metadata = full
-    ? { term: readU64(frames, at + 8), timestampMs: readU64(frames, at + 16), type: frames.readUInt32LE(at + 24) }
-    : undefined;
-  return { full, valueBytes, bytes: (full ? FULL_HEADER_BYTES : COMPACT_HEADER_BYTES) + valueBytes, metadata };
 }
 
 /** Bytes that encoding `count` values of `valueBytes` in all as one run takes. */
@@ -57,29 +32,29 @@ export function encodedBytes(count: number, valueBytes: number): number {
   return REHEAD_GROWTH_BYTES + count * COMPACT_HEADER_BYTES + valueBytes;
 }
 
-/** Splits verified frames starting at `firstOffset` into records whose values share the frames' memory. */
-export function decodeFrames(frames: Buffer, firstOffset: number): LogRecord[] {
-  const records: LogRecord[] = [];
-  let metadata: RunMetadata | undefined;
+/**
+ * Splits verified frames starting at `firstOffset` into records whose values share the frames'
+ * memory, appended to `records`. Reads walk each frame here once: the addon already verified them
+ * and counted them, so nothing else in JavaScript parses a header.
+ */
+export function decodeFrames(frames: Buffer, firstOffset: number, records: LogRecord[] = []): LogRecord[] {
+  assert.ok(frames.length === 0 || (frames.readUInt32LE(4) & FULL_FLAG) !== 0, "a buffer of frames starts with a full frame");
+  let term = 0;
+  let timestampMs = 0;
+  let type = 0;
   for (let at = 0, offset = firstOffset; at < frames.length; offset++) {
-    const header = readFrameHeader(frames, at);
-    metadata = header.metadata ?? metadata;
-    assert.ok(metadata !== undefined, "a buffer of frames starts with a full frame");
-    assert.ok(at + header.bytes <= frames.length, "frame runs past its buffer");
-    records.push({ offset, ...metadata, value: frames.subarray(at + header.bytes - header.valueBytes, at + header.bytes) });
-    at += header.bytes;
+    const word = frames.readUInt32LE(at + 4);
+    let valueStart = at + COMPACT_HEADER_BYTES;
+    if ((word & FULL_FLAG) !== 0) {
+      term = readU64(frames, at + 8);
+      timestampMs = readU64(frames, at + 16);
+      type = frames.readUInt32LE(at + 24);
+      valueStart = at + FULL_HEADER_BYTES;
+    }
+    const valueEnd = valueStart + (word & LENGTH_MASK);
+    assert.ok(valueEnd <= frames.length, "frame runs past its buffer");
+    records.push({ offset, term, timestampMs, type, value: frames.subarray(valueStart, valueEnd) });
+    at = valueEnd;
   }
   return records;
-}
-
-/** The number of frames in a buffer, and the metadata of its last run. */
-export function scanFrames(frames: Buffer): { count: number; lastRun: RunMetadata | undefined } {
-  let count = 0;
-  let lastRun: RunMetadata | undefined;
-  for (let at = 0; at < frames.length; count++) {
-    const header = readFrameHeader(frames, at);
-    lastRun = header.metadata ?? lastRun;
-    at += header.bytes;
-  }
-  return { count, lastRun };
 }

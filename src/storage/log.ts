@@ -31,12 +31,11 @@ import {
   decodeFrames,
   encodedBytes,
   FULL_HEADER_BYTES,
-  scanFrames,
   type LogRecord,
 } from "./frame.ts";
 import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
 import { LogHousekeeping, type HousekeptLog } from "./log-housekeeping.ts";
-import { native } from "./native.ts";
+import { native, type RawFrames } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
 import { checkReadLimits, type RecordLog } from "./record-log.ts";
 import { scrub, type DamagedRange, type ScrubOptions, type ScrubReport, type ScrubTarget } from "./scrub.ts";
@@ -93,12 +92,7 @@ export interface ReadLimits {
   readonly bytesMax?: number;
 }
 
-/** Stored frames exactly as on disk (see native/frame.h), for repairing another replica's damaged range (replaceRange). */
-export interface RawFrames {
-  readonly firstOffset: number;
-  readonly count: number;
-  readonly frames: Buffer;
-}
+export type { RawFrames } from "./native.ts";
 
 export interface RecoveryReport {
   /** Bytes of torn or corrupt tail cut from the active segment. */
@@ -294,7 +288,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   read(offset: number | bigint): LogRecord {
     const at = this.checkReadable(offset);
     const segment = this.segmentFor(at);
-    return decodeFrames(segment.files.read(at - segment.baseOffset, 1, 0), at)[0]!;
+    return decodeFrames(segment.files.read(at - segment.baseOffset, 1, 0).frames, at)[0]!;
   }
 
   /**
@@ -306,20 +300,16 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     let { countMax, bytesMax } = checkReadLimits(limits);
     const records: LogRecord[] = [];
     while (at < this.visibleEnd && countMax > 0 && (records.length === 0 || bytesMax > 0)) {
-      const raw = this.readFramesUpToDamage(at, { countMax, bytesMax }, records.length > 0);
+      // A later segment's damaged first record ends the range; only the first read reports it.
+      const raw = records.length === 0 ? this.framesFrom(at, countMax, bytesMax) : unlessDamaged(() => this.framesFrom(at, countMax, bytesMax));
       if (raw === undefined) break;
       if (records.length > 0 && raw.frames.length > bytesMax) break;
-      for (const record of decodeFrames(raw.frames, at)) records.push(record);
+      decodeFrames(raw.frames, at, records);
       at += raw.count;
       countMax -= raw.count;
       bytesMax -= raw.frames.length;
     }
     return records;
-  }
-
-  /** readFrames, or undefined instead of DataLossError when `stopAtDamage`. */
-  private readFramesUpToDamage(offset: number, limits: ReadLimits, stopAtDamage: boolean): RawFrames | undefined {
-    return stopAtDamage ? unlessDamaged(() => this.readFrames(offset, limits)) : this.readFrames(offset, limits);
   }
 
   /**
@@ -329,10 +319,14 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   readFrames(offset: number | bigint, limits: ReadLimits = {}): RawFrames {
     const at = this.checkReadable(offset);
     const { countMax, bytesMax } = checkReadLimits(limits);
+    return this.framesFrom(at, countMax, bytesMax);
+  }
+
+  /** readFrames from `at`, an offset already checked readable, with limits already checked. */
+  private framesFrom(at: number, countMax: number, bytesMax: number): RawFrames {
     const segment = this.segmentFor(at);
-    const available = Math.min(segment.baseOffset + segment.files.count, this.visibleEnd) - at;
-    const frames = segment.files.read(at - segment.baseOffset, Math.min(countMax, available), bytesMax);
-    return { firstOffset: at, count: scanFrames(frames).count, frames };
+    const available = Math.min(segment.writtenEnd, this.visibleEnd) - at;
+    return segment.files.read(at - segment.baseOffset, Math.min(countMax, available), bytesMax);
   }
 
   /**
@@ -687,12 +681,16 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     return unlessDamaged(() => this.read(last).timestampMs) ?? 0;
   }
 
+  /**
+   * The readable offset `offset` as a number: the one conversion of a caller's bigint on the read
+   * path (a bigint beyond the safe integers rounds, but stays beyond every offset, so is out of range).
+   */
   private checkReadable(offset: number | bigint): number {
     this.checkOpen();
     if (typeof offset === "number" && !Number.isInteger(offset)) throw new InvalidArgumentError(`offset must be an integer, got ${offset}`);
-    const asBig = BigInt(offset);
-    if (asBig < BigInt(this.lowestOffset) || asBig >= BigInt(this.visibleEnd)) throw new OffsetOutOfRangeError(asBig);
-    return Number(asBig);
+    const at = Number(offset);
+    if (at < this.lowestOffset || at >= this.visibleEnd) throw new OffsetOutOfRangeError(BigInt(offset));
+    return at;
   }
 
   /** The segment holding `offset`, which must be readable. */

@@ -12,6 +12,16 @@ export interface SegmentRecovery {
   readonly scannedRecords: number;
 }
 
+/**
+ * Stored frames exactly as on disk (see native/frame.h): `count` records from `firstOffset` on, the
+ * first frame full. What Log.readFrames returns, to repair another replica's damaged range.
+ */
+export interface RawFrames {
+  readonly firstOffset: number;
+  readonly count: number;
+  readonly frames: Buffer;
+}
+
 /** One segment's files. Records are addressed by their index relative to the segment's base offset. */
 export interface NativeSegment {
   /** Records written (not necessarily synced). */
@@ -26,11 +36,12 @@ export interface NativeSegment {
   /** Keeps the first `count` records and syncs; nothing may read past `count` meanwhile. */
   truncate(count: number): Promise<void>;
   /**
-   * Verified frames from `relative` on: at least one, at most countMax, within bytesMax stored bytes
-   * unless the first is larger, and only up to the first damaged record (DataLossError if that is
-   * the first). The first frame is returned full.
+   * Verified frames from `relative` on, with their first offset and their count (from the one walk
+   * that verifies them): at least one, at most countMax, within bytesMax stored bytes unless the
+   * first is larger, and only up to the first damaged record (DataLossError if that is the first).
+   * The first frame is returned full.
    */
-  read(relative: number, countMax: number, bytesMax: number): Buffer;
+  read(relative: number, countMax: number, bytesMax: number): RawFrames;
   /** Relative index of the first record created at or after `ms`, or -1. */
   findTime(ms: number): number;
   /**

@@ -90,12 +90,12 @@ async function copyRecords(segment: Segment, copy: Segment, from: number, to: nu
 function readOwn(segment: Segment, at: number, countMax: number): Buffer {
   const relative = at - segment.baseOffset;
   try {
-    return segment.files.read(relative, countMax, COPY_BYTES);
+    return segment.files.read(relative, countMax, COPY_BYTES).frames;
   } catch (error) {
     if (!(error instanceof DataLossError)) throw error;
   }
   try {
-    return segment.files.read(relative, 1, 0);
+    return segment.files.read(relative, 1, 0).frames;
   } catch (error) {
     if (!(error instanceof DataLossError)) throw error;
     throw new DataLossError(`record ${at} is damaged too but lies outside the range given to replace: give every damaged record of the segment at ${segment.baseOffset} in one range`, { cause: error });
