@@ -1,6 +1,7 @@
 // `loghouse status` (the real binary) against a 3-node cluster of real processes: every member with
 // its role, liveness, term and lag as the leader sees it; what a follower can tell (every member's
-// liveness, from gossip; no lag); and a SIGKILLed follower turning suspect, then dead, in the leader's answer.
+// liveness, from gossip; no lag); `consume --from 0` reading from the log's start at offset 1; and a
+// SIGKILLed follower turning suspect, then dead, in the leader's answer.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProcessCluster } from "./support/process-cluster.ts";
@@ -45,6 +46,12 @@ test("status shows each member's role, liveness, term and lag; a killed follower
     [1, 2, 3].map((id) => ({ id: String(id), rpcAddr: cluster.address(id), isLeader: id === leader, role: "voter", liveness: "alive" })),
   );
   assert.ok(fromLeader.every((line) => line.term === term));
+
+  // A cluster's log starts at offset 1 (index 1 is its start point): --from 0 reads from the start, saying so.
+  const fromZero = await runCli(["consume", "--server", cluster.address(follower), "--from", "0", "--count", "3"]);
+  assert.equal(fromZero.code, 0, fromZero.stderr);
+  assert.deepEqual(fromZero.stdout.trim().split("\n"), ["a", "b", "c"]);
+  assert.match(fromZero.stderr, /offset 0 is before the log's start; reading from 1/);
 
   // A follower knows every member's liveness from gossip, and nobody's lag.
   const fromFollower = await members(cluster, follower);

@@ -3,6 +3,7 @@
 // (--timeout, retries included), number flags, and writing to stdout at the pace of the reader.
 import { readFileSync } from "node:fs";
 import { LoghouseClient, type ClientOptions } from "../client/client.ts";
+import { splitAddressList } from "../client/address-list.ts";
 import { ClusterClient } from "../client/cluster-client.ts";
 import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
 import { UsageError } from "../errors.ts";
@@ -16,7 +17,7 @@ const CALL_TIMEOUT_MS_DEFAULT = 30_000;
 /** --server (or LOGHOUSE_SERVER): one or more HOST:PORT, separated by commas. */
 export function serverAddresses(flags: Flags, env: NodeJS.ProcessEnv): string[] {
   const list = stringFlag(flags, "server") ?? env.LOGHOUSE_SERVER ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
-  const addresses = list.split(",").map((address) => address.trim());
+  const addresses = splitAddressList(list);
   try {
     for (const address of addresses) parseHostPort(address, "--server");
   } catch (error) {

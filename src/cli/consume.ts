@@ -21,9 +21,19 @@ function parseStart(from: string | undefined, fromTime: string | undefined): Sta
   throw new UsageError(`--from must be an offset, -N (N before the end), "start" or "end", got ${from}`);
 }
 
-/** The first offset to read, asking the node where the start depends on the log. */
+/**
+ * The first offset to read, asking the node where the start depends on the log. An offset below the
+ * log's start (offset 0 of a cluster, whose log starts at 1; or records retention dropped) reads
+ * from the start, saying so on stderr, as a consumer resetting to the earliest offset would.
+ */
 async function startOffset(client: ClusterClient, start: Start): Promise<bigint | "start" | "end"> {
-  if (typeof start === "string" || "offset" in start) return typeof start === "string" ? start : start.offset;
+  if (typeof start === "string") return start;
+  if ("offset" in start) {
+    const { lowestOffset } = await client.offsets();
+    if (start.offset >= lowestOffset) return start.offset;
+    process.stderr.write(`loghouse: offset ${start.offset} is before the log's start; reading from ${lowestOffset}\n`);
+    return lowestOffset;
+  }
   if ("timeMs" in start) return (await client.offsetForTimestamp(start.timeMs)).offset;
   const { lowestOffset, endOffset } = await client.offsets();
   const back = endOffset - start.back;

@@ -5,6 +5,7 @@
 // signal exits at once.
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { splitAddressList } from "../client/address-list.ts";
 import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
 import { InvalidConfigError, UsageError } from "../errors.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, resolveServerConfig, type ServerConfigInput } from "../server/config.ts";
@@ -212,7 +213,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise);
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
   const join = pick(flags.join, "LOGHOUSE_JOIN", file.join);
-  const joinAddresses = join === undefined ? [] : join.split(",").map((address) => address.trim()).filter((address) => address !== "");
+  const joinAddresses = join === undefined ? [] : splitAddressList(join);
   for (const address of joinAddresses) parseHostPort(address, "join");
   const clustered = flags.bootstrap === true || join !== undefined || (await hasClusterState(dataDir));
   const security = securitySettings(flags, env, file);

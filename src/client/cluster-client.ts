@@ -16,6 +16,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { InvalidArgumentError, OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
 import type * as wire from "../gen/log/v1/log_pb.ts";
+import { splitAddressList } from "./address-list.ts";
 import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
 import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
@@ -72,7 +73,7 @@ export class ClusterClient implements RecordSource {
     this.readRoute = options.reads === "leader" ? "leader" : "reader";
     this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
     this.backoff = new Backoff(options.backoffInitialMs ?? 50, this.backoffMaxMs);
-    const seeds = (typeof addresses === "string" ? addresses.split(",") : addresses).map((address) => address.trim()).filter((address) => address !== "");
+    const seeds = splitAddressList(typeof addresses === "string" ? addresses : addresses.join(","));
     this.view = new ClusterView(seeds, (address, deadline) => this.askServers(address, deadline), this.backoffMaxMs);
   }
 

@@ -161,7 +161,7 @@ export class ClusterNode {
   ) {
     this.admitted = stateFile.existed || options.bootstrap === true;
     this.logger = options.logger ?? silentLogger;
-    this.reachability = new PeerReachability(nodeId, this.logger, (id) => this.nameOf(id));
+    this.reachability = new PeerReachability(nodeId, this.logger, (id) => this.nameOf(id), (id) => this.liveness.hasHeard(id));
     this.current = newReplica();
     this.rangeRepair = new RangeRepair({
       nodeId,
@@ -386,6 +386,7 @@ export class ClusterNode {
     this.assertMember();
     const { membership, lead, term, lastIndex } = this.replica.status();
     const leads = lead === this.nodeId;
+    const gossipLiveness = this.gossip?.liveness();
     return [...membership.voters, ...membership.learners].map((id) => {
       const match = this.replica.matchIndexOf(id);
       return {
@@ -393,7 +394,7 @@ export class ClusterNode {
         rpcAddr: this.addresses[id] ?? "",
         isLeader: id === lead,
         isVoter: membership.voters.includes(id),
-        liveness: id === this.nodeId ? "alive" : (this.gossip?.livenessOf(id) ?? this.liveness.of(id, leads || id === lead)),
+        liveness: id === this.nodeId ? "alive" : (gossipLiveness?.(id) ?? this.liveness.of(id, leads || id === lead)),
         term,
         lag: match === undefined ? undefined : lastIndex - match,
       };
@@ -749,6 +750,7 @@ export class ClusterNode {
     else if (change.kind === MembershipChangeKind.PromoteLearner) this.logger.info("member promoted to voter", fields);
     else if (change.kind === MembershipChangeKind.RemoveNode) {
       this.reachability.forget(change.nodeId);
+      this.liveness.forget(change.nodeId);
       this.logger.info("member removed", fields);
     }
   }

@@ -141,14 +141,19 @@ export class MemberGossip {
   }
 
   /**
-   * How the member with Raft id `nodeId` looks to gossip, or undefined when gossip has no view of it.
-   * A Raft id whose name gossip now knows under another Raft id (a replaced node) is dead.
+   * How each member looks to gossip, by Raft id (undefined where gossip has no view of it), from one
+   * reading of the group. A Raft id whose name gossip now knows under another Raft id (a replaced
+   * node) is dead.
    */
-  livenessOf(nodeId: number): Liveness | undefined {
-    const view = this.viewOf(nodeId);
-    if (view === undefined) return undefined;
-    const raftId = gossipTagRaftId(view.role);
-    return raftId !== undefined && raftId !== nodeId ? "dead" : view.state;
+  liveness(): (nodeId: number) => Liveness | undefined {
+    const byName = new Map(this.membership.members().map((member) => [member.name, member]));
+    return (nodeId) => {
+      const name = this.host.nameOf(nodeId);
+      const view = name === undefined ? undefined : byName.get(name);
+      if (view === undefined) return undefined;
+      const raftId = gossipTagRaftId(view.role);
+      return raftId !== undefined && raftId !== nodeId ? "dead" : view.state;
+    };
   }
 
   /** What /metrics shows of the gossip. */

@@ -28,6 +28,16 @@ export class PeerLiveness {
     this.heardAt.set(nodeId, this.options.now());
   }
 
+  /** Whether Raft traffic ever arrived from `nodeId` (since this node started, or since it was forgotten). */
+  hasHeard(nodeId: number): boolean {
+    return this.heardAt.has(nodeId);
+  }
+
+  /** `nodeId` left the cluster. */
+  forget(nodeId: number): void {
+    this.heardAt.delete(nodeId);
+  }
+
   /**
    * How `nodeId` looks when this node expects to hear from it (`expected`: it leads, or `nodeId`
    * does). A member never heard from is judged from this node's start, so a fresh leader does not

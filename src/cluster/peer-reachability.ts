@@ -5,7 +5,6 @@
 import type { Logger } from "../logger.ts";
 
 export class PeerReachability {
-  private readonly heardFrom = new Set<number>();
   private readonly lost = new Set<number>();
 
   constructor(
@@ -13,24 +12,24 @@ export class PeerReachability {
     private readonly logger: Logger,
     /** A member's name, for the lines (Raft ids are drawn at random). */
     private readonly nameOf: (peer: number) => string,
+    /** Whether this node has heard from `peer` (PeerLiveness keeps when). */
+    private readonly heardFrom: (peer: number) => boolean,
   ) {}
 
   /** A message from `peer` arrived. */
   heard(peer: number): void {
     if (this.lost.size > 0 && this.lost.delete(peer)) this.logger.info("peer reachable again", { nodeId: this.nodeId, peer: this.nameOf(peer), peerId: peer });
-    this.heardFrom.add(peer);
   }
 
   /** A connection to `peer` failed or was lost. */
   failed(peer: number, address: string, reason: string): void {
-    if (!this.heardFrom.has(peer) || this.lost.has(peer)) return;
+    if (!this.heardFrom(peer) || this.lost.has(peer)) return;
     this.lost.add(peer);
     this.logger.warn("peer lost", { nodeId: this.nodeId, peer: this.nameOf(peer), peerId: peer, address, reason });
   }
 
   /** `peer` left the cluster: nothing more is said about it. */
   forget(peer: number): void {
-    this.heardFrom.delete(peer);
     this.lost.delete(peer);
   }
 }

@@ -17,7 +17,7 @@ import type {
   ServerSchema,
 } from "../gen/log/v1/log_pb.ts";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import type { LogRecord, ProducerAppender, ServedLog } from "../storage/index.ts";
+import type { AppendedBatch, LogRecord, ProducerAppender, ProducerBatch, ServedLog } from "../storage/index.ts";
 import type { Tracer } from "../observability/tracing.ts";
 import type { CallContext, ServiceHandlers } from "./call-context.ts";
 import type { ServerLimits } from "./config.ts";
@@ -142,12 +142,13 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     return counted(log.readRange(at, bounds));
   };
 
-  /** Appends one record, once per (producer, sequence) when the request names its producer. */
-  const appendRecord = (request: ProduceRequest, context: CallContext): Promise<number> => {
-    const value = recordValue(request);
-    if (request.producer === undefined) return append([value], context);
-    return producers.appendOnce([value], request.producer).then((appended) => appended.firstOffset);
-  };
+  /** Appends `values`, once per (producer, sequence) when the request names its producer; resolves with where they are. */
+  const appendValues = (values: readonly Uint8Array[], producer: ProducerBatch | undefined, context: CallContext): Promise<AppendedBatch> =>
+    producer === undefined ? append(values, context).then((firstOffset) => ({ firstOffset, count: values.length })) : producers.appendOnce(values, producer);
+
+  /** Appends one record (once per producer sequence); resolves with its offset. */
+  const appendRecord = (request: ProduceRequest, context: CallContext): Promise<number> =>
+    appendValues([recordValue(request)], request.producer, context).then((appended) => appended.firstOffset);
 
   const produce: Unary<ProduceRequest, { offset: bigint }> = async (request, context) => {
     return { offset: BigInt(await appendRecord(request, context)) };
@@ -188,8 +189,7 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     if (values.length > limits.batchRecordsMax) {
       throw new BatchTooLargeError(`batch of ${values.length} records exceeds batchRecordsMax ${limits.batchRecordsMax}`);
     }
-    if (request.producer === undefined) return { firstOffset: BigInt(await append(values, context)), count: values.length };
-    const appended = await producers.appendOnce(values, request.producer);
+    const appended = await appendValues(values, request.producer, context);
     return { firstOffset: BigInt(appended.firstOffset), count: appended.count };
   };
 

@@ -390,8 +390,8 @@ function readRecord(reader: Reader, end: number): RecordMessage {
   return { $typeName: "log.v1.Record", value: value ?? new Uint8Array(0), offset, term, type, timestampMs };
 }
 
-/** The record in field 1 of a message that holds one (ConsumeResponse, ProduceRequest), if any. */
-function readSingleRecord(bytes: Uint8Array): RecordMessage | undefined {
+/** Decodes a ConsumeResponse: the record in field 1, if any. */
+export function decodeConsumeResponse(bytes: Uint8Array): ConsumeResponse {
   const reader = new Reader(bytes);
   let record: RecordMessage | undefined;
   while (!reader.done) {
@@ -402,11 +402,6 @@ function readSingleRecord(bytes: Uint8Array): RecordMessage | undefined {
       reader.skip(tag & 7);
     }
   }
-  return record;
-}
-
-export function decodeConsumeResponse(bytes: Uint8Array): ConsumeResponse {
-  const record = readSingleRecord(bytes);
   return record === undefined ? { $typeName: "log.v1.ConsumeResponse" } : { $typeName: "log.v1.ConsumeResponse", record };
 }
 
