@@ -7,7 +7,9 @@
 //   - for unary calls, a fresh node with --durability none: the node's own stack without the disk.
 // Beside each latency it prints the p50 of one 100-byte write + fdatasync measured in the same run
 // (a unary Produce cannot be faster), the mean latency, what the node itself measured of the same
-// calls (its /metrics: mean time in the Produce handler, mean write + fdatasync of a group commit),
+// calls (its /metrics: mean time in the Produce handler, which includes waiting for the request's
+// body; mean write + fdatasync of a group commit, which includes the hand-offs to the storage worker
+// thread and back, the gap between it and the raw fdatasync),
 // and for each server its CPU per call from /proc. So a c=1 latency splits into the client and HTTP/2
 // (the floor's), the handler's own time, and the disk's, and a figure that moves shows which part moved.
 //

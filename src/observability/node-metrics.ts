@@ -66,7 +66,7 @@ export class NodeMetrics implements ClusterMetrics {
     this.recordsReadCounter = new Counter({ name: "loghouse_records_read_total", help: "Records read from the log for consumers.", registers });
     this.syncSeconds = new Histogram({
       name: "loghouse_fsync_duration_seconds",
-      help: "One group commit's write and fdatasync, on the storage worker thread.",
+      help: "One group commit's write and fdatasync as the event loop sees it: from handing the write to the storage worker thread until the worker's completion is handled.",
       buckets: SYNC_BUCKETS_SECONDS,
       registers,
     });

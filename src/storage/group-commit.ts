@@ -34,7 +34,7 @@ export interface GroupCommitOptions {
   readonly onCommitted: (endOffset: number) => void;
   /** Called once when a write or sync fails; no further commit is attempted until resume(). */
   readonly onFailed: (error: unknown) => void;
-  /** Called after each write that was synced, with its duration (write and fdatasync) in seconds. */
+  /** Called after each write that was synced, with its duration in seconds: the write and fdatasync, and the hand-offs to the worker thread and back. */
   readonly onSynced?: (seconds: number) => void;
 }
 
