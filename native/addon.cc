@@ -34,6 +34,10 @@ Napi::Value Initialize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+bool IsTypedArrayOf(const Napi::Value& value, napi_typedarray_type type) {
+  return value.IsTypedArray() && value.As<Napi::TypedArray>().TypedArrayType() == type;
+}
+
 bool ReadMetadata(const Napi::CallbackInfo& info, size_t first, RecordMetadata* metadata) {
   if (!IsSafeInteger(info[first], kSafeIntegerMax) || !IsSafeInteger(info[first + 1], kSafeIntegerMax) ||
       !IsSafeInteger(info[first + 2], 4294967295.0) || info[first + 1].As<Napi::Number>().DoubleValue() < 1) {
@@ -45,46 +49,52 @@ bool ReadMetadata(const Napi::CallbackInfo& info, size_t first, RecordMetadata* 
   return true;
 }
 
-// encode(packed: Uint8Array, lengths: Uint32Array, firstOffset, term, timestampMs, type): Buffer of
-// sealed frames for the values laid end to end in `packed` (lengths[i] bytes each), at consecutive
-// offsets from firstOffset: one full frame, then compact ones. Packing the values in JavaScript
-// (Buffer.concat) costs less than reaching into an array of buffers one napi call at a time.
+// encode(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, firstOffset, term, timestampMs,
+// type): Buffer of sealed frames for the values bytes[offsets[i], offsets[i] + lengths[i]), at
+// consecutive offsets from firstOffset: one full frame, then compact ones. The values may lie
+// anywhere in `bytes` (a ProduceBatch request keeps its protobuf tags and lengths between them), so
+// each is copied once, from where it lies straight into its frame, as its checksum is computed.
+// Reading them from one buffer costs one crossing for the batch; an array of buffers would cost one
+// napi call per value.
 Napi::Value Encode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RecordMetadata metadata;
-  if (info.Length() != 6 || !info[0].IsTypedArray() || !info[1].IsTypedArray() ||
-      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array || !IsSafeInteger(info[2], kSafeIntegerMax) ||
-      !ReadMetadata(info, 3, &metadata)) {
-    ThrowTypeError(env, "encode(packed: Uint8Array, lengths: Uint32Array, firstOffset, term, timestampMs >= 1, type)");
+  if (info.Length() != 7 || !IsTypedArrayOf(info[0], napi_uint8_array) || !IsTypedArrayOf(info[1], napi_uint32_array) ||
+      !IsTypedArrayOf(info[2], napi_uint32_array) || !IsSafeInteger(info[3], kSafeIntegerMax) || !ReadMetadata(info, 4, &metadata)) {
+    ThrowTypeError(env, "encode(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, firstOffset, term, timestampMs >= 1, type)");
     return env.Undefined();
   }
-  Napi::TypedArrayOf<uint8_t> packed = info[0].As<Napi::TypedArrayOf<uint8_t>>();
-  Napi::TypedArrayOf<uint32_t> lengths = info[1].As<Napi::TypedArrayOf<uint32_t>>();
+  Napi::TypedArrayOf<uint8_t> bytes = info[0].As<Napi::TypedArrayOf<uint8_t>>();
+  Napi::TypedArrayOf<uint32_t> offsets = info[1].As<Napi::TypedArrayOf<uint32_t>>();
+  Napi::TypedArrayOf<uint32_t> lengths = info[2].As<Napi::TypedArrayOf<uint32_t>>();
   const size_t count = lengths.ElementLength();
+  if (count == 0 || offsets.ElementLength() != count) {
+    ThrowTypeError(env, "encode: offsets and lengths must be non-empty and as long as each other");
+    return env.Undefined();
+  }
   size_t valueBytes = 0;
   for (size_t i = 0; i < count; i++) {
     if (lengths[i] > kValueBytesHardMax) {
       ThrowTypeError(env, "encode: a value is larger than any record may be");
       return env.Undefined();
     }
+    // Both are below 2^32, so their sum cannot wrap a 64-bit size_t.
+    if (static_cast<size_t>(offsets[i]) + lengths[i] > bytes.ByteLength()) {
+      ThrowTypeError(env, "encode: a value runs past the end of its bytes");
+      return env.Undefined();
+    }
     valueBytes += lengths[i];
   }
-  if (count == 0 || valueBytes != packed.ByteLength()) {
-    ThrowTypeError(env, "encode: lengths must be non-empty and add up to the packed bytes");
-    return env.Undefined();
-  }
-  uint64_t offset = static_cast<uint64_t>(info[2].As<Napi::Number>().DoubleValue());
+  uint64_t offset = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
   const size_t total = kFullHeaderBytes + (count - 1) * kCompactHeaderBytes + valueBytes;
   Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, total);
-  const uint8_t* value = packed.Data();
+  const uint8_t* values = bytes.Data();
   uint8_t* cursor = out.Data();
-  WriteFullFrame(cursor, offset, metadata, value, lengths[0]);
+  WriteFullFrame(cursor, offset, metadata, values + offsets[0], lengths[0]);
   cursor += kFullHeaderBytes + lengths[0];
-  value += lengths[0];
   for (size_t i = 1; i < count; i++) {
-    WriteCompactFrame(cursor, ++offset, value, lengths[i]);
+    WriteCompactFrame(cursor, ++offset, values + offsets[i], lengths[i]);
     cursor += kCompactHeaderBytes + lengths[i];
-    value += lengths[i];
   }
   assert(cursor == out.Data() + out.Length());
   return out;

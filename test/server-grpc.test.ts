@@ -156,6 +156,24 @@ describe("batch extensions over grpc-js", () => {
     assert.equal(text((await client.unary("consume", { offset: 500n })).record.value), "v499");
   });
 
+  test("ProduceBatch stores every value exactly as sent, empty ones included, with and without a producer", async (t) => {
+    const { client } = await connect(t);
+    // More values than the server's decoder makes room for at first, of every size up to a few KiB.
+    const sent = Array.from({ length: 1500 }, (_, i) => (i % 7 === 0 ? Buffer.alloc(0) : Buffer.alloc((i * 37) % 2000, i % 251)));
+    const plain = await client.unary("produceBatch", { values: sent });
+    const producer = { producerId: Buffer.from("gathered-producer"), sequence: 0n };
+    const marked = await client.unary("produceBatch", { values: sent, producer });
+    assert.deepEqual(await client.unary("produceBatch", { values: sent, producer }), marked, "a retry is answered with the original's offsets");
+    for (const firstOffset of [plain.firstOffset, marked.firstOffset]) {
+      const received: Buffer[] = [];
+      while (received.length < sent.length) {
+        const { records } = await client.unary("consumeBatch", { offset: firstOffset + BigInt(received.length), maxRecords: sent.length - received.length });
+        received.push(...records.map((record: { value: Uint8Array }) => Buffer.from(record.value)));
+      }
+      assert.deepEqual(received, sent);
+    }
+  });
+
   test("ProduceBatch with no records is INVALID_ARGUMENT", async (t) => {
     const { client } = await connect(t);
     await rejectsWith(client.unary("produceBatch", { values: [] }), grpc.status.INVALID_ARGUMENT);

@@ -25,6 +25,7 @@ import {
   encodeRecordBatch,
   WireFormatError,
 } from "../src/wire/record-codec.ts";
+import { valueViews } from "../src/storage/gathered-values.ts";
 
 const U64_MAX = 2n ** 64n - 1n;
 const edgeU64 = [0n, 1n, 127n, 128n, 16_383n, 16_384n, 2n ** 28n - 1n, 2n ** 28n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n, U64_MAX];
@@ -63,13 +64,17 @@ function randomProducer(i: number): { producerId: Uint8Array; sequence: bigint }
   return { producerId: i % 5 === 0 ? new Uint8Array(0) : randomBytes(randomInt(1, 65)), sequence: edgeU64[i % edgeU64.length]! };
 }
 
-test("the ProduceBatchRequest codec matches protobuf-es both ways", () => {
+test("the ProduceBatchRequest codec matches protobuf-es both ways, the values decoded gathered where they lie", () => {
   for (let i = 0; i < 200; i++) {
-    const values = Array.from({ length: randomInt(0, 30) }, () => (randomInt(5) === 0 ? new Uint8Array(0) : randomBytes(randomInt(1, 400))));
+    // Now and then more values than a gathered batch makes room for at first.
+    const count = i % 40 === 0 ? randomInt(250, 1100) : randomInt(0, 30);
+    const values = Array.from({ length: count }, () => (randomInt(5) === 0 ? new Uint8Array(0) : randomBytes(randomInt(1, 400))));
     const message = i % 3 === 0 ? { values } : { values, producer: randomProducer(i) };
     const expected = toBinary(ProduceBatchRequestSchema, create(ProduceBatchRequestSchema, message));
     assert.deepEqual(new Uint8Array(encodeProduceBatchRequest(message)), expected);
-    assert.deepEqual(decodeProduceBatchRequest(expected), fromBinary(ProduceBatchRequestSchema, expected));
+    const decoded = decodeProduceBatchRequest(expected);
+    assert.equal(decoded.values.bytes.buffer, expected.buffer, "the values are not copied");
+    assert.deepEqual({ ...decoded, values: valueViews(decoded.values) }, fromBinary(ProduceBatchRequestSchema, expected));
   }
 });
 
@@ -112,6 +117,7 @@ test("malformed bytes are refused with WireFormatError", () => {
   ];
   for (const bytes of cases) {
     assert.throws(() => decodeConsumeBatchResponse(bytes), WireFormatError, `bytes ${bytes.toString("hex")}`);
+    assert.throws(() => decodeProduceBatchRequest(bytes), WireFormatError, `ProduceBatchRequest bytes ${bytes.toString("hex")}`);
     assert.throws(() => fromBinary(ConsumeBatchResponseSchema, bytes), Error, `protobuf-es also refuses ${bytes.toString("hex")}`);
   }
 });

@@ -3,11 +3,10 @@
 // sends one (a follower forwarding an append does), and the appends the handler makes are its
 // children. A ProduceStream has one span for the whole call, counting its messages: a span per
 // message would cost more than the message itself.
-import type { Log as LogServiceDesc } from "../gen/log/v1/log_pb.ts";
 import type { SpanAttributes, SpanOptions, TraceSpan, Tracer } from "../observability/tracing.ts";
-import type { CallContext, ServiceHandlers } from "./call-context.ts";
-
-type LogHandlers = ServiceHandlers<typeof LogServiceDesc>;
+import { valueCount } from "../storage/index.ts";
+import type { CallContext } from "./call-context.ts";
+import type { LogHandlers } from "./log-service.ts";
 
 function serverSpan(method: string, context: CallContext, attributes: SpanAttributes = {}): SpanOptions {
   return {
@@ -45,7 +44,7 @@ export function traceProduces(handlers: LogHandlers, tracer: Tracer): LogHandler
     ...handlers,
     produce: (request, context) => tracer.inSpan("log.v1.Log/Produce", serverSpan("Produce", context), async () => handlers.produce(request, context)),
     produceBatch: (request, context) =>
-      tracer.inSpan("log.v1.Log/ProduceBatch", serverSpan("ProduceBatch", context, { "loghouse.records": request.values.length }), async () => handlers.produceBatch(request, context)),
+      tracer.inSpan("log.v1.Log/ProduceBatch", serverSpan("ProduceBatch", context, { "loghouse.records": valueCount(request.values) }), async () => handlers.produceBatch(request, context)),
     produceStream: (requests, context) => inStreamSpan(tracer.startSpan("log.v1.Log/ProduceStream", serverSpan("ProduceStream", context)), handlers.produceStream(requests, context)),
   };
 }

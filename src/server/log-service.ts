@@ -17,14 +17,33 @@ import type {
   ServerSchema,
 } from "../gen/log/v1/log_pb.ts";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import type { AppendedBatch, LogRecord, ProducerAppender, ProducerBatch, ServedLog } from "../storage/index.ts";
+import {
+  isGathered,
+  valueCount,
+  valueViews,
+  type AppendedBatch,
+  type AppendValues,
+  type GatheredValues,
+  type LogRecord,
+  type ProducerAppender,
+  type ProducerBatch,
+  type ServedLog,
+} from "../storage/index.ts";
+import type { GatheredProduceBatchRequest } from "../wire/record-codec.ts";
 import type { Tracer } from "../observability/tracing.ts";
 import type { CallContext, ServiceHandlers } from "./call-context.ts";
 import type { ServerLimits } from "./config.ts";
 import { traceProduces } from "./log-service-tracing.ts";
 
-
 type Unary<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
+
+/**
+ * The service's handlers. ProduceBatch also takes its request with the values gathered, as the gRPC
+ * fast path decodes it (src/wire); the Connect router hands it protobuf-es's array of values.
+ */
+export type LogHandlers = Omit<ServiceHandlers<typeof LogServiceDesc>, "produceBatch"> & {
+  produceBatch: (request: ProduceBatchRequest | GatheredProduceBatchRequest, context: CallContext) => ReturnType<ServiceHandlers<typeof LogServiceDesc>["produceBatch"]>;
+};
 
 export interface LogServiceOptions {
   readonly log: ServedLog;
@@ -77,8 +96,15 @@ export function toRecordMessage(record: LogRecord): MessageInitShape<typeof Reco
   };
 }
 
-export function createLogService(options: LogServiceOptions): ServiceHandlers<typeof LogServiceDesc> {
+export function createLogService(options: LogServiceOptions): LogHandlers {
   const { log, producers, limits, tracer } = options;
+
+  // Gathered values go to a log whole where it takes them so (a single node's), else as a view per value (a cluster's).
+  const appendGathered = log.appendGathered?.bind(log) ?? ((values: GatheredValues, context: CallContext) => log.append(valueViews(values), context));
+  const appendGatheredOnce =
+    producers.appendGatheredOnce?.bind(producers) ?? ((values: GatheredValues, producer: ProducerBatch) => producers.appendOnce(valueViews(values), producer));
+  const appendToLog = (values: AppendValues, context: CallContext): Promise<number> =>
+    isGathered(values) ? appendGathered(values, context) : log.append(values, context);
 
   /**
    * Appends `values` for the call of `context` (a follower forwards them with its deadline and
@@ -87,10 +113,10 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
    */
   const append =
     tracer === undefined
-      ? (values: readonly Uint8Array[], context: CallContext) => log.append(values, context)
-      : (values: readonly Uint8Array[], context: CallContext) =>
-          tracer.inSpan("loghouse.append", { kind: "internal", attributes: { "loghouse.records": values.length } }, async (span) => {
-            const firstOffset = await log.append(values, context);
+      ? appendToLog
+      : (values: AppendValues, context: CallContext) =>
+          tracer.inSpan("loghouse.append", { kind: "internal", attributes: { "loghouse.records": valueCount(values) } }, async (span) => {
+            const firstOffset = await appendToLog(values, context);
             span.setAttribute("loghouse.first_offset", firstOffset);
             return firstOffset;
           });
@@ -143,8 +169,10 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
   };
 
   /** Appends `values`, once per (producer, sequence) when the request names its producer; resolves with where they are. */
-  const appendValues = (values: readonly Uint8Array[], producer: ProducerBatch | undefined, context: CallContext): Promise<AppendedBatch> =>
-    producer === undefined ? append(values, context).then((firstOffset) => ({ firstOffset, count: values.length })) : producers.appendOnce(values, producer);
+  const appendValues = (values: AppendValues, producer: ProducerBatch | undefined, context: CallContext): Promise<AppendedBatch> => {
+    if (producer === undefined) return append(values, context).then((firstOffset) => ({ firstOffset, count: valueCount(values) }));
+    return isGathered(values) ? appendGatheredOnce(values, producer) : producers.appendOnce(values, producer);
+  };
 
   /** Appends one record (once per producer sequence); resolves with its offset. */
   const appendRecord = (request: ProduceRequest, context: CallContext): Promise<number> =>
@@ -183,11 +211,12 @@ export function createLogService(options: LogServiceOptions): ServiceHandlers<ty
     return { servers: [...options.servers()] };
   };
 
-  const produceBatch: Unary<ProduceBatchRequest, { firstOffset: bigint; count: number }> = async (request, context) => {
+  const produceBatch: Unary<ProduceBatchRequest | GatheredProduceBatchRequest, { firstOffset: bigint; count: number }> = async (request, context) => {
     const { values } = request;
-    if (values.length === 0) throw new InvalidArgumentError("a batch needs at least one record");
-    if (values.length > limits.batchRecordsMax) {
-      throw new BatchTooLargeError(`batch of ${values.length} records exceeds batchRecordsMax ${limits.batchRecordsMax}`);
+    const count = valueCount(values);
+    if (count === 0) throw new InvalidArgumentError("a batch needs at least one record");
+    if (count > limits.batchRecordsMax) {
+      throw new BatchTooLargeError(`batch of ${count} records exceeds batchRecordsMax ${limits.batchRecordsMax}`);
     }
     const appended = await appendValues(values, request.producer, context);
     return { firstOffset: BigInt(appended.firstOffset), count: appended.count };

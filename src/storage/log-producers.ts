@@ -7,6 +7,7 @@
 // scan, is forgotten: its producer starts afresh.
 import assert from "node:assert/strict";
 import { BATCH_MARK_TYPE, decodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
+import type { AppendValues, GatheredValues } from "./gathered-values.ts";
 import type { Log } from "./log.ts";
 import { ProducerAppends } from "./producer-appends.ts";
 import type { AppendedBatch, ProducerLimits } from "./producer-sequences.ts";
@@ -18,6 +19,11 @@ const SCAN_STEP_RECORDS = 10_000;
 export interface ProducerAppender {
   /** Appends `values` as `batch` unless it was appended already; resolves with where its records are. */
   appendOnce(values: readonly Uint8Array[], batch: ProducerBatch): Promise<AppendedBatch>;
+  /**
+   * appendOnce for values gathered in one buffer, offered where the log frames them straight from it
+   * (see ServedLog.appendGathered): a single node's producers.
+   */
+  appendGatheredOnce?(batch: GatheredValues, producer: ProducerBatch): Promise<AppendedBatch>;
 }
 
 export class LogProducers implements ProducerAppender {
@@ -49,11 +55,20 @@ export class LogProducers implements ProducerAppender {
   }
 
   appendOnce(values: readonly Uint8Array[], batch: ProducerBatch): Promise<AppendedBatch> {
+    return this.appendMarkedOnce(values, batch, (batchValues) => this.log.append(batchValues));
+  }
+
+  appendGatheredOnce(values: GatheredValues, batch: ProducerBatch): Promise<AppendedBatch> {
+    return this.appendMarkedOnce(values, batch, (batchValues) => this.log.appendGathered(batchValues));
+  }
+
+  /** appendOnce for values in either shape, which `appendValues` appends to the log. */
+  private appendMarkedOnce<V extends AppendValues>(values: V, batch: ProducerBatch, appendValues: (values: V) => Promise<number>): Promise<AppendedBatch> {
     return this.appends.appendOnce(values, batch, (batchValues, mark) => {
       // The RPC layer has checked the batch against limits the log's own are validated to admit
       // (server config), so neither append is refused alone: both go, or a closed log fails both.
       const marked = this.log.append([mark], { type: BATCH_MARK_TYPE });
-      const first = this.log.append(batchValues);
+      const first = appendValues(batchValues);
       return Promise.all([marked, first]).then(
         ([markOffset, firstOffset]) => {
           assert.equal(firstOffset, markOffset + 1, "a batch follows its mark");

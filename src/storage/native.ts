@@ -65,8 +65,11 @@ interface NativeAddon {
     sealedCount: number | null,
   ) => NativeSegment;
   initialize(errorFactory: (code: string, message: string, errno: number) => Error): void;
-  /** Frames for the values laid end to end in `packed`, lengths[i] bytes each: one full frame, then compact ones. */
-  encode(packed: Uint8Array, lengths: Uint32Array, firstOffset: number, term: number, timestampMs: number, type: number): Buffer;
+  /**
+   * Frames for the values bytes[offsets[i], offsets[i] + lengths[i]) (a GatheredValues), at
+   * consecutive offsets from firstOffset: one full frame, then compact ones.
+   */
+  encode(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, firstOffset: number, term: number, timestampMs: number, type: number): Buffer;
   /** Number of frames; throws DataLossError unless all are intact, consecutive from firstOffset, the first full. */
   verifyFrames(frames: Uint8Array, firstOffset: number): number;
   lockDirectory(path: string): number;

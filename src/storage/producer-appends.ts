@@ -10,13 +10,14 @@
 // certainly left nothing behind, abandon(error) when this node can no longer learn the outcome of
 // what it wrote (a leader that lost its leadership: a retry must go to the new leader).
 import { checkProducerBatch, encodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
+import { valueCount, type AppendValues } from "./gathered-values.ts";
 import { producerKey, ProducerSequences, type AppendedBatch, type ProducerLimits } from "./producer-sequences.ts";
 
 /**
  * Writes `values` and then `mark` as one unit (both or neither end up in the log); resolves with the
  * first value's offset once durable. Throws at once, having written nothing, when it refuses.
  */
-export type MarkedWrite = (values: readonly Uint8Array[], mark: Uint8Array) => Promise<number>;
+export type MarkedWrite<V extends AppendValues = readonly Uint8Array[]> = (values: V, mark: Uint8Array) => Promise<number>;
 
 interface InFlight {
   readonly settled: Promise<void>;
@@ -36,9 +37,11 @@ export class ProducerAppends {
   /**
    * Appends `values` as `batch` unless it was appended already: resolves with where its records
    * are (the original's place for a retry). SequenceTooOldError when the batch is too old to tell.
+   * `values` reach `write` in the shape given (an array, or gathered for a log that takes that).
    */
-  async appendOnce(values: readonly Uint8Array[], batch: ProducerBatch, write: MarkedWrite): Promise<AppendedBatch> {
+  async appendOnce<V extends AppendValues>(values: V, batch: ProducerBatch, write: MarkedWrite<V>): Promise<AppendedBatch> {
     checkProducerBatch(batch);
+    const count = valueCount(values);
     const key = inFlightKey(batch);
     for (;;) {
       const pending = this.inFlight.get(key);
@@ -49,7 +52,7 @@ export class ProducerAppends {
       }
       const appended = this.sequences.lookup(batch);
       if (appended !== undefined) return appended;
-      const written = write(values, encodeBatchMark({ ...batch, count: values.length }));
+      const written = write(values, encodeBatchMark({ ...batch, count }));
       let resolve!: () => void;
       let reject!: (error: unknown) => void;
       const settled = new Promise<void>((res, rej) => {
@@ -58,7 +61,7 @@ export class ProducerAppends {
       });
       settled.catch(() => undefined); // observed by the retries that wait on it, if any
       this.inFlight.set(key, { settled, resolve, reject });
-      return { firstOffset: await written, count: values.length };
+      return { firstOffset: await written, count };
     }
   }
 

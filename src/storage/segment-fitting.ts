@@ -34,20 +34,18 @@ export class SegmentFitting {
     return next;
   }
 
-  /** End (exclusive) of the values from `start` that fit in `segment` as one run (at least one), and their bytes. */
-  fittingValues(segment: Segment, lengths: Uint32Array, start: number): { end: number; valueBytes: number } {
+  /** End (exclusive) of the values from `start` that fit in `segment` as one run (at least one). */
+  fittingValues(segment: Segment, lengths: Uint32Array, start: number): number {
     const endMax = Math.min(lengths.length, start + this.countLimit(segment) - segment.reservedCount);
     let end = start;
     let bytes = segment.reservedBytes + REHEAD_GROWTH_BYTES;
-    let valueBytes = 0;
     while (end < endMax) {
       bytes += COMPACT_HEADER_BYTES + lengths[end]!;
       if (bytes > this.config.storeBytesMax) break;
-      valueBytes += lengths[end]!;
       end++;
     }
     assert.ok(end > start, "a segment with room takes at least one record");
-    return { end, valueBytes };
+    return end;
   }
 
   /** Reserves `count` records of `frames` in `segment` and adds their write to `steps`. */

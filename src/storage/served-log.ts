@@ -3,6 +3,7 @@
 // commit index. Both honour the same contracts as Log's methods of the same names.
 import type { AppendOptions, ReadLimits } from "./log.ts";
 import type { LogRecord } from "./frame.ts";
+import type { GatheredValues } from "./gathered-values.ts";
 
 /**
  * What an append knows of the call it serves (the RPC layer passes its call context): a cluster
@@ -21,6 +22,12 @@ export interface ServedLog {
   readonly highestOffset: number | undefined;
   /** Log's `options`, or a cluster member's `call`; the RPC layer passes a call. */
   append(values: readonly Uint8Array[], options?: AppendOptions & AppendCall): Promise<number>;
+  /**
+   * append for values gathered in one buffer, framed straight from it: offered by a log that stores
+   * them so (a single node's Log). A cluster member's log proposes one Raft entry per value, so it
+   * does not offer it, and the RPC layer hands it a view per value instead.
+   */
+  appendGathered?(batch: GatheredValues, options?: AppendOptions & AppendCall): Promise<number>;
   read(offset: number | bigint): LogRecord;
   readRange(offset: number | bigint, limits?: ReadLimits): LogRecord[];
   offsetForTime(ms: number): number | undefined;

@@ -1,0 +1,96 @@
+// The checks of an append, for both shapes of batch the log takes (an array of values, or values
+// gathered in one buffer): each shape is measured into its values' lengths, and one routine checks
+// the lengths and the options against the limits, so both refuse the same batches with the same
+// typed errors. What the log encodes is always a gathered batch: an array's values become one
+// without a copy when they already lie end to end (as a Raft follower receives them), else packed.
+import assert from "node:assert/strict";
+import { BatchTooLargeError, InvalidArgumentError, RecordTooLargeError } from "../errors.ts";
+import type { LogConfig } from "./config.ts";
+import { encodedBytes } from "./frame.ts";
+import type { GatheredValues } from "./gathered-values.ts";
+import type { AppendOptions } from "./log.ts";
+
+/** A batch measured in its own shape, not yet checked against the limits. */
+interface MeasuredBatch {
+  readonly lengths: Uint32Array;
+  /** The batch as the encoder takes it, made only once the batch is admitted. */
+  readonly gather: () => GatheredValues;
+}
+
+/** A batch that passed every check: its encoded bytes, its values' lengths, and the values gathered when asked. */
+export interface CheckedBatch extends MeasuredBatch {
+  readonly bytes: number;
+}
+
+/** An array of values measured: InvalidArgumentError unless it is a non-empty array of Uint8Array. */
+export function measureValues(values: readonly Uint8Array[]): MeasuredBatch {
+  if (!Array.isArray(values) || values.length === 0) throw new InvalidArgumentError("append needs a non-empty array of Uint8Array values");
+  const lengths = new Uint32Array(values.length);
+  const offsets = new Uint32Array(values.length);
+  const first = values[0];
+  let valueBytes = 0;
+  let contiguous = first instanceof Uint8Array;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (!(value instanceof Uint8Array)) throw new InvalidArgumentError("every record value must be a Uint8Array");
+    if (contiguous && (value.buffer !== first!.buffer || value.byteOffset !== first!.byteOffset + valueBytes)) contiguous = false;
+    lengths[i] = value.length;
+    offsets[i] = valueBytes;
+    valueBytes += value.length;
+  }
+  // Values that lie back to back in one buffer (as a Raft follower receives them) need no copy.
+  const gather = contiguous
+    ? () => ({ bytes: new Uint8Array(first!.buffer, first!.byteOffset, valueBytes), offsets, lengths })
+    : () => ({ bytes: packValues(values, valueBytes), offsets, lengths });
+  return { lengths, gather };
+}
+
+/** A gathered batch measured: InvalidArgumentError unless it is non-empty and every value lies within its bytes. */
+export function measureGathered(batch: GatheredValues): MeasuredBatch {
+  const { bytes, offsets, lengths } = batch;
+  if (!(bytes instanceof Uint8Array) || !(offsets instanceof Uint32Array) || !(lengths instanceof Uint32Array)) {
+    throw new InvalidArgumentError("a gathered batch is a Uint8Array of bytes with Uint32Array offsets and lengths");
+  }
+  if (lengths.length === 0 || offsets.length !== lengths.length) {
+    throw new InvalidArgumentError(`a gathered batch needs as many offsets as lengths, at least one (got ${offsets.length} and ${lengths.length})`);
+  }
+  for (let i = 0; i < lengths.length; i++) {
+    if (offsets[i]! + lengths[i]! > bytes.length) throw new InvalidArgumentError(`value ${i} of a gathered batch runs past its ${bytes.length} bytes`);
+  }
+  return { lengths, gather: () => batch };
+}
+
+/** Checks a measured batch and the append's options against the log's limits. */
+export function checkBatch(batch: MeasuredBatch, options: AppendOptions, config: Pick<LogConfig, "recordBytesMax" | "batchBytesMax">): CheckedBatch {
+  const { lengths } = batch;
+  let valueBytes = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const length = lengths[i]!;
+    if (length > config.recordBytesMax) throw new RecordTooLargeError(`record of ${length} bytes exceeds recordBytesMax ${config.recordBytesMax}`);
+    valueBytes += length;
+  }
+  const bytes = encodedBytes(lengths.length, valueBytes);
+  if (bytes > config.batchBytesMax) throw new BatchTooLargeError(`batch of ${bytes} bytes exceeds batchBytesMax ${config.batchBytesMax}`);
+  const { term = 0, type = 0, timestampMs = 1 } = options;
+  if (!Number.isSafeInteger(term) || term < 0) throw new InvalidArgumentError(`term must be a non-negative integer, got ${term}`);
+  if (!Number.isSafeInteger(timestampMs) || timestampMs < 1) throw new InvalidArgumentError(`timestampMs must be a positive integer, got ${timestampMs}`);
+  if (!Number.isInteger(type) || type < 0 || type > 0xffff_ffff) throw new InvalidArgumentError(`type must be a u32, got ${type}`);
+  return { ...batch, bytes };
+}
+
+/**
+ * The values laid end to end in one buffer. A loop of set() costs about a quarter less than
+ * Buffer.concat, which checks and slices each value first (1,000 values of 100 bytes: 38 µs
+ * against 50 µs here, a tenth of a durable commit of them).
+ */
+function packValues(values: readonly Uint8Array[], valueBytes: number): Buffer {
+  const packed = Buffer.allocUnsafe(valueBytes);
+  let at = 0;
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    packed.set(value, at);
+    at += value.length;
+  }
+  assert.ok(at === valueBytes, "the values fill the packed buffer");
+  return packed;
+}

@@ -1,0 +1,161 @@
+// Appends of values gathered in one buffer (GatheredValues, as a ProduceBatch request decodes): the
+// native encode frames them byte for byte as the frame layout (native/frame.h) says and as it frames
+// the same values packed end to end; the log stores them exactly as it stores the same values given
+// as an array, across segments; and it refuses the same batches with the same typed errors.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { BatchTooLargeError, InvalidArgumentError, RecordTooLargeError } from "../src/errors.ts";
+import { Log, type GatheredValues, type LogConfig } from "../src/storage/index.ts";
+import { native } from "../src/storage/native.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { tempDir } from "./support/temp-dir.ts";
+import { TestRandom } from "./support/test-random.ts";
+
+const CRC32C_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32c(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = CRC32C_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+interface Metadata {
+  readonly term: number;
+  readonly timestampMs: number;
+  readonly type: number;
+}
+
+/** The frames of `values` from `firstOffset` on, written from the layout in native/frame.h: an independent reference. */
+function referenceFrames(values: readonly Uint8Array[], firstOffset: number, metadata: Metadata): Buffer {
+  const frames: Buffer[] = values.map((value, i) => {
+    const full = i === 0;
+    const frame = Buffer.alloc((full ? 32 : 8) + value.length);
+    frame.writeUInt32LE((value.length | (full ? 0x8000_0000 : 0)) >>> 0, 4);
+    if (full) {
+      frame.writeBigUInt64LE(BigInt(metadata.term), 8);
+      frame.writeBigUInt64LE(BigInt(metadata.timestampMs), 16);
+      frame.writeUInt32LE(metadata.type, 24);
+    }
+    frame.set(value, full ? 32 : 8);
+    const offset = Buffer.alloc(8);
+    offset.writeBigUInt64LE(BigInt(firstOffset + i));
+    frame.writeUInt32LE(crc32c(Buffer.concat([offset, frame.subarray(4)])), 0);
+    return frame;
+  });
+  return Buffer.concat(frames);
+}
+
+/**
+ * `values` laid in one buffer as a ProduceBatch request lays them: in order, each behind a few bytes
+ * that are not part of it (its tag and length), with more bytes at the end.
+ */
+function gathered(values: readonly Uint8Array[], random: TestRandom): GatheredValues {
+  const offsets = new Uint32Array(values.length);
+  const lengths = new Uint32Array(values.length);
+  const pieces: Buffer[] = [];
+  let at = 0;
+  values.forEach((value, i) => {
+    const gap = random.bytes(random.int(0, 6));
+    pieces.push(gap, Buffer.from(value));
+    offsets[i] = at + gap.length;
+    lengths[i] = value.length;
+    at += gap.length + value.length;
+  });
+  pieces.push(random.bytes(random.int(0, 4)));
+  return { bytes: Buffer.concat(pieces), offsets, lengths };
+}
+
+/** `values` packed end to end, as the log lays out an array of values that do not already lie so. */
+function packed(values: readonly Uint8Array[]): GatheredValues {
+  const lengths = Uint32Array.from(values, (value) => value.length);
+  const offsets = new Uint32Array(values.length);
+  for (let i = 1; i < values.length; i++) offsets[i] = offsets[i - 1]! + lengths[i - 1]!;
+  return { bytes: Buffer.concat(values), offsets, lengths };
+}
+
+/** Between 1 and 40 values of 0 to 299 bytes, about one in five empty. */
+function randomValues(random: TestRandom): Buffer[] {
+  return Array.from({ length: random.int(1, 41) }, () => random.bytes(random.int(0, 5) === 0 ? 0 : random.int(1, 300)));
+}
+
+function encode(batch: GatheredValues, firstOffset: number, metadata: Metadata): Buffer {
+  return native.encode(batch.bytes, batch.offsets, batch.lengths, firstOffset, metadata.term, metadata.timestampMs, metadata.type);
+}
+
+describe("native encode of gathered values", () => {
+  test("frames values where they lie exactly as it frames them packed, and as the frame layout says", (t) => {
+    const random = TestRandom.forTest(t);
+    for (let round = 0; round < 300; round++) {
+      const values = randomValues(random);
+      const firstOffset = random.int(0, 2 ** 31) * random.int(1, 2 ** 21);
+      const metadata = { term: random.int(0, 2 ** 31), timestampMs: random.int(1, 2 ** 31) * 1000, type: random.int(0, 2 ** 31) * 2 };
+      const expected = referenceFrames(values, firstOffset, metadata);
+      assert.deepEqual(encode(packed(values), firstOffset, metadata), expected, `round ${round}: packed`);
+      assert.deepEqual(encode(gathered(values, random), firstOffset, metadata), expected, `round ${round}: gathered`);
+      assert.equal(native.verifyFrames(expected, firstOffset), values.length);
+    }
+  });
+
+  test("refuses a value that runs past its bytes, and offsets and lengths of different counts", () => {
+    const bytes = Buffer.alloc(10);
+    assert.throws(() => native.encode(bytes, Uint32Array.of(5), Uint32Array.of(6), 0, 0, 1, 0), TypeError);
+    assert.throws(() => native.encode(bytes, Uint32Array.of(0xffff_ffff), Uint32Array.of(1), 0, 0, 1, 0), TypeError);
+    assert.throws(() => native.encode(bytes, Uint32Array.of(0, 1), Uint32Array.of(1), 0, 0, 1, 0), TypeError);
+    assert.throws(() => native.encode(bytes, new Uint32Array(0), new Uint32Array(0), 0, 0, 1, 0), TypeError);
+    assert.equal(native.encode(bytes, Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0).length, 32 + 6);
+  });
+});
+
+describe("Log.appendGathered", () => {
+  // Small segments, so that batches are split across them.
+  const config: Partial<LogConfig> = { recordBytesMax: 512, storeBytesMax: 2048, indexEntriesMax: 64, clock: () => 1_700_000_000_000 };
+
+  test("stores the same frames as append of the same values, across segments, and reads them back", async (t) => {
+    const random = TestRandom.forTest(t);
+    const byArray = await Log.open(await tempDir(t), config);
+    cleanup(t, () => byArray.close());
+    const byGathered = await Log.open(await tempDir(t), config);
+    cleanup(t, () => byGathered.close());
+    for (let round = 0; round < 20; round++) {
+      const values = randomValues(random);
+      const options = { term: round, type: round % 3 };
+      const [first, firstGathered] = await Promise.all([byArray.append(values, options), byGathered.appendGathered(gathered(values, random), options)]);
+      assert.equal(firstGathered, first);
+      values.forEach((value, i) => assert.deepEqual(byGathered.read(first + i).value, value));
+    }
+    assert.equal(byGathered.nextOffset, byArray.nextOffset);
+    assert.ok(byArray.readFrames(0).count < byArray.nextOffset, "the batches crossed segments (a read of frames stops at a segment's end)");
+    for (let at = 0; at < byArray.nextOffset; ) {
+      const expected = byArray.readFrames(at);
+      assert.deepEqual(byGathered.readFrames(at), expected);
+      at += expected.count;
+    }
+  });
+
+  test("refuses what append refuses, with the same typed errors, and writes nothing", async (t) => {
+    const random = TestRandom.forTest(t);
+    const log = await Log.open(await tempDir(t), { recordBytesMax: 100, batchBytesMax: 1000, pendingBytesMax: 1000 });
+    cleanup(t, () => log.close());
+    const refused: Array<[Uint8Array[], new (...args: never[]) => Error]> = [
+      [[Buffer.alloc(10), Buffer.alloc(101)], RecordTooLargeError],
+      [Array.from({ length: 15 }, () => Buffer.alloc(60)), BatchTooLargeError],
+      [[], InvalidArgumentError],
+    ];
+    for (const [values, error] of refused) {
+      await assert.rejects(log.append(values), error);
+      await assert.rejects(log.appendGathered(gathered(values, random)), error);
+    }
+    await assert.rejects(log.appendGathered(gathered([Buffer.alloc(1)], random), { term: -1 }), InvalidArgumentError);
+    const bytes = Buffer.alloc(10);
+    await assert.rejects(log.appendGathered({ bytes, offsets: Uint32Array.of(5), lengths: Uint32Array.of(6) }), InvalidArgumentError);
+    await assert.rejects(log.appendGathered({ bytes, offsets: Uint32Array.of(0, 1), lengths: Uint32Array.of(1) }), InvalidArgumentError);
+    await assert.rejects(log.appendGathered({ bytes, offsets: [0] as unknown as Uint32Array, lengths: Uint32Array.of(1) }), InvalidArgumentError);
+    assert.equal(log.nextOffset, 0);
+    assert.equal(await log.appendGathered({ bytes, offsets: Uint32Array.of(4), lengths: Uint32Array.of(6) }), 0);
+    assert.deepEqual(log.read(0).value, bytes.subarray(4));
+  });
+});
