@@ -25,8 +25,10 @@ export interface CheckedBatch extends MeasuredBatch {
 /** An array of values measured: InvalidArgumentError unless it is a non-empty array of Uint8Array. */
 export function measureValues(values: readonly Uint8Array[]): MeasuredBatch {
   if (!Array.isArray(values) || values.length === 0) throw new InvalidArgumentError("append needs a non-empty array of Uint8Array values");
-  const lengths = new Uint32Array(values.length);
-  const offsets = new Uint32Array(values.length);
+  // One allocation for both: typed arrays live outside the JavaScript heap, and their bytes drive its collections.
+  const lengthsAndOffsets = new Uint32Array(2 * values.length);
+  const lengths = lengthsAndOffsets.subarray(0, values.length);
+  const offsets = lengthsAndOffsets.subarray(values.length);
   const first = values[0];
   let valueBytes = 0;
   let contiguous = first instanceof Uint8Array;

