@@ -1,6 +1,6 @@
 // A 3-node Raft cluster over real TCP on loopback, each replica writing the native log: the Raft
 // log is the data log. Records are acknowledged only once committed, appear at the same offsets on
-// every node, and survive the loss and return of the leader.
+// every node, and survive the loss and return of the leader. Proposals of one turn travel together.
 import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -49,6 +49,25 @@ describe("replicated log", () => {
     assert.equal(follower.replica.committed.read(end - 1).value.toString(), acknowledged.get(end - 1));
     assert.throws(() => follower.replica.committed.read(end + 1000), OffsetOutOfRangeError);
     assert.equal(follower.log.read(end - 1).timestampMs, leader.log.read(end - 1).timestampMs, "followers keep the leader's creation time");
+  });
+
+  test("proposals made in the same turn travel to the followers together; each caller gets its own offsets", async (t) => {
+    const cluster = new LocalCluster(await tempDir(t), [1, 2, 3]);
+    cleanup(t, () => cluster.stopAll());
+    await cluster.startAll();
+    const leader = await cluster.leader();
+    await leader.replica.propose(batch("warm", 1));
+    const sentBefore = leader.transport.stats().messagesSent;
+    const callers = 64;
+    const firsts = await Promise.all(Array.from({ length: callers }, (_, i) => leader.replica.propose(batch(`c${i}`, 1 + (i % 3)))));
+    const sent = leader.transport.stats().messagesSent - sentBefore;
+    // One append per call would be 2 x 64 messages; together they are one per follower (and heartbeats).
+    assert.ok(sent < callers, `${sent} messages for ${callers} proposals`);
+    firsts.forEach((first, i) => {
+      const values = batch(`c${i}`, 1 + (i % 3));
+      values.forEach((value, j) => assert.equal(leader.replica.committed.read(first + j).value.toString(), value.toString(), `caller ${i} record ${j}`));
+    });
+    t.diagnostic(`${callers} proposals in one turn: ${sent} messages from the leader`);
   });
 
   test("losing the leader elects another; the old leader rejoins and every acknowledged record is kept exactly once", async (t) => {

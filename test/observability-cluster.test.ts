@@ -62,6 +62,8 @@ test("a leader SIGKILLed shows in a survivor's logs, term and leader_changes_tot
   // The member's log is the Raft log: offsets and indexes move together (a cluster's log starts at 1).
   assert.ok(metric(leaderScrape, "loghouse_raft_commit_index") >= 3, "the two joins and promotions are committed");
   assert.ok(metric(leaderScrape, "loghouse_log_next_offset") >= metric(leaderScrape, "loghouse_raft_commit_index"));
+  assert.ok(metric(leaderScrape, "loghouse_raft_messages_sent_total") > 0 && metric(leaderScrape, "loghouse_raft_sent_bytes_total") > 0, "the leader's Raft traffic");
+  assert.ok(metric(leaderScrape, "loghouse_raft_messages_received_total") > 0, "its followers' answers");
   const followers = NODE_IDS.filter((id) => id !== oldLeader);
   for (const id of followers) {
     const rtt = sampleValue(leaderScrape, "loghouse_raft_peer_rtt_seconds", { peer: String(id) });

@@ -2,6 +2,7 @@
 // log's commits, each new leader it sees, and readers of its Raft and gossip state that the metrics
 // call when they are scraped (nothing is computed per message or per tick).
 import type { LogMetrics } from "../storage/index.ts";
+import type { RaftTransportStats } from "./transport-stats.ts";
 
 /** A member's Raft state as one scrape sees it. */
 export interface RaftGauges {
@@ -14,6 +15,8 @@ export interface RaftGauges {
   /** Produces this member forwarded to the leader and awaits the answer of, and followers' forwards it has yet to answer. */
   readonly forwardsWaiting: number;
   readonly forwardsServing: number;
+  /** The Raft transport's totals so far. */
+  readonly transport: Pick<RaftTransportStats, "messagesSent" | "messagesReceived" | "bytesSent" | "bytesReceived" | "messagesDropped">;
 }
 
 /** A member's gossip as one scrape sees it: the members it knows by state, and its traffic so far. */

@@ -315,6 +315,7 @@ export class ClusterNode {
       peers: peers.map((id) => ({ name: this.nameOf(id), matchIndex: this.replica.matchIndexOf(id), rttSeconds: this.roundTrips.secondsTo(id) })),
       forwardsWaiting: this.forwarding.waiting,
       forwardsServing: this.forwarding.serving,
+      transport: this.transport.stats(),
     };
   }
 

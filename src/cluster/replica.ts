@@ -32,6 +32,7 @@ import { CommittedLog } from "./committed-log.ts";
 import { sameRun } from "./entry-run.ts";
 import { indexOfOffset, LogStorage, offsetOfIndex } from "./log-storage.ts";
 import type { RaftStateFile } from "./raft-state-file.ts";
+import { ProposalCoalescer, type ProposedRange } from "./proposal-coalescer.ts";
 import { RecentEntries } from "./recent-entries.ts";
 import type { Timers } from "./timers.ts";
 
@@ -99,6 +100,8 @@ export class Replica {
    * that are not applied yet.
    */
   private readonly producers: ProducerAppends;
+  private readonly proposalEntriesMax: number;
+  private readonly coalescer: ProposalCoalescer;
   /** Term of the last entry applied here (0: none yet). */
   private appliedTerm = 0;
   /** Idempotent appends waiting for this leader to apply an entry of its own term (see appendOnce). */
@@ -130,6 +133,8 @@ export class Replica {
     this.commitEnd = Math.max(this.log.lowestOffset, Math.min(options.stateFile.state.hardState.commit, this.log.nextOffset));
     this.committed = new CommittedLog(this.log, () => this.commitEnd, this.commitWaiters);
     this.producers = new ProducerAppends(options.producers ?? defaultProducerLimits);
+    this.proposalEntriesMax = options.limits?.proposalEntriesMax ?? defaultRaftLimits.proposalEntriesMax;
+    this.coalescer = new ProposalCoalescer((values) => this.proposeToCore(values), this.proposalEntriesMax, (run) => this.timers.soon(run));
   }
 
   start(): void {
@@ -185,7 +190,10 @@ export class Replica {
    */
   propose(values: readonly Uint8Array[]): Promise<number> {
     try {
-      return this.proposeNow(values);
+      // Proposals of this turn go to the core together (proposal-coalescer.ts); one the core refuses
+      // for its size alone is refused alone.
+      if (values.length === 0 || values.length > this.proposalEntriesMax) return this.proposeNow(values);
+      return this.coalescer.add(values).then((range) => this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex)));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -193,11 +201,17 @@ export class Replica {
 
   /** Proposes `values` (after `mark` if given) and returns the wait for their commit; throws at once if refused. */
   private proposeNow(values: readonly Uint8Array[], mark?: Uint8Array): Promise<number> {
+    const range = this.proposeToCore(values, mark);
+    return this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex));
+  }
+
+  /** Hands `values` (after `mark` if given) to the core; returns where they went, or throws the refusal. */
+  private proposeToCore(values: readonly Uint8Array[], mark?: Uint8Array): ProposedRange {
     if (this.stopped) throw new LogClosedError("replica stopped");
     const result = this.guard(() => this.node.propose(values, this.timers.now(), mark));
     if (result === undefined) throw repairing();
     if (!result.ok) throw proposeError(result);
-    return this.awaitCommit(result).then(() => offsetOfIndex(result.firstIndex));
+    return result;
   }
 
   /**
@@ -241,7 +255,7 @@ export class Replica {
     return this.awaitCommit(result);
   }
 
-  private awaitCommit(result: Extract<ProposeResult, { ok: true }>): Promise<void> {
+  private awaitCommit(result: ProposedRange): Promise<void> {
     const committed = new Promise<void>((resolve, reject) => {
       const deadline = this.timers.now() + (this.options.proposalTimeoutMs ?? 30_000);
       this.pending.push({ term: result.term, firstIndex: result.firstIndex, lastIndex: result.lastIndex, deadline, resolve, reject });

@@ -10,6 +10,8 @@ export interface Timers {
   every(ms: number, run: () => void): () => void;
   /** Runs `run` once after `ms` milliseconds unless the returned function is called first. */
   after(ms: number, run: () => void): () => void;
+  /** Runs `run` once the work that is due now is done (the rest of this event-loop turn's I/O callbacks). */
+  soon(run: () => void): void;
 }
 
 /** The system's clock and timers; the timers never keep the process alive on their own. */
@@ -22,5 +24,8 @@ export const systemTimers: Timers = {
   after(ms, run) {
     const timer = setTimeout(run, ms).unref();
     return () => clearTimeout(timer);
+  },
+  soon(run) {
+    setImmediate(run);
   },
 };

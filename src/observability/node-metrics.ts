@@ -160,6 +160,12 @@ export class NodeMetrics implements ClusterMetrics {
     };
     peerGauge("loghouse_raft_peer_match_index", "The highest index the leader knows a peer holds (on the leader only).", (peer) => peer.matchIndex);
     peerGauge("loghouse_raft_peer_rtt_seconds", "The last heartbeat round trip to a peer (measured by the leader).", (peer) => peer.rttSeconds);
+    const total = (name: string, help: string, value: (transport: RaftGauges["transport"]) => number): void => scrapedCounter(registers, name, help, () => value(read().transport));
+    total("loghouse_raft_messages_sent_total", "Raft messages handed to peers' connections (appends, acknowledgements, votes, heartbeats).", (transport) => transport.messagesSent);
+    total("loghouse_raft_messages_received_total", "Raft messages received from peers.", (transport) => transport.messagesReceived);
+    total("loghouse_raft_sent_bytes_total", "Bytes of Raft messages sent to peers.", (transport) => transport.bytesSent);
+    total("loghouse_raft_received_bytes_total", "Bytes of Raft messages received from peers.", (transport) => transport.bytesReceived);
+    total("loghouse_raft_messages_dropped_total", "Raft messages dropped (a peer unreachable or too slow; Raft sends again).", (transport) => transport.messagesDropped);
   }
 
   observeGossip(read: () => GossipGauges): void {
@@ -171,13 +177,7 @@ export class NodeMetrics implements ClusterMetrics {
     new Gauge({ name: "loghouse_gossip_health_score", help: "Lifeguard's local health score: 0 healthy, higher while this node is slow to answer.", registers, collect() {
       this.set(read().healthScore);
     } });
-    // Totals kept by the gossip layer, read at scrape time.
-    const total = (name: string, help: string, value: (gossip: GossipGauges) => number): void => {
-      new Counter({ name, help, registers, collect() {
-        this.reset();
-        this.inc(value(read()));
-      } });
-    };
+    const total = (name: string, help: string, value: (gossip: GossipGauges) => number): void => scrapedCounter(registers, name, help, () => value(read()));
     total("loghouse_gossip_datagrams_sent_total", "Gossip datagrams sent.", (gossip) => gossip.datagramsSent);
     total("loghouse_gossip_sent_bytes_total", "Gossip bytes sent (sealed datagrams).", (gossip) => gossip.bytesSent);
     total("loghouse_gossip_datagrams_received_total", "Gossip datagrams received.", (gossip) => gossip.datagramsReceived);
@@ -189,4 +189,12 @@ export class NodeMetrics implements ClusterMetrics {
   leaderChanged(): void {
     this.leaderChanges?.inc();
   }
+}
+
+/** A counter whose total another layer keeps, read when scraped. */
+function scrapedCounter(registers: Registry[], name: string, help: string, value: () => number): void {
+  new Counter({ name, help, registers, collect() {
+    this.reset();
+    this.inc(value());
+  } });
 }

@@ -278,6 +278,7 @@ export class SimServer {
           cancelled = true;
         };
       },
+      soon: (run) => process.schedule(0, run),
     };
   }
 }
