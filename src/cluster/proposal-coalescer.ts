@@ -10,7 +10,9 @@
 //
 // "One turn" is up to the end of the turn's I/O callbacks (Timers.soon: setImmediate), not the end
 // of the current microtask queue: Node runs the microtasks after each HTTP/2 stream's callback, so a
-// microtask would close the batch after every request.
+// microtask would close the batch after every request. Waiting for the turn's end costs a lone
+// proposal an event-loop iteration, so the replica proposes at once when nothing else is under way
+// (a single producer waiting on each call), and coalesces only behind proposals not yet committed.
 
 /** Where a proposal's entries went: the leader's term and the first and last Raft index. */
 export interface ProposedRange {
@@ -37,6 +39,11 @@ export class ProposalCoalescer {
     /** Runs the flush once this turn's other work is done (Timers.soon). */
     private readonly soon: (run: () => void) => void,
   ) {}
+
+  /** Whether proposals are waiting for the end of the turn. */
+  get holding(): boolean {
+    return this.waiting.length > 0;
+  }
 
   /** Queues `values` (1 to entriesMax of them) to be proposed with the others of this turn; resolves with their own range. */
   add(values: readonly Uint8Array[]): Promise<ProposedRange> {

@@ -190,9 +190,10 @@ export class Replica {
    */
   propose(values: readonly Uint8Array[]): Promise<number> {
     try {
-      // Proposals of this turn go to the core together (proposal-coalescer.ts); one the core refuses
-      // for its size alone is refused alone.
-      if (values.length === 0 || values.length > this.proposalEntriesMax) return this.proposeNow(values);
+      // Proposals of this turn go to the core together (proposal-coalescer.ts), unless nothing else
+      // is under way; one the core refuses for its size alone is refused alone.
+      const alone = this.pending.length === 0 && !this.coalescer.holding;
+      if (alone || values.length === 0 || values.length > this.proposalEntriesMax) return this.proposeNow(values);
       return this.coalescer.add(values).then((range) => this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex)));
     } catch (error) {
       return Promise.reject(error);
