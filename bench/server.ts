@@ -19,6 +19,18 @@
 // about half of storage alone. A per-record stream message costs ≈ 20 µs of server CPU (ProduceStream: 40-60k/s), a
 // ConsumeStream message ≈ 7 µs (100k+/s, client-bound); a unary Produce is one fsync (0.4-0.6 ms)
 // plus ≈ 0.2 ms of RPC.
+//
+// Where a ProduceBatch's node time goes (issue 12; node --cpu-prof under 4 calls of 10,000 x 100 B in
+// flight, read with bench/support/cpu-profile-summary.ts, on the shared 2-core machine): the main
+// thread is busy ≈ 5.3 ms per call, 0.53 µs per record (6.2 ms when every value was decoded into a
+// view and packed again before framing). A third of it is garbage collection, driven by the ≈ 3 MB
+// each call allocates outside the heap (the HTTP/2 chunks, the message assembled from them, the
+// frames): --trace-gc shows a mark-compact of a 16 MB heap every ≈ 90 ms for "external memory
+// pressure". Then framing and checksumming the values ≈ 0.7 ms (allocating the frames included), the
+// segment's walk of the frames before its write ≈ 0.4 ms, assembling the message from its chunks
+// ≈ 0.3 ms, decoding it ≈ 0.2 ms, the checks ≈ 0.1 ms. The client spends 0.4-0.55 µs per record of CPU
+// beside it, so on two cores the batch path is bound by CPU (client and node together), while storage
+// alone is bound by its fsyncs: the ratio between them moves with whatever else the machine runs.
 import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
