@@ -91,3 +91,21 @@ test("a batch torn off after its mark by a crash is cut when the node starts, an
   const retried = await client.unary("produceBatch", { values: values("x", "y", "z"), producer });
   assert.deepEqual([retried.firstOffset, retried.count], [2n, 3]);
 });
+
+test("a batch refused for a record over the limit leaves no mark: records acknowledged after it survive a restart", async (t) => {
+  const input = { dataDir: await tempDir(t), limits: { recordBytesMax: 100 } };
+  const producer = { producerId: randomBytes(16), sequence: 0n };
+  let server = await startLogServer(t, input);
+  let client = grpcTestClient(addressOf(server));
+  await assert.rejects(client.unary("produceBatch", { values: [Buffer.alloc(10), Buffer.alloc(101)], producer }), (failure: grpc.ServiceError) => failure.code === RpcCode.resourceExhausted);
+  const acknowledged = await client.unary("produce", { record: { value: Buffer.from("after") } });
+  client.close();
+  await server.close();
+
+  server = await startLogServer(t, input);
+  client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  assert.equal(Buffer.from((await client.unary("consume", { offset: acknowledged.offset })).record.value).toString(), "after", "kept across the restart");
+  const retried = await client.unary("produceBatch", { values: values("a", "b"), producer });
+  assert.deepEqual([retried.firstOffset, retried.count], [acknowledged.offset + 2n, 2], "the batch in bounds is appended after its mark");
+});
