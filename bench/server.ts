@@ -25,12 +25,19 @@
 // thread is busy ≈ 5.3 ms per call, 0.53 µs per record (6.2 ms when every value was decoded into a
 // view and packed again before framing). A third of it is garbage collection, driven by the ≈ 3 MB
 // each call allocates outside the heap (the HTTP/2 chunks, the message assembled from them, the
-// frames): --trace-gc shows a mark-compact of a 16 MB heap every ≈ 90 ms for "external memory
-// pressure". Then framing and checksumming the values ≈ 0.7 ms (allocating the frames included), the
-// segment's walk of the frames before its write ≈ 0.4 ms, assembling the message from its chunks
-// ≈ 0.3 ms, decoding it ≈ 0.2 ms, the checks ≈ 0.1 ms. The client spends 0.4-0.55 µs per record of CPU
-// beside it, so on two cores the batch path is bound by CPU (client and node together), while storage
-// alone is bound by its fsyncs: the ratio between them moves with whatever else the machine runs.
+// frames): --trace-gc shows a mark-compact of a 16 MB heap every ≈ 50 ms for "external memory
+// pressure". The views the old decode made (10,000 young objects per call) had V8 scavenge often,
+// and a scavenge frees the young buffers cheaply: over 6 s of load the old node ran ≈ 130
+// scavenges and 25 mark-compacts (≈ 200 ms), the gathered one ≈ 25 and 110-135 (≈ 600 ms, plus
+// their concurrent marking on the second core). So the 0.9 ms less work per call did not raise the
+// batch rate here; freeing these buffers as soon as they are spent (the frames once written, the
+// message once framed) is what would. Detaching the frames after their write alone took the
+// mark-compacts to ≈ 70. Besides the collector: framing and checksumming the values ≈ 0.7 ms (the
+// frames' allocation included), the segment's walk of the frames before its write ≈ 0.4 ms,
+// assembling the message from its chunks ≈ 0.3 ms, decoding it ≈ 0.2 ms, the checks ≈ 0.1 ms. The
+// client spends 0.4-0.55 µs per record of CPU beside it, so on two cores the batch path is bound by
+// CPU (client and node together), while storage alone is bound by its fsyncs: the ratio between
+// them moves with whatever else the machine runs.
 import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
