@@ -80,3 +80,22 @@ test("a leader commits up to a batch's end or before its mark, never inside it",
   assert.equal(acknowledge(noOp + 3), noOp, "nor the mark and part of its span");
   assert.equal(acknowledge(noOp + 4), noOp + 4);
 });
+
+test("proposals made without sending reach each follower in one append message, batch marks and all", () => {
+  const { raw, storage } = electedLeader([]);
+  // Both followers hold the leader's no-op (index 2): new entries are sent to them as they come.
+  for (const from of [2, 3]) raw.step(message({ type: MessageType.AppendResponse, from, to: 1, term: 2, index: 2 }));
+  persist(raw, storage);
+  raw.takeMessages();
+  const plain = raw.propose([text("a")], 1, undefined, false);
+  const marked = raw.propose([text("b"), text("c")], 1, markData(2), false);
+  assert.ok(plain.ok && marked.ok);
+  assert.deepEqual([plain.firstIndex, plain.lastIndex, marked.firstIndex, marked.lastIndex], [3, 3, 5, 6]);
+  assert.deepEqual(raw.takeMessages(), [], "nothing is sent before sendPendingAppends");
+  raw.sendPendingAppends();
+  const appends = raw.takeMessages().filter((m) => m.type === MessageType.Append);
+  assert.deepEqual(appends.map((m) => m.to).sort(), [2, 3]);
+  for (const append of appends) {
+    assert.deepEqual(append.entries.map((entry) => [entry.index, entry.type]), [[3, EntryType.Normal], [4, EntryType.BatchMark], [5, EntryType.Normal], [6, EntryType.Normal]]);
+  }
+});

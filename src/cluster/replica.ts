@@ -100,7 +100,6 @@ export class Replica {
    * that are not applied yet.
    */
   private readonly producers: ProducerAppends;
-  private readonly proposalEntriesMax: number;
   private readonly coalescer: ProposalCoalescer;
   /** Term of the last entry applied here (0: none yet). */
   private appliedTerm = 0;
@@ -133,8 +132,16 @@ export class Replica {
     this.commitEnd = Math.max(this.log.lowestOffset, Math.min(options.stateFile.state.hardState.commit, this.log.nextOffset));
     this.committed = new CommittedLog(this.log, () => this.commitEnd, this.commitWaiters);
     this.producers = new ProducerAppends(options.producers ?? defaultProducerLimits);
-    this.proposalEntriesMax = options.limits?.proposalEntriesMax ?? defaultRaftLimits.proposalEntriesMax;
-    this.coalescer = new ProposalCoalescer((values) => this.proposeToCore(values), this.proposalEntriesMax, (run) => this.timers.soon(run));
+    this.coalescer = new ProposalCoalescer(
+      {
+        proposeQuietly: (values, mark) => this.proposeToCore(values, mark, false),
+        sendProposed: () => {
+          if (!this.stopped) this.guard(() => this.node.sendPendingAppends());
+          this.pump();
+        },
+      },
+      (run) => this.timers.soon(run),
+    );
   }
 
   start(): void {
@@ -189,27 +196,29 @@ export class Replica {
    * committed (fsynced on a majority) and applied here. Rejects with NotLeaderError on a follower.
    */
   propose(values: readonly Uint8Array[]): Promise<number> {
+    return this.proposeInTurn(values);
+  }
+
+  /**
+   * Proposes `values` (after `mark` if given) and waits for their commit: at once when nothing else
+   * is under way, else with the other proposals of this turn (proposal-coalescer.ts).
+   */
+  private proposeInTurn(values: readonly Uint8Array[], mark?: Uint8Array): Promise<number> {
     try {
-      // Proposals of this turn go to the core together (proposal-coalescer.ts), unless nothing else
-      // is under way; one the core refuses for its size alone is refused alone.
-      const alone = this.pending.length === 0 && !this.coalescer.holding;
-      if (alone || values.length === 0 || values.length > this.proposalEntriesMax) return this.proposeNow(values);
-      return this.coalescer.add(values).then((range) => this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex)));
+      if (this.pending.length === 0 && !this.coalescer.holding) {
+        const range = this.proposeToCore(values, mark, true);
+        return this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex));
+      }
+      return this.coalescer.add(values, mark).then((range) => this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex)));
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
-  /** Proposes `values` (after `mark` if given) and returns the wait for their commit; throws at once if refused. */
-  private proposeNow(values: readonly Uint8Array[], mark?: Uint8Array): Promise<number> {
-    const range = this.proposeToCore(values, mark);
-    return this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex));
-  }
-
-  /** Hands `values` (after `mark` if given) to the core; returns where they went, or throws the refusal. */
-  private proposeToCore(values: readonly Uint8Array[], mark?: Uint8Array): ProposedRange {
+  /** Hands `values` (after `mark` if given) to the core, sending them now or later; returns where they went, or throws the refusal. */
+  private proposeToCore(values: readonly Uint8Array[], mark: Uint8Array | undefined, broadcast: boolean): ProposedRange {
     if (this.stopped) throw new LogClosedError("replica stopped");
-    const result = this.guard(() => this.node.propose(values, this.timers.now(), mark));
+    const result = this.guard(() => this.node.propose(values, this.timers.now(), mark, broadcast));
     if (result === undefined) throw repairing();
     if (!result.ok) throw proposeError(result);
     return result;
@@ -226,7 +235,7 @@ export class Replica {
     if (this.appliedTerm !== this.node.raft.term) {
       await new Promise<void>((resolve, reject) => this.termStartWaiters.push({ resolve, reject }));
     }
-    return this.producers.appendOnce(values, batch, (batchValues, mark) => this.proposeNow(batchValues, mark));
+    return this.producers.appendOnce(values, batch, (batchValues, mark) => this.proposeInTurn(batchValues, mark));
   }
 
   /**

@@ -213,9 +213,10 @@ export class Raft {
    * given, after a BatchMark entry carrying `mark` if given. A batch (a mark and its span) commits
    * whole: a leader never commits up to an index inside one, and a new leader whose log ends inside
    * one (its end never reached this node) drops it, so a committed mark's span is all in the log.
-   * (Plain proposals of many entries may be committed in part.)
+   * (Plain proposals of many entries may be committed in part.) With `broadcast` false the followers
+   * are not sent the new entries until `sendPendingAppends` (several proposals, one message each).
    */
-  propose(items: readonly Uint8Array[], timestampMs?: number, mark?: Uint8Array): ProposeResult {
+  propose(items: readonly Uint8Array[], timestampMs?: number, mark?: Uint8Array, broadcast = true): ProposeResult {
     const refusal = this.refuseProposal();
     if (refusal !== null) return refusal;
     const count = items.length + (mark === undefined ? 0 : 1);
@@ -233,8 +234,16 @@ export class Raft {
     }
     const first = this.log.lastIndex() + 1;
     this.appendEntries(EntryType.Normal, items, timestampMs);
-    this.broadcastAppend();
+    if (broadcast) this.broadcastAppend();
     return { ok: true, term: this.term, firstIndex: first, lastIndex: this.log.lastIndex() };
+  }
+
+  /** Leader only: sends each follower the entries it lacks and is not already being sent (see `propose`). */
+  sendPendingAppends(): void {
+    if (this.role !== Role.Leader) return;
+    for (const id of this.tracker.progress.keys()) {
+      if (id !== this.id) this.sendAppend(id, false);
+    }
   }
 
   /** Appends a single-server membership change (leader only, one at a time, §4.1). */

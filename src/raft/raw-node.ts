@@ -53,8 +53,12 @@ export class RawNode {
     this.raft.step(m);
   }
 
-  propose(items: readonly Uint8Array[], timestampMs?: number, mark?: Uint8Array): ProposeResult {
-    return this.raft.propose(items, timestampMs, mark);
+  propose(items: readonly Uint8Array[], timestampMs?: number, mark?: Uint8Array, broadcast = true): ProposeResult {
+    return this.raft.propose(items, timestampMs, mark, broadcast);
+  }
+
+  sendPendingAppends(): void {
+    this.raft.sendPendingAppends();
   }
 
   proposeMembershipChange(change: MembershipChange): ProposeResult {
