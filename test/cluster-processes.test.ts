@@ -2,6 +2,7 @@
 // client: formation by bootstrap and joins, writes through every node, the leader SIGKILLed during
 // ingestion, and a follower that comes back with an empty data directory. Each runs twice: in
 // plaintext and secured (TLS, mutual TLS between peers, the sample ACL, clients holding root's certificate).
+// A record over the limit in a batch is refused before any node proposes it.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -9,6 +10,7 @@ import { describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { BIN } from "./support/node-process.ts";
 import { promisify } from "node:util";
+import { RecordTooLargeError } from "../src/errors.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { securedProcessCluster } from "./support/secured-cluster.ts";
 import { checkReplicas } from "./support/replica-check.ts";
@@ -137,4 +139,21 @@ for (const variant of variants) describe(`cluster of processes (${variant.name})
     assert.deepEqual(JSON.parse(stdout), { left: follower });
     await waitUntilAsync("the member to be gone", async () => (await cluster.client(leader).servers()).length === 2, 20_000);
   });
+});
+
+test("a ProduceBatch holding a record over recordBytesMax is refused RECORD_TOO_LARGE, at the leader and through a follower, and every node carries on", { timeout: 120_000 }, async (t) => {
+  const cluster = new ProcessCluster(await tempDir(t));
+  cleanup(t, () => cluster.stopAll());
+  await cluster.form(3);
+  const leader = await cluster.leader();
+  const follower = [1, 2, 3].find((id) => id !== leader)!;
+  // A message may be 8 MiB, a record 1 MiB (the defaults): the record is what must be refused.
+  const oversized = [Buffer.from("small"), Buffer.alloc(1024 * 1024 + 1)];
+  for (const via of [leader, follower]) await assert.rejects(cluster.client(via).produceBatch(oversized), RecordTooLargeError);
+  const acknowledged = new Map<number, string>();
+  for (const via of [leader, follower]) {
+    const value = randomBytes(16);
+    acknowledged.set(Number(await cluster.client(via).produce(value)), value.toString("hex"));
+  }
+  await converged(cluster, [1, 2, 3], acknowledged);
 });

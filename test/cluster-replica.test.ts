@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, OffsetOutOfRangeError } from "../src/errors.ts";
+import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, OffsetOutOfRangeError, RecordTooLargeError } from "../src/errors.ts";
 import { LocalCluster } from "./support/local-cluster.ts";
 import { flipByte } from "./support/segment-files.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -68,6 +68,16 @@ describe("replicated log", () => {
       values.forEach((value, j) => assert.equal(leader.replica.committed.read(first + j).value.toString(), value.toString(), `caller ${i} record ${j}`));
     });
     t.diagnostic(`${callers} proposals in one turn: ${sent} messages from the leader`);
+  });
+
+  test("a record larger than the log takes is refused before it is proposed, and the cluster carries on", async (t) => {
+    const cluster = new LocalCluster(await tempDir(t), [1, 2, 3], 30_000, { recordBytesMax: 1024 });
+    cleanup(t, () => cluster.stopAll());
+    await cluster.startAll();
+    const leader = await cluster.leader();
+    await assert.rejects(leader.replica.propose([Buffer.from("small"), Buffer.alloc(1025)]), RecordTooLargeError);
+    const first = await leader.replica.propose([Buffer.from("after")]);
+    assert.equal(leader.replica.committed.read(first).value.toString(), "after");
   });
 
   test("losing the leader elects another; the old leader rejoins and every acknowledged record is kept exactly once", async (t) => {

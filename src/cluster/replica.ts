@@ -9,7 +9,7 @@
 // steps down by going silent) and reports the damage to its owner, which repairs the log from the
 // peers and starts a new replica over it.
 import assert from "node:assert/strict";
-import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, ProposalRefusedError } from "../errors.ts";
+import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, ProposalRefusedError, RecordTooLargeError } from "../errors.ts";
 import {
   defaultRaftLimits,
   EntryType,
@@ -26,7 +26,7 @@ import {
   type Status,
 } from "../raft/index.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import { BATCH_MARK_TYPE, decodeBatchMark, defaultProducerLimits, ProducerAppends, type AppendedBatch, type ProducerBatch, type ProducerLimits, type RecordLog } from "../storage/index.ts";
+import { BATCH_MARK_TYPE, decodeBatchMark, defaultProducerLimits, largestValueBytes, ProducerAppends, type AppendedBatch, type ProducerBatch, type ProducerLimits, type RecordLog } from "../storage/index.ts";
 import { OffsetWaiters } from "../storage/offset-waiters.ts";
 import { CommittedLog } from "./committed-log.ts";
 import { sameRun } from "./entry-run.ts";
@@ -58,6 +58,8 @@ export interface ReplicaOptions {
   readonly onLeader?: (leader: number, term: number) => void;
   /** Sees every committed entry once it is applied here, in order (membership changes among them). */
   readonly onApply?: (entries: readonly Entry[]) => void;
+  /** The largest record value the log takes: a larger one is refused before it is proposed (default: no bound). */
+  readonly recordBytesMax?: number;
   /** Bounds of the idempotent producers' table (default defaultProducerLimits). */
   readonly producers?: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">;
   /** A proposal not decided within this time is failed (its outcome is then unknown). Default 30 s. */
@@ -101,6 +103,7 @@ export class Replica {
    */
   private readonly producers: ProducerAppends;
   private readonly coalescer: ProposalCoalescer;
+  private readonly recordBytesMax: number;
   /** Term of the last entry applied here (0: none yet). */
   private appliedTerm = 0;
   /** Idempotent appends waiting for this leader to apply an entry of its own term (see appendOnce). */
@@ -132,6 +135,7 @@ export class Replica {
     this.commitEnd = Math.max(this.log.lowestOffset, Math.min(options.stateFile.state.hardState.commit, this.log.nextOffset));
     this.committed = new CommittedLog(this.log, () => this.commitEnd, this.commitWaiters);
     this.producers = new ProducerAppends(options.producers ?? defaultProducerLimits);
+    this.recordBytesMax = options.recordBytesMax ?? Infinity;
     this.coalescer = new ProposalCoalescer(
       {
         proposeQuietly: (values, mark) => this.proposeToCore(values, mark, false),
@@ -205,6 +209,10 @@ export class Replica {
    */
   private proposeInTurn(values: readonly Uint8Array[], mark?: Uint8Array): Promise<number> {
     try {
+      // A record the log would refuse must never be proposed: refused only as the leader wrote it,
+      // it would stop this replica (a failed write), and then every replica the leader sends it to.
+      const largest = largestValueBytes(values);
+      if (largest > this.recordBytesMax) throw new RecordTooLargeError(`record of ${largest} bytes exceeds recordBytesMax ${this.recordBytesMax}`);
       if (this.pending.length === 0 && !this.coalescer.holding) {
         const range = this.proposeToCore(values, mark, true);
         return this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex));

@@ -19,6 +19,7 @@ import type {
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
   isGathered,
+  largestValueBytes,
   valueCount,
   valueViews,
   type AppendedBatch,
@@ -218,6 +219,10 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
     if (count > limits.batchRecordsMax) {
       throw new BatchTooLargeError(`batch of ${count} records exceeds batchRecordsMax ${limits.batchRecordsMax}`);
     }
+    // A message may be larger than a record: each record is held to recordBytesMax here, before it
+    // reaches a log (or a cluster's leader, whose log would refuse it only once it was proposed).
+    const largest = largestValueBytes(values);
+    if (largest > limits.recordBytesMax) throw new RecordTooLargeError(`record of ${largest} bytes exceeds recordBytesMax ${limits.recordBytesMax}`);
     const appended = await appendValues(values, request.producer, context);
     return { firstOffset: BigInt(appended.firstOffset), count: appended.count };
   };

@@ -16,6 +16,17 @@ export interface GatheredValues {
 /** The values of a batch in either shape an append takes. */
 export type AppendValues = readonly Uint8Array[] | GatheredValues;
 
+/** The length of the largest value in `values` (0 when there are none). */
+export function largestValueBytes(values: AppendValues): number {
+  let largest = 0;
+  if (isGathered(values)) {
+    for (let i = 0; i < values.lengths.length; i++) largest = Math.max(largest, values.lengths[i]!);
+  } else {
+    for (const value of values) largest = Math.max(largest, value.length);
+  }
+  return largest;
+}
+
 /** How many values `values` holds. */
 export function valueCount(values: AppendValues): number {
   return isGathered(values) ? values.lengths.length : values.length;

@@ -4,7 +4,7 @@ export type { DamagedRange, ScrubOptions, ScrubReport } from "./scrub.ts";
 export { defaultLogConfig, resolveLogConfig, type DurabilityPolicy, type LogConfig } from "./config.ts";
 export { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
 export type { RecordLog } from "./record-log.ts";
-export { isGathered, valueCount, valueViews, type AppendValues, type GatheredValues } from "./gathered-values.ts";
+export { isGathered, largestValueBytes, valueCount, valueViews, type AppendValues, type GatheredValues } from "./gathered-values.ts";
 export type { AppendCall, ServedLog } from "./served-log.ts";
 export { BATCH_MARK_TYPE, decodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
 export { ProducerAppends } from "./producer-appends.ts";
