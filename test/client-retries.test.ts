@@ -3,9 +3,11 @@
 // before appending (NOT_LEADER, NODE_REMOVED) is sent again; after an ambiguous one (UNAVAILABLE
 // with no catalogue code, CLUSTER_UNAVAILABLE) it is only under at-least-once, or exactly-once (the
 // default), whose every attempt carries the same producer id and sequence; reads are retried on
-// any UNAVAILABLE; nothing is retried past the deadline.
+// any UNAVAILABLE; nothing is retried past the deadline; an exactly-once produce whose outcome is
+// unknown is retried through a spell with no member reachable until its member is back.
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { test, type TestContext } from "node:test";
 import { ClusterClient, type ClusterClientOptions } from "../src/client/cluster-client.ts";
 import { MembersUnreachableError } from "../src/client/cluster-view.ts";
@@ -14,6 +16,7 @@ import { grpcServiceDefinition } from "../src/client/grpc-definition.ts";
 import { RpcCode, RpcError } from "../src/errors.ts";
 import { Log } from "../src/gen/log/v1/log_pb.ts";
 import { cleanup } from "./support/cleanup.ts";
+import { waitUntil } from "./support/wait-until.ts";
 
 /** A failure as a node sends it: a status, and the catalogue's code in the metadata when it has one. */
 function failure(code: grpc.status, catalogueCode?: string): Partial<grpc.ServiceError> {
@@ -25,7 +28,7 @@ function failure(code: grpc.status, catalogueCode?: string): Partial<grpc.Servic
 type Answer = Partial<grpc.ServiceError> | "ok";
 
 /** A one-member "cluster" that answers each produce and read with the next scripted answer; counts the calls. */
-async function scriptedNode(t: TestContext, answers: Answer[]): Promise<{ address: string; calls: () => number; produced: object[] }> {
+async function scriptedNode(t: TestContext, answers: Answer[], port = 0): Promise<{ address: string; calls: () => number; produced: object[]; stop: () => void }> {
   const server = new grpc.Server();
   let address = "";
   let calls = 0;
@@ -44,10 +47,10 @@ async function scriptedNode(t: TestContext, answers: Answer[]): Promise<{ addres
     },
     consume: (_call: unknown, callback: grpc.sendUnaryData<object>) => next({ record: { value: Buffer.from("seven"), offset: 7n } }, callback),
   });
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
-  address = `127.0.0.1:${port}`;
+  const bound = await new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, at) => (error ? reject(error) : resolve(at))));
+  address = `127.0.0.1:${bound}`;
   cleanup(t, () => server.forceShutdown());
-  return { address, calls: () => calls, produced };
+  return { address, calls: () => calls, produced, stop: () => server.forceShutdown() };
 }
 
 async function clientOf(t: TestContext, answers: Answer[], options: ClusterClientOptions = {}) {
@@ -127,4 +130,32 @@ test("a call the server resets (CANCELLED, as a grpc-js server shutting down sen
   const atMostOnce = await clientOf(t, [failure(grpc.status.CANCELLED)], { produceDelivery: "at-most-once" });
   await assert.rejects(atMostOnce.client.produce(Buffer.from("x")));
   assert.equal(atMostOnce.calls(), 1);
+});
+
+test("exactly-once keeps trying a produce whose outcome is unknown while no member is reachable, and learns it once one is back", async (t) => {
+  // The only member answers the first attempt ambiguously and goes away. While it is away its port
+  // takes connections and drops them (no member reachable); then it is back at the same address.
+  const first = await scriptedNode(t, [failure(grpc.status.UNAVAILABLE)]);
+  const port = Number(first.address.split(":")[1]);
+  const client = new ClusterClient([first.address], { callTimeoutMs: 20_000, backoffInitialMs: 20, backoffMaxMs: 100 });
+  cleanup(t, () => client.close());
+  const produced = client.produce(Buffer.from("x"));
+  produced.catch(() => undefined); // awaited below; a failure must not be reported as unhandled first
+  await waitUntil("the first attempt", () => first.calls() === 1);
+  first.stop();
+  let refused = 0;
+  const dropper = createServer((socket) => {
+    refused++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => dropper.listen(port, "127.0.0.1", resolve));
+  const closeDropper = (): Promise<void> => new Promise<void>((resolve) => dropper.close(() => resolve()));
+  cleanup(t, () => (dropper.listening ? closeDropper() : undefined));
+  // grpc-js spaces its reconnects (1 s, then growing), so a few seconds pass between attempts.
+  await waitUntil("attempts finding no member", () => refused >= 2, 30_000);
+  await closeDropper();
+  const back = await scriptedNode(t, [], port);
+  assert.equal(await produced, 7n, `after ${refused} dropped connections`);
+  const sequences = [...first.produced, ...back.produced].map((request) => (request as { producer: { sequence: bigint } }).producer.sequence);
+  assert.deepEqual(sequences, [0n, 0n], "the retry is the same batch");
 });
