@@ -254,30 +254,26 @@ async function trialsFor(kind: ClientKind, mode: Mode, root: string, floor: Serv
   const measured: Record<ServerKind, Measurement[]> = { "storage-less": [], "fresh node": [], "warm node": [], "fresh node, no fsync": [] };
   // The warm node serves one untimed pass first.
   await measure(kind, warm, mode);
-  for (let i = 0; i < runs; i++) {
-    measured["storage-less"].push(await measure(kind, floor, mode));
-    const fresh = await startFreshNode(root);
+  /** Measures a node started for this run alone (filled first for a consuming trial), then stops it. */
+  const measureFresh = async (durability: string): Promise<Measurement> => {
+    const fresh = await startFreshNode(root, durability);
     try {
       if (mode.consumes) await fill(fresh);
-      measured["fresh node"].push(await measure(kind, fresh, mode));
+      return await measure(kind, fresh, mode);
     } finally {
       await fresh.stop();
     }
+  };
+  for (let i = 0; i < runs; i++) {
+    measured["storage-less"].push(await measure(kind, floor, mode));
+    measured["fresh node"].push(await measureFresh("fsync"));
     measured["warm node"].push(await measure(kind, warm, mode));
-    if (mode.withoutSync) {
-      const unsynced = await startFreshNode(root, "none");
-      try {
-        measured["fresh node, no fsync"].push(await measure(kind, unsynced, mode));
-      } finally {
-        await unsynced.stop();
-      }
-    }
+    if (mode.withoutSync) measured["fresh node, no fsync"].push(await measureFresh("none"));
     console.log(`  ${kind} ${mode.name}: run ${i + 1} of ${runs} done`);
   }
   return (Object.keys(measured) as ServerKind[]).filter((server) => measured[server].length > 0).map((server) => ({ client: kind, mode: mode.name, server, result: summarise(measured[server]) }));
 }
 
-/** The issue's targets for a node row against the storage-less row of the same trial. */
 /**
  * The issue's targets for a node row against the storage-less row of the same trial. At c=1 every
  * call waits for its own write + fdatasync, which the floor never does, so the rate can reach at

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import { AppendForwarding, type AppendForwardingOptions } from "../src/cluster/append-forwarding.ts";
 import type { ForwardMessage } from "../src/cluster/peer-message.ts";
 import { ClusterUnavailableError, ForwardsInFlightError, NotLeaderError, RpcCode, RpcError } from "../src/errors.ts";
+import { waitUntil } from "./support/wait-until.ts";
 
 const FOLLOWER = 2;
 const LEADER = 1;
@@ -15,17 +16,23 @@ interface Pair {
   readonly leader: AppendForwarding;
   /** What the leader was asked to append, with the traceparent. */
   readonly appended: Array<{ values: string[]; traceparent: string }>;
+  /** Messages delivered so far, by receiving node. */
+  readonly delivered: Map<number, number>;
 }
 
 /** A follower and a leader whose append is `append`; `linkUp` false makes the follower's sends fail. */
 function pair(append: AppendForwardingOptions["append"], limits: Partial<AppendForwardingOptions> = {}, linkUp = true): Pair {
   const appended: Pair["appended"] = [];
+  const delivered = new Map<number, number>();
   const nodes = new Map<number, AppendForwarding>();
   const options = (nodeId: number): AppendForwardingOptions => ({
     nodeId,
     send: (message: ForwardMessage) => {
       if (!linkUp) return false;
-      setImmediate(() => nodes.get(message.to)!.receive(message));
+      setImmediate(() => {
+        nodes.get(message.to)!.receive(message);
+        delivered.set(message.to, (delivered.get(message.to) ?? 0) + 1);
+      });
       return true;
     },
     append: (values, traceparent) => {
@@ -40,7 +47,7 @@ function pair(append: AppendForwardingOptions["append"], limits: Partial<AppendF
   const follower = new AppendForwarding(options(FOLLOWER));
   const leader = new AppendForwarding(options(LEADER));
   nodes.set(FOLLOWER, follower).set(LEADER, leader);
-  return { follower, leader, appended };
+  return { follower, leader, appended, delivered };
 }
 
 const values = (...texts: string[]): Buffer[] => texts.map((text) => Buffer.from(text));
@@ -66,14 +73,13 @@ test("the leader's typed errors come back as the catalogue's classes", async () 
 });
 
 test("a cancel read before the leader's turn keeps the records from being appended", async () => {
-  const { follower, leader, appended } = pair(async () => 1);
+  const { follower, leader, appended, delivered } = pair(async () => 1);
   const controller = new AbortController();
   const forwarded = follower.forward(LEADER, values("gone"), { signal: controller.signal });
   // Request and cancel are delivered on the same later turn, as from one socket read.
   controller.abort(new RpcError("cancelled", RpcCode.cancelled));
   await assert.rejects(forwarded, RpcError);
-  await new Promise((resolve) => setImmediate(resolve));
-  await new Promise((resolve) => setImmediate(resolve));
+  await waitUntil("the request and its cancel to reach the leader", () => delivered.get(LEADER) === 2);
   assert.deepEqual(appended, []);
   assert.equal(leader.serving, 0);
 });

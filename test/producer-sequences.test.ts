@@ -1,12 +1,17 @@
 // The idempotent producers' table and its batch marks: duplicates answered with their offsets, a
 // window and a number of producers bounded, numbers below the forgotten ones refused, and a retry
-// that arrives while its original is in flight waits for the original's outcome.
+// that arrives while its original is in flight waits for the original's outcome; a batch the log
+// would refuse leaves no mark.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { SequenceTooOldError } from "../src/errors.ts";
+import { RecordTooLargeError, SequenceTooOldError } from "../src/errors.ts";
+import { Log } from "../src/storage/log.ts";
+import { LogProducers } from "../src/storage/log-producers.ts";
 import { decodeBatchMark, encodeBatchMark } from "../src/storage/batch-mark.ts";
 import { ProducerAppends } from "../src/storage/producer-appends.ts";
 import { ProducerSequences, resolveProducerLimits } from "../src/storage/producer-sequences.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { tempDir } from "./support/temp-dir.ts";
 
 const id = (name: string): Uint8Array => Buffer.from(name);
 
@@ -91,4 +96,17 @@ test("a retry waiting on a batch whose leader stepped down fails (to be retried 
   void appends.appendOnce([id("x")], batch, never);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(writes, 3, "after a forgotten write the next is written, and the one behind it waits on it");
+});
+
+test("an idempotent batch the log would refuse leaves no batch mark, in either shape", async (t) => {
+  const log = await Log.open(await tempDir(t), { recordBytesMax: 16 });
+  cleanup(t, () => log.close());
+  const producers = await LogProducers.open(log, resolveProducerLimits({}));
+  const oversized = [Buffer.from("ok"), Buffer.alloc(17)];
+  await assert.rejects(producers.appendOnce(oversized, { producerId: id("p"), sequence: 0n }), RecordTooLargeError);
+  const bytes = Buffer.concat(oversized);
+  const gathered = { bytes, offsets: Uint32Array.of(0, 2), lengths: Uint32Array.of(2, 17) };
+  await assert.rejects(producers.appendGatheredOnce(gathered, { producerId: id("p"), sequence: 1n }), RecordTooLargeError);
+  await log.sync();
+  assert.equal(log.nextOffset, 0, "nothing was written, no mark either");
 });

@@ -26,9 +26,8 @@ export class SequenceWindow {
     for (const wake of this.waiters.splice(0)) wake();
   }
 
+  /** Numbers are taken in increasing order and a Set iterates in insertion order: the first is the oldest. */
   private oldest(): bigint {
-    let oldest = this.next;
-    for (const sequence of this.unsettled) if (sequence < oldest) oldest = sequence;
-    return oldest;
+    return this.unsettled.values().next().value ?? this.next;
   }
 }

@@ -736,7 +736,11 @@ export class ClusterNode {
       const card = decodeMemberCard(change.address ?? "");
       this.removalWatch.applied(change);
       this.logMembershipChange(change, card);
-      if (change.kind === MembershipChangeKind.RemoveNode && change.nodeId !== this.nodeId) this.transport.removePeer(change.nodeId);
+      if (change.kind === MembershipChangeKind.RemoveNode) {
+        this.reachability.forget(change.nodeId);
+        this.liveness.forget(change.nodeId);
+        if (change.nodeId !== this.nodeId) this.transport.removePeer(change.nodeId);
+      }
       if (change.address === undefined || change.address === "") continue;
       learned[change.nodeId] = card.address;
       if (card.name !== undefined) names[change.nodeId] = card.name;
@@ -750,11 +754,7 @@ export class ClusterNode {
     const fields = { nodeId: this.nodeId, member: card.name ?? this.nameOf(change.nodeId), memberId: change.nodeId };
     if (change.kind === MembershipChangeKind.AddLearner) this.logger.info("member joined as a learner", { ...fields, address: card.address });
     else if (change.kind === MembershipChangeKind.PromoteLearner) this.logger.info("member promoted to voter", fields);
-    else if (change.kind === MembershipChangeKind.RemoveNode) {
-      this.reachability.forget(change.nodeId);
-      this.liveness.forget(change.nodeId);
-      this.logger.info("member removed", fields);
-    }
+    else if (change.kind === MembershipChangeKind.RemoveNode) this.logger.info("member removed", fields);
   }
 
   /** Records members' addresses and names (by Raft id) durably, and dials the new addresses. */

@@ -9,7 +9,7 @@
 // steps down by going silent) and reports the damage to its owner, which repairs the log from the
 // peers and starts a new replica over it.
 import assert from "node:assert/strict";
-import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, ProposalRefusedError, RecordTooLargeError } from "../errors.ts";
+import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, ProposalRefusedError } from "../errors.ts";
 import {
   defaultRaftLimits,
   EntryType,
@@ -26,7 +26,7 @@ import {
   type Status,
 } from "../raft/index.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import { BATCH_MARK_TYPE, decodeBatchMark, defaultProducerLimits, largestValueBytes, ProducerAppends, type AppendedBatch, type ProducerBatch, type ProducerLimits, type RecordLog } from "../storage/index.ts";
+import { BATCH_MARK_TYPE, checkRecordBytes, decodeBatchMark, defaultProducerLimits, largestValueBytes, ProducerAppends, type AppendedBatch, type ProducerBatch, type ProducerLimits, type RecordLog } from "../storage/index.ts";
 import { OffsetWaiters } from "../storage/offset-waiters.ts";
 import { CommittedLog } from "./committed-log.ts";
 import { sameRun } from "./entry-run.ts";
@@ -211,13 +211,10 @@ export class Replica {
     try {
       // A record the log would refuse must never be proposed: refused only as the leader wrote it,
       // it would stop this replica (a failed write), and then every replica the leader sends it to.
-      const largest = largestValueBytes(values);
-      if (largest > this.recordBytesMax) throw new RecordTooLargeError(`record of ${largest} bytes exceeds recordBytesMax ${this.recordBytesMax}`);
-      if (this.pending.length === 0 && !this.coalescer.holding) {
-        const range = this.proposeToCore(values, mark, true);
-        return this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex));
-      }
-      return this.coalescer.add(values, mark).then((range) => this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex)));
+      checkRecordBytes(largestValueBytes(values), this.recordBytesMax);
+      const committedAt = (range: ProposedRange): Promise<number> => this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex));
+      if (this.pending.length === 0 && !this.coalescer.holding) return committedAt(this.proposeToCore(values, mark, true));
+      return this.coalescer.add(values, mark).then(committedAt);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -22,15 +22,15 @@ export interface MembershipChange {
 const fixedBytes = 9;
 const addressBytesMax = 1024;
 
-/**
- * Encodes a change as the data of a Membership entry: kind (u8), node id (u64, big endian), then the
- * address in UTF-8 (possibly empty).
- */
 /** Votes a configuration of `voters` voters needs for a decision: a majority. */
 export function quorumOf(voters: number): number {
   return Math.floor(voters / 2) + 1;
 }
 
+/**
+ * Encodes a change as the data of a Membership entry: kind (u8), node id (u64, big endian), then the
+ * address in UTF-8 (possibly empty).
+ */
 export function encodeMembershipChange(change: MembershipChange): Uint8Array {
   assert(Number.isSafeInteger(change.nodeId) && change.nodeId > 0, `bad node id ${change.nodeId}`);
   const address = new TextEncoder().encode(change.address ?? "");

@@ -240,10 +240,7 @@ export class Raft {
 
   /** Leader only: sends each follower the entries it lacks and is not already being sent (see `propose`). */
   sendPendingAppends(): void {
-    if (this.role !== Role.Leader) return;
-    for (const id of this.tracker.progress.keys()) {
-      if (id !== this.id) this.sendAppend(id, false);
-    }
+    if (this.role === Role.Leader) this.broadcastAppend(false);
   }
 
   /** Appends a single-server membership change (leader only, one at a time, §4.1). */
@@ -632,9 +629,10 @@ export class Raft {
     this.send(message({ type: MessageType.TimeoutNow, from: this.id, to, term: this.term }));
   }
 
-  private broadcastAppend(): void {
+  /** Sends each follower what it lacks; with `sendIfEmpty`, an empty append (carrying the commit index) to one that lacks nothing. */
+  private broadcastAppend(sendIfEmpty = true): void {
     for (const id of this.tracker.progress.keys()) {
-      if (id !== this.id) this.sendAppend(id, true);
+      if (id !== this.id) this.sendAppend(id, sendIfEmpty);
     }
   }
 

@@ -3,7 +3,7 @@
 // Handlers take only what they use from the call context (its signal), speak in catalogue errors
 // (src/errors.ts), and never poll: a reader at the end of the log waits on log.waitFor.
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { BatchTooLargeError, InvalidArgumentError, OffsetOutOfRangeError, RecordTooLargeError } from "../errors.ts";
+import { BatchTooLargeError, InvalidArgumentError, OffsetOutOfRangeError } from "../errors.ts";
 import type {
   ConsumeBatchRequest,
   ConsumeBatchStreamRequest,
@@ -18,6 +18,7 @@ import type {
 } from "../gen/log/v1/log_pb.ts";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import {
+  checkRecordBytes,
   isGathered,
   largestValueBytes,
   valueCount,
@@ -131,9 +132,7 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
   /** A record value from a produce request, within the limits. */
   const recordValue = (request: ProduceRequest): Uint8Array => {
     const value = request.record?.value ?? EMPTY;
-    if (value.length > limits.recordBytesMax) {
-      throw new RecordTooLargeError(`record of ${value.length} bytes exceeds recordBytesMax ${limits.recordBytesMax}`);
-    }
+    checkRecordBytes(value.length, limits.recordBytesMax);
     return value;
   };
 
@@ -221,8 +220,7 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
     }
     // A message may be larger than a record: each record is held to recordBytesMax here, before it
     // reaches a log (or a cluster's leader, whose log would refuse it only once it was proposed).
-    const largest = largestValueBytes(values);
-    if (largest > limits.recordBytesMax) throw new RecordTooLargeError(`record of ${largest} bytes exceeds recordBytesMax ${limits.recordBytesMax}`);
+    checkRecordBytes(largestValueBytes(values), limits.recordBytesMax);
     const appended = await appendValues(values, request.producer, context);
     return { firstOffset: BigInt(appended.firstOffset), count: appended.count };
   };

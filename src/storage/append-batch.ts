@@ -62,13 +62,18 @@ export function measureGathered(batch: GatheredValues): MeasuredBatch {
   return { lengths, gather: () => batch };
 }
 
+/** Throws RecordTooLargeError for a record of `bytes` over `recordBytesMax` (every path that takes records asks this). */
+export function checkRecordBytes(bytes: number, recordBytesMax: number): void {
+  if (bytes > recordBytesMax) throw new RecordTooLargeError(`record of ${bytes} bytes exceeds recordBytesMax ${recordBytesMax}`);
+}
+
 /** Checks a measured batch and the append's options against the log's limits. */
 export function checkBatch(batch: MeasuredBatch, options: AppendOptions, config: Pick<LogConfig, "recordBytesMax" | "batchBytesMax">): CheckedBatch {
   const { lengths } = batch;
   let valueBytes = 0;
   for (let i = 0; i < lengths.length; i++) {
     const length = lengths[i]!;
-    if (length > config.recordBytesMax) throw new RecordTooLargeError(`record of ${length} bytes exceeds recordBytesMax ${config.recordBytesMax}`);
+    checkRecordBytes(length, config.recordBytesMax);
     valueBytes += length;
   }
   const bytes = encodedBytes(lengths.length, valueBytes);

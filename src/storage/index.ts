@@ -5,6 +5,7 @@ export { defaultLogConfig, resolveLogConfig, type DurabilityPolicy, type LogConf
 export { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
 export type { RecordLog } from "./record-log.ts";
 export { isGathered, largestValueBytes, valueCount, valueViews, type AppendValues, type GatheredValues } from "./gathered-values.ts";
+export { checkRecordBytes } from "./append-batch.ts";
 export type { AppendCall, ServedLog } from "./served-log.ts";
 export { BATCH_MARK_TYPE, decodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
 export { ProducerAppends } from "./producer-appends.ts";

@@ -75,7 +75,7 @@ export class LogProducers implements ProducerAppender {
   ): Promise<AppendedBatch> {
     return this.appends.appendOnce(values, batch, (batchValues, mark) => {
       // The values are checked before their mark is queued: a batch the log refuses (a record over
-      // recordBytesMax, say, which ProduceBatch does not check itself) must leave no mark, or the
+      // recordBytesMax, say, from any caller that did not check it first) must leave no mark, or the
       // next start would take the records after that mark for the batch and cut them off the log.
       // Past the checks neither append is refused alone: both go, or a closed log fails both.
       check();

@@ -26,7 +26,7 @@ export class SegmentFitting {
   /** The active segment if a frame of `frameBytes` fits in it, else a new one (sealing the old), with the steps that do so. */
   segmentWithRoom(frameBytes: number, steps: WriteStep[]): Segment {
     const active = this.segments[this.segments.length - 1]!;
-    if (this.hasRoom(active, active.reservedCount, active.reservedBytes + frameBytes)) return active;
+    if (this.hasRoom(active, active.reservedBytes + frameBytes)) return active;
     const next = Segment.openActive(this.directory, this.reservedEnd, this.config.indexEntriesMax);
     this.segments.push(next);
     steps.push({ segment: active, frames: [], seal: true, syncDirectory: false });
@@ -60,7 +60,8 @@ export class SegmentFitting {
     return Math.min(segment.capacity, this.config.indexEntriesMax);
   }
 
-  private hasRoom(segment: Segment, count: number, bytes: number): boolean {
-    return count < this.countLimit(segment) && bytes <= this.config.storeBytesMax;
+  /** Whether `segment` takes one more record, its store then holding `bytes`. */
+  private hasRoom(segment: Segment, bytes: number): boolean {
+    return segment.reservedCount < this.countLimit(segment) && bytes <= this.config.storeBytesMax;
   }
 }
