@@ -1,6 +1,6 @@
 // The checks of an append, for both shapes of batch the log takes (an array of values, or values
-// gathered in one buffer): each shape is measured into its values' lengths, and one routine checks
-// the lengths and the options against the limits, so both refuse the same batches with the same
+// gathered in one buffer): each shape is measured into its values' lengths and their total, and one
+// routine checks them and the options against the limits, so both refuse the same batches with the same
 // typed errors. What the log encodes is always a gathered batch: an array's values become one
 // without a copy when they already lie end to end (as a Raft follower receives them), else packed.
 import assert from "node:assert/strict";
@@ -11,15 +11,22 @@ import type { GatheredValues } from "./gathered-values.ts";
 import type { AppendOptions } from "./log.ts";
 
 /** A batch measured in its own shape, not yet checked against the limits. */
-interface MeasuredBatch {
+export interface MeasuredBatch {
   readonly lengths: Uint32Array;
+  /** The sum of `lengths`, summed as they were measured. */
+  readonly valueBytes: number;
   /** The batch as the encoder takes it, made only once the batch is admitted. */
   readonly gather: () => GatheredValues;
 }
 
-/** A batch that passed every check: its encoded bytes, its values' lengths, and the values gathered when asked. */
+/**
+ * A batch that passed every check with the options of its append: its encoded bytes, its values'
+ * lengths, and the values gathered when asked. The options travel with it so that the append it is
+ * handed to cannot write it with options other than those checked.
+ */
 export interface CheckedBatch extends MeasuredBatch {
   readonly bytes: number;
+  readonly options: AppendOptions;
 }
 
 /** An array of values measured: InvalidArgumentError unless it is a non-empty array of Uint8Array. */
@@ -44,7 +51,7 @@ export function measureValues(values: readonly Uint8Array[]): MeasuredBatch {
   const gather = contiguous
     ? () => ({ bytes: new Uint8Array(first!.buffer, first!.byteOffset, valueBytes), offsets, lengths })
     : () => ({ bytes: packValues(values, valueBytes), offsets, lengths });
-  return { lengths, gather };
+  return { lengths, valueBytes, gather };
 }
 
 /** A gathered batch measured: InvalidArgumentError unless it is non-empty and every value lies within its bytes. */
@@ -56,10 +63,12 @@ export function measureGathered(batch: GatheredValues): MeasuredBatch {
   if (lengths.length === 0 || offsets.length !== lengths.length) {
     throw new InvalidArgumentError(`a gathered batch needs as many offsets as lengths, at least one (got ${offsets.length} and ${lengths.length})`);
   }
+  let valueBytes = 0;
   for (let i = 0; i < lengths.length; i++) {
     if (offsets[i]! + lengths[i]! > bytes.length) throw new InvalidArgumentError(`value ${i} of a gathered batch runs past its ${bytes.length} bytes`);
+    valueBytes += lengths[i]!;
   }
-  return { lengths, gather: () => batch };
+  return { lengths, valueBytes, gather: () => batch };
 }
 
 /** Throws RecordTooLargeError for a record of `bytes` over `recordBytesMax` (every path that takes records asks this). */
@@ -69,20 +78,15 @@ export function checkRecordBytes(bytes: number, recordBytesMax: number): void {
 
 /** Checks a measured batch and the append's options against the log's limits. */
 export function checkBatch(batch: MeasuredBatch, options: AppendOptions, config: Pick<LogConfig, "recordBytesMax" | "batchBytesMax">): CheckedBatch {
-  const { lengths } = batch;
-  let valueBytes = 0;
-  for (let i = 0; i < lengths.length; i++) {
-    const length = lengths[i]!;
-    checkRecordBytes(length, config.recordBytesMax);
-    valueBytes += length;
-  }
+  const { lengths, valueBytes } = batch;
+  for (let i = 0; i < lengths.length; i++) checkRecordBytes(lengths[i]!, config.recordBytesMax);
   const bytes = encodedBytes(lengths.length, valueBytes);
   if (bytes > config.batchBytesMax) throw new BatchTooLargeError(`batch of ${bytes} bytes exceeds batchBytesMax ${config.batchBytesMax}`);
   const { term = 0, type = 0, timestampMs = 1 } = options;
   if (!Number.isSafeInteger(term) || term < 0) throw new InvalidArgumentError(`term must be a non-negative integer, got ${term}`);
   if (!Number.isSafeInteger(timestampMs) || timestampMs < 1) throw new InvalidArgumentError(`timestampMs must be a positive integer, got ${timestampMs}`);
   if (!Number.isInteger(type) || type < 0 || type > 0xffff_ffff) throw new InvalidArgumentError(`type must be a u32, got ${type}`);
-  return { ...batch, bytes };
+  return { ...batch, bytes, options };
 }
 
 /**

@@ -6,7 +6,7 @@
 // later record is ever taken for part of the batch. A mark dropped by retention, or older than the
 // scan, is forgotten: its producer starts afresh.
 import assert from "node:assert/strict";
-import { checkBatch, measureGathered, measureValues } from "./append-batch.ts";
+import { checkBatch, measureGathered, measureValues, type MeasuredBatch } from "./append-batch.ts";
 import { BATCH_MARK_TYPE, decodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
 import type { AppendValues, GatheredValues } from "./gathered-values.ts";
 import type { Log } from "./log.ts";
@@ -56,31 +56,23 @@ export class LogProducers implements ProducerAppender {
   }
 
   appendOnce(values: readonly Uint8Array[], batch: ProducerBatch): Promise<AppendedBatch> {
-    return this.appendMarkedOnce(values, batch, () => checkBatch(measureValues(values), {}, this.log.config), (batchValues) => this.log.append(batchValues));
+    return this.appendMarkedOnce(values, batch, measureValues);
   }
 
   appendGatheredOnce(values: GatheredValues, batch: ProducerBatch): Promise<AppendedBatch> {
-    return this.appendMarkedOnce(values, batch, () => checkBatch(measureGathered(values), {}, this.log.config), (batchValues) => this.log.appendGathered(batchValues));
+    return this.appendMarkedOnce(values, batch, measureGathered);
   }
 
-  /**
-   * appendOnce for values in either shape: `check` throws what the log's append of them would
-   * refuse them with, and `appendValues` appends them.
-   */
-  private appendMarkedOnce<V extends AppendValues>(
-    values: V,
-    batch: ProducerBatch,
-    check: () => void,
-    appendValues: (values: V) => Promise<number>,
-  ): Promise<AppendedBatch> {
+  /** appendOnce for values in either shape, each measured by `measure`. */
+  private appendMarkedOnce<V extends AppendValues>(values: V, batch: ProducerBatch, measure: (values: V) => MeasuredBatch): Promise<AppendedBatch> {
     return this.appends.appendOnce(values, batch, (batchValues, mark) => {
       // The values are checked before their mark is queued: a batch the log refuses (a record over
       // recordBytesMax, say, from any caller that did not check it first) must leave no mark, or the
       // next start would take the records after that mark for the batch and cut them off the log.
       // Past the checks neither append is refused alone: both go, or a closed log fails both.
-      check();
+      const checked = checkBatch(measure(batchValues), {}, this.log.config);
       const marked = this.log.append([mark], { type: BATCH_MARK_TYPE });
-      const first = appendValues(batchValues);
+      const first = this.log.appendChecked(checked);
       return Promise.all([marked, first]).then(
         ([markOffset, firstOffset]) => {
           assert.equal(firstOffset, markOffset + 1, "a batch follows its mark");

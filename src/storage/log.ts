@@ -25,7 +25,7 @@ import {
 } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { AppendAdmission } from "./append-admission.ts";
-import { checkBatch, measureGathered, measureValues, type CheckedBatch } from "./append-batch.ts";
+import { checkBatch, measureGathered, measureValues, type CheckedBatch, type MeasuredBatch } from "./append-batch.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
 import { decodeFrames, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
 import type { GatheredValues } from "./gathered-values.ts";
@@ -228,7 +228,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    * durable as the policy promises. Waits (backpressure) while pendingBytesMax bytes are in flight.
    */
   append(values: readonly Uint8Array[], options: AppendOptions = {}): Promise<number> {
-    return this.appendChecked(() => checkBatch(measureValues(values), options, this.config), options);
+    return this.appendMeasured(() => measureValues(values), options);
   }
 
   /**
@@ -237,21 +237,32 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    * no copy before the frames. The bytes must not change until the promise settles.
    */
   appendGathered(batch: GatheredValues, options: AppendOptions = {}): Promise<number> {
-    return this.appendChecked(() => checkBatch(measureGathered(batch), options, this.config), options);
+    return this.appendMeasured(() => measureGathered(batch), options);
   }
 
-  /** Admits the batch `check` returns, or rejects with what it throws, having queued nothing. */
-  private appendChecked(check: () => CheckedBatch, options: AppendOptions): Promise<number> {
+  /** Admits the batch `measure` returns once checked with `options`, or rejects with what either throws, having queued nothing. */
+  private appendMeasured(measure: () => MeasuredBatch, options: AppendOptions): Promise<number> {
     let batch: CheckedBatch;
     try {
-      batch = check();
+      batch = checkBatch(measure(), options, this.config);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.admission.admit(batch.bytes, () => this.enqueue(batch, options));
+    return this.appendChecked(batch);
   }
 
-  private enqueue(batch: CheckedBatch, options: AppendOptions): Promise<number> {
+  /**
+   * append for a batch checkBatch already passed against this log's config, for a caller that must
+   * know the batch is taken before it appends anything else (LogProducers writes an idempotent
+   * batch's mark only then): the batch is measured and checked once, not again here.
+   */
+  appendChecked(batch: CheckedBatch): Promise<number> {
+    assert.ok(batch.bytes <= this.config.batchBytesMax, "a checked batch fits this log's batches");
+    return this.admission.admit(batch.bytes, () => this.enqueue(batch));
+  }
+
+  private enqueue(batch: CheckedBatch): Promise<number> {
+    const { options } = batch;
     const firstOffset = this.fitting.reservedEnd;
     const timestampMs = this.nextTimestamp(options.timestampMs);
     const { bytes, offsets, lengths } = batch.gather();
