@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
-import { DataLossError, InvalidArgumentError, OffsetOutOfRangeError } from "../src/errors.ts";
+import { DataLossError, InvalidArgumentError, OffsetOutOfRangeError, RecordTooLargeError } from "../src/errors.ts";
 import { SeededRandom } from "../src/raft/random.ts";
 import { SimDisk } from "../src/sim/sim-disk.ts";
 import { SimLog } from "../src/sim/sim-log.ts";
@@ -79,6 +79,13 @@ for (const [name, open] of Object.entries(implementations)) {
       assert.equal(log.read(2n).type, 0);
       assert.throws(() => log.read(3), OffsetOutOfRangeError);
       assert.throws(() => log.termAt(3), OffsetOutOfRangeError);
+    });
+
+    it("a batch holding a record over recordBytesMax is refused whole; one of recordBytesMax is taken", async (t) => {
+      const { log } = await open(t, 0);
+      await assert.rejects(log.append([Buffer.from("aaaa"), Buffer.alloc(log.recordBytesMax + 1)]), RecordTooLargeError);
+      assert.equal(log.nextOffset, 0);
+      assert.equal(await log.append([Buffer.alloc(log.recordBytesMax)]), 0);
     });
 
     it("range reads honour countMax, return at least one record, and reject bad limits", async (t) => {

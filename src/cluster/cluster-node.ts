@@ -256,7 +256,6 @@ export class ClusterNode {
         logger: options.logger,
         tickMs: options.tickMs ?? DEFAULT_TICK_MS,
         seed: seed++,
-        recordBytesMax: log.config.recordBytesMax,
         limits: { learnerPromotionLagMax: 1024, ...options.limits },
         ...(options.producers === undefined ? {} : { producers: options.producers }),
         onLeader: (leader, term) => node?.followLeader(leader, term),

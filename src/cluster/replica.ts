@@ -58,8 +58,6 @@ export interface ReplicaOptions {
   readonly onLeader?: (leader: number, term: number) => void;
   /** Sees every committed entry once it is applied here, in order (membership changes among them). */
   readonly onApply?: (entries: readonly Entry[]) => void;
-  /** The largest record value the log takes: a larger one is refused before it is proposed (default: no bound). */
-  readonly recordBytesMax?: number;
   /** Bounds of the idempotent producers' table (default defaultProducerLimits). */
   readonly producers?: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">;
   /** A proposal not decided within this time is failed (its outcome is then unknown). Default 30 s. */
@@ -103,7 +101,6 @@ export class Replica {
    */
   private readonly producers: ProducerAppends;
   private readonly coalescer: ProposalCoalescer;
-  private readonly recordBytesMax: number;
   /** Term of the last entry applied here (0: none yet). */
   private appliedTerm = 0;
   /** Idempotent appends waiting for this leader to apply an entry of its own term (see appendOnce). */
@@ -135,7 +132,6 @@ export class Replica {
     this.commitEnd = Math.max(this.log.lowestOffset, Math.min(options.stateFile.state.hardState.commit, this.log.nextOffset));
     this.committed = new CommittedLog(this.log, () => this.commitEnd, this.commitWaiters);
     this.producers = new ProducerAppends(options.producers ?? defaultProducerLimits);
-    this.recordBytesMax = options.recordBytesMax ?? Infinity;
     this.coalescer = new ProposalCoalescer(
       {
         proposeQuietly: (values, mark) => this.proposeToCore(values, mark, false),
@@ -211,7 +207,7 @@ export class Replica {
     try {
       // A record the log would refuse must never be proposed: refused only as the leader wrote it,
       // it would stop this replica (a failed write), and then every replica the leader sends it to.
-      checkRecordBytes(largestValueBytes(values), this.recordBytesMax);
+      checkRecordBytes(largestValueBytes(values), this.log.recordBytesMax);
       const committedAt = (range: ProposedRange): Promise<number> => this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex));
       if (this.pending.length === 0 && !this.coalescer.holding) return committedAt(this.proposeToCore(values, mark, true));
       return this.coalescer.add(values, mark).then(committedAt);

@@ -2,16 +2,19 @@
 // simulated disk (sim-disk.ts), for the simulator. Every operation completes after a random latency,
 // in call order; appends resolve once synced, truncations and resets once their directory is synced.
 // It fails as the native log does: a failed sync (StorageIoError) fails the log until it is reopened;
-// a full disk refuses the batch (StorageFullError); a record whose checksum fails reads as
-// DataLossError, and range reads stop before it. Opening it after a crash runs the native log's
-// recovery: the records written since the last sync are verified and the log is cut at the first
-// torn one.
+// a full disk refuses the batch (StorageFullError), as does a record over recordBytesMax
+// (RecordTooLargeError); a record whose checksum fails reads as DataLossError, and range reads stop
+// before it. Opening it after a crash runs the native log's recovery: the records written since the
+// last sync are verified and the log is cut at the first torn one.
 import { DataLossError, InvalidArgumentError, OffsetOutOfRangeError, StorageFullError, StorageIoError } from "../errors.ts";
 import { assert } from "../raft/assert.ts";
 import type { SeededRandom } from "../raft/random.ts";
 import type { AppendOptions, LogRecord, ReadLimits, RecordLog } from "../storage/index.ts";
-// The frame layout alone: the simulator never loads the native addon.
+// Storage's modules free of the native addon (frame layout, limits, checks): the simulator never loads it.
+import { checkRecordBytes } from "../storage/append-batch.ts";
+import { defaultLogConfig } from "../storage/config.ts";
 import { FULL_HEADER_BYTES } from "../storage/frame.ts";
+import { largestValueBytes } from "../storage/gathered-values.ts";
 import { checkReadLimits } from "../storage/record-log.ts";
 import { checksumHolds, recordChecksum, type SimDisk, type StoredRecord } from "./sim-disk.ts";
 
@@ -49,6 +52,8 @@ export function completionsInCallOrder(environment: DiskEnvironment, latencyMaxM
 }
 
 export class SimLog implements RecordLog {
+  /** The native log's default: the simulated replica refuses the records a node with default limits refuses. */
+  readonly recordBytesMax = defaultLogConfig.recordBytesMax;
   private visibleEnd: number;
   private reservedEnd: number;
   private lastTimestampMs: number;
@@ -99,6 +104,11 @@ export class SimLog implements RecordLog {
 
   append(values: readonly Uint8Array[], options: AppendOptions = {}): Promise<number> {
     if (!Array.isArray(values) || values.length === 0) return Promise.reject(new InvalidArgumentError("append needs a non-empty array of Uint8Array values"));
+    try {
+      checkRecordBytes(largestValueBytes(values), this.recordBytesMax);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (this.failure !== null) return Promise.reject(this.failed());
     const { term = 0, type = 0 } = options;
     if (this.disk.full) return Promise.reject(new StorageFullError("the simulated disk is full", 28));

@@ -212,6 +212,11 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     return this.lastTimestampMs;
   }
 
+  /** The largest record value append takes (config.recordBytesMax). */
+  get recordBytesMax(): number {
+    return this.config.recordBytesMax;
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }

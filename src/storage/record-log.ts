@@ -20,6 +20,8 @@ export interface RecordLog {
   readonly nextOffset: number;
   /** The creation time the next batch gets at least: the latest given to a stored record (0 if none). */
   readonly latestTimestampMs: number;
+  /** The largest record value append takes: a batch holding a larger one is refused whole, RecordTooLargeError. */
+  readonly recordBytesMax: number;
   /**
    * Appends records with consecutive offsets from nextOffset; resolves with the first offset once
    * they are synced (they survive a crash). Appends resolve in call order.

@@ -60,7 +60,6 @@ export class LocalCluster {
       timers: systemTimers,
       tickMs: 10,
       seed: id * 7919,
-      recordBytesMax: log.config.recordBytesMax,
       proposalTimeoutMs: this.proposalTimeoutMs,
       onDamage: (error) => this.damage.push({ id, error }),
       onWriteFailure: (error) => queueMicrotask(() => {
