@@ -10,6 +10,10 @@
 // pointed at a follower, which forwards plain produces to the leader; per record and batched, with
 // CPU per record and the same run's fdatasync and raw-write baselines.
 //
+// Then the stock grpc-js client (no Loghouse code) to the leader and to a single node, alternating,
+// unary at concurrency 1 and 64, with each node's CPU and the leader's Raft messages per call
+// (bench/support/stock-cluster.ts).
+//
 // With --tls a second 3-node cluster runs secured (TLS, peers' mutual TLS, the sample ACL, a client
 // holding root's certificate) and its leader is measured beside the plaintext cluster's, same run.
 //
@@ -23,10 +27,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { writeDevCerts } from "../test/support/dev-certs.ts";
+import { startNode, stopNode } from "../test/support/node-process.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { securedClientOptions, securedNodeArgs } from "../test/support/secured-cluster.ts";
 import { writeResults } from "./support/results.ts";
 import { benchProduceRoutes, type RoutesReport } from "./support/produce-routes.ts";
+import { benchStockClientOnCluster, type StockClusterResult } from "./support/stock-cluster.ts";
 import { flag, formatRate, printTable } from "./support/stats.ts";
 import { barsPanel, chart, percentilesPanel, type Panel } from "./support/svg-chart.ts";
 import { exitOnHelp } from "./support/usage.ts";
@@ -38,7 +44,7 @@ bench:server against a single node, then against the leader of a 3-node cluster 
 by side (the flags pass through to bench/server.ts). Then produce into that cluster per record and
 batched, through the leader-aware client (exactly-once and at-most-once) beside a one-node client at
 a follower (the follower forwards to the leader), with CPU per record and the same run's fdatasync
-and raw-write baselines. --tls also measures a secured 3-node cluster (TLS, peers' mutual TLS, the
+and raw-write baselines; and the stock grpc-js client to the leader beside a single node. --tls also measures a secured 3-node cluster (TLS, peers' mutual TLS, the
 sample ACL) beside the plaintext one. Results and a chart go to
 bench/results/cluster-<time>.json and .svg.
 `);
@@ -103,6 +109,27 @@ function routePanels(routes: RoutesReport): Panel[] {
   ];
 }
 
+/** The stock client against `cluster`'s leader, beside a single node started for it (stopped after). */
+async function benchStockClientBeside(cluster: ProcessCluster, root: string, settings: Parameters<typeof benchStockClientOnCluster>[2]): ReturnType<typeof benchStockClientOnCluster> {
+  const single = await startNode(["--data-dir", join(root, "stock-single"), "--listen", "127.0.0.1:0"]);
+  try {
+    return await benchStockClientOnCluster(cluster, single, settings);
+  } finally {
+    await stopNode(single);
+  }
+}
+
+/** The stock client's latency per call against the leader and the single node. */
+function stockPanel(trials: readonly StockClusterResult[]): Panel {
+  return percentilesPanel(
+    "stock grpc-js client, unary Produce: latency per call",
+    trials.flatMap((trial) => [
+      { label: `c=${trial.concurrency}, single node`, percentilesMs: { p50: trial.singleLatencyMsP50, p99: null } },
+      { label: `c=${trial.concurrency}, 3-node cluster's leader`, percentilesMs: { p50: trial.latencyMsP50, p99: trial.latencyMsP99 } },
+    ]),
+  );
+}
+
 async function main(): Promise<void> {
   console.log("single node:");
   const single = await runServerBench([]);
@@ -110,7 +137,9 @@ async function main(): Promise<void> {
   const cluster = new ProcessCluster(join(root, "plaintext"));
   try {
     const replicated = await benchCluster(cluster, "3-node cluster");
-    const routes = await benchProduceRoutes(cluster, { seconds: flag("seconds", 3), runs: flag("runs", 3), recordBytes: flag("record-bytes", 100), scratchDir: root });
+    const settings = { seconds: flag("seconds", 3), runs: flag("runs", 3), recordBytes: flag("record-bytes", 100), scratchDir: root };
+    const routes = await benchProduceRoutes(cluster, settings);
+    const stock = await benchStockClientBeside(cluster, root, settings);
     await cluster.stopAll();
     const secured = tls ? await benchSecuredCluster(root, replicated) : undefined;
     console.log("\nreplicated (3 nodes) beside single node, same run:");
@@ -136,8 +165,9 @@ async function main(): Promise<void> {
       barsPanel("throughput per trial", "records/s", both.map((trial, i) => ({ label: trial.name, value: trial.recordsPerSecond, baseline: i % 2 === 0 })), formatRate),
       percentilesPanel("latency per trial (per call or per record)", both.map((trial) => ({ label: trial.name, percentilesMs: { p50: trial.latencyMsP50, p99: trial.latencyMsP99 } }))),
       ...routePanels(routes),
+      stockPanel(stock.trials),
     ]);
-    await writeResults("cluster", { single: single.trials, cluster: replicated.trials, securedCluster: secured?.trials ?? null, produceRoutes: routes }, picture);
+    await writeResults("cluster", { single: single.trials, cluster: replicated.trials, securedCluster: secured?.trials ?? null, produceRoutes: routes, stockClient: stock }, picture);
   } finally {
     await cluster.stopAll();
     rmSync(root, { recursive: true, force: true });

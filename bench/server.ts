@@ -40,7 +40,7 @@
 // them moves with whatever else the machine runs.
 import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { LoghouseClient } from "../src/client/client.ts";
 import { grpcServiceDefinition } from "../src/client/grpc-definition.ts";
@@ -101,6 +101,8 @@ interface TrialResult {
   readonly latencyMsP99: number | null;
   /** CPU of the serving process per record, in µs (null when it cannot be read: a --server node). */
   readonly cpuMicrosPerRecord: number | null;
+  /** CPU of this process (the client) per record, in µs; null for storage alone, where this process is the server. */
+  readonly clientCpuMicrosPerRecord: number | null;
   readonly runs: number[];
 }
 
@@ -297,7 +299,7 @@ function unaryProduce(client: LoghouseClient, concurrency: number): Trial {
   };
 }
 
-function summarise(trial: Trial, measurements: Measurement[], cpuMicrosPerRecord: number[]): TrialResult {
+function summarise(trial: Trial, measurements: Measurement[], cpuMicrosPerRecord: number[], clientCpuMicrosPerRecord: number[]): TrialResult {
   const rates = measurements.map((m) => m.records / m.seconds);
   const latencies = measurements.map((m) => [...m.latenciesMs].sort((a, b) => a - b));
   const hasLatency = latencies.every((l) => l.length > 0);
@@ -310,6 +312,7 @@ function summarise(trial: Trial, measurements: Measurement[], cpuMicrosPerRecord
     latencyMsP50: hasLatency ? median(latencies.map((l) => percentile(l, 0.5))) : null,
     latencyMsP99: hasLatency ? median(latencies.map((l) => percentile(l, 0.99))) : null,
     cpuMicrosPerRecord: cpuMicrosPerRecord.length === 0 ? null : median(cpuMicrosPerRecord),
+    clientCpuMicrosPerRecord: trial.pid === process.pid ? null : median(clientCpuMicrosPerRecord),
     runs: rates,
   };
 }
@@ -340,15 +343,20 @@ function sampleRss(node: NodeProcess | undefined): { stop(): { rss: number; anon
 async function alternate(trials: readonly Trial[]): Promise<TrialResult[]> {
   const measurements = trials.map((): Measurement[] => []);
   const cpu = trials.map((): number[] => []);
+  const clientCpu = trials.map((): number[] => []);
   for (let run = 0; run < runs; run++) {
     for (const [i, trial] of trials.entries()) {
       const cpuBefore = trial.pid === undefined ? 0 : processCpuMs(trial.pid);
+      const clientBefore = process.cpuUsage();
       const measurement = await trial.run();
+      const client = process.cpuUsage(clientBefore);
       measurements[i]!.push(measurement);
-      if (trial.pid !== undefined) cpu[i]!.push(((processCpuMs(trial.pid) - cpuBefore) * 1000) / Math.max(1, measurement.records));
+      const records = Math.max(1, measurement.records);
+      if (trial.pid !== undefined) cpu[i]!.push(((processCpuMs(trial.pid) - cpuBefore) * 1000) / records);
+      clientCpu[i]!.push((client.user + client.system) / records);
     }
   }
-  return trials.map((trial, i) => summarise(trial, measurements[i]!, cpu[i]!));
+  return trials.map((trial, i) => summarise(trial, measurements[i]!, cpu[i]!, clientCpu[i]!));
 }
 
 /** The same trial against the secured node, named so. */
@@ -413,7 +421,7 @@ async function main(): Promise<void> {
   const storageRate = results[0]!.recordsPerSecond;
   console.log();
   printTable(
-    ["trial", "records/s", "MB/s", "p50 ms", "p99 ms", "CPU µs/record", "expected"],
+    ["trial", "records/s", "MB/s", "p50 ms", "p99 ms", "CPU µs/record", "client CPU µs/record", "expected"],
     results.map((r) => [
       r.name,
       formatRate(r.recordsPerSecond),
@@ -421,6 +429,7 @@ async function main(): Promise<void> {
       r.latencyMsP50?.toFixed(3) ?? "-",
       r.latencyMsP99?.toFixed(3) ?? "-",
       r.cpuMicrosPerRecord?.toFixed(2) ?? "-",
+      r.clientCpuMicrosPerRecord?.toFixed(2) ?? "-",
       r.expectation,
     ]),
   );
@@ -430,6 +439,17 @@ async function main(): Promise<void> {
     `\nbatch path: ${formatRate(results[1]!.recordsPerSecond)} records/s = ${(ratio * 100).toFixed(0)}% of storage alone (${formatRate(storageRate)} records/s) in this run; ` +
       `node CPU ${cpu(results[1]!)} µs/record (storage alone: ${cpu(results[0]!)} µs/record)`,
   );
+  const batch = results[1]!;
+  if (batch.cpuMicrosPerRecord !== null && batch.clientCpuMicrosPerRecord !== null) {
+    // The client and the node share this machine's cores: with both busy on every core, the batch path
+    // could take no more records per second than the cores have CPU for, whatever the disk allows.
+    const cores = availableParallelism();
+    const boundRate = (cores * 1e6) / (batch.cpuMicrosPerRecord + batch.clientCpuMicrosPerRecord);
+    console.log(
+      `  client CPU ${batch.clientCpuMicrosPerRecord.toFixed(2)} µs/record beside it: on ${cores} cores the two together allow at most ` +
+        `${formatRate(boundRate)} records/s = ${((boundRate / storageRate) * 100).toFixed(0)}% of storage alone`,
+    );
+  }
   const tlsComparison = secured === undefined ? null : compareTls(results, ingest.name, unary.name);
   if (tlsComparison !== null) {
     console.log(

@@ -54,17 +54,17 @@
 //     and a nextTick closure (a unary answer goes out with the end of the stream).
 //   - What is left is mostly Node's HTTP/2 per stream and per event-loop turn, which the storage-less
 //     grpc-js server pays too (it spends more CPU per call than the node), and the worker's fdatasync.
-import { spawn, execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { startNode, stopNode, type NodeProcess } from "../test/support/node-process.ts";
 import { mainThreadCpuMs, processCpuMs } from "../test/support/proc-stats.ts";
-import { measureSyncLatenciesMs } from "./support/raw-baseline.ts";
+import { measureSyncLatenciesMs, measureWorkerSyncLatenciesMs } from "./support/raw-baseline.ts";
 import { writeResults } from "./support/results.ts";
+import { runStockClient, type StockClientKind as ClientKind, type StockClientResult as ClientResult } from "./support/stock-client-run.ts";
 import { flag, formatRate, median, percentile, printTable } from "./support/stats.ts";
 import { barsPanel, chart, percentilesPanel } from "./support/svg-chart.ts";
 import { exitOnHelp } from "./support/usage.ts";
@@ -77,18 +77,15 @@ against a storage-less gRPC server, a fresh node and a warm node in the same run
 issue 12's targets. Results and a chart go to bench/results/stock-clients-<time>.json and .svg.
 `);
 
-const run = promisify(execFile);
 const seconds = flag("seconds", 5);
 const runs = flag("runs", 3);
 const recordBytes = flag("record-bytes", 100);
 const clientsAt = process.argv.indexOf("--clients");
 const clientKinds = (clientsAt < 0 ? "grpc-js,python" : process.argv[clientsAt + 1]!).split(",") as ClientKind[];
 const HERE = fileURLToPath(new URL(".", import.meta.url));
-const PYTHON = "/usr/bin/python3";
 /** Records stored before a ConsumeStream trial: more than a stream reads in one run. */
 const CONSUME_FILL_RECORDS = 1_000_000;
 
-type ClientKind = "grpc-js" | "python";
 type ServerKind = "storage-less" | "fresh node" | "warm node" | "fresh node, no fsync";
 
 interface Mode {
@@ -109,12 +106,6 @@ const MODES: Mode[] = [
   { name: "ProduceStream", args: ["--mode", "produce-stream"], cpuMicrosMax: 15, rateRatioMin: 1, consumes: false, withoutSync: false },
   { name: "ConsumeStream", args: ["--mode", "consume-stream", "--from", "0"], cpuMicrosMax: 3, rateRatioMin: 2, consumes: true, withoutSync: false },
 ];
-
-interface ClientResult {
-  readonly calls: number;
-  readonly seconds: number;
-  readonly latenciesMs: number[];
-}
 
 interface Measurement {
   readonly callsPerSecond: number;
@@ -139,13 +130,8 @@ interface Server {
 }
 
 /** Runs one stock client process against `address`; returns what it measured. */
-async function runClient(kind: ClientKind, address: string, modeArgs: readonly string[]): Promise<ClientResult> {
-  const common = ["--target", address, "--seconds", String(seconds), "--record-bytes", String(recordBytes), ...modeArgs];
-  const { stdout } =
-    kind === "grpc-js"
-      ? await run(process.execPath, ["--import", "tsx", join(HERE, "support", "stock-grpc-js-client.ts"), ...common], { maxBuffer: 64 << 20 })
-      : await run(PYTHON, [join(HERE, "support", "stock_grpc_client.py"), ...common], { maxBuffer: 64 << 20 });
-  return JSON.parse(stdout.trim().split("\n").at(-1)!) as ClientResult;
+function runClient(kind: ClientKind, address: string, modeArgs: readonly string[]): Promise<ClientResult> {
+  return runStockClient(kind, address, modeArgs, { seconds, recordBytes });
 }
 
 /** Sums and counts of a node's Produce handler time and group-commit syncs, from its /metrics. */
@@ -278,9 +264,11 @@ async function trialsFor(kind: ClientKind, mode: Mode, root: string, floor: Serv
  * The issue's targets for a node row against the storage-less row of the same trial. At c=1 every
  * call waits for its own write + fdatasync, which the floor never does, so the rate can reach at
  * most 1 / (the floor's mean latency + the mean write + fdatasync of this run): that bound is printed
- * beside the rate target.
+ * beside the rate target. The p50 target allows one fdatasync; the node runs it on a worker thread, as
+ * the design requires (the event loop never blocks on the disk), so beside a miss it prints the same
+ * target with the p50 of a write + fdatasync handed to a worker thread and back (fs.promises).
  */
-function verdict(row: Row, floor: Row, mode: Mode, sync: { p50: number; mean: number }): string {
+function verdict(row: Row, floor: Row, mode: Mode, sync: { p50: number; mean: number; workerP50: number }): string {
   if (row.server === "storage-less") return "";
   if (row.server === "fresh node, no fsync") return "(not durable: the node's stack alone)";
   const failures: string[] = [];
@@ -293,7 +281,9 @@ function verdict(row: Row, floor: Row, mode: Mode, sync: { p50: number; mean: nu
   if (row.result.cpuMicrosPerCall > mode.cpuMicrosMax) failures.push(`CPU > ${mode.cpuMicrosMax} µs`);
   if (mode.name.endsWith("c=1") && row.result.latencyMsP50 !== null && floor.result.latencyMsP50 !== null) {
     const allowedMs = floor.result.latencyMsP50 + sync.p50 + 0.1;
-    if (row.result.latencyMsP50 > allowedMs) failures.push(`p50 > ${allowedMs.toFixed(2)} ms`);
+    const allowedOffLoopMs = floor.result.latencyMsP50 + sync.workerP50 + 0.1;
+    const offLoop = row.result.latencyMsP50 <= allowedOffLoopMs ? "met" : "not met";
+    if (row.result.latencyMsP50 > allowedMs) failures.push(`p50 > ${allowedMs.toFixed(2)} ms (with the fdatasync on a worker thread: ≤ ${allowedOffLoopMs.toFixed(2)} ms, ${offLoop})`);
   }
   return failures.length === 0 ? "meets target" : failures.join("; ");
 }
@@ -303,9 +293,11 @@ async function main(): Promise<void> {
   const syncLatencies = measureSyncLatenciesMs(root, recordBytes, 2000);
   const syncMsP50 = percentile(syncLatencies, 0.5);
   const syncMsMean = syncLatencies.reduce((sum, ms) => sum + ms, 0) / syncLatencies.length;
+  const workerSyncMsP50 = percentile(await measureWorkerSyncLatenciesMs(root, recordBytes, 2000), 0.5);
   console.log(
     `stock clients (${clientKinds.join(", ")}), one ${recordBytes}-byte record per call, ${seconds} s per run, ${runs} runs, medians; ` +
-      `write + fdatasync of ${recordBytes} B here: p50 ${syncMsP50.toFixed(3)} ms, p99 ${percentile(syncLatencies, 0.99).toFixed(3)} ms`,
+      `write + fdatasync of ${recordBytes} B here: p50 ${syncMsP50.toFixed(3)} ms, p99 ${percentile(syncLatencies, 0.99).toFixed(3)} ms; ` +
+      `with the fdatasync on a worker thread: p50 ${workerSyncMsP50.toFixed(3)} ms`,
   );
   const floor = await startStoragelessServer();
   const rows: Row[] = [];
@@ -341,7 +333,7 @@ async function main(): Promise<void> {
         result.nodeSyncMsMean?.toFixed(3) ?? "-",
         result.cpuMicrosPerCall.toFixed(1),
         result.mainThreadCpuMicrosPerCall.toFixed(1),
-        verdict(row, floorOf(row), mode, { p50: syncMsP50, mean: syncMsMean }),
+        verdict(row, floorOf(row), mode, { p50: syncMsP50, mean: syncMsMean, workerP50: workerSyncMsP50 }),
       ];
     }),
   );
@@ -351,7 +343,7 @@ async function main(): Promise<void> {
     percentilesPanel(`latency per trial (write + fdatasync here: p50 ${syncMsP50.toFixed(3)} ms)`, rows.map((row) => ({ label: label(row), percentilesMs: { p50: row.result.latencyMsP50, p99: row.result.latencyMsP99 } }))),
   ]);
   console.log();
-  await writeResults("stock-clients", { recordBytes, seconds, runs, fdatasyncMsP50: syncMsP50, fdatasyncMsMean: syncMsMean, rows }, picture);
+  await writeResults("stock-clients", { recordBytes, seconds, runs, fdatasyncMsP50: syncMsP50, fdatasyncMsMean: syncMsMean, workerFdatasyncMsP50: workerSyncMsP50, rows }, picture);
   rmSync(root, { recursive: true, force: true });
 }
 

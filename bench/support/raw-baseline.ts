@@ -1,6 +1,7 @@
 // The physical limit measured in the same run: plain fs.writeSync of the same bytes to a file,
 // with fdatasync after every batch when durable. Nothing a log does can beat this by much.
 import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface RawResult {
@@ -40,5 +41,29 @@ export function measureSyncLatenciesMs(dir: string, recordBytes: number, count: 
   }
   closeSync(fd);
   rmSync(path, { force: true });
+  return latenciesMs.sort((a, b) => a - b);
+}
+
+/**
+ * Latencies in ms of `count` rounds of one `recordBytes` write and one fdatasync run on libuv's thread
+ * pool (fs.promises), as a node that never blocks its event loop on the disk must run it: the same
+ * disk work as measureSyncLatenciesMs plus the hand-off to a worker thread and the wake-up back.
+ */
+export async function measureWorkerSyncLatenciesMs(dir: string, recordBytes: number, count: number): Promise<number[]> {
+  const path = join(dir, `worker-sync-latency-${recordBytes}`);
+  const handle = await open(path, "w");
+  const record = Buffer.alloc(recordBytes, 0x61);
+  const latenciesMs: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      writeSync(handle.fd, record);
+      await handle.datasync();
+      latenciesMs.push(performance.now() - started);
+    }
+  } finally {
+    await handle.close();
+    rmSync(path, { force: true });
+  }
   return latenciesMs.sort((a, b) => a - b);
 }

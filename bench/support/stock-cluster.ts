@@ -1,0 +1,148 @@
+// A stock client (grpc-js with proto-loader, no Loghouse code) driving a 3-node cluster's leader, one
+// record per unary Produce at concurrency 1 and 64: what a client of the Go original meets when it is
+// pointed at a Loghouse cluster. Beside each latency it prints the same run's write + fdatasync p50 (a
+// replicated produce pays two in sequence: the leader's, then a follower's), the CPU each node spent
+// per call (from /proc), and the Raft messages the leader sent per call (from its /metrics), so a
+// figure that moves shows whether the nodes' work or the messages moved.
+//
+// Where a c=1 call's messages go: the leader appends the record to both followers (2 messages);
+// each acknowledges once its fdatasync is done; the quorum's acknowledgement commits it, the leader
+// answers the client, and it then tells both followers the new commit index in an append with no
+// entries (2 more, each acknowledged): about 4 messages sent per call at c=1, about 0.1-0.2 at c=64,
+// where one append carries many calls' records and the next one the commit index. Carrying the
+// commit index only on the next append or heartbeat (hashicorp/raft's way) halves the messages at
+// c=1, but measured here (alternating runs, stock client, c=1) it saved only 5-15% of the nodes' CPU
+// and 3-5% of the p50, while a follower's readers would see a record up to a heartbeat (50 ms) later
+// on an idle cluster: not taken.
+import type { ProcessCluster } from "../../test/support/process-cluster.ts";
+import { processCpuMs } from "../../test/support/proc-stats.ts";
+import { measureSyncLatenciesMs } from "./raw-baseline.ts";
+import { runStockClient } from "./stock-client-run.ts";
+import { formatRate, median, percentile, printTable } from "./stats.ts";
+
+export interface StockClusterSettings {
+  readonly seconds: number;
+  readonly runs: number;
+  readonly recordBytes: number;
+  /** Where the fdatasync baseline writes its scratch file (the disk the nodes use). */
+  readonly scratchDir: string;
+}
+
+export interface StockClusterResult {
+  readonly concurrency: number;
+  readonly callsPerSecond: number;
+  readonly latencyMsP50: number;
+  readonly latencyMsP99: number;
+  readonly leaderCpuMicrosPerCall: number;
+  /** Each follower's CPU per call, in µs. */
+  readonly followerCpuMicrosPerCall: number[];
+  readonly leaderMessagesPerCall: number;
+  /** The same client against a single node, same run, alternating with the cluster. */
+  readonly singleCallsPerSecond: number;
+  readonly singleLatencyMsP50: number;
+}
+
+interface Run {
+  readonly callsPerSecond: number;
+  readonly latencyMsP50: number;
+  readonly latencyMsP99: number;
+  /** CPU per call of each measured process, in µs, in the order of the pids given. */
+  readonly cpuMicrosPerCall: number[];
+  readonly messagesPerCall: number;
+}
+
+const CONCURRENCIES = [1, 64];
+
+/** The issue's targets for the stock client against a 3-node cluster's leader (issue 12). */
+const C1_P50_MS_MAX = 1.5;
+const C64_RATIO_MIN = 0.8;
+
+/**
+ * Runs the stock client at each concurrency against `cluster`'s leader (3 nodes, running) and, run by
+ * run alternating with it, against `single` (a single node), then prints the results.
+ */
+export async function benchStockClientOnCluster(
+  cluster: ProcessCluster,
+  single: { readonly address: string; readonly pid: number },
+  settings: StockClusterSettings,
+): Promise<{ fdatasyncMsP50: number; trials: StockClusterResult[] }> {
+  const leader = await cluster.leader();
+  const followers = [1, 2, 3].filter((id) => id !== leader);
+  const clusterPids = [leader, ...followers].map((id) => cluster.pid(id)!);
+  const fdatasyncMsP50 = percentile(measureSyncLatenciesMs(settings.scratchDir, settings.recordBytes, 1000), 0.5);
+  console.log(`\nstock grpc-js client to the leader (node ${leader}) and to a single node, one ${settings.recordBytes}-byte record per unary Produce, ${settings.seconds} s per run, ${settings.runs} runs, medians:`);
+  const trials: StockClusterResult[] = [];
+  for (const concurrency of CONCURRENCIES) {
+    const modeArgs = ["--mode", "unary", "--concurrency", String(concurrency)];
+    const onCluster: Run[] = [];
+    const onSingle: Run[] = [];
+    // One untimed pass of each first, so that every timed run meets warm nodes.
+    for (let run = 0; run <= settings.runs; run++) {
+      const clusterRun = await measure(cluster.address(leader), clusterPids, modeArgs, settings, () => messagesSent(cluster.address(leader)));
+      const singleRun = await measure(single.address, [single.pid], modeArgs, settings, () => Promise.resolve(0));
+      if (run === 0) continue;
+      onCluster.push(clusterRun);
+      onSingle.push(singleRun);
+    }
+    trials.push({
+      concurrency,
+      callsPerSecond: median(onCluster.map((r) => r.callsPerSecond)),
+      latencyMsP50: median(onCluster.map((r) => r.latencyMsP50)),
+      latencyMsP99: median(onCluster.map((r) => r.latencyMsP99)),
+      leaderCpuMicrosPerCall: median(onCluster.map((r) => r.cpuMicrosPerCall[0]!)),
+      followerCpuMicrosPerCall: followers.map((_, i) => median(onCluster.map((r) => r.cpuMicrosPerCall[i + 1]!))),
+      leaderMessagesPerCall: median(onCluster.map((r) => r.messagesPerCall)),
+      singleCallsPerSecond: median(onSingle.map((r) => r.callsPerSecond)),
+      singleLatencyMsP50: median(onSingle.map((r) => r.latencyMsP50)),
+    });
+  }
+  printTable(
+    ["trial", "cluster calls/s", "single calls/s", "cluster/single", "cluster p50 ms", "single p50 ms", "cluster p99 ms", "fdatasync p50 ms", "leader CPU µs/call", "followers CPU µs/call", "leader Raft messages/call", "issue 12 target"],
+    trials.map((trial) => {
+      const ratio = trial.callsPerSecond / trial.singleCallsPerSecond;
+      const target =
+        trial.concurrency === 1
+          ? `p50 ≤ ${C1_P50_MS_MAX} ms: ${trial.latencyMsP50 <= C1_P50_MS_MAX ? "met" : "not met"}`
+          : `≥ ${C64_RATIO_MIN} of single: ${ratio >= C64_RATIO_MIN ? "met" : "not met"}`;
+      return [
+        `unary Produce c=${trial.concurrency}`,
+        formatRate(trial.callsPerSecond),
+        formatRate(trial.singleCallsPerSecond),
+        ratio.toFixed(2),
+        trial.latencyMsP50.toFixed(3),
+        trial.singleLatencyMsP50.toFixed(3),
+        trial.latencyMsP99.toFixed(3),
+        fdatasyncMsP50.toFixed(3),
+        trial.leaderCpuMicrosPerCall.toFixed(0),
+        trial.followerCpuMicrosPerCall.map((micros) => micros.toFixed(0)).join(" / "),
+        trial.leaderMessagesPerCall.toFixed(2),
+        target,
+      ];
+    }),
+  );
+  return { fdatasyncMsP50, trials };
+}
+
+/** One run of the stock client against `address`, with the CPU of `pids` and the messages `sentTotal` counts, per call. */
+async function measure(address: string, pids: readonly number[], modeArgs: readonly string[], settings: StockClusterSettings, sentTotal: () => Promise<number>): Promise<Run> {
+  const cpuBefore = pids.map(processCpuMs);
+  const sentBefore = await sentTotal();
+  const result = await runStockClient("grpc-js", address, modeArgs, settings);
+  const cpuMs = pids.map((pid, i) => processCpuMs(pid) - cpuBefore[i]!);
+  const sent = (await sentTotal()) - sentBefore;
+  const calls = Math.max(1, result.calls);
+  const sorted = result.latenciesMs.sort((a, b) => a - b);
+  return {
+    callsPerSecond: result.calls / result.seconds,
+    latencyMsP50: percentile(sorted, 0.5),
+    latencyMsP99: percentile(sorted, 0.99),
+    cpuMicrosPerCall: cpuMs.map((ms) => (ms * 1000) / calls),
+    messagesPerCall: sent / calls,
+  };
+}
+
+/** Raft messages the node at `address` has handed to its peers' connections since it started. */
+async function messagesSent(address: string): Promise<number> {
+  const text = await (await fetch(`http://${address}/metrics`)).text();
+  return Number(/^loghouse_raft_messages_sent_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
