@@ -34,9 +34,9 @@ export interface GossipGauges {
 }
 
 export interface ClusterMetrics extends LogMetrics {
-  /** Called once, as the member opens. */
+  /** Called once, as the member opens; `read` is called at most once per scrape. */
   observeRaft(read: () => RaftGauges): void;
-  /** Called once, as the member starts gossiping. */
+  /** Called once, as the member starts gossiping; `read` is called at most once per scrape. */
   observeGossip(read: () => GossipGauges): void;
   /** This member learned of a leader other than the last one it knew. */
   leaderChanged(): void;

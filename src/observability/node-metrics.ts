@@ -1,7 +1,8 @@
 // The metrics of one node, in its own prom-client Registry (never the global default registry: a
 // test process runs several nodes, and each must expose only its own). Counters and histograms are
 // updated where things happen, at most once per call or per group commit; gauges (log size and
-// offsets, Raft state, connections) are read from their owners when /metrics is scraped.
+// offsets, Raft state, connections) are read from their owners when /metrics is scraped, and a
+// state that several gauges show is read once per scrape.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { ClusterMetrics, GossipGauges, RaftGauges } from "../cluster/cluster-metrics.ts";
 import type { Log } from "../storage/index.ts";
@@ -43,7 +44,9 @@ const SYNC_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.0
 const COMMIT_RECORDS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096, 16384, 65536];
 
 export class NodeMetrics implements ClusterMetrics {
-  readonly registry = new Registry();
+  /** Private: every scrape goes through exposition(), which counts it (see readOncePerScrape). */
+  private readonly registry = new Registry();
+  private scrapes = 0;
   readonly rpc: RpcMetrics;
   private readonly recordsAppended: Counter;
   private readonly recordsReadCounter: Counter;
@@ -75,7 +78,23 @@ export class NodeMetrics implements ClusterMetrics {
 
   /** The text exposition of every metric, and its content type. */
   async exposition(): Promise<{ body: string; contentType: string }> {
+    this.scrapes++;
     return { body: await this.registry.metrics(), contentType: this.registry.contentType };
+  }
+
+  /**
+   * `read` at most once per scrape. prom-client collects each metric on its own, and the Raft
+   * gauges (13 metrics) or the gossip ones (8) would each read the same status; instead the first
+   * of a scrape reads it and the others of that scrape reuse it. The memo is keyed on the count of
+   * scrapes begun, so no scrape shows a value read before it began (a scrape overlapping another
+   * may read the state again: fresher, never staler).
+   */
+  private readOncePerScrape<T>(read: () => T): () => T {
+    let memo: { readonly scrape: number; readonly value: T } | undefined;
+    return () => {
+      if (memo?.scrape !== this.scrapes) memo = { scrape: this.scrapes, value: read() };
+      return memo.value;
+    };
   }
 
   observe(log: Log): void {
@@ -123,10 +142,10 @@ export class NodeMetrics implements ClusterMetrics {
     } });
   }
 
-  observeRaft(read: () => RaftGauges): void {
+  observeRaft(readState: () => RaftGauges): void {
     const registers = [this.registry];
     this.leaderChanges = new Counter({ name: "loghouse_leader_changes_total", help: "Times this member learned of a new leader.", registers });
-    // Each gauge reads the state when scraped (a status summary: cheap beside the scrape itself).
+    const read = this.readOncePerScrape(readState);
     const gauge = (name: string, help: string, value: (raft: RaftGauges) => number): void => {
       new Gauge({
         name,
@@ -168,8 +187,9 @@ export class NodeMetrics implements ClusterMetrics {
     total("loghouse_raft_messages_dropped_total", "Raft messages dropped (a peer unreachable or too slow; Raft sends again).", (transport) => transport.messagesDropped);
   }
 
-  observeGossip(read: () => GossipGauges): void {
+  observeGossip(readState: () => GossipGauges): void {
     const registers = [this.registry];
+    const read = this.readOncePerScrape(readState);
     new Gauge({ name: "loghouse_gossip_members", help: "Members this node's gossip knows, by state (alive, suspect, dead, left).", labelNames: ["state"] as const, registers, collect() {
       this.reset();
       for (const [state, count] of Object.entries(read().membersByState)) this.labels(state).set(count);
