@@ -1,7 +1,8 @@
 // Appends of values gathered in one buffer (GatheredValues, as a ProduceBatch request decodes): the
 // native encode frames them byte for byte as the frame layout (native/frame.h) says and as it frames
 // the same values packed end to end; the log stores them exactly as it stores the same values given
-// as an array, across segments; and it refuses the same batches with the same typed errors.
+// as an array, across segments; and it refuses the same batches with the same typed errors. An array
+// of views apart in one buffer (a Raft leader's entries) is stored as the same values copied.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { BatchTooLargeError, InvalidArgumentError, RecordTooLargeError } from "../src/errors.ts";
@@ -157,5 +158,34 @@ describe("Log.appendGathered", () => {
     assert.equal(log.nextOffset, 0);
     assert.equal(await log.appendGathered({ bytes, offsets: Uint32Array.of(4), lengths: Uint32Array.of(6) }), 0);
     assert.deepEqual(log.read(0).value, bytes.subarray(4));
+  });
+});
+
+describe("Log.append of values that lie in one buffer", () => {
+  test("stores views apart in one buffer, in or out of its order, as it stores the same values each in its own buffer", async (t) => {
+    const random = TestRandom.forTest(t);
+    const config: Partial<LogConfig> = { recordBytesMax: 512, storeBytesMax: 2048, indexEntriesMax: 64, clock: () => 1_700_000_000_000 };
+    const byCopies = await Log.open(await tempDir(t), config);
+    cleanup(t, () => byCopies.close());
+    const byViews = await Log.open(await tempDir(t), config);
+    cleanup(t, () => byViews.close());
+    for (let round = 0; round < 30; round++) {
+      const values = randomValues(random);
+      const { bytes, offsets, lengths } = gathered(values, random);
+      const views = Array.from(offsets, (offset, i) => bytes.subarray(offset, offset + lengths[i]!));
+      // Every third round out of the buffer's order (later values first), every fifth with one value from another buffer.
+      const order = round % 3 === 0 ? views.map((_, i) => views.length - 1 - i) : views.map((_, i) => i);
+      const batch = order.map((i) => views[i]!);
+      if (round % 5 === 0) batch[random.int(0, batch.length)] = Buffer.from(batch[0]!);
+      const copies = batch.map((view) => Buffer.from(view));
+      const [first, firstViews] = await Promise.all([byCopies.append(copies), byViews.append(batch)]);
+      assert.equal(firstViews, first);
+      copies.forEach((value, i) => assert.deepEqual(byViews.read(first + i).value, value, `round ${round}, value ${i}`));
+    }
+    for (let at = 0; at < byCopies.nextOffset; ) {
+      const expected = byCopies.readFrames(at);
+      assert.deepEqual(byViews.readFrames(at), expected);
+      at += expected.count;
+    }
   });
 });

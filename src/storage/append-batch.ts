@@ -2,13 +2,17 @@
 // gathered in one buffer): each shape is measured into its values' lengths and their total, and one
 // routine checks them and the options against the limits, so both refuse the same batches with the same
 // typed errors. What the log encodes is always a gathered batch: an array's values become one
-// without a copy when they already lie end to end (as a Raft follower receives them), else packed.
+// without a copy when they all lie in one buffer (as a Raft leader's and follower's entries do), else
+// packed.
 import assert from "node:assert/strict";
 import { BatchTooLargeError, InvalidArgumentError, RecordTooLargeError } from "../errors.ts";
 import type { LogConfig } from "./config.ts";
 import { encodedBytes } from "./frame.ts";
 import type { GatheredValues } from "./gathered-values.ts";
 import type { AppendOptions } from "./log.ts";
+
+/** Offsets into a gathered batch's bytes are u32: values that lie further into their buffer are packed instead. */
+const UINT32_LIMIT = 0x1_0000_0000;
 
 /** A batch measured in its own shape, not yet checked against the limits. */
 export interface MeasuredBatch {
@@ -39,18 +43,33 @@ export function measureValues(values: readonly Uint8Array[]): MeasuredBatch {
   const first = values[0];
   let valueBytes = 0;
   let contiguous = first instanceof Uint8Array;
+  let shared = contiguous;
+  /** With `shared`, the end of the furthest value in their buffer. */
+  let end = 0;
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
     if (!(value instanceof Uint8Array)) throw new InvalidArgumentError("every record value must be a Uint8Array");
-    if (contiguous && (value.buffer !== first!.buffer || value.byteOffset !== first!.byteOffset + valueBytes)) contiguous = false;
+    if (shared && value.buffer !== first!.buffer) shared = contiguous = false;
+    if (contiguous && value.byteOffset !== first!.byteOffset + valueBytes) contiguous = false;
+    if (shared) end = Math.max(end, value.byteOffset + value.length);
     lengths[i] = value.length;
     offsets[i] = valueBytes;
     valueBytes += value.length;
   }
-  // Values that lie back to back in one buffer (as a Raft follower receives them) need no copy.
-  const gather = contiguous
-    ? () => ({ bytes: new Uint8Array(first!.buffer, first!.byteOffset, valueBytes), offsets, lengths })
-    : () => ({ bytes: packValues(values, valueBytes), offsets, lengths });
+  let gather: () => GatheredValues;
+  if (contiguous) {
+    // Values that lie back to back in one buffer (as a Raft follower receives them) need no copy.
+    gather = () => ({ bytes: new Uint8Array(first!.buffer, first!.byteOffset, valueBytes), offsets, lengths });
+  } else if (shared && end <= UINT32_LIMIT) {
+    // Nor do values that lie apart in one buffer (a leader's entries are views of the request that
+    // brought them, their protobuf tags between them): the encoder reads each where it lies.
+    gather = () => {
+      for (let i = 0; i < values.length; i++) offsets[i] = values[i]!.byteOffset;
+      return { bytes: new Uint8Array(first!.buffer, 0, end), offsets, lengths };
+    };
+  } else {
+    gather = () => ({ bytes: packValues(values, valueBytes), offsets, lengths });
+  }
   return { lengths, valueBytes, gather };
 }
 
