@@ -4,9 +4,9 @@
 // as an array, across segments; and it refuses the same batches with the same typed errors. An array
 // of views apart in one buffer (a Raft leader's entries) is stored as the same values copied.
 import assert from "node:assert/strict";
-import { describe, test } from "node:test";
+import { describe, test, type TestContext } from "node:test";
 import { BatchTooLargeError, InvalidArgumentError, RecordTooLargeError } from "../src/errors.ts";
-import { Log, type GatheredValues, type LogConfig } from "../src/storage/index.ts";
+import { Log, type GatheredValues } from "../src/storage/index.ts";
 import { native } from "../src/storage/native.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -111,16 +111,18 @@ describe("native encode of gathered values", () => {
   });
 });
 
-describe("Log.appendGathered", () => {
-  // Small segments, so that batches are split across them.
-  const config: Partial<LogConfig> = { recordBytesMax: 512, storeBytesMax: 2048, indexEntriesMax: 64, clock: () => 1_700_000_000_000 };
+/** A log of small segments, so that batches are split across them, closed when `t` ends. */
+async function smallSegmentLog(t: TestContext): Promise<Log> {
+  const log = await Log.open(await tempDir(t), { recordBytesMax: 512, storeBytesMax: 2048, indexEntriesMax: 64, clock: () => 1_700_000_000_000 });
+  cleanup(t, () => log.close());
+  return log;
+}
 
+describe("Log.appendGathered", () => {
   test("stores the same frames as append of the same values, across segments, and reads them back", async (t) => {
     const random = TestRandom.forTest(t);
-    const byArray = await Log.open(await tempDir(t), config);
-    cleanup(t, () => byArray.close());
-    const byGathered = await Log.open(await tempDir(t), config);
-    cleanup(t, () => byGathered.close());
+    const byArray = await smallSegmentLog(t);
+    const byGathered = await smallSegmentLog(t);
     for (let round = 0; round < 20; round++) {
       const values = randomValues(random);
       const options = { term: round, type: round % 3 };
@@ -164,11 +166,8 @@ describe("Log.appendGathered", () => {
 describe("Log.append of values that lie in one buffer", () => {
   test("stores views apart in one buffer, in or out of its order, as it stores the same values each in its own buffer", async (t) => {
     const random = TestRandom.forTest(t);
-    const config: Partial<LogConfig> = { recordBytesMax: 512, storeBytesMax: 2048, indexEntriesMax: 64, clock: () => 1_700_000_000_000 };
-    const byCopies = await Log.open(await tempDir(t), config);
-    cleanup(t, () => byCopies.close());
-    const byViews = await Log.open(await tempDir(t), config);
-    cleanup(t, () => byViews.close());
+    const byCopies = await smallSegmentLog(t);
+    const byViews = await smallSegmentLog(t);
     for (let round = 0; round < 30; round++) {
       const values = randomValues(random);
       const { bytes, offsets, lengths } = gathered(values, random);
