@@ -166,9 +166,9 @@ bool Segment::RunTrusted(uint64_t run) {
   assert(run < runCount_.load());
   if (runs_[run].reserved == kUnverifiedRun) return false;
   if (run >= runsToCheck_) return true;
-  if (runsChecked_.empty()) runsChecked_.resize(runsToCheck_);
-  if (!runsChecked_[run]) runsChecked_[run] = RunMatchesStore(run);
-  return runsChecked_[run];
+  if (runChecks_.empty()) runChecks_.resize(runsToCheck_, RunCheck::kNotYet);
+  if (runChecks_[run] == RunCheck::kNotYet) runChecks_[run] = RunMatchesStore(run) ? RunCheck::kMatched : RunCheck::kMismatched;
+  return runChecks_[run] == RunCheck::kMatched;
 }
 
 uint64_t Segment::RunFor(uint64_t relative) const {

@@ -131,10 +131,12 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   // Sealed segments: records from here on were not found in the store (always count_ when whole).
   uint64_t damagedFrom_ = UINT64_MAX;
   // Run entries [0, runsToCheck_) were kept from the file at open without being checked against the
-  // store; runsChecked_ (sized on first use, main thread only) marks those that have since matched it.
+  // store; runChecks_ (sized on first use, main thread only) remembers how each compared with it once
+  // checked, so that a run that did not match is not read again on every lookup.
   // Entries from runsToCheck_ on were written or derived from the store in this process.
   uint64_t runsToCheck_ = 0;
-  std::vector<bool> runsChecked_;
+  enum class RunCheck : uint8_t { kNotYet, kMatched, kMismatched };
+  std::vector<RunCheck> runChecks_;
   // Bytes of the index files known to be allocated on disk (worker thread only).
   uint64_t indexBytesReserved_ = 0;
   uint64_t runBytesReserved_ = 0;

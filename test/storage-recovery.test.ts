@@ -158,6 +158,23 @@ describe("sealed segment damage", () => {
     assert.equal(log.offsetForTime(0), 0, "the time index keeps its order");
   });
 
+  test("a kept run index entry that the store contradicts is read once: its records' terms stay data loss without reading the store again", async (t) => {
+    const dir = await tempDir(t);
+    const written = await Log.open(dir, config);
+    // Two runs in the first segment: the last run's entry is checked at open, the first's when first asked for.
+    await written.append([value(0), value(1)], { term: 1, timestampMs: 1000 });
+    await written.append([value(2), value(3), value(4)], { term: 2, timestampMs: 2000 });
+    await written.close();
+    await flipByte(segmentFile(dir, 0, ".store"), 8);
+    const log = await Log.open(dir, config);
+    cleanup(t, () => log.close());
+    assert.equal(log.termAt(3), 2);
+    assert.throws(() => log.termAt(1), DataLossError);
+    // Put the byte back behind the open log: a lookup that read the store again would now find it intact.
+    await flipByte(segmentFile(dir, 0, ".store"), 8);
+    assert.throws(() => log.termAt(1), DataLossError, "the store was read again for a run already found not to match it");
+  });
+
   test("a run index that lost its last entry gives that run's records their own metadata, not the run's before", async (t) => {
     const dir = await tempDir(t);
     const log = await Log.open(dir, config);
