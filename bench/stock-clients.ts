@@ -30,7 +30,11 @@
 //   - The node's /proc CPU is two parts: the main thread (event loop) and the thread-pool worker
 //     that runs pwritev + fdatasync (≈ 75 µs of CPU for one 100-byte write + fdatasync alone here)
 //     plus V8's helper threads: ≈ 120-180 µs per call at c=1 whatever the JavaScript does, 18-22 µs
-//     at c=64 where 64 calls share a sync. The table prints both.
+//     at c=64 where 64 calls share a sync. The table prints both. Per thread (/proc/PID/task/*/
+//     schedstat, warm node, c=1): the four thread-pool threads ≈ 30 µs each per call (≈ 120 µs; with
+//     --durability none ≈ 20 µs in all), V8's helpers ≈ 5-40 µs, the main thread ≈ 290-310 µs. A
+//     write + fdatasync alone costs 70-90 µs of (kernel) CPU here, printed in the header line, so the
+//     node's c=1 CPU cannot go below the storage-less server's plus that: ≈ 300-340 µs.
 //   - The main thread is ≈ 75% idle at c=1 (it waits for the client and the disk); busy ≈ 290-390
 //     µs per call on a fresh node (much of it code not yet optimised: LoadIC, baseline prologues,
 //     megamorphic keyed loads), ≈ 220-260 µs once warm. Of the busy time, Node's own HTTP/2
