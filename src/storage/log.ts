@@ -7,42 +7,35 @@
 // reported for exactly the records it touches, found ahead of readers by the scrub, and repaired
 // with replaceRange; a full disk stops appends (`writable`, the "writable" event) until space returns.
 //
-// Log is the facade; four concerns live beside it, each in its own file: the checks of an append in
-// either shape of batch (append-batch.ts), admission of appends and the exclusive lock
-// (append-admission.ts), how batches fit segments and when they rotate (segment-fitting.ts), and
-// retention, index-page release and the scheduled scrub (log-housekeeping.ts). What stays here is
-// the write, read, truncation and repair paths they serve.
+// Log is the facade; these concerns live beside it, each in its own file: opening and recovering
+// the directory (log-opening.ts), the checks of an append in either shape of batch
+// (append-batch.ts), admission of appends and the exclusive lock (append-admission.ts), how batches
+// fit segments and when they rotate (segment-fitting.ts), the sync on a timer of the "interval"
+// policy (interval-sync.ts), a full disk and the wait for free space (full-disk.ts), the scrub's
+// damaged ranges and their replacement (damage-repair.ts), and retention, index-page release and the
+// scheduled scrub (log-housekeeping.ts). What stays here is the write, read and truncation paths
+// they serve.
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
-import { mkdir, readdir, statfs } from "node:fs/promises";
-import {
-  DataLossError,
-  InvalidArgumentError,
-  LogClosedError,
-  OffsetOutOfRangeError,
-  StorageFullError,
-  StorageIoError,
-} from "../errors.ts";
+import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageFullError, StorageIoError } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { AppendAdmission } from "./append-admission.ts";
 import { checkBatch, measureGathered, measureValues, type CheckedBatch, type MeasuredBatch } from "./append-batch.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
+import { DamageRepair } from "./damage-repair.ts";
 import { decodeFrames, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
+import { FullDisk } from "./full-disk.ts";
 import type { GatheredValues } from "./gathered-values.ts";
 import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
+import { IntervalSync } from "./interval-sync.ts";
 import { LogHousekeeping, type HousekeptLog } from "./log-housekeeping.ts";
+import { openSegments, type RecoveryReport } from "./log-opening.ts";
 import { native, type RawFrames } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
-import { checkReadLimits, type RecordLog } from "./record-log.ts";
-import { scrub, type DamagedRange, type ScrubOptions, type ScrubReport, type ScrubTarget } from "./scrub.ts";
-import { Segment, segmentBaseOffsets } from "./segment.ts";
+import { checkReadLimits, unlessDamaged, type RecordLog } from "./record-log.ts";
+import type { DamagedRange, ScrubOptions, ScrubReport } from "./scrub.ts";
+import { Segment, segmentHolding } from "./segment.ts";
 import { SegmentFitting } from "./segment-fitting.ts";
-import { checkReplacement, rewriteSegment } from "./segment-rewrite.ts";
-
-/** How often a log whose disk filled up looks for free space again. */
-const FREE_SPACE_PROBE_EVERY_MS = 250;
-/** Free bytes a full log waits for before it takes writes again (a batch that needs more fails again, and waits again). */
-const FREE_BYTES_TO_RESUME = 1024 * 1024;
 
 export interface AppendOptions {
   /** Raft term stored with each record (default 0). */
@@ -64,14 +57,7 @@ export interface ReadLimits {
 }
 
 export type { RawFrames } from "./native.ts";
-
-export interface RecoveryReport {
-  /** Bytes of torn or corrupt tail cut from the active segment. */
-  readonly truncatedBytes: number;
-  /** Records found in stores beyond their index and indexed again. */
-  readonly scannedRecords: number;
-  readonly segments: number;
-}
+export type { RecoveryReport } from "./log-opening.ts";
 
 /** What a log is handed at open besides its configuration. */
 export interface LogDependencies {
@@ -110,13 +96,10 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private readonly fitting: SegmentFitting;
   private readonly housekeeping: LogHousekeeping;
   private readonly waiters = new OffsetWaiters();
-  private syncTimer: NodeJS.Timeout | undefined;
-  private timerSync: Promise<void> = Promise.resolve();
-  private unsynced = false;
-  private damage: readonly DamagedRange[] = [];
-  /** Set while the disk is full: appends fail fast until free space is seen again. */
-  private full: StorageFullError | null = null;
-  private freeSpaceProbe: NodeJS.Timeout | undefined;
+  /** Present under the "interval" durability policy only. */
+  private readonly intervalSync: IntervalSync | undefined;
+  private readonly fullDisk: FullDisk;
+  private readonly repair: DamageRepair;
 
   private constructor(
     readonly directory: string,
@@ -137,16 +120,32 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       onFailed: (error) => this.writeFailed(error),
     });
     if (config.durability === "interval") {
-      this.syncTimer = setInterval(() => this.syncOnTimer(), config.syncIntervalMs).unref();
+      this.intervalSync = new IntervalSync(config.syncIntervalMs, {
+        canSync: () => this.state === "open" && !this.admission.busy,
+        sync: () => this.active.files.sync(),
+        failed: (error) => this.writeFailed(error),
+      });
     }
     this.admission = new AppendAdmission(this.commits, {
       isOpen: () => this.state === "open",
       checkWritable: () => this.checkWritable(),
       checkNotFailed: () => this.checkNotFailed(),
       writeFailed: (error) => this.writeFailed(error),
-      pendingSync: () => this.timerSync,
+      pendingSync: () => this.intervalSync?.pending ?? Promise.resolve(),
     });
     this.fitting = new SegmentFitting(directory, config, segments);
+    this.fullDisk = new FullDisk(this.commits, {
+      directory,
+      logger,
+      isOpen: () => this.state === "open",
+      // The directory is synced too: a segment created for the failed batch may stay as the active one.
+      cutBack: () => this.admission.runExclusive(() => this.cutTo(this.visibleEnd).then(() => syncDirectory(this.directory)), false),
+      writable: (writable) => this.emit("writable", writable),
+      failed: (error) => {
+        this.failure = error;
+      },
+    });
+    this.repair = new DamageRepair(this, segments, this.admission);
     this.housekeeping = new LogHousekeeping(this.housekeptView());
   }
 
@@ -159,33 +158,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    */
   static async open(directory: string, overrides: Partial<LogConfig> = {}, dependencies: LogDependencies = {}): Promise<Log> {
     const config = resolveLogConfig(overrides);
-    await mkdir(directory, { recursive: true });
-    const lockFd = native.lockDirectory(directory);
-    const segments: Segment[] = [];
-    try {
-      const names = await readdir(directory);
-      await Segment.removeRewriteFiles(directory, names);
-      const bases = segmentBaseOffsets(names);
-      // Rotation creates a segment's files before the previous segment's last writes land, so a
-      // crash can leave empty segments at the end: they hold nothing and are removed.
-      while (bases.length > 1 && (await Segment.storeBytes(directory, bases[bases.length - 1]!)) === 0) {
-        await Segment.removeFiles(directory, bases.pop()!);
-      }
-      const activeBase = bases.pop() ?? config.initialOffset;
-      bases.forEach((base, i) => segments.push(Segment.openSealed(directory, base, (bases[i + 1] ?? activeBase) - base)));
-      segments.push(Segment.openActive(directory, activeBase, config.indexEntriesMax));
-      await syncDirectory(directory);
-    } catch (error) {
-      for (const segment of segments) segment.files.close();
-      native.unlockDirectory(lockFd);
-      throw error;
-    }
-    for (const segment of segments.slice(0, -1)) segment.files.releaseMemory();
-    const recovery: RecoveryReport = {
-      truncatedBytes: segments.reduce((sum, s) => sum + s.files.recovery.truncatedBytes, 0),
-      scannedRecords: segments.reduce((sum, s) => sum + s.files.recovery.scannedRecords, 0),
-      segments: segments.length,
-    };
+    const { segments, lockFd, recovery } = await openSegments(directory, config);
     const log = new Log(directory, config, segments, lockFd, recovery, dependencies.logger ?? silentLogger, dependencies.metrics);
     log.lastTimestampMs = log.lastStoredTimestamp();
     dependencies.metrics?.observe(log);
@@ -293,7 +266,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   /** The record at `offset`; OffsetOutOfRangeError outside [lowestOffset, nextOffset), DataLossError if damaged. */
   read(offset: number | bigint): LogRecord {
     const at = this.checkReadable(offset);
-    const segment = this.segmentFor(at);
+    const segment = segmentHolding(this.segments, at);
     return decodeFrames(segment.files.read(at - segment.baseOffset, 1, 0).frames, at)[0]!;
   }
 
@@ -330,7 +303,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
 
   /** readFrames from `at`, an offset already checked readable, with limits already checked. */
   private framesFrom(at: number, countMax: number, bytesMax: number): RawFrames {
-    const segment = this.segmentFor(at);
+    const segment = segmentHolding(this.segments, at);
     const available = Math.min(segment.writtenEnd, this.visibleEnd) - at;
     return segment.files.read(at - segment.baseOffset, Math.min(countMax, available), bytesMax);
   }
@@ -341,7 +314,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    */
   termAt(offset: number): number {
     const at = this.checkReadable(offset);
-    const segment = this.segmentFor(at);
+    const segment = segmentHolding(this.segments, at);
     return segment.files.termAt(at - segment.baseOffset);
   }
 
@@ -397,42 +370,19 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
 
   /** False while appends fail because the disk is full (or after a failure that needs a reopen). */
   get writable(): boolean {
-    return this.state === "open" && this.failure === null && this.full === null;
+    return this.state === "open" && this.failure === null && !this.fullDisk.isFull;
   }
 
   /**
-   * A write or sync failed. A full disk is an operating condition: the tail is cut back to the last
-   * committed record (nothing acknowledged is touched), appends fail fast with StorageFullError, and
-   * they are taken again once free space is seen. Any other failure needs the log to be reopened.
+   * A write or sync failed. A full disk on an open log is an operating condition that passes
+   * (full-disk.ts); any other failure needs the log to be reopened.
    */
   private writeFailed(error: unknown): void {
-    if (!(error instanceof StorageFullError) || this.state !== "open") {
+    if (error instanceof StorageFullError && this.state === "open") {
+      this.fullDisk.filled(error);
+    } else {
       this.failure = error;
-      return;
     }
-    if (this.full !== null) return;
-    this.full = error;
-    this.logger.error("log disk full: appends refused until space is free", { directory: this.directory, error: error.message });
-    this.emit("writable", false);
-    // The directory is synced too: a segment created for the failed batch may stay as the active one.
-    this.admission.runExclusive(() => this.cutTo(this.visibleEnd).then(() => syncDirectory(this.directory)), false)
-      .then(() => {
-        this.commits.resume();
-        this.freeSpaceProbe = setInterval(() => void this.probeFreeSpace(), FREE_SPACE_PROBE_EVERY_MS).unref();
-      })
-      .catch((cutFailure: unknown) => {
-        this.failure = cutFailure;
-      });
-  }
-
-  private async probeFreeSpace(): Promise<void> {
-    const space = await statfs(this.directory).catch(() => undefined);
-    if (space === undefined || this.full === null || this.state !== "open") return;
-    if (space.bavail * space.bsize < FREE_BYTES_TO_RESUME) return;
-    clearInterval(this.freeSpaceProbe);
-    this.full = null;
-    this.logger.info("log disk has free space again: appends resume", { directory: this.directory });
-    this.emit("writable", true);
   }
 
   /**
@@ -483,20 +433,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    */
   async scrub(options: ScrubOptions = {}): Promise<ScrubReport> {
     this.checkOpen();
-    const log = this;
-    const target: ScrubTarget = {
-      get lowestOffset() {
-        return log.lowestOffset;
-      },
-      get nextOffset() {
-        return log.nextOffset;
-      },
-      readFrames: (offset, limits) => this.readFrames(offset, limits),
-      segmentBaseOffset: (offset) => this.segmentFor(offset).baseOffset,
-    };
-    const report = await scrub(target, options);
-    this.damage = report.damaged;
-    return report;
+    return this.repair.scrub(options);
   }
 
   /** The log as its housekeeping sees it: live views of its state, and the operations it may run. */
@@ -528,7 +465,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
 
   /** Damaged records the last scrub found, less those replaced since. */
   get damagedRanges(): readonly DamagedRange[] {
-    return this.damage;
+    return this.repair.damagedRanges;
   }
 
   /**
@@ -546,35 +483,8 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    * the promise resolves the new records are on disk and the directory synced; reads see them at
    * once. Appends wait while it runs; it costs one rewrite of the segment.
    */
-  async replaceRange(firstOffset: number, frames: Buffer): Promise<void> {
-    if (!Number.isSafeInteger(firstOffset) || firstOffset < 0) throw new InvalidArgumentError(`firstOffset must be a non-negative integer, got ${firstOffset}`);
-    if (!Buffer.isBuffer(frames) || frames.length === 0) throw new InvalidArgumentError("replaceRange needs a non-empty Buffer of frames");
-    const count = native.verifyFrames(frames, firstOffset);
-    const endOffset = firstOffset + count;
-    await this.admission.runExclusive(async () => {
-      if (firstOffset < this.lowestOffset) throw new OffsetOutOfRangeError(BigInt(firstOffset));
-      if (endOffset > this.visibleEnd) throw new OffsetOutOfRangeError(BigInt(endOffset - 1));
-      const at = this.segments.indexOf(this.segmentFor(firstOffset));
-      const segment = this.segments[at]!;
-      if (endOffset > segment.writtenEnd) {
-        throw new InvalidArgumentError(`records [${firstOffset}, ${endOffset}) cross the end of the segment at ${segment.baseOffset} (${segment.writtenEnd})`);
-      }
-      checkReplacement(decodeFrames(frames, firstOffset), (offset) => this.intactRecord(offset), (offset) => this.storedTerm(offset));
-      const sealedCount = segment === this.active ? null : segment.files.count;
-      this.segments[at] = await rewriteSegment(segment, firstOffset, frames, count, sealedCount, this.config.indexEntriesMax);
-      this.damage = this.damage.filter((range) => range.endOffset <= firstOffset || range.firstOffset >= endOffset);
-    });
-  }
-
-  /** A record that reads back intact, or undefined (outside the log, or damaged). */
-  private intactRecord(offset: number): LogRecord | undefined {
-    if (offset < this.lowestOffset || offset >= this.visibleEnd) return undefined;
-    return unlessDamaged(() => this.read(offset));
-  }
-
-  /** The term the run index holds for `offset`, or undefined where it cannot be verified. */
-  private storedTerm(offset: number): number | undefined {
-    return unlessDamaged(() => this.termAt(offset));
+  replaceRange(firstOffset: number, frames: Buffer): Promise<void> {
+    return this.repair.replaceRange(firstOffset, frames);
   }
 
   /** fdatasyncs the active segment now, whatever the policy. */
@@ -595,10 +505,10 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     this.waiters.rejectAll(new LogClosedError());
     await this.admission.idle();
     await this.commits.drain();
-    clearInterval(this.syncTimer);
+    this.intervalSync?.stop();
     this.housekeeping.stop(new LogClosedError());
-    clearInterval(this.freeSpaceProbe);
-    await this.timerSync;
+    this.fullDisk.stop();
+    await this.intervalSync?.pending;
     try {
       if (this.config.durability !== "fsync" && this.failure === null) await this.active.files.sync();
     } finally {
@@ -616,14 +526,8 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     assert.ok(end >= this.visibleEnd, "commits are in offset order");
     this.metrics?.committed(end - this.visibleEnd);
     this.visibleEnd = end;
-    if (this.config.durability === "interval") this.unsynced = true;
+    this.intervalSync?.committed();
     this.waiters.release(end);
-  }
-
-  private syncOnTimer(): void {
-    if (!this.unsynced || this.state !== "open" || this.admission.busy) return;
-    this.unsynced = false;
-    this.timerSync = this.active.files.sync().catch((error: unknown) => this.writeFailed(error));
   }
 
   private checkOpen(): void {
@@ -632,9 +536,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
 
   private checkWritable(): void {
     this.checkNotFailed();
-    if (this.full !== null) {
-      throw new StorageFullError("the log's disk is full: writes resume once space is free", this.full.errno, { cause: this.full });
-    }
+    this.fullDisk.checkNotFull();
   }
 
   private checkNotFailed(): void {
@@ -667,32 +569,5 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     const at = Number(offset);
     if (at < this.lowestOffset || at >= this.visibleEnd) throw new OffsetOutOfRangeError(BigInt(offset));
     return at;
-  }
-
-  /** The segment holding `offset`, which must be readable. */
-  private segmentFor(offset: number): Segment {
-    let low = 0;
-    let high = this.segments.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >> 1;
-      if (this.segments[middle]!.baseOffset <= offset) {
-        low = middle;
-      } else {
-        high = middle - 1;
-      }
-    }
-    const segment = this.segments[low]!;
-    assert.ok(segment.baseOffset <= offset && offset < segment.baseOffset + segment.files.count);
-    return segment;
-  }
-}
-
-/** What `read` returns, or undefined where it meets a damaged record (DataLossError); other errors pass. */
-function unlessDamaged<T>(read: () => T): T | undefined {
-  try {
-    return read();
-  } catch (error) {
-    if (error instanceof DataLossError) return undefined;
-    throw error;
   }
 }

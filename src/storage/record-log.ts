@@ -9,7 +9,7 @@
 // OffsetOutOfRangeError; a record whose checksum fails is DataLossError (reads stop before it); a
 // disk without room is StorageFullError; any other write or sync failure is StorageIoError, after
 // which the log takes no more appends until it is reopened.
-import { InvalidArgumentError } from "../errors.ts";
+import { DataLossError, InvalidArgumentError } from "../errors.ts";
 import type { LogRecord } from "./frame.ts";
 import type { AppendOptions, ReadLimits } from "./log.ts";
 
@@ -55,4 +55,14 @@ export function checkReadLimits(limits: ReadLimits): { countMax: number; bytesMa
   if (!Number.isSafeInteger(countMax) || countMax < 1) throw new InvalidArgumentError(`countMax must be a positive integer, got ${countMax}`);
   if (!Number.isSafeInteger(bytesMax) || bytesMax < 0) throw new InvalidArgumentError(`bytesMax must be a non-negative integer, got ${bytesMax}`);
   return { countMax, bytesMax };
+}
+
+/** What `read` returns, or undefined where it meets a damaged record (DataLossError); other errors pass. */
+export function unlessDamaged<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch (error) {
+    if (error instanceof DataLossError) return undefined;
+    throw error;
+  }
 }

@@ -24,17 +24,17 @@ export interface ScrubOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What the scrub needs from a log: its bounds, verified frame reads, and which segment holds an offset. */
+/** What the scrub needs from a log: its bounds and verified frame reads. */
 export interface ScrubTarget {
   readonly lowestOffset: number;
   readonly nextOffset: number;
   readFrames(offset: number, limits: ReadLimits): RawFrames;
-  segmentBaseOffset(offset: number): number;
 }
 
 const CHUNK_BYTES = 1024 * 1024;
 
-export async function scrub(target: ScrubTarget, options: ScrubOptions = {}): Promise<ScrubReport> {
+/** Scrubs `target`; `segmentBaseOffset` gives the base offset of the segment that holds a record, as no damaged range crosses one. */
+export async function scrub(target: ScrubTarget, segmentBaseOffset: (offset: number) => number, options: ScrubOptions = {}): Promise<ScrubReport> {
   const { bytesPerSecond = 0, signal } = options;
   if (!Number.isSafeInteger(bytesPerSecond) || bytesPerSecond < 0) {
     throw new InvalidArgumentError(`bytesPerSecond must be a non-negative integer, got ${bytesPerSecond}`);
@@ -51,12 +51,12 @@ export async function scrub(target: ScrubTarget, options: ScrubOptions = {}): Pr
     else await yieldToLoop(undefined, { signal });
   };
   const markDamaged = (offset: number): void => {
-    const segmentBaseOffset = target.segmentBaseOffset(offset);
+    const base = segmentBaseOffset(offset);
     const last = damaged[damaged.length - 1];
-    if (last !== undefined && last.endOffset === offset && last.segmentBaseOffset === segmentBaseOffset) {
+    if (last !== undefined && last.endOffset === offset && last.segmentBaseOffset === base) {
       damaged[damaged.length - 1] = { ...last, endOffset: offset + 1 };
     } else {
-      damaged.push({ segmentBaseOffset, firstOffset: offset, endOffset: offset + 1 });
+      damaged.push({ segmentBaseOffset: base, firstOffset: offset, endOffset: offset + 1 });
     }
   };
   let at = target.lowestOffset;

@@ -1,5 +1,6 @@
 // A segment as the log sees it: the native files plus what has been reserved in them by appends
 // that are queued but not yet written.
+import assert from "node:assert/strict";
 import { rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DataLossError } from "../errors.ts";
@@ -22,6 +23,23 @@ export function segmentBaseOffsets(names: readonly string[]): number[] {
     if (match !== null && Number.isSafeInteger(Number(match[1]))) bases.push(Number(match[1]));
   }
   return bases.sort((a, b) => a - b);
+}
+
+/** The segment of `segments` (a log's list, oldest first) that holds `offset`, which must be a record in one of them. */
+export function segmentHolding(segments: readonly Segment[], offset: number): Segment {
+  let low = 0;
+  let high = segments.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (segments[middle]!.baseOffset <= offset) {
+      low = middle;
+    } else {
+      high = middle - 1;
+    }
+  }
+  const segment = segments[low]!;
+  assert.ok(segment.baseOffset <= offset && offset < segment.baseOffset + segment.files.count);
+  return segment;
 }
 
 export class Segment {
