@@ -9,7 +9,7 @@ import { BatchTooLargeError, InvalidArgumentError, RecordTooLargeError } from ".
 import type { LogConfig } from "./config.ts";
 import { encodedBytes } from "./frame.ts";
 import type { GatheredValues } from "./gathered-values.ts";
-import type { AppendOptions } from "./log.ts";
+import type { AppendOptions } from "./record-log.ts";
 
 /** Offsets into a gathered batch's bytes are u32: values that lie further into their buffer are packed instead. */
 const UINT32_LIMIT = 0x1_0000_0000;

@@ -1,9 +1,9 @@
 // Public surface of the storage layer.
-export { Log, type AppendOptions, type LogDependencies, type LogEvents, type LogMetrics, type RawFrames, type ReadLimits, type RecoveryReport } from "./log.ts";
+export { Log, type LogDependencies, type LogEvents, type LogMetrics, type RawFrames, type RecoveryReport } from "./log.ts";
 export type { DamagedRange, ScrubOptions, ScrubReport } from "./scrub.ts";
 export { defaultLogConfig, resolveLogConfig, type DurabilityPolicy, type LogConfig } from "./config.ts";
 export { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
-export type { RecordLog } from "./record-log.ts";
+export type { AppendOptions, ReadLimits, RecordLog } from "./record-log.ts";
 export { isGathered, largestValueBytes, valueCount, valueViews, type AppendValues, type GatheredValues } from "./gathered-values.ts";
 export { checkRecordBytes } from "./append-batch.ts";
 export type { AppendCall, ServedLog } from "./served-log.ts";

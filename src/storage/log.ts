@@ -32,29 +32,10 @@ import { LogHousekeeping, type HousekeptLog } from "./log-housekeeping.ts";
 import { openSegments, type RecoveryReport } from "./log-opening.ts";
 import { native, type RawFrames } from "./native.ts";
 import { OffsetWaiters } from "./offset-waiters.ts";
-import { checkReadLimits, unlessDamaged, type RecordLog } from "./record-log.ts";
+import { checkReadLimits, unlessDamaged, type AppendOptions, type ReadLimits, type RecordLog } from "./record-log.ts";
 import type { DamagedRange, ScrubOptions, ScrubReport } from "./scrub.ts";
 import { Segment, segmentHolding } from "./segment.ts";
 import { SegmentFitting } from "./segment-fitting.ts";
-
-export interface AppendOptions {
-  /** Raft term stored with each record (default 0). */
-  readonly term?: number;
-  /** Record type stored with each record, a u32 (default 0: user data). */
-  readonly type?: number;
-  /**
-   * Creation time to store instead of the clock's (a Raft follower keeps the leader's). Timestamps
-   * never go back: an earlier one is raised to the log's latest.
-   */
-  readonly timestampMs?: number;
-}
-
-export interface ReadLimits {
-  /** Most records to return (default: no limit beyond bytesMax). */
-  readonly countMax?: number;
-  /** Byte budget in frame bytes; at least one record is returned even if it alone is larger. Default 1 MiB. */
-  readonly bytesMax?: number;
-}
 
 export type { RawFrames } from "./native.ts";
 export type { RecoveryReport } from "./log-opening.ts";

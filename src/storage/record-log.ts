@@ -11,7 +11,25 @@
 // which the log takes no more appends until it is reopened.
 import { DataLossError, InvalidArgumentError } from "../errors.ts";
 import type { LogRecord } from "./frame.ts";
-import type { AppendOptions, ReadLimits } from "./log.ts";
+
+export interface AppendOptions {
+  /** Raft term stored with each record (default 0). */
+  readonly term?: number;
+  /** Record type stored with each record, a u32 (default 0: user data). */
+  readonly type?: number;
+  /**
+   * Creation time to store instead of the clock's (a Raft follower keeps the leader's). Timestamps
+   * never go back: an earlier one is raised to the log's latest.
+   */
+  readonly timestampMs?: number;
+}
+
+export interface ReadLimits {
+  /** Most records to return (default: no limit beyond bytesMax). */
+  readonly countMax?: number;
+  /** Byte budget in frame bytes; at least one record is returned even if it alone is larger. Default 1 MiB. */
+  readonly bytesMax?: number;
+}
 
 export interface RecordLog {
   /** Offset of the first retained record (equal to nextOffset when the log is empty). */

@@ -3,7 +3,8 @@
 // so that latent damage is found before a reader or a failover needs the data.
 import { setTimeout as delay, setImmediate as yieldToLoop } from "node:timers/promises";
 import { DataLossError, InvalidArgumentError, OffsetOutOfRangeError } from "../errors.ts";
-import type { RawFrames, ReadLimits } from "./log.ts";
+import type { RawFrames } from "./native.ts";
+import type { ReadLimits } from "./record-log.ts";
 
 /** Records [firstOffset, endOffset) that fail verification, all within the segment starting at segmentBaseOffset. */
 export interface DamagedRange {

@@ -1,9 +1,9 @@
 // What the RPC layer needs from a log. A single node serves its Log directly; a cluster member
 // serves a ReplicatedLog (src/cluster), whose appends go through Raft and whose reads stop at the
 // commit index. Both honour the same contracts as Log's methods of the same names.
-import type { AppendOptions, ReadLimits } from "./log.ts";
 import type { LogRecord } from "./frame.ts";
 import type { GatheredValues } from "./gathered-values.ts";
+import type { AppendOptions, ReadLimits } from "./record-log.ts";
 
 /**
  * What an append knows of the call it serves (the RPC layer passes its call context): a cluster
