@@ -1,8 +1,8 @@
 import { offsetOfIndex } from "../cluster/log-storage.ts";
-import { DataLossError } from "../errors.ts";
 import { describeEntry } from "../raft/describe.ts";
 import type { Entry } from "../raft/types.ts";
 import type { RecordLog } from "../storage/index.ts";
+import { unlessDamaged } from "../storage/record-log.ts";
 
 /** A broken cluster-wide invariant: what the simulator exists to find. */
 export class Violation extends Error {
@@ -81,13 +81,8 @@ export class Checker {
 
 /** The entry at `index` as `log` stores it, or undefined when it is damaged (a repair's business). */
 export function readEntry(log: RecordLog, index: number): Entry | undefined {
-  try {
-    const record = log.read(offsetOfIndex(index));
-    return { index, term: record.term, type: record.type as Entry["type"], data: record.value };
-  } catch (error) {
-    if (error instanceof DataLossError) return undefined;
-    throw error;
-  }
+  const record = unlessDamaged(() => log.read(offsetOfIndex(index)));
+  return record === undefined ? undefined : { index, term: record.term, type: record.type as Entry["type"], data: record.value };
 }
 
 export function sameEntry(a: Pick<Entry, "index" | "term" | "type" | "data">, b: Pick<Entry, "index" | "term" | "type" | "data">): boolean {
