@@ -33,8 +33,9 @@
 //     at c=64 where 64 calls share a sync. The table prints both. Per thread (/proc/PID/task/*/
 //     schedstat, warm node, c=1): the four thread-pool threads ≈ 30 µs each per call (≈ 120 µs; with
 //     --durability none ≈ 20 µs in all), V8's helpers ≈ 5-40 µs, the main thread ≈ 290-310 µs. A
-//     write + fdatasync alone costs 70-90 µs of (kernel) CPU here, printed in the header line, so the
-//     node's c=1 CPU cannot go below the storage-less server's plus that: ≈ 300-340 µs.
+//     write + fdatasync alone costs 70-90 µs of (kernel) CPU here, printed in the header line. For
+//     comparison, a node whose own stack cost what the storage-less server's does would spend that
+//     server's CPU plus this: ≈ 300-340 µs per call (the bench prints the sum beside a CPU miss).
 //   - The main thread is ≈ 75% idle at c=1 (it waits for the client and the disk); busy ≈ 290-390
 //     µs per call on a fresh node (much of it code not yet optimised: LoadIC, baseline prologues,
 //     megamorphic keyed loads), ≈ 220-260 µs once warm. Of the busy time, Node's own HTTP/2
@@ -269,8 +270,8 @@ async function trialsFor(kind: ClientKind, mode: Mode, root: string, floor: Serv
  * call waits for its own write + fdatasync, which the floor never does, so the rate can reach at
  * most 1 / (the floor's mean latency + the mean write + fdatasync of this run): that bound is printed
  * beside the rate target. The p50 target allows one fdatasync; the node runs it on a worker thread, as
- * the design requires (the event loop never blocks on the disk), so beside a miss it prints the same
- * target with the p50 of a write + fdatasync handed to a worker thread and back (fs.promises).
+ * the design requires (the event loop never blocks on fsync), so beside a miss it prints the same
+ * target with the p50 of a write and an fdatasync handed to a worker thread and back (fs.promises).
  */
 function verdict(row: Row, floor: Row, mode: Mode, sync: { p50: number; mean: number; workerP50: number; cpuMicros: number }): string {
   if (row.server === "storage-less") return "";
@@ -284,7 +285,7 @@ function verdict(row: Row, floor: Row, mode: Mode, sync: { p50: number; mean: nu
   }
   if (row.result.cpuMicrosPerCall > mode.cpuMicrosMax) {
     // At c=1 each call pays a whole fdatasync's CPU (kernel time, on the worker thread), which no call of the floor's does.
-    const floorAndSync = mode.name.endsWith("c=1") ? ` (the storage-less server's CPU + one write + fdatasync's here: ${(floor.result.cpuMicrosPerCall + sync.cpuMicros).toFixed(0)} µs)` : "";
+    const floorAndSync = mode.name.endsWith("c=1") ? ` (for comparison, the storage-less server's CPU + one write + fdatasync's here: ${(floor.result.cpuMicrosPerCall + sync.cpuMicros).toFixed(0)} µs)` : "";
     failures.push(`CPU > ${mode.cpuMicrosMax} µs${floorAndSync}`);
   }
   if (mode.name.endsWith("c=1") && row.result.latencyMsP50 !== null && floor.result.latencyMsP50 !== null) {

@@ -322,7 +322,14 @@ Napi::Value Segment::Truncate(const Napi::CallbackInfo& info) {
         if (fdatasync(storeFd_) != 0) return {errno, "fdatasync " + storePath_};
         return {};
       },
-      [this]() { busy_ = false; }, env.Undefined());
+      [this]() {
+        busy_ = false;
+        // Run entries from the trimmed count on will be written by this process: nothing remembered
+        // of the entries kept from the file at open may stand for them.
+        runsToCheck_ = std::min(runsToCheck_, runCount_.load());
+        if (runChecks_.size() > runsToCheck_) runChecks_.resize(runsToCheck_);
+      },
+      env.Undefined());
 }
 
 // read(relative, countMax, bytesMax): { firstOffset, count, frames }, where frames is a Buffer

@@ -173,6 +173,10 @@ describe("sealed segment damage", () => {
     // Put the byte back behind the open log: a lookup that read the store again would now find it intact.
     await flipByte(segmentFile(dir, 0, ".store"), 8);
     assert.throws(() => log.termAt(1), DataLossError, "the store was read again for a run already found not to match it");
+    // Cut below that run and write again: the new run is this process's own, whatever was remembered of the old.
+    await log.truncateAfter(-1);
+    await log.append([value(0), value(1)], { term: 5, timestampMs: 5000 });
+    assert.equal(log.termAt(1), 5);
   });
 
   test("a run index that lost its last entry gives that run's records their own metadata, not the run's before", async (t) => {

@@ -45,9 +45,10 @@ export function measureSyncLatenciesMs(dir: string, recordBytes: number, count: 
 }
 
 /**
- * Latencies in ms of `count` rounds of one `recordBytes` write and one fdatasync run on libuv's thread
- * pool (fs.promises), as a node that never blocks its event loop on the disk must run it: the same
- * disk work as measureSyncLatenciesMs plus the hand-off to a worker thread and the wake-up back.
+ * Latencies in ms of `count` rounds of one `recordBytes` write on this thread and then one fdatasync
+ * on libuv's thread pool (fs.promises): the same disk work as measureSyncLatenciesMs plus one hand-off
+ * to a worker thread and the wake-up back, as a node that never blocks its event loop on fsync pays
+ * (its addon runs the write and the fdatasync as one task on that pool).
  */
 export async function measureWorkerSyncLatenciesMs(dir: string, recordBytes: number, count: number): Promise<number[]> {
   const path = join(dir, `worker-sync-latency-${recordBytes}`);

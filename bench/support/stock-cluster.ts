@@ -65,7 +65,7 @@ export async function benchStockClientOnCluster(
   cluster: ProcessCluster,
   single: { readonly address: string; readonly pid: number },
   settings: StockClusterSettings,
-): Promise<{ fdatasyncMsP50: number; trials: StockClusterResult[] }> {
+): Promise<{ fdatasyncMsP50: number; leaderKept: boolean; trials: StockClusterResult[] }> {
   const leader = await cluster.leader();
   const followers = [1, 2, 3].filter((id) => id !== leader);
   const clusterPids = [leader, ...followers].map((id) => cluster.pid(id)!);
@@ -120,13 +120,17 @@ export async function benchStockClientOnCluster(
       ];
     }),
   );
-  return { fdatasyncMsP50, trials };
+  // A stock client does not follow a new leader: had the leader changed, some runs measured a follower forwarding.
+  const leaderKept = (await cluster.leader()) === leader;
+  if (!leaderKept) console.log(`the leader changed during these trials (node ${leader} led at the start): the figures mix in a forwarding follower`);
+  return { fdatasyncMsP50, leaderKept, trials };
 }
 
 /** One run of the stock client against `address`, with the CPU of `pids` and the messages `sentTotal` counts, per call. */
 async function measure(address: string, pids: readonly number[], modeArgs: readonly string[], settings: StockClusterSettings, sentTotal: () => Promise<number>): Promise<Run> {
-  const cpuBefore = pids.map(processCpuMs);
+  // The messages are read outside the CPU window, so that a scrape of /metrics is not charged to the node.
   const sentBefore = await sentTotal();
+  const cpuBefore = pids.map(processCpuMs);
   const result = await runStockClient("grpc-js", address, modeArgs, settings);
   const cpuMs = pids.map((pid, i) => processCpuMs(pid) - cpuBefore[i]!);
   const sent = (await sentTotal()) - sentBefore;
@@ -144,5 +148,7 @@ async function measure(address: string, pids: readonly number[], modeArgs: reado
 /** Raft messages the node at `address` has handed to its peers' connections since it started. */
 async function messagesSent(address: string): Promise<number> {
   const text = await (await fetch(`http://${address}/metrics`)).text();
-  return Number(/^loghouse_raft_messages_sent_total (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
+  const sent = /^loghouse_raft_messages_sent_total (\S+)$/m.exec(text)?.[1];
+  if (sent === undefined) throw new Error(`the node at ${address} shows no loghouse_raft_messages_sent_total`);
+  return Number(sent);
 }

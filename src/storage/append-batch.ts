@@ -42,34 +42,31 @@ export function measureValues(values: readonly Uint8Array[]): MeasuredBatch {
   const offsets = lengthsAndOffsets.subarray(values.length);
   const first = values[0];
   let valueBytes = 0;
-  let contiguous = first instanceof Uint8Array;
-  let shared = contiguous;
-  /** With `shared`, the end of the furthest value in their buffer. */
+  let shared = true;
+  /** While `shared`: the end of the furthest value in their buffer. */
   let end = 0;
   for (let i = 0; i < values.length; i++) {
     const value = values[i];
     if (!(value instanceof Uint8Array)) throw new InvalidArgumentError("every record value must be a Uint8Array");
-    if (shared && value.buffer !== first!.buffer) shared = contiguous = false;
-    if (contiguous && value.byteOffset !== first!.byteOffset + valueBytes) contiguous = false;
-    if (shared) end = Math.max(end, value.byteOffset + value.length);
+    if (shared && value.buffer !== first!.buffer) shared = false;
+    if (shared) {
+      offsets[i] = value.byteOffset;
+      end = Math.max(end, value.byteOffset + value.length);
+    }
     lengths[i] = value.length;
-    offsets[i] = valueBytes;
     valueBytes += value.length;
   }
-  let gather: () => GatheredValues;
-  if (contiguous) {
-    // Values that lie back to back in one buffer (as a Raft follower receives them) need no copy.
-    gather = () => ({ bytes: new Uint8Array(first!.buffer, first!.byteOffset, valueBytes), offsets, lengths });
-  } else if (shared && end <= UINT32_LIMIT) {
-    // Nor do values that lie apart in one buffer (a leader's entries are views of the request that
-    // brought them, their protobuf tags between them): the encoder reads each where it lies.
-    gather = () => {
-      for (let i = 0; i < values.length; i++) offsets[i] = values[i]!.byteOffset;
-      return { bytes: new Uint8Array(first!.buffer, 0, end), offsets, lengths };
-    };
-  } else {
-    gather = () => ({ bytes: packValues(values, valueBytes), offsets, lengths });
+  if (shared && end <= UINT32_LIMIT) {
+    // Values that lie in one buffer need no copy, whether back to back (a Raft follower's entries) or
+    // apart (a leader's: views of the request that brought them, protobuf tags between them): the
+    // encoder reads each where it lies. Where they lie is taken now, not when the batch is admitted.
+    const bytes = new Uint8Array(first!.buffer, 0, end);
+    return { lengths, valueBytes, gather: () => ({ bytes, offsets, lengths }) };
   }
+  const gather = (): GatheredValues => {
+    for (let i = 0, at = 0; i < lengths.length; at += lengths[i]!, i++) offsets[i] = at;
+    return { bytes: packValues(values, valueBytes), offsets, lengths };
+  };
   return { lengths, valueBytes, gather };
 }
 
@@ -105,7 +102,8 @@ export function checkBatch(batch: MeasuredBatch, options: AppendOptions, config:
   if (!Number.isSafeInteger(term) || term < 0) throw new InvalidArgumentError(`term must be a non-negative integer, got ${term}`);
   if (!Number.isSafeInteger(timestampMs) || timestampMs < 1) throw new InvalidArgumentError(`timestampMs must be a positive integer, got ${timestampMs}`);
   if (!Number.isInteger(type) || type < 0 || type > 0xffff_ffff) throw new InvalidArgumentError(`type must be a u32, got ${type}`);
-  return { ...batch, bytes, options };
+  // The options as checked, not the caller's object, which could change before the batch is admitted.
+  return { ...batch, bytes, options: { term, type, timestampMs: options.timestampMs } };
 }
 
 /**

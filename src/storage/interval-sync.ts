@@ -1,7 +1,7 @@
 // The sync of the "interval" durability policy: its commits are written but not synced, and a timer
 // syncs the active segment every config.syncIntervalMs when something was committed since the last
 // sync. It runs on its own timer, beside the appends rather than in their path, so its timer and
-// state are here; an exclusive operation waits for a sync it started (AdmissionGate.pendingSync)
+// state are here; an exclusive operation waits for a sync the timer started (AdmissionGate.pendingSync)
 // before it rewrites the tail, and close waits for it before the last sync.
 
 /** What the interval sync needs of its log. */
