@@ -1,5 +1,6 @@
 // The in-memory suffix of the Raft log: it answers only what it fully holds, under the Storage
-// contract's byte budget, follows truncation exactly, and stays within its bound even for empty records.
+// contract's byte budget, follows truncation exactly, stays within its bound even for empty records, and
+// forgets whole chunks that are no longer wanted.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RecentEntries } from "../src/cluster/recent-entries.ts";
@@ -51,4 +52,24 @@ test("the oldest chunks are dropped past the bound, counted as the core counts e
   for (let first = 1; first <= 100_000; first += 100) recent.add(entries(first, 100, 0));
   assert.equal(recent.firstIndex, 100_001 - 1000, "exactly the newest 1,000 empty entries are kept");
   assert.deepEqual(indexes(recent.slice(99_999, 100_001, bound)), [99_999, 100_000]);
+});
+
+test("forgetting through an index drops only whole chunks at or below it, and frees their share of the bound", () => {
+  const each = entryBytes(entries(1, 1)[0]!);
+  const recent = new RecentEntries(9 * each);
+  recent.add(entries(1, 3));
+  recent.add(entries(4, 3));
+  recent.add(entries(7, 3));
+  recent.forgetThrough(5);
+  assert.equal(recent.firstIndex, 4, "the chunk holding 4 to 6 reaches past 5: kept whole");
+  recent.forgetThrough(6);
+  assert.equal(recent.firstIndex, 7);
+  assert.equal(recent.slice(4, 8, 1 << 20), undefined, "forgotten entries are the log's to answer");
+  recent.add(entries(10, 6));
+  assert.equal(recent.firstIndex, 7, "the forgotten chunks no longer count against the bound");
+  assert.deepEqual(indexes(recent.slice(7, 16, 1 << 20)), [7, 8, 9, 10, 11, 12, 13, 14, 15]);
+  recent.forgetThrough(100);
+  assert.equal(recent.firstIndex, undefined);
+  recent.add(entries(16, 2));
+  assert.deepEqual(indexes(recent.slice(16, 18, 1 << 20)), [16, 17], "what follows is kept again");
 });

@@ -63,6 +63,20 @@ export class RecentEntries {
   }
 
   /**
+   * Drops the oldest chunks whose entries are all at or below `index`: entries no read is expected
+   * to want again (applied here, and on a leader held by every follower). Kept longer, each would
+   * outlive a young-generation collection or two and be copied by each (see the replica's apply).
+   */
+  forgetThrough(index: number): void {
+    while (this.chunks.length > 0) {
+      const oldest = this.chunks[0]!;
+      if (oldest.entries[0]!.index + oldest.entries.length - 1 > index) return;
+      this.chunks.shift();
+      this.bytes -= oldest.bytes;
+    }
+  }
+
+  /**
    * Entries in [low, high) under the Storage contract's byte budget (at least one entry), or undefined
    * unless every one of them is kept here.
    */

@@ -83,7 +83,13 @@ interface PendingProposal {
 assert.equal(EntryType.BatchMark, BATCH_MARK_TYPE, "a batch mark entry is stored as a batch mark record");
 
 const APPEND_CHUNK_ENTRIES = 10_000;
-/** Size (as the core counts entries) of the latest entries kept in memory for its reads (applying, catching up). */
+/**
+ * Size (as the core counts entries) of the latest entries kept in memory for its reads (applying, a
+ * follower catching up). Entries are forgotten sooner once applied here and, on a leader, held by
+ * every follower: kept for the whole bound, a replicated batch's per-record objects survived young
+ * collections, which copied them (under 4 × 10,000-record ProduceBatch load a follower spent about
+ * twice the GC time and 20-25% more CPU per record).
+ */
 const RECENT_ENTRIES_BYTES = 8 << 20;
 
 export class Replica {
@@ -444,6 +450,14 @@ export class Replica {
     }
     this.commitWaiters.release(this.commitEnd);
     this.options.onApply?.(entries);
+    this.recent.forgetThrough(this.node.raft.role === Role.Leader ? Math.min(last, this.lowestFollowerMatch()) : last);
+  }
+
+  /** On the leader, the lowest index every other member (voter or learner) is known to hold. */
+  private lowestFollowerMatch(): number {
+    let lowest = Number.MAX_SAFE_INTEGER;
+    for (const [id, progress] of this.node.raft.tracker.progress) if (id !== this.options.nodeId) lowest = Math.min(lowest, progress.match);
+    return lowest;
   }
 
   /** The term of the entry at `index`, from the entries just applied (`applied`) or the log. */
