@@ -119,6 +119,15 @@ async function smallSegmentLog(t: TestContext): Promise<Log> {
   return log;
 }
 
+/** Asserts that `actual` stores byte for byte the frames `expected` stores, segment by segment. */
+function assertSameFrames(actual: Log, expected: Log): void {
+  for (let at = 0; at < expected.nextOffset; ) {
+    const frames = expected.readFrames(at);
+    assert.deepEqual(actual.readFrames(at), frames);
+    at += frames.count;
+  }
+}
+
 describe("Log.appendGathered", () => {
   test("stores the same frames as append of the same values, across segments, and reads them back", async (t) => {
     const random = TestRandom.forTest(t);
@@ -133,11 +142,7 @@ describe("Log.appendGathered", () => {
     }
     assert.equal(byGathered.nextOffset, byArray.nextOffset);
     assert.ok(byArray.readFrames(0).count < byArray.nextOffset, "the batches crossed segments (a read of frames stops at a segment's end)");
-    for (let at = 0; at < byArray.nextOffset; ) {
-      const expected = byArray.readFrames(at);
-      assert.deepEqual(byGathered.readFrames(at), expected);
-      at += expected.count;
-    }
+    assertSameFrames(byGathered, byArray);
   });
 
   test("refuses what append refuses, with the same typed errors, and writes nothing", async (t) => {
@@ -187,10 +192,6 @@ describe("Log.append of values that lie in one buffer", () => {
       assert.equal(firstViews, first);
       copies.forEach((value, i) => assert.deepEqual(byViews.read(first + i).value, Buffer.from(value), `round ${round}, value ${i}`));
     }
-    for (let at = 0; at < byCopies.nextOffset; ) {
-      const expected = byCopies.readFrames(at);
-      assert.deepEqual(byViews.readFrames(at), expected);
-      at += expected.count;
-    }
+    assertSameFrames(byViews, byCopies);
   });
 });
