@@ -141,7 +141,7 @@ test("exactly-once keeps trying a produce whose outcome is unknown while no memb
   cleanup(t, () => client.close());
   const produced = client.produce(Buffer.from("x"));
   produced.catch(() => undefined); // awaited below; a failure must not be reported as unhandled first
-  await waitUntil("the first attempt", () => first.calls() === 1);
+  await waitUntil("the first attempt", () => first.calls() === 1, 30_000);
   first.stop();
   let refused = 0;
   const dropper = createServer((socket) => {
