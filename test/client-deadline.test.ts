@@ -1,17 +1,20 @@
 // Deadlines and backoff of the routing client: a member that accepts connections and never answers
 // (a raw TCP listener) fails every kind of call with DEADLINE_EXCEEDED at the deadline, in code and
 // through the CLI, instead of hanging; a dead or silent address beside a live node costs nothing,
-// and no live address at all fails at once; the backoff between retries grows, is capped, jittered.
+// and no live address at all fails at once; a leader or follower whose connection never completes
+// is given up at the connect bound, and the produce or following stream goes to another member; the
+// backoff between retries grows, is capped, jittered.
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { test, type TestContext } from "node:test";
 import { ClusterClient } from "../src/client/cluster-client.ts";
 import { Backoff } from "../src/client/retry-policy.ts";
-import { RpcCode, RpcError } from "../src/errors.ts";
+import { InvalidArgumentError, RpcCode, RpcError } from "../src/errors.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { freePort } from "./support/free-port.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { runCli } from "./support/run-cli.ts";
+import { scriptedNode } from "./support/scripted-node.ts";
 import { TestRandom } from "./support/test-random.ts";
 
 const DEADLINE_MS = 500;
@@ -88,6 +91,50 @@ test("a single node is used at the address it was reached at, whatever it advert
   const offset = await client.produce(Buffer.from("x"));
   assert.equal(Buffer.from((await client.read(offset)).value).toString(), "x");
   assert.equal(client.leaderAddress, addressOf(server));
+});
+
+const CONNECT_TIMEOUT_MS = 300;
+
+test("a leader that takes connections and never completes them is given up at the connect bound: the produce goes to the leader named next", async (t) => {
+  const silent = await silentListener(t);
+  // The cluster names the silent member as leader until it has been asked twice, then itself.
+  let asked = 0;
+  const node = await scriptedNode(t, [], {
+    members: (self) =>
+      ++asked <= 1
+        ? [{ id: "1", rpcAddr: self, isLeader: false, term: 1n }, { id: "2", rpcAddr: silent, isLeader: true, term: 1n }]
+        : [{ id: "1", rpcAddr: self, isLeader: true, term: 2n }, { id: "2", rpcAddr: silent, isLeader: false, term: 2n }],
+  });
+  const client = new ClusterClient([node.address], { callTimeoutMs: 20_000, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  cleanup(t, () => client.close());
+  const started = performance.now();
+  assert.equal(await client.produce(Buffer.from("x")), 7n);
+  const elapsedMs = performance.now() - started;
+  assert.ok(elapsedMs >= CONNECT_TIMEOUT_MS - 50 && elapsedMs < CONNECT_TIMEOUT_MS + LATE_MS_MAX, `acknowledged after ${elapsedMs} ms`);
+  assert.equal(node.calls(), 1, "sent once: nothing was sent to the silent member");
+  assert.equal(client.leaderAddress, node.address);
+});
+
+test("a following consume whose follower takes connections and never completes them reads elsewhere after the connect bound", async (t) => {
+  const silent = await silentListener(t);
+  const node = await scriptedNode(t, [], { members: (self) => [{ id: "1", rpcAddr: self, isLeader: true }, { id: "2", rpcAddr: silent, isLeader: false }] });
+  const client = new ClusterClient([node.address], { callTimeoutMs: 20_000, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  cleanup(t, () => client.close());
+  const abort = new AbortController();
+  cleanup(t, () => abort.abort());
+  const started = performance.now();
+  for await (const record of client.consume({ from: 7n, follow: true, signal: abort.signal })) {
+    assert.deepEqual([record.offset, Buffer.from(record.value).toString()], [7n, "seven"]);
+    break;
+  }
+  const elapsedMs = performance.now() - started;
+  assert.ok(elapsedMs >= CONNECT_TIMEOUT_MS - 50 && elapsedMs < CONNECT_TIMEOUT_MS + LATE_MS_MAX, `first record after ${elapsedMs} ms`);
+});
+
+test("a deadline or connect bound that is not a positive integer is refused when the client is made", () => {
+  for (const options of [{ callTimeoutMs: 0 }, { callTimeoutMs: 1.5 }, { connectTimeoutMs: 0 }, { connectTimeoutMs: -1 }]) {
+    assert.throws(() => new ClusterClient(["127.0.0.1:1"], options), InvalidArgumentError, JSON.stringify(options));
+  }
 });
 
 test("when no member can be connected to at all, calls fail at once instead of retrying to the deadline", async (t) => {

@@ -1,5 +1,5 @@
-// Which failures the routing client retries, against a scripted log.v1.Log served by grpc-js over a
-// real socket (an ambiguous failure cannot be made on demand by a real node): a produce refused
+// Which failures the routing client retries, against a scripted log.v1.Log (support/scripted-node.ts;
+// an ambiguous failure cannot be made on demand by a real node): a produce refused
 // before appending (NOT_LEADER, NODE_REMOVED) is sent again; after an ambiguous one (UNAVAILABLE
 // with no catalogue code, CLUSTER_UNAVAILABLE) it is only under at-least-once, or exactly-once (the
 // default), whose every attempt carries the same producer id and sequence; reads are retried on
@@ -12,48 +12,10 @@ import { test, type TestContext } from "node:test";
 import { ClusterClient, type ClusterClientOptions } from "../src/client/cluster-client.ts";
 import { MembersUnreachableError } from "../src/client/cluster-view.ts";
 import { retryable } from "../src/client/retry-policy.ts";
-import { grpcServiceDefinition } from "../src/client/grpc-definition.ts";
 import { RpcCode, RpcError } from "../src/errors.ts";
-import { Log } from "../src/gen/log/v1/log_pb.ts";
 import { cleanup } from "./support/cleanup.ts";
+import { failure, scriptedNode, type Answer } from "./support/scripted-node.ts";
 import { waitUntil } from "./support/wait-until.ts";
-
-/** A failure as a node sends it: a status, and the catalogue's code in the metadata when it has one. */
-function failure(code: grpc.status, catalogueCode?: string): Partial<grpc.ServiceError> {
-  const metadata = new grpc.Metadata();
-  if (catalogueCode !== undefined) metadata.set("loghouse-error-code", catalogueCode);
-  return { code, details: catalogueCode ?? "connection lost", metadata };
-}
-
-/** A scripted answer: success, a failure, or "vanish": the node shuts down mid-call, answering nothing (an ambiguous failure after which it is gone). */
-type Answer = Partial<grpc.ServiceError> | "ok" | "vanish";
-
-/** A one-member "cluster" that answers each produce and read with the next scripted answer; counts the calls. */
-async function scriptedNode(t: TestContext, answers: Answer[], port = 0): Promise<{ address: string; calls: () => number; produced: object[] }> {
-  const server = new grpc.Server();
-  let address = "";
-  let calls = 0;
-  const produced: object[] = [];
-  const next = <T>(value: T, callback: grpc.sendUnaryData<T>): void => {
-    calls++;
-    const answer = answers.shift() ?? "ok";
-    if (answer === "ok") callback(null, value);
-    else if (answer === "vanish") server.forceShutdown();
-    else callback(answer);
-  };
-  server.addService(grpcServiceDefinition(Log, false), {
-    getServers: (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(null, { servers: [{ id: "1", rpcAddr: address, isLeader: true, isVoter: true }] }),
-    produce: (call: { request: object }, callback: grpc.sendUnaryData<object>) => {
-      produced.push(call.request);
-      next({ offset: 7n }, callback);
-    },
-    consume: (_call: unknown, callback: grpc.sendUnaryData<object>) => next({ record: { value: Buffer.from("seven"), offset: 7n } }, callback),
-  });
-  const bound = await new Promise<number>((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, at) => (error ? reject(error) : resolve(at))));
-  address = `127.0.0.1:${bound}`;
-  cleanup(t, () => server.forceShutdown());
-  return { address, calls: () => calls, produced };
-}
 
 async function clientOf(t: TestContext, answers: Answer[], options: ClusterClientOptions = {}) {
   const node = await scriptedNode(t, answers);
@@ -158,7 +120,7 @@ test("exactly-once keeps trying a produce whose outcome is unknown while no memb
   // grpc-js spaces its reconnects (1 s, then growing), so a few seconds pass between attempts.
   await waitUntil("attempts finding no member", () => refused >= 2, 30_000);
   await closeDropper();
-  const back = await scriptedNode(t, [], port);
+  const back = await scriptedNode(t, [], { port });
   assert.equal(await produced, 7n, `after ${refused} dropped connections`);
   const sequences = [...first.produced, ...back.produced].map((request) => (request as { producer: { sequence: bigint } }).producer.sequence);
   assert.deepEqual(sequences, [0n, 0n], "the retry is the same batch");

@@ -1,7 +1,8 @@
 // The routing client for a cluster: given any members' addresses, it learns the members and the
 // leader (GetServers), sends writes straight to the leader and spreads reads over the followers in
 // turn. Every call has a deadline (callTimeoutMs, retries included). A call that fails because a
-// member is down, not the leader any more, or removed is tried again after a capped, jittered
+// member is down (or does not complete a connection within connectTimeoutMs), not the leader any
+// more, or removed is tried again after a capped, jittered
 // backoff, with the cluster asked again who leads; which failures a produce may retry is
 // retry-policy.ts's rule. By default the client is an idempotent producer: it draws a random
 // producer id and numbers its produce calls, and a retry carries the same number, so the leader
@@ -40,9 +41,16 @@ export interface ClusterClientOptions extends ChannelOptions {
   readonly backoffInitialMs?: number;
   /** Longest wait between retries, in ms; also how long a failed member is passed over for reads. Default 1,000. */
   readonly backoffMaxMs?: number;
+  /**
+   * How long a member may take to complete a new connection (TCP, TLS, the HTTP/2 settings) before
+   * this attempt gives it up and tries another, in ms: a paused or overwhelmed node takes
+   * connections in its kernel and never answers them. Default 5,000.
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 const CALL_TIMEOUT_MS_DEFAULT = 30_000;
+const CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
 /** Random bytes of a producer id: collisions between clients are out of the question. */
 const PRODUCER_ID_BYTES = 16;
 
@@ -53,6 +61,7 @@ export class ClusterClient implements RecordSource {
   private readonly view: ClusterView;
   private readonly backoff: Backoff;
   private readonly callTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
   private readonly delivery: ProduceDelivery;
   private readonly readRoute: Route;
   private readonly backoffMaxMs: number;
@@ -68,7 +77,10 @@ export class ClusterClient implements RecordSource {
   ) {
     checkChannelOptions(options);
     this.callTimeoutMs = options.callTimeoutMs ?? CALL_TIMEOUT_MS_DEFAULT;
-    if (!(Number.isSafeInteger(this.callTimeoutMs) && this.callTimeoutMs > 0)) throw new InvalidArgumentError(`callTimeoutMs must be a positive integer, got ${this.callTimeoutMs}`);
+    this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
+    for (const [name, value] of [["callTimeoutMs", this.callTimeoutMs], ["connectTimeoutMs", this.connectTimeoutMs]] as const) {
+      if (!(Number.isSafeInteger(value) && value > 0)) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
+    }
     this.delivery = options.produceDelivery ?? "exactly-once";
     this.readRoute = options.reads === "leader" ? "leader" : "reader";
     this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
@@ -174,7 +186,7 @@ export class ClusterClient implements RecordSource {
       try {
         address = await this.address(this.readRoute, brokenAt + this.callTimeoutMs);
         const channel = this.channel(address);
-        await channel.connect(brokenAt + this.callTimeoutMs);
+        await channel.connect(brokenAt + this.callTimeoutMs, this.connectTimeoutMs);
         openedAt = Date.now();
         const request = { offset: next, maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0 };
         for await (const batch of channel.stream<wire.ConsumeBatchStreamResponse>("consumeBatchStream", request, signal)) {
@@ -223,7 +235,7 @@ export class ClusterClient implements RecordSource {
         address = await this.address(to, deadline);
         const channel = this.channel(address);
         // A write waits for its connection first: a failure to connect then proves nothing was sent.
-        if (kind === "write") await channel.connect(deadline);
+        if (kind === "write") await channel.connect(deadline, this.connectTimeoutMs);
         return await run(channel, deadline);
       } catch (error) {
         if (error instanceof OffsetOutOfRangeError && to === "reader" && address !== this.view.knownLeader) {

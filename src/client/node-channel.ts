@@ -1,7 +1,8 @@
 // The connection to one node: one HTTP/2 channel (grpc-js) carrying the Log, Health and Admin
 // services, with TLS and a bearer token when asked. It runs single calls against an absolute
-// deadline, opens server streams, and can wait for the connection itself, which tells a call that
-// never left this process from one that may have reached the node (see connect()).
+// deadline, opens server streams, and can wait, for a bounded time, for the connection itself,
+// which tells a call that never left this process from one that may have reached the node (see
+// connect()).
 import * as grpc from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
 import { InvalidArgumentError, RpcCode, RpcError } from "../errors.ts";
@@ -144,19 +145,24 @@ export class NodeChannel {
   }
 
   /**
-   * Resolves once the connection is up; rejects with NotConnectedError as soon as an attempt to
-   * connect fails (nothing was sent on it), or with DEADLINE_EXCEEDED at `deadline` (a node that
-   * accepts and never answers). A call started right after may still meet a connection that drops.
+   * Resolves once the connection is up (the node's HTTP/2 settings received); rejects with
+   * NotConnectedError as soon as an attempt to connect fails, or when none has succeeded within
+   * `timeoutMs` (a node that is paused or overwhelmed takes the TCP connection in its kernel and
+   * never answers it: grpc-js itself would wait for good); nothing was sent either way. Rejects with
+   * DEADLINE_EXCEEDED at `deadline` when that comes first. A call started right after may still
+   * meet a connection that drops.
    */
-  connect(deadline: number): Promise<void> {
+  connect(deadline: number, timeoutMs: number): Promise<void> {
     const channel = this.clients.log.getChannel();
+    const giveUpAt = Math.min(deadline, Date.now() + timeoutMs);
     return new Promise((resolve, reject) => {
       const check = (): void => {
         const state = channel.getConnectivityState(true);
         if (state === grpc.connectivityState.READY) return resolve();
         if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return reject(new NotConnectedError(`cannot connect to ${this.address}`));
-        channel.watchConnectivityState(state, deadline, (error) => {
+        channel.watchConnectivityState(state, giveUpAt, (error) => {
           if (error === undefined) return check();
+          if (giveUpAt < deadline) return reject(new NotConnectedError(`${this.address} did not complete a connection within ${timeoutMs} ms`));
           reject(new RpcError(`${this.address} did not answer within the deadline`, RpcCode.deadlineExceeded));
         });
       };
