@@ -4,9 +4,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
+import { ClusterClient } from "../src/client/cluster-client.ts";
 import { OffsetOutOfRangeError, RecordTooLargeError, RpcCode, RpcError } from "../src/errors.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { cleanup } from "./support/cleanup.ts";
+import { waitUntil } from "./support/wait-until.ts";
 
 async function connect(t: import("node:test").TestContext, input = {}) {
   const server = await startLogServer(t, input);
@@ -46,6 +48,35 @@ test("consume({ follow }) waits at the tail for new records and ends quietly on 
   })();
   await reading;
   assert.deepEqual(seen, ["old", "new"]);
+});
+
+test("a following consume aborted before its stream opens ends at once, with the single-node and the routing client", async (t) => {
+  const { server, client } = await connect(t);
+  await client.produce(Buffer.from("old"));
+  const routing = new ClusterClient([addressOf(server)]);
+  cleanup(t, () => routing.close());
+  // The abort comes while the consume is still finding its start (an RPC away), before the stream.
+  for (const source of [client, routing]) {
+    const abort = new AbortController();
+    const seen: string[] = [];
+    const offsets = source.offsets.bind(source);
+    source.offsets = async () => {
+      const answer = await offsets();
+      abort.abort();
+      return answer;
+    };
+    let ended = false;
+    const consuming = (async () => {
+      try {
+        for await (const record of source.consume({ from: "start", follow: true, signal: abort.signal })) seen.push(text(record.value));
+      } finally {
+        ended = true;
+      }
+    })();
+    await waitUntil(`${source.constructor.name}'s consume to end`, () => ended);
+    await consuming;
+    assert.deepEqual(seen, [], source.constructor.name);
+  }
 });
 
 test("failures are the catalogue's typed errors", async (t) => {

@@ -154,6 +154,36 @@ test("a consumer following on the followers resumes when the member it reads fro
   assertSeenExactlyOnce("the consumer", seen, log);
 });
 
+test("paused followers: a new following consume gives each up at the connect bound and reads from the leader", async (t) => {
+  const cluster = await formCluster(t);
+  const leader = await cluster.leader();
+  const acknowledged = new Map<bigint, string>();
+  await produceRecords(clientFor(t, cluster), "before", 20, acknowledged);
+  const last = [...acknowledged.keys()].reduce((a, b) => (a > b ? a : b));
+  const followers = IDS.filter((id) => id !== leader);
+  for (const follower of followers) {
+    await waitUntilAsync(`node ${follower} to commit ${last}`, async () => (await cluster.client(follower).offsets()).endOffset > last, CONVERGE_MS);
+  }
+  // A paused node's kernel still takes connections; nobody answers them. Without a connect bound the
+  // consume waited on the first follower for its whole deadline (60 s here), then failed. Its client
+  // keeps connections of its own (grpc-js would otherwise share the producer's, made before the
+  // pause, whose loss only the keepalive finds).
+  for (const follower of followers) await cluster.signal(follower, "SIGSTOP");
+  try {
+    const pausedAt = performance.now();
+    const ownConnections = { "grpc.use_local_subchannel_pool": 1 };
+    const seen = follow(t, clientFor(t, cluster, { callTimeoutMs: 60_000, connectTimeoutMs: 2_000, channelOptions: ownConnections }));
+    await waitUntil("the consumer to reach the last record", () => seen.at(-1)?.offset === last, CONVERGE_MS);
+    t.diagnostic(`reached the last record ${Math.round(performance.now() - pausedAt)} ms after both followers were paused`);
+    assert.deepEqual(
+      seen.filter((record) => record.type === 0).map((record) => `${record.offset}:${text(record)}`),
+      [...acknowledged].map(([offset, value]) => `${offset}:${value}`),
+    );
+  } finally {
+    for (const follower of followers) await cluster.signal(follower, "SIGCONT");
+  }
+});
+
 test("a paused leader: the produce and the following stream on it move to the new leader", async (t) => {
   const cluster = await formCluster(t);
   const producer = clientFor(t, cluster, { produceDelivery: "at-least-once" });

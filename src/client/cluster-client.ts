@@ -86,7 +86,7 @@ export class ClusterClient implements RecordSource {
     this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
     this.backoff = new Backoff(options.backoffInitialMs ?? 50, this.backoffMaxMs);
     const seeds = splitAddressList(typeof addresses === "string" ? addresses : addresses.join(","));
-    this.view = new ClusterView(seeds, (address, deadline) => this.askServers(address, deadline), this.backoffMaxMs);
+    this.view = new ClusterView(seeds, (address, deadline) => this.askServers(address, deadline), this.backoffMaxMs, this.connectTimeoutMs);
   }
 
   /** Appends one record at the leader; resolves with its offset once it is durable on a majority. */
@@ -200,7 +200,7 @@ export class ClusterClient implements RecordSource {
       } catch (error) {
         if (signal?.aborted === true) return;
         if (!transient(error)) throw error;
-        if (address !== undefined) this.view.failed(address);
+        if (address !== undefined) this.view.failed(address, error instanceof NotConnectedError);
         if (next !== from || (openedAt !== undefined && Date.now() - openedAt >= this.backoffMaxMs)) {
           attempt = 0;
           brokenAt = Date.now();
@@ -234,8 +234,10 @@ export class ClusterClient implements RecordSource {
       try {
         address = await this.address(to, deadline);
         const channel = this.channel(address);
-        // A write waits for its connection first: a failure to connect then proves nothing was sent.
-        if (kind === "write") await channel.connect(deadline, this.connectTimeoutMs);
+        // Every call waits for its connection first, within the connect bound: a member that takes
+        // connections and never answers them (paused) is then given up for another before its call
+        // is sent, and for a write a failure to connect proves nothing was sent.
+        await channel.connect(deadline, this.connectTimeoutMs);
         return await run(channel, deadline);
       } catch (error) {
         if (error instanceof OffsetOutOfRangeError && to === "reader" && address !== this.view.knownLeader) {
@@ -244,7 +246,7 @@ export class ClusterClient implements RecordSource {
         }
         if (!retryable(kind, error, delivery, outcomeUnknown)) throw error;
         if (kind === "write" && !(error instanceof MembersUnreachableError) && !refusedBeforeAppend(error)) outcomeUnknown = true;
-        if (address !== undefined) this.view.failed(address);
+        if (address !== undefined) this.view.failed(address, error instanceof NotConnectedError);
         await this.pause(attempt, deadline, error);
       }
     }

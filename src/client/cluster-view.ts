@@ -37,6 +37,8 @@ export class ClusterView {
     private readonly ask: AskServers,
     /** How long a member whose call failed is passed over for reads. */
     private readonly restMs: number,
+    /** How long a connection attempt may take before it is given up (see NodeChannel.connect). */
+    private readonly connectTimeoutMs: number,
   ) {
     if (seeds.length === 0) throw new InvalidArgumentError("the client needs at least one address");
   }
@@ -72,15 +74,20 @@ export class ClusterView {
     return this.leader;
   }
 
-  /** A call to `address` failed in a way that says the picture may be old: rest it, and learn the leader again before the next write. */
-  failed(address: string): void {
-    this.rest(address);
+  /**
+   * A call to `address` failed in a way that says the picture may be old: rest it, and learn the
+   * leader again before the next write. One that could not even be connected to (`unreachable`:
+   * down, or paused and costing a connect bound each time) rests until every other member could have
+   * had its turn, so that reads do not go round the unreachable members while a live one waits.
+   */
+  failed(address: string, unreachable: boolean): void {
+    this.rest(address, unreachable ? this.restMs + this.connectTimeoutMs * this.addresses().length : this.restMs);
     this.leader = undefined;
   }
 
-  /** Passes `address` over for reads for a while (it did not answer). */
-  rest(address: string): void {
-    this.resting.set(address, Date.now() + this.restMs);
+  /** Passes `address` over for reads for `forMs` (default: the rest after a failed call). */
+  rest(address: string, forMs = this.restMs): void {
+    this.resting.set(address, Date.now() + forMs);
   }
 
   /** Asks every known address for its members; one refresh at a time (callers share it). */

@@ -132,6 +132,8 @@ export class NodeChannel {
     const call = (log as unknown as Record<string, StreamMethod>)[method]!.call(log, request);
     const cancel = (): void => call.cancel();
     signal?.addEventListener("abort", cancel, { once: true });
+    // Aborted before the stream opened (while its member was found, say): the event has passed.
+    if (signal?.aborted === true) cancel();
     try {
       for await (const message of call) yield message as T;
     } catch (error) {
