@@ -388,7 +388,7 @@ async function main(): Promise<void> {
   const generic = new Generic(address, credentials, { "grpc-node.flow_control_window": 8 << 20 }) as unknown as GenericClient;
   console.log(`server benchmark against ${address}${node === undefined ? "" : " (a node started for this run)"}: ${recordBytes}-byte records, ${seconds} s per run, ${runs} runs, medians`);
 
-  const syncLatencies = measureSyncLatenciesMs(root, recordBytes, 1000);
+  const syncLatencies = await measureSyncLatenciesMs(root, recordBytes, 1000);
   console.log(`one ${recordBytes}-byte write + fdatasync here: p50 ${percentile(syncLatencies, 0.5).toFixed(3)} ms (a unary Produce cannot be faster)`);
   // Node CPU per record comes from /proc (storage alone: this process).
   const onNode = (trial: Trial): Trial => ({ ...trial, pid: node?.pid });

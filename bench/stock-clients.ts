@@ -300,7 +300,7 @@ function verdict(row: Row, floor: Row, mode: Mode, sync: { p50: number; mean: nu
 async function main(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), "loghouse-bench-stock-"));
   const syncCpuBefore = process.cpuUsage();
-  const syncLatencies = measureSyncLatenciesMs(root, recordBytes, 2000);
+  const syncLatencies = await measureSyncLatenciesMs(root, recordBytes, 2000);
   const syncCpu = process.cpuUsage(syncCpuBefore);
   const syncCpuMicros = (syncCpu.user + syncCpu.system) / syncLatencies.length;
   const syncMsP50 = percentile(syncLatencies, 0.5);

@@ -126,7 +126,7 @@ export async function benchProduceRoutes(cluster: ProcessCluster, settings: Rout
     { kind: "batch", label: `ProduceBatch ${BATCH_RECORDS} x ${settings.recordBytes} B, ${BATCHES_IN_FLIGHT} in flight`, workers: BATCHES_IN_FLIGHT, call: async (client) => (await client.produceBatch(batch), BATCH_RECORDS) },
   ];
   try {
-    const syncLatenciesMs = measureSyncLatenciesMs(settings.scratchDir, settings.recordBytes, 1000);
+    const syncLatenciesMs = await measureSyncLatenciesMs(settings.scratchDir, settings.recordBytes, 1000);
     const raw = measureRawWrites(settings.scratchDir, settings.recordBytes, BATCH_RECORDS, true, settings.seconds);
     console.log(`\nproduce routes into the 3-node cluster (leader node ${leader}), ${settings.seconds} s per run, ${settings.runs} runs, medians:`);
     const trials: RouteResult[] = [];

@@ -1,8 +1,8 @@
 // The physical limit measured in the same run: plain fs.writeSync of the same bytes to a file,
 // with fdatasync after every batch when durable. Nothing a log does can beat this by much.
-import { closeSync, fdatasyncSync, openSync, rmSync, writeSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { closeSync, fdatasync, fdatasyncSync, openSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 
 export interface RawResult {
   readonly recordsPerSecond: number;
@@ -28,42 +28,36 @@ export function measureRawWrites(dir: string, recordBytes: number, batchRecords:
 }
 
 /** Latencies in ms of `count` rounds of one `recordBytes` write and one fdatasync: the cost of one durable record, measured in the same run. */
-export function measureSyncLatenciesMs(dir: string, recordBytes: number, count: number): number[] {
-  const path = join(dir, `sync-latency-${recordBytes}`);
-  const fd = openSync(path, "w");
-  const record = Buffer.alloc(recordBytes, 0x61);
-  const latenciesMs: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const started = performance.now();
-    writeSync(fd, record);
-    fdatasyncSync(fd);
-    latenciesMs.push(performance.now() - started);
-  }
-  closeSync(fd);
-  rmSync(path, { force: true });
-  return latenciesMs.sort((a, b) => a - b);
+export function measureSyncLatenciesMs(dir: string, recordBytes: number, count: number): Promise<number[]> {
+  return durableWriteLatenciesMs(dir, recordBytes, count, fdatasyncSync);
 }
 
 /**
  * Latencies in ms of `count` rounds of one `recordBytes` write on this thread and then one fdatasync
- * on libuv's thread pool (fs.promises): the same disk work as measureSyncLatenciesMs plus one hand-off
- * to a worker thread and the wake-up back, as a node that never blocks its event loop on fsync pays
- * (its addon runs the write and the fdatasync as one task on that pool).
+ * on libuv's thread pool: the same disk work as measureSyncLatenciesMs plus one hand-off to a worker
+ * thread and the wake-up back, as a node that never blocks its event loop on fsync pays (its addon
+ * runs the write and the fdatasync as one task on that pool).
  */
-export async function measureWorkerSyncLatenciesMs(dir: string, recordBytes: number, count: number): Promise<number[]> {
-  const path = join(dir, `worker-sync-latency-${recordBytes}`);
-  const handle = await open(path, "w");
+export function measureWorkerSyncLatenciesMs(dir: string, recordBytes: number, count: number): Promise<number[]> {
+  return durableWriteLatenciesMs(dir, recordBytes, count, promisify(fdatasync));
+}
+
+/** Sorted latencies of `count` rounds of a write and `datasync`, on a scratch file in `dir`. */
+async function durableWriteLatenciesMs(dir: string, recordBytes: number, count: number, datasync: (fd: number) => void | Promise<void>): Promise<number[]> {
+  const path = join(dir, `sync-latency-${recordBytes}`);
+  const fd = openSync(path, "w");
   const record = Buffer.alloc(recordBytes, 0x61);
   const latenciesMs: number[] = [];
   try {
     for (let i = 0; i < count; i++) {
       const started = performance.now();
-      writeSync(handle.fd, record);
-      await handle.datasync();
+      writeSync(fd, record);
+      const synced = datasync(fd);
+      if (synced !== undefined) await synced;
       latenciesMs.push(performance.now() - started);
     }
   } finally {
-    await handle.close();
+    closeSync(fd);
     rmSync(path, { force: true });
   }
   return latenciesMs.sort((a, b) => a - b);

@@ -69,7 +69,7 @@ export async function benchStockClientOnCluster(
   const leader = await cluster.leader();
   const followers = [1, 2, 3].filter((id) => id !== leader);
   const clusterPids = [leader, ...followers].map((id) => cluster.pid(id)!);
-  const fdatasyncMsP50 = percentile(measureSyncLatenciesMs(settings.scratchDir, settings.recordBytes, 1000), 0.5);
+  const fdatasyncMsP50 = percentile(await measureSyncLatenciesMs(settings.scratchDir, settings.recordBytes, 1000), 0.5);
   console.log(`\nstock grpc-js client to the leader (node ${leader}) and to a single node, one ${settings.recordBytes}-byte record per unary Produce, ${settings.seconds} s per run, ${settings.runs} runs, medians:`);
   const trials: StockClusterResult[] = [];
   for (const concurrency of CONCURRENCIES) {
