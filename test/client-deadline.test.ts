@@ -2,7 +2,8 @@
 // (a raw TCP listener) fails every kind of call with DEADLINE_EXCEEDED at the deadline, in code and
 // through the CLI, instead of hanging; a dead or silent address beside a live node costs nothing,
 // and no live address at all fails at once; a leader or follower whose connection never completes
-// is given up at the connect bound, and the produce or following stream goes to another member; the
+// is given up at the connect bound, and the produce or following stream goes to another member (so
+// is such a member asked who leads, and a read goes ahead without a leader named); the
 // backoff between retries grows, is capped, jittered.
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
@@ -129,6 +130,18 @@ test("a following consume whose follower takes connections and never completes t
   }
   const elapsedMs = performance.now() - started;
   assert.ok(elapsedMs >= CONNECT_TIMEOUT_MS - 50 && elapsedMs < CONNECT_TIMEOUT_MS + LATE_MS_MAX, `first record after ${elapsedMs} ms`);
+});
+
+test("asking who leads gives up a member whose connection never completes at the connect bound: with no leader named, a read goes ahead", async (t) => {
+  const silent = await silentListener(t);
+  // The only other member knows no leader (an election under way) but serves committed reads.
+  const node = await scriptedNode(t, [], { members: (self) => [{ id: "1", rpcAddr: self, isLeader: false }] });
+  const client = new ClusterClient([silent, node.address], { callTimeoutMs: 20_000, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  cleanup(t, () => client.close());
+  const started = performance.now();
+  assert.equal(Buffer.from((await client.read(7n)).value).toString(), "seven");
+  const elapsedMs = performance.now() - started;
+  assert.ok(elapsedMs >= CONNECT_TIMEOUT_MS - 50 && elapsedMs < CONNECT_TIMEOUT_MS + LATE_MS_MAX, `read after ${elapsedMs} ms`);
 });
 
 test("a deadline or connect bound that is not a positive integer is refused when the client is made", () => {

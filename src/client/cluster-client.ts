@@ -20,7 +20,7 @@ import type * as wire from "../gen/log/v1/log_pb.ts";
 import { splitAddressList } from "./address-list.ts";
 import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
 import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
-import { checkChannelOptions, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
+import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { Backoff, refusedBeforeAppend, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
 import { SequenceWindow } from "./sequence-window.ts";
@@ -200,7 +200,7 @@ export class ClusterClient implements RecordSource {
       } catch (error) {
         if (signal?.aborted === true) return;
         if (!transient(error)) throw error;
-        if (address !== undefined) this.view.failed(address, error instanceof NotConnectedError);
+        if (address !== undefined) this.view.failed(address, error instanceof ConnectTimeoutError);
         if (next !== from || (openedAt !== undefined && Date.now() - openedAt >= this.backoffMaxMs)) {
           attempt = 0;
           brokenAt = Date.now();
@@ -246,7 +246,7 @@ export class ClusterClient implements RecordSource {
         }
         if (!retryable(kind, error, delivery, outcomeUnknown)) throw error;
         if (kind === "write" && !(error instanceof MembersUnreachableError) && !refusedBeforeAppend(error)) outcomeUnknown = true;
-        if (address !== undefined) this.view.failed(address, error instanceof NotConnectedError);
+        if (address !== undefined) this.view.failed(address, error instanceof ConnectTimeoutError);
         await this.pause(attempt, deadline, error);
       }
     }
@@ -263,14 +263,21 @@ export class ClusterClient implements RecordSource {
     return route === "leader" ? this.view.leaderAddress(deadline) : this.view.readerAddress(deadline);
   }
 
-  /** GetServers of one member; NotConnectedError when the connection itself failed. */
+  /**
+   * GetServers of one member; NotConnectedError when the connection itself failed, ConnectTimeoutError
+   * when it was not completed within the connect bound (a refused one goes on to the call, which
+   * fails at once with the reason).
+   */
   private async askServers(address: string, deadline: number): Promise<wire.Server[]> {
     const channel = this.channel(address);
     try {
+      await channel.connect(deadline, this.connectTimeoutMs).catch((error: unknown) => {
+        if (error instanceof ConnectTimeoutError) throw error;
+      });
       return (await channel.unary<wire.GetServersResponse>("log", "getServers", {}, deadline)).servers;
     } catch (error) {
       this.view.rest(address);
-      throw channel.unreachable ? new NotConnectedError((error as Error).message) : error;
+      throw !(error instanceof NotConnectedError) && channel.unreachable ? new NotConnectedError((error as Error).message) : error;
     }
   }
 

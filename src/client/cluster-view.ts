@@ -76,9 +76,10 @@ export class ClusterView {
 
   /**
    * A call to `address` failed in a way that says the picture may be old: rest it, and learn the
-   * leader again before the next write. One that could not even be connected to (`unreachable`:
-   * down, or paused and costing a connect bound each time) rests until every other member could have
-   * had its turn, so that reads do not go round the unreachable members while a live one waits.
+   * leader again before the next write. One that took a connection and did not complete it within
+   * the connect bound (`unreachable`: paused or overwhelmed, costing that bound each time) rests until
+   * every other member could have had its turn, so that reads do not go round such members while a
+   * live one waits. One that refused it (down, restarting) costs nothing to try again and rests as any.
    */
   failed(address: string, unreachable: boolean): void {
     this.rest(address, unreachable ? this.restMs + this.connectTimeoutMs * this.addresses().length : this.restMs);

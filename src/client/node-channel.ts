@@ -38,12 +38,15 @@ export interface ChannelOptions {
 /** The services a channel carries. */
 export type ServiceName = "log" | "health" | "admin";
 
-/** A connection attempt that failed before any call was sent on it (refused, reset, TLS refused). */
+/** A connection attempt that failed before any call was sent on it (refused, reset, TLS refused, or not completed within the connect bound). */
 export class NotConnectedError extends RpcError {
   constructor(message: string) {
     super(message, RpcCode.unavailable);
   }
 }
+
+/** A connection the node took and did not complete within the connect bound (paused, overwhelmed): nothing was sent. */
+export class ConnectTimeoutError extends NotConnectedError {}
 
 type UnaryMethod = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, value: unknown) => void) => grpc.ClientUnaryCall;
 type StreamMethod = (request: object) => grpc.ClientReadableStream<unknown>;
@@ -148,7 +151,7 @@ export class NodeChannel {
 
   /**
    * Resolves once the connection is up (the node's HTTP/2 settings received); rejects with
-   * NotConnectedError as soon as an attempt to connect fails, or when none has succeeded within
+   * NotConnectedError as soon as an attempt to connect fails, or (ConnectTimeoutError) when none has succeeded within
    * `timeoutMs` (a node that is paused or overwhelmed takes the TCP connection in its kernel and
    * never answers it: grpc-js itself would wait for good); nothing was sent either way. Rejects with
    * DEADLINE_EXCEEDED at `deadline` when that comes first. A call started right after may still
@@ -164,7 +167,7 @@ export class NodeChannel {
         if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return reject(new NotConnectedError(`cannot connect to ${this.address}`));
         channel.watchConnectivityState(state, giveUpAt, (error) => {
           if (error === undefined) return check();
-          if (giveUpAt < deadline) return reject(new NotConnectedError(`${this.address} did not complete a connection within ${timeoutMs} ms`));
+          if (giveUpAt < deadline) return reject(new ConnectTimeoutError(`${this.address} did not complete a connection within ${timeoutMs} ms`));
           reject(new RpcError(`${this.address} did not answer within the deadline`, RpcCode.deadlineExceeded));
         });
       };
