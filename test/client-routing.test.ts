@@ -51,6 +51,15 @@ async function produceRecords(client: ClusterClient, prefix: string, count: numb
   }
 }
 
+/** Waits until every node of `ids` has committed the last acknowledged offset, and returns it. */
+async function awaitCommitted(cluster: ProcessCluster, ids: readonly number[], acknowledged: Map<bigint, string>): Promise<bigint> {
+  const last = [...acknowledged.keys()].reduce((a, b) => (a > b ? a : b));
+  for (const id of ids) {
+    await waitUntilAsync(`node ${id} to commit ${last}`, async () => (await cluster.client(id).offsets()).endOffset > last, CONVERGE_MS);
+  }
+  return last;
+}
+
 const text = (record: ConsumedRecord): string => Buffer.from(record.value).toString();
 
 /** Every committed record, read back one offset at a time from the leader. */
@@ -88,10 +97,7 @@ test("produces go straight to the leader, reads to the followers", async (t) => 
       await cluster.signal(follower, "SIGCONT");
     }
   }
-  const last = [...acknowledged.keys()].reduce((a, b) => (a > b ? a : b));
-  for (const follower of followers) {
-    await waitUntilAsync(`node ${follower} to commit ${last}`, async () => (await cluster.client(follower).offsets()).endOffset > last, CONVERGE_MS);
-  }
+  await awaitCommitted(cluster, followers, acknowledged);
   // With the leader paused, reads still answer: the followers serve them.
   await cluster.signal(leader, "SIGSTOP");
   try {
@@ -159,11 +165,8 @@ test("paused followers: a new following consume gives each up at the connect bou
   const leader = await cluster.leader();
   const acknowledged = new Map<bigint, string>();
   await produceRecords(clientFor(t, cluster), "before", 20, acknowledged);
-  const last = [...acknowledged.keys()].reduce((a, b) => (a > b ? a : b));
   const followers = IDS.filter((id) => id !== leader);
-  for (const follower of followers) {
-    await waitUntilAsync(`node ${follower} to commit ${last}`, async () => (await cluster.client(follower).offsets()).endOffset > last, CONVERGE_MS);
-  }
+  const last = await awaitCommitted(cluster, followers, acknowledged);
   // A paused node's kernel still takes connections; nobody answers them. Without a connect bound the
   // consume waited on the first follower for its whole deadline (60 s here), then failed. Its client
   // keeps connections of its own (grpc-js would otherwise share the producer's, made before the

@@ -2,8 +2,8 @@
 // leader (GetServers), sends writes straight to the leader and spreads reads over the followers in
 // turn. Every call has a deadline (callTimeoutMs, retries included). A call that fails because a
 // member is down (or does not complete a connection within connectTimeoutMs), not the leader any
-// more, or removed is tried again after a capped, jittered
-// backoff, with the cluster asked again who leads; which failures a produce may retry is
+// more, or removed is tried again after a capped, jittered backoff, with the cluster asked again
+// who leads; which failures a produce may retry is
 // retry-policy.ts's rule. By default the client is an idempotent producer: it draws a random
 // producer id and numbers its produce calls, and a retry carries the same number, so the leader
 // appends each call's records once however often it is sent. A stream that follows the tail resumes on another member after a failover
@@ -277,7 +277,7 @@ export class ClusterClient implements RecordSource {
       return (await channel.unary<wire.GetServersResponse>("log", "getServers", {}, deadline)).servers;
     } catch (error) {
       this.view.rest(address);
-      throw !(error instanceof NotConnectedError) && channel.unreachable ? new NotConnectedError((error as Error).message) : error;
+      throw channel.unreachable ? new NotConnectedError((error as Error).message) : error;
     }
   }
 

@@ -150,12 +150,12 @@ export class NodeChannel {
   }
 
   /**
-   * Resolves once the connection is up (the node's HTTP/2 settings received); rejects with
-   * NotConnectedError as soon as an attempt to connect fails, or (ConnectTimeoutError) when none has succeeded within
-   * `timeoutMs` (a node that is paused or overwhelmed takes the TCP connection in its kernel and
-   * never answers it: grpc-js itself would wait for good); nothing was sent either way. Rejects with
-   * DEADLINE_EXCEEDED at `deadline` when that comes first. A call started right after may still
-   * meet a connection that drops.
+   * Resolves once the connection is up (the node's HTTP/2 settings received). Rejects with
+   * NotConnectedError as soon as an attempt to connect fails, or with ConnectTimeoutError when none
+   * has succeeded within `timeoutMs` (a paused or overwhelmed node takes the TCP connection in its
+   * kernel and never answers it: grpc-js itself would wait for good); nothing was sent either way.
+   * Rejects with DEADLINE_EXCEEDED at `deadline` when that comes first. A call started right after
+   * may still meet a connection that drops.
    */
   connect(deadline: number, timeoutMs: number): Promise<void> {
     const channel = this.clients.log.getChannel();
