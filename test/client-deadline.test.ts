@@ -22,10 +22,13 @@ const DEADLINE_MS = 500;
 /** A loaded machine may be late to fire a timer; the point is that the call does not hang. */
 const LATE_MS_MAX = 2_500;
 
-/** A listener that accepts every connection and never sends a byte. */
-async function silentListener(t: TestContext): Promise<string> {
+/** A listener that accepts every connection and never sends a byte; `onConnection` is told of each. */
+async function silentListener(t: TestContext, onConnection: () => void = () => undefined): Promise<string> {
   const sockets = new Set<Socket>();
-  const server = createServer((socket) => sockets.add(socket.on("error", () => undefined)));
+  const server = createServer((socket) => {
+    sockets.add(socket.on("error", () => undefined));
+    onConnection();
+  });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   cleanup(t, () => new Promise((resolve) => server.close(resolve)));
   cleanup(t, () => sockets.forEach((socket) => socket.destroy()));
@@ -147,10 +150,37 @@ test("asking who leads gives up a member whose connection never completes at the
   assertOneConnectBound("read", started);
 });
 
+test("a consume ends at once when aborted while its member takes the connection and never completes it", async (t) => {
+  const cases = [
+    ["following from an offset (finding a member for the stream)", { from: 3n, follow: true }],
+    ["following from the start (its first call)", { from: "start", follow: true }],
+    ["reading to the end (its first call)", { from: "start" }],
+  ] as const;
+  for (const [what, options] of cases) {
+    const abort = new AbortController();
+    let abortedAt = 0;
+    // The abort comes once the client is connecting (and waits for the connect bound, 30 s here).
+    const silent = await silentListener(t, () => {
+      abortedAt ||= performance.now();
+      abort.abort();
+    });
+    const client = new ClusterClient([silent], { callTimeoutMs: 60_000, connectTimeoutMs: 30_000 });
+    cleanup(t, () => client.close());
+    for await (const _ of client.consume({ ...options, signal: abort.signal })) assert.fail(`${what}: no record comes from a silent member`);
+    assert.ok(abortedAt > 0, `${what}: the client connected`);
+    assert.ok(performance.now() - abortedAt < LATE_MS_MAX, `${what} ended ${performance.now() - abortedAt} ms after its abort`);
+  }
+});
+
 test("a deadline or connect bound that is not a positive integer is refused when the client is made", () => {
   for (const options of [{ callTimeoutMs: 0 }, { callTimeoutMs: 1.5 }, { connectTimeoutMs: 0 }, { connectTimeoutMs: -1 }]) {
     assert.throws(() => new ClusterClient(["127.0.0.1:1"], options), InvalidArgumentError, JSON.stringify(options));
   }
+  // A string from a configuration file is named as given, not shown as the number it looks like.
+  assert.throws(() => new ClusterClient(["127.0.0.1:1"], { connectTimeoutMs: "5" as unknown as number }), {
+    name: "InvalidArgumentError",
+    message: 'connectTimeoutMs must be a positive integer, got "5" (a string)',
+  });
 });
 
 test("when no member can be connected to at all, calls fail at once instead of retrying to the deadline", async (t) => {

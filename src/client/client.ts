@@ -2,7 +2,7 @@
 // answers decoded by the hand-written codecs, and every failure raised as a catalogue error
 // (src/errors.ts). For ingestion use producer() (batches), for reading consume() (an async
 // iterator that can follow the tail). Browsers use the generated service with connect-web.
-import { ClusterUnavailableError, InvalidArgumentError, NotLeaderError } from "../errors.ts";
+import { ClusterUnavailableError, NotLeaderError } from "../errors.ts";
 import { HealthCheckResponse_ServingStatus } from "../gen/grpc/health/v1/health_pb.ts";
 import type {
   ConsumeBatchResponse,
@@ -14,6 +14,7 @@ import type {
 } from "../gen/log/v1/log_pb.ts";
 import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
 import { checkChannelOptions, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
+import { checkPositiveInteger } from "./positive-integer.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 
 export type { ClientTlsOptions } from "./node-channel.ts";
@@ -39,9 +40,7 @@ export class LoghouseClient {
   ) {
     // Checked before the channel is made, so that a refused option leaves nothing open.
     checkChannelOptions(options);
-    if (options.callTimeoutMs !== undefined && !(Number.isSafeInteger(options.callTimeoutMs) && options.callTimeoutMs > 0)) {
-      throw new InvalidArgumentError(`callTimeoutMs must be a positive integer, got ${options.callTimeoutMs}`);
-    }
+    if (options.callTimeoutMs !== undefined) checkPositiveInteger("callTimeoutMs", options.callTimeoutMs);
     this.channel = new NodeChannel(address, options);
     this.callTimeoutMs = options.callTimeoutMs;
   }

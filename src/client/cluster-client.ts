@@ -15,15 +15,17 @@
 // more, so read(offset) of an acknowledged offset finds it; `reads: "leader"` reads only there.
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { InvalidArgumentError, OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
+import { OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
 import type * as wire from "../gen/log/v1/log_pb.ts";
 import { splitAddressList } from "./address-list.ts";
 import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
 import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
+import { checkPositiveInteger } from "./positive-integer.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { Backoff, refusedBeforeAppend, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
 import { SequenceWindow } from "./sequence-window.ts";
+import { untilAborted } from "./until-aborted.ts";
 
 export interface ClusterClientOptions extends ChannelOptions {
   /** Deadline of each call, retries included, in ms; a following stream has none, but reopening it after a failure does. Default 30 s. */
@@ -78,9 +80,8 @@ export class ClusterClient implements RecordSource {
     checkChannelOptions(options);
     this.callTimeoutMs = options.callTimeoutMs ?? CALL_TIMEOUT_MS_DEFAULT;
     this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
-    for (const [name, value] of [["callTimeoutMs", this.callTimeoutMs], ["connectTimeoutMs", this.connectTimeoutMs]] as const) {
-      if (!(Number.isSafeInteger(value) && value > 0)) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
-    }
+    checkPositiveInteger("callTimeoutMs", this.callTimeoutMs);
+    checkPositiveInteger("connectTimeoutMs", this.connectTimeoutMs);
     this.delivery = options.produceDelivery ?? "exactly-once";
     this.readRoute = options.reads === "leader" ? "leader" : "reader";
     this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
@@ -177,6 +178,8 @@ export class ClusterClient implements RecordSource {
    * so its break starts the count (and the backoff) afresh.
    */
   async *followBatches(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncGenerator<ConsumedRecord[]> {
+    // A function, not a test of the field: the compiler would take the field's value as fixed between tests.
+    const stopped = (): boolean => signal?.aborted === true;
     let next = offset;
     let brokenAt = Date.now();
     for (let attempt = 0; ; attempt++) {
@@ -184,9 +187,9 @@ export class ClusterClient implements RecordSource {
       let openedAt: number | undefined;
       const from = next;
       try {
-        address = await this.address(this.readRoute, brokenAt + this.callTimeoutMs);
+        address = await untilAborted(this.address(this.readRoute, brokenAt + this.callTimeoutMs), signal);
         const channel = this.channel(address);
-        await channel.connect(brokenAt + this.callTimeoutMs, this.connectTimeoutMs);
+        await untilAborted(channel.connect(brokenAt + this.callTimeoutMs, this.connectTimeoutMs), signal);
         openedAt = Date.now();
         const request = { offset: next, maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0 };
         for await (const batch of channel.stream<wire.ConsumeBatchStreamResponse>("consumeBatchStream", request, signal)) {
@@ -195,17 +198,22 @@ export class ClusterClient implements RecordSource {
           next = batch.nextOffset;
           yield batch.records;
         }
-        if (signal?.aborted === true) return;
+        if (stopped()) return;
         throw new RpcError(`${address} ended a following stream`, RpcCode.unavailable);
       } catch (error) {
-        if (signal?.aborted === true) return;
+        if (stopped()) return;
         if (!transient(error)) throw error;
         if (address !== undefined) this.view.failed(address, error instanceof ConnectTimeoutError);
         if (next !== from || (openedAt !== undefined && Date.now() - openedAt >= this.backoffMaxMs)) {
           attempt = 0;
           brokenAt = Date.now();
         }
-        await this.pause(attempt, brokenAt + this.callTimeoutMs, error);
+        try {
+          await untilAborted(this.pause(attempt, brokenAt + this.callTimeoutMs, error), signal);
+        } catch (paused) {
+          if (stopped()) return;
+          throw paused;
+        }
       }
     }
   }

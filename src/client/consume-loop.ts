@@ -3,6 +3,7 @@
 // the tail. Both clients share it, so "start", "end" and the stopping rule mean the same in each.
 import { InvalidArgumentError, OffsetOutOfRangeError } from "../errors.ts";
 import type { ConsumeBatchResponse, GetOffsetsResponse, Record as RecordMessage } from "../gen/log/v1/log_pb.ts";
+import { untilAborted } from "./until-aborted.ts";
 
 /** A record as read: value, offset, creation time (ms since the epoch), term and type. */
 export type ConsumedRecord = RecordMessage;
@@ -31,20 +32,28 @@ export interface RecordSource {
   followBatches(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncIterable<ConsumedRecord[]>;
 }
 
-/** Records in offset order from `options.from`, one array at a time: to the end seen at the start, or (follow) for good. */
+/**
+ * Records in offset order from `options.from`, one array at a time: to the end seen at the start, or
+ * (follow) for good. Ends quietly, and at once, when `options.signal` aborts, whatever it waits for.
+ */
 export async function* consumeBatches(source: RecordSource, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
   const signal = options.signal;
-  let at = await startOffset(source, options.from ?? "start");
-  if (options.follow === true) {
-    yield* source.followBatches(at, options, signal);
-    return;
-  }
-  const end = (await source.offsets()).endOffset;
-  if (at > end) throw new OffsetOutOfRangeError(at);
-  while (at < end && signal?.aborted !== true) {
-    const batch = await source.readBatch(at, options);
-    yield batch.records;
-    at = batch.nextOffset;
+  try {
+    let at = await untilAborted(startOffset(source, options.from ?? "start"), signal);
+    if (options.follow === true) {
+      yield* source.followBatches(at, options, signal);
+      return;
+    }
+    const end = (await untilAborted(source.offsets(), signal)).endOffset;
+    if (at > end) throw new OffsetOutOfRangeError(at);
+    while (at < end && signal?.aborted !== true) {
+      const batch = await untilAborted(source.readBatch(at, options), signal);
+      yield batch.records;
+      at = batch.nextOffset;
+    }
+  } catch (error) {
+    if (signal?.aborted === true) return;
+    throw error;
   }
 }
 

@@ -10,6 +10,7 @@
 import { InvalidArgumentError, LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
 import { MembersUnreachableError } from "./cluster-view.ts";
 import { NotConnectedError } from "./node-channel.ts";
+import { checkPositiveInteger } from "./positive-integer.ts";
 
 /**
  * What a produce may risk: "exactly-once" (the default) retries ambiguous failures as an idempotent
@@ -56,7 +57,7 @@ export class Backoff {
     private readonly maxMs: number,
     private readonly random: () => number = Math.random,
   ) {
-    if (!(Number.isSafeInteger(initialMs) && initialMs > 0)) throw new InvalidArgumentError(`backoffInitialMs must be a positive integer, got ${initialMs}`);
+    checkPositiveInteger("backoffInitialMs", initialMs);
     if (!(Number.isSafeInteger(maxMs) && maxMs >= initialMs)) throw new InvalidArgumentError(`backoffMaxMs must be an integer >= backoffInitialMs, got ${maxMs}`);
   }
 
