@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test, type TestContext } from "node:test";
 import { BatchTooLargeError, InvalidArgumentError, RecordTooLargeError } from "../src/errors.ts";
 import { Log, type GatheredValues } from "../src/storage/index.ts";
-import { measureValues } from "../src/storage/append-batch.ts";
+import { checkBatch, measureValues } from "../src/storage/append-batch.ts";
 import { native } from "../src/storage/native.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -166,6 +166,10 @@ describe("Log.appendGathered", () => {
     assert.equal(log.nextOffset, 0);
     assert.equal(await log.appendGathered({ bytes, offsets: Uint32Array.of(4), lengths: Uint32Array.of(6) }), 0);
     assert.deepEqual(log.read(0).value, bytes.subarray(4));
+    // A batch checked against other limits (a record this log refuses) is not taken as checked.
+    const elsewhere = checkBatch(measureValues([Buffer.alloc(101)]), {}, { recordBytesMax: 1000, batchBytesMax: 1000 });
+    assert.throws(() => log.appendChecked(elsewhere), /checked against the limits of the log it is appended to/);
+    assert.equal(log.nextOffset, 1);
   });
 });
 

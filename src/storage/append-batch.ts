@@ -23,14 +23,19 @@ export interface MeasuredBatch {
   readonly gather: () => GatheredValues;
 }
 
+/** The limits a batch is checked against: a log's configuration. */
+export type BatchLimits = Pick<LogConfig, "recordBytesMax" | "batchBytesMax">;
+
 /**
  * A batch that passed every check with the options of its append: its encoded bytes, its values'
- * lengths, and the values gathered when asked. The options travel with it so that the append it is
- * handed to cannot write it with options other than those checked.
+ * lengths, and the values gathered when asked. The options and the limits travel with it so that
+ * the log it is handed to can tell it was checked against its own limits, and cannot write it with
+ * options other than those checked.
  */
 export interface CheckedBatch extends MeasuredBatch {
   readonly bytes: number;
   readonly options: AppendOptions;
+  readonly limits: BatchLimits;
 }
 
 /** An array of values measured: InvalidArgumentError unless it is a non-empty array of Uint8Array. */
@@ -93,7 +98,7 @@ export function checkRecordBytes(bytes: number, recordBytesMax: number): void {
 }
 
 /** Checks a measured batch and the append's options against the log's limits. */
-export function checkBatch(batch: MeasuredBatch, options: AppendOptions, config: Pick<LogConfig, "recordBytesMax" | "batchBytesMax">): CheckedBatch {
+export function checkBatch(batch: MeasuredBatch, options: AppendOptions, config: BatchLimits): CheckedBatch {
   const { lengths, valueBytes } = batch;
   for (let i = 0; i < lengths.length; i++) checkRecordBytes(lengths[i]!, config.recordBytesMax);
   const bytes = encodedBytes(lengths.length, valueBytes);
@@ -103,7 +108,7 @@ export function checkBatch(batch: MeasuredBatch, options: AppendOptions, config:
   if (!Number.isSafeInteger(timestampMs) || timestampMs < 1) throw new InvalidArgumentError(`timestampMs must be a positive integer, got ${timestampMs}`);
   if (!Number.isInteger(type) || type < 0 || type > 0xffff_ffff) throw new InvalidArgumentError(`type must be a u32, got ${type}`);
   // The options as checked, not the caller's object, which could change before the batch is admitted.
-  return { ...batch, bytes, options: { term, type, timestampMs: options.timestampMs } };
+  return { ...batch, bytes, options: { term, type, timestampMs: options.timestampMs }, limits: config };
 }
 
 /**

@@ -216,7 +216,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    * batch's mark only then): the batch is measured and checked once, not again here.
    */
   appendChecked(batch: CheckedBatch): Promise<number> {
-    assert.ok(batch.bytes <= this.config.batchBytesMax, "a checked batch fits this log's batches");
+    assert.ok(batch.limits === this.config, "a batch is checked against the limits of the log it is appended to");
     return this.admission.admit(batch.bytes, () => this.enqueue(batch));
   }
 
