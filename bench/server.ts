@@ -57,10 +57,11 @@ import { barsPanel, chart, percentilesPanel } from "./support/svg-chart.ts";
 import { exitOnHelp } from "./support/usage.ts";
 
 exitOnHelp(`
-usage: npm run bench:server [-- --server HOST:PORT [--tls-ca FILE --tls-cert FILE --tls-key FILE]] [--seconds 3] [--runs 3] [--record-bytes 100] [--tls]
+usage: npm run bench:server [-- --server HOST:PORT [--server-pids PID,...] [--tls-ca FILE --tls-cert FILE --tls-key FILE]] [--seconds 3] [--runs 3] [--record-bytes 100] [--tls]
 
 A node driven over loopback on its batch and per-record paths, beside the storage engine alone in
-the same run. Without --server it starts a node on a temporary directory. --tls also starts a node
+the same run. Without --server it starts a node on a temporary directory; with it, --server-pids
+names the processes serving it (a cluster's nodes) whose CPU per record is reported, summed. --tls also starts a node
 with TLS, client certificates and the sample ACL, and measures its batch path and unary Produce
 beside the plaintext node's. Results and a chart go to
 bench/results/server-<time>.json and .svg.
@@ -74,6 +75,9 @@ const BATCHES_IN_FLIGHT = 4;
 const serverFlag = process.argv.includes("--server") ? process.argv[process.argv.indexOf("--server") + 1] : undefined;
 const tlsFlag = process.argv.includes("--tls");
 const stringFlag = (name: string): string | undefined => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined);
+/** With --server: the processes that serve it (a cluster's nodes), whose CPU is summed per record. */
+const serverPids = stringFlag("server-pids")?.split(",").map(Number);
+if (serverPids?.some((pid) => !(Number.isSafeInteger(pid) && pid > 0)) === true) throw new Error(`--server-pids takes process ids separated by commas, got ${stringFlag("server-pids")}`);
 /** With --server and --tls-ca (and --tls-cert, --tls-key): the node runs TLS, and the clients speak it with that certificate. */
 const clientTls = stringFlag("tls-ca") === undefined ? undefined : { ca: readFileSync(stringFlag("tls-ca")!), cert: readFileSync(stringFlag("tls-cert")!), key: readFileSync(stringFlag("tls-key")!) };
 
@@ -88,8 +92,8 @@ interface Trial {
   readonly name: string;
   readonly expectation: string;
   readonly run: () => Promise<Measurement>;
-  /** The process doing the trial's server work (the node, or this process for storage alone), whose CPU per record is reported. */
-  readonly pid?: number;
+  /** The processes doing the trial's server work (the node, a cluster's nodes, or this process for storage alone), whose CPU per record is reported, summed. */
+  readonly pids?: readonly number[];
 }
 
 interface TrialResult {
@@ -99,7 +103,7 @@ interface TrialResult {
   readonly megabytesPerSecond: number;
   readonly latencyMsP50: number | null;
   readonly latencyMsP99: number | null;
-  /** CPU of the serving process per record, in µs (null when it cannot be read: a --server node). */
+  /** CPU of the serving processes per record, summed, in µs (null when it cannot be read: a --server node without --server-pids). */
   readonly cpuMicrosPerRecord: number | null;
   /** CPU of this process (the client) per record, in µs; null for storage alone, where this process is the server. */
   readonly clientCpuMicrosPerRecord: number | null;
@@ -312,7 +316,7 @@ function summarise(trial: Trial, measurements: Measurement[], cpuMicrosPerRecord
     latencyMsP50: hasLatency ? median(latencies.map((l) => percentile(l, 0.5))) : null,
     latencyMsP99: hasLatency ? median(latencies.map((l) => percentile(l, 0.99))) : null,
     cpuMicrosPerRecord: cpuMicrosPerRecord.length === 0 ? null : median(cpuMicrosPerRecord),
-    clientCpuMicrosPerRecord: trial.pid === process.pid ? null : median(clientCpuMicrosPerRecord),
+    clientCpuMicrosPerRecord: trial.pids?.includes(process.pid) === true ? null : median(clientCpuMicrosPerRecord),
     runs: rates,
   };
 }
@@ -346,22 +350,29 @@ async function alternate(trials: readonly Trial[]): Promise<TrialResult[]> {
   const clientCpu = trials.map((): number[] => []);
   for (let run = 0; run < runs; run++) {
     for (const [i, trial] of trials.entries()) {
-      const cpuBefore = trial.pid === undefined ? 0 : processCpuMs(trial.pid);
+      const cpuBefore = serversCpuMs(trial);
       const clientBefore = process.cpuUsage();
       const measurement = await trial.run();
       const client = process.cpuUsage(clientBefore);
       measurements[i]!.push(measurement);
       const records = Math.max(1, measurement.records);
-      if (trial.pid !== undefined) cpu[i]!.push(((processCpuMs(trial.pid) - cpuBefore) * 1000) / records);
+      if (trial.pids !== undefined) cpu[i]!.push(((serversCpuMs(trial) - cpuBefore) * 1000) / records);
       clientCpu[i]!.push((client.user + client.system) / records);
     }
   }
   return trials.map((trial, i) => summarise(trial, measurements[i]!, cpu[i]!, clientCpu[i]!));
 }
 
+/** CPU time so far, in ms, of the processes serving `trial` (0 when none is known). */
+function serversCpuMs(trial: Trial): number {
+  let ms = 0;
+  for (const pid of trial.pids ?? []) ms += processCpuMs(pid);
+  return ms;
+}
+
 /** The same trial against the secured node, named so. */
 function overTls(trial: Trial, pid: number): Trial {
-  return { ...trial, pid, name: `${trial.name} [TLS]`, expectation: `within a few % of plaintext (batches), +0.3 ms at most (unary p50)` };
+  return { ...trial, pids: [pid], name: `${trial.name} [TLS]`, expectation: `within a few % of plaintext (batches), +0.3 ms at most (unary p50)` };
 }
 
 /** A node with TLS, client certificates and the sample ACL, and a client holding root's certificate. */
@@ -391,8 +402,9 @@ async function main(): Promise<void> {
   const syncLatencies = await measureSyncLatenciesMs(root, recordBytes, 1000);
   console.log(`one ${recordBytes}-byte write + fdatasync here: p50 ${percentile(syncLatencies, 0.5).toFixed(3)} ms (a unary Produce cannot be faster)`);
   // Node CPU per record comes from /proc (storage alone: this process).
-  const onNode = (trial: Trial): Trial => ({ ...trial, pid: node?.pid });
-  const baseline: Trial = { ...storageOnly(root), pid: process.pid };
+  const servers = node === undefined ? serverPids : [node.pid];
+  const onNode = (trial: Trial): Trial => ({ ...trial, pids: servers });
+  const baseline: Trial = { ...storageOnly(root), pids: [process.pid] };
   const ingest = onNode(produceBatch(client));
   const unary = onNode(unaryProduce(client, 1));
   // Trials in a group alternate run by run, so that all of them see the same machine: the baseline and
