@@ -23,14 +23,17 @@
 // is two fsyncs in sequence (leader, then a follower's acknowledgement) plus two loopback hops.
 //
 // Why the batched ratio sits where it does: the side-by-side table sums, per record, the CPU of
-// the serving processes (/proc: one node, or all three) and of the client. ProduceBatch is bound by
-// the cores in both setups, so its cluster/single ratio follows single/cluster CPU. Measured
-// (issue 12, 2 cores, 3 s runs, medians of 3): single node 0.67 + client 0.49 = 1.16 µs/record,
-// cluster 3.07 (three nodes) + 0.62 = 3.69, CPU ratio 0.31, rate ratio 0.34 (1.39M against
-// 469k/s). The three nodes cost 4.6 single nodes per record: a cluster member still holds an
-// object per record (the Raft entry, its view, the recent-entries cache) where a single node
-// frames the request's bytes where they lie. A ratio of 0.5 here needs the three nodes at or
-// below 1.7 µs/record together, a Raft entry per batch rather than per record.
+// the serving processes (/proc: one node, or all three) and of the client, and the cores that kept
+// busy (rate x CPU per record). ProduceBatch keeps most of both cores busy in both setups, so its
+// cluster/single ratio follows single/cluster CPU. Measured (issue 12, 2 cores, 3 s runs, medians
+// of 3): single node 0.67 + client 0.49 = 1.16 µs/record at 1.39M/s (1.6 cores busy), cluster 3.07
+// (three nodes) + 0.62 = 3.69 at 469k/s (1.7 cores): CPU ratio 0.31, rate ratio 0.34. The three
+// nodes cost 4.6 single nodes per record: a cluster member still holds an object per record (the
+// Raft entry, its view, the recent-entries cache) where a single node frames the request's bytes
+// where they lie. A ratio of 0.5 would take the three nodes to about 1.7 µs/record together; a Raft
+// entry per batch rather than per record is the change expected to get there, not yet tried. Not
+// counted: kernel threads (writeback), and a follower's catch-up after a trial ends, which falls in
+// the next trial's window (at most the records in flight, 40,000, against over a million a trial).
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -94,10 +97,18 @@ async function benchCluster(cluster: ProcessCluster, label: string, args: readon
   return runServerBench(["--server", cluster.address(leader), "--server-pids", pids.join(","), ...args]);
 }
 
-/** CPU per record of a trial's serving processes and its client together, in µs, when both were measured. */
+/**
+ * CPU per record of a trial's serving processes and its client together, in µs, when both were
+ * measured (storage alone has no client: the same in both setups, it is not compared).
+ */
 function totalCpuMicros(trial: TrialResult): number | undefined {
-  if (trial.cpuMicrosPerRecord === null) return undefined;
-  return trial.cpuMicrosPerRecord + (trial.clientCpuMicrosPerRecord ?? 0);
+  if (trial.cpuMicrosPerRecord === null || trial.clientCpuMicrosPerRecord === null) return undefined;
+  return trial.cpuMicrosPerRecord + trial.clientCpuMicrosPerRecord;
+}
+
+/** The cores a trial kept busy: its rate times its CPU per record. */
+function coresBusy(trial: TrialResult, cpuMicrosPerRecord: number): string {
+  return ((trial.recordsPerSecond * cpuMicrosPerRecord) / 1e6).toFixed(2);
 }
 
 /** Bench a secured cluster (certificates written under `root`) beside the plaintext one's `plain` results. */
@@ -165,7 +176,7 @@ async function main(): Promise<void> {
     const secured = tls ? await benchSecuredCluster(root, replicated) : undefined;
     console.log("\nreplicated (3 nodes) beside single node, same run:");
     printTable(
-      ["trial", "single rec/s", "cluster rec/s", "cluster/single", "single p50 ms", "cluster p50 ms", "single CPU µs/rec", "cluster CPU µs/rec", "single/cluster CPU"],
+      ["trial", "single rec/s", "cluster rec/s", "cluster/single", "single p50 ms", "cluster p50 ms", "single CPU µs/rec", "cluster CPU µs/rec", "single/cluster CPU", "cores busy"],
       single.trials.map((trial, i) => {
         const other = replicated.trials[i]!;
         const [singleCpu, clusterCpu] = [totalCpuMicros(trial), totalCpuMicros(other)];
@@ -179,12 +190,13 @@ async function main(): Promise<void> {
           singleCpu?.toFixed(2) ?? "-",
           clusterCpu?.toFixed(2) ?? "-",
           singleCpu === undefined || clusterCpu === undefined ? "-" : (singleCpu / clusterCpu).toFixed(2),
+          singleCpu === undefined || clusterCpu === undefined ? "-" : `${coresBusy(trial, singleCpu)} / ${coresBusy(other, clusterCpu)}`,
         ];
       }),
     );
     console.log(
-      "CPU µs/rec: the serving processes' (one node, or the three nodes) and the client's, summed. A trial bound by the cores " +
-        "(the batch paths: client and nodes busy on every core) keeps, in a cluster, at most single/cluster CPU of its single-node rate.",
+      "CPU µs/rec: the serving processes' (one node, or the three nodes) and the client's, summed; cores busy: rate x CPU per record, " +
+        "single / cluster. A trial that keeps the cores busy in both setups (the batch paths) keeps, in a cluster, about single/cluster CPU of its single-node rate.",
     );
     const both = single.trials.flatMap((trial, i) => [
       { ...trial, name: `${trial.name}, single node` },

@@ -78,6 +78,7 @@ const stringFlag = (name: string): string | undefined => (process.argv.includes(
 /** With --server: the processes that serve it (a cluster's nodes), whose CPU is summed per record. */
 const serverPids = stringFlag("server-pids")?.split(",").map(Number);
 if (serverPids?.some((pid) => !(Number.isSafeInteger(pid) && pid > 0)) === true) throw new Error(`--server-pids takes process ids separated by commas, got ${stringFlag("server-pids")}`);
+if (serverPids !== undefined && serverFlag === undefined) throw new Error("--server-pids names the processes serving --server; without --server the node is started here and measured");
 /** With --server and --tls-ca (and --tls-cert, --tls-key): the node runs TLS, and the clients speak it with that certificate. */
 const clientTls = stringFlag("tls-ca") === undefined ? undefined : { ca: readFileSync(stringFlag("tls-ca")!), cert: readFileSync(stringFlag("tls-cert")!), key: readFileSync(stringFlag("tls-key")!) };
 
@@ -449,7 +450,7 @@ async function main(): Promise<void> {
   const cpu = (r: TrialResult): string => (r.cpuMicrosPerRecord === null ? "?" : r.cpuMicrosPerRecord.toFixed(2));
   console.log(
     `\nbatch path: ${formatRate(results[1]!.recordsPerSecond)} records/s = ${(ratio * 100).toFixed(0)}% of storage alone (${formatRate(storageRate)} records/s) in this run; ` +
-      `node CPU ${cpu(results[1]!)} µs/record (storage alone: ${cpu(results[0]!)} µs/record)`,
+      `${serverPids === undefined ? "node" : "serving processes'"} CPU ${cpu(results[1]!)} µs/record (storage alone: ${cpu(results[0]!)} µs/record)`,
   );
   const batch = results[1]!;
   if (batch.cpuMicrosPerRecord !== null && batch.clientCpuMicrosPerRecord !== null) {

@@ -28,8 +28,8 @@
 // copy_folio_from_iter_atomic and clear_page), in storage alone as in a node or each node of a
 // cluster, and the rate falls with it (4M -> 1.5M records/s for storage alone). It is the size of
 // the cache, not the time or the log: the same run with retentionBytes of 1 GiB slows at 3 GB and
-// is fast again once its oldest segments are deleted. The trials here write far less than that, and
-// each starts on new files; a sustained run of minutes shows the slower figure.
+// is fast again once its oldest segments are deleted. Each trial here writes far less than that and
+// its files are deleted after it; a sustained run of minutes shows the slower figure.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
 import { ClusterClient } from "../src/client/cluster-client.ts";
-import { OffsetOutOfRangeError, RecordTooLargeError, RpcCode, RpcError } from "../src/errors.ts";
+import { consumeBatches, type ConsumeOptions, type RecordSource } from "../src/client/consume-loop.ts";
+import { InvalidArgumentError, OffsetOutOfRangeError, RecordTooLargeError, RpcCode, RpcError } from "../src/errors.ts";
+import type { GetOffsetsResponse } from "../src/gen/log/v1/log_pb.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { waitUntil } from "./support/wait-until.ts";
@@ -76,6 +78,47 @@ test("a following consume aborted before its stream opens ends at once, with the
     await waitUntil(`${source.constructor.name}'s consume to end`, () => ended);
     await consuming;
     assert.deepEqual(seen, [], source.constructor.name);
+  }
+});
+
+test("a consume aborted while it waits for an answer ends at once: for its start, for the end it reads to, or for a fetch", async () => {
+  const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
+  const answered = async (): Promise<GetOffsetsResponse> => ({ lowestOffset: 0n, endOffset: 5n }) as GetOffsetsResponse;
+  // A source whose every answer is immediate but the one under test, which never comes; the abort
+  // lands once the consume is waiting for it.
+  const cases: Array<[string, ConsumeOptions, (abort: () => void) => Partial<RecordSource>]> = [
+    ["its start", { from: "start" }, (abort) => ({ offsets: () => (setImmediate(abort), never()) })],
+    ["the end it reads to", { from: 0n }, (abort) => ({ offsets: () => (setImmediate(abort), never()) })],
+    ["a fetch", { from: 0n }, (abort) => ({ readBatch: () => (setImmediate(abort), never()) })],
+  ];
+  for (const [what, options, waiting] of cases) {
+    const abort = new AbortController();
+    const source: RecordSource = {
+      offsets: answered,
+      readBatch: async () => assert.fail(`${what}: no fetch is answered`),
+      followBatches: () => assert.fail(`${what}: no consume here follows`),
+      ...waiting(() => abort.abort()),
+    };
+    let ended = false;
+    const consuming = (async () => {
+      try {
+        for await (const _ of consumeBatches(source, { ...options, signal: abort.signal })) assert.fail(`${what}: no record was answered`);
+      } finally {
+        ended = true;
+      }
+    })();
+    await waitUntil(`${what}: the aborted consume to end`, () => ended);
+    await consuming;
+    assert.ok(abort.signal.aborted, `${what}: it ended because it was aborted`);
+  }
+});
+
+test("a from that cannot be an offset is refused, with or without an aborted signal", async (t) => {
+  const { client } = await connect(t);
+  for (const signal of [undefined, AbortSignal.abort()]) {
+    await assert.rejects(async () => {
+      for await (const _ of client.consume({ from: -1, signal })) assert.fail("nothing is read");
+    }, InvalidArgumentError);
   }
 });
 

@@ -166,10 +166,19 @@ describe("Log.appendGathered", () => {
     assert.equal(log.nextOffset, 0);
     assert.equal(await log.appendGathered({ bytes, offsets: Uint32Array.of(4), lengths: Uint32Array.of(6) }), 0);
     assert.deepEqual(log.read(0).value, bytes.subarray(4));
-    // A batch checked against other limits (a record this log refuses) is not taken as checked.
+  });
+});
+
+describe("Log.appendChecked", () => {
+  test("takes only a batch checked against this log's own limits, and writes nothing of another", async (t) => {
+    const log = await Log.open(await tempDir(t), { recordBytesMax: 100, batchBytesMax: 1000, pendingBytesMax: 1000 });
+    cleanup(t, () => log.close());
+    // Checked against other limits: a record this log refuses.
     const elsewhere = checkBatch(measureValues([Buffer.alloc(101)]), {}, { recordBytesMax: 1000, batchBytesMax: 1000 });
     assert.throws(() => log.appendChecked(elsewhere), /checked against the limits of the log it is appended to/);
-    assert.equal(log.nextOffset, 1);
+    assert.equal(log.nextOffset, 0);
+    assert.equal(await log.appendChecked(checkBatch(measureValues([Buffer.alloc(100, 1)]), {}, log.config)), 0);
+    assert.deepEqual(log.read(0).value, Buffer.alloc(100, 1));
   });
 });
 

@@ -14,7 +14,7 @@ import type {
 } from "../gen/log/v1/log_pb.ts";
 import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
 import { checkChannelOptions, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
-import { checkPositiveInteger } from "./positive-integer.ts";
+import { integerOption } from "./integer-option.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 
 export type { ClientTlsOptions } from "./node-channel.ts";
@@ -40,7 +40,7 @@ export class LoghouseClient {
   ) {
     // Checked before the channel is made, so that a refused option leaves nothing open.
     checkChannelOptions(options);
-    if (options.callTimeoutMs !== undefined) checkPositiveInteger("callTimeoutMs", options.callTimeoutMs);
+    if (options.callTimeoutMs !== undefined) integerOption("callTimeoutMs", options.callTimeoutMs, 1);
     this.channel = new NodeChannel(address, options);
     this.callTimeoutMs = options.callTimeoutMs;
   }

@@ -21,7 +21,7 @@ import { splitAddressList } from "./address-list.ts";
 import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
 import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
-import { checkPositiveInteger } from "./positive-integer.ts";
+import { integerOption } from "./integer-option.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { Backoff, refusedBeforeAppend, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
 import { SequenceWindow } from "./sequence-window.ts";
@@ -78,10 +78,8 @@ export class ClusterClient implements RecordSource {
     private readonly options: ClusterClientOptions = {},
   ) {
     checkChannelOptions(options);
-    this.callTimeoutMs = options.callTimeoutMs ?? CALL_TIMEOUT_MS_DEFAULT;
-    this.connectTimeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT;
-    checkPositiveInteger("callTimeoutMs", this.callTimeoutMs);
-    checkPositiveInteger("connectTimeoutMs", this.connectTimeoutMs);
+    this.callTimeoutMs = integerOption("callTimeoutMs", options.callTimeoutMs ?? CALL_TIMEOUT_MS_DEFAULT, 1);
+    this.connectTimeoutMs = integerOption("connectTimeoutMs", options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT, 1);
     this.delivery = options.produceDelivery ?? "exactly-once";
     this.readRoute = options.reads === "leader" ? "leader" : "reader";
     this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
@@ -178,7 +176,7 @@ export class ClusterClient implements RecordSource {
    * so its break starts the count (and the backoff) afresh.
    */
   async *followBatches(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncGenerator<ConsumedRecord[]> {
-    // A function, not a test of the field: the compiler would take the field's value as fixed between tests.
+    // A function, not a test of the field: after one test TypeScript takes `aborted` as still false.
     const stopped = (): boolean => signal?.aborted === true;
     let next = offset;
     let brokenAt = Date.now();
@@ -209,7 +207,7 @@ export class ClusterClient implements RecordSource {
           brokenAt = Date.now();
         }
         try {
-          await untilAborted(this.pause(attempt, brokenAt + this.callTimeoutMs, error), signal);
+          await this.pause(attempt, brokenAt + this.callTimeoutMs, error, signal);
         } catch (paused) {
           if (stopped()) return;
           throw paused;
@@ -260,11 +258,11 @@ export class ClusterClient implements RecordSource {
     }
   }
 
-  /** Waits before attempt `attempt + 1`; throws `error` instead if that would pass `deadline`. */
-  private async pause(attempt: number, deadline: number, error: unknown): Promise<void> {
+  /** Waits before attempt `attempt + 1`; throws `error` instead if that would pass `deadline`, and an AbortError once `signal` aborts. */
+  private async pause(attempt: number, deadline: number, error: unknown, signal?: AbortSignal): Promise<void> {
     const waitMs = this.backoff.delayMs(attempt);
     if (Date.now() + waitMs >= deadline) throw error;
-    await delay(waitMs);
+    await delay(waitMs, undefined, { signal });
   }
 
   private address(route: Route, deadline: number): Promise<string> {

@@ -34,12 +34,14 @@ export interface RecordSource {
 
 /**
  * Records in offset order from `options.from`, one array at a time: to the end seen at the start, or
- * (follow) for good. Ends quietly, and at once, when `options.signal` aborts, whatever it waits for.
+ * (follow) for good. Ends quietly, and at once, when `options.signal` aborts, whatever it waits for;
+ * a `from` it cannot take is refused whether or not the signal has aborted.
  */
 export async function* consumeBatches(source: RecordSource, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
   const signal = options.signal;
+  const from = checkFrom(options.from ?? "start");
   try {
-    let at = await untilAborted(startOffset(source, options.from ?? "start"), signal);
+    let at = typeof from === "bigint" ? from : await untilAborted(startOffset(source, from), signal);
     if (options.follow === true) {
       yield* source.followBatches(at, options, signal);
       return;
@@ -57,9 +59,14 @@ export async function* consumeBatches(source: RecordSource, options: ConsumeOpti
   }
 }
 
-async function startOffset(source: RecordSource, from: bigint | number | "start" | "end"): Promise<bigint> {
-  if (from === "start") return (await source.offsets()).lowestOffset;
-  if (from === "end") return (await source.offsets()).endOffset;
+/** `from` as an offset, or the end of the log to ask for; InvalidArgumentError for a negative or unsafe number. */
+function checkFrom(from: bigint | number | "start" | "end"): bigint | "start" | "end" {
+  if (from === "start" || from === "end") return from;
   if ((typeof from === "number" && !Number.isSafeInteger(from)) || from < 0) throw new InvalidArgumentError(`from must be a non-negative integer, got ${from}`);
   return BigInt(from);
+}
+
+async function startOffset(source: RecordSource, from: "start" | "end"): Promise<bigint> {
+  const offsets = await source.offsets();
+  return from === "start" ? offsets.lowestOffset : offsets.endOffset;
 }

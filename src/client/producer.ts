@@ -3,6 +3,7 @@
 // durable. With one batch in flight (the default) records are appended in the order they were
 // sent; while a batch is in flight the next one fills, so batches grow with load on their own.
 import { InvalidArgumentError, LogClosedError } from "../errors.ts";
+import { integerOption } from "./integer-option.ts";
 
 export interface ProducerOptions {
   /** How long a record may wait for others to share its batch. Default 2 ms; 0 sends on the next turn. */
@@ -28,11 +29,6 @@ interface Pending {
 
 type SendBatch = (values: readonly Uint8Array[]) => Promise<bigint>;
 
-function positiveInteger(name: string, value: number, min: number): number {
-  if (!Number.isSafeInteger(value) || value < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${value}`);
-  return value;
-}
-
 export class Producer {
   private readonly lingerMs: number;
   private readonly batchBytesMax: number;
@@ -53,11 +49,11 @@ export class Producer {
     private readonly sendBatch: SendBatch,
     options: ProducerOptions = {},
   ) {
-    this.lingerMs = positiveInteger("lingerMs", options.lingerMs ?? 2, 0);
-    this.batchBytesMax = positiveInteger("batchBytesMax", options.batchBytesMax ?? 1024 * 1024, 1);
-    this.batchRecordsMax = positiveInteger("batchRecordsMax", options.batchRecordsMax ?? 10_000, 1);
-    this.inFlightBatchesMax = positiveInteger("inFlightBatchesMax", options.inFlightBatchesMax ?? 1, 1);
-    this.bufferBytesMax = positiveInteger("bufferBytesMax", options.bufferBytesMax ?? 32 * 1024 * 1024, 1);
+    this.lingerMs = integerOption("lingerMs", options.lingerMs ?? 2, 0);
+    this.batchBytesMax = integerOption("batchBytesMax", options.batchBytesMax ?? 1024 * 1024, 1);
+    this.batchRecordsMax = integerOption("batchRecordsMax", options.batchRecordsMax ?? 10_000, 1);
+    this.inFlightBatchesMax = integerOption("inFlightBatchesMax", options.inFlightBatchesMax ?? 1, 1);
+    this.bufferBytesMax = integerOption("bufferBytesMax", options.bufferBytesMax ?? 32 * 1024 * 1024, 1);
   }
 
   /** Queues one record; resolves with its offset once it is durable, or rejects with the batch's typed error. */

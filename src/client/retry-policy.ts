@@ -7,10 +7,10 @@
 // log: retrying could write them twice, so it happens only under "at-least-once", or under
 // "exactly-once" (the default), where each produce names the client's producer id and a sequence
 // of its own, so that the leader answers a retry of an appended batch with its first offsets.
-import { InvalidArgumentError, LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
+import { LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
 import { MembersUnreachableError } from "./cluster-view.ts";
 import { NotConnectedError } from "./node-channel.ts";
-import { checkPositiveInteger } from "./positive-integer.ts";
+import { integerOption } from "./integer-option.ts";
 
 /**
  * What a produce may risk: "exactly-once" (the default) retries ambiguous failures as an idempotent
@@ -57,8 +57,8 @@ export class Backoff {
     private readonly maxMs: number,
     private readonly random: () => number = Math.random,
   ) {
-    checkPositiveInteger("backoffInitialMs", initialMs);
-    if (!(Number.isSafeInteger(maxMs) && maxMs >= initialMs)) throw new InvalidArgumentError(`backoffMaxMs must be an integer >= backoffInitialMs, got ${maxMs}`);
+    integerOption("backoffInitialMs", initialMs, 1);
+    integerOption("backoffMaxMs", maxMs, initialMs);
   }
 
   /** How long to wait before attempt `attempt + 1` (attempt 0 is the first failure). */
