@@ -1,6 +1,6 @@
 // Public surface of the loghouse package: the node (server), the Node client, the wire contract's
 // generated descriptors (for connect-es clients, e.g. in browsers), and the error catalogue.
-export { LoghouseClient, type ClientOptions, type ClientTlsOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./client/client.ts";
+export { LoghouseClient, type ClientOptions, type ClientTlsOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type AbortOptions } from "./client/client.ts";
 export { Producer, type ProducerOptions } from "./client/producer.ts";
 export { ClusterClient, type ClusterClientOptions } from "./client/cluster-client.ts";
 export type { ProduceDelivery } from "./client/retry-policy.ts";

@@ -113,6 +113,25 @@ test("a consume aborted while it waits for an answer ends at once: for its start
   }
 });
 
+test("a fetch or an offsets call takes a signal that cancels it, with either client: it rejects with the signal's reason at once", async (t) => {
+  const { server, client } = await connect(t);
+  const routing = new ClusterClient([addressOf(server)]);
+  cleanup(t, () => routing.close());
+  for (const source of [client, routing]) {
+    const what = source.constructor.name;
+    const abort = new AbortController();
+    const reason = new Error(`${what}: stopped by the test`);
+    // A long poll at the end of the empty log: the node answers when a record comes, or in 20 s.
+    const fetching = source.readBatch(0n, { maxWaitMs: 20_000, signal: abort.signal });
+    setImmediate(() => abort.abort(reason));
+    const started = performance.now();
+    await assert.rejects(fetching, (error: unknown) => error === reason, what);
+    assert.ok(performance.now() - started < 2_500, `${what}: the fetch ended ${performance.now() - started} ms after its abort`);
+    await assert.rejects(source.offsets({ signal: AbortSignal.abort(reason) }), (error: unknown) => error === reason, what);
+    assert.equal((await source.offsets()).endOffset, 0n, `${what} still answers`);
+  }
+});
+
 test("a from that cannot be an offset is refused, with or without an aborted signal", async (t) => {
   const { client } = await connect(t);
   for (const signal of [undefined, AbortSignal.abort()]) {

@@ -12,13 +12,13 @@ import type {
   OffsetForTimestampResponse,
   Server,
 } from "../gen/log/v1/log_pb.ts";
-import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
+import { consumeBatches, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
 import { checkChannelOptions, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
 import { integerOption } from "./integer-option.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 
 export type { ClientTlsOptions } from "./node-channel.ts";
-export type { ConsumedRecord, ConsumeOptions, ReadOptions } from "./consume-loop.ts";
+export type { AbortOptions, ConsumedRecord, ConsumeOptions, ReadOptions } from "./consume-loop.ts";
 
 export interface ClientOptions extends ChannelOptions {
   /** Deadline for each unary call (produce, read, offsets, ...), in ms; streams that follow the tail have none. Default: no deadline. */
@@ -69,8 +69,9 @@ export class LoghouseClient {
   }
 
   /** Records from `offset` on (a fetch); with maxWaitMs, waits that long for a record at the end of the log. */
-  readBatch(offset: bigint | number, options: ReadOptions & { maxWaitMs?: number } = {}): Promise<ConsumeBatchResponse> {
-    return this.unary("log", "consumeBatch", { offset: BigInt(offset), maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0, maxWaitMs: options.maxWaitMs ?? 0 });
+  readBatch(offset: bigint | number, options: ReadOptions & AbortOptions & { maxWaitMs?: number } = {}): Promise<ConsumeBatchResponse> {
+    const request = { offset: BigInt(offset), maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0, maxWaitMs: options.maxWaitMs ?? 0 };
+    return this.unary("log", "consumeBatch", request, options.signal);
   }
 
   /**
@@ -96,8 +97,8 @@ export class LoghouseClient {
   }
 
   /** The range of offsets the log holds: [lowestOffset, endOffset). */
-  offsets(): Promise<GetOffsetsResponse> {
-    return this.unary("log", "getOffsets", {});
+  offsets(options: AbortOptions = {}): Promise<GetOffsetsResponse> {
+    return this.unary("log", "getOffsets", {}, options.signal);
   }
 
   /** The first offset whose record was created at or after `timestampMs` (found: false with the end offset if none). */
@@ -149,7 +150,7 @@ export class LoghouseClient {
     this.channel.close();
   }
 
-  private unary<T>(service: ServiceName, method: string, request: object): Promise<T> {
-    return this.channel.unary(service, method, request, this.callTimeoutMs === undefined ? undefined : Date.now() + this.callTimeoutMs);
+  private unary<T>(service: ServiceName, method: string, request: object, signal?: AbortSignal): Promise<T> {
+    return this.channel.unary(service, method, request, this.callTimeoutMs === undefined ? undefined : Date.now() + this.callTimeoutMs, signal);
   }
 }

@@ -19,7 +19,7 @@ import { OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
 import type * as wire from "../gen/log/v1/log_pb.ts";
 import { splitAddressList } from "./address-list.ts";
 import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
-import { consumeBatches, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
+import { consumeBatches, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
 import { integerOption } from "./integer-option.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
@@ -124,8 +124,9 @@ export class ClusterClient implements RecordSource {
   }
 
   /** Committed records from `offset` on (a fetch); with maxWaitMs, waits that long for a record at the end of the log. */
-  readBatch(offset: bigint | number, options: ReadOptions & { maxWaitMs?: number } = {}): Promise<wire.ConsumeBatchResponse> {
-    return this.readCall("consumeBatch", { offset: BigInt(offset), maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0, maxWaitMs: options.maxWaitMs ?? 0 });
+  readBatch(offset: bigint | number, options: ReadOptions & AbortOptions & { maxWaitMs?: number } = {}): Promise<wire.ConsumeBatchResponse> {
+    const request = { offset: BigInt(offset), maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0, maxWaitMs: options.maxWaitMs ?? 0 };
+    return this.readCall("consumeBatch", request, options.signal);
   }
 
   /** Records in offset order (see ConsumeOptions); a following one resumes across failovers without gaps or repeats. */
@@ -139,8 +140,8 @@ export class ClusterClient implements RecordSource {
   }
 
   /** The range of offsets the log holds, as the member asked sees it: [lowestOffset, endOffset). */
-  offsets(): Promise<wire.GetOffsetsResponse> {
-    return this.readCall("getOffsets", {});
+  offsets(options: AbortOptions = {}): Promise<wire.GetOffsetsResponse> {
+    return this.readCall("getOffsets", {}, options.signal);
   }
 
   /** The first offset whose record was created at or after `timestampMs` (found: false with the end offset if none). */
@@ -187,7 +188,7 @@ export class ClusterClient implements RecordSource {
       try {
         address = await untilAborted(this.address(this.readRoute, brokenAt + this.callTimeoutMs), signal);
         const channel = this.channel(address);
-        await untilAborted(channel.connect(brokenAt + this.callTimeoutMs, this.connectTimeoutMs), signal);
+        await channel.connect(brokenAt + this.callTimeoutMs, this.connectTimeoutMs, signal);
         openedAt = Date.now();
         const request = { offset: next, maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0 };
         for await (const batch of channel.stream<wire.ConsumeBatchStreamResponse>("consumeBatchStream", request, signal)) {
@@ -221,16 +222,18 @@ export class ClusterClient implements RecordSource {
     this.channels.clear();
   }
 
-  private readCall<T>(method: string, request: object): Promise<T> {
-    return this.call<T>(this.readRoute, "read", this.delivery, (channel, deadline) => channel.unary("log", method, request, deadline));
+  private readCall<T>(method: string, request: object, signal?: AbortSignal): Promise<T> {
+    return this.call<T>(this.readRoute, "read", this.delivery, (channel, deadline) => channel.unary("log", method, request, deadline, signal), signal);
   }
 
   /**
    * Runs `run` on the member `route` names, trying again (another member, or the leader learned
    * again) while the failure is retryable for `kind` and the deadline allows. A read beyond a
    * follower's end is asked of the leader at once: the follower may not have learned the commit yet.
+   * Once `signal` aborts (it cancels `run`'s call too), nothing more is tried and the call rejects
+   * with its reason.
    */
-  private async call<T>(route: Route, kind: CallKind, delivery: ProduceDelivery, run: (channel: NodeChannel, deadline: number) => Promise<T>): Promise<T> {
+  private async call<T>(route: Route, kind: CallKind, delivery: ProduceDelivery, run: (channel: NodeChannel, deadline: number) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const deadline = Date.now() + this.callTimeoutMs;
     let to = route;
     // Whether an earlier attempt of this write may have been appended (it reached a node that did not refuse it).
@@ -238,14 +241,15 @@ export class ClusterClient implements RecordSource {
     for (let attempt = 0; ; attempt++) {
       let address: string | undefined;
       try {
-        address = await this.address(to, deadline);
+        address = await untilAborted(this.address(to, deadline), signal);
         const channel = this.channel(address);
         // Every call waits for its connection first, within the connect bound: a member that takes
         // connections and never answers them (paused) is then given up for another before its call
         // is sent, and for a write a failure to connect proves nothing was sent.
-        await channel.connect(deadline, this.connectTimeoutMs);
+        await channel.connect(deadline, this.connectTimeoutMs, signal);
         return await run(channel, deadline);
       } catch (error) {
+        if (signal?.aborted === true) throw signal.reason;
         if (error instanceof OffsetOutOfRangeError && to === "reader" && address !== this.view.knownLeader) {
           to = "leader";
           continue;
@@ -253,7 +257,7 @@ export class ClusterClient implements RecordSource {
         if (!retryable(kind, error, delivery, outcomeUnknown)) throw error;
         if (kind === "write" && !(error instanceof MembersUnreachableError) && !refusedBeforeAppend(error)) outcomeUnknown = true;
         if (address !== undefined) this.view.failed(address, error instanceof ConnectTimeoutError);
-        await this.pause(attempt, deadline, error);
+        await this.pause(attempt, deadline, error, signal);
       }
     }
   }

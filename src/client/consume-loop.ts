@@ -15,6 +15,11 @@ export interface ReadOptions {
   readonly maxBytes?: number;
 }
 
+/** Cancels a call when its signal aborts (it then rejects with the signal's reason). */
+export interface AbortOptions {
+  readonly signal?: AbortSignal;
+}
+
 export interface ConsumeOptions extends ReadOptions {
   /** First offset, or "start" (the lowest retained) or "end" (only records appended from now). Default "start". */
   readonly from?: bigint | number | "start" | "end";
@@ -24,10 +29,10 @@ export interface ConsumeOptions extends ReadOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What a consume reads through. */
+/** What a consume reads through; each call takes the consume's signal, which cancels it. */
 export interface RecordSource {
-  offsets(): Promise<GetOffsetsResponse>;
-  readBatch(offset: bigint, options: ReadOptions): Promise<ConsumeBatchResponse>;
+  offsets(options?: AbortOptions): Promise<GetOffsetsResponse>;
+  readBatch(offset: bigint, options: ReadOptions & AbortOptions): Promise<ConsumeBatchResponse>;
   /** Arrays of consecutive records from `offset` on, waiting at the tail, until `signal` aborts. */
   followBatches(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncIterable<ConsumedRecord[]>;
 }
@@ -41,12 +46,12 @@ export async function* consumeBatches(source: RecordSource, options: ConsumeOpti
   const signal = options.signal;
   const from = checkFrom(options.from ?? "start");
   try {
-    let at = typeof from === "bigint" ? from : await untilAborted(startOffset(source, from), signal);
+    let at = typeof from === "bigint" ? from : await untilAborted(startOffset(source, from, signal), signal);
     if (options.follow === true) {
       yield* source.followBatches(at, options, signal);
       return;
     }
-    const end = (await untilAborted(source.offsets(), signal)).endOffset;
+    const end = (await untilAborted(source.offsets({ signal }), signal)).endOffset;
     if (at > end) throw new OffsetOutOfRangeError(at);
     while (at < end && signal?.aborted !== true) {
       const batch = await untilAborted(source.readBatch(at, options), signal);
@@ -66,7 +71,7 @@ function checkFrom(from: bigint | number | "start" | "end"): bigint | "start" | 
   return BigInt(from);
 }
 
-async function startOffset(source: RecordSource, from: "start" | "end"): Promise<bigint> {
-  const offsets = await source.offsets();
+async function startOffset(source: RecordSource, from: "start" | "end", signal: AbortSignal | undefined): Promise<bigint> {
+  const offsets = await source.offsets({ signal });
   return from === "start" ? offsets.lowestOffset : offsets.endOffset;
 }

@@ -11,6 +11,7 @@ import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
 import { Log } from "../gen/log/v1/log_pb.ts";
 import { errorFromGrpc } from "./errors.ts";
 import { grpcServiceDefinition } from "./grpc-definition.ts";
+import { untilAborted } from "./until-aborted.ts";
 
 /** TLS to the node: PEM contents, not paths. */
 export interface ClientTlsOptions {
@@ -116,13 +117,23 @@ export class NodeChannel {
     this.clients = { log, health: new HealthClient(address, credentials, shared), admin: new AdminClient(address, credentials, shared) };
   }
 
-  /** Runs one call; `deadline` (ms since the epoch) bounds it, absent means none. Failures are catalogue errors. */
-  unary<T>(service: ServiceName, method: string, request: object, deadline: number | undefined): Promise<T> {
+  /**
+   * Runs one call; `deadline` (ms since the epoch) bounds it, absent means none, and `signal` cancels
+   * it (rejecting with the signal's reason). Failures are catalogue errors.
+   */
+  unary<T>(service: ServiceName, method: string, request: object, deadline: number | undefined, signal?: AbortSignal): Promise<T> {
     const client = this.clients[service];
     const options: grpc.CallOptions = deadline === undefined ? {} : { deadline };
     return new Promise((resolve, reject) => {
-      const call = (client as unknown as Record<string, UnaryMethod>)[method]!;
-      call.call(client, request, new grpc.Metadata(), options, (error, value) => (error === null ? resolve(value as T) : reject(errorFromGrpc(error))));
+      if (signal?.aborted === true) return reject(signal.reason);
+      const start = (client as unknown as Record<string, UnaryMethod>)[method]!;
+      const call = start.call(client, request, new grpc.Metadata(), options, (error, value) => {
+        signal?.removeEventListener("abort", cancel);
+        if (error === null) resolve(value as T);
+        else reject(signal?.aborted === true ? signal.reason : errorFromGrpc(error));
+      });
+      const cancel = (): void => call.cancel();
+      signal?.addEventListener("abort", cancel, { once: true });
     });
   }
 
@@ -154,13 +165,13 @@ export class NodeChannel {
    * NotConnectedError as soon as an attempt to connect fails, or with ConnectTimeoutError when none
    * has succeeded within `timeoutMs` (a paused or overwhelmed node takes the TCP connection in its
    * kernel and never answers it: grpc-js itself would wait for good); nothing was sent either way.
-   * Rejects with DEADLINE_EXCEEDED at `deadline` when that comes first. A call started right after
-   * may still meet a connection that drops.
+   * Rejects with DEADLINE_EXCEEDED at `deadline` when that comes first, and with `signal`'s reason as
+   * soon as it aborts. A call started right after may still meet a connection that drops.
    */
-  connect(deadline: number, timeoutMs: number): Promise<void> {
+  connect(deadline: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const channel = this.clients.log.getChannel();
     const giveUpAt = Math.min(deadline, Date.now() + timeoutMs);
-    return new Promise((resolve, reject) => {
+    const connecting = new Promise<void>((resolve, reject) => {
       const check = (): void => {
         const state = channel.getConnectivityState(true);
         if (state === grpc.connectivityState.READY) return resolve();
@@ -173,6 +184,7 @@ export class NodeChannel {
       };
       check();
     });
+    return untilAborted(connecting, signal);
   }
 
   /** Whether the last attempt to connect failed (and no connection has been made since). */

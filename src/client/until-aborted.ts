@@ -1,8 +1,9 @@
-// A consume stops when its signal aborts, wherever it is waiting: for a unary call (its start, a
-// fetch), or for the routing client to find or connect to a member. Those waits take no signal of
-// their own, so the consume stops waiting for them instead: the call goes on, unobserved, until it
-// settles (the routing client's at its deadline; a single-node client's, without callTimeoutMs, when
-// the node answers or the client is closed).
+// Waiting for work that a signal cannot cancel, but can stop the wait for: the routing client's
+// search for a member (shared by every call that needs one, so no one call may cancel it), a
+// connection being made (grpc-js goes on trying it for the channel), and, in a consume, a source's
+// answer (its calls take the consume's signal and are cancelled by it; this stops the consume
+// even for a source that does not).
+
 /** `work`'s outcome, or a rejection with `signal`'s reason as soon as it aborts (at once if it has). */
 export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (signal === undefined) return work;
