@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
 import { ClusterClient } from "../src/client/cluster-client.ts";
-import { consumeBatches, type ConsumeOptions, type RecordSource } from "../src/client/consume-loop.ts";
+import { consumeBatches, type AbortOptions, type ConsumeOptions, type RecordSource } from "../src/client/consume-loop.ts";
 import { InvalidArgumentError, OffsetOutOfRangeError, RecordTooLargeError, RpcCode, RpcError } from "../src/errors.ts";
 import type { GetOffsetsResponse } from "../src/gen/log/v1/log_pb.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
@@ -82,14 +82,17 @@ test("a following consume aborted before its stream opens ends at once, with the
 });
 
 test("a consume aborted while it waits for an answer ends at once: for its start, for the end it reads to, or for a fetch", async () => {
-  const never = <T>(): Promise<T> => new Promise<T>(() => undefined);
+  // The call under test is never answered: it ends only when the signal it was given aborts, as a
+  // client's call is cancelled.
+  const cancelledOnly = <T>(options: AbortOptions | undefined): Promise<T> =>
+    new Promise<T>((_, reject) => options?.signal?.addEventListener("abort", () => reject(options.signal!.reason)));
   const answered = async (): Promise<GetOffsetsResponse> => ({ lowestOffset: 0n, endOffset: 5n }) as GetOffsetsResponse;
-  // A source whose every answer is immediate but the one under test, which never comes; the abort
-  // lands once the consume is waiting for it.
+  // A source whose every answer is immediate but the one under test; the abort lands once the
+  // consume is waiting for it.
   const cases: Array<[string, ConsumeOptions, (abort: () => void) => Partial<RecordSource>]> = [
-    ["its start", { from: "start" }, (abort) => ({ offsets: () => (setImmediate(abort), never()) })],
-    ["the end it reads to", { from: 0n }, (abort) => ({ offsets: () => (setImmediate(abort), never()) })],
-    ["a fetch", { from: 0n }, (abort) => ({ readBatch: () => (setImmediate(abort), never()) })],
+    ["its start", { from: "start" }, (abort) => ({ offsets: (options) => (setImmediate(abort), cancelledOnly(options)) })],
+    ["the end it reads to", { from: 0n }, (abort) => ({ offsets: (options) => (setImmediate(abort), cancelledOnly(options)) })],
+    ["a fetch", { from: 0n }, (abort) => ({ readBatch: (_offset, options) => (setImmediate(abort), cancelledOnly(options)) })],
   ];
   for (const [what, options, waiting] of cases) {
     const abort = new AbortController();

@@ -99,6 +99,9 @@ test("a single node is used at the address it was reached at, whatever it advert
 
 const CONNECT_TIMEOUT_MS = 300;
 
+/** GetServers members: the scripted node leading, and `follower` following. */
+const leadingWithFollower = (follower: string) => (self: string) => [{ id: "1", rpcAddr: self, isLeader: true }, { id: "2", rpcAddr: follower, isLeader: false }];
+
 /** Asserts that what ended now, begun at `started` (performance.now()), waited out one connect bound and not much more. */
 function assertOneConnectBound(what: string, started: number): void {
   const elapsedMs = performance.now() - started;
@@ -126,7 +129,7 @@ test("a leader that takes connections and never completes them is given up at th
 
 test("a following consume whose follower takes connections and never completes them reads elsewhere after the connect bound", async (t) => {
   const silent = await silentListener(t);
-  const node = await scriptedNode(t, [], { members: (self) => [{ id: "1", rpcAddr: self, isLeader: true }, { id: "2", rpcAddr: silent, isLeader: false }] });
+  const node = await scriptedNode(t, [], { members: leadingWithFollower(silent) });
   const client = new ClusterClient([node.address], { callTimeoutMs: 20_000, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   cleanup(t, () => client.close());
   const abort = new AbortController();
@@ -155,7 +158,7 @@ test("a following consume ends at once when aborted while its member takes the c
   // leads, and, with a member already named, opening the stream on a follower that is silent.
   const cases = [
     ["asking who leads", async (silent: string) => [silent]],
-    ["opening its stream", async (silent: string) => [(await scriptedNode(t, [], { members: (self) => [{ id: "1", rpcAddr: self, isLeader: true }, { id: "2", rpcAddr: silent, isLeader: false }] })).address]],
+    ["opening its stream", async (silent: string) => [(await scriptedNode(t, [], { members: leadingWithFollower(silent) })).address]],
   ] as const;
   for (const [what, members] of cases) {
     const abort = new AbortController();

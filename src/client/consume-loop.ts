@@ -3,7 +3,6 @@
 // the tail. Both clients share it, so "start", "end" and the stopping rule mean the same in each.
 import { InvalidArgumentError, OffsetOutOfRangeError } from "../errors.ts";
 import type { ConsumeBatchResponse, GetOffsetsResponse, Record as RecordMessage } from "../gen/log/v1/log_pb.ts";
-import { untilAborted } from "./until-aborted.ts";
 
 /** A record as read: value, offset, creation time (ms since the epoch), term and type. */
 export type ConsumedRecord = RecordMessage;
@@ -29,7 +28,7 @@ export interface ConsumeOptions extends ReadOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What a consume reads through; each call takes the consume's signal, which cancels it. */
+/** What a consume reads through; each call takes the consume's signal and rejects once it aborts. */
 export interface RecordSource {
   offsets(options?: AbortOptions): Promise<GetOffsetsResponse>;
   readBatch(offset: bigint, options: ReadOptions & AbortOptions): Promise<ConsumeBatchResponse>;
@@ -46,15 +45,15 @@ export async function* consumeBatches(source: RecordSource, options: ConsumeOpti
   const signal = options.signal;
   const from = checkFrom(options.from ?? "start");
   try {
-    let at = typeof from === "bigint" ? from : await untilAborted(startOffset(source, from, signal), signal);
+    let at = typeof from === "bigint" ? from : await startOffset(source, from, signal);
     if (options.follow === true) {
       yield* source.followBatches(at, options, signal);
       return;
     }
-    const end = (await untilAborted(source.offsets({ signal }), signal)).endOffset;
+    const end = (await source.offsets({ signal })).endOffset;
     if (at > end) throw new OffsetOutOfRangeError(at);
     while (at < end && signal?.aborted !== true) {
-      const batch = await untilAborted(source.readBatch(at, options), signal);
+      const batch = await source.readBatch(at, options);
       yield batch.records;
       at = batch.nextOffset;
     }

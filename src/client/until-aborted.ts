@@ -1,8 +1,6 @@
 // Waiting for work that a signal cannot cancel, but can stop the wait for: the routing client's
-// search for a member (shared by every call that needs one, so no one call may cancel it), a
-// connection being made (grpc-js goes on trying it for the channel), and, in a consume, a source's
-// answer (its calls take the consume's signal and are cancelled by it; this stops the consume
-// even for a source that does not).
+// search for a member (shared by every call that needs one, so no one call may cancel it), and a
+// connection being made (grpc-js goes on trying it for the channel).
 
 /** `work`'s outcome, or a rejection with `signal`'s reason as soon as it aborts (at once if it has). */
 export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
