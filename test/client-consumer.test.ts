@@ -116,6 +116,52 @@ test("a consume aborted while it waits for an answer ends at once: for its start
   }
 });
 
+test("once aborted, a consume hands out no more records, not even the rest of an array it has received, with either client", async (t) => {
+  const { server, client } = await connect(t);
+  await client.produceBatch(Array.from({ length: 64 }, (_, i) => Buffer.from(`r${i}`)));
+  const routing = new ClusterClient([addressOf(server)]);
+  cleanup(t, () => routing.close());
+  for (const source of [client, routing]) {
+    for (const follow of [false, true]) {
+      const what = `${source.constructor.name}, follow ${follow}`;
+      // The precondition: the records travel in arrays of more than the three read before the abort.
+      for await (const records of source.consumeBatches({ from: 0, maxRecords: 64 })) {
+        assert.ok(records.length > 3, `${what}: the first array holds ${records.length} records`);
+        break;
+      }
+      const abort = new AbortController();
+      const seen: string[] = [];
+      for await (const record of source.consume({ from: 0, maxRecords: 64, follow, signal: abort.signal })) {
+        seen.push(text(record.value));
+        if (seen.length === 3) abort.abort();
+      }
+      assert.deepEqual(seen, ["r0", "r1", "r2"], what);
+    }
+  }
+});
+
+test("an array that arrives as the consume is aborted is not handed out", async () => {
+  const record = { offset: 0n, value: Buffer.from("late") };
+  for (const follow of [false, true]) {
+    const abort = new AbortController();
+    // The answer comes, but the signal aborts before the consume sees it.
+    const source: RecordSource = {
+      offsets: async () => ({ lowestOffset: 0n, endOffset: 1n }) as GetOffsetsResponse,
+      readBatch: async () => {
+        abort.abort();
+        return { records: [record], nextOffset: 1n } as never;
+      },
+      followBatches: async function* () {
+        abort.abort();
+        yield [record] as never;
+      },
+    };
+    const arrays = [];
+    for await (const records of consumeBatches(source, { from: 0n, follow, signal: abort.signal })) arrays.push(records);
+    assert.deepEqual(arrays, [], `follow ${follow}`);
+  }
+});
+
 test("a fetch or an offsets call takes a signal that cancels it, with either client: it rejects with the signal's reason at once", async (t) => {
   const { server, client } = await connect(t);
   const routing = new ClusterClient([addressOf(server)]);

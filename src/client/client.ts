@@ -12,7 +12,7 @@ import type {
   OffsetForTimestampResponse,
   Server,
 } from "../gen/log/v1/log_pb.ts";
-import { consumeBatches, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
+import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
 import { checkChannelOptions, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
 import { integerOption } from "./integer-option.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
@@ -78,8 +78,8 @@ export class LoghouseClient {
    * Records in offset order from `from`; with `follow`, never ends by itself (it waits at the end
    * of the log, costing nothing while idle) until `signal` aborts or the loop breaks.
    */
-  async *consume(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord> {
-    for await (const records of this.consumeBatches(options)) yield* records;
+  consume(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord> {
+    return consumeRecords(this, options);
   }
 
   /**

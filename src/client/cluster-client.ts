@@ -19,7 +19,7 @@ import { OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
 import type * as wire from "../gen/log/v1/log_pb.ts";
 import { splitAddressList } from "./address-list.ts";
 import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
-import { consumeBatches, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
+import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
 import { integerOption } from "./integer-option.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
@@ -130,8 +130,8 @@ export class ClusterClient implements RecordSource {
   }
 
   /** Records in offset order (see ConsumeOptions); a following one resumes across failovers without gaps or repeats. */
-  async *consume(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord> {
-    for await (const records of this.consumeBatches(options)) yield* records;
+  consume(options: ConsumeOptions = {}): AsyncGenerator<ConsumedRecord> {
+    return consumeRecords(this, options);
   }
 
   /** Like consume(), one array of consecutive records at a time. */

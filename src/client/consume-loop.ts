@@ -38,8 +38,9 @@ export interface RecordSource {
 
 /**
  * Records in offset order from `options.from`, one array at a time: to the end seen at the start, or
- * (follow) for good. Ends quietly, and at once, when `options.signal` aborts, whatever it waits for;
- * a `from` it cannot take is refused whether or not the signal has aborted.
+ * (follow) for good. Ends quietly, and at once, when `options.signal` aborts, whatever it waits for,
+ * and hands out no array after that; a `from` it cannot take is refused whether or not the signal
+ * has aborted.
  */
 export async function* consumeBatches(source: RecordSource, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
   const signal = options.signal;
@@ -47,20 +48,44 @@ export async function* consumeBatches(source: RecordSource, options: ConsumeOpti
   try {
     let at = typeof from === "bigint" ? from : await startOffset(source, from, signal);
     if (options.follow === true) {
-      yield* source.followBatches(at, options, signal);
+      for await (const records of source.followBatches(at, options, signal)) {
+        if (aborted(signal)) return;
+        yield records;
+      }
       return;
     }
     const end = (await source.offsets({ signal })).endOffset;
     if (at > end) throw new OffsetOutOfRangeError(at);
-    while (at < end && signal?.aborted !== true) {
+    while (at < end && !aborted(signal)) {
       const batch = await source.readBatch(at, options);
+      // An answer that arrived as the signal aborted is not handed out.
+      if (aborted(signal)) return;
       yield batch.records;
       at = batch.nextOffset;
     }
   } catch (error) {
-    if (signal?.aborted === true) return;
+    if (aborted(signal)) return;
     throw error;
   }
+}
+
+/**
+ * The records of consumeBatches one at a time; once `options.signal` aborts, none more, not even the
+ * rest of an array already received.
+ */
+export async function* consumeRecords(source: RecordSource, options: ConsumeOptions): AsyncGenerator<ConsumedRecord> {
+  const signal = options.signal;
+  for await (const records of consumeBatches(source, options)) {
+    for (const record of records) {
+      if (aborted(signal)) return;
+      yield record;
+    }
+  }
+}
+
+/** Whether `signal` has aborted (a call: TypeScript would keep a property check narrowed across an await). */
+function aborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
 }
 
 /** `from` as an offset, or the end of the log to ask for; InvalidArgumentError for a negative or unsafe number. */
