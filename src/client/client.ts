@@ -16,6 +16,7 @@ import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord,
 import { checkChannelOptions, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
 import { integerOption } from "./integer-option.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
+import { checkValue, checkValues } from "./record-values.ts";
 
 export type { ClientTlsOptions } from "./node-channel.ts";
 export type { AbortOptions, ConsumedRecord, ConsumeOptions, ReadOptions } from "./consume-loop.ts";
@@ -47,12 +48,14 @@ export class LoghouseClient {
 
   /** Appends one record; resolves with its offset once it is durable. */
   async produce(value: Uint8Array): Promise<bigint> {
+    checkValue(value);
     const response = await this.unary<{ offset: bigint }>("log", "produce", { record: { value } });
     return response.offset;
   }
 
   /** Appends records with consecutive offsets in one message; resolves with the first once all are durable. */
   async produceBatch(values: readonly Uint8Array[]): Promise<bigint> {
+    checkValues(values);
     const response = await this.unary<{ firstOffset: bigint }>("log", "produceBatch", { values });
     return response.firstOffset;
   }

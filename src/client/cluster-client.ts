@@ -23,6 +23,7 @@ import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord,
 import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
 import { integerOption } from "./integer-option.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
+import { checkValue, checkValues } from "./record-values.ts";
 import { Backoff, refusedBeforeAppend, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
 import { SequenceWindow } from "./sequence-window.ts";
 import { untilAborted } from "./until-aborted.ts";
@@ -90,12 +91,14 @@ export class ClusterClient implements RecordSource {
 
   /** Appends one record at the leader; resolves with its offset once it is durable on a majority. */
   async produce(value: Uint8Array): Promise<bigint> {
+    checkValue(value);
     const response = await this.write<{ offset: bigint }>("produce", { record: { value } });
     return response.offset;
   }
 
   /** Appends records with consecutive offsets in one message at the leader; resolves with the first once all are durable. */
   async produceBatch(values: readonly Uint8Array[]): Promise<bigint> {
+    checkValues(values);
     const response = await this.write<{ firstOffset: bigint }>("produceBatch", { values });
     return response.firstOffset;
   }

@@ -20,7 +20,8 @@ const fastEncoders = new Map<string, (message: never) => Buffer>([["log.v1.Produ
 
 function serializer(schema: DescMessage, fast: boolean): (message: unknown) => Buffer {
   const encode = fast ? fastEncoders.get(schema.typeName) : undefined;
-  if (encode !== undefined) return (message) => encode(message as never);
+  // A request the caller encoded already (NodeChannel's batch requests) goes as it is.
+  if (encode !== undefined) return (message) => (Buffer.isBuffer(message) ? message : encode(message as never));
   return (message) => {
     const bytes = toBinary(schema, isMessage(message, schema) ? message : create(schema, message as never));
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

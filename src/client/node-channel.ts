@@ -9,8 +9,10 @@ import { InvalidArgumentError, RpcCode, RpcError } from "../errors.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
 import { Log } from "../gen/log/v1/log_pb.ts";
+import { encodeProduceBatchRequest } from "../wire/record-codec.ts";
 import { errorFromGrpc } from "./errors.ts";
 import { grpcServiceDefinition } from "./grpc-definition.ts";
+import { RequestBuffers } from "./request-buffers.ts";
 import { untilAborted } from "./until-aborted.ts";
 
 /** TLS to the node: PEM contents, not paths. */
@@ -88,6 +90,7 @@ export function checkChannelOptions(options: ChannelOptions): void {
 
 export class NodeChannel {
   private readonly clients: Readonly<Record<ServiceName, grpc.Client>>;
+  private readonly requestBuffers = new RequestBuffers();
 
   /** `address` is host:port of one node (e.g. "127.0.0.1:8400"). */
   constructor(
@@ -126,11 +129,17 @@ export class NodeChannel {
     const options: grpc.CallOptions = deadline === undefined ? {} : { deadline };
     return new Promise((resolve, reject) => {
       if (signal?.aborted === true) return reject(signal.reason);
+      // A batch request is encoded here, into memory used again once the call is answered OK.
+      const encoded = service === "log" && method === "produceBatch" ? encodeProduceBatchRequest(request, this.requestBuffers.take) : undefined;
       const start = (client as unknown as Record<string, UnaryMethod>)[method]!;
-      const call = start.call(client, request, new grpc.Metadata(), options, (error, value) => {
+      const call = start.call(client, encoded ?? request, new grpc.Metadata(), options, (error, value) => {
         signal?.removeEventListener("abort", cancel);
-        if (error === null) resolve(value as T);
-        else reject(signal?.aborted === true ? signal.reason : errorFromGrpc(error));
+        if (error === null) {
+          if (encoded !== undefined) this.requestBuffers.give(encoded);
+          resolve(value as T);
+        } else {
+          reject(signal?.aborted === true ? signal.reason : errorFromGrpc(error));
+        }
       });
       const cancel = (): void => call.cancel();
       signal?.addEventListener("abort", cancel, { once: true });

@@ -2,8 +2,9 @@
 // in one ProduceBatch, and each record's promise resolves with its own offset once the batch is
 // durable. With one batch in flight (the default) records are appended in the order they were
 // sent; while a batch is in flight the next one fills, so batches grow with load on their own.
-import { InvalidArgumentError, LogClosedError } from "../errors.ts";
+import { LogClosedError } from "../errors.ts";
 import { integerOption } from "./integer-option.ts";
+import { checkValue } from "./record-values.ts";
 
 export interface ProducerOptions {
   /** How long a record may wait for others to share its batch. Default 2 ms; 0 sends on the next turn. */
@@ -59,8 +60,8 @@ export class Producer {
   /** Queues one record; resolves with its offset once it is durable, or rejects with the batch's typed error. */
   send(value: Uint8Array): Promise<bigint> {
     if (this.closed) return Promise.reject(new LogClosedError("the producer is closed"));
-    if (!(value instanceof Uint8Array)) return Promise.reject(new InvalidArgumentError("a record value must be a Uint8Array"));
     return new Promise((resolve, reject) => {
+      checkValue(value);
       this.queue.push({ value, resolve, reject });
       this.queueBytes += value.length;
       this.schedule();

@@ -197,15 +197,18 @@ export function encodeProduceResponse(message: MessageInitShape<typeof ProduceRe
   return buffer;
 }
 
-/** Encodes a ProduceBatchRequest: each value once, straight into the message. */
-export function encodeProduceBatchRequest(message: MessageInitShape<typeof ProduceBatchRequestSchema>, prefixBytes = 0): Buffer {
+/**
+ * Encodes a ProduceBatchRequest: each value once, straight into the message, in a buffer of exactly
+ * its size from `allocate` (default: new memory).
+ */
+export function encodeProduceBatchRequest(message: MessageInitShape<typeof ProduceBatchRequestSchema>, allocate: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
   const values = message.values ?? [];
   const producer = producerFields(message.producer);
-  let bytes = prefixBytes;
+  let bytes = 0;
   for (const value of values) bytes += 1 + varintBytes(value.length) + value.length;
   if (producer !== undefined) bytes += 1 + varintBytes(producer.bodyBytes) + producer.bodyBytes;
-  const buffer = Buffer.allocUnsafe(bytes);
-  let at = prefixBytes;
+  const buffer = allocate(bytes);
+  let at = 0;
   for (const value of values) {
     buffer[at++] = TAG_VALUE;
     at = writeVarint(buffer, at, value.length);
