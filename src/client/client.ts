@@ -14,7 +14,7 @@ import type {
 } from "../gen/log/v1/log_pb.ts";
 import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
 import { checkChannelOptions, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
-import { integerOption } from "./integer-option.ts";
+import { integerOption } from "./option-checks.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { checkValue, checkValues } from "./record-values.ts";
 

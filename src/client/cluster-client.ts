@@ -17,11 +17,12 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
 import type * as wire from "../gen/log/v1/log_pb.ts";
+import { ProduceBatchMessage, producerFieldBytesMax } from "../wire/record-codec.ts";
 import { splitAddressList } from "./address-list.ts";
 import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
 import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
-import { integerOption } from "./integer-option.ts";
+import { choiceOption, integerOption } from "./option-checks.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { checkValue, checkValues } from "./record-values.ts";
 import { Backoff, refusedBeforeAppend, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
@@ -59,6 +60,12 @@ const PRODUCER_ID_BYTES = 16;
 
 type Route = "leader" | "reader";
 
+/** What an exactly-once produce call names: this client's producer id and the call's number. */
+interface ProducerName {
+  readonly producerId: Uint8Array;
+  readonly sequence: bigint;
+}
+
 export class ClusterClient implements RecordSource {
   private readonly channels = new Map<string, NodeChannel>();
   private readonly view: ClusterView;
@@ -70,6 +77,7 @@ export class ClusterClient implements RecordSource {
   private readonly backoffMaxMs: number;
   /** This client's producer id (exactly-once only); its produce calls are numbered from 0. */
   private readonly producerId = randomBytes(PRODUCER_ID_BYTES);
+  private readonly producerFieldBytes = producerFieldBytesMax(this.producerId);
   /** Half the server's default window of remembered numbers per producer (producers.sequencesPerProducerMax, 128). */
   private readonly sequences = new SequenceWindow(64n);
 
@@ -81,8 +89,8 @@ export class ClusterClient implements RecordSource {
     checkChannelOptions(options);
     this.callTimeoutMs = integerOption("callTimeoutMs", options.callTimeoutMs ?? CALL_TIMEOUT_MS_DEFAULT, 1);
     this.connectTimeoutMs = integerOption("connectTimeoutMs", options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT, 1);
-    this.delivery = options.produceDelivery ?? "exactly-once";
-    this.readRoute = options.reads === "leader" ? "leader" : "reader";
+    this.delivery = choiceOption("produceDelivery", options.produceDelivery ?? "exactly-once", ["exactly-once", "at-least-once", "at-most-once"]);
+    this.readRoute = choiceOption("reads", options.reads ?? "followers", ["followers", "leader"]) === "leader" ? "leader" : "reader";
     this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
     this.backoff = new Backoff(options.backoffInitialMs ?? 50, this.backoffMaxMs);
     const seeds = splitAddressList(typeof addresses === "string" ? addresses : addresses.join(","));
@@ -92,22 +100,32 @@ export class ClusterClient implements RecordSource {
   /** Appends one record at the leader; resolves with its offset once it is durable on a majority. */
   async produce(value: Uint8Array): Promise<bigint> {
     checkValue(value);
-    const response = await this.write<{ offset: bigint }>("produce", { record: { value } });
+    // Copied now: the caller may reuse its buffer once the call returns, before a send or retry reads it.
+    const record = { value: Buffer.from(value) };
+    const response = await this.write<{ offset: bigint }>("produce", (producer) => ({ record, producer }));
     return response.offset;
   }
 
   /** Appends records with consecutive offsets in one message at the leader; resolves with the first once all are durable. */
   async produceBatch(values: readonly Uint8Array[]): Promise<bigint> {
     checkValues(values);
-    const response = await this.write<{ firstOffset: bigint }>("produceBatch", { values });
+    // Encoded now, for the same reason; every send of the call names the same producer, if any.
+    const message = new ProduceBatchMessage(values, this.producerFieldBytes);
+    const response = await this.write<{ firstOffset: bigint }>("produceBatch", (producer) => message.bytes(producer));
     return response.firstOffset;
   }
 
-  /** Sends a produce `method` to the leader; exactly-once, it names this client's producer id and the call's number. */
-  private async write<T>(method: string, request: object): Promise<T> {
-    if (this.delivery !== "exactly-once") return this.call<T>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", method, request, deadline));
+  /**
+   * Sends a produce `method` to the leader, its request made by `request`; exactly-once, naming this
+   * client's producer id and the call's number.
+   */
+  private async write<T>(method: string, request: (producer: ProducerName | undefined) => object): Promise<T> {
+    if (this.delivery !== "exactly-once") {
+      const plain = request(undefined);
+      return this.call<T>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", method, plain, deadline));
+    }
     const sequence = await this.sequences.take();
-    const named = { ...request, producer: { producerId: this.producerId, sequence } };
+    const named = request({ producerId: this.producerId, sequence });
     try {
       return await this.call<T>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", method, named, deadline));
     } finally {

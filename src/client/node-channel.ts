@@ -129,8 +129,8 @@ export class NodeChannel {
     const options: grpc.CallOptions = deadline === undefined ? {} : { deadline };
     return new Promise((resolve, reject) => {
       if (signal?.aborted === true) return reject(signal.reason);
-      // A batch request is encoded here, into memory used again once the call is answered OK.
-      const encoded = service === "log" && method === "produceBatch" ? encodeProduceBatchRequest(request, this.requestBuffers.take) : undefined;
+      // A batch request is encoded here (unless its caller did), into memory used again once the call is answered OK.
+      const encoded = service === "log" && method === "produceBatch" && !Buffer.isBuffer(request) ? encodeProduceBatchRequest(request, this.requestBuffers.take) : undefined;
       const start = (client as unknown as Record<string, UnaryMethod>)[method]!;
       const call = start.call(client, encoded ?? request, new grpc.Metadata(), options, (error, value) => {
         signal?.removeEventListener("abort", cancel);

@@ -3,7 +3,7 @@
 // durable. With one batch in flight (the default) records are appended in the order they were
 // sent; while a batch is in flight the next one fills, so batches grow with load on their own.
 import { LogClosedError } from "../errors.ts";
-import { integerOption } from "./integer-option.ts";
+import { integerOption } from "./option-checks.ts";
 import { checkValue } from "./record-values.ts";
 
 export interface ProducerOptions {
@@ -57,7 +57,10 @@ export class Producer {
     this.bufferBytesMax = integerOption("bufferBytesMax", options.bufferBytesMax ?? 32 * 1024 * 1024, 1);
   }
 
-  /** Queues one record; resolves with its offset once it is durable, or rejects with the batch's typed error. */
+  /**
+   * Queues one record; resolves with its offset once it is durable, or rejects with the batch's typed
+   * error. `value` is kept, not copied, until its batch is sent: it must not change until then.
+   */
   send(value: Uint8Array): Promise<bigint> {
     if (this.closed) return Promise.reject(new LogClosedError("the producer is closed"));
     return new Promise((resolve, reject) => {

@@ -10,7 +10,7 @@
 import { LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
 import { MembersUnreachableError } from "./cluster-view.ts";
 import { NotConnectedError } from "./node-channel.ts";
-import { integerOption } from "./integer-option.ts";
+import { integerOption } from "./option-checks.ts";
 
 /**
  * What a produce may risk: "exactly-once" (the default) retries ambiguous failures as an idempotent

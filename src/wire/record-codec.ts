@@ -204,20 +204,62 @@ export function encodeProduceResponse(message: MessageInitShape<typeof ProduceRe
 export function encodeProduceBatchRequest(message: MessageInitShape<typeof ProduceBatchRequestSchema>, allocate: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
   const values = message.values ?? [];
   const producer = producerFields(message.producer);
+  const buffer = allocate(valuesBytes(values) + (producer === undefined ? 0 : producerFieldBytes(producer)));
+  let at = writeValues(buffer, 0, values);
+  if (producer !== undefined) at = writeProducerBatch(buffer, at, producer);
+  if (at !== buffer.length) throw new Error("ProduceBatchRequest size mismatch");
+  return buffer;
+}
+
+/**
+ * A ProduceBatchRequest whose values are encoded at once (its caller may reuse its buffers as soon as
+ * the call returns) and whose producer field is written at each send, before the values: an
+ * exactly-once client learns its call's sequence only later, and names it without copying the values
+ * (protobuf fields may come in any order). Room for the field is left when the values are encoded.
+ */
+export class ProduceBatchMessage {
+  private readonly buffer: Buffer;
+
+  constructor(
+    values: readonly Uint8Array[],
+    /** Bytes left before the values for the producer field (see producerFieldBytesMax). */
+    private readonly headroom: number,
+  ) {
+    this.buffer = Buffer.allocUnsafe(headroom + valuesBytes(values));
+    if (writeValues(this.buffer, headroom, values) !== this.buffer.length) throw new Error("ProduceBatchRequest size mismatch");
+  }
+
+  /** The whole message, naming `producer` when given. */
+  bytes(producer?: MessageInitShape<typeof ProducerBatchSchema>): Buffer {
+    const fields = producerFields(producer);
+    if (fields === undefined) return this.buffer.subarray(this.headroom);
+    const start = this.headroom - producerFieldBytes(fields);
+    if (start < 0) throw new Error("the producer field does not fit the room left for it");
+    writeProducerBatch(this.buffer, start, fields);
+    return this.buffer.subarray(start);
+  }
+}
+
+/** The most bytes a producer field naming `producerId` can take (with the largest sequence). */
+export function producerFieldBytesMax(producerId: Uint8Array): number {
+  return producerFieldBytes(producerFields({ producerId, sequence: 2n ** 64n - 1n })!);
+}
+
+function valuesBytes(values: readonly Uint8Array[]): number {
   let bytes = 0;
   for (const value of values) bytes += 1 + varintBytes(value.length) + value.length;
-  if (producer !== undefined) bytes += 1 + varintBytes(producer.bodyBytes) + producer.bodyBytes;
-  const buffer = allocate(bytes);
-  let at = 0;
+  return bytes;
+}
+
+/** Writes `values` as repeated field 1 from `at`; returns where they end. */
+function writeValues(buffer: Buffer, at: number, values: readonly Uint8Array[]): number {
   for (const value of values) {
     buffer[at++] = TAG_VALUE;
     at = writeVarint(buffer, at, value.length);
     buffer.set(value, at);
     at += value.length;
   }
-  if (producer !== undefined) at = writeProducerBatch(buffer, at, producer);
-  if (at !== buffer.length) throw new Error("ProduceBatchRequest size mismatch");
-  return buffer;
+  return at;
 }
 
 /** A ProducerBatch's fields, normalised once so that sizing and writing agree; undefined when absent. */
@@ -229,6 +271,10 @@ function producerFields(producer: MessageInitShape<typeof ProducerBatchSchema> |
   if (producerId.length > 0) bodyBytes += 1 + varintBytes(producerId.length) + producerId.length;
   if (sequence !== 0) bodyBytes += 1 + varintBytes(sequence);
   return { producerId, sequence, bodyBytes };
+}
+
+function producerFieldBytes(fields: NonNullable<ReturnType<typeof producerFields>>): number {
+  return 1 + varintBytes(fields.bodyBytes) + fields.bodyBytes;
 }
 
 function writeProducerBatch(buffer: Buffer, at: number, fields: NonNullable<ReturnType<typeof producerFields>>): number {

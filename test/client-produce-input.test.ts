@@ -1,12 +1,15 @@
-// A client's batch requests are encoded into memory used again from call to call (request-buffers.ts):
-// only once a call is answered OK, so that no request is sent with another's bytes; and values that
-// are not bytes are refused before anything is encoded or appended.
+// What a produce call takes from its caller: the values as they are when the call is made (the caller
+// may reuse its array and buffers at once, even while the routing client waits or retries), checked
+// to be bytes before anything is encoded or appended; encoded into memory used again from call to
+// call (request-buffers.ts) only once a call is answered OK, so that no request is sent with
+// another's bytes; and options spelled exactly.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
 import { ClusterClient } from "../src/client/cluster-client.ts";
 import { RequestBuffers } from "../src/client/request-buffers.ts";
 import { InvalidArgumentError, RecordTooLargeError } from "../src/errors.ts";
+import { decodeProduceBatchRequest, ProduceBatchMessage, producerFieldBytesMax } from "../src/wire/record-codec.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { cleanup } from "./support/cleanup.ts";
 
@@ -72,4 +75,52 @@ test("values that are not bytes are refused with InvalidArgumentError and nothin
     await producer.close();
   }
   assert.equal((await single.offsets()).endOffset, 0n);
+});
+
+test("a produce takes its values as they are when it is called, whatever the caller does with them after, with either client and every delivery", async (t) => {
+  const server = await startLogServer(t);
+  const clients = [
+    new LoghouseClient(addressOf(server)),
+    ...(["exactly-once", "at-least-once", "at-most-once"] as const).map((produceDelivery) => new ClusterClient([addressOf(server)], { produceDelivery })),
+  ];
+  for (const client of clients) cleanup(t, () => client.close());
+  const expected: string[] = [];
+  for (const client of clients) {
+    // Before: the routing client read the array and the buffers only once it had a sequence number
+    // and a leader, so a batch changed meanwhile stored the change (or nothing of the original).
+    const values = [Buffer.from("first"), Buffer.from("second")];
+    const batch = client.produceBatch(values);
+    values[0]!.write("FIRST");
+    values.length = 0;
+    values.push(Buffer.from("other"));
+    const value = Buffer.from("single");
+    const single = client.produce(value);
+    value.write("SINGLE");
+    await batch;
+    await single;
+    expected.push("first", "second", "single");
+  }
+  const stored: string[] = [];
+  for await (const record of clients[0]!.consume()) if (record.type === 0) stored.push(Buffer.from(record.value).toString());
+  assert.deepEqual(stored, expected);
+});
+
+test("a batch message names its producer before its values, with room left for the largest sequence, and decodes to the same request", () => {
+  const producerId = Buffer.alloc(16, 7);
+  const message = new ProduceBatchMessage([Buffer.from("a"), Buffer.alloc(0), Buffer.from("bc")], producerFieldBytesMax(producerId));
+  for (const producer of [undefined, { producerId, sequence: 0n }, { producerId, sequence: 5n }, { producerId, sequence: 2n ** 64n - 1n }]) {
+    const decoded = decodeProduceBatchRequest(message.bytes(producer));
+    const { bytes, offsets, lengths } = decoded.values;
+    assert.deepEqual(Array.from(lengths, (length, i) => Buffer.from(bytes.subarray(offsets[i]!, offsets[i]! + length)).toString()), ["a", "", "bc"]);
+    assert.deepEqual(decoded.producer === undefined ? undefined : [Buffer.from(decoded.producer.producerId), decoded.producer.sequence], producer === undefined ? undefined : [producerId, producer.sequence]);
+  }
+  assert.throws(() => new ProduceBatchMessage([Buffer.from("a")], 3).bytes({ producerId, sequence: 1n }), /does not fit/);
+});
+
+test("a routing client's choices are spelled exactly: a misspelt delivery guarantee is refused, not weakened", () => {
+  assert.throws(() => new ClusterClient(["127.0.0.1:1"], { produceDelivery: "exactly_once" as never }), {
+    name: InvalidArgumentError.name,
+    message: 'produceDelivery must be one of "exactly-once", "at-least-once", "at-most-once", got "exactly_once" (a string)',
+  });
+  assert.throws(() => new ClusterClient(["127.0.0.1:1"], { reads: "leaders" as never }), { name: InvalidArgumentError.name, message: /^reads must be one of "followers", "leader", got "leaders"/ });
 });

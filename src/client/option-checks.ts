@@ -1,12 +1,19 @@
-// The clients' numeric options (deadlines, bounds, backoff, a producer's batching) are whole numbers
-// with a floor; one given as a string, a fraction or null is refused when the client or producer is
-// made, naming what was given.
+// The clients' options are checked when the client or producer is made, and one refused names what
+// was given: numeric options (deadlines, bounds, backoff, a producer's batching) are whole numbers
+// with a floor, not a string, a fraction or null; a choice is one of its names, spelled exactly (a
+// misspelt delivery guarantee must not quietly give a weaker one).
 import { InvalidArgumentError } from "../errors.ts";
 
 /** `value`, the option `name`, if it is a safe integer >= `min`; else InvalidArgumentError. */
 export function integerOption(name: string, value: unknown, min: number): number {
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= min) return value;
   throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${describe(value)}`);
+}
+
+/** `value`, the option `name`, if it is one of `choices`; else InvalidArgumentError. */
+export function choiceOption<T extends string>(name: string, value: unknown, choices: readonly T[]): T {
+  if (choices.includes(value as T)) return value as T;
+  throw new InvalidArgumentError(`${name} must be one of ${choices.map((choice) => JSON.stringify(choice)).join(", ")}, got ${describe(value)}`);
 }
 
 /** A given value as a reader would write it: a string quoted, anything but a number named by its type. */
