@@ -8,6 +8,8 @@ import { writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
+import { decodeRecord } from "../src/cli/record-input.ts";
+import { InvalidArgumentError } from "../src/errors.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { startNode, stopNode, type NodeProcess } from "./support/node-process.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
@@ -43,6 +45,7 @@ test("usage errors exit 2 and runtime errors exit 1, each with one line naming t
     [["consume", "--bogus"], /Unknown option '--bogus' \(see loghouse consume --help\)/],
     [["status", "extra"], /unexpected argument: extra/],
     [["consume", "--timeout", "soon"], /--timeout must be a positive duration/],
+    [["consume", "--timeout", "9007199254740991"], /--timeout must be a positive duration such as 500ms, 10s or 2m, at most 24 days/],
     [["consume", "--from", "later"], /--from must be an offset/],
     [["consume", "--from", "1", "--from-time", "0"], /--from or --from-time, not both/],
     [["consume", "--from-time", "yesterday"], /--from-time must be an ISO 8601 time/],
@@ -66,6 +69,19 @@ test("usage errors exit 2 and runtime errors exit 1, each with one line naming t
   const missing = await runCli(["produce", "--server", server.address, "--file", "/nonexistent/file"]);
   assert.equal(missing.code, 1);
   assert.equal(missing.stderr, "loghouse: ENOENT: open /nonexistent/file failed\n");
+});
+
+test("base64 input is taken only when it is exactly the encoding of its bytes, padded or not", () => {
+  const decoded = (format: "base64" | "json", text: string): string => decodeRecord(format, Buffer.from(text), 7).toString();
+  assert.equal(decoded("base64", "aGk="), "hi");
+  assert.equal(decoded("base64", "aGk"), "hi");
+  assert.equal(decoded("base64", ""), "");
+  assert.equal(decoded("json", '{"valueBase64":"aGk="}'), "hi");
+  // Before: Node's decoder dropped what it could not use, and these were stored as empty records.
+  for (const text of ["a", "A=", "aGk=x", "aGl="]) {
+    assert.throws(() => decoded("base64", text), { name: InvalidArgumentError.name, message: "record 7 is not base64" }, text);
+    assert.throws(() => decoded("json", JSON.stringify({ valueBase64: text })), { name: InvalidArgumentError.name, message: 'record 7: "valueBase64" is not base64' }, text);
+  }
 });
 
 test("produce is binary-safe: any delimiter, whole files, base64 and JSON input", async (t) => {

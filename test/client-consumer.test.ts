@@ -190,6 +190,33 @@ test("a from that cannot be an offset is refused, with or without an aborted sig
   }
 });
 
+test("read arguments that are not offsets, times or bounds are refused with InvalidArgumentError before any call, with either client", async (t) => {
+  const { server, client } = await connect(t);
+  const routing = new ClusterClient([addressOf(server)]);
+  cleanup(t, () => routing.close());
+  const drain = async (iterable: AsyncIterable<unknown>): Promise<void> => {
+    for await (const _ of iterable) assert.fail("nothing is read");
+  };
+  for (const source of [client, routing]) {
+    // Before: RpcError "serialization failure", RangeError or SyntaxError, or (from "") a read from 0.
+    const calls: Array<[string, () => Promise<unknown>, RegExp]> = [
+      ["read(-1)", () => source.read(-1), /^offset must be an integer from 0 to 2\^64 - 1, got -1$/],
+      ["read(1.5)", () => source.read(1.5), /got 1.5/],
+      ['read("abc")', () => source.read("abc" as never), /got "abc" \(a string\)/],
+      ["read(2^64)", () => source.read(2n ** 64n), /got 18446744073709551616/],
+      ["readBatch maxRecords -1", () => source.readBatch(0, { maxRecords: -1 }), /^maxRecords must be an integer from 0 to 4294967295, got -1$/],
+      ["readBatch maxBytes 2^32", () => source.readBatch(0, { maxBytes: 2 ** 32 }), /^maxBytes must be/],
+      ["readBatch maxWaitMs 2.5", () => source.readBatch(0, { maxWaitMs: 2.5 }), /^maxWaitMs must be/],
+      ["offsetForTimestamp(-1)", () => source.offsetForTimestamp(-1), /^timestampMs must be/],
+      ['consume from "latest"', () => drain(source.consume({ from: "latest" as never })), /^from must be an offset, "start" or "end", got "latest"$/],
+      ['consume from ""', () => drain(source.consume({ from: "" as never })), /^from must be an offset/],
+      ["consume maxRecords -1", () => drain(source.consume({ maxRecords: -1 })), /^maxRecords must be/],
+      ["follow from 2^64", () => drain(source.consume({ from: 2n ** 64n, follow: true })), /^from must be/],
+    ];
+    for (const [what, call, message] of calls) await assert.rejects(call(), (error: unknown) => error instanceof InvalidArgumentError && message.test(error.message), `${source.constructor.name}: ${what}`);
+  }
+});
+
 test("failures are the catalogue's typed errors", async (t) => {
   const { client } = await connect(t, { limits: { recordBytesMax: 100 } });
   await client.produce(Buffer.from("x"));

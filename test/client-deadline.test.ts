@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { test, type TestContext } from "node:test";
+import { LoghouseClient } from "../src/client/client.ts";
 import { ClusterClient } from "../src/client/cluster-client.ts";
 import { Backoff } from "../src/client/retry-policy.ts";
 import { InvalidArgumentError, RpcCode, RpcError } from "../src/errors.ts";
@@ -175,14 +176,18 @@ test("a following consume ends at once when aborted while its member takes the c
   }
 });
 
-test("a deadline or connect bound that is not a positive integer is refused when the client is made", () => {
-  for (const options of [{ callTimeoutMs: 0 }, { callTimeoutMs: 1.5 }, { connectTimeoutMs: 0 }, { connectTimeoutMs: -1 }]) {
+test("a deadline, connect bound, linger or backoff that is not a positive integer a timer can wait is refused when the client is made", () => {
+  // Past 2^31 - 1 ms a timer fires at once, and grpc-js never settled a call with such a deadline.
+  const tooLong = 2 ** 31;
+  for (const options of [{ callTimeoutMs: 0 }, { callTimeoutMs: 1.5 }, { connectTimeoutMs: 0 }, { connectTimeoutMs: -1 }, { callTimeoutMs: tooLong }, { connectTimeoutMs: Number.MAX_SAFE_INTEGER }, { backoffMaxMs: tooLong }]) {
     assert.throws(() => new ClusterClient(["127.0.0.1:1"], options), InvalidArgumentError, JSON.stringify(options));
   }
+  assert.throws(() => new LoghouseClient("127.0.0.1:1", { callTimeoutMs: tooLong }), { name: "InvalidArgumentError", message: `callTimeoutMs must be an integer from 1 to ${tooLong - 1}, got ${tooLong}` });
+  assert.throws(() => new ClusterClient(["127.0.0.1:1"]).producer({ lingerMs: tooLong }), InvalidArgumentError);
   // A string from a configuration file is named as given, not shown as the number it looks like.
   assert.throws(() => new ClusterClient(["127.0.0.1:1"], { connectTimeoutMs: "5" as unknown as number }), {
     name: "InvalidArgumentError",
-    message: 'connectTimeoutMs must be an integer >= 1, got "5" (a string)',
+    message: `connectTimeoutMs must be an integer from 1 to ${tooLong - 1}, got "5" (a string)`,
   });
 });
 

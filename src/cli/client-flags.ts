@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { LoghouseClient, type ClientOptions } from "../client/client.ts";
 import { splitAddressList } from "../client/address-list.ts";
 import { ClusterClient } from "../client/cluster-client.ts";
+import { TIMER_MS_MAX } from "../client/option-checks.ts";
 import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../server/config.ts";
@@ -82,7 +83,7 @@ export function timeoutMs(flags: Flags): number {
   const text = stringFlag(flags, "timeout");
   if (text === undefined) return CALL_TIMEOUT_MS_DEFAULT;
   const value = parseDurationMs(text);
-  if (value === undefined || value <= 0) throw new UsageError(`--timeout must be a positive duration such as 500ms, 10s or 2m, got ${text}`);
+  if (value === undefined || value <= 0 || value > TIMER_MS_MAX) throw new UsageError(`--timeout must be a positive duration such as 500ms, 10s or 2m, at most 24 days, got ${text}`);
   return value;
 }
 

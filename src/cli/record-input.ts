@@ -56,13 +56,24 @@ export async function* splitRecords(input: AsyncIterable<Buffer>, delimiter: Buf
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/**
+ * The bytes of standard base64 `text` (padded or not), or undefined unless it is exactly what those
+ * bytes encode to: Node's decoder drops what it cannot use, so "a" or "A=" would be an empty record.
+ */
+function decodeBase64(text: string): Buffer | undefined {
+  if (!BASE64.test(text)) return undefined;
+  const bytes = Buffer.from(text, "base64");
+  return bytes.toString("base64").replace(/=+$/, "") === text.replace(/=+$/, "") ? bytes : undefined;
+}
+
 /** A record's value from one piece of input; `position` (1-based) names it in errors. */
 export function decodeRecord(format: InputFormat, piece: Buffer, position: number): Buffer {
   if (format === "raw") return piece;
   const text = piece.toString("utf8").trim();
   if (format === "base64") {
-    if (!BASE64.test(text) || text.length % 4 === 1) throw new InvalidArgumentError(`record ${position} is not base64`);
-    return Buffer.from(text, "base64");
+    const bytes = decodeBase64(text);
+    if (bytes === undefined) throw new InvalidArgumentError(`record ${position} is not base64`);
+    return bytes;
   }
   let parsed: unknown;
   try {
@@ -73,6 +84,10 @@ export function decodeRecord(format: InputFormat, piece: Buffer, position: numbe
   if (typeof parsed === "string") return Buffer.from(parsed, "utf8");
   const object = parsed as { value?: unknown; valueBase64?: unknown } | null;
   if (typeof object?.value === "string") return Buffer.from(object.value, "utf8");
-  if (typeof object?.valueBase64 === "string" && BASE64.test(object.valueBase64)) return Buffer.from(object.valueBase64, "base64");
+  if (typeof object?.valueBase64 === "string") {
+    const bytes = decodeBase64(object.valueBase64);
+    if (bytes === undefined) throw new InvalidArgumentError(`record ${position}: "valueBase64" is not base64`);
+    return bytes;
+  }
   throw new InvalidArgumentError(`record ${position} must be a JSON string or an object with "value" or "valueBase64"`);
 }

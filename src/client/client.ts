@@ -14,8 +14,9 @@ import type {
 } from "../gen/log/v1/log_pb.ts";
 import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
 import { checkChannelOptions, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
-import { integerOption } from "./option-checks.ts";
+import { integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
+import { fetchRequest, readBounds, u64Argument } from "./read-requests.ts";
 import { checkValue, checkValues } from "./record-values.ts";
 
 export type { ClientTlsOptions } from "./node-channel.ts";
@@ -41,7 +42,7 @@ export class LoghouseClient {
   ) {
     // Checked before the channel is made, so that a refused option leaves nothing open.
     checkChannelOptions(options);
-    if (options.callTimeoutMs !== undefined) integerOption("callTimeoutMs", options.callTimeoutMs, 1);
+    if (options.callTimeoutMs !== undefined) integerOption("callTimeoutMs", options.callTimeoutMs, 1, TIMER_MS_MAX);
     this.channel = new NodeChannel(address, options);
     this.callTimeoutMs = options.callTimeoutMs;
   }
@@ -67,14 +68,13 @@ export class LoghouseClient {
 
   /** The record at `offset`; OffsetOutOfRangeError outside the log. */
   async read(offset: bigint | number): Promise<ConsumedRecord> {
-    const response = await this.unary<{ record: ConsumedRecord }>("log", "consume", { offset: BigInt(offset) });
+    const response = await this.unary<{ record: ConsumedRecord }>("log", "consume", { offset: u64Argument("offset", offset) });
     return response.record;
   }
 
   /** Records from `offset` on (a fetch); with maxWaitMs, waits that long for a record at the end of the log. */
-  readBatch(offset: bigint | number, options: ReadOptions & AbortOptions & { maxWaitMs?: number } = {}): Promise<ConsumeBatchResponse> {
-    const request = { offset: BigInt(offset), maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0, maxWaitMs: options.maxWaitMs ?? 0 };
-    return this.unary("log", "consumeBatch", request, options.signal);
+  async readBatch(offset: bigint | number, options: ReadOptions & AbortOptions & { maxWaitMs?: number } = {}): Promise<ConsumeBatchResponse> {
+    return this.unary("log", "consumeBatch", fetchRequest(offset, options), options.signal);
   }
 
   /**
@@ -95,7 +95,7 @@ export class LoghouseClient {
 
   /** Arrays of consecutive records from `offset` on, following the tail, until `signal` aborts. */
   async *followBatches(offset: bigint, options: ReadOptions, signal: AbortSignal | undefined): AsyncGenerator<ConsumedRecord[]> {
-    const request = { offset, maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0 };
+    const request = { offset, ...readBounds(options) };
     for await (const batch of this.channel.stream<ConsumeBatchStreamResponse>("consumeBatchStream", request, signal)) yield batch.records;
   }
 
@@ -105,8 +105,8 @@ export class LoghouseClient {
   }
 
   /** The first offset whose record was created at or after `timestampMs` (found: false with the end offset if none). */
-  offsetForTimestamp(timestampMs: bigint | number): Promise<OffsetForTimestampResponse> {
-    return this.unary("log", "offsetForTimestamp", { timestampMs: BigInt(timestampMs) });
+  async offsetForTimestamp(timestampMs: bigint | number): Promise<OffsetForTimestampResponse> {
+    return this.unary("log", "offsetForTimestamp", { timestampMs: u64Argument("timestampMs", timestampMs) });
   }
 
   async servers(): Promise<Server[]> {

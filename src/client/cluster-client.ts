@@ -22,8 +22,9 @@ import { splitAddressList } from "./address-list.ts";
 import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
 import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
-import { choiceOption, integerOption } from "./option-checks.ts";
+import { choiceOption, integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
+import { fetchRequest, readBounds, u64Argument } from "./read-requests.ts";
 import { checkValue, checkValues } from "./record-values.ts";
 import { Backoff, refusedBeforeAppend, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
 import { SequenceWindow } from "./sequence-window.ts";
@@ -87,8 +88,8 @@ export class ClusterClient implements RecordSource {
     private readonly options: ClusterClientOptions = {},
   ) {
     checkChannelOptions(options);
-    this.callTimeoutMs = integerOption("callTimeoutMs", options.callTimeoutMs ?? CALL_TIMEOUT_MS_DEFAULT, 1);
-    this.connectTimeoutMs = integerOption("connectTimeoutMs", options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT, 1);
+    this.callTimeoutMs = integerOption("callTimeoutMs", options.callTimeoutMs ?? CALL_TIMEOUT_MS_DEFAULT, 1, TIMER_MS_MAX);
+    this.connectTimeoutMs = integerOption("connectTimeoutMs", options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS_DEFAULT, 1, TIMER_MS_MAX);
     this.delivery = choiceOption("produceDelivery", options.produceDelivery ?? "exactly-once", ["exactly-once", "at-least-once", "at-most-once"]);
     this.readRoute = choiceOption("reads", options.reads ?? "followers", ["followers", "leader"]) === "leader" ? "leader" : "reader";
     this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
@@ -140,14 +141,13 @@ export class ClusterClient implements RecordSource {
 
   /** The committed record at `offset`; OffsetOutOfRangeError outside the log. */
   async read(offset: bigint | number): Promise<ConsumedRecord> {
-    const response = await this.readCall<{ record: ConsumedRecord }>("consume", { offset: BigInt(offset) });
+    const response = await this.readCall<{ record: ConsumedRecord }>("consume", { offset: u64Argument("offset", offset) });
     return response.record;
   }
 
   /** Committed records from `offset` on (a fetch); with maxWaitMs, waits that long for a record at the end of the log. */
-  readBatch(offset: bigint | number, options: ReadOptions & AbortOptions & { maxWaitMs?: number } = {}): Promise<wire.ConsumeBatchResponse> {
-    const request = { offset: BigInt(offset), maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0, maxWaitMs: options.maxWaitMs ?? 0 };
-    return this.readCall("consumeBatch", request, options.signal);
+  async readBatch(offset: bigint | number, options: ReadOptions & AbortOptions & { maxWaitMs?: number } = {}): Promise<wire.ConsumeBatchResponse> {
+    return this.readCall("consumeBatch", fetchRequest(offset, options), options.signal);
   }
 
   /** Records in offset order (see ConsumeOptions); a following one resumes across failovers without gaps or repeats. */
@@ -166,8 +166,8 @@ export class ClusterClient implements RecordSource {
   }
 
   /** The first offset whose record was created at or after `timestampMs` (found: false with the end offset if none). */
-  offsetForTimestamp(timestampMs: bigint | number): Promise<wire.OffsetForTimestampResponse> {
-    return this.readCall("offsetForTimestamp", { timestampMs: BigInt(timestampMs) });
+  async offsetForTimestamp(timestampMs: bigint | number): Promise<wire.OffsetForTimestampResponse> {
+    return this.readCall("offsetForTimestamp", { timestampMs: u64Argument("timestampMs", timestampMs) });
   }
 
   /** The members as the leader sees them (it alone knows every member's liveness and lag). */
@@ -211,7 +211,7 @@ export class ClusterClient implements RecordSource {
         const channel = this.channel(address);
         await channel.connect(brokenAt + this.callTimeoutMs, this.connectTimeoutMs, signal);
         openedAt = Date.now();
-        const request = { offset: next, maxRecords: options.maxRecords ?? 0, maxBytes: options.maxBytes ?? 0 };
+        const request = { offset: next, ...readBounds(options) };
         for await (const batch of channel.stream<wire.ConsumeBatchStreamResponse>("consumeBatchStream", request, signal)) {
           if (batch.records.length === 0) continue;
           if (batch.records[0]!.offset !== next) throw new RpcError(`${address} sent offset ${batch.records[0]!.offset} where ${next} was due`, RpcCode.internal);

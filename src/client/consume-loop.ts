@@ -3,6 +3,7 @@
 // the tail. Both clients share it, so "start", "end" and the stopping rule mean the same in each.
 import { InvalidArgumentError, OffsetOutOfRangeError } from "../errors.ts";
 import type { ConsumeBatchResponse, GetOffsetsResponse, Record as RecordMessage } from "../gen/log/v1/log_pb.ts";
+import { readBounds, u64Argument } from "./read-requests.ts";
 
 /** A record as read: value, offset, creation time (ms since the epoch), term and type. */
 export type ConsumedRecord = RecordMessage;
@@ -45,6 +46,7 @@ export interface RecordSource {
 export async function* consumeBatches(source: RecordSource, options: ConsumeOptions): AsyncGenerator<ConsumedRecord[]> {
   const signal = options.signal;
   const from = checkFrom(options.from ?? "start");
+  readBounds(options); // checked now too, whether or not the signal has aborted
   try {
     let at = typeof from === "bigint" ? from : await startOffset(source, from, signal);
     if (options.follow === true) {
@@ -88,11 +90,11 @@ function aborted(signal: AbortSignal | undefined): boolean {
   return signal?.aborted === true;
 }
 
-/** `from` as an offset, or the end of the log to ask for; InvalidArgumentError for a negative or unsafe number. */
-function checkFrom(from: bigint | number | "start" | "end"): bigint | "start" | "end" {
+/** `from` as an offset, or the end of the log to ask for; InvalidArgumentError for anything else. */
+function checkFrom(from: unknown): bigint | "start" | "end" {
   if (from === "start" || from === "end") return from;
-  if ((typeof from === "number" && !Number.isSafeInteger(from)) || from < 0) throw new InvalidArgumentError(`from must be a non-negative integer, got ${from}`);
-  return BigInt(from);
+  if (typeof from === "string") throw new InvalidArgumentError(`from must be an offset, "start" or "end", got ${JSON.stringify(from)}`);
+  return u64Argument("from", from);
 }
 
 async function startOffset(source: RecordSource, from: "start" | "end", signal: AbortSignal | undefined): Promise<bigint> {

@@ -3,7 +3,7 @@
 // durable. With one batch in flight (the default) records are appended in the order they were
 // sent; while a batch is in flight the next one fills, so batches grow with load on their own.
 import { LogClosedError } from "../errors.ts";
-import { integerOption } from "./option-checks.ts";
+import { integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 import { checkValue } from "./record-values.ts";
 
 export interface ProducerOptions {
@@ -50,7 +50,7 @@ export class Producer {
     private readonly sendBatch: SendBatch,
     options: ProducerOptions = {},
   ) {
-    this.lingerMs = integerOption("lingerMs", options.lingerMs ?? 2, 0);
+    this.lingerMs = integerOption("lingerMs", options.lingerMs ?? 2, 0, TIMER_MS_MAX);
     this.batchBytesMax = integerOption("batchBytesMax", options.batchBytesMax ?? 1024 * 1024, 1);
     this.batchRecordsMax = integerOption("batchRecordsMax", options.batchRecordsMax ?? 10_000, 1);
     this.inFlightBatchesMax = integerOption("inFlightBatchesMax", options.inFlightBatchesMax ?? 1, 1);

@@ -10,7 +10,7 @@
 import { LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
 import { MembersUnreachableError } from "./cluster-view.ts";
 import { NotConnectedError } from "./node-channel.ts";
-import { integerOption } from "./option-checks.ts";
+import { integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 
 /**
  * What a produce may risk: "exactly-once" (the default) retries ambiguous failures as an idempotent
@@ -57,8 +57,8 @@ export class Backoff {
     private readonly maxMs: number,
     private readonly random: () => number = Math.random,
   ) {
-    integerOption("backoffInitialMs", initialMs, 1);
-    integerOption("backoffMaxMs", maxMs, initialMs);
+    integerOption("backoffInitialMs", initialMs, 1, TIMER_MS_MAX);
+    integerOption("backoffMaxMs", maxMs, initialMs, TIMER_MS_MAX);
   }
 
   /** How long to wait before attempt `attempt + 1` (attempt 0 is the first failure). */
