@@ -84,6 +84,23 @@ test("base64 input is taken only when it is exactly the encoding of its bytes, p
   }
 });
 
+test("a produce that fails part way says what was appended and which record failed", async (t) => {
+  const server = await node(t);
+  // The middle record is over the node's record size limit (1 MiB); the records around it are fine.
+  const input = Buffer.concat([Buffer.from("first\n"), Buffer.alloc(2 << 20, 0x78), Buffer.from("\nlast\n")]);
+  const result = await runCli(["produce", "--server", server.address], { input });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /^loghouse: RECORD_TOO_LARGE: /);
+  // Before: the error alone, with no word of the records appended around it.
+  const summary = JSON.parse(result.stdout) as { records: number; firstOffset: string | null; lastOffset: string | null; failedRecord: number };
+  assert.equal(summary.failedRecord, 2);
+  // The records themselves (the CLI's produce is exactly-once: each batch follows its producer's mark, which has a type).
+  const lines = (await runCli(["consume", "--server", server.address, "--from", "0", "--format", "json"])).stdout.trim().split("\n");
+  const stored = lines.map((line) => JSON.parse(line) as { offset: string; value: string; type?: number }).filter((record) => record.type === undefined);
+  assert.deepEqual(stored.map((record) => `${record.offset} ${record.value}`), [`${summary.firstOffset} first`, `${summary.lastOffset} last`], "the summary names exactly the records appended");
+  assert.equal(summary.records, 2);
+});
+
 test("produce is binary-safe: any delimiter, whole files, base64 and JSON input", async (t) => {
   const server = await node(t);
   const dir = await tempDir(t);

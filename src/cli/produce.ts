@@ -1,5 +1,7 @@
 // `loghouse produce`: records from FILEs (or stdin) split at --delimiter, and whole files given with
-// --file, sent in batches through the producer; prints how many and their offsets as JSON.
+// --file, sent in batches through the producer; prints how many were appended and their offsets as
+// JSON, also when a batch fails (with the input position of the first record that failed), so that
+// a run can be resumed without sending records twice.
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
@@ -20,19 +22,41 @@ export async function produce(flags: Flags, files: readonly string[]): Promise<n
   const client = connectClient(flags);
   const producer = client.producer({ lingerMs, batchBytesMax });
   let records = 0;
+  let acknowledgedRecords = 0;
   let first: bigint | undefined;
   let last: bigint | undefined;
   let failure: unknown;
+  /** The input position of the first record whose batch failed. */
+  let failedRecord: number | undefined;
   const acknowledged = (offset: bigint): void => {
+    acknowledgedRecords++;
     if (first === undefined || offset < first) first = offset;
     if (last === undefined || offset > last) last = offset;
   };
+  let unsettled = 0;
+  let allSettled: (() => void) | undefined;
+  const settled = (): void => {
+    if (--unsettled === 0) allSettled?.();
+  };
+  /** Resolves once every record sent has its answer (and is counted). */
+  const answered = (): Promise<void> => (unsettled === 0 ? Promise.resolve() : new Promise((resolve) => (allSettled = resolve)));
   const send = async (value: Buffer): Promise<void> => {
-    producer.send(value).then(acknowledged, (error: unknown) => (failure ??= error));
-    records++;
+    const position = ++records;
+    unsettled++;
+    producer
+      .send(value)
+      .then(acknowledged, (error: unknown) => {
+        if (failure !== undefined) return;
+        failure = error;
+        failedRecord = position;
+      })
+      .finally(settled);
     if (producer.full) await producer.drained();
     if (failure !== undefined) throw failure;
   };
+  // What was appended, so that a failed run can be resumed without sending records twice.
+  const summary = (): Promise<void> =>
+    writeLine(JSON.stringify({ records: acknowledgedRecords, firstOffset: first?.toString() ?? null, lastOffset: last?.toString() ?? null, ...(failedRecord === undefined ? {} : { failedRecord }) }));
   try {
     for (const file of wholeFiles) await send(await readFile(file));
     const inputs: Readable[] = wholeFiles.length > 0 ? [] : files.length === 0 ? [process.stdin] : files.map((file) => createReadStream(file));
@@ -40,10 +64,17 @@ export async function produce(flags: Flags, files: readonly string[]): Promise<n
       for await (const piece of splitRecords(input, delimiter)) await send(decodeRecord(format, piece, records + 1));
     }
     await producer.close();
+    await answered();
     if (failure !== undefined) throw failure;
+  } catch (error) {
+    // No more is read; what was sent settles first, so that the summary is whole.
+    await producer.close().catch(() => undefined);
+    await answered();
+    await summary();
+    throw error;
   } finally {
     client.close();
   }
-  await writeLine(JSON.stringify({ records, firstOffset: first?.toString() ?? null, lastOffset: last?.toString() ?? null }));
+  await summary();
   return 0;
 }
