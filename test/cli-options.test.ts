@@ -46,6 +46,7 @@ test("usage errors exit 2 and runtime errors exit 1, each with one line naming t
     [["status", "extra"], /unexpected argument: extra/],
     [["consume", "--timeout", "soon"], /--timeout must be a positive duration/],
     [["consume", "--timeout", "9007199254740991"], /--timeout must be a positive duration such as 500ms, 10s or 2m, at most 24 days/],
+    [["status", "--server", " , "], /--server \(or LOGHOUSE_SERVER\) must name at least one HOST:PORT/],
     [["consume", "--from", "later"], /--from must be an offset/],
     [["consume", "--from", "1", "--from-time", "0"], /--from or --from-time, not both/],
     [["consume", "--from-time", "yesterday"], /--from-time must be an ISO 8601 time/],

@@ -191,6 +191,31 @@ test("a deadline, connect bound, linger or backoff that is not a positive intege
   });
 });
 
+test("TLS material given as a path, or a token with a line break, is refused when the client is made, and the token is not shown", () => {
+  for (const make of [(options: object) => new LoghouseClient("127.0.0.1:1", options), (options: object) => new ClusterClient(["127.0.0.1:1"], options)]) {
+    // Before: a TypeError from grpc-js (the routing client's only at its first call).
+    assert.throws(() => make({ tls: { ca: "/etc/loghouse/ca.pem" } }), { name: "InvalidArgumentError", message: /^tls.ca must be the PEM's contents as a Buffer \(read the file first\), got a string$/ });
+    // Before: a plain Error at the first call, whose message held the token.
+    const secret = "s3cret-token-0123456789";
+    assert.throws(() => make({ token: `${secret}\n` }), (error: unknown) => error instanceof InvalidArgumentError && /line breaks/.test(error.message) && !error.message.includes(secret));
+    assert.throws(() => make({ token: "" }), InvalidArgumentError);
+  }
+});
+
+test("an address that is not HOST:PORT is refused when the client is made; spaces around one are not an error", async (t) => {
+  // Before: "127.0.0.1" dialled port 443, and the others failed at the first call or with a TypeError.
+  for (const address of ["127.0.0.1", "http://127.0.0.1:8400", "", "127.0.0.1:0", undefined]) {
+    assert.throws(() => new LoghouseClient(address as never), { name: "InvalidArgumentError", message: /^an address must be HOST:PORT/ }, String(address));
+  }
+  for (const addresses of [[], "", " , ", undefined, ["127.0.0.1:8400", "nowhere"]]) {
+    assert.throws(() => new ClusterClient(addresses as never), InvalidArgumentError, JSON.stringify(addresses));
+  }
+  const server = await startLogServer(t);
+  const client = new LoghouseClient(` ${addressOf(server)} `);
+  cleanup(t, () => client.close());
+  assert.equal((await client.offsets()).endOffset, 0n);
+});
+
 test("when no member can be connected to at all, calls fail at once instead of retrying to the deadline", async (t) => {
   const client = new ClusterClient([`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`], { callTimeoutMs: 20_000 });
   cleanup(t, () => client.close());

@@ -19,6 +19,7 @@ const CALL_TIMEOUT_MS_DEFAULT = 30_000;
 export function serverAddresses(flags: Flags, env: NodeJS.ProcessEnv): string[] {
   const list = stringFlag(flags, "server") ?? env.LOGHOUSE_SERVER ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
   const addresses = splitAddressList(list);
+  if (addresses.length === 0) throw new UsageError("--server (or LOGHOUSE_SERVER) must name at least one HOST:PORT");
   try {
     for (const address of addresses) parseHostPort(address, "--server");
   } catch (error) {
@@ -66,7 +67,8 @@ function clientCredentials(flags: Flags, env: NodeJS.ProcessEnv): Pick<ClientOpt
   const ca = stringFlag(flags, "tls-ca") ?? env.LOGHOUSE_TLS_CA;
   const cert = stringFlag(flags, "tls-cert") ?? env.LOGHOUSE_TLS_CERT;
   const key = stringFlag(flags, "tls-key") ?? env.LOGHOUSE_TLS_KEY;
-  const token = stringFlag(flags, "token") ?? env.LOGHOUSE_TOKEN;
+  // Trimmed: a token read from a file (LOGHOUSE_TOKEN=$(cat ...) or an env file) may keep its newline.
+  const token = (stringFlag(flags, "token") ?? env.LOGHOUSE_TOKEN)?.trim();
   if ((cert === undefined) !== (key === undefined)) throw new UsageError("--tls-cert and --tls-key go together");
   const tls =
     ca === undefined && cert === undefined

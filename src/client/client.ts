@@ -13,6 +13,7 @@ import type {
   Server,
 } from "../gen/log/v1/log_pb.ts";
 import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
+import { nodeAddress } from "./address-list.ts";
 import { checkChannelOptions, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
 import { integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
@@ -43,7 +44,7 @@ export class LoghouseClient {
     // Checked before the channel is made, so that a refused option leaves nothing open.
     checkChannelOptions(options);
     if (options.callTimeoutMs !== undefined) integerOption("callTimeoutMs", options.callTimeoutMs, 1, TIMER_MS_MAX);
-    this.channel = new NodeChannel(address, options);
+    this.channel = new NodeChannel(nodeAddress(address), options);
     this.callTimeoutMs = options.callTimeoutMs;
   }
 

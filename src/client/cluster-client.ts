@@ -18,7 +18,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
 import type * as wire from "../gen/log/v1/log_pb.ts";
 import { ProduceBatchMessage, producerFieldBytesMax } from "../wire/record-codec.ts";
-import { splitAddressList } from "./address-list.ts";
+import { memberAddresses } from "./address-list.ts";
 import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
 import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
@@ -94,7 +94,7 @@ export class ClusterClient implements RecordSource {
     this.readRoute = choiceOption("reads", options.reads ?? "followers", ["followers", "leader"]) === "leader" ? "leader" : "reader";
     this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
     this.backoff = new Backoff(options.backoffInitialMs ?? 50, this.backoffMaxMs);
-    const seeds = splitAddressList(typeof addresses === "string" ? addresses : addresses.join(","));
+    const seeds = memberAddresses(addresses);
     this.view = new ClusterView(seeds, (address, deadline) => this.askServers(address, deadline), this.backoffMaxMs, this.connectTimeoutMs);
   }
 

@@ -12,6 +12,7 @@ import { Log } from "../gen/log/v1/log_pb.ts";
 import { encodeProduceBatchRequest } from "../wire/record-codec.ts";
 import { errorFromGrpc } from "./errors.ts";
 import { grpcServiceDefinition } from "./grpc-definition.ts";
+import { describe } from "./option-checks.ts";
 import { RequestBuffers } from "./request-buffers.ts";
 import { untilAborted } from "./until-aborted.ts";
 
@@ -85,7 +86,16 @@ function headerInterceptors({ token, callHeaders }: ChannelOptions): grpc.Interc
 
 /** Throws InvalidArgumentError for options that cannot make a channel (checked before any is made). */
 export function checkChannelOptions(options: ChannelOptions): void {
-  if ((options.tls?.cert === undefined) !== (options.tls?.key === undefined)) throw new InvalidArgumentError("a client certificate needs its key, and a key its certificate");
+  const { tls, token } = options;
+  if ((tls?.cert === undefined) !== (tls?.key === undefined)) throw new InvalidArgumentError("a client certificate needs its key, and a key its certificate");
+  for (const name of ["ca", "cert", "key"] as const) {
+    const pem: unknown = tls?.[name];
+    if (pem !== undefined && !Buffer.isBuffer(pem)) throw new InvalidArgumentError(`tls.${name} must be the PEM's contents as a Buffer (read the file first), got ${typeof pem === "string" ? "a string" : describe(pem)}`);
+  }
+  // A header value: printable ASCII (a token read from a file keeps its newline); the token itself is not shown.
+  if (token !== undefined && (typeof token !== "string" || !/^[\x21-\x7e]+$/.test(token))) {
+    throw new InvalidArgumentError("token must be a non-empty string of printable ASCII without spaces or line breaks (was it read from a file with its newline?)");
+  }
 }
 
 export class NodeChannel {
