@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { test } from "node:test";
-import { InvalidConfigError } from "../src/errors.ts";
+import { LoghouseClient } from "../src/client/client.ts";
+import { BatchTooLargeError, InvalidConfigError } from "../src/errors.ts";
 import { ProduceRequestSchema } from "../src/gen/log/v1/log_pb.ts";
 import { resolveServerConfig } from "../src/server/config.ts";
 import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
@@ -87,6 +88,10 @@ test("a message declared larger than messageBytesMax is refused before its body 
   const result = await rawGrpcCall(port, "/log.v1.Log/ProduceBatch", frame(Buffer.alloc(10), 0, 1 << 30), { endStream: false });
   assert.equal(result.status, grpc.status.RESOURCE_EXHAUSTED);
   assert.match(result.message, /exceeds messageBytesMax 65536/);
+  // Typed for a client, which knows then to send smaller batches (before: a plain RpcError).
+  const typed = new LoghouseClient(`127.0.0.1:${port}`);
+  cleanup(t, () => typed.close());
+  await assert.rejects(typed.produceBatch(Array.from({ length: 70 }, () => Buffer.alloc(1000))), (error: unknown) => error instanceof BatchTooLargeError && /exceeds messageBytesMax 65536/.test(error.message));
   const connect = await fetch(`http://127.0.0.1:${port}/log.v1.Log/ProduceBatch`, {
     method: "POST",
     headers: { "content-type": "application/proto" },

@@ -1,6 +1,8 @@
 // Request side of the gRPC fast path: splitting HTTP/2 DATA into length-prefixed messages, and
 // handing a streaming call's requests to its handler with flow control.
 import { Code, ConnectError } from "@connectrpc/connect";
+import { BatchTooLargeError } from "../errors.ts";
+import { toConnectError } from "./status.ts";
 
 const HEADER_BYTES = 5;
 
@@ -61,7 +63,8 @@ export class MessageReader {
   private checkHeader(flags: number, length: number): number {
     if (flags !== 0) throw new ConnectError("compressed messages are not supported (grpc-encoding is identity)", Code.Unimplemented);
     if (length > this.messageBytesMax) {
-      throw new ConnectError(`message of ${length} bytes exceeds messageBytesMax ${this.messageBytesMax}`, Code.ResourceExhausted);
+      // Typed, so that a client knows to send smaller batches (a too-large request is nearly always one).
+      throw toConnectError(new BatchTooLargeError(`message of ${length} bytes exceeds messageBytesMax ${this.messageBytesMax}: send smaller batches`));
     }
     return length;
   }
