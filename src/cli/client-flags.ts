@@ -94,10 +94,13 @@ export function stringFlag(flags: Flags, name: string): string | undefined {
   return typeof value === "string" ? value : undefined;
 }
 
-export function integerFlag(flags: Flags, name: string, fallback: number): number {
+/** An integer flag of at least `min` (default 0), or `fallback` when absent. */
+export function integerFlag(flags: Flags, name: string, fallback: number, min = 0): number {
   const value = stringFlag(flags, name);
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new UsageError(`--${name} must be a non-negative integer, got ${value}`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value)) || Number(value) < min) {
+    throw new UsageError(`--${name} must be ${min === 0 ? "a non-negative integer" : `an integer >= ${min}`}, got ${value}`);
+  }
   return Number(value);
 }
 

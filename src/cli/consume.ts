@@ -8,11 +8,26 @@ import { recordPrinter } from "./record-output.ts";
 
 type Start = { readonly offset: bigint } | { readonly back: bigint } | { readonly timeMs: number } | "start" | "end";
 
+/**
+ * Ms since the epoch of an ISO 8601 date or date and time ("2026-11-29", "2026-11-29T08:00:00Z"; no
+ * zone: local time), or undefined: Date.parse alone takes nonsense ("hello 1" is 2001) and rolls a
+ * day past the month's end into the next.
+ */
+function isoTimeMs(text: string): number | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/.exec(text);
+  if (match === null) return undefined;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  if (date.getUTCFullYear() !== year || date.getUTCMonth() !== month - 1 || date.getUTCDate() !== day) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 function parseStart(from: string | undefined, fromTime: string | undefined): Start {
   if (from !== undefined && fromTime !== undefined) throw new UsageError("give --from or --from-time, not both");
   if (fromTime !== undefined) {
-    const timeMs = /^\d+$/.test(fromTime) ? Number(fromTime) : Date.parse(fromTime);
-    if (!Number.isSafeInteger(timeMs)) throw new UsageError(`--from-time must be an ISO 8601 time or ms since the epoch, got ${fromTime}`);
+    const timeMs = /^\d+$/.test(fromTime) ? Number(fromTime) : isoTimeMs(fromTime);
+    if (timeMs === undefined || !Number.isSafeInteger(timeMs)) throw new UsageError(`--from-time must be an ISO 8601 time or ms since the epoch, got ${fromTime}`);
     return { timeMs };
   }
   if (from === undefined || from === "start" || from === "end") return from ?? "start";

@@ -18,7 +18,7 @@ export async function produce(flags: Flags, files: readonly string[]): Promise<n
   const delimiter = parseDelimiter(stringFlag(flags, "delimiter") ?? "\\n");
   const format = parseInputFormat(stringFlag(flags, "format"));
   const lingerMs = integerFlag(flags, "linger-ms", 5);
-  const batchBytesMax = integerFlag(flags, "batch-bytes", 1024 * 1024) || 1;
+  const batchBytesMax = integerFlag(flags, "batch-bytes", 1024 * 1024, 1);
   const client = connectClient(flags);
   const producer = client.producer({ lingerMs, batchBytesMax });
   let records = 0;

@@ -35,7 +35,12 @@ export function recordPrinter(format: string | undefined): RecordPrinter {
 function templatePrinter(template: string): RecordPrinter {
   // The template is cut once into literal text and field readers; each record then only joins them.
   const parts: ((record: PrintedRecord) => Buffer | string)[] = [];
-  for (const [, literal, field] of template.matchAll(/((?:[^{\\]|\\.)*)(?:\{([^}]*)\}|$)/g)) {
+  let parsedTo = 0;
+  for (const match of template.matchAll(/((?:[^{\\]|\\.)*)(?:\{([^}]*)\}|$)/g)) {
+    // The pieces must follow one another: a character skipped is a "{" never closed or a "\\" at the end.
+    if (match.index !== parsedTo) throw new UsageError(`--format has a "{" that is not closed, or a "\\" at its end: ${template}`);
+    parsedTo = match.index + match[0].length;
+    const [, literal, field] = match;
     const text = (literal ?? "").replace(/\\(.)/g, (_, c: string) => TEMPLATE_ESCAPES[c] ?? `\\${c}`);
     if (text !== "") parts.push(() => text);
     if (field === undefined) continue;
