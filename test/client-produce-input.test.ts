@@ -27,6 +27,13 @@ test("a buffer given back is taken again by a request it fits; one never given b
   const large = buffers.take(5 << 20);
   buffers.give(large);
   assert.notEqual(buffers.take(5 << 20).buffer, large.buffer, "a buffer over the kept size is not kept");
+  // The smallest kept buffer that fits is taken, leaving the large one to a large request.
+  const big = buffers.take(1 << 20);
+  const small = buffers.take(10);
+  buffers.give(big);
+  buffers.give(small);
+  assert.equal(buffers.take(100).buffer, small.buffer);
+  assert.equal(buffers.take(100_000).buffer, big.buffer);
   const many = Array.from({ length: 6 }, () => buffers.take(10));
   for (const buffer of many) buffers.give(buffer);
   const kept = new Set(many.map((buffer) => buffer.buffer));
@@ -34,7 +41,7 @@ test("a buffer given back is taken again by a request it fits; one never given b
   assert.equal(reused.length, 4, "at most four buffers are kept");
 });
 
-test("concurrent batches, some refused, each store exactly their own records, with either client", async (t) => {
+test("concurrent batches, some refused, each store exactly their own records: the single-node client's pooled requests and the routing client's own", async (t) => {
   const server = await startLogServer(t, { limits: { recordBytesMax: 1000 } });
   const single = new LoghouseClient(addressOf(server));
   const routing = new ClusterClient([addressOf(server)]);

@@ -8,6 +8,7 @@ import { Producer } from "../src/client/producer.ts";
 import { LogClosedError, RecordTooLargeError } from "../src/errors.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { cleanup } from "./support/cleanup.ts";
+import { waitUntil } from "./support/wait-until.ts";
 
 /** A stand-in for ProduceBatch: records every batch, answers with consecutive offsets when released. */
 function fakeLog() {
@@ -83,6 +84,36 @@ test("more batches go in parallel with inFlightBatchesMax; full and drained() bo
   log.releaseAll();
   await producer.close();
   await assert.rejects(producer.send(bytes("late")), LogClosedError);
+});
+
+test("stopOnFailure: after a failed batch the queued records fail with its error, nothing more is sent, and later sends are refused", async () => {
+  for (const stopOnFailure of [false, true]) {
+    const failure = new RecordTooLargeError("the first batch is refused");
+    const sent: string[][] = [];
+    let release: (() => void) | undefined;
+    const producer = new Producer(
+      (values) => {
+        sent.push(values.map((value) => Buffer.from(value).toString()));
+        // The first batch fails once the next records have queued behind it.
+        if (sent.length === 1) return new Promise((_, reject) => (release = () => reject(failure)));
+        return Promise.resolve(BigInt(sent.length * 10));
+      },
+      { lingerMs: 0, batchRecordsMax: 2, stopOnFailure },
+    );
+    const outcomes = ["a", "b", "c", "d"].map((text) => producer.send(bytes(text)).then(String, (error: unknown) => error));
+    await waitUntil("the first batch to be in flight", () => release !== undefined);
+    release!();
+    const settled = await Promise.all(outcomes);
+    assert.deepEqual(settled.slice(0, 2), [failure, failure], "the failed batch's records");
+    if (stopOnFailure) {
+      assert.deepEqual(settled.slice(2), [failure, failure], "the queued records fail with the batch's error");
+      assert.deepEqual(sent, [["a", "b"]], "nothing after the failed batch was sent");
+      await assert.rejects(producer.send(bytes("e")), (error: unknown) => error === failure);
+    } else {
+      assert.deepEqual(sent, [["a", "b"], ["c", "d"]], "without it the producer goes on");
+    }
+    await producer.close();
+  }
 });
 
 test("against a node: offsets are durable and in send order; a failing batch rejects its records with the typed error", async (t) => {

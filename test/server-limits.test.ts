@@ -8,7 +8,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { test } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
-import { BatchTooLargeError, InvalidConfigError } from "../src/errors.ts";
+import { BatchTooLargeError, InvalidConfigError, RecordTooLargeError } from "../src/errors.ts";
 import { ProduceRequestSchema } from "../src/gen/log/v1/log_pb.ts";
 import { resolveServerConfig } from "../src/server/config.ts";
 import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
@@ -92,6 +92,7 @@ test("a message declared larger than messageBytesMax is refused before its body 
   const typed = new LoghouseClient(`127.0.0.1:${port}`);
   cleanup(t, () => typed.close());
   await assert.rejects(typed.produceBatch(Array.from({ length: 70 }, () => Buffer.alloc(1000))), (error: unknown) => error instanceof BatchTooLargeError && /exceeds messageBytesMax 65536/.test(error.message));
+  await assert.rejects(typed.produce(Buffer.alloc(70_000)), (error: unknown) => error instanceof RecordTooLargeError && /exceeds messageBytesMax 65536/.test(error.message));
   const connect = await fetch(`http://127.0.0.1:${port}/log.v1.Log/ProduceBatch`, {
     method: "POST",
     headers: { "content-type": "application/proto" },

@@ -3,13 +3,12 @@
 // (--timeout, retries included), number flags, and writing to stdout at the pace of the reader.
 import { readFileSync } from "node:fs";
 import { LoghouseClient, type ClientOptions } from "../client/client.ts";
-import { splitAddressList } from "../client/address-list.ts";
+import { nodeAddress, splitAddressList } from "../client/address-list.ts";
 import { ClusterClient } from "../client/cluster-client.ts";
 import { TIMER_MS_MAX } from "../client/option-checks.ts";
 import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../server/config.ts";
-import { parseHostPort } from "./address.ts";
 import { parseDurationMs } from "./duration.ts";
 import type { Flags } from "./commands.ts";
 
@@ -20,10 +19,12 @@ export function serverAddresses(flags: Flags, env: NodeJS.ProcessEnv): string[] 
   const list = stringFlag(flags, "server") ?? env.LOGHOUSE_SERVER ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
   const addresses = splitAddressList(list);
   if (addresses.length === 0) throw new UsageError("--server (or LOGHOUSE_SERVER) must name at least one HOST:PORT");
-  try {
-    for (const address of addresses) parseHostPort(address, "--server");
-  } catch (error) {
-    throw new UsageError((error as Error).message);
+  for (const address of addresses) {
+    try {
+      nodeAddress(address);
+    } catch {
+      throw new UsageError(`--server must be HOST:PORT with a port from 1 (e.g. 127.0.0.1:8400), got ${JSON.stringify(address)}`);
+    }
   }
   return addresses;
 }

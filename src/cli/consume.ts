@@ -9,12 +9,12 @@ import { recordPrinter } from "./record-output.ts";
 type Start = { readonly offset: bigint } | { readonly back: bigint } | { readonly timeMs: number } | "start" | "end";
 
 /**
- * Ms since the epoch of an ISO 8601 date or date and time ("2026-11-29", "2026-11-29T08:00:00Z"; no
- * zone: local time), or undefined: Date.parse alone takes nonsense ("hello 1" is 2001) and rolls a
- * day past the month's end into the next.
+ * Ms since the epoch of an ISO 8601 date (midnight UTC) or date and time ("2026-11-29T08:00:00Z", a
+ * space for the T as `date --rfc-3339` writes it; without a zone, local time), or undefined:
+ * Date.parse alone takes nonsense ("hello 1" is 2001) and rolls a day past a month's end into the next.
  */
 function isoTimeMs(text: string): number | undefined {
-  const match = /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/.exec(text);
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})?)?$/.exec(text);
   if (match === null) return undefined;
   const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
   const date = new Date(Date.UTC(year, month - 1, day));

@@ -1,7 +1,7 @@
 // `loghouse produce`: records from FILEs (or stdin) split at --delimiter, and whole files given with
 // --file, sent in batches through the producer; prints how many were appended and their offsets as
-// JSON, also when a batch fails (with the input position of the first record that failed), so that
-// a run can be resumed without sending records twice.
+// JSON, also when a batch fails: it then stops, having appended exactly the records before the input
+// position it names (failedRecord), so that a run can be resumed there without sending any twice.
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
@@ -20,7 +20,8 @@ export async function produce(flags: Flags, files: readonly string[]): Promise<n
   const lingerMs = integerFlag(flags, "linger-ms", 5);
   const batchBytesMax = integerFlag(flags, "batch-bytes", 1024 * 1024, 1);
   const client = connectClient(flags);
-  const producer = client.producer({ lingerMs, batchBytesMax });
+  // Stopped by the first failed batch: the records appended are exactly those before it.
+  const producer = client.producer({ lingerMs, batchBytesMax, stopOnFailure: true });
   let records = 0;
   let acknowledgedRecords = 0;
   let first: bigint | undefined;

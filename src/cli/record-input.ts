@@ -63,7 +63,8 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 function decodeBase64(text: string): Buffer | undefined {
   if (!BASE64.test(text)) return undefined;
   const bytes = Buffer.from(text, "base64");
-  return bytes.toString("base64").replace(/=+$/, "") === text.replace(/=+$/, "") ? bytes : undefined;
+  const canonical = bytes.toString("base64");
+  return text === canonical || text === canonical.replace(/=+$/, "") ? bytes : undefined;
 }
 
 /** A record's value from one piece of input; `position` (1-based) names it in errors. */

@@ -14,7 +14,7 @@ export function splitAddressList(list: string): string[] {
 
 /** `value`'s host and port when it is HOST:PORT (spaces around it ignored), else undefined. */
 export function splitHostPort(value: string): { host: string; port: number } | undefined {
-  const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(value.trim());
+  const match = /^(?:\[([^\]\s]+)\]|([^:\s/]*)):(\d{1,5})$/.exec(value.trim());
   const host = match?.[1] ?? match?.[2];
   const port = Number(match?.[3]);
   return match === null || host === undefined || host === "" || port > 65_535 ? undefined : { host, port };
@@ -23,7 +23,7 @@ export function splitHostPort(value: string): { host: string; port: number } | u
 /** `address` (one node's) trimmed, if it is HOST:PORT with a port from 1; else InvalidArgumentError. */
 export function nodeAddress(address: unknown): string {
   const parts = typeof address === "string" ? splitHostPort(address) : undefined;
-  if (parts === undefined || parts.port === 0) throw new InvalidArgumentError(`an address must be HOST:PORT (e.g. 127.0.0.1:8400), got ${JSON.stringify(address) ?? String(address)}`);
+  if (parts === undefined || parts.port === 0) throw new InvalidArgumentError(`an address must be HOST:PORT with a port from 1 (e.g. 127.0.0.1:8400), got ${JSON.stringify(address) ?? String(address)}`);
   return (address as string).trim();
 }
 

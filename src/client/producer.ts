@@ -20,6 +20,12 @@ export interface ProducerOptions {
   readonly inFlightBatchesMax?: number;
   /** `full` turns true once this many bytes wait to be sent (see drained()). Default 32 MiB. */
   readonly bufferBytesMax?: number;
+  /**
+   * After a batch fails, fail the records still queued with its error and refuse further sends with
+   * it, instead of going on. With one batch in flight, the records appended are then exactly those
+   * sent before the failed batch's first record. Default false.
+   */
+  readonly stopOnFailure?: boolean;
 }
 
 interface Pending {
@@ -43,6 +49,9 @@ export class Producer {
   private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private closed = false;
+  private readonly stopOnFailure: boolean;
+  /** The error of the failed batch that stopped this producer (stopOnFailure). */
+  private stoppedBy: { readonly error: unknown } | undefined;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly spaceWaiters: Array<() => void> = [];
 
@@ -55,6 +64,7 @@ export class Producer {
     this.batchRecordsMax = integerOption("batchRecordsMax", options.batchRecordsMax ?? 10_000, 1);
     this.inFlightBatchesMax = integerOption("inFlightBatchesMax", options.inFlightBatchesMax ?? 1, 1);
     this.bufferBytesMax = integerOption("bufferBytesMax", options.bufferBytesMax ?? 32 * 1024 * 1024, 1);
+    this.stopOnFailure = options.stopOnFailure === true;
   }
 
   /**
@@ -62,6 +72,7 @@ export class Producer {
    * error. `value` is kept, not copied, until its batch is sent: it must not change until then.
    */
   send(value: Uint8Array): Promise<bigint> {
+    if (this.stoppedBy !== undefined) return Promise.reject(this.stoppedBy.error);
     if (this.closed) return Promise.reject(new LogClosedError("the producer is closed"));
     return new Promise((resolve, reject) => {
       checkValue(value);
@@ -138,11 +149,27 @@ export class Producer {
     return batch;
   }
 
+  /** Fails every queued record with `error` and refuses further sends with it (stopOnFailure). */
+  private stop(error: unknown): void {
+    this.stoppedBy ??= { error };
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const queued = this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    this.queueBytes = 0;
+    for (const wake of this.spaceWaiters.splice(0)) wake();
+    for (const pending of queued) pending.reject(error);
+  }
+
   private sendOne(batch: Pending[]): void {
     this.inFlight++;
     this.sendBatch(batch.map((pending) => pending.value)).then(
       (first) => batch.forEach((pending, i) => pending.resolve(first + BigInt(i))),
-      (error: unknown) => batch.forEach((pending) => pending.reject(error)),
+      (error: unknown) => {
+        batch.forEach((pending) => pending.reject(error));
+        if (this.stopOnFailure) this.stop(error);
+      },
     ).finally(() => {
       this.inFlight--;
       if (this.queued > 0) {

@@ -16,7 +16,7 @@ export function checkValues(values: unknown): asserts values is readonly Uint8Ar
   }
 }
 
-/** What was given instead: its type, or its class for an object. */
+/** What was given instead: its type, or its class for an object; never the value, which can be megabytes. */
 function kind(value: unknown): string {
   if (value === null || typeof value !== "object") return value === null ? "null" : typeof value;
   return `an object of class ${value.constructor?.name ?? "none"}`;

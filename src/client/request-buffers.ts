@@ -20,7 +20,12 @@ export class RequestBuffers {
 
   /** A buffer of exactly `bytes`, over memory of its own (kept memory when some fits). */
   take = (bytes: number): Buffer => {
-    const at = this.free.findIndex((memory) => memory.byteLength >= bytes);
+    // The smallest that fits, so that a small request leaves a large buffer to a large one.
+    let at = -1;
+    for (let i = 0; i < this.free.length; i++) {
+      const size = this.free[i]!.byteLength;
+      if (size >= bytes && (at < 0 || size < this.free[at]!.byteLength)) at = i;
+    }
     const memory = at >= 0 ? this.free.splice(at, 1)[0]! : new ArrayBuffer(capacityFor(bytes));
     return Buffer.from(memory, 0, bytes);
   };

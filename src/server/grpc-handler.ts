@@ -14,6 +14,7 @@ import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMet
 import { Code, ConnectError } from "@connectrpc/connect";
 import { constants, type Http2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import { setImmediate as nextTurn } from "node:timers/promises";
+import { BatchTooLargeError, RecordTooLargeError } from "../errors.ts";
 import { decodeProduceBatchRequest, decodeProduceRequest, encodeConsumeResponse, encodeProduceResponse, encodeRecordBatch } from "../wire/record-codec.ts";
 import type { NodeMetrics } from "../observability/node-metrics.ts";
 import type { MethodMetrics } from "../observability/rpc-metrics.ts";
@@ -298,7 +299,7 @@ class GrpcCall implements CallContext {
     /** The calls in progress, which this call leaves when it ends. */
     private readonly calls: Set<GrpcCall>,
   ) {
-    this.reader = new MessageReader(options.messageBytesMax);
+    this.reader = new MessageReader(options.messageBytesMax, oversizedMessageError(route.method));
     this.deadlineMs = timeoutMs === undefined ? undefined : this.startedMs + timeoutMs;
     if (timeoutMs !== undefined) {
       this.timer = setTimeout(() => this.abort(new ConnectError("deadline exceeded", Code.DeadlineExceeded)), timeoutMs);
@@ -550,5 +551,20 @@ class GrpcCall implements CallContext {
     this.stream.removeAllListeners("data");
     this.stream.on("data", () => undefined);
     this.stream.resume();
+  }
+}
+
+/**
+ * The refusal of a request message over messageBytesMax, typed by what the method carries, so that
+ * a client knows what to send smaller: a batch (BATCH_TOO_LARGE) or a record (RECORD_TOO_LARGE).
+ */
+function oversizedMessageError(method: DescMethod): (message: string) => Error {
+  switch (method.input.typeName) {
+    case "log.v1.ProduceBatchRequest":
+      return (message) => toConnectError(new BatchTooLargeError(`${message}: send smaller batches`));
+    case "log.v1.ProduceRequest":
+      return (message) => toConnectError(new RecordTooLargeError(message));
+    default:
+      return (message) => new ConnectError(message, Code.ResourceExhausted);
   }
 }

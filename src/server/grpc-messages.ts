@@ -1,8 +1,6 @@
 // Request side of the gRPC fast path: splitting HTTP/2 DATA into length-prefixed messages, and
 // handing a streaming call's requests to its handler with flow control.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BatchTooLargeError } from "../errors.ts";
-import { toConnectError } from "./status.ts";
 
 const HEADER_BYTES = 5;
 
@@ -17,7 +15,11 @@ export class MessageReader {
   private body: Buffer | undefined;
   private bodyBytes = 0;
 
-  constructor(private readonly messageBytesMax: number) {}
+  constructor(
+    private readonly messageBytesMax: number,
+    /** The refusal of a message over messageBytesMax (default: RESOURCE_EXHAUSTED, untyped). */
+    private readonly tooLarge: (message: string) => Error = (message) => new ConnectError(message, Code.ResourceExhausted),
+  ) {}
 
   push(chunk: Buffer, onMessage: (message: Uint8Array) => void): void {
     let at = 0;
@@ -62,10 +64,7 @@ export class MessageReader {
 
   private checkHeader(flags: number, length: number): number {
     if (flags !== 0) throw new ConnectError("compressed messages are not supported (grpc-encoding is identity)", Code.Unimplemented);
-    if (length > this.messageBytesMax) {
-      // Typed, so that a client knows to send smaller batches (a too-large request is nearly always one).
-      throw toConnectError(new BatchTooLargeError(`message of ${length} bytes exceeds messageBytesMax ${this.messageBytesMax}: send smaller batches`));
-    }
+    if (length > this.messageBytesMax) throw this.tooLarge(`message of ${length} bytes exceeds messageBytesMax ${this.messageBytesMax}`);
     return length;
   }
 }

@@ -213,9 +213,10 @@ export function encodeProduceBatchRequest(message: MessageInitShape<typeof Produ
 
 /**
  * A ProduceBatchRequest whose values are encoded at once (its caller may reuse its buffers as soon as
- * the call returns) and whose producer field is written at each send, before the values: an
- * exactly-once client learns its call's sequence only later, and names it without copying the values
- * (protobuf fields may come in any order). Room for the field is left when the values are encoded.
+ * the call returns) and whose producer field is written later, before the values: an exactly-once
+ * client learns its call's sequence only once its window has room, and names it without copying the
+ * values (protobuf fields may come in any order). Room for the field is left when the values are
+ * encoded; a call writes it once, and every attempt sends the same bytes.
  */
 export class ProduceBatchMessage {
   private readonly buffer: Buffer;
