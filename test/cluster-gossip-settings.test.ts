@@ -42,7 +42,9 @@ test("bad gossip settings are refused with a message naming them", async (t) => 
     }
     await assert.rejects(resolveServeSettings({ ...base, ...flags, ...(config === undefined ? {} : { config }) }, {}), (error: unknown) => error instanceof InvalidConfigError && message.test(error.message));
   };
-  await refused({ "dead-member-timeout": "soon" }, /--dead-member-timeout must be a positive duration/);
+  await refused({ "dead-member-timeout": "soon" }, /--dead-member-timeout must be a duration of at least 1s/);
+  // A plain number is milliseconds: "60" would remove a voter gossip thinks dead at once.
+  await refused({ "dead-member-timeout": "60" }, /--dead-member-timeout must be a duration of at least 1s, such as 60s or 5m, got 60/);
   await refused({ "min-voters": "0" }, /--min-voters must be at least 1/);
   await refused({}, /unknown key in the config file's gossip: probeEveryMs/, { gossip: { probeEveryMs: 5 } });
   await refused({}, /probeTimeoutMs \(900\) must be below probeIntervalMs \(200\)/, { gossip: { probeIntervalMs: 200, probeTimeoutMs: 900 } });

@@ -3,7 +3,7 @@
 // the first that sets a value wins. Logs are JSON lines on stdout (pino); --otlp-endpoint turns on
 // traces. SIGTERM or SIGINT drains the server (and sends the last spans) and exits 0; a second
 // signal exits at once.
-import { readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { splitAddressList } from "../client/address-list.ts";
 import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
@@ -70,9 +70,12 @@ interface ConfigFile {
   gossip?: Record<string, unknown>;
 }
 
-const CONFIG_FILE_KEYS = new Set([
-  "dataDir", "listen", "nodeId", "advertise", "logLevel", "limits", "log", "producers", "tlsCert", "tlsKey", "tlsCa", "aclModel", "aclPolicy", "tokens", "insecure", "otlpEndpoint",
-  "join", "gossipKey", "deadMemberTimeout", "minVoters", "gossip",
+/** Each key a config file may hold, with the JSON type of its value. */
+const CONFIG_FILE_KEYS: ReadonlyMap<string, "string" | "number" | "boolean" | "object"> = new Map([
+  ...(["dataDir", "listen", "nodeId", "advertise", "logLevel", "tlsCert", "tlsKey", "tlsCa", "aclModel", "aclPolicy", "tokens", "otlpEndpoint", "join", "gossipKey", "deadMemberTimeout"] as const).map((key) => [key, "string"] as const),
+  ...(["limits", "log", "producers", "gossip"] as const).map((key) => [key, "object"] as const),
+  ["insecure", "boolean"],
+  ["minVoters", "number"],
 ]);
 /** Consul's autopilot keeps at least 3 voters unless told otherwise; a dead member is removed after a minute. */
 const DEFAULT_MIN_VOTERS = 3;
@@ -86,8 +89,11 @@ async function readConfigFile(path: string): Promise<ConfigFile> {
     throw new InvalidConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new InvalidConfigError(`config file ${path} must hold a JSON object`);
-  for (const key of Object.keys(parsed)) {
-    if (!CONFIG_FILE_KEYS.has(key)) throw new InvalidConfigError(`unknown key in config file ${path}: ${key}`);
+  for (const [key, value] of Object.entries(parsed)) {
+    const type = CONFIG_FILE_KEYS.get(key);
+    if (type === undefined) throw new InvalidConfigError(`unknown key in config file ${path}: ${key}`);
+    const actual = value === null ? "null" : Array.isArray(value) ? "array" : typeof value;
+    if (actual !== type) throw new InvalidConfigError(`${key} in config file ${path} must be a ${type === "object" ? "JSON object" : type}, got ${actual === "array" ? "an array" : actual === "null" ? "null" : `a ${actual}`}`);
   }
   return parsed as ConfigFile;
 }
@@ -123,6 +129,12 @@ async function hasClusterState(dataDir: string): Promise<boolean> {
   );
 }
 
+/** Whether `dataDir` holds a single node's segments (a cluster member's log is in its "log" folder). */
+async function holdsStandaloneLog(dataDir: string): Promise<boolean> {
+  const names = await readdir(dataDir).catch(() => []);
+  return names.some((name) => name.endsWith(".store"));
+}
+
 /** The node's name (`--node-id`), required of a cluster member; its Raft id is drawn by its data directory. */
 function clusterNodeName(nodeId: string | undefined): string {
   if (nodeId === undefined) throw new InvalidConfigError(`a cluster member needs --node-id, a name of ${NODE_NAME_RULE}`);
@@ -135,9 +147,38 @@ function integerSetting(name: string, text: string): number {
   return Number(text);
 }
 
-/** A setting from its flag, else its environment variable, else the config file: the order every setting follows. */
+/**
+ * A setting from its flag, else its environment variable, else the config file: the order every
+ * setting follows. An empty value is refused, not taken: an empty data directory was the working one.
+ */
 function settingPicker(env: NodeJS.ProcessEnv): (flag: string | undefined, envName: string, fromFile: string | undefined) => string | undefined {
-  return (flag, envName, fromFile) => flag ?? env[envName] ?? fromFile;
+  return (flag, envName, fromFile) => {
+    const value = flag ?? env[envName] ?? fromFile;
+    if (value !== undefined && value.trim() === "") throw new InvalidConfigError(`${envName} (or its flag or config key) is empty: give a value or leave it out`);
+    return value;
+  };
+}
+
+/** LOGHOUSE_* names a node or the CLI reads; any other is reported when a node starts (a misspelt one is ignored). */
+const ENVIRONMENT_NAMES: ReadonlySet<string> = new Set([
+  "LOGHOUSE_CONFIG", "LOGHOUSE_LISTEN", "LOGHOUSE_LOG_LEVEL", "LOGHOUSE_DURABILITY", "LOGHOUSE_RETENTION_BYTES", "LOGHOUSE_RETENTION_MS",
+  "LOGHOUSE_NODE_ID", "LOGHOUSE_ADVERTISE", "LOGHOUSE_DATA_DIR", "LOGHOUSE_JOIN", "LOGHOUSE_OTLP_ENDPOINT", "LOGHOUSE_TLS_CERT",
+  "LOGHOUSE_TLS_KEY", "LOGHOUSE_TLS_CA", "LOGHOUSE_ACL_MODEL", "LOGHOUSE_ACL_POLICY", "LOGHOUSE_TOKENS", "LOGHOUSE_INSECURE",
+  "LOGHOUSE_GOSSIP_KEY", "LOGHOUSE_DEAD_MEMBER_TIMEOUT", "LOGHOUSE_MIN_VOTERS", "LOGHOUSE_SERVER", "LOGHOUSE_TOKEN",
+]);
+
+/** The LOGHOUSE_* variables in `env` that nothing reads. */
+export function unknownEnvironmentNames(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env).filter((name) => name.startsWith("LOGHOUSE_") && !ENVIRONMENT_NAMES.has(name));
+}
+
+/** LOGHOUSE_INSECURE as a boolean, or undefined when unset. */
+function booleanEnvironment(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const value = env[name];
+  if (value === undefined) return undefined;
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  throw new InvalidConfigError(`${name} must be true, 1, false or 0, got ${JSON.stringify(value)}`);
 }
 
 /** Both files of a pair, or neither; `names` are the flags, for the message. */
@@ -155,7 +196,8 @@ function securitySettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: Confi
   if (ca !== undefined && tls === undefined) throw new InvalidConfigError("--tls-ca verifies client certificates: it needs --tls-cert and --tls-key");
   const acl = pair(pick(flags["acl-model"], "LOGHOUSE_ACL_MODEL", file.aclModel), pick(flags["acl-policy"], "LOGHOUSE_ACL_POLICY", file.aclPolicy), "--acl-model and --acl-policy");
   const tokens = pick(flags.tokens, "LOGHOUSE_TOKENS", file.tokens);
-  const insecure = flags.insecure === true || env.LOGHOUSE_INSECURE === "true" || env.LOGHOUSE_INSECURE === "1" || file.insecure === true;
+  // The first source that says, as for every setting (the flag can only say yes).
+  const insecure = flags.insecure === true || (booleanEnvironment(env, "LOGHOUSE_INSECURE") ?? file.insecure === true);
   return {
     ...(tls === undefined ? {} : { tls: { certFile: tls[0], keyFile: tls[1], caFile: ca === undefined ? undefined : resolve(ca) } }),
     ...(acl === undefined ? {} : { acl: { modelFile: acl[0], policyFile: acl[1] } }),
@@ -174,19 +216,19 @@ function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigF
   if (tls && keyFile === undefined) throw new InvalidConfigError("a cluster with TLS seals its gossip too: give --gossip-key FILE (32 bytes, raw or base64; the same file on every member)");
   const timeout = pick(flags["dead-member-timeout"], "LOGHOUSE_DEAD_MEMBER_TIMEOUT", file.deadMemberTimeout);
   const deadMemberTimeoutMs = timeout === undefined ? DEFAULT_DEAD_MEMBER_TIMEOUT_MS : parseDurationMs(timeout);
-  if (deadMemberTimeoutMs === undefined || deadMemberTimeoutMs <= 0) throw new InvalidConfigError(`--dead-member-timeout must be a positive duration such as 60s or 5m, got ${timeout}`);
+  // At least a second: a plain number is milliseconds, and "60" would remove a voter gossip thinks dead at once.
+  if (deadMemberTimeoutMs === undefined || deadMemberTimeoutMs < 1000) throw new InvalidConfigError(`--dead-member-timeout must be a duration of at least 1s, such as 60s or 5m, got ${timeout}`);
   const voters = pick(flags["min-voters"], "LOGHOUSE_MIN_VOTERS", file.minVoters === undefined ? undefined : String(file.minVoters));
   const minVoters = voters === undefined ? DEFAULT_MIN_VOTERS : integerSetting("min-voters", voters);
   if (minVoters < 1) throw new InvalidConfigError(`--min-voters must be at least 1, got ${minVoters}`);
   const config = file.gossip ?? {};
-  for (const key of Object.keys(config)) if (!(key in defaultGossipConfig)) throw new InvalidConfigError(`unknown key in the config file's gossip: ${key}`);
+  for (const key of Object.keys(config)) if (!Object.hasOwn(defaultGossipConfig, key)) throw new InvalidConfigError(`unknown key in the config file's gossip: ${key}`);
   validateGossipConfig({ ...defaultGossipConfig, ...(config as Partial<GossipConfig>) });
   return { keyFile: keyFile === undefined ? undefined : resolve(keyFile), config: config as Partial<GossipConfig>, deadMemberTimeoutMs, minVoters };
 }
 
 /** Merges flags, environment and config file into the server's input (validated by the server). */
 export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<ServeSettings> {
-  if (flags.bootstrap === true && flags.join !== undefined) throw new InvalidConfigError("--bootstrap starts a new cluster and --join enters one: give one of them");
   const configPath = flags.config ?? env.LOGHOUSE_CONFIG;
   const file = configPath === undefined ? {} : await readConfigFile(configPath);
   const pick = settingPicker(env);
@@ -213,9 +255,16 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise);
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
   const join = pick(flags.join, "LOGHOUSE_JOIN", file.join);
+  // Whatever names the join list (flag, LOGHOUSE_JOIN or the config file): both would make a second cluster.
+  if (flags.bootstrap === true && join !== undefined) throw new InvalidConfigError("--bootstrap starts a new cluster and --join (or LOGHOUSE_JOIN, or join in the config file) enters one: give one of them");
   const joinAddresses = join === undefined ? [] : splitAddressList(join);
+  if (join !== undefined && joinAddresses.length === 0) throw new InvalidConfigError(`--join must name at least one member as HOST:PORT, got ${JSON.stringify(join)}`);
   for (const address of joinAddresses) parseHostPort(address, "join");
-  const clustered = flags.bootstrap === true || join !== undefined || (await hasClusterState(dataDir));
+  const resuming = await hasClusterState(dataDir);
+  const clustered = flags.bootstrap === true || join !== undefined || resuming;
+  if (clustered && !resuming && (await holdsStandaloneLog(dataDir))) {
+    throw new InvalidConfigError(`${dataDir} holds a single node's log, which a cluster member would not serve (it keeps its own in ${dataDir}/log): give a new --data-dir`);
+  }
   const security = securitySettings(flags, env, file);
   const otlpEndpoint = pick(flags["otlp-endpoint"], "LOGHOUSE_OTLP_ENDPOINT", file.otlpEndpoint);
   return {
@@ -240,6 +289,9 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
 export async function serve(flags: ServeFlags): Promise<number> {
   const settings = await resolveServeSettings(flags, process.env);
   const logger = jsonLogger(undefined, settings.logLevel);
+  for (const name of unknownEnvironmentNames(process.env)) {
+    logger.warn("unknown environment variable ignored: a setting misspelt here is not set (LOGHOUSE_TLS_CERT, not LOGHOUSE_TLS_CERT_FILE)", { name });
+  }
   const tracer = settings.otlpTracesUrl === undefined ? undefined : await startTracing({ tracesUrl: settings.otlpTracesUrl, nodeId: String(settings.cluster?.name ?? settings.input.nodeId ?? "loghouse"), logger });
   const traced = tracer === undefined ? {} : { tracer };
   const server = settings.cluster === undefined ? await LoghouseServer.start(settings.input, { logger, ...traced }) : await serveClusterMember(settings, logger, tracer);

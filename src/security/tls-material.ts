@@ -32,10 +32,18 @@ export async function readTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
     readPem(files.keyFile, "key"),
     files.caFile === undefined ? undefined : readPem(files.caFile, "CA"),
   ]);
+  // Checked now: an empty or non-PEM CA was taken, and then refused every client certificate.
+  requirePem(cert, /-----BEGIN CERTIFICATE-----/, "certificate", files.certFile);
+  requirePem(key, /-----BEGIN [A-Z ]*PRIVATE KEY-----/, "key", files.keyFile);
+  if (ca !== undefined) requirePem(ca, /-----BEGIN CERTIFICATE-----/, "CA", files.caFile!);
   return { cert, key, ca };
 }
 
-/** The secure context options of `material`; throws InvalidConfigError when the key does not fit the certificate. */
+function requirePem(pem: Buffer, begins: RegExp, what: string, file: string): void {
+  if (!begins.test(pem.toString("latin1"))) throw new InvalidConfigError(`the TLS ${what} ${file} is not a PEM ${what === "key" ? "private key" : "certificate"}`);
+}
+
+/** The secure context options of `material` (a key that does not fit its certificate fails when the context is made: see ServerSecurity.load). */
 export function secureContextOptions(material: TlsMaterial): SecureContextOptions {
   return { cert: material.cert, key: material.key, ...(material.ca === undefined ? {} : { ca: material.ca }), minVersion: "TLSv1.2" };
 }

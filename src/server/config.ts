@@ -132,7 +132,7 @@ function requireString(name: string, value: unknown): string {
 
 function resolveLimits(input: Partial<ServerLimits>): ServerLimits {
   for (const key of Object.keys(input)) {
-    if (!(key in defaultServerLimits)) throw new InvalidConfigError(`unknown limit: ${key}`);
+    if (!Object.hasOwn(defaultServerLimits, key)) throw new InvalidConfigError(`unknown limit: ${key}`);
   }
   const limits: ServerLimits = { ...defaultServerLimits, ...input };
   requireInteger("limits.recordBytesMax", limits.recordBytesMax, 1, 64 * MIB);
@@ -206,6 +206,12 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
         `(messageBytesMax + batchRecordsMax x ${FULL_HEADER_BYTES} = ${batchFrameBytesMax})`,
     );
   }
+  const producers = resolveProducerLimits(input.producers);
+  // A single node cuts a torn batch (its mark written, not all its records) at start only if the scan
+  // back from the end reaches the mark: the scan must cover the largest batch and its mark.
+  if (producers.scanRecordsMax <= limits.batchRecordsMax) {
+    throw new InvalidConfigError(`producers.scanRecordsMax (${producers.scanRecordsMax}) must exceed limits.batchRecordsMax (${limits.batchRecordsMax}): the scan at start must reach a torn batch's mark to cut the batch`);
+  }
   const advertiseAddress = input.advertiseAddress === undefined ? undefined : requireString("advertiseAddress", input.advertiseAddress);
   const host = requireString("host", input.host ?? DEFAULT_HOST);
   return {
@@ -217,6 +223,6 @@ export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig
     limits,
     log,
     security: resolveSecurity(input.security ?? {}, host),
-    producers: resolveProducerLimits(input.producers),
+    producers,
   };
 }

@@ -4,6 +4,7 @@
 // certificate) is logged and the node keeps what it had. New connections get the new certificate;
 // connections in progress keep the one they negotiated.
 import * as tls from "node:tls";
+import { InvalidConfigError } from "../errors.ts";
 import { Acl } from "../security/acl.ts";
 import { watchFiles } from "../security/file-watch.ts";
 import { certificatePrincipal, PEER_ALPN } from "../security/peer-identity.ts";
@@ -51,12 +52,29 @@ export class ServerSecurity {
     const { material, authorization } = await readSecurityFiles(config);
     const security = new ServerSecurity(config, material, new CallAuthorizer(authorization, logger), logger);
     // Built now, so that a key that does not fit its certificate fails the start; peers dial with it.
-    if (material !== undefined) security.peerContext = tls.createSecureContext(secureContextOptions(material));
+    if (material !== undefined) {
+      try {
+        security.peerContext = tls.createSecureContext(secureContextOptions(material));
+      } catch (error) {
+        const files = config.tls!;
+        throw new InvalidConfigError(`the TLS certificate ${files.certFile} and key ${files.keyFile} cannot be used together: ${(error as Error).message}`, { cause: error });
+      }
+    }
     return security;
   }
 
   get tlsEnabled(): boolean {
     return this.material !== undefined;
+  }
+
+  /** Whether an ACL decides what each caller may do (without one, every call is allowed). */
+  get authorizes(): boolean {
+    return this.config.acl !== undefined;
+  }
+
+  /** Whether bearer tokens are taken (a tokens file is configured). */
+  get takesTokens(): boolean {
+    return this.config.tokensFile !== undefined;
   }
 
   /** Whether client certificates are verified (a CA is configured). */

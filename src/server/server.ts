@@ -261,10 +261,15 @@ export class LoghouseServer {
     if (!security.tlsEnabled && !isLoopbackHost(config.host)) {
       logger.warn("serving plaintext on the network (--insecure): anyone who can reach the port can read, write and impersonate peers", { host: config.host });
     }
+    if (!security.authorizes && (security.verifiesClients || security.takesTokens)) {
+      logger.warn("callers are identified (client certificates or tokens) but no ACL is set: every call is allowed, from anyone, with or without an identity (give --acl-model and --acl-policy)");
+    }
     logger.info("listening", {
       address: server.address,
       tls: security.tlsEnabled,
       clientCertificates: security.verifiesClients,
+      tokens: security.takesTokens,
+      acl: security.authorizes,
       dataDir: config.dataDir,
       lowestOffset: log.lowestOffset,
       nextOffset: log.nextOffset,

@@ -74,7 +74,7 @@ function requireInteger(name: string, value: unknown, min: number, max: number):
 /** Fills defaults and validates every field; throws InvalidConfigError naming the first bad one. */
 export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   for (const key of Object.keys(overrides)) {
-    if (!(key in defaultLogConfig)) throw new InvalidConfigError(`unknown log config field: ${key}`);
+    if (!Object.hasOwn(defaultLogConfig, key)) throw new InvalidConfigError(`unknown log config field: ${key}`);
   }
   const config: LogConfig = { ...defaultLogConfig, ...overrides };
   requireInteger("recordBytesMax", config.recordBytesMax, 0, RECORD_BYTES_HARD_MAX);

@@ -26,6 +26,9 @@ export const defaultProducerLimits: ProducerLimits = { producersMax: 4_096, sequ
 
 /** The limits with defaults filled in; InvalidConfigError names the first one out of range. */
 export function resolveProducerLimits(input: Partial<ProducerLimits> = {}): ProducerLimits {
+  for (const key of Object.keys(input)) {
+    if (!Object.hasOwn(defaultProducerLimits, key)) throw new InvalidConfigError(`unknown producers limit: ${key}`);
+  }
   const limits = { ...defaultProducerLimits, ...input };
   const ranges: ReadonlyArray<[keyof ProducerLimits, number, number]> = [
     ["producersMax", 1, 1_000_000],
