@@ -45,7 +45,8 @@ test("bad gossip settings are refused with a message naming them", async (t) => 
   await refused({ "dead-member-timeout": "soon" }, /--dead-member-timeout must be a duration of at least 1s/);
   // A plain number is milliseconds: "60" would remove a voter gossip thinks dead at once.
   await refused({ "dead-member-timeout": "60" }, /--dead-member-timeout must be a duration of at least 1s, such as 60s or 5m, got 60/);
-  await refused({ "min-voters": "0" }, /--min-voters must be at least 1/);
+  await refused({ "min-voters": "0" }, /--min-voters must be from 1 to 99, got 0/);
+  await refused({ "min-voters": "99999999999999999999" }, /--min-voters must be from 1 to 99/);
   await refused({}, /unknown key in the config file's gossip: probeEveryMs/, { gossip: { probeEveryMs: 5 } });
   await refused({}, /probeTimeoutMs \(900\) must be below probeIntervalMs \(200\)/, { gossip: { probeIntervalMs: 200, probeTimeoutMs: 900 } });
   await refused({ "tls-cert": "cert.pem", "tls-key": "key.pem" }, /a cluster with TLS seals its gossip too: give --gossip-key FILE/);

@@ -28,6 +28,8 @@ test("--bootstrap beside a join list from the environment or the config file is 
   await assert.rejects(resolveServeSettings(flags, { LOGHOUSE_JOIN: "10.0.0.1:8400" }), refusal(/--bootstrap starts a new cluster and --join \(or LOGHOUSE_JOIN, or join in the config file\) enters one/));
   await assert.rejects(resolveServeSettings({ ...flags, config }, {}), refusal(/--bootstrap starts a new cluster/));
   await assert.rejects(resolveServeSettings({ ...flags, bootstrap: undefined, join: " , " }, {}), refusal(/--join must name at least one member/));
+  // Before: taken, and a member failed on it only after writing its state.
+  await assert.rejects(resolveServeSettings({ ...flags, "advertise": "not an address" }, {}), refusal(/advertise must be HOST:PORT/));
 });
 
 test("a single node's data directory is not made a cluster member's, whose log would not show its records", async (t) => {

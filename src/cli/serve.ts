@@ -79,6 +79,8 @@ const CONFIG_FILE_KEYS: ReadonlyMap<string, "string" | "number" | "boolean" | "o
 ]);
 /** Consul's autopilot keeps at least 3 voters unless told otherwise; a dead member is removed after a minute. */
 const DEFAULT_MIN_VOTERS = 3;
+/** More voters than any cluster should have: every write waits for a majority of them. */
+const MIN_VOTERS_MAX = 99;
 const DEFAULT_DEAD_MEMBER_TIMEOUT_MS = 60_000;
 
 async function readConfigFile(path: string): Promise<ConfigFile> {
@@ -220,7 +222,7 @@ function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigF
   if (deadMemberTimeoutMs === undefined || deadMemberTimeoutMs < 1000) throw new InvalidConfigError(`--dead-member-timeout must be a duration of at least 1s, such as 60s or 5m, got ${timeout}`);
   const voters = pick(flags["min-voters"], "LOGHOUSE_MIN_VOTERS", file.minVoters === undefined ? undefined : String(file.minVoters));
   const minVoters = voters === undefined ? DEFAULT_MIN_VOTERS : integerSetting("min-voters", voters);
-  if (minVoters < 1) throw new InvalidConfigError(`--min-voters must be at least 1, got ${minVoters}`);
+  if (minVoters < 1 || minVoters > MIN_VOTERS_MAX) throw new InvalidConfigError(`--min-voters must be from 1 to ${MIN_VOTERS_MAX}, got ${minVoters}`);
   const config = file.gossip ?? {};
   for (const key of Object.keys(config)) if (!Object.hasOwn(defaultGossipConfig, key)) throw new InvalidConfigError(`unknown key in the config file's gossip: ${key}`);
   validateGossipConfig({ ...defaultGossipConfig, ...(config as Partial<GossipConfig>) });
@@ -253,6 +255,8 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
     throw source === "--node-id" ? new UsageError(message) : new InvalidConfigError(message);
   }
   const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise);
+  // Checked now: a member found a bad one only once its state was written, and a single node reported it as given.
+  if (advertise !== undefined) parseHostPort(advertise, "advertise");
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
   const join = pick(flags.join, "LOGHOUSE_JOIN", file.join);
   // Whatever names the join list (flag, LOGHOUSE_JOIN or the config file): both would make a second cluster.
