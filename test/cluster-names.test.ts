@@ -174,10 +174,20 @@ test("a numeric name still works; a name outside the rule is refused with exit 2
     assert.equal(refused.code, 2, `--node-id ${JSON.stringify(name)}: ${refused.stderr}`);
     const lines = refused.stderr.trim().split("\n");
     assert.equal(lines.length, 1, refused.stderr);
-    assert.match(lines[0]!, /--node-id must be a node name, letters, digits, '-', '_' and '\.', 1 to 63 characters/);
+    assert.match(lines[0]!, name === "" ? /--node-id is empty/ : /--node-id must be a node name, letters, digits, '-', '_' and '\.', 1 to 63 characters/);
   }
   // From the environment it is a configuration error (exit 1), named as such.
   const fromEnv = await runCli(["serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--advertise", "127.0.0.1:9", "--bootstrap"], { env: { LOGHOUSE_NODE_ID: "bad name" } });
   assert.equal(fromEnv.code, 1, fromEnv.stderr);
   assert.match(fromEnv.stderr, /INVALID_CONFIG: LOGHOUSE_NODE_ID must be a node name/);
+});
+
+test("a member's data directory started under another name is refused: it would have evicted the member of that name", async (t) => {
+  const cluster = await NamedCluster.make(t, ["n-a"]);
+  await cluster.start("n-a", "--bootstrap");
+  await cluster.votersAre("n-a", ["n-a"]);
+  await cluster.stop("n-a");
+  const renamed = await runCli(["serve", "--data-dir", cluster.dataDir("n-a"), "--listen", cluster.address("n-a"), "--node-id", "n-b"]);
+  assert.equal(renamed.code, 1, renamed.stderr);
+  assert.match(renamed.stderr, /^loghouse: INVALID_CONFIG: .* belongs to node n-a, not n-b: start it with --node-id n-a, or give n-b a new data directory\n$/);
 });

@@ -1,7 +1,9 @@
 // `loghouse scrub --data-dir DIR` on a stopped node's log: JSON on stdout, exit 0 when clean, 3
-// with the damaged ranges when a sealed store has a flipped byte, 1 (a runtime error) when there is no log.
+// with the damaged ranges when a sealed store has a flipped byte, 1 (a runtime error) when there is no log;
+// a cluster member's data directory is scrubbed in its "log" folder.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -36,4 +38,17 @@ test("loghouse scrub prints the damaged ranges and exits 3, 0 when clean, 1 with
   assert.deepEqual(JSON.parse(damaged.stdout).damaged, [{ segmentBaseOffset: 10, firstOffset: 13, endOffset: 14 }]);
 
   assert.equal((await scrub(join(dir, "absent"))).code, 1);
+
+  // A cluster member's data directory: its log is in "log", beside raft-state.json. Before: the
+  // root was scrubbed (a new empty log created there) and the member's damage went unreported.
+  const member = await tempDir(t);
+  await rename(dir, join(member, "log"));
+  await writeFile(join(member, "raft-state.json"), "{}");
+  const memberScrub = await scrub(member);
+  assert.equal(memberScrub.code, 3);
+  assert.deepEqual(JSON.parse(memberScrub.stdout).damaged, [{ segmentBaseOffset: 10, firstOffset: 13, endOffset: 14 }]);
+  // A directory without segments is refused, and nothing is created in it.
+  const empty = await tempDir(t);
+  assert.equal((await scrub(empty)).code, 1);
+  assert.deepEqual(await readdir(empty), []);
 });

@@ -155,8 +155,13 @@ function integerSetting(name: string, text: string): number {
  */
 function settingPicker(env: NodeJS.ProcessEnv): (flag: string | undefined, envName: string, fromFile: string | undefined) => string | undefined {
   return (flag, envName, fromFile) => {
+    // A bad flag is a usage error (exit 2); a bad environment variable or config file, a configuration error.
+    const flagName = `--${envName.slice("LOGHOUSE_".length).toLowerCase().replaceAll("_", "-")}`;
+    if (flag !== undefined && flag.trim() === "") throw new UsageError(`${flagName} is empty: give a value or leave it out`);
     const value = flag ?? env[envName] ?? fromFile;
-    if (value !== undefined && value.trim() === "") throw new InvalidConfigError(`${envName} (or its flag or config key) is empty: give a value or leave it out`);
+    if (value !== undefined && value.trim() === "") {
+      throw new InvalidConfigError(`${env[envName] !== undefined ? envName : `the config file's value for ${flagName}`} is empty: give a value or leave it out`);
+    }
     return value;
   };
 }

@@ -223,6 +223,12 @@ export class ClusterNode {
     const nodeId = stateFile.state.nodeId;
     if (nodeId === undefined) throw new InvalidConfigError(`${stateFile.path} holds no Raft id (written by an older version): start this node with an empty data directory and --join`);
     if (!stateFile.existed) options.logger?.info("new data directory: drew its Raft id", { name, nodeId });
+    // A data directory is one member's: started under another name, it would be taken for a new
+    // member and evict the one whose name it now claims.
+    const storedName = stateFile.state.names?.[nodeId];
+    if (stateFile.existed && storedName !== undefined && storedName !== name) {
+      throw new InvalidConfigError(`${options.dataDir} belongs to node ${storedName}, not ${name}: start it with --node-id ${storedName}, or give ${name} a new data directory`);
+    }
     const log = await Log.open(
       join(options.dataDir, "log"),
       { ...options.log, initialOffset: stateFile.state.snapshot.index, durability: "fsync" },
