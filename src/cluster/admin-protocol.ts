@@ -26,8 +26,11 @@ export type AdminRequest =
   | { readonly op: "removed"; readonly nodeId: number; readonly leaderId: number };
 
 export type AdminResponse =
-  /** `member` answers a "member" request; `names` are the members' names by Raft id. */
-  | { readonly ok: true; readonly addresses: Readonly<Record<string, string>>; readonly names?: Readonly<Record<string, string>>; readonly member?: boolean }
+  /**
+   * `member` answers a "member" request, with `leaderId`, the Raft id of the leader answering (a node
+   * believes a "no" only from a leader it knows); `names` are the members' names by Raft id.
+   */
+  | { readonly ok: true; readonly addresses: Readonly<Record<string, string>>; readonly names?: Readonly<Record<string, string>>; readonly member?: boolean; readonly leaderId?: number }
   | { readonly ok: false; readonly error: string; readonly leaderAddress?: string };
 
 function frame(document: unknown): Buffer {

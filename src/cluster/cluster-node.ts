@@ -535,7 +535,7 @@ export class ClusterNode {
     }
     if (request.op === "member") {
       const { membership } = this.replica.status();
-      return { ok: true, addresses: this.addresses, member: membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId) };
+      return { ok: true, addresses: this.addresses, member: membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId), leaderId: this.nodeId };
     }
     await this.admit(request);
     return { ok: true, addresses: this.addresses, names: this.names };
