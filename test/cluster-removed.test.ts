@@ -9,6 +9,7 @@ import { describe, test } from "node:test";
 import { promisify } from "node:util";
 import { LoghouseClient } from "../src/client/client.ts";
 import { NodeRemovedError, RpcCode } from "../src/errors.ts";
+import { Server_Liveness } from "../src/gen/log/v1/log_pb.ts";
 import { BIN, startNode, stopNode } from "./support/node-process.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -82,4 +83,32 @@ describe("a removed node", { timeout: 120_000 }, () => {
     await node.waitForLine((line) => line.msg === "removed from the cluster: no longer serving", 15_000);
     await servesNothing(client);
   });
+});
+
+test("leave is refused when the voters left could not reach a quorum, or when it names the leader, with a clear INVALID_ARGUMENT", { timeout: 120_000 }, async (t) => {
+  const cluster = new ProcessCluster(await tempDir(t));
+  cleanup(t, () => cluster.stopAll());
+  await cluster.form();
+  const leader = await cluster.leader();
+  const [down, asked] = [1, 2, 3].filter((id) => id !== leader) as [number, number];
+  const run = async (nodeId: number) => promisify(execFile)(BIN, ["leave", "--server", cluster.address(leader), "--node-id", String(nodeId)]).then(
+    () => ({ code: 0, stderr: "" }),
+    (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+  );
+  // Before: "transfer leadership before removing the leader" came back as CLUSTER_UNAVAILABLE, a "retry later".
+  const ofLeader = await run(leader);
+  assert.equal(ofLeader.code, 1, ofLeader.stderr);
+  assert.match(ofLeader.stderr, /^loghouse: INVALID_ARGUMENT: transfer leadership before removing the leader/);
+
+  await cluster.signal(down, "SIGTERM");
+  await waitUntilAsync(`the leader to see node ${down} down`, async () => {
+    const servers = await cluster.client(leader).servers();
+    return servers.find((server) => server.id === String(down))?.liveness !== Server_Liveness.ALIVE;
+  }, 20_000);
+  // Before: {"left":N}, exit 0, and the two voters left (one of them down) could elect no leader.
+  const refused = await run(asked);
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(refused.stderr, new RegExp(`^loghouse: INVALID_ARGUMENT: removing node ${asked} would leave 1 of its 2 voters alive, fewer than their quorum of 2`));
+  assert.equal((await cluster.client(leader).servers()).filter((server) => server.liveness === Server_Liveness.ALIVE).length, 2, "the live voters are still members");
+  await cluster.client(leader).produce(Buffer.from("still writable"));
 });

@@ -26,7 +26,7 @@ import {
 } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { applyMembershipChange, decodeMembershipChange, defaultRaftLimits, EntryType, MembershipChangeKind, ProposeRejection, Role, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
-import { describeMembershipChange } from "../raft/membership.ts";
+import { describeMembershipChange, quorumOf } from "../raft/membership.ts";
 import { Log, type LogConfig, type ProducerLimits } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
@@ -596,15 +596,46 @@ export class ClusterNode {
     this.requireLeader();
     const nodeId = this.memberIdOf(member);
     const { membership } = this.replica.status();
-    if (!membership.voters.includes(nodeId) && !membership.learners.includes(nodeId)) throw new InvalidArgumentError(`node ${nodeId} is not a member`);
-    await this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId });
+    if (!membership.voters.includes(nodeId) && !membership.learners.includes(nodeId)) throw new InvalidArgumentError(`node ${this.nameOf(nodeId)} is not a member`);
+    if (membership.voters.includes(nodeId)) {
+      // The voters left must still reach a quorum of their own: with another voter down, removing a
+      // live one left a cluster that could elect no leader (and the removal answered success).
+      const remaining = membership.voters.filter((id) => id !== nodeId);
+      const gossipLiveness = this.gossip?.liveness();
+      const alive = remaining.filter((id) => id === this.nodeId || (gossipLiveness?.(id) ?? this.liveness.of(id, true)) === "alive");
+      if (remaining.length > 0 && alive.length < quorumOf(remaining.length)) {
+        throw new InvalidArgumentError(
+          `removing node ${this.nameOf(nodeId)} would leave ${alive.length} of its ${remaining.length} voters alive, fewer than their quorum of ${quorumOf(remaining.length)}: bring the others back first`,
+        );
+      }
+    }
+    await this.operatorChange(() => this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId }));
+  }
+
+  /**
+   * Runs an operator's change; a refusal that is the operator's to fix (a change that does not apply,
+   * a transfer to a node that cannot take over) is InvalidArgumentError, not "unavailable, retry".
+   */
+  private async operatorChange<T>(change: () => Promise<T> | T): Promise<T> {
+    try {
+      return await change();
+    } catch (error) {
+      const refused = error instanceof ProposalRefusedError && (error.reason === ProposeRejection.InvalidMembershipChange || error.reason === ProposeRejection.InvalidTransferTarget);
+      if (!refused) throw error;
+      throw new InvalidArgumentError(this.withNames(error.message.replace(/^proposal refused: [a-z-]+ /, "")), { cause: error });
+    }
+  }
+
+  /** `text` with each Raft id of a known node shown as its name ("node 8714957817" becomes "node n-3"). */
+  private withNames(text: string): string {
+    return text.replace(/node (\d+)/g, (whole, id: string) => (this.names[id] === undefined ? whole : `node ${this.names[id]}`));
   }
 
   /** Hands leadership to voter `to` (on the leader) and waits, for up to TRANSFER_WAIT_ATTEMPTS_MAX short pauses, until this node has stepped down. */
   async transferLeadership(member: string): Promise<void> {
     this.requireLeader();
     const to = this.memberIdOf(member);
-    this.replica.transferLeadership(to);
+    await this.operatorChange(() => this.replica.transferLeadership(to));
     for (let attempt = 1; this.replica.isLeader; attempt++) {
       if (attempt > TRANSFER_WAIT_ATTEMPTS_MAX) throw new ClusterUnavailableError(`leadership did not move to node ${to} in time (is it up and caught up?)`);
       await delay(50, undefined, { signal: this.closing.signal });
