@@ -11,12 +11,14 @@ import { applyMembershipChange, MembershipChangeKind, type Membership } from "..
 const names: Readonly<Record<number, string>> = { 11: "n-a", 22: "n-b", 33: "n-c" };
 const nameOf = (id: number): string | undefined => names[id];
 const leader = 11;
+/** No member is heard from: every old Raft id has gone silent (its node lost its data directory). */
+const silent = (): boolean => false;
 
 /** Takes every step to admit `candidate` from `membership`, applying each change; returns the kinds of change and the membership at the end. */
 function admit(membership: Membership, candidate: JoinCandidate): { steps: string[]; membership: Membership; last: AdmissionStep } {
   const steps: string[] = [];
   for (;;) {
-    const step = nextAdmissionStep(membership, (id) => (id === candidate.nodeId ? candidate.name : nameOf(id)), leader, candidate);
+    const step = nextAdmissionStep(membership, (id) => (id === candidate.nodeId ? candidate.name : nameOf(id)), leader, candidate, silent);
     if (step.kind !== "propose") return { steps, membership, last: step };
     steps.push(`${step.change.kind === MembershipChangeKind.RemoveNode ? "remove" : "add-learner"} ${step.change.nodeId}`);
     const next = applyMembershipChange(membership, step.change);
@@ -27,7 +29,7 @@ function admit(membership: Membership, candidate: JoinCandidate): { steps: strin
 }
 
 test("a new name joins as a learner, its name and address carried in the change", () => {
-  const step = nextAdmissionStep({ voters: [11], learners: [] }, nameOf, leader, { name: "n-b", nodeId: 22, address: "10.0.0.2:8400" });
+  const step = nextAdmissionStep({ voters: [11], learners: [] }, nameOf, leader, { name: "n-b", nodeId: 22, address: "10.0.0.2:8400" }, silent);
   assert.equal(step.kind, "propose");
   assert.ok(step.kind === "propose");
   assert.deepEqual(step.change, { kind: MembershipChangeKind.AddLearner, nodeId: 22, address: "n-b@10.0.0.2:8400" });
@@ -48,9 +50,20 @@ test("an old learner under the name is replaced the same way; a member under its
 });
 
 test("the leader's name is never taken over by another Raft id", () => {
-  const step = nextAdmissionStep({ voters: [11, 22], learners: [] }, nameOf, leader, { name: "n-a", nodeId: 44, address: "a:1" });
+  const step = nextAdmissionStep({ voters: [11, 22], learners: [] }, nameOf, leader, { name: "n-a", nodeId: 44, address: "a:1" }, silent);
   assert.equal(step.kind, "refused");
   assert.match(step.reason, /two nodes share one name/);
+});
+
+test("a name whose Raft id is alive is not taken over; once that id falls silent it is", () => {
+  // Before: a second process started under a live member's name had the member removed.
+  const membership = { voters: [11, 22, 33], learners: [] };
+  const candidate = { name: "n-b", nodeId: 44, address: "a:1" };
+  const refused = nextAdmissionStep(membership, nameOf, leader, candidate, (id) => id === 22);
+  assert.equal(refused.kind, "refused");
+  assert.match(refused.reason, /name n-b belongs to Raft id 22, a live member, not to Raft id 44: two nodes share one name/);
+  const replaced = nextAdmissionStep(membership, nameOf, leader, candidate, silent);
+  assert.ok(replaced.kind === "propose" && replaced.change.kind === MembershipChangeKind.RemoveNode && replaced.change.nodeId === 22);
 });
 
 test("a member card splits at the first '@'; a bare address (no name) stays an address", () => {

@@ -36,13 +36,25 @@ export type AdmissionStep =
 
 /**
  * The next step to admit `candidate` into `membership` (as the leader `leaderId` has applied it),
- * where `nameOf` gives the name bound to each member's Raft id, if known.
+ * where `nameOf` gives the name bound to each member's Raft id, if known, and `isAlive` whether the
+ * leader hears a member's Raft traffic now. A name whose Raft id is alive is not taken over: that is
+ * a second process started under a live member's name, and removing the member would evict a healthy
+ * node. A node that lost its data directory is admitted once its old id has fallen silent.
  */
-export function nextAdmissionStep(membership: Membership, nameOf: (nodeId: number) => string | undefined, leaderId: number, candidate: JoinCandidate): AdmissionStep {
+export function nextAdmissionStep(
+  membership: Membership,
+  nameOf: (nodeId: number) => string | undefined,
+  leaderId: number,
+  candidate: JoinCandidate,
+  isAlive: (nodeId: number) => boolean,
+): AdmissionStep {
   const { name, nodeId } = candidate;
   const members = [...membership.voters, ...membership.learners];
   const stale = members.find((id) => id !== nodeId && nameOf(id) === name);
   if (stale === leaderId) return { kind: "refused", reason: `name ${name} belongs to the leader (Raft id ${leaderId}), not to Raft id ${nodeId}: two nodes share one name` };
+  if (stale !== undefined && isAlive(stale)) {
+    return { kind: "refused", reason: `name ${name} belongs to Raft id ${stale}, a live member, not to Raft id ${nodeId}: two nodes share one name (a node that lost its data directory is admitted once its old one is down)` };
+  }
   if (stale !== undefined) {
     const role = membership.voters.includes(stale) ? "voter" : "learner";
     return {

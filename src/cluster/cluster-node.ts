@@ -549,7 +549,8 @@ export class ClusterNode {
   private async admit(candidate: JoinCandidate): Promise<void> {
     const fields = { name: candidate.name, nodeId: candidate.nodeId };
     for (let step = 1; ; step++) {
-      const next = nextAdmissionStep(this.replica.status().membership, (id) => this.names[id], this.nodeId, candidate);
+      // Raft's liveness, not gossip's: gossip knows members by name, which the candidate shares.
+      const next = nextAdmissionStep(this.replica.status().membership, (id) => this.names[id], this.nodeId, candidate, (id) => this.liveness.of(id, true) === "alive");
       if (next.kind === "refused") {
         this.logger.warn("join refused", { ...fields, reason: next.reason });
         throw new InvalidArgumentError(next.reason);

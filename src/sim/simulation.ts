@@ -613,7 +613,8 @@ export class Simulation {
     if (membership?.voters.includes(server.id) === true) return this.log(`rejoin ${server.id}: a voter`);
     this.queue.schedule(100, () => this.rejoin(server, state));
     if (leader === undefined || replica === null || membership === undefined || !server.isUp) return;
-    const step = nextAdmissionStep(membership, (id) => this.servers.get(id)?.name, leader.id, { name: server.name, nodeId: server.id, address: addressOf(server.id) });
+    // A server's old Raft id is never alive here: it took a new one when its disk was lost.
+    const step = nextAdmissionStep(membership, (id) => this.servers.get(id)?.name, leader.id, { name: server.name, nodeId: server.id, address: addressOf(server.id) }, () => false);
     assert(step.kind !== "refused", `admission refused: ${step.reason}`);
     if (step.kind === "admitted" && !server.admitted) {
       this.log(`rejoin ${server.id}: admitted`);
