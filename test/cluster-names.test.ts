@@ -7,10 +7,11 @@
 // variable, a configuration error).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readFile, rm } from "node:fs/promises";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
+import { RaftStateFile } from "../src/cluster/raft-state-file.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { freePort } from "./support/free-port.ts";
 import { startNode, stopNode, type NodeProcess } from "./support/node-process.ts";
@@ -190,4 +191,24 @@ test("a member's data directory started under another name is refused: it would 
   const renamed = await runCli(["serve", "--data-dir", cluster.dataDir("n-a"), "--listen", cluster.address("n-a"), "--node-id", "n-b"]);
   assert.equal(renamed.code, 1, renamed.stderr);
   assert.match(renamed.stderr, /^loghouse: INVALID_CONFIG: .* belongs to node n-a, not n-b: start it with --node-id n-a, or give n-b a new data directory\n$/);
+});
+
+test("a data directory whose node asked to join and was never admitted is refused without --join, and with --bootstrap", async (t) => {
+  // What a first join that failed leaves: the state written before the join, no start point, no member but itself.
+  const dir = join(await tempDir(t), "never-joined");
+  const port = await freePort();
+  const stateFile = await RaftStateFile.open(join(dir, "raft-state.json"), {
+    nodeId: 77,
+    snapshot: { index: 0, term: 0, membership: { voters: [], learners: [] } },
+    addresses: { 77: `127.0.0.1:${port}` },
+    names: { 77: "n-x" },
+  });
+  await mkdir(dir, { recursive: true });
+  await stateFile.update({});
+  // Before: without --join it served as SERVING with no members and no leader, for good; --bootstrap was ignored.
+  for (const extra of [[], ["--bootstrap"]]) {
+    const refused = await runCli(["serve", "--data-dir", dir, "--listen", `127.0.0.1:${port}`, "--node-id", "n-x", ...extra]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /^loghouse: INVALID_CONFIG: .* holds a node that asked to join a cluster and was never admitted: start it with --join MEMBER/);
+  }
 });

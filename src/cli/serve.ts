@@ -348,6 +348,7 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger, trace
     name,
     address,
     bootstrap,
+    joining: contacts.length > 0,
     log: config.log,
     // A batch's mark is one more entry of its proposal.
     limits: { proposalEntriesMax: batchRecordsMax + 1, uncommittedEntriesMax: Math.max(100_000, 4 * batchRecordsMax) },

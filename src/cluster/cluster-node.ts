@@ -60,6 +60,11 @@ export interface ClusterNodeOptions {
   readonly address: string;
   /** Start a new cluster with this node as its only voter (ignored once the node has state). */
   readonly bootstrap?: boolean;
+  /**
+   * Whether this start names members to join through (--join). When false, a data directory whose
+   * node asked to join and was never admitted is refused: with no one to ask, it would wait forever.
+   */
+  readonly joining?: boolean;
   readonly tickMs?: number;
   readonly log?: Partial<LogConfig>;
   readonly limits?: Partial<RaftLimits>;
@@ -225,6 +230,15 @@ export class ClusterNode {
     if (!stateFile.existed) options.logger?.info("new data directory: drew its Raft id", { name, nodeId });
     // A data directory is one member's: started under another name, it would be taken for a new
     // member and evict the one whose name it now claims.
+    // A node whose first join failed keeps the state written before it: no start point, no member
+    // known but itself. It is no member, and --bootstrap would be ignored on it.
+    const { snapshot, addresses } = stateFile.state;
+    const neverJoined = stateFile.existed && snapshot.index === 0 && snapshot.membership.voters.length === 0 && Object.keys(addresses).length <= 1;
+    if (neverJoined && (bootstrap || options.joining === false)) {
+      throw new InvalidConfigError(
+        `${options.dataDir} holds a node that asked to join a cluster and was never admitted: start it with --join MEMBER${bootstrap ? ", or bootstrap with a new data directory" : ""}`,
+      );
+    }
     const storedName = stateFile.state.names?.[nodeId];
     if (stateFile.existed && storedName !== undefined && storedName !== name) {
       throw new InvalidConfigError(`${options.dataDir} belongs to node ${storedName}, not ${name}: start it with --node-id ${storedName}, or give ${name} a new data directory`);
