@@ -92,23 +92,32 @@ test("each pod's node is named after the pod, advertises its DNS name, and joins
   assert.deepEqual(container.command, ["/bin/sh", "-c"]);
   const dir = await tempDir(t);
   const fake = join(dir, "loghouse");
-  // A stand-in for the CLI: `status` answers as $CLUSTER_UP says; `serve` prints its arguments.
-  writeFileSync(fake, '#!/bin/sh\nif [ "$1" = status ]; then [ "$CLUSTER_UP" = yes ]; exit $?; fi\nfor arg in "$@"; do printf "%s\\n" "$arg"; done\n');
+  // A stand-in for the CLI: `status` answers as $CLUSTER_UP says (yes: SERVING; no: nothing there;
+  // repairing: a pod that answers NOT_SERVING); `serve` prints its arguments.
+  writeFileSync(
+    fake,
+    '#!/bin/sh\nif [ "$1" = status ]; then\n  case "$CLUSTER_UP" in\n    yes) exit 0 ;;\n    repairing) echo \'{"health":"NOT_SERVING"}\'; exit 1 ;;\n    *) echo "loghouse: UNAVAILABLE: cannot reach the node" >&2; exit 1 ;;\n  esac\nfi\nfor arg in "$@"; do printf "%s\\n" "$arg"; done\n',
+  );
   chmodSync(fake, 0o755);
   const peers = `${set.spec.serviceName}.streams.svc.cluster.local`;
-  const argsOf = (ordinal: number, dataDir: string, clusterUp = false): string[] =>
-    execFileSync("/bin/sh", ["-c", container.args[0]], { env: { PATH: `${dir}:/usr/bin:/bin`, POD_NAME: `${set.metadata.name}-${ordinal}`, POD_NAMESPACE: "streams", LOGHOUSE_DATA_DIR: dataDir, CLUSTER_UP: clusterUp ? "yes" : "no" }, encoding: "utf8" }).trimEnd().split("\n");
+  const argsOf = (ordinal: number, dataDir: string, clusterUp: "yes" | "no" | "repairing" = "no"): string[] =>
+    execFileSync("/bin/sh", ["-c", container.args[0]], { env: { PATH: `${dir}:/usr/bin:/bin`, POD_NAME: `${set.metadata.name}-${ordinal}`, POD_NAMESPACE: "streams", LOGHOUSE_DATA_DIR: dataDir, CLUSTER_UP: clusterUp }, encoding: "utf8" }).trimEnd().split("\n");
   const fresh = join(dir, "fresh");
   assert.deepEqual(argsOf(0, fresh), ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`, "--bootstrap"]);
   // Pod 0 that lost its volume while the others serve joins them: before, it bootstrapped a second
   // cluster at its old address, which took acknowledged writes the cluster never had.
-  assert.deepEqual(argsOf(0, fresh, true), ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`, "--join", `logs-loghouse-1.${peers}:8400,logs-loghouse-2.${peers}:8400`]);
+  const joinOthers = ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`, "--join", `logs-loghouse-1.${peers}:8400,logs-loghouse-2.${peers}:8400`];
+  assert.deepEqual(argsOf(0, fresh, "yes"), joinOthers);
+  // A pod that answers NOT_SERVING is there all the same: no second cluster beside it.
+  assert.deepEqual(argsOf(0, fresh, "repairing"), joinOthers);
   assert.deepEqual(argsOf(2, fresh), ["serve", "--node-id", "logs-loghouse-2", "--advertise", `logs-loghouse-2.${peers}:8400`, "--join", `logs-loghouse-0.${peers}:8400`]);
   assert.deepEqual(argsOf(11, fresh).slice(0, 3), ["serve", "--node-id", "logs-loghouse-11"]);
   // A pod restarting with its volume resumes from its state: pod 0 does not bootstrap again, the
   // others join again (a member is left as it is; one stopped before its first join is admitted).
   writeFileSync(join(dir, "raft-state.json"), "{}");
   assert.deepEqual(argsOf(0, dir), ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`]);
+  // With the others up it joins them: a member is left as it is, and one whose first join failed joins now.
+  assert.deepEqual(argsOf(0, dir, "yes"), joinOthers);
   assert.deepEqual(argsOf(1, dir), ["serve", "--node-id", "logs-loghouse-1", "--advertise", `logs-loghouse-1.${peers}:8400`, "--join", `logs-loghouse-0.${peers}:8400`]);
   // Every flag the script passes, and every variable the pod sets, is one `loghouse serve` takes.
   const flags = new Set(Object.keys(COMMANDS.serve!.options));

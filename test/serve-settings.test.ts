@@ -27,6 +27,11 @@ test("--bootstrap beside a join list from the environment or the config file is 
   // Before: the node bootstrapped a cluster of its own beside the one it was told to join.
   await assert.rejects(resolveServeSettings(flags, { LOGHOUSE_JOIN: "10.0.0.1:8400" }), refusal(/--bootstrap starts a new cluster and --join \(or LOGHOUSE_JOIN, or join in the config file\) enters one/));
   await assert.rejects(resolveServeSettings({ ...flags, config }, {}), refusal(/--bootstrap starts a new cluster/));
+  // A member that has its state ignores --bootstrap: a seed node keeping it beside a shared LOGHOUSE_JOIN restarts.
+  await mkdir(flags["data-dir"], { recursive: true });
+  await writeFile(join(flags["data-dir"], "raft-state.json"), "{}");
+  assert.deepEqual((await resolveServeSettings(flags, { LOGHOUSE_JOIN: "10.0.0.1:8400" })).cluster?.join, ["10.0.0.1:8400"]);
+  await assert.rejects(resolveServeSettings({ ...flags, join: "10.0.0.1:8400" }, {}), refusal(/--bootstrap starts a new cluster/));
   await assert.rejects(resolveServeSettings({ ...flags, bootstrap: undefined, join: " , " }, {}), refusal(/--join must name at least one member/));
   // Before: taken, and a member failed on it only after writing its state.
   await assert.rejects(resolveServeSettings({ ...flags, "advertise": "not an address" }, {}), refusal(/advertise must be HOST:PORT/));

@@ -3,15 +3,17 @@
 // the first that sets a value wins. Logs are JSON lines on stdout (pino); --otlp-endpoint turns on
 // traces. SIGTERM or SIGINT drains the server (and sends the last spans) and exits 0; a second
 // signal exits at once.
-import { readdir, readFile, stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { splitAddressList } from "../client/address-list.ts";
 import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
+import { RaftStateFile } from "../cluster/raft-state-file.ts";
 import { InvalidConfigError, UsageError } from "../errors.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, resolveServerConfig, type ServerConfigInput } from "../server/config.ts";
 import { ClusterMember } from "../server/cluster-member.ts";
 import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/logger.ts";
 import { LoghouseServer } from "../server/server.ts";
+import { Log } from "../storage/index.ts";
 import { otlpTracesUrl, startTracing, type Tracer } from "../observability/tracing.ts";
 import { NodeMetrics } from "../observability/node-metrics.ts";
 import { defaultGossipConfig, validateGossipConfig, type GossipConfig } from "../membership/gossip-config.ts";
@@ -123,19 +125,6 @@ export interface ClusterGossipSettings {
   readonly minVoters: number;
 }
 
-/** Whether `dataDir` already holds a cluster member's state (a restart without --bootstrap or --join). */
-async function hasClusterState(dataDir: string): Promise<boolean> {
-  return stat(join(dataDir, "raft-state.json")).then(
-    () => true,
-    () => false,
-  );
-}
-
-/** Whether `dataDir` holds a single node's segments (a cluster member's log is in its "log" folder). */
-async function holdsStandaloneLog(dataDir: string): Promise<boolean> {
-  const names = await readdir(dataDir).catch(() => []);
-  return names.some((name) => name.endsWith(".store"));
-}
 
 /** The node's name (`--node-id`), required of a cluster member; its Raft id is drawn by its data directory. */
 function clusterNodeName(nodeId: string | undefined): string {
@@ -264,14 +253,17 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   if (advertise !== undefined) parseHostPort(advertise, "advertise");
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
   const join = pick(flags.join, "LOGHOUSE_JOIN", file.join);
-  // Whatever names the join list (flag, LOGHOUSE_JOIN or the config file): both would make a second cluster.
-  if (flags.bootstrap === true && join !== undefined) throw new InvalidConfigError("--bootstrap starts a new cluster and --join (or LOGHOUSE_JOIN, or join in the config file) enters one: give one of them");
   const joinAddresses = join === undefined ? [] : splitAddressList(join);
   if (join !== undefined && joinAddresses.length === 0) throw new InvalidConfigError(`--join must name at least one member as HOST:PORT, got ${JSON.stringify(join)}`);
   for (const address of joinAddresses) parseHostPort(address, "join");
-  const resuming = await hasClusterState(dataDir);
+  const resuming = await RaftStateFile.existsIn(dataDir);
+  // Both flags are a contradiction; --bootstrap beside a join list from LOGHOUSE_JOIN or the config
+  // file would make a second cluster, unless the node has its state already (--bootstrap is then ignored).
+  if (flags.bootstrap === true && (flags.join !== undefined || (join !== undefined && !resuming))) {
+    throw new InvalidConfigError("--bootstrap starts a new cluster and --join (or LOGHOUSE_JOIN, or join in the config file) enters one: give one of them");
+  }
   const clustered = flags.bootstrap === true || join !== undefined || resuming;
-  if (clustered && !resuming && (await holdsStandaloneLog(dataDir))) {
+  if (clustered && !resuming && (await Log.existsIn(dataDir))) {
     throw new InvalidConfigError(`${dataDir} holds a single node's log, which a cluster member would not serve (it keeps its own in ${dataDir}/log): give a new --data-dir`);
   }
   const security = securitySettings(flags, env, file);
@@ -299,7 +291,7 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const settings = await resolveServeSettings(flags, process.env);
   const logger = jsonLogger(undefined, settings.logLevel);
   for (const name of unknownEnvironmentNames(process.env)) {
-    logger.warn("unknown environment variable ignored: a setting misspelt here is not set (LOGHOUSE_TLS_CERT, not LOGHOUSE_TLS_CERT_FILE)", { name });
+    logger.warn("unknown environment variable ignored: if it was meant as a setting (misspelt?), that setting is not set", { name });
   }
   const tracer = settings.otlpTracesUrl === undefined ? undefined : await startTracing({ tracesUrl: settings.otlpTracesUrl, nodeId: String(settings.cluster?.name ?? settings.input.nodeId ?? "loghouse"), logger });
   const traced = tracer === undefined ? {} : { tracer };

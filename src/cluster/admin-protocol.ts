@@ -27,10 +27,11 @@ export type AdminRequest =
 
 export type AdminResponse =
   /**
-   * `member` answers a "member" request, with `leaderId`, the Raft id of the leader answering (a node
-   * believes a "no" only from a leader it knows); `names` are the members' names by Raft id.
+   * `member` answers a "member" request, with `known`: whether the leader answering has ever known
+   * the asker (a node believes a "no" only from a leader of its own cluster); `names` are the
+   * members' names by Raft id.
    */
-  | { readonly ok: true; readonly addresses: Readonly<Record<string, string>>; readonly names?: Readonly<Record<string, string>>; readonly member?: boolean; readonly leaderId?: number }
+  | { readonly ok: true; readonly addresses: Readonly<Record<string, string>>; readonly names?: Readonly<Record<string, string>>; readonly member?: boolean; readonly known?: boolean }
   | { readonly ok: false; readonly error: string; readonly leaderAddress?: string };
 
 function frame(document: unknown): Buffer {

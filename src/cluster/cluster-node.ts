@@ -217,7 +217,7 @@ export class ClusterNode {
     }
     // A new data directory draws its Raft id, written with the first state before the node talks to anyone.
     const drawn = randomInt(1, RAFT_ID_LIMIT);
-    const stateFile = await RaftStateFile.open(join(options.dataDir, "raft-state.json"), {
+    const stateFile = await RaftStateFile.open(join(options.dataDir, RaftStateFile.FILE_NAME), {
       nodeId: drawn,
       // A new cluster starts from a start point at index 1 holding its first membership; a joining
       // node starts empty and receives that start point from the leader.
@@ -236,7 +236,7 @@ export class ClusterNode {
     const neverJoined = stateFile.existed && snapshot.index === 0 && snapshot.membership.voters.length === 0 && Object.keys(addresses).length <= 1;
     if (neverJoined && (bootstrap || options.joining === false)) {
       throw new InvalidConfigError(
-        `${options.dataDir} holds a node that asked to join a cluster and was never admitted: start it with --join MEMBER${bootstrap ? ", or bootstrap with a new data directory" : ""}`,
+        `${options.dataDir} holds a node that asked to join a cluster and may never have been admitted (it kept no answer): start it with --join MEMBER${bootstrap ? ", or bootstrap with a new data directory" : ""}`,
       );
     }
     const storedName = stateFile.state.names?.[nodeId];
@@ -549,7 +549,9 @@ export class ClusterNode {
     }
     if (request.op === "member") {
       const { membership } = this.replica.status();
-      return { ok: true, addresses: this.addresses, member: membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId), leaderId: this.nodeId };
+      // Every node ever admitted keeps its address here, so a leader that never knew the asker leads another cluster.
+      const known = this.addresses[request.nodeId] !== undefined;
+      return { ok: true, addresses: this.addresses, member: membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId), known };
     }
     await this.admit(request);
     return { ok: true, addresses: this.addresses, names: this.names };
@@ -611,7 +613,7 @@ export class ClusterNode {
     this.requireLeader();
     const nodeId = this.memberIdOf(member);
     const { membership } = this.replica.status();
-    if (!membership.voters.includes(nodeId) && !membership.learners.includes(nodeId)) throw new InvalidArgumentError(`node ${this.nameOf(nodeId)} is not a member`);
+    if (!membership.voters.includes(nodeId) && !membership.learners.includes(nodeId)) throw new InvalidArgumentError(`node ${member} is not a member`);
     if (membership.voters.includes(nodeId)) {
       // The voters left must still reach a quorum of their own: with another voter down, removing a
       // live one left a cluster that could elect no leader (and the removal answered success).
@@ -641,9 +643,14 @@ export class ClusterNode {
     }
   }
 
-  /** `text` with each Raft id of a known node shown as its name ("node 8714957817" becomes "node n-3"). */
+  /**
+   * `text` with each Raft id of a current member shown as its name ("node 8714957817" becomes "node
+   * n-3"); an old id stays a number, since a name that rejoined after losing its disk is bound to a new one.
+   */
   private withNames(text: string): string {
-    return text.replace(/node (\d+)/g, (whole, id: string) => (this.names[id] === undefined ? whole : `node ${this.names[id]}`));
+    const { voters, learners } = this.replica.status().membership;
+    const members = new Set([...voters, ...learners].map(String));
+    return text.replace(/node (\d+)/g, (whole, id: string) => (members.has(id) && this.names[id] !== undefined ? `node ${this.names[id]}` : whole));
   }
 
   /** Hands leadership to voter `to` (on the leader) and waits, for up to TRANSFER_WAIT_ATTEMPTS_MAX short pauses, until this node has stepped down. */

@@ -9,7 +9,8 @@
 // in the background at most every COMMIT_WRITE_INTERVAL_MS, so that a busy log does not pay two
 // extra fsyncs per batch for it.
 import assert from "node:assert/strict";
-import { dirname } from "node:path";
+import { stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { DataLossError, LogClosedError } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { emptyHardState, type HardState, type SnapshotPoint } from "../raft/index.ts";
@@ -94,6 +95,17 @@ export interface RaftStateFileDependencies {
 }
 
 export class RaftStateFile {
+  /** The state file's name in a cluster member's data directory (its log is in the "log" folder beside it). */
+  static readonly FILE_NAME = "raft-state.json";
+
+  /** Whether `dataDir` is a cluster member's: it holds the state file. */
+  static existsIn(dataDir: string): Promise<boolean> {
+    return stat(join(dataDir, RaftStateFile.FILE_NAME)).then(
+      () => true,
+      () => false,
+    );
+  }
+
   private writing: Promise<void> = Promise.resolve();
   /** The newest commit index noted but not yet written, if any. */
   private notedCommit: number | undefined;

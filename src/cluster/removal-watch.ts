@@ -80,12 +80,12 @@ export class RemovalWatch {
     for (let attempt = 0; attempt < MEMBER_CHECK_ATTEMPTS_MAX && contacts.length > 0 && !signal.aborted; attempt++) {
       try {
         const answer = await askLeader(contacts[attempt % contacts.length]!, { op: "member", nodeId }, undefined, undefined, this.options.peerTls());
-        // A "no" counts only from a leader this node knows: a node that answers as leader of a cluster
-        // of its own (a member's address taken by a node that bootstrapped afresh after losing its
-        // disk) removed a healthy member, which stopped serving. An answer that names no leader
+        // A "no" counts only from a leader that has known this node: one that never did leads another
+        // cluster (a member's address taken by a node that bootstrapped afresh after losing its disk),
+        // and its "no" removed a healthy member, which stopped serving. An answer without `known`
         // comes from an older version, and is believed as it was.
-        if (answer.member === false && answer.leaderId !== undefined && this.options.addresses()[answer.leaderId] === undefined) {
-          logger.warn("a node this one does not know as a member answered as leader that it is not a member: ignored (another cluster at a member's address?)", { leaderId: answer.leaderId });
+        if (answer.member === false && answer.known === false) {
+          logger.warn("a leader that has never known this node answered that it is not a member: ignored (another cluster at a member's address?)");
         } else if (answer.member === false) {
           this.settled = true;
           this.options.onRemoved(`node ${nodeId} was removed from the cluster; ask another member`);

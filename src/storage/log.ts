@@ -137,6 +137,11 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    * store lacks read as DataLossError (the log still opens). Every file created or removed on the
    * way is made durable (the directory is fsynced) before the log is returned.
    */
+  /** Whether `directory` holds a log (its segments), found without opening or creating anything. */
+  static existsIn(directory: string): Promise<boolean> {
+    return Segment.anyIn(directory);
+  }
+
   static async open(directory: string, overrides: Partial<LogConfig> = {}, dependencies: LogDependencies = {}): Promise<Log> {
     const config = resolveLogConfig(overrides);
     const { segments, lockFd, recovery } = await openSegments(directory, config);

@@ -1,7 +1,7 @@
 // A segment as the log sees it: the native files plus what has been reserved in them by appends
 // that are queued but not yet written.
 import assert from "node:assert/strict";
-import { rename, rm, stat } from "node:fs/promises";
+import { readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DataLossError } from "../errors.ts";
 import { INDEX_ENTRIES_HARD_MAX } from "./config.ts";
@@ -131,6 +131,12 @@ export class Segment {
       const target = join(directory, fileName(baseOffset, suffix));
       await rename(target + Segment.REWRITE_SUFFIX, target);
     }
+  }
+
+  /** Whether `directory` holds a segment (a log to open there), without opening or creating anything. */
+  static async anyIn(directory: string): Promise<boolean> {
+    const names = await readdir(directory).catch(() => [] as string[]);
+    return names.some((name) => name.endsWith(SUFFIXES[0]));
   }
 
   /** Size of a segment's store file on disk, without opening the segment. */
