@@ -618,8 +618,10 @@ export class ClusterNode {
       // The voters left must still reach a quorum of their own: with another voter down, removing a
       // live one left a cluster that could elect no leader (and the removal answered success).
       const remaining = membership.voters.filter((id) => id !== nodeId);
+      // Alive only if both views say so: gossip keeps a killed node alive for seconds, and Raft's view
+      // of a node never heard since this one started counts it alive for its first window.
       const gossipLiveness = this.gossip?.liveness();
-      const alive = remaining.filter((id) => id === this.nodeId || (gossipLiveness?.(id) ?? this.liveness.of(id, true)) === "alive");
+      const alive = remaining.filter((id) => id === this.nodeId || (this.liveness.of(id, true) === "alive" && (gossipLiveness?.(id) ?? "alive") === "alive"));
       if (remaining.length > 0 && alive.length < quorumOf(remaining.length)) {
         throw new InvalidArgumentError(
           `removing node ${this.nameOf(nodeId)} would leave ${alive.length} of its ${remaining.length} voters alive, fewer than their quorum of ${quorumOf(remaining.length)}: bring the others back first`,
