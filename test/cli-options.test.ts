@@ -75,6 +75,11 @@ test("usage errors exit 2 and runtime errors exit 1, each with one line naming t
   const missing = await runCli(["produce", "--server", server.address, "--file", "/nonexistent/file"]);
   assert.equal(missing.code, 1);
   assert.equal(missing.stderr, "loghouse: ENOENT: open /nonexistent/file failed\n");
+  // A port already taken says which (before: "EADDRINUSE: listen failed").
+  const [host, port] = server.address.split(":");
+  const taken = await runCli(["serve", "--data-dir", join(await tempDir(t), "other"), "--listen", server.address]);
+  assert.equal(taken.code, 1, taken.stderr);
+  assert.equal(taken.stderr, `loghouse: EADDRINUSE: listen ${host}:${port} failed\n`);
 });
 
 test("base64 input is taken only when it is exactly the encoding of its bytes, padded or not", () => {

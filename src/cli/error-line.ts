@@ -11,9 +11,11 @@ export function errorLine(error: unknown): string {
     return "DEADLINE_EXCEEDED: the node did not answer within the deadline (--timeout)";
   }
   if (error instanceof LoghouseError) return `${error.code}: ${oneLine(error.message)}`;
-  const system = error as Partial<NodeJS.ErrnoException>;
+  const system = error as Partial<NodeJS.ErrnoException> & { address?: string; port?: number };
   if (typeof system.code === "string" && typeof system.syscall === "string") {
-    return `${system.code}: ${system.syscall}${system.path === undefined ? "" : ` ${system.path}`} failed`;
+    // Where: a file, or an address (a port already taken says which; a UDP bind is gossip's port).
+    const where = system.path ?? (system.address === undefined ? undefined : `${system.address}${system.port === undefined ? "" : `:${system.port}`}`);
+    return `${system.code}: ${system.syscall}${where === undefined ? "" : ` ${where}`} failed${system.syscall === "bind" ? " (the UDP port gossip shares with the node's port)" : ""}`;
   }
   // Anything else is a defect in loghouse itself: say so, with the first line of what happened.
   return `UNEXPECTED: ${oneLine(error instanceof Error ? `${error.name}: ${error.message}` : String(error))}`;
