@@ -11,7 +11,7 @@ import { test, type TestContext } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
 import { ClusterClient } from "../src/client/cluster-client.ts";
 import { Backoff } from "../src/client/retry-policy.ts";
-import { InvalidArgumentError, RpcCode, RpcError } from "../src/errors.ts";
+import { ClusterUnavailableError, InvalidArgumentError, RpcCode, RpcError } from "../src/errors.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { freePort } from "./support/free-port.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
@@ -237,4 +237,13 @@ test("backoff doubles up to its cap and is jittered below it", (t) => {
   });
   assert.ok(new Set(waits).size > 1, "the waits are jittered");
   assert.equal(new Backoff(50, 1_000, () => 0.999).delayMs(40), 999);
+});
+
+test("when no member names a leader, a write says that members answered and know none, not that the first could not be reached", async (t) => {
+  const refused = `127.0.0.1:${await freePort()}`;
+  const node = await scriptedNode(t, [], { members: (self) => [{ id: "1", rpcAddr: self, isLeader: false }] });
+  const client = new ClusterClient([refused, node.address], { callTimeoutMs: 2_000 });
+  cleanup(t, () => client.close());
+  // Before: UNAVAILABLE "cannot reach the node (connect ECONNREFUSED ...)", the first seed's reason.
+  await assert.rejects(client.produce(Buffer.from("x")), (error: unknown) => error instanceof ClusterUnavailableError && /knows no leader/.test(error.message));
 });

@@ -117,10 +117,11 @@ export class ClusterView {
     try {
       await Promise.any(answers);
     } catch (error) {
-      // Every member failed or knew no leader: say why with the first reason.
+      // Every member failed or knew no leader: say why, a member that answered first (before: the
+      // first seed's reason, so "cannot reach" hid members that were up and knew no leader).
       const reasons = (error as AggregateError).errors;
       if (reasons.every((reason) => reason instanceof NotConnectedError)) throw new MembersUnreachableError((reasons[0] as Error).message);
-      throw reasons[0];
+      throw reasons.find((reason) => reason instanceof ClusterUnavailableError) ?? reasons[0];
     }
   }
 
