@@ -36,7 +36,7 @@
 // frames' allocation included), the segment's walk of the frames before its write ≈ 0.4 ms,
 // assembling the message from its chunks ≈ 0.3 ms, decoding it ≈ 0.2 ms, the checks ≈ 0.1 ms. The
 // client spends 0.3-0.35 µs per record of CPU beside it (0.35-0.43 in the same runs when each batch
-// request took new memory: src/client/request-buffers.ts), so on two cores the batch path is bound by
+// request took new memory: src/buffer-pool.ts), so on two cores the batch path is bound by
 // CPU (client and node together), while storage alone is bound by its fsyncs: the ratio between
 // them moves with whatever else the machine runs.
 import * as grpc from "@grpc/grpc-js";

@@ -50,18 +50,20 @@ bool ReadMetadata(const Napi::CallbackInfo& info, size_t first, RecordMetadata* 
 }
 
 // encode(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, firstOffset, term, timestampMs,
-// type): Buffer of sealed frames for the values bytes[offsets[i], offsets[i] + lengths[i]), at
-// consecutive offsets from firstOffset: one full frame, then compact ones. The values may lie
-// anywhere in `bytes` (a ProduceBatch request keeps its protobuf tags and lengths between them), so
-// each is copied once, from where it lies straight into its frame, as its checksum is computed.
+// type, into: Uint8Array): writes into `into` (exactly their length) the sealed frames for the values
+// bytes[offsets[i], offsets[i] + lengths[i]), at consecutive offsets from firstOffset: one full
+// frame, then compact ones. The caller provides the memory so that it can use it again for the next
+// batch once this one is written. The values may lie anywhere in `bytes` (a ProduceBatch request
+// keeps its protobuf tags and lengths between them), so each is copied once, from where it lies
+// straight into its frame, as its checksum is computed.
 // Reading them from one buffer costs one crossing for the batch; an array of buffers would cost one
 // napi call per value.
 Napi::Value Encode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   RecordMetadata metadata;
-  if (info.Length() != 7 || !IsTypedArrayOf(info[0], napi_uint8_array) || !IsTypedArrayOf(info[1], napi_uint32_array) ||
-      !IsTypedArrayOf(info[2], napi_uint32_array) || !IsSafeInteger(info[3], kSafeIntegerMax) || !ReadMetadata(info, 4, &metadata)) {
-    ThrowTypeError(env, "encode(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, firstOffset, term, timestampMs >= 1, type)");
+  if (info.Length() != 8 || !IsTypedArrayOf(info[0], napi_uint8_array) || !IsTypedArrayOf(info[1], napi_uint32_array) ||
+      !IsTypedArrayOf(info[2], napi_uint32_array) || !IsSafeInteger(info[3], kSafeIntegerMax) || !ReadMetadata(info, 4, &metadata) || !IsTypedArrayOf(info[7], napi_uint8_array)) {
+    ThrowTypeError(env, "encode(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, firstOffset, term, timestampMs >= 1, type, into: Uint8Array)");
     return env.Undefined();
   }
   Napi::TypedArrayOf<uint8_t> bytes = info[0].As<Napi::TypedArrayOf<uint8_t>>();
@@ -87,17 +89,21 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
   }
   uint64_t offset = static_cast<uint64_t>(info[3].As<Napi::Number>().DoubleValue());
   const size_t total = kFullHeaderBytes + (count - 1) * kCompactHeaderBytes + valueBytes;
-  Napi::Buffer<uint8_t> out = Napi::Buffer<uint8_t>::New(env, total);
+  Napi::TypedArrayOf<uint8_t> into = info[7].As<Napi::TypedArrayOf<uint8_t>>();
+  if (into.ByteLength() != total) {
+    ThrowTypeError(env, "encode: into must be exactly as long as the frames");
+    return env.Undefined();
+  }
+  uint8_t* cursor = into.Data();
   const uint8_t* values = bytes.Data();
-  uint8_t* cursor = out.Data();
   WriteFullFrame(cursor, offset, metadata, values + offsets[0], lengths[0]);
   cursor += kFullHeaderBytes + lengths[0];
   for (size_t i = 1; i < count; i++) {
     WriteCompactFrame(cursor, ++offset, values + offsets[i], lengths[i]);
     cursor += kCompactHeaderBytes + lengths[i];
   }
-  assert(cursor == out.Data() + out.Length());
-  return out;
+  assert(cursor == into.Data() + total);
+  return env.Undefined();
 }
 
 // verifyFrames(frames: Uint8Array, firstOffset): number of frames, all intact, at consecutive

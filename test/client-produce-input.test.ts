@@ -1,20 +1,20 @@
 // What a produce call takes from its caller: the values as they are when the call is made (the caller
 // may reuse its array and buffers at once, even while the routing client waits or retries), checked
 // to be bytes before anything is encoded or appended; encoded into memory used again from call to
-// call (request-buffers.ts) only once a call is answered OK, so that no request is sent with
+// call (buffer-pool.ts) only once a call is answered OK, so that no request is sent with
 // another's bytes; and options spelled exactly.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
 import { ClusterClient } from "../src/client/cluster-client.ts";
-import { RequestBuffers } from "../src/client/request-buffers.ts";
+import { BufferPool } from "../src/buffer-pool.ts";
 import { InvalidArgumentError, RecordTooLargeError } from "../src/errors.ts";
 import { decodeProduceBatchRequest, ProduceBatchMessage, producerFieldBytesMax } from "../src/wire/record-codec.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { cleanup } from "./support/cleanup.ts";
 
-test("a buffer given back is taken again by a request it fits; one never given back, or too large, is not", () => {
-  const buffers = new RequestBuffers();
+test("a buffer given back is taken again by a request it fits; one never given back, or too large, is not; only what was lent comes back", () => {
+  const buffers = new BufferPool();
   const first = buffers.take(100);
   assert.equal(first.length, 100);
   const second = buffers.take(100);
@@ -39,6 +39,11 @@ test("a buffer given back is taken again by a request it fits; one never given b
   const kept = new Set(many.map((buffer) => buffer.buffer));
   const reused = Array.from({ length: 6 }, () => buffers.take(10)).filter((buffer) => kept.has(buffer.buffer));
   assert.equal(reused.length, 4, "at most four buffers are kept");
+  // Only memory it lent comes back, and only once: a second give, or a view of other memory, is a bug.
+  const lent = buffers.take(10);
+  buffers.give(lent);
+  assert.throws(() => buffers.give(lent), /given back once/);
+  assert.throws(() => buffers.give(Buffer.alloc(10)), /from take/);
 });
 
 test("concurrent batches, some refused, each store exactly their own records: the single-node client's pooled requests and the routing client's own", async (t) => {

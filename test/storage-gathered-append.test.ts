@@ -8,6 +8,7 @@ import { describe, test, type TestContext } from "node:test";
 import { BatchTooLargeError, InvalidArgumentError, RecordTooLargeError } from "../src/errors.ts";
 import { Log, type GatheredValues } from "../src/storage/index.ts";
 import { checkBatch, measureValues } from "../src/storage/append-batch.ts";
+import { encodedBytes } from "../src/storage/frame.ts";
 import { native } from "../src/storage/native.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -84,8 +85,12 @@ function randomValues(random: TestRandom): Buffer[] {
   return Array.from({ length: random.int(1, 41) }, () => random.bytes(random.int(0, 5) === 0 ? 0 : random.int(1, 300)));
 }
 
+/** Frames encoded into memory that held other bytes before (as memory used again does). */
 function encode(batch: GatheredValues, firstOffset: number, metadata: Metadata): Buffer {
-  return native.encode(batch.bytes, batch.offsets, batch.lengths, firstOffset, metadata.term, metadata.timestampMs, metadata.type);
+  const valueBytes = batch.lengths.reduce((sum, length) => sum + length, 0);
+  const into = Buffer.alloc(encodedBytes(batch.lengths.length, valueBytes), 0xee);
+  native.encode(batch.bytes, batch.offsets, batch.lengths, firstOffset, metadata.term, metadata.timestampMs, metadata.type, into);
+  return into;
 }
 
 describe("native encode of gathered values", () => {
@@ -102,13 +107,17 @@ describe("native encode of gathered values", () => {
     }
   });
 
-  test("refuses a value that runs past its bytes, and offsets and lengths of different counts", () => {
+  test("refuses a value that runs past its bytes, offsets and lengths of different counts, and memory not exactly the frames' size", () => {
     const bytes = Buffer.alloc(10);
-    assert.throws(() => native.encode(bytes, Uint32Array.of(5), Uint32Array.of(6), 0, 0, 1, 0), TypeError);
-    assert.throws(() => native.encode(bytes, Uint32Array.of(0xffff_ffff), Uint32Array.of(1), 0, 0, 1, 0), TypeError);
-    assert.throws(() => native.encode(bytes, Uint32Array.of(0, 1), Uint32Array.of(1), 0, 0, 1, 0), TypeError);
-    assert.throws(() => native.encode(bytes, new Uint32Array(0), new Uint32Array(0), 0, 0, 1, 0), TypeError);
-    assert.equal(native.encode(bytes, Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0).length, 32 + 6);
+    const into = Buffer.alloc(32 + 6);
+    assert.throws(() => native.encode(bytes, Uint32Array.of(5), Uint32Array.of(6), 0, 0, 1, 0, into), TypeError);
+    assert.throws(() => native.encode(bytes, Uint32Array.of(0xffff_ffff), Uint32Array.of(1), 0, 0, 1, 0, into), TypeError);
+    assert.throws(() => native.encode(bytes, Uint32Array.of(0, 1), Uint32Array.of(1), 0, 0, 1, 0, into), TypeError);
+    assert.throws(() => native.encode(bytes, new Uint32Array(0), new Uint32Array(0), 0, 0, 1, 0, into), TypeError);
+    assert.throws(() => native.encode(bytes, Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0, Buffer.alloc(32 + 7)), TypeError);
+    assert.throws(() => native.encode(bytes, Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0, Buffer.alloc(32 + 5)), TypeError);
+    native.encode(bytes, Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0, into);
+    assert.equal(native.verifyFrames(into, 0), 1);
   });
 });
 

@@ -88,6 +88,24 @@ describe("append and read", () => {
     for (const [i, offset] of offsets.entries()) assert.equal(log.read(offset).value.toString(), `record-${i}`);
   });
 
+  test("batches of every size in flight at once, across rotations, each store exactly their own records (frames memory is used again only once written)", async (t) => {
+    const log = await Log.open(await tempDir(t), { ...small, storeBytesMax: 16 * 1024 });
+    cleanup(t, () => log.close());
+    // Each appender sends its next batch as soon as its last is durable, so new batches are framed
+    // while earlier ones wait for their commit or are being written.
+    const stored: Array<{ first: number; batch: Buffer[] }> = [];
+    await Promise.all(
+      Array.from({ length: 6 }, async (_, appender) => {
+        for (let round = 0; round < 15; round++) {
+          const batch = values((appender * 100 + round) * 1000, 1 + ((appender * 37 + round * 53) % 300));
+          stored.push({ first: await log.append(batch), batch });
+        }
+      }),
+    );
+    for (const { first, batch } of stored) batch.forEach((value, i) => assert.equal(log.read(first + i).value.toString(), value.toString()));
+    assert.ok(log.segmentCount > 10, "the batches crossed segments");
+  });
+
   test("initialOffset starts an empty log there and is ignored once the log has segments", async (t) => {
     const dir = await tempDir(t);
     const log = await Log.open(dir, { initialOffset: 1000 });

@@ -34,6 +34,8 @@ export interface GroupCommitOptions {
   readonly onCommitted: (endOffset: number) => void;
   /** Called once when a write or sync fails; no further commit is attempted until resume(). */
   readonly onFailed: (error: unknown) => void;
+  /** Called with each buffer of frames once it is written (whether synced yet or not): nothing reads it any more. */
+  readonly onWritten: (frames: Buffer) => void;
   /** Called after each write that was synced, with its duration in seconds: the write and fdatasync, and the hand-offs to the worker thread and back. */
   readonly onSynced?: (seconds: number) => void;
 }
@@ -136,6 +138,7 @@ export class GroupCommit {
     const startedMs = performance.now();
     if (step.frames.length > 0) {
       await step.segment.files.append(step.frames, sync);
+      for (const frames of step.frames) this.options.onWritten(frames);
     } else if (sync) {
       await step.segment.files.sync();
     }

@@ -17,13 +17,14 @@
 // they serve.
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
+import { BufferPool } from "../buffer-pool.ts";
 import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageFullError, StorageIoError } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { AppendAdmission } from "./append-admission.ts";
 import { checkBatch, measureGathered, measureValues, type CheckedBatch, type MeasuredBatch } from "./append-batch.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
 import { DamageRepair } from "./damage-repair.ts";
-import { decodeFrames, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
+import { decodeFrames, encodedBytes, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
 import { FullDisk } from "./full-disk.ts";
 import type { GatheredValues } from "./gathered-values.ts";
 import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
@@ -73,6 +74,8 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private closing: Promise<void> | null = null;
   private failure: unknown = null;
   private readonly commits: GroupCommit;
+  /** Memory for encoded frames, given back once their write is done (the worker no longer reads them). */
+  private readonly frameBuffers = new BufferPool();
   private readonly admission: AppendAdmission;
   private readonly fitting: SegmentFitting;
   private readonly housekeeping: LogHousekeeping;
@@ -97,6 +100,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       syncEachCommit: config.durability === "fsync",
       pendingBytesMax: config.pendingBytesMax,
       onCommitted: (end) => this.committed(end),
+      onWritten: (frames) => this.frameBuffers.give(frames),
       ...(metrics === undefined ? {} : { onSynced: (seconds: number) => metrics.synced(seconds) }),
       onFailed: (error) => this.writeFailed(error),
     });
@@ -234,7 +238,10 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     for (let start = 0; start < lengths.length; ) {
       const segment = this.fitting.segmentWithRoom(FULL_HEADER_BYTES + lengths[start]!, steps);
       const end = this.fitting.fittingValues(segment, lengths, start);
-      const frames = native.encode(
+      let valueBytes = 0;
+      for (let i = start; i < end; i++) valueBytes += lengths[i]!;
+      const frames = this.frameBuffers.take(encodedBytes(end - start, valueBytes));
+      native.encode(
         bytes,
         offsets.subarray(start, end),
         lengths.subarray(start, end),
@@ -242,6 +249,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
         options.term ?? 0,
         timestampMs,
         options.type ?? 0,
+        frames,
       );
       this.fitting.reserve(segment, end - start, frames, steps);
       start = end;

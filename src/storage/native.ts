@@ -69,7 +69,7 @@ interface NativeAddon {
    * Frames for the values bytes[offsets[i], offsets[i] + lengths[i]) (a GatheredValues), at
    * consecutive offsets from firstOffset: one full frame, then compact ones.
    */
-  encode(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, firstOffset: number, term: number, timestampMs: number, type: number): Buffer;
+  encode(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, firstOffset: number, term: number, timestampMs: number, type: number, into: Uint8Array): void;
   /** Number of frames; throws DataLossError unless all are intact, consecutive from firstOffset, the first full. */
   verifyFrames(frames: Uint8Array, firstOffset: number): number;
   lockDirectory(path: string): number;
