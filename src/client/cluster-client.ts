@@ -15,6 +15,7 @@
 // more, so read(offset) of an acknowledged offset finds it; `reads: "leader"` reads only there.
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
+import { BufferPool } from "../buffer-pool.ts";
 import { OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
 import type * as wire from "../gen/log/v1/log_pb.ts";
 import { ProduceBatchMessage, producerFieldBytesMax } from "../wire/record-codec.ts";
@@ -79,6 +80,8 @@ export class ClusterClient implements RecordSource {
   /** This client's producer id (exactly-once only); its produce calls are numbered from 0. */
   private readonly producerId = randomBytes(PRODUCER_ID_BYTES);
   private readonly producerFieldBytes = producerFieldBytesMax(this.producerId);
+  /** Memory for encoded batch requests, as NodeChannel keeps for its own. */
+  private readonly requestBuffers = new BufferPool();
   /** Half the server's default window of remembered numbers per producer (producers.sequencesPerProducerMax, 128). */
   private readonly sequences = new SequenceWindow(64n);
 
@@ -111,8 +114,12 @@ export class ClusterClient implements RecordSource {
   async produceBatch(values: readonly Uint8Array[]): Promise<bigint> {
     checkValues(values);
     // Encoded now, for the same reason; every send of the call names the same producer, if any.
-    const message = new ProduceBatchMessage(values, this.producerFieldBytes);
-    const response = await this.write<{ firstOffset: bigint }>("produceBatch", (producer) => message.bytes(producer));
+    const message = new ProduceBatchMessage(values, this.producerFieldBytes, this.requestBuffers.take);
+    const response = await this.write<{ firstOffset: bigint }>(
+      "produceBatch",
+      (producer) => message.bytes(producer),
+      () => this.requestBuffers.give(message.buffer),
+    );
     return response.firstOffset;
   }
 
@@ -120,17 +127,22 @@ export class ClusterClient implements RecordSource {
    * Sends a produce `method` to the leader, its request made by `request`; exactly-once, naming this
    * client's producer id and the call's number.
    */
-  private async write<T>(method: string, request: (producer: ProducerName | undefined) => object): Promise<T> {
-    if (this.delivery !== "exactly-once") {
-      const plain = request(undefined);
-      return this.call<T>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", method, plain, deadline));
-    }
-    const sequence = await this.sequences.take();
-    const named = request({ producerId: this.producerId, sequence });
+  private async write<T>(method: string, request: (producer: ProducerName | undefined) => object, spent?: () => void): Promise<T> {
+    let sequence: bigint | undefined;
+    if (this.delivery === "exactly-once") sequence = await this.sequences.take();
+    const built = request(sequence === undefined ? undefined : { producerId: this.producerId, sequence });
+    let sends = 0;
     try {
-      return await this.call<T>("leader", "write", this.delivery, (channel, deadline) => channel.unary("log", method, named, deadline));
+      const response = await this.call<T>("leader", "write", this.delivery, (channel, deadline) => {
+        sends++;
+        return channel.unary("log", method, built, deadline);
+      });
+      // Only a request whose one send was answered OK is known to be out of grpc-js's hands (see
+      // NodeChannel's request buffers); one sent again after a failure is left to the collector.
+      if (sends === 1) spent?.();
+      return response;
     } finally {
-      this.sequences.settle(sequence);
+      if (sequence !== undefined) this.sequences.settle(sequence);
     }
   }
 

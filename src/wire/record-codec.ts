@@ -219,14 +219,16 @@ export function encodeProduceBatchRequest(message: MessageInitShape<typeof Produ
  * encoded; a call writes it once, and every attempt sends the same bytes.
  */
 export class ProduceBatchMessage {
-  private readonly buffer: Buffer;
+  /** The memory the message is encoded in, from `allocate`. */
+  readonly buffer: Buffer;
 
   constructor(
     values: readonly Uint8Array[],
     /** Bytes left before the values for the producer field (see producerFieldBytesMax). */
     private readonly headroom: number,
+    allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
   ) {
-    this.buffer = Buffer.allocUnsafe(headroom + valuesBytes(values));
+    this.buffer = allocate(headroom + valuesBytes(values));
     if (writeValues(this.buffer, headroom, values) !== this.buffer.length) throw new Error("ProduceBatchRequest size mismatch");
   }
 
