@@ -39,6 +39,15 @@
 // request took new memory: src/buffer-pool.ts), so on two cores the batch path is bound by
 // CPU (client and node together), while storage alone is bound by its fsyncs: the ratio between
 // them moves with whatever else the machine runs.
+//
+// The collections themselves (issue 12, --trace-gc of a node under the same load): V8 counts the
+// memory outside the heap that each call passes through (the HTTP/2 chunks, the request assembled
+// from them, the frames) against the old generation's allocation limit, which for a heap of 13 MB is
+// small. So the node ran a full mark-compact every ≈ 30 ms (195-212 in 8 s), half of its main
+// thread. Reusing the frames' memory (src/buffer-pool.ts) took the node's CPU per record down by a
+// tenth; an initial old space of 128 MiB (bin/loghouse.js) took the collections to 30-33 in 8 s and
+// the batch path from ≈ 2.3M to ≈ 2.9M records/s on this machine (64 MiB: 64 collections, 2.8M;
+// 256 MiB: no better), for ≈ 40 MB more peak memory.
 import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
