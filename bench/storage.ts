@@ -22,6 +22,15 @@
 // written in pieces while the previous piece is being written), or values handed over already
 // packed (a ProduceBatch's values are views of one request buffer and need no packing).
 //
+// Since then the packing and the frames go into memory used again (src/buffer-pool.ts): packing
+// 1,000 values took 44-73 µs into new memory, most of it faulting the pages in, and takes 17 µs into
+// used memory. And each durable trial of one appender now also runs the raw writes with the write
+// and the fdatasync on libuv's thread pool ("raw on pool"): on this VM that alone keeps 0.57-0.80 of
+// raw, because the thread that waited for the disk must wake the event loop's (a no-op round trip to
+// the pool takes 14 µs; one that waits for an fdatasync costs ≈ 100 µs more than the same write and
+// fdatasync made on the calling thread). DESIGN.md keeps fsync off the event loop, so "log/raw on
+// pool" is what the log's own work costs: 0.87 of it at 1,000 x 100 B, 0.97 at 1,000 x 1 kB.
+//
 // A machine effect to know before comparing long runs (issue 12, the 2-core VM; /proc and perf):
 // once a run has put about 3 GB of new data in the page cache, the kernel's share of every write
 // grows three- to fivefold (system CPU 0.1 -> 0.5 µs per 100-byte record, the time in
@@ -35,7 +44,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Log } from "../src/storage/index.ts";
-import { measureRawWrites, type RawResult } from "./support/raw-baseline.ts";
+import { measureRawWrites, measureRawWritesOnPool, type RawResult } from "./support/raw-baseline.ts";
 import { writeResults } from "./support/results.ts";
 import { flag, formatRate, median, percentile, printTable } from "./support/stats.ts";
 import { barsPanel, chart, percentilesPanel } from "./support/svg-chart.ts";
@@ -99,14 +108,20 @@ interface TrialSummary {
   readonly log: LogResult;
   readonly raw: RawResult;
   readonly ratio: number;
+  /** Durable trials of one appender: the same raw writes and fdatasyncs on the thread pool, and the log against them. */
+  readonly rawOnPool?: RawResult;
+  readonly ratioToPool?: number;
 }
 
 /** Runs one trial `runs` times, alternating raw and log, and keeps the medians. */
 async function trial(name: string, recordBytes: number, batchRecords: number, durable: boolean, appenders = 1): Promise<TrialSummary> {
   const logs: LogResult[] = [];
   const raws: RawResult[] = [];
+  const rawsOnPool: RawResult[] = [];
+  const onPool = durable && appenders === 1;
   for (let run = 0; run < runs; run++) {
     raws.push(measureRawWrites(root, recordBytes, batchRecords, durable, seconds));
+    if (onPool) rawsOnPool.push(await measureRawWritesOnPool(root, recordBytes, batchRecords, seconds));
     logs.push(await measureLog(recordBytes, batchRecords, durable, appenders));
   }
   const pick = <T extends object>(results: T[], key: keyof T): number => median(results.map((r) => r[key] as number));
@@ -118,11 +133,18 @@ async function trial(name: string, recordBytes: number, batchRecords: number, du
     loopDelayMsP99: pick(logs, "loopDelayMsP99"),
   };
   const raw: RawResult = { recordsPerSecond: pick(raws, "recordsPerSecond"), bytesPerSecond: pick(raws, "bytesPerSecond") };
-  const summary = { name, log, raw, ratio: log.recordsPerSecond / raw.recordsPerSecond };
+  const ratio = log.recordsPerSecond / raw.recordsPerSecond;
+  if (!onPool) {
+    console.log(`  ${name}: log ${formatRate(log.recordsPerSecond)} rec/s, raw ${formatRate(raw.recordsPerSecond)} rec/s, ratio ${ratio.toFixed(2)}`);
+    return { name, log, raw, ratio };
+  }
+  const rawOnPool: RawResult = { recordsPerSecond: pick(rawsOnPool, "recordsPerSecond"), bytesPerSecond: pick(rawsOnPool, "bytesPerSecond") };
+  const ratioToPool = log.recordsPerSecond / rawOnPool.recordsPerSecond;
   console.log(
-    `  ${name}: log ${formatRate(log.recordsPerSecond)} rec/s, raw ${formatRate(raw.recordsPerSecond)} rec/s, ratio ${summary.ratio.toFixed(2)}`,
+    `  ${name}: log ${formatRate(log.recordsPerSecond)} rec/s, raw ${formatRate(raw.recordsPerSecond)} rec/s, ratio ${ratio.toFixed(2)}; ` +
+      `raw on the thread pool ${formatRate(rawOnPool.recordsPerSecond)} rec/s (${(rawOnPool.recordsPerSecond / raw.recordsPerSecond).toFixed(2)} of raw), log/that ${ratioToPool.toFixed(2)}`,
   );
-  return summary;
+  return { name, log, raw, ratio, rawOnPool, ratioToPool };
 }
 
 async function matrix(): Promise<TrialSummary[]> {
@@ -208,8 +230,8 @@ async function main(): Promise<void> {
   const grouped = await groupCommit();
   console.log();
   printTable(
-    ["trial", "log rec/s", "log MB/s", "p50 ms", "p99 ms", "loop p99 ms", "raw rec/s", "raw MB/s", "log/raw"],
-    [...results, ...grouped].map(({ name, log, raw, ratio }) => [
+    ["trial", "log rec/s", "log MB/s", "p50 ms", "p99 ms", "loop p99 ms", "raw rec/s", "raw MB/s", "log/raw", "raw on pool rec/s", "log/raw on pool"],
+    [...results, ...grouped].map(({ name, log, raw, ratio, rawOnPool, ratioToPool }) => [
       name,
       formatRate(log.recordsPerSecond),
       (log.bytesPerSecond / 1e6).toFixed(1),
@@ -219,6 +241,8 @@ async function main(): Promise<void> {
       formatRate(raw.recordsPerSecond),
       (raw.bytesPerSecond / 1e6).toFixed(1),
       ratio.toFixed(2),
+      rawOnPool === undefined ? "-" : formatRate(rawOnPool.recordsPerSecond),
+      ratioToPool === undefined ? "-" : ratioToPool.toFixed(2),
     ]),
   );
   const scaleResult = reopenRecords > 0 ? await scale(reopenRecords) : undefined;

@@ -76,6 +76,8 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private readonly commits: GroupCommit;
   /** Memory for encoded frames, given back once their write is done (the worker no longer reads them). */
   private readonly frameBuffers = new BufferPool();
+  /** Memory for values packed into one buffer before they are framed, given back once they are. */
+  private readonly packBuffers = new BufferPool();
   private readonly admission: AppendAdmission;
   private readonly fitting: SegmentFitting;
   private readonly housekeeping: LogHousekeeping;
@@ -233,7 +235,8 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     const { options } = batch;
     const firstOffset = this.fitting.reservedEnd;
     const timestampMs = this.nextTimestamp(options.timestampMs);
-    const { bytes, offsets, lengths } = batch.gather();
+    let packed: Buffer | undefined;
+    const { bytes, offsets, lengths } = batch.gather((valueBytes) => (packed = this.packBuffers.take(valueBytes)));
     const steps: WriteStep[] = [];
     for (let start = 0; start < lengths.length; ) {
       const segment = this.fitting.segmentWithRoom(FULL_HEADER_BYTES + lengths[start]!, steps);
@@ -254,6 +257,8 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       this.fitting.reserve(segment, end - start, frames, steps);
       start = end;
     }
+    // The frames hold copies of the values now.
+    if (packed !== undefined) this.packBuffers.give(packed);
     return this.commits.submit(steps, firstOffset, this.fitting.reservedEnd, batch.bytes);
   }
 
