@@ -45,9 +45,9 @@
 // from them, the frames) against the old generation's allocation limit, which for a heap of 13 MB is
 // small. So the node ran a full mark-compact every ≈ 30 ms (195-212 in 8 s), half of its main
 // thread. Reusing the frames' memory (src/buffer-pool.ts) took the node's CPU per record down by a
-// tenth; an initial old space of 128 MiB (bin/loghouse.js) took the collections to 30-33 in 8 s and
-// the batch path from ≈ 2.3M to ≈ 2.9M records/s on this machine (64 MiB: 64 collections, 2.8M;
-// 256 MiB: no better), for ≈ 40 MB more peak memory.
+// tenth; an initial old space of 64 MiB (bin/loghouse.js) took the collections to ≈ 64 in 8 s and
+// the batch path from ≈ 2.3M to 2.5-2.8M records/s on this machine (128 MiB: 30-33 collections,
+// 2.8-3.0M, but 120 MB more memory under an HTTP/2 rapid reset; 256 MiB: no better).
 import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=32 --initial-old-space-size=128
+#!/usr/bin/env -S node --max-semi-space-size=32 --initial-old-space-size=64
 // The `loghouse` command. It runs the JavaScript compiled into dist/ (npm run build; an installed
 // package ships it). In a source checkout, dist/ is used only when it is newer than every file
 // under src/: otherwise (missing, or src/ edited since) the sources run through tsx, slower to
@@ -9,9 +9,12 @@
 // megabytes of memory outside the heap (HTTP/2 chunks, the request assembled from them), which V8
 // counts against the old generation's limit: with the default limit, a heap of 13 MB that hardly
 // grows was marked and compacted every 30 ms under ProduceBatch load, half of the node's main
-// thread. A 128 MiB initial old space takes that to one every 250 ms: 2.8-3.0M records/s against
-// 2.2-2.3M (4 x 10,000 x 100 B in flight, one node), for about 40 MB more peak memory (192 against
-// 151 MB). Run this file itself (npm start, npx loghouse, or spawning it) so that the flags apply.
+// thread. A 64 MiB initial old space takes that to one every 125 ms: 2.5-2.8M records/s against
+// 2.2-2.3M (4 x 10,000 x 100 B in flight, one node), for about 20 MB more peak memory (170-177
+// against 151 MB). 128 MiB was 5-8% faster still, but a node under an HTTP/2 rapid reset then grew
+// to 364 MB instead of 238-242 (test/server-defence-rapid-reset.test.ts), garbage being left to
+// the larger limit. Run this file itself (npm start, npx loghouse, or spawning it) so that the
+// flags apply.
 import { readdirSync, statSync } from "node:fs";
 
 const source = new URL("../src/", import.meta.url);
