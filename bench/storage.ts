@@ -28,7 +28,7 @@
 // and the fdatasync on libuv's thread pool ("raw on pool"): on this VM that alone keeps 0.57-0.80 of
 // raw, because the thread that waited for the disk must wake the event loop's (a no-op round trip to
 // the pool takes 14 µs; one that waits for an fdatasync costs ≈ 100 µs more than the same write and
-// fdatasync made on the calling thread). DESIGN.md keeps fsync off the event loop, so "log/raw on
+// fdatasync made on the calling thread). The design keeps fsync off the event loop, so "log/raw on
 // pool" is what the log's own work costs: 0.87 of it at 1,000 x 100 B, 0.97 at 1,000 x 1 kB.
 //
 // A machine effect to know before comparing long runs (issue 12, the 2-core VM; /proc and perf):

@@ -94,6 +94,11 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
     ThrowTypeError(env, "encode: into must be exactly as long as the frames");
     return env.Undefined();
   }
+  // Frames written over values not yet read would be stored with valid checksums: refuse the overlap.
+  if (into.Data() < bytes.Data() + bytes.ByteLength() && bytes.Data() < into.Data() + total) {
+    ThrowTypeError(env, "encode: into overlaps the values' bytes");
+    return env.Undefined();
+  }
   uint8_t* cursor = into.Data();
   const uint8_t* values = bytes.Data();
   WriteFullFrame(cursor, offset, metadata, values + offsets[0], lengths[0]);

@@ -32,12 +32,7 @@ int EnsureFileBytes(int fd, uint64_t bytes) {
 
 void* MapFile(int fd, uint64_t bytes) {
   void* address = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (address == MAP_FAILED) return nullptr;
-  // Entries are looked up one at a time (a binary search at open, a record's entry on a read): with
-  // the default readahead, each fault into the sparse tail of a new segment's maps zeroed a large
-  // window of page cache, 15-25 ms of kernel time per segment opened, on the event loop.
-  madvise(address, bytes, MADV_RANDOM);
-  return address;
+  return address == MAP_FAILED ? nullptr : address;
 }
 
 bool ToSafeInteger(const Napi::Value& value, uint64_t* out) {

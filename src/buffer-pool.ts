@@ -5,14 +5,16 @@
 // faulted in page by page. The user of a buffer gives it back once nothing can read or write it any
 // more; one never given back is left to the collector.
 //
-// Kept: at most BUFFERS_KEPT buffers, each at most BUFFER_BYTES_KEPT; larger buffers are memory of
-// their own each time.
+// Only buffers of POOLED_BYTES_MIN or more are pooled: a smaller one (a single record's frame, a
+// unary request) is ordinary memory, cheap to allocate, which give() takes back without keeping.
+// Kept: at most BUFFERS_KEPT buffers, the largest given back, each at most BUFFER_BYTES_KEPT; larger
+// buffers are memory of their own each time.
 import assert from "node:assert/strict";
 
 const BUFFERS_KEPT = 4;
 const BUFFER_BYTES_KEPT = 4 << 20;
-/** Capacities are powers of two from this, so that batches of varying size fit a kept buffer. */
-const BUFFER_BYTES_MIN = 4 << 10;
+/** The smallest buffer pooled, and the smallest capacity: capacities are powers of two from it, so that batches of varying size fit a kept buffer. */
+const POOLED_BYTES_MIN = 64 << 10;
 
 export class BufferPool {
   private readonly free: ArrayBuffer[] = [];
@@ -21,6 +23,7 @@ export class BufferPool {
 
   /** A buffer of exactly `bytes`, over memory of its own (kept memory when some fits). */
   take = (bytes: number): Buffer => {
+    if (bytes < POOLED_BYTES_MIN) return Buffer.allocUnsafe(bytes);
     // The smallest that fits, so that a small batch leaves a large buffer to a large one.
     let at = -1;
     for (let i = 0; i < this.free.length; i++) {
@@ -34,17 +37,25 @@ export class BufferPool {
 
   /** Gives back a buffer from take() that nothing reads or writes any more. */
   give(buffer: Buffer): void {
+    if (buffer.length < POOLED_BYTES_MIN) return;
     const memory = buffer.buffer;
     assert.ok(memory instanceof ArrayBuffer && buffer.byteOffset === 0 && this.lent.has(memory), "a buffer from take(), given back once");
     this.lent.delete(memory);
-    if (memory.byteLength > BUFFER_BYTES_KEPT || this.free.length >= BUFFERS_KEPT) return;
-    this.free.push(memory);
+    if (memory.byteLength > BUFFER_BYTES_KEPT) return;
+    if (this.free.length < BUFFERS_KEPT) {
+      this.free.push(memory);
+      return;
+    }
+    // Full: keep the larger, so that small batches between large ones do not crowd them out.
+    let smallest = 0;
+    for (let i = 1; i < this.free.length; i++) if (this.free[i]!.byteLength < this.free[smallest]!.byteLength) smallest = i;
+    if (this.free[smallest]!.byteLength < memory.byteLength) this.free[smallest] = memory;
   }
 }
 
 function capacityFor(bytes: number): number {
   if (bytes > BUFFER_BYTES_KEPT) return bytes;
-  let capacity = BUFFER_BYTES_MIN;
+  let capacity = POOLED_BYTES_MIN;
   while (capacity < bytes) capacity *= 2;
   return capacity;
 }

@@ -107,7 +107,7 @@ describe("native encode of gathered values", () => {
     }
   });
 
-  test("refuses a value that runs past its bytes, offsets and lengths of different counts, and memory not exactly the frames' size", () => {
+  test("refuses a value that runs past its bytes, offsets and lengths of different counts, and memory not exactly the frames' size or overlapping the values", () => {
     const bytes = Buffer.alloc(10);
     const into = Buffer.alloc(32 + 6);
     assert.throws(() => native.encode(bytes, Uint32Array.of(5), Uint32Array.of(6), 0, 0, 1, 0, into), TypeError);
@@ -116,6 +116,10 @@ describe("native encode of gathered values", () => {
     assert.throws(() => native.encode(bytes, new Uint32Array(0), new Uint32Array(0), 0, 0, 1, 0, into), TypeError);
     assert.throws(() => native.encode(bytes, Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0, Buffer.alloc(32 + 7)), TypeError);
     assert.throws(() => native.encode(bytes, Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0, Buffer.alloc(32 + 5)), TypeError);
+    const shared = Buffer.alloc(100);
+    assert.throws(() => native.encode(shared, Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0, shared.subarray(50, 50 + 38)), /overlaps/);
+    assert.throws(() => native.encode(shared.subarray(0, 10), Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0, shared.subarray(5, 5 + 38)), /overlaps/);
+    native.encode(shared.subarray(0, 10), Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0, shared.subarray(10, 10 + 38));
     native.encode(bytes, Uint32Array.of(4), Uint32Array.of(6), 0, 0, 1, 0, into);
     assert.equal(native.verifyFrames(into, 0), 1);
   });
@@ -208,7 +212,7 @@ describe("Log.append of values that lie in one buffer", () => {
       const batch = order.map((i) => views[i]!);
       if (round % 5 === 0) batch[random.int(0, batch.length)] = new Uint8Array(batch[0]!);
       const copies = batch.map((view) => new Uint8Array(view));
-      const inPlace = measureValues(batch).gather().bytes.buffer === bytes.buffer;
+      const inPlace = measureValues(batch).gather(Buffer.allocUnsafe).bytes.buffer === bytes.buffer;
       assert.equal(inPlace, round % 5 !== 0, `round ${round}: encoded where they lie only when all lie in one buffer`);
       const [first, firstViews] = await Promise.all([byCopies.append(copies), byViews.append(batch)]);
       assert.equal(firstViews, first);

@@ -24,7 +24,7 @@ export interface MeasuredBatch {
    * packed into one buffer first are packed into memory from `allocate`, which the caller may use
    * again once the batch is encoded.
    */
-  readonly gather: (allocate?: (bytes: number) => Buffer) => GatheredValues;
+  readonly gather: (allocate: (bytes: number) => Buffer) => GatheredValues;
 }
 
 /** The limits a batch is checked against: a log's configuration. */
@@ -72,7 +72,7 @@ export function measureValues(values: readonly Uint8Array[]): MeasuredBatch {
     const bytes = new Uint8Array(first!.buffer, 0, end);
     return { lengths, valueBytes, gather: () => ({ bytes, offsets, lengths }) };
   }
-  const gather = (allocate: (bytes: number) => Buffer = Buffer.allocUnsafe): GatheredValues => {
+  const gather = (allocate: (bytes: number) => Buffer): GatheredValues => {
     for (let i = 0, at = 0; i < lengths.length; at += lengths[i]!, i++) offsets[i] = at;
     return { bytes: packValues(values, allocate(valueBytes)), offsets, lengths };
   };

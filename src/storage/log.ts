@@ -24,7 +24,7 @@ import { AppendAdmission } from "./append-admission.ts";
 import { checkBatch, measureGathered, measureValues, type CheckedBatch, type MeasuredBatch } from "./append-batch.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
 import { DamageRepair } from "./damage-repair.ts";
-import { decodeFrames, encodedBytes, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
+import { decodeFrames, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
 import { FullDisk } from "./full-disk.ts";
 import type { GatheredValues } from "./gathered-values.ts";
 import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
@@ -240,10 +240,8 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     const steps: WriteStep[] = [];
     for (let start = 0; start < lengths.length; ) {
       const segment = this.fitting.segmentWithRoom(FULL_HEADER_BYTES + lengths[start]!, steps);
-      const end = this.fitting.fittingValues(segment, lengths, start);
-      let valueBytes = 0;
-      for (let i = start; i < end; i++) valueBytes += lengths[i]!;
-      const frames = this.frameBuffers.take(encodedBytes(end - start, valueBytes));
+      const { end, frameBytes } = this.fitting.fittingValues(segment, lengths, start);
+      const frames = this.frameBuffers.take(frameBytes);
       native.encode(
         bytes,
         offsets.subarray(start, end),

@@ -66,8 +66,9 @@ interface NativeAddon {
   ) => NativeSegment;
   initialize(errorFactory: (code: string, message: string, errno: number) => Error): void;
   /**
-   * Frames for the values bytes[offsets[i], offsets[i] + lengths[i]) (a GatheredValues), at
-   * consecutive offsets from firstOffset: one full frame, then compact ones.
+   * Writes into `into` the frames for the values bytes[offsets[i], offsets[i] + lengths[i]) (a
+   * GatheredValues), at consecutive offsets from firstOffset: one full frame, then compact ones.
+   * `into` must be exactly their length (frame.ts encodedBytes) and apart from `bytes`.
    */
   encode(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, firstOffset: number, term: number, timestampMs: number, type: number, into: Uint8Array): void;
   /** Number of frames; throws DataLossError unless all are intact, consecutive from firstOffset, the first full. */

@@ -34,18 +34,21 @@ export class SegmentFitting {
     return next;
   }
 
-  /** End (exclusive) of the values from `start` that fit in `segment` as one run (at least one). */
-  fittingValues(segment: Segment, lengths: Uint32Array, start: number): number {
+  /**
+   * End (exclusive) of the values from `start` that fit in `segment` as one run (at least one), and
+   * the bytes of their frames (frame.ts encodedBytes).
+   */
+  fittingValues(segment: Segment, lengths: Uint32Array, start: number): { end: number; frameBytes: number } {
     const endMax = Math.min(lengths.length, start + this.countLimit(segment) - segment.reservedCount);
     let end = start;
-    let bytes = segment.reservedBytes + REHEAD_GROWTH_BYTES;
-    while (end < endMax) {
-      bytes += COMPACT_HEADER_BYTES + lengths[end]!;
-      if (bytes > this.config.storeBytesMax) break;
+    let frameBytes = REHEAD_GROWTH_BYTES;
+    const room = this.config.storeBytesMax - segment.reservedBytes;
+    while (end < endMax && frameBytes + COMPACT_HEADER_BYTES + lengths[end]! <= room) {
+      frameBytes += COMPACT_HEADER_BYTES + lengths[end]!;
       end++;
     }
     assert.ok(end > start, "a segment with room takes at least one record");
-    return end;
+    return { end, frameBytes };
   }
 
   /** Reserves `count` records of `frames` in `segment` and adds their write to `steps`. */

@@ -226,7 +226,7 @@ export class ProduceBatchMessage {
     values: readonly Uint8Array[],
     /** Bytes left before the values for the producer field (see producerFieldBytesMax). */
     private readonly headroom: number,
-    allocate: (bytes: number) => Buffer = Buffer.allocUnsafe,
+    allocate: (bytes: number) => Buffer,
   ) {
     this.buffer = allocate(headroom + valuesBytes(values));
     if (writeValues(this.buffer, headroom, values) !== this.buffer.length) throw new Error("ProduceBatchRequest size mismatch");
