@@ -26,7 +26,8 @@ test("concurrent batches, some refused, each store exactly their own records: th
     await Promise.all(
       Array.from({ length: 8 }, async (_, b) => {
         for (let round = 0; round < 5; round++) {
-          const values = Array.from({ length: 50 + 37 * b }, (_, i) => `${name} r${round} b${b} #${i}`);
+          // 20-130 kB a batch, so that most requests are in pooled memory (64 kB or more).
+          const values = Array.from({ length: 50 + 37 * b }, (_, i) => `${name} r${round} b${b} #${i} `.padEnd(400, String(b)));
           const refused = (b + round) % 3 === 0 ? assert.rejects(client.produceBatch([Buffer.from("fine"), Buffer.alloc(5000, 0x78)]), RecordTooLargeError) : undefined;
           const first = await client.produceBatch(values.map((value) => Buffer.from(value)));
           await refused;
