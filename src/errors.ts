@@ -163,6 +163,8 @@ export class ProposalRefusedError extends ClusterUnavailableError {
   constructor(
     message: string,
     readonly reason: string,
+    /** What the reason does not say (which change, which target), for a person. */
+    readonly detail: string,
   ) {
     super(message);
   }

@@ -1,7 +1,6 @@
 // `loghouse scrub`: verifies every record of a stopped node's log (a cluster member's too, in its
 // data directory's "log" folder) and prints the damaged ranges as JSON. Exit 0: no damage; 3: damage found; 1: the log could not be scrubbed (absent, or in use by a
 // running node, which scrubs itself in the background), like any runtime error (2 stays a usage error).
-import { join } from "node:path";
 import { RaftStateFile } from "../cluster/raft-state-file.ts";
 import { LoghouseError } from "../errors.ts";
 import { Log } from "../storage/index.ts";
@@ -13,7 +12,7 @@ const DAMAGE_FOUND_EXIT_CODE = 3;
 export async function scrubDataDir(values: { readonly "data-dir"?: string | undefined }): Promise<number> {
   const given = values["data-dir"] ?? process.env.LOGHOUSE_DATA_DIR ?? "./data";
   // A cluster member keeps its log in its data directory's "log" folder (beside raft-state.json).
-  const dataDir = (await RaftStateFile.existsIn(given)) ? join(given, "log") : given;
+  const dataDir = (await RaftStateFile.existsIn(given)) ? RaftStateFile.logDirOf(given) : given;
   // Only a directory that holds segments: opening an empty one would create a log there.
   if (!(await Log.existsIn(dataDir))) {
     process.stderr.write(`loghouse: NOT_FOUND: no log at ${dataDir}\n`);

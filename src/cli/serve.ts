@@ -18,6 +18,7 @@ import { otlpTracesUrl, startTracing, type Tracer } from "../observability/traci
 import { NodeMetrics } from "../observability/node-metrics.ts";
 import { defaultGossipConfig, validateGossipConfig, type GossipConfig } from "../membership/gossip-config.ts";
 import { readGossipKey } from "../security/gossip-key.ts";
+import { COMMANDS } from "./commands.ts";
 import { parseHostPort } from "./address.ts";
 import { parseDurationMs } from "./duration.ts";
 
@@ -125,7 +126,6 @@ export interface ClusterGossipSettings {
   readonly minVoters: number;
 }
 
-
 /** The node's name (`--node-id`), required of a cluster member; its Raft id is drawn by its data directory. */
 function clusterNodeName(nodeId: string | undefined): string {
   if (nodeId === undefined) throw new InvalidConfigError(`a cluster member needs --node-id, a name of ${NODE_NAME_RULE}`);
@@ -155,13 +155,13 @@ function settingPicker(env: NodeJS.ProcessEnv): (flag: string | undefined, envNa
   };
 }
 
-/** LOGHOUSE_* names a node or the CLI reads; any other is reported when a node starts (a misspelt one is ignored). */
-const ENVIRONMENT_NAMES: ReadonlySet<string> = new Set([
-  "LOGHOUSE_CONFIG", "LOGHOUSE_LISTEN", "LOGHOUSE_LOG_LEVEL", "LOGHOUSE_DURABILITY", "LOGHOUSE_RETENTION_BYTES", "LOGHOUSE_RETENTION_MS",
-  "LOGHOUSE_NODE_ID", "LOGHOUSE_ADVERTISE", "LOGHOUSE_DATA_DIR", "LOGHOUSE_JOIN", "LOGHOUSE_OTLP_ENDPOINT", "LOGHOUSE_TLS_CERT",
-  "LOGHOUSE_TLS_KEY", "LOGHOUSE_TLS_CA", "LOGHOUSE_ACL_MODEL", "LOGHOUSE_ACL_POLICY", "LOGHOUSE_TOKENS", "LOGHOUSE_INSECURE",
-  "LOGHOUSE_GOSSIP_KEY", "LOGHOUSE_DEAD_MEMBER_TIMEOUT", "LOGHOUSE_MIN_VOTERS", "LOGHOUSE_SERVER", "LOGHOUSE_TOKEN",
-]);
+/**
+ * LOGHOUSE_* names a node or the CLI reads, as their options' help names them ("env LOGHOUSE_X"); any
+ * other is reported when a node starts (a misspelt one is ignored).
+ */
+const ENVIRONMENT_NAMES: ReadonlySet<string> = new Set(
+  Object.values(COMMANDS).flatMap((command) => Object.values(command.options).flatMap((option) => [...option.help.matchAll(/\benv (LOGHOUSE_[A-Z_]+)/g)].map((match) => match[1]!))),
+);
 
 /** The LOGHOUSE_* variables in `env` that nothing reads. */
 export function unknownEnvironmentNames(env: NodeJS.ProcessEnv): string[] {
@@ -264,7 +264,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   }
   const clustered = flags.bootstrap === true || join !== undefined || resuming;
   if (clustered && !resuming && (await Log.existsIn(dataDir))) {
-    throw new InvalidConfigError(`${dataDir} holds a single node's log, which a cluster member would not serve (it keeps its own in ${dataDir}/log): give a new --data-dir`);
+    throw new InvalidConfigError(`${dataDir} holds a single node's log, which a cluster member would not serve (it keeps its own in ${RaftStateFile.logDirOf(dataDir)}): give a new --data-dir`);
   }
   const security = securitySettings(flags, env, file);
   const otlpEndpoint = pick(flags["otlp-endpoint"], "LOGHOUSE_OTLP_ENDPOINT", file.otlpEndpoint);

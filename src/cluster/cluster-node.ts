@@ -244,7 +244,7 @@ export class ClusterNode {
       throw new InvalidConfigError(`${options.dataDir} belongs to node ${storedName}, not ${name}: start it with --node-id ${storedName}, or give ${name} a new data directory`);
     }
     const log = await Log.open(
-      join(options.dataDir, "log"),
+      RaftStateFile.logDirOf(options.dataDir),
       { ...options.log, initialOffset: stateFile.state.snapshot.index, durability: "fsync" },
       { ...(options.logger === undefined ? {} : { logger: options.logger }), ...(options.metrics === undefined ? {} : { metrics: options.metrics }) },
     );
@@ -641,7 +641,7 @@ export class ClusterNode {
     } catch (error) {
       const refused = error instanceof ProposalRefusedError && (error.reason === ProposeRejection.InvalidMembershipChange || error.reason === ProposeRejection.InvalidTransferTarget);
       if (!refused) throw error;
-      throw new InvalidArgumentError(this.withNames(error.message.replace(/^proposal refused: [a-z-]+ /, "")), { cause: error });
+      throw new InvalidArgumentError(this.withNames(error.detail), { cause: error });
     }
   }
 

@@ -95,8 +95,13 @@ export interface RaftStateFileDependencies {
 }
 
 export class RaftStateFile {
-  /** The state file's name in a cluster member's data directory (its log is in the "log" folder beside it). */
+  /** The state file's name in a cluster member's data directory (its log is in logDirOf's folder beside it). */
   static readonly FILE_NAME = "raft-state.json";
+
+  /** Where a cluster member whose data directory is `dataDir` keeps its data log. */
+  static logDirOf(dataDir: string): string {
+    return join(dataDir, "log");
+  }
 
   /** Whether `dataDir` is a cluster member's: it holds the state file. */
   static existsIn(dataDir: string): Promise<boolean> {

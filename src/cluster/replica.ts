@@ -491,5 +491,5 @@ function notLeaderError(leaderId: number): NotLeaderError {
 
 function proposeError(result: Extract<ProposeResult, { ok: false }>): Error {
   if (result.reason === ProposeRejection.NotLeader) return notLeaderError(result.leaderId);
-  return new ProposalRefusedError(`proposal refused: ${result.reason} ${result.detail}`, result.reason);
+  return new ProposalRefusedError(`proposal refused: ${result.reason} ${result.detail}`, result.reason, result.detail);
 }

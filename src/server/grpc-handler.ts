@@ -49,6 +49,8 @@ interface Route {
   readonly decode: (bytes: Uint8Array) => unknown;
   /** Encodes an answer leaving `HEADER_BYTES` free at the start for the gRPC message header. */
   readonly encode: (message: unknown) => Buffer;
+  /** The refusal of a request message over messageBytesMax, typed by what the method carries. */
+  readonly tooLarge: (message: string) => Error;
   readonly metrics: MethodMetrics | undefined;
 }
 
@@ -147,6 +149,7 @@ export class GrpcHandler {
         handler: handler.bind(handlers),
         decode: decoderOf(method.input),
         encode: fast === undefined ? reflectionEncoder(method.output) : (message) => fast(message as never, HEADER_BYTES),
+        tooLarge: oversizedMessageError(method),
       });
     }
   }
@@ -299,7 +302,7 @@ class GrpcCall implements CallContext {
     /** The calls in progress, which this call leaves when it ends. */
     private readonly calls: Set<GrpcCall>,
   ) {
-    this.reader = new MessageReader(options.messageBytesMax, oversizedMessageError(route.method));
+    this.reader = new MessageReader(options.messageBytesMax, route.tooLarge);
     this.deadlineMs = timeoutMs === undefined ? undefined : this.startedMs + timeoutMs;
     if (timeoutMs !== undefined) {
       this.timer = setTimeout(() => this.abort(new ConnectError("deadline exceeded", Code.DeadlineExceeded)), timeoutMs);

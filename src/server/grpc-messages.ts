@@ -17,8 +17,8 @@ export class MessageReader {
 
   constructor(
     private readonly messageBytesMax: number,
-    /** The refusal of a message over messageBytesMax (default: RESOURCE_EXHAUSTED, untyped). */
-    private readonly tooLarge: (message: string) => Error = (message) => new ConnectError(message, Code.ResourceExhausted),
+    /** The refusal of a message over messageBytesMax. */
+    private readonly tooLarge: (message: string) => Error,
   ) {}
 
   push(chunk: Buffer, onMessage: (message: Uint8Array) => void): void {

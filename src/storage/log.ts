@@ -74,10 +74,11 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private closing: Promise<void> | null = null;
   private failure: unknown = null;
   private readonly commits: GroupCommit;
-  /** Memory for encoded frames, given back once their write is done (the worker no longer reads them). */
-  private readonly frameBuffers = new BufferPool();
-  /** Memory for values packed into one buffer before they are framed, given back once they are. */
-  private readonly packBuffers = new BufferPool();
+  /**
+   * Memory for encoded frames, given back once their write is done (the worker no longer reads
+   * them), and for values packed into one buffer before they are framed, given back once they are.
+   */
+  private readonly buffers = new BufferPool();
   private readonly admission: AppendAdmission;
   private readonly fitting: SegmentFitting;
   private readonly housekeeping: LogHousekeeping;
@@ -102,7 +103,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       syncEachCommit: config.durability === "fsync",
       pendingBytesMax: config.pendingBytesMax,
       onCommitted: (end) => this.committed(end),
-      onWritten: (frames) => this.frameBuffers.give(frames),
+      onWritten: (frames) => this.buffers.give(frames),
       ...(metrics === undefined ? {} : { onSynced: (seconds: number) => metrics.synced(seconds) }),
       onFailed: (error) => this.writeFailed(error),
     });
@@ -136,6 +137,11 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     this.housekeeping = new LogHousekeeping(this.housekeptView());
   }
 
+  /** Whether `directory` holds a log (its segments), found without opening or creating anything. */
+  static existsIn(directory: string): Promise<boolean> {
+    return Segment.anyIn(directory);
+  }
+
   /**
    * Opens the log in `directory` (created if absent), locking it against other processes. The
    * active segment's tail is verified and repaired; sealed segments are trusted as synced, except
@@ -143,11 +149,6 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
    * store lacks read as DataLossError (the log still opens). Every file created or removed on the
    * way is made durable (the directory is fsynced) before the log is returned.
    */
-  /** Whether `directory` holds a log (its segments), found without opening or creating anything. */
-  static existsIn(directory: string): Promise<boolean> {
-    return Segment.anyIn(directory);
-  }
-
   static async open(directory: string, overrides: Partial<LogConfig> = {}, dependencies: LogDependencies = {}): Promise<Log> {
     const config = resolveLogConfig(overrides);
     const { segments, lockFd, recovery } = await openSegments(directory, config);
@@ -236,12 +237,12 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     const firstOffset = this.fitting.reservedEnd;
     const timestampMs = this.nextTimestamp(options.timestampMs);
     let packed: Buffer | undefined;
-    const { bytes, offsets, lengths } = batch.gather((valueBytes) => (packed = this.packBuffers.take(valueBytes)));
+    const { bytes, offsets, lengths } = batch.gather((valueBytes) => (packed = this.buffers.take(valueBytes)));
     const steps: WriteStep[] = [];
     for (let start = 0; start < lengths.length; ) {
       const segment = this.fitting.segmentWithRoom(FULL_HEADER_BYTES + lengths[start]!, steps);
       const { end, frameBytes } = this.fitting.fittingValues(segment, lengths, start);
-      const frames = this.frameBuffers.take(frameBytes);
+      const frames = this.buffers.take(frameBytes);
       native.encode(
         bytes,
         offsets.subarray(start, end),
@@ -256,7 +257,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       start = end;
     }
     // The frames hold copies of the values now.
-    if (packed !== undefined) this.packBuffers.give(packed);
+    if (packed !== undefined) this.buffers.give(packed);
     return this.commits.submit(steps, firstOffset, this.fitting.reservedEnd, batch.bytes);
   }
 
