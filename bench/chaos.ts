@@ -26,7 +26,7 @@ faults over time goes to bench/results/chaos-<time>.svg.
 `);
 
 const minutes = flag("minutes", 5);
-const seed = flag("seed", Math.floor(Math.random() * 2 ** 31));
+const seed = flag("seed", Math.floor(Math.random() * 2 ** 31), 0);
 const partitions = process.argv.includes("--partitions");
 const unavailable = partitions ? NetworkLab.unavailable() : undefined;
 if (unavailable !== undefined) {

@@ -66,7 +66,7 @@ interface LogResult extends RawResult {
 
 const seconds = flag("seconds", 2);
 const runs = flag("runs", 3);
-const reopenRecords = flag("reopen-records", 10_000_000);
+const reopenRecords = flag("reopen-records", 10_000_000, 0);
 const root = mkdtempSync(join(tmpdir(), "loghouse-bench-"));
 
 /** Appends `batchRecords` records at a time from `appenders` concurrent loops for `seconds`. */

@@ -23,11 +23,16 @@ export function printTable(header: readonly string[], rows: ReadonlyArray<readon
   for (const row of rows) console.log(line(row));
 }
 
-/** Reads `--name value` from the command line, else the default. */
-export function flag(name: string, fallback: number): number {
+/** Reads `--name value` from the command line, else the default: a number above 0, or at least `least`; anything else exits 2 with a usage line. */
+export function flag(name: string, fallback: number, least = Number.MIN_VALUE): number {
   const at = process.argv.indexOf(`--${name}`);
   if (at < 0) return fallback;
-  const value = Number(process.argv[at + 1]);
-  if (!Number.isFinite(value)) throw new Error(`--${name} needs a number`);
+  const given = process.argv[at + 1];
+  const value = Number(given);
+  if (given === undefined || given.trim() === "" || !Number.isFinite(value) || value < least) {
+    // A usage error, not a run of no trials: "--runs 0" printed a table of NaN medians.
+    console.error(`--${name} needs a number ${least === Number.MIN_VALUE ? "above 0" : `of at least ${least}`}, got ${given === undefined ? "nothing" : JSON.stringify(given)}`);
+    process.exit(2);
+  }
   return value;
 }
