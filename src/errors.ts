@@ -192,6 +192,17 @@ export class NotClusteredError extends LoghouseError {
   readonly rpcCode = RpcCode.failedPrecondition;
 }
 
+/**
+ * The request was meant for another cluster: it names a cluster (or comes from a member of one)
+ * other than the one this node belongs to. Two clusters answer at addresses the caller treats as
+ * one, most often because a member that lost its data directory was started with --bootstrap
+ * instead of --join. Nothing was done.
+ */
+export class ClusterMismatchError extends LoghouseError {
+  readonly code = "CLUSTER_MISMATCH";
+  readonly rpcCode = RpcCode.failedPrecondition;
+}
+
 /** The caller is known, and the ACL does not allow it the action. */
 export class PermissionDeniedError extends LoghouseError {
   readonly code = "PERMISSION_DENIED";

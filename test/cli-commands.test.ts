@@ -45,6 +45,8 @@ test("produce, consume and status round trip through the command line", async (t
   assert.deepEqual(JSON.parse(status.stdout), {
     server: server.address,
     health: "SERVING",
+    // A node alone belongs to no cluster.
+    clusterId: null,
     servers: [{ id: "loghouse-0", rpcAddr: server.address, isLeader: true, role: "voter", liveness: "alive", term: "0", lag: "0" }],
     lowestOffset: "0",
     endOffset: "7",

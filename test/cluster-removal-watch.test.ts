@@ -33,6 +33,7 @@ test("a 'not a member' answer is believed from a leader that has known this node
     let removed: string | undefined;
     const watch = new RemovalWatch({
       nodeId: 1,
+      clusterId: () => undefined,
       addresses: () => ({ 1: "127.0.0.1:1", 2: leader.address }),
       peerTls: () => undefined,
       onRemoved: (reason) => (removed = reason),

@@ -84,3 +84,16 @@ test("a malformed state file refuses to open with a data-loss error", async (t) 
     await assert.rejects(RaftStateFile.open(path, start), DataLossError);
   }
 });
+
+test("the cluster id is kept, and one that is not 16 hex digits is a malformed file", async (t) => {
+  const path = join(await tempDir(t), "raft-state.json");
+  const file = await RaftStateFile.open(path, { ...start, clusterId: "0123456789abcdef" });
+  await file.update({});
+  await file.close();
+  assert.equal((await RaftStateFile.open(path, start)).state.clusterId, "0123456789abcdef");
+  const stored = JSON.parse(await readFile(path, "utf8")) as Record<string, unknown>;
+  for (const clusterId of ["0123456789ABCDEF", "0123", 12345]) {
+    await writeFile(path, JSON.stringify({ ...stored, clusterId }));
+    await assert.rejects(RaftStateFile.open(path, start), DataLossError, String(clusterId));
+  }
+});

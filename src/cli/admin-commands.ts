@@ -7,7 +7,7 @@ import { nodeNameFlag, serverAddresses, withClient, withNodeClient, writeLine } 
 import type { Flags } from "./commands.ts";
 
 /**
- * Prints one node's health, its servers and the log's offsets (the first of --server's addresses
+ * Prints one node's health, its cluster's id (null on a node alone), its servers and the log's offsets (the first of --server's addresses
  * that can be reached); exit 1 unless it is SERVING.
  */
 export async function status(flags: Flags): Promise<number> {
@@ -22,11 +22,12 @@ export async function status(flags: Flags): Promise<number> {
 }
 
 async function nodeStatus(client: LoghouseClient): Promise<number> {
-  const [health, servers, offsets] = await Promise.all([client.healthStatus(), client.servers(), client.offsets()]);
+  const [health, { servers, clusterId }, offsets] = await Promise.all([client.healthStatus(), client.getServers(), client.offsets()]);
   await writeLine(
     JSON.stringify({
       server: client.address,
       health,
+      clusterId: clusterId === "" ? null : clusterId,
       servers: servers.map(memberLine),
       lowestOffset: offsets.lowestOffset.toString(),
       endOffset: offsets.endOffset.toString(),

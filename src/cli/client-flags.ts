@@ -8,6 +8,7 @@ import { ClusterClient } from "../client/cluster-client.ts";
 import { TIMER_MS_MAX } from "../client/option-checks.ts";
 import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
 import { UsageError } from "../errors.ts";
+import { CLUSTER_ID_HEADER, isClusterId } from "../wire/cluster-id.ts";
 import { DEFAULT_HOST, DEFAULT_PORT } from "../server/config.ts";
 import { parseDurationMs } from "./duration.ts";
 import type { Flags } from "./commands.ts";
@@ -34,7 +35,15 @@ export function serverAddresses(flags: Flags, env: NodeJS.ProcessEnv): string[] 
  * each call bounded by the --timeout deadline, retries included, with --tls-* and --token.
  */
 export function connectClient(flags: Flags): ClusterClient {
-  return new ClusterClient(serverAddresses(flags, process.env), { callTimeoutMs: timeoutMs(flags), ...clientCredentials(flags, process.env) });
+  const clusterId = clusterIdFlag(flags, process.env);
+  return new ClusterClient(serverAddresses(flags, process.env), { callTimeoutMs: timeoutMs(flags), ...clientCredentials(flags, process.env), ...(clusterId === undefined ? {} : { clusterId }) });
+}
+
+/** --cluster-id (or LOGHOUSE_CLUSTER_ID): the cluster the commands keep to, if given. */
+function clusterIdFlag(flags: Flags, env: NodeJS.ProcessEnv): string | undefined {
+  const clusterId = stringFlag(flags, "cluster-id") ?? env.LOGHOUSE_CLUSTER_ID;
+  if (clusterId !== undefined && !isClusterId(clusterId)) throw new UsageError(`--cluster-id (or LOGHOUSE_CLUSTER_ID) must be 16 hex digits, as loghouse status shows it, got ${JSON.stringify(clusterId)}`);
+  return clusterId;
 }
 
 /** Runs `use` with a client for --server (as connectClient) and closes the client however `use` ends. */
@@ -44,7 +53,10 @@ export async function withClient<T>(flags: Flags, use: (client: ClusterClient) =
 
 /** Runs `use` with a client for one node, --server's `address`, and closes it however `use` ends. */
 export async function withNodeClient<T>(flags: Flags, address: string, use: (client: LoghouseClient) => Promise<T>): Promise<T> {
-  return using(new LoghouseClient(address, { callTimeoutMs: timeoutMs(flags), ...clientCredentials(flags, process.env) }), use);
+  // With --cluster-id, a node of another cluster refuses the calls (CLUSTER_MISMATCH).
+  const clusterId = clusterIdFlag(flags, process.env);
+  const naming = clusterId === undefined ? {} : { callHeaders: () => ({ [CLUSTER_ID_HEADER]: clusterId }) };
+  return using(new LoghouseClient(address, { callTimeoutMs: timeoutMs(flags), ...clientCredentials(flags, process.env), ...naming }), use);
 }
 
 async function using<C extends { close(): void }, T>(client: C, use: (client: C) => Promise<T>): Promise<T> {

@@ -34,6 +34,7 @@ const CLIENT_OPTIONS: OptionTable = {
   "tls-cert": { type: "string", value: "FILE", help: "speak TLS with this client certificate, whose CN is your principal; with --tls-key (env LOGHOUSE_TLS_CERT)" },
   "tls-key": { type: "string", value: "FILE", help: "the client certificate's key (env LOGHOUSE_TLS_KEY)" },
   token: { type: "string", value: "TOKEN", help: "a bearer token the node maps to your principal (env LOGHOUSE_TOKEN)" },
+  "cluster-id": { type: "string", value: "ID", help: "keep to this cluster (16 hex digits, as status shows): a node of another cluster refuses the calls (env LOGHOUSE_CLUSTER_ID; default: the one --server's members answer for)" },
 };
 
 export const COMMANDS: Readonly<Record<string, CommandSpec>> = {

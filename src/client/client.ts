@@ -111,7 +111,12 @@ export class LoghouseClient {
   }
 
   async servers(): Promise<Server[]> {
-    return (await this.unary<GetServersResponse>("log", "getServers", {})).servers;
+    return (await this.getServers()).servers;
+  }
+
+  /** GetServers as answered: the members, and the cluster's id ("" on a node alone, or a member that knows none). */
+  getServers(): Promise<GetServersResponse> {
+    return this.unary<GetServersResponse>("log", "getServers", {});
   }
 
   /** The node's health status name ("SERVING", "NOT_SERVING", ...). */

@@ -13,11 +13,16 @@
 // it has learned), but that index trails the leader's by up to a heartbeat: a record just
 // acknowledged may not be there yet. A read beyond a follower's end is asked of the leader once
 // more, so read(offset) of an acknowledged offset finds it; `reads: "leader"` reads only there.
+//
+// The client keeps to one cluster (cluster-view.ts): the one `clusterId` names, else the one its
+// addresses answer for; it names it in every call, and a node of another cluster (a member that lost
+// its data and was bootstrapped again at its old address) refuses the call before doing anything.
 import { randomBytes } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import { BufferPool } from "../buffer-pool.ts";
-import { OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
+import { ClusterMismatchError, OffsetOutOfRangeError, RpcCode, RpcError } from "../errors.ts";
 import type * as wire from "../gen/log/v1/log_pb.ts";
+import { CLUSTER_ID_HEADER, parseClusterId } from "../wire/cluster-id.ts";
 import { ProduceBatchMessage, producerFieldBytesMax } from "../wire/record-codec.ts";
 import { memberAddresses } from "./address-list.ts";
 import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
@@ -53,6 +58,12 @@ export interface ClusterClientOptions extends ChannelOptions {
    * connections in its kernel and never answers them. Default 5,000.
    */
   readonly connectTimeoutMs?: number;
+  /**
+   * The cluster to keep to (16 hex digits, as GetServers and `loghouse status` show it). Absent: the
+   * one the addresses answer for, and if they answer for two, every call fails with
+   * ClusterMismatchError rather than pick one.
+   */
+  readonly clusterId?: string;
 }
 
 const CALL_TIMEOUT_MS_DEFAULT = 30_000;
@@ -75,6 +86,8 @@ export class ClusterClient implements RecordSource {
   private readonly callTimeoutMs: number;
   private readonly connectTimeoutMs: number;
   private readonly delivery: ProduceDelivery;
+  /** How each member's channel is made: the caller's options, and its calls name the cluster once known. */
+  private readonly channelOptions: ChannelOptions;
   private readonly readRoute: Route;
   private readonly backoffMaxMs: number;
   /** This client's producer id (exactly-once only); its produce calls are numbered from 0. */
@@ -98,7 +111,17 @@ export class ClusterClient implements RecordSource {
     this.backoffMaxMs = options.backoffMaxMs ?? 1_000;
     this.backoff = new Backoff(options.backoffInitialMs ?? 50, this.backoffMaxMs);
     const seeds = memberAddresses(addresses);
-    this.view = new ClusterView(seeds, (address, deadline) => this.askServers(address, deadline), this.backoffMaxMs, this.connectTimeoutMs);
+    const clusterId = options.clusterId === undefined ? undefined : parseClusterId(options.clusterId, "clusterId");
+    this.view = new ClusterView(seeds, (address, deadline) => this.askServers(address, deadline), this.backoffMaxMs, this.connectTimeoutMs, clusterId);
+    const callHeaders = options.callHeaders;
+    this.channelOptions = {
+      ...options,
+      callHeaders: () => {
+        const known = this.view.clusterId;
+        const headers = callHeaders?.() ?? {};
+        return known === undefined ? headers : { ...headers, [CLUSTER_ID_HEADER]: known };
+      },
+    };
   }
 
   /** Appends one record at the leader; resolves with its offset once it is durable on a majority. */
@@ -234,7 +257,8 @@ export class ClusterClient implements RecordSource {
         throw new RpcError(`${address} ended a following stream`, RpcCode.unavailable);
       } catch (error) {
         if (stopped()) return;
-        if (!transient(error)) throw error;
+        // A node of another cluster refusing the opened stream is passed over as a failed member is.
+        if (!transient(error) && !(openedAt !== undefined && error instanceof ClusterMismatchError)) throw error;
         if (address !== undefined) this.view.failed(address, error instanceof ConnectTimeoutError);
         if (next !== from || (openedAt !== undefined && Date.now() - openedAt >= this.backoffMaxMs)) {
           attempt = 0;
@@ -273,6 +297,7 @@ export class ClusterClient implements RecordSource {
     let outcomeUnknown = false;
     for (let attempt = 0; ; attempt++) {
       let address: string | undefined;
+      let sent = false;
       try {
         address = await untilAborted(this.address(to, deadline), signal);
         const channel = this.channel(address);
@@ -280,9 +305,17 @@ export class ClusterClient implements RecordSource {
         // connections and never answers them (paused) is then given up for another before its call
         // is sent, and for a write a failure to connect proves nothing was sent.
         await channel.connect(deadline, this.connectTimeoutMs, signal);
+        sent = true;
         return await run(channel, deadline);
       } catch (error) {
         if (signal?.aborted === true) throw signal.reason;
+        if (sent && error instanceof ClusterMismatchError) {
+          // A node of another cluster at a member's address refused the call before doing anything:
+          // the cluster is asked again, which passes that node over (the view's own verdict is final).
+          this.view.failed(address!, false);
+          await this.pause(attempt, deadline, error, signal);
+          continue;
+        }
         if (error instanceof OffsetOutOfRangeError && to === "reader" && address !== this.view.knownLeader) {
           to = "leader";
           continue;
@@ -311,13 +344,13 @@ export class ClusterClient implements RecordSource {
    * when it was not completed within the connect bound (a refused one goes on to the call, which
    * fails at once with the reason).
    */
-  private async askServers(address: string, deadline: number): Promise<wire.Server[]> {
+  private async askServers(address: string, deadline: number): Promise<wire.GetServersResponse> {
     const channel = this.channel(address);
     try {
       await channel.connect(deadline, this.connectTimeoutMs).catch((error: unknown) => {
         if (error instanceof ConnectTimeoutError) throw error;
       });
-      return (await channel.unary<wire.GetServersResponse>("log", "getServers", {}, deadline)).servers;
+      return await channel.unary<wire.GetServersResponse>("log", "getServers", {}, deadline);
     } catch (error) {
       this.view.rest(address);
       throw channel.unreachable ? new NotConnectedError((error as Error).message) : error;
@@ -327,7 +360,7 @@ export class ClusterClient implements RecordSource {
   private channel(address: string): NodeChannel {
     let channel = this.channels.get(address);
     if (channel === undefined) {
-      channel = new NodeChannel(address, this.options);
+      channel = new NodeChannel(address, this.channelOptions);
       this.channels.set(address, channel);
     }
     return channel;

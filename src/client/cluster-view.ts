@@ -5,9 +5,16 @@
 // client; a node alone is dialled where it was reached. Members whose calls failed are passed over for a
 // while when picking where to read. When no address can even be connected to, there is nobody to
 // wait for: that failure is final.
-import { ClusterUnavailableError, InvalidArgumentError, RpcCode, RpcError } from "../errors.ts";
+//
+// Each answer names its cluster (src/wire/cluster-id.ts). The view keeps to one: the one the caller
+// named, else the one its seeds answer for. Until then a refresh hears the seeds out: it also waits
+// for each seed that the answer naming a leader does not list as a member, so that seeds answering
+// for two clusters are reported as the mistake they are, never settled by which answered first.
+// Later answers for another cluster are refused, and the client names its cluster in every call,
+// which a node of another cluster refuses.
+import { ClusterMismatchError, ClusterUnavailableError, InvalidArgumentError, RpcCode, RpcError } from "../errors.ts";
 import { NotConnectedError } from "./node-channel.ts";
-import type { Server } from "../gen/log/v1/log_pb.ts";
+import type { GetServersResponse, Server } from "../gen/log/v1/log_pb.ts";
 
 /**
  * No address could even be connected to: the cluster (or the one node) is down or the addresses are
@@ -19,8 +26,14 @@ export class MembersUnreachableError extends RpcError {
   }
 }
 
-/** Asks the node at `address` for its members (GetServers), within `deadline` (ms since the epoch). */
-export type AskServers = (address: string, deadline: number) => Promise<Server[]>;
+/** Asks the node at `address` for its members and its cluster (GetServers), within `deadline` (ms since the epoch). */
+export type AskServers = (address: string, deadline: number) => Promise<GetServersResponse>;
+
+/** One member's answer that names a leader. */
+interface LeaderAnswer {
+  readonly servers: Server[];
+  readonly leader: Server;
+}
 
 export class ClusterView {
   private members: readonly Server[] = [];
@@ -29,6 +42,8 @@ export class ClusterView {
   /** How many refreshes have started. */
   private refreshes = 0;
   private readCursor = 0;
+  /** Whether a refresh has heard the seeds out (hearSeeds) and found them answering for one cluster, or none that names one. */
+  private seedsHeard = false;
   /** Address → until when (ms since the epoch) it is passed over for reads. */
   private readonly resting = new Map<string, number>();
 
@@ -39,8 +54,15 @@ export class ClusterView {
     private readonly restMs: number,
     /** How long a connection attempt may take before it is given up (see NodeChannel.connect). */
     private readonly connectTimeoutMs: number,
+    /** The cluster the caller means, if it named one; else the one the seeds answer for, once known. */
+    private cluster: string | undefined,
   ) {
     if (seeds.length === 0) throw new InvalidArgumentError("the client needs at least one address");
+  }
+
+  /** The id of the cluster this view keeps to, once known (undefined: a node alone, or members that know none). */
+  get clusterId(): string | undefined {
+    return this.cluster;
   }
 
   /** The leader's address, asking the cluster first if it is not known. */
@@ -100,35 +122,115 @@ export class ClusterView {
   /**
    * The first answer naming a leader ends the refresh; an answer that comes later from a higher
    * term still replaces it (a node that just woke up may name the leader it knew before a failover).
+   * Until the cluster is known, a refresh hears the seeds out instead (hearSeeds).
    */
   private async askAll(deadline: number): Promise<void> {
     const generation = ++this.refreshes;
     let termSeen = -1n;
-    const answers = this.addresses().map(async (address) => {
-      const servers = reachedAs(address, await this.ask(address, deadline));
-      const leader = servers.find((server) => server.isLeader && server.rpcAddr !== "");
-      if (leader === undefined) throw new ClusterUnavailableError(`${address} knows no leader`);
+    const take = (answer: LeaderAnswer): boolean => {
       // A late answer of an older refresh says nothing newer than the refresh that followed it.
-      if (generation !== this.refreshes || leader.term <= termSeen) return;
-      termSeen = leader.term;
-      this.members = servers;
-      this.leader = leader.rpcAddr;
-    });
-    try {
-      await Promise.any(answers);
-    } catch (error) {
-      // Every member failed or knew no leader: say why, a member that answered first (before: the
-      // first seed's reason, so "cannot reach" hid members that were up and knew no leader).
-      const reasons = (error as AggregateError).errors;
-      if (reasons.every((reason) => reason instanceof NotConnectedError)) throw new MembersUnreachableError((reasons[0] as Error).message);
-      throw reasons.find((reason) => reason instanceof ClusterUnavailableError) ?? reasons[0];
+      if (generation !== this.refreshes || answer.leader.term <= termSeen) return false;
+      termSeen = answer.leader.term;
+      this.members = answer.servers;
+      this.leader = answer.leader.rpcAddr;
+      return true;
+    };
+    const asks = this.addresses().map((address) => ({ address, answer: this.ask(address, deadline) }));
+    if (this.cluster === undefined && !this.seedsHeard) {
+      this.cluster = await this.hearSeeds(asks, take);
+      this.seedsHeard = true;
+      return;
     }
+    try {
+      await Promise.any(asks.map(({ address, answer }) => answer.then((heard) => take(this.leaderIn(address, heard)))));
+    } catch (error) {
+      throw refreshFailure((error as AggregateError).errors);
+    }
+  }
+
+  /**
+   * Hears the seeds out: takes answers as they come, and ends once one names a leader and every seed
+   * not yet heard from is a member it lists (a silent member costs nothing), or once every seed has
+   * answered or failed; resolves with the cluster they answer for. Answers for two clusters are a
+   * ClusterMismatchError, never settled by which came first: a second cluster's node (a member
+   * bootstrapped again) lists only itself, so the first cluster's members are waited for.
+   */
+  private hearSeeds(asks: ReadonlyArray<{ readonly address: string; readonly answer: Promise<GetServersResponse> }>, take: (answer: LeaderAnswer) => boolean): Promise<string | undefined> {
+    return new Promise((resolve, reject) => {
+      const unheard = new Set(asks.map(({ address }) => address));
+      const byCluster = new Map<string, string[]>();
+      const reasons: unknown[] = [];
+      let chosen: { readonly listed: ReadonlySet<string>; readonly clusterId: string } | undefined;
+      let ended = false;
+      const judge = (): void => {
+        if (ended) return;
+        if (byCluster.size > 1) {
+          ended = true;
+          reject(mixedClusters(byCluster));
+        } else if (chosen !== undefined && (chosen.clusterId === "" || [...unheard].every((address) => chosen!.listed.has(address)))) {
+          ended = true;
+          resolve(chosen.clusterId === "" ? undefined : chosen.clusterId);
+        } else if (unheard.size === 0) {
+          ended = true;
+          reject(refreshFailure(reasons));
+        }
+      };
+      for (const { address, answer } of asks) {
+        answer.then(
+          (heard) => {
+            unheard.delete(address);
+            if (heard.clusterId !== "") byCluster.set(heard.clusterId, [...(byCluster.get(heard.clusterId) ?? []), address]);
+            try {
+              const found = this.leaderIn(address, heard);
+              if (take(found)) chosen = { listed: new Set(found.servers.map((server) => server.rpcAddr)), clusterId: heard.clusterId };
+            } catch (error) {
+              reasons.push(error);
+            }
+            judge();
+          },
+          (error: unknown) => {
+            unheard.delete(address);
+            reasons.push(error);
+            judge();
+          },
+        );
+      }
+    });
+  }
+
+  /** The members and leader in `address`'s answer; ClusterMismatchError if it answers for another cluster, ClusterUnavailableError if it knows no leader. */
+  private leaderIn(address: string, answer: GetServersResponse): LeaderAnswer {
+    if (this.cluster !== undefined && answer.clusterId !== "" && answer.clusterId !== this.cluster) {
+      throw new ClusterMismatchError(`${address} answers for cluster ${answer.clusterId}, not for cluster ${this.cluster}`);
+    }
+    const servers = reachedAs(address, answer.servers);
+    const leader = servers.find((server) => server.isLeader && server.rpcAddr !== "");
+    if (leader === undefined) throw new ClusterUnavailableError(`${address} knows no leader`);
+    return { servers, leader };
   }
 
   /** Seeds and learned members, each once. */
   private addresses(): string[] {
     return [...new Set([...this.seeds, ...this.members.map((member) => member.rpcAddr).filter((address) => address !== "")])];
   }
+}
+
+/** The error for seeds that answer for two clusters or more (cluster id → addresses). */
+function mixedClusters(byCluster: ReadonlyMap<string, readonly string[]>): ClusterMismatchError {
+  const clusters = [...byCluster].map(([clusterId, addresses]) => `${clusterId} at ${addresses.join(", ")}`).join("; ");
+  return new ClusterMismatchError(
+    `the addresses given answer for ${byCluster.size} clusters (${clusters}): a member that lost its data was started with --bootstrap instead of --join, or the addresses mix clusters; give the addresses of one cluster, or name it (clusterId, --cluster-id)`,
+  );
+}
+
+/**
+ * Why a refresh found no leader, from every member's failure: unreachable if none could even be
+ * connected to; else a member that answered without a leader (an election, worth waiting for), else
+ * one of another cluster, else the first reason.
+ */
+function refreshFailure(reasons: readonly unknown[]): unknown {
+  if (reasons.every((reason) => reason instanceof NotConnectedError)) return new MembersUnreachableError((reasons[0] as Error).message);
+  return reasons.find((reason) => reason instanceof ClusterUnavailableError) ?? reasons.find((reason) => reason instanceof ClusterMismatchError) ?? reasons[0];
 }
 
 /**

@@ -4,6 +4,7 @@
 import type { ServiceError } from "@grpc/grpc-js";
 import {
   BatchTooLargeError,
+  ClusterMismatchError,
   ClusterUnavailableError,
   DataLossError,
   InvalidArgumentError,
@@ -45,6 +46,7 @@ const byCode: Record<string, Rebuild> = {
   STORAGE_FULL: (message) => new StorageFullError(message, 0),
   NOT_LEADER: (message) => new NotLeaderError(message, 0),
   CLUSTER_UNAVAILABLE: (message) => new ClusterUnavailableError(message),
+  CLUSTER_MISMATCH: (message) => new ClusterMismatchError(message),
   NODE_REMOVED: (message) => new NodeRemovedError(message),
   NOT_CLUSTERED: (message) => new NotClusteredError(message),
   SEQUENCE_TOO_OLD: (message) => new SequenceTooOldError(message),

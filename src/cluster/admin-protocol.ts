@@ -4,9 +4,12 @@
 // applied its own removal asks the leader whether it is still a member (it may have been added back
 // since), and how a leader tells a removed node that still speaks Raft to ask that question. In a
 // cluster with TLS it runs over mutual TLS (ALPN loghouse-peer/1) with the caller's certificate, and
-// the node answering authorizes each request by that certificate (cluster-node.ts).
+// the node answering authorizes each request by that certificate (cluster-node.ts). A request names
+// the asker's cluster when it knows one (`clusterId`), and a node of another cluster refuses it; an
+// answer names the answering node's cluster, which a joining node keeps as its own.
 import type { Socket } from "node:net";
 import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
+import { parseClusterId } from "../wire/cluster-id.ts";
 import { parseNodeName } from "./node-name.ts";
 import { parsePeerAddress } from "./outbound-peer.ts";
 import { dialPeer, type PeerTls } from "./peer-dial.ts";
@@ -14,7 +17,7 @@ import { dialPeer, type PeerTls } from "./peer-dial.ts";
 export const ADMIN_MARKER = 0x02;
 const DOCUMENT_BYTES_MAX = 64 * 1024;
 
-export type AdminRequest =
+export type AdminRequest = (
   /**
    * Node `name` asks to be a member under the Raft id its data directory drew: the leader admits it
    * (admission.ts), replacing an older Raft id bound to the same name.
@@ -23,7 +26,11 @@ export type AdminRequest =
   /** Whether `nodeId` is a member now, as the leader has applied it. */
   | { readonly op: "member"; readonly nodeId: number }
   /** From the leader to a node it has removed that still sends Raft messages: ask me whether you are a member. */
-  | { readonly op: "removed"; readonly nodeId: number; readonly leaderId: number };
+  | { readonly op: "removed"; readonly nodeId: number; readonly leaderId: number }
+) & {
+  /** The asker's cluster, when it knows one. */
+  readonly clusterId?: string;
+};
 
 export type AdminResponse =
   /**
@@ -31,7 +38,15 @@ export type AdminResponse =
    * the asker (a node believes a "no" only from a leader of its own cluster); `names` are the
    * members' names by Raft id.
    */
-  | { readonly ok: true; readonly addresses: Readonly<Record<string, string>>; readonly names?: Readonly<Record<string, string>>; readonly member?: boolean; readonly known?: boolean }
+  | {
+      readonly ok: true;
+      readonly addresses: Readonly<Record<string, string>>;
+      readonly names?: Readonly<Record<string, string>>;
+      readonly member?: boolean;
+      readonly known?: boolean;
+      /** The answering node's cluster, when it knows one. */
+      readonly clusterId?: string;
+    }
   | { readonly ok: false; readonly error: string; readonly leaderAddress?: string };
 
 function frame(document: unknown): Buffer {
@@ -82,15 +97,16 @@ function parseRequest(document: unknown): AdminRequest {
   const request = document as Partial<Record<string, unknown>>;
   const nodeId = request?.nodeId;
   if (typeof nodeId !== "number" || !Number.isSafeInteger(nodeId) || nodeId <= 0) throw new InvalidArgumentError("nodeId must be a positive integer");
-  if (request.op === "member") return { op: request.op, nodeId };
+  const cluster = request.clusterId === undefined ? {} : { clusterId: parseClusterId(request.clusterId, "clusterId") };
+  if (request.op === "member") return { op: request.op, nodeId, ...cluster };
   if (request.op === "removed") {
     const leaderId = request.leaderId;
     if (typeof leaderId !== "number" || !Number.isSafeInteger(leaderId) || leaderId <= 0) throw new InvalidArgumentError("leaderId must be a positive integer");
-    return { op: "removed", nodeId, leaderId };
+    return { op: "removed", nodeId, leaderId, ...cluster };
   }
   if (request.op === "join" && typeof request.address === "string") {
     parsePeerAddress(request.address);
-    return { op: "join", name: parseNodeName(request.name), nodeId, address: request.address };
+    return { op: "join", name: parseNodeName(request.name), nodeId, address: request.address, ...cluster };
   }
   throw new InvalidArgumentError("op must be join (with a name and an address), member or removed (with a leaderId)");
 }

@@ -7,7 +7,7 @@
 // and repairing damaged records of its log from its peers (range-repair.ts) with Raft stopped
 // meanwhile: a replica that meets a damaged record stops, and a new one starts once the log is whole.
 // A follower forwards produces to the leader over the peer connections (append-forwarding.ts).
-import { randomInt } from "node:crypto";
+import { randomBytes, randomInt } from "node:crypto";
 import { once } from "node:events";
 import { setTimeout as delay } from "node:timers/promises";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
@@ -38,6 +38,7 @@ import { PeerRoundTrips } from "./peer-round-trips.ts";
 import type { PeerTls } from "./peer-dial.ts";
 import type { Action } from "../security/action.ts";
 import { certificateNamesNode, certificatePrincipal } from "../security/peer-identity.ts";
+import { clusterField, clusterRefusal, parseClusterId } from "../wire/cluster-id.ts";
 import type { ForwardMessage, RepairMessage } from "./peer-message.ts";
 import { AppendForwarding, type ForwardCall } from "./append-forwarding.ts";
 import { answerRepairRequest, RangeRepair } from "./range-repair.ts";
@@ -84,6 +85,8 @@ export interface ClusterNodeOptions {
 const JOIN_ATTEMPTS_MAX = 50;
 /** Membership changes one admission may take: remove an old Raft id, add the new one (admission.ts), with room to spare. */
 const ADMISSION_STEPS_MAX = 4;
+/** Random bytes of a cluster id (16 hex digits): two clusters never draw the same. */
+const CLUSTER_ID_BYTES = 8;
 /** Raft ids are drawn below this (a safe integer, and within what crypto.randomInt draws). */
 const RAFT_ID_LIMIT = 2 ** 48;
 /** Real time per Raft tick unless the options say otherwise. */
@@ -187,6 +190,7 @@ export class ClusterNode {
     });
     this.removalWatch = new RemovalWatch({
       nodeId,
+      clusterId: () => this.clusterId,
       addresses: () => this.addresses,
       peerTls: () => this.peerSecurity?.tls,
       onRemoved: (reason) => this.stopServing(reason),
@@ -224,6 +228,8 @@ export class ClusterNode {
       snapshot: bootstrap ? { index: 1, term: 1, membership: { voters: [drawn], learners: [] } } : { index: 0, term: 0, membership: { voters: [], learners: [] } },
       addresses: { [drawn]: address },
       names: { [drawn]: name },
+      // A new cluster draws its id (src/wire/cluster-id.ts); a joining node takes the leader's.
+      ...(bootstrap ? { clusterId: randomBytes(CLUSTER_ID_BYTES).toString("hex") } : {}),
     }, { logger: options.logger });
     const nodeId = stateFile.state.nodeId;
     if (nodeId === undefined) throw new InvalidConfigError(`${stateFile.path} holds no Raft id (written by an older version): start this node with an empty data directory and --join`);
@@ -316,6 +322,11 @@ export class ClusterNode {
   /** Each known member's name by Raft id. */
   get names(): Readonly<Record<string, string>> {
     return this.stateFile.state.names ?? {};
+  }
+
+  /** The cluster's id, once this node has one (drawn at bootstrap, or the leader's on joining); undefined on a node from before ids were drawn. */
+  get clusterId(): string | undefined {
+    return this.stateFile.state.clusterId;
   }
 
   /** host:port where this node is reachable by the other members. */
@@ -479,10 +490,10 @@ export class ClusterNode {
       const candidates = [...new Set([...given, ...(this.gossip?.aliveAddresses() ?? [])])].filter((address) => address !== this.address);
       target ??= candidates[attempt % Math.max(1, candidates.length)];
       if (target !== undefined) {
-        const request = { op: "join", name: this.name, nodeId: this.nodeId, address: this.options.address } as const;
+        const request = { op: "join", name: this.name, nodeId: this.nodeId, address: this.options.address, ...clusterField(this.clusterId) } as const;
         const response = await sendAdminRequest(target, request, undefined, this.peerSecurity?.tls).catch((error: unknown): AdminResponse => ({ ok: false, error: String(error) }));
         if (response.ok) {
-          await this.learnMembers(response.addresses, response.names ?? {});
+          await this.learnMembers(response.addresses, response.names ?? {}, response.clusterId);
           this.admitted = true;
           return;
         }
@@ -537,11 +548,16 @@ export class ClusterNode {
   }
 
   private async handleAdmin(request: AdminRequest): Promise<AdminResponse> {
+    const refusal = clusterRefusal(request.clusterId, this.clusterId);
+    if (refusal !== undefined) {
+      this.logger.warn("admin request from another cluster refused", { op: request.op, nodeId: request.nodeId, clusterId: this.clusterId, askerClusterId: request.clusterId });
+      throw refusal;
+    }
     if (request.op === "removed") {
       if (request.nodeId !== this.nodeId) throw new InvalidArgumentError(`this is node ${this.nodeId}, not ${request.nodeId}`);
       // A node still joining is not a member yet anyway.
       if (this.admitted) void this.removalWatch.confirm();
-      return { ok: true, addresses: this.addresses };
+      return { ok: true, addresses: this.addresses, ...clusterField(this.clusterId) };
     }
     if (!this.replica.isLeader) {
       const leaderAddress = this.leaderAddress;
@@ -551,10 +567,10 @@ export class ClusterNode {
       const { membership } = this.replica.status();
       // Every node ever admitted keeps its address here, so a leader that never knew the asker leads another cluster.
       const known = this.addresses[request.nodeId] !== undefined;
-      return { ok: true, addresses: this.addresses, member: membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId), known };
+      return { ok: true, addresses: this.addresses, member: membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId), known, ...clusterField(this.clusterId) };
     }
     await this.admit(request);
-    return { ok: true, addresses: this.addresses, names: this.names };
+    return { ok: true, addresses: this.addresses, names: this.names, ...clusterField(this.clusterId) };
   }
 
   /**
@@ -818,11 +834,16 @@ export class ClusterNode {
   }
 
   /** Records members' addresses and names (by Raft id) durably, and dials the new addresses. */
-  private async learnMembers(addresses: Readonly<Record<string, string>>, names: Readonly<Record<string, string>>): Promise<void> {
+  /**
+   * Records members' addresses and names, and the cluster's id from a leader's join answer when this
+   * node has none yet (a node admitted before it kept the answer learns it on its next join).
+   */
+  private async learnMembers(addresses: Readonly<Record<string, string>>, names: Readonly<Record<string, string>>, clusterId?: string): Promise<void> {
     for (const [id, address] of Object.entries(addresses)) if (Number(id) !== this.nodeId) this.transport.setPeer(Number(id), address);
     await this.stateFile.update((current) => ({
       addresses: { ...current.addresses, ...addresses, [this.nodeId]: this.options.address },
       names: { ...current.names, ...names, [this.nodeId]: this.name },
+      ...(current.clusterId === undefined && clusterId !== undefined ? { clusterId: parseClusterId(clusterId, "the join answer's clusterId") } : {}),
     }));
   }
 }

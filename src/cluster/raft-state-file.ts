@@ -1,6 +1,7 @@
 // The Raft state that lives beside the data log: the hard state (term, vote, commit), the start
 // point of the log (the snapshot point: index, term and membership before the first entry), the
-// Raft id this data directory drew, and the members' names and addresses as this node knows them.
+// Raft id this data directory drew, the cluster's id, and the members' names and addresses as this
+// node knows them.
 //
 // Written as a small JSON document by write-to-temporary, fsync, rename, fsync-directory, so that a
 // crash leaves either the old or the new state, never a torn one. A vote is persisted this way
@@ -13,6 +14,7 @@ import { stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { DataLossError, LogClosedError } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
+import { isClusterId } from "../wire/cluster-id.ts";
 import { emptyHardState, type HardState, type SnapshotPoint } from "../raft/index.ts";
 import { nodeStateFileSystem, type StateFileSystem } from "./state-file-system.ts";
 import { systemTimers, type Timers } from "./timers.ts";
@@ -29,6 +31,11 @@ export interface RaftState {
   readonly nodeId?: number;
   /** Each member's name (node id → name), learned as the addresses are. */
   readonly names?: Readonly<Record<string, string>>;
+  /**
+   * The cluster's id (src/wire/cluster-id.ts), drawn at bootstrap or taken from the leader's join
+   * answer; absent on a node that has not joined yet, or one from before ids were drawn.
+   */
+  readonly clusterId?: string;
 }
 
 const FORMAT_VERSION = 1;
@@ -54,6 +61,7 @@ function parseState(text: string, path: string): RaftState {
     addresses?: Record<string, unknown>;
     nodeId?: unknown;
     names?: Record<string, unknown>;
+    clusterId?: unknown;
   };
   try {
     parsed = JSON.parse(text) as typeof parsed;
@@ -62,7 +70,7 @@ function parseState(text: string, path: string): RaftState {
     if (error instanceof SyntaxError) throw new DataLossError(`raft state file ${path} is torn or damaged`, { cause: error });
     throw error;
   }
-  const { hardState, snapshot, addresses, nodeId, names } = parsed;
+  const { hardState, snapshot, addresses, nodeId, names, clusterId } = parsed;
   const valid =
     parsed.version === FORMAT_VERSION &&
     hardState !== undefined &&
@@ -76,7 +84,8 @@ function parseState(text: string, path: string): RaftState {
     isIdList(snapshot.membership?.learners) &&
     isStringMap(addresses) &&
     (nodeId === undefined || (isNatural(nodeId) && nodeId > 0)) &&
-    (names === undefined || isStringMap(names));
+    (names === undefined || isStringMap(names)) &&
+    (clusterId === undefined || isClusterId(clusterId));
   if (!valid) throw new DataLossError(`raft state file ${path} is malformed`);
   return {
     hardState: hardState as HardState,
@@ -84,6 +93,7 @@ function parseState(text: string, path: string): RaftState {
     addresses: addresses as Record<string, string>,
     ...(nodeId === undefined ? {} : { nodeId: nodeId as number }),
     ...(names === undefined ? {} : { names: names as Record<string, string> }),
+    ...(clusterId === undefined ? {} : { clusterId: clusterId as string }),
   };
 }
 

@@ -9,6 +9,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { Logger } from "../logger.ts";
 import { MembershipChangeKind, type MembershipChange } from "../raft/index.ts";
 import { askLeader, sendAdminRequest } from "./admin-protocol.ts";
+import { clusterField } from "../wire/cluster-id.ts";
 import type { PeerTls } from "./peer-dial.ts";
 
 /** Times a node asks the leader whether it is still a member (about 20 s in all) before giving up until the next reason to ask. */
@@ -18,6 +19,8 @@ export interface RemovalWatchOptions {
   readonly nodeId: number;
   /** Where each known node listens (this one included). */
   readonly addresses: () => Readonly<Record<string, string>>;
+  /** This node's cluster, named in its requests once known (a node of another cluster refuses them). */
+  readonly clusterId: () => string | undefined;
   /** Mutual TLS for admin requests, when the cluster runs with TLS. */
   readonly peerTls: () => PeerTls | undefined;
   /** Called once the leader confirms this node is not a member. */
@@ -53,7 +56,7 @@ export class RemovalWatch {
     const address = this.options.addresses()[nodeId];
     if (!this.removed.has(nodeId) || address === undefined || this.notifying.has(nodeId)) return;
     this.notifying.add(nodeId);
-    sendAdminRequest(address, { op: "removed", nodeId, leaderId: this.options.nodeId }, undefined, this.options.peerTls())
+    sendAdminRequest(address, { op: "removed", nodeId, leaderId: this.options.nodeId, ...clusterField(this.options.clusterId()) }, undefined, this.options.peerTls())
       .catch((error: unknown) => this.options.logger.debug("telling a removed node failed", { nodeId, error }))
       .finally(() => this.notifying.delete(nodeId));
   }
@@ -79,7 +82,7 @@ export class RemovalWatch {
       .map(([, address]) => address);
     for (let attempt = 0; attempt < MEMBER_CHECK_ATTEMPTS_MAX && contacts.length > 0 && !signal.aborted; attempt++) {
       try {
-        const answer = await askLeader(contacts[attempt % contacts.length]!, { op: "member", nodeId }, undefined, undefined, this.options.peerTls());
+        const answer = await askLeader(contacts[attempt % contacts.length]!, { op: "member", nodeId, ...clusterField(this.options.clusterId()) }, undefined, undefined, this.options.peerTls());
         // A "no" counts only from a leader that has known this node: one that never did leads another
         // cluster (a member's address taken by a node that bootstrapped afresh after losing its disk),
         // and its "no" removed a healthy member, which stopped serving. An answer without `known`

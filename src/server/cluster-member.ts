@@ -55,6 +55,10 @@ export class ClusterMember implements ServedCluster {
     this.node.joinCluster(contacts).catch(onError);
   }
 
+  get clusterId(): string | undefined {
+    return this.node.clusterId;
+  }
+
   servers(): ServedMember[] {
     return this.node.servers().map((member) => ({
       id: member.id,

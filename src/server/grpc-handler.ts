@@ -16,6 +16,7 @@ import { constants, type Http2Session, type IncomingHttpHeaders, type OutgoingHt
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { BatchTooLargeError, RecordTooLargeError } from "../errors.ts";
 import { decodeProduceBatchRequest, decodeProduceRequest, encodeConsumeResponse, encodeProduceResponse, encodeRecordBatch } from "../wire/record-codec.ts";
+import { CLUSTER_ID_HEADER, clusterRefusal } from "../wire/cluster-id.ts";
 import type { NodeMetrics } from "../observability/node-metrics.ts";
 import type { MethodMetrics } from "../observability/rpc-metrics.ts";
 import { rejectionReasonOf, type CallAuthorizer } from "./call-authorizer.ts";
@@ -62,6 +63,8 @@ export interface GrpcHandlerOptions {
   readonly logger: Logger;
   /** Checks every call before its handler runs (the same check as the Connect router's). */
   readonly authorizer: CallAuthorizer;
+  /** This node's cluster id, against which a call that names one is checked (undefined: none known, nothing checked). */
+  readonly clusterId: () => string | undefined;
   /** Counts and times every call of a known method, and counts refusals. */
   readonly metrics?: NodeMetrics;
 }
@@ -175,6 +178,7 @@ export class GrpcHandler {
     else if (route === undefined) refusal = new ConnectError(`unknown method ${headers[":path"]}`, Code.Unimplemented);
     else if (encoding !== undefined && encoding !== "identity") refusal = new ConnectError(`unsupported grpc-encoding ${String(encoding)}`, Code.Unimplemented);
     refusal ??= this.authorize(stream, headers);
+    refusal ??= this.checkCluster(headers);
     if (refusal !== undefined) {
       route?.metrics?.refused(refusal.code);
       sendTrailersOnly(stream, refusal);
@@ -199,6 +203,14 @@ export class GrpcHandler {
       this.options.metrics?.rejected(rejectionReasonOf(error));
       return toConnectError(error);
     }
+  }
+
+  /** The refusal of a call that names another cluster than this node's (src/wire/cluster-id.ts). */
+  private checkCluster(headers: IncomingHttpHeaders): ConnectError | undefined {
+    const named = headers[CLUSTER_ID_HEADER];
+    if (named === undefined) return undefined;
+    const refusal = clusterRefusal(String(named), this.options.clusterId());
+    return refusal === undefined ? undefined : toConnectError(refusal);
   }
 
   private shareOf(session: Http2Session | undefined): ConnectionShare {

@@ -54,6 +54,8 @@ export interface LogServiceOptions {
   readonly limits: ServerLimits;
   /** The nodes to report from GetServers (this node alone on a single node). */
   readonly servers: () => ReadonlyArray<MessageInitShape<typeof ServerSchema>>;
+  /** The cluster's id for GetServers (undefined: a node alone, or a member that knows none). */
+  readonly clusterId: () => string | undefined;
   /** Traces the produce calls and their appends (absent: no tracing, at no cost). */
   readonly tracer?: Tracer;
   /** Told how many records each read for a consumer took from the log (once per read, not per record). */
@@ -208,7 +210,7 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
   }
 
   const getServers: Unary<unknown, MessageInitShape<typeof GetServersResponseSchema>> = async () => {
-    return { servers: [...options.servers()] };
+    return { servers: [...options.servers()], clusterId: options.clusterId() ?? "" };
   };
 
   const produceBatch: Unary<ProduceBatchRequest | GatheredProduceBatchRequest, { firstOffset: bigint; count: number }> = async (request, context) => {

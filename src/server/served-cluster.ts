@@ -23,6 +23,8 @@ export interface ServedCluster {
   /** The replicated log; its leader also appends idempotent producers' batches once. */
   readonly log: ServedLog & ProducerAppender;
   servers(): ServedMember[];
+  /** The cluster's id (src/wire/cluster-id.ts), once this member knows it. */
+  readonly clusterId: string | undefined;
   acceptConnection(socket: Socket): void;
   /** Removes a member (on the leader; a follower throws NotLeaderError); resolves once committed. */
   removeMember(member: string): Promise<void>;

@@ -24,6 +24,7 @@ import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Log as LogServiceDesc, Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
 import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
 import { InvalidConfigError } from "../errors.ts";
+import { CLUSTER_ID_HEADER, clusterRefusal } from "../wire/cluster-id.ts";
 import { NodeMetrics } from "../observability/node-metrics.ts";
 import type { MethodMetrics } from "../observability/rpc-metrics.ts";
 import type { Tracer } from "../observability/tracing.ts";
@@ -150,6 +151,7 @@ export class LoghouseServer {
         options.cluster?.servers() ?? [
           { id: config.nodeId, rpcAddr: server?.advertisedAddress ?? "", isLeader: true, isVoter: true, liveness: Server_Liveness.ALIVE, role: Server_Role.VOTER, term: 0n, lag: 0n },
         ],
+      clusterId: () => options.cluster?.clusterId,
     });
     const healthService = createHealthService(health);
     const grpc = new GrpcHandler({
@@ -158,6 +160,7 @@ export class LoghouseServer {
       connectionBytesInFlightMax: limits.connectionBytesInFlightMax,
       logger,
       authorizer: security.authorizer,
+      clusterId: () => options.cluster?.clusterId,
       metrics,
     });
     grpc.addService(LogServiceDesc, logService);
@@ -186,7 +189,7 @@ export class LoghouseServer {
         writeMaxBytes: limits.messageBytesMax,
         shutdownSignal: shutdown.signal,
         contextValues: (request) => createContextValues().set(CERTIFICATE_PRINCIPAL, certificatePrincipalOf(request.socket)),
-        interceptors: [countCalls(metrics), mapErrors(logger), authorize(security.authorizer, metrics)],
+        interceptors: [countCalls(metrics), mapErrors(logger), authorize(security.authorizer, metrics), sameCluster(() => options.cluster?.clusterId)],
         fallback: httpRoutes.handle,
       }),
     );
@@ -514,6 +517,15 @@ function authorize(authorizer: CallAuthorizer, metrics: NodeMetrics): Intercepto
       metrics.rejected(rejectionReasonOf(error));
       throw error;
     }
+    return next(request);
+  };
+}
+
+/** Refuses a call through the Connect router that names another cluster than this node's (src/wire/cluster-id.ts). */
+function sameCluster(clusterId: () => string | undefined): Interceptor {
+  return (next) => async (request) => {
+    const refusal = clusterRefusal(request.header.get(CLUSTER_ID_HEADER) ?? undefined, clusterId());
+    if (refusal !== undefined) throw refusal;
     return next(request);
   };
 }

@@ -24,6 +24,10 @@ export interface ScriptedNodeOptions {
   readonly port?: number;
   /** The members GetServers answers, asked each time (default: this node alone, leading). */
   readonly members?: (self: string) => ScriptedMember[];
+  /** The cluster id GetServers answers (default: none, as a node alone). */
+  readonly clusterId?: string;
+  /** How long GetServers takes to answer, in ms (default: at once). */
+  readonly serversDelayMs?: number;
 }
 
 export interface ScriptedNode {
@@ -32,6 +36,8 @@ export interface ScriptedNode {
   calls(): number;
   /** The produce requests received, in order. */
   readonly produced: object[];
+  /** The loghouse-cluster-id header of each produce received ("" where absent), in order. */
+  readonly producedFor: string[];
 }
 
 /** A failure as a node sends it: a status, and the catalogue's code in the metadata when it has one. */
@@ -47,6 +53,7 @@ export async function scriptedNode(t: TestContext, answers: Answer[], options: S
   let address = "";
   let calls = 0;
   const produced: object[] = [];
+  const producedFor: string[] = [];
   const members = options.members ?? ((self: string) => [{ id: "1", rpcAddr: self, isLeader: true }]);
   const next = <T>(value: T, callback: grpc.sendUnaryData<T>): void => {
     calls++;
@@ -56,9 +63,14 @@ export async function scriptedNode(t: TestContext, answers: Answer[], options: S
     else callback(answer);
   };
   server.addService(grpcServiceDefinition(Log, false), {
-    getServers: (_call: unknown, callback: grpc.sendUnaryData<object>) => callback(null, { servers: members(address).map((member) => ({ isVoter: true, ...member })) }),
-    produce: (call: { request: object }, callback: grpc.sendUnaryData<object>) => {
+    getServers: (_call: unknown, callback: grpc.sendUnaryData<object>) => {
+      const answer = (): void => callback(null, { servers: members(address).map((member) => ({ isVoter: true, ...member })), clusterId: options.clusterId ?? "" });
+      if (options.serversDelayMs === undefined) answer();
+      else setTimeout(answer, options.serversDelayMs);
+    },
+    produce: (call: { request: object; metadata: grpc.Metadata }, callback: grpc.sendUnaryData<object>) => {
       produced.push(call.request);
+      producedFor.push(String(call.metadata.get("loghouse-cluster-id")[0] ?? ""));
       next({ offset: 7n }, callback);
     },
     consume: (_call: unknown, callback: grpc.sendUnaryData<object>) => next({ record: { value: Buffer.from("seven"), offset: 7n } }, callback),
@@ -71,5 +83,5 @@ export async function scriptedNode(t: TestContext, answers: Answer[], options: S
   );
   address = `127.0.0.1:${bound}`;
   cleanup(t, () => server.forceShutdown());
-  return { address, calls: () => calls, produced };
+  return { address, calls: () => calls, produced, producedFor };
 }
