@@ -10,7 +10,7 @@
 // test/package-install.test.ts does. Limits: nothing here proves Kubernetes accepts the objects
 // (no API schema validation) or that the image builds.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -86,42 +86,88 @@ test("each pod runs as a non-root user with its log on its own volume, gRPC read
   assert.equal(claim.spec.resources.requests.storage, "10Gi");
 });
 
-test("each pod's node is named after the pod, advertises its DNS name, and joins through pod 0 (which bootstraps)", async (t) => {
+test("each pod's node is named after the pod, advertises its DNS name, and joins through the others; pod 0 bootstraps only once every pod answers as a node of no cluster", async (t) => {
   const set = only(render("logs"), "StatefulSet");
+  assert.equal(set.spec.podManagementPolicy, "Parallel", "the pods start together: pod 0 waits for the others");
   const container = set.spec.template.spec.containers[0];
   assert.deepEqual(container.command, ["/bin/sh", "-c"]);
   const dir = await tempDir(t);
   const fake = join(dir, "loghouse");
-  // A stand-in for the CLI: `status` answers as $CLUSTER_UP says (yes: SERVING; no: nothing there;
-  // repairing: a pod that answers NOT_SERVING); `serve` prints its arguments.
+  // A stand-in for the CLI: `status` answers as $CLUSTER_UP says (member: a member of a cluster;
+  // repairing: a member answering NOT_SERVING; empty: a node of no cluster, as a pod waiting to join
+  // is; flicker: empty to every third question from the first, else nothing there, so that no round
+  // of questions finds both pods up; anything else: nothing there);
+  // `serve` prints its arguments.
   writeFileSync(
     fake,
-    '#!/bin/sh\nif [ "$1" = status ]; then\n  case "$CLUSTER_UP" in\n    yes) exit 0 ;;\n    repairing) echo \'{"health":"NOT_SERVING"}\'; exit 1 ;;\n    *) echo "loghouse: UNAVAILABLE: cannot reach the node" >&2; exit 1 ;;\n  esac\nfi\nfor arg in "$@"; do printf "%s\\n" "$arg"; done\n',
+    [
+      "#!/bin/sh",
+      'if [ "$1" = status ]; then',
+      '  mode="$CLUSTER_UP"',
+      '  if [ "$mode" = flicker ]; then n=$(cat "$COUNTER" 2>/dev/null || echo 0); echo $((n + 1)) > "$COUNTER"; if [ $((n % 3)) -eq 0 ]; then mode=empty; else mode=no; fi; fi',
+      '  case "$mode" in',
+      '    member) echo \'{"health":"SERVING","clusterId":"0123456789abcdef","servers":[{"id":"logs-loghouse-1"}]}\'; exit 0 ;;',
+      '    repairing) echo \'{"health":"NOT_SERVING","clusterId":"0123456789abcdef","servers":[{"id":"logs-loghouse-1"}]}\'; exit 1 ;;',
+      '    empty) echo \'{"health":"SERVING","clusterId":null,"servers":[]}\'; exit 0 ;;',
+      '    *) echo "loghouse: UNAVAILABLE: cannot reach the node" >&2; exit 1 ;;',
+      "  esac",
+      "fi",
+      'for arg in "$@"; do printf "%s\\n" "$arg"; done',
+      "",
+    ].join("\n"),
   );
   chmodSync(fake, 0o755);
   const peers = `${set.spec.serviceName}.streams.svc.cluster.local`;
-  const argsOf = (ordinal: number, dataDir: string, clusterUp: "yes" | "no" | "repairing" = "no"): string[] =>
-    execFileSync("/bin/sh", ["-c", container.args[0]], { env: { PATH: `${dir}:/usr/bin:/bin`, POD_NAME: `${set.metadata.name}-${ordinal}`, POD_NAMESPACE: "streams", LOGHOUSE_DATA_DIR: dataDir, CLUSTER_UP: clusterUp }, encoding: "utf8" }).trimEnd().split("\n");
+  const podAddress = (ordinal: number): string => `logs-loghouse-${ordinal}.${peers}:8400`;
+  const start = (ordinal: number, dataDir: string, clusterUp: string, timeoutMs?: number) =>
+    spawnSync("/bin/sh", ["-c", container.args[0]], {
+      env: { PATH: `${dir}:/usr/bin:/bin`, POD_NAME: `${set.metadata.name}-${ordinal}`, POD_NAMESPACE: "streams", LOGHOUSE_DATA_DIR: dataDir, CLUSTER_UP: clusterUp, COUNTER: join(dir, `counter-${clusterUp}`) },
+      encoding: "utf8",
+      ...(timeoutMs === undefined ? {} : { timeout: timeoutMs }),
+    });
+  const argsOf = (ordinal: number, dataDir: string, clusterUp = "no"): string[] => {
+    const result = start(ordinal, dataDir, clusterUp);
+    assert.equal(result.status, 0, result.stderr);
+    return result.stdout.trimEnd().split("\n");
+  };
+  const named = (ordinal: number): string[] => ["serve", "--node-id", `logs-loghouse-${ordinal}`, "--advertise", podAddress(ordinal)];
   const fresh = join(dir, "fresh");
-  assert.deepEqual(argsOf(0, fresh), ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`, "--bootstrap"]);
-  // Pod 0 that lost its volume while the others serve joins them: before, it bootstrapped a second
-  // cluster at its old address, which took acknowledged writes the cluster never had.
-  const joinOthers = ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`, "--join", `logs-loghouse-1.${peers}:8400,logs-loghouse-2.${peers}:8400`];
-  assert.deepEqual(argsOf(0, fresh, "yes"), joinOthers);
-  // A pod that answers NOT_SERVING is there all the same: no second cluster beside it.
+  // The first start: every other pod answers as a node of no cluster, at once, or each in its turn
+  // (pods restarting after their joins gave up: pod 1 answers in the first round, pod 2 in the second).
+  assert.deepEqual(argsOf(0, fresh, "empty"), [...named(0), "--bootstrap"]);
+  const waited = start(0, fresh, "flicker");
+  assert.equal(waited.status, 0, waited.stderr);
+  assert.deepEqual(waited.stdout.trimEnd().split("\n"), [...named(0), "--bootstrap"]);
+  assert.match(waited.stderr, /^pod 0 has no state: it bootstraps once every other pod has answered as a node of no cluster \(1 of 2 so far\)\n$/);
+  // Pods that do not answer are waited for, however long: before, pod 0 took them for absent and
+  // bootstrapped, a second cluster beside any that were only slow or restarting.
+  const stillWaiting = start(0, fresh, "no", 3_000);
+  assert.equal(stillWaiting.signal, "SIGTERM", "still waiting when stopped");
+  assert.equal(stillWaiting.stdout, "", "no serve was started");
+  // Pod 0 that lost its volume while the others serve joins them, as it does while they repair.
+  const joinOthers = [...named(0), "--join", `${podAddress(1)},${podAddress(2)}`];
+  assert.deepEqual(argsOf(0, fresh, "member"), joinOthers);
   assert.deepEqual(argsOf(0, fresh, "repairing"), joinOthers);
-  assert.deepEqual(argsOf(2, fresh), ["serve", "--node-id", "logs-loghouse-2", "--advertise", `logs-loghouse-2.${peers}:8400`, "--join", `logs-loghouse-0.${peers}:8400`]);
+  // Alone, pod 0 has nobody to wait for.
+  assert.deepEqual(
+    spawnSync("/bin/sh", ["-c", (only(render("logs", { replicas: 1 }), "StatefulSet").spec.template.spec.containers[0].args as string[])[0]!], {
+      env: { PATH: `${dir}:/usr/bin:/bin`, POD_NAME: `${set.metadata.name}-0`, POD_NAMESPACE: "streams", LOGHOUSE_DATA_DIR: fresh },
+      encoding: "utf8",
+    }).stdout.trimEnd().split("\n"),
+    [...named(0), "--bootstrap"],
+  );
+  // The others join through every other pod, so one that lost its volume is admitted while pod 0 is down.
+  assert.deepEqual(argsOf(2, fresh), [...named(2), "--join", `${podAddress(0)},${podAddress(1)}`]);
   assert.deepEqual(argsOf(11, fresh).slice(0, 3), ["serve", "--node-id", "logs-loghouse-11"]);
-  // A pod restarting with its volume resumes from its state: pod 0 does not bootstrap again, the
-  // others join again (a member is left as it is; one stopped before its first join is admitted).
+  // A pod restarting with its volume resumes from its state: pod 0 neither waits nor bootstraps, and
+  // joins the others when they answer (a member is left as it is; one whose first join failed joins now).
   writeFileSync(join(dir, "raft-state.json"), "{}");
-  assert.deepEqual(argsOf(0, dir), ["serve", "--node-id", "logs-loghouse-0", "--advertise", `logs-loghouse-0.${peers}:8400`]);
-  // With the others up it joins them: a member is left as it is, and one whose first join failed joins now.
-  assert.deepEqual(argsOf(0, dir, "yes"), joinOthers);
-  assert.deepEqual(argsOf(1, dir), ["serve", "--node-id", "logs-loghouse-1", "--advertise", `logs-loghouse-1.${peers}:8400`, "--join", `logs-loghouse-0.${peers}:8400`]);
+  assert.deepEqual(argsOf(0, dir), named(0));
+  assert.deepEqual(argsOf(0, dir, "member"), joinOthers);
+  assert.deepEqual(argsOf(1, dir), [...named(1), "--join", `${podAddress(0)},${podAddress(2)}`]);
   // Every flag the script passes, and every variable the pod sets, is one `loghouse serve` takes.
   const flags = new Set(Object.keys(COMMANDS.serve!.options));
-  for (const arg of [...argsOf(0, fresh), ...argsOf(1, fresh)].filter((a) => a.startsWith("--"))) assert.ok(flags.has(arg.slice(2)), arg);
+  for (const arg of [...argsOf(0, fresh, "empty"), ...argsOf(1, fresh)].filter((a) => a.startsWith("--"))) assert.ok(flags.has(arg.slice(2)), arg);
   const serveHelp = COMMANDS.serve!.options;
   for (const { name } of container.env.filter((e: { name: string }) => e.name.startsWith("LOGHOUSE_"))) {
     assert.ok(Object.values(serveHelp).some((option) => option.help.includes(`env ${name}`)), name);
