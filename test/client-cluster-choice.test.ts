@@ -2,8 +2,9 @@
 // scripted nodes over real sockets whose GetServers answers come in the order the test chooses: the
 // order decides nothing. A node of a second cluster (a member bootstrapped again) lists only itself;
 // the first cluster's members list every member, that node's address among them.
-//   - the second cluster's node answering first: the client waits for the members it does not list,
-//     and refuses to pick (ClusterMismatchError), sending no produce anywhere;
+//   - the second cluster's node answering first, in a higher term: the client waits for the members
+//     it does not list, and refuses to pick (ClusterMismatchError) for every call, concurrent ones,
+//     reads and later ones too, sending none anywhere;
 //   - the first cluster answering first: every seed is a member it lists, so the client keeps to it
 //     at once and names it in its calls (which the other node would refuse: cluster-identity.test.ts);
 //   - named by the caller, the cluster is kept to whichever answers first;
@@ -24,7 +25,7 @@ const SECOND = "2222222222222222";
 const LATER_MS = 300;
 
 /** A member of the first cluster (leading, listing `rogue` as a follower) and a second cluster's node at `rogue`, with their answer delays. */
-async function twoClusters(t: TestContext, delays: { first: number; second: number }): Promise<{ member: ScriptedNode; rogue: ScriptedNode }> {
+async function twoClusters(t: TestContext, delays: { first: number; second: number }, rogueTerm = 1n): Promise<{ member: ScriptedNode; rogue: ScriptedNode }> {
   const roguePort = await freePort();
   const rogueAddress = `127.0.0.1:${roguePort}`;
   const member = await scriptedNode(t, [], {
@@ -32,7 +33,12 @@ async function twoClusters(t: TestContext, delays: { first: number; second: numb
     serversDelayMs: delays.first,
     members: (self) => [{ id: "1", rpcAddr: self, isLeader: true, term: 3n }, { id: "2", rpcAddr: rogueAddress, isLeader: false, term: 3n }],
   });
-  const rogue = await scriptedNode(t, [], { port: roguePort, clusterId: SECOND, serversDelayMs: delays.second });
+  const rogue = await scriptedNode(t, [], {
+    port: roguePort,
+    clusterId: SECOND,
+    serversDelayMs: delays.second,
+    members: (self) => [{ id: "2", rpcAddr: self, isLeader: true, term: rogueTerm }],
+  });
   return { member, rogue };
 }
 
@@ -42,15 +48,20 @@ function client(t: TestContext, addresses: string[], clusterId?: string): Cluste
   return made;
 }
 
-test("the second cluster's node answering first: the client hears the members it does not list and refuses to pick", async (t) => {
-  const { member, rogue } = await twoClusters(t, { first: LATER_MS, second: 0 });
+test("the second cluster's node answering first: the client hears the members it does not list and refuses to pick, for every call", async (t) => {
+  // In a higher term than the first cluster's: the newest leader answer is the second cluster's.
+  const { member, rogue } = await twoClusters(t, { first: LATER_MS, second: 0 }, 9n);
   const unnamed = client(t, [rogue.address, member.address]);
-  await assert.rejects(unnamed.produce(Buffer.from("x")), (error: unknown) => {
+  const mismatch = (error: unknown): boolean => {
     assert.ok(error instanceof ClusterMismatchError, String(error));
     assert.match(error.message, new RegExp(`2 clusters \\(${SECOND} at ${rogue.address}; ${FIRST} at ${member.address}\\)`));
     return true;
-  });
-  assert.equal(rogue.produced.length + member.produced.length, 0, "no produce was sent");
+  };
+  // Calls made while the seeds are being heard wait for the verdict; later ones hear them again.
+  await Promise.all([assert.rejects(unnamed.produce(Buffer.from("x")), mismatch), assert.rejects(unnamed.produce(Buffer.from("y")), mismatch), assert.rejects(unnamed.read(7n), mismatch)]);
+  await assert.rejects(unnamed.produce(Buffer.from("z")), mismatch);
+  await assert.rejects(unnamed.read(7n), mismatch);
+  assert.equal(rogue.calls() + member.calls(), 0, "no produce or read was sent");
 });
 
 test("the first cluster answering first lists every seed: the client keeps to it at once and names it in its calls", async (t) => {

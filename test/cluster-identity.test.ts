@@ -7,9 +7,12 @@
 //     or keeps to the first cluster, which lists every address; so does the CLI;
 //   - named by id, the cluster is found through the same addresses, and gets every record;
 //   - the second cluster's node refuses calls that name the first, over gRPC and Connect, and an
-//     admin request from a member of the first; it holds none of the records.
+//     admin request from a member of the first; it holds none of the records;
+//   - gossip tells the first cluster that the name is another cluster's now: it counts the old Raft
+//     id dead, and the autopilot (allowed here by --min-voters 2) removes it. Before, a name alive in
+//     gossip under another Raft id was left alone, and the cluster ran one voter short for good.
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { sendAdminRequest } from "../src/cluster/admin-protocol.ts";
@@ -21,13 +24,19 @@ import { cleanup } from "./support/cleanup.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { runCli } from "./support/run-cli.ts";
 import { tempDir } from "./support/temp-dir.ts";
+import { waitUntilAsync } from "./support/wait-until.ts";
 
 async function stateOf(cluster: ProcessCluster, id: number): Promise<{ nodeId: number; clusterId?: string }> {
   return JSON.parse(await readFile(join(cluster.dataDir(id), "raft-state.json"), "utf8")) as { nodeId: number; clusterId?: string };
 }
 
 test("a member bootstrapped again at its old address is a second cluster that no client mistakes for the first", { timeout: 120_000 }, async (t) => {
-  const cluster = new ProcessCluster(await tempDir(t));
+  const root = await tempDir(t);
+  // Full state exchanges every second, not every 30 s: the second cluster's node hears the first's
+  // record of its name in one, and answers it with its own (a higher incarnation, its new tag).
+  const config = join(root, "config.json");
+  await writeFile(config, JSON.stringify({ gossip: { pushPullIntervalMs: 1_000 } }));
+  const cluster = new ProcessCluster(root, undefined, ["--config", config, "--min-voters", "2", "--dead-member-timeout", "1s"]);
   cleanup(t, () => cluster.stopAll());
   await cluster.form(3);
   const first = (await stateOf(cluster, 1)).clusterId;
@@ -96,8 +105,20 @@ test("a member bootstrapped again at its old address is a second cluster that no
   const refusal = (await connect.json()) as { code: string; message: string };
   assert.equal(refusal.code, "failed_precondition", JSON.stringify(refusal));
   assert.match(refusal.message, /belongs to cluster/);
+  // A browser may send the header too: the preflight allows it.
+  const preflight = await fetch(`http://${cluster.address(lost)}/log.v1.Log/GetOffsets`, {
+    method: "OPTIONS",
+    headers: { origin: "http://example.test", "access-control-request-method": "POST", "access-control-request-headers": CLUSTER_ID_HEADER },
+  });
+  assert.match(preflight.headers.get("access-control-allow-headers") ?? "", new RegExp(CLUSTER_ID_HEADER, "i"));
   const answer = await sendAdminRequest(cluster.address(lost), { op: "member", nodeId: lostRaftId, clusterId: first! });
   assert.equal(answer.ok, false);
   assert.match(answer.ok ? "" : answer.error, new RegExp(`belongs to cluster ${second}, not to cluster ${first}`));
   assert.equal((await cluster.client(lost).offsets()).endOffset, rogueEnd, "the second cluster took no record");
+
+  const remaining = [1, 2, 3].filter((id) => id !== lost).map(String).sort();
+  await waitUntilAsync("the first cluster to remove the name that is another cluster's now", async () => {
+    const { servers } = await cluster.client(leader).getServers();
+    return servers.map((server) => server.id).sort().join() === remaining.join();
+  }, 30_000);
 });

@@ -80,7 +80,7 @@ export class ClusterView {
     if (this.members.length === 0) {
       // Reads need no leader: without one, the seeds are asked; only if none can be reached is it over.
       await this.refresh(deadline).catch((error: unknown) => {
-        if (error instanceof MembersUnreachableError) throw error;
+        if (error instanceof MembersUnreachableError || error instanceof ClusterMismatchError) throw error;
       });
     }
     const now = Date.now();
@@ -137,8 +137,13 @@ export class ClusterView {
     };
     const asks = this.addresses().map((address) => ({ address, answer: this.ask(address, deadline) }));
     if (this.cluster === undefined && !this.seedsHeard) {
-      this.cluster = await this.hearSeeds(asks, take);
-      this.seedsHeard = true;
+      const heard = await this.hearSeeds(asks);
+      // Only now, once the seeds are heard out, is the leader known: a call made meanwhile waits
+      // for this refresh, and none goes to a node whose cluster was not yet checked.
+      this.cluster = heard.cluster;
+      this.seedsHeard = heard.cluster !== undefined || heard.leader !== undefined;
+      if (heard.leader === undefined) throw heard.failure;
+      take(heard.leader);
       return;
     }
     try {
@@ -149,30 +154,35 @@ export class ClusterView {
   }
 
   /**
-   * Hears the seeds out: takes answers as they come, and ends once one names a leader and every seed
-   * not yet heard from is a member it lists (a silent member costs nothing), or once every seed has
-   * answered or failed; resolves with the cluster they answer for. Answers for two clusters are a
-   * ClusterMismatchError, never settled by which came first: a second cluster's node (a member
-   * bootstrapped again) lists only itself, so the first cluster's members are waited for.
+   * Hears the seeds out: ends once an answer names a leader and every seed not yet heard from is a
+   * member the newest such answer lists (a silent member costs nothing), or once every seed has
+   * answered or failed. Resolves with the cluster they answer for and the newest leader answer, or
+   * why there is none; answers for two clusters are a ClusterMismatchError, never settled by which
+   * came first (a second cluster's node, a member bootstrapped again, lists only itself, so the
+   * first cluster's members are waited for).
    */
-  private hearSeeds(asks: ReadonlyArray<{ readonly address: string; readonly answer: Promise<GetServersResponse> }>, take: (answer: LeaderAnswer) => boolean): Promise<string | undefined> {
+  private hearSeeds(
+    asks: ReadonlyArray<{ readonly address: string; readonly answer: Promise<GetServersResponse> }>,
+  ): Promise<{ readonly cluster: string | undefined; readonly leader: LeaderAnswer | undefined; readonly failure: unknown }> {
     return new Promise((resolve, reject) => {
       const unheard = new Set(asks.map(({ address }) => address));
       const byCluster = new Map<string, string[]>();
       const reasons: unknown[] = [];
-      let chosen: { readonly listed: ReadonlySet<string>; readonly clusterId: string } | undefined;
+      let newest: (LeaderAnswer & { readonly clusterId: string }) | undefined;
       let ended = false;
       const judge = (): void => {
         if (ended) return;
+        const listed = new Set(newest?.servers.map((server) => server.rpcAddr));
+        const cluster = byCluster.size === 1 ? byCluster.keys().next().value : undefined;
         if (byCluster.size > 1) {
           ended = true;
           reject(mixedClusters(byCluster));
-        } else if (chosen !== undefined && (chosen.clusterId === "" || [...unheard].every((address) => chosen!.listed.has(address)))) {
+        } else if (newest !== undefined && (newest.clusterId === "" || [...unheard].every((address) => listed.has(address)))) {
           ended = true;
-          resolve(chosen.clusterId === "" ? undefined : chosen.clusterId);
+          resolve({ cluster, leader: newest, failure: undefined });
         } else if (unheard.size === 0) {
           ended = true;
-          reject(refreshFailure(reasons));
+          resolve({ cluster, leader: undefined, failure: refreshFailure(reasons) });
         }
       };
       for (const { address, answer } of asks) {
@@ -182,7 +192,7 @@ export class ClusterView {
             if (heard.clusterId !== "") byCluster.set(heard.clusterId, [...(byCluster.get(heard.clusterId) ?? []), address]);
             try {
               const found = this.leaderIn(address, heard);
-              if (take(found)) chosen = { listed: new Set(found.servers.map((server) => server.rpcAddr)), clusterId: heard.clusterId };
+              if (newest === undefined || found.leader.term > newest.leader.term) newest = { ...found, clusterId: heard.clusterId };
             } catch (error) {
               reasons.push(error);
             }

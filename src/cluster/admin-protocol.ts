@@ -5,8 +5,8 @@
 // since), and how a leader tells a removed node that still speaks Raft to ask that question. In a
 // cluster with TLS it runs over mutual TLS (ALPN loghouse-peer/1) with the caller's certificate, and
 // the node answering authorizes each request by that certificate (cluster-node.ts). A request names
-// the asker's cluster when it knows one (`clusterId`), and a node of another cluster refuses it; an
-// answer names the answering node's cluster, which a joining node keeps as its own.
+// the asker's cluster when it knows one (`clusterId`), and a node of another cluster refuses it; a
+// join answer names the leader's cluster, which the joining node keeps as its own.
 import type { Socket } from "node:net";
 import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
 import { parseClusterId } from "../wire/cluster-id.ts";
@@ -44,7 +44,7 @@ export type AdminResponse =
       readonly names?: Readonly<Record<string, string>>;
       readonly member?: boolean;
       readonly known?: boolean;
-      /** The answering node's cluster, when it knows one. */
+      /** The leader's cluster in a join answer, when it knows one. */
       readonly clusterId?: string;
     }
   | { readonly ok: false; readonly error: string; readonly leaderAddress?: string };

@@ -557,7 +557,7 @@ export class ClusterNode {
       if (request.nodeId !== this.nodeId) throw new InvalidArgumentError(`this is node ${this.nodeId}, not ${request.nodeId}`);
       // A node still joining is not a member yet anyway.
       if (this.admitted) void this.removalWatch.confirm();
-      return { ok: true, addresses: this.addresses, ...clusterField(this.clusterId) };
+      return { ok: true, addresses: this.addresses };
     }
     if (!this.replica.isLeader) {
       const leaderAddress = this.leaderAddress;
@@ -567,7 +567,7 @@ export class ClusterNode {
       const { membership } = this.replica.status();
       // Every node ever admitted keeps its address here, so a leader that never knew the asker leads another cluster.
       const known = this.addresses[request.nodeId] !== undefined;
-      return { ok: true, addresses: this.addresses, member: membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId), known, ...clusterField(this.clusterId) };
+      return { ok: true, addresses: this.addresses, member: membership.voters.includes(request.nodeId) || membership.learners.includes(request.nodeId), known };
     }
     await this.admit(request);
     return { ok: true, addresses: this.addresses, names: this.names, ...clusterField(this.clusterId) };
@@ -730,6 +730,7 @@ export class ClusterNode {
       isLeader: () => this.replica.isLeader,
       membership: () => this.replica.status().membership,
       nameOf: (id) => this.names[id],
+      clusterId: () => this.clusterId,
       removeMember: (nodeId) => this.changeMembership({ kind: MembershipChangeKind.RemoveNode, nodeId }),
     };
   }
@@ -833,10 +834,10 @@ export class ClusterNode {
     else if (change.kind === MembershipChangeKind.RemoveNode) this.logger.info("member removed", fields);
   }
 
-  /** Records members' addresses and names (by Raft id) durably, and dials the new addresses. */
   /**
-   * Records members' addresses and names, and the cluster's id from a leader's join answer when this
-   * node has none yet (a node admitted before it kept the answer learns it on its next join).
+   * Records members' addresses and names (by Raft id) durably, and dials the new addresses; with the
+   * cluster's id from a leader's join answer when this node has none yet (a node admitted before it
+   * kept the answer learns it on its next join).
    */
   private async learnMembers(addresses: Readonly<Record<string, string>>, names: Readonly<Record<string, string>>, clusterId?: string): Promise<void> {
     for (const [id, address] of Object.entries(addresses)) if (Number(id) !== this.nodeId) this.transport.setPeer(Number(id), address);

@@ -1,7 +1,12 @@
 // A cluster member's gossip: the SWIM membership (src/membership) run on the node's port number over
 // UDP, turned into what the cluster layer needs. Every member runs it; it
 // - presents the node to the group: its name, its advertised address (the RPC and Raft address as
-//   well) and a tag `role/raftId` (role: voter, learner or joining), kept current as Raft changes;
+//   well) and a tag `role/raftId@cluster` (role: voter, learner or joining; cluster: the first 8 hex
+//   digits of the cluster's id, once the node has one), kept current as Raft changes;
+// - tells members of another cluster apart: a member's name whose tag names another cluster (a
+//   member that lost its data and was bootstrapped again at its old address, and so a second
+//   cluster) is dead to this one, for GetServers and the autopilot alike, and logged as a warning
+//   once, on each side;
 // - logs every membership event with its reason, and remembers since when each member is in its state;
 // - answers liveness (alive, suspect, dead, left) for every member on every node, for GetServers and
 //   `loghouse status`, where Raft traffic alone lets a follower judge only itself and the leader;
@@ -56,6 +61,8 @@ export interface GossipHost {
   membership(): RaftMembership;
   /** The name bound to Raft id `nodeId`, if known. */
   nameOf(nodeId: number): string | undefined;
+  /** The cluster's id, once this node knows it. */
+  clusterId(): string | undefined;
   /** Leader only: proposes removing Raft id `nodeId`; resolves once committed. */
   removeMember(nodeId: number): Promise<void>;
 }
@@ -73,15 +80,23 @@ const EVENT_REASONS: Readonly<Record<Exclude<MembershipEvent["type"], "synced">,
   updated: "its role or address changed",
 };
 
-/** The gossip role tag: `role/raftId`. */
-export function encodeGossipTag(role: string, nodeId: number): string {
-  return `${role}/${nodeId}`;
+/** Hex digits of the cluster's id a tag carries: the tag must fit gossip's 32 bytes ("learner/", a 15-digit Raft id, "@"). */
+const TAG_CLUSTER_DIGITS = 8;
+
+/** The gossip role tag: `role/raftId`, then `@` and the start of the cluster's id when known. */
+export function encodeGossipTag(role: string, nodeId: number, clusterId: string | undefined): string {
+  return clusterId === undefined ? `${role}/${nodeId}` : `${role}/${nodeId}@${clusterId.slice(0, TAG_CLUSTER_DIGITS)}`;
 }
 
 /** The Raft id in a gossip role tag, if it holds one. */
 export function gossipTagRaftId(tag: string): number | undefined {
-  const match = /\/(\d+)$/.exec(tag);
+  const match = /\/(\d+)(?:@[0-9a-f]+)?$/.exec(tag);
   return match === null ? undefined : Number(match[1]);
+}
+
+/** The start of the cluster's id in a gossip role tag, if it holds one. */
+function gossipTagCluster(tag: string): string | undefined {
+  return /@([0-9a-f]+)$/.exec(tag)?.[1];
 }
 
 export class MemberGossip {
@@ -90,6 +105,8 @@ export class MemberGossip {
   /** Raft ids the autopilot keeps although dead past the timeout, already logged. */
   private readonly held = new Set<number>();
   private removing = false;
+  /** Members already warned of as another cluster's, with the cluster their tag named. */
+  private readonly foreignWarned = new Map<string, string>();
   private leaving = false;
   private tag: string;
   private readonly stopAutopilot: () => void;
@@ -156,6 +173,18 @@ export class MemberGossip {
     };
   }
 
+  /** Whether `view`'s tag names another cluster than this node's (both known). */
+  private isForeign(view: MemberView): boolean {
+    const own = this.host.clusterId();
+    const theirs = gossipTagCluster(view.role);
+    return own !== undefined && theirs !== undefined && theirs !== own.slice(0, TAG_CLUSTER_DIGITS);
+  }
+
+  /** The state a member counts as here: another cluster's is dead to this one. */
+  private stateOf(view: MemberView): MemberState {
+    return this.isForeign(view) ? "dead" : view.state;
+  }
+
   /** What /metrics shows of the gossip. */
   gauges(): GossipGauges {
     const { transport, core, healthScore } = this.membership.stats();
@@ -197,7 +226,7 @@ export class MemberGossip {
   private observed(event: MembershipEvent): void {
     if (event.type === "synced") return;
     const { member } = event;
-    this.remember(member.name, member.state);
+    this.remember(member.name, this.stateOf(member));
     const fields = { event: event.type, member: member.name, address: member.address, role: member.role, incarnation: member.incarnation, reason: EVENT_REASONS[event.type] };
     if (event.type === "suspect" || event.type === "dead") this.logger.warn("membership event", fields);
     else this.logger.info("membership event", fields);
@@ -210,7 +239,10 @@ export class MemberGossip {
   /** Keeps the tag and the states current, and on the leader lets the autopilot decide. */
   private reconcile(): void {
     if (this.leaving) return;
-    for (const member of this.membership.members()) this.remember(member.name, member.state);
+    for (const member of this.membership.members()) {
+      this.remember(member.name, this.stateOf(member));
+      this.warnIfForeign(member);
+    }
     const tag = tagOf(this.host);
     if (tag !== this.tag) {
       this.tag = tag;
@@ -220,13 +252,28 @@ export class MemberGossip {
     this.runAutopilot();
   }
 
+  /** Warns once (per member and cluster) of a member whose tag names another cluster. */
+  private warnIfForeign(view: MemberView): void {
+    if (!this.isForeign(view) || this.foreignWarned.get(view.name) === view.role) return;
+    this.foreignWarned.set(view.name, view.role);
+    this.logger.warn("gossip hears a node of another cluster", {
+      member: view.name,
+      address: view.address,
+      tag: view.role,
+      clusterId: this.host.clusterId(),
+      reason: "its tag names another cluster: a member that lost its data and was started with --bootstrap instead of --join is a second cluster; this cluster counts it dead",
+    });
+  }
+
   private runAutopilot(): void {
     const verdicts = autopilotVerdicts({
       membership: this.host.membership(),
       leaderId: this.host.nodeId,
       health: (nodeId) => {
         const view = this.viewOf(nodeId);
-        if (view === undefined || (gossipTagRaftId(view.role) ?? nodeId) !== nodeId) return undefined;
+        // A name now another cluster's is dead since first seen so; one under a new Raft id of this
+        // cluster's is a node admitted afresh, whose admission replaces the old id.
+        if (view === undefined || ((gossipTagRaftId(view.role) ?? nodeId) !== nodeId && !this.isForeign(view))) return undefined;
         return this.health.get(view.name);
       },
       nowMs: this.timers.now(),
@@ -257,5 +304,5 @@ export class MemberGossip {
 function tagOf(host: GossipHost): string {
   const { voters, learners } = host.membership();
   const role = voters.includes(host.nodeId) ? "voter" : learners.includes(host.nodeId) ? "learner" : "joining";
-  return encodeGossipTag(role, host.nodeId);
+  return encodeGossipTag(role, host.nodeId, host.clusterId());
 }

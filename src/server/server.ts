@@ -537,8 +537,9 @@ function withCors<Req extends http.IncomingMessage | http2.Http2ServerRequest, R
   handler: NodeHandler<Req, Res>,
 ): NodeHandler<Req, Res> {
   const allowMethods = cors.allowedMethods.join(", ");
-  // Browsers authenticate with a bearer token (they cannot easily present client certificates).
-  const allowHeaders = [...cors.allowedHeaders, "Authorization"].join(", ");
+  // Browsers authenticate with a bearer token (they cannot easily present client certificates), and
+  // may name the cluster they mean.
+  const allowHeaders = [...cors.allowedHeaders, "Authorization", CLUSTER_ID_HEADER].join(", ");
   const exposeHeaders = [...cors.exposedHeaders, ERROR_CODE_KEY, LEADER_ADDRESS_KEY].join(", ");
   return (request, response) => {
     if (request.headers.origin !== undefined) {
