@@ -10,6 +10,7 @@ import { BIN, startNode, stopNode, type NodeProcess } from "./support/node-proce
 import { runCli } from "./support/run-cli.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { cleanup } from "./support/cleanup.ts";
+import { freePort } from "./support/free-port.ts";
 
 async function node(t: import("node:test").TestContext, args: readonly string[] = [], env: NodeJS.ProcessEnv = {}, cwd?: string): Promise<NodeProcess> {
   const dir = await tempDir(t);
@@ -59,6 +60,18 @@ test("produce, consume and status round trip through the command line", async (t
     assert.match(refused.stderr, /^loghouse: NOT_CLUSTERED: this node runs alone/);
     assert.equal(refused.stderr.trim().split("\n").length, 1, refused.stderr);
   }
+});
+
+test("serve --join through a node that runs alone stops at once, saying so", async (t) => {
+  const alone = await node(t);
+  const dir = await tempDir(t);
+  const started = performance.now();
+  const joining = await runCli(["serve", "--data-dir", join(dir, "data"), "--listen", `127.0.0.1:${await freePort()}`, "--node-id", "two", "--join", alone.address]);
+  assert.equal(joining.code, 1, joining.stderr);
+  assert.match(joining.stderr, new RegExp(`INVALID_CONFIG: ${alone.address} runs alone, not as a member of a cluster: --join takes a member's address`));
+  // Before, it asked 50 times over about a minute and then said only that the node did not answer.
+  // Now it is the gossip join's 10 s wait for an answer (a node alone does not gossip), then one ask.
+  assert.ok(performance.now() - started < 40_000, `took ${Math.round(performance.now() - started)} ms`);
 });
 
 test("consume --follow prints new records as they arrive and stops on SIGINT", async (t) => {

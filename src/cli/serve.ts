@@ -9,6 +9,7 @@ import { splitAddressList } from "../client/address-list.ts";
 import { isNodeName, NODE_NAME_RULE } from "../cluster/node-name.ts";
 import { RaftStateFile } from "../cluster/raft-state-file.ts";
 import { InvalidConfigError, UsageError } from "../errors.ts";
+import { rejectUnknownKeys } from "../config-checks.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, resolveServerConfig, type ServerConfigInput } from "../server/config.ts";
 import { ClusterMember } from "../server/cluster-member.ts";
 import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/logger.ts";
@@ -218,7 +219,7 @@ function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigF
   const minVoters = voters === undefined ? DEFAULT_MIN_VOTERS : integerSetting("min-voters", voters);
   if (minVoters < 1 || minVoters > MIN_VOTERS_MAX) throw new InvalidConfigError(`--min-voters must be from 1 to ${MIN_VOTERS_MAX}, got ${minVoters}`);
   const config = file.gossip ?? {};
-  for (const key of Object.keys(config)) if (!Object.hasOwn(defaultGossipConfig, key)) throw new InvalidConfigError(`unknown key in the config file's gossip: ${key}`);
+  rejectUnknownKeys(config, defaultGossipConfig, "key in the config file's gossip");
   validateGossipConfig({ ...defaultGossipConfig, ...(config as Partial<GossipConfig>) });
   return { keyFile: keyFile === undefined ? undefined : resolve(keyFile), config: config as Partial<GossipConfig>, deadMemberTimeoutMs, minVoters };
 }

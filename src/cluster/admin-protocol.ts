@@ -8,7 +8,7 @@
 // the asker's cluster when it knows one (`clusterId`), and a node of another cluster refuses it; a
 // join answer names the leader's cluster, which the joining node keeps as its own.
 import type { Socket } from "node:net";
-import { ClusterUnavailableError, InvalidArgumentError } from "../errors.ts";
+import { ClusterUnavailableError, InvalidArgumentError, LoghouseError } from "../errors.ts";
 import { parseClusterId } from "../wire/cluster-id.ts";
 import { parseNodeName } from "./node-name.ts";
 import { parsePeerAddress } from "./outbound-peer.ts";
@@ -47,7 +47,8 @@ export type AdminResponse =
       /** The leader's cluster in a join answer, when it knows one. */
       readonly clusterId?: string;
     }
-  | { readonly ok: false; readonly error: string; readonly leaderAddress?: string };
+  /** A refusal; `code` is the catalogue's (src/errors.ts) when the refusal is one of its errors. */
+  | { readonly ok: false; readonly error: string; readonly leaderAddress?: string; readonly code?: string };
 
 function frame(document: unknown): Buffer {
   const body = Buffer.from(JSON.stringify(document));
@@ -146,7 +147,7 @@ export async function serveAdminConnection(
     const request = parseRequest(await readDocument(socket, firstBytes.subarray(1), timeoutMs));
     response = await handle(request);
   } catch (error) {
-    response = { ok: false, error: error instanceof Error ? error.message : String(error) };
+    response = { ok: false, error: error instanceof Error ? error.message : String(error), ...(error instanceof LoghouseError ? { code: error.code } : {}) };
   }
   if (!socket.destroyed) socket.end(frame(response));
 }

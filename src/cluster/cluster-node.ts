@@ -498,6 +498,9 @@ export class ClusterNode {
           return;
         }
         lastError = response.error;
+        if (response.code === "NOT_CLUSTERED") {
+          throw new InvalidConfigError(`${target} runs alone, not as a member of a cluster: --join takes a member's address (a cluster's first node starts with --bootstrap)`);
+        }
         // A redirect is followed; a failure moves on to the next candidate.
         target = response.leaderAddress === this.address ? undefined : response.leaderAddress;
       }

@@ -1,5 +1,6 @@
 // Options of the Raft transport, with every limit validated in one place when the transport starts.
 import { InvalidConfigError } from "../errors.ts";
+import { requireInteger, rejectUnknownKeys } from "../config-checks.ts";
 import type { Message } from "../raft/index.ts";
 import { MESSAGE_HEADER_BYTES } from "./message-codec.ts";
 import type { ForwardMessage, RepairMessage } from "./peer-message.ts";
@@ -62,17 +63,10 @@ const defaults = {
 };
 const knownFields = new Set(["nodeId", "onMessage", "onRepairMessage", "onForwardMessage", "onError", ...Object.keys(defaults)]);
 
-function requireInteger(name: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidConfigError(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`);
-  }
-}
 
 /** Fills defaults and validates every field; throws InvalidConfigError naming the first bad one. */
 export function resolveTransportConfig(options: RaftTransportOptions): RaftTransportConfig {
-  for (const key of Object.keys(options)) {
-    if (!knownFields.has(key)) throw new InvalidConfigError(`unknown transport option: ${key}`);
-  }
+  rejectUnknownKeys(options, knownFields, "transport option");
   requireInteger("nodeId", options.nodeId, 1, Number.MAX_SAFE_INTEGER);
   if (typeof options.onMessage !== "function") throw new InvalidConfigError("onMessage must be a function");
   if (options.onRepairMessage !== undefined && typeof options.onRepairMessage !== "function") {

@@ -3,6 +3,7 @@
 // storage part is validated by the storage layer's own resolver, called from here.
 import { isIP } from "node:net";
 import { InvalidConfigError } from "../errors.ts";
+import { requireInteger, rejectUnknownKeys } from "../config-checks.ts";
 import type { AclFiles } from "../security/acl.ts";
 import type { TlsFiles } from "../security/tls-material.ts";
 import { FULL_HEADER_BYTES, resolveLogConfig, resolveProducerLimits, type LogConfig, type ProducerLimits } from "../storage/index.ts";
@@ -118,22 +119,13 @@ export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 8400;
 export const DEFAULT_DATA_DIR = "data";
 
-function requireInteger(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidConfigError(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`);
-  }
-  return value;
-}
-
 function requireString(name: string, value: unknown): string {
   if (typeof value !== "string" || value.length === 0) throw new InvalidConfigError(`${name} must be a non-empty string, got ${String(value)}`);
   return value;
 }
 
 function resolveLimits(input: Partial<ServerLimits>): ServerLimits {
-  for (const key of Object.keys(input)) {
-    if (!Object.hasOwn(defaultServerLimits, key)) throw new InvalidConfigError(`unknown limit: ${key}`);
-  }
+  rejectUnknownKeys(input, defaultServerLimits, "limit");
   const limits: ServerLimits = { ...defaultServerLimits, ...input };
   requireInteger("limits.recordBytesMax", limits.recordBytesMax, 1, 64 * MIB);
   // Any accepted record must fit in an answer, so a message holds at least one record with room to spare.
@@ -164,10 +156,7 @@ export function isLoopbackHost(host: string): boolean {
 }
 
 function resolveSecurity(input: Partial<SecurityConfig>, host: string): SecurityConfig {
-  const known = new Set(["tls", "acl", "tokensFile", "insecure", "reloadIntervalMs"]);
-  for (const key of Object.keys(input)) {
-    if (!known.has(key)) throw new InvalidConfigError(`unknown security config field: ${key}`);
-  }
+  rejectUnknownKeys(input, new Set(["tls", "acl", "tokensFile", "insecure", "reloadIntervalMs"]), "security config field");
   const tls =
     input.tls === undefined
       ? undefined
@@ -191,10 +180,7 @@ function resolveSecurity(input: Partial<SecurityConfig>, host: string): Security
 
 /** Fills defaults and validates every field; throws InvalidConfigError naming the first bad one. */
 export function resolveServerConfig(input: ServerConfigInput = {}): ServerConfig {
-  const known = new Set(["dataDir", "host", "port", "nodeId", "advertiseAddress", "limits", "log", "security", "producers"]);
-  for (const key of Object.keys(input)) {
-    if (!known.has(key)) throw new InvalidConfigError(`unknown server config field: ${key}`);
-  }
+  rejectUnknownKeys(input, new Set(["dataDir", "host", "port", "nodeId", "advertiseAddress", "limits", "log", "security", "producers"]), "server config field");
   const limits = resolveLimits(input.limits ?? {});
   // The storage takes a whole ProduceBatch as one append: the largest message of the largest batch,
   // as stored frames, must fit its batch budget.

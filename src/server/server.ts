@@ -23,7 +23,8 @@ import * as net from "node:net";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Log as LogServiceDesc, Server_Liveness, Server_Role } from "../gen/log/v1/log_pb.ts";
 import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
-import { InvalidConfigError } from "../errors.ts";
+import { InvalidConfigError, NotClusteredError } from "../errors.ts";
+import { ADMIN_MARKER, serveAdminConnection } from "../cluster/admin-protocol.ts";
 import { CLUSTER_ID_HEADER, clusterRefusal } from "../wire/cluster-id.ts";
 import { NodeMetrics } from "../observability/node-metrics.ts";
 import type { MethodMetrics } from "../observability/rpc-metrics.ts";
@@ -225,8 +226,16 @@ export class LoghouseServer {
       (options.cluster === undefined ? undefined : (socket: net.Socket) => options.cluster!.acceptConnection(socket)) ??
       options.onRaftConnection ??
       ((socket: net.Socket) => {
-        logger.warn("closing a Raft connection: this node runs alone", { remote: socket.remoteAddress });
-        socket.destroy();
+        // A node asking to join (0x02) is told this node runs alone, so that it stops asking at once.
+        socket.once("data", (firstBytes: Buffer) => {
+          if (firstBytes[0] === ADMIN_MARKER) {
+            void serveAdminConnection(socket, firstBytes, () => Promise.reject(new NotClusteredError("this node runs alone, not as a member of a cluster")));
+            return;
+          }
+          logger.warn("closing a Raft connection: this node runs alone", { remote: socket.remoteAddress });
+          socket.destroy();
+        });
+        socket.resume();
       });
     const refusePlaintext = (socket: net.Socket): void => {
       metrics.rejected("plaintext_refused");

@@ -1,5 +1,6 @@
 // Configuration of one log, with every limit validated in one place when the log opens.
 import { InvalidConfigError } from "../errors.ts";
+import { requireInteger, rejectUnknownKeys } from "../config-checks.ts";
 import { FULL_HEADER_BYTES } from "./frame.ts";
 
 /**
@@ -65,17 +66,10 @@ export const defaultLogConfig: LogConfig = {
   clock: Date.now,
 };
 
-function requireInteger(name: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidConfigError(`${name} must be an integer in [${min}, ${max}], got ${String(value)}`);
-  }
-}
 
 /** Fills defaults and validates every field; throws InvalidConfigError naming the first bad one. */
 export function resolveLogConfig(overrides: Partial<LogConfig> = {}): LogConfig {
-  for (const key of Object.keys(overrides)) {
-    if (!Object.hasOwn(defaultLogConfig, key)) throw new InvalidConfigError(`unknown log config field: ${key}`);
-  }
+  rejectUnknownKeys(overrides, defaultLogConfig, "log config field");
   const config: LogConfig = { ...defaultLogConfig, ...overrides };
   requireInteger("recordBytesMax", config.recordBytesMax, 0, RECORD_BYTES_HARD_MAX);
   const frameBytesMax = FULL_HEADER_BYTES + config.recordBytesMax;

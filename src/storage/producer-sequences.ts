@@ -11,6 +11,7 @@
 // having one batch in flight.)
 import assert from "node:assert/strict";
 import { InvalidConfigError, SequenceTooOldError } from "../errors.ts";
+import { rejectUnknownKeys } from "../config-checks.ts";
 import type { BatchMark, ProducerBatch } from "./batch-mark.ts";
 
 export interface ProducerLimits {
@@ -26,9 +27,7 @@ export const defaultProducerLimits: ProducerLimits = { producersMax: 4_096, sequ
 
 /** The limits with defaults filled in; InvalidConfigError names the first one out of range. */
 export function resolveProducerLimits(input: Partial<ProducerLimits> = {}): ProducerLimits {
-  for (const key of Object.keys(input)) {
-    if (!Object.hasOwn(defaultProducerLimits, key)) throw new InvalidConfigError(`unknown producers limit: ${key}`);
-  }
+  rejectUnknownKeys(input, defaultProducerLimits, "producers limit");
   const limits = { ...defaultProducerLimits, ...input };
   const ranges: ReadonlyArray<[keyof ProducerLimits, number, number]> = [
     ["producersMax", 1, 1_000_000],
