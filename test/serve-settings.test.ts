@@ -61,6 +61,23 @@ test("empty settings are refused, and LOGHOUSE_INSECURE is read like every setti
   await assert.rejects(resolveServeSettings({ config }, { LOGHOUSE_INSECURE: "yes" }), refusal(/LOGHOUSE_INSECURE must be true, 1, false or 0, got "yes"/));
 });
 
+test("environment variables that override the config file's values are picked out, for the node to report at start", async (t) => {
+  // As in the container image, which sets LOGHOUSE_LISTEN, LOGHOUSE_DATA_DIR and LOGHOUSE_INSECURE.
+  const dir = await tempDir(t);
+  const config = join(dir, "config.json");
+  await writeFile(config, JSON.stringify({ listen: "127.0.0.1:9000", dataDir: join(dir, "from-file"), logLevel: "warn", insecure: false }));
+  const env = { LOGHOUSE_LISTEN: "127.0.0.1:8400", LOGHOUSE_DATA_DIR: join(dir, "from-env"), LOGHOUSE_LOG_LEVEL: "warn", LOGHOUSE_INSECURE: "true" };
+  const settings = await resolveServeSettings({ config }, env);
+  assert.equal(settings.input.port, 8400, "the environment still wins");
+  assert.deepEqual(settings.overrides, [
+    { variable: "LOGHOUSE_LISTEN", value: "127.0.0.1:8400", configFileValue: "127.0.0.1:9000" },
+    { variable: "LOGHOUSE_DATA_DIR", value: join(dir, "from-env"), configFileValue: join(dir, "from-file") },
+    { variable: "LOGHOUSE_INSECURE", value: "true", configFileValue: "false" },
+  ]);
+  // A flag is the user's own word: no report; nor where the two agree (LOGHOUSE_LOG_LEVEL above).
+  assert.deepEqual((await resolveServeSettings({ config, listen: "127.0.0.1:7000", "data-dir": join(dir, "flag"), insecure: true }, env)).overrides, []);
+});
+
 test("LOGHOUSE_* names nothing reads are picked out, for the node to report at start", () => {
   const env = { LOGHOUSE_TLS_CERT_FILE: "/certs/node.pem", LOGHOUSE_TLS_CERT: "/certs/node.pem", LOGHOUSE_SERVER: "h:1", LOGHOUSE_INSECURE: "true", PATH: "/bin" };
   assert.deepEqual(unknownEnvironmentNames(env), ["LOGHOUSE_TLS_CERT_FILE"]);

@@ -106,6 +106,8 @@ async function readConfigFile(path: string): Promise<ConfigFile> {
 
 export interface ServeSettings {
   readonly input: ServerConfigInput;
+  /** Environment variables taken over the config file's values, which the node reports at start. */
+  readonly overrides: readonly EnvironmentOverride[];
   readonly logLevel: LogLevel;
   /** Where spans go (OTLP/HTTP); absent, the node does not trace. */
   readonly otlpTracesUrl?: string;
@@ -143,12 +145,27 @@ function integerSetting(name: string, text: string): number {
  * A setting from its flag, else its environment variable, else the config file: the order every
  * setting follows. An empty value is refused, not taken: an empty data directory was the working one.
  */
-function settingPicker(env: NodeJS.ProcessEnv): (flag: string | undefined, envName: string, fromFile: string | undefined) => string | undefined {
+/** An environment variable taken over the config file's value for the same setting. */
+export interface EnvironmentOverride {
+  readonly variable: string;
+  readonly value: string;
+  readonly configFileValue: string;
+}
+
+/**
+ * Picks each setting from its flag, else its environment variable, else the config file; a variable
+ * that overrides a value the config file also sets is added to `overrides`, for the node to report
+ * (the container image sets LOGHOUSE_LISTEN and LOGHOUSE_DATA_DIR, so a config file's own were
+ * dropped without a word).
+ */
+function settingPicker(env: NodeJS.ProcessEnv, overrides: EnvironmentOverride[]): (flag: string | undefined, envName: string, fromFile: string | undefined) => string | undefined {
   return (flag, envName, fromFile) => {
     // A bad flag is a usage error (exit 2); a bad environment variable or config file, a configuration error.
     const flagName = `--${envName.slice("LOGHOUSE_".length).toLowerCase().replaceAll("_", "-")}`;
     if (flag !== undefined && flag.trim() === "") throw new UsageError(`${flagName} is empty: give a value or leave it out`);
-    const value = flag ?? env[envName] ?? fromFile;
+    const fromEnv = env[envName];
+    if (flag === undefined && fromEnv !== undefined && fromFile !== undefined && fromEnv !== fromFile) overrides.push({ variable: envName, value: fromEnv, configFileValue: fromFile });
+    const value = flag ?? fromEnv ?? fromFile;
     if (value !== undefined && value.trim() === "") {
       throw new InvalidConfigError(`${env[envName] !== undefined ? envName : `the config file's value for ${flagName}`} is empty: give a value or leave it out`);
     }
@@ -186,15 +203,19 @@ function pair(first: string | undefined, second: string | undefined, names: stri
 }
 
 /** The security part of the settings: TLS, ACL and token files (paths made absolute), and --insecure. */
-function securitySettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile): NonNullable<ServerConfigInput["security"]> {
-  const pick = settingPicker(env);
+function securitySettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, overrides: EnvironmentOverride[]): NonNullable<ServerConfigInput["security"]> {
+  const pick = settingPicker(env, overrides);
   const tls = pair(pick(flags["tls-cert"], "LOGHOUSE_TLS_CERT", file.tlsCert), pick(flags["tls-key"], "LOGHOUSE_TLS_KEY", file.tlsKey), "--tls-cert and --tls-key");
   const ca = pick(flags["tls-ca"], "LOGHOUSE_TLS_CA", file.tlsCa);
   if (ca !== undefined && tls === undefined) throw new InvalidConfigError("--tls-ca verifies client certificates: it needs --tls-cert and --tls-key");
   const acl = pair(pick(flags["acl-model"], "LOGHOUSE_ACL_MODEL", file.aclModel), pick(flags["acl-policy"], "LOGHOUSE_ACL_POLICY", file.aclPolicy), "--acl-model and --acl-policy");
   const tokens = pick(flags.tokens, "LOGHOUSE_TOKENS", file.tokens);
   // The first source that says, as for every setting (the flag can only say yes).
-  const insecure = flags.insecure === true || (booleanEnvironment(env, "LOGHOUSE_INSECURE") ?? file.insecure === true);
+  const insecureFromEnv = booleanEnvironment(env, "LOGHOUSE_INSECURE");
+  if (flags.insecure !== true && insecureFromEnv !== undefined && file.insecure !== undefined && insecureFromEnv !== file.insecure) {
+    overrides.push({ variable: "LOGHOUSE_INSECURE", value: String(insecureFromEnv), configFileValue: String(file.insecure) });
+  }
+  const insecure = flags.insecure === true || (insecureFromEnv ?? file.insecure === true);
   return {
     ...(tls === undefined ? {} : { tls: { certFile: tls[0], keyFile: tls[1], caFile: ca === undefined ? undefined : resolve(ca) } }),
     ...(acl === undefined ? {} : { acl: { modelFile: acl[0], policyFile: acl[1] } }),
@@ -207,8 +228,8 @@ function securitySettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: Confi
  * The gossip part of a member's settings. A secured cluster (TLS) seals its gossip with a key; without
  * TLS, plaintext off loopback needs --insecure anyway (resolveServerConfig refuses it otherwise).
  */
-function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, tls: boolean): ClusterGossipSettings {
-  const pick = settingPicker(env);
+function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, tls: boolean, overrides: EnvironmentOverride[]): ClusterGossipSettings {
+  const pick = settingPicker(env, overrides);
   const keyFile = pick(flags["gossip-key"], "LOGHOUSE_GOSSIP_KEY", file.gossipKey);
   if (tls && keyFile === undefined) throw new InvalidConfigError("a cluster with TLS seals its gossip too: give --gossip-key FILE (32 bytes, raw or base64; the same file on every member)");
   const timeout = pick(flags["dead-member-timeout"], "LOGHOUSE_DEAD_MEMBER_TIMEOUT", file.deadMemberTimeout);
@@ -228,7 +249,8 @@ function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigF
 export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.ProcessEnv): Promise<ServeSettings> {
   const configPath = flags.config ?? env.LOGHOUSE_CONFIG;
   const file = configPath === undefined ? {} : await readConfigFile(configPath);
-  const pick = settingPicker(env);
+  const overrides: EnvironmentOverride[] = [];
+  const pick = settingPicker(env, overrides);
   const listen = pick(flags.listen, "LOGHOUSE_LISTEN", file.listen) ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
   const { host, port } = parseHostPort(listen, "listen");
   const logLevel = pick(flags["log-level"], "LOGHOUSE_LOG_LEVEL", file.logLevel) ?? "info";
@@ -267,12 +289,13 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   if (clustered && !resuming && (await Log.existsIn(dataDir))) {
     throw new InvalidConfigError(`${dataDir} holds a single node's log, which a cluster member would not serve (it keeps its own in ${RaftStateFile.logDirOf(dataDir)}): give a new --data-dir`);
   }
-  const security = securitySettings(flags, env, file);
+  const security = securitySettings(flags, env, file, overrides);
   const otlpEndpoint = pick(flags["otlp-endpoint"], "LOGHOUSE_OTLP_ENDPOINT", file.otlpEndpoint);
   return {
     logLevel,
+    overrides,
     ...(otlpEndpoint === undefined ? {} : { otlpTracesUrl: otlpTracesUrl(otlpEndpoint) }),
-    ...(clustered ? { cluster: { name: clusterNodeName(nodeId), bootstrap: flags.bootstrap === true, join: joinAddresses, gossip: gossipSettings(flags, env, file, security.tls !== undefined) } } : {}),
+    ...(clustered ? { cluster: { name: clusterNodeName(nodeId), bootstrap: flags.bootstrap === true, join: joinAddresses, gossip: gossipSettings(flags, env, file, security.tls !== undefined, overrides) } } : {}),
     input: {
       dataDir,
       host,
@@ -293,6 +316,9 @@ export async function serve(flags: ServeFlags): Promise<number> {
   const logger = jsonLogger(undefined, settings.logLevel);
   for (const name of unknownEnvironmentNames(process.env)) {
     logger.warn("unknown environment variable ignored: if it was meant as a setting (misspelt?), that setting is not set", { name });
+  }
+  for (const override of settings.overrides) {
+    logger.warn("an environment variable overrides the config file (flags, then environment, then the config file): set the variable, or a flag, to change it", { ...override });
   }
   const tracer = settings.otlpTracesUrl === undefined ? undefined : await startTracing({ tracesUrl: settings.otlpTracesUrl, nodeId: String(settings.cluster?.name ?? settings.input.nodeId ?? "loghouse"), logger });
   const traced = tracer === undefined ? {} : { tracer };
