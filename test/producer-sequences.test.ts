@@ -110,3 +110,28 @@ test("an idempotent batch the log would refuse leaves no batch mark, in either s
   await log.sync();
   assert.equal(log.nextOffset, 0, "nothing was written, no mark either");
 });
+
+test("a batch mark is shown to readers only with its records, however the batches queue behind each other", async (t) => {
+  // Small segments, so that batches also straddle segments; a small budget, so that appends wait.
+  const log = await Log.open(await tempDir(t), { recordBytesMax: 200, indexEntriesMax: 16, batchBytesMax: 2048, pendingBytesMax: 2048 });
+  cleanup(t, () => log.close());
+  const producers = await LogProducers.open(log, resolveProducerLimits({}));
+  // Every time the end readers see moves, it must not end just past a mark whose records are not
+  // all there: such a mark was committed alone, and a crash then made the next start cut it and
+  // give its offset to another record, which a reader that had seen the mark never saw.
+  const seen: number[] = [];
+  const watch = async (): Promise<void> => {
+    for (let next = log.nextOffset + 1; next <= 8 * 6; next = log.nextOffset + 1) {
+      await log.waitFor(next - 1);
+      seen.push(log.nextOffset);
+    }
+  };
+  const watching = watch();
+  const appended = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => producers.appendOnce(Array.from({ length: 5 }, () => Buffer.alloc(100, i)), { producerId: id(`p${i}`), sequence: 0n })),
+  );
+  await watching;
+  const marks = new Set(appended.map(({ firstOffset }) => Number(firstOffset) - 1));
+  for (const end of seen) assert.ok(!marks.has(end - 1), `readers saw the log end at ${end}, just past a mark whose records were not there (ends seen: ${seen.join(" ")})`);
+  for (const offset of marks) assert.equal(log.read(offset).type, 3);
+});

@@ -1,8 +1,8 @@
 // The idempotent producer on a single node: a batch's mark and its records are appended to the
-// node's Log as two appends made in the same turn (the Log gives them consecutive offsets and
-// commits them in order), and the table of producers is rebuilt at start from the marks in the
-// last scanRecordsMax records of the log. A crash can tear a batch off the end of the log after
-// its mark (neither was acknowledged): opening cuts the log back to before that mark, so that no
+// node's Log as one unit (Log.appendTogether: consecutive offsets, one commit, shown to readers
+// together), and the table of producers is rebuilt at start from the marks in the last
+// scanRecordsMax records of the log. A crash can tear a batch off the end of the log after its mark
+// (neither was acknowledged, nor read): opening cuts the log back to before that mark, so that no
 // later record is ever taken for part of the batch. A mark dropped by retention, or older than the
 // scan, is forgotten: its producer starts afresh.
 import assert from "node:assert/strict";
@@ -66,18 +66,16 @@ export class LogProducers implements ProducerAppender {
   /** appendOnce for values in either shape, each measured by `measure`. */
   private appendMarkedOnce<V extends AppendValues>(values: V, batch: ProducerBatch, measure: (values: V) => MeasuredBatch): Promise<AppendedBatch> {
     return this.appends.appendOnce(values, batch, (batchValues, mark) => {
-      // The values are checked before their mark is queued: a batch the log refuses (a record over
+      // Both are checked before either is queued: a batch the log refuses (a record over
       // recordBytesMax, say, from any caller that did not check it first) must leave no mark, or the
       // next start would take the records after that mark for the batch and cut them off the log.
-      // Past the checks neither append is refused alone: both go, or a closed log fails both.
+      // Past the checks they go as one append: both, or neither.
       const checked = checkBatch(measure(batchValues), {}, this.log.config);
-      const marked = this.log.append([mark], { type: BATCH_MARK_TYPE });
-      const first = this.log.appendChecked(checked);
-      return Promise.all([marked, first]).then(
-        ([markOffset, firstOffset]) => {
-          assert.equal(firstOffset, markOffset + 1, "a batch follows its mark");
+      const marked = checkBatch(measureValues([mark]), { type: BATCH_MARK_TYPE }, this.log.config);
+      return this.log.appendTogether([marked, checked]).then(
+        (markOffset) => {
           this.appends.applied(decodeBatchMark(mark), markOffset);
-          return firstOffset;
+          return markOffset + 1;
         },
         (error: unknown) => {
           // A failed append fails the log's appends from there on (its tail is cut back on reopen).

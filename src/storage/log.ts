@@ -224,21 +224,39 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
 
   /**
    * append for a batch checkBatch already passed against this log's config, for a caller that must
-   * know the batch is taken before it appends anything else (LogProducers writes an idempotent
-   * batch's mark only then): the batch is measured and checked once, not again here.
+   * know the batch is taken before it appends anything else: the batch is measured and checked once,
+   * not again here.
    */
   appendChecked(batch: CheckedBatch): Promise<number> {
-    assert.ok(batch.limits === this.config, "a batch is checked against the limits of the log it is appended to");
-    return this.admission.admit(batch.bytes, () => this.enqueue(batch));
+    return this.appendTogether([batch]);
   }
 
-  private enqueue(batch: CheckedBatch): Promise<number> {
-    const { options } = batch;
+  /**
+   * Appends checked batches as one unit: consecutive offsets, one creation time (from the first
+   * batch's options), written in one commit and shown to readers together; resolves with the first
+   * batch's first offset. An idempotent producer's mark and its records go so (LogProducers): as two
+   * appends, the mark was committed alone, readers saw it, and a crash before its records made the
+   * next start cut it and give its offset to another record.
+   */
+  appendTogether(batches: readonly CheckedBatch[]): Promise<number> {
+    assert.ok(batches.length > 0 && batches.every((batch) => batch.limits === this.config), "a batch is checked against the limits of the log it is appended to");
+    const bytes = batches.reduce((sum, batch) => sum + batch.bytes, 0);
+    return this.admission.admit(bytes, () => this.enqueue(batches, bytes));
+  }
+
+  private enqueue(batches: readonly CheckedBatch[], bytes: number): Promise<number> {
     const firstOffset = this.fitting.reservedEnd;
-    const timestampMs = this.nextTimestamp(options.timestampMs);
+    const timestampMs = this.nextTimestamp(batches[0]!.options.timestampMs);
+    const steps: WriteStep[] = [];
+    for (const batch of batches) this.frame(batch, timestampMs, steps);
+    return this.commits.submit(steps, firstOffset, this.fitting.reservedEnd, bytes);
+  }
+
+  /** Frames `batch` at the next offsets, into the segments with room, adding the writes to `steps`. */
+  private frame(batch: CheckedBatch, timestampMs: number, steps: WriteStep[]): void {
+    const { options } = batch;
     let packed: Buffer | undefined;
     const { bytes, offsets, lengths } = batch.gather((valueBytes) => (packed = this.buffers.take(valueBytes)));
-    const steps: WriteStep[] = [];
     for (let start = 0; start < lengths.length; ) {
       const segment = this.fitting.segmentWithRoom(FULL_HEADER_BYTES + lengths[start]!, steps);
       const { end, frameBytes } = this.fitting.fittingValues(segment, lengths, start);
@@ -258,7 +276,6 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     }
     // The frames hold copies of the values now.
     if (packed !== undefined) this.buffers.give(packed);
-    return this.commits.submit(steps, firstOffset, this.fitting.reservedEnd, batch.bytes);
   }
 
   /** The record at `offset`; OffsetOutOfRangeError outside [lowestOffset, nextOffset), DataLossError if damaged. */
