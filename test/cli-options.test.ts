@@ -8,13 +8,14 @@ import { writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
-import { decodeRecord } from "../src/cli/record-input.ts";
+import { decodeRecord, splitRecords } from "../src/cli/record-input.ts";
 import { InvalidArgumentError } from "../src/errors.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { startNode, stopNode, type NodeProcess } from "./support/node-process.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { runCli } from "./support/run-cli.ts";
 import { tempDir } from "./support/temp-dir.ts";
+import { TestRandom } from "./support/test-random.ts";
 
 const COMMANDS = ["serve", "produce", "consume", "status", "leave", "transfer-leader", "scrub"];
 
@@ -198,4 +199,29 @@ test("transfer-leader hands the leadership to the voter named, asked through any
   const refused = await runCli(["transfer-leader", "--server", cluster.address(leader), "--to", "9"]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /^loghouse: INVALID_ARGUMENT: node 9 cannot take over\n$/);
+});
+
+test("produce input splits the same however it arrives in chunks: a delimiter across two, pieces longer than a chunk, a last piece with none after it", async (t) => {
+  const random = TestRandom.forTest(t);
+  for (let round = 0; round < 50; round++) {
+    const delimiter = Buffer.from(random.int(0, 2) === 0 ? "\n" : "\x1e\x1f\x1e");
+    // Pieces of 0 to 300 bytes with no delimiter inside (bytes from 'a' to 'e'), one over 70 KiB now and then.
+    const pieces = Array.from({ length: random.int(1, 60) }, () => Buffer.from(random.bytes(random.int(0, 10) === 0 ? 70_000 + random.int(0, 1000) : random.int(0, 300)).map((byte) => 0x61 + (byte % 5))));
+    const lastDelimited = random.int(0, 2) === 0;
+    const input = Buffer.concat(pieces.flatMap((piece) => [piece, delimiter]).slice(0, lastDelimited ? undefined : -1));
+    async function* chunks(): AsyncGenerator<Buffer> {
+      for (let at = 0; at < input.length; ) {
+        // Mostly a few bytes, so that delimiters fall across two chunks; now and then more than a piece.
+        const kind = random.int(0, 20);
+        const size = kind < 14 ? random.int(1, 4) : kind < 19 ? random.int(1, 300) : random.int(1, 100_000);
+        yield input.subarray(at, at + size);
+        at += size;
+      }
+    }
+    const split: Buffer[] = [];
+    for await (const piece of splitRecords(chunks(), delimiter)) split.push(Buffer.from(piece));
+    // A last piece with no delimiter after it is a record unless it is empty.
+    const expected = pieces.filter((piece, i) => lastDelimited || i < pieces.length - 1 || piece.length > 0);
+    assert.deepEqual(split.map((piece) => piece.toString()), expected.map((piece) => piece.toString()), `round ${round}`);
+  }
 });

@@ -38,21 +38,38 @@ export function parseInputFormat(text: string | undefined): InputFormat {
 
 /** The pieces of `input` between delimiters; a last piece with no delimiter after it counts, an empty one does not. */
 export async function* splitRecords(input: AsyncIterable<Buffer>, delimiter: Buffer): AsyncGenerator<Buffer> {
-  let pending: Buffer = Buffer.alloc(0);
+  // What is pending is buffer[start, end). Each chunk is copied in after it, into room that doubles
+  // when it runs out, so that a long piece costs time in proportion to its length: joining each chunk
+  // to all that was pending (as before) took 25 s for one 64 MB line. A piece handed out is a view
+  // of bytes never written again (room is only ever added after `end`, or in a new buffer).
+  let buffer = Buffer.alloc(0);
+  let start = 0;
+  let end = 0;
   for await (const chunk of input) {
     // Search from just before the new bytes: a delimiter may straddle the two.
-    let searchFrom = Math.max(0, pending.length - delimiter.length + 1);
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    let start = 0;
+    let searchFrom = Math.max(start, end - delimiter.length + 1);
+    if (end + chunk.length > buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(SPLIT_BUFFER_BYTES_MIN, 2 * (end - start + chunk.length)));
+      buffer.copy(grown, 0, start, end);
+      searchFrom -= start;
+      end -= start;
+      start = 0;
+      buffer = grown;
+    }
+    chunk.copy(buffer, end);
+    end += chunk.length;
+    const pending = buffer.subarray(0, end);
     for (let at = pending.indexOf(delimiter, searchFrom); at !== -1; at = pending.indexOf(delimiter, searchFrom)) {
       yield pending.subarray(start, at);
       start = at + delimiter.length;
       searchFrom = start;
     }
-    pending = pending.subarray(start);
   }
-  if (pending.length > 0) yield pending;
+  if (end > start) yield buffer.subarray(start, end);
 }
+
+/** The smallest buffer splitRecords gathers pieces in. */
+const SPLIT_BUFFER_BYTES_MIN = 64 * 1024;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
