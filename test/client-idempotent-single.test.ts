@@ -74,6 +74,32 @@ test("a sequence at or below the forgotten window is FAILED_PRECONDITION SEQUENC
   await assert.rejects(client.unary("produceBatch", { values: values("x"), producer: { producerId: new Uint8Array(0), sequence: 0n } }), (failure: grpc.ServiceError) => failure.code === RpcCode.invalidArgument);
 });
 
+test("a ProduceStream record refused by the producers' table, or for its size, ends the stream with nothing after it appended", async (t) => {
+  const server = await startLogServer(t, { producers: { sequencesPerProducerMax: 2 }, limits: { recordBytesMax: 1024 } });
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  const producerId = randomBytes(16);
+  for (const sequence of [0n, 1n, 2n]) await client.unary("produceBatch", { values: values(`v${sequence}`), producer: { producerId, sequence } });
+  const refusals = [
+    { record: { value: Buffer.from("r2") }, producer: { producerId, sequence: 0n } }, // SEQUENCE_TOO_OLD
+    { record: { value: Buffer.from("r2") }, producer: { producerId: new Uint8Array(0), sequence: 0n } }, // INVALID_ARGUMENT
+    { record: { value: Buffer.alloc(2048) } }, // RECORD_TOO_LARGE
+  ];
+  for (const [i, refused] of refusals.entries()) {
+    const before = (await client.unary("getOffsets", {})).endOffset as bigint;
+    const stream = client.bidiStream("produceStream");
+    const answers = take(stream as grpc.ClientDuplexStream<unknown, { offset: bigint }>, 1);
+    const ended = statusOf(stream);
+    // All four written at once: the server reads r3 and r4 while r1 and r2 are being appended.
+    for (const request of [{ record: { value: Buffer.from("r1") } }, refused, { record: { value: Buffer.from("r3") } }, { record: { value: Buffer.from("r4") } }]) stream.write(request);
+    stream.end();
+    assert.deepEqual((await answers).map((answer) => answer.offset), [before]);
+    assert.notEqual((await ended).code, 0);
+    // Before, r3 and r4 were appended too, unanswered: a client sending them again wrote them twice.
+    assert.equal((await client.unary("getOffsets", {})).endOffset, before + 1n, `after refusal ${i}`);
+  }
+});
+
 test("a batch torn off after its mark by a crash is cut when the node starts, and its retry is appended whole", async (t) => {
   const dataDir = await tempDir(t);
   const producer = { producerId: randomBytes(16), sequence: 3n };

@@ -205,8 +205,10 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
   async function* produceStream(requests: AsyncIterable<ProduceRequest>, context: CallContext) {
     yield* pipelineAppends(requests, context, (request) => {
       const offset = appendRecord(request, context);
+      // Refused or not, a record naming a producer is decided by the table as the records before it
+      // left it (SEQUENCE_TOO_OLD, say): it goes alone, and nothing after it before its answer.
       return { bytes: (request.record?.value.length ?? 0) + RECORD_IN_FLIGHT_OVERHEAD_BYTES, offset };
-    }, limits.streamBytesInFlightMax);
+    }, limits.streamBytesInFlightMax, (request) => request.producer !== undefined);
   }
 
   const getServers: Unary<unknown, MessageInitShape<typeof GetServersResponseSchema>> = async () => {
@@ -297,16 +299,23 @@ interface PendingAppend {
  * once its append resolves, without waiting for one append before reading the next request (the
  * appends share group commits). Reading pauses while `bytesMax` of appends are unacknowledged, so a
  * client that sends faster than the disk syncs is held back by flow control. The first failure
- * ends the stream after the acknowledgements before it.
+ * ends the stream after the acknowledgements before it. A request refused at once (`append` throws:
+ * a record over recordBytesMax) or one that goes `alone` and is refused leaves nothing after it
+ * appended: a request `alone` waits for every append before it to settle, is not appended if one of
+ * them failed, and the next is read only once it has settled. (Before, a refused record's successors
+ * were appended and never acknowledged, and a client that sent them again wrote them twice.) After
+ * any other failure (a disk, a lost leader), what was sent after it may have been appended.
  */
 async function* pipelineAppends<Req>(
   requests: AsyncIterable<Req>,
   context: CallContext,
   append: (request: Req) => PendingAppend,
   bytesMax: number,
+  alone: (request: Req) => boolean,
 ): AsyncGenerator<{ offset: bigint }> {
   const pending: PendingAppend[] = [];
   let bytesInFlight = 0;
+  let failed = false;
   let readerDone = false;
   let readerFailure: { error: unknown } | undefined;
   let stopped = false;
@@ -321,11 +330,16 @@ async function* pipelineAppends<Req>(
         if (stopped) return;
         const next = await iterator.next();
         if (next.done === true || stopped) return;
+        const single = alone(next.value);
+        if (single) await Promise.allSettled(pending.map((earlier) => earlier.offset));
+        if (failed || stopped) return;
         const appended = append(next.value);
-        appended.offset.catch(() => undefined); // observed in order by the writer below
+        // Observed in order by the writer below; here only whether any failed.
+        appended.offset.catch(() => (failed = true));
         pending.push(appended);
         bytesInFlight += appended.bytes;
         wakeWriter?.();
+        if (single) await appended.offset.catch(() => undefined);
       }
     } catch (error) {
       readerFailure = { error };
