@@ -410,15 +410,15 @@ export class WireFormatError extends Error {
   override readonly name = "WireFormatError";
 }
 
-/** Reads the Record whose bytes are [reader.at, end) and leaves the reader at `end`. */
-function readRecord(reader: Reader, end: number): RecordMessage {
+/** Reads the Record whose bytes are [reader.at, end), merged into `earlier` (a part read before), and leaves the reader at `end`. */
+function readRecord(reader: Reader, end: number, earlier?: RecordMessage): RecordMessage {
   const outer = reader.end;
   reader.end = end;
-  let value: Uint8Array | undefined;
-  let offset = 0n;
-  let term = 0n;
-  let type = 0;
-  let timestampMs = 0n;
+  let value: Uint8Array | undefined = earlier?.value;
+  let offset = earlier?.offset ?? 0n;
+  let term = earlier?.term ?? 0n;
+  let type = earlier?.type ?? 0;
+  let timestampMs = earlier?.timestampMs ?? 0n;
   while (reader.at < end) {
     const tag = reader.u32();
     switch (tag) {
@@ -452,7 +452,7 @@ export function decodeConsumeResponse(bytes: Uint8Array): ConsumeResponse {
   while (!reader.done) {
     const tag = reader.u32();
     if (tag === TAG_RECORDS) {
-      record = readRecord(reader, reader.lengthDelimitedEnd());
+      record = readRecord(reader, reader.lengthDelimitedEnd(), record);
     } else {
       reader.skip(tag & 7);
     }
@@ -466,10 +466,12 @@ export function decodeProduceRequest(bytes: Uint8Array): ProduceRequest {
   const request: ProduceRequest = { $typeName: "log.v1.ProduceRequest" };
   while (!reader.done) {
     const tag = reader.u32();
+    // A message field sent in parts is the parts merged, as protobuf decodes it (a record's value
+    // in one part and its time in another lost the value).
     if (tag === TAG_RECORDS) {
-      request.record = readRecord(reader, reader.lengthDelimitedEnd());
+      request.record = readRecord(reader, reader.lengthDelimitedEnd(), request.record);
     } else if (tag === TAG_PRODUCER) {
-      request.producer = readProducerBatch(reader, reader.lengthDelimitedEnd());
+      request.producer = readProducerBatch(reader, reader.lengthDelimitedEnd(), request.producer);
     } else {
       reader.skip(tag & 7);
     }
@@ -477,12 +479,12 @@ export function decodeProduceRequest(bytes: Uint8Array): ProduceRequest {
   return request;
 }
 
-/** Reads the ProducerBatch whose bytes are [reader.at, end) and leaves the reader at `end`. */
-function readProducerBatch(reader: Reader, end: number): ProducerBatch {
+/** Reads the ProducerBatch whose bytes are [reader.at, end), merged into `earlier`, and leaves the reader at `end`. */
+function readProducerBatch(reader: Reader, end: number, earlier?: ProducerBatch): ProducerBatch {
   const outer = reader.end;
   reader.end = end;
-  let producerId: Uint8Array = EMPTY;
-  let sequence = 0n;
+  let producerId: Uint8Array = earlier?.producerId ?? EMPTY;
+  let sequence = earlier?.sequence ?? 0n;
   while (reader.at < end) {
     const tag = reader.u32();
     if (tag === TAG_VALUE) {
@@ -565,7 +567,7 @@ export function decodeProduceBatchRequest(bytes: Uint8Array): GatheredProduceBat
       count++;
       reader.at = end;
     } else if (tag === TAG_PRODUCER) {
-      producer = readProducerBatch(reader, reader.lengthDelimitedEnd());
+      producer = readProducerBatch(reader, reader.lengthDelimitedEnd(), producer);
     } else {
       reader.skip(tag & 7);
     }
