@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import * as http2 from "node:http2";
 import { connect as tcpConnect, type Socket } from "node:net";
 import { writeFile } from "node:fs/promises";
@@ -205,4 +206,23 @@ test("a call past streamsMax is refused and counted as rejected: too_many_stream
   const text = await exposition(server);
   assert.equal(sampleValue(text, "loghouse_rejected_calls_total", { reason: "too_many_streams" }), 1);
   assert.equal(sampleValue(text, "loghouse_streams"), 1);
+});
+
+test("a Connect stream the client closes over HTTP/1.1 is counted as CANCELLED, not INTERNAL", async (t) => {
+  const server = await startServerWith(t, {});
+  const client = new LoghouseClient(`127.0.0.1:${server.address.port}`);
+  cleanup(t, () => client.close());
+  await client.produce(Buffer.from("one"));
+  // ConsumeStream over HTTP/1.1 (Connect, JSON): it sends the record, then waits for the next.
+  const body = Buffer.from(JSON.stringify({ offset: "0" }));
+  const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, body.length]), body]);
+  const request = httpRequest({ host: "127.0.0.1", port: server.address.port, method: "POST", path: "/log.v1.Log/ConsumeStream", headers: { "content-type": "application/connect+json" } });
+  request.on("error", () => undefined);
+  request.end(envelope);
+  const response = await new Promise<IncomingMessage>((resolve) => request.once("response", resolve));
+  await new Promise((resolve) => response.once("data", resolve));
+  // The client goes away (a browser tab closed, curl --max-time).
+  request.destroy();
+  await waitUntilAsync("the stream counted as ended", async () => sampleValue(await exposition(server), "loghouse_rpc_requests_total", { method: "/log.v1.Log/ConsumeStream", code: "CANCELLED" }) === 1);
+  assert.equal(sampleValue(await exposition(server), "loghouse_rpc_requests_total", { method: "/log.v1.Log/ConsumeStream", code: "INTERNAL" }), undefined);
 });

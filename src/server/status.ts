@@ -18,6 +18,9 @@ export function toConnectError(error: unknown): ConnectError {
     if (error instanceof NotLeaderError && error.leaderAddress !== undefined) metadata[LEADER_ADDRESS_KEY] = error.leaderAddress;
     return new ConnectError(withoutServerPaths(error.message), error.rpcCode as number as Code, metadata, undefined, error);
   }
+  // The call's own signal, aborted because the client went away (connect-node aborts it when an
+  // HTTP/1.1 request closes early): a cancellation, as over HTTP/2, not an internal failure.
+  if (error instanceof Error && error.name === "AbortError") return new ConnectError("the call was cancelled", Code.Canceled, undefined, undefined, error);
   return new ConnectError("internal error", Code.Internal, undefined, undefined, error);
 }
 
