@@ -7,6 +7,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { stat } from "node:fs/promises";
+import { once } from "node:events";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { test } from "node:test";
@@ -102,6 +103,21 @@ test("a grpc-timeout beyond 2^31-1 ms does not end the call at once", async (t) 
   await client.unary("produce", { record: { value: Buffer.from("after a long wait") } });
   await firstAnswer;
   request.close(http2.constants.NGHTTP2_CANCEL);
+});
+
+test("a malformed grpc-timeout is refused with INVALID_ARGUMENT, not taken as no deadline", async (t) => {
+  const server = await startLogServer(t);
+  const session = http2.connect(`http://127.0.0.1:${server.address.port}`);
+  cleanup(t, () => session.destroy());
+  session.on("error", () => undefined);
+  for (const timeout of ["1x", "123456789m", "-5S", "5"]) {
+    const request = session.request({ ":method": "POST", ":path": "/log.v1.Log/GetOffsets", "content-type": "application/grpc", te: "trailers", "grpc-timeout": timeout });
+    request.on("error", () => undefined);
+    request.end(frame(new Uint8Array(0)));
+    const [headers] = (await once(request, "response")) as [http2.IncomingHttpHeaders];
+    assert.equal(headers["grpc-status"], "3", timeout);
+    assert.match(decodeURIComponent(String(headers["grpc-message"])), /malformed grpc-timeout/);
+  }
 });
 
 test("a DATA_LOSS answer names the damaged file, not the server's data directory", async (t) => {

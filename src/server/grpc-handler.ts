@@ -120,13 +120,14 @@ function decoderOf(schema: DescMessage): (bytes: Uint8Array) => unknown {
 const TIMER_MS_MAX = 2 ** 31 - 1;
 
 /**
- * Parses a grpc-timeout header ("100m", "5S"); undefined when absent, malformed, or longer than a
- * timer can wait (up to 99,999,999 hours may be sent; beyond 24 days is no deadline in practice).
+ * Parses a grpc-timeout header ("100m", "5S"); undefined when absent or longer than a timer can wait
+ * (up to 99,999,999 hours may be sent; beyond 24 days is no deadline in practice), null when malformed.
  */
-function parseTimeoutMs(value: string | string[] | undefined): number | undefined {
-  if (typeof value !== "string") return undefined;
+function parseTimeoutMs(value: string | string[] | undefined): number | undefined | null {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string") return null;
   const match = /^(\d{1,8})([HMSmun])$/.exec(value);
-  if (match === null) return undefined;
+  if (match === null) return null;
   const unitMs = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 }[match[2] as "H"];
   const timeoutMs = Number(match[1]) * unitMs;
   return timeoutMs > TIMER_MS_MAX ? undefined : timeoutMs;
@@ -177,6 +178,9 @@ export class GrpcHandler {
     if (headers[":method"] !== "POST") refusal = new ConnectError("gRPC requires POST", Code.Unimplemented);
     else if (route === undefined) refusal = new ConnectError(`unknown method ${headers[":path"]}`, Code.Unimplemented);
     else if (encoding !== undefined && encoding !== "identity") refusal = new ConnectError(`unsupported grpc-encoding ${String(encoding)}`, Code.Unimplemented);
+    // A deadline the client meant but the server cannot read would leave the call without one.
+    const timeoutMs = parseTimeoutMs(headers["grpc-timeout"]);
+    if (timeoutMs === null) refusal ??= new ConnectError(`malformed grpc-timeout ${JSON.stringify(String(headers["grpc-timeout"]).slice(0, 20))}: 1 to 8 digits and a unit (H, M, S, m, u, n)`, Code.InvalidArgument);
     refusal ??= this.authorize(stream, headers);
     refusal ??= this.checkCluster(headers);
     if (refusal !== undefined) {
@@ -185,7 +189,7 @@ export class GrpcHandler {
       return Promise.resolve();
     }
     const share = this.shareOf(stream.session);
-    const call = new GrpcCall(stream, headers, route!, parseTimeoutMs(headers["grpc-timeout"]), this.options, share, this.calls);
+    const call = new GrpcCall(stream, headers, route!, timeoutMs ?? undefined, this.options, share, this.calls);
     this.calls.add(call);
     share.calls++;
     return call.run();

@@ -546,9 +546,9 @@ function withCors<Req extends http.IncomingMessage | http2.Http2ServerRequest, R
   handler: NodeHandler<Req, Res>,
 ): NodeHandler<Req, Res> {
   const allowMethods = cors.allowedMethods.join(", ");
-  // Browsers authenticate with a bearer token (they cannot easily present client certificates), and
-  // may name the cluster they mean.
-  const allowHeaders = [...cors.allowedHeaders, "Authorization", CLUSTER_ID_HEADER].join(", ");
+  // Browsers authenticate with a bearer token (they cannot easily present client certificates), may
+  // name the cluster they mean, and may carry a trace context (OpenTelemetry's fetch instrumentation).
+  const allowHeaders = [...cors.allowedHeaders, "Authorization", CLUSTER_ID_HEADER, "traceparent", "tracestate"].join(", ");
   const exposeHeaders = [...cors.exposedHeaders, ERROR_CODE_KEY, LEADER_ADDRESS_KEY].join(", ");
   return (request, response) => {
     if (request.headers.origin !== undefined) {
