@@ -580,7 +580,8 @@ class GrpcCall implements CallContext {
 function oversizedMessageError(method: DescMethod): (message: string) => Error {
   switch (method.input.typeName) {
     case "log.v1.ProduceBatchRequest":
-      return (message) => toConnectError(new BatchTooLargeError(`${message}: send smaller batches`));
+      // A batch of one record that large is refused however it is batched: say so too.
+      return (message) => toConnectError(new BatchTooLargeError(`${message}: send smaller batches (a single record this large is too large for any batch)`));
     case "log.v1.ProduceRequest":
       return (message) => toConnectError(new RecordTooLargeError(message));
     default:
