@@ -117,6 +117,7 @@ describe("the web console", { concurrency: false }, () => {
     const page = await openConsole(t, `http://${cluster.address(leader)}/`);
     assert.equal(await page.title(), "Loghouse console");
     await leaderShown(page, 3, String(leader));
+    assert.equal(await page.textContent("#members-cluster"), `, cluster ${(await cluster.client(leader).getServers()).clusterId}`);
     const before = ["page one", "page two", "page three"];
     for (const value of before) await produceFromPage(page, value);
     await tailShowing(page, before);

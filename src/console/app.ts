@@ -23,7 +23,7 @@ nodeLabel.textContent = connection.baseUrl;
 connection.onChange((baseUrl) => (nodeLabel.textContent = baseUrl));
 
 const tail = new LiveTail(connection, element("tail"), element("tail-status"));
-const cluster = new ClusterView(connection, element<HTMLTableElement>("members").tBodies[0]!, element("members-source"));
+const cluster = new ClusterView(connection, element<HTMLTableElement>("members").tBodies[0]!, element("members-source"), element("members-cluster"));
 const sparkline = new ThroughputSparkline(connection, element<SVGSVGElement>("sparkline").querySelector("polyline")!, element("throughput"));
 wireProduceForm(connection, element("produce-form"), element("produce-value"), element("produce-status"));
 
