@@ -4,7 +4,7 @@
 // would refuse leaves no mark.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { RecordTooLargeError, SequenceTooOldError } from "../src/errors.ts";
+import { BatchTooLargeError, RecordTooLargeError, SequenceTooOldError } from "../src/errors.ts";
 import { Log } from "../src/storage/log.ts";
 import { LogProducers } from "../src/storage/log-producers.ts";
 import { decodeBatchMark, encodeBatchMark } from "../src/storage/batch-mark.ts";
@@ -134,4 +134,15 @@ test("a batch mark is shown to readers only with its records, however the batche
   const marks = new Set(appended.map(({ firstOffset }) => Number(firstOffset) - 1));
   for (const end of seen) assert.ok(!marks.has(end - 1), `readers saw the log end at ${end}, just past a mark whose records were not there (ends seen: ${seen.join(" ")})`);
   for (const offset of marks) assert.equal(log.read(offset).type, 3);
+});
+
+test("an idempotent batch whose records and mark together exceed pendingBytesMax is refused as too large, not an internal failure", async (t) => {
+  // The records alone fit batchBytesMax, which pendingBytesMax may equal; their mark goes with them.
+  const log = await Log.open(await tempDir(t), { recordBytesMax: 1000, batchBytesMax: 2048, pendingBytesMax: 2048 });
+  cleanup(t, () => log.close());
+  const producers = await LogProducers.open(log, resolveProducerLimits({}));
+  const values = [Buffer.alloc(1000), Buffer.alloc(990)];
+  await assert.rejects(producers.appendOnce(values, { producerId: id("p"), sequence: 0n }), BatchTooLargeError);
+  assert.equal(log.nextOffset, 0, "nothing was written, no mark either");
+  assert.deepEqual(await producers.appendOnce([Buffer.alloc(100)], { producerId: id("p"), sequence: 1n }), { firstOffset: 1, count: 1 });
 });

@@ -141,10 +141,6 @@ function integerSetting(name: string, text: string): number {
   return Number(text);
 }
 
-/**
- * A setting from its flag, else its environment variable, else the config file: the order every
- * setting follows. An empty value is refused, not taken: an empty data directory was the working one.
- */
 /** An environment variable taken over the config file's value for the same setting. */
 export interface EnvironmentOverride {
   readonly variable: string;
@@ -153,10 +149,11 @@ export interface EnvironmentOverride {
 }
 
 /**
- * Picks each setting from its flag, else its environment variable, else the config file; a variable
- * that overrides a value the config file also sets is added to `overrides`, for the node to report
- * (the container image sets LOGHOUSE_LISTEN and LOGHOUSE_DATA_DIR, so a config file's own were
- * dropped without a word).
+ * Picks each setting from its flag, else its environment variable, else the config file: the order
+ * every setting follows. An empty value is refused, not taken: an empty data directory was the
+ * working one. A variable that overrides a value the config file also sets is added to `overrides`,
+ * for the node to report (the container image sets LOGHOUSE_LISTEN and LOGHOUSE_DATA_DIR, so a
+ * config file's own were dropped without a word).
  */
 function settingPicker(env: NodeJS.ProcessEnv, overrides: EnvironmentOverride[]): (flag: string | undefined, envName: string, fromFile: string | undefined) => string | undefined {
   return (flag, envName, fromFile) => {
@@ -255,9 +252,12 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   const { host, port } = parseHostPort(listen, "listen");
   const logLevel = pick(flags["log-level"], "LOGHOUSE_LOG_LEVEL", file.logLevel) ?? "info";
   if (!isLogLevel(logLevel)) throw new InvalidConfigError(`log level must be debug, info, warn or error, got ${logLevel}`);
-  const durability = pick(flags.durability, "LOGHOUSE_DURABILITY", undefined);
-  const retentionBytes = pick(flags["retention-bytes"], "LOGHOUSE_RETENTION_BYTES", undefined);
-  const retentionMs = pick(flags["retention-ms"], "LOGHOUSE_RETENTION_MS", undefined);
+  // The config file's own values are named too, so that a variable overriding one is reported (the
+  // chart sets LOGHOUSE_DURABILITY); the file's log section is taken whole below, as before.
+  const fileLog = (name: string): string | undefined => (file.log?.[name] === undefined ? undefined : String(file.log[name]));
+  const durability = pick(flags.durability, "LOGHOUSE_DURABILITY", fileLog("durability"));
+  const retentionBytes = pick(flags["retention-bytes"], "LOGHOUSE_RETENTION_BYTES", fileLog("retentionBytes"));
+  const retentionMs = pick(flags["retention-ms"], "LOGHOUSE_RETENTION_MS", fileLog("retentionMs"));
   const log = {
     ...file.log,
     ...(durability === undefined ? {} : { durability }),

@@ -486,8 +486,13 @@ export class ClusterNode {
     await this.joinGossip(given);
     let target: string | undefined;
     let lastError = "no member to ask but this node";
+    /** Contacts that answered that they run alone: never asked again. */
+    const alone = new Set<string>();
     for (let attempt = 0; attempt < JOIN_ATTEMPTS_MAX; attempt++) {
-      const candidates = [...new Set([...given, ...(this.gossip?.aliveAddresses() ?? [])])].filter((address) => address !== this.address);
+      const candidates = [...new Set([...given, ...(this.gossip?.aliveAddresses() ?? [])])].filter((address) => address !== this.address && !alone.has(address));
+      if (candidates.length === 0 && alone.size > 0) {
+        throw new InvalidConfigError(`${[...alone].join(", ")} ${alone.size === 1 ? "runs" : "run"} alone, not as a member of a cluster: --join takes a member's address (a cluster's first node starts with --bootstrap)`);
+      }
       target ??= candidates[attempt % Math.max(1, candidates.length)];
       if (target !== undefined) {
         const request = { op: "join", name: this.name, nodeId: this.nodeId, address: this.options.address, ...clusterField(this.clusterId) } as const;
@@ -498,8 +503,11 @@ export class ClusterNode {
           return;
         }
         lastError = response.error;
+        // A node alone is passed over for good; once every contact is one, the join stops at once.
         if (response.code === "NOT_CLUSTERED") {
-          throw new InvalidConfigError(`${target} runs alone, not as a member of a cluster: --join takes a member's address (a cluster's first node starts with --bootstrap)`);
+          alone.add(target);
+          target = undefined;
+          continue;
         }
         // A redirect is followed; a failure moves on to the next candidate.
         target = response.leaderAddress === this.address ? undefined : response.leaderAddress;

@@ -316,6 +316,8 @@ async function* pipelineAppends<Req>(
   const pending: PendingAppend[] = [];
   let bytesInFlight = 0;
   let failed = false;
+  /** Settles once every append started so far has (the writer takes an append out of `pending` before it settles). */
+  let allSettled: Promise<unknown> = Promise.resolve();
   let readerDone = false;
   let readerFailure: { error: unknown } | undefined;
   let stopped = false;
@@ -331,11 +333,12 @@ async function* pipelineAppends<Req>(
         const next = await iterator.next();
         if (next.done === true || stopped) return;
         const single = alone(next.value);
-        if (single) await Promise.allSettled(pending.map((earlier) => earlier.offset));
+        if (single) await allSettled;
         if (failed || stopped) return;
         const appended = append(next.value);
         // Observed in order by the writer below; here only whether any failed.
         appended.offset.catch(() => (failed = true));
+        allSettled = Promise.allSettled([allSettled, appended.offset]);
         pending.push(appended);
         bytesInFlight += appended.bytes;
         wakeWriter?.();

@@ -18,7 +18,7 @@
 import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import { BufferPool } from "../buffer-pool.ts";
-import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageFullError, StorageIoError } from "../errors.ts";
+import { BatchTooLargeError, InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageFullError, StorageIoError } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { AppendAdmission } from "./append-admission.ts";
 import { checkBatch, measureGathered, measureValues, type CheckedBatch, type MeasuredBatch } from "./append-batch.ts";
@@ -241,6 +241,8 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   appendTogether(batches: readonly CheckedBatch[]): Promise<number> {
     assert.ok(batches.length > 0 && batches.every((batch) => batch.limits === this.config), "a batch is checked against the limits of the log it is appended to");
     const bytes = batches.reduce((sum, batch) => sum + batch.bytes, 0);
+    // One batch is held to batchBytesMax, at most pendingBytesMax; batches together may exceed it.
+    if (bytes > this.config.pendingBytesMax) return Promise.reject(new BatchTooLargeError(`${bytes} bytes appended together exceed pendingBytesMax ${this.config.pendingBytesMax}: send smaller batches`));
     return this.admission.admit(bytes, () => this.enqueue(batches, bytes));
   }
 
