@@ -127,13 +127,12 @@ export class ClusterView {
   private async askAll(deadline: number): Promise<void> {
     const generation = ++this.refreshes;
     let termSeen = -1n;
-    const take = (answer: LeaderAnswer): boolean => {
+    const take = (answer: LeaderAnswer): void => {
       // A late answer of an older refresh says nothing newer than the refresh that followed it.
-      if (generation !== this.refreshes || answer.leader.term <= termSeen) return false;
+      if (generation !== this.refreshes || answer.leader.term <= termSeen) return;
       termSeen = answer.leader.term;
       this.members = answer.servers;
       this.leader = answer.leader.rpcAddr;
-      return true;
     };
     const asks = this.addresses().map((address) => ({ address, answer: this.ask(address, deadline) }));
     if (this.cluster === undefined && !this.seedsHeard) {

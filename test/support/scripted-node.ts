@@ -6,6 +6,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { TestContext } from "node:test";
 import { grpcServiceDefinition } from "../../src/client/grpc-definition.ts";
 import { Log } from "../../src/gen/log/v1/log_pb.ts";
+import { CLUSTER_ID_HEADER } from "../../src/wire/cluster-id.ts";
 import { cleanup } from "./cleanup.ts";
 
 /** A scripted answer: success, a failure, or "vanish": the node shuts down mid-call, answering nothing (an ambiguous failure after which it is gone). */
@@ -70,7 +71,7 @@ export async function scriptedNode(t: TestContext, answers: Answer[], options: S
     },
     produce: (call: { request: object; metadata: grpc.Metadata }, callback: grpc.sendUnaryData<object>) => {
       produced.push(call.request);
-      producedFor.push(String(call.metadata.get("loghouse-cluster-id")[0] ?? ""));
+      producedFor.push(String(call.metadata.get(CLUSTER_ID_HEADER)[0] ?? ""));
       next({ offset: 7n }, callback);
     },
     consume: (_call: unknown, callback: grpc.sendUnaryData<object>) => next({ record: { value: Buffer.from("seven"), offset: 7n } }, callback),
