@@ -52,3 +52,29 @@ test("a suspicion shrinks from its longest to its shortest timeout as independen
   assert.equal(suspicion.confirm("e"), false, "confirmations beyond the expected count change nothing");
   assert.equal(new Suspicion(0, 4_000, 24_000, 0, "a").deadlineMs(), 4_000);
 });
+
+test("an unanswered push-pull is sent once more a probe interval later, an answered one is not", () => {
+  const { probeIntervalMs, pushPullIntervalMs } = defaultGossipConfig;
+  for (const answered of [false, true]) {
+    const core = new SwimCore(identity, defaultGossipConfig, new SeededRandom(3), 0);
+    core.receive("10.1.0.0:8400", { type: "sync", replyWanted: false, members: records(5) }, 0);
+    core.takeOutbox();
+    let nowMs = 0;
+    /** Ticks 10 ms on, acking every probe so that every member stays alive; returns the push-pull requests sent. */
+    const step = () => {
+      nowMs += 10;
+      core.tick(nowMs);
+      const out = core.takeOutbox();
+      for (const { to, message } of out) if (message.type === "ping") core.receive(to, { type: "ack", seq: message.seq, updates: [] }, nowMs);
+      return out.filter(({ message }) => message.type === "sync" && message.replyWanted);
+    };
+    let sent = step();
+    while (sent.length === 0 && nowMs <= 2 * pushPullIntervalMs) sent = step();
+    assert.equal(sent.length, 1, "no periodic push-pull within twice its interval");
+    if (answered) core.receive(sent[0]!.to, { type: "sync", replyWanted: false, members: records(5) }, nowMs);
+    const retriedAt: number[] = [];
+    for (const end = nowMs + 2 * probeIntervalMs; nowMs < end; ) retriedAt.push(...step().map(() => nowMs));
+    if (answered) assert.deepEqual(retriedAt, []);
+    else assert.equal(retriedAt.length, 1, `push-pull sent again at ${retriedAt.join(", ")}`);
+  }
+});

@@ -9,7 +9,8 @@
 // nack. A member that stays silent is suspected, and declared dead when its suspicion times out
 // (sooner as others confirm it) unless it refutes with a higher incarnation. Updates ride on probes,
 // acks and periodic gossip messages, each sent λ·log n times; a full push-pull sync runs on join, with
-// a random member periodically, and with a random dead member (so a healed partition merges).
+// a random member periodically (tried once more a probe interval later if no table came back), and with
+// a random dead member (so a healed partition merges).
 import assert from "node:assert/strict";
 import type { RandomSource } from "../raft/random.ts";
 import { BroadcastQueue } from "./broadcast-queue.ts";
@@ -95,6 +96,11 @@ export class SwimCore {
   private nextGossipMs: number;
   private nextPushPullMs: number;
   private nextReconnectMs: number;
+  /**
+   * When a periodic push-pull still unanswered is sent once more: its first datagram or the whole answer
+   * can be lost, and the next round is up to two intervals away.
+   */
+  private pushPullRetryMs: number | undefined;
   /** Seeds asked for their table that have not answered yet: asked again every probe interval. */
   private joinAddresses: readonly string[] = [];
   private nextJoinMs = 0;
@@ -135,6 +141,10 @@ export class SwimCore {
     }
     if (nowMs >= this.nextPushPullMs) {
       this.nextPushPullMs = nowMs + this.jittered(this.config.pushPullIntervalMs);
+      this.pushPullRetryMs = nowMs + this.config.probeIntervalMs;
+      this.syncWithOne(["alive", "suspect"]);
+    } else if (this.pushPullRetryMs !== undefined && nowMs >= this.pushPullRetryMs) {
+      this.pushPullRetryMs = undefined;
       this.syncWithOne(["alive", "suspect"]);
     }
     if (nowMs >= this.nextReconnectMs) {
@@ -199,6 +209,7 @@ export class SwimCore {
     // early push-pull with a random member rather than waiting for the periodic one.
     if (this.joinAddresses.length > 0) this.nextPushPullMs = this.nowMs + this.jittered(this.config.probeIntervalMs);
     this.joinAddresses = [];
+    this.pushPullRetryMs = undefined;
     this.events.push({ type: "synced", address: from });
   }
 
