@@ -11,6 +11,7 @@
 //   - gossip tells the first cluster that the name is another cluster's now: it counts the old Raft
 //     id dead, and the autopilot (allowed here by --min-voters 2) removes it. Before, a name alive in
 //     gossip under another Raft id was left alone, and the cluster ran one voter short for good.
+// And a node alone, which knows no id, still refuses a header that is not one.
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -18,9 +19,10 @@ import { test } from "node:test";
 import { sendAdminRequest } from "../src/cluster/admin-protocol.ts";
 import { ClusterClient } from "../src/client/cluster-client.ts";
 import { LoghouseClient } from "../src/client/client.ts";
-import { ClusterMismatchError } from "../src/errors.ts";
+import { ClusterMismatchError, InvalidArgumentError } from "../src/errors.ts";
 import { CLUSTER_ID_HEADER } from "../src/wire/cluster-id.ts";
 import { cleanup } from "./support/cleanup.ts";
+import { addressOf, startLogServer } from "./support/log-server.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { runCli } from "./support/run-cli.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -121,4 +123,26 @@ test("a member bootstrapped again at its old address is a second cluster that no
     const { servers } = await cluster.client(leader).getServers();
     return servers.map((server) => server.id).sort().join() === remaining.join();
   }, 30_000);
+});
+
+test("a node alone takes a call naming any well-formed cluster id, and refuses a malformed one over gRPC and Connect", async (t) => {
+  const server = await startLogServer(t);
+  const address = addressOf(server);
+  const named = (value: string) => {
+    const client = new LoghouseClient(address, { callHeaders: () => ({ [CLUSTER_ID_HEADER]: value }) });
+    cleanup(t, () => client.close());
+    return client;
+  };
+  assert.equal(await named("0123456789abcdef").produce(Buffer.from("named")), 0n);
+  for (const malformed of ["zz", "0123456789ABCDEF", "0123456789abcdef0"]) {
+    await assert.rejects(named(malformed).produce(Buffer.from("refused")), (error: unknown) => error instanceof InvalidArgumentError && /must be 16 hex digits/.test(error.message), malformed);
+    const connect = await fetch(`http://${address}/log.v1.Log/GetOffsets`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [CLUSTER_ID_HEADER]: malformed },
+      body: "{}",
+    });
+    const refusal = (await connect.json()) as { code: string; message: string };
+    assert.equal(refusal.code, "invalid_argument", JSON.stringify(refusal));
+  }
+  assert.equal((await named("0123456789abcdef").offsets()).endOffset, 1n, "nothing refused was stored");
 });

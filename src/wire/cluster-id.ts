@@ -6,8 +6,9 @@
 // --bootstrap instead of --join: without the check, a client that reached it first wrote into that
 // second cluster, and every record it acknowledged was missing from the first.
 //
-// A node that knows no cluster id (a node alone, or a member from before ids were drawn) checks
-// nothing, and a call that names none is not checked: both are as before.
+// A node that knows no cluster id (a node alone, or a member from before ids were drawn) takes a call
+// naming any well-formed id, and a call that names none is not checked: both are as before. A header
+// that is no id at all is refused everywhere, so that a client's mistake shows on its first node.
 import { ClusterMismatchError, InvalidArgumentError, type LoghouseError } from "../errors.ts";
 
 export const CLUSTER_ID_HEADER = "loghouse-cluster-id";
@@ -34,8 +35,9 @@ export function clusterField(clusterId: string | undefined): { clusterId?: strin
  * (undefined: it knows none), or undefined when the two do not disagree.
  */
 export function clusterRefusal(named: string | undefined, own: string | undefined): LoghouseError | undefined {
-  if (named === undefined || own === undefined || named === own) return undefined;
+  if (named === undefined || named === own) return undefined;
   if (!CLUSTER_ID.test(named)) return new InvalidArgumentError(`${CLUSTER_ID_HEADER} must be 16 hex digits, got ${JSON.stringify(named.slice(0, 40))}`);
+  if (own === undefined) return undefined;
   return new ClusterMismatchError(
     `this node belongs to cluster ${own}, not to cluster ${named}: two clusters answer at the addresses used (was a member that lost its data started with --bootstrap instead of --join?)`,
   );
