@@ -3,6 +3,8 @@
 // and bearer tokens against the Go original's ACL, plaintext refused, certificates rotated on disk.
 import assert from "node:assert/strict";
 import { copyFile, writeFile } from "node:fs/promises";
+import { once } from "node:events";
+import * as net from "node:net";
 import * as tls from "node:tls";
 import { test } from "node:test";
 import { createClient, ConnectError, Code } from "@connectrpc/connect";
@@ -10,6 +12,7 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { LoghouseClient } from "../src/client/client.ts";
 import { InvalidConfigError, PermissionDeniedError, RpcCode, RpcError, UnauthenticatedError } from "../src/errors.ts";
 import { Log } from "../src/gen/log/v1/log_pb.ts";
+import { PEER_ALPN } from "../src/security/peer-identity.ts";
 import { resolveServerConfig, type ServerConfigInput } from "../src/server/config.ts";
 import type { LoghouseServer } from "../src/server/server.ts";
 import { cleanup } from "./support/cleanup.ts";
@@ -17,7 +20,7 @@ import { clientTls, devCerts, type DevCerts } from "./support/dev-certs.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { runCli } from "./support/run-cli.ts";
 import { tempDir } from "./support/temp-dir.ts";
-import { waitUntilAsync } from "./support/wait-until.ts";
+import { waitUntil, waitUntilAsync } from "./support/wait-until.ts";
 
 const TOKEN = "browser-token-0123456789abcdef";
 
@@ -171,4 +174,29 @@ test("serve refuses plaintext off loopback unless --insecure (or LOGHOUSE_INSECU
   assert.match(refused.stderr, /^loghouse: INVALID_CONFIG: listening on 0\.0\.0\.0 without TLS: give --tls-cert and --tls-key, or --insecure/);
   const half = await runCli(["serve", "--data-dir", `${dir}/data`, "--tls-cert", "cert.pem"]);
   assert.match(half.stderr, /--tls-cert and --tls-key go together/);
+});
+
+test("a connection that sends nothing is closed after firstBytesTimeoutMs: before it is routed, and a peer's after its TLS handshake", async (t) => {
+  const certs = await devCerts(t);
+  const timeoutMs = 300;
+  const server = await startLogServer(t, {
+    limits: { firstBytesTimeoutMs: timeoutMs },
+    security: { tls: { certFile: certs.path("node-1.pem"), keyFile: certs.path("node-1-key.pem"), caFile: certs.path("ca.pem") } },
+  });
+  const { port } = server.address;
+  const opened = [
+    net.connect(port, "127.0.0.1"),
+    // A node's certificate and the peers' ALPN: routed to the Raft side, which waits for a hello.
+    tls.connect({ host: "127.0.0.1", port, ca: await certs.read("ca.pem"), cert: await certs.read("node-2.pem"), key: await certs.read("node-2-key.pem"), ALPNProtocols: [PEER_ALPN], checkServerIdentity: () => undefined }),
+  ];
+  await once(opened[1]!, "secureConnect");
+  const closed = new Set<number>();
+  opened.forEach((socket, i) => {
+    cleanup(t, () => socket.destroy());
+    socket.on("error", () => undefined);
+    socket.once("close", () => closed.add(i));
+    socket.resume();
+  });
+  // Bounded well beyond the timeout, for a busy machine; without the timeout neither would close.
+  await waitUntil("the silent plaintext and peer connections to be closed", () => closed.size === 2, 10_000);
 });

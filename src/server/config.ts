@@ -38,6 +38,11 @@ export interface ServerLimits {
   /** Longest an HTTP/1.1 request may take to send its request line and headers. */
   readonly requestHeadersTimeoutMs: number;
   /**
+   * A new connection that sends nothing for this long is closed: before its first bytes say what it
+   * is, during its TLS handshake, and after the handshake of a peer's TLS connection.
+   */
+  readonly firstBytesTimeoutMs: number;
+  /**
    * Bytes one stream may hold in flight: records read from a ProduceStream but not yet
    * acknowledged, or answers written to a consumer but not yet taken by the network.
    */
@@ -110,6 +115,7 @@ export const defaultServerLimits: ServerLimits = {
   connectionsMax: 4_096,
   connectionIdleTimeoutMs: 300_000,
   requestHeadersTimeoutMs: 10_000,
+  firstBytesTimeoutMs: 10_000,
   streamBytesInFlightMax: 1 * MIB,
   connectionBytesInFlightMax: 64 * MIB,
   shutdownGraceMs: 2_000,
@@ -142,6 +148,7 @@ function resolveLimits(input: Partial<ServerLimits>): ServerLimits {
   // Timers hold at most 2^31-1 ms.
   requireInteger("limits.connectionIdleTimeoutMs", limits.connectionIdleTimeoutMs, 100, 2 ** 31 - 1);
   requireInteger("limits.requestHeadersTimeoutMs", limits.requestHeadersTimeoutMs, 100, 2 ** 31 - 1);
+  requireInteger("limits.firstBytesTimeoutMs", limits.firstBytesTimeoutMs, 100, 2 ** 31 - 1);
   requireInteger("limits.streamBytesInFlightMax", limits.streamBytesInFlightMax, 64 * KIB, 1024 * MIB);
   requireInteger("limits.connectionBytesInFlightMax", limits.connectionBytesInFlightMax, limits.streamBytesInFlightMax, 64 * 1024 * MIB);
   requireInteger("limits.shutdownGraceMs", limits.shutdownGraceMs, 0, 600_000);

@@ -57,3 +57,20 @@ export function routeConnection(socket: Socket, routes: ConnectionRoutes, timeou
   socket.on("timeout", onTimeout);
   socket.on("data", onData);
 }
+
+/**
+ * Closes `socket` unless its first bytes arrive within `timeoutMs`: for a connection handed on before
+ * it sent anything (a peer's, routed by its TLS handshake), as routeConnection does for the others.
+ * Call it before the handler adds its own listeners, so that the handler's timeout, if any, stays.
+ */
+export function closeIfSilent(socket: Socket, timeoutMs: number): void {
+  const onTimeout = (): void => {
+    socket.destroy();
+  };
+  socket.setTimeout(timeoutMs);
+  socket.once("timeout", onTimeout);
+  socket.once("data", () => {
+    socket.off("timeout", onTimeout);
+    socket.setTimeout(0);
+  });
+}

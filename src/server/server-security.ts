@@ -13,6 +13,7 @@ import { readTlsMaterial, secureContextOptions, tlsPaths, type TlsMaterial } fro
 import { CallAuthorizer, type Authorization } from "./call-authorizer.ts";
 import type { SecurityConfig } from "./config.ts";
 import { setCertificatePrincipal } from "./connection-identity.ts";
+import { closeIfSilent } from "./listener.ts";
 import type { Logger } from "./logger.ts";
 import type { PeerSecurity } from "../cluster/cluster-node.ts";
 
@@ -103,7 +104,7 @@ export class ServerSecurity {
    * emit("connection"); it completes the handshake, takes the principal of a verified client
    * certificate, and routes by ALPN. A certificate that does not verify closes the connection.
    */
-  createTlsServer(routes: SecureRoutes, handshakeTimeoutMs: number): tls.Server {
+  createTlsServer(routes: SecureRoutes, firstBytesTimeoutMs: number): tls.Server {
     const material = this.material!;
     const server = tls.createServer({
       ...secureContextOptions(material),
@@ -111,15 +112,16 @@ export class ServerSecurity {
       requestCert: material.ca !== undefined,
       // Checked below: a connection without a certificate may still authenticate with a token.
       rejectUnauthorized: false,
-      handshakeTimeout: handshakeTimeoutMs,
+      handshakeTimeout: firstBytesTimeoutMs,
     });
     server.on("tlsClientError", (error, socket) => this.logger.debug("TLS handshake failed", { error, remote: socket.remoteAddress }));
-    server.on("secureConnection", (socket: tls.TLSSocket) => this.route(socket, routes));
+    server.on("secureConnection", (socket: tls.TLSSocket) => this.route(socket, routes, firstBytesTimeoutMs));
     this.tlsServer = server;
     return server;
   }
 
-  private route(socket: tls.TLSSocket, routes: SecureRoutes): void {
+  /** Routes a connection by ALPN; a peer's that then sends nothing for `firstBytesTimeoutMs` is closed. */
+  private route(socket: tls.TLSSocket, routes: SecureRoutes, firstBytesTimeoutMs: number): void {
     socket.on("error", () => socket.destroy());
     const presented = socket.getPeerCertificate();
     const hasCertificate = presented !== null && Object.keys(presented).length > 0;
@@ -136,6 +138,7 @@ export class ServerSecurity {
         socket.destroy();
         return;
       }
+      closeIfSilent(socket, firstBytesTimeoutMs);
       routes.peer(socket);
     } else if (socket.alpnProtocol === "h2") {
       routes.http2(socket);

@@ -66,8 +66,6 @@ export interface ServerOptions {
   readonly tracer?: Tracer;
 }
 
-/** A connection that sends nothing for this long is closed before it is routed. */
-const FIRST_BYTES_TIMEOUT_MS = 10_000;
 /** HTTP/2 connection-level receive window: lets several streams each fill their own window. */
 const SESSION_WINDOW_BYTES = 16 * 1024 * 1024;
 
@@ -243,7 +241,7 @@ export class LoghouseServer {
       socket.destroy();
     };
     const tlsServer = security.tlsEnabled
-      ? security.createTlsServer({ http2: toHttp2, http1: toHttp1, peer: toRaft }, FIRST_BYTES_TIMEOUT_MS)
+      ? security.createTlsServer({ http2: toHttp2, http1: toHttp1, peer: toRaft }, limits.firstBytesTimeoutMs)
       : undefined;
     const routes = {
       tls:
@@ -259,7 +257,7 @@ export class LoghouseServer {
     };
     tcp.on("connection", (socket) => {
       server!.track(socket);
-      routeConnection(socket, routes, FIRST_BYTES_TIMEOUT_MS);
+      routeConnection(socket, routes, limits.firstBytesTimeoutMs);
     });
     await new Promise<void>((resolve, reject) => {
       tcp.once("error", reject);
