@@ -33,6 +33,7 @@ test("the connection limits and timeouts are validated at start-up with a messag
     [{ limits: { streamResetWindowMs: 0 } }, /limits\.streamResetWindowMs/],
     [{ limits: { connectionIdleTimeoutMs: 2 ** 31 } }, /limits\.connectionIdleTimeoutMs/],
     [{ limits: { requestHeadersTimeoutMs: 10 } }, /limits\.requestHeadersTimeoutMs/],
+    [{ limits: { firstBytesTimeoutMs: 10 } }, /limits\.firstBytesTimeoutMs/],
     [{ limits: { streamBytesInFlightMax: 4 * 1024 * 1024, connectionBytesInFlightMax: 1024 * 1024 } }, /limits\.connectionBytesInFlightMax/],
   ];
   for (const [input, message] of bad) assert.throws(() => resolveServerConfig(input), (error: unknown) => error instanceof InvalidConfigError && message.test(error.message));
