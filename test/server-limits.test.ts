@@ -102,6 +102,39 @@ test("a message declared larger than messageBytesMax is refused before its body 
   await stillServes(client);
 });
 
+test("over HTTP/2, Connect and gRPC-Web answer an oversized request, reset its rest with NO_ERROR and free its stream", async (t) => {
+  const messageBytesMax = 64 * 1024;
+  const streamBytesInFlightMax = 64 * 1024;
+  const { server, client, port } = await serverAndClient(t, { limits: { recordBytesMax: 1024, messageBytesMax, readBytesMax: 16 * 1024, streamBytesInFlightMax } });
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  cleanup(t, () => session.destroy());
+  session.on("error", () => undefined);
+  const oversized = Buffer.alloc(16 * messageBytesMax);
+  const kinds: Array<[string, Buffer]> = [
+    ["application/json", oversized],
+    ["application/proto", oversized],
+    ["application/grpc-web+proto", Buffer.concat([frame(Buffer.alloc(0), 0, oversized.length), oversized])],
+  ];
+  for (const [contentType, body] of kinds) {
+    const request = session.request({ ":method": "POST", ":path": "/log.v1.Log/ProduceBatch", "content-type": contentType });
+    request.on("error", () => undefined);
+    let status = 0;
+    request.on("response", (headers) => (status = Number(headers[":status"])));
+    let answer = "";
+    request.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+    // Many times the stream's flow-control window (streamBytesInFlightMax): the client cannot finish sending it.
+    request.end(body);
+    // Node's client reports a reset by the server as closed with the code, and keeps its unsent data.
+    await waitUntil(`the ${contentType} request to be reset`, () => request.closed && request.rstCode === http2.constants.NGHTTP2_NO_ERROR, 10_000);
+    // RESOURCE_EXHAUSTED: Connect's HTTP status for it, or gRPC-Web's status in the body's trailers.
+    if (contentType.startsWith("application/grpc-web")) assert.ok(status === 200 && /grpc-status: ?8\r\n/.test(answer), `${status} ${answer}`);
+    else assert.ok(status === 429 && answer.includes("resource_exhausted"), `${contentType}: ${status} ${answer}`);
+  }
+  // Before, each such stream held its place among the connection's calls until the connection closed.
+  await waitUntil("the server to let every stream go", () => server.streamsOpen === 0, 10_000);
+  await stillServes(client);
+});
+
 test("oversized records and batches are RESOURCE_EXHAUSTED and append nothing", async (t) => {
   const { client } = await serverAndClient(t, { limits: { recordBytesMax: 1000, batchRecordsMax: 100 } });
   const expectExhausted = async (call: Promise<unknown>): Promise<void> => {
