@@ -343,12 +343,14 @@ export class LoghouseServer {
       // stream reset meanwhile emits neither, which held the handler (and the records it had read)
       // forever. Woken, it finds the call aborted and ends.
       stream.once("close", () => response.emit("drain"));
-      // An answer complete before its request (a message over the limit, refused unread): the rest
-      // of the request is refused with RST_STREAM NO_ERROR, HTTP/2's "stop sending" (RFC 9113
-      // §8.1), and the stream is let go. Kept, it held its slot among the connection's calls until
-      // the connection closed, and the client went on sending into it.
+      // An answer complete while the request's bytes lie unread (a message over the limit, refused
+      // as it came): the rest of the request is refused with RST_STREAM NO_ERROR, HTTP/2's "stop
+      // sending" (RFC 9113 §8.1), and the stream is let go. Kept, it held its slot among the
+      // connection's calls until the connection closed, and the client went on sending into it.
+      // Only then: Chromium fails a call answered in full when the reset comes before the end of a
+      // request it has sent whole.
       stream.once("finish", () => {
-        if (stream.readableEnded || stream.closed) return;
+        if (stream.readableEnded || stream.closed || stream.readableLength === 0) return;
         stream.close(http2.constants.NGHTTP2_NO_ERROR);
         stream.destroy();
       });
