@@ -135,3 +135,28 @@ test("a batch sent again gets its first offsets, from a new leader and after a w
   const data = (records as Array<{ type: number; value: Uint8Array }>).filter((record) => record.type === 0).map((record) => Buffer.from(record.value).toString());
   assert.deepEqual(data, ["one", "two", "three", "c1", "s2", "s3", "s4", "s5"]);
 });
+
+test("a batch refused while a leadership transfer is under way is written when sent again, at once", async (t) => {
+  const cluster = await formCluster(t);
+  const leader = await cluster.leader();
+  const target = IDS.find((id) => id !== leader)!;
+  // A transfer to a voter that is down stays under way until the leader gives it up.
+  await cluster.signal(target, "SIGKILL");
+  const raw = rawClient(t, cluster, leader);
+  const producerId = randomBytes(16);
+  const batch = (sequence: bigint) => ({ values: [Buffer.from(`s${sequence}`)], producer: { producerId, sequence } });
+  const transfer = cluster.client(leader).transferLeadership(String(target)).then(() => "moved", (error: Error) => error.message);
+  let refused: bigint | undefined;
+  for (let sequence = 0n; refused === undefined; sequence++) {
+    const failure = await raw.unary("produceBatch", batch(sequence), { deadline: Date.now() + 5_000 }).then(() => undefined, (error: grpc.ServiceError) => error);
+    if (failure === undefined) continue; // written before the transfer began
+    assert.match(failure.details, /transfer-in-progress/, failure.message);
+    refused = sequence;
+  }
+  assert.doesNotMatch(await transfer, /^moved$/, "leadership cannot move to a voter that is down");
+  // Before, the refused proposal stayed "in flight" here, and every retry waited for its outcome until its deadline.
+  const started = Date.now();
+  const written = await raw.unary("produceBatch", batch(refused), { deadline: Date.now() + 10_000 });
+  assert.ok(Date.now() - started < 5_000, `the retry took ${Date.now() - started} ms`);
+  assert.deepEqual(await raw.unary("produceBatch", batch(refused), { deadline: Date.now() + 5_000 }), written, "and once written, it is answered with its offsets");
+});

@@ -207,17 +207,22 @@ export class Replica {
 
   /**
    * Proposes `values` (after `mark` if given) and waits for their commit: at once when nothing else
-   * is under way, else with the other proposals of this turn (proposal-coalescer.ts).
+   * is under way, else with the other proposals of this turn (proposal-coalescer.ts). `refused` is
+   * called when the proposal is refused before it reached the core's log (nothing was written).
    */
-  private proposeInTurn(values: readonly Uint8Array[], mark?: Uint8Array): Promise<number> {
+  private proposeInTurn(values: readonly Uint8Array[], mark?: Uint8Array, refused?: () => void): Promise<number> {
     try {
       // A record the log would refuse must never be proposed: refused only as the leader wrote it,
       // it would stop this replica (a failed write), and then every replica the leader sends it to.
       checkRecordBytes(largestValueBytes(values), this.log.recordBytesMax);
       const committedAt = (range: ProposedRange): Promise<number> => this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex));
       if (this.pending.length === 0 && !this.coalescer.holding) return committedAt(this.proposeToCore(values, mark, true));
-      return this.coalescer.add(values, mark).then(committedAt);
+      return this.coalescer.add(values, mark).then(committedAt, (error: unknown) => {
+        refused?.();
+        throw error;
+      });
     } catch (error) {
+      refused?.();
       return Promise.reject(error);
     }
   }
@@ -242,7 +247,9 @@ export class Replica {
     if (this.appliedTerm !== this.node.raft.term) {
       await new Promise<void>((resolve, reject) => this.termStartWaiters.push({ resolve, reject }));
     }
-    return this.producers.appendOnce(values, batch, (batchValues, mark) => this.proposeInTurn(batchValues, mark));
+    // A proposal the core refuses (a leadership transfer under way, say) left nothing: a retry
+    // writes the batch itself. Before, the retry waited for that proposal's outcome, which never came.
+    return this.producers.appendOnce(values, batch, (batchValues, mark) => this.proposeInTurn(batchValues, mark, () => this.producers.forget(batch)));
   }
 
   /**

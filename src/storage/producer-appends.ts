@@ -15,7 +15,8 @@ import { producerKey, ProducerSequences, type AppendedBatch, type ProducerLimits
 
 /**
  * Writes `values` and then `mark` as one unit (both or neither end up in the log); resolves with the
- * first value's offset once durable. Throws at once, having written nothing, when it refuses.
+ * first value's offset once durable. When it refuses, having written nothing, it throws, or calls
+ * forget(batch) before its promise rejects: either way a retry then writes the batch itself.
  */
 export type MarkedWrite<V extends AppendValues = readonly Uint8Array[]> = (values: V, mark: Uint8Array) => Promise<number>;
 
@@ -52,7 +53,6 @@ export class ProducerAppends {
       }
       const appended = this.sequences.lookup(batch);
       if (appended !== undefined) return appended;
-      const written = write(values, encodeBatchMark({ ...batch, count }));
       let resolve!: () => void;
       let reject!: (error: unknown) => void;
       const settled = new Promise<void>((res, rej) => {
@@ -60,7 +60,15 @@ export class ProducerAppends {
         reject = rej;
       });
       settled.catch(() => undefined); // observed by the retries that wait on it, if any
+      // In flight before the write starts, so that a refusal reported from inside it (forget) finds it.
       this.inFlight.set(key, { settled, resolve, reject });
+      let written: Promise<number>;
+      try {
+        written = write(values, encodeBatchMark({ ...batch, count }));
+      } catch (error) {
+        this.release(batch);
+        throw error;
+      }
       return { firstOffset: await written, count };
     }
   }
