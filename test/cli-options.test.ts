@@ -14,6 +14,7 @@ import { cleanup } from "./support/cleanup.ts";
 import { startNode, stopNode, type NodeProcess } from "./support/node-process.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { runCli } from "./support/run-cli.ts";
+import { scriptedNode } from "./support/scripted-node.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { TestRandom } from "./support/test-random.ts";
 
@@ -112,6 +113,19 @@ test("a produce that fails part way stops there and says what was appended: exac
   assert.deepEqual(stored.map((record) => `${record.offset} ${record.value}`), [`${summary.firstOffset} first`], "the summary names exactly the records appended");
   assert.equal(summary.records, 1);
   assert.equal(summary.lastOffset, summary.firstOffset);
+  assert.equal("uncertainThrough" in summary, false, "a refused record leaves no doubt");
+});
+
+test("a produce whose last batch's outcome is unknown says which records may be in the log", async (t) => {
+  // The node goes away in the middle of the batch's first attempt, then stays away: the batch may or
+  // may not have been appended, and no later attempt can tell.
+  const vanishing = await scriptedNode(t, ["vanish"]);
+  const result = await runCli(["produce", "--server", vanishing.address, "--timeout", "2s"], { input: "one\ntwo\n" });
+  assert.equal(result.code, 1, result.stderr);
+  // Before: the last attempt's failure alone (no member reachable), as if nothing had been sent.
+  assert.match(result.stderr, /^loghouse: CLUSTER_UNAVAILABLE: .*after an earlier attempt whose outcome is unknown: its records may be in the log/);
+  assert.deepEqual(JSON.parse(result.stdout), { records: 0, firstOffset: null, lastOffset: null, failedRecord: 1, uncertainThrough: 2 });
+  assert.equal(vanishing.calls(), 1);
 });
 
 test("produce is binary-safe: any delimiter, whole files, base64 and JSON input", async (t) => {

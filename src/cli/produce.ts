@@ -1,10 +1,14 @@
 // `loghouse produce`: records from FILEs (or stdin) split at --delimiter, and whole files given with
 // --file, sent in batches through the producer; prints how many were appended and their offsets as
-// JSON, also when a batch fails: it then stops, having appended exactly the records before the input
+// JSON, also when a batch fails: it then stops, having appended the records before the input
 // position it names (failedRecord), so that a run can be resumed there without sending any twice.
+// When the failure leaves the outcome unknown (a deadline, a connection lost mid-call), the records
+// from failedRecord through uncertainThrough may be in the log as well: it says so rather than
+// promise what it cannot know (a new run is a new producer, which the leader cannot tell apart).
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
+import { mayHaveAppended } from "../client/retry-policy.ts";
 import { UsageError } from "../errors.ts";
 import { connectClient, integerFlag, stringFlag, writeLine } from "./client-flags.ts";
 import type { Flags } from "./commands.ts";
@@ -55,9 +59,11 @@ export async function produce(flags: Flags, files: readonly string[]): Promise<n
     if (producer.full) await producer.drained();
     if (failure !== undefined) throw failure;
   };
-  // What was appended, so that a failed run can be resumed without sending records twice.
-  const summary = (): Promise<void> =>
-    writeLine(JSON.stringify({ records: acknowledgedRecords, firstOffset: first?.toString() ?? null, lastOffset: last?.toString() ?? null, ...(failedRecord === undefined ? {} : { failedRecord }) }));
+  // What was appended, so that a failed run can be resumed without sending records twice; `records` read by then is the last that may have been sent.
+  const summary = (): Promise<void> => {
+    const uncertain = failedRecord !== undefined && mayHaveAppended(failure) ? { uncertainThrough: records } : {};
+    return writeLine(JSON.stringify({ records: acknowledgedRecords, firstOffset: first?.toString() ?? null, lastOffset: last?.toString() ?? null, ...(failedRecord === undefined ? {} : { failedRecord }), ...uncertain }));
+  };
   try {
     for (const file of wholeFiles) await send(await readFile(file));
     const inputs: Readable[] = wholeFiles.length > 0 ? [] : files.length === 0 ? [process.stdin] : files.map((file) => createReadStream(file));

@@ -25,14 +25,14 @@ import type * as wire from "../gen/log/v1/log_pb.ts";
 import { CLUSTER_ID_HEADER, parseClusterId } from "../wire/cluster-id.ts";
 import { ProduceBatchMessage, producerFieldBytesMax } from "../wire/record-codec.ts";
 import { memberAddresses } from "./address-list.ts";
-import { ClusterView, MembersUnreachableError } from "./cluster-view.ts";
+import { ClusterView } from "./cluster-view.ts";
 import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
 import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
 import { choiceOption, integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { fetchRequest, readBounds, u64Argument } from "./read-requests.ts";
 import { checkValue, checkValues } from "./record-values.ts";
-import { Backoff, refusedBeforeAppend, retryable, transient, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
+import { Backoff, mayHaveAppended, retryable, transient, writeFailure, type CallKind, type ProduceDelivery } from "./retry-policy.ts";
 import { SequenceWindow } from "./sequence-window.ts";
 import { untilAborted } from "./until-aborted.ts";
 
@@ -320,10 +320,12 @@ export class ClusterClient implements RecordSource {
           to = "leader";
           continue;
         }
-        if (!retryable(kind, error, delivery, outcomeUnknown)) throw error;
-        if (kind === "write" && !(error instanceof MembersUnreachableError) && !refusedBeforeAppend(error)) outcomeUnknown = true;
+        // What the caller is told if this is the last attempt: for a write, whether its records may be in the log.
+        const giveUp = kind === "write" ? writeFailure(error, outcomeUnknown) : error;
+        if (!retryable(kind, error, delivery, outcomeUnknown)) throw giveUp;
+        if (kind === "write" && mayHaveAppended(error)) outcomeUnknown = true;
         if (address !== undefined) this.view.failed(address, error instanceof ConnectTimeoutError);
-        await this.pause(attempt, deadline, error, signal);
+        await this.pause(attempt, deadline, giveUp, signal);
       }
     }
   }

@@ -7,7 +7,7 @@
 // log: retrying could write them twice, so it happens only under "at-least-once", or under
 // "exactly-once" (the default), where each produce names the client's producer id and a sequence
 // of its own, so that the leader answers a retry of an appended batch with its first offsets.
-import { LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
+import { ClusterUnavailableError, LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
 import { MembersUnreachableError } from "./cluster-view.ts";
 import { NotConnectedError } from "./node-channel.ts";
 import { integerOption, TIMER_MS_MAX } from "./option-checks.ts";
@@ -26,6 +26,38 @@ export type CallKind = "read" | "write";
 /** Whether the node certainly did not append anything for this failed call. */
 export function refusedBeforeAppend(error: unknown): boolean {
   return error instanceof NotConnectedError || error instanceof NotLeaderError || error instanceof NodeRemovedError;
+}
+
+/** Answers a node gives before appending anything: the request itself is refused. */
+const REFUSALS: ReadonlySet<RpcCode> = new Set([
+  RpcCode.invalidArgument,
+  RpcCode.resourceExhausted,
+  RpcCode.permissionDenied,
+  RpcCode.unauthenticated,
+  RpcCode.failedPrecondition,
+  RpcCode.outOfRange,
+  RpcCode.notFound,
+  RpcCode.unimplemented,
+]);
+
+/**
+ * Whether the records of a write that failed with `error` may be in the log anyway: anything but a
+ * failure that proves nothing was appended (nothing sent, not the leader, a refusal of the request).
+ */
+export function mayHaveAppended(error: unknown): boolean {
+  if (refusedBeforeAppend(error) || error instanceof MembersUnreachableError) return false;
+  return !(error instanceof LoghouseError && REFUSALS.has(error.rpcCode));
+}
+
+/**
+ * The error a write gives up with. After an attempt whose outcome is unknown, a last failure that by
+ * itself proves nothing was appended (a member unreachable, not the leader) would tell the caller so
+ * wrongly: it is reported as unavailable, naming the doubt, with the last failure as its cause.
+ */
+export function writeFailure(error: unknown, outcomeUnknown: boolean): unknown {
+  if (!outcomeUnknown || mayHaveAppended(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new ClusterUnavailableError(`${message} (after an earlier attempt whose outcome is unknown: its records may be in the log)`, { cause: error });
 }
 
 /**

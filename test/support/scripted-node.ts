@@ -1,7 +1,7 @@
 // A scripted log.v1.Log served by grpc-js over a real socket, for the routing client's failures that
-// a real node cannot make on demand: each produce and read is answered with the next scripted
-// answer, GetServers with the members the test names, and a following stream with the record at
-// the offset asked for (then it stays open). Counts the produce and read calls.
+// a real node cannot make on demand: each produce (one record or a batch) and read is answered with
+// the next scripted answer, GetServers with the members the test names, and a following stream with
+// the record at the offset asked for (then it stays open). Counts the produce and read calls.
 import * as grpc from "@grpc/grpc-js";
 import type { TestContext } from "node:test";
 import { grpcServiceDefinition } from "../../src/client/grpc-definition.ts";
@@ -35,7 +35,7 @@ export interface ScriptedNode {
   readonly address: string;
   /** Produce and read calls answered (or vanished on) so far. */
   calls(): number;
-  /** The produce requests received, in order. */
+  /** The produce and produceBatch requests received, in order. */
   readonly produced: object[];
   /** The loghouse-cluster-id header of each produce received ("" where absent), in order. */
   readonly producedFor: string[];
@@ -73,6 +73,11 @@ export async function scriptedNode(t: TestContext, answers: Answer[], options: S
       produced.push(call.request);
       producedFor.push(String(call.metadata.get(CLUSTER_ID_HEADER)[0] ?? ""));
       next({ offset: 7n }, callback);
+    },
+    produceBatch: (call: { request: { values: unknown[] }; metadata: grpc.Metadata }, callback: grpc.sendUnaryData<object>) => {
+      produced.push(call.request);
+      producedFor.push(String(call.metadata.get(CLUSTER_ID_HEADER)[0] ?? ""));
+      next({ firstOffset: 7n, count: call.request.values.length }, callback);
     },
     consume: (_call: unknown, callback: grpc.sendUnaryData<object>) => next({ record: { value: Buffer.from("seven"), offset: 7n } }, callback),
     consumeBatchStream: (call: grpc.ServerWritableStream<{ offset: bigint }, object>) => {
