@@ -60,7 +60,7 @@ test("the chart renders a StatefulSet, a headless and a client service and a Pod
   assert.equal(set.metadata.labels["app.kubernetes.io/version"], "0.1.0");
 });
 
-test("each pod runs as a non-root user with its log on its own volume, gRPC readiness and a port liveness check", () => {
+test("each pod runs as a non-root user with its log on its own volume, /readyz readiness and a port liveness check", () => {
   const set = only(render("logs"), "StatefulSet");
   const pod = set.spec.template.spec;
   assert.equal(pod.containers.length, 1);
@@ -71,7 +71,8 @@ test("each pod runs as a non-root user with its log on its own volume, gRPC read
   assert.equal(container.securityContext.allowPrivilegeEscalation, false);
   assert.deepEqual(container.resources, values.resources);
   assert.deepEqual(container.ports, [{ name: "rpc", containerPort: values.port }, { name: "gossip", containerPort: values.port, protocol: "UDP" }]);
-  assert.deepEqual(container.readinessProbe.grpc, { port: values.port });
+  // Not the gRPC health service: it says SERVING on a member that knows no leader, whose writes fail.
+  assert.deepEqual(container.readinessProbe.httpGet, { path: "/readyz", port: "rpc" });
   assert.deepEqual(container.livenessProbe.tcpSocket, { port: "rpc" });
   assert.deepEqual(container.startupProbe.tcpSocket, { port: "rpc" });
   const env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e.value]));
