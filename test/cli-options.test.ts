@@ -61,6 +61,8 @@ test("usage errors exit 2 and runtime errors exit 1, each with one line naming t
     [["produce", "--delimiter", "\\q"], /--delimiter has an unknown escape/],
     [["produce", "--format", "hex"], /--format must be raw, base64 or json/],
     [["transfer-leader", "--to", "no/where"], /--to must be a node name/],
+    [["transfer-leader"], /--to is required: the member's node name/],
+    [["leave"], /--node-id is required: the member's node name/],
     [["consume", "--server", "nowhere"], /--server must be HOST:PORT/],
   ];
   for (const [args, message] of usage) {
@@ -209,6 +211,11 @@ test("transfer-leader hands the leadership to the voter named, asked through any
   const moved = await runCli(["transfer-leader", "--server", cluster.address(other), "--to", String(target)]);
   assert.equal(moved.code, 0, moved.stderr);
   assert.deepEqual(JSON.parse(moved.stdout), { transferredTo: target });
+  assert.equal(await cluster.leader(), target);
+  // To the leader itself: nothing to do, and not an error (it was refused as "cannot take over").
+  const stays = await runCli(["transfer-leader", "--server", cluster.address(other), "--to", String(target)]);
+  assert.equal(stays.code, 0, stays.stderr);
+  assert.deepEqual(JSON.parse(stays.stdout), { transferredTo: target });
   assert.equal(await cluster.leader(), target);
   const refused = await runCli(["transfer-leader", "--server", cluster.address(leader), "--to", "9"]);
   assert.equal(refused.code, 1);

@@ -120,7 +120,8 @@ export function integerFlag(flags: Flags, name: string, fallback: number, min = 
 /** A node's name (a numeric one included), required. */
 export function nodeNameFlag(flags: Flags, name: string): string {
   const text = stringFlag(flags, name);
-  if (text === undefined || !isNodeName(text)) throw new UsageError(`--${name} must be a node name, ${NODE_NAME_RULE}; got ${String(text)}`);
+  if (text === undefined) throw new UsageError(`--${name} is required: the member's node name, as loghouse status shows it`);
+  if (!isNodeName(text)) throw new UsageError(`--${name} must be a node name, ${NODE_NAME_RULE}; got ${text}`);
   return text;
 }
 

@@ -686,9 +686,11 @@ export class ClusterNode {
   async transferLeadership(member: string): Promise<void> {
     this.requireLeader();
     const to = this.memberIdOf(member);
+    // Already where it was asked to go: nothing to do (the core refuses a transfer to itself).
+    if (to === this.nodeId) return;
     await this.operatorChange(() => this.replica.transferLeadership(to));
     for (let attempt = 1; this.replica.isLeader; attempt++) {
-      if (attempt > TRANSFER_WAIT_ATTEMPTS_MAX) throw new ClusterUnavailableError(`leadership did not move to node ${to} in time (is it up and caught up?)`);
+      if (attempt > TRANSFER_WAIT_ATTEMPTS_MAX) throw new ClusterUnavailableError(`leadership did not move to node ${member} in time (is it up and caught up?)`);
       await delay(50, undefined, { signal: this.closing.signal });
     }
   }

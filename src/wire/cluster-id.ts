@@ -39,6 +39,6 @@ export function clusterRefusal(named: string | undefined, own: string | undefine
   if (!CLUSTER_ID.test(named)) return new InvalidArgumentError(`${CLUSTER_ID_HEADER} must be 16 hex digits, got ${JSON.stringify(named.slice(0, 40))}`);
   if (own === undefined) return undefined;
   return new ClusterMismatchError(
-    `this node belongs to cluster ${own}, not to cluster ${named}: two clusters answer at the addresses used (was a member that lost its data started with --bootstrap instead of --join?)`,
+    `this node belongs to cluster ${own}, not to cluster ${named}: either the cluster id given is wrong, or two clusters answer at the addresses used (was a member that lost its data started with --bootstrap instead of --join?)`,
   );
 }
