@@ -313,7 +313,7 @@ export class ClusterClient implements RecordSource {
           // A node of another cluster at a member's address refused the call before doing anything:
           // the cluster is asked again, which passes that node over (the view's own verdict is final).
           this.view.failed(address!, false);
-          await this.pause(attempt, deadline, error, signal);
+          await this.pause(attempt, deadline, kind === "write" ? writeFailure(error, outcomeUnknown) : error, signal);
           continue;
         }
         if (error instanceof OffsetOutOfRangeError && to === "reader" && address !== this.view.knownLeader) {

@@ -7,7 +7,7 @@
 // log: retrying could write them twice, so it happens only under "at-least-once", or under
 // "exactly-once" (the default), where each produce names the client's producer id and a sequence
 // of its own, so that the leader answers a retry of an appended batch with its first offsets.
-import { ClusterUnavailableError, LoghouseError, NodeRemovedError, NotLeaderError, RpcCode } from "../errors.ts";
+import { ClusterMismatchError, ClusterUnavailableError, LoghouseError, NodeRemovedError, NotLeaderError, RpcCode, SequenceTooOldError } from "../errors.ts";
 import { MembersUnreachableError } from "./cluster-view.ts";
 import { NotConnectedError } from "./node-channel.ts";
 import { integerOption, TIMER_MS_MAX } from "./option-checks.ts";
@@ -46,16 +46,21 @@ const REFUSALS: ReadonlySet<RpcCode> = new Set([
  */
 export function mayHaveAppended(error: unknown): boolean {
   if (refusedBeforeAppend(error) || error instanceof MembersUnreachableError) return false;
+  // Too old to tell: the batch may have been appended long ago.
+  if (error instanceof SequenceTooOldError) return true;
   return !(error instanceof LoghouseError && REFUSALS.has(error.rpcCode));
 }
 
 /**
- * The error a write gives up with. After an attempt whose outcome is unknown, a last failure that by
- * itself proves nothing was appended (a member unreachable, not the leader) would tell the caller so
- * wrongly: it is reported as unavailable, naming the doubt, with the last failure as its cause.
+ * The error a write gives up with. After an attempt whose outcome is unknown, a last failure that
+ * only says the last attempt reached no one (no member reachable, not the leader, a node of another
+ * cluster) would tell the caller nothing was appended: it is reported as unavailable, naming the
+ * doubt, with that failure as its cause. A node's refusal of the request (permission denied, too
+ * large) keeps its own type.
  */
 export function writeFailure(error: unknown, outcomeUnknown: boolean): unknown {
-  if (!outcomeUnknown || mayHaveAppended(error)) return error;
+  const reachedNoOne = refusedBeforeAppend(error) || error instanceof MembersUnreachableError || error instanceof ClusterMismatchError;
+  if (!outcomeUnknown || !reachedNoOne) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new ClusterUnavailableError(`${message} (after an earlier attempt whose outcome is unknown: its records may be in the log)`, { cause: error });
 }

@@ -211,18 +211,27 @@ export class Replica {
    * called when the proposal is refused before it reached the core's log (nothing was written).
    */
   private proposeInTurn(values: readonly Uint8Array[], mark?: Uint8Array, refused?: () => void): Promise<number> {
+    const committedAt = (range: ProposedRange): Promise<number> => this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex));
+    let range: ProposedRange;
     try {
       // A record the log would refuse must never be proposed: refused only as the leader wrote it,
       // it would stop this replica (a failed write), and then every replica the leader sends it to.
       checkRecordBytes(largestValueBytes(values), this.log.recordBytesMax);
-      const committedAt = (range: ProposedRange): Promise<number> => this.awaitCommit(range).then(() => offsetOfIndex(range.firstIndex));
-      if (this.pending.length === 0 && !this.coalescer.holding) return committedAt(this.proposeToCore(values, mark, true));
-      return this.coalescer.add(values, mark).then(committedAt, (error: unknown) => {
-        refused?.();
-        throw error;
-      });
+      if (this.pending.length > 0 || this.coalescer.holding) {
+        return this.coalescer.add(values, mark).then(committedAt, (error: unknown) => {
+          refused?.();
+          throw error;
+        });
+      }
+      range = this.proposeToCore(values, mark, true);
     } catch (error) {
       refused?.();
+      return Promise.reject(error);
+    }
+    // In the core's log from here: a failure while waiting is no refusal.
+    try {
+      return committedAt(range);
+    } catch (error) {
       return Promise.reject(error);
     }
   }
