@@ -47,6 +47,9 @@ test("bad gossip settings are refused with a message naming them", async (t) => 
   await refused({ "dead-member-timeout": "60" }, /--dead-member-timeout must be a duration of at least 1s, such as 60s or 5m, got 60/);
   await refused({ "min-voters": "0" }, /--min-voters must be from 1 to 99, got 0/);
   await refused({ "min-voters": "99999999999999999999" }, /--min-voters must be from 1 to 99/);
+  // A node alone does not use them yet, and still refuses bad values (before, it took them silently).
+  await refused({ bootstrap: undefined, "min-voters": "abc" }, /min-voters/);
+  await refused({ bootstrap: undefined, "dead-member-timeout": "forever" }, /--dead-member-timeout must be a duration/);
   await refused({}, /unknown key in the config file's gossip: probeEveryMs/, { gossip: { probeEveryMs: 5 } });
   await refused({}, /probeTimeoutMs \(900\) must be below probeIntervalMs \(200\)/, { gossip: { probeIntervalMs: 200, probeTimeoutMs: 900 } });
   await refused({ "tls-cert": "cert.pem", "tls-key": "key.pem" }, /a cluster with TLS seals its gossip too: give --gossip-key FILE/);

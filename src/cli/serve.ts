@@ -222,13 +222,11 @@ function securitySettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: Confi
 }
 
 /**
- * The gossip part of a member's settings. A secured cluster (TLS) seals its gossip with a key; without
- * TLS, plaintext off loopback needs --insecure anyway (resolveServerConfig refuses it otherwise).
+ * When the leader removes a member gossip reports dead. Checked on a node alone too, where they do
+ * nothing yet, so that a bad value is refused when given rather than when the node first joins.
  */
-function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, tls: boolean, overrides: EnvironmentOverride[]): ClusterGossipSettings {
+function autopilotSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, overrides: EnvironmentOverride[]): { deadMemberTimeoutMs: number; minVoters: number } {
   const pick = settingPicker(env, overrides);
-  const keyFile = pick(flags["gossip-key"], "LOGHOUSE_GOSSIP_KEY", file.gossipKey);
-  if (tls && keyFile === undefined) throw new InvalidConfigError("a cluster with TLS seals its gossip too: give --gossip-key FILE (32 bytes, raw or base64; the same file on every member)");
   const timeout = pick(flags["dead-member-timeout"], "LOGHOUSE_DEAD_MEMBER_TIMEOUT", file.deadMemberTimeout);
   const deadMemberTimeoutMs = timeout === undefined ? DEFAULT_DEAD_MEMBER_TIMEOUT_MS : parseDurationMs(timeout);
   // At least a second: a plain number is milliseconds, and "60" would remove a voter gossip thinks dead at once.
@@ -236,6 +234,18 @@ function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigF
   const voters = pick(flags["min-voters"], "LOGHOUSE_MIN_VOTERS", file.minVoters === undefined ? undefined : String(file.minVoters));
   const minVoters = voters === undefined ? DEFAULT_MIN_VOTERS : integerSetting("min-voters", voters);
   if (minVoters < 1 || minVoters > MIN_VOTERS_MAX) throw new InvalidConfigError(`--min-voters must be from 1 to ${MIN_VOTERS_MAX}, got ${minVoters}`);
+  return { deadMemberTimeoutMs, minVoters };
+}
+
+/**
+ * The gossip part of a member's settings. A secured cluster (TLS) seals its gossip with a key; without
+ * TLS, plaintext off loopback needs --insecure anyway (resolveServerConfig refuses it otherwise).
+ */
+function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, tls: boolean, overrides: EnvironmentOverride[]): ClusterGossipSettings {
+  const pick = settingPicker(env, overrides);
+  const keyFile = pick(flags["gossip-key"], "LOGHOUSE_GOSSIP_KEY", file.gossipKey);
+  if (tls && keyFile === undefined) throw new InvalidConfigError("a cluster with TLS seals its gossip too: give --gossip-key FILE (32 bytes, raw or base64; the same file on every member)");
+  const { deadMemberTimeoutMs, minVoters } = autopilotSettings(flags, env, file, overrides);
   const config = file.gossip ?? {};
   rejectUnknownKeys(config, defaultGossipConfig, "key in the config file's gossip");
   validateGossipConfig({ ...defaultGossipConfig, ...(config as Partial<GossipConfig>) });
@@ -286,6 +296,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
     throw new InvalidConfigError("--bootstrap starts a new cluster and --join (or LOGHOUSE_JOIN, or join in the config file) enters one: give one of them");
   }
   const clustered = flags.bootstrap === true || join !== undefined || resuming;
+  if (!clustered) autopilotSettings(flags, env, file, []);
   if (clustered && !resuming && (await Log.existsIn(dataDir))) {
     throw new InvalidConfigError(`${dataDir} holds a single node's log, which a cluster member would not serve (it keeps its own in ${RaftStateFile.logDirOf(dataDir)}): give a new --data-dir`);
   }
