@@ -221,11 +221,13 @@ function securitySettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: Confi
   };
 }
 
+type Autopilot = Pick<ClusterGossipSettings, "deadMemberTimeoutMs" | "minVoters">;
+
 /**
  * When the leader removes a member gossip reports dead. Checked on a node alone too, where they do
  * nothing yet, so that a bad value is refused when given rather than when the node first joins.
  */
-function autopilotSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, overrides: EnvironmentOverride[]): { deadMemberTimeoutMs: number; minVoters: number } {
+function autopilotSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, overrides: EnvironmentOverride[]): Autopilot {
   const pick = settingPicker(env, overrides);
   const timeout = pick(flags["dead-member-timeout"], "LOGHOUSE_DEAD_MEMBER_TIMEOUT", file.deadMemberTimeout);
   const deadMemberTimeoutMs = timeout === undefined ? DEFAULT_DEAD_MEMBER_TIMEOUT_MS : parseDurationMs(timeout);
@@ -241,15 +243,14 @@ function autopilotSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: Conf
  * The gossip part of a member's settings. A secured cluster (TLS) seals its gossip with a key; without
  * TLS, plaintext off loopback needs --insecure anyway (resolveServerConfig refuses it otherwise).
  */
-function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, tls: boolean, overrides: EnvironmentOverride[]): ClusterGossipSettings {
+function gossipSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, tls: boolean, overrides: EnvironmentOverride[], autopilot: Autopilot): ClusterGossipSettings {
   const pick = settingPicker(env, overrides);
   const keyFile = pick(flags["gossip-key"], "LOGHOUSE_GOSSIP_KEY", file.gossipKey);
   if (tls && keyFile === undefined) throw new InvalidConfigError("a cluster with TLS seals its gossip too: give --gossip-key FILE (32 bytes, raw or base64; the same file on every member)");
-  const { deadMemberTimeoutMs, minVoters } = autopilotSettings(flags, env, file, overrides);
   const config = file.gossip ?? {};
   rejectUnknownKeys(config, defaultGossipConfig, "key in the config file's gossip");
   validateGossipConfig({ ...defaultGossipConfig, ...(config as Partial<GossipConfig>) });
-  return { keyFile: keyFile === undefined ? undefined : resolve(keyFile), config: config as Partial<GossipConfig>, deadMemberTimeoutMs, minVoters };
+  return { keyFile: keyFile === undefined ? undefined : resolve(keyFile), config: config as Partial<GossipConfig>, ...autopilot };
 }
 
 /** Merges flags, environment and config file into the server's input (validated by the server). */
@@ -296,7 +297,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
     throw new InvalidConfigError("--bootstrap starts a new cluster and --join (or LOGHOUSE_JOIN, or join in the config file) enters one: give one of them");
   }
   const clustered = flags.bootstrap === true || join !== undefined || resuming;
-  if (!clustered) autopilotSettings(flags, env, file, []);
+  const autopilot = autopilotSettings(flags, env, file, overrides);
   if (clustered && !resuming && (await Log.existsIn(dataDir))) {
     throw new InvalidConfigError(`${dataDir} holds a single node's log, which a cluster member would not serve (it keeps its own in ${RaftStateFile.logDirOf(dataDir)}): give a new --data-dir`);
   }
@@ -306,7 +307,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
     logLevel,
     overrides,
     ...(otlpEndpoint === undefined ? {} : { otlpTracesUrl: otlpTracesUrl(otlpEndpoint) }),
-    ...(clustered ? { cluster: { name: clusterNodeName(nodeId), bootstrap: flags.bootstrap === true, join: joinAddresses, gossip: gossipSettings(flags, env, file, security.tls !== undefined, overrides) } } : {}),
+    ...(clustered ? { cluster: { name: clusterNodeName(nodeId), bootstrap: flags.bootstrap === true, join: joinAddresses, gossip: gossipSettings(flags, env, file, security.tls !== undefined, overrides, autopilot) } } : {}),
     input: {
       dataDir,
       host,

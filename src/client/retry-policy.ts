@@ -28,6 +28,11 @@ export function refusedBeforeAppend(error: unknown): boolean {
   return error instanceof NotConnectedError || error instanceof NotLeaderError || error instanceof NodeRemovedError;
 }
 
+/** Whether the attempt reached no node of this cluster that could append: nothing sent, not the leader, another cluster's node. */
+function reachedNoOne(error: unknown): boolean {
+  return refusedBeforeAppend(error) || error instanceof MembersUnreachableError || error instanceof ClusterMismatchError;
+}
+
 /** Answers a node gives before appending anything: the request itself is refused. */
 const REFUSALS: ReadonlySet<RpcCode> = new Set([
   RpcCode.invalidArgument,
@@ -45,7 +50,7 @@ const REFUSALS: ReadonlySet<RpcCode> = new Set([
  * failure that proves nothing was appended (nothing sent, not the leader, a refusal of the request).
  */
 export function mayHaveAppended(error: unknown): boolean {
-  if (refusedBeforeAppend(error) || error instanceof MembersUnreachableError) return false;
+  if (reachedNoOne(error)) return false;
   // Too old to tell: the batch may have been appended long ago.
   if (error instanceof SequenceTooOldError) return true;
   return !(error instanceof LoghouseError && REFUSALS.has(error.rpcCode));
@@ -59,8 +64,7 @@ export function mayHaveAppended(error: unknown): boolean {
  * large) keeps its own type.
  */
 export function writeFailure(error: unknown, outcomeUnknown: boolean): unknown {
-  const reachedNoOne = refusedBeforeAppend(error) || error instanceof MembersUnreachableError || error instanceof ClusterMismatchError;
-  if (!outcomeUnknown || !reachedNoOne) return error;
+  if (!outcomeUnknown || !reachedNoOne(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new ClusterUnavailableError(`${message} (after an earlier attempt whose outcome is unknown: its records may be in the log)`, { cause: error });
 }
