@@ -4,7 +4,11 @@
 //     on two cores the stock client is itself a limit, so every figure is read against it),
 //   - a fresh Loghouse node (a new process and data directory for each run: what a user meets first),
 //   - a warm node (one process that has already served a pass of the same trial),
-//   - for unary calls, a fresh node with --durability none: the node's own stack without the disk.
+//   - for unary calls, a fresh node with --durability none: the node's own stack without the disk;
+//   - for unary calls, the same storage-less server made durable ("durable floor": each Produce waits
+//     for a group-committed O_DSYNC write of its value on libuv's thread pool), the least any Node
+//     server pays that acknowledges after a sync and keeps the sync off its event loop, as the
+//     design requires of the node. The table prints each node's rate against it too.
 // Beside each latency it prints the p50 of one 100-byte write + fdatasync measured in the same run
 // (a unary Produce cannot be faster), the mean latency, what the node itself measured of the same
 // calls (its /metrics: mean time in the Produce handler, which includes waiting for the request's
@@ -59,6 +63,18 @@
 //     and a nextTick closure (a unary answer goes out with the end of the stream).
 //   - What is left is mostly Node's HTTP/2 per stream and per event-loop turn, which the storage-less
 //     grpc-js server pays too (it spends more CPU per call than the node), and the worker's fdatasync.
+//   - The durable floor (the storage-less server plus a group-committed O_DSYNC write on the thread
+//     pool, ~30 lines) shows what the c=1 targets ask of any durable Node server here (grpc-js
+//     client, medians of 3, fdatasync p50 0.214 ms): 499 calls/s = 0.33 of the storage-less
+//     server's 1.5k, p50 1.63 ms (the target's bound: 0.82), 921 µs of CPU per call (target 300),
+//     where the warm node made 524/s (1.05× the durable floor), p50 1.62 ms, 706 µs; at c=64 the
+//     durable floor made 0.72 of the storage-less rate and the warm node 0.88 (1.23× the durable
+//     floor); with Python grpcio the same order (durable floor 907/s at c=1, warm node 984/s). A
+//     server that waits for a sync on another thread wakes twice per call where the storage-less one
+//     wakes once, and on two cores shared with the client the worker often waits for the event
+//     loop's core (perf trace: 60-190 µs from the wake to the worker's pwritev); so at c=1 the rate,
+//     p50 and CPU targets are out of reach of the design (fsync off the event loop), not of the
+//     node's own code, whose distance from the durable floor is what this bench tracks.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -91,7 +107,7 @@ const HERE = fileURLToPath(new URL(".", import.meta.url));
 /** Records stored before a ConsumeStream trial: more than a stream reads in one run. */
 const CONSUME_FILL_RECORDS = 1_000_000;
 
-type ServerKind = "storage-less" | "fresh node" | "warm node" | "fresh node, no fsync";
+type ServerKind = "storage-less" | "durable floor" | "fresh node" | "warm node" | "fresh node, no fsync";
 
 interface Mode {
   readonly name: string;
@@ -101,15 +117,15 @@ interface Mode {
   /** The node's rate must be at least this many times the storage-less server's. */
   readonly rateRatioMin: number;
   readonly consumes: boolean;
-  /** Whether a fresh node with --durability none runs too: the node's own stack without the disk, beside the floor. */
-  readonly withoutSync: boolean;
+  /** A unary trial: a fresh node with --durability none (the node's own stack without the disk) and the durable floor run too. */
+  readonly unary: boolean;
 }
 
 const MODES: Mode[] = [
-  { name: "unary Produce c=1", args: ["--mode", "unary", "--concurrency", "1"], cpuMicrosMax: 300, rateRatioMin: 0.95, consumes: false, withoutSync: true },
-  { name: "unary Produce c=64", args: ["--mode", "unary", "--concurrency", "64"], cpuMicrosMax: 100, rateRatioMin: 0.95, consumes: false, withoutSync: true },
-  { name: "ProduceStream", args: ["--mode", "produce-stream"], cpuMicrosMax: 15, rateRatioMin: 1, consumes: false, withoutSync: false },
-  { name: "ConsumeStream", args: ["--mode", "consume-stream", "--from", "0"], cpuMicrosMax: 3, rateRatioMin: 2, consumes: true, withoutSync: false },
+  { name: "unary Produce c=1", args: ["--mode", "unary", "--concurrency", "1"], cpuMicrosMax: 300, rateRatioMin: 0.95, consumes: false, unary: true },
+  { name: "unary Produce c=64", args: ["--mode", "unary", "--concurrency", "64"], cpuMicrosMax: 100, rateRatioMin: 0.95, consumes: false, unary: true },
+  { name: "ProduceStream", args: ["--mode", "produce-stream"], cpuMicrosMax: 15, rateRatioMin: 1, consumes: false, unary: false },
+  { name: "ConsumeStream", args: ["--mode", "consume-stream", "--from", "0"], cpuMicrosMax: 3, rateRatioMin: 2, consumes: true, unary: false },
 ];
 
 interface Measurement {
@@ -187,8 +203,10 @@ async function measure(kind: ClientKind, server: Server, mode: Mode): Promise<Me
   };
 }
 
-async function startStoragelessServer(): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", "tsx", join(HERE, "support", "storageless-server.ts")], { stdio: ["ignore", "pipe", "inherit"] });
+/** Starts the storage-less server; with `durableFile`, the durable floor appending to that file. */
+async function startStoragelessServer(durableFile?: string): Promise<Server> {
+  const args = durableFile === undefined ? [] : ["--durable-file", durableFile];
+  const child = spawn(process.execPath, ["--import", "tsx", join(HERE, "support", "storageless-server.ts"), ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const first = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once("line", resolve);
     child.once("exit", (code) => reject(new Error(`storage-less server exited with ${code}`)));
@@ -241,8 +259,8 @@ interface Row {
   readonly result: Measurement;
 }
 
-async function trialsFor(kind: ClientKind, mode: Mode, root: string, floor: Server, warm: Server): Promise<Row[]> {
-  const measured: Record<ServerKind, Measurement[]> = { "storage-less": [], "fresh node": [], "warm node": [], "fresh node, no fsync": [] };
+async function trialsFor(kind: ClientKind, mode: Mode, root: string, floor: Server, durableFloor: Server, warm: Server): Promise<Row[]> {
+  const measured: Record<ServerKind, Measurement[]> = { "storage-less": [], "durable floor": [], "fresh node": [], "warm node": [], "fresh node, no fsync": [] };
   // The warm node serves one untimed pass first.
   await measure(kind, warm, mode);
   /** Measures a node started for this run alone (filled first for a consuming trial), then stops it. */
@@ -257,9 +275,10 @@ async function trialsFor(kind: ClientKind, mode: Mode, root: string, floor: Serv
   };
   for (let i = 0; i < runs; i++) {
     measured["storage-less"].push(await measure(kind, floor, mode));
+    if (mode.unary) measured["durable floor"].push(await measure(kind, durableFloor, mode));
     measured["fresh node"].push(await measureFresh("fsync"));
     measured["warm node"].push(await measure(kind, warm, mode));
-    if (mode.withoutSync) measured["fresh node, no fsync"].push(await measureFresh("none"));
+    if (mode.unary) measured["fresh node, no fsync"].push(await measureFresh("none"));
     console.log(`  ${kind} ${mode.name}: run ${i + 1} of ${runs} done`);
   }
   return (Object.keys(measured) as ServerKind[]).filter((server) => measured[server].length > 0).map((server) => ({ client: kind, mode: mode.name, server, result: summarise(measured[server]) }));
@@ -276,6 +295,7 @@ async function trialsFor(kind: ClientKind, mode: Mode, root: string, floor: Serv
 function verdict(row: Row, floor: Row, mode: Mode, sync: { p50: number; mean: number; workerP50: number; cpuMicros: number }): string {
   if (row.server === "storage-less") return "";
   if (row.server === "fresh node, no fsync") return "(not durable: the node's stack alone)";
+  if (row.server === "durable floor") return "(the least a durable server with its fsync off the event loop pays)";
   const failures: string[] = [];
   const ratio = row.result.callsPerSecond / floor.result.callsPerSecond;
   if (ratio < mode.rateRatioMin) {
@@ -312,22 +332,26 @@ async function main(): Promise<void> {
       `with the fdatasync on a worker thread: p50 ${workerSyncMsP50.toFixed(3)} ms`,
   );
   const floor = await startStoragelessServer();
+  const durableFloor = await startStoragelessServer(join(root, "durable-floor"));
   const rows: Row[] = [];
   try {
     const warm = await startFreshNode(root);
     try {
       await fill(warm);
-      for (const kind of clientKinds) for (const mode of MODES) rows.push(...(await trialsFor(kind, mode, root, floor, warm)));
+      for (const kind of clientKinds) for (const mode of MODES) rows.push(...(await trialsFor(kind, mode, root, floor, durableFloor, warm)));
     } finally {
       await warm.stop();
     }
   } finally {
     await floor.stop();
+    await durableFloor.stop();
   }
   console.log();
-  const floorOf = (row: Row): Row => rows.find((r) => r.client === row.client && r.mode === row.mode && r.server === "storage-less")!;
+  const rowOf = (row: Row, server: ServerKind): Row | undefined => rows.find((r) => r.client === row.client && r.mode === row.mode && r.server === server);
+  const floorOf = (row: Row): Row => rowOf(row, "storage-less")!;
+  const durableFloorOf = (row: Row): Row | undefined => rowOf(row, "durable floor");
   printTable(
-    ["client", "trial", "server", "calls/s", "× floor", "p50 ms", "p99 ms", "mean ms", "fdatasync p50", "node handler mean ms", "node write+sync mean ms", "server CPU µs/call", "of it main thread", "issue 12 target"],
+    ["client", "trial", "server", "calls/s", "× floor", "× durable floor", "p50 ms", "p99 ms", "mean ms", "fdatasync p50", "node handler mean ms", "node write+sync mean ms", "server CPU µs/call", "of it main thread", "issue 12 target"],
     rows.map((row) => {
       const mode = MODES.find((m) => m.name === row.mode)!;
       const { result } = row;
@@ -337,6 +361,7 @@ async function main(): Promise<void> {
         row.server,
         formatRate(result.callsPerSecond),
         (result.callsPerSecond / floorOf(row).result.callsPerSecond).toFixed(2),
+        durableFloorOf(row) === undefined ? "-" : (result.callsPerSecond / durableFloorOf(row)!.result.callsPerSecond).toFixed(2),
         result.latencyMsP50?.toFixed(3) ?? "-",
         result.latencyMsP99?.toFixed(3) ?? "-",
         result.latencyMsMean?.toFixed(3) ?? "-",
@@ -351,7 +376,7 @@ async function main(): Promise<void> {
   );
   const label = (row: Row): string => `${row.client} ${row.mode} → ${row.server}`;
   const picture = chart(`stock clients, one ${recordBytes}-byte record per call: ${seconds} s per run, ${runs} runs, medians`, [
-    barsPanel("calls (or stream messages) per second per trial", "/s", rows.map((row) => ({ label: label(row), value: row.result.callsPerSecond, baseline: row.server === "storage-less" })), formatRate),
+    barsPanel("calls (or stream messages) per second per trial", "/s", rows.map((row) => ({ label: label(row), value: row.result.callsPerSecond, baseline: row.server === "storage-less" || row.server === "durable floor" })), formatRate),
     percentilesPanel(`latency per trial (write + fdatasync here: p50 ${syncMsP50.toFixed(3)} ms)`, rows.map((row) => ({ label: label(row), percentilesMs: { p50: row.result.latencyMsP50, p99: row.result.latencyMsP99 } }))),
   ]);
   console.log();

@@ -2,11 +2,18 @@
 // with no storage at all (Produce answers the next offset at once, ConsumeStream sends records made
 // up on the spot). Whatever a Loghouse node costs beyond this is its own; on two cores the stock
 // client is itself a limit, so per-record figures are stated against this server in the same run.
+// With --durable-file FILE, Produce first appends its value to FILE, opened O_DSYNC so that one
+// write on libuv's thread pool (fs.promises) is also its fdatasync, as the node's one task per
+// commit is; calls arriving during a write share the next one. That is the floor of a durable Node
+// server that keeps fsync off its event loop, as the design requires of the node.
 //
-//   node bench/support/storageless-server.ts   (prints {"port": N} once listening; Ctrl-C stops it)
+//   node bench/support/storageless-server.ts [--durable-file FILE]   (prints {"port": N} once listening; Ctrl-C stops it)
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { constants } from "node:fs";
+import { open, type FileHandle } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 const PROTO_DIR = fileURLToPath(new URL("../../proto", import.meta.url));
 const RECORD_BYTES = 100;
@@ -15,9 +22,42 @@ const definition = protoLoader.loadSync("log/v1/log.proto", { includeDirs: [PROT
 const service = (grpc.loadPackageDefinition(definition) as unknown as { log: { v1: { Log: { service: grpc.ServiceDefinition } } } }).log.v1.Log.service;
 const value = Buffer.alloc(RECORD_BYTES, 0x61);
 let nextOffset = 0;
+const { values: args } = parseArgs({ options: { "durable-file": { type: "string" } } });
+const file = args["durable-file"] === undefined ? undefined : await open(args["durable-file"], constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC);
+
+/** A group commit at its simplest: values queued while a durable write runs share the next one. */
+class DurableAppender {
+  private queued: Array<{ value: Buffer; done: () => void }> = [];
+  private running = false;
+
+  constructor(private readonly handle: FileHandle) {}
+
+  append(value: Buffer): Promise<void> {
+    return new Promise((done) => {
+      this.queued.push({ value, done });
+      if (!this.running) void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    while (this.queued.length > 0) {
+      const batch = this.queued.splice(0);
+      await this.handle.writev(batch.map((queued) => queued.value));
+      for (const queued of batch) queued.done();
+    }
+    this.running = false;
+  }
+}
+
+const appender = file === undefined ? undefined : new DurableAppender(file);
 
 const handlers: grpc.UntypedServiceImplementation = {
-  Produce: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => callback(null, { offset: String(nextOffset++) }),
+  Produce: (call: grpc.ServerUnaryCall<{ record?: { value?: Buffer } }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    const offset = String(nextOffset++);
+    if (appender === undefined) return callback(null, { offset });
+    appender.append(call.request.record?.value ?? Buffer.alloc(0)).then(() => callback(null, { offset }), (error: Error) => callback(error));
+  },
   Consume: (call: grpc.ServerUnaryCall<{ offset: string }, unknown>, callback: grpc.sendUnaryData<unknown>) =>
     callback(null, { record: { value, offset: call.request.offset } }),
   GetServers: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => callback(null, { servers: [] }),
