@@ -2,14 +2,16 @@
 // log is the data log. Records are acknowledged only once committed, appear at the same offsets on
 // every node, and survive the loss and return of the leader. Proposals of one turn travel together.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, OffsetOutOfRangeError, RecordTooLargeError } from "../src/errors.ts";
+import { ClusterUnavailableError, DataLossError, LogClosedError, NotLeaderError, OffsetOutOfRangeError, ProposalRefusedError, RecordTooLargeError } from "../src/errors.ts";
+import { ProposeRejection, Role } from "../src/raft/index.ts";
 import { LocalCluster } from "./support/local-cluster.ts";
 import { flipByte } from "./support/segment-files.ts";
 import { tempDir } from "./support/temp-dir.ts";
-import { waitUntil } from "./support/wait-until.ts";
+import { waitUntil, waitUntilAsync } from "./support/wait-until.ts";
 import { cleanup } from "./support/cleanup.ts";
 
 function batch(tag: string, count: number): Buffer[] {
@@ -152,5 +154,45 @@ describe("replicated log", () => {
     const next = await cluster.leader(20_000);
     assert.ok(next.id === other || next.id === lagging);
     await waitUntil("the lagging node to catch up from the new leader", () => cluster.nodes.get(lagging)!.replica.committed.nextOffset >= end, 20_000);
+  });
+  test("an idempotent batch refused at the turn's end, queued behind an uncommitted proposal, is written when sent again", async (t) => {
+    const cluster = new LocalCluster(await tempDir(t), [1, 2, 3]);
+    cleanup(t, () => cluster.stopAll());
+    await cluster.startAll();
+    const leader = await cluster.leader();
+    await leader.replica.propose(batch("warm", 1)); // an entry of the leader's term applied: appendOnce decides at once
+    const target = [...cluster.nodes.keys()].find((id) => id !== leader.id)!;
+    // A transfer to a voter that is down stays under way until the leader gives it up.
+    await cluster.stop(target);
+    const producerId = randomBytes(16);
+    // In one turn: a batch proposed at once (uncommitted until a follower answers), the transfer,
+    // then a second batch, which waits behind the first for the turn's end (proposal-coalescer.ts)
+    // and is refused there.
+    const first = leader.replica.appendOnce([Buffer.from("first")], { producerId, sequence: 0n });
+    leader.replica.transferLeadership(target);
+    const second = { producerId, sequence: 1n };
+    await assert.rejects(leader.replica.appendOnce([Buffer.from("second")], second), (error: unknown) => {
+      return error instanceof ProposalRefusedError && error.reason === ProposeRejection.TransferInProgress;
+    });
+    const { firstOffset } = await first;
+    // Sent again until the transfer is given up: each attempt is refused at once or written. Before,
+    // the refused batch stayed "in flight" and every retry waited for an outcome that never came.
+    const written = await waitUntilAsync("the second batch to be written once the transfer is given up", async () => {
+      const attempt = leader.replica.appendOnce([Buffer.from("second")], second).catch((error: unknown) => {
+        if (error instanceof ProposalRefusedError && error.reason === ProposeRejection.TransferInProgress) return undefined;
+        throw error;
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<"stuck">((resolve) => (timer = setTimeout(() => resolve("stuck"), 5_000)));
+      const settled = await Promise.race([attempt, stuck]).finally(() => clearTimeout(timer));
+      assert.notEqual(settled, "stuck", "a retry of the refused batch settles within 5 s");
+      return settled as Awaited<typeof attempt>;
+    }, 20_000);
+    assert.equal(leader.replica.status().role, Role.Leader, "leadership stayed: the transfer was given up");
+    assert.equal(written.count, 1);
+    assert.ok(written.firstOffset > firstOffset);
+    await waitUntil("the second batch to be committed here", () => leader.replica.committed.nextOffset > written.firstOffset);
+    assert.equal(leader.replica.committed.read(written.firstOffset).value.toString(), "second");
+    assert.deepEqual(await leader.replica.appendOnce([Buffer.from("second")], second), written, "sent once more, it is answered with its offsets");
   });
 });
