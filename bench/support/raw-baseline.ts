@@ -71,9 +71,20 @@ export function measureWorkerSyncLatenciesMs(dir: string, recordBytes: number, c
   return durableWriteLatenciesMs(dir, recordBytes, count, promisify(fdatasync));
 }
 
-/** Sorted latencies of `count` rounds of a write and `datasync`, on a scratch file in `dir`. */
-async function durableWriteLatenciesMs(dir: string, recordBytes: number, count: number, datasync: (fd: number) => void | Promise<void>): Promise<number[]> {
-  const path = join(dir, `sync-latency-${recordBytes}`);
+/**
+ * Latencies in ms of `writers` loops at once, each of `count` rounds of one `recordBytes` write and
+ * one fdatasync (on libuv's thread pool) of a file of its own in `dir`: what each node of a cluster
+ * whose nodes share this disk pays for a sync while the others sync too (the journal serialises
+ * them), as the nodes of bench:cluster do. At most 4 writers (the pool's threads).
+ */
+export async function measureConcurrentSyncLatenciesMs(dir: string, recordBytes: number, count: number, writers: number): Promise<number[]> {
+  const loops = Array.from({ length: writers }, (_, i) => durableWriteLatenciesMs(dir, recordBytes, count, promisify(fdatasync), `-${i}`));
+  return (await Promise.all(loops)).flat().sort((a, b) => a - b);
+}
+
+/** Sorted latencies of `count` rounds of a write and `datasync`, on a scratch file in `dir` (named with `suffix`). */
+async function durableWriteLatenciesMs(dir: string, recordBytes: number, count: number, datasync: (fd: number) => void | Promise<void>, suffix = ""): Promise<number[]> {
+  const path = join(dir, `sync-latency-${recordBytes}${suffix}`);
   const fd = openSync(path, "w");
   const record = Buffer.alloc(recordBytes, 0x61);
   const latenciesMs: number[] = [];

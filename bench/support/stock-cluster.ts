@@ -1,7 +1,9 @@
 // A stock client (grpc-js with proto-loader, no Loghouse code) driving a 3-node cluster's leader, one
 // record per unary Produce at concurrency 1 and 64: what a client of the Go original meets when it is
-// pointed at a Loghouse cluster. Beside each latency it prints the same run's write + fdatasync p50 (a
-// replicated produce pays two in sequence: the leader's, then a follower's), the CPU each node spent
+// pointed at a Loghouse cluster. Beside each latency it prints the same run's write + fdatasync p50,
+// alone and with three writers syncing at once on the disk the nodes share (a replicated produce
+// waits for the leader's sync and a follower's, which run at the same time: the leader sends the
+// entries before its own write, so the two nodes' syncs meet in the journal), the CPU each node spent
 // per call (from /proc), and the Raft messages the leader sent per call (from its /metrics), so a
 // figure that moves shows whether the nodes' work or the messages moved.
 //
@@ -16,7 +18,7 @@
 // on an idle cluster: not taken.
 import type { ProcessCluster } from "../../test/support/process-cluster.ts";
 import { processCpuMs } from "../../test/support/proc-stats.ts";
-import { measureSyncLatenciesMs } from "./raw-baseline.ts";
+import { measureConcurrentSyncLatenciesMs, measureSyncLatenciesMs } from "./raw-baseline.ts";
 import { runStockClient } from "./stock-client-run.ts";
 import { formatRate, median, percentile, printTable } from "./stats.ts";
 
@@ -65,11 +67,12 @@ export async function benchStockClientOnCluster(
   cluster: ProcessCluster,
   single: { readonly address: string; readonly pid: number },
   settings: StockClusterSettings,
-): Promise<{ fdatasyncMsP50: number; leaderKept: boolean; trials: StockClusterResult[] }> {
+): Promise<{ fdatasyncMsP50: number; concurrentFdatasyncMsP50: number; leaderKept: boolean; trials: StockClusterResult[] }> {
   const leader = await cluster.leader();
   const followers = [1, 2, 3].filter((id) => id !== leader);
   const clusterPids = [leader, ...followers].map((id) => cluster.pid(id)!);
   const fdatasyncMsP50 = percentile(await measureSyncLatenciesMs(settings.scratchDir, settings.recordBytes, 1000), 0.5);
+  const concurrentFdatasyncMsP50 = percentile(await measureConcurrentSyncLatenciesMs(settings.scratchDir, settings.recordBytes, 1000, 3), 0.5);
   console.log(`\nstock grpc-js client to the leader (node ${leader}) and to a single node, one ${settings.recordBytes}-byte record per unary Produce, ${settings.seconds} s per run, ${settings.runs} runs, medians:`);
   const trials: StockClusterResult[] = [];
   for (const concurrency of CONCURRENCIES) {
@@ -97,7 +100,7 @@ export async function benchStockClientOnCluster(
     });
   }
   printTable(
-    ["trial", "cluster calls/s", "single calls/s", "cluster/single", "cluster p50 ms", "single p50 ms", "cluster p99 ms", "fdatasync p50 ms", "leader CPU µs/call", "followers CPU µs/call", "leader Raft messages/call", "issue 12 target"],
+    ["trial", "cluster calls/s", "single calls/s", "cluster/single", "cluster p50 ms", "single p50 ms", "cluster p99 ms", "fdatasync p50 ms", "3 at once: p50 ms", "leader CPU µs/call", "followers CPU µs/call", "leader Raft messages/call", "issue 12 target"],
     trials.map((trial) => {
       const ratio = trial.callsPerSecond / trial.singleCallsPerSecond;
       const target =
@@ -113,6 +116,7 @@ export async function benchStockClientOnCluster(
         trial.singleLatencyMsP50.toFixed(3),
         trial.latencyMsP99.toFixed(3),
         fdatasyncMsP50.toFixed(3),
+        concurrentFdatasyncMsP50.toFixed(3),
         trial.leaderCpuMicrosPerCall.toFixed(0),
         trial.followerCpuMicrosPerCall.map((micros) => micros.toFixed(0)).join(" / "),
         trial.leaderMessagesPerCall.toFixed(2),
@@ -123,7 +127,7 @@ export async function benchStockClientOnCluster(
   // A stock client does not follow a new leader: had the leader changed, some runs measured a follower forwarding.
   const leaderKept = (await cluster.leader()) === leader;
   if (!leaderKept) console.log(`the leader changed during these trials (node ${leader} led at the start): the figures mix in a forwarding follower`);
-  return { fdatasyncMsP50, leaderKept, trials };
+  return { fdatasyncMsP50, concurrentFdatasyncMsP50, leaderKept, trials };
 }
 
 /** One run of the stock client against `address`, with the CPU of `pids` and the messages `sentTotal` counts, per call. */
