@@ -130,6 +130,17 @@ test("a produce whose last batch's outcome is unknown says which records may be 
   assert.equal(vanishing.calls(), 1);
 });
 
+test("after an unknown outcome, records read but never sent are not among those that may be in the log", async (t) => {
+  // One record per batch (--batch-bytes 3), one batch in flight: the first is sent and its outcome
+  // lost; the other two wait in the producer and are never sent once it stops.
+  const vanishing = await scriptedNode(t, ["vanish"]);
+  const result = await runCli(["produce", "--server", vanishing.address, "--timeout", "2s", "--batch-bytes", "3"], { input: "one\ntwo\nsix\n" });
+  assert.equal(result.code, 1, result.stderr);
+  // Before: uncertainThrough 3, every record read.
+  assert.deepEqual(JSON.parse(result.stdout), { records: 0, firstOffset: null, lastOffset: null, failedRecord: 1, uncertainThrough: 1 });
+  assert.equal(vanishing.calls(), 1);
+});
+
 test("produce is binary-safe: any delimiter, whole files, base64 and JSON input", async (t) => {
   const server = await node(t);
   const dir = await tempDir(t);

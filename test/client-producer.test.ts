@@ -108,9 +108,11 @@ test("stopOnFailure: after a failed batch the queued records fail with its error
     if (stopOnFailure) {
       assert.deepEqual(settled.slice(2), [failure, failure], "the queued records fail with the batch's error");
       assert.deepEqual(sent, [["a", "b"]], "nothing after the failed batch was sent");
+      assert.equal(producer.sentRecords, 2, "sentRecords counts the failed batch's records, not the queued ones");
       await assert.rejects(producer.send(bytes("e")), (error: unknown) => error === failure);
     } else {
       assert.deepEqual(sent, [["a", "b"], ["c", "d"]], "without it the producer goes on");
+      assert.equal(producer.sentRecords, 4);
     }
     await producer.close();
   }

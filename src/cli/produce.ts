@@ -3,8 +3,9 @@
 // JSON, also when a batch fails: it then stops, having appended the records before the input
 // position it names (failedRecord), so that a run can be resumed there without sending any twice.
 // When the failure leaves the outcome unknown (a deadline, a connection lost mid-call), the records
-// from failedRecord through uncertainThrough may be in the log as well: it says so rather than
-// promise what it cannot know (a new run is a new producer, which the leader cannot tell apart).
+// from failedRecord through uncertainThrough (the last record sent: those read but still queued
+// were never sent) may be in the log as well: it says so rather than promise what it cannot know (a
+// new run is a new producer, which the leader cannot tell apart).
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type { Readable } from "node:stream";
@@ -59,9 +60,10 @@ export async function produce(flags: Flags, files: readonly string[]): Promise<n
     if (producer.full) await producer.drained();
     if (failure !== undefined) throw failure;
   };
-  // What was appended, so that a failed run can be resumed without sending records twice; `records` read by then is the last that may have been sent.
+  // What was appended, so that a failed run can be resumed without sending records twice. Records are
+  // numbered in the order they were queued, which is the order the producer sends them in.
   const summary = (): Promise<void> => {
-    const uncertain = failedRecord !== undefined && mayHaveAppended(failure) ? { uncertainThrough: records } : {};
+    const uncertain = failedRecord !== undefined && mayHaveAppended(failure) ? { uncertainThrough: Math.max(failedRecord, producer.sentRecords) } : {};
     return writeLine(JSON.stringify({ records: acknowledgedRecords, firstOffset: first?.toString() ?? null, lastOffset: last?.toString() ?? null, ...(failedRecord === undefined ? {} : { failedRecord }), ...uncertain }));
   };
   try {

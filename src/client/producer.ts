@@ -48,6 +48,7 @@ export class Producer {
   private queueBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  private sent = 0;
   private closed = false;
   private readonly stopOnFailure: boolean;
   /** The error of the failed batch that stopped this producer (stopOnFailure). */
@@ -80,6 +81,15 @@ export class Producer {
       this.queueBytes += value.length;
       this.schedule();
     });
+  }
+
+  /**
+   * Records handed to the node so far, in send order: those of every batch sent or being sent. With
+   * stopOnFailure, once stopped, the records after these were never sent, so only the failed batch's
+   * and those in flight with it can be in the log without an acknowledgement.
+   */
+  get sentRecords(): number {
+    return this.sent;
   }
 
   /** Bytes queued and not yet sent. */
@@ -164,6 +174,7 @@ export class Producer {
 
   private sendOne(batch: Pending[]): void {
     this.inFlight++;
+    this.sent += batch.length;
     this.sendBatch(batch.map((pending) => pending.value)).then(
       (first) => batch.forEach((pending, i) => pending.resolve(first + BigInt(i))),
       (error: unknown) => {
