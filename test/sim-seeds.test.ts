@@ -5,7 +5,6 @@
  * seed; replay it with `npm run sim -- --seeds 1 --seed S --nodes N`, which also writes its trace.
  */
 import assert from "node:assert/strict";
-import { availableParallelism } from "node:os";
 import { describe, it } from "node:test";
 import { runSeed, runSeeds } from "../src/sim/run-seeds.ts";
 
@@ -33,8 +32,7 @@ describe("cluster simulator", () => {
   });
 
   it(`${seeds} seeds end with no violation`, async () => {
-    // Seeds share nothing: one worker thread per core (the suite's files run one at a time).
-    const summary = await runSeeds({ first: 1, count: seeds, nodes: undefined, stopOnFailure: false, threads: availableParallelism() });
+    const summary = await runSeeds({ first: 1, count: seeds, nodes: undefined, stopOnFailure: false });
     const failures = summary.failures.map((f) => `seed ${f.seed} (${f.nodes} nodes): ${f.error} (replay: npm run sim -- --seeds 1 --seed ${f.seed} --nodes ${f.nodes})`);
     assert.deepEqual(failures, []);
     assert.equal(summary.seeds, seeds);
