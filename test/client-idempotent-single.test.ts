@@ -10,7 +10,9 @@ import { test } from "node:test";
 import { RpcCode } from "../src/errors.ts";
 import { encodeBatchMark } from "../src/storage/batch-mark.ts";
 import { BATCH_MARK_TYPE, Log } from "../src/storage/index.ts";
+import { readFile } from "node:fs/promises";
 import { cleanup } from "./support/cleanup.ts";
+import { flipByte, segmentFile } from "./support/segment-files.ts";
 import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -134,4 +136,27 @@ test("a batch refused for a record over the limit leaves no mark: records acknow
   assert.equal(Buffer.from((await client.unary("consume", { offset: acknowledged.offset })).record.value).toString(), "after", "kept across the restart");
   const retried = await client.unary("produceBatch", { values: values("a", "b"), producer });
   assert.deepEqual([retried.firstOffset, retried.count], [acknowledged.offset + 2n, 2], "the batch in bounds is appended after its mark");
+});
+
+test("a record damaged on disk near the end of the log does not stop the node from starting: it alone answers DATA_LOSS", async (t) => {
+  const dataDir = await tempDir(t);
+  const producer = { producerId: randomBytes(16), sequence: 0n };
+  let server = await startLogServer(t, { dataDir });
+  let client = grpcTestClient(addressOf(server));
+  const batch = await client.unary("produceBatch", { values: values("a", "b"), producer });
+  const damaged = await client.unary("produce", { record: { value: Buffer.from("damaged-record") } });
+  const after = await client.unary("produce", { record: { value: Buffer.from("after") } });
+  client.close();
+  await server.close();
+  const store = segmentFile(dataDir, 0, ".store");
+  await flipByte(store, (await readFile(store)).indexOf("damaged-record"));
+
+  // Before, the start-up scan of the producers' marks threw on it: the node would not start at all.
+  server = await startLogServer(t, { dataDir });
+  client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  const failure = await client.unary("consume", { offset: damaged.offset }).then(() => assert.fail("a damaged record was served"), (error: grpc.ServiceError) => error);
+  assert.equal(failure.metadata.get("loghouse-error-code")[0], "DATA_LOSS");
+  assert.equal(Buffer.from((await client.unary("consume", { offset: after.offset })).record.value).toString(), "after");
+  assert.deepEqual(await client.unary("produceBatch", { values: values("a", "b"), producer }), batch, "the marks around it are still known");
 });

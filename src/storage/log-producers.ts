@@ -3,8 +3,10 @@
 // together), and the table of producers is rebuilt at start from the marks in the last
 // scanRecordsMax records of the log. A crash can tear a batch off the end of the log after its mark
 // (neither was acknowledged, nor read): opening cuts the log back to before that mark, so that no
-// later record is ever taken for part of the batch. A mark dropped by retention, or older than the
-// scan, is forgotten: its producer starts afresh.
+// later record is ever taken for part of the batch. A mark dropped by retention, older than the
+// scan, or damaged on disk (its checksum fails), is forgotten: its producer starts afresh. Damage
+// is never a reason not to start: the scan steps over a damaged record, which readers are told of
+// (DATA_LOSS) as they reach it.
 import assert from "node:assert/strict";
 import { checkBatch, measureGathered, measureValues, type MeasuredBatch } from "./append-batch.ts";
 import { BATCH_MARK_TYPE, decodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
@@ -12,6 +14,7 @@ import type { AppendValues, GatheredValues } from "./gathered-values.ts";
 import type { Log } from "./log.ts";
 import { ProducerAppends } from "./producer-appends.ts";
 import type { AppendedBatch, ProducerLimits } from "./producer-sequences.ts";
+import { unlessDamaged } from "./record-log.ts";
 
 /** Records read per step of the start-up scan. */
 const SCAN_STEP_RECORDS = 10_000;
@@ -38,7 +41,12 @@ export class LogProducers implements ProducerAppender {
     const appends = new ProducerAppends(limits);
     let last: { mark: BatchMark; offset: number } | undefined;
     for (let at = Math.max(log.lowestOffset, log.nextOffset - limits.scanRecordsMax); at < log.nextOffset; ) {
-      const records = log.readRange(at, { countMax: SCAN_STEP_RECORDS });
+      // A read stops before a damaged record; one that starts at it throws DataLossError.
+      const records = unlessDamaged(() => log.readRange(at, { countMax: SCAN_STEP_RECORDS }));
+      if (records === undefined) {
+        at += 1;
+        continue;
+      }
       assert.ok(records.length > 0, "a read below the end of the log returns records");
       for (const record of records) {
         if (record.type !== BATCH_MARK_TYPE) continue;
@@ -86,3 +94,4 @@ export class LogProducers implements ProducerAppender {
     });
   }
 }
+
