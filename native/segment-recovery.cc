@@ -3,7 +3,7 @@
 // rebuilt from it where they disagree. Kept apart from segment.cc because it runs once per open,
 // single-threaded, before JavaScript sees the segment, and is the part of the segment that reasons
 // about what a crash can leave behind; the rest serves appends and reads of a recovered segment.
-#include <sys/mman.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,16 +23,24 @@ namespace {
 constexpr size_t kScanChunkBytes = 1u << 20;
 constexpr int kVerifyBackwardTriesMax = 64;
 
-// The end of the used entries of a map (FirstZero): a binary search, touching a few pages far apart,
-// each read alone. With the default readahead, each of those faults into the sparse tail of a new
-// segment's maps zeroed a large window of page cache: 12-25 ms of kernel time per segment opened,
-// on the event loop. The walks that follow read whole prefixes, for which readahead is right (a
-// cold open of three full segments took 95 ms with it, 850 ms without), so it is restored after.
-template <typename IsZero>
-uint64_t UsedEntries(void* map, uint64_t mapBytes, uint64_t length, IsZero isZero) {
-  madvise(map, mapBytes, MADV_RANDOM);
-  const uint64_t used = FirstZero(length, isZero);
-  madvise(map, mapBytes, MADV_NORMAL);
+// The number of used entries at the start of a map's file (FirstZero): a binary search, touching a
+// few pages far apart. Each entry is read with pread, not through the map: a read fault on a hole
+// of a shared map must allocate the page, which on a full tmpfs raises SIGBUS and kills the process
+// (a node stopped by a full disk could not start again, nor scrub its log), where pread of a hole
+// returns zeros and allocates nothing. An entry that cannot be read counts as unused: the checks
+// that follow rebuild from the store what it would have said. Readahead is off meanwhile: with it,
+// each probe into the sparse tail of a new segment's files zeroed a large window of page cache,
+// 12-25 ms of kernel time per segment opened, on the event loop. The walks that follow read whole
+// prefixes through the map, for which readahead is right (a cold open of three full segments took
+// 95 ms with it, 850 ms without), so it is restored after.
+template <typename Entry, typename IsUnused>
+uint64_t UsedEntries(int fd, uint64_t length, IsUnused isUnused) {
+  posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
+  const uint64_t used = FirstZero(length, [fd, &isUnused](uint64_t i) {
+    Entry entry{};
+    return ReadAll(fd, reinterpret_cast<uint8_t*>(&entry), sizeof(Entry), i * sizeof(Entry)) != 0 || isUnused(entry);
+  });
+  posix_fadvise(fd, 0, 0, POSIX_FADV_NORMAL);
   return used;
 }
 
@@ -67,7 +75,7 @@ bool Segment::Recover(Napi::Env env, bool repair, uint64_t sealedCount) {
   storeBytes_ = storeSize;
   const uint64_t limit = repair ? capacity_ : sealedCount;
   assert(limit <= capacity_);
-  uint64_t count = std::min(limit, UsedEntries(index_, capacity_ * sizeof(uint64_t), capacity_, [this](uint64_t i) { return index_[i] == 0; }));
+  uint64_t count = std::min(limit, UsedEntries<uint64_t>(indexFd_, capacity_, [](uint64_t end) { return end == 0; }));
   // Every entry must increase and stay within the store: damage in the middle ends the trusted
   // prefix there, and the scan below indexes the rest from the store again.
   for (uint64_t i = 0; i < count; i++) {
@@ -139,7 +147,7 @@ bool Segment::Recover(Napi::Env env, bool repair, uint64_t sealedCount) {
 // one appended batch.
 bool Segment::RecoverRunIndex() {
   const uint64_t count = count_.load();
-  uint64_t runCount = UsedEntries(runs_, capacity_ * sizeof(RunEntry), capacity_, [this](uint64_t i) { return runs_[i].timestampMs == 0; });
+  uint64_t runCount = UsedEntries<RunEntry>(runFd_, capacity_, [](const RunEntry& run) { return run.timestampMs == 0; });
   while (runCount > 0 && runs_[runCount - 1].relative >= count) runCount--;
   runCount_ = runCount;
   // Damaged entries that still look like entries: start the run index over from the store.
