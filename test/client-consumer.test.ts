@@ -6,7 +6,7 @@ import { test } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
 import { ClusterClient } from "../src/client/cluster-client.ts";
 import { consumeBatches, type AbortOptions, type ConsumeOptions, type RecordSource } from "../src/client/consume-loop.ts";
-import { InvalidArgumentError, OffsetOutOfRangeError, RecordTooLargeError, RpcCode, RpcError } from "../src/errors.ts";
+import { InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, RecordTooLargeError, RpcCode, RpcError } from "../src/errors.ts";
 import type { GetOffsetsResponse } from "../src/gen/log/v1/log_pb.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { cleanup } from "./support/cleanup.ts";
@@ -41,15 +41,17 @@ test("consume({ follow }) waits at the tail for new records and ends quietly on 
   await client.produce(Buffer.from("old"));
   const abort = new AbortController();
   const seen: string[] = [];
+  let sending: Promise<bigint> | undefined;
   const reading = (async () => {
     for await (const record of client.consume({ from: "start", follow: true, signal: abort.signal })) {
       seen.push(text(record.value));
-      if (seen.length === 1) void client.producer({ lingerMs: 0 }).send(Buffer.from("new"));
+      if (seen.length === 1) sending = client.producer({ lingerMs: 0 }).send(Buffer.from("new"));
       if (seen.length === 2) abort.abort();
     }
   })();
   await reading;
   assert.deepEqual(seen, ["old", "new"]);
+  assert.equal(await sending, 1n, "its produce is answered too (closing the client would cancel it)");
 });
 
 test("a following consume aborted before its stream opens ends at once, with the single-node and the routing client", async (t) => {
@@ -178,6 +180,35 @@ test("a fetch or an offsets call takes a signal that cancels it, with either cli
     assert.ok(performance.now() - started < 2_500, `${what}: the fetch ended ${performance.now() - started} ms after its abort`);
     await assert.rejects(source.offsets({ signal: AbortSignal.abort(reason) }), (error: unknown) => error === reason, what);
     assert.equal((await source.offsets()).endOffset, 0n, `${what} still answers`);
+  }
+});
+
+test("close() ends the calls under way with LogClosedError at once, and every call after it fails the same way, with either client", async (t) => {
+  const { server } = await connect(t);
+  for (const source of [new LoghouseClient(addressOf(server)), new ClusterClient([addressOf(server)])]) {
+    const what = source.constructor.name;
+    cleanup(t, () => source.close());
+    const { endOffset } = await source.offsets();
+    // A following consume waiting at the tail, and a long poll there (the node answers in 20 s).
+    const following = (async () => {
+      for await (const _ of source.consume({ from: "end", follow: true })) assert.fail(`${what}: no record was produced`);
+    })();
+    const polling = source.readBatch(endOffset, { maxWaitMs: 20_000 });
+    const producer = source.producer({ lingerMs: 50 });
+    const queued = producer.send(Buffer.from("queued"));
+    await waitUntil(`${what}: the node to hold both calls`, () => server.streamsOpen >= 2);
+    const closedAt = performance.now();
+    source.close();
+    const isClosed = (error: unknown): boolean => error instanceof LogClosedError && /client is closed/.test(error.message);
+    // Before: they failed only once the connection's keepalive did (about 5 s), as untyped UNAVAILABLE.
+    await assert.rejects(following, isClosed, `${what}: the following consume`);
+    await assert.rejects(polling, isClosed, `${what}: the long poll`);
+    assert.ok(performance.now() - closedAt < 2_000, `${what}: they ended ${Math.round(performance.now() - closedAt)} ms after close()`);
+    // Before: a plain Error ("Channel has been shut down"), not a LoghouseError.
+    await assert.rejects(queued, isClosed, `${what}: a record queued in a producer`);
+    await assert.rejects(source.produce(Buffer.from("late")), isClosed, `${what}: produce`);
+    await assert.rejects(source.offsets(), isClosed, `${what}: offsets`);
+    await assert.rejects(source.consume().next(), isClosed, `${what}: consume`);
   }
 });
 

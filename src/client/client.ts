@@ -155,6 +155,11 @@ export class LoghouseClient {
     }
   }
 
+  /**
+   * Cancels the calls under way (each rejects with LogClosedError: a produce among them may or may
+   * not have been appended; close a producer first to have its records answered) and closes the
+   * connection. Every call after it rejects with LogClosedError.
+   */
   close(): void {
     this.channel.close();
   }

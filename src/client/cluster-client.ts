@@ -27,7 +27,7 @@ import { ProduceBatchMessage, producerFieldBytesMax } from "../wire/record-codec
 import { memberAddresses } from "./address-list.ts";
 import { ClusterView } from "./cluster-view.ts";
 import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
-import { checkChannelOptions, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
+import { checkChannelOptions, clientClosed, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
 import { choiceOption, integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { fetchRequest, readBounds, u64Argument } from "./read-requests.ts";
@@ -81,6 +81,7 @@ interface ProducerName {
 
 export class ClusterClient implements RecordSource {
   private readonly channels = new Map<string, NodeChannel>();
+  private closed = false;
   private readonly view: ClusterView;
   private readonly backoff: Backoff;
   private readonly callTimeoutMs: number;
@@ -257,6 +258,7 @@ export class ClusterClient implements RecordSource {
         throw new RpcError(`${address} ended a following stream`, RpcCode.unavailable);
       } catch (error) {
         if (stopped()) return;
+        if (this.closed) throw clientClosed();
         // A node of another cluster refusing the opened stream is passed over as a failed member is.
         if (!transient(error) && !(openedAt !== undefined && error instanceof ClusterMismatchError)) throw error;
         if (address !== undefined) this.view.failed(address, error instanceof ConnectTimeoutError);
@@ -274,7 +276,9 @@ export class ClusterClient implements RecordSource {
     }
   }
 
+  /** Cancels the calls under way (each rejects with LogClosedError, as any call made after) and closes every connection. */
   close(): void {
+    this.closed = true;
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
   }
@@ -309,6 +313,7 @@ export class ClusterClient implements RecordSource {
         return await run(channel, deadline);
       } catch (error) {
         if (signal?.aborted === true) throw signal.reason;
+        if (this.closed) throw clientClosed();
         if (sent && error instanceof ClusterMismatchError) {
           // A node of another cluster at a member's address refused the call before doing anything:
           // the cluster is asked again, which passes that node over (the view's own verdict is final).
@@ -360,6 +365,7 @@ export class ClusterClient implements RecordSource {
   }
 
   private channel(address: string): NodeChannel {
+    if (this.closed) throw clientClosed();
     let channel = this.channels.get(address);
     if (channel === undefined) {
       channel = new NodeChannel(address, this.channelOptions);

@@ -6,7 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
 import { BufferPool } from "../buffer-pool.ts";
-import { InvalidArgumentError, RpcCode, RpcError } from "../errors.ts";
+import { InvalidArgumentError, LogClosedError, RpcCode, RpcError } from "../errors.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
 import { Log } from "../gen/log/v1/log_pb.ts";
@@ -98,8 +98,16 @@ export function checkChannelOptions(options: ChannelOptions): void {
   }
 }
 
+/** What a call on a closed client fails with. */
+export function clientClosed(): LogClosedError {
+  return new LogClosedError("the client is closed");
+}
+
 export class NodeChannel {
   private readonly clients: Readonly<Record<ServiceName, grpc.Client>>;
+  /** The calls open on the channel, cancelled when it closes. */
+  private readonly open = new Set<{ cancel(): void }>();
+  private closed = false;
   /**
    * Memory for encoded batch requests (a third of the client's CPU under bench:server's batch load
    * went to collecting them when each took new memory). A buffer is given back only once its call is
@@ -139,25 +147,29 @@ export class NodeChannel {
 
   /**
    * Runs one call; `deadline` (ms since the epoch) bounds it, absent means none, and `signal` cancels
-   * it (rejecting with the signal's reason). Failures are catalogue errors.
+   * it (rejecting with the signal's reason). Failures are catalogue errors: LogClosedError once the
+   * channel is closed, also for a call it cancelled by closing.
    */
   unary<T>(service: ServiceName, method: string, request: object, deadline: number | undefined, signal?: AbortSignal): Promise<T> {
     const client = this.clients[service];
     const options: grpc.CallOptions = deadline === undefined ? {} : { deadline };
     return new Promise((resolve, reject) => {
       if (signal?.aborted === true) return reject(signal.reason);
+      if (this.closed) return reject(clientClosed());
       // A batch request is encoded here (unless its caller did), into memory used again once the call is answered OK.
       const encoded = service === "log" && method === "produceBatch" && !Buffer.isBuffer(request) ? encodeProduceBatchRequest(request, this.requestBuffers.take) : undefined;
       const start = (client as unknown as Record<string, UnaryMethod>)[method]!;
       const call = start.call(client, encoded ?? request, new grpc.Metadata(), options, (error, value) => {
+        this.open.delete(call);
         signal?.removeEventListener("abort", cancel);
         if (error === null) {
           if (encoded !== undefined) this.requestBuffers.give(encoded);
           resolve(value as T);
         } else {
-          reject(signal?.aborted === true ? signal.reason : errorFromGrpc(error));
+          reject(signal?.aborted === true ? signal.reason : this.closed ? clientClosed() : errorFromGrpc(error));
         }
       });
+      this.open.add(call);
       const cancel = (): void => call.cancel();
       signal?.addEventListener("abort", cancel, { once: true });
     });
@@ -165,11 +177,14 @@ export class NodeChannel {
 
   /**
    * The messages of a Log server stream (no deadline: it may follow the tail for good). It ends
-   * quietly once `signal` aborts; any other failure is thrown as a catalogue error.
+   * quietly once `signal` aborts; any other failure is thrown as a catalogue error (LogClosedError
+   * once the channel is closed).
    */
   async *stream<T>(method: string, request: object, signal: AbortSignal | undefined): AsyncGenerator<T> {
+    if (this.closed) throw clientClosed();
     const log = this.clients.log;
     const call = (log as unknown as Record<string, StreamMethod>)[method]!.call(log, request);
+    this.open.add(call);
     const cancel = (): void => call.cancel();
     signal?.addEventListener("abort", cancel, { once: true });
     // Aborted before the stream opened (while its member was found, say): the event has passed.
@@ -179,8 +194,9 @@ export class NodeChannel {
     } catch (error) {
       const typed = errorFromGrpc(error);
       if (signal?.aborted === true && typed.rpcCode === RpcCode.cancelled) return;
-      throw typed;
+      throw this.closed ? clientClosed() : typed;
     } finally {
+      this.open.delete(call);
       signal?.removeEventListener("abort", cancel);
       call.cancel();
     }
@@ -195,6 +211,7 @@ export class NodeChannel {
    * soon as it aborts. A call started right after may still meet a connection that drops.
    */
   connect(deadline: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.reject(clientClosed());
     const channel = this.clients.log.getChannel();
     const giveUpAt = Math.min(deadline, Date.now() + timeoutMs);
     const connecting = new Promise<void>((resolve, reject) => {
@@ -218,7 +235,11 @@ export class NodeChannel {
     return this.clients.log.getChannel().getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE;
   }
 
+  /** Cancels the calls open on the channel (each rejects with LogClosedError) and closes its connection. */
   close(): void {
+    this.closed = true;
+    for (const call of this.open) call.cancel();
+    this.open.clear();
     // The services share the log client's channel: closing it closes the connection.
     this.clients.log.close();
   }
