@@ -4,7 +4,7 @@
 // time (--from-time), output templates, the --timeout deadline, and transfer-leader on a cluster.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { stat, writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -65,6 +65,19 @@ test("usage errors exit 2 and runtime errors exit 1, each with one line naming t
     [["leave"], /--node-id is required: the member's node name/],
     [["consume", "--server", "nowhere"], /--server must be HOST:PORT/],
   ];
+  // A node's settings: a bad value from a flag is a usage error too (from the environment or the
+  // config file, INVALID_CONFIG, exit 1, below). Before, only --node-id was.
+  const dataDir = join(await tempDir(t), "never-made");
+  for (const [flag, value, message] of [
+    ["--durability", "sometimes", /durability must be "fsync", "interval" or "none", got sometimes/],
+    ["--listen", "nope", /listen must be HOST:PORT/],
+    ["--retention-bytes", "10MB", /retention-bytes must be a whole number/],
+    ["--log-level", "loud", /log level must be debug, info, warn or error/],
+    ["--advertise", "zz", /advertise must be HOST:PORT/],
+    ["--join", ",", /--join must name at least one member/],
+  ] as const) {
+    usage.push([["serve", "--data-dir", dataDir, flag, value], message]);
+  }
   for (const [args, message] of usage) {
     const result = await runCli(args);
     assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
@@ -72,6 +85,10 @@ test("usage errors exit 2 and runtime errors exit 1, each with one line naming t
     assert.match(result.stderr, /^loghouse: USAGE: [^\n]*\n$/);
   }
   assert.equal((await runCli([])).code, 2);
+  const fromEnvironment = await runCli(["serve", "--data-dir", dataDir], { env: { LOGHOUSE_DURABILITY: "sometimes" } });
+  assert.equal(fromEnvironment.code, 1, fromEnvironment.stderr);
+  assert.match(fromEnvironment.stderr, /^loghouse: INVALID_CONFIG: durability must be/);
+  await assert.rejects(stat(dataDir), "no data directory is made for a node refused its settings");
   const server = await node(t);
   const badInput = await runCli(["produce", "--server", server.address, "--format", "base64"], { input: "aGk=\n!!!\n" });
   assert.equal(badInput.code, 1);

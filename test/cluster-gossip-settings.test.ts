@@ -8,7 +8,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { resolveServeSettings } from "../src/cli/serve.ts";
-import { InvalidConfigError } from "../src/errors.ts";
+import { InvalidConfigError, UsageError } from "../src/errors.ts";
 import { readGossipKey } from "../src/security/gossip-key.ts";
 import { tempDir } from "./support/temp-dir.ts";
 
@@ -34,22 +34,25 @@ test("--join takes several addresses; the autopilot's settings come from flags, 
 test("bad gossip settings are refused with a message naming them", async (t) => {
   const dir = await tempDir(t);
   const base = { "data-dir": join(dir, "data"), "node-id": "n-1", bootstrap: true };
-  const refused = async (flags: Record<string, unknown>, message: RegExp, file?: unknown): Promise<void> => {
+  /** A bad value from a flag is a usage error (exit 2); from the environment or the config file, a configuration error. */
+  const refused = async (flags: Record<string, unknown>, message: RegExp, file?: unknown, type: typeof InvalidConfigError | typeof UsageError = InvalidConfigError): Promise<void> => {
     let config: string | undefined;
     if (file !== undefined) {
       config = join(dir, `config-${randomBytes(4).toString("hex")}.json`);
       await writeFile(config, JSON.stringify(file));
     }
-    await assert.rejects(resolveServeSettings({ ...base, ...flags, ...(config === undefined ? {} : { config }) }, {}), (error: unknown) => error instanceof InvalidConfigError && message.test(error.message));
+    await assert.rejects(resolveServeSettings({ ...base, ...flags, ...(config === undefined ? {} : { config }) }, {}), (error: unknown) => error instanceof type && message.test(error.message));
   };
-  await refused({ "dead-member-timeout": "soon" }, /--dead-member-timeout must be a duration of at least 1s/);
+  await refused({ "dead-member-timeout": "soon" }, /--dead-member-timeout must be a duration of at least 1s/, undefined, UsageError);
   // A plain number is milliseconds: "60" would remove a voter gossip thinks dead at once.
-  await refused({ "dead-member-timeout": "60" }, /--dead-member-timeout must be a duration of at least 1s, such as 60s or 5m, got 60/);
-  await refused({ "min-voters": "0" }, /--min-voters must be from 1 to 99, got 0/);
-  await refused({ "min-voters": "99999999999999999999" }, /--min-voters must be from 1 to 99/);
+  await refused({ "dead-member-timeout": "60" }, /--dead-member-timeout must be a duration of at least 1s, such as 60s or 5m, got 60/, undefined, UsageError);
+  await refused({ "min-voters": "0" }, /--min-voters must be from 1 to 99, got 0/, undefined, UsageError);
+  await refused({ "min-voters": "99999999999999999999" }, /--min-voters must be from 1 to 99/, undefined, UsageError);
+  await refused({}, /--min-voters must be from 1 to 99, got 0/, { minVoters: 0 });
   // A node alone does not use them yet, and still refuses bad values (before, it took them silently).
-  await refused({ bootstrap: undefined, "min-voters": "abc" }, /min-voters/);
-  await refused({ bootstrap: undefined, "dead-member-timeout": "forever" }, /--dead-member-timeout must be a duration/);
+  await refused({ bootstrap: undefined, "min-voters": "abc" }, /min-voters/, undefined, UsageError);
+  await refused({ bootstrap: undefined, "dead-member-timeout": "forever" }, /--dead-member-timeout must be a duration/, undefined, UsageError);
+  await refused({ bootstrap: undefined }, /--dead-member-timeout must be a duration/, { deadMemberTimeout: "forever" });
   await refused({}, /unknown key in the config file's gossip: probeEveryMs/, { gossip: { probeEveryMs: 5 } });
   await refused({}, /probeTimeoutMs \(900\) must be below probeIntervalMs \(200\)/, { gossip: { probeIntervalMs: 200, probeTimeoutMs: 900 } });
   await refused({ "tls-cert": "cert.pem", "tls-key": "key.pem" }, /a cluster with TLS seals its gossip too: give --gossip-key FILE/);

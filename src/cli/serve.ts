@@ -14,7 +14,7 @@ import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, resolveServerConfig, type
 import { ClusterMember } from "../server/cluster-member.ts";
 import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/logger.ts";
 import { LoghouseServer } from "../server/server.ts";
-import { Log } from "../storage/index.ts";
+import { Log, resolveLogConfig, type DurabilityPolicy } from "../storage/index.ts";
 import { otlpTracesUrl, startTracing, type Tracer } from "../observability/tracing.ts";
 import { NodeMetrics } from "../observability/node-metrics.ts";
 import { defaultGossipConfig, validateGossipConfig, type GossipConfig } from "../membership/gossip-config.ts";
@@ -136,6 +136,14 @@ function clusterNodeName(nodeId: string | undefined): string {
 }
 
 /** A whole number given as text (its range is checked with the rest of the configuration). */
+/** The members --join names: at least one, each HOST:PORT. */
+function joinSetting(text: string): string[] {
+  const addresses = splitAddressList(text);
+  if (addresses.length === 0) throw new InvalidConfigError(`--join must name at least one member as HOST:PORT, got ${JSON.stringify(text)}`);
+  for (const address of addresses) parseHostPort(address, "join");
+  return addresses;
+}
+
 function integerSetting(name: string, text: string): number {
   if (!/^[0-9]+$/.test(text)) throw new InvalidConfigError(`${name} must be a whole number, got ${JSON.stringify(text)}`);
   return Number(text);
@@ -153,10 +161,11 @@ export interface EnvironmentOverride {
  * every setting follows. An empty value is refused, not taken: an empty data directory was the
  * working one. A variable that overrides a value the config file also sets is added to `overrides`,
  * for the node to report (the container image sets LOGHOUSE_LISTEN and LOGHOUSE_DATA_DIR, so a
- * config file's own were dropped without a word).
+ * config file's own were dropped without a word). `check` refuses a malformed value with
+ * InvalidConfigError, which for a flag's value becomes a UsageError (exit 2), as for every command.
  */
-function settingPicker(env: NodeJS.ProcessEnv, overrides: EnvironmentOverride[]): (flag: string | undefined, envName: string, fromFile: string | undefined) => string | undefined {
-  return (flag, envName, fromFile) => {
+function settingPicker(env: NodeJS.ProcessEnv, overrides: EnvironmentOverride[]): (flag: string | undefined, envName: string, fromFile: string | undefined, check?: (value: string) => void) => string | undefined {
+  return (flag, envName, fromFile, check) => {
     // A bad flag is a usage error (exit 2); a bad environment variable or config file, a configuration error.
     const flagName = `--${envName.slice("LOGHOUSE_".length).toLowerCase().replaceAll("_", "-")}`;
     if (flag !== undefined && flag.trim() === "") throw new UsageError(`${flagName} is empty: give a value or leave it out`);
@@ -165,6 +174,12 @@ function settingPicker(env: NodeJS.ProcessEnv, overrides: EnvironmentOverride[])
     const value = flag ?? fromEnv ?? fromFile;
     if (value !== undefined && value.trim() === "") {
       throw new InvalidConfigError(`${env[envName] !== undefined ? envName : `the config file's value for ${flagName}`} is empty: give a value or leave it out`);
+    }
+    try {
+      if (value !== undefined) check?.(value);
+    } catch (error) {
+      if (flag !== undefined && error instanceof InvalidConfigError) throw new UsageError(error.message, { cause: error });
+      throw error;
     }
     return value;
   };
@@ -229,14 +244,25 @@ type Autopilot = Pick<ClusterGossipSettings, "deadMemberTimeoutMs" | "minVoters"
  */
 function autopilotSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, overrides: EnvironmentOverride[]): Autopilot {
   const pick = settingPicker(env, overrides);
-  const timeout = pick(flags["dead-member-timeout"], "LOGHOUSE_DEAD_MEMBER_TIMEOUT", file.deadMemberTimeout);
-  const deadMemberTimeoutMs = timeout === undefined ? DEFAULT_DEAD_MEMBER_TIMEOUT_MS : parseDurationMs(timeout);
-  // At least a second: a plain number is milliseconds, and "60" would remove a voter gossip thinks dead at once.
-  if (deadMemberTimeoutMs === undefined || deadMemberTimeoutMs < 1000) throw new InvalidConfigError(`--dead-member-timeout must be a duration of at least 1s, such as 60s or 5m, got ${timeout}`);
-  const voters = pick(flags["min-voters"], "LOGHOUSE_MIN_VOTERS", file.minVoters === undefined ? undefined : String(file.minVoters));
-  const minVoters = voters === undefined ? DEFAULT_MIN_VOTERS : integerSetting("min-voters", voters);
+  const timeout = pick(flags["dead-member-timeout"], "LOGHOUSE_DEAD_MEMBER_TIMEOUT", file.deadMemberTimeout, deadMemberTimeoutSetting);
+  const voters = pick(flags["min-voters"], "LOGHOUSE_MIN_VOTERS", file.minVoters === undefined ? undefined : String(file.minVoters), minVotersSetting);
+  return {
+    deadMemberTimeoutMs: timeout === undefined ? DEFAULT_DEAD_MEMBER_TIMEOUT_MS : deadMemberTimeoutSetting(timeout),
+    minVoters: voters === undefined ? DEFAULT_MIN_VOTERS : minVotersSetting(voters),
+  };
+}
+
+/** --dead-member-timeout in ms: at least a second (a plain number is milliseconds, and "60" would remove a voter gossip thinks dead at once). */
+function deadMemberTimeoutSetting(text: string): number {
+  const ms = parseDurationMs(text);
+  if (ms === undefined || ms < 1000) throw new InvalidConfigError(`--dead-member-timeout must be a duration of at least 1s, such as 60s or 5m, got ${text}`);
+  return ms;
+}
+
+function minVotersSetting(text: string): number {
+  const minVoters = integerSetting("min-voters", text);
   if (minVoters < 1 || minVoters > MIN_VOTERS_MAX) throw new InvalidConfigError(`--min-voters must be from 1 to ${MIN_VOTERS_MAX}, got ${minVoters}`);
-  return { deadMemberTimeoutMs, minVoters };
+  return minVoters;
 }
 
 /**
@@ -259,16 +285,17 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   const file = configPath === undefined ? {} : await readConfigFile(configPath);
   const overrides: EnvironmentOverride[] = [];
   const pick = settingPicker(env, overrides);
-  const listen = pick(flags.listen, "LOGHOUSE_LISTEN", file.listen) ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
+  const listen = pick(flags.listen, "LOGHOUSE_LISTEN", file.listen, (value) => parseHostPort(value, "listen")) ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
   const { host, port } = parseHostPort(listen, "listen");
-  const logLevel = pick(flags["log-level"], "LOGHOUSE_LOG_LEVEL", file.logLevel) ?? "info";
-  if (!isLogLevel(logLevel)) throw new InvalidConfigError(`log level must be debug, info, warn or error, got ${logLevel}`);
+  const logLevel = (pick(flags["log-level"], "LOGHOUSE_LOG_LEVEL", file.logLevel, (value) => {
+    if (!isLogLevel(value)) throw new InvalidConfigError(`log level must be debug, info, warn or error, got ${value}`);
+  }) ?? "info") as LogLevel;
   // The config file's own values are named too, so that a variable overriding one is reported (the
   // chart sets LOGHOUSE_DURABILITY); the file's log section is taken whole below, as before.
   const fileLog = (name: string): string | undefined => (file.log?.[name] === undefined ? undefined : String(file.log[name]));
-  const durability = pick(flags.durability, "LOGHOUSE_DURABILITY", fileLog("durability"));
-  const retentionBytes = pick(flags["retention-bytes"], "LOGHOUSE_RETENTION_BYTES", fileLog("retentionBytes"));
-  const retentionMs = pick(flags["retention-ms"], "LOGHOUSE_RETENTION_MS", fileLog("retentionMs"));
+  const durability = pick(flags.durability, "LOGHOUSE_DURABILITY", fileLog("durability"), (value) => resolveLogConfig({ durability: value as DurabilityPolicy }));
+  const retentionBytes = pick(flags["retention-bytes"], "LOGHOUSE_RETENTION_BYTES", fileLog("retentionBytes"), (value) => integerSetting("retention-bytes", value));
+  const retentionMs = pick(flags["retention-ms"], "LOGHOUSE_RETENTION_MS", fileLog("retentionMs"), (value) => integerSetting("retention-ms", value));
   const log = {
     ...file.log,
     ...(durability === undefined ? {} : { durability }),
@@ -282,14 +309,11 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
     const message = `${source} must be a node name, ${NODE_NAME_RULE}; got ${JSON.stringify(nodeId)}`;
     throw source === "--node-id" ? new UsageError(message) : new InvalidConfigError(message);
   }
-  const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise);
   // Checked now: a member found a bad one only once its state was written, and a single node reported it as given.
-  if (advertise !== undefined) parseHostPort(advertise, "advertise");
+  const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise, (value) => parseHostPort(value, "advertise"));
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
-  const join = pick(flags.join, "LOGHOUSE_JOIN", file.join);
-  const joinAddresses = join === undefined ? [] : splitAddressList(join);
-  if (join !== undefined && joinAddresses.length === 0) throw new InvalidConfigError(`--join must name at least one member as HOST:PORT, got ${JSON.stringify(join)}`);
-  for (const address of joinAddresses) parseHostPort(address, "join");
+  const join = pick(flags.join, "LOGHOUSE_JOIN", file.join, joinSetting);
+  const joinAddresses = join === undefined ? [] : joinSetting(join);
   const resuming = await RaftStateFile.existsIn(dataDir);
   // Both flags are a contradiction; --bootstrap beside a join list from LOGHOUSE_JOIN or the config
   // file would make a second cluster, unless the node has its state already (--bootstrap is then ignored).
