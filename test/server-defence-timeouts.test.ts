@@ -1,6 +1,7 @@
 // Timeouts on every connection type and what a client is told (issue 9, finding 7): an HTTP/2
 // connection past the preface without a call is closed with GOAWAY after the idle timeout while one
-// with a tail stream stays; a partial HTTP/1.1 request line is cut off after the headers timeout; a
+// with a tail stream stays; a partial HTTP/1.1 request line is cut off after the headers timeout, and
+// a request whose body stalls after the request timeout, while a following stream outlives it; a
 // grpc-timeout beyond what a Node timer holds (2^31-1 ms) is no deadline rather than an instant one;
 // DATA_LOSS answers name the damaged file, not where the server keeps it.
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -34,6 +35,8 @@ test("the connection limits and timeouts are validated at start-up with a messag
     [{ limits: { connectionIdleTimeoutMs: 2 ** 31 } }, /limits\.connectionIdleTimeoutMs/],
     [{ limits: { requestHeadersTimeoutMs: 10 } }, /limits\.requestHeadersTimeoutMs/],
     [{ limits: { firstBytesTimeoutMs: 10 } }, /limits\.firstBytesTimeoutMs/],
+    // Node refuses a request timeout below the headers timeout.
+    [{ limits: { requestHeadersTimeoutMs: 20_000, requestTimeoutMs: 10_000 } }, /limits\.requestTimeoutMs/],
     [{ limits: { streamBytesInFlightMax: 4 * 1024 * 1024, connectionBytesInFlightMax: 1024 * 1024 } }, /limits\.connectionBytesInFlightMax/],
   ];
   for (const [input, message] of bad) assert.throws(() => resolveServerConfig(input), (error: unknown) => error instanceof InvalidConfigError && message.test(error.message));
@@ -75,6 +78,36 @@ test("a partial HTTP/1.1 request line is cut off after the headers timeout", asy
   socket.resume();
   socket.write("POST /log.v1.Log/GetOffsets HT");
   await waitUntil("the server to close the connection", () => closed, FIRED_WITHIN_MS);
+});
+
+test("an HTTP/1.1 request whose body stalls is answered 408 and closed after the request timeout; a following stream outlives it", async (t) => {
+  const server = await startLogServer(t, { limits: { requestHeadersTimeoutMs: SHORT_TIMEOUT_MS, requestTimeoutMs: 2 * SHORT_TIMEOUT_MS } });
+  const open = (request: string | Buffer): { answer: () => string; closed: () => boolean } => {
+    const socket = net.connect(server.address.port, "127.0.0.1");
+    cleanup(t, () => socket.destroy());
+    socket.on("error", () => undefined);
+    let answer = "";
+    let closed = false;
+    socket.on("data", (chunk: Buffer) => (answer += chunk.toString("latin1")));
+    socket.once("close", () => (closed = true));
+    socket.write(request);
+    return { answer: () => answer, closed: () => closed };
+  };
+  const body = Buffer.from(JSON.stringify({ offset: "0" }));
+  const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, body.length]), body]);
+  const following = open(
+    Buffer.concat([Buffer.from(`POST /log.v1.Log/ConsumeStream HTTP/1.1\r\nHost: node\r\nContent-Type: application/connect+json\r\nContent-Length: ${envelope.length}\r\n\r\n`), envelope]),
+  );
+  // Before, a body that stopped part way held its connection for good (a connection of connectionsMax).
+  const stalled = open("POST /log.v1.Log/Produce HTTP/1.1\r\nHost: node\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"rec");
+  await waitUntil("the stalled request to be cut off", () => stalled.closed(), FIRED_WITHIN_MS);
+  assert.match(stalled.answer(), /^HTTP\/1\.1 408 /);
+  // The following stream's request arrived whole: it waits for records as long as it likes.
+  assert.equal(following.closed(), false, "a following stream is not cut off");
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  await client.unary("produce", { record: { value: Buffer.from("for the follower") } });
+  await waitUntil("the follower to get the record", () => following.answer().includes(Buffer.from("for the follower").toString("base64")), FIRED_WITHIN_MS);
 });
 
 test("a grpc-timeout beyond 2^31-1 ms does not end the call at once", async (t) => {

@@ -38,6 +38,12 @@ export interface ServerLimits {
   /** Longest an HTTP/1.1 request may take to send its request line and headers. */
   readonly requestHeadersTimeoutMs: number;
   /**
+   * Longest an HTTP/1.1 request may take to arrive whole, body included (408 after it): a client
+   * that stalls part way through its body does not hold its connection for good. Answers take as
+   * long as they take (a following stream, a long poll).
+   */
+  readonly requestTimeoutMs: number;
+  /**
    * A new connection that sends nothing for this long is closed: before its first bytes say what it
    * is, during its TLS handshake, and after the handshake of a peer's TLS connection.
    */
@@ -115,6 +121,7 @@ export const defaultServerLimits: ServerLimits = {
   connectionsMax: 4_096,
   connectionIdleTimeoutMs: 300_000,
   requestHeadersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
   firstBytesTimeoutMs: 10_000,
   streamBytesInFlightMax: 1 * MIB,
   connectionBytesInFlightMax: 64 * MIB,
@@ -148,6 +155,7 @@ function resolveLimits(input: Partial<ServerLimits>): ServerLimits {
   // Timers hold at most 2^31-1 ms.
   requireInteger("limits.connectionIdleTimeoutMs", limits.connectionIdleTimeoutMs, 100, 2 ** 31 - 1);
   requireInteger("limits.requestHeadersTimeoutMs", limits.requestHeadersTimeoutMs, 100, 2 ** 31 - 1);
+  requireInteger("limits.requestTimeoutMs", limits.requestTimeoutMs, limits.requestHeadersTimeoutMs, 2 ** 31 - 1);
   requireInteger("limits.firstBytesTimeoutMs", limits.firstBytesTimeoutMs, 100, 2 ** 31 - 1);
   requireInteger("limits.streamBytesInFlightMax", limits.streamBytesInFlightMax, 64 * KIB, 1024 * MIB);
   requireInteger("limits.connectionBytesInFlightMax", limits.connectionBytesInFlightMax, limits.streamBytesInFlightMax, 64 * 1024 * MIB);

@@ -194,10 +194,10 @@ export class LoghouseServer {
     );
     const http1 = http.createServer(
       {
-        // A client that holds a connection open with half a request line, or idle between requests,
-        // is cut off; the timeouts are checked at a tenth of the headers timeout.
+        // A client that holds a connection open with half a request line or half a body, or idle
+        // between requests, is cut off; the timeouts are checked at a tenth of the headers timeout.
         headersTimeout: limits.requestHeadersTimeoutMs,
-        requestTimeout: 0,
+        requestTimeout: limits.requestTimeoutMs,
         keepAliveTimeout: limits.connectionIdleTimeoutMs,
         connectionsCheckingInterval: Math.max(100, Math.floor(limits.requestHeadersTimeoutMs / 10)),
       },
