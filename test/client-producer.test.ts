@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
 import { Producer } from "../src/client/producer.ts";
-import { LogClosedError, RecordTooLargeError } from "../src/errors.ts";
+import { LogClosedError, RecordTooLargeError, StorageFullError } from "../src/errors.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { waitUntil } from "./support/wait-until.ts";
@@ -88,7 +88,7 @@ test("more batches go in parallel with inFlightBatchesMax; full and drained() bo
 
 test("stopOnFailure: after a failed batch the queued records fail with its error, nothing more is sent, and later sends are refused", async () => {
   for (const stopOnFailure of [false, true]) {
-    const failure = new RecordTooLargeError("the first batch is refused");
+    const failure = new StorageFullError("the first batch is refused", 28);
     const sent: string[][] = [];
     let release: (() => void) | undefined;
     const producer = new Producer(
@@ -128,10 +128,41 @@ test("against a node: offsets are durable and in send order; a failing batch rej
   assert.deepEqual(offsets, Array.from({ length: 500 }, (_, i) => BigInt(i)));
   assert.equal(Buffer.from((await client.read(123n)).value).toString(), "message 123");
 
-  const good = producer.send(Buffer.alloc(10));
+  // Sent together, the three share a batch, which the node refuses whole for the one over its limit.
+  const before = producer.send(Buffer.from("before"));
   const bad = producer.send(Buffer.alloc(5000));
+  const after = producer.send(Buffer.from("after"));
   await assert.rejects(bad, RecordTooLargeError);
-  await assert.rejects(good, RecordTooLargeError, "a batch is appended whole or not at all");
-  assert.equal((await client.offsets()).endOffset, 500n);
+  // Before, the records that shared its batch failed with it.
+  assert.deepEqual([await before, await after], [500n, 501n], "the others are appended, in their order");
+  assert.equal((await client.offsets()).endOffset, 502n);
   await producer.close();
+});
+
+test("a record over the node's limit fails alone: the others of its batch are sent again one by one; with stopOnFailure the run stops at it", async () => {
+  for (const stopOnFailure of [false, true]) {
+    const sent: string[][] = [];
+    const producer = new Producer(
+      (values) => {
+        const texts = values.map((value) => Buffer.from(value).toString());
+        sent.push(texts);
+        if (texts.some((text) => text.length > 3)) return Promise.reject(new RecordTooLargeError("record of 5 bytes exceeds recordBytesMax 3"));
+        return Promise.resolve(BigInt(10 * sent.length));
+      },
+      { lingerMs: 0, stopOnFailure },
+    );
+    const outcomes = await Promise.all(["a", "b", "large", "c"].map((text) => producer.send(bytes(text)).then(String, (error: unknown) => error)));
+    assert.deepEqual(sent.slice(0, 4), [["a", "b", "large", "c"], ["a"], ["b"], ["large"]], "the refused batch, then each of its records alone, in order");
+    assert.deepEqual(outcomes.slice(0, 2), ["20", "30"]);
+    assert.ok(outcomes[2] instanceof RecordTooLargeError);
+    if (stopOnFailure) {
+      assert.equal(outcomes[3], outcomes[2], "stopped at the record over the limit: the next fails with its error");
+      assert.equal(sent.length, 4);
+      assert.equal(producer.sentRecords, 3);
+    } else {
+      assert.deepEqual([outcomes[3], sent[4]], ["50", ["c"]]);
+      assert.equal(producer.sentRecords, 4);
+    }
+    await producer.close();
+  }
 });

@@ -1,8 +1,10 @@
 // A batching producer: records sent within lingerMs of each other (or until a batch is full) travel
 // in one ProduceBatch, and each record's promise resolves with its own offset once the batch is
 // durable. With one batch in flight (the default) records are appended in the order they were
-// sent; while a batch is in flight the next one fills, so batches grow with load on their own.
-import { LogClosedError } from "../errors.ts";
+// sent; while a batch is in flight the next one fills, so batches grow with load on their own. A
+// record over the node's record size limit refuses its whole batch before anything is appended:
+// the batch's records are then sent again one by one, so that it fails alone.
+import { LogClosedError, RecordTooLargeError } from "../errors.ts";
 import { integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 import { checkValue } from "./record-values.ts";
 
@@ -32,6 +34,8 @@ interface Pending {
   readonly value: Uint8Array;
   readonly resolve: (offset: bigint) => void;
   readonly reject: (error: unknown) => void;
+  /** Sent in a batch of its own: its batch was refused for a record over the node's limit. */
+  readonly alone?: boolean;
 }
 
 type SendBatch = (values: readonly Uint8Array[]) => Promise<bigint>;
@@ -143,8 +147,8 @@ export class Producer {
   private takeBatch(): Pending[] {
     let end = this.head;
     let bytes = 0;
-    const limit = Math.min(this.queue.length, this.head + this.batchRecordsMax);
-    while (end < limit && (end === this.head || bytes + this.queue[end]!.value.length <= this.batchBytesMax)) {
+    const limit = this.queue[this.head]!.alone === true ? this.head + 1 : Math.min(this.queue.length, this.head + this.batchRecordsMax);
+    while (end < limit && (end === this.head || (this.queue[end]!.alone !== true && bytes + this.queue[end]!.value.length <= this.batchBytesMax))) {
       bytes += this.queue[end]!.value.length;
       end++;
     }
@@ -172,12 +176,24 @@ export class Producer {
     for (const pending of queued) pending.reject(error);
   }
 
+  /**
+   * Puts the records of a batch refused for one of them (nothing of it was appended) back at the
+   * head of the queue, each to be sent alone: the others are appended, in their order, and the one
+   * over the limit fails by itself.
+   */
+  private sendAlone(batch: readonly Pending[]): void {
+    this.sent -= batch.length;
+    this.queue.splice(this.head, 0, ...batch.map((pending) => ({ ...pending, alone: true })));
+    this.queueBytes += batch.reduce((bytes, pending) => bytes + pending.value.length, 0);
+  }
+
   private sendOne(batch: Pending[]): void {
     this.inFlight++;
     this.sent += batch.length;
     this.sendBatch(batch.map((pending) => pending.value)).then(
       (first) => batch.forEach((pending, i) => pending.resolve(first + BigInt(i))),
       (error: unknown) => {
+        if (error instanceof RecordTooLargeError && batch.length > 1 && this.stoppedBy === undefined) return this.sendAlone(batch);
         batch.forEach((pending) => pending.reject(error));
         if (this.stopOnFailure) this.stop(error);
       },
