@@ -282,4 +282,17 @@ describe("health over grpc-js", () => {
     assert.equal((await status).code, grpc.status.UNAVAILABLE);
     await closing;
   });
+
+  test("a stream waiting at the tail ends UNAVAILABLE with LOG_CLOSED when shutdown begins, for a client to rebuild LogClosedError", async (t) => {
+    const { client, server } = await connect(t);
+    const call = client.serverStream("consumeStream", { offset: 0n });
+    const status = statusOf(call);
+    await waitUntil("the stream to wait at the tail", () => server.streamsOpen === 1);
+    const closing = server.close();
+    const ended = await status;
+    assert.equal(ended.code, grpc.status.UNAVAILABLE);
+    // Before, the status alone: clients made it an untyped RpcError.
+    assert.deepEqual([ended.details, ended.metadata.get("loghouse-error-code")[0]], ["server is shutting down", "LOG_CLOSED"]);
+    await closing;
+  });
 });

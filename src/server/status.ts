@@ -4,7 +4,7 @@
 // the leader's address when known (`loghouse-leader-address`). Anything else is a bug on this side
 // and is reported as INTERNAL without its details.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { LoghouseError, NotLeaderError } from "../errors.ts";
+import { LogClosedError, LoghouseError, NotLeaderError } from "../errors.ts";
 
 /** Metadata key (header or trailer) carrying LoghouseError.code. */
 export const ERROR_CODE_KEY = "loghouse-error-code";
@@ -41,7 +41,7 @@ export function isUnexpected(error: ConnectError): boolean {
   return error.code === Code.Internal || error.code === Code.Unknown || error.code === Code.DataLoss;
 }
 
-/** The reason given to streams and waits when the server shuts down. */
+/** The reason given to streams and waits when the server shuts down: LOG_CLOSED, which a client rebuilds as LogClosedError. */
 export function shuttingDown(): ConnectError {
-  return new ConnectError("server is shutting down", Code.Unavailable);
+  return toConnectError(new LogClosedError("server is shutting down"));
 }
