@@ -32,9 +32,13 @@ test("--bootstrap beside a join list from the environment or the config file is 
   await writeFile(join(flags["data-dir"], "raft-state.json"), "{}");
   assert.deepEqual((await resolveServeSettings(flags, { LOGHOUSE_JOIN: "10.0.0.1:8400" })).cluster?.join, ["10.0.0.1:8400"]);
   await assert.rejects(resolveServeSettings({ ...flags, join: "10.0.0.1:8400" }, {}), refusal(/--bootstrap starts a new cluster/));
-  await assert.rejects(resolveServeSettings({ ...flags, bootstrap: undefined, join: " , " }, {}), refusal(/--join must name at least one member/));
+  // A malformed flag value is a usage error (exit 2); the same from the environment, a configuration error.
+  const usage = (message: RegExp) => (error: unknown) => error instanceof UsageError && message.test(error.message);
+  await assert.rejects(resolveServeSettings({ ...flags, bootstrap: undefined, join: " , " }, {}), usage(/--join must name at least one member/));
+  await assert.rejects(resolveServeSettings({ ...flags, bootstrap: undefined }, { LOGHOUSE_JOIN: " , " }), refusal(/--join must name at least one member/));
   // Before: taken, and a member failed on it only after writing its state.
-  await assert.rejects(resolveServeSettings({ ...flags, "advertise": "not an address" }, {}), refusal(/advertise must be HOST:PORT/));
+  await assert.rejects(resolveServeSettings({ ...flags, "advertise": "not an address" }, {}), usage(/advertise must be HOST:PORT/));
+  await assert.rejects(resolveServeSettings(flags, { LOGHOUSE_ADVERTISE: "not an address" }), refusal(/advertise must be HOST:PORT/));
 });
 
 test("a single node's data directory is not made a cluster member's, whose log would not show its records", async (t) => {
