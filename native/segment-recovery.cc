@@ -75,7 +75,10 @@ bool Segment::Recover(Napi::Env env, bool repair, uint64_t sealedCount) {
   storeBytes_ = storeSize;
   const uint64_t limit = repair ? capacity_ : sealedCount;
   assert(limit <= capacity_);
-  uint64_t count = std::min(limit, UsedEntries<uint64_t>(indexFd_, capacity_, [](uint64_t end) { return end == 0; }));
+  // Entries from `used` on are zero as far as the search can tell, and may lie in a hole of the
+  // file (a new segment's are all holes): nothing below reads them through the map.
+  const uint64_t used = UsedEntries<uint64_t>(indexFd_, capacity_, [](uint64_t end) { return end == 0; });
+  uint64_t count = std::min(limit, used);
   // Every entry must increase and stay within the store: damage in the middle ends the trusted
   // prefix there, and the scan below indexes the rest from the store again.
   for (uint64_t i = 0; i < count; i++) {
@@ -118,7 +121,7 @@ bool Segment::Recover(Napi::Env env, bool repair, uint64_t sealedCount) {
     return false;
   }
   storeBytes_ = position;
-  TrimIndexes(count);
+  TrimIndexes(count, used);
   assert(RecordStart(count) == position);
   if (!repair && count < sealedCount) {
     // The store does not hold the records its successor's offset says it must: keep their places,
@@ -147,12 +150,14 @@ bool Segment::Recover(Napi::Env env, bool repair, uint64_t sealedCount) {
 // one appended batch.
 bool Segment::RecoverRunIndex() {
   const uint64_t count = count_.load();
-  uint64_t runCount = UsedEntries<RunEntry>(runFd_, capacity_, [](const RunEntry& run) { return run.timestampMs == 0; });
+  // As for the index: entries from `usedRuns` on are not read through the map.
+  const uint64_t usedRuns = UsedEntries<RunEntry>(runFd_, capacity_, [](const RunEntry& run) { return run.timestampMs == 0; });
+  uint64_t runCount = usedRuns;
   while (runCount > 0 && runs_[runCount - 1].relative >= count) runCount--;
   runCount_ = runCount;
   // Damaged entries that still look like entries: start the run index over from the store.
   if (runCount > 0 && (!RunsWellFormed(runCount) || !RunMatchesStore(runCount - 1))) runCount = 0;
-  for (uint64_t i = runCount; i < capacity_ && runs_[i].timestampMs != 0; i++) runs_[i] = RunEntry{};
+  for (uint64_t i = runCount; i < usedRuns && runs_[i].timestampMs != 0; i++) runs_[i] = RunEntry{};
   runCount_ = runCount;
   // The kept entries are trusted only once checked against the store (RunTrusted); the last just was.
   runsToCheck_ = runCount == 0 ? 0 : runCount - 1;

@@ -177,9 +177,10 @@ uint64_t Segment::RunFor(uint64_t relative) const {
   return after == 0 ? runCount : after - 1;
 }
 
-// Zeroes index entries from `count` on, so that a later open does not read stale positions.
-void Segment::TrimIndexes(uint64_t count) {
-  for (uint64_t i = count; i < capacity_ && index_[i] != 0; i++) index_[i] = 0;
+// Zeroes index entries from `count` on, up to the first zero or `end`, so that a later open does not
+// read stale positions.
+void Segment::TrimIndexes(uint64_t count, uint64_t end) {
+  for (uint64_t i = count; i < end && index_[i] != 0; i++) index_[i] = 0;
   uint64_t runCount = runCount_.load();
   while (runCount > 0 && runs_[runCount - 1].relative >= count) {
     runCount--;
@@ -318,7 +319,7 @@ Napi::Value Segment::Truncate(const Napi::CallbackInfo& info) {
         if (ftruncate(storeFd_, static_cast<off_t>(end)) != 0) return {errno, "truncate " + storePath_};
         count_ = keep;
         storeBytes_ = end;
-        TrimIndexes(keep);
+        TrimIndexes(keep, capacity_);
         if (fdatasync(storeFd_) != 0) return {errno, "fdatasync " + storePath_};
         return {};
       },

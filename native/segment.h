@@ -110,7 +110,7 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   bool RunTrusted(uint64_t run);
   // The run holding `relative`: the last entry starting at or before it, or runCount_ if none.
   uint64_t RunFor(uint64_t relative) const;
-  void TrimIndexes(uint64_t count);
+  void TrimIndexes(uint64_t count, uint64_t end);
   bool CheckOpen(Napi::Env env) const;
   void Release();
 

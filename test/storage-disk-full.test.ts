@@ -1,7 +1,8 @@
 // A full disk (issue 9, finding 5), on a small tmpfs: appends fail with RESOURCE_EXHAUSTED, the
 // node's health says NOT_SERVING, and once space is freed writes resume by themselves and health
 // says SERVING again; every acknowledged record is intact, before and after reopening. And a log
-// left on a full tmpfs opens again: scrub and serve read it without the process dying of SIGBUS.
+// left on a full tmpfs opens again, and a node starts on it with a new data directory, without the
+// process dying of SIGBUS.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -12,6 +13,7 @@ import * as grpc from "@grpc/grpc-js";
 import { StorageFullError, RpcCode } from "../src/errors.ts";
 import { Log } from "../src/storage/index.ts";
 import { cleanup } from "./support/cleanup.ts";
+import { startNode, stopNode } from "./support/node-process.ts";
 import { runCli } from "./support/run-cli.ts";
 import { grpcTestClient } from "./support/grpc-log-client.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
@@ -83,7 +85,7 @@ test("a full disk: RESOURCE_EXHAUSTED and NOT_SERVING, then writes resume by the
   for (const [offset, value] of acknowledged) assert.deepEqual(log.read(offset).value, value, `record ${offset} after reopening`);
 });
 
-test("a log left on a full tmpfs opens again: scrub reads all of it instead of dying of SIGBUS", async (t) => {
+test("a log left on a full tmpfs opens again, and a node starts there with a new data directory, instead of dying of SIGBUS", async (t) => {
   const mountPoint = await tempDir(t);
   const refused = mountTmpfs(mountPoint, 16);
   if (refused !== undefined) {
@@ -107,4 +109,11 @@ test("a log left on a full tmpfs opens again: scrub reads all of it instead of d
   assert.equal(scrubbed.code, 0, `scrub exited ${scrubbed.code}: ${scrubbed.stderr}`);
   const report = JSON.parse(scrubbed.stdout) as { nextOffset: number; damaged: unknown[]; recordsChecked: number };
   assert.deepEqual([report.nextOffset, report.damaged, report.recordsChecked], [records, [], records]);
+  // A new log's segment files are holes from their first entry on: before, opening one on the full
+  // disk read its first entry through the map and died.
+  const node = await startNode(["--data-dir", join(mountPoint, "new"), "--listen", "127.0.0.1:0"]);
+  cleanup(t, () => stopNode(node));
+  const client = grpcTestClient(node.address);
+  cleanup(t, () => client.close());
+  assert.deepEqual(await client.unary("getOffsets", {}), { $typeName: "log.v1.GetOffsetsResponse", lowestOffset: 0n, endOffset: 0n });
 });
