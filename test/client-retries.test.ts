@@ -12,7 +12,7 @@ import { test, type TestContext } from "node:test";
 import { ClusterClient, type ClusterClientOptions } from "../src/client/cluster-client.ts";
 import { MembersUnreachableError } from "../src/client/cluster-view.ts";
 import { retryable } from "../src/client/retry-policy.ts";
-import { RpcCode, RpcError } from "../src/errors.ts";
+import { LogClosedError, RpcCode, RpcError } from "../src/errors.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { failure, scriptedNode, type Answer } from "./support/scripted-node.ts";
 import { waitUntil } from "./support/wait-until.ts";
@@ -23,6 +23,21 @@ async function clientOf(t: TestContext, answers: Answer[], options: ClusterClien
   cleanup(t, () => client.close());
   return { client, calls: node.calls, produced: node.produced };
 }
+
+test("close() ends a call waiting between attempts at once, with LogClosedError", async (t) => {
+  // A produce refused (NOT_LEADER) waits 10 s before its next attempt.
+  const { client, calls } = await clientOf(t, [failure(grpc.status.UNAVAILABLE, "NOT_LEADER")], { callTimeoutMs: 30_000, backoffInitialMs: 10_000, backoffMaxMs: 10_000 });
+  const producing = client.produce(Buffer.from("x"));
+  // The refusal is taken in once the leader is forgotten; the wait before the next attempt follows at once.
+  await waitUntil("the first attempt to be answered", () => calls() === 1 && client.leaderAddress !== undefined);
+  await waitUntil("the client to take in the refusal", () => client.leaderAddress === undefined);
+  const closedAt = performance.now();
+  client.close();
+  // Before: it slept out its backoff, then failed with whatever the next attempt met.
+  await assert.rejects(producing, (error: unknown) => error instanceof LogClosedError && /client is closed/.test(error.message));
+  assert.ok(performance.now() - closedAt < 1_000, `it ended ${Math.round(performance.now() - closedAt)} ms after close()`);
+  assert.equal(calls(), 1, "nothing more was sent");
+});
 
 test("a produce refused before appending is sent again", async (t) => {
   const { client, calls } = await clientOf(t, [failure(grpc.status.UNAVAILABLE, "NOT_LEADER"), failure(grpc.status.FAILED_PRECONDITION, "NODE_REMOVED")]);

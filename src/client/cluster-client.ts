@@ -82,6 +82,8 @@ interface ProducerName {
 export class ClusterClient implements RecordSource {
   private readonly channels = new Map<string, NodeChannel>();
   private closed = false;
+  /** Aborted by close(): ends a wait between attempts at once. */
+  private readonly closing = new AbortController();
   private readonly view: ClusterView;
   private readonly backoff: Backoff;
   private readonly callTimeoutMs: number;
@@ -279,6 +281,7 @@ export class ClusterClient implements RecordSource {
   /** Cancels the calls under way (each rejects with LogClosedError, as any call made after) and closes every connection. */
   close(): void {
     this.closed = true;
+    this.closing.abort(clientClosed());
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
   }
@@ -335,11 +338,16 @@ export class ClusterClient implements RecordSource {
     }
   }
 
-  /** Waits before attempt `attempt + 1`; throws `error` instead if that would pass `deadline`, and an AbortError once `signal` aborts. */
+  /** Waits before attempt `attempt + 1`; throws `error` instead if that would pass `deadline`, an AbortError once `signal` aborts, and LogClosedError once the client closes. */
   private async pause(attempt: number, deadline: number, error: unknown, signal?: AbortSignal): Promise<void> {
     const waitMs = this.backoff.delayMs(attempt);
     if (Date.now() + waitMs >= deadline) throw error;
-    await delay(waitMs, undefined, { signal });
+    try {
+      await delay(waitMs, undefined, { signal: signal === undefined ? this.closing.signal : AbortSignal.any([signal, this.closing.signal]) });
+    } catch (aborted) {
+      if (this.closed) throw clientClosed();
+      throw aborted;
+    }
   }
 
   private address(route: Route, deadline: number): Promise<string> {

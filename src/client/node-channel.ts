@@ -216,6 +216,8 @@ export class NodeChannel {
     const giveUpAt = Math.min(deadline, Date.now() + timeoutMs);
     const connecting = new Promise<void>((resolve, reject) => {
       const check = (): void => {
+        // Closed meanwhile (close() wakes the watchers): asking for the state would connect again.
+        if (this.closed) return reject(clientClosed());
         const state = channel.getConnectivityState(true);
         if (state === grpc.connectivityState.READY) return resolve();
         if (state === grpc.connectivityState.TRANSIENT_FAILURE || state === grpc.connectivityState.SHUTDOWN) return reject(new NotConnectedError(`cannot connect to ${this.address}`));
