@@ -40,6 +40,8 @@ test("the connection limits and timeouts are validated at start-up with a messag
     [{ limits: { streamBytesInFlightMax: 4 * 1024 * 1024, connectionBytesInFlightMax: 1024 * 1024 } }, /limits\.connectionBytesInFlightMax/],
   ];
   for (const [input, message] of bad) assert.throws(() => resolveServerConfig(input), (error: unknown) => error instanceof InvalidConfigError && message.test(error.message));
+  // A headers timeout above the request timeout's default takes the request timeout with it, unless that is set.
+  assert.equal(resolveServerConfig({ limits: { requestHeadersTimeoutMs: 90_000 } }).limits.requestTimeoutMs, 90_000);
 });
 
 test("an HTTP/2 connection without a call gets GOAWAY after the idle timeout; one with a tail stream stays", async (t) => {

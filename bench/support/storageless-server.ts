@@ -27,24 +27,29 @@ const file = args["durable-file"] === undefined ? undefined : await open(args["d
 
 /** A group commit at its simplest: values queued while a durable write runs share the next one. */
 class DurableAppender {
-  private queued: Array<{ value: Buffer; done: () => void }> = [];
+  private queued: Array<{ value: Buffer; done: () => void; failed: (error: unknown) => void }> = [];
   private running = false;
 
   constructor(private readonly handle: FileHandle) {}
 
   append(value: Buffer): Promise<void> {
-    return new Promise((done) => {
-      this.queued.push({ value, done });
+    return new Promise((done, failed) => {
+      this.queued.push({ value, done, failed });
       if (!this.running) void this.run();
     });
   }
 
+  /** Writes what is queued, batch after batch; a failed write fails its batch's calls, and the next batch is tried. */
   private async run(): Promise<void> {
     this.running = true;
     while (this.queued.length > 0) {
       const batch = this.queued.splice(0);
-      await this.handle.writev(batch.map((queued) => queued.value));
-      for (const queued of batch) queued.done();
+      try {
+        await this.handle.writev(batch.map((queued) => queued.value));
+        for (const queued of batch) queued.done();
+      } catch (error) {
+        for (const queued of batch) queued.failed(error);
+      }
     }
     this.running = false;
   }

@@ -135,7 +135,6 @@ function clusterNodeName(nodeId: string | undefined): string {
   return nodeId;
 }
 
-/** A whole number given as text (its range is checked with the rest of the configuration). */
 /** The members --join names: at least one, each HOST:PORT. */
 function joinSetting(text: string): string[] {
   const addresses = splitAddressList(text);
@@ -144,6 +143,7 @@ function joinSetting(text: string): string[] {
   return addresses;
 }
 
+/** A whole number given as text (its range is checked with the rest of the configuration). */
 function integerSetting(name: string, text: string): number {
   if (!/^[0-9]+$/.test(text)) throw new InvalidConfigError(`${name} must be a whole number, got ${JSON.stringify(text)}`);
   return Number(text);
@@ -294,8 +294,8 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   // chart sets LOGHOUSE_DURABILITY); the file's log section is taken whole below, as before.
   const fileLog = (name: string): string | undefined => (file.log?.[name] === undefined ? undefined : String(file.log[name]));
   const durability = pick(flags.durability, "LOGHOUSE_DURABILITY", fileLog("durability"), (value) => resolveLogConfig({ durability: value as DurabilityPolicy }));
-  const retentionBytes = pick(flags["retention-bytes"], "LOGHOUSE_RETENTION_BYTES", fileLog("retentionBytes"), (value) => integerSetting("retention-bytes", value));
-  const retentionMs = pick(flags["retention-ms"], "LOGHOUSE_RETENTION_MS", fileLog("retentionMs"), (value) => integerSetting("retention-ms", value));
+  const retentionBytes = pick(flags["retention-bytes"], "LOGHOUSE_RETENTION_BYTES", fileLog("retentionBytes"), (value) => resolveLogConfig({ retentionBytes: integerSetting("retention-bytes", value) }));
+  const retentionMs = pick(flags["retention-ms"], "LOGHOUSE_RETENTION_MS", fileLog("retentionMs"), (value) => resolveLogConfig({ retentionMs: integerSetting("retention-ms", value) }));
   const log = {
     ...file.log,
     ...(durability === undefined ? {} : { durability }),
@@ -326,7 +326,7 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
     throw new InvalidConfigError(`${dataDir} holds a single node's log, which a cluster member would not serve (it keeps its own in ${RaftStateFile.logDirOf(dataDir)}): give a new --data-dir`);
   }
   const security = securitySettings(flags, env, file, overrides);
-  const otlpEndpoint = pick(flags["otlp-endpoint"], "LOGHOUSE_OTLP_ENDPOINT", file.otlpEndpoint);
+  const otlpEndpoint = pick(flags["otlp-endpoint"], "LOGHOUSE_OTLP_ENDPOINT", file.otlpEndpoint, otlpTracesUrl);
   return {
     logLevel,
     overrides,

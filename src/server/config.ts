@@ -139,7 +139,9 @@ function requireString(name: string, value: unknown): string {
 
 function resolveLimits(input: Partial<ServerLimits>): ServerLimits {
   rejectUnknownKeys(input, defaultServerLimits, "limit");
-  const limits: ServerLimits = { ...defaultServerLimits, ...input };
+  // Unset, the request timeout is never below the headers timeout (which Node requires), as set.
+  const requestTimeoutMs = input.requestTimeoutMs ?? Math.max(defaultServerLimits.requestTimeoutMs, input.requestHeadersTimeoutMs ?? 0);
+  const limits: ServerLimits = { ...defaultServerLimits, ...input, requestTimeoutMs };
   requireInteger("limits.recordBytesMax", limits.recordBytesMax, 1, 64 * MIB);
   // Any accepted record must fit in an answer, so a message holds at least one record with room to spare.
   requireInteger("limits.messageBytesMax", limits.messageBytesMax, limits.recordBytesMax + MESSAGE_OVERHEAD_BYTES, 1024 * MIB);
