@@ -3,7 +3,7 @@
 // durable. With one batch in flight (the default) records are appended in the order they were
 // sent; while a batch is in flight the next one fills, so batches grow with load on their own. A
 // record over the node's record size limit refuses its whole batch before anything is appended:
-// the batch's records are then sent again one by one, so that it fails alone.
+// the batch is then sent again in halves, and halves of the half refused, so that it fails alone.
 import { LogClosedError, RecordTooLargeError } from "../errors.ts";
 import { integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 import { checkValue } from "./record-values.ts";
@@ -34,8 +34,6 @@ interface Pending {
   readonly value: Uint8Array;
   readonly resolve: (offset: bigint) => void;
   readonly reject: (error: unknown) => void;
-  /** Sent in a batch of its own: its batch was refused for a record over the node's limit. */
-  readonly alone?: boolean;
 }
 
 type SendBatch = (values: readonly Uint8Array[]) => Promise<bigint>;
@@ -48,6 +46,8 @@ export class Producer {
   private readonly bufferBytesMax: number;
   /** Records waiting to be sent are queue[head...]; the consumed prefix is dropped now and then. */
   private queue: Pending[] = [];
+  /** Parts of batches refused for a record over the node's limit, sent again, in order, before the queue. */
+  private refused: Pending[][] = [];
   private head = 0;
   private queueBytes = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -115,7 +115,7 @@ export class Producer {
   /** Sends what is queued now and resolves once every record sent so far is answered (acknowledged or failed). */
   flush(): Promise<void> {
     this.sendNow();
-    if (this.queued === 0 && this.inFlight === 0) return Promise.resolve();
+    if (!this.waiting && this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -137,18 +137,23 @@ export class Producer {
   private sendNow(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.queued > 0 && this.inFlight < this.inFlightBatchesMax) this.sendOne(this.takeBatch());
+    while (this.waiting && this.inFlight < this.inFlightBatchesMax) this.sendOne(this.refused.shift() ?? this.takeBatch());
   }
 
   private get queued(): number {
     return this.queue.length - this.head;
   }
 
+  /** Whether records wait to be sent (again). */
+  private get waiting(): boolean {
+    return this.refused.length > 0 || this.queued > 0;
+  }
+
   private takeBatch(): Pending[] {
     let end = this.head;
     let bytes = 0;
-    const limit = this.queue[this.head]!.alone === true ? this.head + 1 : Math.min(this.queue.length, this.head + this.batchRecordsMax);
-    while (end < limit && (end === this.head || (this.queue[end]!.alone !== true && bytes + this.queue[end]!.value.length <= this.batchBytesMax))) {
+    const limit = Math.min(this.queue.length, this.head + this.batchRecordsMax);
+    while (end < limit && (end === this.head || bytes + this.queue[end]!.value.length <= this.batchBytesMax)) {
       bytes += this.queue[end]!.value.length;
       end++;
     }
@@ -168,7 +173,8 @@ export class Producer {
     this.stoppedBy ??= { error };
     clearTimeout(this.timer);
     this.timer = undefined;
-    const queued = this.queue.slice(this.head);
+    const queued = [...this.refused.flat(), ...this.queue.slice(this.head)];
+    this.refused = [];
     this.queue = [];
     this.head = 0;
     this.queueBytes = 0;
@@ -177,14 +183,14 @@ export class Producer {
   }
 
   /**
-   * Puts the records of a batch refused for one of them (nothing of it was appended) back at the
-   * head of the queue, each to be sent alone: the others are appended, in their order, and the one
-   * over the limit fails by itself.
+   * Sends the halves of a batch refused for one of its records (nothing of it was appended) before
+   * anything else, in order: halving again each half refused, the records in bounds are appended in
+   * their order and a record over the limit fails by itself, in about log2(batch) refused calls.
    */
-  private sendAlone(batch: readonly Pending[]): void {
+  private sendInHalves(batch: readonly Pending[]): void {
     this.sent -= batch.length;
-    this.queue.splice(this.head, 0, ...batch.map((pending) => ({ ...pending, alone: true })));
-    this.queueBytes += batch.reduce((bytes, pending) => bytes + pending.value.length, 0);
+    const middle = Math.ceil(batch.length / 2);
+    this.refused.unshift(batch.slice(0, middle), batch.slice(middle));
   }
 
   private sendOne(batch: Pending[]): void {
@@ -193,13 +199,13 @@ export class Producer {
     this.sendBatch(batch.map((pending) => pending.value)).then(
       (first) => batch.forEach((pending, i) => pending.resolve(first + BigInt(i))),
       (error: unknown) => {
-        if (error instanceof RecordTooLargeError && batch.length > 1 && this.stoppedBy === undefined) return this.sendAlone(batch);
+        if (error instanceof RecordTooLargeError && batch.length > 1 && this.stoppedBy === undefined) return this.sendInHalves(batch);
         batch.forEach((pending) => pending.reject(error));
         if (this.stopOnFailure) this.stop(error);
       },
     ).finally(() => {
       this.inFlight--;
-      if (this.queued > 0) {
+      if (this.waiting) {
         // Records that queued while this batch was in flight go at once: they have waited long enough.
         this.sendNow();
       } else if (this.inFlight === 0) {
