@@ -143,6 +143,13 @@ function joinSetting(text: string): string[] {
   return addresses;
 }
 
+/** --retention-bytes or --retention-ms: a whole number in the range the log takes. */
+function retentionSetting(key: "retentionBytes" | "retentionMs", text: string): number {
+  const value = integerSetting(key === "retentionBytes" ? "retention-bytes" : "retention-ms", text);
+  resolveLogConfig({ [key]: value });
+  return value;
+}
+
 /** A whole number given as text (its range is checked with the rest of the configuration). */
 function integerSetting(name: string, text: string): number {
   if (!/^[0-9]+$/.test(text)) throw new InvalidConfigError(`${name} must be a whole number, got ${JSON.stringify(text)}`);
@@ -156,16 +163,23 @@ export interface EnvironmentOverride {
   readonly configFileValue: string;
 }
 
+/** A setting as its flag, environment variable or config file gives it: the text, or what `parse` reads in it. */
+interface SettingPick {
+  (flag: string | undefined, envName: string, fromFile: string | undefined): string | undefined;
+  <T>(flag: string | undefined, envName: string, fromFile: string | undefined, parse: (value: string) => T): T | undefined;
+}
+
 /**
  * Picks each setting from its flag, else its environment variable, else the config file: the order
  * every setting follows. An empty value is refused, not taken: an empty data directory was the
  * working one. A variable that overrides a value the config file also sets is added to `overrides`,
  * for the node to report (the container image sets LOGHOUSE_LISTEN and LOGHOUSE_DATA_DIR, so a
- * config file's own were dropped without a word). `check` refuses a malformed value with
- * InvalidConfigError, which for a flag's value becomes a UsageError (exit 2), as for every command.
+ * config file's own were dropped without a word). `parse` reads the value, refusing a malformed
+ * one with InvalidConfigError, which for a flag's value becomes a UsageError (exit 2), as for every
+ * command.
  */
-function settingPicker(env: NodeJS.ProcessEnv, overrides: EnvironmentOverride[]): (flag: string | undefined, envName: string, fromFile: string | undefined, check?: (value: string) => void) => string | undefined {
-  return (flag, envName, fromFile, check) => {
+function settingPicker(env: NodeJS.ProcessEnv, overrides: EnvironmentOverride[]): SettingPick {
+  return <T>(flag: string | undefined, envName: string, fromFile: string | undefined, parse?: (value: string) => T): T | string | undefined => {
     // A bad flag is a usage error (exit 2); a bad environment variable or config file, a configuration error.
     const flagName = `--${envName.slice("LOGHOUSE_".length).toLowerCase().replaceAll("_", "-")}`;
     if (flag !== undefined && flag.trim() === "") throw new UsageError(`${flagName} is empty: give a value or leave it out`);
@@ -175,13 +189,13 @@ function settingPicker(env: NodeJS.ProcessEnv, overrides: EnvironmentOverride[])
     if (value !== undefined && value.trim() === "") {
       throw new InvalidConfigError(`${env[envName] !== undefined ? envName : `the config file's value for ${flagName}`} is empty: give a value or leave it out`);
     }
+    if (value === undefined || parse === undefined) return value;
     try {
-      if (value !== undefined) check?.(value);
+      return parse(value);
     } catch (error) {
       if (flag !== undefined && error instanceof InvalidConfigError) throw new UsageError(error.message, { cause: error });
       throw error;
     }
-    return value;
   };
 }
 
@@ -244,11 +258,9 @@ type Autopilot = Pick<ClusterGossipSettings, "deadMemberTimeoutMs" | "minVoters"
  */
 function autopilotSettings(flags: ServeFlags, env: NodeJS.ProcessEnv, file: ConfigFile, overrides: EnvironmentOverride[]): Autopilot {
   const pick = settingPicker(env, overrides);
-  const timeout = pick(flags["dead-member-timeout"], "LOGHOUSE_DEAD_MEMBER_TIMEOUT", file.deadMemberTimeout, deadMemberTimeoutSetting);
-  const voters = pick(flags["min-voters"], "LOGHOUSE_MIN_VOTERS", file.minVoters === undefined ? undefined : String(file.minVoters), minVotersSetting);
   return {
-    deadMemberTimeoutMs: timeout === undefined ? DEFAULT_DEAD_MEMBER_TIMEOUT_MS : deadMemberTimeoutSetting(timeout),
-    minVoters: voters === undefined ? DEFAULT_MIN_VOTERS : minVotersSetting(voters),
+    deadMemberTimeoutMs: pick(flags["dead-member-timeout"], "LOGHOUSE_DEAD_MEMBER_TIMEOUT", file.deadMemberTimeout, deadMemberTimeoutSetting) ?? DEFAULT_DEAD_MEMBER_TIMEOUT_MS,
+    minVoters: pick(flags["min-voters"], "LOGHOUSE_MIN_VOTERS", file.minVoters === undefined ? undefined : String(file.minVoters), minVotersSetting) ?? DEFAULT_MIN_VOTERS,
   };
 }
 
@@ -285,22 +297,22 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   const file = configPath === undefined ? {} : await readConfigFile(configPath);
   const overrides: EnvironmentOverride[] = [];
   const pick = settingPicker(env, overrides);
-  const listen = pick(flags.listen, "LOGHOUSE_LISTEN", file.listen, (value) => parseHostPort(value, "listen")) ?? `${DEFAULT_HOST}:${DEFAULT_PORT}`;
-  const { host, port } = parseHostPort(listen, "listen");
-  const logLevel = (pick(flags["log-level"], "LOGHOUSE_LOG_LEVEL", file.logLevel, (value) => {
+  const { host, port } = pick(flags.listen, "LOGHOUSE_LISTEN", file.listen, (value) => parseHostPort(value, "listen")) ?? { host: DEFAULT_HOST, port: DEFAULT_PORT };
+  const logLevel = pick(flags["log-level"], "LOGHOUSE_LOG_LEVEL", file.logLevel, (value): LogLevel => {
     if (!isLogLevel(value)) throw new InvalidConfigError(`log level must be debug, info, warn or error, got ${value}`);
-  }) ?? "info") as LogLevel;
+    return value;
+  }) ?? "info";
   // The config file's own values are named too, so that a variable overriding one is reported (the
   // chart sets LOGHOUSE_DURABILITY); the file's log section is taken whole below, as before.
   const fileLog = (name: string): string | undefined => (file.log?.[name] === undefined ? undefined : String(file.log[name]));
-  const durability = pick(flags.durability, "LOGHOUSE_DURABILITY", fileLog("durability"), (value) => resolveLogConfig({ durability: value as DurabilityPolicy }));
-  const retentionBytes = pick(flags["retention-bytes"], "LOGHOUSE_RETENTION_BYTES", fileLog("retentionBytes"), (value) => resolveLogConfig({ retentionBytes: integerSetting("retention-bytes", value) }));
-  const retentionMs = pick(flags["retention-ms"], "LOGHOUSE_RETENTION_MS", fileLog("retentionMs"), (value) => resolveLogConfig({ retentionMs: integerSetting("retention-ms", value) }));
+  const durability = pick(flags.durability, "LOGHOUSE_DURABILITY", fileLog("durability"), (value) => resolveLogConfig({ durability: value as DurabilityPolicy }).durability);
+  const retentionBytes = pick(flags["retention-bytes"], "LOGHOUSE_RETENTION_BYTES", fileLog("retentionBytes"), (value) => retentionSetting("retentionBytes", value));
+  const retentionMs = pick(flags["retention-ms"], "LOGHOUSE_RETENTION_MS", fileLog("retentionMs"), (value) => retentionSetting("retentionMs", value));
   const log = {
     ...file.log,
     ...(durability === undefined ? {} : { durability }),
-    ...(retentionBytes === undefined ? {} : { retentionBytes: integerSetting("retention-bytes", retentionBytes) }),
-    ...(retentionMs === undefined ? {} : { retentionMs: integerSetting("retention-ms", retentionMs) }),
+    ...(retentionBytes === undefined ? {} : { retentionBytes }),
+    ...(retentionMs === undefined ? {} : { retentionMs }),
   };
   const nodeId = pick(flags["node-id"], "LOGHOUSE_NODE_ID", file.nodeId);
   if (nodeId !== undefined && !isNodeName(nodeId)) {
@@ -310,10 +322,12 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
     throw source === "--node-id" ? new UsageError(message) : new InvalidConfigError(message);
   }
   // Checked now: a member found a bad one only once its state was written, and a single node reported it as given.
-  const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise, (value) => parseHostPort(value, "advertise"));
+  const advertise = pick(flags.advertise, "LOGHOUSE_ADVERTISE", file.advertise, (value) => {
+    parseHostPort(value, "advertise");
+    return value;
+  });
   const dataDir = resolve(pick(flags["data-dir"], "LOGHOUSE_DATA_DIR", file.dataDir) ?? DEFAULT_DATA_DIR);
   const join = pick(flags.join, "LOGHOUSE_JOIN", file.join, joinSetting);
-  const joinAddresses = join === undefined ? [] : joinSetting(join);
   const resuming = await RaftStateFile.existsIn(dataDir);
   // Both flags are a contradiction; --bootstrap beside a join list from LOGHOUSE_JOIN or the config
   // file would make a second cluster, unless the node has its state already (--bootstrap is then ignored).
@@ -326,12 +340,12 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
     throw new InvalidConfigError(`${dataDir} holds a single node's log, which a cluster member would not serve (it keeps its own in ${RaftStateFile.logDirOf(dataDir)}): give a new --data-dir`);
   }
   const security = securitySettings(flags, env, file, overrides);
-  const otlpEndpoint = pick(flags["otlp-endpoint"], "LOGHOUSE_OTLP_ENDPOINT", file.otlpEndpoint, otlpTracesUrl);
+  const tracesUrl = pick(flags["otlp-endpoint"], "LOGHOUSE_OTLP_ENDPOINT", file.otlpEndpoint, otlpTracesUrl);
   return {
     logLevel,
     overrides,
-    ...(otlpEndpoint === undefined ? {} : { otlpTracesUrl: otlpTracesUrl(otlpEndpoint) }),
-    ...(clustered ? { cluster: { name: clusterNodeName(nodeId), bootstrap: flags.bootstrap === true, join: joinAddresses, gossip: gossipSettings(flags, env, file, security.tls !== undefined, overrides, autopilot) } } : {}),
+    ...(tracesUrl === undefined ? {} : { otlpTracesUrl: tracesUrl }),
+    ...(clustered ? { cluster: { name: clusterNodeName(nodeId), bootstrap: flags.bootstrap === true, join: join ?? [], gossip: gossipSettings(flags, env, file, security.tls !== undefined, overrides, autopilot) } } : {}),
     input: {
       dataDir,
       host,
