@@ -25,9 +25,10 @@ const TMPFS_MIB = 20;
 const SERVING = 1;
 const NOT_SERVING = 2;
 
-/** Mounts a tmpfs of `mib` MiB on `dir`; returns why it could not, or undefined. */
-function mountTmpfs(dir: string, mib: number): string | undefined {
-  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${mib}m`, "tmpfs", dir], { encoding: "utf8" });
+/** Mounts a tmpfs of `mib` MiB (and at most `files` files and directories, if given) on `dir`; returns why it could not, or undefined. */
+function mountTmpfs(dir: string, mib: number, files?: number): string | undefined {
+  const options = files === undefined ? `size=${mib}m` : `size=${mib}m,nr_inodes=${files}`;
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir], { encoding: "utf8" });
   if (mounted.error !== undefined) return mounted.error.message;
   return mounted.status === 0 ? undefined : `mount exited ${mounted.status}: ${mounted.stderr.trim()}`;
 }
@@ -117,3 +118,43 @@ test("a log left on a full tmpfs opens again, and a node starts there with a new
   cleanup(t, () => client.close());
   assert.deepEqual(await client.unary("getOffsets", {}), { $typeName: "log.v1.GetOffsetsResponse", lowestOffset: 0n, endOffset: 0n });
 });
+
+// Full of bytes, a write fails; out of files, a new segment cannot be created, and the run of held
+// appends being framed into it is refused before it is queued.
+for (const [full, mib, files] of [["of bytes", 8, undefined], ["of files", 64, 12]] as const) {
+  test(`appends held behind a write when the disk is full ${full} are each acknowledged or refused with StorageFullError, and only the acknowledged are kept`, async (t) => {
+    const mountPoint = await tempDir(t);
+    const refused = mountTmpfs(mountPoint, mib, files);
+    if (refused !== undefined) {
+      t.skip(`cannot mount a tmpfs here (needs root): ${refused}`);
+      return;
+    }
+    cleanup(t, () => spawnSync("umount", [mountPoint]));
+    const dataDir = join(mountPoint, "data");
+    // Small segments, so that runs of held appends are also framed into new segments, some of which the full disk refuses.
+    const log = await Log.open(dataDir, { storeBytesMax: 2 * MIB, indexEntriesMax: 1 << 12 });
+    const acknowledged = new Map<number, Buffer>();
+    let refusals = 0;
+    for (let round = 0; round < 200 && refusals === 0; round++) {
+      // 64 one-record appends at once: the first starts a write, the others are held behind it and framed together.
+      const values = Array.from({ length: 64 }, () => randomBytes(4096));
+      const results = await Promise.allSettled(values.map((value) => log.append([value])));
+      results.forEach((result, i) => {
+        if (result.status === "fulfilled") {
+          acknowledged.set(result.value, values[i]!);
+        } else {
+          assert.ok(result.reason instanceof StorageFullError, `a refusal is StorageFullError, not ${result.reason}`);
+          refusals++;
+        }
+      });
+    }
+    assert.ok(refusals > 0, "the tmpfs filled up");
+    assert.deepEqual([...acknowledged.keys()].sort((a, b) => a - b), Array.from({ length: acknowledged.size }, (_, i) => i), "the acknowledged records are the log's first offsets");
+    assert.equal(log.nextOffset, acknowledged.size, "readers see only the acknowledged records");
+    await log.close();
+    const reopened = await Log.open(dataDir);
+    cleanup(t, () => reopened.close());
+    assert.equal(reopened.nextOffset, acknowledged.size, "no record beyond the acknowledged ones survives");
+    for (const [offset, value] of acknowledged) assert.deepEqual(reopened.read(offset).value, value, `record ${offset} after reopening`);
+  });
+}

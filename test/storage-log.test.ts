@@ -88,6 +88,52 @@ describe("append and read", () => {
     for (const [i, offset] of offsets.entries()) assert.equal(log.read(offset).value.toString(), `record-${i}`);
   });
 
+  test("appends made while a commit is written are framed together when it ends: in call order, one run per kind, across a rotation", async (t) => {
+    const value = (i: number): Buffer => Buffer.from(String(i).padStart(8, "0"));
+    const full = FULL_HEADER_BYTES + 8;
+    const compact = COMPACT_HEADER_BYTES + 8;
+    // Room for the first append and a run of 60 records: the 100 held behind it cross into a second segment.
+    const log = await Log.open(await tempDir(t), { ...small, storeBytesMax: 2 * full + 59 * compact, clock: () => 1_700_000_000_000 });
+    cleanup(t, () => log.close());
+    const writing = log.append([value(0)]);
+    // Made in the same turn, behind a write under way: each waits for it to end.
+    const held = Array.from({ length: 100 }, (_, i) => log.append([value(i + 1)]));
+    assert.deepEqual(await Promise.all([writing, ...held]), Array.from({ length: 101 }, (_, i) => i), "call order");
+    for (let i = 0; i <= 100; i++) assert.deepEqual(log.read(i).value, value(i));
+    assert.equal(log.segmentCount, 2);
+    assert.equal(log.storeBytes, 3 * full + 98 * compact, "the 100 held records are one run: a full frame in each segment, the others compact");
+
+    // Appends that cannot share a run (their own term, type or creation time; several batches
+    // appended as one) break it, each keeps its options, and the plain ones either side still join.
+    const mixed = [
+      log.append(values(200, 1)),
+      log.append([Buffer.from("a")]),
+      log.append([Buffer.from("b")]),
+      log.append([Buffer.from("c")], { term: 4 }),
+      log.append([Buffer.from("d")], { timestampMs: 5 }),
+      log.append([Buffer.from("e"), Buffer.from("f")], { type: 3 }),
+      log.append([Buffer.from("g")]),
+      log.append([Buffer.from("h"), Buffer.from("i")]),
+    ];
+    const firsts = await Promise.all(mixed);
+    assert.deepEqual(firsts, [101, 102, 103, 104, 105, 106, 108, 109]);
+    const records = log.readRange(102, { countMax: 10 });
+    assert.deepEqual(
+      records.map((r) => [r.value.toString(), r.term, r.type, r.timestampMs]),
+      [
+        ["a", 0, 0, 1_700_000_000_000],
+        ["b", 0, 0, 1_700_000_000_000],
+        ["c", 4, 0, 1_700_000_000_000],
+        ["d", 0, 0, 1_700_000_000_000],
+        ["e", 0, 3, 1_700_000_000_000],
+        ["f", 0, 3, 1_700_000_000_000],
+        ["g", 0, 0, 1_700_000_000_000],
+        ["h", 0, 0, 1_700_000_000_000],
+        ["i", 0, 0, 1_700_000_000_000],
+      ],
+    );
+  });
+
   test("batches of every size in flight at once, across rotations, each store exactly their own records (frames memory is used again only once written)", async (t) => {
     const log = await Log.open(await tempDir(t), { recordBytesMax: 1024, batchBytesMax: 1 << 20, pendingBytesMax: 4 << 20, storeBytesMax: 512 << 10 });
     cleanup(t, () => log.close());

@@ -25,7 +25,7 @@ export class AppendAdmission {
   private exclusive: Promise<unknown> | null = null;
 
   constructor(
-    private readonly commits: GroupCommit,
+    private readonly commits: Pick<GroupCommit, "acquire" | "release" | "drain">,
     private readonly gate: AdmissionGate,
   ) {}
 

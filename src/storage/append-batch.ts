@@ -97,6 +97,43 @@ export function measureGathered(batch: GatheredValues): MeasuredBatch {
   return { lengths, valueBytes, gather: () => batch };
 }
 
+/**
+ * Checked batches (each checked against the same limits, with the same options) as one: their values
+ * in order, packed into one buffer when gathered, so that a stream's many one-record appends are
+ * encoded and written together. Each batch's values are gathered as it gathers them, then copied.
+ */
+export function joinBatches(batches: readonly CheckedBatch[]): CheckedBatch {
+  let count = 0;
+  let valueBytes = 0;
+  let bytes = 0;
+  for (const batch of batches) {
+    count += batch.lengths.length;
+    valueBytes += batch.valueBytes;
+    bytes += batch.bytes;
+  }
+  const lengths = new Uint32Array(count);
+  for (let i = 0, at = 0; i < batches.length; at += batches[i]!.lengths.length, i++) lengths.set(batches[i]!.lengths, at);
+  const gather = (allocate: (bytes: number) => Buffer): GatheredValues => {
+    const packed = allocate(valueBytes);
+    const offsets = new Uint32Array(count);
+    let record = 0;
+    let at = 0;
+    for (const batch of batches) {
+      const values = batch.gather(Buffer.allocUnsafe);
+      for (let i = 0; i < values.lengths.length; i++, record++) {
+        const length = values.lengths[i]!;
+        const from = values.offsets[i]!;
+        packed.set(values.bytes.subarray(from, from + length), at);
+        offsets[record] = at;
+        at += length;
+      }
+    }
+    return { bytes: packed, offsets, lengths };
+  };
+  const { options, limits } = batches[0]!;
+  return { lengths, valueBytes, gather, bytes, options, limits };
+}
+
 /** Throws RecordTooLargeError for a record of `bytes` over `recordBytesMax` (every path that takes records asks this). */
 export function checkRecordBytes(bytes: number, recordBytesMax: number): void {
   if (bytes > recordBytesMax) throw new RecordTooLargeError(`record of ${bytes} bytes exceeds recordBytesMax ${recordBytesMax}`);

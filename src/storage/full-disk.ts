@@ -34,7 +34,7 @@ export class FullDisk {
   private freeSpaceProbe: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly commits: GroupCommit,
+    private readonly commits: Pick<GroupCommit, "resume">,
     private readonly log: FullDiskLog,
   ) {}
 

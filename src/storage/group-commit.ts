@@ -1,7 +1,9 @@
 // Group commit: appends queue their encoded frames here; one writer at a time takes everything
 // queued, writes it with one native call per segment and one fdatasync, and resolves every append
-// the sync covered. Appends that arrive while a sync is in flight share the next one. The bytes
-// queued or in flight are bounded: past the bound, appends wait in arrival order.
+// the sync covered. Appends that arrive while a sync is in flight share the next one, and are held
+// here unframed until it is taken, so that the log frames them together (one encoding and one
+// buffer for a stream's many one-record appends, not one each). The bytes queued, held or in flight
+// are bounded: past the bound, appends wait in arrival order.
 import assert from "node:assert/strict";
 import { open } from "node:fs/promises";
 import { StorageFullError } from "../errors.ts";
@@ -18,15 +20,21 @@ export interface WriteStep {
   readonly syncDirectory: boolean;
 }
 
-interface PendingAppend {
-  readonly firstOffset: number;
-  readonly endOffset: number;
+/** An append held unframed while a write is under way: the log frames it (GroupCommitOptions.frameHeld) when the next write is taken. */
+export interface HeldAppend {
+  /** What it holds of the outstanding budget. */
   readonly bytes: number;
   readonly resolve: (firstOffset: number) => void;
   readonly reject: (error: unknown) => void;
 }
 
-export interface GroupCommitOptions {
+/** An append framed and queued: its records are [firstOffset, endOffset). */
+export interface PendingAppend extends HeldAppend {
+  readonly firstOffset: number;
+  readonly endOffset: number;
+}
+
+export interface GroupCommitOptions<H extends HeldAppend> {
   /** fdatasync every commit (durability "fsync"). */
   readonly syncEachCommit: boolean;
   readonly pendingBytesMax: number;
@@ -38,6 +46,12 @@ export interface GroupCommitOptions {
   readonly onWritten: (frames: Buffer) => void;
   /** Called after each write that was synced, with its duration in seconds: the write and fdatasync, and the hand-offs to the worker thread and back. */
   readonly onSynced?: (seconds: number) => void;
+  /**
+   * Frames the appends held during the last write, in order, and queues each (queue()) before the
+   * next write is taken. One that cannot be framed (its new segment found the disk full) is
+   * rejected with the ones after it, and the error thrown: it fails the commit.
+   */
+  readonly frameHeld: (held: H[]) => void;
 }
 
 /** fsyncs a directory so that files created or removed in it stay so after a crash. */
@@ -54,8 +68,9 @@ export async function syncDirectory(path: string): Promise<void> {
   }
 }
 
-export class GroupCommit {
+export class GroupCommit<H extends HeldAppend = HeldAppend> {
   private steps: WriteStep[] = [];
+  private held: H[] = [];
   private pending: PendingAppend[] = [];
   private running = false;
   private failure: unknown = null;
@@ -63,7 +78,12 @@ export class GroupCommit {
   private readonly spaceWaiters: Array<{ bytes: number; grant: () => void }> = [];
   private drainWaiters: Array<() => void> = [];
 
-  constructor(private readonly options: GroupCommitOptions) {}
+  constructor(private readonly options: GroupCommitOptions<H>) {}
+
+  /** Whether a write is under way: an append made now is held (hold()) to be framed when it ends. */
+  get writing(): boolean {
+    return this.running;
+  }
 
   /**
    * Takes `bytes` of the outstanding budget. Returns undefined when granted at once, else a promise
@@ -92,19 +112,30 @@ export class GroupCommit {
 
   /** Queues steps whose records are [firstOffset, endOffset); resolves with firstOffset once they are committed. */
   submit(steps: readonly WriteStep[], firstOffset: number, endOffset: number, bytes: number): Promise<number> {
+    return new Promise((resolve, reject) => this.queue(steps, { firstOffset, endOffset, bytes, resolve, reject }));
+  }
+
+  /** submit() for an append with its own resolve and reject (one held, being framed). */
+  queue(steps: readonly WriteStep[], append: PendingAppend): void {
     if (this.failure !== null) {
-      this.release(bytes);
-      return Promise.reject(this.failure);
+      this.release(append.bytes);
+      append.reject(this.failure);
+      return;
     }
-    const committed = new Promise<number>((resolve, reject) => this.pending.push({ firstOffset, endOffset, bytes, resolve, reject }));
-    this.steps.push(...steps);
+    this.pending.push(append);
+    for (const step of steps) this.steps.push(step);
     if (!this.running) void this.run();
-    return committed;
+  }
+
+  /** Holds an append made while a write is under way (writing), to be framed when that write ends. */
+  hold(append: H): void {
+    assert.ok(this.running, "appends are held only while a write is under way");
+    this.held.push(append);
   }
 
   /** Takes appends again after a failure, once the caller has put the segments back as they were before it. */
   resume(): void {
-    assert.ok(!this.running && this.steps.length === 0 && this.pending.length === 0, "resume only once the failed commit is over");
+    assert.ok(!this.running && this.steps.length === 0 && this.pending.length === 0 && this.held.length === 0, "resume only once the failed commit is over");
     this.failure = null;
   }
 
@@ -117,7 +148,9 @@ export class GroupCommit {
   private async run(): Promise<void> {
     this.running = true;
     try {
-      while (this.steps.length > 0 && this.failure === null) {
+      for (;;) {
+        if (this.held.length > 0) this.options.frameHeld(this.held.splice(0));
+        if (this.steps.length === 0 || this.failure !== null) break;
         // One step (an idle log's commit of one append) needs no merging.
         const steps = this.steps.length === 1 ? this.steps.splice(0) : mergeSteps(this.steps.splice(0));
         const covered = this.pending.length;
@@ -161,7 +194,7 @@ export class GroupCommit {
   private fail(error: unknown): void {
     this.failure = error;
     this.steps = [];
-    for (const append of this.pending.splice(0)) {
+    for (const append of [...this.pending.splice(0), ...this.held.splice(0)]) {
       this.release(append.bytes);
       append.reject(error);
     }

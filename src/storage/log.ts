@@ -21,13 +21,13 @@ import { BufferPool } from "../buffer-pool.ts";
 import { BatchTooLargeError, InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageFullError, StorageIoError } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { AppendAdmission } from "./append-admission.ts";
-import { checkBatch, measureGathered, measureValues, type CheckedBatch, type MeasuredBatch } from "./append-batch.ts";
+import { checkBatch, joinBatches, measureGathered, measureValues, type CheckedBatch, type MeasuredBatch } from "./append-batch.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
 import { DamageRepair } from "./damage-repair.ts";
 import { decodeFrames, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
 import { FullDisk } from "./full-disk.ts";
 import type { GatheredValues } from "./gathered-values.ts";
-import { GroupCommit, syncDirectory, type WriteStep } from "./group-commit.ts";
+import { GroupCommit, syncDirectory, type HeldAppend, type WriteStep } from "./group-commit.ts";
 import { IntervalSync } from "./interval-sync.ts";
 import { LogHousekeeping, type HousekeptLog } from "./log-housekeeping.ts";
 import { openSegments, type RecoveryReport } from "./log-opening.ts";
@@ -67,13 +67,29 @@ export interface LogEvents {
   writable: [writable: boolean];
 }
 
+/** An append's batches, held unframed while a write is under way, or being framed. */
+interface HeldBatches extends HeldAppend {
+  readonly batches: readonly CheckedBatch[];
+}
+
+/**
+ * Whether `append` can be framed in one batch with `head`: both one batch, of the same term and type,
+ * and the same creation time given (or none: the run gets one when it is framed).
+ */
+function joinable(head: HeldBatches, append: HeldBatches): boolean {
+  if (append.batches.length !== 1 || head.batches.length !== 1) return false;
+  const a = head.batches[0]!.options;
+  const b = append.batches[0]!.options;
+  return a.timestampMs === b.timestampMs && a.term === b.term && a.type === b.type;
+}
+
 export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private visibleEnd: number;
   private lastTimestampMs = 0;
   private state: "open" | "closing" | "closed" = "open";
   private closing: Promise<void> | null = null;
   private failure: unknown = null;
-  private readonly commits: GroupCommit;
+  private readonly commits: GroupCommit<HeldBatches>;
   /**
    * Memory for encoded frames, given back once their write is done (the worker no longer reads
    * them), and for values packed into one buffer before they are framed, given back once they are.
@@ -106,6 +122,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       onWritten: (frames) => this.buffers.give(frames),
       ...(metrics === undefined ? {} : { onSynced: (seconds: number) => metrics.synced(seconds) }),
       onFailed: (error) => this.writeFailed(error),
+      frameHeld: (held) => this.frameHeld(held),
     });
     if (config.durability === "interval") {
       this.intervalSync = new IntervalSync(config.syncIntervalMs, {
@@ -246,12 +263,64 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     return this.admission.admit(bytes, () => this.enqueue(batches, bytes));
   }
 
+  /**
+   * Frames and queues the batches now, or, while a write is under way, holds them to be framed with
+   * the other appends held meanwhile when it ends (frameHeld). Throws what framing now throws.
+   */
   private enqueue(batches: readonly CheckedBatch[], bytes: number): Promise<number> {
+    if (this.commits.writing) return new Promise((resolve, reject) => this.commits.hold({ batches, bytes, resolve, reject }));
+    let append!: HeldBatches;
+    const committed = new Promise<number>((resolve, reject) => (append = { batches, bytes, resolve, reject }));
+    this.frameRun([append]);
+    return committed;
+  }
+
+  /**
+   * Frames the appends held during a write, in order: each run of one-batch appends with the same
+   * options as one batch (one encoding, one buffer of frames), each other append alone. An append
+   * that cannot be framed (its new segment found the disk full) is refused with everything after it.
+   */
+  private frameHeld(held: HeldBatches[]): void {
+    let start = 0;
+    try {
+      while (start < held.length) {
+        let end = start + 1;
+        while (end < held.length && joinable(held[start]!, held[end]!)) end++;
+        this.frameRun(held.slice(start, end));
+        start = end;
+      }
+    } catch (error) {
+      for (const append of held.slice(start)) {
+        this.commits.release(append.bytes);
+        append.reject(error);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Frames `run` at the next offsets (as one batch if it holds several appends), with one creation
+   * time, and queues each of its appends, with its own offsets, for the next commit.
+   */
+  private frameRun(run: readonly HeldBatches[]): void {
     const firstOffset = this.fitting.reservedEnd;
-    const timestampMs = this.nextTimestamp(batches[0]!.options.timestampMs);
+    const first = run[0]!.batches;
+    const timestampMs = this.nextTimestamp(first[0]!.options.timestampMs);
     const steps: WriteStep[] = [];
-    for (const batch of batches) this.frame(batch, timestampMs, steps);
-    return this.commits.submit(steps, firstOffset, this.fitting.reservedEnd, bytes);
+    if (run.length === 1) {
+      for (const batch of first) this.frame(batch, timestampMs, steps);
+    } else {
+      this.frame(joinBatches(run.map((append) => append.batches[0]!)), timestampMs, steps);
+    }
+    let at = firstOffset;
+    for (let i = 0; i < run.length; i++) {
+      const { batches, bytes, resolve, reject } = run[i]!;
+      let count = 0;
+      for (const batch of batches) count += batch.lengths.length;
+      this.commits.queue(i === 0 ? steps : [], { firstOffset: at, endOffset: at + count, bytes, resolve, reject });
+      at += count;
+    }
+    assert.equal(at, this.fitting.reservedEnd, "the run's appends cover what was framed");
   }
 
   /** Frames `batch` at the next offsets, into the segments with room, adding the writes to `steps`. */
