@@ -1,7 +1,8 @@
 // Timeouts on every connection type and what a client is told (issue 9, finding 7): an HTTP/2
 // connection past the preface without a call is closed with GOAWAY after the idle timeout while one
 // with a tail stream stays; a partial HTTP/1.1 request line is cut off after the headers timeout, and
-// a request whose body stalls after the request timeout, while a following stream outlives it; a
+// a request whose body stalls after the request timeout, while a following stream outlives it, and
+// so is an HTTP/2 call's one request (a client stream's requests are not); a
 // grpc-timeout beyond what a Node timer holds (2^31-1 ms) is no deadline rather than an instant one;
 // DATA_LOSS answers name the damaged file, not where the server keeps it.
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -13,7 +14,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { test } from "node:test";
 import { InvalidConfigError } from "../src/errors.ts";
-import { ConsumeRequestSchema } from "../src/gen/log/v1/log_pb.ts";
+import { ConsumeRequestSchema, ProduceRequestSchema } from "../src/gen/log/v1/log_pb.ts";
 import { resolveServerConfig } from "../src/server/config.ts";
 import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
@@ -110,6 +111,55 @@ test("an HTTP/1.1 request whose body stalls is answered 408 and closed after the
   cleanup(t, () => client.close());
   await client.unary("produce", { record: { value: Buffer.from("for the follower") } });
   await waitUntil("the follower to get the record", () => following.answer().includes(Buffer.from("for the follower").toString("base64")), FIRED_WITHIN_MS);
+});
+
+test("an HTTP/2 call whose request stalls part way is ended after the request timeout (gRPC: DEADLINE_EXCEEDED; Connect: the stream is reset), freeing its stream; a ProduceStream that sends slowly is not", async (t) => {
+  const server = await startLogServer(t, { limits: { requestHeadersTimeoutMs: SHORT_TIMEOUT_MS, requestTimeoutMs: 2 * SHORT_TIMEOUT_MS } });
+  const session = http2.connect(`http://127.0.0.1:${server.address.port}`);
+  cleanup(t, () => session.destroy());
+  session.on("error", () => undefined);
+  const open = (path: string, contentType: string, firstBytes: Buffer) => {
+    const stream = session.request({ ":method": "POST", ":path": path, "content-type": contentType, te: "trailers" });
+    stream.on("error", () => undefined);
+    const seen = { status: undefined as string | undefined, message: "", data: Buffer.alloc(0), closed: false };
+    const status = (headers: http2.IncomingHttpHeaders): void => {
+      if (headers["grpc-status"] === undefined) return;
+      seen.status = String(headers["grpc-status"]);
+      seen.message = decodeURIComponent(String(headers["grpc-message"] ?? ""));
+    };
+    stream.on("response", status);
+    stream.on("trailers", status);
+    stream.on("data", (chunk: Buffer) => (seen.data = Buffer.concat([seen.data, chunk])));
+    stream.once("close", () => (seen.closed = true));
+    stream.write(firstBytes);
+    return { stream, seen };
+  };
+  const produce = (value: string): Buffer => frame(toBinary(ProduceRequestSchema, create(ProduceRequestSchema, { record: { value: Buffer.from(value) } })));
+  // Before, each held its stream for good: one of streamsPerConnectionMax, and of the node's streamsMax.
+  const grpcStalled = open("/log.v1.Log/Produce", "application/grpc", produce("never whole").subarray(0, 8));
+  const connectStalled = open("/log.v1.Log/Produce", "application/json", Buffer.from('{"rec'));
+  const slow = open("/log.v1.Log/ProduceStream", "application/grpc", produce("first"));
+  await waitUntil("the three calls to be served", () => server.streamsOpen === 3);
+
+  await waitUntil("the stalled gRPC call to end", () => grpcStalled.seen.closed, FIRED_WITHIN_MS);
+  assert.equal(grpcStalled.seen.status, String(grpc.status.DEADLINE_EXCEEDED));
+  assert.match(grpcStalled.seen.message, /did not arrive whole within 600 ms \(limits\.requestTimeoutMs\)/);
+  await waitUntil("the stalled Connect call to be reset", () => connectStalled.seen.closed, FIRED_WITHIN_MS);
+  assert.equal(connectStalled.stream.rstCode, http2.constants.NGHTTP2_CANCEL);
+  assert.equal(server.streamsOpen, 1, "their streams are free");
+
+  // The stream sends its second record after the timeout: both are acknowledged.
+  assert.equal(slow.seen.closed, false, "a client stream is not cut off");
+  slow.stream.end(produce("second"));
+  await waitUntil("the slow stream to end", () => slow.seen.closed, FIRED_WITHIN_MS);
+  assert.equal(slow.seen.status, "0", slow.seen.message);
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  assert.deepEqual(
+    await Promise.all([0n, 1n].map(async (offset) => Buffer.from((await client.unary("consume", { offset })).record.value).toString())),
+    ["first", "second"],
+    "only the slow stream's records were appended",
+  );
 });
 
 test("a grpc-timeout beyond 2^31-1 ms does not end the call at once", async (t) => {

@@ -24,6 +24,7 @@ import type { CallContext } from "./call-context.ts";
 import { certificatePrincipalOf } from "./connection-identity.ts";
 import { MessageReader, RequestQueue } from "./grpc-messages.ts";
 import type { Logger } from "./logger.ts";
+import type { ArrivingRequest, RequestDeadlines } from "./request-deadlines.ts";
 import { isUnexpected, toConnectError } from "./status.ts";
 
 const HEADER_BYTES = 5;
@@ -67,6 +68,8 @@ export interface GrpcHandlerOptions {
   readonly clusterId: () => string | undefined;
   /** Counts and times every call of a known method, and counts refusals. */
   readonly metrics?: NodeMetrics;
+  /** Ends a call whose one request has not arrived whole in time (limits.requestTimeoutMs). */
+  readonly requestDeadlines: RequestDeadlines;
 }
 
 /** The calls in progress on one HTTP/2 connection, which share its answer budget. */
@@ -156,6 +159,12 @@ export class GrpcHandler {
         tooLarge: oversizedMessageError(method),
       });
     }
+  }
+
+  /** Whether a call to `path` sends one request (unary or server-streaming), or is unknown: its request is held to the request timeout. */
+  sendsOneRequest(path: string | undefined): boolean {
+    const kind = this.routes.get(path ?? "")?.method.methodKind;
+    return kind !== "client_streaming" && kind !== "bidi_streaming";
   }
 
   /** Calls in progress. */
@@ -288,7 +297,7 @@ function sendOkTrailers(this: ServerHttp2Stream): void {
  * a handler asks for it (a unary Produce never does): the call's own waits are told of an abort
  * directly, which costs a unary call no AbortController, no AbortSignal and no listeners on them.
  */
-class GrpcCall implements CallContext {
+class GrpcCall implements CallContext, ArrivingRequest {
   private controller: AbortController | undefined;
   /** Why the call was aborted, once it is. */
   private abortReason: ConnectError | undefined;
@@ -304,7 +313,7 @@ class GrpcCall implements CallContext {
   /** Answer bytes written since the call last let the event loop turn. */
   private bytesThisTurn = 0;
   private finished = false;
-  private readonly startedMs = performance.now();
+  readonly startedMs = performance.now();
   /** When the call's deadline passes (performance.now() time), if it has one. */
   private readonly deadlineMs: number | undefined;
 
@@ -368,6 +377,10 @@ class GrpcCall implements CallContext {
     this.wakeWriter?.();
   }
 
+  requestTimedOut(timeoutMs: number): void {
+    this.abort(new ConnectError(`the request did not arrive whole within ${timeoutMs} ms (limits.requestTimeoutMs)`, Code.DeadlineExceeded));
+  }
+
   private throwIfAborted(): void {
     if (this.abortReason !== undefined) throw this.abortReason;
   }
@@ -393,6 +406,7 @@ class GrpcCall implements CallContext {
       if (isUnexpected(failure)) this.options.logger.error("call failed", { method: this.route.method.name, error: failure.cause ?? failure });
     } finally {
       clearTimeout(this.timer);
+      this.options.requestDeadlines.arrived(this);
       this.finish(failure, answer);
       this.route.metrics?.ended(failure?.code, (performance.now() - this.startedMs) / 1000);
       this.calls.delete(this);
@@ -405,6 +419,7 @@ class GrpcCall implements CallContext {
     return new Promise((resolve, reject) => {
       const messages: Uint8Array[] = [];
       this.failRequests = reject;
+      this.options.requestDeadlines.watch(this);
       this.stream.on("data", (chunk: Buffer) => {
         try {
           this.reader.push(chunk, (message) => messages.push(message));
@@ -415,6 +430,7 @@ class GrpcCall implements CallContext {
       });
       this.stream.once("end", () => {
         this.failRequests = undefined;
+        this.options.requestDeadlines.arrived(this);
         try {
           this.reader.end();
           if (messages.length !== 1) throw new ConnectError(`expected one request message, got ${messages.length}`, Code.InvalidArgument);

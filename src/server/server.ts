@@ -36,6 +36,7 @@ import { isLoopbackHost, resolveServerConfig, type ServerConfig, type ServerConf
 import { certificatePrincipalOf } from "./connection-identity.ts";
 import { ConnectionGuard } from "./connection-guard.ts";
 import { GrpcHandler, isBinaryGrpc, sendTrailersOnly } from "./grpc-handler.ts";
+import { RequestDeadlines, type ArrivingRequest } from "./request-deadlines.ts";
 import { createHealthService, HealthState, ServingStatus } from "./health-service.ts";
 import { registerConsole } from "./console-files.ts";
 import { HttpRoutes } from "./http-routes.ts";
@@ -86,6 +87,7 @@ export class LoghouseServer {
     private readonly logger: Logger,
     private readonly health: HealthState,
     private readonly grpc: GrpcHandler,
+    private readonly requestDeadlines: RequestDeadlines,
     private readonly shutdown: AbortController,
     private readonly tcp: net.Server,
     private readonly http1: http.Server,
@@ -153,7 +155,9 @@ export class LoghouseServer {
       clusterId: () => options.cluster?.clusterId,
     });
     const healthService = createHealthService(health);
+    const requestDeadlines = new RequestDeadlines(limits.requestTimeoutMs);
     const grpc = new GrpcHandler({
+      requestDeadlines,
       messageBytesMax: limits.messageBytesMax,
       streamBytesInFlightMax: limits.streamBytesInFlightMax,
       connectionBytesInFlightMax: limits.connectionBytesInFlightMax,
@@ -208,7 +212,7 @@ export class LoghouseServer {
     http1.emit("listening");
     const tcp = net.createServer({ noDelay: true });
     tcp.maxConnections = limits.connectionsMax;
-    server = new LoghouseServer(config, log, closeLog, logger, health, grpc, shutdown, tcp, http1, security, metrics, options.cluster);
+    server = new LoghouseServer(config, log, closeLog, logger, health, grpc, requestDeadlines, shutdown, tcp, http1, security, metrics, options.cluster);
     metrics.observeServer({ connections: () => server!.sockets.size, streams: () => server!.streams });
     // Past connectionsMax, Node closes a new connection at once (and says so only by this event).
     tcp.on("drop", () => metrics.rejected("connection_limit"));
@@ -337,6 +341,7 @@ export class LoghouseServer {
       guard.track(stream, this.grpc.handle(stream, headers));
     } else {
       guard.track(stream, new Promise((resolve) => stream.once("close", resolve)));
+      if (!stream.endAfterHeaders && this.grpc.sendsOneRequest(headers[":path"])) this.watchRequest(stream);
       const request = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
       const response = new http2.Http2ServerResponse(stream);
       // connect-node waits for "drain" or "error" after a write the stream did not take at once; a
@@ -356,6 +361,18 @@ export class LoghouseServer {
       });
       connect(request, response);
     }
+  }
+
+  /**
+   * Resets a stream served by the router (Connect, gRPC-Web) whose one request has not arrived whole
+   * within the request timeout, as the gRPC handler ends its own calls. Before, such a stream was held for good.
+   */
+  private watchRequest(stream: http2.ServerHttp2Stream): void {
+    const arriving: ArrivingRequest = { startedMs: performance.now(), requestTimedOut: () => stream.close(http2.constants.NGHTTP2_CANCEL) };
+    const arrived = (): void => this.requestDeadlines.arrived(arriving);
+    this.requestDeadlines.watch(arriving);
+    stream.once("end", arrived);
+    stream.once("close", arrived);
   }
 
   /** The node's own storage log when it runs alone; undefined when it serves a cluster member. */
@@ -418,6 +435,7 @@ export class LoghouseServer {
     this.logger.info("shutting down", { calls: this.grpc.size, connections: this.sockets.size });
     this.health.set(ServingStatus.NOT_SERVING);
     this.security.close();
+    this.requestDeadlines.stop();
     const stopped = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     const reason = shuttingDown();
     this.shutdown.abort(reason);
