@@ -61,6 +61,16 @@
 //     response-header and trailer objects, two promises of bookkeeping (the call's end and the
 //     append's first offset), a Timeout per call for the connection's idle timer (now refreshed),
 //     and a nextTick closure (a unary answer goes out with the end of the stream).
+//   - ProduceStream (one record per message; a CPU profile of a warm node, 13 µs busy per message):
+//     the log framed each message's record on its own, as it came: a native encode call, a buffer
+//     of frames, a write step and the addon's walk of one more buffer per record, ≈ 3.5 µs of the
+//     main thread's per message besides the collector's share. Appends made while a commit is
+//     being written are now held unframed and framed together when it ends (src/storage/
+//     group-commit.ts): storage alone, a window of 1,000 one-record appends went from 4.3 to 2.9 µs
+//     of CPU per append (220k to 320k appends/s), and the warm node's ProduceStream from 17.4 to
+//     13.9 µs per message (the fresh node's 19.4 to 17.3), 1.33× the storage-less rate. Unary
+//     calls at c=64 share the same path (90 to 86-91 µs per call, within noise); at c=1 nothing is
+//     held (no write is under way when a call comes), so a lone call is framed at once as before.
 //   - What is left is mostly Node's HTTP/2 per stream and per event-loop turn, which the storage-less
 //     grpc-js server pays too (it spends more CPU per call than the node), and the worker's fdatasync.
 //   - The durable floor (the storage-less server plus a group-committed O_DSYNC write on the thread

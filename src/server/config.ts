@@ -38,9 +38,11 @@ export interface ServerLimits {
   /** Longest an HTTP/1.1 request may take to send its request line and headers. */
   readonly requestHeadersTimeoutMs: number;
   /**
-   * Longest an HTTP/1.1 request may take to arrive whole, body included (408 after it): a client
-   * that stalls part way through its body does not hold its connection for good. Answers take as
-   * long as they take (a following stream, a long poll).
+   * Longest an HTTP/1.1 request may take to arrive whole, body included (408 after it), and the one
+   * request of an HTTP/2 call that is not client-streaming (gRPC: DEADLINE_EXCEEDED; Connect and
+   * gRPC-Web: the stream is reset): a client that stalls part way through its body does not hold
+   * its connection or stream for good. Answers take as long as they take (a following stream, a
+   * long poll), and so do a client stream's requests.
    */
   readonly requestTimeoutMs: number;
   /**
