@@ -4,11 +4,14 @@
 // with no catalogue code, CLUSTER_UNAVAILABLE) it is only under at-least-once, or exactly-once (the
 // default), whose every attempt carries the same producer id and sequence; reads are retried on
 // any UNAVAILABLE; nothing is retried past the deadline; an exactly-once produce whose outcome is
-// unknown is retried through a spell with no member reachable until its member is back.
+// unknown is retried through a spell with no member reachable until its member is back. And close()
+// ends what is under way at once: a call waiting between attempts, and a one-node client's admin call
+// gone on to the leader.
 import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { test, type TestContext } from "node:test";
+import { LoghouseClient } from "../src/client/client.ts";
 import { ClusterClient, type ClusterClientOptions } from "../src/client/cluster-client.ts";
 import { MembersUnreachableError } from "../src/client/cluster-view.ts";
 import { retryable } from "../src/client/retry-policy.ts";
@@ -37,6 +40,33 @@ test("close() ends a call waiting between attempts at once, with LogClosedError"
   await assert.rejects(producing, (error: unknown) => error instanceof LogClosedError && /client is closed/.test(error.message));
   assert.ok(performance.now() - closedAt < 1_000, `it ended ${Math.round(performance.now() - closedAt)} ms after close()`);
   assert.equal(calls(), 1, "nothing more was sent");
+});
+
+test("close() ends a one-node client's admin call gone on to the leader at once, with LogClosedError", async (t) => {
+  // The leader GetServers names accepts connections and never answers: the call there waits.
+  const accepted: Socket[] = [];
+  const silent = createServer((socket) => accepted.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  cleanup(t, () => {
+    for (const socket of accepted) socket.destroy();
+    return new Promise((resolve) => silent.close(resolve));
+  });
+  const leaderAddress = `127.0.0.1:${(silent.address() as { port: number }).port}`;
+  const follower = await scriptedNode(t, [failure(grpc.status.UNAVAILABLE, "NOT_LEADER")], {
+    members: (self) => [
+      { id: "1", rpcAddr: self, isLeader: false },
+      { id: "2", rpcAddr: leaderAddress, isLeader: true },
+    ],
+  });
+  const client = new LoghouseClient(follower.address, { callTimeoutMs: 30_000 });
+  cleanup(t, () => client.close());
+  const removing = client.removeMember("n-3");
+  await waitUntil("the call to go on to the leader", () => accepted.length > 0);
+  const closedAt = performance.now();
+  client.close();
+  // Before: the client made to reach the leader was not closed, and the call waited out its 30 s.
+  await assert.rejects(removing, (error: unknown) => error instanceof LogClosedError && /client is closed/.test(error.message));
+  assert.ok(performance.now() - closedAt < 1_000, `it ended ${Math.round(performance.now() - closedAt)} ms after close()`);
 });
 
 test("a produce refused before appending is sent again", async (t) => {

@@ -14,7 +14,7 @@ import type {
 } from "../gen/log/v1/log_pb.ts";
 import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions } from "./consume-loop.ts";
 import { nodeAddress } from "./address-list.ts";
-import { checkChannelOptions, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
+import { checkChannelOptions, clientClosed, NodeChannel, type ChannelOptions, type ServiceName } from "./node-channel.ts";
 import { integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { fetchRequest, readBounds, u64Argument } from "./read-requests.ts";
@@ -35,6 +35,8 @@ const ADMIN_REDIRECTS_MAX = 3;
 export class LoghouseClient {
   private readonly channel: NodeChannel;
   private readonly callTimeoutMs: number | undefined;
+  /** Clients made to reach the leader for admin calls under way (atLeader), closed with this one. */
+  private readonly redirects = new Set<LoghouseClient>();
 
   /** `address` is host:port of any node (e.g. "127.0.0.1:8400"). */
   constructor(
@@ -146,22 +148,35 @@ export class LoghouseClient {
           if (!(error instanceof NotLeaderError) || redirect >= ADMIN_REDIRECTS_MAX) throw error;
           const leader = (await client.servers()).find((server) => server.isLeader);
           if (leader === undefined) throw new ClusterUnavailableError("the cluster has no leader now; try again", { cause: error });
-          if (client !== this) client.close();
+          this.closeRedirect(client);
+          // Closed meanwhile: no client is made that close() would not reach.
+          if (this.channel.isClosed) throw clientClosed();
           client = new LoghouseClient(leader.rpcAddr, this.options);
+          this.redirects.add(client);
         }
       }
     } finally {
-      if (client !== this) client.close();
+      this.closeRedirect(client);
     }
+  }
+
+  /** Closes `client` if atLeader made it. */
+  private closeRedirect(client: LoghouseClient): void {
+    if (client === this) return;
+    client.close();
+    this.redirects.delete(client);
   }
 
   /**
    * Cancels the calls under way (each rejects with LogClosedError: a produce among them may or may
    * not have been appended; close a producer first to have its records answered) and closes the
-   * connection. Every call after it rejects with LogClosedError.
+   * connection, and those made to reach the leader for an admin call. Every call after it rejects
+   * with LogClosedError.
    */
   close(): void {
     this.channel.close();
+    for (const client of this.redirects) client.close();
+    this.redirects.clear();
   }
 
   private unary<T>(service: ServiceName, method: string, request: object, signal?: AbortSignal): Promise<T> {

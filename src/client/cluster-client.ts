@@ -81,8 +81,7 @@ interface ProducerName {
 
 export class ClusterClient implements RecordSource {
   private readonly channels = new Map<string, NodeChannel>();
-  private closed = false;
-  /** Aborted by close(): ends a wait between attempts at once. */
+  /** Aborted by close(): ends a wait between attempts at once, and tells the calls after it that the client is closed. */
   private readonly closing = new AbortController();
   private readonly view: ClusterView;
   private readonly backoff: Backoff;
@@ -260,7 +259,7 @@ export class ClusterClient implements RecordSource {
         throw new RpcError(`${address} ended a following stream`, RpcCode.unavailable);
       } catch (error) {
         if (stopped()) return;
-        if (this.closed) throw clientClosed();
+        if (this.closing.signal.aborted) throw clientClosed();
         // A node of another cluster refusing the opened stream is passed over as a failed member is.
         if (!transient(error) && !(openedAt !== undefined && error instanceof ClusterMismatchError)) throw error;
         if (address !== undefined) this.view.failed(address, error instanceof ConnectTimeoutError);
@@ -280,7 +279,6 @@ export class ClusterClient implements RecordSource {
 
   /** Cancels the calls under way (each rejects with LogClosedError, as any call made after) and closes every connection. */
   close(): void {
-    this.closed = true;
     this.closing.abort(clientClosed());
     for (const channel of this.channels.values()) channel.close();
     this.channels.clear();
@@ -316,7 +314,7 @@ export class ClusterClient implements RecordSource {
         return await run(channel, deadline);
       } catch (error) {
         if (signal?.aborted === true) throw signal.reason;
-        if (this.closed) throw clientClosed();
+        if (this.closing.signal.aborted) throw clientClosed();
         if (sent && error instanceof ClusterMismatchError) {
           // A node of another cluster at a member's address refused the call before doing anything:
           // the cluster is asked again, which passes that node over (the view's own verdict is final).
@@ -345,7 +343,7 @@ export class ClusterClient implements RecordSource {
     try {
       await delay(waitMs, undefined, { signal: signal === undefined ? this.closing.signal : AbortSignal.any([signal, this.closing.signal]) });
     } catch (aborted) {
-      if (this.closed) throw clientClosed();
+      if (this.closing.signal.aborted) throw clientClosed();
       throw aborted;
     }
   }
@@ -373,7 +371,7 @@ export class ClusterClient implements RecordSource {
   }
 
   private channel(address: string): NodeChannel {
-    if (this.closed) throw clientClosed();
+    if (this.closing.signal.aborted) throw clientClosed();
     let channel = this.channels.get(address);
     if (channel === undefined) {
       channel = new NodeChannel(address, this.channelOptions);

@@ -117,6 +117,11 @@ export class NodeChannel {
    */
   private readonly requestBuffers = new BufferPool();
 
+  /** Whether close() was called: every call fails with LogClosedError from then on. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** `address` is host:port of one node (e.g. "127.0.0.1:8400"). */
   constructor(
     readonly address: string,

@@ -1,11 +1,13 @@
 // A scripted log.v1.Log served by grpc-js over a real socket, for the routing client's failures that
 // a real node cannot make on demand: each produce (one record or a batch) and read is answered with
 // the next scripted answer, GetServers with the members the test names, and a following stream with
-// the record at the offset asked for (then it stays open). Counts the produce and read calls.
+// the record at the offset asked for (then it stays open), and the admin service's RemoveMember by the
+// script too. Counts the produce, read and admin calls.
 import * as grpc from "@grpc/grpc-js";
 import type { TestContext } from "node:test";
 import { grpcServiceDefinition } from "../../src/client/grpc-definition.ts";
 import { Log } from "../../src/gen/log/v1/log_pb.ts";
+import { Admin } from "../../src/gen/loghouse/admin/v1/admin_pb.ts";
 import { CLUSTER_ID_HEADER } from "../../src/wire/cluster-id.ts";
 import { cleanup } from "./cleanup.ts";
 
@@ -33,7 +35,7 @@ export interface ScriptedNodeOptions {
 
 export interface ScriptedNode {
   readonly address: string;
-  /** Produce and read calls answered (or vanished on) so far. */
+  /** Produce, read and admin calls answered (or vanished on) so far. */
   calls(): number;
   /** The produce and produceBatch requests received, in order. */
   readonly produced: object[];
@@ -83,6 +85,9 @@ export async function scriptedNode(t: TestContext, answers: Answer[], options: S
     consumeBatchStream: (call: grpc.ServerWritableStream<{ offset: bigint }, object>) => {
       call.write({ records: [{ value: Buffer.from("seven"), offset: call.request.offset }], nextOffset: call.request.offset + 1n });
     },
+  });
+  server.addService(grpcServiceDefinition(Admin, false), {
+    removeMember: (_call: unknown, callback: grpc.sendUnaryData<object>) => next({}, callback),
   });
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (error, at) => (error ? reject(error) : resolve(at))),
