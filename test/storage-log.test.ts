@@ -1,7 +1,7 @@
 // The storage log through its public API: appends, reads, rotation, reopen, time lookup,
 // truncation, retention, limits and typed errors.
 import assert from "node:assert/strict";
-import { readFile, truncate } from "node:fs/promises";
+import { mkdir, readFile, rm, truncate } from "node:fs/promises";
 import { describe, test } from "node:test";
 import {
   BatchTooLargeError,
@@ -13,6 +13,7 @@ import {
   OffsetOutOfRangeError,
   RecordTooLargeError,
   RpcCode,
+  StorageIoError,
 } from "../src/errors.ts";
 import { decodeFrames, type LogRecord } from "../src/storage/frame.ts";
 import { COMPACT_HEADER_BYTES, FULL_HEADER_BYTES, Log, type LogConfig } from "../src/storage/index.ts";
@@ -492,6 +493,34 @@ describe("errors and limits", () => {
     assert.throws(() => log.readRange(2n ** 64n - 1n), OffsetOutOfRangeError);
     assert.throws(() => log.read(-1), OffsetOutOfRangeError);
     assert.throws(() => log.read(1.5), InvalidArgumentError);
+  });
+
+  test("a batch whose new segment cannot be created is refused whole, reserving nothing: the next takes its offsets and the log stays writable, alone or held behind a write", async (t) => {
+    const dir = await tempDir(t);
+    const log = await Log.open(dir, { ...small, indexEntriesMax: 4 });
+    cleanup(t, () => log.close());
+    await log.append(values(0, 3));
+    // The next segment starts at offset 4 and its store cannot be created: its name is a directory's.
+    await mkdir(segmentFile(dir, 4, ".store"));
+    // Alone: the batch would put its first record at offset 3, in the segment with room, and the rest past it.
+    await assert.rejects(log.append(values(3, 3)), (error: unknown) => error instanceof StorageIoError && /EISDIR|directory/i.test(error.message));
+    // Held behind a write: each append or run that needs the new segment is refused by itself.
+    const writing = log.append(values(3, 1));
+    const held = [log.append(values(4, 1)), log.append(values(4, 2), { term: 2 }), log.append(values(5, 1))];
+    assert.equal(await writing, 3);
+    for (const outcome of await Promise.allSettled(held)) assert.ok(outcome.status === "rejected" && outcome.reason instanceof StorageIoError, "refused");
+    assert.equal(log.nextOffset, 4);
+    assert.equal(log.segmentCount, 1, "no segment was left half made");
+
+    // Once the segment can be created, appends go on at offset 4, with no gap left by the refused ones.
+    await rm(segmentFile(dir, 4, ".store"), { recursive: true });
+    assert.equal(await log.append(values(4, 3)), 4);
+    assertHolds(log, 0, 7);
+    await log.close();
+    const reopened = await Log.open(dir, { ...small, indexEntriesMax: 4 });
+    cleanup(t, () => reopened.close());
+    assert.equal(reopened.nextOffset, 7);
+    assertHolds(reopened, 0, 7);
   });
 
   test("oversized records and batches are refused with typed errors and nothing is written", async (t) => {

@@ -51,7 +51,7 @@ export class AppendAdmission {
         return enqueue();
       } catch (error) {
         this.commits.release(bytes);
-        // Creating a segment for the batch found the disk full: what it reserved is forgotten by the cut.
+        // Creating a segment for the batch found the disk full (the batch reserved nothing): appends stop.
         if (error instanceof StorageFullError) this.gate.writeFailed(error);
         return Promise.reject(error);
       }

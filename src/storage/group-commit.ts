@@ -48,8 +48,8 @@ export interface GroupCommitOptions<H extends HeldAppend> {
   readonly onSynced?: (seconds: number) => void;
   /**
    * Frames the appends held during the last write, in order, and queues each (queue()) before the
-   * next write is taken. One that cannot be framed (its new segment found the disk full) is
-   * rejected with the ones after it, and the error thrown: it fails the commit.
+   * next write is taken; one that cannot be framed it refuses itself (releasing its bytes). It
+   * throws nothing: what it throws fails the commit.
    */
   readonly frameHeld: (held: H[]) => void;
 }

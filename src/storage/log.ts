@@ -73,14 +73,24 @@ interface HeldBatches extends HeldAppend {
 }
 
 /**
- * Whether `append` can be framed in one batch with `head`: both one batch, of the same term and type,
- * and the same creation time given (or none: the run gets one when it is framed).
+ * The appends framed as one batch are small ones (one record of a unary Produce or a stream message,
+ * say, whose framing costs more than its bytes), up to a run of JOINED_RUN_BYTES_MAX: a larger batch
+ * is framed from where it lies, without the copy into one buffer that joining takes.
  */
-function joinable(head: HeldBatches, append: HeldBatches): boolean {
+const JOINED_APPEND_BYTES_MAX = 4096;
+const JOINED_RUN_BYTES_MAX = 1 << 20;
+
+/**
+ * Whether `append` can be framed in one batch with `head` and the others of a run of `runBytes`:
+ * both one small batch, of the same term and type, with the same creation time given (or none: the
+ * run gets one when it is framed).
+ */
+function joinable(head: HeldBatches, append: HeldBatches, runBytes: number): boolean {
   if (append.batches.length !== 1 || head.batches.length !== 1) return false;
-  const a = head.batches[0]!.options;
-  const b = append.batches[0]!.options;
-  return a.timestampMs === b.timestampMs && a.term === b.term && a.type === b.type;
+  const a = head.batches[0]!;
+  const b = append.batches[0]!;
+  if (a.bytes > JOINED_APPEND_BYTES_MAX || b.bytes > JOINED_APPEND_BYTES_MAX || runBytes + b.bytes > JOINED_RUN_BYTES_MAX) return false;
+  return a.options.timestampMs === b.options.timestampMs && a.options.term === b.options.term && a.options.type === b.options.type;
 }
 
 export class Log extends EventEmitter<LogEvents> implements RecordLog {
@@ -276,41 +286,52 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   }
 
   /**
-   * Frames the appends held during a write, in order: each run of one-batch appends with the same
-   * options as one batch (one encoding, one buffer of frames), each other append alone. An append
-   * that cannot be framed (its new segment found the disk full) is refused with everything after it.
+   * Frames the appends held during a write, in order: each run of small one-batch appends with the
+   * same options as one batch (one encoding, one buffer of frames), each other append alone. A run
+   * that cannot be framed (its new segment could not be created) is refused, having reserved
+   * nothing; on a full disk, with every append held after it, as the log stops taking appends. A
+   * held append's creation time is taken as its run is framed: after its call, by at most a write.
    */
   private frameHeld(held: HeldBatches[]): void {
-    let start = 0;
-    try {
-      while (start < held.length) {
-        let end = start + 1;
-        while (end < held.length && joinable(held[start]!, held[end]!)) end++;
-        this.frameRun(held.slice(start, end));
-        start = end;
+    for (let start = 0; start < held.length; ) {
+      let end = start + 1;
+      let runBytes = held[start]!.bytes;
+      while (end < held.length && joinable(held[start]!, held[end]!, runBytes)) runBytes += held[end++]!.bytes;
+      const run = held.slice(start, end);
+      start = end;
+      try {
+        this.frameRun(run);
+      } catch (error) {
+        const full = error instanceof StorageFullError;
+        for (const append of full ? [...run, ...held.slice(start)] : run) {
+          this.commits.release(append.bytes);
+          append.reject(error);
+        }
+        if (full) return this.writeFailed(error);
       }
-    } catch (error) {
-      for (const append of held.slice(start)) {
-        this.commits.release(append.bytes);
-        append.reject(error);
-      }
-      throw error;
     }
   }
 
   /**
    * Frames `run` at the next offsets (as one batch if it holds several appends), with one creation
-   * time, and queues each of its appends, with its own offsets, for the next commit.
+   * time, and queues each of its appends, with its own offsets, for the next commit. Throws what
+   * framing threw having reserved nothing: the next batch gets the same offsets.
    */
   private frameRun(run: readonly HeldBatches[]): void {
     const firstOffset = this.fitting.reservedEnd;
     const first = run[0]!.batches;
     const timestampMs = this.nextTimestamp(first[0]!.options.timestampMs);
     const steps: WriteStep[] = [];
-    if (run.length === 1) {
-      for (const batch of first) this.frame(batch, timestampMs, steps);
-    } else {
-      this.frame(joinBatches(run.map((append) => append.batches[0]!)), timestampMs, steps);
+    const mark = this.fitting.mark();
+    try {
+      if (run.length === 1) {
+        for (const batch of first) this.frame(batch, timestampMs, steps);
+      } else {
+        this.frame(joinBatches(run.map((append) => append.batches[0]!)), timestampMs, steps);
+      }
+    } catch (error) {
+      this.fitting.rollBack(mark);
+      throw error;
     }
     let at = firstOffset;
     for (let i = 0; i < run.length; i++) {

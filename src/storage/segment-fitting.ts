@@ -9,6 +9,13 @@ import { COMPACT_HEADER_BYTES, REHEAD_GROWTH_BYTES } from "./frame.ts";
 import type { WriteStep } from "./group-commit.ts";
 import { Segment } from "./segment.ts";
 
+/** Where the fitting stood before a batch was framed: what rollBack returns to. */
+export interface FittingMark {
+  readonly segments: number;
+  readonly reservedCount: number;
+  readonly reservedBytes: number;
+}
+
 export class SegmentFitting {
   /** `segments` is the log's own list (oldest first, the last one active): new segments are pushed onto it. */
   constructor(
@@ -56,6 +63,24 @@ export class SegmentFitting {
     segment.reservedCount += count;
     segment.reservedBytes += frames.length;
     steps.push({ segment, frames: [frames], seal: false, syncDirectory: false });
+  }
+
+  /** Where the fitting stands now, for rollBack. */
+  mark(): FittingMark {
+    const active = this.segments[this.segments.length - 1]!;
+    return { segments: this.segments.length, reservedCount: active.reservedCount, reservedBytes: active.reservedBytes };
+  }
+
+  /**
+   * Forgets what was reserved since `mark` (framing a batch failed part way: a new segment could not
+   * be created), and discards the segments started since, so the next batch takes the same offsets
+   * and no reserved offset is left that nothing will write.
+   */
+  rollBack(mark: FittingMark): void {
+    while (this.segments.length > mark.segments) this.segments.pop()!.discard();
+    const active = this.segments[this.segments.length - 1]!;
+    active.reservedCount = mark.reservedCount;
+    active.reservedBytes = mark.reservedBytes;
   }
 
   /** Records `segment` may hold under the configured limit (a reopened segment may have room for more). */

@@ -1,6 +1,7 @@
 // A segment as the log sees it: the native files plus what has been reserved in them by appends
 // that are queued but not yet written.
 import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
 import { readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DataLossError } from "../errors.ts";
@@ -108,6 +109,13 @@ export class Segment {
   async remove(): Promise<void> {
     this.files.close();
     await Segment.removeFiles(this.directory, this.baseOffset);
+  }
+
+  /** Closes and deletes the files of a segment just created that nothing was written to, at once (framing a batch failed part way). */
+  discard(): void {
+    assert.ok(this.files.count === 0, "only a segment nothing was written to is discarded");
+    this.files.close();
+    for (const suffix of SUFFIXES) rmSync(join(this.directory, fileName(this.baseOffset, suffix)), { force: true });
   }
 
   static async removeFiles(directory: string, baseOffset: number, extra = ""): Promise<void> {
