@@ -516,11 +516,20 @@ describe("errors and limits", () => {
     await rm(segmentFile(dir, 4, ".store"), { recursive: true });
     assert.equal(await log.append(values(4, 3)), 4);
     assertHolds(log, 0, 7);
+
+    // A batch over two new segments, the second of which cannot be created: the first is discarded too.
+    await mkdir(segmentFile(dir, 12, ".store"));
+    await assert.rejects(log.append(values(7, 6)), StorageIoError);
+    assert.equal(log.segmentCount, 2);
+    await assert.rejects(readFile(segmentFile(dir, 8, ".store")), { code: "ENOENT" });
+    await rm(segmentFile(dir, 12, ".store"), { recursive: true });
+    assert.equal(await log.append(values(7, 6)), 7);
+    assertHolds(log, 0, 13);
     await log.close();
     const reopened = await Log.open(dir, { ...small, indexEntriesMax: 4 });
     cleanup(t, () => reopened.close());
-    assert.equal(reopened.nextOffset, 7);
-    assertHolds(reopened, 0, 7);
+    assert.equal(reopened.nextOffset, 13);
+    assertHolds(reopened, 0, 13);
   });
 
   test("oversized records and batches are refused with typed errors and nothing is written", async (t) => {
