@@ -2,7 +2,7 @@
 // node's health says NOT_SERVING, and once space is freed writes resume by themselves and health
 // says SERVING again; every acknowledged record is intact, before and after reopening. And a log
 // left on a full tmpfs opens again, and a node starts on it with a new data directory, without the
-// process dying of SIGBUS.
+// process dying of SIGBUS. A cluster member whose disk fills stops, saying why in one line.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -14,6 +14,8 @@ import { StorageFullError, RpcCode } from "../src/errors.ts";
 import { Log } from "../src/storage/index.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { startNode, stopNode } from "./support/node-process.ts";
+import { freePort } from "./support/free-port.ts";
+import { ProcessCluster } from "./support/process-cluster.ts";
 import { runCli } from "./support/run-cli.ts";
 import { grpcTestClient } from "./support/grpc-log-client.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
@@ -158,3 +160,31 @@ for (const [full, mib, files] of [["of bytes", 8, undefined], ["of files", 64, 1
     for (const [offset, value] of acknowledged) assert.deepEqual(reopened.read(offset).value, value, `record ${offset} after reopening`);
   });
 }
+
+test("a cluster member whose disk fills stops with one line naming STORAGE_FULL, and the others go on taking writes", { timeout: 120_000 }, async (t) => {
+  const mountPoint = await tempDir(t);
+  const refused = mountTmpfs(mountPoint, 24);
+  if (refused !== undefined) {
+    t.skip(`cannot mount a tmpfs here (needs root): ${refused}`);
+    return;
+  }
+  cleanup(t, () => spawnSync("umount", [mountPoint]));
+  const cluster = new ProcessCluster(await tempDir(t));
+  cleanup(t, () => cluster.stopAll());
+  await cluster.form(2);
+  const config = join(mountPoint, "config.json");
+  await writeFile(config, JSON.stringify({ log: { storeBytesMax: 2 * MIB, indexEntriesMax: 1 << 12 } }));
+  const third = await startNode(["--data-dir", join(mountPoint, "data"), "--listen", `127.0.0.1:${await freePort()}`, "--node-id", "3", "--join", cluster.address(1), "--config", config]);
+  cleanup(t, () => stopNode(third));
+  const client = cluster.client(1);
+  let stopped: number | string | undefined;
+  void third.exited.then((code) => (stopped = code));
+  // Each batch is acknowledged by nodes 1 and 2 whatever the third does.
+  for (let batch = 0; batch < 400 && stopped === undefined; batch++) await client.produceBatch(Array.from({ length: 32 }, () => randomBytes(2048)));
+  assert.equal(await third.exited, 1, "the full member stopped");
+  assert.match(third.stderr(), /^loghouse: STORAGE_FULL: /m);
+  assert.doesNotMatch(third.stderr(), /^\s+at /m, "one line, not a stack trace");
+  assert.ok(third.lines.some((line) => line.level === "error" && /the node stops/.test(String(line.msg))), "its log says why");
+  const after = await client.produce(Buffer.from("after the third stopped"));
+  assert.equal(Buffer.from((await client.read(after)).value).toString(), "after the third stopped");
+});

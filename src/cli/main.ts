@@ -3,7 +3,7 @@
 // 1 runtime error, 2 usage error (unknown command or option, a malformed value).
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { UsageError } from "../errors.ts";
+import { LoghouseError, UsageError } from "../errors.ts";
 import { COMMANDS, type CommandSpec, type Flags } from "./commands.ts";
 import { errorLine } from "./error-line.ts";
 import { commandHelp, overview } from "./help.ts";
@@ -72,6 +72,13 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   return spec.run(flags, positionals);
 }
+
+// A failure nothing can go on from (a cluster member's failed write stops it) is one line, as any
+// failed command's is: the typed error's code and message; anything else keeps its stack.
+process.on("uncaughtException", (error: unknown) => {
+  process.stderr.write(error instanceof LoghouseError ? `loghouse: ${errorLine(error)}\n` : `${(error as Error)?.stack ?? String(error)}\n`);
+  process.exit(1);
+});
 
 // A closed stdout (e.g. `loghouse consume | head`) ends the command quietly.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {

@@ -287,10 +287,13 @@ export class ClusterNode {
         onLeader: (leader, term) => node?.followLeader(leader, term),
         onApply: (entries) => node?.applied(entries),
         onDamage: (error) => node?.damageFound(error),
-        // The process stops, loudly: it restarts over a reopened log.
-        onWriteFailure: (error) => queueMicrotask(() => {
-          throw error;
-        }),
+        // The process stops, loudly: it restarts over a reopened log, and its peers go on without it.
+        onWriteFailure: (error) => {
+          node?.logger.error("the log failed a write: the node stops (restart it once the disk is fixed; its peers go on without it)", { error });
+          queueMicrotask(() => {
+            throw error;
+          });
+        },
       });
     node = new ClusterNode(options, nodeId, log, stateFile, transport, newReplica);
     options.metrics?.observeRaft(() => node!.raftGauges());

@@ -24,6 +24,8 @@ export interface NodeProcess {
   readonly lines: LogLine[];
   /** Resolves with the exit code (or the signal's name). */
   readonly exited: Promise<number | string>;
+  /** What the node wrote to stderr so far. */
+  stderr(): string;
   /** Resolves with the first line (already printed or to come) that matches. */
   waitForLine(match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
   /** utime + stime of the process so far, in milliseconds (from /proc). */
@@ -93,6 +95,7 @@ export async function startNode(args: readonly string[], env: NodeJS.ProcessEnv 
     address: `127.0.0.1:${port}`,
     lines,
     exited,
+    stderr: () => stderr,
     waitForLine,
     cpuMs: () => processCpuMs(pid),
     rssBytes: () => processStatusBytes(pid, "VmRSS"),
