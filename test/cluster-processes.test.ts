@@ -2,13 +2,15 @@
 // client: formation by bootstrap and joins, writes through every node, the leader SIGKILLed during
 // ingestion, and a follower that comes back with an empty data directory. Each runs twice: in
 // plaintext and secured (TLS, mutual TLS between peers, the sample ACL, clients holding root's certificate).
-// A record over the limit in a batch is refused before any node proposes it.
+// A record over the limit in a batch is refused before any node proposes it; a member restarted at
+// another address warns that its peers do not dial it there.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
-import { BIN } from "./support/node-process.ts";
+import { BIN, startNode, stopNode } from "./support/node-process.ts";
+import { freePort } from "./support/free-port.ts";
 import { promisify } from "node:util";
 import { RecordTooLargeError } from "../src/errors.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
@@ -156,4 +158,11 @@ test("a ProduceBatch holding a record over recordBytesMax is refused RECORD_TOO_
     acknowledged.set(Number(await cluster.client(via).produce(value)), value.toString("hex"));
   }
   await converged(cluster, [1, 2, 3], acknowledged);
+
+  // A member restarted at another address is not dialed there by its peers: it says so at start.
+  await cluster.signal(follower, "SIGTERM");
+  const moved = await startNode(["--data-dir", cluster.dataDir(follower), "--listen", `127.0.0.1:${await freePort()}`, "--node-id", String(follower)]);
+  cleanup(t, () => stopNode(moved));
+  const warning = await moved.waitForLine((line) => line.level === "warn" && /address changed since it joined/.test(String(line.msg)));
+  assert.equal(warning.joinedAt, cluster.address(follower));
 });

@@ -249,6 +249,16 @@ export class ClusterNode {
     if (stateFile.existed && storedName !== undefined && storedName !== name) {
       throw new InvalidConfigError(`${options.dataDir} belongs to node ${storedName}, not ${name}: start it with --node-id ${storedName}, or give ${name} a new data directory`);
     }
+    const storedAddress = stateFile.state.addresses[nodeId];
+    if (stateFile.existed && storedAddress !== undefined && storedAddress !== options.address) {
+      // The members know a member by the address it joined with, and a join of a member does not move it.
+      options.logger?.warn("this node's address changed since it joined: its peers still dial the old one, and it hears from none of them", {
+        name,
+        joinedAt: storedAddress,
+        address: options.address,
+        remedy: `start it at ${storedAddress} again (--listen, or --advertise), or remove it (loghouse leave) and join it again with a new data directory`,
+      });
+    }
     const log = await Log.open(
       RaftStateFile.logDirOf(options.dataDir),
       { ...options.log, initialOffset: stateFile.state.snapshot.index, durability: "fsync" },
