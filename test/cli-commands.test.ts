@@ -48,6 +48,8 @@ test("produce, consume and status round trip through the command line", async (t
     health: "SERVING",
     // A node alone belongs to no cluster.
     clusterId: null,
+    // And leads itself.
+    leader: "loghouse-0",
     servers: [{ id: "loghouse-0", rpcAddr: server.address, isLeader: true, role: "voter", liveness: "alive", term: "0", lag: "0" }],
     lowestOffset: "0",
     endOffset: "7",

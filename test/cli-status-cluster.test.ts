@@ -1,7 +1,8 @@
 // `loghouse status` (the real binary) against a 3-node cluster of real processes: every member with
 // its role, liveness, term and lag as the leader sees it; what a follower can tell (every member's
 // liveness, from gossip; no lag); `consume --from 0` reading from the log's start at offset 1; and a
-// SIGKILLed follower turning suspect, then dead, in the leader's answer.
+// SIGKILLed follower turning suspect, then dead, in the leader's answer; and with a second one gone,
+// the survivor knowing no leader, which status says with exit 1.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ProcessCluster } from "./support/process-cluster.ts";
@@ -23,6 +24,7 @@ interface MemberLine {
 async function members(cluster: ProcessCluster, id: number): Promise<MemberLine[]> {
   const result = await runCli(["status", "--server", cluster.address(id)]);
   assert.equal(result.code, 0, result.stderr);
+  assert.equal((JSON.parse(result.stdout) as { leader: string | null }).leader !== null, true, "a leader is known");
   return (JSON.parse(result.stdout) as { servers: MemberLine[] }).servers;
 }
 
@@ -64,4 +66,14 @@ test("status shows each member's role, liveness, term and lag; a killed follower
   // its suspicion times out (4 to 24 s).
   await waitUntilAsync("the killed follower to be suspect", async () => (await livenessOfOther()) === "suspect", 20_000);
   await waitUntilAsync("the killed follower to be dead", async () => (await livenessOfOther()) === "dead", 30_000);
+
+  // With a second member gone the cluster has no quorum: the survivor knows no leader, and says so
+  // with exit 1 (a container's health check through status turns unhealthy), though it still serves reads.
+  await cluster.signal(follower, "SIGKILL");
+  const leaderless = await waitUntilAsync("the survivor to know no leader", async () => {
+    const result = await runCli(["status", "--server", cluster.address(leader)]);
+    return result.code === 1 ? result : undefined;
+  }, 30_000);
+  const answer = JSON.parse(leaderless.stdout) as { health: string; leader: string | null };
+  assert.deepEqual([answer.health, answer.leader], ["SERVING", null]);
 });

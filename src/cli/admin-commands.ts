@@ -7,8 +7,10 @@ import { nodeNameFlag, serverAddresses, withClient, withNodeClient, writeLine } 
 import type { Flags } from "./commands.ts";
 
 /**
- * Prints one node's health, its cluster's id (null on a node alone), its servers and the log's offsets (the first of --server's addresses
- * that can be reached); exit 1 unless it is SERVING.
+ * Prints one node's health, its cluster's id (null on a node alone), the leader it knows (null when
+ * none: a cluster that lost its quorum, or an election under way), its servers and the log's offsets
+ * (the first of --server's addresses that can be reached); exit 1 unless it is SERVING and knows a
+ * leader (a node alone leads itself).
  */
 export async function status(flags: Flags): Promise<number> {
   const addresses = serverAddresses(flags, process.env);
@@ -23,17 +25,19 @@ export async function status(flags: Flags): Promise<number> {
 
 async function nodeStatus(client: LoghouseClient): Promise<number> {
   const [health, { servers, clusterId }, offsets] = await Promise.all([client.healthStatus(), client.getServers(), client.offsets()]);
+  const leader = servers.find((server) => server.isLeader)?.id ?? null;
   await writeLine(
     JSON.stringify({
       server: client.address,
       health,
       clusterId: clusterId === "" ? null : clusterId,
+      leader,
       servers: servers.map(memberLine),
       lowestOffset: offsets.lowestOffset.toString(),
       endOffset: offsets.endOffset.toString(),
     }),
   );
-  return health === "SERVING" ? 0 : 1;
+  return health === "SERVING" && leader !== null ? 0 : 1;
 }
 
 /**
