@@ -1,7 +1,9 @@
 // The storage log through its public API: appends, reads, rotation, reopen, time lookup,
 // truncation, retention, limits and typed errors.
 import assert from "node:assert/strict";
-import { mkdir, readFile, rm, truncate } from "node:fs/promises";
+import { mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
 import { describe, test } from "node:test";
 import {
   BatchTooLargeError,
@@ -559,6 +561,26 @@ describe("errors and limits", () => {
     for (const [config, message] of cases) {
       await assert.rejects(Log.open(dir, config), (error: unknown) => error instanceof InvalidConfigError && message.test(error.message));
     }
+  });
+
+  test("a directory that cannot be made is refused at once with the reason: under /proc (where Node's recursive mkdir spins for good), or under a file", async (t) => {
+    const file = join(await tempDir(t), "file");
+    await writeFile(file, "");
+    const refusal = async (path: string): Promise<unknown> => {
+      const waited = new AbortController();
+      try {
+        return await Promise.race([Log.open(path).then(() => "opened", (error: unknown) => error), delay(5_000, "still trying after 5 s", { signal: waited.signal })]);
+      } finally {
+        waited.abort();
+      }
+    };
+    assert.equal(((await refusal("/proc/loghouse-nowhere/data")) as NodeJS.ErrnoException).code, "ENOENT");
+    assert.equal(((await refusal(join(file, "data"))) as NodeJS.ErrnoException).code, "ENOTDIR");
+    // And what can be made is, parents and all.
+    const deep = join(await tempDir(t), "a", "b", "c");
+    const log = await Log.open(deep);
+    cleanup(t, () => log.close());
+    assert.equal(await log.append([Buffer.from("x")]), 0);
   });
 
   test("a second open of the same directory is refused while the first holds it", async (t) => {

@@ -6,7 +6,8 @@
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API first.
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
+import { makeDirectory } from "../make-directory.ts";
 import { join } from "node:path";
 import { randomBytes, webcrypto } from "node:crypto";
 import { nodeIdUri } from "./peer-identity.ts";
@@ -116,7 +117,7 @@ async function writePair(dir: string, name: string, issued: Issued): Promise<str
 
 /** Writes ca.pem, node-ID[-key].pem, NAME-client[-key].pem, model.conf, policy.csv and gossip.key into `dir`; returns the file names. */
 export async function writeDevCertificates(dir: string, options: DevCertificatesOptions): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
+  await makeDirectory(dir);
   const authority = await createAuthority();
   const written = await writePair(dir, "ca", authority);
   for (const node of options.nodes) {

@@ -2,7 +2,8 @@
 // crash left half done (rewrite side files, empty segments at the end) is removed, and the segments
 // are opened and recovered, oldest first, the last one active. This runs once, before a Log exists,
 // and needs none of its state, so it lives apart from the log that takes over what it opened.
-import { mkdir, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
+import { makeDirectory } from "../make-directory.ts";
 import type { LogConfig } from "./config.ts";
 import { syncDirectory } from "./group-commit.ts";
 import { native } from "./native.ts";
@@ -30,7 +31,7 @@ export interface OpenedSegments {
  * resolves; if it throws, everything it opened is closed and the directory unlocked.
  */
 export async function openSegments(directory: string, config: LogConfig): Promise<OpenedSegments> {
-  await mkdir(directory, { recursive: true });
+  await makeDirectory(directory);
   const lockFd = native.lockDirectory(directory);
   const segments: Segment[] = [];
   try {
