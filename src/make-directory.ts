@@ -7,16 +7,21 @@ import { dirname } from "node:path";
 /** Creates `path` and any missing parents; resolves if it is a directory already, else rejects with the failure of the first that could not be made. */
 export async function makeDirectory(path: string): Promise<void> {
   try {
+    await makeOne(path);
+  } catch (error) {
+    const parent = dirname(path);
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT" || parent === path) throw error;
+    await makeDirectory(parent);
+    // Refused again (the parent takes no entries) is the answer.
+    await makeOne(path);
+  }
+}
+
+/** Creates `path`; resolves if it is a directory already (made by another meanwhile is as good). */
+async function makeOne(path: string): Promise<void> {
+  try {
     await mkdir(path);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EEXIST" && (await stat(path)).isDirectory()) return;
-    const parent = dirname(path);
-    if (code !== "ENOENT" || parent === path) throw error;
-    await makeDirectory(parent);
-    // Made by another meanwhile is as good; refused again (the parent takes no entries) is the answer.
-    await mkdir(path).catch(async (again: NodeJS.ErrnoException) => {
-      if (again.code !== "EEXIST" || !(await stat(path)).isDirectory()) throw again;
-    });
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST" || !(await stat(path)).isDirectory()) throw error;
   }
 }

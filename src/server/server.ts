@@ -365,7 +365,7 @@ export class LoghouseServer {
 
   /**
    * Resets a stream served by the router (Connect, gRPC-Web) whose one request has not arrived whole
-   * within the request timeout, as the gRPC handler ends its own calls. Before, such a stream was held for good.
+   * within the request timeout, as the gRPC handler ends its own calls.
    */
   private watchRequest(stream: http2.ServerHttp2Stream): void {
     const arriving: ArrivingRequest = { startedMs: performance.now(), requestTimedOut: () => stream.close(http2.constants.NGHTTP2_CANCEL) };

@@ -24,15 +24,19 @@ export class SegmentFitting {
     private readonly segments: Segment[],
   ) {}
 
+  /** The segment that takes appends: the last. */
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
   /** Offset after the last record written or queued. */
   get reservedEnd(): number {
-    const active = this.segments[this.segments.length - 1]!;
-    return active.baseOffset + active.reservedCount;
+    return this.active.baseOffset + this.active.reservedCount;
   }
 
   /** The active segment if a frame of `frameBytes` fits in it, else a new one (sealing the old), with the steps that do so. */
   segmentWithRoom(frameBytes: number, steps: WriteStep[]): Segment {
-    const active = this.segments[this.segments.length - 1]!;
+    const active = this.active;
     if (this.hasRoom(active, active.reservedBytes + frameBytes)) return active;
     const next = Segment.openActive(this.directory, this.reservedEnd, this.config.indexEntriesMax);
     this.segments.push(next);
@@ -67,7 +71,7 @@ export class SegmentFitting {
 
   /** Where the fitting stands now, for rollBack. */
   mark(): FittingMark {
-    const active = this.segments[this.segments.length - 1]!;
+    const active = this.active;
     return { segments: this.segments.length, reservedCount: active.reservedCount, reservedBytes: active.reservedBytes };
   }
 
@@ -78,9 +82,8 @@ export class SegmentFitting {
    */
   rollBack(mark: FittingMark): void {
     while (this.segments.length > mark.segments) this.segments.pop()!.discard();
-    const active = this.segments[this.segments.length - 1]!;
-    active.reservedCount = mark.reservedCount;
-    active.reservedBytes = mark.reservedBytes;
+    this.active.reservedCount = mark.reservedCount;
+    this.active.reservedBytes = mark.reservedBytes;
   }
 
   /** Records `segment` may hold under the configured limit (a reopened segment may have room for more). */

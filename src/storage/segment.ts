@@ -12,6 +12,11 @@ const SUFFIXES = [".store", ".index", ".runindex"] as const;
 const NAME_DIGITS = 20;
 const STORE_NAME = /^(\d{20})\.store$/;
 
+/** The paths of the segment at `baseOffset`'s files (store, index, run index), with `extra` after each name. */
+function filePaths(directory: string, baseOffset: number, extra = ""): string[] {
+  return SUFFIXES.map((suffix) => join(directory, fileName(baseOffset, suffix) + extra));
+}
+
 function fileName(baseOffset: number, suffix: string): string {
   return String(baseOffset).padStart(NAME_DIGITS, "0") + suffix;
 }
@@ -89,7 +94,7 @@ export class Segment {
   }
 
   private static open(directory: string, baseOffset: number, indexEntriesMax: number, sealedCount: number | null, extra = ""): Segment {
-    const [store, index, runIndex] = SUFFIXES.map((suffix) => join(directory, fileName(baseOffset, suffix) + extra));
+    const [store, index, runIndex] = filePaths(directory, baseOffset, extra);
     const files = new native.Segment(store!, index!, runIndex!, baseOffset, indexEntriesMax, sealedCount);
     return new Segment(directory, baseOffset, files);
   }
@@ -115,11 +120,11 @@ export class Segment {
   discard(): void {
     assert.ok(this.files.count === 0, "only a segment nothing was written to is discarded");
     this.files.close();
-    for (const suffix of SUFFIXES) rmSync(join(this.directory, fileName(this.baseOffset, suffix)), { force: true });
+    for (const path of filePaths(this.directory, this.baseOffset)) rmSync(path, { force: true });
   }
 
   static async removeFiles(directory: string, baseOffset: number, extra = ""): Promise<void> {
-    for (const suffix of SUFFIXES) await rm(join(directory, fileName(baseOffset, suffix) + extra), { force: true });
+    for (const path of filePaths(directory, baseOffset, extra)) await rm(path, { force: true });
   }
 
   /** Deletes the files of a rewrite that never finished (left by a crash), and of one about to start. */
