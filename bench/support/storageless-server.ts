@@ -6,8 +6,11 @@
 // write on libuv's thread pool (fs.promises) is also its fdatasync, as the node's one task per
 // commit is; calls arriving during a write share the next one. That is the floor of a durable Node
 // server that keeps fsync off its event loop, as the design requires of the node.
+// With --answer-after-ms MS, Produce busies its event loop for MS before answering, touching no disk
+// and handing nothing to another thread: the floor of a server that adds one fdatasync's time to each
+// call and nothing else (the most favourable way to add it, as no thread sleeps and wakes for it).
 //
-//   node bench/support/storageless-server.ts [--durable-file FILE]   (prints {"port": N} once listening; Ctrl-C stops it)
+//   node bench/support/storageless-server.ts [--durable-file FILE | --answer-after-ms MS]   (prints {"port": N} once listening; Ctrl-C stops it)
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { constants } from "node:fs";
@@ -22,7 +25,8 @@ const definition = protoLoader.loadSync("log/v1/log.proto", { includeDirs: [PROT
 const service = (grpc.loadPackageDefinition(definition) as unknown as { log: { v1: { Log: { service: grpc.ServiceDefinition } } } }).log.v1.Log.service;
 const value = Buffer.alloc(RECORD_BYTES, 0x61);
 let nextOffset = 0;
-const { values: args } = parseArgs({ options: { "durable-file": { type: "string" } } });
+const { values: args } = parseArgs({ options: { "durable-file": { type: "string" }, "answer-after-ms": { type: "string" } } });
+const answerAfterMs = Number(args["answer-after-ms"] ?? 0);
 const file = args["durable-file"] === undefined ? undefined : await open(args["durable-file"], constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_DSYNC);
 
 /** A group commit at its simplest: values queued while a durable write runs share the next one. */
@@ -57,9 +61,16 @@ class DurableAppender {
 
 const appender = file === undefined ? undefined : new DurableAppender(file);
 
+/** Keeps the event loop busy for `ms`. */
+function busyFor(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until);
+}
+
 const handlers: grpc.UntypedServiceImplementation = {
   Produce: (call: grpc.ServerUnaryCall<{ record?: { value?: Buffer } }, unknown>, callback: grpc.sendUnaryData<unknown>) => {
     const offset = String(nextOffset++);
+    if (answerAfterMs > 0) busyFor(answerAfterMs);
     if (appender === undefined) return callback(null, { offset });
     appender.append(call.request.record?.value ?? Buffer.alloc(0)).then(() => callback(null, { offset }), (error: Error) => callback(error));
   },
