@@ -238,12 +238,12 @@ test("transfer-leader hands the leadership to the voter named, asked through any
   const [target, other] = [1, 2, 3].filter((id) => id !== leader) as [number, number];
   const moved = await runCli(["transfer-leader", "--server", cluster.address(other), "--to", String(target)]);
   assert.equal(moved.code, 0, moved.stderr);
-  assert.deepEqual(JSON.parse(moved.stdout), { transferredTo: target });
+  assert.deepEqual(JSON.parse(moved.stdout), { transferredTo: String(target) });
   assert.equal(await cluster.leader(), target);
   // To the leader itself: nothing to do, and not an error (it was refused as "cannot take over").
   const stays = await runCli(["transfer-leader", "--server", cluster.address(other), "--to", String(target)]);
   assert.equal(stays.code, 0, stays.stderr);
-  assert.deepEqual(JSON.parse(stays.stdout), { transferredTo: target });
+  assert.deepEqual(JSON.parse(stays.stdout), { transferredTo: String(target) });
   assert.equal(await cluster.leader(), target);
   const refused = await runCli(["transfer-leader", "--server", cluster.address(leader), "--to", "9"]);
   assert.equal(refused.code, 1);

@@ -138,7 +138,7 @@ for (const variant of variants) describe(`cluster of processes (${variant.name})
     await converged(cluster, [1, 2, 3], acknowledged);
     // And leaves, asked through the command line.
     const { stdout } = await promisify(execFile)(BIN, ["leave", "--server", cluster.address(leader), "--node-id", String(follower), ...cliArgs]);
-    assert.deepEqual(JSON.parse(stdout), { left: follower });
+    assert.deepEqual(JSON.parse(stdout), { left: String(follower) });
     await waitUntilAsync("the member to be gone", async () => (await cluster.client(leader).servers()).length === 2, 20_000);
   });
 });

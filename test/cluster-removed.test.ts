@@ -20,7 +20,7 @@ const values = (count: number): Buffer[] => Array.from({ length: count }, (_, i)
 
 async function leave(contact: string, nodeId: number): Promise<void> {
   const { stdout } = await promisify(execFile)(BIN, ["leave", "--server", contact, "--node-id", String(nodeId)]);
-  assert.deepEqual(JSON.parse(stdout), { left: nodeId });
+  assert.deepEqual(JSON.parse(stdout), { left: String(nodeId) });
 }
 
 async function failsWithPrecondition(what: string, call: () => Promise<unknown>): Promise<void> {

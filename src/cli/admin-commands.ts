@@ -56,16 +56,11 @@ function memberLine(server: Server): Record<string, unknown> {
   };
 }
 
-/** A node named by a number prints as that number, as when node ids were numbers; any other name as text. */
-function asGiven(name: string): string | number {
-  return /^[0-9]+$/.test(name) && Number.isSafeInteger(Number(name)) ? Number(name) : name;
-}
-
 /** Asks the cluster (through --server) to remove member --node-id. */
 export async function leave(flags: Flags): Promise<number> {
   const member = nodeNameFlag(flags, "node-id");
   await withClient(flags, (client) => client.removeMember(member));
-  await writeLine(JSON.stringify({ left: asGiven(member) }));
+  await writeLine(JSON.stringify({ left: member }));
   return 0;
 }
 
@@ -73,6 +68,6 @@ export async function leave(flags: Flags): Promise<number> {
 export async function transferLeader(flags: Flags): Promise<number> {
   const to = nodeNameFlag(flags, "to");
   await withClient(flags, (client) => client.transferLeadership(to));
-  await writeLine(JSON.stringify({ transferredTo: asGiven(to) }));
+  await writeLine(JSON.stringify({ transferredTo: to }));
   return 0;
 }
