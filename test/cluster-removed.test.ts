@@ -12,6 +12,7 @@ import { NodeRemovedError, RpcCode } from "../src/errors.ts";
 import { Server_Liveness } from "../src/gen/log/v1/log_pb.ts";
 import { BIN, startNode, stopNode } from "./support/node-process.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
+import { runCli } from "./support/run-cli.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
 import { cleanup } from "./support/cleanup.ts";
@@ -82,6 +83,16 @@ describe("a removed node", { timeout: 120_000 }, () => {
     cleanup(t, () => client.close());
     await node.waitForLine((line) => line.msg === "removed from the cluster: no longer serving", 15_000);
     await servesNothing(client);
+    // Answers made of offsets alone say so too (before: its stale end, and OFFSET_OUT_OF_RANGE past it).
+    await failsWithPrecondition("offsets", () => client.offsets());
+    await failsWithPrecondition("a read past its end", () => client.readBatch(1_000));
+    // The command line, pointed at it alone, learns no other member from it: it says so at once
+    // (before: it asked the removed node again until its 30 s deadline).
+    const started = Date.now();
+    const consumed = await runCli(["consume", "--server", node.address, "--from", "0", "--count", "1"]);
+    assert.equal(consumed.code, 1, consumed.stdout);
+    assert.match(consumed.stderr, /NODE_REMOVED/);
+    assert.ok(Date.now() - started < 10_000, `consume took ${Date.now() - started} ms to fail`);
   });
 });
 

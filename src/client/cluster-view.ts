@@ -3,8 +3,8 @@
 // and ends with the first answer that names a leader, so one silent member costs nothing. Members
 // are dialled at the addresses they advertise (--advertise), which must be reachable from the
 // client; a node alone is dialled where it was reached. Members whose calls failed are passed over for a
-// while when picking where to read. When no address can even be connected to, there is nobody to
-// wait for: that failure is final.
+// while when picking where to read. When no address can even be connected to, or those that can are
+// of nodes removed from the cluster, there is nobody to wait for: that failure is final.
 //
 // Each answer names its cluster (src/wire/cluster-id.ts). The view keeps to one: the one the caller
 // named, else the one its seeds answer for. Until then a refresh hears the seeds out: it also waits
@@ -12,7 +12,7 @@
 // for two clusters are reported as the mistake they are, never settled by which answered first.
 // Later answers for another cluster are refused, and the client names its cluster in every call,
 // which a node of another cluster refuses.
-import { ClusterMismatchError, ClusterUnavailableError, InvalidArgumentError, RpcCode, RpcError } from "../errors.ts";
+import { ClusterMismatchError, ClusterUnavailableError, InvalidArgumentError, NodeRemovedError, RpcCode, RpcError } from "../errors.ts";
 import { NotConnectedError } from "./node-channel.ts";
 import type { GetServersResponse, Server } from "../gen/log/v1/log_pb.ts";
 
@@ -25,6 +25,13 @@ export class MembersUnreachableError extends RpcError {
     super(message, RpcCode.unavailable);
   }
 }
+
+/**
+ * Every address known is of a node removed from the cluster, or cannot be connected to: nobody is
+ * left to ask (a removed node knows the members no more), so calls fail at once, as with
+ * MembersUnreachableError, instead of asking the removed node again until the deadline.
+ */
+export class MembersRemovedError extends NodeRemovedError {}
 
 /** Asks the node at `address` for its members and its cluster (GetServers), within `deadline` (ms since the epoch). */
 export type AskServers = (address: string, deadline: number) => Promise<GetServersResponse>;
@@ -80,7 +87,7 @@ export class ClusterView {
     if (this.members.length === 0) {
       // Reads need no leader: without one, the seeds are asked; only if none can be reached is it over.
       await this.refresh(deadline).catch((error: unknown) => {
-        if (error instanceof MembersUnreachableError || error instanceof ClusterMismatchError) throw error;
+        if (error instanceof MembersUnreachableError || error instanceof MembersRemovedError || error instanceof ClusterMismatchError) throw error;
       });
     }
     const now = Date.now();
@@ -234,11 +241,15 @@ function mixedClusters(byCluster: ReadonlyMap<string, readonly string[]>): Clust
 
 /**
  * Why a refresh found no leader, from every member's failure: unreachable if none could even be
- * connected to; else a member that answered without a leader (an election, worth waiting for), else
+ * connected to; removed if the others answered that they were removed from the cluster; else a member that answered without a leader (an election, worth waiting for), else
  * one of another cluster, else the first reason.
  */
 function refreshFailure(reasons: readonly unknown[]): unknown {
   if (reasons.every((reason) => reason instanceof NotConnectedError)) return new MembersUnreachableError((reasons[0] as Error).message);
+  const removed = reasons.find((reason) => reason instanceof NodeRemovedError);
+  if (removed !== undefined && reasons.every((reason) => reason instanceof NotConnectedError || reason instanceof NodeRemovedError)) {
+    return new MembersRemovedError(`${removed.message}, and no other member is known: give the address of a member of the cluster`);
+  }
   return reasons.find((reason) => reason instanceof ClusterUnavailableError) ?? reasons.find((reason) => reason instanceof ClusterMismatchError) ?? reasons[0];
 }
 

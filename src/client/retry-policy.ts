@@ -8,7 +8,7 @@
 // "exactly-once" (the default), where each produce names the client's producer id and a sequence
 // of its own, so that the leader answers a retry of an appended batch with its first offsets.
 import { ClusterMismatchError, ClusterUnavailableError, LoghouseError, NodeRemovedError, NotLeaderError, RpcCode, SequenceTooOldError } from "../errors.ts";
-import { MembersUnreachableError } from "./cluster-view.ts";
+import { MembersRemovedError, MembersUnreachableError } from "./cluster-view.ts";
 import { NotConnectedError } from "./node-channel.ts";
 import { integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 
@@ -76,17 +76,18 @@ export function writeFailure(error: unknown, outcomeUnknown: boolean): unknown {
  * connection lost.
  */
 export function transient(error: unknown): boolean {
+  if (error instanceof MembersRemovedError) return false;
   return error instanceof NodeRemovedError || (error instanceof LoghouseError && (error.rpcCode === RpcCode.unavailable || error.rpcCode === RpcCode.cancelled));
 }
 
 /**
  * Whether a failed call of `kind` may be tried again under `delivery` (a write's; reads ignore it).
- * No member reachable at all is final, except for a write whose earlier attempt may have been
+ * No member reachable at all (or none but nodes removed from the cluster) is final, except for a write whose earlier attempt may have been
  * appended (`outcomeUnknown`) under a delivery that retries it: giving up would leave the caller
  * unable to learn the outcome, so it is tried again (until the deadline) once members are back.
  */
 export function retryable(kind: CallKind, error: unknown, delivery: ProduceDelivery, outcomeUnknown = false): boolean {
-  if (error instanceof MembersUnreachableError) return kind === "write" && outcomeUnknown && delivery !== "at-most-once";
+  if (error instanceof MembersUnreachableError || error instanceof MembersRemovedError) return kind === "write" && outcomeUnknown && delivery !== "at-most-once";
   if (kind === "read" || delivery !== "at-most-once") return transient(error);
   return refusedBeforeAppend(error);
 }

@@ -116,6 +116,10 @@ export class ReplicatedLog implements ServedLog, ProducerAppender {
     return this.reading(() => this.node.replica.committed.readRange(offset, limits));
   }
 
+  assertServing(): void {
+    this.node.assertMember();
+  }
+
   offsetForTime(ms: number): number | undefined {
     this.node.assertMember();
     return this.node.replica.committed.offsetForTime(ms);

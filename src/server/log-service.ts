@@ -144,6 +144,7 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
    * first read: a reset sent right behind the request (a rapid reset) is seen then, before any work.
    */
   const streamStart = async (offset: bigint, signal: AbortSignal): Promise<number> => {
+    log.assertServing?.();
     if (offset < BigInt(log.lowestOffset) || offset > MAX_OFFSET) throw new OffsetOutOfRangeError(offset);
     await nextTurn();
     signal.throwIfAborted();
@@ -233,6 +234,7 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
     request,
     context,
   ) => {
+    log.assertServing?.();
     const end = log.nextOffset;
     if (request.offset < BigInt(log.lowestOffset) || request.offset > BigInt(end)) throw new OffsetOutOfRangeError(request.offset);
     const at = Number(request.offset);
@@ -271,6 +273,7 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
   };
 
   const getOffsets: Unary<unknown, { lowestOffset: bigint; endOffset: bigint }> = async () => {
+    log.assertServing?.();
     return { lowestOffset: BigInt(log.lowestOffset), endOffset: BigInt(log.nextOffset) };
   };
 

@@ -32,4 +32,9 @@ export interface ServedLog {
   readRange(offset: number | bigint, limits?: ReadLimits): LogRecord[];
   offsetForTime(ms: number): number | undefined;
   waitFor(offset: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Throws when the log may not be served now (a cluster member removed from its cluster), for
+   * answers made of the offsets alone; reads and appends check for themselves.
+   */
+  assertServing?(): void;
 }
