@@ -11,7 +11,9 @@
 //   - gossip tells the first cluster that the name is another cluster's now: it counts the old Raft
 //     id dead, and the autopilot (allowed here by --min-voters 2) removes it. Before, a name alive in
 //     gossip under another Raft id was left alone, and the cluster ran one voter short for good.
-// And a node alone, which knows no id, still refuses a header that is not one.
+// A member restarted with --join naming another cluster's node stays in its own cluster (its data
+// directory decides it) and says so at once, in its own words. And a node alone, which knows no id,
+// still refuses a header that is not one.
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -22,7 +24,9 @@ import { LoghouseClient } from "../src/client/client.ts";
 import { ClusterMismatchError, InvalidArgumentError } from "../src/errors.ts";
 import { CLUSTER_ID_HEADER } from "../src/wire/cluster-id.ts";
 import { cleanup } from "./support/cleanup.ts";
+import { freePort } from "./support/free-port.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
+import { startNode, stopNode } from "./support/node-process.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { runCli } from "./support/run-cli.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -123,6 +127,35 @@ test("a member bootstrapped again at its old address is a second cluster that no
     const { servers } = await cluster.client(leader).getServers();
     return servers.map((server) => server.id).sort().join() === remaining.join();
   }, 30_000);
+});
+
+test("a member restarted with --join naming another cluster's node stays in its own and warns at once", { timeout: 60_000 }, async (t) => {
+  const root = await tempDir(t);
+  const [portA, portB] = [await freePort(), await freePort()];
+  const member = (name: string, port: number, extra: readonly string[]) =>
+    startNode(["--data-dir", join(root, name), "--listen", `127.0.0.1:${port}`, "--node-id", name, ...extra]);
+  const other = await member("b1", portB, ["--bootstrap"]);
+  cleanup(t, () => stopNode(other));
+  const first = await member("a1", portA, ["--bootstrap"]);
+  const asked = new LoghouseClient(first.address);
+  const clusterA = (await asked.getServers()).clusterId;
+  asked.close();
+  await stopNode(first);
+
+  const restarted = await member("a1", portA, ["--join", other.address]);
+  cleanup(t, () => stopNode(restarted));
+  const started = Date.now();
+  const passedOver = await restarted.waitForLine((line) => line.msg === "--join names a node of another cluster: passed over", 10_000);
+  assert.equal(passedOver.address, other.address);
+  assert.match(String(passedOver.advice), new RegExp(`member a1 of cluster ${clusterA}, which it stays in`));
+  // No other member to ask: the join ends at once (before: 50 attempts, 47 s, then a refusal in the other node's words).
+  const failed = await restarted.waitForLine((line) => line.msg === "join failed", 10_000);
+  assert.ok(Date.now() - started < 10_000);
+  assert.match(JSON.stringify(failed), new RegExp(`${other.address.replaceAll(".", "\\.")} is a node of another cluster`));
+  const client = new LoghouseClient(restarted.address);
+  cleanup(t, () => client.close());
+  assert.equal((await client.getServers()).clusterId, clusterA);
+  await client.produce(Buffer.from("still in its own cluster"));
 });
 
 test("a node alone takes a call naming any well-formed cluster id, and refuses a malformed one over gRPC and Connect", async (t) => {

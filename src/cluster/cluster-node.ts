@@ -14,6 +14,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from "node:n
 import { TLSSocket } from "node:tls";
 import { join } from "node:path";
 import {
+  ClusterMismatchError,
   ClusterUnavailableError,
   InvalidArgumentError,
   InvalidConfigError,
@@ -492,7 +493,8 @@ export class ClusterNode {
    * Asks the cluster to admit this node: joins the gossip group first (when it gossips), then sends
    * its admin join to `contacts` and the members gossip reports alive (learned afresh every attempt:
    * a member that gossip finds later, reconnecting to this node, counts too), in turn, following
-   * redirects to the leader.
+   * redirects to the leader. A node that has a cluster (restarted) passes over a contact of another
+   * cluster, warning of it at once: its data directory decides its cluster, not --join.
    */
   async joinCluster(contacts: string | readonly string[]): Promise<void> {
     const given = typeof contacts === "string" ? [contacts] : contacts;
@@ -501,10 +503,15 @@ export class ClusterNode {
     let lastError = "no member to ask but this node";
     /** Contacts that answered that they run alone: never asked again. */
     const alone = new Set<string>();
+    /** Contacts that answered for another cluster: never asked again. */
+    const foreign = new Set<string>();
     for (let attempt = 0; attempt < JOIN_ATTEMPTS_MAX; attempt++) {
-      const candidates = [...new Set([...given, ...(this.gossip?.aliveAddresses() ?? [])])].filter((address) => address !== this.address && !alone.has(address));
+      const candidates = [...new Set([...given, ...(this.gossip?.aliveAddresses() ?? [])])].filter((address) => address !== this.address && !alone.has(address) && !foreign.has(address));
       if (candidates.length === 0 && alone.size > 0) {
         throw new InvalidConfigError(`${[...alone].join(", ")} ${alone.size === 1 ? "runs" : "run"} alone, not as a member of a cluster: --join takes a member's address (a cluster's first node starts with --bootstrap)`);
+      }
+      if (candidates.length === 0 && foreign.size > 0) {
+        throw new ClusterMismatchError(`${[...foreign].join(", ")} ${foreign.size === 1 ? "is a node" : "are nodes"} of another cluster: ${this.foreignJoinAdvice()}`);
       }
       target ??= candidates[attempt % Math.max(1, candidates.length)];
       if (target !== undefined) {
@@ -522,12 +529,24 @@ export class ClusterNode {
           target = undefined;
           continue;
         }
+        // So is a node of another cluster (only a node that has a cluster names it, and is refused).
+        if (response.code === "CLUSTER_MISMATCH") {
+          this.logger.warn("--join names a node of another cluster: passed over", { address: target, refusal: response.error, advice: this.foreignJoinAdvice() });
+          foreign.add(target);
+          target = undefined;
+          continue;
+        }
         // A redirect is followed; a failure moves on to the next candidate.
         target = response.leaderAddress === this.address ? undefined : response.leaderAddress;
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(attempt, 5))));
     }
     throw new ClusterUnavailableError(`could not join through ${given.join(", ")}: ${lastError}`);
+  }
+
+  /** What a restarted node told of another cluster's contact does, and what to do instead. */
+  private foreignJoinAdvice(): string {
+    return `this node's data directory makes it member ${this.name} of cluster ${this.clusterId}, which it stays in (--join does not move a member); to move it to the other cluster, remove it from this one (loghouse leave) and start it with a new data directory and --join`;
   }
 
   async close(): Promise<void> {

@@ -261,7 +261,7 @@ export class MemberGossip {
       address: view.address,
       tag: view.role,
       clusterId: this.host.clusterId(),
-      reason: "its tag names another cluster: a member that lost its data and was started with --bootstrap instead of --join is a second cluster; this cluster counts it dead",
+      reason: "its tag names another cluster, whose nodes this one's hear (a --join that named a node of the other cluster, or a member that lost its data and was started with --bootstrap instead of --join, making a second cluster); this cluster counts it dead",
     });
   }
 
