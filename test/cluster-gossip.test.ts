@@ -5,10 +5,13 @@
 // autopilot removes it from Raft; back with the same name and an empty data directory it is a voter
 // again, with no command typed; stopped with SIGTERM it shows `left`, is kept past the timeout, and
 // restarted over its data directory is alive again. The quorum guard: with 3 voters and --min-voters 3 a dead member is
-// kept (and the decision logged), and its replacement takes its place under a new Raft id.
+// kept (and the decision logged), and its replacement takes its place under a new Raft id. A second
+// process started under a live member's name is refused, and every node still shows the member alive.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import { Server_Liveness } from "../src/gen/log/v1/log_pb.ts";
+import { stopNode } from "./support/node-process.ts";
 import { GossipCluster } from "./support/gossip-cluster.ts";
 import { httpGet } from "./support/http-get.ts";
 import { runCli } from "./support/run-cli.ts";
@@ -23,6 +26,8 @@ const DEAD_MEMBER_TIMEOUT_MS = 6_000;
 const SUSPECT_WITHIN_MS = 3_000;
 const SUSPICION_MAX_MS = 2_400;
 const SLACK_MS = 2_000;
+/** How often a view that must hold for a while is sampled. */
+const SAMPLE_EVERY_MS = 250;
 
 /** Polls `observer`'s view of `member` until it is dead; returns when it was first seen suspect and dead (ms after `fromMs`). */
 async function watchDying(cluster: GossipCluster, observer: string, member: string, fromMs: number): Promise<{ suspectMs: number; deadMs: number }> {
@@ -123,5 +128,33 @@ test("quorum guard: 3 voters and --min-voters 3 keep a dead member; its replacem
   await replacement.waitForLine((line) => line.msg === "member promoted to voter" && line.memberId === nodeId, 30_000);
   await cluster.votersAre(leader, names);
   await cluster.seesAllAlive(observer, names.length);
+  assert.ok(!cluster.lines(leader).some((line) => line.msg === "autopilot removes a dead member"), "the autopilot removed nothing");
+});
+
+test("a second process started under a live member's name is refused, and the member stays alive in every view", async (t) => {
+  const names = ["s-a", "s-b", "s-c"];
+  const cluster = await GossipCluster.make(t, names, () => ["--dead-member-timeout", "2s", "--min-voters", "2"]);
+  await cluster.start("s-a", "--bootstrap");
+  await cluster.start("s-b", "--join", cluster.address("s-a"));
+  await cluster.start("s-c", "--join", cluster.address("s-a"));
+  const leader = await cluster.votersAre("s-a", names);
+  const [member, observer] = names.filter((name) => name !== leader) as [string, string];
+  await cluster.seesAllAlive(observer, names.length);
+
+  const namesake = await cluster.startNamesake(member, "--join", cluster.address(leader));
+  await waitUntil("the leader to refuse the namesake", () => cluster.lines(leader).find((line) => line.msg === "join refused" && line.name === member), 15_000);
+  // Gossip hears the name from two processes for as long as the namesake runs (it asks again and
+  // again, in case the member is a node that lost its disk and is down). Before, the others counted
+  // the member dead from a few seconds in, until the namesake gave up (about 35 s here).
+  const watchUntil = performance.now() + 10_000;
+  while (performance.now() < watchUntil) {
+    for (const name of [leader, observer]) {
+      const liveness = (await cluster.servers(name)).find((server) => server.id === member)?.liveness;
+      assert.equal(liveness, Server_Liveness.ALIVE, `${name} shows ${member} ${liveness === undefined ? "missing" : Server_Liveness[liveness]} while a namesake runs`);
+    }
+    await delay(SAMPLE_EVERY_MS); // a property of a whole window, sampled (not a wait for a condition)
+  }
+  await stopNode(namesake);
+  assert.deepEqual((await cluster.servers(leader)).filter((server) => server.isVoter).map((server) => server.id).sort(), names);
   assert.ok(!cluster.lines(leader).some((line) => line.msg === "autopilot removes a dead member"), "the autopilot removed nothing");
 });

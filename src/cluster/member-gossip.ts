@@ -131,6 +131,9 @@ export class MemberGossip {
       role: tagOf(host),
       bindHost: settings.bindHost,
       timers,
+      // A node still joining (its tag names no cluster yet) lets a member hold its name: a second
+      // process started under a live member's name, whose admission is refused while the member lives.
+      yieldsName: (claim, own) => gossipTagCluster(own) === undefined && gossipTagCluster(claim) !== undefined,
       ...(settings.port === undefined ? {} : { port: settings.port }),
       ...(settings.key === undefined ? {} : { key: settings.key }),
       ...(settings.config === undefined ? {} : { config: settings.config }),

@@ -11,7 +11,7 @@ import { SeededRandom, type RandomSource } from "../raft/random.ts";
 import { decodeGossip, encodeGossip, type DecodeFailure } from "./gossip-codec.ts";
 import { defaultGossipConfig, validateGossipConfig, type GossipConfig } from "./gossip-config.ts";
 import { ADDRESS_BYTES_MAX, NAME_BYTES_MAX, ROLE_BYTES_MAX, type MemberView, type MembershipEvent } from "./member.ts";
-import { SwimCore, type SwimCounters, type SwimIdentity } from "./swim-core.ts";
+import { SwimCore, type NameYield, type SwimCounters, type SwimIdentity } from "./swim-core.ts";
 import { UdpTransport, type UdpTransportCounters } from "./udp-transport.ts";
 
 export interface MembershipOptions extends SwimIdentity {
@@ -26,6 +26,8 @@ export interface MembershipOptions extends SwimIdentity {
   readonly config?: Partial<GossipConfig>;
   readonly timers?: Timers;
   readonly random?: RandomSource;
+  /** Whom this node lets hold its name (default: nobody; see NameYield). */
+  readonly yieldsName?: NameYield;
 }
 
 export interface MembershipStats {
@@ -68,7 +70,7 @@ export class Membership {
     const address = advertisedPort === 0 ? `${host.includes(":") ? `[${host}]` : host}:${transport.port}` : options.address;
     const identity = { name: options.name, address, role: options.role };
     const startMs = timers.now();
-    return new Membership(address, new SwimCore(identity, config, random, startMs), transport, config, timers, startMs);
+    return new Membership(address, new SwimCore(identity, config, random, startMs, options.yieldsName), transport, config, timers, startMs);
   }
 
   /**

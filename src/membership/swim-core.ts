@@ -27,6 +27,13 @@ export interface SwimIdentity {
   readonly role: string;
 }
 
+/**
+ * Whether this node, of role `ownRole`, lets another process's live claim on its name (of role
+ * `claimRole`) stand instead of refuting it. A node still joining yields to a member, so that a second
+ * process started under a member's name does not fight the member for it in every node's table.
+ */
+export type NameYield = (claimRole: string, ownRole: string) => boolean;
+
 export interface Outgoing {
   /** host:port of the receiver. */
   readonly to: string;
@@ -110,6 +117,7 @@ export class SwimCore {
     private readonly config: GossipConfig,
     private readonly random: RandomSource,
     nowMs: number,
+    private readonly yieldsName: NameYield = () => false,
   ) {
     validateGossipConfig(config);
     this.nowMs = nowMs;
@@ -375,6 +383,7 @@ export class SwimCore {
   private applyAlive(update: Update & { kind: "alive" }): void {
     if (update.name === this.self.name) {
       const impostor = update.address !== this.self.address || update.role !== this.self.role;
+      if (impostor && this.yieldsName(update.role, this.self.role)) return;
       if (update.incarnation > this.self.incarnation || (update.incarnation === this.self.incarnation && impostor)) this.refute(update.incarnation);
       return;
     }

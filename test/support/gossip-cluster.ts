@@ -50,6 +50,14 @@ export class GossipCluster {
     return node;
   }
 
+  /** Starts a second process under member `name`'s name, with a data directory and a port of its own (an operator's mistake). */
+  async startNamesake(name: string, ...extra: string[]): Promise<NodeProcess> {
+    const args = ["--data-dir", join(this.root, `${name}-namesake`), "--listen", `127.0.0.1:${await freePort()}`, "--node-id", name, ...this.nodeArgs(name), ...extra];
+    const node = await startNode(args);
+    cleanup(this.t, () => stopNode(node));
+    return node;
+  }
+
   /** Sends `signal` (SIGKILL: a crash; SIGTERM: a graceful stop) and waits for the exit. */
   async stop(name: string, signal: NodeJS.Signals): Promise<void> {
     const node = this.processes.get(name)!;
