@@ -180,6 +180,16 @@ export class SequenceTooOldError extends LoghouseError {
   readonly rpcCode = RpcCode.failedPrecondition;
 }
 
+/**
+ * An idempotent producer's batch whose producer id and number the log holds already, with other
+ * records: another client used the id, or this one reused the number. Nothing is appended, and the
+ * records held are not the caller's, so no offsets are answered.
+ */
+export class SequenceReusedError extends LoghouseError {
+  readonly code = "SEQUENCE_REUSED";
+  readonly rpcCode = RpcCode.failedPrecondition;
+}
+
 /** This node was removed from its cluster: it serves nothing of the cluster's log any more (ask a member). */
 export class NodeRemovedError extends LoghouseError {
   readonly code = "NODE_REMOVED";

@@ -98,7 +98,7 @@ test("through a leader SIGKILL, exactly-once producers lose nothing and duplicat
   assert.equal(data.length, acknowledged.size, "every record in the log was acknowledged");
 });
 
-test("a batch sent again gets its first offsets, from a new leader and after a whole-cluster restart; too old is SEQUENCE_TOO_OLD", async (t) => {
+test("a batch sent again gets its first offsets, from a new leader and after a whole-cluster restart; too old is SEQUENCE_TOO_OLD; another's records under its number SEQUENCE_REUSED", async (t) => {
   const cluster = await formCluster(t, { sequencesPerProducerMax: WINDOW });
   const producerId = randomBytes(16);
   const request = { values: ["one", "two", "three"].map((value) => Buffer.from(value)), producer: { producerId, sequence: 0n } };
@@ -109,6 +109,13 @@ test("a batch sent again gets its first offsets, from a new leader and after a w
   const twice = { values: [Buffer.from("c1")], producer: { producerId, sequence: 1n } };
   const [a, b] = await Promise.all([rawClient(t, cluster, leader).unary("produceBatch", twice), rawClient(t, cluster, leader).unary("produceBatch", twice)]);
   assert.deepEqual(a, b);
+  // Another client sends first under a producer's id and number: the producer's own batch is
+  // refused (SEQUENCE_REUSED), not answered with the offsets of records it never sent.
+  const victim = { producerId: randomBytes(16), sequence: 0n };
+  await rawClient(t, cluster, leader).unary("produceBatch", { values: [Buffer.from("not-mine")], producer: victim });
+  const reused = await failureOf(rawClient(t, cluster, leader).unary("produceBatch", { values: [Buffer.from("mine")], producer: victim }));
+  assert.equal(reused.code, RpcCode.failedPrecondition);
+  assert.equal(reused.metadata.get("loghouse-error-code")[0], "SEQUENCE_REUSED");
 
   const follower = IDS.find((id) => id !== leader)!;
   const refused = await failureOf(rawClient(t, cluster, follower).unary("produceBatch", request));
@@ -133,7 +140,7 @@ test("a batch sent again gets its first offsets, from a new leader and after a w
   const { lowestOffset } = await raw.unary("getOffsets", {});
   const { records } = await raw.unary("consumeBatch", { offset: lowestOffset, maxRecords: 1_000 });
   const data = (records as Array<{ type: number; value: Uint8Array }>).filter((record) => record.type === 0).map((record) => Buffer.from(record.value).toString());
-  assert.deepEqual(data, ["one", "two", "three", "c1", "s2", "s3", "s4", "s5"]);
+  assert.deepEqual(data, ["one", "two", "three", "c1", "not-mine", "s2", "s3", "s4", "s5"]);
 });
 
 test("a batch refused while a leadership transfer is under way is written when sent again, at once", async (t) => {

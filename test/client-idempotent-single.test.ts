@@ -2,7 +2,9 @@
 // sequence) sent twice (a retry after a lost reply) gets the original's offsets and appends
 // nothing, on Produce, ProduceBatch and ProduceStream alike, and after a restart of the node; a
 // batch torn off the end of the log by a crash is cut at start; a sequence below the forgotten
-// window is FAILED_PRECONDITION with SEQUENCE_TOO_OLD.
+// window is FAILED_PRECONDITION with SEQUENCE_TOO_OLD; a batch whose (producer, sequence) the log
+// holds with other records (sent first by another client) is SEQUENCE_REUSED, never answered with
+// those records' offsets.
 import type * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -74,6 +76,33 @@ test("a sequence at or below the forgotten window is FAILED_PRECONDITION SEQUENC
   assert.equal(error.code, RpcCode.failedPrecondition);
   assert.equal(error.metadata.get("loghouse-error-code")[0], "SEQUENCE_TOO_OLD");
   await assert.rejects(client.unary("produceBatch", { values: values("x"), producer: { producerId: new Uint8Array(0), sequence: 0n } }), (failure: grpc.ServiceError) => failure.code === RpcCode.invalidArgument);
+});
+
+test("a batch under a producer and number the log holds with other records is refused SEQUENCE_REUSED, not acknowledged with their offsets", async (t) => {
+  const dataDir = await tempDir(t);
+  let server = await startLogServer(t, { dataDir });
+  const owner = grpcTestClient(addressOf(server));
+  const other = grpcTestClient(addressOf(server));
+  const producerId = randomBytes(16);
+  await owner.unary("produceBatch", { values: values("mine-0"), producer: { producerId, sequence: 0n } });
+  // Another client learns the id (marks are records) and sends the owner's next number first.
+  const taken = await other.unary("produceBatch", { values: values("not-mine", "either"), producer: { producerId, sequence: 1n } });
+  const reused = (failure: grpc.ServiceError): boolean => failure.code === RpcCode.failedPrecondition && failure.metadata.get("loghouse-error-code")[0] === "SEQUENCE_REUSED";
+  await assert.rejects(owner.unary("produceBatch", { values: values("mine-1", "mine-2"), producer: { producerId, sequence: 1n } }), reused, "a batch of other records");
+  await assert.rejects(owner.unary("produceBatch", { values: values("not-mine"), producer: { producerId, sequence: 1n } }), reused, "a batch of fewer records");
+  await assert.rejects(owner.unary("produce", { record: { value: Buffer.from("mine-1") }, producer: { producerId, sequence: 1n } }), reused, "one record (Produce)");
+  // The same records again are a true retry: answered with their offsets.
+  assert.deepEqual(await other.unary("produceBatch", { values: values("not-mine", "either"), producer: { producerId, sequence: 1n } }), taken);
+  owner.close();
+  other.close();
+  await server.close();
+  // The same after a restart, when the table is rebuilt from the marks in the log.
+  server = await startLogServer(t, { dataDir });
+  const client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  await assert.rejects(client.unary("produceBatch", { values: values("mine-1", "mine-2"), producer: { producerId, sequence: 1n } }), reused);
+  const records = (await client.unary("consumeBatch", { offset: 0n, maxRecords: 100 })).records as Array<{ value: Uint8Array; type: number }>;
+  assert.deepEqual(records.filter((record) => record.type === 0).map((record) => Buffer.from(record.value).toString()), ["mine-0", "not-mine", "either"]);
 });
 
 test("a ProduceStream record refused by the producers' table, or for its size, ends the stream with nothing after it appended", async (t) => {

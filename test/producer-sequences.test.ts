@@ -52,7 +52,7 @@ test("limits are checked at start with the name of the one out of range", () => 
 });
 
 test("a retry while the original is in flight waits for it and answers its offsets, writing nothing", async () => {
-  const appends = new ProducerAppends({ producersMax: 10, sequencesPerProducerMax: 10 });
+  const appends = new ProducerAppends({ producersMax: 10, sequencesPerProducerMax: 10 }, (first, count) => (first === 100 && count === 2 ? [id("x"), id("y")] : undefined));
   const batch = { producerId: id("p"), sequence: 4n };
   let writes = 0;
   let commit!: () => void;
@@ -76,7 +76,7 @@ test("a retry while the original is in flight waits for it and answers its offse
 });
 
 test("a retry waiting on a batch whose leader stepped down fails (to be retried at the new leader); a forgotten write is written again", async () => {
-  const appends = new ProducerAppends({ producersMax: 10, sequencesPerProducerMax: 10 });
+  const appends = new ProducerAppends({ producersMax: 10, sequencesPerProducerMax: 10 }, () => undefined);
   const batch = { producerId: id("p"), sequence: 1n };
   let writes = 0;
   const never = (): Promise<number> => {

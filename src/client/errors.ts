@@ -19,6 +19,7 @@ import {
   PermissionDeniedError,
   RecordTooLargeError,
   RpcError,
+  SequenceReusedError,
   SequenceTooOldError,
   StorageFullError,
   StorageIoError,
@@ -50,6 +51,7 @@ const byCode: Record<string, Rebuild> = {
   NODE_REMOVED: (message) => new NodeRemovedError(message),
   NOT_CLUSTERED: (message) => new NotClusteredError(message),
   SEQUENCE_TOO_OLD: (message) => new SequenceTooOldError(message),
+  SEQUENCE_REUSED: (message) => new SequenceReusedError(message),
   PERMISSION_DENIED: (message) => new PermissionDeniedError(message),
   UNAUTHENTICATED: (message) => new UnauthenticatedError(message),
 };

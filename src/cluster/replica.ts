@@ -26,7 +26,7 @@ import {
   type Status,
 } from "../raft/index.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import { BATCH_MARK_TYPE, checkRecordBytes, decodeBatchMark, defaultProducerLimits, largestValueBytes, ProducerAppends, type AppendedBatch, type ProducerBatch, type ProducerLimits, type RecordLog } from "../storage/index.ts";
+import { BATCH_MARK_TYPE, checkRecordBytes, decodeBatchMark, defaultProducerLimits, largestValueBytes, ProducerAppends, storedValuesIn, type AppendedBatch, type ProducerBatch, type ProducerLimits, type RecordLog } from "../storage/index.ts";
 import { OffsetWaiters } from "../storage/offset-waiters.ts";
 import { CommittedLog } from "./committed-log.ts";
 import { sameRun } from "./entry-run.ts";
@@ -137,7 +137,7 @@ export class Replica {
     // The start point itself counts as committed (a new cluster's log begins at offset 1).
     this.commitEnd = Math.max(this.log.lowestOffset, Math.min(options.stateFile.state.hardState.commit, this.log.nextOffset));
     this.committed = new CommittedLog(this.log, () => this.commitEnd, this.commitWaiters);
-    this.producers = new ProducerAppends(options.producers ?? defaultProducerLimits);
+    this.producers = new ProducerAppends(options.producers ?? defaultProducerLimits, storedValuesIn(this.committed));
     this.coalescer = new ProposalCoalescer(
       {
         proposeQuietly: (values, mark) => this.proposeToCore(values, mark, false),

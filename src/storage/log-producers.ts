@@ -12,7 +12,7 @@ import { checkBatch, measureGathered, measureValues, type MeasuredBatch } from "
 import { BATCH_MARK_TYPE, decodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
 import type { AppendValues, GatheredValues } from "./gathered-values.ts";
 import type { Log } from "./log.ts";
-import { ProducerAppends } from "./producer-appends.ts";
+import { ProducerAppends, storedValuesIn } from "./producer-appends.ts";
 import type { AppendedBatch, ProducerLimits } from "./producer-sequences.ts";
 import { unlessDamaged } from "./record-log.ts";
 
@@ -38,7 +38,7 @@ export class LogProducers implements ProducerAppender {
 
   /** Builds the table from the marks at the end of `log` (open, and appended to by nothing yet), first cutting a torn batch off its end. */
   static async open(log: Log, limits: ProducerLimits): Promise<LogProducers> {
-    const appends = new ProducerAppends(limits);
+    const appends = new ProducerAppends(limits, storedValuesIn(log));
     let last: { mark: BatchMark; offset: number } | undefined;
     for (let at = Math.max(log.lowestOffset, log.nextOffset - limits.scanRecordsMax); at < log.nextOffset; ) {
       // A read stops before a damaged record; one that starts at it throws DataLossError.
