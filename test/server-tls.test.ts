@@ -11,6 +11,7 @@ import { createClient, ConnectError, Code } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { LoghouseClient } from "../src/client/client.ts";
 import { InvalidConfigError, PermissionDeniedError, RpcCode, RpcError, UnauthenticatedError } from "../src/errors.ts";
+import { Health, HealthCheckResponse_ServingStatus } from "../src/gen/grpc/health/v1/health_pb.ts";
 import { Log } from "../src/gen/log/v1/log_pb.ts";
 import { PEER_ALPN } from "../src/security/peer-identity.ts";
 import { resolveServerConfig, type ServerConfigInput } from "../src/server/config.ts";
@@ -73,8 +74,18 @@ test("client certificates and the Go original's ACL: root produces and consumes,
   const anonymous = client(t, server, { tls: await clientTls(certs) });
   await assert.rejects(anonymous.produce(Buffer.from("x")), UnauthenticatedError);
   await assert.rejects(anonymous.read(0), UnauthenticatedError);
-  // Health checks are open: probes carry no credentials.
+  // Health checks are open: probes carry no credentials. Watching health (a stream that stays open)
+  // needs a principal, any: anonymous watches could otherwise hold every stream the node allows.
   assert.equal(await anonymous.healthStatus(), "SERVING");
+  const firstWatched = async (tls: Awaited<ReturnType<typeof clientTls>>): Promise<string> => {
+    const transport = createGrpcTransport({ baseUrl: `https://${addressOf(server)}`, nodeOptions: tls });
+    const watch = createClient(Health, transport).watch({ service: "" }, { signal: AbortSignal.timeout(5_000) });
+    for await (const answer of watch) return HealthCheckResponse_ServingStatus[answer.status]!;
+    return "ended";
+  };
+  await assert.rejects(firstWatched(await clientTls(certs)), (error: unknown) => error instanceof ConnectError && error.code === Code.Unauthenticated);
+  assert.equal(await firstWatched(await clientTls(certs, "nobody")), "SERVING");
+  assert.equal(await firstWatched(await clientTls(certs, "root")), "SERVING");
   // A certificate from another CA closes the connection.
   const strangers = await devCerts(t);
   const stranger = client(t, server, { callTimeoutMs: 1_000, tls: { ca: await certs.read("ca.pem"), cert: await strangers.read("root-client.pem"), key: await strangers.read("root-client-key.pem") } });

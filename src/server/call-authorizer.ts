@@ -2,8 +2,10 @@
 // cluster's admin operations. A call's principal is its connection's verified certificate CN, else
 // the principal of its bearer token (--tokens), else nobody (anonymous). Each procedure is one
 // action; with an ACL configured an anonymous call to it is UNAUTHENTICATED and a principal the
-// ACL does not allow is PERMISSION_DENIED, each logged with principal and action. Without an ACL
-// every call is allowed (the single-node default on loopback).
+// ACL does not allow is PERMISSION_DENIED, each logged with principal and action. Health checks are
+// open, but watching health (a stream that lasts) needs a principal, any: an anonymous caller could
+// otherwise hold every stream the node allows open. Without an ACL every call is allowed (the
+// single-node default on loopback).
 import { PermissionDeniedError, UnauthenticatedError } from "../errors.ts";
 import type { Acl } from "../security/acl.ts";
 import type { Action } from "../security/action.ts";
@@ -12,6 +14,8 @@ import type { Logger } from "./logger.ts";
 
 /** Procedures anyone may call: health checks (probes and load balancers carry no credentials). */
 const OPEN_SERVICES = new Set(["grpc.health.v1.Health"]);
+/** Procedures of open services that still need a principal (any): streams that stay open. */
+const AUTHENTICATED_PROCEDURES = new Set(["/grpc.health.v1.Health/Watch"]);
 
 /**
  * Reflection describes the services and their messages: who may read the log may learn its schema
@@ -81,6 +85,10 @@ export class CallAuthorizer {
     const action = actionOf(procedure);
     const principal = this.principalOf(credentials, procedure, action);
     if (action !== undefined) this.authorizeAction(action, principal, procedure);
+    else if (principal === undefined && AUTHENTICATED_PROCEDURES.has(procedure)) {
+      this.logger.warn("call refused: anonymous", { procedure });
+      throw new UnauthenticatedError(`${procedure} needs a client certificate or a bearer token (an anonymous caller may use the health Check)`);
+    }
   }
 
   /** Checks `action` for `principal` (for operations that are not one RPC of their own, `procedure` is absent). */
