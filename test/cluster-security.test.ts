@@ -87,6 +87,8 @@ test("a secured cluster refuses forged peer traffic and unauthorized admin reque
   await closedAfter(t, address, forged, { ca });
   await closedAfter(t, address, forged, { ca, identity: await identity(certs, "root-client") });
   await closedAfter(t, address, vote, { ca, identity: await identity(certs, `node-${other}`) });
+  // A client's certificate whose CN is the follower's name (the ACL grants that name replicate) is not the follower's.
+  await closedAfter(t, address, vote, { ca, identity: await identity(certs, `${follower}-client`) });
   // The follower's own certificate: an acknowledgement beyond the log, or garbage, closes that connection only.
   const followerIdentity = await identity(certs, `node-${follower}`);
   await closedAfter(t, address, forged, { ca, identity: followerIdentity });
@@ -100,6 +102,7 @@ test("a secured cluster refuses forged peer traffic and unauthorized admin reque
     [{ op: "join", name: "9", nodeId: 9, address: intruder }, "root-client"],
     [{ op: "join", name: String(follower), nodeId: 9, address: intruder }, `node-${other}`],
     [{ op: "member", nodeId: follower }, "root-client"],
+    [{ op: "member", nodeId: follower }, `${follower}-client`],
   ] as const;
   for (const [request, who] of refusals) {
     const response = await sendAdminRequest(address, request, 5_000, peerTlsOf(ca, await identity(certs, who)));

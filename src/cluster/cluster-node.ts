@@ -570,7 +570,14 @@ export class ClusterNode {
    */
   usePeerSecurity(security: PeerSecurity): void {
     this.peerSecurity = security;
-    this.transport.usePeerTls(security.tls, (id) => this.nameOf(id));
+    this.transport.usePeerTls(security.tls, (id) => this.nameOf(id), (certificate) => {
+      try {
+        security.authorize(certificatePrincipal(certificate), "replicate");
+        return true;
+      } catch {
+        return false;
+      }
+    });
   }
 
   /**

@@ -10,7 +10,7 @@
 // their sender is told whether one was queued, as it waits for an answer.
 import assert from "node:assert/strict";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
-import { TLSSocket } from "node:tls";
+import { TLSSocket, type PeerCertificate } from "node:tls";
 import { certificateNamesNode } from "../security/peer-identity.ts";
 import type { Entry, Message } from "../raft/index.ts";
 import { FRAME_HEADER_BYTES } from "./frame-reader.ts";
@@ -45,6 +45,7 @@ export class RaftTransport {
   private readonly inboundContext: InboundContext;
   private peerTls: PeerTls | undefined;
   private peerNameOf: (nodeId: number) => string = String;
+  private peerMayReplicate: (certificate: PeerCertificate) => boolean = () => true;
 
   /** Validates `options` (InvalidConfigError naming the first bad one). Opens nothing until used. */
   constructor(options: RaftTransportOptions) {
@@ -63,16 +64,20 @@ export class RaftTransport {
   /**
    * Runs every connection from now on over mutual TLS: outbound ones dial with `peerTls` and expect
    * the certificate of the node dialled, and an inbound one must have a verified certificate naming
-   * the node its hello claims to be; nodes are named by `nameOf` from their Raft ids.
+   * the node its hello claims to be, whose principal `mayReplicate` allows (the ACL's replicate);
+   * nodes are named by `nameOf` from their Raft ids.
    */
-  usePeerTls(peerTls: PeerTls, nameOf: (nodeId: number) => string): void {
+  usePeerTls(peerTls: PeerTls, nameOf: (nodeId: number) => string, mayReplicate: (certificate: PeerCertificate) => boolean): void {
     this.peerTls = peerTls;
     this.peerNameOf = nameOf;
+    this.peerMayReplicate = mayReplicate;
   }
 
   private authenticates(socket: Socket, senderId: number): boolean {
     if (this.peerTls === undefined) return true;
-    return socket instanceof TLSSocket && socket.authorized && certificateNamesNode(socket.getPeerCertificate(), this.peerNameOf(senderId));
+    if (!(socket instanceof TLSSocket && socket.authorized)) return false;
+    const certificate = socket.getPeerCertificate();
+    return certificateNamesNode(certificate, this.peerNameOf(senderId)) && this.peerMayReplicate(certificate);
   }
 
   get nodeId(): number {

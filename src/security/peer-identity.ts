@@ -4,6 +4,8 @@
 import type { PeerCertificate } from "node:tls";
 
 const NODE_ID_URI_PREFIX = "urn:loghouse:node:";
+/** The extended key usage of a certificate that may serve TLS (id-kp-serverAuth). */
+const SERVER_AUTH_OID = "1.3.6.1.5.5.7.3.1";
 
 /** The ALPN protocol id of the cluster's peer connections (Raft, repair, admin) inside TLS. */
 export const PEER_ALPN = "loghouse-peer/1";
@@ -20,11 +22,19 @@ export function certificatePrincipal(certificate: PeerCertificate | undefined): 
   return typeof commonName === "string" && commonName.length > 0 ? commonName : undefined;
 }
 
-/** Whether the certificate was issued to node `nodeId`: by its CN or by the node-id URI SAN. */
+/**
+ * Whether the certificate was issued to node `nodeId`: by the node-id URI SAN, or by its CN if it
+ * may serve TLS as a node's must (no extended key usage, or one with serverAuth). A client-only
+ * certificate whose CN happens to be a node's name does not name that node.
+ */
 export function certificateNamesNode(certificate: PeerCertificate | undefined, nodeId: string): boolean {
   if (certificate === undefined) return false;
-  if (certificatePrincipal(certificate) === nodeId) return true;
+  if (certificatePrincipal(certificate) === nodeId && mayServeTls(certificate)) return true;
   return subjectAltNames(certificate).includes(`URI:${nodeIdUri(nodeId)}`);
+}
+
+function mayServeTls(certificate: PeerCertificate): boolean {
+  return certificate.ext_key_usage === undefined || certificate.ext_key_usage.includes(SERVER_AUTH_OID);
 }
 
 /** Whether the certificate was issued to a node at all (carries a node-id URI SAN). */

@@ -28,8 +28,9 @@ export async function securedClientOptions(certs: DevCerts): Promise<ClientOptio
   return { tls: { ...(await clientTls(certs, "root")), checkServerIdentity } };
 }
 
+/** The cluster, and certificates for its nodes and for clients root, nobody and one named like each node (`2-client`: a client, not node 2). */
 export async function securedProcessCluster(t: TestContext, root: string, placement?: NodePlacement, ids: readonly number[] = [1, 2, 3]): Promise<{ cluster: ProcessCluster; certs: DevCerts }> {
-  const certs = await devCerts(t, ids.map(String));
+  const certs = await devCerts(t, ids.map(String), ["root", "nobody", ...ids.map(String)]);
   const cluster = new ProcessCluster(root, placement, (id) => securedNodeArgs(certs, id), await securedClientOptions(certs));
   return { cluster, certs };
 }
