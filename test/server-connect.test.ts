@@ -134,3 +134,22 @@ for (const variant of variants) {
     }
   });
 }
+
+test("Connect JSON with a field the message does not have is INVALID_ARGUMENT, not a read from offset 0", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "loghouse-connect-"));
+  const server = await LoghouseServer.start({ dataDir, port: 0 });
+  try {
+    const post = (path: string, body: unknown) =>
+      fetch(`http://127.0.0.1:${server.address.port}/log.v1.Log/${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    assert.equal((await post("Produce", { record: { value: Buffer.from("a").toString("base64") } })).status, 200);
+    const misspelt = await post("Consume", { offsett: "9" });
+    assert.equal(misspelt.status, 400);
+    const answer = (await misspelt.json()) as { code: string; message: string };
+    assert.equal(answer.code, "invalid_argument", JSON.stringify(answer));
+    assert.match(answer.message, /offsett/);
+    assert.equal((await post("Consume", { offset: "0" })).status, 200);
+  } finally {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

@@ -190,6 +190,9 @@ export class LoghouseServer {
         },
         readMaxBytes: limits.messageBytesMax,
         writeMaxBytes: limits.messageBytesMax,
+        // A field the message does not have is a mistake to report (protobuf's JSON rule), not to
+        // skip: {"offsett": "9"} read from offset 0.
+        jsonOptions: { ignoreUnknownFields: false },
         shutdownSignal: shutdown.signal,
         contextValues: (request) => createContextValues().set(CERTIFICATE_PRINCIPAL, certificatePrincipalOf(request.socket)),
         interceptors: [countCalls(metrics), mapErrors(logger), authorize(security.authorizer, metrics), sameCluster(() => options.cluster?.clusterId)],
