@@ -178,6 +178,20 @@ test("the ACL and the tokens are reloaded when their files change, without a res
   assert.equal(server.log.nextOffset, 1);
 });
 
+test("an ACL rule that could grant nothing (a misspelt action, missing fields) stops the node at start, naming the rule", async (t) => {
+  const certs = await devCerts(t);
+  const dir = await tempDir(t);
+  const cases: Array<[string, RegExp]> = [
+    ["p, root, *, produce\np, reader, *, consum\n", /rule "p, reader, \*, consum" grants "consum", which no call takes/],
+    ["p, root\n", /rule "p, root" has 1 fields, not 3/],
+  ];
+  for (const [index, [policy, refusal]] of cases.entries()) {
+    const policyFile = `${dir}/policy-${index}.csv`;
+    await writeFile(policyFile, policy);
+    await assert.rejects(securedServer(t, certs, { acl: { modelFile: certs.path("model.conf"), policyFile } }), (error: unknown) => error instanceof InvalidConfigError && refusal.test(error.message));
+  }
+});
+
 test("serve refuses plaintext off loopback unless --insecure (or LOGHOUSE_INSECURE)", async (t) => {
   const dir = await tempDir(t);
   const refused = await runCli(["serve", "--data-dir", `${dir}/data`, "--listen", "0.0.0.0:0"]);

@@ -1,9 +1,10 @@
 // A casbin ACL: the model and policy files (the Go original's work unchanged: subject, object "*",
 // action), asked whether a principal may take an action. Default deny: what the policy does not
-// allow is refused.
+// allow is refused. A policy rule that is not subject, object, action, or grants an action no call
+// takes (a misspelt "consum"), is refused at load, naming the rule: it would grant nothing, silently.
 import { newEnforcer, type Enforcer } from "casbin";
 import { InvalidConfigError } from "../errors.ts";
-import { ACL_OBJECT, type Action } from "./action.ts";
+import { ACL_OBJECT, ACTIONS, type Action } from "./action.ts";
 
 export interface AclFiles {
   readonly modelFile: string;
@@ -20,11 +21,17 @@ export class Acl {
 
   /** Loads both files; InvalidConfigError names the file set that could not be read or parsed. */
   static async load(files: AclFiles): Promise<Acl> {
+    let enforcer: Enforcer;
     try {
-      return new Acl(await newEnforcer(files.modelFile, files.policyFile));
+      enforcer = await newEnforcer(files.modelFile, files.policyFile);
     } catch (error) {
       throw new InvalidConfigError(`cannot load the ACL (model ${files.modelFile}, policy ${files.policyFile}): ${(error as Error).message}`, { cause: error });
     }
+    for (const rule of await enforcer.getPolicy()) {
+      const problem = ruleProblem(rule);
+      if (problem !== undefined) throw new InvalidConfigError(`ACL policy ${files.policyFile}: rule "p, ${rule.join(", ")}" ${problem}`);
+    }
+    return new Acl(enforcer);
   }
 
   allows(principal: string, action: Action): boolean {
@@ -38,4 +45,12 @@ export class Acl {
     }
     return allowed;
   }
+}
+
+/** What is wrong with a policy rule, if anything: it must be subject, object, action, and the action one that calls take (or a pattern a model may match). */
+function ruleProblem(rule: readonly string[]): string | undefined {
+  if (rule.length !== 3) return `has ${rule.length} fields, not 3 (subject, object, action)`;
+  const action = rule[2]!;
+  if (!(ACTIONS as readonly string[]).includes(action) && !/[*?[\]().|]/.test(action)) return `grants "${action}", which no call takes (${ACTIONS.join(", ")})`;
+  return undefined;
 }
