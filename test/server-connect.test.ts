@@ -153,3 +153,24 @@ test("Connect JSON with a field the message does not have is INVALID_ARGUMENT, n
     await rm(dataDir, { recursive: true, force: true });
   }
 });
+
+test("other origins may call the RPCs, not read the node's own pages: /metrics, /readyz and the console carry no CORS headers", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "loghouse-connect-"));
+  const server = await LoghouseServer.start({ dataDir, port: 0 });
+  try {
+    const base = `http://127.0.0.1:${server.address.port}`;
+    const origin = { origin: "http://elsewhere.test" };
+    const rpc = await fetch(`${base}/log.v1.Log/GetOffsets`, { method: "POST", headers: { ...origin, "content-type": "application/json" }, body: "{}" });
+    assert.equal(rpc.headers.get("access-control-allow-origin"), "*");
+    const preflight = await fetch(`${base}/log.v1.Log/GetOffsets`, { method: "OPTIONS", headers: { ...origin, "access-control-request-method": "POST" } });
+    assert.equal(preflight.status, 204);
+    for (const path of ["/metrics", "/readyz", "/console/"]) {
+      const page = await fetch(`${base}${path}`, { headers: origin });
+      await page.arrayBuffer();
+      assert.equal(page.headers.get("access-control-allow-origin"), null, path);
+    }
+  } finally {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});

@@ -571,7 +571,13 @@ function sameCluster(clusterId: () => string | undefined): Interceptor {
 
 type NodeHandler<Req extends http.IncomingMessage | http2.Http2ServerRequest, Res> = (request: Req, response: Res) => void;
 
-/** Lets browsers on other origins call the server (Connect and gRPC-Web need these headers). */
+/** An RPC's path, /package.Service/Method: what other origins may call. */
+const RPC_PATH = /^\/[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)+\/[A-Za-z_][\w]*$/;
+
+/**
+ * Lets browsers on other origins call the RPCs (Connect and gRPC-Web need these headers); the
+ * node's own pages and probes (/metrics, /readyz, the console) are for its origin alone.
+ */
 function withCors<Req extends http.IncomingMessage | http2.Http2ServerRequest, Res extends http.ServerResponse | http2.Http2ServerResponse>(
   handler: NodeHandler<Req, Res>,
 ): NodeHandler<Req, Res> {
@@ -581,6 +587,7 @@ function withCors<Req extends http.IncomingMessage | http2.Http2ServerRequest, R
   const allowHeaders = [...cors.allowedHeaders, "Authorization", CLUSTER_ID_HEADER, "traceparent", "tracestate"].join(", ");
   const exposeHeaders = [...cors.exposedHeaders, ERROR_CODE_KEY, LEADER_ADDRESS_KEY].join(", ");
   return (request, response) => {
+    if (!RPC_PATH.test((request.url ?? "").split("?", 1)[0]!)) return handler(request, response);
     if (request.headers.origin !== undefined) {
       response.setHeader("access-control-allow-origin", "*");
       response.setHeader("access-control-expose-headers", exposeHeaders);
