@@ -7,7 +7,7 @@ import { once } from "node:events";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { test } from "node:test";
-import { createClient, ConnectError, Code } from "@connectrpc/connect";
+import { createClient, ConnectError, Code, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { LoghouseClient } from "../src/client/client.ts";
 import { InvalidConfigError, PermissionDeniedError, RpcCode, RpcError, UnauthenticatedError } from "../src/errors.ts";
@@ -176,6 +176,38 @@ test("the ACL and the tokens are reloaded when their files change, without a res
   await writeFile(policyFile, "p, root, *, produce\np, nobody, *, produce\n");
   await waitUntilAsync("nobody to be allowed to produce", () => nobody.produce(Buffer.from("now allowed")).then(() => true, () => false));
   assert.equal(server.log.nextOffset, 1);
+});
+
+test("taking a permission away ends the streams open under it, on the gRPC fast path and through the Connect router", async (t) => {
+  const certs = await devCerts(t);
+  const policyFile = `${await tempDir(t)}/policy.csv`;
+  await writeFile(policyFile, "p, root, *, produce\np, root, *, consume\np, nobody, *, consume\n");
+  const server = await securedServer(t, certs, { acl: { modelFile: certs.path("model.conf"), policyFile } });
+  const root = client(t, server, { tls: await clientTls(certs, "root") });
+  await root.produce(Buffer.from("before"));
+  // nobody follows the log twice: over gRPC with its certificate, and over Connect with its token.
+  const seen: Record<"grpc" | "connect", string[]> = { grpc: [], connect: [] };
+  const follower = client(t, server, { tls: await clientTls(certs, "nobody"), callTimeoutMs: 60_000 });
+  const grpcFollow = (async () => {
+    for await (const record of follower.consume({ from: "start", follow: true, signal: AbortSignal.timeout(60_000) })) seen.grpc.push(Buffer.from(record.value).toString());
+  })();
+  const bearer: Interceptor = (next) => (request) => {
+    request.header.set("authorization", "Bearer nobody-token-0123456789abcdef");
+    return next(request);
+  };
+  const transport = createConnectTransport({ baseUrl: `https://${addressOf(server)}`, httpVersion: "2", nodeOptions: { ca: await certs.read("ca.pem") }, interceptors: [bearer] });
+  const connectFollow = (async () => {
+    for await (const answer of createClient(Log, transport).consumeStream({ offset: 0n }, { signal: AbortSignal.timeout(60_000) })) seen.connect.push(Buffer.from(answer.record!.value).toString());
+  })();
+  grpcFollow.catch(() => undefined);
+  connectFollow.catch(() => undefined);
+  await waitUntil("both streams to read the first record", () => seen.grpc.length === 1 && seen.connect.length === 1, 10_000);
+
+  await writeFile(policyFile, "p, root, *, produce\np, root, *, consume\n");
+  await assert.rejects(grpcFollow, PermissionDeniedError);
+  await assert.rejects(connectFollow, (error: unknown) => error instanceof ConnectError && error.code === Code.PermissionDenied);
+  await root.produce(Buffer.from("after"));
+  assert.deepEqual(seen, { grpc: ["before"], connect: ["before"] });
 });
 
 test("an ACL rule that could grant nothing (a misspelt action, missing fields) stops the node at start, naming the rule", async (t) => {

@@ -5,7 +5,9 @@
 // ACL does not allow is PERMISSION_DENIED, each logged with principal and action. Health checks are
 // open, but watching health (a stream that lasts) needs a principal, any: an anonymous caller could
 // otherwise hold every stream the node allows open. Without an ACL every call is allowed (the
-// single-node default on loopback).
+// single-node default on loopback). A stream is checked again whenever the ACL or the tokens are
+// reloaded (watch): one its caller may no longer make is ended with the refusal, so that taking a
+// permission away also stops the streams already open under it.
 import { PermissionDeniedError, UnauthenticatedError } from "../errors.ts";
 import type { Acl } from "../security/acl.ts";
 import type { Action } from "../security/action.ts";
@@ -68,15 +70,43 @@ export function rejectionReasonOf(error: unknown): "unauthenticated" | "permissi
   return error instanceof UnauthenticatedError ? "unauthenticated" : "permission_denied";
 }
 
+/** A stream being served, checked again at each reload. */
+interface OpenStream {
+  readonly procedure: string;
+  readonly credentials: CallCredentials;
+  /** Ends the stream with `refusal`. */
+  readonly revoke: (refusal: unknown) => void;
+}
+
 export class CallAuthorizer {
+  private readonly streams = new Set<OpenStream>();
+
   constructor(
     private current: Authorization,
     private readonly logger: Logger,
   ) {}
 
-  /** Takes a reloaded ACL and token table; calls from now on are checked against them. */
+  /** Takes a reloaded ACL and token table; calls from now on, and the streams open, are checked against them. */
   replace(next: Authorization): void {
     this.current = next;
+    for (const stream of this.streams) {
+      try {
+        this.authorize(stream.procedure, stream.credentials);
+      } catch (refusal) {
+        this.streams.delete(stream);
+        stream.revoke(refusal);
+      }
+    }
+  }
+
+  /**
+   * Checks the stream of an authorized call again at each reload until the returned function is
+   * called (when it ends); one no longer allowed is ended through `revoke`, with the refusal.
+   */
+  watch(procedure: string, credentials: CallCredentials, revoke: (refusal: unknown) => void): () => void {
+    const stream = { procedure, credentials, revoke };
+    this.streams.add(stream);
+    return () => this.streams.delete(stream);
   }
 
   /** Throws UnauthenticatedError or PermissionDeniedError unless the caller may make the call. */

@@ -19,7 +19,7 @@ import { decodeProduceBatchRequest, decodeProduceRequest, encodeConsumeResponse,
 import { CLUSTER_ID_HEADER, clusterRefusal } from "../wire/cluster-id.ts";
 import type { NodeMetrics } from "../observability/node-metrics.ts";
 import type { MethodMetrics } from "../observability/rpc-metrics.ts";
-import { rejectionReasonOf, type CallAuthorizer } from "./call-authorizer.ts";
+import { rejectionReasonOf, type CallAuthorizer, type CallCredentials } from "./call-authorizer.ts";
 import type { CallContext } from "./call-context.ts";
 import { certificatePrincipalOf } from "./connection-identity.ts";
 import { MessageReader, RequestQueue } from "./grpc-messages.ts";
@@ -190,7 +190,8 @@ export class GrpcHandler {
     // A deadline the client meant but the server cannot read would leave the call without one.
     const timeoutMs = parseTimeoutMs(headers["grpc-timeout"]);
     if (timeoutMs === null) refusal ??= new ConnectError(`malformed grpc-timeout ${JSON.stringify(String(headers["grpc-timeout"]).slice(0, 20))}: 1 to 8 digits and a unit (H, M, S, m, u, n)`, Code.InvalidArgument);
-    refusal ??= this.authorize(stream, headers);
+    const credentials = { certificatePrincipal: certificatePrincipalOf(stream.session?.socket), authorization: headers.authorization };
+    refusal ??= this.authorize(headers[":path"]!, credentials);
     refusal ??= this.checkCluster(headers);
     if (refusal !== undefined) {
       route?.metrics?.refused(refusal.code);
@@ -201,16 +202,16 @@ export class GrpcHandler {
     const call = new GrpcCall(stream, headers, route!, timeoutMs ?? undefined, this.options, share, this.calls);
     this.calls.add(call);
     share.calls++;
-    return call.run();
+    if (route!.method.methodKind === "unary") return call.run();
+    // A stream lasts: taking its permission away ends it.
+    const unwatch = this.options.authorizer.watch(headers[":path"]!, credentials, (refusal) => call.abort(toConnectError(refusal)));
+    return call.run().finally(unwatch);
   }
 
-  /** The authorizer's refusal of this call, if it refuses it. */
-  private authorize(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): ConnectError | undefined {
+  /** The authorizer's refusal of a call to `path` with `credentials`, if it refuses it. */
+  private authorize(path: string, credentials: CallCredentials): ConnectError | undefined {
     try {
-      this.options.authorizer.authorize(headers[":path"]!, {
-        certificatePrincipal: certificatePrincipalOf(stream.session?.socket),
-        authorization: headers.authorization,
-      });
+      this.options.authorizer.authorize(path, credentials);
       return undefined;
     } catch (error) {
       this.options.metrics?.rejected(rejectionReasonOf(error));

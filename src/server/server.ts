@@ -544,20 +544,43 @@ function countCalls(metrics: NodeMetrics): Interceptor {
 /** The principal of the connection's verified client certificate, for the Connect router's calls. */
 const CERTIFICATE_PRINCIPAL = createContextKey<string | undefined>(undefined, { description: "certificate principal" });
 
-/** The one authorization check (call-authorizer.ts) for calls through the Connect router. */
+/**
+ * The one authorization check (call-authorizer.ts) for calls through the Connect router; a stream's
+ * answers end with the refusal once a reload takes its permission away.
+ */
 function authorize(authorizer: CallAuthorizer, metrics: NodeMetrics): Interceptor {
   return (next) => async (request) => {
+    const procedure = `/${request.service.typeName}/${request.method.name}`;
+    const credentials = { certificatePrincipal: request.contextValues.get(CERTIFICATE_PRINCIPAL), authorization: request.header.get("authorization") ?? undefined };
     try {
-      authorizer.authorize(`/${request.service.typeName}/${request.method.name}`, {
-        certificatePrincipal: request.contextValues.get(CERTIFICATE_PRINCIPAL),
-        authorization: request.header.get("authorization") ?? undefined,
-      });
+      authorizer.authorize(procedure, credentials);
     } catch (error) {
       metrics.rejected(rejectionReasonOf(error));
       throw error;
     }
-    return next(request);
+    const response = await next(request);
+    if (!response.stream) return response;
+    let revoke!: (refusal: unknown) => void;
+    const revoked = new Promise<never>((_, reject) => (revoke = reject));
+    revoked.catch(() => undefined);
+    return { ...response, message: untilRevoked(response.message, revoked, authorizer.watch(procedure, credentials, revoke)) };
   };
+}
+
+/** `messages` until `revoked` rejects (then its reason is thrown, ending the stream); `ended` is called either way. */
+async function* untilRevoked<T>(messages: AsyncIterable<T>, revoked: Promise<never>, ended: () => void): AsyncGenerator<T> {
+  const iterator = messages[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), revoked]);
+      if (next.done === true) return;
+      yield next.value;
+    }
+  } finally {
+    ended();
+    // Not awaited: a handler waiting for records ends with its call's signal, not here.
+    void iterator.return?.()?.catch(() => undefined);
+  }
 }
 
 /** Refuses a call through the Connect router that names another cluster than this node's (src/wire/cluster-id.ts). */
