@@ -273,8 +273,11 @@ export class ClusterNode {
       onRepairMessage: (message) => node?.receiveRepair(message),
       onForwardMessage: (message: ForwardMessage) => node?.forwarding.receive(message),
       onError: (error) => {
-        // Malformed or out-of-protocol input closed a peer connection; unreachable peers are routine.
-        if (error instanceof CodecError) options.logger?.warn("closed a peer connection", { error });
+        // Malformed or out-of-protocol input closed a peer connection; unreachable peers are routine,
+        // and so is a peer not known yet (the leader dials a node it admits before the node has
+        // learned its name from the admission; it dials again).
+        if (error instanceof CodecError && error.reason === "unknown-sender") options.logger?.debug("closed a peer connection", { error });
+        else if (error instanceof CodecError) options.logger?.warn("closed a peer connection", { error });
         if (error instanceof PeerUnavailableError) node?.reachability.failed(error.peerId, error.address, error.message);
       },
       reconnectDelayMs: { min: 20, max: 500 },
@@ -570,7 +573,7 @@ export class ClusterNode {
    */
   usePeerSecurity(security: PeerSecurity): void {
     this.peerSecurity = security;
-    this.transport.usePeerTls(security.tls, (id) => this.nameOf(id), (certificate) => {
+    this.transport.usePeerTls(security.tls, (id) => (this.addresses[id] === undefined ? undefined : this.nameOf(id)), (certificate) => {
       try {
         security.authorize(certificatePrincipal(certificate), "replicate");
         return true;

@@ -20,6 +20,7 @@ import { OutboundPeer, parsePeerAddress, type OutboundContext } from "./outbound
 import type { PeerTls } from "./peer-dial.ts";
 import { isForwardMessage, isRepairMessage, isSideMessage, type ForwardMessage, type PeerMessage, type RepairMessage } from "./peer-message.ts";
 import { resolveTransportConfig, type RaftTransportConfig, type RaftTransportOptions } from "./transport-config.ts";
+import { CodecError } from "./transport-errors.ts";
 import { TransportCounters, type RaftTransportStats } from "./transport-stats.ts";
 
 export type { RaftTransportOptions } from "./transport-config.ts";
@@ -44,14 +45,14 @@ export class RaftTransport {
   private readonly outboundContext: OutboundContext;
   private readonly inboundContext: InboundContext;
   private peerTls: PeerTls | undefined;
-  private peerNameOf: (nodeId: number) => string = String;
+  private peerNameOf: (nodeId: number) => string | undefined = String;
   private peerMayReplicate: (certificate: PeerCertificate) => boolean = () => true;
 
   /** Validates `options` (InvalidConfigError naming the first bad one). Opens nothing until used. */
   constructor(options: RaftTransportOptions) {
     this.config = resolveTransportConfig(options);
     const { nodeId, frameBytesMax, onMessage, onRepairMessage, onForwardMessage, onError } = this.config;
-    this.outboundContext = { config: this.config, counters: this.counters, requestFlush: (peer) => this.requestFlush(peer), peerTls: () => this.peerTls, peerNameOf: (id) => this.peerNameOf(id) };
+    this.outboundContext = { config: this.config, counters: this.counters, requestFlush: (peer) => this.requestFlush(peer), peerTls: () => this.peerTls, peerNameOf: (id) => this.peerNameOf(id) ?? String(id) };
     const deliver = (message: PeerMessage): void => {
       if (!isSideMessage(message)) onMessage(message);
       else if (isRepairMessage(message) && onRepairMessage !== undefined) onRepairMessage(message);
@@ -65,9 +66,9 @@ export class RaftTransport {
    * Runs every connection from now on over mutual TLS: outbound ones dial with `peerTls` and expect
    * the certificate of the node dialled, and an inbound one must have a verified certificate naming
    * the node its hello claims to be, whose principal `mayReplicate` allows (the ACL's replicate);
-   * nodes are named by `nameOf` from their Raft ids.
+   * nodes are named by `nameOf` from their Raft ids (undefined: not known yet, and refused until it is).
    */
-  usePeerTls(peerTls: PeerTls, nameOf: (nodeId: number) => string, mayReplicate: (certificate: PeerCertificate) => boolean): void {
+  usePeerTls(peerTls: PeerTls, nameOf: (nodeId: number) => string | undefined, mayReplicate: (certificate: PeerCertificate) => boolean): void {
     this.peerTls = peerTls;
     this.peerNameOf = nameOf;
     this.peerMayReplicate = mayReplicate;
@@ -76,8 +77,10 @@ export class RaftTransport {
   private authenticates(socket: Socket, senderId: number): boolean {
     if (this.peerTls === undefined) return true;
     if (!(socket instanceof TLSSocket && socket.authorized)) return false;
+    const name = this.peerNameOf(senderId);
+    if (name === undefined) throw new CodecError("unknown-sender", `node ${senderId} is not known here yet: its certificate cannot be checked`);
     const certificate = socket.getPeerCertificate();
-    return certificateNamesNode(certificate, this.peerNameOf(senderId)) && this.peerMayReplicate(certificate);
+    return certificateNamesNode(certificate, name) && this.peerMayReplicate(certificate);
   }
 
   get nodeId(): number {

@@ -16,6 +16,8 @@ export type CodecErrorReason =
   | "bad-connection-marker"
   | "unsupported-version"
   | "bad-sender"
+  /** A sender whose name this node does not know yet (a node joining learns its peers' names when admitted). */
+  | "unknown-sender"
   | "bad-range"
   | "bad-forward"
   /** Well formed, but no correct peer sends it (message-check.ts). */

@@ -20,6 +20,8 @@ export interface NodePlacement {
 
 export class ProcessCluster {
   private readonly processes = new Map<number, ChildProcess>();
+  /** The JSON lines each node printed (at --log-level warn: its warnings and errors), across restarts. */
+  private readonly printed = new Map<number, Array<Record<string, unknown>>>();
   private readonly ports = new Map<number, number>();
   private readonly clients = new Map<number, LoghouseClient>();
 
@@ -62,8 +64,21 @@ export class ProcessCluster {
     child.once("exit", () => {
       if (this.processes.get(id) === child) this.processes.delete(id);
     });
-    createInterface({ input: child.stdout! }).on("line", () => undefined);
+    const printed = this.printed.get(id) ?? [];
+    this.printed.set(id, printed);
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      try {
+        printed.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        printed.push({ msg: line });
+      }
+    });
     await waitUntilAsync(`node ${id} to serve`, async () => (await this.client(id).healthStatus().catch(() => "")) === "SERVING", READY_TIMEOUT_MS);
+  }
+
+  /** What node `id` printed so far (its warnings and errors), as JSON lines. */
+  lines(id: number): ReadonlyArray<Record<string, unknown>> {
+    return this.printed.get(id) ?? [];
   }
 
   /** Forms a cluster of nodes 1..count: node 1 bootstraps, each next one joins through the one before. */
