@@ -123,6 +123,7 @@ test("a secured cluster refuses forged peer traffic and unauthorized admin reque
   // Root may administer: a leadership transfer through the CLI, asked of a follower, reaches the leader.
   const transfer = await runCli(["transfer-leader", "--server", cluster.address(other), "--to", String(follower), "--tls-ca", certs.path("ca.pem"), "--tls-cert", certs.path("root-client.pem"), "--tls-key", certs.path("root-client-key.pem")]);
   assert.equal(transfer.code, 0, transfer.stderr);
+  assert.equal(transfer.stderr, "", "nothing on stderr (Node's DEP0123 warning for a TLS server named by its IP address is dropped)");
   const newLeader = await cluster.leader();
   assert.equal(newLeader, follower);
 

@@ -80,6 +80,16 @@ process.on("uncaughtException", (error: unknown) => {
   process.exit(1);
 });
 
+// grpc-js names the TLS server it dials by the host dialled, and Node warns (DEP0123) when that is an
+// IP address, as nodes' addresses usually are: a warning about the library's choice, printed on every
+// command over TLS, that its user can do nothing about. Only that one is dropped.
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((...args: unknown[]) => {
+  const [, typeOrOptions, code] = args;
+  if ((typeof typeOrOptions === "object" && (typeOrOptions as { code?: string } | null)?.code === "DEP0123") || code === "DEP0123") return;
+  emitWarning(...args);
+}) as typeof process.emitWarning;
+
 // A closed stdout (e.g. `loghouse consume | head`) ends the command quietly.
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
   if (error.code === "EPIPE") process.exit(0);
