@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { RpcCode } from "../src/errors.ts";
+import { silentLogger, type Logger } from "../src/logger.ts";
 import { encodeBatchMark } from "../src/storage/batch-mark.ts";
 import { BATCH_MARK_TYPE, Log } from "../src/storage/index.ts";
 import { readFile } from "node:fs/promises";
@@ -141,10 +142,16 @@ test("a batch torn off after its mark by a crash is cut when the node starts, an
   await log.append(values("x"));
   await log.close();
 
-  const server = await startLogServer(t, { dataDir });
+  const errors: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
+  const logger: Logger = { ...silentLogger, error: (msg, fields) => void errors.push({ msg, ...(fields === undefined ? {} : { fields }) }) };
+  const server = await startLogServer(t, { dataDir }, { logger });
   const client = grpcTestClient(addressOf(server));
   cleanup(t, () => client.close());
   assert.deepEqual(await client.unary("getOffsets", {}), { $typeName: "log.v1.GetOffsetsResponse", lowestOffset: 0n, endOffset: 1n }, "cut back to before the mark");
+  // Said aloud, with what was removed: were the end of the log damaged after it was acknowledged, these were acknowledged records.
+  assert.deepEqual(errors, [
+    { msg: "cut a batch torn off the end of the log: its records ended before its mark's count", fields: { removedFromOffset: 1, removedRecords: 2, markCounted: 3, recordsFound: 1, nextOffset: 1 } },
+  ]);
   const retried = await client.unary("produceBatch", { values: values("x", "y", "z"), producer });
   assert.deepEqual([retried.firstOffset, retried.count], [2n, 3]);
 });

@@ -3,7 +3,7 @@
 // a cluster member's data directory is scrubbed in its "log" folder.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdir, rename, writeFile } from "node:fs/promises";
+import { readdir, rename, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -51,4 +51,29 @@ test("loghouse scrub prints the damaged ranges and exits 3, 0 when clean, 1 with
   const empty = await tempDir(t);
   assert.equal((await scrub(empty)).code, 1);
   assert.deepEqual(await readdir(empty), []);
+});
+
+test("loghouse scrub --config opens the log with the node's segment sizes, and prints what opening repaired", { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const log = await Log.open(dir, { indexEntriesMax: 10 });
+  for (let i = 0; i < 25; i++) await log.append([Buffer.from(`value-${i}`)]);
+  await log.close();
+  const config = join(await tempDir(t), "config.json");
+  await writeFile(config, JSON.stringify({ log: { indexEntriesMax: 10 } }));
+  const activeIndexBytes = async (): Promise<number> => (await stat(segmentFile(dir, 20, ".index"))).size;
+  const sizedAsTheNode = await activeIndexBytes();
+  // A torn (or damaged) last record: opening cuts it, and scrub says so.
+  const store = segmentFile(dir, 20, ".store");
+  await truncate(store, (await stat(store)).size - 3);
+
+  const child = spawn(BIN, ["scrub", "--data-dir", dir, "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  assert.equal(await new Promise<number | null>((resolve) => child.once("exit", resolve)), 0);
+  const report = JSON.parse(stdout) as { nextOffset: number; recovery: { truncatedBytes: number; emptySegmentsRemoved: number } };
+  assert.equal(report.nextOffset, 24);
+  assert.ok(report.recovery.truncatedBytes > 0, stdout);
+  assert.equal(report.recovery.emptySegmentsRemoved, 0);
+  // Before: opened with the defaults, the active segment's index grew to the default size.
+  assert.equal(await activeIndexBytes(), sizedAsTheNode);
 });

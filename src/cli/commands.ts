@@ -123,8 +123,14 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
   },
   scrub: {
     summary: "verify every record of a stopped node's log; print the damaged ranges as JSON",
-    options: { "data-dir": { type: "string", value: "DIR", help: "the node's data directory (default ./data; env LOGHOUSE_DATA_DIR)" } },
-    notes: ["Exit 0: no damage; 3: damage found; 1: the log could not be scrubbed (absent, or in use)."],
-    run: async (flags) => (await import("./scrub.ts")).scrubDataDir(flags as { readonly "data-dir"?: string }),
+    options: {
+      "data-dir": { type: "string", value: "DIR", help: "the node's data directory (default: the config file's dataDir, else ./data; env LOGHOUSE_DATA_DIR)" },
+      config: { type: "string", value: "FILE", help: "the node's config file, whose log settings (segment sizes) the log is opened with (env LOGHOUSE_CONFIG)" },
+    },
+    notes: [
+      "Opening repairs the log as the node's start would; what that cut or removed is printed under \"recovery\".",
+      "Exit 0: no damage; 3: damage found; 1: the log could not be scrubbed (absent, or in use).",
+    ],
+    run: async (flags) => (await import("./scrub.ts")).scrubDataDir(flags as { readonly "data-dir"?: string; readonly config?: string }),
   },
 };

@@ -5,12 +5,22 @@ import { RaftStateFile } from "../cluster/raft-state-file.ts";
 import { LoghouseError } from "../errors.ts";
 import { Log } from "../storage/index.ts";
 import { errorLine } from "./error-line.ts";
+import { readConfigFile } from "./serve.ts";
 
 /** Not 1 (a runtime error) nor 2 (a usage error): scripts can tell "damaged" from "could not look". */
 const DAMAGE_FOUND_EXIT_CODE = 3;
 
-export async function scrubDataDir(values: { readonly "data-dir"?: string | undefined }): Promise<number> {
-  const given = values["data-dir"] ?? process.env.LOGHOUSE_DATA_DIR ?? "./data";
+export async function scrubDataDir(values: { readonly "data-dir"?: string | undefined; readonly config?: string | undefined }): Promise<number> {
+  const configPath = values.config ?? process.env.LOGHOUSE_CONFIG;
+  let file;
+  try {
+    file = configPath === undefined ? {} : await readConfigFile(configPath);
+  } catch (error) {
+    if (!(error instanceof LoghouseError)) throw error;
+    process.stderr.write(`loghouse: ${errorLine(error)}\n`);
+    return 1;
+  }
+  const given = values["data-dir"] ?? process.env.LOGHOUSE_DATA_DIR ?? file.dataDir ?? "./data";
   // A cluster member keeps its log in its data directory's "log" folder (beside raft-state.json).
   const dataDir = (await RaftStateFile.existsIn(given)) ? RaftStateFile.logDirOf(given) : given;
   // Only a directory that holds segments: opening an empty one would create a log there.
@@ -20,8 +30,9 @@ export async function scrubDataDir(values: { readonly "data-dir"?: string | unde
   }
   let log: Log;
   try {
-    // Opening repairs a torn tail of the active segment, as the node's own start would.
-    log = await Log.open(dataDir);
+    // Opening repairs a torn tail of the active segment, as the node's own start would (its
+    // segments sized as the node's config says, or opening would grow them to the defaults).
+    log = await Log.open(dataDir, file.log ?? {});
   } catch (error) {
     if (!(error instanceof LoghouseError)) throw error;
     process.stderr.write(`loghouse: ${errorLine(error)}\n`);
@@ -30,7 +41,7 @@ export async function scrubDataDir(values: { readonly "data-dir"?: string | unde
   try {
     const report = await log.scrub();
     const { lowestOffset, nextOffset } = log;
-    process.stdout.write(`${JSON.stringify({ dataDir, lowestOffset, nextOffset, ...report })}\n`);
+    process.stdout.write(`${JSON.stringify({ dataDir, lowestOffset, nextOffset, recovery: log.recovery, ...report })}\n`);
     return report.damaged.length === 0 ? 0 : DAMAGE_FOUND_EXIT_CODE;
   } finally {
     await log.close();

@@ -49,7 +49,7 @@ export interface ServeFlags {
 }
 
 /** The keys a config file may hold (limits, log and producers are passed to the server's own validation). */
-interface ConfigFile {
+export interface ConfigFile {
   dataDir?: string;
   listen?: string;
   nodeId?: string;
@@ -87,7 +87,7 @@ const DEFAULT_MIN_VOTERS = 3;
 const MIN_VOTERS_MAX = 99;
 const DEFAULT_DEAD_MEMBER_TIMEOUT_MS = 60_000;
 
-async function readConfigFile(path: string): Promise<ConfigFile> {
+export async function readConfigFile(path: string): Promise<ConfigFile> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(await readFile(path, "utf8"));

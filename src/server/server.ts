@@ -106,9 +106,23 @@ export class LoghouseServer {
       return LoghouseServer.listen(config, cluster.log, cluster.log, () => cluster.close(), logger, metrics, options);
     }
     const log = await Log.open(config.dataDir, config.log, { logger, metrics });
-    if (log.recovery.truncatedBytes > 0 || log.recovery.scannedRecords > 0) logger.warn("log recovered", { ...log.recovery });
+    const { recovery } = log;
+    if (recovery.truncatedBytes > 0 || recovery.scannedRecords > 0 || recovery.emptySegmentsRemoved > 0) logger.warn("log recovered", { ...recovery });
     try {
-      return await LoghouseServer.listen(config, log, await LogProducers.open(log, config.producers), () => log.close(), logger, metrics, options);
+      const producers = await LogProducers.open(log, config.producers);
+      const cut = producers.tornBatchCut;
+      if (cut !== undefined) {
+        // Right after a crash tore the batch's write, none of it was acknowledged. If the end of the
+        // log was damaged after it was acknowledged instead, this removed acknowledged records: say so.
+        logger.error("cut a batch torn off the end of the log: its records ended before its mark's count", {
+          removedFromOffset: cut.markOffset,
+          removedRecords: cut.found + 1,
+          markCounted: cut.counted,
+          recordsFound: cut.found,
+          nextOffset: log.nextOffset,
+        });
+      }
+      return await LoghouseServer.listen(config, log, producers, () => log.close(), logger, metrics, options);
     } catch (error) {
       await log.close();
       throw error;

@@ -15,6 +15,8 @@ export interface RecoveryReport {
   /** Records found in stores beyond their index and indexed again. */
   readonly scannedRecords: number;
   readonly segments: number;
+  /** Empty segments removed from the end of the log (a crash just after a rotation leaves one). */
+  readonly emptySegmentsRemoved: number;
 }
 
 /** A log directory opened: its segments, the lock on it (released with native.unlockDirectory), and what recovery did. */
@@ -34,6 +36,7 @@ export async function openSegments(directory: string, config: LogConfig): Promis
   await makeDirectory(directory);
   const lockFd = native.lockDirectory(directory);
   const segments: Segment[] = [];
+  let emptySegmentsRemoved = 0;
   try {
     const names = await readdir(directory);
     await Segment.removeRewriteFiles(directory, names);
@@ -42,6 +45,7 @@ export async function openSegments(directory: string, config: LogConfig): Promis
     // crash can leave empty segments at the end: they hold nothing and are removed.
     while (bases.length > 1 && (await Segment.storeBytes(directory, bases[bases.length - 1]!)) === 0) {
       await Segment.removeFiles(directory, bases.pop()!);
+      emptySegmentsRemoved++;
     }
     const activeBase = bases.pop() ?? config.initialOffset;
     bases.forEach((base, i) => segments.push(Segment.openSealed(directory, base, (bases[i + 1] ?? activeBase) - base)));
@@ -57,6 +61,7 @@ export async function openSegments(directory: string, config: LogConfig): Promis
     truncatedBytes: segments.reduce((sum, s) => sum + s.files.recovery.truncatedBytes, 0),
     scannedRecords: segments.reduce((sum, s) => sum + s.files.recovery.scannedRecords, 0),
     segments: segments.length,
+    emptySegmentsRemoved,
   };
   return { segments, lockFd, recovery };
 }

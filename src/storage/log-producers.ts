@@ -30,10 +30,21 @@ export interface ProducerAppender {
   appendGatheredOnce?(batch: GatheredValues, producer: ProducerBatch): Promise<AppendedBatch>;
 }
 
+/** A batch that open() cut off the end of the log because its records ended before its mark's count. */
+export interface TornBatchCut {
+  /** The mark's offset: the log now ends just before it. */
+  readonly markOffset: number;
+  /** Records the mark counted, and how many of them were in the log. */
+  readonly counted: number;
+  readonly found: number;
+}
+
 export class LogProducers implements ProducerAppender {
   private constructor(
     private readonly log: Log,
     private readonly appends: ProducerAppends,
+    /** The batch open() cut, if it cut one: the caller logs it (it removes records, some possibly in sealed segments). */
+    readonly tornBatchCut: TornBatchCut | undefined,
   ) {}
 
   /** Builds the table from the marks at the end of `log` (open, and appended to by nothing yet), first cutting a torn batch off its end. */
@@ -55,12 +66,14 @@ export class LogProducers implements ProducerAppender {
       }
       at += records.length;
     }
+    let cut: TornBatchCut | undefined;
     if (last !== undefined && last.offset + last.mark.count >= log.nextOffset) {
+      cut = { markOffset: last.offset, counted: last.mark.count, found: log.nextOffset - last.offset - 1 };
       await log.truncateAfter(last.offset - 1);
     } else if (last !== undefined) {
       appends.applied(last.mark, last.offset);
     }
-    return new LogProducers(log, appends);
+    return new LogProducers(log, appends, cut);
   }
 
   appendOnce(values: readonly Uint8Array[], batch: ProducerBatch): Promise<AppendedBatch> {
