@@ -372,7 +372,12 @@ Napi::Value Segment::Read(const Napi::CallbackInfo& info) {
     ThrowError(env, "CORRUPT", what + " in " + storePath_ + " at offset " + std::to_string(baseOffset_ + at), 0);
     return env.Undefined();
   };
-  if (end <= start || end > storeBytes_.load() || end - start > (uint64_t{1} << 32)) return corrupt("index entry out of order", relative);
+  // A sealed segment spans up to its successor's base offset: a store that ends first was cut
+  // short, or the files of the segments after it are gone.
+  if (start >= storeBytes_.load() || end > storeBytes_.load()) {
+    return corrupt("store ends before this record (the store was cut short, or the next segment's files are missing)", relative);
+  }
+  if (end <= start || end - start > (uint64_t{1} << 32)) return corrupt("index entry out of order", relative);
   if (run == runCount_.load()) return corrupt("record has no run metadata", relative);
   // The run index is not synced: check the entry against the store before lending its metadata.
   if (runs_[run].relative != relative && !RunMatchesStore(run)) return corrupt("run index disagrees with store", relative);

@@ -134,6 +134,18 @@ describe("sealed segment damage", () => {
     assert.deepEqual(log.read(3).value, value(3));
   });
 
+  test("a middle segment whose files are gone reads as data loss naming the cause, in the segment before the gap", async (t) => {
+    const dir = await tempDir(t);
+    await writeLog(dir, 12);
+    for (const suffix of [".store", ".index", ".runindex"] as const) await rm(segmentFile(dir, 5, suffix));
+    const log = await Log.open(dir, config);
+    cleanup(t, () => log.close());
+    assert.deepEqual(log.read(4).value, value(4));
+    // Before: "index entry out of order", as if the segment before were scrambled.
+    assert.throws(() => log.read(7), (error: unknown) => error instanceof DataLossError && /store ends before this record .*next segment's files are missing/.test(error.message));
+    assert.deepEqual(log.read(10).value, value(10));
+  });
+
   test("a flipped byte in the last record of a sealed segment keeps every later segment", async (t) => {
     const dir = await tempDir(t);
     await writeLog(dir, 12);
