@@ -55,6 +55,8 @@ test("usage errors exit 2 and runtime errors exit 1, each with one line naming t
     [["consume", "--from-time", "2024-02-30"], /--from-time must be an ISO 8601 time/],
     [["produce", "--batch-bytes", "0"], /--batch-bytes must be an integer >= 1, got 0/],
     [["consume", "--from", "later"], /--from must be an offset/],
+    [["consume", "--from", "99999999999999999999999"], /--from must fit in 64 bits/],
+    [["consume", "--from", "-99999999999999999999999"], /--from must fit in 64 bits/],
     [["consume", "--from", "1", "--from-time", "0"], /--from or --from-time, not both/],
     [["consume", "--from-time", "yesterday"], /--from-time must be an ISO 8601 time/],
     [["consume", "--format", "{offset} {size}"], /unknown field \{size\}/],

@@ -23,6 +23,8 @@ function isoTimeMs(text: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+const U64_MAX = 2n ** 64n - 1n;
+
 function parseStart(from: string | undefined, fromTime: string | undefined): Start {
   if (from !== undefined && fromTime !== undefined) throw new UsageError("give --from or --from-time, not both");
   if (fromTime !== undefined) {
@@ -31,8 +33,9 @@ function parseStart(from: string | undefined, fromTime: string | undefined): Sta
     return { timeMs };
   }
   if (from === undefined || from === "start" || from === "end") return from ?? "start";
-  if (/^\d+$/.test(from)) return { offset: BigInt(from) };
-  if (/^-\d+$/.test(from)) return { back: BigInt(from.slice(1)) };
+  const number = /^-?\d+$/.test(from) ? BigInt(from) : undefined;
+  if (number !== undefined && (number > U64_MAX || -number > U64_MAX)) throw new UsageError(`--from must fit in 64 bits (offsets are u64), got ${from}`);
+  if (number !== undefined) return from.startsWith("-") ? { back: -number } : { offset: number };
   throw new UsageError(`--from must be an offset, -N (N before the end), "start" or "end", got ${from}`);
 }
 
