@@ -28,9 +28,11 @@ export interface SwimIdentity {
 }
 
 /**
- * Whether this node, of role `ownRole`, lets another process's live claim on its name (of role
- * `claimRole`) stand instead of refuting it. A node still joining yields to a member, so that a second
- * process started under a member's name does not fight the member for it in every node's table.
+ * Whether this node, of role `ownRole`, lets a live claim on its name made from another address (of
+ * role `claimRole`) stand instead of refuting it. A node still joining yields to a member, so that a
+ * second process started under a member's name does not fight the member for it in every node's
+ * table. A claim from this node's own address is always refuted: it is this node's earlier life (a
+ * node back at its address after losing its disk), which the new one replaces.
  */
 export type NameYield = (claimRole: string, ownRole: string) => boolean;
 
@@ -383,7 +385,7 @@ export class SwimCore {
   private applyAlive(update: Update & { kind: "alive" }): void {
     if (update.name === this.self.name) {
       const impostor = update.address !== this.self.address || update.role !== this.self.role;
-      if (impostor && this.yieldsName(update.role, this.self.role)) return;
+      if (update.address !== this.self.address && this.yieldsName(update.role, this.self.role)) return;
       if (update.incarnation > this.self.incarnation || (update.incarnation === this.self.incarnation && impostor)) this.refute(update.incarnation);
       return;
     }
