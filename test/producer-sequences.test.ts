@@ -4,11 +4,11 @@
 // would refuse leaves no mark.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BatchTooLargeError, RecordTooLargeError, SequenceTooOldError } from "../src/errors.ts";
+import { BatchTooLargeError, DataLossError, RecordTooLargeError, SequenceReusedError, SequenceTooOldError } from "../src/errors.ts";
 import { Log } from "../src/storage/log.ts";
 import { LogProducers } from "../src/storage/log-producers.ts";
 import { decodeBatchMark, encodeBatchMark } from "../src/storage/batch-mark.ts";
-import { ProducerAppends } from "../src/storage/producer-appends.ts";
+import { ProducerAppends, storedValuesIn } from "../src/storage/producer-appends.ts";
 import { ProducerSequences, resolveProducerLimits } from "../src/storage/producer-sequences.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -145,4 +145,27 @@ test("an idempotent batch whose records and mark together exceed pendingBytesMax
   await assert.rejects(producers.appendOnce(values, { producerId: id("p"), sequence: 0n }), BatchTooLargeError);
   assert.equal(log.nextOffset, 0, "nothing was written, no mark either");
   assert.deepEqual(await producers.appendOnce([Buffer.alloc(100)], { producerId: id("p"), sequence: 1n }), { firstOffset: 1, count: 1 });
+});
+
+test("a retry's records are read back only when its count matches, and damaged or dropped records count as gone", async () => {
+  let reads = 0;
+  const damaged = storedValuesIn({
+    lowestOffset: 10,
+    readRange: () => {
+      reads++;
+      throw new DataLossError("checksum mismatch");
+    },
+  });
+  assert.equal(damaged(10, 2), undefined, "unreadable: cannot be compared, answered as before");
+  assert.equal(damaged(5, 2), undefined, "below the log's start: dropped by retention");
+  assert.equal(reads, 1);
+  let read = 0;
+  const appends = new ProducerAppends({ producersMax: 10, sequencesPerProducerMax: 10 }, () => {
+    read++;
+    return [id("a"), id("b")];
+  });
+  const batch = { producerId: id("p"), sequence: 0n };
+  appends.applied({ ...batch, count: 2 }, 99);
+  await assert.rejects(appends.appendOnce([id("a")], batch, () => Promise.resolve(0)), SequenceReusedError);
+  assert.equal(read, 0, "a different count is refused without reading the batch back");
 });

@@ -128,7 +128,7 @@ export const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       config: { type: "string", value: "FILE", help: "the node's config file, whose log settings (segment sizes) the log is opened with (env LOGHOUSE_CONFIG)" },
     },
     notes: [
-      "Opening repairs the log as the node's start would; what that cut or removed is printed under \"recovery\".",
+      "Opening cuts a torn tail of the active segment as the node's start would (printed under \"recovery\"); a node's start also cuts a torn producer batch, which scrub leaves.",
       "Exit 0: no damage; 3: damage found; 1: the log could not be scrubbed (absent, or in use).",
     ],
     run: async (flags) => (await import("./scrub.ts")).scrubDataDir(flags as { readonly "data-dir"?: string; readonly config?: string }),

@@ -31,8 +31,9 @@ export async function scrubDataDir(values: { readonly "data-dir"?: string | unde
   let log: Log;
   try {
     // Opening repairs a torn tail of the active segment, as the node's own start would (its
-    // segments sized as the node's config says, or opening would grow them to the defaults).
-    log = await Log.open(dataDir, file.log ?? {});
+    // segments sized as the node's config says, or opening would grow them to the defaults). No
+    // retention: a check deletes nothing.
+    log = await Log.open(dataDir, { ...file.log, retentionBytes: 0, retentionMs: 0 });
   } catch (error) {
     if (!(error instanceof LoghouseError)) throw error;
     process.stderr.write(`loghouse: ${errorLine(error)}\n`);

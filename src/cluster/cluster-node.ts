@@ -513,7 +513,9 @@ export class ClusterNode {
       if (candidates.length === 0 && alone.size > 0) {
         throw new InvalidConfigError(`${[...alone].join(", ")} ${alone.size === 1 ? "runs" : "run"} alone, not as a member of a cluster: --join takes a member's address (a cluster's first node starts with --bootstrap)`);
       }
-      if (candidates.length === 0 && foreign.size > 0) {
+      // Ended at once only when this node knows no member of its own to wait for (a member restarted
+      // before the others keeps asking while they come up).
+      if (candidates.length === 0 && foreign.size > 0 && !this.knowsOtherMembers()) {
         throw new ClusterMismatchError(`${[...foreign].join(", ")} ${foreign.size === 1 ? "is a node" : "are nodes"} of another cluster: ${this.foreignJoinAdvice()}`);
       }
       target ??= candidates[attempt % Math.max(1, candidates.length)];
@@ -545,6 +547,11 @@ export class ClusterNode {
       await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** Math.min(attempt, 5))));
     }
     throw new ClusterUnavailableError(`could not join through ${given.join(", ")}: ${lastError}`);
+  }
+
+  /** Whether this node knows the address of any member but itself. */
+  private knowsOtherMembers(): boolean {
+    return Object.keys(this.addresses).some((id) => Number(id) !== this.nodeId);
   }
 
   /** What a restarted node told of another cluster's contact does, and what to do instead. */

@@ -1,6 +1,6 @@
 // A casbin ACL: the model and policy files (the Go original's work unchanged: subject, object "*",
 // action), asked whether a principal may take an action. Default deny: what the policy does not
-// allow is refused. A policy rule that is not subject, object, action, or grants an action no call
+// allow is refused. A policy rule without subject, object and action, or naming an action no call
 // takes (a misspelt "consum"), is refused at load, naming the rule: it would grant nothing, silently.
 import { newEnforcer, type Enforcer } from "casbin";
 import { InvalidConfigError } from "../errors.ts";
@@ -47,9 +47,12 @@ export class Acl {
   }
 }
 
-/** What is wrong with a policy rule, if anything: it must be subject, object, action, and the action one that calls take (or a pattern a model may match). */
+/**
+ * What is wrong with a policy rule, if anything: it must start with subject, object, action (a model
+ * may add fields, such as an effect), and the action be one that calls take (or a pattern a model may match).
+ */
 function ruleProblem(rule: readonly string[]): string | undefined {
-  if (rule.length !== 3) return `has ${rule.length} fields, not 3 (subject, object, action)`;
+  if (rule.length < 3) return `has ${rule.length} field${rule.length === 1 ? "" : "s"}, not subject, object and action`;
   const action = rule[2]!;
   if (!(ACTIONS as readonly string[]).includes(action) && !/[*?[\]().|]/.test(action)) return `grants "${action}", which no call takes (${ACTIONS.join(", ")})`;
   return undefined;

@@ -574,24 +574,36 @@ function authorize(authorizer: CallAuthorizer, metrics: NodeMetrics): Intercepto
     }
     const response = await next(request);
     if (!response.stream) return response;
-    let revoke!: (refusal: unknown) => void;
-    const revoked = new Promise<never>((_, reject) => (revoke = reject));
-    revoked.catch(() => undefined);
-    return { ...response, message: untilRevoked(response.message, revoked, authorizer.watch(procedure, credentials, revoke)) };
+    return { ...response, message: untilRevoked(response.message, (revoke) => authorizer.watch(procedure, credentials, revoke)) };
   };
 }
 
-/** `messages` until `revoked` rejects (then its reason is thrown, ending the stream); `ended` is called either way. */
-async function* untilRevoked<T>(messages: AsyncIterable<T>, revoked: Promise<never>, ended: () => void): AsyncGenerator<T> {
+/**
+ * `messages` until the authorizer revokes the stream (its refusal is then thrown, ending it). It is
+ * watched from its first message on and let go when it ends. Each wait races the revocation with a
+ * promise of its own: one shared promise would keep a reaction per message for the stream's life.
+ */
+async function* untilRevoked<T>(messages: AsyncIterable<T>, watch: (revoke: (refusal: unknown) => void) => () => void): AsyncGenerator<T> {
+  let refused: { readonly reason: unknown } | undefined;
+  let failWait: ((reason: unknown) => void) | undefined;
+  const unwatch = watch((reason) => {
+    refused = { reason };
+    failWait?.(reason);
+  });
   const iterator = messages[Symbol.asyncIterator]();
   try {
     for (;;) {
-      const next = await Promise.race([iterator.next(), revoked]);
+      if (refused !== undefined) throw refused.reason;
+      const next = await new Promise<IteratorResult<T>>((resolve, reject) => {
+        failWait = reject;
+        iterator.next().then(resolve, reject);
+      });
+      failWait = undefined;
       if (next.done === true) return;
       yield next.value;
     }
   } finally {
-    ended();
+    unwatch();
     // Not awaited: a handler waiting for records ends with its call's signal, not here.
     void iterator.return?.()?.catch(() => undefined);
   }

@@ -18,7 +18,7 @@
 import { SequenceReusedError } from "../errors.ts";
 import { checkProducerBatch, encodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
 import { isGathered, valueCount, valueViews, type AppendValues } from "./gathered-values.ts";
-import type { RecordLog } from "./record-log.ts";
+import { unlessDamaged, type RecordLog } from "./record-log.ts";
 import { producerKey, ProducerSequences, type AppendedBatch, type ProducerLimits } from "./producer-sequences.ts";
 
 /**
@@ -31,14 +31,17 @@ export type MarkedWrite<V extends AppendValues = readonly Uint8Array[]> = (value
 /** The values of the `count` records from `firstOffset` on, as the log holds them; undefined once it no longer holds them all. */
 export type StoredValues = (firstOffset: number, count: number) => readonly Uint8Array[] | undefined;
 
-/** StoredValues read from `log` (a log, or the committed part of a replica's). */
+/**
+ * StoredValues read from `log` (a log, or the committed part of a replica's). Records it cannot read
+ * back (damaged: DATA_LOSS) cannot be compared either, and count as gone.
+ */
 export function storedValuesIn(log: Pick<RecordLog, "lowestOffset" | "readRange">): StoredValues {
   return (firstOffset, count) => {
     if (firstOffset < log.lowestOffset) return undefined;
     const values: Uint8Array[] = [];
     while (values.length < count) {
-      const records = log.readRange(firstOffset + values.length, { countMax: count - values.length });
-      if (records.length === 0) return undefined;
+      const records = unlessDamaged(() => log.readRange(firstOffset + values.length, { countMax: count - values.length }));
+      if (records === undefined || records.length === 0) return undefined;
       for (const record of records) values.push(record.value);
     }
     return values;
@@ -111,7 +114,8 @@ export class ProducerAppends {
    * longer holds (retention) cannot be compared, and the batch is answered as before.
    */
   private checkSameRecords(values: AppendValues, batch: ProducerBatch, appended: AppendedBatch): void {
-    const held = this.stored(appended.firstOffset, appended.count);
+    // A different count needs no reading back (a one-record request naming a large batch must not read it).
+    const held = valueCount(values) === appended.count ? this.stored(appended.firstOffset, appended.count) : [];
     if (held === undefined) return;
     const given = isGathered(values) ? valueViews(values) : values;
     if (given.length === held.length && given.every((value, i) => Buffer.from(value.buffer, value.byteOffset, value.byteLength).equals(held[i]!))) return;
