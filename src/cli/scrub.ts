@@ -11,25 +11,19 @@ import { readConfigFile } from "./serve.ts";
 const DAMAGE_FOUND_EXIT_CODE = 3;
 
 export async function scrubDataDir(values: { readonly "data-dir"?: string | undefined; readonly config?: string | undefined }): Promise<number> {
-  const configPath = values.config ?? process.env.LOGHOUSE_CONFIG;
-  let file;
-  try {
-    file = configPath === undefined ? {} : await readConfigFile(configPath);
-  } catch (error) {
-    if (!(error instanceof LoghouseError)) throw error;
-    process.stderr.write(`loghouse: ${errorLine(error)}\n`);
-    return 1;
-  }
-  const given = values["data-dir"] ?? process.env.LOGHOUSE_DATA_DIR ?? file.dataDir ?? "./data";
-  // A cluster member keeps its log in its data directory's "log" folder (beside raft-state.json).
-  const dataDir = (await RaftStateFile.existsIn(given)) ? RaftStateFile.logDirOf(given) : given;
-  // Only a directory that holds segments: opening an empty one would create a log there.
-  if (!(await Log.existsIn(dataDir))) {
-    process.stderr.write(`loghouse: NOT_FOUND: no log at ${dataDir}\n`);
-    return 1;
-  }
+  let dataDir: string;
   let log: Log;
   try {
+    const configPath = values.config ?? process.env.LOGHOUSE_CONFIG;
+    const file = configPath === undefined ? {} : await readConfigFile(configPath);
+    const given = values["data-dir"] ?? process.env.LOGHOUSE_DATA_DIR ?? file.dataDir ?? "./data";
+    // A cluster member keeps its log in its data directory's "log" folder (beside raft-state.json).
+    dataDir = (await RaftStateFile.existsIn(given)) ? RaftStateFile.logDirOf(given) : given;
+    // Only a directory that holds segments: opening an empty one would create a log there.
+    if (!(await Log.existsIn(dataDir))) {
+      process.stderr.write(`loghouse: NOT_FOUND: no log at ${dataDir}\n`);
+      return 1;
+    }
     // Opening repairs a torn tail of the active segment, as the node's own start would (its
     // segments sized as the node's config says, or opening would grow them to the defaults). No
     // retention: a check deletes nothing.
