@@ -6,6 +6,7 @@
 // holds with other records (sent first by another client) is SEQUENCE_REUSED, never answered with
 // those records' offsets.
 import type * as grpc from "@grpc/grpc-js";
+import { InterceptingCall, type CallOptions } from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
@@ -13,8 +14,10 @@ import { RpcCode } from "../src/errors.ts";
 import { silentLogger, type Logger } from "../src/logger.ts";
 import { encodeBatchMark } from "../src/storage/batch-mark.ts";
 import { BATCH_MARK_TYPE, Log } from "../src/storage/index.ts";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { cleanup } from "./support/cleanup.ts";
+import { devCerts } from "./support/dev-certs.ts";
 import { flipByte, segmentFile } from "./support/segment-files.ts";
 import { grpcTestClient, statusOf, take } from "./support/grpc-log-client.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
@@ -195,4 +198,44 @@ test("a record damaged on disk near the end of the log does not stop the node fr
   assert.equal(failure.metadata.get("loghouse-error-code")[0], "DATA_LOSS");
   assert.equal(Buffer.from((await client.unary("consume", { offset: after.offset })).record.value).toString(), "after");
   assert.deepEqual(await client.unary("produceBatch", { values: values("a", "b"), producer }), batch, "the marks around it are still known");
+});
+
+test("on a node with an ACL a producer belongs to its principal: two principals' batches under one producer id and number are both appended, each answered with its own on retry, also after a restart", async (t) => {
+  const certs = await devCerts(t);
+  const dir = await tempDir(t);
+  const tokensFile = join(dir, "tokens.json");
+  const policyFile = join(dir, "policy.csv");
+  await writeFile(tokensFile, JSON.stringify({ "alice-token-0123456789abcdef": "alice", "bob-token-0123456789abcdef": "bob" }));
+  await writeFile(policyFile, ["alice", "bob"].flatMap((who) => [`p, ${who}, *, produce`, `p, ${who}, *, consume`]).join("\n") + "\n");
+  const input = { dataDir: join(dir, "data"), security: { acl: { modelFile: certs.path("model.conf"), policyFile }, tokensFile } };
+  const as = (who: string): CallOptions => ({
+    interceptors: [(options, next) => new InterceptingCall(next(options), { start: (metadata, listener, start) => (metadata.set("authorization", `Bearer ${who}-token-0123456789abcdef`), start(metadata, listener)) })],
+  });
+  const producer = { producerId: randomBytes(16), sequence: 0n };
+  let server = await startLogServer(t, input);
+  let client = grpcTestClient(addressOf(server));
+  const alice = await client.unary("produceBatch", { values: values("a1", "a2"), producer }, as("alice"));
+  // Bob through the Connect router (JSON over HTTP/1.1), the same producer id and number.
+  const connect = await fetch(`http://${addressOf(server)}/log.v1.Log/ProduceBatch`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "Bearer bob-token-0123456789abcdef" },
+    body: JSON.stringify({ values: [Buffer.from("b1").toString("base64")], producer: { producerId: producer.producerId.toString("base64"), sequence: "0" } }),
+  });
+  assert.equal(connect.status, 200, await connect.clone().text());
+  const bob = (await connect.json()) as { firstOffset: string; count: number };
+  assert.deepEqual([alice.firstOffset, alice.count, BigInt(bob.firstOffset), bob.count], [1n, 2, 4n, 1], "each batch after its own mark");
+  const retries = async (): Promise<void> => {
+    assert.deepEqual(await client.unary("produceBatch", { values: values("a1", "a2"), producer }, as("alice")), alice);
+    assert.equal((await client.unary("produceBatch", { values: values("b1"), producer }, as("bob"))).firstOffset, 4n);
+  };
+  await retries();
+  assert.equal((await client.unary("getOffsets", {}, as("alice"))).endOffset, 5n, "nothing appended twice");
+  client.close();
+  await server.close();
+
+  server = await startLogServer(t, input);
+  client = grpcTestClient(addressOf(server));
+  cleanup(t, () => client.close());
+  await retries();
+  assert.equal((await client.unary("getOffsets", {}, as("bob"))).endOffset, 5n, "the table rebuilt from the marks knows whose each batch is");
 });

@@ -109,9 +109,12 @@ export class CallAuthorizer {
     return () => this.streams.delete(stream);
   }
 
-  /** Throws UnauthenticatedError or PermissionDeniedError unless the caller may make the call. */
-  authorize(procedure: string, credentials: CallCredentials): void {
-    if (this.current.acl === undefined) return;
+  /**
+   * Throws UnauthenticatedError or PermissionDeniedError unless the caller may make the call; returns
+   * the principal it is made as (undefined: anonymous, or a node without an ACL).
+   */
+  authorize(procedure: string, credentials: CallCredentials): string | undefined {
+    if (this.current.acl === undefined) return undefined;
     const action = actionOf(procedure);
     const principal = this.principalOf(credentials, procedure, action);
     if (action !== undefined) this.authorizeAction(action, principal, procedure);
@@ -119,6 +122,7 @@ export class CallAuthorizer {
       this.logger.warn("call refused: anonymous", { procedure });
       throw new UnauthenticatedError(`${procedure} needs a client certificate or a bearer token (an anonymous caller may use the health Check)`);
     }
+    return principal;
   }
 
   /** Checks `action` for `principal` (for operations that are not one RPC of their own, `procedure` is absent). */

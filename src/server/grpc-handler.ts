@@ -191,7 +191,8 @@ export class GrpcHandler {
     const timeoutMs = parseTimeoutMs(headers["grpc-timeout"]);
     if (timeoutMs === null) refusal ??= new ConnectError(`malformed grpc-timeout ${JSON.stringify(String(headers["grpc-timeout"]).slice(0, 20))}: 1 to 8 digits and a unit (H, M, S, m, u, n)`, Code.InvalidArgument);
     const credentials = { certificatePrincipal: certificatePrincipalOf(stream.session?.socket), authorization: headers.authorization };
-    refusal ??= this.authorize(headers[":path"]!, credentials);
+    const authorized = refusal === undefined ? this.authorize(headers[":path"]!, credentials) : undefined;
+    refusal ??= authorized?.refusal;
     refusal ??= this.checkCluster(headers);
     if (refusal !== undefined) {
       route?.metrics?.refused(refusal.code);
@@ -199,7 +200,7 @@ export class GrpcHandler {
       return Promise.resolve();
     }
     const share = this.shareOf(stream.session);
-    const call = new GrpcCall(stream, headers, route!, timeoutMs ?? undefined, this.options, share, this.calls);
+    const call = new GrpcCall(stream, headers, route!, timeoutMs ?? undefined, this.options, share, this.calls, authorized?.principal);
     this.calls.add(call);
     share.calls++;
     if (route!.method.methodKind === "unary") return call.run();
@@ -208,14 +209,13 @@ export class GrpcHandler {
     return call.run().finally(unwatch);
   }
 
-  /** The authorizer's refusal of a call to `path` with `credentials`, if it refuses it. */
-  private authorize(path: string, credentials: CallCredentials): ConnectError | undefined {
+  /** The principal a call to `path` with `credentials` is made as, or the authorizer's refusal of it. */
+  private authorize(path: string, credentials: CallCredentials): { readonly principal?: string | undefined; readonly refusal?: ConnectError } {
     try {
-      this.options.authorizer.authorize(path, credentials);
-      return undefined;
+      return { principal: this.options.authorizer.authorize(path, credentials) };
     } catch (error) {
       this.options.metrics?.rejected(rejectionReasonOf(error));
-      return toConnectError(error);
+      return { refusal: toConnectError(error) };
     }
   }
 
@@ -327,6 +327,8 @@ class GrpcCall implements CallContext, ArrivingRequest {
     private readonly share: ConnectionShare,
     /** The calls in progress, which this call leaves when it ends. */
     private readonly calls: Set<GrpcCall>,
+    /** Who the authorizer says is calling (undefined: anonymous, or no ACL). */
+    readonly principal: string | undefined,
   ) {
     this.reader = new MessageReader(options.messageBytesMax, route.tooLarge);
     this.deadlineMs = timeoutMs === undefined ? undefined : this.startedMs + timeoutMs;

@@ -33,9 +33,10 @@ import {
 } from "../storage/index.ts";
 import type { GatheredProduceBatchRequest } from "../wire/record-codec.ts";
 import type { Tracer } from "../observability/tracing.ts";
-import type { CallContext, ServiceHandlers } from "./call-context.ts";
+import { principalOf, type CallContext, type ServiceHandlers } from "./call-context.ts";
 import type { ServerLimits } from "./config.ts";
 import { traceProduces } from "./log-service-tracing.ts";
+import { ownedBy } from "./producer-owner.ts";
 
 type Unary<Req, Res> = (request: Req, context: CallContext) => Promise<Res>;
 
@@ -172,8 +173,9 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
   };
 
   /** Appends `values`, once per (producer, sequence) when the request names its producer; resolves with where they are. */
-  const appendValues = (values: AppendValues, producer: ProducerBatch | undefined, context: CallContext): Promise<AppendedBatch> => {
-    if (producer === undefined) return append(values, context).then((firstOffset) => ({ firstOffset, count: valueCount(values) }));
+  const appendValues = (values: AppendValues, sent: ProducerBatch | undefined, context: CallContext): Promise<AppendedBatch> => {
+    if (sent === undefined) return append(values, context).then((firstOffset) => ({ firstOffset, count: valueCount(values) }));
+    const producer = ownedBy(sent, principalOf(context));
     return isGathered(values) ? appendGatheredOnce(values, producer) : producers.appendOnce(values, producer);
   };
 

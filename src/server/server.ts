@@ -32,6 +32,7 @@ import type { Tracer } from "../observability/tracing.ts";
 import { Log, LogProducers, type ProducerAppender, type ServedLog } from "../storage/index.ts";
 import { createAdminService } from "./admin-service.ts";
 import { rejectionReasonOf, type CallAuthorizer } from "./call-authorizer.ts";
+import { CALL_PRINCIPAL } from "./call-context.ts";
 import { isLoopbackHost, resolveServerConfig, type ServerConfig, type ServerConfigInput } from "./config.ts";
 import { certificatePrincipalOf } from "./connection-identity.ts";
 import { ConnectionGuard } from "./connection-guard.ts";
@@ -567,7 +568,7 @@ function authorize(authorizer: CallAuthorizer, metrics: NodeMetrics): Intercepto
     const procedure = `/${request.service.typeName}/${request.method.name}`;
     const credentials = { certificatePrincipal: request.contextValues.get(CERTIFICATE_PRINCIPAL), authorization: request.header.get("authorization") ?? undefined };
     try {
-      authorizer.authorize(procedure, credentials);
+      request.contextValues.set(CALL_PRINCIPAL, authorizer.authorize(procedure, credentials));
     } catch (error) {
       metrics.rejected(rejectionReasonOf(error));
       throw error;

@@ -6,8 +6,11 @@
 // end of its log when it opens it (log-producers.ts). Consumers see the mark as a record of type
 // BATCH_MARK_TYPE (user data is type 0).
 //
-// Layout (little-endian): u32 record count (>= 1; the Raft core reads it as the span), u8 version
-// (1), u8 producer id length n (1..64), n bytes producer id, u64 sequence.
+// Layout (little-endian): u32 record count (>= 1; the Raft core reads it as the span), u8 version,
+// u8 producer id length n (1..64), n bytes producer id, u64 sequence; version 2 then has a u64
+// owner. Version 1 is an anonymous producer's (a node without an ACL); version 2 names the
+// principal that sent the batch, by a tag of its name (server/producer-owner.ts), so that producers
+// of different principals never share a producer id, and each principal's are counted apart.
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../errors.ts";
 
@@ -16,14 +19,18 @@ export const BATCH_MARK_TYPE = 3;
 /** Longest producer id, in bytes. */
 export const PRODUCER_ID_BYTES_MAX = 64;
 
-const VERSION = 1;
+const ANONYMOUS_VERSION = 1;
+const OWNED_VERSION = 2;
 const FIXED_BYTES = 4 + 1 + 1 + 8;
+const OWNER_BYTES = 8;
 const U64_MAX = (1n << 64n) - 1n;
 
 /** An idempotent producer's batch: who sent it and its number. */
 export interface ProducerBatch {
   readonly producerId: Uint8Array;
   readonly sequence: bigint;
+  /** The tag of the principal that sent it (absent or 0: anonymous). A producer is its owner and its id together. */
+  readonly owner?: bigint | undefined;
 }
 
 export interface BatchMark extends ProducerBatch {
@@ -38,18 +45,21 @@ export function checkProducerBatch(batch: ProducerBatch): void {
     throw new InvalidArgumentError(`a producer id has 1 to ${PRODUCER_ID_BYTES_MAX} bytes, got ${length}`);
   }
   if (batch.sequence < 0n || batch.sequence > U64_MAX) throw new InvalidArgumentError(`a producer sequence is a u64, got ${batch.sequence}`);
+  assert.ok(batch.owner === undefined || (batch.owner >= 0n && batch.owner <= U64_MAX), "a producer's owner is a u64 tag");
 }
 
 export function encodeBatchMark(mark: BatchMark): Uint8Array {
   checkProducerBatch(mark);
   assert.ok(Number.isSafeInteger(mark.count) && mark.count >= 1 && mark.count <= 0xffff_ffff, "a batch mark counts 1 to 2^32-1 records");
-  const bytes = Buffer.alloc(FIXED_BYTES + mark.producerId.length);
+  const owned = (mark.owner ?? 0n) !== 0n;
+  const bytes = Buffer.alloc(FIXED_BYTES + mark.producerId.length + (owned ? OWNER_BYTES : 0));
   let at = bytes.writeUInt32LE(mark.count, 0);
-  at = bytes.writeUInt8(VERSION, at);
+  at = bytes.writeUInt8(owned ? OWNED_VERSION : ANONYMOUS_VERSION, at);
   at = bytes.writeUInt8(mark.producerId.length, at);
   bytes.set(mark.producerId, at);
   at += mark.producerId.length;
   at = bytes.writeBigUInt64LE(mark.sequence, at);
+  if (owned) at = bytes.writeBigUInt64LE(mark.owner!, at);
   assert.equal(at, bytes.length, "batch mark size");
   return bytes;
 }
@@ -63,10 +73,13 @@ export function decodeBatchMark(data: Uint8Array): BatchMark {
   assert.ok(bytes.length >= FIXED_BYTES + 1, "a batch mark holds its fixed fields");
   const count = bytes.readUInt32LE(0);
   assert.ok(count >= 1, "a batch mark counts at least one record");
-  assert.equal(bytes.readUInt8(4), VERSION, "batch mark version");
+  const version = bytes.readUInt8(4);
+  assert.ok(version === ANONYMOUS_VERSION || version === OWNED_VERSION, "batch mark version");
   const idLength = bytes.readUInt8(5);
-  assert.equal(bytes.length, FIXED_BYTES + idLength, "a batch mark's length matches its producer id");
+  const owned = version === OWNED_VERSION;
+  assert.equal(bytes.length, FIXED_BYTES + idLength + (owned ? OWNER_BYTES : 0), "a batch mark's length matches its producer id");
   const producerId = new Uint8Array(bytes.subarray(6, 6 + idLength));
   const sequence = bytes.readBigUInt64LE(6 + idLength);
-  return { producerId, sequence, count };
+  if (!owned) return { producerId, sequence, count };
+  return { producerId, sequence, count, owner: bytes.readBigUInt64LE(FIXED_BYTES + idLength) };
 }

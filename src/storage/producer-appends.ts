@@ -60,7 +60,7 @@ export class ProducerAppends {
   private readonly inFlight = new Map<string, InFlight>();
 
   constructor(
-    limits: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">,
+    limits: Pick<ProducerLimits, "producersMax" | "producersPerPrincipalMax" | "sequencesPerProducerMax">,
     /** Where a retry's records are read back from, to be compared with the original's. */
     private readonly stored: StoredValues,
   ) {
@@ -121,7 +121,7 @@ export class ProducerAppends {
     if (given.length === held.length && given.every((value, i) => Buffer.from(value.buffer, value.byteOffset, value.byteLength).equals(held[i]!))) return;
     const last = appended.firstOffset + appended.count - 1;
     throw new SequenceReusedError(
-      `producer ${producerKey(batch.producerId)} sequence ${batch.sequence} was appended at offsets ${appended.firstOffset}..${last} with other records: ` +
+      `producer ${producerKey(batch)} sequence ${batch.sequence} was appended at offsets ${appended.firstOffset}..${last} with other records: ` +
         `a producer id must be one producer's (another client is using it, or this one reused a sequence number); nothing was appended`,
     );
   }
@@ -151,5 +151,5 @@ export class ProducerAppends {
 }
 
 function inFlightKey(batch: ProducerBatch): string {
-  return `${producerKey(batch.producerId)}:${batch.sequence}`;
+  return `${producerKey(batch)}:${batch.sequence}`;
 }

@@ -9,6 +9,12 @@
 // not be consecutive: they are ids that grow, so a producer's concurrent batches may land in any
 // order. (Kafka refuses gaps because it also promises order; a producer here keeps its order by
 // having one batch in flight.)
+//
+// A producer is its owner (the principal that sent it, on a node with an ACL) and its id together:
+// two principals that pick the same id are two producers. And no principal may hold more than
+// producersPerPrincipalMax of the table (its least recently appended go first), so one that makes
+// up ids by the thousand forgets its own producers, not other principals'. Anonymous producers (a
+// node without an ACL) are one owner, bounded by producersMax alone.
 import assert from "node:assert/strict";
 import { InvalidConfigError, SequenceTooOldError } from "../errors.ts";
 import { rejectUnknownKeys } from "../config-checks.ts";
@@ -17,13 +23,15 @@ import type { BatchMark, ProducerBatch } from "./batch-mark.ts";
 export interface ProducerLimits {
   /** Producers remembered; the least recently appended is forgotten first. Default 4,096. */
   readonly producersMax: number;
+  /** Producers remembered per principal (anonymous producers excepted); its least recently appended is forgotten first. Default 1,024. */
+  readonly producersPerPrincipalMax: number;
   /** Batches remembered per producer (its window); the oldest appended is forgotten first. Default 128. */
   readonly sequencesPerProducerMax: number;
   /** Records a single node reads back from the end of its log at start to rebuild the table. Default 1,000,000. */
   readonly scanRecordsMax: number;
 }
 
-export const defaultProducerLimits: ProducerLimits = { producersMax: 4_096, sequencesPerProducerMax: 128, scanRecordsMax: 1_000_000 };
+export const defaultProducerLimits: ProducerLimits = { producersMax: 4_096, producersPerPrincipalMax: 1_024, sequencesPerProducerMax: 128, scanRecordsMax: 1_000_000 };
 
 /** The limits with defaults filled in; InvalidConfigError names the first one out of range. */
 export function resolveProducerLimits(input: Partial<ProducerLimits> = {}): ProducerLimits {
@@ -31,6 +39,7 @@ export function resolveProducerLimits(input: Partial<ProducerLimits> = {}): Prod
   const limits = { ...defaultProducerLimits, ...input };
   const ranges: ReadonlyArray<[keyof ProducerLimits, number, number]> = [
     ["producersMax", 1, 1_000_000],
+    ["producersPerPrincipalMax", 1, 1_000_000],
     ["sequencesPerProducerMax", 1, 100_000],
     ["scanRecordsMax", 0, 1_000_000_000],
   ];
@@ -48,21 +57,28 @@ export interface AppendedBatch {
 }
 
 interface ProducerWindow {
+  /** Who sent it (0n: anonymous). */
+  readonly owner: bigint;
   /** Batch number → where it was appended, in the order they were appended. */
   readonly batches: Map<bigint, AppendedBatch>;
   /** The highest batch number forgotten (-1: none). */
   forgottenMax: bigint;
 }
 
-export function producerKey(producerId: Uint8Array): string {
-  return Buffer.from(producerId.buffer, producerId.byteOffset, producerId.byteLength).toString("hex");
+/** The producer's name in the table and in messages: its id in hex, after its owner's tag when it has one. */
+export function producerKey(batch: ProducerBatch): string {
+  const { producerId, owner } = batch;
+  const id = Buffer.from(producerId.buffer, producerId.byteOffset, producerId.byteLength).toString("hex");
+  return owner === undefined || owner === 0n ? id : `${owner.toString(16).padStart(16, "0")}/${id}`;
 }
 
 export class ProducerSequences {
   /** Producers in the order they last appended (a Map keeps insertion order). */
   private readonly producers = new Map<string, ProducerWindow>();
+  /** Each owner's producers (anonymous ones excepted), in the order they last appended. */
+  private readonly owners = new Map<bigint, Set<string>>();
 
-  constructor(private readonly limits: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">) {}
+  constructor(private readonly limits: Pick<ProducerLimits, "producersMax" | "producersPerPrincipalMax" | "sequencesPerProducerMax">) {}
 
   /** Producers remembered. */
   get size(): number {
@@ -71,7 +87,7 @@ export class ProducerSequences {
 
   /** Where `batch` was appended if it was and is remembered; undefined if it is new; SequenceTooOldError if too old to tell. */
   lookup(batch: ProducerBatch): AppendedBatch | undefined {
-    const window = this.producers.get(producerKey(batch.producerId));
+    const window = this.producers.get(producerKey(batch));
     if (window === undefined) return undefined;
     const appended = window.batches.get(batch.sequence);
     if (appended !== undefined) return appended;
@@ -84,14 +100,15 @@ export class ProducerSequences {
   /** Notes the mark of a batch whose first record is at `markOffset + 1`; seeing a mark again changes nothing. */
   observe(mark: BatchMark, markOffset: number): void {
     assert.ok(Number.isSafeInteger(markOffset) && markOffset >= 0, "a batch mark has an offset");
-    const key = producerKey(mark.producerId);
+    const key = producerKey(mark);
     let window = this.producers.get(key);
     if (window === undefined) {
-      window = { batches: new Map(), forgottenMax: -1n };
+      window = { owner: mark.owner ?? 0n, batches: new Map(), forgottenMax: -1n };
     } else {
       this.producers.delete(key);
     }
     this.producers.set(key, window);
+    if (window.owner !== 0n) this.touchOwned(window.owner, key);
     if (!window.batches.has(mark.sequence) && mark.sequence > window.forgottenMax) {
       window.batches.set(mark.sequence, { firstOffset: markOffset + 1, count: mark.count });
     }
@@ -100,9 +117,29 @@ export class ProducerSequences {
       window.batches.delete(sequence);
       if (sequence > window.forgottenMax) window.forgottenMax = sequence;
     }
-    for (const [oldest] of this.producers) {
+    for (const [oldest, forgotten] of this.producers) {
       if (this.producers.size <= this.limits.producersMax) break;
-      this.producers.delete(oldest);
+      this.forget(oldest, forgotten.owner);
     }
+  }
+
+  /** Moves `key` to the end of its owner's producers, forgetting the owner's oldest beyond its share. */
+  private touchOwned(owner: bigint, key: string): void {
+    let keys = this.owners.get(owner);
+    if (keys === undefined) this.owners.set(owner, (keys = new Set()));
+    keys.delete(key);
+    keys.add(key);
+    for (const oldest of keys) {
+      if (keys.size <= this.limits.producersPerPrincipalMax) break;
+      this.forget(oldest, owner);
+    }
+  }
+
+  private forget(key: string, owner: bigint): void {
+    this.producers.delete(key);
+    if (owner === 0n) return;
+    const keys = this.owners.get(owner)!;
+    keys.delete(key);
+    if (keys.size === 0) this.owners.delete(owner);
   }
 }

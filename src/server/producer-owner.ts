@@ -1,0 +1,27 @@
+// Whose an idempotent producer is. On a node with an ACL every produce is made as a principal, and
+// a producer belongs to it: the batch mark records a tag of the principal's name (the first 8 bytes
+// of a SHA-256 of it), so that a principal cannot append under, or crowd out of the table, another
+// principal's producers (src/storage/producer-sequences.ts). A tag rather than the name: marks are
+// records every reader sees, and a principal's name is not theirs to read.
+import { createHash } from "node:crypto";
+import type { ProducerBatch } from "../storage/index.ts";
+
+/** Tags already worked out, by principal; cleared when full (principals are few: certificates and tokens). */
+const tags = new Map<string, bigint>();
+const TAGS_KEPT = 1_024;
+
+/** The 64-bit tag of `principal` (never 0, which is the anonymous owner). */
+export function ownerTag(principal: string): bigint {
+  let tag = tags.get(principal);
+  if (tag !== undefined) return tag;
+  tag = createHash("sha256").update("loghouse producer owner\0").update(principal).digest().readBigUInt64LE(0) || 1n;
+  if (tags.size >= TAGS_KEPT) tags.clear();
+  tags.set(principal, tag);
+  return tag;
+}
+
+/** `producer` as sent by `principal` (undefined: anonymous, as sent). */
+export function ownedBy(producer: ProducerBatch, principal: string | undefined): ProducerBatch {
+  if (principal === undefined) return producer;
+  return { producerId: producer.producerId, sequence: producer.sequence, owner: ownerTag(principal) };
+}
