@@ -78,3 +78,26 @@ test("an unanswered push-pull is sent once more a probe interval later, an answe
     else assert.equal(retriedAt.length, 1, `push-pull sent again at ${retriedAt.join(", ")}`);
   }
 });
+
+test("a node that lets a member at another address hold its name refutes neither a suspicion nor a verdict of death about the name, which are the member's", () => {
+  const joining = { name: "m", address: "10.0.0.9:8400", role: "joining" };
+  const member = { kind: "alive" as const, name: "m", address: "10.0.0.1:8400", role: "voter", incarnation: 3 };
+  const yieldsToMembers = (claimRole: string, ownRole: string): boolean => ownRole === "joining" && claimRole !== "joining";
+  for (const accusation of [
+    { kind: "suspect" as const, name: "m", incarnation: 3, from: "other" },
+    { kind: "dead" as const, name: "m", incarnation: 3, from: "other" },
+  ]) {
+    const core = new SwimCore(joining, defaultGossipConfig, new SeededRandom(4), 0, yieldsToMembers);
+    core.takeOutbox();
+    core.receive("10.0.0.2:8400", { type: "gossip", updates: [member] }, 0);
+    core.receive("10.0.0.2:8400", { type: "gossip", updates: [accusation] }, 1);
+    core.receive("10.0.0.2:8400", { type: "sync", replyWanted: false, members: [{ ...member, state: "dead" }] }, 2);
+    assert.equal(core.counters.refutations, 0, `a ${accusation.kind} notice about the member was refuted`);
+    core.tick(defaultGossipConfig.gossipIntervalMs);
+    const claims = core.takeOutbox().flatMap(({ message }) => ("updates" in message ? message.updates : [])).filter((update) => update.name === "m" && update.kind === "alive");
+    assert.ok(claims.every((claim) => claim.incarnation === 0), `claimed the name over the member: ${JSON.stringify(claims)}`);
+    // A claim from its own address is its earlier life: refuted at once, as before.
+    core.receive("10.0.0.2:8400", { type: "gossip", updates: [{ ...member, address: joining.address, incarnation: 5 }] }, defaultGossipConfig.gossipIntervalMs);
+    assert.equal(core.counters.refutations, 1);
+  }
+});

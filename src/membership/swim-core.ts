@@ -32,7 +32,8 @@ export interface SwimIdentity {
  * role `claimRole`) stand instead of refuting it. A node still joining yields to a member, so that a
  * second process started under a member's name does not fight the member for it in every node's
  * table. A claim from this node's own address is always refuted: it is this node's earlier life (a
- * node back at its address after losing its disk), which the new one replaces.
+ * node back at its address after losing its disk), which the new one replaces. While it yields, a
+ * suspicion or a verdict of death about the name is about the member, and is not refuted either.
  */
 export type NameYield = (claimRole: string, ownRole: string) => boolean;
 
@@ -112,6 +113,8 @@ export class SwimCore {
   private pushPullRetryMs: number | undefined;
   /** Seeds asked for their table that have not answered yet: asked again every probe interval. */
   private joinAddresses: readonly string[] = [];
+  /** The member at another address this node last let hold its name (see NameYield), if any. */
+  private nameHolder: { readonly address: string; readonly role: string } | undefined;
   private nextJoinMs = 0;
 
   constructor(
@@ -177,7 +180,7 @@ export class SwimCore {
     // A sender that still accuses us (even of an incarnation already refuted, whose refutation it
     // missed) hears our current incarnation straight back: in the ack of its probe (Lifeguard's buddy
     // system), or in a gossip message of its own.
-    const accused = this.self.state === "alive" && message.updates.some((u) => u.name === this.self.name && (u.kind === "suspect" || u.kind === "dead"));
+    const accused = this.self.state === "alive" && !this.yieldingName() && message.updates.some((u) => u.name === this.self.name && (u.kind === "suspect" || u.kind === "dead"));
     const answer = accused ? [aliveUpdate(this.self)] : [];
     if (accused && message.type !== "ping") this.send(from, { type: "gossip", updates: answer });
     switch (message.type) {
@@ -385,7 +388,10 @@ export class SwimCore {
   private applyAlive(update: Update & { kind: "alive" }): void {
     if (update.name === this.self.name) {
       const impostor = update.address !== this.self.address || update.role !== this.self.role;
-      if (update.address !== this.self.address && this.yieldsName(update.role, this.self.role)) return;
+      if (update.address !== this.self.address && this.yieldsName(update.role, this.self.role)) {
+        this.nameHolder = { address: update.address, role: update.role };
+        return;
+      }
       if (update.incarnation > this.self.incarnation || (update.incarnation === this.self.incarnation && impostor)) this.refute(update.incarnation);
       return;
     }
@@ -423,6 +429,7 @@ export class SwimCore {
 
   private applySuspect(name: string, incarnation: number, from: string): void {
     if (name === this.self.name) {
+      if (this.yieldingName()) return;
       if (incarnation >= this.self.incarnation) {
         this.refute(incarnation);
         this.adjustAwareness(1);
@@ -452,7 +459,7 @@ export class SwimCore {
 
   private applyDead(name: string, incarnation: number, kind: "dead" | "left"): void {
     if (name === this.self.name) {
-      if (this.self.state !== "left" && incarnation >= this.self.incarnation) this.refute(incarnation);
+      if (this.self.state !== "left" && !this.yieldingName() && incarnation >= this.self.incarnation) this.refute(incarnation);
       return;
     }
     const member = this.members.get(name);
@@ -464,6 +471,14 @@ export class SwimCore {
     this.setState(member, kind);
     this.events.push({ type: kind, member: view(member) });
     this.broadcasts.enqueue(kind === "left" ? { kind, name, incarnation } : { kind, name, incarnation, from: this.self.name });
+  }
+
+  /**
+   * Whether this node lets another address hold its name (NameYield): then a suspicion or a verdict
+   * of death about the name is about the holder, and refuting it would move the name to this node.
+   */
+  private yieldingName(): boolean {
+    return this.nameHolder !== undefined && this.yieldsName(this.nameHolder.role, this.self.role);
   }
 
   private refute(accused: number): void {
