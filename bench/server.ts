@@ -58,6 +58,7 @@ import { writeDevCertificates } from "../src/security/dev-certificates.ts";
 import { Log } from "../src/storage/index.ts";
 import { startNode, stopNode, type NodeProcess } from "../test/support/node-process.ts";
 import { processCpuMs } from "../test/support/proc-stats.ts";
+import { batchRecordsFor } from "./support/batch-records.ts";
 import { measureSyncLatenciesMs } from "./support/raw-baseline.ts";
 import { progress } from "./support/progress.ts";
 import { writeResults } from "./support/results.ts";
@@ -79,7 +80,7 @@ bench/results/server-<time>.json and .svg.
 const seconds = flag("seconds", 3);
 const runs = flag("runs", 3);
 const recordBytes = flag("record-bytes", 100);
-const BATCH_RECORDS = 10_000;
+const BATCH_RECORDS = batchRecordsFor(recordBytes);
 const BATCHES_IN_FLIGHT = 4;
 const serverFlag = process.argv.includes("--server") ? process.argv[process.argv.indexOf("--server") + 1] : undefined;
 const tlsFlag = process.argv.includes("--tls");

@@ -34,6 +34,7 @@ import { LoghouseClient } from "../../src/client/client.ts";
 import type { ProcessCluster } from "../../test/support/process-cluster.ts";
 import { processCpuMs } from "../../test/support/proc-stats.ts";
 import { progress } from "./progress.ts";
+import { batchRecordsFor } from "./batch-records.ts";
 import { measureRawWrites, measureSyncLatenciesMs } from "./raw-baseline.ts";
 import { formatRate, median, percentile, printTable } from "./stats.ts";
 
@@ -101,7 +102,6 @@ interface Measurement {
   readonly clientCpuMs: number;
 }
 
-const BATCH_RECORDS = 10_000;
 const BATCHES_IN_FLIGHT = 4;
 const UNARY_CONCURRENCIES = [1, 32];
 
@@ -119,15 +119,16 @@ export async function benchProduceRoutes(cluster: ProcessCluster, settings: Rout
     { key: "at-most-once", label: "leader-aware ClusterClient, at-most-once", client: atMostOnce, expectation: { unary: "within noise of exactly-once", batch: "within noise of exactly-once" } },
     { key: "forwarded", label: `LoghouseClient at follower ${follower} (forwarded)`, client: viaFollower, expectation: { unary: "p50 +0.2-0.5 ms over at-most-once", batch: "10-30% below at-most-once" } },
   ];
+  const batchRecords = batchRecordsFor(settings.recordBytes);
   const value = Buffer.alloc(settings.recordBytes, 0x61);
-  const batch = Array.from({ length: BATCH_RECORDS }, () => value);
+  const batch = Array.from({ length: batchRecords }, () => value);
   const shapes: Shape[] = [
     ...UNARY_CONCURRENCIES.map((workers): Shape => ({ kind: "unary", label: `Produce (unary), concurrency ${workers}`, workers, call: async (client: Producing) => (await client.produce(value), 1) })),
-    { kind: "batch", label: `ProduceBatch ${BATCH_RECORDS} x ${settings.recordBytes} B, ${BATCHES_IN_FLIGHT} in flight`, workers: BATCHES_IN_FLIGHT, call: async (client) => (await client.produceBatch(batch), BATCH_RECORDS) },
+    { kind: "batch", label: `ProduceBatch ${batchRecords} x ${settings.recordBytes} B, ${BATCHES_IN_FLIGHT} in flight`, workers: BATCHES_IN_FLIGHT, call: async (client) => (await client.produceBatch(batch), batchRecords) },
   ];
   try {
     const syncLatenciesMs = await measureSyncLatenciesMs(settings.scratchDir, settings.recordBytes, 1000);
-    const raw = measureRawWrites(settings.scratchDir, settings.recordBytes, BATCH_RECORDS, true, settings.seconds);
+    const raw = measureRawWrites(settings.scratchDir, settings.recordBytes, batchRecords, true, settings.seconds);
     console.log(`\nproduce routes into the 3-node cluster (leader node ${leader}), ${settings.seconds} s per run, ${settings.runs} runs, medians:`);
     const trials: RouteResult[] = [];
     for (const shape of shapes) {
@@ -198,7 +199,7 @@ function summarise(shape: Shape, route: Route, measurements: readonly Measuremen
 function printRoutes(report: RoutesReport, settings: RouteSettings): void {
   console.log(
     `\nbaselines, same run: one ${settings.recordBytes}-byte write + fdatasync p50 ${report.fdatasyncMsP50.toFixed(3)} ms; ` +
-      `raw durable writes of ${BATCH_RECORDS} x ${settings.recordBytes} B: ${formatRate(report.rawDurableBatchRecordsPerSecond)} records/s`,
+      `raw durable writes of ${batchRecordsFor(settings.recordBytes)} x ${settings.recordBytes} B: ${formatRate(report.rawDurableBatchRecordsPerSecond)} records/s`,
   );
   printTable(
     ["trial (latency per call)", "records/s", "p50 ms", "p99 ms", "nodes CPU µs/rec", "client CPU µs/rec", "expected"],
