@@ -4,6 +4,7 @@
       "target_name": "loghouse_native",
       "sources": [
         "native/addon.cc",
+        "native/allocator.cc",
         "native/crc32c.cc",
         "native/errors.cc",
         "native/file-io.cc",

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cmath>
 
+#include "allocator.h"
 #include "errors.h"
 #include "frame.h"
 #include "segment.h"
@@ -184,6 +185,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("verifyFrames", Napi::Function::New<VerifyFrames>(env, "verifyFrames"));
   exports.Set("lockDirectory", Napi::Function::New<LockDirectory>(env, "lockDirectory"));
   exports.Set("unlockDirectory", Napi::Function::New<UnlockDirectory>(env, "unlockDirectory"));
+  exports.Set("tuneAllocator", Napi::Function::New<TuneAllocator>(env, "tuneAllocator"));
   return exports;
 }
 

@@ -15,6 +15,7 @@ import { ClusterMember } from "../server/cluster-member.ts";
 import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/logger.ts";
 import { LoghouseServer } from "../server/server.ts";
 import { Log, resolveLogConfig, type DurabilityPolicy } from "../storage/index.ts";
+import { native } from "../storage/native.ts";
 import { otlpTracesUrl, startTracing, type Tracer } from "../observability/tracing.ts";
 import { NodeMetrics } from "../observability/node-metrics.ts";
 import { defaultGossipConfig, validateGossipConfig, type GossipConfig } from "../membership/gossip-config.ts";
@@ -361,9 +362,18 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
 }
 
 /** Runs a node until SIGTERM or SIGINT; resolves with the exit code. */
+/**
+ * glibc malloc's thresholds for a node (native/allocator.cc): blocks below 32 MiB (the most glibc
+ * allows; messages are at most messageBytesMax, 8 MiB by default) come from the heap and are used
+ * again, and the heap gives memory back once 64 MiB of it is free at its top.
+ */
+const MMAP_THRESHOLD_BYTES = 32 << 20;
+const TRIM_THRESHOLD_BYTES = 64 << 20;
+
 export async function serve(flags: ServeFlags): Promise<number> {
   const settings = await resolveServeSettings(flags, process.env);
   const logger = jsonLogger(undefined, settings.logLevel);
+  if (!native.tuneAllocator(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)) logger.debug("the memory allocator is not glibc's: left as it is");
   for (const name of unknownEnvironmentNames(process.env)) {
     logger.warn("unknown environment variable ignored: if it was meant as a setting (misspelt?), that setting is not set", { name });
   }

@@ -75,6 +75,8 @@ interface NativeAddon {
   verifyFrames(frames: Uint8Array, firstOffset: number): number;
   lockDirectory(path: string): number;
   unlockDirectory(fd: number): void;
+  /** Sets glibc malloc's mmap and trim thresholds for the whole process (native/allocator.cc); false where it cannot. */
+  tuneAllocator(mmapThresholdBytes: number, trimThresholdBytes: number): boolean;
 }
 
 function makeError(code: string, message: string, errno: number): Error {
