@@ -47,10 +47,11 @@
 // single layer dominates: each pays per record, which is why only an entry per batch would move
 // the ratio much.
 //
-// That last conclusion does not hold up (issue 12, a later session): with 1 kB records (1,048 a
-// batch, a tenth of the records per byte) the ratio was the same, 0.32 (single 136k/s, cluster
-// 43.5k/s, nodes 4.36 against 28.25 µs/record), so per-record objects are not what holds the
-// cluster back; per-byte work is. A leader's CPU profile at 1 kB: the socket writev of the append
+// That last conclusion goes too far (issue 12, a later session): with 1 kB records (1,048 a batch,
+// a tenth of the records per byte) the ratio was the same, 0.32 (single 136k/s, cluster 43.5k/s,
+// nodes 4.36 against 28.25 µs/record), so per-byte work holds the cluster back as much as
+// per-record objects do, and an entry per batch alone would not reach 0.5. A leader's CPU profile
+// at 1 kB: the socket writev of the append
 // messages to two followers 22-23% (loopback TCP copying each byte twice on the sender's CPU),
 // encoding the messages 9-11%, collection 12-14%; a follower's: joining each 1 MB message from its
 // socket chunks 23%, collection 14%. The joins and the encodes were slow because each megabyte
