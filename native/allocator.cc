@@ -8,7 +8,8 @@
 // heap keeps before it gives some back. Measured: a 3-node cluster under 4 x 1 MB batches of 1 kB
 // records spent about a fifth less CPU per record (nodes' peak RSS unchanged, 140-210 MB); with
 // 100-byte records, where the cost is per record rather than per byte, no change beyond noise. The node asks for it at start (src/cli/serve.ts); a program
-// that only uses the storage library keeps its allocator as it was. Elsewhere than glibc: false.
+// that only uses the storage library keeps its allocator as it was, and so does a node whose operator
+// set malloc's parameters in its environment. Elsewhere than glibc, or when glibc refuses: false.
 #include "allocator.h"
 
 #if defined(__GLIBC__)

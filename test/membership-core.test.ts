@@ -79,6 +79,16 @@ test("an unanswered push-pull is sent once more a probe interval later, an answe
   }
 });
 
+test("a joining node that first hears of its name's holder in a verdict (dead or left, in a push-pull) does not refute it either", () => {
+  const joining = { name: "m", address: "10.0.0.9:8400", role: "joining" };
+  const yieldsToMembers = (claimRole: string, ownRole: string): boolean => ownRole === "joining" && claimRole !== "joining";
+  for (const state of ["dead", "left", "suspect"] as const) {
+    const core = new SwimCore(joining, defaultGossipConfig, new SeededRandom(5), 0, yieldsToMembers);
+    core.receive("10.0.0.2:8400", { type: "sync", replyWanted: false, members: [{ name: "m", address: "10.0.0.1:8400", role: "voter", state, incarnation: 3 }] }, 0);
+    assert.equal(core.counters.refutations, 0, `a ${state} record about the member was refuted`);
+  }
+});
+
 test("a node that lets a member at another address hold its name refutes neither a suspicion nor a verdict of death about the name, which are the member's", () => {
   const joining = { name: "m", address: "10.0.0.9:8400", role: "joining" };
   const member = { kind: "alive" as const, name: "m", address: "10.0.0.1:8400", role: "voter", incarnation: 3 };
@@ -92,6 +102,7 @@ test("a node that lets a member at another address hold its name refutes neither
     core.receive("10.0.0.2:8400", { type: "gossip", updates: [member] }, 0);
     core.receive("10.0.0.2:8400", { type: "gossip", updates: [accusation] }, 1);
     core.receive("10.0.0.2:8400", { type: "sync", replyWanted: false, members: [{ ...member, state: "dead" }] }, 2);
+    core.receive("10.0.0.2:8400", { type: "sync", replyWanted: false, members: [{ ...member, state: "left" }] }, 3);
     assert.equal(core.counters.refutations, 0, `a ${accusation.kind} notice about the member was refuted`);
     core.tick(defaultGossipConfig.gossipIntervalMs);
     const claims = core.takeOutbox().flatMap(({ message }) => ("updates" in message ? message.updates : [])).filter((update) => update.name === "m" && update.kind === "alive");

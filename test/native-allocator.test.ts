@@ -1,11 +1,17 @@
 // The node's allocator tuning (native/allocator.cc, asked for by `loghouse serve`): with it, a
 // megabyte buffer made and dropped again and again is served from memory malloc keeps, instead of
 // a fresh mapping faulted in page by page each time. Measured in a child process each way, by its
-// minor page faults (/proc/self/stat), over 200 one-megabyte joins of 64 kB chunks.
+// minor page faults (/proc/self/stat), over 200 one-megabyte joins of 64 kB chunks. A node whose
+// environment sets malloc's parameters keeps them.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
+import { join } from "node:path";
 import { native } from "../src/storage/native.ts";
+import { cleanup } from "./support/cleanup.ts";
+import { freePort } from "./support/free-port.ts";
+import { startNode, stopNode } from "./support/node-process.ts";
+import { tempDir } from "./support/temp-dir.ts";
 
 const JOINS = 200;
 
@@ -14,7 +20,7 @@ function faultsPerJoin(tuned: boolean): number {
     import { native } from ${JSON.stringify(new URL("../src/storage/native.ts", import.meta.url).href)};
     import { readFileSync } from "node:fs";
     const faults = () => Number(readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ")[7]);
-    if (${tuned} && !native.tuneAllocator(32 << 20, 64 << 20)) throw new Error("not tuned");
+    if (${tuned} && !native.tuneAllocator(32 << 20, 16 << 20)) throw new Error("not tuned");
     const chunks = Array.from({ length: 16 }, () => Buffer.alloc(65536, 1));
     let kept = Buffer.concat(chunks);
     const before = faults();
@@ -36,4 +42,11 @@ test("tuned, a megabyte buffer made again and again is not faulted in afresh eac
 test("tuneAllocator refuses thresholds that are not positive 32-bit byte counts", () => {
   assert.throws(() => native.tuneAllocator(0, 1 << 20), TypeError);
   assert.throws(() => native.tuneAllocator(1 << 20, 2 ** 31), TypeError);
+});
+
+test("a node leaves malloc as its operator set it in the environment, and says so", async (t) => {
+  const node = await startNode(["--data-dir", join(await tempDir(t), "data"), "--listen", `127.0.0.1:${await freePort()}`], { MALLOC_ARENA_MAX: "2" });
+  cleanup(t, () => stopNode(node));
+  const kept = await node.waitForLine((line) => line.msg === "malloc settings from the environment are kept; the node's own are not applied");
+  assert.deepEqual(kept.variables, ["MALLOC_ARENA_MAX"]);
 });

@@ -7,9 +7,9 @@ import { test } from "node:test";
 import { BatchTooLargeError, DataLossError, RecordTooLargeError, SequenceReusedError, SequenceTooOldError } from "../src/errors.ts";
 import { Log } from "../src/storage/log.ts";
 import { LogProducers } from "../src/storage/log-producers.ts";
-import { decodeBatchMark, encodeBatchMark } from "../src/storage/batch-mark.ts";
+import { decodeBatchMark, encodeBatchMark, type BatchMark } from "../src/storage/batch-mark.ts";
 import { ProducerAppends, storedValuesIn } from "../src/storage/producer-appends.ts";
-import { ProducerSequences, resolveProducerLimits } from "../src/storage/producer-sequences.ts";
+import { producerKey, ProducerSequences, resolveProducerLimits } from "../src/storage/producer-sequences.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { tempDir } from "./support/temp-dir.ts";
 
@@ -22,47 +22,36 @@ test("a batch mark reads back as written, and a producer id of 0 or 65 bytes is 
   assert.throws(() => encodeBatchMark({ ...mark, producerId: new Uint8Array(65) }), /1 to 64 bytes/);
 });
 
-test("an owned producer's mark (version 2) reads back with its owner; an anonymous one is version 1, as before owners", () => {
+test("an owned producer's mark holds its owner's tag before its id, in the same version-1 layout, so that nodes of earlier releases read it", () => {
   const owned = { producerId: id("p-1"), sequence: 3n, count: 2, owner: 0xfedc_ba98_7654_3210n };
   const bytes = encodeBatchMark(owned);
-  assert.equal(bytes[4], 2);
-  assert.deepEqual(decodeBatchMark(bytes), { ...owned, producerId: new Uint8Array(id("p-1")) });
-  const anonymous = encodeBatchMark({ producerId: id("p-1"), sequence: 3n, count: 2, owner: 0n });
-  assert.equal(anonymous[4], 1);
-  assert.deepEqual(Buffer.from(anonymous), Buffer.from(encodeBatchMark({ producerId: id("p-1"), sequence: 3n, count: 2 })));
-  assert.equal(decodeBatchMark(anonymous).owner, undefined);
+  assert.equal(bytes[4], 1);
+  const tag = Buffer.alloc(8);
+  tag.writeBigUInt64LE(owned.owner);
+  const read = decodeBatchMark(bytes);
+  assert.deepEqual(Buffer.from(read.producerId), Buffer.concat([tag, id("p-1")]));
+  assert.equal(producerKey(read), producerKey(owned), "the mark read back names the producer the batch was sent as");
+  assert.notEqual(producerKey(owned), producerKey({ producerId: id("p-1"), sequence: 3n }));
+  // The id a client sends stays at most 64 bytes; with the tag a mark holds up to 72.
+  assert.equal(decodeBatchMark(encodeBatchMark({ ...owned, producerId: new Uint8Array(64) })).producerId.length, 72);
 });
 
-test("two owners' producers of the same id are two producers", () => {
-  const table = new ProducerSequences({ producersMax: 10, producersPerPrincipalMax: 10, sequencesPerProducerMax: 3 });
-  table.observe({ producerId: id("p"), sequence: 0n, count: 1, owner: 1n }, 10);
-  table.observe({ producerId: id("p"), sequence: 0n, count: 1, owner: 2n }, 20);
-  table.observe({ producerId: id("p"), sequence: 0n, count: 1 }, 30);
+test("two owners' producers of the same id are two producers; a retry by an owner finds a batch remembered under the bare id (sent before its producer had an owner)", () => {
+  const table = new ProducerSequences({ producersMax: 10, sequencesPerProducerMax: 3 });
+  const observe = (mark: BatchMark, offset: number): void => table.observe(decodeBatchMark(encodeBatchMark(mark)), offset);
+  observe({ producerId: id("p"), sequence: 0n, count: 1, owner: 1n }, 10);
+  observe({ producerId: id("p"), sequence: 0n, count: 1, owner: 2n }, 20);
+  observe({ producerId: id("q"), sequence: 0n, count: 1 }, 30);
   assert.deepEqual(table.lookup({ producerId: id("p"), sequence: 0n, owner: 1n }), { firstOffset: 11, count: 1 });
   assert.deepEqual(table.lookup({ producerId: id("p"), sequence: 0n, owner: 2n }), { firstOffset: 21, count: 1 });
-  assert.deepEqual(table.lookup({ producerId: id("p"), sequence: 0n }), { firstOffset: 31, count: 1 });
   assert.equal(table.lookup({ producerId: id("p"), sequence: 0n, owner: 3n }), undefined);
-});
-
-test("an owner past its share forgets its own least recently appended producers, not another owner's nor anonymous ones", () => {
-  const table = new ProducerSequences({ producersMax: 100, producersPerPrincipalMax: 3, sequencesPerProducerMax: 3 });
-  table.observe({ producerId: id("victim"), sequence: 0n, count: 1, owner: 1n }, 1);
-  table.observe({ producerId: id("plain"), sequence: 0n, count: 1 }, 2);
-  table.observe({ producerId: id("own-0"), sequence: 0n, count: 1, owner: 2n }, 3);
-  table.observe({ producerId: id("own-0"), sequence: 1n, count: 1, owner: 2n }, 4);
-  for (let i = 1; i < 50; i++) table.observe({ producerId: id(`own-${i}`), sequence: 0n, count: 1, owner: 2n }, 10 + i);
-  assert.equal(table.size, 5, "the victim, the anonymous producer and the flooder's last three");
-  assert.deepEqual(table.lookup({ producerId: id("victim"), sequence: 0n, owner: 1n }), { firstOffset: 2, count: 1 });
-  assert.deepEqual(table.lookup({ producerId: id("plain"), sequence: 0n }), { firstOffset: 3, count: 1 });
-  assert.equal(table.lookup({ producerId: id("own-0"), sequence: 1n, owner: 2n }), undefined, "the flooder's oldest was forgotten");
-  assert.deepEqual(table.lookup({ producerId: id("own-49"), sequence: 0n, owner: 2n }), { firstOffset: 60, count: 1 });
-  // Anonymous producers are bounded by producersMax alone.
-  for (let i = 0; i < 10; i++) table.observe({ producerId: id(`anonymous-${i}`), sequence: 0n, count: 1 }, 100 + i);
-  assert.equal(table.size, 15);
+  assert.equal(table.lookup({ producerId: id("p"), sequence: 0n }), undefined, "an anonymous producer is not an owned one");
+  assert.deepEqual(table.lookup({ producerId: id("q"), sequence: 0n, owner: 1n }), { firstOffset: 31, count: 1 }, "the caller then compares the records");
+  assert.equal(table.lookup({ producerId: id("q"), sequence: 1n, owner: 1n }), undefined);
 });
 
 test("a remembered batch is answered with its offsets; older than the window is SEQUENCE_TOO_OLD; gaps are new", () => {
-  const table = new ProducerSequences({ producersMax: 10, producersPerPrincipalMax: 10, sequencesPerProducerMax: 3 });
+  const table = new ProducerSequences({ producersMax: 10, sequencesPerProducerMax: 3 });
   // Each mark is at 10 + 3 x sequence, its two records just after it.
   for (const sequence of [0n, 1n, 2n, 5n]) table.observe({ producerId: id("a"), sequence, count: 2 }, 10 + Number(sequence) * 3);
   assert.deepEqual(table.lookup({ producerId: id("a"), sequence: 5n }), { firstOffset: 26, count: 2 });
@@ -74,7 +63,7 @@ test("a remembered batch is answered with its offsets; older than the window is 
 });
 
 test("the least recently appended producer is forgotten first", () => {
-  const table = new ProducerSequences({ producersMax: 2, producersPerPrincipalMax: 2, sequencesPerProducerMax: 4 });
+  const table = new ProducerSequences({ producersMax: 2, sequencesPerProducerMax: 4 });
   table.observe({ producerId: id("a"), sequence: 0n, count: 1 }, 1);
   table.observe({ producerId: id("b"), sequence: 0n, count: 1 }, 2);
   table.observe({ producerId: id("a"), sequence: 1n, count: 1 }, 3);
@@ -85,14 +74,13 @@ test("the least recently appended producer is forgotten first", () => {
 });
 
 test("limits are checked at start with the name of the one out of range", () => {
-  assert.deepEqual(resolveProducerLimits({}), { producersMax: 4_096, producersPerPrincipalMax: 1_024, sequencesPerProducerMax: 128, scanRecordsMax: 1_000_000 });
+  assert.deepEqual(resolveProducerLimits({}), { producersMax: 4_096, sequencesPerProducerMax: 128, scanRecordsMax: 1_000_000 });
   assert.throws(() => resolveProducerLimits({ producersMax: 0 }), /producers\.producersMax/);
-  assert.throws(() => resolveProducerLimits({ producersPerPrincipalMax: 0 }), /producers\.producersPerPrincipalMax/);
   assert.throws(() => resolveProducerLimits({ sequencesPerProducerMax: 1.5 }), /producers\.sequencesPerProducerMax/);
 });
 
 test("a retry while the original is in flight waits for it and answers its offsets, writing nothing", async () => {
-  const appends = new ProducerAppends({ producersMax: 10, producersPerPrincipalMax: 10, sequencesPerProducerMax: 10 }, (first, count) => (first === 100 && count === 2 ? [id("x"), id("y")] : undefined));
+  const appends = new ProducerAppends({ producersMax: 10, sequencesPerProducerMax: 10 }, (first, count) => (first === 100 && count === 2 ? [id("x"), id("y")] : undefined));
   const batch = { producerId: id("p"), sequence: 4n };
   let writes = 0;
   let commit!: () => void;
@@ -116,7 +104,7 @@ test("a retry while the original is in flight waits for it and answers its offse
 });
 
 test("a retry waiting on a batch whose leader stepped down fails (to be retried at the new leader); a forgotten write is written again", async () => {
-  const appends = new ProducerAppends({ producersMax: 10, producersPerPrincipalMax: 10, sequencesPerProducerMax: 10 }, () => undefined);
+  const appends = new ProducerAppends({ producersMax: 10, sequencesPerProducerMax: 10 }, () => undefined);
   const batch = { producerId: id("p"), sequence: 1n };
   let writes = 0;
   const never = (): Promise<number> => {
@@ -200,7 +188,7 @@ test("a retry's records are read back only when its count matches, and damaged o
   assert.equal(damaged(5, 2), undefined, "below the log's start: dropped by retention");
   assert.equal(reads, 1);
   let read = 0;
-  const appends = new ProducerAppends({ producersMax: 10, producersPerPrincipalMax: 10, sequencesPerProducerMax: 10 }, () => {
+  const appends = new ProducerAppends({ producersMax: 10, sequencesPerProducerMax: 10 }, () => {
     read++;
     return [id("a"), id("b")];
   });

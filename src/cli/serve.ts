@@ -361,19 +361,20 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
   };
 }
 
-/** Runs a node until SIGTERM or SIGINT; resolves with the exit code. */
 /**
  * glibc malloc's thresholds for a node (native/allocator.cc): blocks below 32 MiB (the most glibc
  * allows; messages are at most messageBytesMax, 8 MiB by default) come from the heap and are used
- * again, and the heap gives memory back once 64 MiB of it is free at its top.
+ * again, and the heap gives memory back once 16 MiB of it is free at its top. An operator's own
+ * malloc settings (GLIBC_TUNABLES, MALLOC_*) are left to stand.
  */
 const MMAP_THRESHOLD_BYTES = 32 << 20;
-const TRIM_THRESHOLD_BYTES = 64 << 20;
+const TRIM_THRESHOLD_BYTES = 16 << 20;
 
+/** Runs a node until SIGTERM or SIGINT; resolves with the exit code. */
 export async function serve(flags: ServeFlags): Promise<number> {
   const settings = await resolveServeSettings(flags, process.env);
   const logger = jsonLogger(undefined, settings.logLevel);
-  if (!native.tuneAllocator(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)) logger.debug("the memory allocator is not glibc's: left as it is");
+  tuneAllocator(logger);
   for (const name of unknownEnvironmentNames(process.env)) {
     logger.warn("unknown environment variable ignored: if it was meant as a setting (misspelt?), that setting is not set", { name });
   }
@@ -448,4 +449,11 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger, trace
   logger.info("cluster member", { name, nodeId: member.node.nodeId, address, bootstrap, join: contacts });
   await member.join(contacts, (error) => logger.warn("join failed", { error }));
   return server;
+}
+
+/** Tunes the memory allocator for a node, unless the operator set malloc's parameters. */
+function tuneAllocator(logger: Logger): void {
+  const own = Object.keys(process.env).filter((name) => name === "GLIBC_TUNABLES" || name.startsWith("MALLOC_"));
+  if (own.length > 0) logger.info("malloc settings from the environment are kept; the node's own are not applied", { variables: own });
+  else if (!native.tuneAllocator(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)) logger.debug("malloc could not be tuned (not glibc, or it refused the thresholds): left as it is");
 }

@@ -71,7 +71,7 @@ export interface ClusterNodeOptions {
   readonly log?: Partial<LogConfig>;
   readonly limits?: Partial<RaftLimits>;
   /** Bounds of the idempotent producers' table (default defaultProducerLimits). */
-  readonly producers?: Pick<ProducerLimits, "producersMax" | "producersPerPrincipalMax" | "sequencesPerProducerMax">;
+  readonly producers?: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">;
   /** How often the leader tries to promote caught-up learners. */
   readonly promoteEveryMs?: number;
   /** Gossip membership on the node's port number, and the leader's autopilot (member-gossip.ts); absent: none. */

@@ -59,7 +59,7 @@ export interface ReplicaOptions {
   /** Sees every committed entry once it is applied here, in order (membership changes among them). */
   readonly onApply?: (entries: readonly Entry[]) => void;
   /** Bounds of the idempotent producers' table (default defaultProducerLimits). */
-  readonly producers?: Pick<ProducerLimits, "producersMax" | "producersPerPrincipalMax" | "sequencesPerProducerMax">;
+  readonly producers?: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">;
   /** A proposal not decided within this time is failed (its outcome is then unknown). Default 30 s. */
   readonly proposalTimeoutMs?: number;
   /** Told once when the replica stopped because the core read a damaged record. Must not throw. */

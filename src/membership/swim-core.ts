@@ -388,10 +388,7 @@ export class SwimCore {
   private applyAlive(update: Update & { kind: "alive" }): void {
     if (update.name === this.self.name) {
       const impostor = update.address !== this.self.address || update.role !== this.self.role;
-      if (update.address !== this.self.address && this.yieldsName(update.role, this.self.role)) {
-        this.nameHolder = { address: update.address, role: update.role };
-        return;
-      }
+      if (this.yieldsTo(update.address, update.role)) return;
       if (update.incarnation > this.self.incarnation || (update.incarnation === this.self.incarnation && impostor)) this.refute(update.incarnation);
       return;
     }
@@ -471,6 +468,13 @@ export class SwimCore {
     this.setState(member, kind);
     this.events.push({ type: kind, member: view(member) });
     this.broadcasts.enqueue(kind === "left" ? { kind, name, incarnation } : { kind, name, incarnation, from: this.self.name });
+  }
+
+  /** Whether this node lets a claim on its name from `address` (of `role`) stand; it is then the name's holder. */
+  private yieldsTo(address: string, role: string): boolean {
+    if (address === this.self.address || !this.yieldsName(role, this.self.role)) return false;
+    this.nameHolder = { address, role };
+    return true;
   }
 
   /**
@@ -559,6 +563,8 @@ export class SwimCore {
   }
 
   private mergeRecord(record: MemberRecord): void {
+    // A record of this node's name at another address names its holder whatever it says of it.
+    if (record.name === this.self.name) this.yieldsTo(record.address, record.role);
     switch (record.state) {
       case "alive":
         return this.applyAlive({ kind: "alive", name: record.name, incarnation: record.incarnation, address: record.address, role: record.role });

@@ -1,8 +1,10 @@
 // Whose an idempotent producer is. On a node with an ACL every produce is made as a principal, and
-// a producer belongs to it: the batch mark records a tag of the principal's name (the first 8 bytes
-// of a SHA-256 of it), so that a principal cannot append under, or crowd out of the table, another
-// principal's producers (src/storage/producer-sequences.ts). A tag rather than the name: marks are
-// records every reader sees, and a principal's name is not theirs to read.
+// a producer belongs to it: the batch mark holds a tag of the principal's name before the producer
+// id (src/storage/batch-mark.ts), so that a principal cannot append under another principal's
+// producer id, nor have its batches refused as SEQUENCE_REUSED by one that picked the same id. The
+// tag is the first 8 bytes (little-endian) of a SHA-256 of "loghouse producer owner", a zero byte
+// and the name: short and fixed in size. It is no secret: a name that can be guessed can be
+// checked against it.
 import { createHash } from "node:crypto";
 import type { ProducerBatch } from "../storage/index.ts";
 

@@ -6,11 +6,12 @@
 // end of its log when it opens it (log-producers.ts). Consumers see the mark as a record of type
 // BATCH_MARK_TYPE (user data is type 0).
 //
-// Layout (little-endian): u32 record count (>= 1; the Raft core reads it as the span), u8 version,
-// u8 producer id length n (1..64), n bytes producer id, u64 sequence; version 2 then has a u64
-// owner. Version 1 is an anonymous producer's (a node without an ACL); version 2 names the
-// principal that sent the batch, by a tag of its name (server/producer-owner.ts), so that producers
-// of different principals never share a producer id, and each principal's are counted apart.
+// Layout (little-endian): u32 record count (>= 1; the Raft core reads it as the span), u8 version
+// (1), u8 producer id length n (1..72), n bytes producer id, u64 sequence. The id is the one the
+// producer sent (1..64 bytes), after its owner's 8-byte tag when it has one (on a node with an ACL,
+// the principal that sent it: server/producer-owner.ts). The tag goes inside the id rather than in
+// a field of its own so that nodes of earlier releases, which read only this layout, keep reading
+// the marks of a cluster upgraded one node at a time.
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../errors.ts";
 
@@ -19,18 +20,27 @@ export const BATCH_MARK_TYPE = 3;
 /** Longest producer id, in bytes. */
 export const PRODUCER_ID_BYTES_MAX = 64;
 
-const ANONYMOUS_VERSION = 1;
-const OWNED_VERSION = 2;
+const VERSION = 1;
 const FIXED_BYTES = 4 + 1 + 1 + 8;
-const OWNER_BYTES = 8;
+const OWNER_TAG_BYTES = 8;
 const U64_MAX = (1n << 64n) - 1n;
 
 /** An idempotent producer's batch: who sent it and its number. */
 export interface ProducerBatch {
+  /** The id the producer sent; read from a mark, the id as stored (see storedProducerId). */
   readonly producerId: Uint8Array;
   readonly sequence: bigint;
-  /** The tag of the principal that sent it (absent or 0: anonymous). A producer is its owner and its id together. */
+  /** The tag of the principal that sent it (absent: anonymous). A producer is its owner and its id together. */
   readonly owner?: bigint | undefined;
+}
+
+/** The producer's id as a mark stores it: its owner's tag (u64, little-endian) then its id, or the id alone. */
+export function storedProducerId(batch: ProducerBatch): Uint8Array {
+  if (batch.owner === undefined) return batch.producerId;
+  const stored = Buffer.allocUnsafe(OWNER_TAG_BYTES + batch.producerId.length);
+  stored.writeBigUInt64LE(batch.owner, 0);
+  stored.set(batch.producerId, OWNER_TAG_BYTES);
+  return stored;
 }
 
 export interface BatchMark extends ProducerBatch {
@@ -51,15 +61,14 @@ export function checkProducerBatch(batch: ProducerBatch): void {
 export function encodeBatchMark(mark: BatchMark): Uint8Array {
   checkProducerBatch(mark);
   assert.ok(Number.isSafeInteger(mark.count) && mark.count >= 1 && mark.count <= 0xffff_ffff, "a batch mark counts 1 to 2^32-1 records");
-  const owned = (mark.owner ?? 0n) !== 0n;
-  const bytes = Buffer.alloc(FIXED_BYTES + mark.producerId.length + (owned ? OWNER_BYTES : 0));
+  const producerId = storedProducerId(mark);
+  const bytes = Buffer.alloc(FIXED_BYTES + producerId.length);
   let at = bytes.writeUInt32LE(mark.count, 0);
-  at = bytes.writeUInt8(owned ? OWNED_VERSION : ANONYMOUS_VERSION, at);
-  at = bytes.writeUInt8(mark.producerId.length, at);
-  bytes.set(mark.producerId, at);
-  at += mark.producerId.length;
+  at = bytes.writeUInt8(VERSION, at);
+  at = bytes.writeUInt8(producerId.length, at);
+  bytes.set(producerId, at);
+  at += producerId.length;
   at = bytes.writeBigUInt64LE(mark.sequence, at);
-  if (owned) at = bytes.writeBigUInt64LE(mark.owner!, at);
   assert.equal(at, bytes.length, "batch mark size");
   return bytes;
 }
@@ -73,13 +82,10 @@ export function decodeBatchMark(data: Uint8Array): BatchMark {
   assert.ok(bytes.length >= FIXED_BYTES + 1, "a batch mark holds its fixed fields");
   const count = bytes.readUInt32LE(0);
   assert.ok(count >= 1, "a batch mark counts at least one record");
-  const version = bytes.readUInt8(4);
-  assert.ok(version === ANONYMOUS_VERSION || version === OWNED_VERSION, "batch mark version");
+  assert.equal(bytes.readUInt8(4), VERSION, "batch mark version");
   const idLength = bytes.readUInt8(5);
-  const owned = version === OWNED_VERSION;
-  assert.equal(bytes.length, FIXED_BYTES + idLength + (owned ? OWNER_BYTES : 0), "a batch mark's length matches its producer id");
+  assert.equal(bytes.length, FIXED_BYTES + idLength, "a batch mark's length matches its producer id");
   const producerId = new Uint8Array(bytes.subarray(6, 6 + idLength));
   const sequence = bytes.readBigUInt64LE(6 + idLength);
-  if (!owned) return { producerId, sequence, count };
-  return { producerId, sequence, count, owner: bytes.readBigUInt64LE(FIXED_BYTES + idLength) };
+  return { producerId, sequence, count };
 }

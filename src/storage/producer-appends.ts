@@ -60,7 +60,7 @@ export class ProducerAppends {
   private readonly inFlight = new Map<string, InFlight>();
 
   constructor(
-    limits: Pick<ProducerLimits, "producersMax" | "producersPerPrincipalMax" | "sequencesPerProducerMax">,
+    limits: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">,
     /** Where a retry's records are read back from, to be compared with the original's. */
     private readonly stored: StoredValues,
   ) {

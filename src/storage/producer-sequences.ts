@@ -11,27 +11,24 @@
 // having one batch in flight.)
 //
 // A producer is its owner (the principal that sent it, on a node with an ACL) and its id together:
-// two principals that pick the same id are two producers. And no principal may hold more than
-// producersPerPrincipalMax of the table (its least recently appended go first), so one that makes
-// up ids by the thousand forgets its own producers, not other principals'. Anonymous producers (a
-// node without an ACL) are one owner, bounded by producersMax alone.
+// two principals that pick the same id are two producers. A batch remembered under the bare id
+// (sent before its producer had an owner: a node upgraded, or an ACL added) is still found by its
+// owner's retry, which the caller answers only if the log holds the retry's own records there.
 import assert from "node:assert/strict";
 import { InvalidConfigError, SequenceTooOldError } from "../errors.ts";
 import { rejectUnknownKeys } from "../config-checks.ts";
-import type { BatchMark, ProducerBatch } from "./batch-mark.ts";
+import { storedProducerId, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
 
 export interface ProducerLimits {
   /** Producers remembered; the least recently appended is forgotten first. Default 4,096. */
   readonly producersMax: number;
-  /** Producers remembered per principal (anonymous producers excepted); its least recently appended is forgotten first. Default 1,024. */
-  readonly producersPerPrincipalMax: number;
   /** Batches remembered per producer (its window); the oldest appended is forgotten first. Default 128. */
   readonly sequencesPerProducerMax: number;
   /** Records a single node reads back from the end of its log at start to rebuild the table. Default 1,000,000. */
   readonly scanRecordsMax: number;
 }
 
-export const defaultProducerLimits: ProducerLimits = { producersMax: 4_096, producersPerPrincipalMax: 1_024, sequencesPerProducerMax: 128, scanRecordsMax: 1_000_000 };
+export const defaultProducerLimits: ProducerLimits = { producersMax: 4_096, sequencesPerProducerMax: 128, scanRecordsMax: 1_000_000 };
 
 /** The limits with defaults filled in; InvalidConfigError names the first one out of range. */
 export function resolveProducerLimits(input: Partial<ProducerLimits> = {}): ProducerLimits {
@@ -39,7 +36,6 @@ export function resolveProducerLimits(input: Partial<ProducerLimits> = {}): Prod
   const limits = { ...defaultProducerLimits, ...input };
   const ranges: ReadonlyArray<[keyof ProducerLimits, number, number]> = [
     ["producersMax", 1, 1_000_000],
-    ["producersPerPrincipalMax", 1, 1_000_000],
     ["sequencesPerProducerMax", 1, 100_000],
     ["scanRecordsMax", 0, 1_000_000_000],
   ];
@@ -57,28 +53,23 @@ export interface AppendedBatch {
 }
 
 interface ProducerWindow {
-  /** Who sent it (0n: anonymous). */
-  readonly owner: bigint;
   /** Batch number → where it was appended, in the order they were appended. */
   readonly batches: Map<bigint, AppendedBatch>;
   /** The highest batch number forgotten (-1: none). */
   forgottenMax: bigint;
 }
 
-/** The producer's name in the table and in messages: its id in hex, after its owner's tag when it has one. */
+/** The producer's name in the table and in messages: its id as a mark stores it, in hex. */
 export function producerKey(batch: ProducerBatch): string {
-  const { producerId, owner } = batch;
-  const id = Buffer.from(producerId.buffer, producerId.byteOffset, producerId.byteLength).toString("hex");
-  return owner === undefined || owner === 0n ? id : `${owner.toString(16).padStart(16, "0")}/${id}`;
+  const id = storedProducerId(batch);
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("hex");
 }
 
 export class ProducerSequences {
   /** Producers in the order they last appended (a Map keeps insertion order). */
   private readonly producers = new Map<string, ProducerWindow>();
-  /** Each owner's producers (anonymous ones excepted), in the order they last appended. */
-  private readonly owners = new Map<bigint, Set<string>>();
 
-  constructor(private readonly limits: Pick<ProducerLimits, "producersMax" | "producersPerPrincipalMax" | "sequencesPerProducerMax">) {}
+  constructor(private readonly limits: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">) {}
 
   /** Producers remembered. */
   get size(): number {
@@ -88,7 +79,9 @@ export class ProducerSequences {
   /** Where `batch` was appended if it was and is remembered; undefined if it is new; SequenceTooOldError if too old to tell. */
   lookup(batch: ProducerBatch): AppendedBatch | undefined {
     const window = this.producers.get(producerKey(batch));
-    if (window === undefined) return undefined;
+    if (window === undefined) {
+      return batch.owner === undefined ? undefined : this.producers.get(producerKey({ ...batch, owner: undefined }))?.batches.get(batch.sequence);
+    }
     const appended = window.batches.get(batch.sequence);
     if (appended !== undefined) return appended;
     if (batch.sequence <= window.forgottenMax) {
@@ -103,12 +96,11 @@ export class ProducerSequences {
     const key = producerKey(mark);
     let window = this.producers.get(key);
     if (window === undefined) {
-      window = { owner: mark.owner ?? 0n, batches: new Map(), forgottenMax: -1n };
+      window = { batches: new Map(), forgottenMax: -1n };
     } else {
       this.producers.delete(key);
     }
     this.producers.set(key, window);
-    if (window.owner !== 0n) this.touchOwned(window.owner, key);
     if (!window.batches.has(mark.sequence) && mark.sequence > window.forgottenMax) {
       window.batches.set(mark.sequence, { firstOffset: markOffset + 1, count: mark.count });
     }
@@ -117,29 +109,9 @@ export class ProducerSequences {
       window.batches.delete(sequence);
       if (sequence > window.forgottenMax) window.forgottenMax = sequence;
     }
-    for (const [oldest, forgotten] of this.producers) {
+    for (const [oldest] of this.producers) {
       if (this.producers.size <= this.limits.producersMax) break;
-      this.forget(oldest, forgotten.owner);
+      this.producers.delete(oldest);
     }
-  }
-
-  /** Moves `key` to the end of its owner's producers, forgetting the owner's oldest beyond its share. */
-  private touchOwned(owner: bigint, key: string): void {
-    let keys = this.owners.get(owner);
-    if (keys === undefined) this.owners.set(owner, (keys = new Set()));
-    keys.delete(key);
-    keys.add(key);
-    for (const oldest of keys) {
-      if (keys.size <= this.limits.producersPerPrincipalMax) break;
-      this.forget(oldest, owner);
-    }
-  }
-
-  private forget(key: string, owner: bigint): void {
-    this.producers.delete(key);
-    if (owner === 0n) return;
-    const keys = this.owners.get(owner)!;
-    keys.delete(key);
-    if (keys.size === 0) this.owners.delete(owner);
   }
 }
