@@ -20,7 +20,7 @@ function faultsPerJoin(tuned: boolean): number {
     import { native } from ${JSON.stringify(new URL("../src/storage/native.ts", import.meta.url).href)};
     import { readFileSync } from "node:fs";
     const faults = () => Number(readFileSync("/proc/self/stat", "utf8").split(") ")[1].split(" ")[7]);
-    if (${tuned} && !native.tuneAllocator(32 << 20, 16 << 20)) throw new Error("not tuned");
+    if (${tuned} && !native.tuneAllocator(32 << 20, 64 << 20)) throw new Error("not tuned");
     const chunks = Array.from({ length: 16 }, () => Buffer.alloc(65536, 1));
     let kept = Buffer.concat(chunks);
     const before = faults();
