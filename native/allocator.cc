@@ -1,11 +1,13 @@
 // A node passes megabytes a second through buffers of about a megabyte each outside the JavaScript
 // heap: a request assembled from its HTTP/2 chunks, a Raft message encoded for the followers, one
-// joined from a follower's socket chunks. glibc's malloc serves a block that large with a fresh
-// mmap and unmaps it when freed, so every such buffer is faulted in page by page (256 faults a MB)
-// and zeroed by the kernel: joining 1 MB from 64 kB chunks took 350-940 µs into fresh memory and
-// 110 µs into memory malloc kept (issue 12). Raising the mmap threshold above the largest message
-// keeps those blocks in the heap, used again; the trim threshold bounds how much free memory the
-// heap keeps before it gives some back. Measured: a 3-node cluster under 4 x 1 MB batches of 1 kB
+// joined from a follower's socket chunks. glibc's malloc serves the first blocks that large with a
+// fresh mmap; once one is freed it raises its mmap threshold to that size, but also its trim
+// threshold to only twice that, so the heap keeps giving the memory back and taking it again, and
+// the buffers are faulted in page by page and zeroed by the kernel: joining 1 MB from 64 kB chunks
+// took 350-940 µs into such memory, 110 µs into memory malloc kept (issue 12). Fixed thresholds
+// keep those blocks in the heap, used again: the mmap threshold above the largest message, the trim
+// threshold (how much free memory the heap keeps at its top before it gives some back) well above
+// what a burst of messages frees. Measured: a 3-node cluster under 4 x 1 MB batches of 1 kB
 // records spent about a fifth less CPU per record (nodes' peak RSS unchanged, 140-210 MB); with
 // 100-byte records, where the cost is per record rather than per byte, no change beyond noise. The node asks for it at start (src/cli/serve.ts); a program
 // that only uses the storage library keeps its allocator as it was, and so does a node whose operator

@@ -367,7 +367,8 @@ export async function resolveServeSettings(flags: ServeFlags, env: NodeJS.Proces
  * again, and the heap gives memory back once 64 MiB of it is free at its top. With 16 MiB the heap
  * shrank and grew again under load: a 3-node cluster under 1 kB-record batches fell to 27-60k
  * records/s, against 51-60k untuned and 63-69k at 64 MiB (peak RSS alike, 140-210 MB a node). An
- * operator's own malloc settings (GLIBC_TUNABLES, MALLOC_*) are left to stand.
+ * operator's own thresholds (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, or either in
+ * GLIBC_TUNABLES) are left to stand.
  */
 const MMAP_THRESHOLD_BYTES = 32 << 20;
 const TRIM_THRESHOLD_BYTES = 64 << 20;
@@ -453,9 +454,10 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger, trace
   return server;
 }
 
-/** Tunes the memory allocator for a node, unless the operator set malloc's parameters. */
+/** Tunes the memory allocator for a node, unless the operator set either threshold. */
 function tuneAllocator(logger: Logger): void {
-  const own = Object.keys(process.env).filter((name) => name === "GLIBC_TUNABLES" || name.startsWith("MALLOC_"));
-  if (own.length > 0) logger.info("malloc settings from the environment are kept; the node's own are not applied", { variables: own });
+  const own = ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"].filter((name) => process.env[name] !== undefined);
+  if (/glibc\.malloc\.(mmap|trim)_threshold/.test(process.env.GLIBC_TUNABLES ?? "")) own.push("GLIBC_TUNABLES");
+  if (own.length > 0) logger.info("malloc thresholds from the environment are kept; the node's own are not applied", { variables: own });
   else if (!native.tuneAllocator(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)) logger.debug("malloc could not be tuned (not glibc, or it refused the thresholds): left as it is");
 }

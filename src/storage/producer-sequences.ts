@@ -11,9 +11,11 @@
 // having one batch in flight.)
 //
 // A producer is its owner (the principal that sent it, on a node with an ACL) and its id together:
-// two principals that pick the same id are two producers. A batch remembered under the bare id
-// (sent before its producer had an owner: a node upgraded, or an ACL added) is still found by its
-// owner's retry, which the caller answers only if the log holds the retry's own records there.
+// two principals that pick the same id are two producers. A batch sent before its producer had an
+// owner (before an upgrade to this release, or before an ACL was added) is remembered under the
+// bare id: a retry of it after the change is not recognised, and may be appended again. Looking
+// under the bare id as well would let a principal probe another's batches (an owned id is a
+// tag, computable from a name, and an id), so it is not done.
 import assert from "node:assert/strict";
 import { InvalidConfigError, SequenceTooOldError } from "../errors.ts";
 import { rejectUnknownKeys } from "../config-checks.ts";
@@ -79,9 +81,7 @@ export class ProducerSequences {
   /** Where `batch` was appended if it was and is remembered; undefined if it is new; SequenceTooOldError if too old to tell. */
   lookup(batch: ProducerBatch): AppendedBatch | undefined {
     const window = this.producers.get(producerKey(batch));
-    if (window === undefined) {
-      return batch.owner === undefined ? undefined : this.producers.get(producerKey({ ...batch, owner: undefined }))?.batches.get(batch.sequence);
-    }
+    if (window === undefined) return undefined;
     const appended = window.batches.get(batch.sequence);
     if (appended !== undefined) return appended;
     if (batch.sequence <= window.forgottenMax) {
