@@ -50,6 +50,25 @@ test("two owners' producers of the same id are two producers, and neither is the
   assert.equal(table.lookup({ producerId: id("q"), sequence: 0n, owner: 1n }), undefined);
 });
 
+test("with owned ids, a full table forgets a producer of the owner holding the most: a flood of made-up ids pushes out the flooder's own", () => {
+  const table = new ProducerSequences({ producersMax: 6, sequencesPerProducerMax: 3, ownedIds: true });
+  const observe = (mark: BatchMark, offset: number): void => table.observe(decodeBatchMark(encodeBatchMark(mark)), offset);
+  observe({ producerId: id("alice-0"), sequence: 0n, count: 1, owner: 1n }, 1);
+  observe({ producerId: id("alice-1"), sequence: 0n, count: 1, owner: 1n }, 2);
+  observe({ producerId: id("carol"), sequence: 0n, count: 1, owner: 3n }, 3);
+  for (let i = 0; i < 100; i++) observe({ producerId: id(`made-up-${i}`), sequence: 0n, count: 1, owner: 2n }, 10 + i);
+  assert.equal(table.size, 6);
+  assert.deepEqual(table.lookup({ producerId: id("alice-0"), sequence: 0n, owner: 1n }), { firstOffset: 2, count: 1 }, "the oldest of all stays: its owner holds less");
+  assert.deepEqual(table.lookup({ producerId: id("carol"), sequence: 0n, owner: 3n }), { firstOffset: 4, count: 1 });
+  assert.equal(table.lookup({ producerId: id("made-up-96"), sequence: 0n, owner: 2n }), undefined, "the flooder's older ids went");
+  assert.deepEqual(table.lookup({ producerId: id("made-up-99"), sequence: 0n, owner: 2n }), { firstOffset: 110, count: 1 });
+  // Without owned ids the same marks push out the least recently appended of all, as before.
+  const plain = new ProducerSequences({ producersMax: 6, sequencesPerProducerMax: 3 });
+  plain.observe({ producerId: id("alice-0"), sequence: 0n, count: 1 }, 1);
+  for (let i = 0; i < 100; i++) plain.observe({ producerId: id(`made-up-${i}`), sequence: 0n, count: 1 }, 10 + i);
+  assert.equal(plain.lookup({ producerId: id("alice-0"), sequence: 0n }), undefined);
+});
+
 test("a remembered batch is answered with its offsets; older than the window is SEQUENCE_TOO_OLD; gaps are new", () => {
   const table = new ProducerSequences({ producersMax: 10, sequencesPerProducerMax: 3 });
   // Each mark is at 10 + 3 x sequence, its two records just after it.

@@ -435,7 +435,8 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger, trace
     log: config.log,
     // A batch's mark is one more entry of its proposal.
     limits: { proposalEntriesMax: batchRecordsMax + 1, uncommittedEntriesMax: Math.max(100_000, 4 * batchRecordsMax) },
-    producers: config.producers,
+    // With an ACL every producer id carries its owner's tag (server/producer-owner.ts): the table is shared out by owner.
+    producers: { ...config.producers, ownedIds: config.security.acl !== undefined },
     gossip: {
       // UDP on the port number the node listens on (the advertised one's, when the port is picked).
       bindHost: config.host,

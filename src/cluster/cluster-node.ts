@@ -28,7 +28,7 @@ import {
 import { silentLogger, type Logger } from "../logger.ts";
 import { applyMembershipChange, decodeMembershipChange, defaultRaftLimits, EntryType, MembershipChangeKind, ProposeRejection, Role, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
 import { describeMembershipChange, quorumOf } from "../raft/membership.ts";
-import { Log, type LogConfig, type ProducerLimits } from "../storage/index.ts";
+import { Log, type LogConfig, type ProducerTableOptions } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
 import { outOfProtocol } from "./message-check.ts";
@@ -71,7 +71,7 @@ export interface ClusterNodeOptions {
   readonly log?: Partial<LogConfig>;
   readonly limits?: Partial<RaftLimits>;
   /** Bounds of the idempotent producers' table (default defaultProducerLimits). */
-  readonly producers?: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">;
+  readonly producers?: ProducerTableOptions;
   /** How often the leader tries to promote caught-up learners. */
   readonly promoteEveryMs?: number;
   /** Gossip membership on the node's port number, and the leader's autopilot (member-gossip.ts); absent: none. */

@@ -26,7 +26,7 @@ import {
   type Status,
 } from "../raft/index.ts";
 import { silentLogger, type Logger } from "../logger.ts";
-import { BATCH_MARK_TYPE, checkRecordBytes, decodeBatchMark, defaultProducerLimits, largestValueBytes, ProducerAppends, storedValuesIn, type AppendedBatch, type ProducerBatch, type ProducerLimits, type RecordLog } from "../storage/index.ts";
+import { BATCH_MARK_TYPE, checkRecordBytes, decodeBatchMark, defaultProducerLimits, largestValueBytes, ProducerAppends, storedValuesIn, type AppendedBatch, type ProducerBatch, type ProducerTableOptions, type RecordLog } from "../storage/index.ts";
 import { OffsetWaiters } from "../storage/offset-waiters.ts";
 import { CommittedLog } from "./committed-log.ts";
 import { sameRun } from "./entry-run.ts";
@@ -59,7 +59,7 @@ export interface ReplicaOptions {
   /** Sees every committed entry once it is applied here, in order (membership changes among them). */
   readonly onApply?: (entries: readonly Entry[]) => void;
   /** Bounds of the idempotent producers' table (default defaultProducerLimits). */
-  readonly producers?: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">;
+  readonly producers?: ProducerTableOptions;
   /** A proposal not decided within this time is failed (its outcome is then unknown). Default 30 s. */
   readonly proposalTimeoutMs?: number;
   /** Told once when the replica stopped because the core read a damaged record. Must not throw. */

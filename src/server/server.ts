@@ -110,7 +110,8 @@ export class LoghouseServer {
     const { recovery } = log;
     if (recovery.truncatedBytes > 0 || recovery.scannedRecords > 0 || recovery.emptySegmentsRemoved > 0) logger.warn("log recovered", { ...recovery });
     try {
-      const producers = await LogProducers.open(log, config.producers);
+      // With an ACL every producer id carries its owner's tag (producer-owner.ts): the table is shared out by owner.
+      const producers = await LogProducers.open(log, { ...config.producers, ownedIds: config.security.acl !== undefined });
       const cut = producers.tornBatchCut;
       if (cut !== undefined) {
         // Right after a crash tore the batch's write, none of it was acknowledged. If the end of the

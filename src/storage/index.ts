@@ -9,5 +9,5 @@ export { checkRecordBytes } from "./append-batch.ts";
 export type { AppendCall, ServedLog } from "./served-log.ts";
 export { BATCH_MARK_TYPE, decodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
 export { ProducerAppends, storedValuesIn } from "./producer-appends.ts";
-export { defaultProducerLimits, resolveProducerLimits, type AppendedBatch, type ProducerLimits } from "./producer-sequences.ts";
+export { defaultProducerLimits, resolveProducerLimits, type AppendedBatch, type ProducerLimits, type ProducerTableOptions } from "./producer-sequences.ts";
 export { LogProducers, type ProducerAppender } from "./log-producers.ts";

@@ -13,7 +13,7 @@ import { BATCH_MARK_TYPE, decodeBatchMark, type BatchMark, type ProducerBatch } 
 import type { AppendValues, GatheredValues } from "./gathered-values.ts";
 import type { Log } from "./log.ts";
 import { ProducerAppends, storedValuesIn } from "./producer-appends.ts";
-import type { AppendedBatch, ProducerLimits } from "./producer-sequences.ts";
+import type { AppendedBatch, ProducerLimits, ProducerTableOptions } from "./producer-sequences.ts";
 import { unlessDamaged } from "./record-log.ts";
 
 /** Records read per step of the start-up scan. */
@@ -48,7 +48,7 @@ export class LogProducers implements ProducerAppender {
   ) {}
 
   /** Builds the table from the marks at the end of `log` (open, and appended to by nothing yet), first cutting a torn batch off its end. */
-  static async open(log: Log, limits: ProducerLimits): Promise<LogProducers> {
+  static async open(log: Log, limits: ProducerLimits & Pick<ProducerTableOptions, "ownedIds">): Promise<LogProducers> {
     const appends = new ProducerAppends(limits, storedValuesIn(log));
     let last: { mark: BatchMark; offset: number } | undefined;
     for (let at = Math.max(log.lowestOffset, log.nextOffset - limits.scanRecordsMax); at < log.nextOffset; ) {

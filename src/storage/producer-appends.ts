@@ -19,7 +19,7 @@ import { SequenceReusedError } from "../errors.ts";
 import { checkProducerBatch, encodeBatchMark, type BatchMark, type ProducerBatch } from "./batch-mark.ts";
 import { isGathered, valueCount, valueViews, type AppendValues } from "./gathered-values.ts";
 import { unlessDamaged, type RecordLog } from "./record-log.ts";
-import { producerKey, ProducerSequences, type AppendedBatch, type ProducerLimits } from "./producer-sequences.ts";
+import { producerKey, ProducerSequences, type AppendedBatch, type ProducerTableOptions } from "./producer-sequences.ts";
 
 /**
  * Writes `values` and then `mark` as one unit (both or neither end up in the log); resolves with the
@@ -60,7 +60,7 @@ export class ProducerAppends {
   private readonly inFlight = new Map<string, InFlight>();
 
   constructor(
-    limits: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">,
+    limits: ProducerTableOptions,
     /** Where a retry's records are read back from, to be compared with the original's. */
     private readonly stored: StoredValues,
   ) {

@@ -16,6 +16,12 @@
 // bare id: a retry of it after the change is not recognised, and may be appended again. Looking
 // under the bare id as well would let a principal probe another's batches (an owned id is a
 // tag, computable from a name, and an id), so it is not done.
+//
+// Where ids carry their owner's tag (ownedIds: a node with an ACL), a full table forgets the least
+// recently appended producer of the owner that holds the most (among equals, the one seen first),
+// not the least recently appended of all: a principal that makes up ids by the thousand pushes
+// out its own producers first, and others' only down to its own share. Ids stored without a tag
+// (before the ACL) count as owners of their own, keyed by their first 8 bytes.
 import assert from "node:assert/strict";
 import { InvalidConfigError, SequenceTooOldError } from "../errors.ts";
 import { rejectUnknownKeys } from "../config-checks.ts";
@@ -48,6 +54,12 @@ export function resolveProducerLimits(input: Partial<ProducerLimits> = {}): Prod
   return limits;
 }
 
+/** How a table of producers is bounded. */
+export interface ProducerTableOptions extends Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax"> {
+  /** Whether stored ids begin with their owner's tag (a node with an ACL): a full table then forgets by owner. */
+  readonly ownedIds?: boolean;
+}
+
 /** Where a batch's records are: values[i] is at firstOffset + i. */
 export interface AppendedBatch {
   readonly firstOffset: number;
@@ -67,11 +79,18 @@ export function producerKey(batch: ProducerBatch): string {
   return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString("hex");
 }
 
+/** The owner part of a producer's key where ids carry a tag: the tag's 8 bytes in hex. */
+function ownerOfKey(key: string): string {
+  return key.slice(0, 16);
+}
+
 export class ProducerSequences {
   /** Producers in the order they last appended (a Map keeps insertion order). */
   private readonly producers = new Map<string, ProducerWindow>();
+  /** With ownedIds: each owner's producers, in the order they last appended. */
+  private readonly owners = new Map<string, Set<string>>();
 
-  constructor(private readonly limits: Pick<ProducerLimits, "producersMax" | "sequencesPerProducerMax">) {}
+  constructor(private readonly limits: ProducerTableOptions) {}
 
   /** Producers remembered. */
   get size(): number {
@@ -101,6 +120,7 @@ export class ProducerSequences {
       this.producers.delete(key);
     }
     this.producers.set(key, window);
+    if (this.limits.ownedIds === true) this.touchOwned(key);
     if (!window.batches.has(mark.sequence) && mark.sequence > window.forgottenMax) {
       window.batches.set(mark.sequence, { firstOffset: markOffset + 1, count: mark.count });
     }
@@ -109,9 +129,30 @@ export class ProducerSequences {
       window.batches.delete(sequence);
       if (sequence > window.forgottenMax) window.forgottenMax = sequence;
     }
-    for (const [oldest] of this.producers) {
-      if (this.producers.size <= this.limits.producersMax) break;
-      this.producers.delete(oldest);
+    while (this.producers.size > this.limits.producersMax) this.forgetOne();
+  }
+
+  /** Moves `key` to the end of its owner's producers. */
+  private touchOwned(key: string): void {
+    const owner = ownerOfKey(key);
+    let keys = this.owners.get(owner);
+    if (keys === undefined) this.owners.set(owner, (keys = new Set()));
+    keys.delete(key);
+    keys.add(key);
+  }
+
+  /** Forgets the least recently appended producer: of all, or (ownedIds) of the owner holding the most. */
+  private forgetOne(): void {
+    if (this.limits.ownedIds !== true) {
+      this.producers.delete(this.producers.keys().next().value!);
+      return;
     }
+    // The owner holding the most (among equals, the one seen first): one pass over the owners.
+    let chosen: Set<string> | undefined;
+    for (const keys of this.owners.values()) if (chosen === undefined || keys.size > chosen.size) chosen = keys;
+    const oldest = chosen!.values().next().value!;
+    chosen!.delete(oldest);
+    if (chosen!.size === 0) this.owners.delete(ownerOfKey(oldest));
+    this.producers.delete(oldest);
   }
 }
