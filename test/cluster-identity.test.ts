@@ -62,7 +62,12 @@ test("a member bootstrapped again at its old address is a second cluster that no
   const second = (await stateOf(cluster, lost)).clusterId!;
   assert.match(second, /^[0-9a-f]{16}$/);
   assert.notEqual(second, first, "a second bootstrap draws a second id");
-  const rogueEnd = (await cluster.client(lost).offsets()).endOffset;
+  // Its end once its leader's first entry (the no-op of its term) is committed: read before, the
+  // no-op could land after it and look like a record the second cluster took.
+  const rogueEnd = await waitUntilAsync("the second cluster's leader to commit its first entry", async () => {
+    const { lowestOffset, endOffset } = await cluster.client(lost).offsets();
+    return endOffset > lowestOffset ? endOffset : undefined;
+  });
 
   // The second cluster's address first, as a client configured with every member's address may have
   // it. Which answers first decides only how the client stays safe (client-cluster-choice.test.ts):
