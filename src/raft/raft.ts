@@ -306,7 +306,6 @@ export class Raft {
     return { ok: true, term: this.term, firstIndex: 0, lastIndex: 0 };
   }
 
-  /** Appends one entry of `type` per item at the end of the log, in this term. */
   /** Appends entries at `first` (the end of the log, or before it on a new leader that drops a cut batch). */
   private appendEntries(type: EntryType, items: readonly Uint8Array[], timestampMs?: number, first = this.log.lastIndex() + 1): void {
     const entries: Entry[] = new Array(items.length);
