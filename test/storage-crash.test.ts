@@ -100,13 +100,20 @@ async function runAndKill(dir: string, traceFile: string, epoch: number, seed: n
   let pid = 0;
   const timer = setTimeout(() => (pid > 0 ? process.kill(pid, "SIGKILL") : child.kill("SIGKILL")), STARTUP_TIMEOUT_MS);
   const lines: string[] = [];
-  for await (const line of createInterface({ input: child.stdout! })) {
-    if (line.startsWith("ready ")) {
-      pid = Number(line.split(" ")[1]);
-      continue;
+  let tail = "";
+  for await (const chunk of child.stdout!.setEncoding("utf8")) {
+    // A write to a full pipe can be partial, and the kill can come before the rest of it: only
+    // whole lines are acknowledgements.
+    const parts = `${tail}${chunk as string}`.split("\n");
+    tail = parts.pop()!;
+    for (const line of parts) {
+      if (line.startsWith("ready ")) {
+        pid = Number(line.split(" ")[1]);
+        continue;
+      }
+      lines.push(line);
+      if (lines.length === linesBeforeKill) process.kill(pid, "SIGKILL");
     }
-    lines.push(line);
-    if (lines.length === linesBeforeKill) process.kill(pid, "SIGKILL");
   }
   await exited;
   clearTimeout(timer);
@@ -130,7 +137,8 @@ async function checkPowerLoss(point: PowerLossPoint, expected: Expected, what: s
   try {
     await writeFiles(scratch, point.files);
     const state = expected.copy();
-    for (const line of point.output.split("\n")) if (line !== "" && !line.startsWith("ready")) state.apply(line);
+    // The point can fall between the two halves of a partial write: the unfinished last line is left out.
+    for (const line of point.output.split("\n").slice(0, -1)) if (line !== "" && !line.startsWith("ready")) state.apply(line);
     return await checkDirectory(scratch, state, what, epoch);
   } finally {
     await rm(scratch, { recursive: true, force: true });
