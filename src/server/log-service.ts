@@ -180,8 +180,12 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
   };
 
   /** Appends one record (once per producer sequence); resolves with its offset. */
-  const appendRecord = (request: ProduceRequest, context: CallContext): Promise<number> =>
-    appendValues([recordValue(request)], request.producer, context).then((appended) => appended.firstOffset);
+  const appendRecord = (request: ProduceRequest, context: CallContext): Promise<number> => {
+    const values = [recordValue(request)];
+    // Without a producer, straight to the log: no promise or object per record in between.
+    if (request.producer === undefined) return append(values, context);
+    return appendValues(values, request.producer, context).then((appended) => appended.firstOffset);
+  };
 
   const produce: Unary<ProduceRequest, { offset: bigint }> = async (request, context) => {
     return { offset: BigInt(await appendRecord(request, context)) };
@@ -205,8 +209,8 @@ export function createLogService(options: LogServiceOptions): LogHandlers {
     }
   }
 
-  async function* produceStream(requests: AsyncIterable<ProduceRequest>, context: CallContext) {
-    yield* pipelineAppends(requests, context, (request) => {
+  function produceStream(requests: AsyncIterable<ProduceRequest>, context: CallContext): AsyncGenerator<{ offset: bigint }> {
+    return pipelineAppends(requests, context, (request) => {
       const offset = appendRecord(request, context);
       // Refused or not, a record naming a producer is decided by the table as the records before it
       // left it (SEQUENCE_TOO_OLD, say): it goes alone, and nothing after it before its answer.
@@ -321,8 +325,17 @@ async function* pipelineAppends<Req>(
   const pending: PendingAppend[] = [];
   let bytesInFlight = 0;
   let failed = false;
-  /** Settles once every append started so far has (the writer takes an append out of `pending` before it settles). */
-  let allSettled: Promise<unknown> = Promise.resolve();
+  /** Appends started and not yet settled (the writer takes an append out of `pending` before it settles); a counter, not a chain of promises: it is per message. */
+  let unsettled = 0;
+  let wakeSettled: (() => void) | undefined;
+  const settled = (): void => {
+    if (--unsettled > 0) return;
+    wakeSettled?.();
+    wakeSettled = undefined;
+  };
+  const allSettled = async (): Promise<void> => {
+    while (unsettled > 0) await new Promise<void>((resolve) => (wakeSettled = resolve));
+  };
   let readerDone = false;
   let readerFailure: { error: unknown } | undefined;
   let stopped = false;
@@ -338,16 +351,19 @@ async function* pipelineAppends<Req>(
         const next = await iterator.next();
         if (next.done === true || stopped) return;
         const single = alone(next.value);
-        if (single) await allSettled;
+        if (single) await allSettled();
         if (failed || stopped) return;
         const appended = append(next.value);
         // Observed in order by the writer below; here only whether any failed.
-        appended.offset.catch(() => (failed = true));
-        allSettled = Promise.allSettled([allSettled, appended.offset]);
+        unsettled++;
+        appended.offset.then(settled, () => {
+          failed = true;
+          settled();
+        });
         pending.push(appended);
         bytesInFlight += appended.bytes;
         wakeWriter?.();
-        if (single) await appended.offset.catch(() => undefined);
+        if (single) await allSettled();
       }
     } catch (error) {
       readerFailure = { error };
