@@ -10,7 +10,8 @@
 // Log is the facade; these concerns live beside it, each in its own file: opening and recovering
 // the directory (log-opening.ts), the checks of an append in either shape of batch
 // (append-batch.ts), admission of appends and the exclusive lock (append-admission.ts), how batches
-// fit segments and when they rotate (segment-fitting.ts), the sync on a timer of the "interval"
+// fit segments and when they rotate (segment-fitting.ts), appends framed and queued, small ones
+// held during a write framed together (batch-framing.ts), the sync on a timer of the "interval"
 // policy (interval-sync.ts), a full disk and the wait for free space (full-disk.ts), the scrub's
 // damaged ranges and their replacement (damage-repair.ts), and retention, index-page release and the
 // scheduled scrub (log-housekeeping.ts). What stays here is the write, read and truncation paths
@@ -21,13 +22,14 @@ import { BufferPool } from "../buffer-pool.ts";
 import { BatchTooLargeError, InvalidArgumentError, LogClosedError, OffsetOutOfRangeError, StorageFullError, StorageIoError } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { AppendAdmission } from "./append-admission.ts";
-import { checkBatch, joinBatches, measureGathered, measureValues, type CheckedBatch, type MeasuredBatch } from "./append-batch.ts";
+import { BatchFraming, type HeldBatches } from "./batch-framing.ts";
+import { checkBatch, measureGathered, measureValues, type CheckedBatch, type MeasuredBatch } from "./append-batch.ts";
 import { resolveLogConfig, type LogConfig } from "./config.ts";
 import { DamageRepair } from "./damage-repair.ts";
-import { decodeFrames, FULL_HEADER_BYTES, type LogRecord } from "./frame.ts";
+import { decodeFrames, type LogRecord } from "./frame.ts";
 import { FullDisk } from "./full-disk.ts";
 import type { GatheredValues } from "./gathered-values.ts";
-import { GroupCommit, syncDirectory, type HeldAppend, type WriteStep } from "./group-commit.ts";
+import { GroupCommit, syncDirectory } from "./group-commit.ts";
 import { IntervalSync } from "./interval-sync.ts";
 import { LogHousekeeping, type HousekeptLog } from "./log-housekeeping.ts";
 import { openSegments, type RecoveryReport } from "./log-opening.ts";
@@ -67,32 +69,6 @@ export interface LogEvents {
   writable: [writable: boolean];
 }
 
-/** An append's batches, held unframed while a write is under way, or being framed. */
-interface HeldBatches extends HeldAppend {
-  readonly batches: readonly CheckedBatch[];
-}
-
-/**
- * The appends framed as one batch are small ones (one record of a unary Produce or a stream message,
- * say, whose framing costs more than its bytes), up to a run of JOINED_RUN_BYTES_MAX: a larger batch
- * is framed from where it lies, without the copy into one buffer that joining takes.
- */
-const JOINED_APPEND_BYTES_MAX = 4096;
-const JOINED_RUN_BYTES_MAX = 1 << 20;
-
-/**
- * Whether `append` can be framed in one batch with `head` and the others of a run of `runBytes`:
- * both one small batch, of the same term and type, with the same creation time given (or none: the
- * run gets one when it is framed).
- */
-function joinable(head: HeldBatches, append: HeldBatches, runBytes: number): boolean {
-  if (append.batches.length !== 1 || head.batches.length !== 1) return false;
-  const a = head.batches[0]!;
-  const b = append.batches[0]!;
-  if (a.bytes > JOINED_APPEND_BYTES_MAX || b.bytes > JOINED_APPEND_BYTES_MAX || runBytes + b.bytes > JOINED_RUN_BYTES_MAX) return false;
-  return a.options.timestampMs === b.options.timestampMs && a.options.term === b.options.term && a.options.type === b.options.type;
-}
-
 export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private visibleEnd: number;
   private lastTimestampMs = 0;
@@ -107,6 +83,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   private readonly buffers = new BufferPool();
   private readonly admission: AppendAdmission;
   private readonly fitting: SegmentFitting;
+  private readonly framing: BatchFraming;
   private readonly housekeeping: LogHousekeeping;
   private readonly waiters = new OffsetWaiters();
   /** Present under the "interval" durability policy only. */
@@ -132,7 +109,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       onWritten: (frames) => this.buffers.give(frames),
       ...(metrics === undefined ? {} : { onSynced: (seconds: number) => metrics.synced(seconds) }),
       onFailed: (error) => this.writeFailed(error),
-      frameHeld: (held) => this.frameHeld(held),
+      frameHeld: (held) => this.framing.frameHeld(held),
     });
     if (config.durability === "interval") {
       this.intervalSync = new IntervalSync(config.syncIntervalMs, {
@@ -149,6 +126,13 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
       pendingSync: () => this.intervalSync?.pending ?? Promise.resolve(),
     });
     this.fitting = new SegmentFitting(directory, config, segments);
+    this.framing = new BatchFraming({
+      fitting: this.fitting,
+      commits: this.commits,
+      buffers: this.buffers,
+      timestamp: (given) => this.nextTimestamp(given),
+      writeFailed: (error) => this.writeFailed(error),
+    });
     this.fullDisk = new FullDisk(this.commits, {
       directory,
       logger,
@@ -275,99 +259,14 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
 
   /**
    * Frames and queues the batches now, or, while a write is under way, holds them to be framed with
-   * the other appends held meanwhile when it ends (frameHeld). Throws what framing now throws.
+   * the other appends held meanwhile when it ends (BatchFraming.frameHeld). Throws what framing now throws.
    */
   private enqueue(batches: readonly CheckedBatch[], bytes: number): Promise<number> {
     if (this.commits.writing) return new Promise((resolve, reject) => this.commits.hold({ batches, bytes, resolve, reject }));
     let append!: HeldBatches;
     const committed = new Promise<number>((resolve, reject) => (append = { batches, bytes, resolve, reject }));
-    this.frameRun([append]);
+    this.framing.frameRun([append]);
     return committed;
-  }
-
-  /**
-   * Frames the appends held during a write, in order: each run of small one-batch appends with the
-   * same options as one batch (one encoding, one buffer of frames), each other append alone. A run
-   * that cannot be framed (its new segment could not be created) is refused, having reserved
-   * nothing; on a full disk, with every append held after it, as the log stops taking appends. A
-   * held append's creation time is taken as its run is framed: after its call, by at most a write.
-   */
-  private frameHeld(held: HeldBatches[]): void {
-    for (let start = 0; start < held.length; ) {
-      let end = start + 1;
-      let runBytes = held[start]!.bytes;
-      while (end < held.length && joinable(held[start]!, held[end]!, runBytes)) runBytes += held[end++]!.bytes;
-      const run = held.slice(start, end);
-      start = end;
-      try {
-        this.frameRun(run);
-      } catch (error) {
-        const full = error instanceof StorageFullError;
-        for (const append of full ? [...run, ...held.slice(start)] : run) {
-          this.commits.release(append.bytes);
-          append.reject(error);
-        }
-        if (full) return this.writeFailed(error);
-      }
-    }
-  }
-
-  /**
-   * Frames `run` at the next offsets (as one batch if it holds several appends), with one creation
-   * time, and queues each of its appends, with its own offsets, for the next commit. Throws what
-   * framing threw having reserved nothing: the next batch gets the same offsets.
-   */
-  private frameRun(run: readonly HeldBatches[]): void {
-    const firstOffset = this.fitting.reservedEnd;
-    const first = run[0]!.batches;
-    const timestampMs = this.nextTimestamp(first[0]!.options.timestampMs);
-    const steps: WriteStep[] = [];
-    const mark = this.fitting.mark();
-    try {
-      if (run.length === 1) {
-        for (const batch of first) this.frame(batch, timestampMs, steps);
-      } else {
-        this.frame(joinBatches(run.map((append) => append.batches[0]!)), timestampMs, steps);
-      }
-    } catch (error) {
-      this.fitting.rollBack(mark);
-      throw error;
-    }
-    let at = firstOffset;
-    for (let i = 0; i < run.length; i++) {
-      const { batches, bytes, resolve, reject } = run[i]!;
-      let count = 0;
-      for (const batch of batches) count += batch.lengths.length;
-      this.commits.queue(i === 0 ? steps : [], { firstOffset: at, endOffset: at + count, bytes, resolve, reject });
-      at += count;
-    }
-    assert.equal(at, this.fitting.reservedEnd, "the run's appends cover what was framed");
-  }
-
-  /** Frames `batch` at the next offsets, into the segments with room, adding the writes to `steps`. */
-  private frame(batch: CheckedBatch, timestampMs: number, steps: WriteStep[]): void {
-    const { options } = batch;
-    let packed: Buffer | undefined;
-    const { bytes, offsets, lengths } = batch.gather((valueBytes) => (packed = this.buffers.take(valueBytes)));
-    for (let start = 0; start < lengths.length; ) {
-      const segment = this.fitting.segmentWithRoom(FULL_HEADER_BYTES + lengths[start]!, steps);
-      const { end, frameBytes } = this.fitting.fittingValues(segment, lengths, start);
-      const frames = this.buffers.take(frameBytes);
-      native.encode(
-        bytes,
-        offsets.subarray(start, end),
-        lengths.subarray(start, end),
-        segment.baseOffset + segment.reservedCount,
-        options.term ?? 0,
-        timestampMs,
-        options.type ?? 0,
-        frames,
-      );
-      this.fitting.reserve(segment, end - start, frames, steps);
-      start = end;
-    }
-    // The frames hold copies of the values now.
-    if (packed !== undefined) this.buffers.give(packed);
   }
 
   /** The record at `offset`; OffsetOutOfRangeError outside [lowestOffset, nextOffset), DataLossError if damaged. */
