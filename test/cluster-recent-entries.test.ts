@@ -73,3 +73,22 @@ test("forgetting through an index drops only whole chunks at or below it, and fr
   recent.add(entries(16, 2));
   assert.deepEqual(indexes(recent.slice(16, 18, 1 << 20)), [16, 17], "what follows is kept again");
 });
+
+test("entries not yet applied are kept past the bound, up to the second one; applied ones go first", () => {
+  const each = entryBytes(entries(1, 1)[0]!);
+  const recent = new RecentEntries(4 * each, 8 * each);
+  recent.add(entries(1, 2));
+  recent.add(entries(3, 2));
+  recent.add(entries(5, 2));
+  assert.equal(recent.firstIndex, 1, "6 entries, none applied: all kept (a follower that got a backlog in one go)");
+  assert.deepEqual(indexes(recent.slice(1, 7, 1 << 20)), [1, 2, 3, 4, 5, 6]);
+  recent.add(entries(7, 2));
+  recent.add(entries(9, 2));
+  assert.equal(recent.firstIndex, 3, "past the second bound the oldest go, applied or not");
+  recent.noteApplied(4);
+  recent.add(entries(11, 1));
+  assert.equal(recent.firstIndex, 5, "the applied chunk goes, and the unapplied ones stay within the second bound");
+  recent.noteApplied(10);
+  recent.add(entries(12, 1));
+  assert.equal(recent.firstIndex, 9, "once applied, the first bound holds again");
+});

@@ -91,13 +91,15 @@ const APPEND_CHUNK_ENTRIES = 10_000;
  * twice the GC time and 20-25% more CPU per record).
  */
 const RECENT_ENTRIES_BYTES = 8 << 20;
+/** How far entries not yet applied may take RecentEntries past RECENT_ENTRIES_BYTES: twice what a leader may have in flight to a follower by default. */
+const RECENT_UNAPPLIED_BYTES = 2 * defaultRaftLimits.inflightBytesMax;
 
 export class Replica {
   /** Reads bounded by the commit index: what consumers on this node may see. */
   readonly committed: CommittedLog;
   private readonly node: RawNode;
   private readonly log: RecordLog;
-  private readonly recent = new RecentEntries(RECENT_ENTRIES_BYTES);
+  private readonly recent = new RecentEntries(RECENT_ENTRIES_BYTES, RECENT_UNAPPLIED_BYTES);
   private readonly commitWaiters = new OffsetWaiters();
   private pending: PendingProposal[] = [];
   /**
@@ -125,10 +127,12 @@ export class Replica {
     this.timers = options.timers;
     this.logger = options.logger ?? silentLogger;
     const storage = new LogStorage(options.log, options.stateFile, this.recent);
+    const limits = { ...defaultRaftLimits, ...options.limits };
     this.node = new RawNode({
-      ...defaultRaftLimits,
-      applyBytesMax: 4 << 20,
-      ...options.limits,
+      ...limits,
+      // A Ready applies as much as a leader may have in flight to this node: with less, a follower
+      // that got a backlog in one go applied less than kept arriving, and stayed behind.
+      applyBytesMax: options.limits?.applyBytesMax ?? limits.inflightBytesMax,
       id: options.nodeId,
       storage,
       random: new SeededRandom(options.seed),
@@ -466,6 +470,7 @@ export class Replica {
     }
     this.commitWaiters.release(this.commitEnd);
     this.options.onApply?.(entries);
+    this.recent.noteApplied(last);
     this.recent.forgetThrough(this.node.raft.role === Role.Leader ? Math.min(last, this.lowestFollowerMatch()) : last);
   }
 
