@@ -12,7 +12,8 @@
 //
 // Then the stock grpc-js client (no Loghouse code) to the leader and to a single node, alternating,
 // unary at concurrency 1 and 64, with each node's CPU and the leader's Raft messages per call
-// (bench/support/stock-cluster.ts).
+// (bench/support/stock-cluster.ts). Then batch load before and after a follower is stopped for a
+// second, to show whether it catches up (bench/support/follower-pause.ts).
 //
 // With --tls a second 3-node cluster runs secured (TLS, peers' mutual TLS, the sample ACL, a client
 // holding root's certificate) and its leader is measured beside the plaintext cluster's, same run.
@@ -79,6 +80,7 @@ import { startNode, stopNode } from "../test/support/node-process.ts";
 import { ProcessCluster } from "../test/support/process-cluster.ts";
 import { securedClientOptions, securedNodeArgs } from "../test/support/secured-cluster.ts";
 import { writeResults } from "./support/results.ts";
+import { benchFollowerPause } from "./support/follower-pause.ts";
 import { benchProduceRoutes, type RoutesReport } from "./support/produce-routes.ts";
 import { benchStockClientOnCluster, type StockClusterResult } from "./support/stock-cluster.ts";
 import { flag, formatRate, printTable } from "./support/stats.ts";
@@ -220,6 +222,7 @@ async function main(): Promise<void> {
     const settings = { seconds: flag("seconds", 3), runs: flag("runs", 3), recordBytes: flag("record-bytes", 100), scratchDir: root };
     const routes = await benchProduceRoutes(cluster, settings);
     const stock = await benchStockClientBeside(cluster, root, settings);
+    const followerPause = await benchFollowerPause(cluster, settings);
     await cluster.stopAll();
     const secured = tls ? await benchSecuredCluster(root, replicated) : undefined;
     console.log("\nreplicated (3 nodes) beside single node, same run:");
@@ -259,7 +262,7 @@ async function main(): Promise<void> {
       ...routePanels(routes),
       stockPanel(stock.trials),
     ]);
-    await writeResults("cluster", { single: single.trials, cluster: replicated.trials, securedCluster: secured?.trials ?? null, produceRoutes: routes, stockClient: stock }, picture);
+    await writeResults("cluster", { single: single.trials, cluster: replicated.trials, securedCluster: secured?.trials ?? null, produceRoutes: routes, stockClient: stock, followerPause }, picture);
   } finally {
     await cluster.stopAll();
     rmSync(root, { recursive: true, force: true });
