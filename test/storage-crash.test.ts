@@ -175,7 +175,8 @@ test("a power loss after a truncation and new acknowledged appends never brings 
   const dir = await tempDir(t);
   const traceFile = join(await tempDir(t), "trace");
   const lines = await runToExit(traceFile, [dir, "truncate-then-append"]);
-  const points = powerLossPoints(await readFile(traceFile, "utf8"), dir, new Map());
+  // The points at the end of a line (a line written in two parts has a point between them, left out).
+  const points = powerLossPoints(await readFile(traceFile, "utf8"), dir, new Map()).filter((point) => point.output.endsWith("\n"));
   const expected = await emptyExpected(await tempDir(t));
   const truncatedAt = lines.indexOf("T 9");
   // One point per line written, the first after "ready".
@@ -202,7 +203,7 @@ test("a power loss at any moment of a repair leaves the damaged record or its he
     await writeFiles(scratch, point.files);
     const log = await Log.open(scratch, CRASH_LOG_CONFIG);
     try {
-      const repaired = point.output.includes("repaired");
+      const repaired = point.output.includes("repaired\n");
       assert.ok(log.nextOffset >= 150, `point ${at}: every record is still there`);
       for (let i = 0; i < 150; i++) {
         // Until the repair is acknowledged the damaged record may read either way; after, it must be whole.

@@ -18,6 +18,7 @@
 // on an idle cluster: not taken.
 import type { ProcessCluster } from "../../test/support/process-cluster.ts";
 import { processCpuMs } from "../../test/support/proc-stats.ts";
+import { nodeMetric } from "./node-metric.ts";
 import { measureConcurrentSyncLatenciesMs, measureSyncLatenciesMs } from "./raw-baseline.ts";
 import { runStockClient } from "./stock-client-run.ts";
 import { formatRate, median, percentile, printTable } from "./stats.ts";
@@ -150,9 +151,6 @@ async function measure(address: string, pids: readonly number[], modeArgs: reado
 }
 
 /** Raft messages the node at `address` has handed to its peers' connections since it started. */
-async function messagesSent(address: string): Promise<number> {
-  const text = await (await fetch(`http://${address}/metrics`)).text();
-  const sent = /^loghouse_raft_messages_sent_total (\S+)$/m.exec(text)?.[1];
-  if (sent === undefined) throw new Error(`the node at ${address} shows no loghouse_raft_messages_sent_total`);
-  return Number(sent);
+function messagesSent(address: string): Promise<number> {
+  return nodeMetric(address, "loghouse_raft_messages_sent_total");
 }

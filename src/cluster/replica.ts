@@ -91,15 +91,13 @@ const APPEND_CHUNK_ENTRIES = 10_000;
  * twice the GC time and 20-25% more CPU per record).
  */
 const RECENT_ENTRIES_BYTES = 8 << 20;
-/** How far entries not yet applied may take RecentEntries past RECENT_ENTRIES_BYTES: twice what a leader may have in flight to a follower by default. */
-const RECENT_UNAPPLIED_BYTES = 2 * defaultRaftLimits.inflightBytesMax;
 
 export class Replica {
   /** Reads bounded by the commit index: what consumers on this node may see. */
   readonly committed: CommittedLog;
   private readonly node: RawNode;
   private readonly log: RecordLog;
-  private readonly recent = new RecentEntries(RECENT_ENTRIES_BYTES, RECENT_UNAPPLIED_BYTES);
+  private readonly recent: RecentEntries;
   private readonly commitWaiters = new OffsetWaiters();
   private pending: PendingProposal[] = [];
   /**
@@ -126,13 +124,17 @@ export class Replica {
     this.log = options.log;
     this.timers = options.timers;
     this.logger = options.logger ?? silentLogger;
+    // A Ready applies as much as a leader may have in flight to this node (read back from the log a
+    // few MiB at a time when not kept in memory: LogStorage): with less (4 MiB), a follower that got a
+    // backlog in one go applied less per Ready than kept arriving, and stayed behind.
+    const configured = { ...defaultRaftLimits, ...options.limits };
+    const limits = { ...configured, applyBytesMax: options.limits?.applyBytesMax ?? configured.inflightBytesMax };
+    // Entries not yet applied are kept past the first bound up to twice what a leader may have in
+    // flight to this node: a follower that got that much in one go applies it from memory.
+    this.recent = new RecentEntries(RECENT_ENTRIES_BYTES, Math.max(RECENT_ENTRIES_BYTES, 2 * limits.inflightBytesMax));
     const storage = new LogStorage(options.log, options.stateFile, this.recent);
-    const limits = { ...defaultRaftLimits, ...options.limits };
     this.node = new RawNode({
       ...limits,
-      // A Ready applies as much as a leader may have in flight to this node: with less, a follower
-      // that got a backlog in one go applied less than kept arriving, and stayed behind.
-      applyBytesMax: options.limits?.applyBytesMax ?? limits.inflightBytesMax,
       id: options.nodeId,
       storage,
       random: new SeededRandom(options.seed),

@@ -136,6 +136,17 @@ export class RaftLog {
     return all;
   }
 
+  /** Every entry in [low, high), however many calls to the storage that takes (it may answer in parts). */
+  allEntries(low: number, high: number): Entry[] {
+    const all: Entry[] = [];
+    for (let at = low; at < high; ) {
+      const part = this.slice(at, high, Number.MAX_SAFE_INTEGER);
+      for (const entry of part) all.push(entry);
+      at += part.length;
+    }
+    return all;
+  }
+
   commitTo(index: number): void {
     if (index <= this.committed) return;
     assert(index <= this.lastIndex(), `commit ${index} beyond last index ${this.lastIndex()}`);

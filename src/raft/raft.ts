@@ -204,8 +204,7 @@ export class Raft {
     const low = Math.max(this.log.applied + 1, this.log.firstIndex());
     const high = this.log.committed + 1;
     if (low >= high) return false;
-    const entries = this.log.slice(low, high, Number.MAX_SAFE_INTEGER);
-    return entries.some((entry) => entry.type === EntryType.Membership);
+    return this.log.allEntries(low, high).some((entry) => entry.type === EntryType.Membership);
   }
 
   /**
@@ -667,7 +666,7 @@ export class Raft {
   private cutBatchStart(): number | undefined {
     const last = this.log.lastIndex();
     if (last <= this.log.committed) return undefined;
-    const entries = this.log.slice(this.log.committed + 1, last + 1, Number.MAX_SAFE_INTEGER);
+    const entries = this.log.allEntries(this.log.committed + 1, last + 1);
     for (let i = entries.length - 1; i >= 0; i--) {
       const entry = entries[i] as Entry;
       if (entry.type !== EntryType.BatchMark) continue;

@@ -26,7 +26,9 @@ export interface Storage {
   term(index: number): number | undefined;
   /**
    * Entries with indexes in [low, high), in order, stopping early once their `entryBytes` would exceed
-   * `bytesMax` but always returning at least one entry when low < high.
+   * `bytesMax` but always returning at least one entry when low < high. A storage may also stop
+   * earlier (still at least one entry), to bound one read from a slower medium: callers that need
+   * the whole range ask again from where the answer ended.
    * Requires firstIndex <= low <= high <= lastIndex + 1 (an assertion, not an operating error).
    * The returned array is owned by the caller; the entries themselves are shared and immutable.
    */
