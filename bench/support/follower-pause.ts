@@ -6,12 +6,15 @@
 // records at about its usual cost per record and ends the window close behind the leader; one that
 // stays behind costs several times more per record and ends it far behind.
 //
-// Measured (issue 12): before the fix, a follower back from a one-second stop got more entries in
-// one go than it applied per Ready (4 MiB) and than it kept in memory (8 MiB), so it read every
-// entry back from its log to apply it and never caught up: 3.4-4.6 µs/record over the next 5 s
-// against 1.1-1.9 for the others, the cluster at 206-247k records/s against 310-367k without a
-// pause. It now applies as much per Ready as a leader may have in flight to it and keeps what it
-// has yet to apply (src/cluster/recent-entries.ts): 1.65-1.91 µs/record, 238-325k records/s.
+// Measured (issue 12): a follower back from a one-second stop got more entries in one go than it
+// applied per Ready (4 MiB) and than it kept in memory (8 MiB), so it read every entry back from its
+// log to apply it and never caught up: 3.4-4.6 µs per acknowledged record over the next 3-5 s
+// against 1.1-1.9 for the others. Keeping what it had yet to apply was not enough alone: with the
+// 4 MiB bound it still ended a 3 s window 855k records behind, at 5.16 µs per record applied
+// (medians of 3). It now applies per Ready as much as a leader may have in flight to it (reading
+// back from its log at most 4 MiB per call, src/cluster/log-storage.ts) and keeps what it has yet to
+// apply (src/cluster/recent-entries.ts): 1.64-1.77 µs per record applied (0.91-1.36 before the
+// stop), nothing behind at the end.
 import { LoghouseClient } from "../../src/client/client.ts";
 import type { ProcessCluster } from "../../test/support/process-cluster.ts";
 import { processCpuMs } from "../../test/support/proc-stats.ts";
