@@ -12,6 +12,7 @@ import { InvalidConfigError, UsageError } from "../errors.ts";
 import { rejectUnknownKeys } from "../config-checks.ts";
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, resolveServerConfig, type ServerConfigInput } from "../server/config.ts";
 import { ClusterMember } from "../server/cluster-member.ts";
+import { producerTableFor } from "../server/producer-owner.ts";
 import { isLogLevel, jsonLogger, type Logger, type LogLevel } from "../server/logger.ts";
 import { LoghouseServer } from "../server/server.ts";
 import { Log, resolveLogConfig, type DurabilityPolicy } from "../storage/index.ts";
@@ -435,8 +436,7 @@ async function serveClusterMember(settings: ServeSettings, logger: Logger, trace
     log: config.log,
     // A batch's mark is one more entry of its proposal.
     limits: { proposalEntriesMax: batchRecordsMax + 1, uncommittedEntriesMax: Math.max(100_000, 4 * batchRecordsMax) },
-    // With an ACL every producer id carries its owner's tag (server/producer-owner.ts): the table is shared out by owner.
-    producers: { ...config.producers, ownedIds: config.security.acl !== undefined },
+    producers: producerTableFor(config.producers, config.security),
     gossip: {
       // UDP on the port number the node listens on (the advertised one's, when the port is picked).
       bindHost: config.host,

@@ -22,6 +22,14 @@ export function ownerTag(principal: string): bigint {
   return tag;
 }
 
+/**
+ * The bounds of a node's producers' table: with an ACL every stored id begins with its owner's tag,
+ * and a full table is shared out by owner (ownedIds, src/storage/producer-sequences.ts).
+ */
+export function producerTableFor<T extends object>(producers: T, security: { readonly acl?: unknown }): T & { readonly ownedIds: boolean } {
+  return { ...producers, ownedIds: security.acl !== undefined };
+}
+
 /** `producer` as sent by `principal` (undefined: anonymous, as sent). */
 export function ownedBy(producer: ProducerBatch, principal: string | undefined): ProducerBatch {
   if (principal === undefined) return producer;

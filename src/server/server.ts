@@ -44,6 +44,7 @@ import { HttpRoutes } from "./http-routes.ts";
 import { routeConnection } from "./listener.ts";
 import type { ServedCluster } from "./served-cluster.ts";
 import { createLogService } from "./log-service.ts";
+import { producerTableFor } from "./producer-owner.ts";
 import { createReflectionService, REFLECTION_SERVICES } from "./reflection-service.ts";
 import { serveProbes } from "./probe-routes.ts";
 import { silentLogger, type Logger } from "./logger.ts";
@@ -110,8 +111,7 @@ export class LoghouseServer {
     const { recovery } = log;
     if (recovery.truncatedBytes > 0 || recovery.scannedRecords > 0 || recovery.emptySegmentsRemoved > 0) logger.warn("log recovered", { ...recovery });
     try {
-      // With an ACL every producer id carries its owner's tag (producer-owner.ts): the table is shared out by owner.
-      const producers = await LogProducers.open(log, { ...config.producers, ownedIds: config.security.acl !== undefined });
+      const producers = await LogProducers.open(log, producerTableFor(config.producers, config.security));
       const cut = producers.tornBatchCut;
       if (cut !== undefined) {
         // Right after a crash tore the batch's write, none of it was acknowledged. If the end of the
