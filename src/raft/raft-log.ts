@@ -80,7 +80,8 @@ export class RaftLog {
     const conflict = this.findConflict(entries);
     if (conflict !== 0) {
       assert(conflict > this.committed, `conflict at ${conflict} with committed entry (commit ${this.committed})`);
-      this.append(entries.slice(conflict - prevIndex - 1));
+      // A new array only when part of the message is already here: the unstable tail takes it over.
+      this.append(conflict === prevIndex + 1 ? entries : entries.slice(conflict - prevIndex - 1));
     }
     this.commitTo(Math.min(commit, lastNew));
     return lastNew;
@@ -118,17 +119,13 @@ export class RaftLog {
   }
 
   /** Entries [low, high) within `bytesMax` (at least one); low >= firstIndex, high <= lastIndex + 1. */
-  slice(low: number, high: number, bytesMax: number): Entry[] {
+  slice(low: number, high: number, bytesMax: number): readonly Entry[] {
     assert(low >= this.firstIndex(), `slice low ${low} below first index ${this.firstIndex()}`);
     assert(high <= this.lastIndex() + 1, `slice high ${high} beyond last index ${this.lastIndex()}`);
     if (low >= high) return [];
     const offset = this.unstable.offset;
     if (high <= offset) return this.storage.entries(low, high, bytesMax);
-    if (low >= offset) {
-      const tail = this.unstable.entries;
-      const end = limitByBytes(tail, low - offset, high - offset, bytesMax);
-      return tail.slice(low - offset, end);
-    }
+    if (low >= offset) return this.unstable.slice(low, high, bytesMax);
     const stored = this.storage.entries(low, offset, bytesMax);
     if (stored.length < offset - low) return stored;
     const all = stored.concat(this.unstable.slice(offset, high));
@@ -154,7 +151,7 @@ export class RaftLog {
   }
 
   /** Committed entries not yet handed to the application, within `bytesMax` (at least one). */
-  nextCommittedEntries(bytesMax: number): Entry[] {
+  nextCommittedEntries(bytesMax: number): readonly Entry[] {
     const low = this.applying + 1;
     const high = Math.min(this.committed, this.lastIndex()) + 1;
     if (low >= high) return [];

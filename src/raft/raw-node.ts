@@ -97,7 +97,7 @@ export class RawNode {
     const raft = this.raft;
     const unstable = raft.log.unstable;
     if (raft.messages.length > 0 || raft.messagesAfterPersist.length > 0) return true;
-    if (unstable.inProgressOffset < unstable.offset + unstable.entries.length) return true;
+    if (unstable.inProgressOffset < unstable.endIndex) return true;
     if (unstable.snapshot !== null && !unstable.snapshotInProgress) return true;
     if (raft.log.hasNextCommittedEntries()) return true;
     return !hardStateEqual(raft.hardState(), this.previousHardState);

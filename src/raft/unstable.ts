@@ -1,19 +1,31 @@
 import { assert } from "./assert.ts";
-import type { Entry, SnapshotPoint } from "./types.ts";
+import { entryBytes, type Entry, type SnapshotPoint } from "./types.ts";
 
 /**
  * The tail of the log that is not yet known to be persisted: a snapshot point to install and/or entries
  * from `offset` on. Entries below `offset` are in storage. A driver works on one `Ready` at a time, so
  * `inProgressOffset` marks how far entries have been handed out for persisting.
+ *
+ * The entries are kept as the arrays they were appended in (a proposal's, an append message's), not
+ * copied into one array: a busy leader or follower appends, hands out and drops tens of thousands of
+ * entries a second, and one growing array cost a copy of every entry still held at each step (it was
+ * large enough to live in the old generation, so each copied pointer to a young entry also paid the
+ * collector's write barrier). An appended array is taken over: no one may change it afterwards.
  */
 export class Unstable {
   snapshot: SnapshotPoint | null = null;
   snapshotInProgress = false;
-  entries: Entry[] = [];
-  /** The index of entries[0]; one past the last index known to be persisted. */
+  /** The index of the first entry held; one past the last index known to be persisted. */
   offset: number;
+  /** How many entries are held, from `offset` on. */
+  length = 0;
   /** Entries with indexes below this have been handed out in a Ready (or are stable). */
   inProgressOffset: number;
+  /**
+   * The entries, in the arrays they came in: consecutive indexes, each array non-empty. The first
+   * array may begin with entries already stable, below `offset`.
+   */
+  private chunks: Array<readonly Entry[]> = [];
 
   constructor(offset: number) {
     assert(offset >= 1, `unstable offset must be positive, got ${offset}`);
@@ -21,52 +33,52 @@ export class Unstable {
     this.inProgressOffset = offset;
   }
 
+  /** One past the last index held. */
+  get endIndex(): number {
+    return this.offset + this.length;
+  }
+
   /** The term at `index` if this tail knows it. */
   maybeTerm(index: number): number | undefined {
-    if (index >= this.offset) {
-      const entry = this.entries[index - this.offset];
-      return entry === undefined ? undefined : entry.term;
-    }
+    if (index >= this.offset) return index < this.endIndex ? this.entryAt(index).term : undefined;
     if (this.snapshot !== null && index === this.snapshot.index) return this.snapshot.term;
     return undefined;
   }
 
   /** The last index if this tail holds entries or a snapshot. */
   maybeLastIndex(): number | undefined {
-    if (this.entries.length > 0) return this.offset + this.entries.length - 1;
+    if (this.length > 0) return this.endIndex - 1;
     if (this.snapshot !== null) return this.snapshot.index;
     return undefined;
   }
 
-  /** Appends entries, first dropping any entry at or after the first new index. */
+  /** Appends entries (taking over the array), first dropping any entry at or after the first new index. */
   truncateAndAppend(entries: readonly Entry[]): void {
     const first = (entries[0] as Entry).index;
-    const end = this.offset + this.entries.length;
+    const end = this.endIndex;
     assert(first <= end, `unstable append at ${first} leaves a gap after ${end - 1}`);
-    if (first === end) {
-      for (const entry of entries) this.entries.push(entry);
-      return;
-    }
     if (first <= this.offset) {
       // The whole tail is replaced; entries below first that were stable stay stable.
+      this.chunks = [];
       this.offset = first;
-      this.entries = entries.slice();
-    } else {
-      this.entries = this.entries.slice(0, first - this.offset).concat(entries);
+      this.length = 0;
+    } else if (first < end) {
+      this.truncateFrom(first);
     }
+    this.chunks.push(entries);
+    this.length += entries.length;
     this.inProgressOffset = Math.min(this.inProgressOffset, first);
     assert(this.inProgressOffset >= this.offset, "in-progress offset below offset");
   }
 
   /** The entries not yet handed out in a Ready. */
-  entriesToPersist(): Entry[] {
-    if (this.inProgressOffset >= this.offset + this.entries.length) return [];
-    return this.entries.slice(this.inProgressOffset - this.offset);
+  entriesToPersist(): readonly Entry[] {
+    return this.inProgressOffset < this.endIndex ? this.slice(this.inProgressOffset, this.endIndex) : [];
   }
 
   /** Records that everything currently in this tail has been handed out for persisting. */
   acceptInProgress(): void {
-    this.inProgressOffset = this.offset + this.entries.length;
+    this.inProgressOffset = this.endIndex;
     if (this.snapshot !== null) this.snapshotInProgress = true;
   }
 
@@ -77,7 +89,12 @@ export class Unstable {
   stableTo(index: number, term: number): void {
     if (index < this.offset) return;
     if (this.maybeTerm(index) !== term) return;
-    this.entries = this.entries.slice(index + 1 - this.offset);
+    while (this.chunks.length > 0) {
+      const oldest = this.chunks[0]!;
+      if (oldest[oldest.length - 1]!.index > index) break;
+      this.chunks.shift();
+    }
+    this.length -= index + 1 - this.offset;
     this.offset = index + 1;
     this.inProgressOffset = Math.max(this.inProgressOffset, this.offset);
   }
@@ -94,15 +111,65 @@ export class Unstable {
   restore(snapshot: SnapshotPoint): void {
     this.snapshot = snapshot;
     this.snapshotInProgress = false;
-    this.entries = [];
+    this.chunks = [];
+    this.length = 0;
     this.offset = snapshot.index + 1;
     this.inProgressOffset = this.offset;
   }
 
-  /** Entries with indexes [low, high), all of which must be in this tail. */
-  slice(low: number, high: number): Entry[] {
+  /**
+   * Entries with indexes [low, high), all of which must be in this tail, cut after the last that fits
+   * `bytesMax` (at least one). The answer may be an array this tail holds: it must not be changed.
+   */
+  slice(low: number, high: number, bytesMax = Number.MAX_SAFE_INTEGER): readonly Entry[] {
     assert(low >= this.offset, `unstable slice low ${low} below offset ${this.offset}`);
-    assert(high <= this.offset + this.entries.length, `unstable slice high ${high} beyond tail`);
-    return this.entries.slice(low - this.offset, high - this.offset);
+    assert(high <= this.endIndex, `unstable slice high ${high} beyond tail`);
+    const pieces: Array<readonly Entry[]> = [];
+    let bytes = 0;
+    let taken = 0;
+    for (let index = low, chunk = this.chunkHolding(low); index < high; chunk++) {
+      const entries = this.chunks[chunk]!;
+      const base = entries[0]!.index;
+      const stop = Math.min(high, base + entries.length);
+      let end = index;
+      for (; end < stop; end++) {
+        bytes += entryBytes(entries[end - base]!);
+        if (bytes > bytesMax && taken + end > index) break;
+      }
+      pieces.push(index === base && end === base + entries.length ? entries : entries.slice(index - base, end - base));
+      taken += end - index;
+      if (end < stop) break;
+      index = end;
+    }
+    if (pieces.length === 0) return [];
+    return pieces.length === 1 ? pieces[0]! : pieces[0]!.concat(...pieces.slice(1));
+  }
+
+  /** The entry at `index`, which is held. */
+  private entryAt(index: number): Entry {
+    const entries = this.chunks[this.chunkHolding(index)]!;
+    return entries[index - entries[0]!.index]!;
+  }
+
+  /** The position of the array holding `index` (which is held): the last whose first index is at or below it. */
+  private chunkHolding(index: number): number {
+    let low = 0;
+    let high = this.chunks.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (this.chunks[middle]![0]!.index <= index) low = middle;
+      else high = middle - 1;
+    }
+    return low;
+  }
+
+  /** Drops the entries at `index` and after (offset < index < endIndex). */
+  private truncateFrom(index: number): void {
+    const chunk = this.chunkHolding(index);
+    const entries = this.chunks[chunk]!;
+    const keep = index - entries[0]!.index;
+    this.chunks.length = chunk;
+    if (keep > 0) this.chunks.push(entries.slice(0, keep));
+    this.length = index - this.offset;
   }
 }
