@@ -70,7 +70,7 @@ export class LogStorage implements Storage {
     return this.log.termAt(offsetOfIndex(index));
   }
 
-  entries(low: number, high: number, bytesMax: number): Entry[] {
+  entries(low: number, high: number, bytesMax: number): readonly Entry[] {
     assert.ok(low >= this.firstIndex() && low <= high && high <= this.lastIndex() + 1, `entries [${low}, ${high}) outside the log`);
     const recent = this.recent.slice(low, high, bytesMax);
     if (recent !== undefined) return recent;

