@@ -13,7 +13,7 @@
 // (after a follower was stopped for a second under batch load, it read back from its log for the
 // rest of a 5-second run, at 2.5 times its CPU per record).
 import assert from "node:assert/strict";
-import { entryBytes, sliceChunks, type Entry } from "../raft/index.ts";
+import { chunkBytesOf, sliceChunks, type Entry } from "../raft/index.ts";
 
 export class RecentEntries {
   /** The entries kept, in the arrays they were added in (src/raft/entry-chunks.ts). */
@@ -48,8 +48,7 @@ export class RecentEntries {
   add(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     if (this.endIndex !== entries[0]!.index) this.clear();
-    let bytes = 0;
-    for (const entry of entries) bytes += entryBytes(entry);
+    const bytes = chunkBytesOf(entries);
     this.chunks.push(entries);
     this.chunkBytes.push(bytes);
     this.bytes += bytes;
@@ -105,7 +104,7 @@ export class RecentEntries {
     const first = this.firstIndex;
     const end = this.endIndex;
     if (first === undefined || end === undefined || low < first || high > end || low >= high) return undefined;
-    return sliceChunks(this.chunks, low, high, bytesMax);
+    return sliceChunks(this.chunks, this.chunkBytes, low, high, bytesMax);
   }
 
   private dropOldest(): void {

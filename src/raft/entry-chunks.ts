@@ -15,25 +15,41 @@ export function chunkHolding(chunks: ReadonlyArray<readonly Entry[]>, index: num
   return low;
 }
 
+/** The bytes of `entries` as the core counts them (`entryBytes`), to be kept beside a chunk. */
+export function chunkBytesOf(entries: readonly Entry[]): number {
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) bytes += entryBytes(entries[i]!);
+  return bytes;
+}
+
 /**
  * Entries [low, high), all held, cut after the last that fits `bytesMax` (at least one), as the
- * Storage contract reads them. A chunk wanted whole is answered as it is, not copied: the answer
- * must not be changed.
+ * Storage contract reads them; `chunkBytes` holds each chunk's bytes (chunkBytesOf). A chunk wanted
+ * whole is answered as it is, not copied (the answer must not be changed), and one that fits the
+ * budget whole is not walked entry by entry.
  */
-export function sliceChunks(chunks: ReadonlyArray<readonly Entry[]>, low: number, high: number, bytesMax: number): readonly Entry[] {
+export function sliceChunks(chunks: ReadonlyArray<readonly Entry[]>, chunkBytes: readonly number[], low: number, high: number, bytesMax: number): readonly Entry[] {
   const pieces: Array<readonly Entry[]> = [];
   let bytes = 0;
   let taken = 0;
   for (let index = low, chunk = chunkHolding(chunks, low); index < high; chunk++) {
     const entries = chunks[chunk]!;
     const base = entries[0]!.index;
+    const whole = index === base && high >= base + entries.length;
+    if (whole && bytes + chunkBytes[chunk]! <= bytesMax) {
+      pieces.push(entries);
+      bytes += chunkBytes[chunk]!;
+      taken += entries.length;
+      index += entries.length;
+      continue;
+    }
     const stop = Math.min(high, base + entries.length);
     let end = index;
     for (; end < stop; end++) {
       bytes += entryBytes(entries[end - base]!);
       if (bytes > bytesMax && taken + end > index) break;
     }
-    pieces.push(index === base && end === base + entries.length ? entries : entries.slice(index - base, end - base));
+    pieces.push(entries.slice(index - base, end - base));
     taken += end - index;
     if (end < stop) break;
     index = end;

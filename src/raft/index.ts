@@ -2,7 +2,7 @@
 export { AssertionError, assert } from "./assert.ts";
 export { defaultRaftLimits, validateConfig, type RaftConfig } from "./config.ts";
 export { describeEntry, describeMessage, describeReady } from "./describe.ts";
-export { chunkHolding, sliceChunks } from "./entry-chunks.ts";
+export { chunkBytesOf, sliceChunks } from "./entry-chunks.ts";
 export { MemoryStorage } from "./memory-storage.ts";
 export {
   applyMembershipChange,

@@ -1,5 +1,5 @@
 import { assert } from "./assert.ts";
-import { chunkHolding, sliceChunks } from "./entry-chunks.ts";
+import { chunkBytesOf, chunkHolding, sliceChunks } from "./entry-chunks.ts";
 import type { Entry, SnapshotPoint } from "./types.ts";
 
 /**
@@ -27,6 +27,8 @@ export class Unstable {
    * array may begin with entries already stable, below `offset`.
    */
   private chunks: Array<readonly Entry[]> = [];
+  /** Each chunk's bytes as the core counts them. */
+  private chunkBytes: number[] = [];
 
   constructor(offset: number) {
     assert(offset >= 1, `unstable offset must be positive, got ${offset}`);
@@ -61,12 +63,14 @@ export class Unstable {
     if (first <= this.offset) {
       // The whole tail is replaced; entries below first that were stable stay stable.
       this.chunks = [];
+      this.chunkBytes = [];
       this.offset = first;
       this.length = 0;
     } else if (first < end) {
       this.truncateFrom(first);
     }
     this.chunks.push(entries);
+    this.chunkBytes.push(chunkBytesOf(entries));
     this.length += entries.length;
     this.inProgressOffset = Math.min(this.inProgressOffset, first);
     assert(this.inProgressOffset >= this.offset, "in-progress offset below offset");
@@ -94,6 +98,7 @@ export class Unstable {
       const oldest = this.chunks[0]!;
       if (oldest[oldest.length - 1]!.index > index) break;
       this.chunks.shift();
+      this.chunkBytes.shift();
     }
     this.length -= index + 1 - this.offset;
     this.offset = index + 1;
@@ -113,6 +118,7 @@ export class Unstable {
     this.snapshot = snapshot;
     this.snapshotInProgress = false;
     this.chunks = [];
+    this.chunkBytes = [];
     this.length = 0;
     this.offset = snapshot.index + 1;
     this.inProgressOffset = this.offset;
@@ -125,7 +131,7 @@ export class Unstable {
   slice(low: number, high: number, bytesMax = Number.MAX_SAFE_INTEGER): readonly Entry[] {
     assert(low >= this.offset, `unstable slice low ${low} below offset ${this.offset}`);
     assert(high <= this.endIndex, `unstable slice high ${high} beyond tail`);
-    return low >= high ? [] : sliceChunks(this.chunks, low, high, bytesMax);
+    return low >= high ? [] : sliceChunks(this.chunks, this.chunkBytes, low, high, bytesMax);
   }
 
   /** The entry at `index`, which is held. */
@@ -140,7 +146,12 @@ export class Unstable {
     const entries = this.chunks[chunk]!;
     const keep = index - entries[0]!.index;
     this.chunks.length = chunk;
-    if (keep > 0) this.chunks.push(entries.slice(0, keep));
+    this.chunkBytes.length = chunk;
+    if (keep > 0) {
+      const kept = entries.slice(0, keep);
+      this.chunks.push(kept);
+      this.chunkBytes.push(chunkBytesOf(kept));
+    }
     this.length = index - this.offset;
   }
 }
