@@ -436,13 +436,14 @@ export class Replica {
     }
     assert.equal(this.log.nextOffset, firstOffset, "entries continue the log");
     const appends: Promise<number>[] = [];
-    const stored: Entry[][] = [];
+    const stored: Array<readonly Entry[]> = [];
     let timestampMs = Math.max(1, this.log.latestTimestampMs);
     for (let start = 0; start < entries.length; ) {
       const first = entries[start]!;
       let end = start + 1;
       while (end < entries.length && end - start < APPEND_CHUNK_ENTRIES && sameRun(first, entries[end]!)) end++;
-      const run = entries.slice(start, end);
+      // The whole Ready as one run (a batch's entries, as a rule) is stored as it came, not copied.
+      const run = start === 0 && end === entries.length ? entries : entries.slice(start, end);
       timestampMs = Math.max(timestampMs, first.timestampMs ?? 0);
       appends.push(this.log.append(run.map((entry) => entry.data), { term: first.term, type: first.type, timestampMs }));
       stored.push(first.timestampMs === timestampMs ? run : run.map((entry) => ({ ...entry, timestampMs })));
