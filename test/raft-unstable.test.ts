@@ -1,7 +1,8 @@
 // The unstable tail keeps entries in the arrays they were appended in (issue 12). Checked against a
-// model that keeps one plain array, over random appends (at the end, and replacing a suffix from inside
-// an array or at its edge), hand-outs for persisting, acknowledgements (some for entries replaced
-// since) and byte-limited slices across the arrays. The seed is printed when a run fails.
+// model that keeps one plain array, over random appends (at the end, replacing a suffix from inside
+// an array or at its edge, and from below the tail's start), hand-outs for persisting,
+// acknowledgements (of whole hand-outs, some replaced since, and of single entries inside an array),
+// snapshot restores and byte-limited slices across the arrays. The seed is printed when a run fails.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { SeededRandom } from "../src/raft/random.ts";
@@ -68,9 +69,11 @@ function runSeed(seed: number): void {
     if (choice < 4 || model.end === model.offset) {
       // Append: mostly at the end; sometimes a new term replacing a suffix, from anywhere in the tail.
       let first = model.end;
-      if (choice === 0 && model.end > model.offset) {
+      if (choice === 0) {
+        // A new leader's entries replace a suffix: from inside the tail, or from below its start
+        // (entries persisted but not committed), never below index 1.
         term++;
-        first = model.offset + random.intBelow(model.end - model.offset + 1);
+        first = Math.max(1, model.offset - 2 + random.intBelow(model.end - model.offset + 3));
       }
       const batch = entries(first, 1 + random.intBelow(12), term, random);
       tail.truncateAndAppend(batch);
@@ -86,6 +89,20 @@ function runSeed(seed: number): void {
       const last = written[written.length - 1]!;
       tail.stableTo(last.index, last.term);
       model.stableTo(last.index, last.term);
+    } else if (choice === 8 && model.end > model.offset && random.intBelow(4) === 0) {
+      // An acknowledgement of one entry inside an array (the first array then starts below offset).
+      const index = model.offset + random.intBelow(model.end - model.offset);
+      const entryTerm = model.entries[index - model.offset]!.term;
+      tail.stableTo(index, entryTerm);
+      model.stableTo(index, entryTerm);
+    } else if (choice === 9 && random.intBelow(20) === 0) {
+      const point = { index: model.end + random.intBelow(5), term, membership: { voters: [1], learners: [] } };
+      tail.restore(point);
+      tail.stableSnapshotTo(point.index);
+      model.offset = point.index + 1;
+      model.entries = [];
+      model.inProgressOffset = model.offset;
+      handedOut.length = 0;
     } else if (model.end > model.offset) {
       const low = model.offset + random.intBelow(model.end - model.offset);
       const high = low + 1 + random.intBelow(model.end - low);
@@ -95,7 +112,7 @@ function runSeed(seed: number): void {
     assert.equal(tail.offset, model.offset, `seed ${seed}: offset at step ${step}`);
     assert.equal(tail.endIndex, model.end, `seed ${seed}: end at step ${step}`);
     assert.equal(tail.inProgressOffset, model.inProgressOffset, `seed ${seed}: in-progress offset at step ${step}`);
-    for (const index of [model.offset - 1, model.offset, model.end - 1, model.end]) {
+    for (let index = model.offset - 1; index <= model.end; index++) {
       const expected = index >= model.offset && index < model.end ? model.entries[index - model.offset]!.term : undefined;
       assert.equal(tail.maybeTerm(index), expected, `seed ${seed}: term at ${index}, step ${step}`);
     }
@@ -120,4 +137,16 @@ test("an appended array is held as it came, not copied, and handed out whole whe
   assert.deepEqual(tail.slice(3, 9), [...first.slice(2), ...second.slice(0, 3)]);
   assert.equal(first.length, 5);
   assert.equal(second.length, 5);
+});
+
+test("a read across hundreds of thousands of one-entry arrays is answered whole (a leader's unary proposals behind a stalled disk)", () => {
+  const tail = new Unstable(1);
+  const count = 300_000;
+  const data = new Uint8Array(1);
+  for (let index = 1; index <= count; index++) tail.truncateAndAppend([{ index, term: 1, type: EntryType.Normal, data, timestampMs: 7 }]);
+  const out = tail.entriesToPersist();
+  assert.equal(out.length, count);
+  assert.equal(out[0]!.index, 1);
+  assert.equal(out[count - 1]!.index, count);
+  assert.equal(tail.slice(1000, 200_000, Number.MAX_SAFE_INTEGER).length, 199_000);
 });

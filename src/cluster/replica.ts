@@ -442,7 +442,7 @@ export class Replica {
       const first = entries[start]!;
       let end = start + 1;
       while (end < entries.length && end - start < APPEND_CHUNK_ENTRIES && sameRun(first, entries[end]!)) end++;
-      // The whole Ready as one run (a batch's entries, as a rule) is stored as it came, not copied.
+      // A Ready that is one run (a batch without a producer's mark, which is a run of its own) is stored as it came, not copied.
       const run = start === 0 && end === entries.length ? entries : entries.slice(start, end);
       timestampMs = Math.max(timestampMs, first.timestampMs ?? 0);
       appends.push(this.log.append(run.map((entry) => entry.data), { term: first.term, type: first.type, timestampMs }));

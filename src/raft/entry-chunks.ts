@@ -54,6 +54,11 @@ export function sliceChunks(chunks: ReadonlyArray<readonly Entry[]>, chunkBytes:
     if (end < stop) break;
     index = end;
   }
-  if (pieces.length === 0) return [];
-  return pieces.length === 1 ? pieces[0]! : pieces[0]!.concat(...pieces.slice(1));
+  if (pieces.length === 1) return pieces[0]!;
+  // Joined in a loop: spread into concat(), a read of many small chunks (a leader holding a few
+  // hundred thousand one-record proposals behind a stalled disk) would overflow the stack.
+  const joined = new Array<Entry>(taken);
+  let at = 0;
+  for (const piece of pieces) for (let i = 0; i < piece.length; i++) joined[at++] = piece[i]!;
+  return joined;
 }
