@@ -17,7 +17,8 @@ import { cleanup } from "./support/cleanup.ts";
 import { grpcTestClient, type GrpcTestClient } from "./support/grpc-log-client.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { tempDir } from "./support/temp-dir.ts";
-import { waitUntil } from "./support/wait-until.ts";
+import { nodeMetric } from "./support/node-metric.ts";
+import { waitUntil, waitUntilAsync } from "./support/wait-until.ts";
 
 const IDS = [1, 2, 3];
 const WINDOW = 4;
@@ -166,4 +167,30 @@ test("a batch refused while a leadership transfer is under way is written when s
   const written = await raw.unary("produceBatch", batch(refused), { deadline: Date.now() + 10_000 });
   assert.ok(Date.now() - started < 5_000, `the retry took ${Date.now() - started} ms`);
   assert.deepEqual(await raw.unary("produceBatch", batch(refused), { deadline: Date.now() + 5_000 }), written, "and once written, it is answered with its offsets");
+});
+
+test("an exactly-once produce costs each node one write and fdatasync, as a plain one does", async (t) => {
+  // Its records follow a batch mark, a run of its own in every node's log: each node used to write
+  // and sync the mark alone, then the records (two fdatasyncs in sequence per call, on every node).
+  const cluster = await formCluster(t);
+  const leader = await cluster.leader();
+  const client = new ClusterClient(IDS.map((id) => cluster.address(id)));
+  cleanup(t, () => client.close());
+  const metric = (name: string): Promise<number[]> => Promise.all(IDS.map((id) => nodeMetric(cluster.address(id), name)));
+  /** Waits until every node's log holds what the leader's does (a call is answered once a majority's does). */
+  const everyNodeCaughtUp = async (): Promise<void> => {
+    const end = await nodeMetric(cluster.address(leader), "loghouse_log_next_offset");
+    await waitUntilAsync(`every node's log reaches offset ${end}`, async () => (await metric("loghouse_log_next_offset")).every((next) => next >= end) || undefined, 10_000);
+  };
+  await client.produce(Buffer.from("first"));
+  await everyNodeCaughtUp();
+  const before = await metric("loghouse_fsync_duration_seconds_count");
+  const calls = 20;
+  for (let i = 0; i < calls; i++) await client.produce(Buffer.from(`record ${i}`));
+  await everyNodeCaughtUp();
+  const after = await metric("loghouse_fsync_duration_seconds_count");
+  for (const [i, id] of IDS.entries()) {
+    const perCall = (after[i]! - before[i]!) / calls;
+    assert.ok(perCall >= 0.5 && perCall <= 1.1, `node ${id}${id === leader ? " (leader)" : ""} synced ${perCall.toFixed(2)} times per call`);
+  }
 });

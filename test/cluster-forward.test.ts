@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { test, type TestContext } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { ProcessCluster } from "./support/process-cluster.ts";
+import { nodeMetric } from "./support/node-metric.ts";
 import { grpcTestClient, take, type GrpcTestClient } from "./support/grpc-log-client.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
@@ -39,18 +40,10 @@ async function valuesOn(cluster: ProcessCluster, id: number): Promise<Map<number
   return new Map(records.map((record) => [record.offset, Buffer.from(record.value, "hex").toString()]));
 }
 
-/** The value of gauge `name` on node `id`'s /metrics. */
-async function gaugeOf(cluster: ProcessCluster, id: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://${cluster.address(id)}/metrics`)).text();
-  const line = text.split("\n").find((candidate) => candidate.startsWith(`${name} `));
-  assert.ok(line !== undefined, `${name} on /metrics`);
-  return Number(line.slice(name.length + 1));
-}
-
 const values = (...texts: string[]): Buffer[] => texts.map((text) => Buffer.from(text));
 
 function waitForwards(cluster: ProcessCluster, follower: number, count: number): Promise<true> {
-  return waitUntilAsync(`${count} forwards waiting on node ${follower}`, async () => (await gaugeOf(cluster, follower, "loghouse_forwards_waiting")) === count || undefined, 10_000);
+  return waitUntilAsync(`${count} forwards waiting on node ${follower}`, async () => (await nodeMetric(cluster.address(follower), "loghouse_forwards_waiting")) === count || undefined, 10_000);
 }
 
 test("a follower forwards unary, batch and stream produces to the leader, which holds them; an idempotent one is sent to the leader's address", { timeout: 120_000 }, async (t) => {

@@ -91,6 +91,21 @@ describe("append and read", () => {
     for (const [i, offset] of offsets.entries()) assert.equal(log.read(offset).value.toString(), `record-${i}`);
   });
 
+  test("appends made in the same turn on an idle log share one write and one fdatasync, whatever their options", async (t) => {
+    // As a cluster member writes a Raft Ready: one append per run, an idempotent producer's mark
+    // (its own type) and then its records. The second used to wait for a second write and sync.
+    let syncs = 0;
+    const metrics = { observe: () => undefined, committed: () => undefined, synced: () => void syncs++ };
+    const log = await Log.open(await tempDir(t), {}, { metrics });
+    cleanup(t, () => log.close());
+    await log.append(values(0, 1));
+    const before = syncs;
+    const firsts = await Promise.all([log.append([Buffer.from("mark")], { type: 3, term: 2 }), log.append(values(1, 3), { term: 2 }), log.append(values(4, 1), { term: 3 })]);
+    assert.deepEqual(firsts, [1, 2, 5]);
+    assert.equal(syncs - before, 1, "one fdatasync for the three appends");
+    assert.deepEqual(log.readRange(1, { countMax: 5 }).map((r) => [r.term, r.type]), [[2, 3], [2, 0], [2, 0], [2, 0], [3, 0]]);
+  });
+
   test("appends made while a commit is written are framed together when it ends: in call order, one run per kind, across a rotation", async (t) => {
     const value = (i: number): Buffer => Buffer.from(String(i).padStart(8, "0"));
     const full = FULL_HEADER_BYTES + 8;
@@ -506,11 +521,12 @@ describe("errors and limits", () => {
     await mkdir(segmentFile(dir, 4, ".store"));
     // Alone: the batch would put its first record at offset 3, in the segment with room, and the rest past it.
     await assert.rejects(log.append(values(3, 3)), (error: unknown) => error instanceof StorageIoError && /EISDIR|directory/i.test(error.message));
-    // Held behind a write: each append or run that needs the new segment is refused by itself.
+    // Held behind a write (made in the same turn, they are framed before it starts, to share it):
+    // each append or run that needs the new segment is refused by itself, the first is written.
     const writing = log.append(values(3, 1));
-    const held = [log.append(values(4, 1)), log.append(values(4, 2), { term: 2 }), log.append(values(5, 1))];
+    const held = Promise.allSettled([log.append(values(4, 1)), log.append(values(4, 2), { term: 2 }), log.append(values(5, 1))]);
     assert.equal(await writing, 3);
-    for (const outcome of await Promise.allSettled(held)) assert.ok(outcome.status === "rejected" && outcome.reason instanceof StorageIoError, "refused");
+    for (const outcome of await held) assert.ok(outcome.status === "rejected" && outcome.reason instanceof StorageIoError, "refused");
     assert.equal(log.nextOffset, 4);
     assert.equal(log.segmentCount, 1, "no segment was left half made");
 

@@ -19,7 +19,7 @@ import { LoghouseClient } from "../../src/client/client.ts";
 import type { ProcessCluster } from "../../test/support/process-cluster.ts";
 import { processCpuMs } from "../../test/support/proc-stats.ts";
 import { batchRecordsFor } from "./batch-records.ts";
-import { nodeMetric } from "./node-metric.ts";
+import { nodeMetric } from "../../test/support/node-metric.ts";
 import { formatRate, median, printTable } from "./stats.ts";
 
 const BATCHES_IN_FLIGHT = 4;

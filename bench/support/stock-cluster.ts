@@ -18,7 +18,7 @@
 // on an idle cluster: not taken.
 import type { ProcessCluster } from "../../test/support/process-cluster.ts";
 import { processCpuMs } from "../../test/support/proc-stats.ts";
-import { nodeMetric } from "./node-metric.ts";
+import { nodeMetric } from "../../test/support/node-metric.ts";
 import { measureConcurrentSyncLatenciesMs, measureSyncLatenciesMs } from "./raw-baseline.ts";
 import { runStockClient } from "./stock-client-run.ts";
 import { formatRate, median, percentile, printTable } from "./stats.ts";

@@ -148,6 +148,13 @@ export class GroupCommit<H extends HeldAppend = HeldAppend> {
   private async run(): Promise<void> {
     this.running = true;
     try {
+      // The first write waits for the appends made in the same turn (held meanwhile: writing is
+      // true), so that they share it. A cluster member writes a Raft Ready's entries as one append
+      // per run (term, type and creation time), and an idempotent producer's batch is two runs, its
+      // mark and its records: started at once, the first run's write went alone and the rest waited
+      // for a second write and fdatasync (issue 12: two fdatasyncs per exactly-once Produce, on
+      // every node).
+      await undefined;
       for (;;) {
         if (this.held.length > 0) this.options.frameHeld(this.held.splice(0));
         if (this.steps.length === 0 || this.failure !== null) break;

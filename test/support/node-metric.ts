@@ -1,4 +1,4 @@
-// One value from a node's /metrics (plaintext), for benchmarks that read what a node counted.
+// One value from a node's /metrics (plaintext), for tests and benchmarks that read what a node counted.
 
 /** The value of the unlabelled metric `name` on the node at `address`. */
 export async function nodeMetric(address: string, name: string): Promise<number> {
