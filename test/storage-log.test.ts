@@ -114,7 +114,9 @@ describe("append and read", () => {
     const log = await Log.open(await tempDir(t), { ...small, storeBytesMax: 2 * full + 59 * compact, clock: () => 1_700_000_000_000 });
     cleanup(t, () => log.close());
     const writing = log.append([value(0)]);
-    // Made in the same turn, behind a write under way: each waits for it to end.
+    // Made once the first one's write is under way (its run starts it a microtask after the call):
+    // each waits for it to end.
+    await Promise.resolve();
     const held = Array.from({ length: 100 }, (_, i) => log.append([value(i + 1)]));
     assert.deepEqual(await Promise.all([writing, ...held]), Array.from({ length: 101 }, (_, i) => i), "call order");
     for (let i = 0; i <= 100; i++) assert.deepEqual(log.read(i).value, value(i));

@@ -1,7 +1,7 @@
 // Framing for the log: appends turned into frames at the next offsets, in the segments with room,
-// and queued for the group commit. The small appends held during a write (a stream's one-record
-// messages, concurrent unary calls) are framed together as one batch: one encoding and one buffer
-// of frames for the run, each append still resolved with its own offsets.
+// and queued for the group commit. The small appends held while a write is under way or about to
+// start (a stream's one-record messages, concurrent unary calls) are framed together as one batch:
+// one encoding and one buffer of frames for the run, each append still resolved with its own offsets.
 import assert from "node:assert/strict";
 import type { BufferPool } from "../buffer-pool.ts";
 import { StorageFullError } from "../errors.ts";
@@ -53,7 +53,7 @@ export class BatchFraming {
   constructor(private readonly context: BatchFramingContext) {}
 
   /**
-   * Frames the appends held during a write, in order: each run of small one-batch appends with the
+   * Frames the appends held since the last write was taken, in order: each run of small one-batch appends with the
    * same options as one batch (one encoding, one buffer of frames), each other append alone. A run
    * that cannot be framed (its new segment could not be created) is refused, having reserved
    * nothing; on a full disk, with every append held after it, as the log stops taking appends. A

@@ -2,8 +2,9 @@
 // queued, writes it with one native call per segment and one fdatasync, and resolves every append
 // the sync covered. Appends that arrive while a sync is in flight share the next one, and are held
 // here unframed until it is taken, so that the log frames them together (one encoding and one
-// buffer for a stream's many one-record appends, not one each). The bytes queued, held or in flight
-// are bounded: past the bound, appends wait in arrival order.
+// buffer for a stream's many one-record appends, not one each). Appends made in the same turn as
+// the one that starts an idle log's write are held the same way and share that first write. The
+// bytes queued, held or in flight are bounded: past the bound, appends wait in arrival order.
 import assert from "node:assert/strict";
 import { open } from "node:fs/promises";
 import { StorageFullError } from "../errors.ts";
@@ -47,8 +48,8 @@ export interface GroupCommitOptions<H extends HeldAppend> {
   /** Called after each write that was synced, with its duration in seconds: the write and fdatasync, and the hand-offs to the worker thread and back. */
   readonly onSynced?: (seconds: number) => void;
   /**
-   * Frames the appends held during the last write, in order, and queues each (queue()) before the
-   * next write is taken; one that cannot be framed it refuses itself (releasing its bytes). It
+   * Frames the appends held since the last write was taken, in order, and queues each (queue())
+   * before the next write is taken; one that cannot be framed it refuses itself (releasing its bytes). It
    * throws nothing: what it throws fails the commit.
    */
   readonly frameHeld: (held: H[]) => void;
@@ -80,7 +81,7 @@ export class GroupCommit<H extends HeldAppend = HeldAppend> {
 
   constructor(private readonly options: GroupCommitOptions<H>) {}
 
-  /** Whether a write is under way: an append made now is held (hold()) to be framed when it ends. */
+  /** Whether a write is under way or about to start: an append made now is held (hold()) to be framed before the next write. */
   get writing(): boolean {
     return this.running;
   }
@@ -127,7 +128,7 @@ export class GroupCommit<H extends HeldAppend = HeldAppend> {
     if (!this.running) void this.run();
   }
 
-  /** Holds an append made while a write is under way (writing), to be framed when that write ends. */
+  /** Holds an append made while a write is under way or about to start (writing), to be framed before the next. */
   hold(append: H): void {
     assert.ok(this.running, "appends are held only while a write is under way");
     this.held.push(append);

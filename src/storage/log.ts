@@ -258,8 +258,9 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
   }
 
   /**
-   * Frames and queues the batches now, or, while a write is under way, holds them to be framed with
-   * the other appends held meanwhile when it ends (BatchFraming.frameHeld). Throws what framing now throws.
+   * Frames and queues the batches now, or, while a write is under way or about to start, holds them
+   * to be framed with the other appends held meanwhile before the next write is taken
+   * (BatchFraming.frameHeld). Throws what framing now throws.
    */
   private enqueue(batches: readonly CheckedBatch[], bytes: number): Promise<number> {
     if (this.commits.writing) return new Promise((resolve, reject) => this.commits.hold({ batches, bytes, resolve, reject }));
