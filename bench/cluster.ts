@@ -72,8 +72,10 @@
 // hand a chunk wanted whole on as it is, and keep each chunk's bytes beside it: about 4 ns per
 // entry. Alternating runs of the three nodes under 4 x 10,000 x 100 B batches: 313-413k records/s
 // before, 376-542k after, the nodes' CPU per record from 3.8-4.9 µs to 2.7-3.5. In this bench the
-// same day: cluster/single 0.33 (0.23 the session before), the three nodes 3.21 µs per record
-// (4.45-4.87). What a follower's profile shows now: collection 15% (perf: a third of it the
+// same day, three times: cluster/single 0.33, 0.30 and 0.21 (0.23 the session before), the three
+// nodes 3.2-3.9 µs per record (4.45-4.87). The cluster's first ProduceBatch run after it starts is
+// always the slow one (179-207k records/s, then 373-551k: nodes still compiling their hot paths),
+// and the median of three moves with it; over the warm runs the ratio was 0.30-0.37. What a follower's profile shows now: collection 15% (perf: a third of it the
 // scavenger copying entries that outlive a young collection), decoding entries 10%, the native
 // append's walk of the frames 7%, joining messages from socket chunks 6%, measuring the values
 // for the log 6% (a typed array's buffer getter is a runtime call per value).
