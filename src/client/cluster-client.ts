@@ -27,7 +27,7 @@ import { ProduceBatchMessage, producerFieldBytesMax } from "../wire/record-codec
 import { memberAddresses } from "./address-list.ts";
 import { ClusterView } from "./cluster-view.ts";
 import { consumeBatches, consumeRecords, type AbortOptions, type ConsumedRecord, type ConsumeOptions, type ReadOptions, type RecordSource } from "./consume-loop.ts";
-import { checkChannelOptions, clientClosed, ConnectTimeoutError, NodeChannel, NotConnectedError, type ChannelOptions } from "./node-channel.ts";
+import { checkChannelOptions, clientClosed, ConnectTimeoutError, NodeChannel, NotConnectedError, pastDeadline, type ChannelOptions } from "./node-channel.ts";
 import { choiceOption, integerOption, TIMER_MS_MAX } from "./option-checks.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { fetchRequest, readBounds, u64Argument } from "./read-requests.ts";
@@ -300,6 +300,8 @@ export class ClusterClient implements RecordSource {
     let to = route;
     // Whether an earlier attempt of this write may have been appended (it reached a node that did not refuse it).
     let outcomeUnknown = false;
+    // Why the last attempt failed, as the caller would be told.
+    let earlier: unknown;
     for (let attempt = 0; ; attempt++) {
       let address: string | undefined;
       let sent = false;
@@ -326,10 +328,14 @@ export class ClusterClient implements RecordSource {
           to = "leader";
           continue;
         }
+        // An attempt the deadline ended before anything was sent learned nothing new: the caller is told why the attempt before it failed.
+        if (!sent && earlier !== undefined && pastDeadline(error)) throw earlier;
         // What the caller is told if this is the last attempt: for a write, whether its records may be in the log.
         const giveUp = kind === "write" ? writeFailure(error, outcomeUnknown) : error;
         if (!retryable(kind, error, delivery, outcomeUnknown)) throw giveUp;
-        if (kind === "write" && mayHaveAppended(error)) outcomeUnknown = true;
+        // Only a call that was sent can have been appended: a member that knows no leader was not asked to append.
+        if (kind === "write" && sent && mayHaveAppended(error)) outcomeUnknown = true;
+        earlier = giveUp;
         if (address !== undefined) this.view.failed(address, error instanceof ConnectTimeoutError);
         await this.pause(attempt, deadline, giveUp, signal);
       }
@@ -366,7 +372,8 @@ export class ClusterClient implements RecordSource {
       return await channel.unary<wire.GetServersResponse>("log", "getServers", {}, deadline);
     } catch (error) {
       this.view.rest(address);
-      throw channel.unreachable ? new NotConnectedError((error as Error).message) : error;
+      // Out of time is said as such, even on a channel that cannot connect: the call is over, not the member unreachable.
+      throw channel.unreachable && !pastDeadline(error) ? new NotConnectedError((error as Error).message) : error;
     }
   }
 

@@ -13,7 +13,7 @@
 // Later answers for another cluster are refused, and the client names its cluster in every call,
 // which a node of another cluster refuses.
 import { ClusterMismatchError, ClusterUnavailableError, InvalidArgumentError, NodeRemovedError, RpcCode, RpcError } from "../errors.ts";
-import { NotConnectedError } from "./node-channel.ts";
+import { NotConnectedError, pastDeadline } from "./node-channel.ts";
 import type { GetServersResponse, Server } from "../gen/log/v1/log_pb.ts";
 
 /**
@@ -242,7 +242,7 @@ function mixedClusters(byCluster: ReadonlyMap<string, readonly string[]>): Clust
 /**
  * Why a refresh found no leader, from every member's failure: unreachable if none could even be
  * connected to; removed if the others answered that they were removed from the cluster; else a member that answered without a leader (an election, worth waiting for), else
- * one of another cluster, else the first reason.
+ * one of another cluster, else the call's deadline if it passed, else the first reason.
  */
 function refreshFailure(reasons: readonly unknown[]): unknown {
   if (reasons.every((reason) => reason instanceof NotConnectedError)) return new MembersUnreachableError((reasons[0] as Error).message);
@@ -250,7 +250,12 @@ function refreshFailure(reasons: readonly unknown[]): unknown {
   if (removed !== undefined && reasons.every((reason) => reason instanceof NotConnectedError || reason instanceof NodeRemovedError)) {
     return new MembersRemovedError(`${removed.message}, and no other member is known: give the address of a member of the cluster`);
   }
-  return reasons.find((reason) => reason instanceof ClusterUnavailableError) ?? reasons.find((reason) => reason instanceof ClusterMismatchError) ?? reasons[0];
+  return (
+    reasons.find((reason) => reason instanceof ClusterUnavailableError) ??
+    reasons.find((reason) => reason instanceof ClusterMismatchError) ??
+    reasons.find(pastDeadline) ??
+    reasons[0]
+  );
 }
 
 /**

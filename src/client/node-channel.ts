@@ -6,7 +6,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
 import { BufferPool } from "../buffer-pool.ts";
-import { InvalidArgumentError, LogClosedError, RpcCode, RpcError } from "../errors.ts";
+import { InvalidArgumentError, LogClosedError, LoghouseError, RpcCode, RpcError } from "../errors.ts";
 import { Health } from "../gen/grpc/health/v1/health_pb.ts";
 import { Admin } from "../gen/loghouse/admin/v1/admin_pb.ts";
 import { Log } from "../gen/log/v1/log_pb.ts";
@@ -51,6 +51,11 @@ export class NotConnectedError extends RpcError {
 
 /** A connection the node took and did not complete within the connect bound (paused, overwhelmed): nothing was sent. */
 export class ConnectTimeoutError extends NotConnectedError {}
+
+/** Whether a call failed because its deadline passed: every call of one client call shares that deadline, so none made after would get further. */
+export function pastDeadline(error: unknown): boolean {
+  return error instanceof LoghouseError && error.rpcCode === RpcCode.deadlineExceeded;
+}
 
 type UnaryMethod = (request: object, metadata: grpc.Metadata, options: grpc.CallOptions, callback: (error: grpc.ServiceError | null, value: unknown) => void) => grpc.ClientUnaryCall;
 type StreamMethod = (request: object) => grpc.ClientReadableStream<unknown>;
