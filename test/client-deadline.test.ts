@@ -252,7 +252,7 @@ test("a write whose last attempt the deadline ends before anything is sent says 
   // Each answer takes 150 ms, so attempts end in the middle of one: the last ask is cut by the deadline.
   const node = await scriptedNode(t, [], { members: (self) => [{ id: "1", rpcAddr: self, isLeader: false }], serversDelayMs: 150 });
   for (const delivery of ["exactly-once", "at-least-once"] as const) {
-    const client = new ClusterClient([node.address], { callTimeoutMs: 1_000, backoffInitialMs: 1, backoffMaxMs: 1, delivery });
+    const client = new ClusterClient([node.address], { callTimeoutMs: 1_000, backoffInitialMs: 1, backoffMaxMs: 1, produceDelivery: delivery });
     cleanup(t, () => client.close());
     // Before: DEADLINE_EXCEEDED, or, with the first seed refused, "cannot reach" and "its records may be in the log" though nothing was ever sent.
     await assert.rejects(
