@@ -101,7 +101,7 @@ import { writeResults } from "./support/results.ts";
 import { benchFollowerPause } from "./support/follower-pause.ts";
 import { benchProduceRoutes, type RoutesReport } from "./support/produce-routes.ts";
 import { benchStockClientOnCluster, type StockClusterResult } from "./support/stock-cluster.ts";
-import { flag, formatRate, printTable } from "./support/stats.ts";
+import { flag, formatRate, median, printTable } from "./support/stats.ts";
 import { barsPanel, chart, percentilesPanel, type Panel } from "./support/svg-chart.ts";
 import { exitOnHelp } from "./support/usage.ts";
 
@@ -126,6 +126,8 @@ interface TrialResult {
   readonly cpuMicrosPerRecord: number | null;
   /** CPU per record of the benchmark's client process, in µs (null for storage alone). */
   readonly clientCpuMicrosPerRecord: number | null;
+  /** The rate of each round, in order: the first falls on nodes just started. */
+  readonly runs: readonly number[];
 }
 
 const tls = process.argv.includes("--tls");
@@ -172,6 +174,17 @@ function threeNodeBound(single: TrialResult): number | undefined {
   if (single.cpuMicrosPerRecord === null || single.clientCpuMicrosPerRecord === null) return undefined;
   const ceiling = (availableParallelism() * 1e6) / (3 * single.cpuMicrosPerRecord + single.clientCpuMicrosPerRecord);
   return ceiling / single.recordsPerSecond;
+}
+
+/**
+ * cluster/single of the first round (nodes just started, still compiling their hot paths) and of the
+ * medians of the later rounds (warm): the first round of the cluster's batch path was always its
+ * slowest, so the median of three moved with it.
+ */
+function freshAndWarm(single: TrialResult, cluster: TrialResult): string {
+  const fresh = (cluster.runs[0]! / single.runs[0]!).toFixed(2);
+  if (single.runs.length < 2) return `${fresh} / -`;
+  return `${fresh} / ${(median(cluster.runs.slice(1)) / median(single.runs.slice(1))).toFixed(2)}`;
 }
 
 /** The cores a trial kept busy: its rate times its CPU per record. */
@@ -245,7 +258,7 @@ async function main(): Promise<void> {
     const secured = tls ? await benchSecuredCluster(root, replicated) : undefined;
     console.log("\nreplicated (3 nodes) beside single node, same run:");
     printTable(
-      ["trial", "single rec/s", "cluster rec/s", "cluster/single", "3 x single node (est. best)", "single p50 ms", "cluster p50 ms", "single CPU µs/rec", "cluster CPU µs/rec", "single/cluster CPU", "cores busy"],
+      ["trial", "single rec/s", "cluster rec/s", "cluster/single", "fresh / warm", "3 x single node (est. best)", "single p50 ms", "cluster p50 ms", "single CPU µs/rec", "cluster CPU µs/rec", "single/cluster CPU", "cores busy"],
       single.trials.map((trial, i) => {
         const other = replicated.trials[i]!;
         const [singleCpu, clusterCpu] = [totalCpuMicros(trial), totalCpuMicros(other)];
@@ -254,6 +267,7 @@ async function main(): Promise<void> {
           formatRate(trial.recordsPerSecond),
           formatRate(other.recordsPerSecond),
           (other.recordsPerSecond / trial.recordsPerSecond).toFixed(2),
+          freshAndWarm(trial, other),
           threeNodeBound(trial)?.toFixed(2) ?? "-",
           trial.latencyMsP50?.toFixed(3) ?? "-",
           other.latencyMsP50?.toFixed(3) ?? "-",
@@ -265,7 +279,8 @@ async function main(): Promise<void> {
       }),
     );
     console.log(
-      "CPU µs/rec: the serving processes' (one node, or the three nodes) and the client's, summed; cores busy: rate x CPU per record, " +
+      "cluster/single: of the medians; fresh / warm: of the first round (nodes just started) and of the medians of the later rounds. " +
+        "CPU µs/rec: the serving processes' (one node, or the three nodes) and the client's, summed; cores busy: rate x CPU per record, " +
         "single / cluster. A trial that keeps the cores busy in both setups (the batch paths) keeps, in a cluster, about single/cluster CPU of its single-node rate. " +
         "Bound: an estimate of the best ratio, if each member cost what the single node does, replicating cost nothing and every core were busy, " +
         "cores / (3 x node CPU + client CPU) against the single node's rate (a follower skips the request's decoding and reply, so a cluster could beat it a little).",

@@ -13,14 +13,11 @@
 // (after a follower was stopped for a second under batch load, it read back from its log for the
 // rest of a 5-second run, at 2.5 times its CPU per record).
 import assert from "node:assert/strict";
-import { chunkBytesOf, sliceChunks, type Entry } from "../raft/index.ts";
+import { EntryChunks, type Entry } from "../raft/index.ts";
 
 export class RecentEntries {
-  /** The entries kept, in the arrays they were added in (src/raft/entry-chunks.ts). */
-  private chunks: Array<readonly Entry[]> = [];
-  /** Each chunk's bytes as the core counts them. */
-  private chunkBytes: number[] = [];
-  private bytes = 0;
+  /** The entries kept, in the arrays they were added in. */
+  private readonly chunks = new EntryChunks();
   /** The last index applied here (noteApplied). */
   private appliedIndex = 0;
 
@@ -35,29 +32,15 @@ export class RecentEntries {
 
   /** Index of the first entry kept, or undefined when nothing is. */
   get firstIndex(): number | undefined {
-    return this.chunks[0]?.[0]?.index;
-  }
-
-  /** Index after the last entry kept, or undefined when nothing is. */
-  private get endIndex(): number | undefined {
-    const last = this.chunks[this.chunks.length - 1];
-    return last === undefined ? undefined : last[0]!.index + last.length;
+    return this.chunks.firstIndex;
   }
 
   /** Keeps `entries` (taking over the array: no one may change it), just written after everything kept (else what is kept is dropped first). */
   add(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
-    if (this.endIndex !== entries[0]!.index) this.clear();
-    const bytes = chunkBytesOf(entries);
+    if (this.chunks.endIndex !== entries[0]!.index) this.chunks.clear();
     this.chunks.push(entries);
-    this.chunkBytes.push(bytes);
-    this.bytes += bytes;
-    while (this.bytes > this.bytesMax && this.chunks.length > 0) {
-      const oldest = this.chunks[0]!;
-      const applied = oldest[oldest.length - 1]!.index <= this.appliedIndex;
-      if (!applied && this.bytes <= this.unappliedBytesMax) return;
-      this.dropOldest();
-    }
+    this.trim();
   }
 
   /** Notes that entries through `index` are applied here: past the first bound, those are the ones dropped. */
@@ -67,20 +50,12 @@ export class RecentEntries {
 
   /** Forgets entries at `index` and after (the log was truncated there). */
   truncateFrom(index: number): void {
-    while (this.chunks.length > 0) {
-      const last = this.chunks[this.chunks.length - 1]!;
-      const first = last[0]!.index;
-      if (first + last.length <= index) return;
-      this.chunks.pop();
-      this.bytes -= this.chunkBytes.pop()!;
-      if (first < index) this.add(last.slice(0, index - first));
-    }
+    this.chunks.truncateFrom(index);
+    this.trim();
   }
 
   clear(): void {
-    this.chunks = [];
-    this.chunkBytes = [];
-    this.bytes = 0;
+    this.chunks.clear();
   }
 
   /**
@@ -89,11 +64,7 @@ export class RecentEntries {
    * outlive a young-generation collection or two and be copied by each (see the replica's apply).
    */
   forgetThrough(index: number): void {
-    while (this.chunks.length > 0) {
-      const oldest = this.chunks[0]!;
-      if (oldest[oldest.length - 1]!.index > index) return;
-      this.dropOldest();
-    }
+    this.chunks.dropThrough(index);
   }
 
   /**
@@ -101,14 +72,18 @@ export class RecentEntries {
    * unless every one of them is kept here. The answer may be an array kept here: it must not be changed.
    */
   slice(low: number, high: number, bytesMax: number): readonly Entry[] | undefined {
-    const first = this.firstIndex;
-    const end = this.endIndex;
+    const first = this.chunks.firstIndex;
+    const end = this.chunks.endIndex;
     if (first === undefined || end === undefined || low < first || high > end || low >= high) return undefined;
-    return sliceChunks(this.chunks, this.chunkBytes, low, high, bytesMax);
+    return this.chunks.slice(low, high, bytesMax);
   }
 
-  private dropOldest(): void {
-    this.chunks.shift();
-    this.bytes -= this.chunkBytes.shift()!;
+  /** Drops the oldest chunks past the bounds: applied ones past the first, any past the second. */
+  private trim(): void {
+    while (this.chunks.bytes > this.bytesMax && this.chunks.endIndex !== undefined) {
+      const applied = this.chunks.oldestChunkEnd! <= this.appliedIndex;
+      if (!applied && this.chunks.bytes <= this.unappliedBytesMax) return;
+      this.chunks.dropOldest();
+    }
   }
 }

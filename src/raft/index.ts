@@ -2,7 +2,7 @@
 export { AssertionError, assert } from "./assert.ts";
 export { defaultRaftLimits, validateConfig, type RaftConfig } from "./config.ts";
 export { describeEntry, describeMessage, describeReady } from "./describe.ts";
-export { chunkBytesOf, sliceChunks } from "./entry-chunks.ts";
+export { EntryChunks } from "./entry-chunks.ts";
 export { MemoryStorage } from "./memory-storage.ts";
 export {
   applyMembershipChange,

@@ -1,5 +1,5 @@
 import { assert } from "./assert.ts";
-import { chunkBytesOf, chunkHolding, sliceChunks } from "./entry-chunks.ts";
+import { EntryChunks } from "./entry-chunks.ts";
 import type { Entry, SnapshotPoint } from "./types.ts";
 
 /**
@@ -18,17 +18,10 @@ export class Unstable {
   snapshotInProgress = false;
   /** The index of the first entry held; one past the last index known to be persisted. */
   offset: number;
-  /** How many entries are held, from `offset` on. */
-  length = 0;
   /** Entries with indexes below this have been handed out in a Ready (or are stable). */
   inProgressOffset: number;
-  /**
-   * The entries, in the arrays they came in: consecutive indexes, each array non-empty. The first
-   * array may begin with entries already stable, below `offset`.
-   */
-  private chunks: Array<readonly Entry[]> = [];
-  /** Each chunk's bytes as the core counts them. */
-  private chunkBytes: number[] = [];
+  /** The entries, in the arrays they came in; the first array may begin with entries already stable, below `offset`. */
+  private readonly chunks = new EntryChunks();
 
   constructor(offset: number) {
     assert(offset >= 1, `unstable offset must be positive, got ${offset}`);
@@ -38,12 +31,17 @@ export class Unstable {
 
   /** One past the last index held. */
   get endIndex(): number {
-    return this.offset + this.length;
+    return this.chunks.endIndex ?? this.offset;
+  }
+
+  /** How many entries are held, from `offset` on. */
+  get length(): number {
+    return this.endIndex - this.offset;
   }
 
   /** The term at `index` if this tail knows it. */
   maybeTerm(index: number): number | undefined {
-    if (index >= this.offset) return index < this.endIndex ? this.entryAt(index).term : undefined;
+    if (index >= this.offset) return index < this.endIndex ? this.chunks.entryAt(index).term : undefined;
     if (this.snapshot !== null && index === this.snapshot.index) return this.snapshot.term;
     return undefined;
   }
@@ -62,16 +60,12 @@ export class Unstable {
     assert(first <= end, `unstable append at ${first} leaves a gap after ${end - 1}`);
     if (first <= this.offset) {
       // The whole tail is replaced; entries below first that were stable stay stable.
-      this.chunks = [];
-      this.chunkBytes = [];
+      this.chunks.clear();
       this.offset = first;
-      this.length = 0;
     } else if (first < end) {
-      this.truncateFrom(first);
+      this.chunks.truncateFrom(first);
     }
     this.chunks.push(entries);
-    this.chunkBytes.push(chunkBytesOf(entries));
-    this.length += entries.length;
     this.inProgressOffset = Math.min(this.inProgressOffset, first);
     assert(this.inProgressOffset >= this.offset, "in-progress offset below offset");
   }
@@ -94,13 +88,7 @@ export class Unstable {
   stableTo(index: number, term: number): void {
     if (index < this.offset) return;
     if (this.maybeTerm(index) !== term) return;
-    while (this.chunks.length > 0) {
-      const oldest = this.chunks[0]!;
-      if (oldest[oldest.length - 1]!.index > index) break;
-      this.chunks.shift();
-      this.chunkBytes.shift();
-    }
-    this.length -= index + 1 - this.offset;
+    this.chunks.dropThrough(index);
     this.offset = index + 1;
     this.inProgressOffset = Math.max(this.inProgressOffset, this.offset);
   }
@@ -117,9 +105,7 @@ export class Unstable {
   restore(snapshot: SnapshotPoint): void {
     this.snapshot = snapshot;
     this.snapshotInProgress = false;
-    this.chunks = [];
-    this.chunkBytes = [];
-    this.length = 0;
+    this.chunks.clear();
     this.offset = snapshot.index + 1;
     this.inProgressOffset = this.offset;
   }
@@ -131,27 +117,6 @@ export class Unstable {
   slice(low: number, high: number, bytesMax = Number.MAX_SAFE_INTEGER): readonly Entry[] {
     assert(low >= this.offset, `unstable slice low ${low} below offset ${this.offset}`);
     assert(high <= this.endIndex, `unstable slice high ${high} beyond tail`);
-    return low >= high ? [] : sliceChunks(this.chunks, this.chunkBytes, low, high, bytesMax);
-  }
-
-  /** The entry at `index`, which is held. */
-  private entryAt(index: number): Entry {
-    const entries = this.chunks[chunkHolding(this.chunks, index)]!;
-    return entries[index - entries[0]!.index]!;
-  }
-
-  /** Drops the entries at `index` and after (offset < index < endIndex). */
-  private truncateFrom(index: number): void {
-    const chunk = chunkHolding(this.chunks, index);
-    const entries = this.chunks[chunk]!;
-    const keep = index - entries[0]!.index;
-    this.chunks.length = chunk;
-    this.chunkBytes.length = chunk;
-    if (keep > 0) {
-      const kept = entries.slice(0, keep);
-      this.chunks.push(kept);
-      this.chunkBytes.push(chunkBytesOf(kept));
-    }
-    this.length = index - this.offset;
+    return low >= high ? [] : this.chunks.slice(low, high, bytesMax);
   }
 }
