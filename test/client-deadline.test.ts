@@ -5,18 +5,21 @@
 // is given up at the connect bound, and the produce or following stream goes to another member (so
 // is such a member asked who leads, and a read goes ahead without a leader named); the
 // backoff between retries grows, is capped, jittered.
+import * as grpc from "@grpc/grpc-js";
 import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { test, type TestContext } from "node:test";
 import { LoghouseClient } from "../src/client/client.ts";
 import { ClusterClient } from "../src/client/cluster-client.ts";
+import { ClusterView } from "../src/client/cluster-view.ts";
 import { Backoff } from "../src/client/retry-policy.ts";
 import { ClusterUnavailableError, InvalidArgumentError, RpcCode, RpcError } from "../src/errors.ts";
+import type { GetServersResponse } from "../src/gen/log/v1/log_pb.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { freePort } from "./support/free-port.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { runCli } from "./support/run-cli.ts";
-import { scriptedNode } from "./support/scripted-node.ts";
+import { failure, scriptedNode, type ScriptedNode } from "./support/scripted-node.ts";
 import { TestRandom } from "./support/test-random.ts";
 
 const DEADLINE_MS = 500;
@@ -262,4 +265,33 @@ test("a write whose last attempt the deadline ends before anything is sent says 
     );
   }
   assert.equal(node.produced.length, 0);
+});
+
+test("a write sent once with an unknown outcome, whose later attempts find no leader until the deadline, says its records may be in the log", async (t) => {
+  // The leader loses the produce's connection (UNAVAILABLE: it may have appended), then knows no
+  // leader; each answer takes 150 ms, so the last attempt is cut by the deadline before it sends.
+  let node: ScriptedNode | undefined;
+  node = await scriptedNode(t, [failure(grpc.status.UNAVAILABLE)], {
+    members: (self) => [{ id: "1", rpcAddr: self, isLeader: node === undefined || node.produced.length === 0 }],
+    serversDelayMs: 150,
+  });
+  const client = new ClusterClient([node.address], { callTimeoutMs: 1_000, backoffInitialMs: 1, backoffMaxMs: 1 });
+  cleanup(t, () => client.close());
+  // Before: ClusterUnavailableError "... knows no leader", as if nothing had been sent.
+  await assert.rejects(client.produce(Buffer.from("x")), (error: unknown) => error instanceof ClusterUnavailableError && /may be in the log/.test(error.message));
+  assert.equal(node.produced.length, 1);
+});
+
+test("a call that joins a refresh started by a call with an earlier deadline is not failed by that deadline", async () => {
+  // The member answers only calls that can wait for it: one asked with less than a second left is
+  // cut at its deadline, as the channel cuts it.
+  const answer = { clusterId: "", servers: [{ id: "1", rpcAddr: "member:1", isLeader: true, isVoter: true, term: 1n }] } as unknown as GetServersResponse;
+  const ask = (_address: string, deadline: number): Promise<GetServersResponse> =>
+    deadline - Date.now() < 1_000 ? new Promise((_resolve, reject) => setTimeout(() => reject(new RpcError("deadline exceeded", RpcCode.deadlineExceeded)), Math.max(0, deadline - Date.now()))) : Promise.resolve(answer);
+  const view = new ClusterView(["member:1"], ask, 1_000, 1_000, undefined);
+  const early = view.leaderAddress(Date.now() + 50);
+  const late = view.leaderAddress(Date.now() + 20_000);
+  await assert.rejects(early, deadlineExceeded);
+  // Before: the later call failed with the earlier call's DEADLINE_EXCEEDED.
+  assert.equal(await late, "member:1");
 });

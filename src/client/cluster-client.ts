@@ -321,7 +321,7 @@ export class ClusterClient implements RecordSource {
           // A node of another cluster at a member's address refused the call before doing anything:
           // the cluster is asked again, which passes that node over (the view's own verdict is final).
           this.view.failed(address!, false);
-          await this.pause(attempt, deadline, kind === "write" ? writeFailure(error, outcomeUnknown) : error, signal);
+          await this.pause(attempt, deadline, kind === "write" ? writeFailure(error, outcomeUnknown, sent) : error, signal);
           continue;
         }
         if (error instanceof OffsetOutOfRangeError && to === "reader" && address !== this.view.knownLeader) {
@@ -331,7 +331,7 @@ export class ClusterClient implements RecordSource {
         // An attempt the deadline ended before anything was sent learned nothing new: the caller is told why the attempt before it failed.
         if (!sent && earlier !== undefined && pastDeadline(error)) throw earlier;
         // What the caller is told if this is the last attempt: for a write, whether its records may be in the log.
-        const giveUp = kind === "write" ? writeFailure(error, outcomeUnknown) : error;
+        const giveUp = kind === "write" ? writeFailure(error, outcomeUnknown, sent) : error;
         if (!retryable(kind, error, delivery, outcomeUnknown)) throw giveUp;
         // Only a call that was sent can have been appended: a member that knows no leader was not asked to append.
         if (kind === "write" && sent && mayHaveAppended(error)) outcomeUnknown = true;

@@ -45,7 +45,8 @@ interface LeaderAnswer {
 export class ClusterView {
   private members: readonly Server[] = [];
   private leader: string | undefined;
-  private refreshing: Promise<void> | undefined;
+  /** The refresh under way, and the deadline it was started with. */
+  private refreshing: { readonly deadline: number; readonly done: Promise<void> } | undefined;
   /** How many refreshes have started. */
   private refreshes = 0;
   private readCursor = 0;
@@ -120,10 +121,18 @@ export class ClusterView {
     this.resting.set(address, Date.now() + forMs);
   }
 
-  /** Asks every known address for its members; one refresh at a time (callers share it). */
+  /**
+   * Asks every known address for its members; one refresh at a time (callers share it). A caller
+   * whose deadline is later than the refresh's is not failed by the refresh's: it asks again.
+   */
   refresh(deadline: number): Promise<void> {
-    this.refreshing ??= this.askAll(deadline).finally(() => (this.refreshing = undefined));
-    return this.refreshing;
+    this.refreshing ??= { deadline, done: this.askAll(deadline).finally(() => (this.refreshing = undefined)) };
+    const shared = this.refreshing;
+    if (shared.deadline >= deadline) return shared.done;
+    return shared.done.catch((error: unknown) => {
+      if (pastDeadline(error)) return this.refresh(deadline);
+      throw error;
+    });
   }
 
   /**

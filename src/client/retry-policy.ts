@@ -58,13 +58,13 @@ export function mayHaveAppended(error: unknown): boolean {
 
 /**
  * The error a write gives up with. After an attempt whose outcome is unknown, a last failure that
- * only says the last attempt reached no one (no member reachable, not the leader, a node of another
- * cluster) would tell the caller nothing was appended: it is reported as unavailable, naming the
- * doubt, with that failure as its cause. A node's refusal of the request (permission denied, too
- * large) keeps its own type.
+ * only says the last attempt reached no one (nothing `sent`: no member reachable, none that knows a
+ * leader; or not the leader, a node of another cluster) would tell the caller nothing was appended:
+ * it is reported as unavailable, naming the doubt, with that failure as its cause. A node's refusal
+ * of the request (permission denied, too large) keeps its own type.
  */
-export function writeFailure(error: unknown, outcomeUnknown: boolean): unknown {
-  if (!outcomeUnknown || !reachedNoOne(error)) return error;
+export function writeFailure(error: unknown, outcomeUnknown: boolean, sent: boolean): unknown {
+  if (!outcomeUnknown || (sent && !reachedNoOne(error))) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new ClusterUnavailableError(`${message} (after an earlier attempt whose outcome is unknown: its records may be in the log)`, { cause: error });
 }
