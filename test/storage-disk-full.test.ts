@@ -2,7 +2,8 @@
 // node's health says NOT_SERVING, and once space is freed writes resume by themselves and health
 // says SERVING again; every acknowledged record is intact, before and after reopening. And a log
 // left on a full tmpfs opens again, and a node starts on it with a new data directory, without the
-// process dying of SIGBUS. A cluster member whose disk fills stops, saying why in one line.
+// process dying of SIGBUS. A cluster member whose disk fills takes no part in Raft until space is
+// free (its peers go on), and then rejoins and catches up without a restart.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -18,6 +19,7 @@ import { freePort } from "./support/free-port.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { runCli } from "./support/run-cli.ts";
 import { grpcTestClient } from "./support/grpc-log-client.ts";
+import { httpGet } from "./support/http-get.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { tempDir } from "./support/temp-dir.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
@@ -164,7 +166,7 @@ for (const [full, mib, files] of [["of bytes", 8, undefined], ["of files", 64, 1
   });
 }
 
-test("a cluster member whose disk fills stops with one line naming STORAGE_FULL, and the others go on taking writes", { timeout: 120_000 }, async (t) => {
+test("a cluster member whose disk fills stops taking part, the others go on taking writes, and once there is space it rejoins and catches up", { timeout: 120_000 }, async (t) => {
   const mountPoint = await tempDir(t);
   const refused = mountTmpfs(mountPoint, 24);
   if (refused !== undefined) {
@@ -180,14 +182,38 @@ test("a cluster member whose disk fills stops with one line naming STORAGE_FULL,
   const third = await startNode(["--data-dir", join(mountPoint, "data"), "--listen", `127.0.0.1:${await freePort()}`, "--node-id", "3", "--join", cluster.address(1), "--config", config]);
   cleanup(t, () => stopNode(third));
   const client = cluster.client(1);
-  let stopped: number | string | undefined;
-  void third.exited.then((code) => (stopped = code));
+  let exited: number | string | undefined;
+  void third.exited.then((code) => (exited = code));
+  const saidFull = (): boolean => third.lines.some((line) => line.level === "error" && /disk is full/.test(String(line.msg)));
   // Each batch is acknowledged by nodes 1 and 2 whatever the third does.
-  for (let batch = 0; batch < 400 && stopped === undefined; batch++) await client.produceBatch(Array.from({ length: 32 }, () => randomBytes(2048)));
-  assert.equal(await third.exited, 1, "the full member stopped");
-  assert.match(third.stderr(), /^loghouse: STORAGE_FULL: /m);
-  assert.doesNotMatch(third.stderr(), /^\s+at /m, "one line, not a stack trace");
-  assert.ok(third.lines.some((line) => line.level === "error" && /the node stops/.test(String(line.msg))), "its log says why");
-  const after = await client.produce(Buffer.from("after the third stopped"));
-  assert.equal(Buffer.from((await client.read(after)).value).toString(), "after the third stopped");
+  for (let batch = 0; batch < 400 && !saidFull() && exited === undefined; batch++) await client.produceBatch(Array.from({ length: 32 }, () => randomBytes(2048)));
+  assert.ok(saidFull(), "the full member says so in its log");
+  const readyz = (): Promise<{ status: number; body: string }> => httpGet(`http://${third.address}/readyz`);
+  await waitUntilAsync("the full member is not ready, and says why", async () => {
+    const answer = await readyz();
+    return answer.status === 503 && /disk is full/.test(answer.body);
+  }, 10_000);
+  const whileFull = await client.produce(Buffer.from("written while the third's disk was full"));
+  assert.equal(Buffer.from((await client.read(whileFull)).value).toString(), "written while the third's disk was full");
+
+  // Space comes back (the volume grows): the member rejoins by itself and catches up.
+  const grown = spawnSync("mount", ["-o", "remount,size=256m", mountPoint], { encoding: "utf8" });
+  assert.equal(grown.status, 0, `remount: ${grown.stderr}`);
+  const thirdClient = grpcTestClient(third.address);
+  cleanup(t, () => thirdClient.close());
+  const readOnThird = async (offset: bigint): Promise<string | undefined> => {
+    try {
+      const { record } = await thirdClient.unary("consume", { offset });
+      return Buffer.from(record.value).toString();
+    } catch {
+      return undefined;
+    }
+  };
+  await waitUntilAsync("the member is ready again and holds the record written while it was full", async () => (await readyz()).status === 200 && (await readOnThird(whileFull)) !== undefined, 60_000);
+  assert.equal(await readOnThird(whileFull), "written while the third's disk was full");
+  assert.equal(exited, undefined, "the member never stopped");
+  assert.ok(third.lines.some((line) => /rejoins the cluster/.test(String(line.msg))), "its log says it rejoined");
+  // It takes part again: what is acknowledged now reaches it too.
+  const afterwards = await client.produce(Buffer.from("after space came back"));
+  await waitUntilAsync("the record written after the space came back reaches the member", async () => (await readOnThird(afterwards)) === "after space came back", 30_000);
 });

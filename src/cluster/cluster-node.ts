@@ -6,6 +6,7 @@
 // was removed (removal-watch.ts: the leader confirms it), after which it serves nothing,
 // and repairing damaged records of its log from its peers (range-repair.ts) with Raft stopped
 // meanwhile: a replica that meets a damaged record stops, and a new one starts once the log is whole.
+// A full disk stops Raft here the same way until there is space again, and the member then rejoins.
 // A follower forwards produces to the leader over the peer connections (append-forwarding.ts).
 import { randomBytes, randomInt } from "node:crypto";
 import { once } from "node:events";
@@ -23,12 +24,13 @@ import {
   NotLeaderError,
   PermissionDeniedError,
   ProposalRefusedError,
+  StorageFullError,
   type DataLossError,
 } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { applyMembershipChange, decodeMembershipChange, defaultRaftLimits, EntryType, MembershipChangeKind, ProposeRejection, Role, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
 import { describeMembershipChange, quorumOf } from "../raft/membership.ts";
-import { Log, type LogConfig, type ProducerTableOptions } from "../storage/index.ts";
+import { FREE_SPACE_PROBE_EVERY_MS, Log, type LogConfig, type ProducerTableOptions } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
 import { outOfProtocol } from "./message-check.ts";
@@ -147,7 +149,8 @@ export class ClusterNode {
   private current: Replica;
   private readonly rangeRepair: RangeRepair;
   private readonly forwarding: AppendForwarding;
-  private repairing: Promise<void> | null = null;
+  /** Raft stopped on this node while it repairs its log or waits for disk space, and why; a new replica starts when it ends. */
+  private pause: { readonly reason: string; readonly done: Promise<void> } | null = null;
   private readonly closing = new AbortController();
   private readonly removalWatch: RemovalWatch;
   private readonly liveness: PeerLiveness;
@@ -301,13 +304,7 @@ export class ClusterNode {
         onLeader: (leader, term) => node?.followLeader(leader, term),
         onApply: (entries) => node?.applied(entries),
         onDamage: (error) => node?.damageFound(error),
-        // The process stops, loudly: it restarts over a reopened log, and its peers go on without it.
-        onWriteFailure: (error) => {
-          node?.logger.error("the log failed a write: the node stops (restart it once the disk is fixed; its peers go on without it)", { error });
-          queueMicrotask(() => {
-            throw error;
-          });
-        },
+        onWriteFailure: (error) => node?.writeFailed(error),
       });
     node = new ClusterNode(options, nodeId, log, stateFile, transport, newReplica);
     options.metrics?.observeRaft(() => node!.raftGauges());
@@ -373,7 +370,7 @@ export class ClusterNode {
    */
   notReadyReason(): string | undefined {
     if (this.removal !== undefined) return "removed from the cluster";
-    if (this.repairing !== null) return "repairing damaged records from the peers";
+    if (this.pause !== null) return this.pause.reason;
     return this.replica.status().lead === 0 ? "no leader known" : undefined;
   }
 
@@ -565,7 +562,7 @@ export class ClusterNode {
     clearInterval(this.promoter);
     this.closing.abort(new LogClosedError("node closing"));
     this.forwarding.close(new ClusterUnavailableError("this node is shutting down; retry on another"));
-    await this.repairing;
+    await this.pause?.done;
     await this.removalWatch.idle();
     await this.replica.stop();
     await this.stateFile.close();
@@ -826,37 +823,101 @@ export class ClusterNode {
    * from the peers, unless a repair is under way already.
    */
   damageFound(error: DataLossError): void {
-    if (this.repairing !== null) return;
+    if (this.pause !== null) return;
     this.logger.error("a damaged record was read on this node; repairing the log from the peers", { error });
     void this.repairDamage();
   }
 
-  /** Repairs the log from the peers with Raft stopped, then starts a new replica over it; one repair at a time. */
+  /** Repairs the log from the peers with Raft stopped, then starts a new replica over it. */
   private repairDamage(): Promise<void> {
-    this.repairing ??= this.repairThenRestart().finally(() => {
-      this.repairing = null;
+    return this.pauseRaft("repairing damaged records from the peers", new ClusterUnavailableError("this node is repairing damaged records from its peers; retry shortly"), async () => {
+      try {
+        const replaced = await this.rangeRepair.run(this.closing.signal);
+        // The new replica starts from the state file: bring the latest commit index into it.
+        await this.stateFile.update({});
+        this.logger.warn("log repaired from the peers: Raft restarts", { recordsReplaced: replaced });
+        return true;
+      } catch (error) {
+        if (!this.closing.signal.aborted) this.logger.error("repairing the log failed: Raft stays stopped on this node", { error });
+        return false;
+      }
     });
-    return this.repairing;
   }
 
-  private async repairThenRestart(): Promise<void> {
-    if (this.closing.signal.aborted || this.removal !== undefined) return;
-    this.setServing(false);
-    // A leader that stops goes silent, and the others elect another once their election timeout passes.
-    await this.replica.stop(new ClusterUnavailableError("this node is repairing damaged records from its peers; retry shortly"));
-    try {
-      const replaced = await this.rangeRepair.run(this.closing.signal);
-      // The new replica starts from the state file: bring the latest commit index into it.
-      await this.stateFile.update({});
-      this.logger.warn("log repaired from the peers: Raft restarts", { recordsReplaced: replaced });
-    } catch (error) {
-      if (!this.closing.signal.aborted) this.logger.error("repairing the log failed: Raft stays stopped on this node", { error });
-      return;
+  /**
+   * The replica stopped because a write or sync failed. A full disk passes: Raft stays stopped here
+   * (its peers go on without this member) until the log takes writes again and the state file can be
+   * written, and then a new replica starts over the log, which catches up from the leader. Any other
+   * failure stops the process, loudly: it restarts over a reopened log.
+   */
+  writeFailed(error: unknown): void {
+    if (!(error instanceof StorageFullError)) return this.stopProcess(error);
+    if (this.pause !== null) return;
+    this.logger.error("this member's disk is full: it takes no part in the cluster until space is free, then rejoins (its peers go on without it)", {
+      error: error.message,
+    });
+    void this.pauseRaft("its disk is full: it rejoins once space is free", new ClusterUnavailableError("this member's disk is full; retry (another member leads meanwhile)"), async () => {
+      await this.untilSpaceIsFree();
+      this.logger.info("disk space is free again: this member rejoins the cluster");
+      return true;
+    });
+  }
+
+  /** Stops the process, loudly (its peers go on without it): it restarts over a reopened log. */
+  private stopProcess(error: unknown): void {
+    this.logger.error("the log failed a write: the node stops (restart it once the disk is fixed; its peers go on without it)", { error });
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+
+  /** Waits until the log takes writes again and the state file can be written (bringing the latest commit index into it); throws what is not a full disk. */
+  private async untilSpaceIsFree(): Promise<void> {
+    for (;;) {
+      await delay(FREE_SPACE_PROBE_EVERY_MS, undefined, { signal: this.closing.signal });
+      if (!this.log.writable) {
+        if (this.log.diskFull) continue;
+        throw new LogClosedError("the log failed or closed while its disk was full");
+      }
+      try {
+        await this.stateFile.update({});
+        return;
+      } catch (error) {
+        if (!(error instanceof StorageFullError)) throw error;
+      }
     }
-    if (this.closing.signal.aborted || this.removal !== undefined) return;
-    this.current = this.newReplica();
-    this.current.start();
-    this.setServing(true);
+  }
+
+  /**
+   * Stops Raft on this node (not serving meanwhile), runs `restore`, and starts a new replica over
+   * the log if it says so; one pause at a time. A leader that stops goes silent, and the others elect
+   * another once their election timeout passes.
+   */
+  private pauseRaft(reason: string, stopReason: Error, restore: () => Promise<boolean>): Promise<void> {
+    if (this.pause !== null) return this.pause.done;
+    const run = async (): Promise<void> => {
+      if (this.closing.signal.aborted || this.removal !== undefined) return;
+      this.setServing(false);
+      await this.replica.stop(stopReason);
+      let restart: boolean;
+      try {
+        restart = await restore();
+      } catch (error) {
+        if (this.closing.signal.aborted) return;
+        throw error;
+      }
+      if (!restart || this.closing.signal.aborted || this.removal !== undefined) return;
+      this.current = this.newReplica();
+      this.current.start();
+      this.setServing(true);
+    };
+    const done = run()
+      .catch((error: unknown) => this.stopProcess(error))
+      .finally(() => {
+        this.pause = null;
+      });
+    this.pause = { reason, done };
+    return done;
   }
 
   /** A repair message from a peer: a request is answered from this node's log, a response goes to the repair under way. */

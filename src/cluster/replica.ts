@@ -66,7 +66,8 @@ export interface ReplicaOptions {
   readonly onDamage: (error: DataLossError) => void;
   /**
    * Told once when the replica stopped because a write or sync failed (a full disk among them): it
-   * can no longer keep its promises, and the node must be restarted over a reopened log.
+   * can no longer keep its promises. The node starts a new replica over the log once the disk has
+   * space again, or restarts the process over a reopened log after any other failure.
    */
   readonly onWriteFailure: (error: unknown) => void;
 }
@@ -367,8 +368,9 @@ export class Replica {
       (error: unknown) => {
         this.handling = false;
         if (error instanceof DataLossError) return this.damaged(error);
-        // A write or sync failed: this replica can no longer keep its promises.
-        void this.stop();
+        // A write or sync failed: this replica can no longer keep its promises. Proposals under way
+        // may still be committed by the others.
+        void this.stop(new ClusterUnavailableError("this member's log failed a write; retry (another member leads meanwhile)", { cause: error }));
         this.options.onWriteFailure(error);
       },
     );

@@ -3,6 +3,7 @@
 // uses node:fs (nodeStateFileSystem); the simulator's twin (src/sim/sim-state-file-system.ts) loses
 // whatever a crash finds unsynced: file contents not fsynced, renames whose directory was not.
 import { open, readFile, rename, writeFile } from "node:fs/promises";
+import { noSpaceAsStorageFull } from "../storage/full-disk.ts";
 import { syncDirectory } from "../storage/group-commit.ts";
 
 export interface StateFileSystem {
@@ -27,11 +28,16 @@ export const nodeStateFileSystem: StateFileSystem = {
       throw error;
     }
   },
-  write: (path, text) => writeFile(path, text),
+  write: (path, text) =>
+    writeFile(path, text).catch((error: unknown) => {
+      throw noSpaceAsStorageFull(error, `write ${path}`);
+    }),
   async sync(path) {
     const file = await open(path, "r+");
     try {
       await file.sync();
+    } catch (error) {
+      throw noSpaceAsStorageFull(error, `fsync ${path}`);
     } finally {
       await file.close();
     }

@@ -8,11 +8,24 @@ import { statfs } from "node:fs/promises";
 import { StorageFullError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { GroupCommit } from "./group-commit.ts";
+import { isNoSpace } from "./native.ts";
 
 /** How often a log whose disk filled up looks for free space again. */
-const FREE_SPACE_PROBE_EVERY_MS = 250;
+export const FREE_SPACE_PROBE_EVERY_MS = 250;
 /** Free bytes a full log waits for before it takes writes again (a batch that needs more fails again, and waits again). */
 const FREE_BYTES_TO_RESUME = 1024 * 1024;
+
+/** `error` from fs as a StorageFullError when it says the disk is full (ENOSPC, EDQUOT), else `error` itself. */
+export function noSpaceAsStorageFull(error: unknown, what: string): unknown {
+  const errno = Math.abs((error as NodeJS.ErrnoException).errno ?? 0);
+  return isNoSpace(errno) ? new StorageFullError(what, errno, { cause: error }) : error;
+}
+
+/** Whether the filesystem of `directory` has room for appends again; false while it cannot be asked. */
+export async function hasRoomAgain(directory: string): Promise<boolean> {
+  const space = await statfs(directory).catch(() => undefined);
+  return space !== undefined && space.bavail * space.bsize >= FREE_BYTES_TO_RESUME;
+}
 
 /** What a full disk needs of its log. */
 export interface FullDiskLog {
@@ -75,9 +88,8 @@ export class FullDisk {
   }
 
   private async probeFreeSpace(): Promise<void> {
-    const space = await statfs(this.log.directory).catch(() => undefined);
-    if (space === undefined || this.full === null || !this.log.isOpen()) return;
-    if (space.bavail * space.bsize < FREE_BYTES_TO_RESUME) return;
+    const room = await hasRoomAgain(this.log.directory);
+    if (!room || this.full === null || !this.log.isOpen()) return;
     clearInterval(this.freeSpaceProbe);
     this.full = null;
     this.log.logger.info("log disk has free space again: appends resume", { directory: this.log.directory });

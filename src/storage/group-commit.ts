@@ -7,8 +7,7 @@
 // bytes queued, held or in flight are bounded: past the bound, appends wait in arrival order.
 import assert from "node:assert/strict";
 import { open } from "node:fs/promises";
-import { StorageFullError } from "../errors.ts";
-import { isNoSpace } from "./native.ts";
+import { noSpaceAsStorageFull } from "./full-disk.ts";
 import type { Segment } from "./segment.ts";
 
 /** Work for one segment, in log order. */
@@ -61,9 +60,7 @@ export async function syncDirectory(path: string): Promise<void> {
   try {
     await handle.sync();
   } catch (error) {
-    const errno = Math.abs((error as NodeJS.ErrnoException).errno ?? 0);
-    if (isNoSpace(errno)) throw new StorageFullError(`fsync directory ${path}`, errno, { cause: error });
-    throw error;
+    throw noSpaceAsStorageFull(error, `fsync directory ${path}`);
   } finally {
     await handle.close();
   }

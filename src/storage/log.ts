@@ -380,6 +380,11 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
     return this.state === "open" && this.failure === null && !this.fullDisk.isFull;
   }
 
+  /** Whether appends fail because the disk is full, which passes by itself once space is free (unlike any other failure). */
+  get diskFull(): boolean {
+    return this.state === "open" && this.failure === null && this.fullDisk.isFull;
+  }
+
   /**
    * A write or sync failed. A full disk on an open log is an operating condition that passes
    * (full-disk.ts); any other failure needs the log to be reopened.
