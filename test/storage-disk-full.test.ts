@@ -12,13 +12,13 @@ import { join } from "node:path";
 import { test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { StorageFullError, RpcCode } from "../src/errors.ts";
-import { Log } from "../src/storage/index.ts";
+import { FREE_SPACE_PROBE_EVERY_MS, Log } from "../src/storage/index.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { startNode, stopNode } from "./support/node-process.ts";
 import { freePort } from "./support/free-port.ts";
 import { ProcessCluster } from "./support/process-cluster.ts";
 import { runCli } from "./support/run-cli.ts";
-import { grpcTestClient } from "./support/grpc-log-client.ts";
+import { grpcTestClient, statusOf } from "./support/grpc-log-client.ts";
 import { httpGet } from "./support/http-get.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { tempDir } from "./support/temp-dir.ts";
@@ -193,14 +193,24 @@ test("a cluster member whose disk fills stops taking part, the others go on taki
     const answer = await readyz();
     return answer.status === 503 && /disk is full/.test(answer.body);
   }, 10_000);
+  // While the disk stays full (several of its probes for space), the member stays out, and the others take writes.
+  const rejoined = (): boolean => third.lines.some((line) => /rejoins the cluster/.test(String(line.msg)));
+  for (const until = performance.now() + 8 * FREE_SPACE_PROBE_EVERY_MS; performance.now() < until; ) {
+    await client.produceBatch(Array.from({ length: 8 }, () => randomBytes(2048)));
+    assert.equal((await readyz()).status, 503, "not ready while its disk is full");
+    assert.ok(!rejoined(), "it does not rejoin while its disk is full");
+  }
   const whileFull = await client.produce(Buffer.from("written while the third's disk was full"));
   assert.equal(Buffer.from((await client.read(whileFull)).value).toString(), "written while the third's disk was full");
+  const thirdClient = grpcTestClient(third.address);
+  cleanup(t, () => thirdClient.close());
+  // A reader waiting at the member's end is told it is unavailable, rather than left waiting on a replica that stopped.
+  const tail = await statusOf(thirdClient.serverStream("consumeStream", { offset: whileFull + 1n }));
+  assert.equal(tail.code, grpc.status.UNAVAILABLE, `a tail read on the full member: ${tail.details}`);
 
   // Space comes back (the volume grows): the member rejoins by itself and catches up.
   const grown = spawnSync("mount", ["-o", "remount,size=256m", mountPoint], { encoding: "utf8" });
   assert.equal(grown.status, 0, `remount: ${grown.stderr}`);
-  const thirdClient = grpcTestClient(third.address);
-  cleanup(t, () => thirdClient.close());
   const readOnThird = async (offset: bigint): Promise<string | undefined> => {
     try {
       const { record } = await thirdClient.unary("consume", { offset });
@@ -212,7 +222,15 @@ test("a cluster member whose disk fills stops taking part, the others go on taki
   await waitUntilAsync("the member is ready again and holds the record written while it was full", async () => (await readyz()).status === 200 && (await readOnThird(whileFull)) !== undefined, 60_000);
   assert.equal(await readOnThird(whileFull), "written while the third's disk was full");
   assert.equal(exited, undefined, "the member never stopped");
-  assert.ok(third.lines.some((line) => /rejoins the cluster/.test(String(line.msg))), "its log says it rejoined");
+  assert.ok(rejoined(), "its log says it rejoined");
+  // The records around the time its disk filled are the same on the member as on the first node.
+  const firstClient = grpcTestClient(cluster.address(1));
+  cleanup(t, () => firstClient.close());
+  const range = { offset: whileFull - 300n, maxRecords: 301 };
+  const onFirst = await firstClient.unary("consumeBatch", range);
+  const onThird = await thirdClient.unary("consumeBatch", range);
+  assert.equal(onThird.records.length, 301);
+  assert.deepEqual(onThird.records, onFirst.records, "the member holds the same records as the first node");
   // It takes part again: what is acknowledged now reaches it too.
   const afterwards = await client.produce(Buffer.from("after space came back"));
   await waitUntilAsync("the record written after the space came back reaches the member", async () => (await readOnThird(afterwards)) === "after space came back", 30_000);

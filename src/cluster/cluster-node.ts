@@ -845,17 +845,17 @@ export class ClusterNode {
   }
 
   /**
-   * The replica stopped because a write or sync failed. A full disk passes: Raft stays stopped here
-   * (its peers go on without this member) until the log takes writes again and the state file can be
-   * written, and then a new replica starts over the log, which catches up from the leader. Any other
-   * failure stops the process, loudly: it restarts over a reopened log.
+   * The replica stopped because a write or sync failed. A full disk met by an append passes: the log
+   * has cut its tail back to what it acknowledged and waits for space (full-disk.ts), Raft stays
+   * stopped here meanwhile (its peers go on without this member), and once the log takes writes
+   * again and the state file can be written a new replica starts over the log and catches up from
+   * the leader. Any other failure (a full disk met by a rewrite of the log, which the log does not
+   * cut back, or one met while Raft is stopped for a repair) stops the process, loudly: it restarts
+   * over a reopened log.
    */
   writeFailed(error: unknown): void {
-    if (!(error instanceof StorageFullError)) return this.stopProcess(error);
-    if (this.pause !== null) return;
-    this.logger.error("this member's disk is full: it takes no part in the cluster until space is free, then rejoins (its peers go on without it)", {
-      error: error.message,
-    });
+    if (!(error instanceof StorageFullError) || !this.log.diskFull || this.pause !== null) return this.stopProcess(error);
+    this.logger.error("this member's disk is full: it takes no part in the cluster until space is free, then rejoins (its peers go on without it)", { error });
     void this.pauseRaft("its disk is full: it rejoins once space is free", new ClusterUnavailableError("this member's disk is full; retry (another member leads meanwhile)"), async () => {
       await this.untilSpaceIsFree();
       this.logger.info("disk space is free again: this member rejoins the cluster");
@@ -865,7 +865,7 @@ export class ClusterNode {
 
   /** Stops the process, loudly (its peers go on without it): it restarts over a reopened log. */
   private stopProcess(error: unknown): void {
-    this.logger.error("the log failed a write: the node stops (restart it once the disk is fixed; its peers go on without it)", { error });
+    this.logger.error("the log or the Raft state failed: the node stops (restart it once the disk is fixed; its peers go on without it)", { error });
     queueMicrotask(() => {
       throw error;
     });
@@ -875,10 +875,9 @@ export class ClusterNode {
   private async untilSpaceIsFree(): Promise<void> {
     for (;;) {
       await delay(FREE_SPACE_PROBE_EVERY_MS, undefined, { signal: this.closing.signal });
-      if (!this.log.writable) {
-        if (this.log.diskFull) continue;
-        throw new LogClosedError("the log failed or closed while its disk was full");
-      }
+      if (this.log.diskFull) continue;
+      // The log failed to cut its tail back, or closed: it is reopened only by a restart.
+      if (!this.log.writable) throw new LogClosedError("the log failed or closed while its disk was full (see the error logged before)");
       try {
         await this.stateFile.update({});
         return;
@@ -907,6 +906,8 @@ export class ClusterNode {
         throw error;
       }
       if (!restart || this.closing.signal.aborted || this.removal !== undefined) return;
+      // As at open: a start point recorded but not yet applied to the log (or the reverse) is settled first.
+      await alignWithStartPoint(this.log, this.stateFile);
       this.current = this.newReplica();
       this.current.start();
       this.setServing(true);

@@ -172,7 +172,7 @@ export class Replica {
     this.stopped = true;
     this.stopTicking?.();
     this.failPending(reason);
-    this.commitWaiters.rejectAll(reason);
+    this.commitWaiters.close(reason);
     this.leadershipLost(reason);
     await this.carrying.catch(() => undefined);
   }

@@ -514,7 +514,7 @@ export class Log extends EventEmitter<LogEvents> implements RecordLog {
 
   private async shutDown(): Promise<void> {
     this.state = "closing";
-    this.waiters.rejectAll(new LogClosedError());
+    this.waiters.close(new LogClosedError());
     await this.admission.idle();
     await this.commits.drain();
     this.intervalSync?.stop();

@@ -9,6 +9,8 @@ interface Waiter {
 
 export class OffsetWaiters {
   private waiters = new Set<Waiter>();
+  /** Set once closed: why every wait fails from then on. */
+  private closedWith: { readonly reason: unknown } | undefined;
 
   get size(): number {
     return this.waiters.size;
@@ -16,6 +18,7 @@ export class OffsetWaiters {
 
   /** Resolves when release() is called with an end beyond `offset`; rejects with the signal's reason on abort. */
   wait(offset: number, signal?: AbortSignal): Promise<void> {
+    if (this.closedWith !== undefined) return Promise.reject(this.closedWith.reason);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
@@ -47,7 +50,9 @@ export class OffsetWaiters {
     }
   }
 
-  rejectAll(reason: unknown): void {
+  /** Rejects every waiter with `reason`, and every wait after this at once: what they wait on will not come. */
+  close(reason: unknown): void {
+    this.closedWith = { reason };
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const waiter of waiters) waiter.reject(reason);
