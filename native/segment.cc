@@ -98,6 +98,8 @@ void Segment::Release() {
 
 bool Segment::Open(Napi::Env env, const std::string& storePath, const std::string& indexPath,
                    const std::string& runIndexPath, uint64_t indexEntriesMax) {
+  indexPath_ = indexPath;
+  runIndexPath_ = runIndexPath;
   storeFd_ = open(storePath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   indexFd_ = open(indexPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   runFd_ = open(runIndexPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -129,17 +131,19 @@ bool Segment::Open(Napi::Env env, const std::string& storePath, const std::strin
 
 int Segment::ReserveIndexes(uint64_t count, uint64_t runCount) {
   constexpr uint64_t kReserveAheadBytes = 64 * 1024;
-  const auto reserve = [](int fd, uint64_t* reserved, uint64_t needed, uint64_t fileBytes) -> int {
+  const auto reserve = [](int* fd, const std::string& path, uint64_t* reserved, uint64_t needed, uint64_t fileBytes) -> int {
     if (needed <= *reserved) return 0;
+    if (*fd < 0) *fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (*fd < 0) return errno;
     const uint64_t end = std::min(fileBytes, needed + kReserveAheadBytes);
-    const int errnum = posix_fallocate(fd, static_cast<off_t>(*reserved), static_cast<off_t>(end - *reserved));
+    const int errnum = posix_fallocate(*fd, static_cast<off_t>(*reserved), static_cast<off_t>(end - *reserved));
     // Filesystems without fallocate keep sparse maps, as before.
     if (errnum != 0 && errnum != EOPNOTSUPP && errnum != EINVAL) return errnum;
     *reserved = end;
     return 0;
   };
-  const int errnum = reserve(indexFd_, &indexBytesReserved_, count * sizeof(uint64_t), capacity_ * sizeof(uint64_t));
-  return errnum != 0 ? errnum : reserve(runFd_, &runBytesReserved_, runCount * sizeof(RunEntry), capacity_ * sizeof(RunEntry));
+  const int errnum = reserve(&indexFd_, indexPath_, &indexBytesReserved_, count * sizeof(uint64_t), capacity_ * sizeof(uint64_t));
+  return errnum != 0 ? errnum : reserve(&runFd_, runIndexPath_, &runBytesReserved_, runCount * sizeof(RunEntry), capacity_ * sizeof(RunEntry));
 }
 
 bool Segment::RunMatchesStore(uint64_t run) const {
@@ -451,13 +455,19 @@ Napi::Value Segment::TermAt(const Napi::CallbackInfo& info) {
 
 // releaseMemory(): drops the index maps' pages from this process's resident set. They are shared
 // file mappings, so nothing is lost: what was written stays in the page cache and on disk, and a
-// later lookup faults its page back in. For sealed segments, whose indexes are no longer written.
+// later lookup faults its page back in. For sealed segments, whose indexes are no longer written:
+// their index files' descriptors are closed too (an append after a truncation opens them again).
 // Advice only: on a closed segment, with a write in flight, or if the kernel refuses, nothing changes.
 Napi::Value Segment::ReleaseMemory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (index_ == nullptr || runs_ == nullptr || busy_.load()) return env.Undefined();
   madvise(index_, capacity_ * sizeof(uint64_t), MADV_DONTNEED);
   madvise(runs_, capacity_ * sizeof(RunEntry), MADV_DONTNEED);
+  // The maps stay valid without their descriptors.
+  for (int* fd : {&indexFd_, &runFd_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
   return env.Undefined();
 }
 

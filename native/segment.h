@@ -97,7 +97,9 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   bool RunsWellFormed(uint64_t runCount) const;
 
   // Makes sure the index pages for records [0, count) and run entries [0, runCount) are allocated on
-  // disk, so that writing them through the maps can never fault on a full disk. Returns an errno.
+  // disk, so that writing them through the maps can never fault on a full disk (opening the index
+  // files again if a seal closed them: a sealed segment can become the active one after a
+  // truncation). Returns an errno.
   int ReserveIndexes(uint64_t count, uint64_t runCount);
   uint64_t RecordStart(uint64_t relative) const { return relative == 0 ? 0 : index_[relative - 1]; }
   void AddRun(uint64_t relative, const RecordMetadata& metadata);
@@ -115,7 +117,11 @@ class Segment final : public Napi::ObjectWrap<Segment> {
   void Release();
 
   std::string storePath_;
+  std::string indexPath_;
+  std::string runIndexPath_;
   int storeFd_ = -1;
+  // Open while the index files may grow (the active segment); a sealed segment reads them through
+  // their maps only, and closes them (ReleaseMemory), so that it holds one descriptor, not three.
   int indexFd_ = -1;
   int runFd_ = -1;
   uint64_t* index_ = nullptr;

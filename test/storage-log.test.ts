@@ -1,6 +1,7 @@
 // The storage log through its public API: appends, reads, rotation, reopen, time lookup,
 // truncation, retention, limits and typed errors.
 import assert from "node:assert/strict";
+import { readdirSync, readlinkSync } from "node:fs";
 import { mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -366,6 +367,47 @@ describe("truncateAfter and dropBefore", () => {
     await assert.rejects(log.truncateAfter(-2), OffsetOutOfRangeError);
     await log.append(values(0, 7));
     assertHolds(log, 0, 7);
+  });
+
+  test("a sealed segment holds one file descriptor, and one made active again by a truncation grows its indexes", async (t) => {
+    const dir = await tempDir(t);
+    /** How many of the files this process holds open in the log's directory end with each suffix. */
+    const openFiles = (): Record<string, number> => {
+      const counts: Record<string, number> = {};
+      for (const fd of readdirSync("/proc/self/fd")) {
+        let path: string;
+        try {
+          path = readlinkSync(`/proc/self/fd/${fd}`);
+        } catch {
+          continue;
+        }
+        if (!path.startsWith(dir)) continue;
+        const suffix = path === dir ? "directory" : path.slice(path.lastIndexOf("."));
+        counts[suffix] = (counts[suffix] ?? 0) + 1;
+      }
+      return counts;
+    };
+    const config: Partial<LogConfig> = { ...small, indexEntriesMax: 4096, storeBytesMax: 256 * 1024, durability: "none" };
+    const log = await Log.open(dir, config);
+    cleanup(t, () => log.close());
+    // Each append its own run (its own creation time), so the run index grows by one entry per append.
+    let timestampMs = 1;
+    const appendRuns = async (count: number): Promise<void> => {
+      for (let i = 0; i < count; i++) await log.append([Buffer.from([i % 256])], { timestampMs: timestampMs++ });
+    };
+    await appendRuns(10);
+    await log.append(Array.from({ length: 4000 }, () => Buffer.alloc(60)), { timestampMs: timestampMs++ });
+    await log.append(Array.from({ length: 4000 }, () => Buffer.alloc(60)), { timestampMs: timestampMs++ });
+    assert.ok(log.segmentCount >= 3, `${log.segmentCount} segments`);
+    // The locked directory, every segment's store, and the active segment's two index files only.
+    assert.deepEqual(openFiles(), { directory: 1, ".store": log.segmentCount, ".index": 1, ".runindex": 1 });
+    // Back into the first segment, whose run index had room reserved for 2,049 entries: 3,000 more runs must open it again to grow it.
+    await log.truncateAfter(4);
+    assert.equal(log.segmentCount, 1);
+    await appendRuns(3000);
+    assert.equal(log.nextOffset, 3005);
+    assert.equal(log.read(3004).timestampMs, timestampMs - 1);
+    assert.deepEqual(openFiles(), { directory: 1, ".store": 1, ".runindex": 1 }, "the run index open again (the index had room to spare)");
   });
 
   test("resetTo empties the log and restarts it at any offset, durably", async (t) => {

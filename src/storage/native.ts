@@ -49,7 +49,7 @@ export interface NativeSegment {
    * read, except once for a run kept from the file at open, which is checked against the store first.
    */
   termAt(relative: number): number;
-  /** Drops the index maps' pages from the resident set (a sealed segment; reads fault them back). */
+  /** Drops the index maps' pages from the resident set and closes the index files (a sealed segment; reads fault the pages back). */
   releaseMemory(): void;
   close(): void;
 }
