@@ -272,7 +272,7 @@ Napi::Value Segment::Append(const Napi::CallbackInfo& info) {
         const uint64_t position = storeBytes_.load();
         const uint64_t first = count_.load();
         int errnum = ReserveIndexes(first + ends->size(), runCount_.load() + runs->size());
-        if (errnum != 0) return {errnum, "allocate index space for " + storePath_};
+        if (errnum != 0) return {errnum, "open or allocate the index files of " + storePath_};
         errnum = WriteAll(storeFd_, *pieces, position);
         if (errnum == 0 && sync && fdatasync(storeFd_) != 0) errnum = errno;
         if (errnum != 0) {

@@ -408,6 +408,16 @@ describe("truncateAfter and dropBefore", () => {
     assert.equal(log.nextOffset, 3005);
     assert.equal(log.read(3004).timestampMs, timestampMs - 1);
     assert.deepEqual(openFiles(), { directory: 1, ".store": 1, ".runindex": 1 }, "the run index open again (the index had room to spare)");
+    // Sealed again, reopened (sealed at open, its index files closed), and truncated into: the index file opens again to grow.
+    await log.append(Array.from({ length: 4000 }, () => Buffer.alloc(60)), { timestampMs: timestampMs++ });
+    await log.close();
+    const reopened = await Log.open(dir, config);
+    cleanup(t, () => reopened.close());
+    assert.deepEqual(openFiles(), { directory: 1, ".store": reopened.segmentCount, ".index": 1, ".runindex": 1 });
+    await reopened.truncateAfter(9);
+    assert.equal(await reopened.append([Buffer.from("after")], { timestampMs: timestampMs++ }), 10);
+    assert.equal(reopened.read(10).value.toString(), "after");
+    assert.equal(openFiles()[".index"], 1);
   });
 
   test("resetTo empties the log and restarts it at any offset, durably", async (t) => {

@@ -5,15 +5,20 @@
 // full disk passes by itself: this is the state, timer and events of that passing condition, kept
 // apart from the write path that meets it.
 import { statfs } from "node:fs/promises";
+import { constants } from "node:os";
 import { StorageFullError } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import type { GroupCommit } from "./group-commit.ts";
-import { isNoSpace } from "./native.ts";
 
 /** How often a log whose disk filled up looks for free space again. */
 export const FREE_SPACE_PROBE_EVERY_MS = 250;
 /** Free bytes a full log waits for before it takes writes again (a batch that needs more fails again, and waits again). */
 const FREE_BYTES_TO_RESUME = 1024 * 1024;
+
+/** Whether an errno says the disk is full or the quota spent: an operating condition that passes, not a fault. */
+export function isNoSpace(errno: number): boolean {
+  return errno === constants.errno.ENOSPC || errno === constants.errno.EDQUOT;
+}
 
 /** `error` from fs as a StorageFullError when it says the disk is full (ENOSPC, EDQUOT), else `error` itself. */
 export function noSpaceAsStorageFull(error: unknown, what: string): unknown {

@@ -4,6 +4,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { constants } from "node:os";
 import { DataLossError, LogClosedError, LogLockedError, StorageFullError, StorageIoError } from "../errors.ts";
+import { isNoSpace } from "./full-disk.ts";
 
 export interface SegmentRecovery {
   /** Bytes cut from the end of the store because they did not hold intact frames. */
@@ -95,10 +96,6 @@ function makeError(code: string, message: string, errno: number): Error {
   }
 }
 
-/** Whether an errno says the disk is full or the quota spent: an operating condition that passes, not a fault. */
-export function isNoSpace(errno: number): boolean {
-  return errno === constants.errno.ENOSPC || errno === constants.errno.EDQUOT;
-}
 
 // node-gyp-build loads the addon built in this checkout (build/Release) or, in an installed package,
 // the prebuilt one shipped in prebuilds/<platform>-<arch>/ (built from source at install when none
