@@ -24,13 +24,12 @@ import {
   NotLeaderError,
   PermissionDeniedError,
   ProposalRefusedError,
-  StorageFullError,
   type DataLossError,
 } from "../errors.ts";
 import { silentLogger, type Logger } from "../logger.ts";
 import { applyMembershipChange, decodeMembershipChange, defaultRaftLimits, EntryType, MembershipChangeKind, ProposeRejection, Role, type Entry, type MembershipChange, type Message } from "../raft/index.ts";
 import { describeMembershipChange, quorumOf } from "../raft/membership.ts";
-import { FREE_SPACE_PROBE_EVERY_MS, Log, type LogConfig, type ProducerTableOptions } from "../storage/index.ts";
+import { Log, type LogConfig, type ProducerTableOptions } from "../storage/index.ts";
 import { ADMIN_MARKER, sendAdminRequest, serveAdminConnection, type AdminRequest, type AdminResponse } from "./admin-protocol.ts";
 import { CONNECTION_MARKER } from "./frame-reader.ts";
 import { outOfProtocol } from "./message-check.ts";
@@ -53,6 +52,7 @@ import { PeerLiveness, type Liveness } from "./peer-liveness.ts";
 import { RaftStateFile } from "./raft-state-file.ts";
 import { RaftTransport } from "./raft-transport.ts";
 import { Replica, type RaftLimits } from "./replica.ts";
+import { ReplicaRestarts } from "./replica-restarts.ts";
 import { alignWithStartPoint } from "./log-storage.ts";
 import { systemTimers } from "./timers.ts";
 
@@ -145,12 +145,10 @@ export class ClusterNode {
   /** Whether the node serves as a member: not while it repairs its log, never again once removed. */
   private serving = true;
   private readonly servingListeners: Array<(serving: boolean) => void> = [];
-  /** The Raft replica now running (a new one replaces it after a repair). */
-  private current: Replica;
+  /** The Raft replica now running, and its restarts (after a repair, or once a full disk has space). */
+  readonly restarts: ReplicaRestarts;
   private readonly rangeRepair: RangeRepair;
   private readonly forwarding: AppendForwarding;
-  /** Raft stopped on this node while it repairs its log or waits for disk space, and why; a new replica starts when it ends. */
-  private pause: { readonly reason: string; readonly done: Promise<void> } | null = null;
   private readonly closing = new AbortController();
   private readonly removalWatch: RemovalWatch;
   private readonly liveness: PeerLiveness;
@@ -174,7 +172,17 @@ export class ClusterNode {
     this.admitted = stateFile.existed || options.bootstrap === true;
     this.logger = options.logger ?? silentLogger;
     this.reachability = new PeerReachability(nodeId, this.logger, (id) => this.nameOf(id), (id) => this.liveness.hasHeard(id));
-    this.current = newReplica();
+    this.restarts = new ReplicaRestarts({
+      log,
+      stateFile,
+      newReplica,
+      timers: systemTimers,
+      logger: this.logger,
+      closing: this.closing.signal,
+      removed: () => this.removal !== undefined,
+      setServing: (serving) => this.setServing(serving),
+      stopProcess: (error) => this.stopProcess(error),
+    });
     this.rangeRepair = new RangeRepair({
       nodeId,
       log,
@@ -213,7 +221,7 @@ export class ClusterNode {
 
   /** The Raft replica now running. */
   get replica(): Replica {
-    return this.current;
+    return this.restarts.replica;
   }
 
   static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
@@ -304,7 +312,7 @@ export class ClusterNode {
         onLeader: (leader, term) => node?.followLeader(leader, term),
         onApply: (entries) => node?.applied(entries),
         onDamage: (error) => node?.damageFound(error),
-        onWriteFailure: (error) => node?.writeFailed(error),
+        onWriteFailure: (error) => node?.restarts.writeFailed(error),
       });
     node = new ClusterNode(options, nodeId, log, stateFile, transport, newReplica);
     options.metrics?.observeRaft(() => node!.raftGauges());
@@ -370,7 +378,8 @@ export class ClusterNode {
    */
   notReadyReason(): string | undefined {
     if (this.removal !== undefined) return "removed from the cluster";
-    if (this.pause !== null) return this.pause.reason;
+    const paused = this.restarts.pausedBecause;
+    if (paused !== undefined) return paused;
     return this.replica.status().lead === 0 ? "no leader known" : undefined;
   }
 
@@ -562,7 +571,7 @@ export class ClusterNode {
     clearInterval(this.promoter);
     this.closing.abort(new LogClosedError("node closing"));
     this.forwarding.close(new ClusterUnavailableError("this node is shutting down; retry on another"));
-    await this.pause?.done;
+    await this.restarts.idle();
     await this.removalWatch.idle();
     await this.replica.stop();
     await this.stateFile.close();
@@ -823,14 +832,14 @@ export class ClusterNode {
    * from the peers, unless a repair is under way already.
    */
   damageFound(error: DataLossError): void {
-    if (this.pause !== null) return;
+    if (this.restarts.pausedBecause !== undefined) return;
     this.logger.error("a damaged record was read on this node; repairing the log from the peers", { error });
     void this.repairDamage();
   }
 
   /** Repairs the log from the peers with Raft stopped, then starts a new replica over it. */
   private repairDamage(): Promise<void> {
-    return this.pauseRaft("repairing damaged records from the peers", new ClusterUnavailableError("this node is repairing damaged records from its peers; retry shortly"), async () => {
+    return this.restarts.pauseFor("repairing damaged records from the peers", new ClusterUnavailableError("this node is repairing damaged records from its peers; retry shortly"), async () => {
       try {
         const replaced = await this.rangeRepair.run(this.closing.signal);
         // The new replica starts from the state file: bring the latest commit index into it.
@@ -844,81 +853,12 @@ export class ClusterNode {
     });
   }
 
-  /**
-   * The replica stopped because a write or sync failed. A full disk met by an append passes: the log
-   * has cut its tail back to what it acknowledged and waits for space (full-disk.ts), Raft stays
-   * stopped here meanwhile (its peers go on without this member), and once the log takes writes
-   * again and the state file can be written a new replica starts over the log and catches up from
-   * the leader. Any other failure (a full disk met by a rewrite of the log, which the log does not
-   * cut back, or one met while Raft is stopped for a repair) stops the process, loudly: it restarts
-   * over a reopened log.
-   */
-  writeFailed(error: unknown): void {
-    if (!(error instanceof StorageFullError) || !this.log.diskFull || this.pause !== null) return this.stopProcess(error);
-    this.logger.error("this member's disk is full: it takes no part in the cluster until space is free, then rejoins (its peers go on without it)", { error });
-    void this.pauseRaft("its disk is full: it rejoins once space is free", new ClusterUnavailableError("this member's disk is full; retry (another member leads meanwhile)"), async () => {
-      await this.untilSpaceIsFree();
-      this.logger.info("disk space is free again: this member rejoins the cluster");
-      return true;
-    });
-  }
-
   /** Stops the process, loudly (its peers go on without it): it restarts over a reopened log. */
   private stopProcess(error: unknown): void {
     this.logger.error("the log or the Raft state failed: the node stops (restart it once the disk is fixed; its peers go on without it)", { error });
     queueMicrotask(() => {
       throw error;
     });
-  }
-
-  /** Waits until the log takes writes again and the state file can be written (bringing the latest commit index into it); throws what is not a full disk. */
-  private async untilSpaceIsFree(): Promise<void> {
-    for (;;) {
-      await delay(FREE_SPACE_PROBE_EVERY_MS, undefined, { signal: this.closing.signal });
-      if (this.log.diskFull) continue;
-      // The log failed to cut its tail back, or closed: it is reopened only by a restart.
-      if (!this.log.writable) throw new LogClosedError("the log failed or closed while its disk was full (see the error logged before)");
-      try {
-        await this.stateFile.update({});
-        return;
-      } catch (error) {
-        if (!(error instanceof StorageFullError)) throw error;
-      }
-    }
-  }
-
-  /**
-   * Stops Raft on this node (not serving meanwhile), runs `restore`, and starts a new replica over
-   * the log if it says so; one pause at a time. A leader that stops goes silent, and the others elect
-   * another once their election timeout passes.
-   */
-  private pauseRaft(reason: string, stopReason: Error, restore: () => Promise<boolean>): Promise<void> {
-    if (this.pause !== null) return this.pause.done;
-    const run = async (): Promise<void> => {
-      if (this.closing.signal.aborted || this.removal !== undefined) return;
-      this.setServing(false);
-      await this.replica.stop(stopReason);
-      let restart: boolean;
-      try {
-        restart = await restore();
-      } catch (error) {
-        if (this.closing.signal.aborted) return;
-        throw error;
-      }
-      if (!restart || this.closing.signal.aborted || this.removal !== undefined) return;
-      // As at open: a start point recorded but not yet applied to the log (or the reverse) is settled first.
-      await alignWithStartPoint(this.log, this.stateFile);
-      this.current = this.newReplica();
-      this.current.start();
-      this.setServing(true);
-    };
-    const done = run()
-      .catch((error: unknown) => this.stopProcess(error))
-      .finally(() => {
-        this.pause = null;
-      });
-    this.pause = { reason, done };
-    return done;
   }
 
   /** A repair message from a peer: a request is answered from this node's log, a response goes to the repair under way. */
