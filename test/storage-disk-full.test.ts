@@ -23,20 +23,13 @@ import { grpcTestClient, statusOf } from "./support/grpc-log-client.ts";
 import { httpGet } from "./support/http-get.ts";
 import { addressOf, startLogServer } from "./support/log-server.ts";
 import { tempDir } from "./support/temp-dir.ts";
+import { mountTmpfs } from "./support/tmpfs.ts";
 import { waitUntilAsync } from "./support/wait-until.ts";
 
 const MIB = 1024 * 1024;
 const TMPFS_MIB = 20;
 const SERVING = 1;
 const NOT_SERVING = 2;
-
-/** Mounts a tmpfs of `mib` MiB (and at most `files` files and directories, if given) on `dir`; returns why it could not, or undefined. */
-function mountTmpfs(dir: string, mib: number, files?: number): string | undefined {
-  const options = files === undefined ? `size=${mib}m` : `size=${mib}m,nr_inodes=${files}`;
-  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir], { encoding: "utf8" });
-  if (mounted.error !== undefined) return mounted.error.message;
-  return mounted.status === 0 ? undefined : `mount exited ${mounted.status}: ${mounted.stderr.trim()}`;
-}
 
 test("a full disk: RESOURCE_EXHAUSTED and NOT_SERVING, then writes resume by themselves once space is free, and nothing acknowledged is lost", { timeout: 120_000 }, async (t) => {
   const mountPoint = await tempDir(t);

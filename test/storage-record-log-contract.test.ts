@@ -5,7 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
-import { DataLossError, InvalidArgumentError, OffsetOutOfRangeError, RecordTooLargeError } from "../src/errors.ts";
+import { spawnSync } from "node:child_process";
+import { rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { RestartableLog } from "../src/cluster/replica-restarts.ts";
+import { DataLossError, InvalidArgumentError, OffsetOutOfRangeError, RecordTooLargeError, StorageFullError } from "../src/errors.ts";
 import { SeededRandom } from "../src/raft/random.ts";
 import { SimDisk } from "../src/sim/sim-disk.ts";
 import { SimLog } from "../src/sim/sim-log.ts";
@@ -13,11 +17,17 @@ import { Log, type RecordLog } from "../src/storage/index.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { flipByte, segmentFile } from "./support/segment-files.ts";
 import { tempDir } from "./support/temp-dir.ts";
+import { mountTmpfs } from "./support/tmpfs.ts";
+import { waitUntil } from "./support/wait-until.ts";
+
+const MIB = 1024 * 1024;
 
 interface Subject {
   readonly log: RecordLog;
   /** Damages the value of the record at `offset` (records of 4-byte values appended as one run from 0). */
   damage(offset: number): Promise<void>;
+  /** The simulated disk under the simulated log. */
+  readonly disk?: SimDisk;
 }
 
 const implementations: Record<string, (t: TestContext, initialOffset: number) => Promise<Subject>> = {
@@ -46,7 +56,44 @@ const implementations: Record<string, (t: TestContext, initialOffset: number) =>
     };
     const log = SimLog.open(disk, environment, { latencyMaxMs: 3, syncFailureRate: 0 });
     if (initialOffset !== 0) await log.resetTo(initialOffset);
-    return { log, damage: async (offset) => disk.damage(offset, random, false) };
+    return { log, disk, damage: async (offset) => disk.damage(offset, random, false) };
+  },
+};
+
+/** A log on a disk the test fills and empties again, or why this machine cannot give one. */
+interface FillableSubject {
+  readonly log: RestartableLog;
+  fill(): Promise<void>;
+  makeRoom(): Promise<void>;
+}
+
+const fillable: Record<string, (t: TestContext) => Promise<FillableSubject | string>> = {
+  "native Log": async (t) => {
+    const mountPoint = await tempDir(t);
+    const refused = mountTmpfs(mountPoint, 4);
+    if (refused !== undefined) return `cannot mount a tmpfs here (needs root): ${refused}`;
+    cleanup(t, () => spawnSync("umount", [mountPoint]));
+    const log = await Log.open(join(mountPoint, "log"), { durability: "fsync", storeBytesMax: 2 * MIB, indexEntriesMax: 1 << 12 });
+    cleanup(t, () => log.close());
+    const ballast = join(mountPoint, "ballast");
+    return {
+      log,
+      // Writes until the disk refuses: whatever fits stays.
+      fill: () => writeFile(ballast, Buffer.alloc(8 * MIB)).catch((error: NodeJS.ErrnoException) => assert.equal(error.code, "ENOSPC")),
+      makeRoom: () => rm(ballast),
+    };
+  },
+  "simulated log": async (t) => {
+    const subject = await implementations["simulated log"]!(t, 0);
+    return {
+      log: subject.log as SimLog,
+      fill: async () => {
+        subject.disk!.full = true;
+      },
+      makeRoom: async () => {
+        subject.disk!.full = false;
+      },
+    };
   },
 };
 
@@ -55,6 +102,26 @@ const text = (value: Buffer): string => value.toString();
 
 for (const [name, open] of Object.entries(implementations)) {
   describe(`RecordLog contract: ${name}`, () => {
+    it("a full disk refuses appends (diskFull, not writable) until there is room again, and loses nothing taken", async (t) => {
+      const subject = await fillable[name]!(t);
+      if (typeof subject === "string") {
+        t.skip(subject);
+        return;
+      }
+      const { log } = subject;
+      assert.equal(await log.append(values("aaaa"), { term: 1 }), 0);
+      assert.deepEqual([log.diskFull, log.writable], [false, true]);
+      await subject.fill();
+      await assert.rejects(log.append([Buffer.alloc(256 * 1024)]), StorageFullError);
+      assert.deepEqual([log.diskFull, log.writable], [true, false]);
+      await assert.rejects(log.append(values("bbbb")), StorageFullError, "refused while the disk is full");
+      await subject.makeRoom();
+      await waitUntil("the log takes appends again", () => log.writable);
+      assert.equal(log.diskFull, false);
+      assert.equal(await log.append(values("cccc"), { term: 1 }), 1);
+      assert.deepEqual(log.readRange(0).map((record) => text(record.value)), ["aaaa", "cccc"]);
+    });
+
     it("an empty log holds [lowestOffset, nextOffset) = [initial, initial)", async (t) => {
       const { log } = await open(t, 5);
       assert.equal(log.lowestOffset, 5);

@@ -2,7 +2,8 @@
 // simulated disk (sim-disk.ts), for the simulator. Every operation completes after a random latency,
 // in call order; appends resolve once synced, truncations and resets once their directory is synced.
 // It fails as the native log does: a failed sync (StorageIoError) fails the log until it is reopened;
-// a full disk refuses the batch (StorageFullError), as does a record over recordBytesMax
+// a full disk refuses the batch (StorageFullError), and every append after it until the disk has
+// room again and the appends before it are done (diskFull, writable), as does a record over recordBytesMax
 // (RecordTooLargeError); a record whose checksum fails reads as DataLossError, and range reads stop
 // before it. Opening it after a crash runs the native log's recovery: the records written since the
 // last sync are verified and the log is cut at the first torn one.
@@ -58,6 +59,8 @@ export class SimLog implements RecordLog {
   private reservedEnd: number;
   private lastTimestampMs: number;
   private failure: StorageIoError | null = null;
+  /** Set when an append found the disk full: appends are refused until the disk has room and the appends taken before it are done. */
+  private filled: StorageFullError | null = null;
   /** Delay until the next operation completes, after every one before it. */
   private readonly nextCompletionMs: () => number;
   private readonly generation: number;
@@ -94,6 +97,17 @@ export class SimLog implements RecordLog {
     return this.disk.start;
   }
 
+  /** Whether appends fail because the disk filled up: until it has room again and the appends taken before are done (the native log's probe for free space). */
+  get diskFull(): boolean {
+    if (this.filled !== null && !this.disk.full && this.reservedEnd === this.visibleEnd) this.filled = null;
+    return this.failure === null && this.filled !== null;
+  }
+
+  /** Whether the log takes appends. */
+  get writable(): boolean {
+    return this.failure === null && !this.diskFull;
+  }
+
   get nextOffset(): number {
     return this.visibleEnd;
   }
@@ -111,7 +125,11 @@ export class SimLog implements RecordLog {
     }
     if (this.failure !== null) return Promise.reject(this.failed());
     const { term = 0, type = 0 } = options;
-    if (this.disk.full) return Promise.reject(new StorageFullError("the simulated disk is full", 28));
+    if (this.diskFull) return Promise.reject(new StorageFullError("the simulated disk was full: appends resume once it has room", 28, { cause: this.filled }));
+    if (this.disk.full) {
+      this.filled = new StorageFullError("the simulated disk is full", 28);
+      return Promise.reject(this.filled);
+    }
     this.lastTimestampMs = Math.max(this.lastTimestampMs, Math.floor(options.timestampMs ?? this.environment.now()), 1);
     const timestampMs = this.lastTimestampMs;
     const firstOffset = this.reservedEnd;

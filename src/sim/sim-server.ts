@@ -1,15 +1,18 @@
 // One simulated server: its disks (the data log's and the state file's), its clock (skewed and
 // drifting), and while it runs a process holding the production Replica, built exactly as a cluster
-// member builds it (state file, log aligned with the recorded start point, replica) but over the
-// simulated disk, clock and network. A crash kills the process (its pending disk operations, timers
+// member builds it (state file, log aligned with the recorded start point, replica, restarted over
+// the same log after its disk was full: replica-restarts.ts) but over the simulated disk, clock and
+// network. A crash kills the process (its pending disk operations, timers
 // and deliveries are dropped) and applies the disks' power-loss rules; a pause stops the process
 // without killing it (everything it would have done waits until it resumes).
 import { alignWithStartPoint } from "../cluster/log-storage.ts";
 import { RaftStateFile } from "../cluster/raft-state-file.ts";
 import { Replica, type RaftLimits } from "../cluster/replica.ts";
+import { ReplicaRestarts } from "../cluster/replica-restarts.ts";
 import { ReplicatedLog, type ForwardAppend, type ReplicatedLogMember } from "../cluster/replicated-log.ts";
 import type { Timers } from "../cluster/timers.ts";
-import { NodeRemovedError, StorageFullError, StorageIoError, type DataLossError } from "../errors.ts";
+import { LogClosedError, NodeRemovedError, StorageFullError, StorageIoError, type DataLossError } from "../errors.ts";
+import { silentLogger } from "../logger.ts";
 import { assert } from "../raft/assert.ts";
 import type { Message } from "../raft/message.ts";
 import type { SeededRandom } from "../raft/random.ts";
@@ -41,6 +44,8 @@ export interface ServerSetting {
   readonly onDamageFound: (id: number) => void;
   /** Sees every committed entry a server applies. */
   readonly onApply: (id: number, entries: readonly Entry[]) => void;
+  /** Told when a server builds a replica (at boot, or over the same log once its disk has room again): it applies from its start on. */
+  readonly onReplicaStarting: (id: number) => void;
   /** Told when a server's process ends by itself (damage met, a write failed). */
   readonly onStopped: (id: number, why: string) => void;
   /** Told when a process failed to start, or a write failed for a reason no disk gives (a broken invariant). */
@@ -66,7 +71,9 @@ const STATE_PATH = "/data/raft-state.json";
 class SimProcess {
   alive = true;
   paused = false;
-  replica: Replica | null = null;
+  restarts: ReplicaRestarts | null = null;
+  /** Aborted when the process dies: a restart under way ends there. */
+  readonly closing = new AbortController();
   log: SimLog | null = null;
   /** What the server's RPC layer serves: the production ReplicatedLog over this process's replica. */
   served: ReplicatedLog | null = null;
@@ -88,6 +95,11 @@ class SimProcess {
   resume(): void {
     this.paused = false;
     for (const action of this.deferred.splice(0)) this.run(action);
+  }
+
+  /** The replica now running (or stopped while its disk is full), once the process has opened its disks. */
+  get replica(): Replica | null {
+    return this.restarts?.replica ?? null;
   }
 }
 
@@ -156,37 +168,56 @@ export class SimServer {
     const log = SimLog.open(this.disk, environment, setting.diskFaults);
     process.log = log;
     await alignWithStartPoint(log, stateFile);
-    const replica = new Replica({
-      nodeId: this.id,
+    let replicas = 0;
+    const newReplica = (): Replica => {
+      // A replica started over the same log applies again from its persisted commit index on.
+      setting.onReplicaStarting(this.id);
+      return new Replica({
+        nodeId: this.id,
+        log,
+        stateFile,
+        timers,
+        send: setting.send,
+        tickMs: setting.tickMs,
+        // The first replica of a process draws as it always has, so that recorded seeds replay their runs.
+        seed: this.id * 1_000 + this.incarnation + 1_000_000 * replicas++,
+        limits: setting.limits,
+        proposalTimeoutMs: setting.proposalTimeoutMs,
+        onApply: (entries) => setting.onApply(this.id, entries),
+        onDamage: (error: DataLossError) => this.stopped(process, `damage: ${error.message}`),
+        onWriteFailure: (error) => process.restarts?.writeFailed(error),
+      });
+    };
+    const restarts = new ReplicaRestarts({
       log,
       stateFile,
+      newReplica,
       timers,
-      send: setting.send,
-      tickMs: setting.tickMs,
-      seed: this.id * 1_000 + this.incarnation,
-      limits: setting.limits,
-      proposalTimeoutMs: setting.proposalTimeoutMs,
-      onApply: (entries) => setting.onApply(this.id, entries),
-      onDamage: (error: DataLossError) => this.stopped(process, `damage: ${error.message}`),
-      onWriteFailure: (error) => {
-        if (error instanceof StorageIoError || error instanceof StorageFullError) this.stopped(process, `write failed: ${error.name}`);
+      logger: silentLogger,
+      closing: process.closing.signal,
+      removed: () => this.removed,
+      setServing: () => undefined,
+      stopProcess: (error) => {
+        if (error instanceof StorageIoError || error instanceof StorageFullError || error instanceof LogClosedError) this.stopped(process, `write failed: ${error.name}`);
         else setting.onBroken(this.id, "failed a write", error);
       },
     });
     if (!stateFile.existed) await stateFile.update({});
-    process.replica = replica;
-    process.served = new ReplicatedLog(this.member(replica), this.forwarder(process), timers);
-    replica.start();
+    process.restarts = restarts;
+    process.served = new ReplicatedLog(this.member(process), this.forwarder(process), timers);
+    restarts.replica.start();
   }
 
   /** The cluster member a ReplicatedLog serves through: this process's replica, addressed as `node-<id>`. */
-  private member(replica: Replica): ReplicatedLogMember {
+  private member(process: SimProcess): ReplicatedLogMember {
     const server = this;
     return {
-      replica,
+      get replica() {
+        return process.replica!;
+      },
       address: addressOf(this.id),
       get leaderAddress() {
-        const lead = replica.status().lead;
+        const lead = process.replica!.status().lead;
         return lead === 0 ? undefined : addressOf(lead);
       },
       assertMember() {
@@ -218,6 +249,7 @@ export class SimServer {
   crash(): void {
     if (this.process === null) return;
     this.process.alive = false;
+    this.process.closing.abort(new LogClosedError("the simulated process died"));
     this.process = null;
     this.disk.crash(this.setting.random);
     this.stateDisk.crash(this.setting.random);

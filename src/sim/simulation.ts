@@ -113,8 +113,9 @@ function settle(): Promise<void> {
  * simulated; the same seed replays the same run event for event.
  *
  * The run has a fault phase (partitions, drops, duplicates, delays, crashes that lose unsynced
- * writes and undo unsynced directory changes, pauses, full disks, failed syncs, damaged records,
- * membership changes) while clients produce and consume, then a healed phase in which liveness and
+ * writes and undo unsynced directory changes, pauses, full disks (a server whose append meets one
+ * stops Raft and starts a new replica over its log once there is room, as a member does), failed
+ * syncs, damaged records, membership changes) while clients produce and consume, then a healed phase in which liveness and
  * the clients' whole history are checked. Safety checkers run after every event.
  */
 export class Simulation {
@@ -168,6 +169,7 @@ export class Simulation {
       forward: (from, address, values) => this.forward(from, idOfAddress(address), values),
       onDamageFound: (id) => this.damageFound(this.servers.get(id)!),
       onApply: (id, entries) => this.guard(() => this.onApply(id, entries)),
+      onReplicaStarting: (id) => this.applied.set(id, -1),
       onStopped: (id, why) => this.guard(() => this.onStopped(id, why)),
       onBroken: (id, what, error) => this.fail(new Violation(`node ${id} ${what}: ${String(error)}`)),
     };
