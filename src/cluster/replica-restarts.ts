@@ -103,6 +103,7 @@ export class ReplicaRestarts {
       if (!restart || closing.aborted || removed()) return;
       // As at open: a start point recorded but not yet applied to the log (or the reverse) is settled first.
       await alignWithStartPoint(this.options.log, this.options.stateFile);
+      if (closing.aborted || removed()) return;
       this.current = this.options.newReplica();
       this.current.start();
       setServing(true);

@@ -3,8 +3,8 @@
 // in call order; appends resolve once synced, truncations and resets once their directory is synced.
 // It fails as the native log does: a failed sync (StorageIoError) fails the log until it is reopened;
 // a full disk refuses the batch (StorageFullError), and every append after it until the disk has
-// room again and the appends before it are done (diskFull, writable), as does a record over recordBytesMax
-// (RecordTooLargeError); a record whose checksum fails reads as DataLossError, and range reads stop
+// room again and the appends taken before it are done (diskFull, writable; unlike the native log,
+// which fails those too, they complete); a record over recordBytesMax is refused (RecordTooLargeError); a record whose checksum fails reads as DataLossError, and range reads stop
 // before it. Opening it after a crash runs the native log's recovery: the records written since the
 // last sync are verified and the log is cut at the first torn one.
 import { DataLossError, InvalidArgumentError, OffsetOutOfRangeError, StorageFullError, StorageIoError } from "../errors.ts";
@@ -99,8 +99,7 @@ export class SimLog implements RecordLog {
 
   /** Whether appends fail because the disk filled up: until it has room again and the appends taken before are done (the native log's probe for free space). */
   get diskFull(): boolean {
-    if (this.filled !== null && !this.disk.full && this.reservedEnd === this.visibleEnd) this.filled = null;
-    return this.failure === null && this.filled !== null;
+    return this.failure === null && this.filled !== null && (this.disk.full || this.reservedEnd !== this.visibleEnd);
   }
 
   /** Whether the log takes appends. */
@@ -126,6 +125,7 @@ export class SimLog implements RecordLog {
     if (this.failure !== null) return Promise.reject(this.failed());
     const { term = 0, type = 0 } = options;
     if (this.diskFull) return Promise.reject(new StorageFullError("the simulated disk was full: appends resume once it has room", 28, { cause: this.filled }));
+    this.filled = null;
     if (this.disk.full) {
       this.filled = new StorageFullError("the simulated disk is full", 28);
       return Promise.reject(this.filled);

@@ -170,7 +170,7 @@ export class SimServer {
     await alignWithStartPoint(log, stateFile);
     let replicas = 0;
     const newReplica = (): Replica => {
-      // A replica started over the same log applies again from its persisted commit index on.
+      // A replica started over the same log applies again from its start point on.
       setting.onReplicaStarting(this.id);
       return new Replica({
         nodeId: this.id,
@@ -185,7 +185,7 @@ export class SimServer {
         proposalTimeoutMs: setting.proposalTimeoutMs,
         onApply: (entries) => setting.onApply(this.id, entries),
         onDamage: (error: DataLossError) => this.stopped(process, `damage: ${error.message}`),
-        onWriteFailure: (error) => process.restarts?.writeFailed(error),
+        onWriteFailure: (error) => restarts.writeFailed(error),
       });
     };
     const restarts = new ReplicaRestarts({
@@ -198,7 +198,7 @@ export class SimServer {
       removed: () => this.removed,
       setServing: () => undefined,
       stopProcess: (error) => {
-        if (error instanceof StorageIoError || error instanceof StorageFullError || error instanceof LogClosedError) this.stopped(process, `write failed: ${error.name}`);
+        if (error instanceof StorageIoError || error instanceof StorageFullError) this.stopped(process, `write failed: ${error.name}`);
         else setting.onBroken(this.id, "failed a write", error);
       },
     });
