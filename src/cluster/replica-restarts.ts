@@ -12,7 +12,7 @@ import type { RecordLog } from "../storage/index.ts";
 import { alignWithStartPoint } from "./log-storage.ts";
 import type { RaftStateFile } from "./raft-state-file.ts";
 import type { Replica } from "./replica.ts";
-import type { Timers } from "./timers.ts";
+import { delay, type Timers } from "./timers.ts";
 
 /** A log that says whether a full disk stops its appends: the native log, and the simulator's. */
 export interface RestartableLog extends RecordLog {
@@ -121,7 +121,7 @@ export class ReplicaRestarts {
   private async untilSpaceIsFree(): Promise<void> {
     const { log, stateFile } = this.options;
     for (;;) {
-      await this.probeDelay();
+      await delay(this.options.timers, FREE_SPACE_PROBE_EVERY_MS, this.options.closing);
       if (log.diskFull) continue;
       // The log failed to cut its tail back, or closed: it is reopened only by a restart.
       if (!log.writable) throw new LogClosedError("the log failed or closed while its disk was full (see the error logged before)");
@@ -132,22 +132,5 @@ export class ReplicaRestarts {
         if (!(error instanceof StorageFullError)) throw error;
       }
     }
-  }
-
-  /** Resolves after one probe interval; rejects with the closing signal's reason if it is aborted first. */
-  private probeDelay(): Promise<void> {
-    const { closing, timers } = this.options;
-    return new Promise((resolve, reject) => {
-      if (closing.aborted) return reject(closing.reason);
-      const onAbort = (): void => {
-        cancel();
-        reject(closing.reason);
-      };
-      const cancel = timers.after(FREE_SPACE_PROBE_EVERY_MS, () => {
-        closing.removeEventListener("abort", onAbort);
-        resolve();
-      });
-      closing.addEventListener("abort", onAbort, { once: true });
-    });
   }
 }

@@ -5,7 +5,7 @@
 import { ClusterUnavailableError, DataLossError, InvalidArgumentError, NotLeaderError } from "../errors.ts";
 import type { AppendCall, AppendedBatch, LogRecord, ProducerAppender, ProducerBatch, ReadLimits, ServedLog } from "../storage/index.ts";
 import type { Replica } from "./replica.ts";
-import { systemTimers, type Timers } from "./timers.ts";
+import { delay, systemTimers, type Timers } from "./timers.ts";
 
 /** What a replicated log needs from its cluster member (a ClusterNode; a simulated server in the simulator). */
 export interface ReplicatedLogMember {
@@ -60,7 +60,7 @@ export class ReplicatedLog implements ServedLog, ProducerAppender {
       if (leader === undefined || leader === this.node.address) {
         if (attempt + 1 >= FORWARD_ATTEMPTS_MAX) throw new ClusterUnavailableError("no leader is known; retry shortly");
         // An election is under way; it takes a few election timeouts at most.
-        await this.pause(100 * (attempt + 1), call.signal);
+        await delay(this.timers, 100 * (attempt + 1), call.signal);
         continue;
       }
       try {
@@ -68,25 +68,9 @@ export class ReplicatedLog implements ServedLog, ProducerAppender {
       } catch (error) {
         // The leader moved between our view and its answer: look again, once this node has heard of the new one.
         if (!(error instanceof NotLeaderError) || attempt + 1 >= FORWARD_ATTEMPTS_MAX) throw error;
-        if (this.node.leaderAddress === leader) await this.pause(100 * (attempt + 1), call.signal);
+        if (this.node.leaderAddress === leader) await delay(this.timers, 100 * (attempt + 1), call.signal);
       }
     }
-  }
-
-  /** Waits `ms`, or rejects with `signal`'s reason as soon as it aborts. */
-  private pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (signal?.aborted === true) return reject(signal.reason);
-      const onAbort = (): void => {
-        cancel();
-        reject(signal?.reason);
-      };
-      const cancel = this.timers.after(ms, () => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve();
-      });
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
   }
 
   /**

@@ -29,3 +29,19 @@ export const systemTimers: Timers = {
     setImmediate(run);
   },
 };
+
+/** Waits `ms` on `timers`, or rejects with `signal`'s reason as soon as it aborts. */
+export function delay(timers: Timers, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(signal.reason);
+    const onAbort = (): void => {
+      cancel();
+      reject(signal?.reason);
+    };
+    const cancel = timers.after(ms, () => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    });
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

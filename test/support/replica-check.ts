@@ -2,6 +2,7 @@
 // Each value written is unique, so an acknowledged value seen at another offset was moved, and any
 // value of user data seen twice (acknowledged or not: a retried produce whose outcome was never
 // learned must not land twice either) was duplicated.
+import assert from "node:assert/strict";
 
 /** The type of a record a producer wrote (the others are the cluster's own: batch marks, membership). */
 const USER_DATA_TYPE = 0;
@@ -72,4 +73,14 @@ export function checkReplicas(acknowledged: ReadonlyMap<number, string>, replica
     }
   }
   return { acknowledged: acknowledged.size, lost, duplicated, moved, divergentNodes, examples };
+}
+
+/** Asserts that `replicas` lost, duplicated and moved nothing acknowledged, and do not diverge (checkReplicas), naming examples if they do. */
+export function assertReplicasIntact(acknowledged: ReadonlyMap<number, string>, replicas: ReadonlyMap<number, readonly StoredRecord[]>): void {
+  const report = checkReplicas(acknowledged, replicas);
+  assert.deepEqual(
+    { lost: report.lost, duplicated: report.duplicated, moved: report.moved, divergentNodes: report.divergentNodes },
+    { lost: 0, duplicated: 0, moved: 0, divergentNodes: 0 },
+    report.examples.join("; ") || "no examples",
+  );
 }
