@@ -12,6 +12,7 @@ import { connect as tcpConnect, type Socket } from "node:net";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import * as tls from "node:tls";
 import { LoghouseClient } from "../src/client/client.ts";
 import { LoghouseServer } from "../src/server/server.ts";
 import { cleanup } from "./support/cleanup.ts";
@@ -153,6 +154,26 @@ test("with TLS, an ACL and no client certificate, the probes and /metrics still 
   const { body } = await httpGet(`https://localhost:${node.port}/metrics`, { ca });
   assert.equal(sampleValue(body, "loghouse_rejected_calls_total", { reason: "unauthenticated" }), 1);
   assert.equal(sampleValue(body, "loghouse_rpc_requests_total", { method: "/log.v1.Log/Produce", code: "UNAUTHENTICATED" }), 1);
+
+  // TLS connections the node closes are counted by why: a client certificate from another CA, and
+  // a client that does not trust the node's certificate (its handshake fails).
+  const strangers = await devCerts(t);
+  const closed = (options: tls.ConnectionOptions): Promise<void> =>
+    new Promise((resolve) => {
+      const socket = tls.connect({ host: "127.0.0.1", port: node.port, servername: "localhost", ALPNProtocols: ["h2"], ...options });
+      socket.on("error", () => undefined);
+      socket.once("close", () => resolve());
+    });
+  await closed({ ca, cert: await strangers.read("root-client.pem"), key: await strangers.read("root-client-key.pem") });
+  await closed({ ca: await strangers.read("ca.pem") });
+  const refusals = async (): Promise<[number | undefined, number | undefined]> => {
+    const text = (await httpGet(`https://localhost:${node.port}/metrics`, { ca })).body;
+    return [sampleValue(text, "loghouse_rejected_calls_total", { reason: "certificate_refused" }), sampleValue(text, "loghouse_rejected_calls_total", { reason: "tls_handshake_failed" })];
+  };
+  await waitUntilAsync("both refusals counted", async () => {
+    const [certificate, handshake] = await refusals();
+    return certificate === 1 && handshake === 1;
+  });
 });
 
 /** A node in this process with `limits`, for tests that read its registry directly. */

@@ -1,6 +1,6 @@
 // Runs one stock client process (grpc-js with proto-loader, or Python grpcio; no Loghouse code) for
 // one trial and returns what it measured. Both clients print one JSON line with their calls, the
-// seconds they ran and each call's latency.
+// seconds they ran, each call's latency and the CPU they spent.
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -11,6 +11,8 @@ export interface StockClientResult {
   readonly calls: number;
   readonly seconds: number;
   readonly latenciesMs: number[];
+  /** CPU the client process spent on the trial (user + system, all threads), in ms. */
+  readonly cpuMs: number;
 }
 
 export interface StockClientSettings {

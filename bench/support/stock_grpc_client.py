@@ -103,6 +103,10 @@ def consume_stream():
     return {"calls": records, "seconds": time.perf_counter() - started, "latenciesMs": []}
 
 
+# The CPU this process spent on the trial (all its threads, gRPC's C core among them), so the bench
+# can tell a trial the client itself limits.
+cpu_started = time.process_time()
 result = {"unary": unary, "produce-stream": produce_stream, "consume-stream": consume_stream}[args.mode]()
+result["cpuMs"] = (time.process_time() - cpu_started) * 1000
 channel.close()
 print(json.dumps(result))

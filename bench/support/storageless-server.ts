@@ -1,7 +1,8 @@
 // The floor of a Node gRPC server: stock @grpc/grpc-js with @grpc/proto-loader serving log.v1.Log
 // with no storage at all (Produce answers the next offset at once, ConsumeStream sends records made
-// up on the spot). Whatever a Loghouse node costs beyond this is its own; on two cores the stock
-// client is itself a limit, so per-record figures are stated against this server in the same run.
+// up on the spot, with the fields a single node's records carry: value, offset and creation time).
+// Whatever a Loghouse node costs beyond this is its own; on two cores the stock client is itself a
+// limit, so per-record figures are stated against this server in the same run.
 // With --durable-file FILE, Produce first appends its value to FILE, opened O_DSYNC so that one
 // write on libuv's thread pool (fs.promises) is also its fdatasync, as the node's one task per
 // commit is; calls arriving during a write share the next one. That is the floor of a durable Node
@@ -84,12 +85,14 @@ const handlers: grpc.UntypedServiceImplementation = {
   },
   ConsumeStream: (call: grpc.ServerWritableStream<{ offset: string }, unknown>) => {
     let offset = Number(call.request.offset);
+    const createdMs = String(Date.now());
     let cancelled = false;
     call.on("cancelled", () => (cancelled = true));
     call.on("error", () => undefined);
     const pump = (): void => {
       while (!cancelled) {
-        if (!call.write({ record: { value, offset: String(offset++) } })) {
+        // The fields a node's record carries on a single node (term and type are 0 there, so not sent).
+        if (!call.write({ record: { value, offset: String(offset++), timestampMs: createdMs } })) {
           call.once("drain", pump);
           return;
         }

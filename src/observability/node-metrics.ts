@@ -18,7 +18,9 @@ export type RejectionReason =
   | "calls_in_progress"
   | "rapid_reset"
   | "connection_limit"
-  | "plaintext_refused";
+  | "plaintext_refused"
+  | "certificate_refused"
+  | "tls_handshake_failed";
 
 const REJECTION_REASONS: readonly RejectionReason[] = [
   "unauthenticated",
@@ -30,6 +32,8 @@ const REJECTION_REASONS: readonly RejectionReason[] = [
   "rapid_reset",
   "connection_limit",
   "plaintext_refused",
+  "certificate_refused",
+  "tls_handshake_failed",
 ];
 
 /** What the server reports about its connections, read at scrape time. */

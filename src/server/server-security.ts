@@ -102,9 +102,12 @@ export class ServerSecurity {
   /**
    * The TLS terminator for connections that open with a ClientHello: hand it the raw socket with
    * emit("connection"); it completes the handshake, takes the principal of a verified client
-   * certificate, and routes by ALPN. A certificate that does not verify closes the connection.
+   * certificate, and routes by ALPN. A certificate that does not verify closes the connection, as
+   * does a peer's connection without one. Each connection closed so, and each handshake that failed
+   * (the client did not trust the node's certificate, offered nothing in common, or took too long),
+   * is told to `refused` with its reason, which /metrics counts: the client sees a closed connection.
    */
-  createTlsServer(routes: SecureRoutes, firstBytesTimeoutMs: number): tls.Server {
+  createTlsServer(routes: SecureRoutes, firstBytesTimeoutMs: number, refused: (reason: "certificate_refused" | "tls_handshake_failed") => void): tls.Server {
     const material = this.material!;
     const server = tls.createServer({
       ...secureContextOptions(material),
@@ -114,21 +117,29 @@ export class ServerSecurity {
       rejectUnauthorized: false,
       handshakeTimeout: firstBytesTimeoutMs,
     });
-    server.on("tlsClientError", (error, socket) => this.logger.debug("TLS handshake failed", { error, remote: socket.remoteAddress }));
-    server.on("secureConnection", (socket: tls.TLSSocket) => this.route(socket, routes, firstBytesTimeoutMs));
+    server.on("tlsClientError", (error, socket) => {
+      refused("tls_handshake_failed");
+      this.logger.debug("TLS handshake failed", { error, remote: socket.remoteAddress });
+    });
+    server.on("secureConnection", (socket: tls.TLSSocket) => {
+      if (!this.route(socket, routes, firstBytesTimeoutMs)) refused("certificate_refused");
+    });
     this.tlsServer = server;
     return server;
   }
 
-  /** Routes a connection by ALPN; a peer's that then sends nothing for `firstBytesTimeoutMs` is closed. */
-  private route(socket: tls.TLSSocket, routes: SecureRoutes, firstBytesTimeoutMs: number): void {
+  /**
+   * Routes a connection by ALPN; a peer's that then sends nothing for `firstBytesTimeoutMs` is closed.
+   * Returns false when it closed the connection for its certificate instead.
+   */
+  private route(socket: tls.TLSSocket, routes: SecureRoutes, firstBytesTimeoutMs: number): boolean {
     socket.on("error", () => socket.destroy());
     const presented = socket.getPeerCertificate();
     const hasCertificate = presented !== null && Object.keys(presented).length > 0;
     if (hasCertificate && !socket.authorized) {
       this.logger.warn("closing a TLS connection: its certificate does not verify", { remote: socket.remoteAddress, reason: String(socket.authorizationError) });
       socket.destroy();
-      return;
+      return false;
     }
     const principal = hasCertificate ? certificatePrincipal(presented) : undefined;
     if (principal !== undefined) setCertificatePrincipal(socket, principal);
@@ -136,7 +147,7 @@ export class ServerSecurity {
       if (!hasCertificate) {
         this.logger.warn("closing a peer connection without a certificate", { remote: socket.remoteAddress });
         socket.destroy();
-        return;
+        return false;
       }
       closeIfSilent(socket, firstBytesTimeoutMs);
       routes.peer(socket);
@@ -146,6 +157,7 @@ export class ServerSecurity {
       // "http/1.1", or no ALPN at all (a client that speaks HTTP/1.1 over TLS without asking).
       routes.http1(socket);
     }
+    return true;
   }
 
   /** Starts polling the configured files; a change reloads them. */

@@ -264,7 +264,7 @@ export class LoghouseServer {
       socket.destroy();
     };
     const tlsServer = security.tlsEnabled
-      ? security.createTlsServer({ http2: toHttp2, http1: toHttp1, peer: toRaft }, limits.firstBytesTimeoutMs)
+      ? security.createTlsServer({ http2: toHttp2, http1: toHttp1, peer: toRaft }, limits.firstBytesTimeoutMs, (reason) => metrics.rejected(reason))
       : undefined;
     const routes = {
       tls:
