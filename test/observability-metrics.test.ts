@@ -158,12 +158,14 @@ test("with TLS, an ACL and no client certificate, the probes and /metrics still 
   // TLS connections the node closes are counted by why: a client certificate from another CA, and
   // a client that does not trust the node's certificate (its handshake fails).
   const strangers = await devCerts(t);
-  const closed = (options: tls.ConnectionOptions): Promise<void> =>
-    new Promise((resolve) => {
-      const socket = tls.connect({ host: "127.0.0.1", port: node.port, servername: "localhost", ALPNProtocols: ["h2"], ...options });
-      socket.on("error", () => undefined);
-      socket.once("close", () => resolve());
-    });
+  const closed = async (options: tls.ConnectionOptions): Promise<void> => {
+    let done = false;
+    const socket = tls.connect({ host: "127.0.0.1", port: node.port, servername: "localhost", ALPNProtocols: ["h2"], ...options });
+    socket.on("error", () => undefined);
+    socket.once("close", () => (done = true));
+    cleanup(t, () => socket.destroy());
+    await waitUntil("the TLS connection to be closed", () => done);
+  };
   await closed({ ca, cert: await strangers.read("root-client.pem"), key: await strangers.read("root-client-key.pem") });
   await closed({ ca: await strangers.read("ca.pem") });
   const refusals = async (): Promise<[number | undefined, number | undefined]> => {

@@ -233,7 +233,7 @@ test("serve refuses plaintext off loopback unless --insecure (or LOGHOUSE_INSECU
   assert.match(half.stderr, /--tls-cert and --tls-key go together/);
 });
 
-test("a connection that sends nothing is closed after firstBytesTimeoutMs: before it is routed, and a peer's after its TLS handshake", async (t) => {
+test("a connection that sends nothing is closed after firstBytesTimeoutMs: before it is routed, part way through its TLS handshake, and a peer's after it", async (t) => {
   const certs = await devCerts(t);
   const timeoutMs = 300;
   const server = await startLogServer(t, {
@@ -241,12 +241,15 @@ test("a connection that sends nothing is closed after firstBytesTimeoutMs: befor
     security: { tls: { certFile: certs.path("node-1.pem"), keyFile: certs.path("node-1-key.pem"), caFile: certs.path("ca.pem") } },
   });
   const { port } = server.address;
+  // The first bytes of a ClientHello (a TLS handshake record's header) route a connection to the TLS side, which then waits for the rest.
+  const halfHello = net.connect(port, "127.0.0.1", () => halfHello.write(Buffer.from([0x16, 0x03, 0x01, 0x00, 0x50])));
   const opened = [
     net.connect(port, "127.0.0.1"),
+    halfHello,
     // A node's certificate and the peers' ALPN: routed to the Raft side, which waits for a hello.
     tls.connect({ host: "127.0.0.1", port, ca: await certs.read("ca.pem"), cert: await certs.read("node-2.pem"), key: await certs.read("node-2-key.pem"), ALPNProtocols: [PEER_ALPN], checkServerIdentity: () => undefined }),
   ];
-  await once(opened[1]!, "secureConnect");
+  await once(opened[2]!, "secureConnect");
   const closed = new Set<number>();
   opened.forEach((socket, i) => {
     cleanup(t, () => socket.destroy());
@@ -254,6 +257,6 @@ test("a connection that sends nothing is closed after firstBytesTimeoutMs: befor
     socket.once("close", () => closed.add(i));
     socket.resume();
   });
-  // Bounded well beyond the timeout, for a busy machine; without the timeout neither would close.
-  await waitUntil("the silent plaintext and peer connections to be closed", () => closed.size === 2, 10_000);
+  // Bounded well beyond the timeout, for a busy machine; without the timeout none would close.
+  await waitUntil("the silent plaintext, half-handshaken and peer connections to be closed", () => closed.size === 3, 10_000);
 });

@@ -103,9 +103,9 @@ export class ServerSecurity {
    * The TLS terminator for connections that open with a ClientHello: hand it the raw socket with
    * emit("connection"); it completes the handshake, takes the principal of a verified client
    * certificate, and routes by ALPN. A certificate that does not verify closes the connection, as
-   * does a peer's connection without one. Each connection closed so, and each handshake that failed
-   * (the client did not trust the node's certificate, offered nothing in common, or took too long),
-   * is told to `refused` with its reason, which /metrics counts: the client sees a closed connection.
+   * does a peer's connection without one, and a handshake that fails (the client aborted it, or it
+   * took longer than `firstBytesTimeoutMs`: Node only reports that, so the socket is closed here).
+   * Each is told to `refused` with its reason, which /metrics counts: the client sees a closed connection.
    */
   createTlsServer(routes: SecureRoutes, firstBytesTimeoutMs: number, refused: (reason: "certificate_refused" | "tls_handshake_failed") => void): tls.Server {
     const material = this.material!;
@@ -120,6 +120,7 @@ export class ServerSecurity {
     server.on("tlsClientError", (error, socket) => {
       refused("tls_handshake_failed");
       this.logger.debug("TLS handshake failed", { error, remote: socket.remoteAddress });
+      socket.destroy();
     });
     server.on("secureConnection", (socket: tls.TLSSocket) => {
       if (!this.route(socket, routes, firstBytesTimeoutMs)) refused("certificate_refused");
