@@ -4,8 +4,9 @@
 // alone and with three writers syncing at once on the disk the nodes share (a replicated produce
 // waits for the leader's sync and a follower's, which run at the same time: the leader sends the
 // entries before its own write, so the two nodes' syncs meet in the journal), the CPU each node spent
-// per call (from /proc), and the Raft messages the leader sent per call (from its /metrics), so a
-// figure that moves shows whether the nodes' work or the messages moved.
+// per call (from /proc), the Raft messages the leader sent per call (from its /metrics) and the
+// client's own CPU per call (it shares the two cores with the nodes), so a figure that moves shows
+// whether the nodes' work, the messages or the client moved.
 //
 // Where a c=1 call's messages go: the leader appends the record to both followers (2 messages);
 // each acknowledges once its fdatasync is done; the quorum's acknowledgement commits it, the leader
@@ -55,9 +56,12 @@ export interface StockClusterResult {
   /** Each follower's CPU per call, in µs. */
   readonly followerCpuMicrosPerCall: number[];
   readonly leaderMessagesPerCall: number;
+  /** The stock client's own CPU per call, in µs: it shares the two cores with the nodes. */
+  readonly clientCpuMicrosPerCall: number;
   /** The same client against a single node, same run, alternating with the cluster. */
   readonly singleCallsPerSecond: number;
   readonly singleLatencyMsP50: number;
+  readonly singleClientCpuMicrosPerCall: number;
 }
 
 interface Run {
@@ -67,6 +71,7 @@ interface Run {
   /** CPU per call of each measured process, in µs, in the order of the pids given. */
   readonly cpuMicrosPerCall: number[];
   readonly messagesPerCall: number;
+  readonly clientCpuMicrosPerCall: number;
 }
 
 const CONCURRENCIES = [1, 64];
@@ -111,12 +116,14 @@ export async function benchStockClientOnCluster(
       leaderCpuMicrosPerCall: median(onCluster.map((r) => r.cpuMicrosPerCall[0]!)),
       followerCpuMicrosPerCall: followers.map((_, i) => median(onCluster.map((r) => r.cpuMicrosPerCall[i + 1]!))),
       leaderMessagesPerCall: median(onCluster.map((r) => r.messagesPerCall)),
+      clientCpuMicrosPerCall: median(onCluster.map((r) => r.clientCpuMicrosPerCall)),
       singleCallsPerSecond: median(onSingle.map((r) => r.callsPerSecond)),
       singleLatencyMsP50: median(onSingle.map((r) => r.latencyMsP50)),
+      singleClientCpuMicrosPerCall: median(onSingle.map((r) => r.clientCpuMicrosPerCall)),
     });
   }
   printTable(
-    ["trial", "cluster calls/s", "single calls/s", "cluster/single", "cluster p50 ms", "single p50 ms", "cluster p99 ms", "fdatasync p50 ms", "3 at once: p50 ms", "leader CPU µs/call", "followers CPU µs/call", "leader Raft messages/call", "issue 12 target"],
+    ["trial", "cluster calls/s", "single calls/s", "cluster/single", "cluster p50 ms", "single p50 ms", "cluster p99 ms", "fdatasync p50 ms", "3 at once: p50 ms", "leader CPU µs/call", "followers CPU µs/call", "leader Raft messages/call", "client CPU µs/call (cluster / single)", "issue 12 target"],
     trials.map((trial) => {
       const ratio = trial.callsPerSecond / trial.singleCallsPerSecond;
       const target =
@@ -136,6 +143,7 @@ export async function benchStockClientOnCluster(
         trial.leaderCpuMicrosPerCall.toFixed(0),
         trial.followerCpuMicrosPerCall.map((micros) => micros.toFixed(0)).join(" / "),
         trial.leaderMessagesPerCall.toFixed(2),
+        `${trial.clientCpuMicrosPerCall.toFixed(0)} / ${trial.singleClientCpuMicrosPerCall.toFixed(0)}`,
         target,
       ];
     }),
@@ -162,6 +170,7 @@ async function measure(address: string, pids: readonly number[], modeArgs: reado
     latencyMsP99: percentile(sorted, 0.99),
     cpuMicrosPerCall: cpuMs.map((ms) => (ms * 1000) / calls),
     messagesPerCall: sent / calls,
+    clientCpuMicrosPerCall: (result.cpuMs * 1000) / calls,
   };
 }
 
