@@ -28,10 +28,12 @@
 // append to sending its acknowledgement, nearly all of it its durable append (0.02-0.03 ms before
 // the append started, none after it ended); the same log.append alone on this machine took 0.11-0.12
 // ms (p50 of 2,000, raw write + fdatasync 0.08-0.10). The difference is contention: three nodes and
-// the client share two cores and one disk, and per call the leader spent 0.8-1.1 ms of CPU and each
-// follower 0.42-0.54. A quarter of the leader's busy time was the socket writes to the followers
-// (writev in the Raft transport's flush, about 50 µs each: loopback TCP runs the receiver's network
-// stack and wakes it on the sender's CPU), which separate machines would not pay on the sender.
+// the client share two cores and one disk, and per call the leader spent 0.8-1.1 ms of CPU, each
+// follower 0.42-0.54 and the stock client about 1.0 (as much as against a single node): at c=1 the
+// four processes keep 1.3-1.4 of the two cores busy, so a wake-up often waits for a core. A
+// quarter of the leader's busy time was the socket writes to the followers (writev in the Raft
+// transport's flush, about 50 µs each: loopback TCP runs the receiver's network stack and wakes it
+// on the sender's CPU), which separate machines would not pay on the sender.
 import type { ProcessCluster } from "../../test/support/process-cluster.ts";
 import { processCpuMs } from "../../test/support/proc-stats.ts";
 import { nodeMetric } from "../../test/support/node-metric.ts";
