@@ -1,6 +1,7 @@
 // A node's /metrics scraped by a real Prometheus (Debian's /usr/bin/prometheus) during a produce
 // burst, its /healthz and /readyz probes over HTTP/1.1 and HTTP/2, in plaintext and with TLS, and
-// refusals counted by reason (anonymous with an ACL, past connectionsMax, past streamsMax).
+// refusals counted by reason (anonymous with an ACL, a TLS client certificate that does not verify,
+// a failed TLS handshake, past connectionsMax, past streamsMax).
 // Without Prometheus installed, the scrape test says so in its name and checks the exposition text
 // itself: never a silent pass.
 import assert from "node:assert/strict";
@@ -132,7 +133,7 @@ test("/healthz and /readyz answer over HTTP/1.1 and HTTP/2; other paths are 404"
   }
 });
 
-test("with TLS, an ACL and no client certificate, the probes and /metrics still answer (they carry no credentials)", async (t) => {
+test("with TLS, an ACL and no client certificate, the probes and /metrics still answer (they carry no credentials); refused calls and closed TLS connections are counted by why", async (t) => {
   const certs = await devCerts(t, ["1"]);
   const dir = await tempDir(t);
   const node = await startNode([
