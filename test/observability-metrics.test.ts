@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import * as tls from "node:tls";
 import { LoghouseClient } from "../src/client/client.ts";
+import { PEER_ALPN } from "../src/security/peer-identity.ts";
 import { LoghouseServer } from "../src/server/server.ts";
 import { cleanup } from "./support/cleanup.ts";
 import { devCerts } from "./support/dev-certs.ts";
@@ -156,8 +157,9 @@ test("with TLS, an ACL and no client certificate, the probes and /metrics still 
   assert.equal(sampleValue(body, "loghouse_rejected_calls_total", { reason: "unauthenticated" }), 1);
   assert.equal(sampleValue(body, "loghouse_rpc_requests_total", { method: "/log.v1.Log/Produce", code: "UNAUTHENTICATED" }), 1);
 
-  // TLS connections the node closes are counted by why: a client certificate from another CA, and
-  // a client that does not trust the node's certificate (its handshake fails).
+  // TLS connections the node closes are counted by why: a client certificate from another CA, a
+  // peer's connection (the Raft protocol's ALPN) without a certificate, and a client that does not
+  // trust the node's certificate (its handshake fails).
   const strangers = await devCerts(t);
   const closed = async (options: tls.ConnectionOptions): Promise<void> => {
     let done = false;
@@ -168,6 +170,7 @@ test("with TLS, an ACL and no client certificate, the probes and /metrics still 
     await waitUntil("the TLS connection to be closed", () => done);
   };
   await closed({ ca, cert: await strangers.read("root-client.pem"), key: await strangers.read("root-client-key.pem") });
+  await closed({ ca, ALPNProtocols: [PEER_ALPN] });
   await closed({ ca: await strangers.read("ca.pem") });
   const refusals = async (): Promise<[number | undefined, number | undefined]> => {
     const text = (await httpGet(`https://localhost:${node.port}/metrics`, { ca })).body;
@@ -175,7 +178,7 @@ test("with TLS, an ACL and no client certificate, the probes and /metrics still 
   };
   await waitUntilAsync("both refusals counted", async () => {
     const [certificate, handshake] = await refusals();
-    return certificate === 1 && handshake === 1;
+    return certificate === 2 && handshake === 1;
   });
 });
 

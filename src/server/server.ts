@@ -264,7 +264,10 @@ export class LoghouseServer {
       socket.destroy();
     };
     const tlsServer = security.tlsEnabled
-      ? security.createTlsServer({ http2: toHttp2, http1: toHttp1, peer: toRaft }, limits.firstBytesTimeoutMs, (reason) => metrics.rejected(reason))
+      ? security.createTlsServer({ http2: toHttp2, http1: toHttp1, peer: toRaft }, limits.firstBytesTimeoutMs, (reason) => {
+          // Handshakes cut short by this node's own shutdown are not the clients' failures.
+          if (!shutdown.signal.aborted) metrics.rejected(reason);
+        })
       : undefined;
     const routes = {
       tls:
