@@ -4,7 +4,8 @@
 // It fails as the native log does: a failed sync (StorageIoError) fails the log until it is reopened;
 // a full disk refuses the batch (StorageFullError), and every append after it until the disk has
 // room again and the appends taken before it are done (diskFull, writable; unlike the native log,
-// which fails those too, they complete); a record over recordBytesMax is refused (RecordTooLargeError); a record whose checksum fails reads as DataLossError, and range reads stop
+// which fails those too, they complete); a record over recordBytesMax is refused
+// (RecordTooLargeError); a record whose checksum fails reads as DataLossError, and range reads stop
 // before it. Opening it after a crash runs the native log's recovery: the records written since the
 // last sync are verified and the log is cut at the first torn one.
 import { DataLossError, InvalidArgumentError, OffsetOutOfRangeError, StorageFullError, StorageIoError } from "../errors.ts";

@@ -2,9 +2,9 @@
 // drifting), and while it runs a process holding the production Replica, built exactly as a cluster
 // member builds it (state file, log aligned with the recorded start point, replica, restarted over
 // the same log after its disk was full: replica-restarts.ts) but over the simulated disk, clock and
-// network. A crash kills the process (its pending disk operations, timers
-// and deliveries are dropped) and applies the disks' power-loss rules; a pause stops the process
-// without killing it (everything it would have done waits until it resumes).
+// network. A crash kills the process (its pending disk operations, timers and deliveries are
+// dropped) and applies the disks' power-loss rules; a pause stops the process without killing it
+// (everything it would have done waits until it resumes).
 import { alignWithStartPoint } from "../cluster/log-storage.ts";
 import { RaftStateFile } from "../cluster/raft-state-file.ts";
 import { Replica, type RaftLimits } from "../cluster/replica.ts";

@@ -115,8 +115,9 @@ function settle(): Promise<void> {
  * The run has a fault phase (partitions, drops, duplicates, delays, crashes that lose unsynced
  * writes and undo unsynced directory changes, pauses, full disks (a server whose append meets one
  * stops Raft and starts a new replica over its log once there is room, as a member does), failed
- * syncs, damaged records, membership changes) while clients produce and consume, then a healed phase in which liveness and
- * the clients' whole history are checked. Safety checkers run after every event.
+ * syncs, damaged records, membership changes) while clients produce and consume, then a healed
+ * phase in which liveness and the clients' whole history are checked. Safety checkers run after
+ * every event.
  */
 export class Simulation {
   readonly random: SeededRandom;

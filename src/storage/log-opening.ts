@@ -56,7 +56,6 @@ export async function openSegments(directory: string, config: LogConfig): Promis
     native.unlockDirectory(lockFd);
     throw error;
   }
-  for (const segment of segments.slice(0, -1)) segment.files.releaseMemory();
   const recovery: RecoveryReport = {
     truncatedBytes: segments.reduce((sum, s) => sum + s.files.recovery.truncatedBytes, 0),
     scannedRecords: segments.reduce((sum, s) => sum + s.files.recovery.scannedRecords, 0),

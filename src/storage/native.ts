@@ -2,7 +2,6 @@
 // into C++ is declared here; callers validate arguments before crossing and C++ checks again.
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { constants } from "node:os";
 import { DataLossError, LogClosedError, LogLockedError, StorageFullError, StorageIoError } from "../errors.ts";
 import { isNoSpace } from "./full-disk.ts";
 
@@ -95,7 +94,6 @@ function makeError(code: string, message: string, errno: number): Error {
       return new Error(`native contract violated: ${message}`);
   }
 }
-
 
 // node-gyp-build loads the addon built in this checkout (build/Release) or, in an installed package,
 // the prebuilt one shipped in prebuilds/<platform>-<arch>/ (built from source at install when none

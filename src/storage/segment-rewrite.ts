@@ -72,8 +72,6 @@ export async function rewriteSegment(
   await Segment.installRewrite(directory, baseOffset);
   await syncDirectory(directory);
   const replacement = sealedCount === null ? Segment.openActive(directory, baseOffset, indexEntriesMax) : Segment.openSealed(directory, baseOffset, sealedCount);
-  // A sealed segment's indexes are only read from now on: their pages and files are let go, as at open.
-  if (sealedCount !== null) replacement.files.releaseMemory();
   segment.files.close();
   return replacement;
 }

@@ -85,7 +85,10 @@ export class Segment {
     if (recordCount > INDEX_ENTRIES_HARD_MAX) {
       throw new DataLossError(`segment at ${baseOffset} would hold ${recordCount} records, more than any segment can: its successor is misnamed`);
     }
-    return Segment.open(directory, baseOffset, recordCount, recordCount);
+    const segment = Segment.open(directory, baseOffset, recordCount, recordCount);
+    // Its indexes are only read from now on: their pages and files are let go (reads fault the pages back).
+    segment.files.releaseMemory();
+    return segment;
   }
 
   /** Opens (creating) the side files a segment is rewritten into, as an empty active segment of `capacity` records. */
